@@ -1,0 +1,172 @@
+"""Open the SQLite file and keep its schema current.
+
+One file, WAL mode, so the trading thread writes while the chat side reads. Each thread
+opens its own connection (sqlite3 connections refuse cross-thread use, which is what we
+want: it turns a threading mistake into an immediate error).
+
+Migrations are an ordered list of functions; `schema_version` records how many ran.
+Append new ones, never edit old ones: a deployed bot's file was built by them.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import sqlite_utils
+
+
+def _v1(db: sqlite_utils.Database) -> None:
+    db["klines"].create(
+        {
+            "symbol": str,
+            "interval": str,
+            "open_time": int,
+            "open": float,
+            "high": float,
+            "low": float,
+            "close": float,
+            "volume": float,
+            "close_time": int,
+            "quote_volume": float,
+            "trades": int,
+            "taker_buy_base": float,
+            "taker_buy_quote": float,
+            "source": str,
+        },
+        pk=("symbol", "interval", "open_time"),
+        not_null={"symbol", "interval", "open_time", "open", "high", "low", "close", "volume"},
+    )
+    db["stream_events"].create(
+        {"id": int, "ts": int, "kind": str, "detail": str, "count": int, "symbols": str},
+        pk="id",
+        not_null={"ts", "kind"},
+    )
+    db["stream_events"].create_index(["kind", "ts"])
+    # Tables for the strategy, order and audit features. Quantities and prices are TEXT so
+    # decimal values survive exactly (they are rounded to exchange filters before storing).
+    db["signals"].create(
+        {
+            "id": int,
+            "ts": int,
+            "symbol": str,
+            "interval": str,
+            "candle_open_time": int,
+            "strategy": str,
+            "side": str,
+            "reason": str,
+            "params": str,
+        },
+        pk="id",
+    )
+    db["orders"].create(
+        {
+            "client_order_id": str,
+            "ts": int,
+            "signal_id": int,
+            "mode": str,
+            "symbol": str,
+            "side": str,
+            "type": str,
+            "quantity": str,
+            "price": str,
+            "reduce_only": int,
+            "status": str,
+            "exchange_order_id": str,
+            "requested_by": int,
+            "confirmed_by": int,
+            "error": str,
+            "updated_at": int,
+        },
+        pk="client_order_id",
+    )
+    db["fills"].create(
+        {
+            "id": str,
+            "client_order_id": str,
+            "ts": int,
+            "symbol": str,
+            "side": str,
+            "price": str,
+            "quantity": str,
+            "fee": str,
+            "fee_asset": str,
+            "realized_pnl": str,
+        },
+        pk="id",
+        foreign_keys=[("client_order_id", "orders", "client_order_id")],
+    )
+    db["params"].create(
+        {"strategy": str, "name": str, "value": str, "updated_at": int, "updated_by": int},
+        pk=("strategy", "name"),
+    )
+    db["audit"].create(
+        {
+            "id": int,
+            "ts": int,
+            "chat_id": int,
+            "user_id": int,
+            "action": str,
+            "detail": str,
+            "outcome": str,
+        },
+        pk="id",
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def open_db(path: str | Path) -> sqlite_utils.Database:
+    """Open (creating and migrating if needed) the bot's database for this thread."""
+    if str(path) != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(path), timeout=10.0)
+    db = sqlite_utils.Database(conn)
+    if str(path) != ":memory:":
+        db.enable_wal()
+    # NORMAL is durable against application crashes in WAL mode; only an OS crash can
+    # lose the last transactions, which the stream backfills from the exchange anyway.
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    migrate(db)
+    return db
+
+
+def schema_version(db: sqlite_utils.Database) -> int:
+    if "schema_version" not in db.table_names():
+        return 0
+    row = db.execute("SELECT MAX(version) FROM schema_version").fetchone()
+    return int(row[0] or 0)
+
+
+def migrate(db: sqlite_utils.Database) -> int:
+    """Run pending migrations, each in its own transaction; safe when several threads race."""
+    conn = db.conn
+    with conn:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER)"
+        )
+    current = schema_version(db)
+    for version, step in enumerate(MIGRATIONS, start=1):
+        if version <= current:
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Another connection may have migrated while we waited for the write lock.
+            if schema_version(db) >= version:
+                conn.execute("ROLLBACK")
+                continue
+            step(db)
+            conn.execute(
+                "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
+                (version, int(time.time() * 1000)),
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return schema_version(db)

@@ -1,0 +1,212 @@
+"""Settings from the environment and `.env`: the bot's public configuration contract.
+
+Every variable name here is documented in the README and `.env.example`; renaming one
+breaks users' deployments, so treat them as an API. Validation happens once at start and
+a bad value raises `ConfigError` whose message is one line naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from trading.intervals import INTERVAL_MS
+
+MODES = ("paper", "testnet", "live")
+
+DEFAULT_REST = {
+    "paper": "https://fapi.binance.com",
+    "live": "https://fapi.binance.com",
+    "testnet": "https://testnet.binancefuture.com",
+}
+DEFAULT_WS = {
+    "paper": "wss://fstream.binance.com/market",
+    "live": "wss://fstream.binance.com/market",
+    "testnet": "wss://fstream.binancefuture.com/market",
+}
+DEFAULT_TELEGRAM_BASE_URL = "https://api.telegram.org/bot"
+
+
+class ConfigError(ValueError):
+    """A configuration value is wrong; the message is the one line shown to the user."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    telegram_token: str = field(default="", repr=False)
+    telegram_chat_ids: tuple[int, ...] = ()
+    telegram_admin_ids: frozenset[int] = frozenset()
+    telegram_base_url: str = DEFAULT_TELEGRAM_BASE_URL
+    trading_mode: str = "paper"
+    binance_api_key: str = field(default="", repr=False)
+    binance_api_secret: str = field(default="", repr=False)
+    binance_rest_url: str = DEFAULT_REST["paper"]
+    binance_ws_url: str = DEFAULT_WS["paper"]
+    symbols: tuple[str, ...] = ("BTCUSDT",)
+    interval: str = "15m"
+    db_path: str = "data/bot.sqlite"
+    log_level: str = "INFO"
+    # Operational knobs (documented in the README, all optional).
+    stream_stale_seconds: float = 60.0
+    reconnect_delay: float = 1.0
+    warmup_candles: int = 500
+    status_post_minutes: float = 0.0
+
+    @property
+    def interval_ms(self) -> int:
+        return INTERVAL_MS[self.interval]
+
+    @property
+    def notice_chat_id(self) -> int | None:
+        """Notices from the trading thread go to the first allowed chat."""
+        return self.telegram_chat_ids[0] if self.telegram_chat_ids else None
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **changes)
+
+
+def read_env_file(path: str | os.PathLike[str]) -> dict[str, str]:
+    """Parse a dotenv file (KEY=VALUE, optional `export`, quotes, # comments).
+
+    Written here rather than pulling in python-dotenv: the format we accept is a dozen
+    lines of parsing and we never want variable interpolation in secrets.
+    """
+    values: dict[str, str] = {}
+    p = Path(path)
+    if not p.is_file():
+        return values
+    for lineno, raw in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("export "):
+            line = line[len("export ") :].lstrip()
+        key, sep, value = line.partition("=")
+        key = key.strip()
+        if not sep or not key.isidentifier():
+            raise ConfigError(f"{p.name} line {lineno}: expected KEY=VALUE")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        elif " #" in value:
+            value = value.split(" #", 1)[0].rstrip()
+        values[key] = value
+    return values
+
+
+def _int_list(name: str, raw: str) -> tuple[int, ...]:
+    out: list[int] = []
+    for part in raw.replace(" ", "").split(","):
+        if not part:
+            continue
+        try:
+            out.append(int(part))
+        except ValueError:
+            raise ConfigError(
+                f"{name}: {part!r} is not a numeric id (expected a comma list like -1001234,5678)"
+            ) from None
+    return tuple(out)
+
+
+def _number(name: str, raw: str, *, minimum: float, integer: bool = False) -> float:
+    try:
+        value = int(raw) if integer else float(raw)
+    except ValueError:
+        kind = "a whole number" if integer else "a number"
+        raise ConfigError(f"{name}: {raw!r} is not {kind}") from None
+    if value < minimum:
+        raise ConfigError(f"{name}: must be at least {minimum:g}, got {raw}")
+    return value
+
+
+def _url(name: str, raw: str, schemes: tuple[str, ...]) -> str:
+    value = raw.strip().rstrip("/")
+    if not value.startswith(tuple(s + "://" for s in schemes)):
+        raise ConfigError(
+            f"{name}: {raw!r} must start with {' or '.join(s + '://' for s in schemes)}"
+        )
+    return value
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, env_file: str | os.PathLike[str] | None = ".env"
+) -> Settings:
+    """Build validated settings; the process environment wins over `.env`."""
+    env: dict[str, str] = {}
+    if env_file is not None:
+        env.update(read_env_file(env_file))
+    env.update(os.environ if environ is None else environ)
+
+    def get(name: str, default: str = "") -> str:
+        return env.get(name, "").strip() or default
+
+    mode = get("TRADING_MODE", "paper").lower()
+    if mode not in MODES:
+        raise ConfigError(f"TRADING_MODE: {mode!r} is not one of {', '.join(MODES)}")
+
+    interval = get("INTERVAL", "15m")
+    if interval not in INTERVAL_MS:
+        if interval == "1M":
+            raise ConfigError("INTERVAL: 1M (calendar month) is not supported; use 1w or shorter")
+        raise ConfigError(
+            f"INTERVAL: {interval!r} is not a Binance interval ({', '.join(INTERVAL_MS)})"
+        )
+
+    symbols = tuple(s.strip().upper() for s in get("SYMBOLS", "BTCUSDT").split(",") if s.strip())
+    if not symbols:
+        raise ConfigError("SYMBOLS: empty; give at least one symbol, e.g. BTCUSDT")
+    for s in symbols:
+        if not s.isalnum():
+            raise ConfigError(f"SYMBOLS: {s!r} is not a Binance symbol (letters and digits only)")
+    if len(set(symbols)) != len(symbols):
+        raise ConfigError("SYMBOLS: a symbol is listed twice")
+
+    key, secret = get("BINANCE_API_KEY"), get("BINANCE_API_SECRET")
+    if mode in ("testnet", "live"):
+        if not key:
+            raise ConfigError(f"BINANCE_API_KEY: required when TRADING_MODE={mode}")
+        if not secret:
+            raise ConfigError(f"BINANCE_API_SECRET: required when TRADING_MODE={mode}")
+
+    level = get("LOG_LEVEL", "INFO").upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ConfigError(f"LOG_LEVEL: {level!r} is not one of DEBUG, INFO, WARNING, ERROR")
+
+    chat_ids = _int_list("TELEGRAM_CHAT_ID", get("TELEGRAM_CHAT_ID"))
+    admin_ids = frozenset(_int_list("TELEGRAM_ADMIN_IDS", get("TELEGRAM_ADMIN_IDS")))
+
+    return Settings(
+        telegram_token=get("TELEGRAM_TOKEN"),
+        telegram_chat_ids=chat_ids,
+        telegram_admin_ids=admin_ids,
+        telegram_base_url=_url(
+            "TELEGRAM_BASE_URL",
+            get("TELEGRAM_BASE_URL", DEFAULT_TELEGRAM_BASE_URL),
+            ("http", "https"),
+        ),
+        trading_mode=mode,
+        binance_api_key=key,
+        binance_api_secret=secret,
+        binance_rest_url=_url(
+            "BINANCE_REST_URL", get("BINANCE_REST_URL", DEFAULT_REST[mode]), ("http", "https")
+        ),
+        binance_ws_url=_url(
+            "BINANCE_WS_URL", get("BINANCE_WS_URL", DEFAULT_WS[mode]), ("ws", "wss")
+        ),
+        symbols=symbols,
+        interval=interval,
+        db_path=get("DB_PATH", "data/bot.sqlite"),
+        log_level=level,
+        stream_stale_seconds=_number(
+            "STREAM_STALE_SECONDS", get("STREAM_STALE_SECONDS", "60"), minimum=1
+        ),
+        reconnect_delay=_number("RECONNECT_DELAY", get("RECONNECT_DELAY", "1"), minimum=0.05),
+        warmup_candles=int(
+            _number("WARMUP_CANDLES", get("WARMUP_CANDLES", "500"), minimum=1, integer=True)
+        ),
+        status_post_minutes=_number(
+            "STATUS_POST_MINUTES", get("STATUS_POST_MINUTES", "0"), minimum=0
+        ),
+    )

@@ -1,0 +1,124 @@
+"""The engine: the one object the chat calls into.
+
+Its methods are thread-safe and may block (SQLite reads, joining the stream thread), so
+the async chat side calls them through asyncio.to_thread. It owns the stream and the
+strategy hook and answers the questions /status and /klines ask. Later features
+(confirmations, orders, positions) hang off the same object so the chat never reaches
+past it.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from storage.db import open_db
+from storage.events import EventLog
+from storage.klines import KlineStore
+from trading.candles import Candle
+from trading.config import Settings
+from trading.notifier import Notice, Notifier
+from trading.strategies import NoStrategy, Strategy
+from trading.stream import KlineStream, StreamStatus
+
+
+@dataclass
+class EngineStatus:
+    mode: str
+    symbols: tuple[str, ...]
+    interval: str
+    stream: StreamStatus
+    reconnects_today: int
+    last_closed: dict[str, Candle]
+    positions: list[str]
+    pending: list[str]
+
+
+class Engine:
+    def __init__(
+        self, settings: Settings, notifier: Notifier, strategy: Strategy | None = None
+    ) -> None:
+        self.settings = settings
+        self.notifier = notifier
+        self.strategy: Strategy = strategy or NoStrategy()
+        if self.strategy.warmup > settings.warmup_candles:
+            settings = settings.with_overrides(warmup_candles=self.strategy.warmup)
+            self.settings = settings
+        self.stream = KlineStream(settings, notifier, on_closed_candle=self._on_closed_candle)
+        self._local = threading.local()
+        # Create/migrate the schema now, so a bad DB_PATH fails at start, not on /start.
+        open_db(settings.db_path).close()
+
+    # ------------------------------------------------------------- control
+    def start(self) -> bool:
+        """True if the stream started, False if it was already running."""
+        return self.stream.start()
+
+    def stop(self) -> bool:
+        """True if it was running and is now stopped, False if it was not running."""
+        return self.stream.stop()
+
+    def close(self) -> None:
+        self.stream.stop()
+
+    # ------------------------------------------------------------- questions
+    def status(self) -> EngineStatus:
+        st = self.stream.status()
+        midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        reconnects = self._events().count("reconnect", int(midnight.timestamp() * 1000))
+        last_closed = dict(st.last_closed)
+        for symbol in self.settings.symbols:
+            if symbol not in last_closed:
+                rows = self._klines().latest(symbol, self.settings.interval, 1)
+                if rows:
+                    last_closed[symbol] = Candle.from_row(rows[0])
+        return EngineStatus(
+            mode=self.settings.trading_mode,
+            symbols=self.settings.symbols,
+            interval=self.settings.interval,
+            stream=st,
+            reconnects_today=reconnects,
+            last_closed=last_closed,
+            positions=[],
+            pending=[],
+        )
+
+    def klines(self, n: int, symbol: str | None = None) -> list[Candle]:
+        """The last n stored closed candles of a symbol (default: the first configured)."""
+        symbol = (symbol or self.settings.symbols[0]).upper()
+        if symbol not in self.settings.symbols:
+            raise ValueError(
+                f"{symbol} is not streamed (SYMBOLS={','.join(self.settings.symbols)})"
+            )
+        rows = self._klines().latest(symbol, self.settings.interval, n)
+        return [Candle.from_row(r) for r in rows]
+
+    def events(self, limit: int = 20) -> list[dict[str, Any]]:
+        return self._events().recent(limit)
+
+    # ------------------------------------------------------------- stream thread side
+    def _on_closed_candle(self, candle: Candle) -> None:
+        signal = self.strategy.on_candle(candle, self.stream.history(candle.symbol))
+        if signal is not None:
+            self.notifier.notify(
+                Notice(
+                    "signal",
+                    f"signal {signal.side} {signal.symbol}: {signal.reason}",
+                    {"signal": signal},
+                )
+            )
+
+    # ------------------------------------------------------------- per-thread storage
+    def _conn(self) -> Any:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = self._local.db = open_db(self.settings.db_path)
+        return db
+
+    def _klines(self) -> KlineStore:
+        return KlineStore(self._conn())
+
+    def _events(self) -> EventLog:
+        return EventLog(self._conn())

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from storage.audit import AuditLog
 from storage.db import open_db
 from storage.events import EventLog
 from storage.klines import KlineStore
@@ -97,6 +98,13 @@ class Engine:
 
     def events(self, limit: int = 20) -> list[dict[str, Any]]:
         return self._events().recent(limit)
+
+    def audit(self, chat_id: int | None, user_id: int | None, action: str, detail: str, outcome: str) -> None:
+        """Every control request and refusal is kept, with who asked (no secrets in detail)."""
+        AuditLog(self._conn()).record(chat_id, user_id, action, detail, outcome)
+
+    def audit_log(self, limit: int = 20) -> list[dict[str, Any]]:
+        return AuditLog(self._conn()).recent(limit)
 
     # ------------------------------------------------------------- stream thread side
     def _on_closed_candle(self, candle: Candle) -> None:

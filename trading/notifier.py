@@ -22,6 +22,7 @@ NOTICE_KINDS = {
     "reconnected": "a new connection after a drop, with the backfilled candle count",
     "stale": "no message for too long; the watchdog forced a reconnect",
     "candle_closed": "a candle closed (for subscribers that want every candle)",
+    "signal": "the strategy produced a signal",
 }
 
 

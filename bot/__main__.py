@@ -1,0 +1,51 @@
+"""python -m bot [--demo [--script FILE] [--data CSV] [--speed SECONDS]]
+
+Without --demo: serve real Telegram (or TELEGRAM_BASE_URL) with the configuration from the
+environment and .env. A configuration mistake stops it with one line naming the variable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from trading.config import ConfigError, load_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__.splitlines()[0])
+    parser.add_argument("--demo", action="store_true", help="offline demo: replay exchange + local Bot API + terminal chat")
+    parser.add_argument("--script", metavar="FILE", help="with --demo: run a scripted conversation instead of the terminal")
+    parser.add_argument("--data", metavar="CSV", help="with --demo: candles to replay (open_time_ms,open,high,low,close,volume; .gz ok)")
+    parser.add_argument("--speed", type=float, default=0.5, help="with --demo: seconds per replayed candle (default 0.5)")
+    parser.add_argument("--env-file", default=".env", help="dotenv file to read (default .env)")
+    args = parser.parse_args(argv)
+
+    if args.demo:
+        from bot.demo import run_demo
+
+        return run_demo(script=args.script, data=args.data, speed=args.speed)
+    if args.script or args.data:
+        parser.error("--script and --data go with --demo")
+
+    try:
+        settings = load_settings(env_file=args.env_file)
+        if not settings.telegram_token:
+            raise ConfigError("TELEGRAM_TOKEN: required (create a bot with @BotFather; or try `make demo`)")
+        from bot.access import Access
+
+        Access.check_config(settings)
+    except ConfigError as e:
+        print(f"config error: {e}", file=sys.stderr)
+        return 2
+
+    from bot.logsafe import setup_logging
+    from bot.runner import run
+
+    setup_logging(settings.log_level, [settings.telegram_token, settings.binance_api_key, settings.binance_api_secret])
+    run(settings)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

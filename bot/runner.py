@@ -1,0 +1,120 @@
+"""Run the bot: the engine, the notifier bridge and the PTB Application, start to shutdown.
+
+`serve()` is the one lifecycle; `python -m bot` runs it in the main thread until SIGINT or
+SIGTERM, and `BotThread` runs the very same coroutine on a background thread for the demo,
+the end-to-end tests and the benchmarks (which need the main thread for themselves).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import threading
+
+from bot.app import FEED_CHECK_SECONDS, TELEGRAM_LIMITS, RateLimits, build_application
+from bot.notifier import TelegramNotifier
+from trading.config import Settings
+from trading.engine import Engine
+
+log = logging.getLogger(__name__)
+
+
+async def serve(
+    engine: Engine,
+    notifier: TelegramNotifier,
+    stop: asyncio.Event,
+    *,
+    rate_limits: RateLimits = TELEGRAM_LIMITS,
+    poll_timeout: int = 10,
+    feed_check_seconds: float = FEED_CHECK_SECONDS,
+    ready: threading.Event | None = None,
+) -> None:
+    app = build_application(
+        engine, notifier, rate_limits=rate_limits, feed_check_seconds=feed_check_seconds
+    )
+    async with app:
+        await app.start()
+        assert app.updater is not None
+        await app.updater.start_polling(
+            poll_interval=0.0, timeout=poll_timeout, drop_pending_updates=False,
+            allowed_updates=["message", "callback_query"],
+        )
+        if ready is not None:
+            ready.set()
+        try:
+            await stop.wait()
+        finally:
+            await app.updater.stop()
+            # Stop the stream while the loop still runs, so "socket stopped" is delivered.
+            if engine.stream.running:
+                await asyncio.to_thread(engine.stop)
+            await notifier.drain(timeout=5.0)
+            await app.stop()
+
+
+def run(settings: Settings) -> None:
+    """Foreground: until SIGINT/SIGTERM (Procfile's worker)."""
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        notifier = TelegramNotifier()
+        await serve(Engine(settings, notifier), notifier, stop)
+
+    asyncio.run(main())
+
+
+class BotThread:
+    """The same serve() on a background thread: start() returns once polling runs."""
+
+    def __init__(self, settings: Settings, **kwargs: object) -> None:
+        self.settings = settings
+        self.kwargs = kwargs
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self.error: BaseException | None = None
+        self.notifier = TelegramNotifier()
+        self.engine = Engine(settings, self.notifier)
+
+    def start(self, timeout: float = 15.0) -> BotThread:
+        self._thread = threading.Thread(target=self._main, name="bot-loop", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise RuntimeError(f"bot did not start: {self.error!r}")
+        if self.error is not None:
+            raise RuntimeError(f"bot did not start: {self.error!r}")
+        return self
+
+    def _main(self) -> None:
+        async def main() -> None:
+            self._loop = asyncio.get_running_loop()
+            self._stop = asyncio.Event()
+            await serve(self.engine, self.notifier, self._stop, ready=self._ready, **self.kwargs)  # type: ignore[arg-type]
+
+        try:
+            asyncio.run(main())
+        except BaseException as e:  # surfaced by start()/stop()
+            self.error = e
+            log.exception("bot thread failed")
+        finally:
+            self._ready.set()
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if self._loop is not None and self._stop is not None:
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def __enter__(self) -> BotThread:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

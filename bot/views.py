@@ -1,0 +1,168 @@
+"""Text the chat shows: status, candle tables, help, notices. HTML with every data value
+escaped, so a symbol or a reason containing `<`, `_` or `*` can never break a message.
+
+Wording here is part of the README's contract: traders grep for these phrases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from html import escape
+
+from trading.candles import Candle
+from trading.engine import EngineStatus
+from trading.notifier import Notice
+
+MAX_MESSAGE = 4096
+
+NOTICE_ICONS = {
+    "socket_started": "🟢",
+    "socket_stopped": "⏹",
+    "socket_error": "⚠️",
+    "reconnected": "🔄",
+    "stale": "⏱",
+    "feed_down": "🔴",
+    "feed_back": "🟢",
+    "signal": "📣",
+}
+
+
+def num(x: float) -> str:
+    """Shortest exact-looking decimal: 67220.0 → 67220, 1091.014 → 1091.014."""
+    text = f"{x:.8f}".rstrip("0").rstrip(".")
+    return text if text not in ("", "-0") else "0"
+
+
+def utc(ms: int, seconds: bool = False) -> str:
+    fmt = "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M"
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime(fmt)
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    s = int(seconds)
+    if s < 60:
+        return f"{seconds:.1f}s" if seconds < 10 else f"{s}s"
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    return f"{h}h{m:02d}m" if h else f"{m}m{sec:02d}s"
+
+
+def notice_html(notice: Notice) -> str:
+    icon = NOTICE_ICONS.get(notice.kind, "ℹ️")
+    return f"{icon} {escape(notice.text)}"
+
+
+def candle_line(c: Candle) -> str:
+    return (
+        f"O {num(c.open)}  H {num(c.high)}  L {num(c.low)}  C {num(c.close)}  V {num(c.volume)}"
+    )
+
+
+def status_html(st: EngineStatus) -> str:
+    s = st.stream
+    if not s.running:
+        state = "🔴 stopped"
+    elif s.connected:
+        state = "🟢 connected"
+    else:
+        state = "🟡 reconnecting"
+    lines = [
+        f"<b>Status</b> · {escape(st.mode)} · {escape(', '.join(st.symbols))} {escape(st.interval)}",
+        f"Stream: {state}",
+    ]
+    if s.running:
+        lines.append(
+            f"Last message: {duration(s.last_message_age)} ago · uptime {duration(s.uptime)}"
+        )
+    lines.append(f"Reconnects today: {st.reconnects_today}")
+    if s.running and s.last_error and not s.connected:
+        lines.append(f"Last error: {escape(s.last_error)}")
+    for symbol in st.symbols:
+        c = st.last_closed.get(symbol)
+        if c is None:
+            lines.append(f"Last closed {escape(symbol)}: none yet")
+        else:
+            lines.append(f"Last closed {escape(symbol)} {utc(c.open_time)} UTC")
+            lines.append(f"<code>{escape(candle_line(c))}</code>")
+    lines.append("Position: " + ("; ".join(escape(p) for p in st.positions) or "no position"))
+    lines.append(
+        "Pending confirmations: " + (", ".join(escape(p) for p in st.pending) or "none")
+    )
+    return "\n".join(lines)
+
+
+def klines_html(symbol: str, interval: str, candles: Sequence[Candle]) -> str:
+    if not candles:
+        return f"No closed {escape(symbol)} {escape(interval)} candles stored yet. /start streams them."
+    header = ("time (UTC)", "open", "high", "low", "close", "volume")
+    rows = [
+        (
+            utc(c.open_time)[5:],
+            num(c.open),
+            num(c.high),
+            num(c.low),
+            num(c.close),
+            num(c.volume),
+        )
+        for c in candles
+    ]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    table = "\n".join(
+        "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(r, widths, strict=True)))
+        for r in [header, *rows]
+    )
+    first = utc(candles[0].open_time)[:10]
+    return (
+        f"<b>{escape(symbol)} {escape(interval)}</b> · last {len(candles)} closed candles "
+        f"(from {first})\n<pre>{escape(table)}</pre>"
+    )
+
+
+def help_html(commands: Iterable[tuple[str, str, bool]]) -> str:
+    lines = ["<b>Commands</b>"]
+    for name, description, admin in commands:
+        lines.append(f"/{escape(name)} — {escape(description)}" + (" (admins)" if admin else ""))
+    return "\n".join(lines)
+
+
+def split_html(text: str, limit: int = MAX_MESSAGE) -> list[str]:
+    """Split on line boundaries under `limit`; a <pre> block cut in two is closed and reopened.
+
+    Views keep every other tag within one line, so <pre> is the only tag that can span a cut.
+    """
+    if len(text) <= limit:
+        return [text]
+    budget = limit - len("<pre></pre>")
+    lines: list[str] = []
+    for line in text.split("\n"):
+        while len(line) > budget:  # one enormous line: cut it, never inside an &entity;
+            cut = budget
+            amp = line.rfind("&", cut - 10, cut)
+            if amp != -1 and ";" not in line[amp:cut]:
+                cut = amp
+            lines.append(line[:cut])
+            line = line[cut:]
+        lines.append(line)
+    chunks: list[str] = []
+    current: list[str] = []
+    size = 0
+    in_pre = False
+    for line in lines:
+        add = len(line) + (1 if current else 0)
+        if current and size + add + (len("</pre>") if in_pre else 0) > limit:
+            chunks.append("\n".join(current) + ("</pre>" if in_pre else ""))
+            current, size = [], 0
+            if in_pre:
+                line = "<pre>" + line
+            add = len(line)
+        current.append(line)
+        size += add
+        opens, closes = line.count("<pre>"), line.count("</pre>")
+        if opens != closes:
+            in_pre = opens > closes
+    if current:
+        chunks.append("\n".join(current))
+    return chunks

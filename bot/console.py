@@ -1,0 +1,564 @@
+"""A terminal chat in front of the local Bot API: type to the bot, read what it answers.
+
+Everything goes through `LocalBotApi` as a Telegram client would see it (injected updates in,
+recorded Bot API calls out), so the bot under test cannot tell the terminal from a group chat.
+Two ways to drive it: `run_console` for a person at a terminal, `run_script` for a fixed list
+of lines that must each get an answer (the scripted demo and the tests).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import sys
+import threading
+from pathlib import Path
+from typing import Any, NamedTuple, TextIO
+
+from bot.local_api import MESSAGE_METHODS, Call, LocalBotApi
+from bot.local_api_format import utf16_len, utf16_slice
+
+__all__ = [
+    "ConsoleChat",
+    "ScriptResult",
+    "keyboard_buttons",
+    "live_keyboard",
+    "render_event",
+    "render_text",
+    "run_console",
+    "run_script",
+]
+
+CONSOLE_HELP = """\
+Console commands (not sent to the bot):
+  /quit               leave (Ctrl-D works too)
+  /as <user_id>       speak as another user, e.g. a non-admin
+  /chat <chat_id>     speak in another chat (negative ids are groups, positive are private)
+  /buttons            show the buttons you can press now
+  /help-console       this list
+Type a button's number to press it; any other line goes to the bot as a message."""
+
+_PREFIX = "bot> "
+_INDENT = " " * len(_PREFIX)
+
+
+# ---------------------------------------------------------------------------------------------
+# rendering (shared by the console and run_script)
+# ---------------------------------------------------------------------------------------------
+
+
+def render_text(message: dict[str, Any]) -> str:
+    """The text as a chat client shows it: Telegram already turned the HTML into plain text
+    plus entities, so only links need their target shown; <pre> blocks keep their layout."""
+    text = message.get("text")
+    entities = message.get("entities")
+    if text is None:
+        text = message.get("caption") or ""
+        entities = message.get("caption_entities")
+    links = [e for e in entities or [] if e.get("type") == "text_link" and e.get("url")]
+    # Insert from the end so earlier UTF-16 offsets stay valid.
+    for entity in sorted(links, key=lambda e: e["offset"] + e["length"], reverse=True):
+        end = entity["offset"] + entity["length"]
+        head = utf16_slice(text, 0, end)
+        tail = utf16_slice(text, end, utf16_len(text) - end)
+        if entity["url"] != utf16_slice(text, entity["offset"], entity["length"]):
+            text = f"{head} ({entity['url']}){tail}"
+    return text
+
+
+def keyboard_buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """The inline buttons in reading order; a button's number is its index here plus one."""
+    markup = message.get("reply_markup") or {}
+    return [button for row in markup.get("inline_keyboard", []) for button in row]
+
+
+def _keyboard_lines(message: dict[str, Any]) -> list[str]:
+    lines = []
+    number = 1
+    for row in (message.get("reply_markup") or {}).get("inline_keyboard", []):
+        cells = []
+        for button in row:
+            label = f"[{number}] {button.get('text', '')}"
+            if "url" in button:
+                label += f" ({button['url']})"
+            cells.append(label)
+            number += 1
+        lines.append("  ".join(cells))
+    return lines
+
+
+def render_event(method: str, event: dict[str, Any], *, photo_path: str | None = None) -> str:
+    """One bot action as terminal lines, or "" for actions a person would not notice."""
+    if method == "answerCallbackQuery":
+        text = event.get("text") or ""
+        if not text:
+            return ""
+        return f"({'alert' if event.get('show_alert') else 'notice'}) {text}"
+    if method == "deleteMessage":
+        return f"(the bot deleted message #{event.get('message_id')})"
+    if method not in MESSAGE_METHODS:
+        return ""
+    head = _PREFIX if method.startswith("send") else f"bot (edited #{event['message_id']})> "
+    body: list[str] = []
+    if "photo" in event:
+        largest = event["photo"][-1]
+        where = f" saved to {photo_path}" if photo_path else ""
+        body.append(f"[photo {largest['width']}x{largest['height']}{where}]")
+    text = render_text(event)
+    if text:
+        body.extend(text.split("\n"))
+    body.extend(_keyboard_lines(event))
+    if not body:
+        body = [""]
+    indent = " " * len(head)
+    return "\n".join([head + body[0], *(indent + line for line in body[1:])])
+
+
+def live_keyboard(api: LocalBotApi, chat_id: int) -> dict[str, Any] | None:
+    """The newest bot message in the chat that still has buttons (the one numbers refer to)."""
+    for message in reversed(api.sent(chat_id)):
+        if not message["deleted"] and keyboard_buttons(message):
+            return message
+    return None
+
+
+def _find_button(message: dict[str, Any], choice: str) -> tuple[int, dict[str, Any]] | None:
+    buttons = keyboard_buttons(message)
+    choice = choice.strip()
+    if choice.isdigit():
+        index = int(choice) - 1
+        return (index, buttons[index]) if 0 <= index < len(buttons) else None
+    lowered = choice.lower()
+    for matcher in (
+        lambda text: text == choice,
+        lambda text: text.lower() == lowered,
+        lambda text: lowered in text.lower(),
+    ):
+        for index, button in enumerate(buttons):
+            if matcher(button.get("text", "")):
+                return index, button
+    return None
+
+
+def _save_photo(event: dict[str, Any], photo_dir: str | Path | None) -> str | None:
+    data = event.get("photo_bytes")
+    if photo_dir is None or not data:
+        return None
+    directory = Path(photo_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    chat = str(event["chat"]["id"]).replace("-", "m")
+    path = directory / f"chat{chat}_msg{event['message_id']}.png"
+    path.write_bytes(data)
+    return str(path)
+
+
+# ---------------------------------------------------------------------------------------------
+# interactive console
+# ---------------------------------------------------------------------------------------------
+
+
+class ConsoleChat:
+    """One person in a chat: lines in, bot actions printed as they happen.
+
+    Bot output arrives on the server thread while the person may be typing, so every write
+    goes through one lock and, on a terminal, clears the prompt line and redraws it below.
+    """
+
+    def __init__(
+        self,
+        api: LocalBotApi,
+        chat_id: int,
+        user_id: int,
+        *,
+        output_stream: TextIO | None = None,
+        photo_dir: str | Path | None = "demo",
+        prompt: bool = True,
+        first_name: str = "Alice",
+        chat_type: str = "group",
+        chat_title: str = "Traders",
+        wait_replies: float = 0.0,
+    ) -> None:
+        """`wait_replies` > 0 makes each sent line wait up to that many seconds for the bot's
+        answer, which keeps output ordered when lines come from a pipe rather than a person."""
+        self.api = api
+        self.chat_id = chat_id
+        self.user_id = user_id
+        self.first_name = first_name
+        self.chat_type = chat_type
+        self.chat_title = chat_title
+        self.out = output_stream if output_stream is not None else sys.stdout
+        self.photo_dir = photo_dir
+        self.prompt = prompt
+        self.wait_replies = wait_replies
+        self._lock = threading.RLock()
+        self._prompt_shown = False
+        self._interactive = prompt and _isatty(self.out)
+        self._unsubscribe: Any = None
+
+    # -- output ------------------------------------------------------------------------------
+
+    @property
+    def prompt_text(self) -> str:
+        return f"you({self.user_id})> " if self.prompt else ""
+
+    def write(self, text: str) -> None:
+        """Prints above the prompt line, so bot output never lands in the middle of typing."""
+        with self._lock:
+            if self._prompt_shown and self._interactive:
+                self.out.write("\r\x1b[K" + text + "\n" + self.prompt_text + _line_buffer())
+            else:
+                self.out.write(text + "\n")
+            self.out.flush()
+
+    def _show_prompt(self) -> None:
+        with self._lock:
+            if self._interactive:
+                self._prompt_shown = True
+
+    def on_bot_action(self, method: str, event: dict[str, Any]) -> None:
+        chat = event.get("chat", {}).get("id", event.get("chat_id"))
+        photo_path = _save_photo(event, self.photo_dir) if method == "sendPhoto" else None
+        text = render_event(method, event, photo_path=photo_path)
+        if not text:
+            return
+        if chat is not None and chat != self.chat_id:
+            text = f"[chat {chat}] {text}"
+        self.write(text)
+
+    # -- input -------------------------------------------------------------------------------
+
+    def attach(self) -> ConsoleChat:
+        if self._unsubscribe is None:
+            self._unsubscribe = self.api.subscribe(self.on_bot_action)
+        return self
+
+    def detach(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+    def handle_line(self, line: str) -> bool:
+        """Acts on one typed line; False means the person asked to leave."""
+        line = line.strip()
+        if not line:
+            return True
+        command, _, rest = line.partition(" ")
+        rest = rest.strip()
+        if command == "/quit":
+            return False
+        if command == "/help-console":
+            self.write(CONSOLE_HELP)
+        elif command == "/as":
+            self._switch_user(rest)
+        elif command == "/chat":
+            self._switch_chat(rest)
+        elif command == "/buttons":
+            message = live_keyboard(self.api, self.chat_id)
+            self.write("\n".join(_keyboard_lines(message)) if message else "(no buttons)")
+        elif line.isdigit() and self._press(int(line)):
+            pass
+        else:
+            self._say(line)
+        return True
+
+    def _switch_user(self, rest: str) -> None:
+        parts = rest.split(maxsplit=1)
+        if not parts or not re.fullmatch(r"\d+", parts[0]):
+            self.write("usage: /as <user_id> [first name]")
+            return
+        self.user_id = int(parts[0])
+        self.first_name = parts[1] if len(parts) > 1 else f"User{self.user_id}"
+        self.write(f"(now speaking as user {self.user_id}, {self.first_name})")
+
+    def _switch_chat(self, rest: str) -> None:
+        if not re.fullmatch(r"-?\d+", rest):
+            self.write("usage: /chat <chat_id>")
+            return
+        self.chat_id = int(rest)
+        self.chat_type = "group" if self.chat_id < 0 else "private"
+        self.write(f"(now in chat {self.chat_id})")
+
+    def _press(self, number: int) -> bool:
+        """Presses button `number` of the live keyboard; False if there is no such button, in
+        which case the digits go to the bot as an ordinary message."""
+        message = live_keyboard(self.api, self.chat_id)
+        found = _find_button(message, str(number)) if message else None
+        if message is None or found is None:
+            return False
+        _, button = found
+        if "callback_data" not in button:
+            self.write(f"(that button opens {button.get('url', 'something this console lacks')})")
+            return True
+        mark = self.api.mark()
+        self.api.press_button(
+            self.chat_id,
+            self.user_id,
+            message["message_id"],
+            button["callback_data"],
+            first_name=self.first_name,
+        )
+        self._wait_reply(mark)
+        return True
+
+    def _say(self, text: str) -> None:
+        mark = self.api.mark()
+        self.api.send_message(
+            self.chat_id,
+            self.user_id,
+            text,
+            chat_type=self.chat_type,
+            chat_title=self.chat_title,
+            first_name=self.first_name,
+        )
+        self._wait_reply(mark)
+
+    def _wait_reply(self, mark: int) -> None:
+        if self.wait_replies > 0:
+            self.api.wait_for(_reply_predicate(self.chat_id), self.wait_replies, start=mark)
+
+    def run(self, input_stream: TextIO | None = None) -> None:
+        """Reads lines until /quit or end of input."""
+        stream = input_stream if input_stream is not None else sys.stdin
+        use_input = stream is sys.stdin and _isatty(stream) and self._interactive
+        if use_input:
+            with contextlib.suppress(ImportError):
+                import readline  # noqa: F401  (line editing and history for input())
+        self.attach()
+        try:
+            while True:
+                try:
+                    if use_input:
+                        self._show_prompt()
+                        line = input(self.prompt_text)
+                    else:
+                        line = stream.readline()
+                        if not line:
+                            break
+                        if self.prompt:
+                            self.write(self.prompt_text + line.rstrip("\n"))
+                except EOFError:
+                    break
+                finally:
+                    with self._lock:
+                        self._prompt_shown = False
+                if not self.handle_line(line):
+                    break
+        except KeyboardInterrupt:
+            pass
+        finally:
+            if use_input:
+                self.write("")
+            self.detach()
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def _line_buffer() -> str:
+    """What the person has typed so far, to redraw it after printing above the prompt."""
+    readline = sys.modules.get("readline")
+    if readline is None:
+        return ""
+    try:
+        return str(readline.get_line_buffer())
+    except Exception:
+        return ""
+
+
+def run_console(
+    api: LocalBotApi,
+    chat_id: int,
+    user_id: int,
+    *,
+    input_stream: TextIO = sys.stdin,
+    output_stream: TextIO = sys.stdout,
+    photo_dir: str | Path | None = "demo",
+    prompt: bool = True,
+    wait_replies: float | None = None,
+) -> None:
+    """Runs the chat until /quit or EOF. With piped input (no terminal) each line waits up to
+    10 s for the bot's reply unless `wait_replies` says otherwise, so that the output reads in
+    order and end-of-input does not cut the last answer off."""
+    if wait_replies is None:
+        wait_replies = 0.0 if _isatty(input_stream) else 10.0
+    chat = ConsoleChat(
+        api,
+        chat_id,
+        user_id,
+        output_stream=output_stream,
+        photo_dir=photo_dir,
+        prompt=prompt,
+        wait_replies=wait_replies,
+    )
+    chat.run(input_stream)
+
+
+# ---------------------------------------------------------------------------------------------
+# scripted chat
+# ---------------------------------------------------------------------------------------------
+
+
+class ScriptResult(NamedTuple):
+    transcript: str
+    ok: bool
+
+
+def _reply_predicate(chat_id: int, query_id: str | None = None) -> Any:
+    """A reply is a message the chat sees change; for a button press, an answer with text
+    (an alert) counts too, since a refused press may produce nothing else."""
+
+    def predicate(call: Call) -> bool:
+        if not call.ok:
+            return False
+        if call.method in MESSAGE_METHODS:
+            return call.chat_id == chat_id
+        return (
+            query_id is not None
+            and call.method == "answerCallbackQuery"
+            and str(call.params.get("callback_query_id")) == query_id
+            and bool(call.params.get("text"))
+        )
+
+    return predicate
+
+
+def run_script(
+    api: LocalBotApi,
+    lines: list[str],
+    chat_id: int,
+    user_id: int,
+    out: TextIO | None = None,
+    wait_reply_timeout: float = 10.0,
+    *,
+    photo_dir: str | Path | None = None,
+    stop_on_timeout: bool = True,
+    first_name: str = "Alice",
+) -> ScriptResult:
+    """Plays `lines` as the user, each one only after the bot answered the previous one.
+
+    Directives: `#wait <text> [timeout]` waits for a bot message containing text (anything
+    since the last line sent counts); `#press <n | button text>` presses a button of the live
+    keyboard; `#as <user_id>` switches user; other lines starting with `#` are comments.
+    A timeout makes the result not ok and, with `stop_on_timeout`, ends the script there,
+    since later steps usually depend on the missed one.
+    """
+    transcript: list[str] = []
+    lock = threading.Lock()
+
+    def emit(text: str) -> None:
+        with lock:
+            transcript.append(text)
+            if out is not None:
+                out.write(text + "\n")
+                out.flush()
+
+    def on_action(method: str, event: dict[str, Any]) -> None:
+        chat = event.get("chat", {}).get("id", event.get("chat_id"))
+        if chat != chat_id:
+            return
+        photo_path = _save_photo(event, photo_dir) if method == "sendPhoto" else None
+        text = render_event(method, event, photo_path=photo_path)
+        if text:
+            emit(text)
+
+    ok = True
+    last_mark = api.mark()
+    unsubscribe = api.subscribe(on_action)
+    try:
+        for raw in lines:
+            line = raw.strip()
+            if not line:
+                continue
+            if line.startswith("#wait"):
+                step_ok = _script_wait(api, chat_id, line, last_mark, wait_reply_timeout, emit)
+            elif line.startswith("#press"):
+                last_mark = api.mark()
+                step_ok = _script_press(
+                    api,
+                    chat_id,
+                    user_id,
+                    line[len("#press") :].strip(),
+                    wait_reply_timeout,
+                    emit,
+                    first_name,
+                )
+            elif line.startswith("#as"):
+                arg = line[len("#as") :].strip()
+                if arg.isdigit():
+                    user_id = int(arg)
+                    emit(f"# now speaking as user {user_id}")
+                    step_ok = True
+                else:
+                    emit(f"!! bad directive: {line}")
+                    step_ok = False
+            elif line.startswith("#"):
+                continue
+            else:
+                last_mark = api.mark()
+                emit(f"> {line}")
+                api.send_message(chat_id, user_id, line, first_name=first_name)
+                step_ok = (
+                    api.wait_for(_reply_predicate(chat_id), wait_reply_timeout, start=last_mark)
+                    is not None
+                )
+                if not step_ok:
+                    emit(f"!! no reply within {wait_reply_timeout:g}s to: {line}")
+            if not step_ok:
+                ok = False
+                if stop_on_timeout:
+                    break
+    finally:
+        unsubscribe()
+    with lock:
+        return ScriptResult("\n".join(transcript), ok)
+
+
+def _script_wait(
+    api: LocalBotApi, chat_id: int, line: str, start: int, default_timeout: float, emit: Any
+) -> bool:
+    arg = line[len("#wait") :].strip()
+    timeout = default_timeout
+    match = re.fullmatch(r"(.*?)\s+(\d+(?:\.\d+)?)", arg)
+    if match:
+        arg, timeout = match[1], float(match[2])
+    if not arg:
+        emit(f"!! bad directive: {line}")
+        return False
+    if api.wait_for_text(chat_id, arg, timeout, start=start) is None:
+        emit(f"!! no bot message containing {arg!r} within {timeout:g}s")
+        return False
+    return True
+
+
+def _script_press(
+    api: LocalBotApi,
+    chat_id: int,
+    user_id: int,
+    choice: str,
+    timeout: float,
+    emit: Any,
+    first_name: str,
+) -> bool:
+    message = live_keyboard(api, chat_id)
+    found = _find_button(message, choice) if message and choice else None
+    if message is None or found is None:
+        emit(f"!! no button {choice!r} to press")
+        return False
+    index, button = found
+    if "callback_data" not in button:
+        emit(f"!! button {button.get('text')!r} is not a callback button")
+        return False
+    emit(f"> [press {index + 1}] {button.get('text', '')}")
+    mark = api.mark()
+    update = api.press_button(
+        chat_id, user_id, message["message_id"], button["callback_data"], first_name=first_name
+    )
+    query_id = update["callback_query"]["id"]
+    if api.wait_for(_reply_predicate(chat_id, query_id), timeout, start=mark) is None:
+        emit(f"!! no reply within {timeout:g}s to pressing {button.get('text')!r}")
+        return False
+    return True

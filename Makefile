@@ -17,10 +17,10 @@ test: $(STAMP)
 	$(PY) -m pytest -q
 
 demo: $(STAMP)
-	$(PY) -m bot --demo
+	$(PY) -m bot --demo $(if $(DATA),--data $(DATA)) $(if $(SPEED),--speed $(SPEED))
 
 replay: $(STAMP)
-	$(PY) -m trading.replay
+	$(PY) -m trading.replay $(if $(DATA),--data $(DATA))
 
 bench: $(STAMP)
 	$(PY) bench/ingest.py

@@ -74,8 +74,6 @@ def build_application(
                 max_retries=rate_limits.max_retries,
             )
         )
-        .post_init(_post_init)
-        .post_shutdown(_post_shutdown)
         .build()
     )
     app.bot_data.update(engine=engine, notifier=notifier, access=access, signer=signer)
@@ -101,7 +99,8 @@ def build_application(
     return app
 
 
-async def _post_init(app: Application) -> None:
+async def on_startup(app: Application) -> None:
+    """Bind the notice queue to this loop and publish the command list (setMyCommands)."""
     notifier: TelegramNotifier = app.bot_data["notifier"]
     engine: Engine = app.bot_data["engine"]
     chat_id = engine.settings.notice_chat_id
@@ -114,7 +113,7 @@ async def _post_init(app: Application) -> None:
     log.info("bot @%s serving chats %s", app.bot.username, engine.settings.telegram_chat_ids)
 
 
-async def _post_shutdown(app: Application) -> None:
+async def on_shutdown(app: Application) -> None:
     notifier: TelegramNotifier = app.bot_data["notifier"]
     await notifier.close()
 

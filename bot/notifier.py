@@ -22,12 +22,10 @@ from trading.notifier import Notice
 log = logging.getLogger(__name__)
 
 Send = Callable[[str], Awaitable[object]]
-SKIP_KINDS = frozenset({"candle_closed"})
 
 
 class TelegramNotifier:
-    def __init__(self, skip: frozenset[str] = SKIP_KINDS) -> None:
-        self._skip = skip
+    def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._queue: asyncio.Queue[str] | None = None
         self._task: asyncio.Task[None] | None = None
@@ -36,8 +34,6 @@ class TelegramNotifier:
 
     # ---------------------------------------------------------------- trading thread side
     def notify(self, notice: Notice) -> None:
-        if notice.kind in self._skip:
-            return
         html = notice_html(notice)
         loop, queue = self._loop, self._queue
         if loop is None or queue is None:

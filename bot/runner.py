@@ -13,7 +13,14 @@ import logging
 import signal
 import threading
 
-from bot.app import FEED_CHECK_SECONDS, TELEGRAM_LIMITS, RateLimits, build_application
+from bot.app import (
+    FEED_CHECK_SECONDS,
+    TELEGRAM_LIMITS,
+    RateLimits,
+    build_application,
+    on_shutdown,
+    on_startup,
+)
 from bot.notifier import TelegramNotifier
 from trading.config import Settings
 from trading.engine import Engine
@@ -35,6 +42,7 @@ async def serve(
         engine, notifier, rate_limits=rate_limits, feed_check_seconds=feed_check_seconds
     )
     async with app:
+        await on_startup(app)
         await app.start()
         assert app.updater is not None
         await app.updater.start_polling(
@@ -52,6 +60,7 @@ async def serve(
                 await asyncio.to_thread(engine.stop)
             await notifier.drain(timeout=5.0)
             await app.stop()
+            await on_shutdown(app)
 
 
 def run(settings: Settings) -> None:

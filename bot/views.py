@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from html import escape
 
-from trading.candles import Candle
+from trading.candles import Candle, fmt_num, ohlcv_line
 from trading.engine import EngineStatus
 from trading.notifier import Notice
 
@@ -25,13 +25,11 @@ NOTICE_ICONS = {
     "feed_down": "🔴",
     "feed_back": "🟢",
     "signal": "📣",
+    "candle_closed": "🕯",
 }
 
 
-def num(x: float) -> str:
-    """Shortest exact-looking decimal: 67220.0 → 67220, 1091.014 → 1091.014."""
-    text = f"{x:.8f}".rstrip("0").rstrip(".")
-    return text if text not in ("", "-0") else "0"
+num = fmt_num
 
 
 def utc(ms: int, seconds: bool = False) -> str:
@@ -53,12 +51,6 @@ def duration(seconds: float | None) -> str:
 def notice_html(notice: Notice) -> str:
     icon = NOTICE_ICONS.get(notice.kind, "ℹ️")
     return f"{icon} {escape(notice.text)}"
-
-
-def candle_line(c: Candle) -> str:
-    return (
-        f"O {num(c.open)}  H {num(c.high)}  L {num(c.low)}  C {num(c.close)}  V {num(c.volume)}"
-    )
 
 
 def status_html(st: EngineStatus) -> str:
@@ -86,7 +78,7 @@ def status_html(st: EngineStatus) -> str:
             lines.append(f"Last closed {escape(symbol)}: none yet")
         else:
             lines.append(f"Last closed {escape(symbol)} {utc(c.open_time)} UTC")
-            lines.append(f"<code>{escape(candle_line(c))}</code>")
+            lines.append(f"<code>{escape(ohlcv_line(c))}</code>")
     lines.append("Position: " + ("; ".join(escape(p) for p in st.positions) or "no position"))
     lines.append(
         "Pending confirmations: " + (", ".join(escape(p) for p in st.pending) or "none")

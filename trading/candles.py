@@ -62,6 +62,19 @@ class Candle:
         )
 
 
+def fmt_num(x: float) -> str:
+    """Shortest exact-looking decimal: 67220.0 → 67220, 1091.014 → 1091.014."""
+    text = f"{x:.8f}".rstrip("0").rstrip(".")
+    return text if text not in ("", "-0") else "0"
+
+
+def ohlcv_line(c: Candle) -> str:
+    return (
+        f"O {fmt_num(c.open)}  H {fmt_num(c.high)}  L {fmt_num(c.low)}  "
+        f"C {fmt_num(c.close)}  V {fmt_num(c.volume)}"
+    )
+
+
 _loads = json.loads
 
 

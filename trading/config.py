@@ -53,6 +53,7 @@ class Settings:
     reconnect_delay: float = 1.0
     warmup_candles: int = 500
     status_post_minutes: float = 0.0
+    notify_candles: bool = False
 
     @property
     def interval_ms(self) -> int:
@@ -119,6 +120,15 @@ def _number(name: str, raw: str, *, minimum: float, integer: bool = False) -> fl
     if value < minimum:
         raise ConfigError(f"{name}: must be at least {minimum:g}, got {raw}")
     return value
+
+
+def _flag(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}: {raw!r} is not a yes/no value (use 1 or 0)")
 
 
 def _url(name: str, raw: str, schemes: tuple[str, ...]) -> str:
@@ -206,6 +216,7 @@ def load_settings(
         warmup_candles=int(
             _number("WARMUP_CANDLES", get("WARMUP_CANDLES", "500"), minimum=1, integer=True)
         ),
+        notify_candles=_flag("NOTIFY_CANDLES", get("NOTIFY_CANDLES", "0")),
         status_post_minutes=_number(
             "STATUS_POST_MINUTES", get("STATUS_POST_MINUTES", "0"), minimum=0
         ),

@@ -18,7 +18,7 @@ from storage.audit import AuditLog
 from storage.db import open_db
 from storage.events import EventLog
 from storage.klines import KlineStore
-from trading.candles import Candle
+from trading.candles import Candle, ohlcv_line
 from trading.config import Settings
 from trading.notifier import Notice, Notifier
 from trading.strategies import NoStrategy, Strategy
@@ -108,6 +108,15 @@ class Engine:
 
     # ------------------------------------------------------------- stream thread side
     def _on_closed_candle(self, candle: Candle) -> None:
+        if self.settings.notify_candles:
+            self.notifier.notify(
+                Notice(
+                    "candle_closed",
+                    f"{candle.symbol} {candle.interval} closed {candle.opened_at:%Y-%m-%d %H:%M} UTC · "
+                    + ohlcv_line(candle),
+                    {"candle": candle},
+                )
+            )
         signal = self.strategy.on_candle(candle, self.stream.history(candle.symbol))
         if signal is not None:
             self.notifier.notify(

@@ -1,0 +1,51 @@
+"""Small test utilities shared by the end-to-end tests."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from trading.config import Settings, load_settings
+from trading.notifier import Notice
+
+
+class RecordingNotifier:
+    """Keeps every notice; wait_for blocks on a condition (no sleeps)."""
+
+    def __init__(self) -> None:
+        self.notices: list[Notice] = []
+        self._cond = threading.Condition()
+
+    def notify(self, notice: Notice) -> None:
+        with self._cond:
+            self.notices.append(notice)
+            self._cond.notify_all()
+
+    def kinds(self) -> list[str]:
+        with self._cond:
+            return [n.kind for n in self.notices]
+
+    def wait_for(self, predicate: Callable[[list[Notice]], bool], timeout: float = 10.0) -> bool:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not predicate(self.notices):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+            return True
+
+
+def replay_settings(ex, db_path: str, **extra: str) -> Settings:  # type: ignore[no-untyped-def]
+    env = {
+        "BINANCE_REST_URL": ex.rest_url,
+        "BINANCE_WS_URL": ex.ws_url,
+        "DB_PATH": db_path,
+        "SYMBOLS": "BTCUSDT",
+        "INTERVAL": ex.interval,
+        "RECONNECT_DELAY": "0.05",
+        "WARMUP_CANDLES": "100",
+    }
+    env.update(extra)
+    return load_settings(environ=env, env_file=None)

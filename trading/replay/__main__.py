@@ -1,0 +1,89 @@
+"""`python -m trading.replay`: run the replay exchange in the foreground until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import logging
+import sys
+
+from trading.replay.data import load_csv
+from trading.replay.server import ReplayExchange
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m trading.replay",
+        description="Loopback Binance USDⓈ-M futures exchange replaying candles.",
+    )
+    p.add_argument("--data", help="CSV(.gz) with open_time_ms,open,high,low,close,volume; default: generated")
+    p.add_argument("--symbol", default="BTCUSDT")
+    p.add_argument("--interval", default=None, help="only for generated data (default 15m)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8081)
+    p.add_argument("--speed", type=float, default=0.2, metavar="SECONDS_PER_CANDLE")
+    p.add_argument("--max-speed", action="store_true", help="replay as fast as clients read")
+    p.add_argument("--start-index", type=int, default=500)
+    p.add_argument("--updates-per-candle", type=int, default=4)
+    p.add_argument("--ping-interval", type=float, default=20.0)
+    p.add_argument("--api-key", default="replay-key")
+    p.add_argument("--api-secret", default="replay-secret")
+    p.add_argument("--report-every", type=int, default=0, metavar="CANDLES",
+                   help="print a line every N closed candles (default: about every 5 s)")  # fmt: skip
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    candles = load_csv(args.data) if args.data else None
+    speed = 0.0 if args.max_speed else args.speed
+    ex = ReplayExchange(
+        candles,
+        symbol=args.symbol,
+        interval=args.interval,
+        start_index=args.start_index,
+        seconds_per_candle=speed,
+        updates_per_candle=args.updates_per_candle,
+        host=args.host,
+        port=args.port,
+        api_key=args.api_key,
+        api_secret=args.api_secret,
+        ping_interval=args.ping_interval,
+    )
+    every = args.report_every or (max(1, round(5 / speed)) if speed else 1000)
+    first = ex.current_index
+    ex.start()
+    total = len(ex.candles)
+    print(f"REST  {ex.rest_url}   (BINANCE_REST_URL)")
+    print(f"WS    {ex.ws_url}   (BINANCE_WS_URL)")
+    print(f"{args.symbol} {ex.interval}: {total} candles, starting at #{first}; Ctrl-C stops")
+    sys.stdout.flush()
+    try:
+        target = first
+        while ex.current_index < total:
+            target = min(total, target + every)
+            while not ex.wait_for_index(target, timeout=1.0):
+                pass
+            i = ex.current_index
+            when = dt.datetime.fromtimestamp(ex.candles[i - 1].open_time / 1000, dt.UTC)
+            s = ex.stats
+            print(
+                f"closed #{i - 1} {when:%Y-%m-%d %H:%M} close {ex.candles[i - 1].close}  "
+                f"connections {s.connections_open}  frames {s.frames_sent}",
+                flush=True,
+            )
+        print("end of data; REST keeps answering. Ctrl-C stops.", flush=True)
+        while True:
+            ex.wait_until(lambda: False, timeout=3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C: the thread dies with us
+            ex.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

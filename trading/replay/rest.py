@@ -1,0 +1,205 @@
+"""Public market-data REST routes under /fapi/v1 (no signature needed).
+
+Klines come only from closed candles (those before the clock's forming candle) and use
+the same cached row text every time, so a backfill after a reconnect returns byte for
+byte what an earlier request returned for the same candle.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Mapping
+
+from aiohttp import web
+
+from trading.intervals import INTERVAL_MS
+from trading.replay.clock import ReplayClock
+from trading.replay.errors import BinanceError, illegal_chars, json_response, mandatory
+from trading.replay.klines import rest_row_json
+from trading.replay.market import Series
+
+DEFAULT_KLINES_LIMIT = 500
+MAX_KLINES_LIMIT = 1500
+FUNDING_PERIOD_MS = 8 * 3600 * 1000
+VALID_INTERVALS = frozenset(INTERVAL_MS) | {"1M"}
+
+RATE_LIMITS = [
+    {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 2400},
+    {"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1, "limit": 1200},
+    {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 300},
+]
+
+
+def int_param(params: Mapping[str, str], name: str) -> int | None:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit() or len(raw) > 20:
+        raise illegal_chars(name)
+    return int(raw)
+
+
+def symbol_param(series: Mapping[str, Series], params: Mapping[str, str]) -> Series:
+    symbol = params.get("symbol")
+    if not symbol:
+        raise mandatory("symbol")
+    found = series.get(symbol)
+    if found is None:
+        raise BinanceError(-1121, "Invalid symbol.")
+    return found
+
+
+class PublicApi:
+    def __init__(
+        self, series: Mapping[str, Series], clock: ReplayClock, *, rest_forming: bool = False
+    ) -> None:
+        self.series = series
+        self.clock = clock
+        self.rest_forming = rest_forming
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/fapi/v1/ping", self.ping),
+            web.get("/fapi/v1/time", self.time),
+            web.get("/fapi/v1/exchangeInfo", self.exchange_info),
+            web.get("/fapi/v1/klines", self.klines),
+            web.get("/fapi/v1/ticker/price", self.ticker_price),
+            web.get("/fapi/v2/ticker/price", self.ticker_price),
+            web.get("/fapi/v1/premiumIndex", self.premium_index),
+        ]
+
+    async def ping(self, request: web.Request) -> web.Response:
+        return json_response({})
+
+    async def time(self, request: web.Request) -> web.Response:
+        return json_response({"serverTime": self.clock.market_time_ms()})
+
+    async def exchange_info(self, request: web.Request) -> web.Response:
+        symbols = []
+        for s in self.series.values():
+            spec = s.spec
+            symbols.append(
+                {
+                    "symbol": s.symbol,
+                    "pair": s.symbol,
+                    "contractType": "PERPETUAL",
+                    "deliveryDate": 4133404800000,
+                    "onboardDate": s.times[0],
+                    "status": "TRADING",
+                    "maintMarginPercent": "2.5000",
+                    "requiredMarginPercent": "5.0000",
+                    "baseAsset": spec.base_asset,
+                    "quoteAsset": spec.quote_asset,
+                    "marginAsset": spec.quote_asset,
+                    "pricePrecision": spec.price_precision,
+                    "quantityPrecision": spec.quantity_precision,
+                    "baseAssetPrecision": 8,
+                    "quotePrecision": 8,
+                    "underlyingType": "COIN",
+                    "underlyingSubType": [],
+                    "settlePlan": 0,
+                    "triggerProtect": "0.0500",
+                    "liquidationFee": "0.012500",
+                    "marketTakeBound": "0.05",
+                    "maxMoveOrderLimit": 10000,
+                    "filters": spec.filters(),
+                    # Only what the replay's matcher executes; Binance lists more types.
+                    "orderTypes": ["LIMIT", "MARKET"],
+                    "timeInForce": ["GTC", "IOC", "FOK", "GTX", "GTD"],
+                    "permissionSets": ["GRID", "COPY"],
+                }
+            )
+        assets = sorted({s.spec.quote_asset for s in self.series.values()})
+        return json_response(
+            {
+                "timezone": "UTC",
+                "serverTime": self.clock.market_time_ms(),
+                "futuresType": "U_MARGINED",
+                "rateLimits": RATE_LIMITS,
+                "exchangeFilters": [],
+                "assets": [
+                    {"asset": a, "marginAvailable": True, "autoAssetExchange": "-10000"}
+                    for a in assets
+                ],
+                "symbols": symbols,
+            }
+        )
+
+    async def klines(self, request: web.Request) -> web.Response:
+        q = request.query
+        series = symbol_param(self.series, q)
+        interval = q.get("interval")
+        if not interval:
+            raise mandatory("interval")
+        if interval not in VALID_INTERVALS or interval != series.interval:
+            raise BinanceError(-1120, "Invalid interval.")
+        limit = int_param(q, "limit")
+        if limit is None:
+            limit = DEFAULT_KLINES_LIMIT
+        elif not 1 <= limit <= MAX_KLINES_LIMIT:
+            raise BinanceError(-1130, "Data sent for parameter 'limit' is not valid.")
+        start, end = int_param(q, "startTime"), int_param(q, "endTime")
+        if start is not None and end is not None and start > end:
+            raise BinanceError(-1023, "Start time is greater than end time.")
+        text = self.klines_json(series, start, end, limit)
+        return web.Response(text=text, content_type="application/json")
+
+    def klines_json(self, series: Series, start: int | None, end: int | None, limit: int) -> str:
+        """Binance's window rule: from startTime take the first `limit`; without it, the
+        last `limit` up to endTime (or now). Bounds apply to open times, inclusive."""
+        n = self.clock.visible_count(series)
+        times = series.times
+        forming = self._forming_row(series, start, end)
+        hi = n if end is None else bisect.bisect_right(times, end, 0, n)
+        if start is not None:
+            a = bisect.bisect_left(times, start, 0, n)
+            b = min(hi, a + limit)
+        else:
+            a, b = max(0, hi - limit + (forming is not None)), hi
+        rows = [series.row_json(i) for i in range(a, b)]
+        if forming is not None and b == n and len(rows) < limit:
+            rows.append(forming)
+        return "[" + ",".join(rows) + "]"
+
+    def _forming_row(self, series: Series, start: int | None, end: int | None) -> str | None:
+        """Real Binance also returns the forming candle; only served with rest_forming."""
+        if not self.rest_forming:
+            return None
+        forming = self.clock.forming(series)
+        if forming is None:
+            return None
+        fields = forming[1].fields
+        if (start is not None and fields.t < start) or (end is not None and fields.t > end):
+            return None
+        return rest_row_json(fields)
+
+    async def ticker_price(self, request: web.Request) -> web.Response:
+        now = self.clock.market_time_ms()
+
+        def one(s: Series) -> dict[str, object]:
+            return {"symbol": s.symbol, "price": self.clock.price(s.symbol), "time": now}
+
+        if "symbol" in request.query:
+            return json_response(one(symbol_param(self.series, request.query)))
+        return json_response([one(s) for s in self.series.values()])
+
+    async def premium_index(self, request: web.Request) -> web.Response:
+        now = self.clock.market_time_ms()
+        next_funding = (now // FUNDING_PERIOD_MS + 1) * FUNDING_PERIOD_MS
+
+        def one(s: Series) -> dict[str, object]:
+            price = f"{float(self.clock.price(s.symbol)):.8f}"
+            return {
+                "symbol": s.symbol,
+                "markPrice": price,
+                "indexPrice": price,
+                "estimatedSettlePrice": price,
+                "lastFundingRate": "0.00010000",
+                "interestRate": "0.00010000",
+                "nextFundingTime": next_funding,
+                "time": now,
+            }
+
+        if "symbol" in request.query:
+            return json_response(one(symbol_param(self.series, request.query)))
+        return json_response([one(s) for s in self.series.values()])

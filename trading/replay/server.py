@@ -1,0 +1,273 @@
+"""`ReplayExchange`: the replay market, its REST and websocket API, run in a background thread.
+
+Everything mutable (clock, connections, account) lives on the server's own event loop;
+other threads talk to it through thread-safe calls and a Condition that the loop
+notifies on every closed candle and every connection change, so callers can wait for a
+state instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from aiohttp import web
+
+from trading.replay.account import Account
+from trading.replay.auth import Signer
+from trading.replay.clock import ReplayClock
+from trading.replay.data import SourceCandle, generate
+from trading.replay.errors import binance_errors
+from trading.replay.faults import Faults
+from trading.replay.klines import closed_fields, rest_row
+from trading.replay.market import Series
+from trading.replay.rest import PublicApi
+from trading.replay.stats import Stats, StatsSnapshot
+from trading.replay.trading import TradingApi
+from trading.replay.ws import Hub, add_routes
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+GENERATED_CANDLES_AFTER_START = 20_000  # ~67 minutes of demo at the default speed
+
+
+class ReplayExchange:
+    """A loopback Binance USDⓈ-M futures exchange replaying candles.
+
+    `candles=None` replays a seeded random walk. Extra symbols must be on the primary's
+    interval; they are replayed in step with it, matched by open time.
+    """
+
+    def __init__(
+        self,
+        candles: list[SourceCandle] | None = None,
+        *,
+        symbol: str = "BTCUSDT",
+        interval: str | None = None,
+        extra_symbols: dict[str, list[SourceCandle]] | None = None,
+        start_index: int = 500,
+        seconds_per_candle: float = 0.2,
+        updates_per_candle: int = 4,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        api_key: str = "replay-key",
+        api_secret: str = "replay-secret",
+        ping_interval: float | None = 20.0,
+        paused: bool = False,
+        rest_forming: bool = False,
+        queue_size: int = 1024,
+    ) -> None:
+        if candles is None:
+            candles = generate(max(0, start_index) + GENERATED_CANDLES_AFTER_START, interval=interval or "15m")
+        primary = Series(symbol, candles, interval)
+        self.series: dict[str, Series] = {symbol: primary}
+        for sym, extra in (extra_symbols or {}).items():
+            if sym in self.series:
+                raise ValueError(f"symbol {sym} given twice")
+            s = Series(sym, extra, primary.interval)
+            if s.times[-1] < primary.times[0] or s.times[0] > primary.times[-1]:
+                raise ValueError(f"{sym}: candles do not overlap {symbol}'s time range")
+            self.series[sym] = s
+        self.symbol = symbol
+        self.interval = primary.interval
+        self.host = host
+        self.port = port
+        self._changed = threading.Condition()
+        self.clock = ReplayClock(
+            list(self.series.values()),
+            start_index=start_index,
+            seconds_per_candle=seconds_per_candle,
+            updates_per_candle=updates_per_candle,
+            paused=paused,
+            changed=self._changed,
+        )
+        self._stats = Stats()
+        self.faults = Faults(self._stats)
+        self.account = Account(
+            {s: ser.spec for s, ser in self.series.items()},
+            self.clock.price,
+            self.clock.market_time_ms,
+        )
+        self.signer = Signer(api_key, api_secret)
+        self.api_key, self.api_secret = api_key, api_secret
+        self.hub = Hub(self.faults, self._stats, self._changed, ping_interval=ping_interval, queue_size=queue_size)
+        self._public = PublicApi(self.series, self.clock, rest_forming=rest_forming)
+        self._trading = TradingApi(self.account, self.signer)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._startup_error: BaseException | None = None
+        self._stopping = False
+        self._runner: web.AppRunner | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # ---- public surface ------------------------------------------------------------------
+
+    @property
+    def candles(self) -> list[SourceCandle]:
+        return self.series[self.symbol].candles
+
+    @property
+    def current_index(self) -> int:
+        """Index of the forming candle: candles[:current_index] are closed."""
+        return self.clock.current_index
+
+    @property
+    def rest_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{self.host}:{self.port}/market"
+
+    @property
+    def stats(self) -> StatsSnapshot:
+        return self._stats.snapshot()
+
+    def kline_row(self, index: int, symbol: str | None = None) -> list[object]:
+        """The REST row (and final stream fields) the exchange serves for a candle."""
+        s = self.series[symbol or self.symbol]
+        return rest_row(closed_fields(s.candles[index], s.interval_ms))
+
+    def market_time_ms(self) -> int:
+        return self.clock.market_time_ms()
+
+    def start(self) -> ReplayExchange:
+        if self._thread is not None:
+            raise RuntimeError("already started")
+        self._thread = threading.Thread(target=self._run, name="replay-exchange", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout=15):
+            raise RuntimeError("replay exchange did not start within 15 s")
+        if self._startup_error is not None:
+            self._thread.join(timeout=2)
+            raise RuntimeError(f"replay exchange failed to start: {self._startup_error}") from self._startup_error
+        return self
+
+    def stop(self) -> None:
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None or self._stopping:
+            return
+        self._stopping = True
+        with self._changed:
+            self._changed.notify_all()
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=5)
+
+    def __enter__(self) -> ReplayExchange:
+        return self.start() if self._thread is None else self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def wait_until(self, predicate: Callable[[], bool], timeout: float | None = None) -> bool:
+        """Block until `predicate()` holds; re-checked on every candle close and connection change."""
+        with self._changed:
+            return self._changed.wait_for(lambda: predicate() or self._stopping, timeout) and predicate()
+
+    def wait_for_index(self, index: int, timeout: float | None = None) -> bool:
+        clock = self.clock
+        return self.wait_until(lambda: clock.current_index >= index or clock.finished, timeout) and (
+            clock.current_index >= index
+        )
+
+    def wait_for_connections(self, n: int, timeout: float | None = None) -> bool:
+        return self.wait_until(lambda: self.hub.connection_count >= n, timeout)
+
+    def call(self, fn: Callable[[], T], timeout: float = 10.0) -> T:
+        """Run `fn` on the server's loop (where all state lives) and return its result."""
+        loop = self._loop
+        if loop is None or self._stopping or loop.is_closed():
+            return fn()  # nothing else runs on that loop any more
+
+        async def run() -> T:
+            return fn()
+
+        return asyncio.run_coroutine_threadsafe(run(), loop).result(timeout)
+
+    def pause(self) -> None:
+        self.call(self.clock.pause)
+
+    def resume(self) -> None:
+        self.call(self.clock.resume)
+
+    def set_speed(self, seconds_per_candle: float) -> None:
+        self.call(lambda: self.clock.set_speed(seconds_per_candle))
+
+    def advance(self, candles: int = 1, timeout: float | None = 10.0) -> bool:
+        """While paused: replay `candles` more candles at full speed; True once closed."""
+
+        def plan() -> int:
+            if self.clock.paused:
+                return self.clock.add_budget(candles)
+            return min(len(self.candles), self.clock.current_index + candles)
+
+        return self.wait_for_index(self.call(plan), timeout)
+
+    # ---- the server thread ---------------------------------------------------------------
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(self._startup())
+        except BaseException as exc:  # report to start(), whatever it was
+            self._startup_error = exc
+            self._ready.set()
+            loop.close()
+            return
+        self._ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            try:
+                loop.run_until_complete(self._shutdown())
+            except Exception:
+                log.exception("replay exchange shutdown failed")
+            loop.close()
+
+    async def _startup(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.faults.attach(loop, self.hub)
+        self.clock.add_sink(self.hub)
+        self.clock.add_sink(self.account)
+        app = web.Application(
+            middlewares=[self._stats.middleware(), self.faults.rest_middleware(), binance_errors]
+        )
+        app.add_routes(self._public.routes())
+        app.add_routes(self._trading.routes())
+        add_routes(app, self.hub)
+        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self.port)
+        await site.start()
+        self._runner = runner
+        self.port = runner.addresses[0][1]
+        self._tasks = [loop.create_task(self.clock.run()), loop.create_task(self.hub.ping_loop())]
+        for task in self._tasks:
+            task.add_done_callback(_report_crash)
+        log.info("replay exchange on %s (ws %s)", self.rest_url, self.ws_url)
+
+    async def _shutdown(self) -> None:
+        started = time.monotonic()
+        self.faults.detach()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.hub.shutdown()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        log.info("replay exchange stopped in %.2f s", time.monotonic() - started)
+
+
+def _report_crash(task: asyncio.Task[None]) -> None:
+    """A dead clock would look like a quiet market; make it loud instead."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("replay exchange task %s crashed", task.get_name(), exc_info=task.exception())

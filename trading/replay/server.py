@@ -19,7 +19,7 @@ from aiohttp import web
 
 from trading.replay.account import Account
 from trading.replay.auth import Signer
-from trading.replay.clock import ReplayClock
+from trading.replay.clock import ReplayClock, Step
 from trading.replay.data import SourceCandle, generate
 from trading.replay.errors import binance_errors
 from trading.replay.faults import Faults
@@ -190,6 +190,25 @@ class ReplayExchange:
             return fn()
 
         return asyncio.run_coroutine_threadsafe(run(), loop).result(timeout)
+
+    def on_closed_frame_written(self, callback: Callable[[int, float], None]) -> None:
+        """Call `callback(open_time_ms, time.monotonic())` as each closed-candle frame is
+        handed to the connections (for latency measurements; runs on the server loop)."""
+        clock, series = self.clock, next(iter(self.series.values()))
+
+        class _Sink:
+            async def ready(self) -> None:
+                return None
+
+            def on_step(self, step: Step) -> None:
+                if step.closed:
+                    callback(series.candles[step.index].open_time, time.monotonic())
+
+        self.call(lambda: clock.add_sink(_Sink()))
+
+    @property
+    def seconds_per_candle(self) -> float:
+        return self.clock.seconds_per_candle
 
     def pause(self) -> None:
         self.call(self.clock.pause)

@@ -60,6 +60,7 @@ def build_application(
     feed_check_seconds: float = FEED_CHECK_SECONDS,
 ) -> Application:
     settings = engine.settings
+    Access.check_config(settings)
     access = Access(settings)
     signer = buttons.Signer(settings.telegram_token)
     app = (

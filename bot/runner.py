@@ -12,6 +12,9 @@ import contextlib
 import logging
 import signal
 import threading
+from collections.abc import Callable
+
+from telegram.ext import Application
 
 from bot.app import (
     FEED_CHECK_SECONDS,
@@ -37,10 +40,13 @@ async def serve(
     poll_timeout: int = 10,
     feed_check_seconds: float = FEED_CHECK_SECONDS,
     ready: threading.Event | None = None,
+    on_app: Callable[[Application], None] | None = None,
 ) -> None:
     app = build_application(
         engine, notifier, rate_limits=rate_limits, feed_check_seconds=feed_check_seconds
     )
+    if on_app is not None:
+        on_app(app)
     async with app:
         await on_startup(app)
         await app.start()
@@ -49,6 +55,8 @@ async def serve(
             poll_interval=0.0, timeout=poll_timeout, drop_pending_updates=False,
             allowed_updates=["message", "callback_query"],
         )
+        if await asyncio.to_thread(engine.resume):
+            log.info("stream was running before the restart; resumed")
         if ready is not None:
             ready.set()
         try:
@@ -57,7 +65,7 @@ async def serve(
             await app.updater.stop()
             # Stop the stream while the loop still runs, so "socket stopped" is delivered.
             if engine.stream.running:
-                await asyncio.to_thread(engine.stop)
+                await asyncio.to_thread(engine.close)
             await notifier.drain(timeout=5.0)
             await app.stop()
             await on_shutdown(app)
@@ -91,6 +99,7 @@ class BotThread:
         self.error: BaseException | None = None
         self.notifier = TelegramNotifier()
         self.engine = Engine(settings, self.notifier)
+        self.app: Application | None = None
 
     def start(self, timeout: float = 15.0) -> BotThread:
         self._thread = threading.Thread(target=self._main, name="bot-loop", daemon=True)
@@ -105,7 +114,9 @@ class BotThread:
         async def main() -> None:
             self._loop = asyncio.get_running_loop()
             self._stop = asyncio.Event()
-            await serve(self.engine, self.notifier, self._stop, ready=self._ready, **self.kwargs)  # type: ignore[arg-type]
+            await serve(
+                self.engine, self.notifier, self._stop, ready=self._ready, on_app=self._set_app, **self.kwargs
+            )  # type: ignore[arg-type]
 
         try:
             asyncio.run(main())
@@ -114,6 +125,9 @@ class BotThread:
             log.exception("bot thread failed")
         finally:
             self._ready.set()
+
+    def _set_app(self, app: Application) -> None:
+        self.app = app
 
     def stop(self, timeout: float = 15.0) -> None:
         if self._loop is not None and self._stop is not None:

@@ -35,7 +35,7 @@ def source():
 
 
 class World:
-    def __init__(self, source, tmp_path, seconds_per_candle: float = 0.02) -> None:
+    def __init__(self, source, tmp_path, seconds_per_candle: float = 0.02, **extra: str) -> None:
         self.source = source
         self.ex = ReplayExchange(source, start_index=START, seconds_per_candle=seconds_per_candle).start()
         self.api = LocalBotApi().start()
@@ -53,6 +53,7 @@ class World:
                 "DB_PATH": self.db_path,
                 "RECONNECT_DELAY": "0.05",
                 "WARMUP_CANDLES": "50",
+                **extra,
             },
             env_file=None,
         )
@@ -210,3 +211,34 @@ def test_burst_of_200_notices_under_429_arrives_complete_and_in_order(world):
     ]
     lines = [line for c in sent for line in c.params["text"].splitlines() if "burst notice" in line]
     assert [line.split()[-1] for line in lines] == [f"{i:03d}" for i in range(200)]
+
+
+def test_periodic_status_post_uses_the_job_queue(source, tmp_path):
+    w = World(source, tmp_path, STATUS_POST_MINUTES="0.01")  # every 0.6 s
+    try:
+        mark = w.api.mark()
+        assert w.api.wait_for_text(GROUP, "Status", start=mark, timeout=10)
+        jobs = [j.name for j in w.bot.app.job_queue.jobs()]
+        assert "status-post" in jobs and "feed-watch" in jobs
+    finally:
+        w.close()
+
+
+def test_a_restart_resumes_the_stream_into_the_same_series(source, tmp_path):
+    w = World(source, tmp_path)
+    try:
+        w.reply("/start", "Starting")
+        assert w.api.wait_for_text(GROUP, "socket started", timeout=15)
+        assert w.engine.stream.wait_until(lambda s: s.closed_candles >= 55, timeout=20)
+        w.bot.stop()  # the process goes away while streaming
+        assert w.api.wait_for_text(GROUP, "socket stopped", timeout=10)
+        mark = w.api.mark()
+        w.bot = BotThread(w.settings, rate_limits=LOOSE, poll_timeout=1).start()
+        assert w.api.wait_for_text(GROUP, "socket started", start=mark, timeout=15)
+        n = w.engine.stream.status().closed_candles
+        assert w.engine.stream.wait_until(lambda s: s.closed_candles >= n + 5, timeout=20)
+        w.engine.stop()
+        times = KlineStore(open_db(w.db_path)).open_times("BTCUSDT", "15m")
+        assert all(b - a == 900_000 for a, b in zip(times, times[1:], strict=False))
+    finally:
+        w.close()

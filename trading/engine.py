@@ -18,6 +18,7 @@ from storage.audit import AuditLog
 from storage.db import open_db
 from storage.events import EventLog
 from storage.klines import KlineStore
+from storage.state import RuntimeState
 from trading.candles import Candle, ohlcv_line
 from trading.config import Settings
 from trading.notifier import Notice, Notifier
@@ -55,13 +56,22 @@ class Engine:
     # ------------------------------------------------------------- control
     def start(self) -> bool:
         """True if the stream started, False if it was already running."""
+        self._state().set("stream", "on")
         return self.stream.start()
 
     def stop(self) -> bool:
         """True if it was running and is now stopped, False if it was not running."""
+        self._state().set("stream", "off")
         return self.stream.stop()
 
+    def resume(self) -> bool:
+        """After a restart: start the stream again if the last request was /start."""
+        if self._state().get("stream") == "on":
+            return self.stream.start()
+        return False
+
     def close(self) -> None:
+        """Shutdown: stop the stream but keep the operator's wish for the next start."""
         self.stream.stop()
 
     # ------------------------------------------------------------- questions
@@ -139,3 +149,6 @@ class Engine:
 
     def _events(self) -> EventLog:
         return EventLog(self._conn())
+
+    def _state(self) -> RuntimeState:
+        return RuntimeState(self._conn())

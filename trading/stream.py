@@ -394,8 +394,11 @@ class KlineStream:
     def _on_error(self, ws: websocket.WebSocketApp, error: Exception) -> None:
         # Only the first connection's drops and callback exceptions land here; drops are
         # reported by _connection_lost, so just remember the text.
+        text = _describe(error)
         with self._state_lock:
-            self._state.last_error = _describe(error)
+            self._state.last_error = text
+        if self._events is not None:
+            self._events.record("error", text)
 
     def _on_close(self, ws: websocket.WebSocketApp, code: int | None, reason: str | None) -> None:
         with self._state_lock:

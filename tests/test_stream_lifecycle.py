@@ -1,0 +1,155 @@
+"""Stream lifecycle and failure handling against the replay exchange (generated candles)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from storage.db import open_db
+from storage.events import EventLog
+from storage.klines import KlineStore
+from tests.helpers import RecordingNotifier, replay_settings
+from trading.engine import Engine
+from trading.replay import ReplayExchange
+from trading.stream import KlineStream
+
+
+@pytest.fixture
+def ex():
+    with ReplayExchange(None, interval="15m", start_index=300, seconds_per_candle=0.02) as ex:
+        yield ex
+
+
+def contiguous(db_path: str) -> bool:
+    times = KlineStore(open_db(db_path)).open_times("BTCUSDT", "15m")
+    return bool(times) and all(b - a == 900_000 for a, b in zip(times, times[1:], strict=False))
+
+
+def stored_equals_source(ex, db_path: str) -> bool:
+    rows = KlineStore(open_db(db_path)).latest("BTCUSDT", "15m", 100_000)
+    by_time = {c.open_time: c for c in ex.candles}
+    return all(
+        (r["open"], r["high"], r["low"], r["close"], r["volume"])
+        == tuple(float(x) for x in by_time[r["open_time"]][1:])
+        for r in rows
+    )
+
+
+def started(stream: KlineStream, n_closed: int = 3, timeout: float = 20) -> bool:
+    return stream.wait_until(lambda s: s.connected and s.closed_candles >= n_closed, timeout)
+
+
+def test_start_twice_is_one_connection_and_stop_is_idempotent(ex, db_path):
+    stream = KlineStream(replay_settings(ex, db_path), RecordingNotifier())
+    assert stream.start() is True
+    assert stream.start() is False
+    assert started(stream)
+    assert ex.stats.connections_accepted == 1
+    t0 = time.monotonic()
+    assert stream.stop() is True
+    assert time.monotonic() - t0 < 5
+    assert not stream.running and stream._thread is None
+    assert stream.stop() is False
+    # and it can be started again, continuing the same series without a hole
+    assert stream.start() is True
+    assert started(stream, n_closed=3)
+    assert stream.stop() is True
+    assert contiguous(db_path) and stored_equals_source(ex, db_path)
+
+
+def test_engine_reports_not_running(ex, db_path):
+    engine = Engine(replay_settings(ex, db_path), RecordingNotifier())
+    assert engine.stop() is False
+    assert engine.start() is True
+    assert engine.stream.wait_until(lambda s: s.connected, 10)
+    assert engine.status().stream.connected
+    assert engine.stop() is True
+    assert engine.status().last_closed["BTCUSDT"] is not None  # read back from SQLite
+
+
+def test_restart_resumes_what_the_operator_asked_for(ex, db_path):
+    settings = replay_settings(ex, db_path)
+    first = Engine(settings, RecordingNotifier())
+    first.start()
+    assert first.stream.wait_until(lambda s: s.connected, 10)
+    first.close()  # a shutdown, not /stop
+    second = Engine(settings, RecordingNotifier())
+    assert second.resume() is True
+    assert second.stream.wait_until(lambda s: s.connected, 10)
+    second.stop()
+    third = Engine(settings, RecordingNotifier())
+    assert third.resume() is False  # /stop is remembered too
+
+
+def test_malformed_frames_are_counted_logged_once_per_kind_and_harmless(ex, db_path):
+    stream = KlineStream(replay_settings(ex, db_path), RecordingNotifier())
+    stream.start()
+    assert started(stream)
+    for kind in ("json", "shape", "binary", "json"):
+        ex.faults.malformed(count=3, kind=kind)
+    assert stream.wait_until(lambda s: sum(s.malformed.values()) >= 12, 10), stream.status().malformed
+    before = stream.status().closed_candles
+    assert stream.wait_until(lambda s: s.closed_candles >= before + 3, 10)  # still alive
+    stream.stop()
+    events = EventLog(open_db(db_path)).recent(100, kind="malformed")
+    kinds = {e["detail"].split(":")[0] for e in events}
+    assert len(events) == len(kinds)  # one event per kind, the rest only counted
+    assert contiguous(db_path)
+
+
+def test_stall_trips_the_watchdog_and_reconnects_without_a_gap(ex, db_path):
+    notifier = RecordingNotifier()
+    stream = KlineStream(replay_settings(ex, db_path, STREAM_STALE_SECONDS="1"), notifier)
+    stream.start()
+    assert started(stream)
+    ex.faults.stall()  # no frames, no pongs, connection stays open
+    assert notifier.wait_for(lambda ns: any(n.kind == "stale" for n in ns), 10)
+    assert notifier.wait_for(lambda ns: any(n.kind == "reconnected" for n in ns), 10)
+    ex.faults.unstall()
+    before = stream.status().closed_candles
+    assert stream.wait_until(lambda s: s.closed_candles >= before + 3, 10)
+    stream.stop()
+    assert EventLog(open_db(db_path)).count("watchdog") >= 1
+    assert contiguous(db_path) and stored_equals_source(ex, db_path)
+
+
+def test_server_close_code_is_reported(ex, db_path):
+    notifier = RecordingNotifier()
+    stream = KlineStream(replay_settings(ex, db_path), notifier)
+    stream.start()
+    assert started(stream)
+    ex.faults.close_with(1001, "going away")
+    assert notifier.wait_for(lambda ns: any(n.kind == "reconnected" for n in ns), 10)
+    stream.stop()
+    errors = [n.text for n in notifier.notices if n.kind == "socket_error"]
+    assert any("1001" in t and "going away" in t for t in errors), errors
+
+
+def test_backfill_rides_out_rest_errors(ex, db_path):
+    notifier = RecordingNotifier()
+    stream = KlineStream(replay_settings(ex, db_path), notifier)
+    stream.start()
+    assert started(stream)
+    ex.faults.rest_errors(503, count=2)
+    ex.faults.rest_errors(429, count=1, retry_after=0.1)
+    ex.faults.drop_after_messages(1)
+    assert notifier.wait_for(lambda ns: any(n.kind == "reconnected" for n in ns), 20)
+    before = stream.status().closed_candles
+    assert stream.wait_until(lambda s: s.closed_candles >= before + 3, 10)
+    stream.stop()
+    assert ex.stats.rest_faults_served >= 3
+    assert contiguous(db_path) and stored_equals_source(ex, db_path)
+
+
+def test_exchange_down_at_start_is_reported_and_retried(db_path):
+    ex = ReplayExchange(None, interval="15m", start_index=300, seconds_per_candle=0.02).start()
+    settings = replay_settings(ex, db_path)
+    ex.stop()  # nothing listens on that port now
+    notifier = RecordingNotifier()
+    stream = KlineStream(settings, notifier)
+    stream.start()
+    assert notifier.wait_for(lambda ns: any("cannot connect" in n.text for n in ns), 10)
+    t0 = time.monotonic()
+    assert stream.stop() is True
+    assert time.monotonic() - t0 < 5

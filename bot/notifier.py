@@ -1,7 +1,8 @@
 """The trading thread's notifier, bridged onto PTB's event loop.
 
-The trading thread calls notify() and returns at once: the notice is put on an asyncio
-queue with call_soon_threadsafe. One consumer task sends them in order. When notices pile
+The trading thread calls notify() and returns at once: the notice is appended to a deque
+and the consumer task on PTB's loop is woken with call_soon_threadsafe. That one task
+sends them in order. When notices pile
 up (a reconnect storm, Telegram's 20-messages-a-minute group limit) the consumer packs
 everything waiting into one message instead of falling further behind, and on 429 it waits
 the time Telegram asks and sends the same text again, so nothing is lost or reordered.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 
 from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
@@ -27,39 +29,43 @@ Send = Callable[[str], Awaitable[object]]
 class TelegramNotifier:
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._queue: asyncio.Queue[str] | None = None
+        self._pending: deque[str] = deque()
+        self._wake: asyncio.Event | None = None
+        self._idle: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
-        self._early: list[str] = []
         self.sent = 0
 
     # ---------------------------------------------------------------- trading thread side
     def notify(self, notice: Notice) -> None:
-        html = notice_html(notice)
-        loop, queue = self._loop, self._queue
-        if loop is None or queue is None:
-            self._early.append(html)  # before the bot is up; flushed by bind()
-            return
+        # deque.append is atomic; the loop is only poked to wake the consumer.
+        self._pending.append(notice_html(notice))
+        loop, wake = self._loop, self._wake
+        if loop is None or wake is None:
+            return  # before the bot is up: bind() starts with what is queued
         try:
-            loop.call_soon_threadsafe(queue.put_nowait, html)
+            loop.call_soon_threadsafe(wake.set)
         except RuntimeError:  # loop closed: the bot is shutting down
-            log.info("notice after shutdown dropped: %s", notice.text)
+            log.info("notice after shutdown not sent: %s", notice.text)
 
     # ---------------------------------------------------------------- event loop side
     def bind(self, send: Send) -> None:
         """Start the consumer on the running loop; `send` posts one HTML message."""
         self._loop = asyncio.get_running_loop()
-        self._queue = asyncio.Queue()
-        for html in self._early:
-            self._queue.put_nowait(html)
-        self._early.clear()
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._wake.set()
         self._task = asyncio.create_task(self._consume(send), name="notices")
 
     async def drain(self, timeout: float = 10.0) -> None:
         """Wait until every queued notice was sent (used at shutdown)."""
-        if self._queue is None:
+        if self._idle is None or self._wake is None:
             return
+        self._wake.set()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._queue.join(), timeout)
+            while self._pending or not self._idle.is_set():
+                self._idle.clear()
+                self._wake.set()
+                await asyncio.wait_for(self._idle.wait(), timeout)
 
     async def close(self) -> None:
         if self._task is not None:
@@ -69,22 +75,27 @@ class TelegramNotifier:
         self._loop = None
 
     async def _consume(self, send: Send) -> None:
-        assert self._queue is not None
-        queue = self._queue
+        assert self._wake is not None and self._idle is not None
+        pending = self._pending
         while True:
-            first = await queue.get()
-            parts, size, taken = [first], len(first), 1
-            while not queue.empty():
-                nxt = queue._queue[0]  # type: ignore[attr-defined]  # peek: stop before the limit
-                if size + 1 + len(nxt) > MAX_MESSAGE:
+            if not pending:
+                self._idle.set()
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            self._idle.clear()
+            # Pack everything waiting, in order, up to one message's size.
+            parts = [pending[0]]
+            size = len(parts[0])
+            for html in list(pending)[1:]:
+                if size + 1 + len(html) > MAX_MESSAGE:
                     break
-                parts.append(queue.get_nowait())
-                size += 1 + len(nxt)
-                taken += 1
+                parts.append(html)
+                size += 1 + len(html)
             await self._send_reliably(send, "\n".join(parts))
-            self.sent += taken
-            for _ in range(taken):
-                queue.task_done()
+            for _ in parts:
+                pending.popleft()
+            self.sent += len(parts)
 
     async def _send_reliably(self, send: Send, text: str) -> None:
         delay = 1.0
@@ -93,9 +104,10 @@ class TelegramNotifier:
                 await send(text)
                 return
             except RetryAfter as e:
-                wait = e.retry_after if isinstance(e.retry_after, int | float) else e.retry_after.total_seconds()
-                log.info("notice rate-limited; retrying in %.1fs", wait)
-                await asyncio.sleep(float(wait))
+                wait = e.retry_after
+                seconds = wait.total_seconds() if hasattr(wait, "total_seconds") else float(wait)
+                log.info("notice rate-limited; retrying in %.1fs", seconds)
+                await asyncio.sleep(seconds)
             except (TimedOut, NetworkError) as e:
                 if isinstance(e, BadRequest):
                     log.error("notice rejected by Telegram (%s): %r", e, text[:200])

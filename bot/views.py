@@ -50,7 +50,7 @@ def duration(seconds: float | None) -> str:
 
 def notice_html(notice: Notice) -> str:
     icon = NOTICE_ICONS.get(notice.kind, "ℹ️")
-    return f"{icon} {escape(notice.text)}"
+    return f"{icon} {escape(notice.text[:1000])}"
 
 
 def status_html(st: EngineStatus) -> str:

@@ -1,5 +1,6 @@
-"""python -m bot [--demo [--script FILE] [--data CSV] [--speed SECONDS]]
+"""Run the Telegram trading bot, or its offline demo.
 
+python -m bot [--demo [--script FILE] [--data CSV] [--speed SECONDS]]
 Without --demo: serve real Telegram (or TELEGRAM_BASE_URL) with the configuration from the
 environment and .env. A configuration mistake stops it with one line naming the variable.
 """
@@ -22,9 +23,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.demo:
-        from bot.demo import run_demo
+        if args.speed < 0:
+            parser.error("--speed must be 0 (as fast as possible) or more seconds per candle")
+        from bot.demo import DemoError, run_demo
 
-        return run_demo(script=args.script, data=args.data, speed=args.speed)
+        try:
+            return run_demo(script=args.script, data=args.data, speed=args.speed)
+        except DemoError as e:
+            print(f"demo: {e}", file=sys.stderr)
+            return 2
     if args.script or args.data:
         parser.error("--script and --data go with --demo")
 
@@ -43,7 +50,17 @@ def main(argv: list[str] | None = None) -> int:
     from bot.runner import run
 
     setup_logging(settings.log_level, [settings.telegram_token, settings.binance_api_key, settings.binance_api_secret])
-    run(settings)
+    from telegram.error import InvalidToken, NetworkError
+
+    try:
+        run(settings)
+    except InvalidToken:
+        print("TELEGRAM_TOKEN: Telegram rejected the token (check it with @BotFather)", file=sys.stderr)
+        return 2
+    except NetworkError as e:
+        base = settings.telegram_base_url.replace(settings.telegram_token, "***")
+        print(f"cannot reach Telegram at {base}: {e}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -31,7 +31,7 @@ from bot import buttons, views
 from bot.access import Access
 from bot.commands import COMMANDS, Command, Ctx, UsageError
 from bot.notifier import TelegramNotifier
-from trading.engine import Engine
+from trading.engine import Engine, StartRefused
 from trading.notifier import Notice
 
 T = TypeVar("T")
@@ -190,12 +190,14 @@ async def _on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         return
     note = ""
     if press.action == "stream:start":
-        note = "Stream starting…" if await engine_call(engine.start) else "Already running."
+        try:
+            note = "Stream starting…" if await engine_call(engine.start) else "Already running."
+        except StartRefused as e:
+            note = f"Cannot start: {e}"[:190]
     elif press.action == "stream:stop":
         note = "Stream stopped." if await engine_call(engine.stop) else "Not running."
     if admin_only:
         await engine_call(engine.audit, chat.id, user_id, "button", press.action, note)
-    await query.answer(note or "Updated.")
     st = await engine_call(engine.status)
     try:
         await query.edit_message_text(
@@ -206,6 +208,8 @@ async def _on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     except BadRequest as e:
         if "not modified" not in str(e).lower():
             raise
+    finally:
+        await query.answer(note or "Updated.")
 
 
 async def engine_call(fn: Callable[..., T], *args: object) -> T:

@@ -16,7 +16,7 @@ from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
 
 from bot import buttons, views
-from trading.engine import Engine
+from trading.engine import Engine, StartRefused
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,11 @@ def command(name: str, description: str, *, admin: bool = False) -> Callable[[Ha
 @command("start", "start the live kline stream", admin=True)
 async def start(ctx: Ctx) -> None:
     s = ctx.engine.settings
-    if await ctx.call(ctx.engine.start):
+    try:
+        started = await ctx.call(ctx.engine.start)
+    except StartRefused as e:
+        raise UsageError(f"cannot start: {e}") from None
+    if started:
         await ctx.reply(
             f"Starting the {views.escape(','.join(s.symbols))} {views.escape(s.interval)} stream "
             f"({views.escape(s.trading_mode)} mode)…"

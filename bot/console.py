@@ -255,8 +255,9 @@ class ConsoleChat:
         elif command == "/buttons":
             message = live_keyboard(self.api, self.chat_id)
             self.write("\n".join(_keyboard_lines(message)) if message else "(no buttons)")
-        elif line.isdigit() and self._press(int(line)):
-            pass
+        elif line.isdigit():
+            if not self._press(int(line)):
+                self.write(f"(no live button {line}; /buttons lists them)")
         else:
             self._say(line)
         return True

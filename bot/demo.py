@@ -29,7 +29,7 @@ DEMO_GUEST = 222222
 DEMO_LIMITS = RateLimits(overall_per_second=100, group_per_minute=600, max_retries=3)
 
 BANNER = """\
-Offline demo: a replay exchange is serving {source} ({interval}, one candle every {speed:g}s)
+Offline demo: a replay exchange is serving {source}, {interval} candles, {pace}
 and a local Telegram Bot API is in front of this terminal. You are user {admin} (an admin)
 in the group "Demo traders" ({chat}).
 
@@ -59,6 +59,10 @@ def demo_settings(ex: ReplayExchange, api: LocalBotApi, db_path: Path, interval:
     )
 
 
+class DemoError(RuntimeError):
+    """A demo option is wrong; the message is the one line shown."""
+
+
 def run_demo(*, script: str | None = None, data: str | None = None, speed: float = 0.5) -> int:
     setup_logging("WARNING", [])
     logging.getLogger("bot").setLevel(logging.WARNING)
@@ -69,7 +73,10 @@ def run_demo(*, script: str | None = None, data: str | None = None, speed: float
     photos = DEMO_DIR / "photos"
     shutil.rmtree(photos, ignore_errors=True)
 
-    candles = load_csv(data) if data else None
+    try:
+        candles = load_csv(data) if data else None
+    except (OSError, ValueError) as e:
+        raise DemoError(f"cannot replay --data {data}: {e}") from None
     ex = ReplayExchange(candles, seconds_per_candle=speed, interval=None if candles else "15m").start()
     api = LocalBotApi().start()
     api.add_chat(DEMO_CHAT, "supergroup", "Demo traders")
@@ -83,9 +90,9 @@ def run_demo(*, script: str | None = None, data: str | None = None, speed: float
             return 0 if _run_script(api, lines) else 1
         print(
             BANNER.format(
-                source=Path(data).name if data else "generated candles (pass DATA=file.csv.gz for real ones)",
+                source=Path(data).name if data else "generated candles (make demo DATA=file.csv.gz replays real ones)",
                 interval=interval,
-                speed=speed,
+                pace=f"one every {speed:g}s" if speed > 0 else "as fast as the bot reads them",
                 admin=DEMO_ADMIN,
                 guest=DEMO_GUEST,
                 chat=DEMO_CHAT,

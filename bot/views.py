@@ -59,6 +59,8 @@ def status_html(st: EngineStatus) -> str:
         state = "🔴 stopped"
     elif s.connected:
         state = "🟢 connected"
+    elif s.connected_since is None:
+        state = "🟡 connecting"
     else:
         state = "🟡 reconnecting"
     lines = [
@@ -66,9 +68,8 @@ def status_html(st: EngineStatus) -> str:
         f"Stream: {state}",
     ]
     if s.running:
-        lines.append(
-            f"Last message: {duration(s.last_message_age)} ago · uptime {duration(s.uptime)}"
-        )
+        age = "none yet" if s.last_message_age is None else f"{duration(s.last_message_age)} ago"
+        lines.append(f"Last message: {age} · uptime {duration(s.uptime)}")
     lines.append(f"Reconnects today: {st.reconnects_today}")
     if s.running and s.last_error and not s.connected:
         lines.append(f"Last error: {escape(s.last_error)}")
@@ -77,7 +78,7 @@ def status_html(st: EngineStatus) -> str:
         if c is None:
             lines.append(f"Last closed {escape(symbol)}: none yet")
         else:
-            lines.append(f"Last closed {escape(symbol)} {utc(c.open_time)} UTC")
+            lines.append(f"Last closed {escape(symbol)}: {utc(c.open_time)} UTC (open time)")
             lines.append(f"<code>{escape(ohlcv_line(c))}</code>")
     lines.append("Position: " + ("; ".join(escape(p) for p in st.positions) or "no position"))
     lines.append(
@@ -90,14 +91,17 @@ def klines_html(symbol: str, interval: str, candles: Sequence[Candle]) -> str:
     if not candles:
         return f"No closed {escape(symbol)} {escape(interval)} candles stored yet. /start streams them."
     header = ("time (UTC)", "open", "high", "low", "close", "volume")
+    prices = [num(x) for c in candles for x in (c.open, c.high, c.low, c.close)]
+    p_dec = max(_decimals(t) for t in prices)
+    v_dec = max(_decimals(num(c.volume)) for c in candles)
     rows = [
         (
             utc(c.open_time)[5:],
-            num(c.open),
-            num(c.high),
-            num(c.low),
-            num(c.close),
-            num(c.volume),
+            f"{c.open:.{p_dec}f}",
+            f"{c.high:.{p_dec}f}",
+            f"{c.low:.{p_dec}f}",
+            f"{c.close:.{p_dec}f}",
+            f"{c.volume:.{v_dec}f}",
         )
         for c in candles
     ]
@@ -111,6 +115,10 @@ def klines_html(symbol: str, interval: str, candles: Sequence[Candle]) -> str:
         f"<b>{escape(symbol)} {escape(interval)}</b> · last {len(candles)} closed candles "
         f"(from {first})\n<pre>{escape(table)}</pre>"
     )
+
+
+def _decimals(text: str) -> int:
+    return len(text.split(".")[1]) if "." in text else 0
 
 
 def help_html(commands: Iterable[tuple[str, str, bool]]) -> str:

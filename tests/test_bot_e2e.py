@@ -112,7 +112,7 @@ def test_start_status_klines_stop_as_a_group_would(world, source):
 
     status = world.reply("/status", "Status")["text"]
     assert "paper" in status and "connected" in status
-    m = re.search(r"Last closed BTCUSDT (\d{4}-\d\d-\d\d \d\d:\d\d) UTC\n(O .*)", status)
+    m = re.search(r"Last closed BTCUSDT: (\d{4}-\d\d-\d\d \d\d:\d\d) UTC \(open time\)\n(O .*)", status)
     assert m, status
     shown = datetime.strptime(m.group(1), "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
     src = next(c for c in source if c.open_time == int(shown.timestamp() * 1000))

@@ -153,3 +153,12 @@ def test_exchange_down_at_start_is_reported_and_retried(db_path):
     t0 = time.monotonic()
     assert stream.stop() is True
     assert time.monotonic() - t0 < 5
+
+
+def test_unknown_symbol_is_refused_with_the_variable_named(ex, db_path):
+    from trading.engine import StartRefused
+
+    engine = Engine(replay_settings(ex, db_path, SYMBOLS="BTCUSDT,FOOUSDT"), RecordingNotifier())
+    with pytest.raises(StartRefused, match=r"^SYMBOLS: FOOUSDT not listed"):
+        engine.start()
+    assert not engine.stream.running

@@ -122,6 +122,16 @@ def _number(name: str, raw: str, *, minimum: float, integer: bool = False) -> fl
     return value
 
 
+MAX_WARMUP = 10_000
+
+
+def _warmup(raw: str) -> int:
+    n = int(_number("WARMUP_CANDLES", raw, minimum=1, integer=True))
+    if n > MAX_WARMUP:
+        raise ConfigError(f"WARMUP_CANDLES: at most {MAX_WARMUP:,} (got {n:,}); strategies need far fewer")
+    return n
+
+
 def _flag(name: str, raw: str) -> bool:
     value = raw.strip().lower()
     if value in ("1", "true", "yes", "on"):
@@ -182,7 +192,7 @@ def load_settings(
 
     level = get("LOG_LEVEL", "INFO").upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
-        raise ConfigError(f"LOG_LEVEL: {level!r} is not one of DEBUG, INFO, WARNING, ERROR")
+        raise ConfigError(f"LOG_LEVEL: {level!r} is not one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
 
     chat_ids = _int_list("TELEGRAM_CHAT_ID", get("TELEGRAM_CHAT_ID"))
     admin_ids = frozenset(_int_list("TELEGRAM_ADMIN_IDS", get("TELEGRAM_ADMIN_IDS")))
@@ -213,9 +223,7 @@ def load_settings(
             "STREAM_STALE_SECONDS", get("STREAM_STALE_SECONDS", "60"), minimum=1
         ),
         reconnect_delay=_number("RECONNECT_DELAY", get("RECONNECT_DELAY", "1"), minimum=0.05),
-        warmup_candles=int(
-            _number("WARMUP_CANDLES", get("WARMUP_CANDLES", "500"), minimum=1, integer=True)
-        ),
+        warmup_candles=_warmup(get("WARMUP_CANDLES", "500")),
         notify_candles=_flag("NOTIFY_CANDLES", get("NOTIFY_CANDLES", "0")),
         status_post_minutes=_number(
             "STATUS_POST_MINUTES", get("STATUS_POST_MINUTES", "0"), minimum=0

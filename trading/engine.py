@@ -21,9 +21,14 @@ from storage.klines import KlineStore
 from storage.state import RuntimeState
 from trading.candles import Candle, ohlcv_line
 from trading.config import Settings
+from trading.market import ExchangeUnavailable, make_client, unknown_symbols
 from trading.notifier import Notice, Notifier
 from trading.strategies import NoStrategy, Strategy
 from trading.stream import KlineStream, StreamStatus
+
+
+class StartRefused(ValueError):
+    """The stream cannot start with this configuration; the message says why."""
 
 
 @dataclass
@@ -50,12 +55,32 @@ class Engine:
             self.settings = settings
         self.stream = KlineStream(settings, notifier, on_closed_candle=self._on_closed_candle)
         self._local = threading.local()
+        self._symbols_checked = False
         # Create/migrate the schema now, so a bad DB_PATH fails at start, not on /start.
         open_db(settings.db_path).close()
 
     # ------------------------------------------------------------- control
     def start(self) -> bool:
-        """True if the stream started, False if it was already running."""
+        """True if the stream started, False if it was already running.
+
+        Raises StartRefused when the exchange says a configured symbol does not exist
+        (checked once; if the exchange cannot be reached the stream starts and retries).
+        """
+        if self.stream.running:
+            return False
+        if not self._symbols_checked:
+            try:
+                bad = unknown_symbols(make_client(self.settings), self.settings.symbols)
+            except ExchangeUnavailable:
+                bad = []
+            else:
+                self._symbols_checked = True
+            if bad:
+                self._symbols_checked = False
+                raise StartRefused(
+                    f"SYMBOLS: {', '.join(bad)} not listed as a trading USDⓈ-M contract on "
+                    f"{self.settings.binance_rest_url}"
+                )
         self._state().set("stream", "on")
         return self.stream.start()
 

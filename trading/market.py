@@ -104,6 +104,13 @@ def _short(e: Exception | None) -> str:
     return f"{type(e).__name__}: {e}"[:200]
 
 
+def unknown_symbols(client: Client, symbols: Iterable[str]) -> list[str]:
+    """Symbols the exchange does not list as trading USDⓈ-M contracts."""
+    info = with_retries(client.futures_exchange_info, attempts=2, what="GET /fapi/v1/exchangeInfo")
+    listed = {s["symbol"] for s in info.get("symbols", []) if s.get("status", "TRADING") == "TRADING"}
+    return [s for s in symbols if s not in listed]
+
+
 def server_time_ms(client: Client, stop: threading.Event | None = None) -> int:
     return int(with_retries(client.futures_time, stop=stop, what="GET /fapi/v1/time")["serverTime"])
 

@@ -452,7 +452,9 @@ class KlineStream:
         total = 0
         try:
             now = server_time_ms(self._client, self._stop)
-            warm_start = now - (self.settings.warmup_candles + 1) * self._interval_ms
+            # Exactly WARMUP_CANDLES closed candles: the forming one opened at now // iv * iv.
+            iv = self._interval_ms
+            warm_start = (now // iv - self.settings.warmup_candles) * iv
             for symbol in self.settings.symbols:
                 last = self._last_stored.get(symbol)
                 start = warm_start if last is None else max(last + self._interval_ms, warm_start)

@@ -16,19 +16,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="python -m trading.replay",
         description="Loopback Binance USDⓈ-M futures exchange replaying candles.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--data", help="CSV(.gz) with open_time_ms,open,high,low,close,volume; default: generated")
-    p.add_argument("--symbol", default="BTCUSDT")
-    p.add_argument("--interval", default=None, help="only for generated data (default 15m)")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8081)
-    p.add_argument("--speed", type=float, default=0.2, metavar="SECONDS_PER_CANDLE")
+    p.add_argument(
+        "--data", help="CSV(.gz) with open_time_ms,open,high,low,close,volume; default: generated"
+    )
+    p.add_argument("--symbol", default="BTCUSDT", help="symbol the data is served as")
+    p.add_argument("--interval", default=None, help="only for generated data (15m if not given)")
+    p.add_argument("--host", default="127.0.0.1", help="listen address (keep it on loopback)")
+    p.add_argument("--port", type=int, default=8081, help="one port for REST and websocket")
+    p.add_argument("--speed", type=float, default=0.2, metavar="SECONDS_PER_CANDLE",
+                   help="wall-clock seconds per replayed candle")  # fmt: skip
     p.add_argument("--max-speed", action="store_true", help="replay as fast as clients read")
-    p.add_argument("--start-index", type=int, default=500)
-    p.add_argument("--updates-per-candle", type=int, default=4)
-    p.add_argument("--ping-interval", type=float, default=20.0)
-    p.add_argument("--api-key", default="replay-key")
-    p.add_argument("--api-secret", default="replay-secret")
+    p.add_argument("--start-index", type=int, default=500,
+                   help="candles before this one are history (REST) when the clock starts")  # fmt: skip
+    p.add_argument(
+        "--updates-per-candle", type=int, default=4, help="x=false updates before the closed one"
+    )
+    p.add_argument(
+        "--ping-interval", type=float, default=20.0, help="server ping frames every N seconds"
+    )
+    p.add_argument(
+        "--api-key", default="replay-key", help="X-MBX-APIKEY the signed endpoints accept"
+    )
+    p.add_argument("--api-secret", default="replay-secret", help="HMAC secret for signed endpoints")
     p.add_argument("--report-every", type=int, default=0, metavar="CANDLES",
                    help="print a line every N closed candles (default: about every 5 s)")  # fmt: skip
     return p.parse_args(argv)
@@ -36,25 +47,35 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    candles = load_csv(args.data) if args.data else None
-    speed = 0.0 if args.max_speed else args.speed
-    ex = ReplayExchange(
-        candles,
-        symbol=args.symbol,
-        interval=args.interval,
-        start_index=args.start_index,
-        seconds_per_candle=speed,
-        updates_per_candle=args.updates_per_candle,
-        host=args.host,
-        port=args.port,
-        api_key=args.api_key,
-        api_secret=args.api_secret,
-        ping_interval=args.ping_interval,
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    try:
+        candles = load_csv(args.data) if args.data else None
+    except (OSError, ValueError) as e:
+        print(f"replay: cannot use --data {args.data}: {e}", file=sys.stderr)
+        return 2
+    speed = 0.0 if args.max_speed else args.speed
+    try:
+        ex = ReplayExchange(
+            candles,
+            symbol=args.symbol,
+            interval=args.interval,
+            start_index=args.start_index,
+            seconds_per_candle=speed,
+            updates_per_candle=args.updates_per_candle,
+            host=args.host,
+            port=args.port,
+            api_key=args.api_key,
+            api_secret=args.api_secret,
+            ping_interval=args.ping_interval,
+        )
+        ex.start()
+    except (ValueError, RuntimeError) as e:
+        print(f"replay: {e}", file=sys.stderr)
+        return 2
     every = args.report_every or (max(1, round(5 / speed)) if speed else 1000)
     first = ex.current_index
-    ex.start()
     total = len(ex.candles)
     print(f"REST  {ex.rest_url}   (BINANCE_REST_URL)")
     print(f"WS    {ex.ws_url}   (BINANCE_WS_URL)")

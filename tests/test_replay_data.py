@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import gzip
-import os
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import shared_file
 from trading.replay import SourceCandle, generate, load_csv
 from trading.replay.klines import (
     build_updates,
@@ -19,20 +19,10 @@ from trading.replay.klines import (
     to_units,
 )
 
-DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 PERP_15M = "binance_perp_BTCUSDT_15m_nmtrong062000.csv.gz"
 SPOT_GAPS = "binance_spot_BTCUSDT_15m_2019-2020_priyanshu8751.csv.gz"
 HEADER = "open_time_ms,open,high,low,close,volume\n"
 M15 = 900_000
-
-
-def shared_file(name: str) -> Path:
-    path = DATA_DIR / name
-    if not path.is_file():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"shared data file missing in CI: {path}")
-        pytest.skip(f"shared data not available: {path}")
-    return path
 
 
 def write_csv(path: Path, rows: list[str], *, gz: bool = False) -> Path:

@@ -3,20 +3,18 @@ checked with plain HTTP and with python-binance's real Client."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
 from binance.client import Client
 from binance.exceptions import BinanceAPIException
 
+from tests.conftest import PERP_15M, shared_file
 from trading.replay import ReplayExchange, generate, load_csv
 
 M15 = 900_000
 START = 600
-DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 @pytest.fixture(scope="module")
@@ -177,12 +175,7 @@ def test_python_binance_public_calls(ex: ReplayExchange, client: Client) -> None
 
 
 def test_real_data_served_exactly() -> None:
-    path = DATA_DIR / "binance_perp_BTCUSDT_15m_nmtrong062000.csv.gz"
-    if not path.is_file():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"shared data file missing in CI: {path}")
-        pytest.skip(f"shared data not available: {path}")
-    candles = load_csv(path)
+    candles = load_csv(shared_file(PERP_15M))
     with ReplayExchange(candles, paused=True, start_index=2000) as ex:
         got = klines(ex, limit=1500)
         assert len(got) == 1500

@@ -397,8 +397,11 @@ class KlineStream:
         text = _describe(error)
         with self._state_lock:
             self._state.last_error = text
+            connected = self._state.connected
         if self._events is not None:
             self._events.record("error", text)
+        if connected:  # not a drop (those were reported by _connection_lost)
+            self._notify("socket_error", f"socket error: {text}", error=text)
 
     def _on_close(self, ws: websocket.WebSocketApp, code: int | None, reason: str | None) -> None:
         with self._state_lock:

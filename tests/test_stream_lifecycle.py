@@ -162,3 +162,28 @@ def test_unknown_symbol_is_refused_with_the_variable_named(ex, db_path):
     with pytest.raises(StartRefused, match=r"^SYMBOLS: FOOUSDT not listed"):
         engine.start()
     assert not engine.stream.running
+
+
+def test_one_connection_streams_every_symbol(db_path):
+    from trading.replay import generate
+
+    btc = generate(2000, start_ms=1_700_000_000_000 // 900_000 * 900_000, interval="15m", seed=1)
+    eth = generate(2000, start_ms=btc[0].open_time, interval="15m", seed=2, start_price=2000.0)
+    with ReplayExchange(btc, extra_symbols={"ETHUSDT": eth}, start_index=300, seconds_per_candle=0.02) as ex:
+        stream = KlineStream(replay_settings(ex, db_path, SYMBOLS="BTCUSDT,ETHUSDT"), RecordingNotifier())
+        assert "btcusdt@kline_15m/ethusdt@kline_15m" in stream.url
+        stream.start()
+        assert stream.wait_until(lambda s: len(s.last_closed) == 2 and s.closed_candles >= 10, 20)
+        ex.faults.drop_after_messages(3)
+        assert stream.wait_until(lambda s: s.reconnects == 1, 20)
+        n = stream.status().closed_candles
+        assert stream.wait_until(lambda s: s.closed_candles >= n + 6, 20)
+        stream.stop()
+        assert ex.stats.connections_accepted == 2  # one connection for both, then one reconnect
+    store = KlineStore(open_db(db_path))
+    for symbol, source in (("BTCUSDT", btc), ("ETHUSDT", eth)):
+        by_time = {c.open_time: c for c in source}
+        rows = store.latest(symbol, "15m", 10_000)
+        times = [r["open_time"] for r in rows]
+        assert len(rows) >= 100 and all(b - a == 900_000 for a, b in zip(times, times[1:], strict=False))
+        assert all(r["close"] == float(by_time[r["open_time"]].close) for r in rows)

@@ -316,6 +316,10 @@ class KlineStream:
         self._opened(ws, first=False)
 
     def _opened(self, ws: websocket.WebSocketApp, *, first: bool) -> None:
+        if self._stop.is_set():
+            # stop() raced the connect (run_forever resets keep_running): end it here.
+            ws.keep_running = False
+            return
         now = time.monotonic()
         with self._state_lock:
             st = self._state

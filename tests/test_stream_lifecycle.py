@@ -187,3 +187,32 @@ def test_one_connection_streams_every_symbol(db_path):
         times = [r["open_time"] for r in rows]
         assert len(rows) >= 100 and all(b - a == 900_000 for a, b in zip(times, times[1:], strict=False))
         assert all(r["close"] == float(by_time[r["open_time"]].close) for r in rows)
+
+
+def test_concurrent_start_and_stop_calls_act_once(ex, db_path):
+    import threading
+
+    stream = KlineStream(replay_settings(ex, db_path), RecordingNotifier())
+
+    def race(fn) -> list[bool]:
+        results: list[bool] = []
+        barrier = threading.Barrier(6)
+
+        def call() -> None:
+            barrier.wait()
+            results.append(fn())
+
+        threads = [threading.Thread(target=call) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(10)
+        return results
+
+    for _ in range(3):
+        assert race(stream.start).count(True) == 1
+        assert started(stream, n_closed=1)
+        assert race(stream.stop).count(True) == 1
+        assert not stream.running
+    assert ex.stats.connections_accepted == 3
+    assert contiguous(db_path)

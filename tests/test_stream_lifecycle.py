@@ -56,6 +56,8 @@ def test_start_twice_is_one_connection_and_stop_is_idempotent(ex, db_path):
     assert started(stream, n_closed=3)
     assert stream.stop() is True
     assert contiguous(db_path) and stored_equals_source(ex, db_path)
+    history = [c.open_time for c in stream.history("BTCUSDT")]
+    assert history == sorted(set(history))  # the strategy's memory has no repeats either
 
 
 def test_engine_reports_not_running(ex, db_path):

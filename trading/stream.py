@@ -302,6 +302,7 @@ class KlineStream:
             rows = self._klines.latest(symbol, self.settings.interval, n)
             candles = [Candle.from_row(r) for r in rows]
             with self._state_lock:
+                self._history[symbol].clear()  # a restart reloads it from SQLite
                 self._history[symbol].extend(candles)
                 if candles:
                     self._state.last_closed[symbol] = candles[-1]

@@ -5,10 +5,8 @@ Everything Telegram-specific is assembled here; commands.py holds the behaviour.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -29,7 +27,7 @@ from telegram.ext import (
 
 from bot import buttons, views
 from bot.access import Access
-from bot.commands import COMMANDS, Command, Ctx, UsageError
+from bot.commands import COMMANDS, Command, Ctx, UsageError, off_loop
 from bot.notifier import TelegramNotifier
 from trading.engine import Engine, StartRefused
 from trading.notifier import Notice
@@ -177,7 +175,7 @@ async def _on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     try:
         press = signer.verify(chat.id, query.data or "")
     except buttons.BadButton as e:
-        await engine_call(engine.audit, chat.id, user_id, "button", query.data or "", f"refused: {e}")
+        await off_loop(engine.audit, chat.id, user_id, "button", query.data or "", f"refused: {e}")
         await query.answer(str(e), show_alert=True)
         return
     admin_only = buttons.ACTIONS.get(press.action)
@@ -185,20 +183,20 @@ async def _on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         await query.answer("This button is not valid.", show_alert=True)
         return
     if admin_only and not access.is_admin(user_id):
-        await engine_call(engine.audit, chat.id, user_id, "button", press.action, "refused: not admin")
+        await off_loop(engine.audit, chat.id, user_id, "button", press.action, "refused: not admin")
         await query.answer("Not allowed: only admins can do that.", show_alert=True)
         return
     note = ""
     if press.action == "stream:start":
         try:
-            note = "Stream starting…" if await engine_call(engine.start) else "Already running."
+            note = "Stream starting…" if await off_loop(engine.start) else "Already running."
         except StartRefused as e:
             note = f"Cannot start: {e}"[:190]
     elif press.action == "stream:stop":
-        note = "Stream stopped." if await engine_call(engine.stop) else "Not running."
+        note = "Stream stopped." if await off_loop(engine.stop) else "Not running."
     if admin_only:
-        await engine_call(engine.audit, chat.id, user_id, "button", press.action, note)
-    st = await engine_call(engine.status)
+        await off_loop(engine.audit, chat.id, user_id, "button", press.action, note)
+    st = await off_loop(engine.status)
     try:
         await query.edit_message_text(
             views.status_html(st),
@@ -210,10 +208,6 @@ async def _on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
             raise
     finally:
         await query.answer(note or "Updated.")
-
-
-async def engine_call(fn: Callable[..., T], *args: object) -> T:
-    return await asyncio.to_thread(fn, *args)
 
 
 async def _feed_watch(context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -244,7 +238,7 @@ async def _feed_watch(context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def _status_post(context: ContextTypes.DEFAULT_TYPE) -> None:
     engine: Engine = context.bot_data["engine"]
-    st = await engine_call(engine.status)
+    st = await off_loop(engine.status)
     chat_id = engine.settings.notice_chat_id
     if chat_id is not None:
         await context.bot.send_message(chat_id, views.status_html(st), parse_mode=ParseMode.HTML)

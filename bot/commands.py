@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
@@ -21,6 +22,14 @@ from trading.engine import Engine, StartRefused
 log = logging.getLogger(__name__)
 
 KLINES_DEFAULT, KLINES_MAX = 10, 50
+
+
+T = TypeVar("T")
+
+
+async def off_loop(fn: Callable[..., T], *args: object) -> T:
+    """Blocking engine calls (SQLite, REST, joining the stream thread) run off the event loop."""
+    return await asyncio.to_thread(fn, *args)
 
 
 class UsageError(ValueError):
@@ -60,9 +69,8 @@ class Ctx:
             )
         return sent
 
-    async def call(self, fn: Callable[..., object], *args: object) -> object:
-        """Blocking engine calls run off the event loop."""
-        return await asyncio.to_thread(fn, *args)
+    async def call(self, fn: Callable[..., T], *args: object) -> T:
+        return await off_loop(fn, *args)
 
 
 Handler = Callable[[Ctx], Awaitable[None]]

@@ -20,7 +20,7 @@ demo: $(STAMP)
 	$(PY) -m bot --demo $(if $(DATA),--data $(DATA)) $(if $(SPEED),--speed $(SPEED))
 
 replay: $(STAMP)
-	$(PY) -m trading.replay $(if $(DATA),--data $(DATA))
+	$(PY) -m sim.binance $(if $(DATA),--data $(DATA))
 
 bench: $(STAMP)
 	$(PY) bench/ingest.py

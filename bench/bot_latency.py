@@ -20,10 +20,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bot.app import RateLimits  # noqa: E402
-from bot.local_api import LocalBotApi  # noqa: E402
 from bot.runner import BotThread  # noqa: E402
+from sim.binance import ReplayExchange  # noqa: E402
+from sim.telegram.local_api import LocalBotApi  # noqa: E402
 from trading.config import load_settings  # noqa: E402
-from trading.replay import ReplayExchange  # noqa: E402
 
 GROUP, ADMIN = -1001000000001, 1001
 LOOSE = RateLimits(overall_per_second=10_000, group_per_minute=1_000_000, max_retries=3)

@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.demo:
         if args.speed < 0:
             parser.error("--speed must be 0 (as fast as possible) or more seconds per candle")
-        from bot.demo import DemoError, run_demo
+        from sim.demo import DemoError, run_demo
 
         try:
             return run_demo(script=args.script, data=args.data, speed=args.speed)

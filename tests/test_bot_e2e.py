@@ -9,15 +9,15 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.app import RateLimits
-from bot.local_api import LocalBotApi
 from bot.runner import BotThread
+from sim.binance import ReplayExchange, load_csv
+from sim.telegram.local_api import LocalBotApi
 from storage.db import open_db
 from storage.events import EventLog
 from storage.klines import KlineStore
 from tests.test_stream_e2e import last_closed_at_least
 from trading.config import load_settings
 from trading.notifier import Notice
-from trading.replay import ReplayExchange, load_csv
 
 GROUP = -1001000000001
 OTHER_CHAT = -1009999999999

@@ -38,9 +38,9 @@ from telegram.ext import (
     ContextTypes,
 )
 
-from bot.console import ConsoleChat, run_script
-from bot.local_api import LocalBotApi
-from bot.local_api_format import EntityParseError, parse_html, parse_markdown_v2
+from sim.telegram.console import ConsoleChat, run_script
+from sim.telegram.formatting import EntityParseError, parse_html, parse_markdown_v2
+from sim.telegram.local_api import LocalBotApi
 
 TOKEN = "123456:LOCAL-DEMO-TOKEN"
 CHAT = -1001234

@@ -1,4 +1,4 @@
-"""`python -m trading.replay` runs in the foreground, prints its URLs and stops on Ctrl-C."""
+"""`python -m sim.binance` runs in the foreground, prints its URLs and stops on Ctrl-C."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_cli_serves_and_stops_on_interrupt() -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "trading.replay", "--port", "0", "--speed", "0.01", "--report-every", "5"],
+        [sys.executable, "-m", "sim.binance", "--port", "0", "--speed", "0.01", "--report-every", "5"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -8,7 +8,7 @@ import pytest
 import requests
 import websocket
 
-from trading.replay import ReplayExchange, SourceCandle, generate
+from sim.binance import ReplayExchange, SourceCandle, generate
 
 M15 = 900_000
 

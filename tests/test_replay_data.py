@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import shared_file
-from trading.replay import SourceCandle, generate, load_csv
-from trading.replay.klines import (
+from sim.binance import SourceCandle, generate, load_csv
+from sim.binance.klines import (
     build_updates,
     closed_fields,
     from_units,
@@ -18,6 +17,7 @@ from trading.replay.klines import (
     rest_row_json,
     to_units,
 )
+from tests.conftest import shared_file
 
 PERP_15M = "binance_perp_BTCUSDT_15m_nmtrong062000.csv.gz"
 SPOT_GAPS = "binance_spot_BTCUSDT_15m_2019-2020_priyanshu8751.csv.gz"

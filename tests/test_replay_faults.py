@@ -12,7 +12,7 @@ import requests
 import websocket
 from websocket import ABNF
 
-from trading.replay import ReplayExchange, generate
+from sim.binance import ReplayExchange, generate
 
 START = 600
 U = 4

@@ -9,7 +9,7 @@ import pytest
 import requests
 import websocket
 
-from trading.replay import ReplayExchange, generate
+from sim.binance import ReplayExchange, generate
 
 START = 500
 TOTAL = 1100

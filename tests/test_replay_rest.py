@@ -10,8 +10,8 @@ import requests
 from binance.client import Client
 from binance.exceptions import BinanceAPIException
 
+from sim.binance import ReplayExchange, generate, load_csv
 from tests.conftest import PERP_15M, shared_file
-from trading.replay import ReplayExchange, generate, load_csv
 
 M15 = 900_000
 START = 600

@@ -13,7 +13,7 @@ import requests
 from binance.client import Client
 from binance.exceptions import BinanceAPIException
 
-from trading.replay import ReplayExchange, generate
+from sim.binance import ReplayExchange, generate
 
 START = 600
 

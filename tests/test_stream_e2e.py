@@ -6,12 +6,12 @@ import random
 
 import pytest
 
+from sim.binance import ReplayExchange, load_csv
 from storage.db import open_db
 from storage.events import EventLog
 from storage.klines import KlineStore
 from tests.helpers import RecordingNotifier, replay_settings
 from trading.market import historical_klines, make_client
-from trading.replay import ReplayExchange, load_csv
 from trading.stream import KlineStream
 
 START = 600

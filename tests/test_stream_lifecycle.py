@@ -6,12 +6,12 @@ import time
 
 import pytest
 
+from sim.binance import ReplayExchange
 from storage.db import open_db
 from storage.events import EventLog
 from storage.klines import KlineStore
 from tests.helpers import RecordingNotifier, replay_settings
 from trading.engine import Engine
-from trading.replay import ReplayExchange
 from trading.stream import KlineStream
 
 
@@ -167,7 +167,7 @@ def test_unknown_symbol_is_refused_with_the_variable_named(ex, db_path):
 
 
 def test_one_connection_streams_every_symbol(db_path):
-    from trading.replay import generate
+    from sim.binance import generate
 
     btc = generate(2000, start_ms=1_700_000_000_000 // 900_000 * 900_000, interval="15m", seed=1)
     eth = generate(2000, start_ms=btc[0].open_time, interval="15m", seed=2, start_price=2000.0)

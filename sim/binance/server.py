@@ -17,18 +17,18 @@ from typing import TypeVar
 
 from aiohttp import web
 
-from trading.replay.account import Account
-from trading.replay.auth import Signer
-from trading.replay.clock import ReplayClock, Step
-from trading.replay.data import SourceCandle, generate
-from trading.replay.errors import binance_errors
-from trading.replay.faults import Faults
-from trading.replay.klines import closed_fields, rest_row
-from trading.replay.market import Series
-from trading.replay.rest import PublicApi
-from trading.replay.stats import Stats, StatsSnapshot
-from trading.replay.trading import TradingApi
-from trading.replay.ws import Hub, add_routes
+from sim.binance.account import Account
+from sim.binance.auth import Signer
+from sim.binance.clock import ReplayClock, Step
+from sim.binance.data import SourceCandle, generate
+from sim.binance.errors import binance_errors
+from sim.binance.faults import Faults
+from sim.binance.klines import closed_fields, rest_row
+from sim.binance.market import Series
+from sim.binance.rest import PublicApi
+from sim.binance.stats import Stats, StatsSnapshot
+from sim.binance.trading import TradingApi
+from sim.binance.ws import Hub, add_routes
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -11,9 +11,9 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
 
-from trading.replay.account import Account
-from trading.replay.auth import Signer
-from trading.replay.errors import json_response
+from sim.binance.account import Account
+from sim.binance.auth import Signer
+from sim.binance.errors import json_response
 
 Action = Callable[[Mapping[str, str]], object]
 

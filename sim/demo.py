@@ -13,12 +13,12 @@ import sys
 from pathlib import Path
 
 from bot.app import RateLimits
-from bot.console import run_console, run_script
-from bot.local_api import LocalBotApi
 from bot.logsafe import setup_logging
 from bot.runner import BotThread
+from sim.binance import ReplayExchange, load_csv
+from sim.telegram.console import run_console, run_script
+from sim.telegram.local_api import LocalBotApi
 from trading.config import load_settings
-from trading.replay import ReplayExchange, load_csv
 
 DEMO_DIR = Path("demo")
 DEMO_CHAT = -1001234567890

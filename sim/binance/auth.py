@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from trading.replay.errors import BinanceError, illegal_chars, mandatory
+from sim.binance.errors import BinanceError, illegal_chars, mandatory
 
 DEFAULT_RECV_WINDOW = 5000
 MAX_RECV_WINDOW = 60000

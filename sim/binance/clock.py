@@ -15,8 +15,8 @@ import threading
 from collections.abc import Sequence
 from typing import NamedTuple, Protocol
 
-from trading.replay.klines import KlineUpdate
-from trading.replay.market import Series
+from sim.binance.klines import KlineUpdate
+from sim.binance.market import Series
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 from typing import NamedTuple
 
-from trading.replay.data import SourceCandle
+from sim.binance.data import SourceCandle
 
 TRADES_PER_BASE_UNIT = 37  # arbitrary but fixed: trade counts must repeat between runs
 

@@ -1,4 +1,4 @@
-"""`python -m trading.replay`: run the replay exchange in the foreground until Ctrl-C."""
+"""`python -m sim.binance`: run the replay exchange in the foreground until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ import datetime as dt
 import logging
 import sys
 
-from trading.replay.data import load_csv
-from trading.replay.server import ReplayExchange
+from sim.binance.data import load_csv
+from sim.binance.server import ReplayExchange
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
-        prog="python -m trading.replay",
+        prog="python -m sim.binance",
         description="Loopback Binance USDⓈ-M futures exchange replaying candles.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )

@@ -23,10 +23,10 @@ from typing import NamedTuple
 
 from aiohttp import WSMsgType, web
 
-from trading.replay.clock import Step
-from trading.replay.faults import ABNORMAL, DropRule, Faults
-from trading.replay.klines import combined_json, kline_event_json
-from trading.replay.stats import Stats
+from sim.binance.clock import Step
+from sim.binance.faults import ABNORMAL, DropRule, Faults
+from sim.binance.klines import combined_json, kline_event_json
+from sim.binance.stats import Stats
 
 log = logging.getLogger(__name__)
 

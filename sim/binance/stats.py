@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from trading.replay.errors import Handler, Middleware
+from sim.binance.errors import Handler, Middleware
 
 
 @dataclass(frozen=True)

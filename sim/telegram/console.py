@@ -15,8 +15,8 @@ import threading
 from pathlib import Path
 from typing import Any, NamedTuple, TextIO
 
-from bot.local_api import MESSAGE_METHODS, Call, LocalBotApi
-from bot.local_api_format import utf16_len, utf16_slice
+from sim.telegram.formatting import utf16_len, utf16_slice
+from sim.telegram.local_api import MESSAGE_METHODS, Call, LocalBotApi
 
 __all__ = [
     "ConsoleChat",

@@ -4,7 +4,7 @@ Speaks the real wire formats (REST under /fapi, market streams under /market) so
 bot's live code path can run offline: demos, history replays, tests and benchmarks.
 """
 
-from trading.replay.data import SourceCandle, generate, load_csv
-from trading.replay.server import ReplayExchange
+from sim.binance.data import SourceCandle, generate, load_csv
+from sim.binance.server import ReplayExchange
 
 __all__ = ["ReplayExchange", "SourceCandle", "generate", "load_csv"]

@@ -19,8 +19,8 @@ from typing import Protocol
 
 from aiohttp import web
 
-from trading.replay.errors import INTERNAL_ERROR, BinanceError, Handler, Middleware
-from trading.replay.stats import Stats
+from sim.binance.errors import INTERNAL_ERROR, BinanceError, Handler, Middleware
+from sim.binance.stats import Stats
 
 ABNORMAL = 1006  # "no close frame": the TCP connection just ends
 MALFORMED_KINDS = ("json", "shape", "unknown", "partial", "binary")

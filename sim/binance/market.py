@@ -13,9 +13,8 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-from trading.intervals import INTERVAL_MS
-from trading.replay.data import SourceCandle, check_series
-from trading.replay.klines import (
+from sim.binance.data import SourceCandle, check_series
+from sim.binance.klines import (
     KlineUpdate,
     build_updates,
     closed_fields,
@@ -23,6 +22,7 @@ from trading.replay.klines import (
     rest_row_json,
     trade_count,
 )
+from trading.intervals import INTERVAL_MS
 
 FIRST_TRADE_ID = 5_000_000_000
 _SYMBOL = re.compile(r"[A-Z0-9]{2,30}")

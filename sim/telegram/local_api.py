@@ -31,7 +31,7 @@ from typing import Any
 
 from aiohttp import BodyPartReader, web
 
-from bot.local_api_format import (
+from sim.telegram.formatting import (
     EntityParseError,
     command_entities,
     image_size,

@@ -12,11 +12,11 @@ from collections.abc import Mapping
 
 from aiohttp import web
 
+from sim.binance.clock import ReplayClock
+from sim.binance.errors import BinanceError, illegal_chars, json_response, mandatory
+from sim.binance.klines import rest_row_json
+from sim.binance.market import Series
 from trading.intervals import INTERVAL_MS
-from trading.replay.clock import ReplayClock
-from trading.replay.errors import BinanceError, illegal_chars, json_response, mandatory
-from trading.replay.klines import rest_row_json
-from trading.replay.market import Series
 
 DEFAULT_KLINES_LIMIT = 500
 MAX_KLINES_LIMIT = 1500

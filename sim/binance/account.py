@@ -15,9 +15,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from trading.replay.clock import Step
-from trading.replay.errors import BinanceError, illegal_chars, mandatory
-from trading.replay.market import SymbolSpec
+from sim.binance.clock import Step
+from sim.binance.errors import BinanceError, illegal_chars, mandatory
+from sim.binance.market import SymbolSpec
 
 ZERO = Decimal(0)
 TAKER_FEE = Decimal("0.0005")

@@ -21,10 +21,11 @@ from storage.klines import KlineStore
 from storage.state import RuntimeState
 from trading.candles import Candle, ohlcv_line
 from trading.config import Settings
-from trading.market import ExchangeUnavailable, make_client, unknown_symbols
+from trading.market import ExchangeUnavailable, make_client, symbol_filters, unknown_symbols
 from trading.notifier import Notice, Notifier
 from trading.strategies import NoStrategy, Strategy
 from trading.stream import KlineStream, StreamStatus
+from trading.symbols import SymbolFilters
 
 
 class StartRefused(ValueError):
@@ -56,6 +57,8 @@ class Engine:
         self.stream = KlineStream(settings, notifier, on_closed_candle=self._on_closed_candle)
         self._local = threading.local()
         self._symbols_checked = False
+        self._filters: dict[str, SymbolFilters] = {}
+        self._filters_lock = threading.Lock()
         # Create/migrate the schema now, so a bad DB_PATH fails at start, not on /start.
         open_db(settings.db_path).close()
 
@@ -130,6 +133,18 @@ class Engine:
             )
         rows = self._klines().latest(symbol, self.settings.interval, n)
         return [Candle.from_row(r) for r in rows]
+
+    def symbol_filters(self, symbol: str | None = None) -> SymbolFilters | None:
+        """The symbol's exchangeInfo rules (cached after the first answer); None while the
+        exchange cannot be reached, so callers fall back to plain number formatting."""
+        symbol = (symbol or self.settings.symbols[0]).upper()
+        with self._filters_lock:
+            if symbol not in self._filters:
+                try:
+                    self._filters.update(symbol_filters(make_client(self.settings), self.settings.symbols))
+                except (ExchangeUnavailable, KeyError):
+                    return None
+            return self._filters.get(symbol)
 
     def events(self, limit: int = 20) -> list[dict[str, Any]]:
         return self._events().recent(limit)

@@ -26,6 +26,7 @@ from binance.helpers import convert_ts_str
 from trading.candles import Candle, candle_from_rest
 from trading.config import Settings, load_settings
 from trading.intervals import interval_ms
+from trading.symbols import SymbolFilters
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -109,6 +110,12 @@ def unknown_symbols(client: Client, symbols: Iterable[str]) -> list[str]:
     info = with_retries(client.futures_exchange_info, attempts=2, what="GET /fapi/v1/exchangeInfo")
     listed = {s["symbol"] for s in info.get("symbols", []) if s.get("status", "TRADING") == "TRADING"}
     return [s for s in symbols if s not in listed]
+
+
+def symbol_filters(client: Client, symbols: Iterable[str]) -> dict[str, SymbolFilters]:
+    """Each symbol's price and quantity rules from one exchangeInfo call."""
+    info = with_retries(client.futures_exchange_info, attempts=3, what="GET /fapi/v1/exchangeInfo")
+    return {s: SymbolFilters.from_exchange_info(info, s) for s in symbols}
 
 
 def server_time_ms(client: Client, stop: threading.Event | None = None) -> int:

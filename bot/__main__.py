@@ -8,6 +8,7 @@ environment and .env. A configuration mistake stops it with one line naming the 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 from trading.config import ConfigError, load_settings
@@ -46,20 +47,27 @@ def main(argv: list[str] | None = None) -> int:
         print(f"config error: {e}", file=sys.stderr)
         return 2
 
-    from bot.logsafe import setup_logging
+    from bot.logsafe import redact, setup_logging
     from bot.runner import run
 
-    setup_logging(settings.log_level, [settings.telegram_token, settings.binance_api_key, settings.binance_api_secret])
+    secrets = [settings.telegram_token, settings.binance_api_key, settings.binance_api_secret]
+    setup_logging(settings.log_level, secrets)
     from telegram.error import InvalidToken, NetworkError
+
+    def say(line: str) -> None:
+        print(redact(line, secrets), file=sys.stderr)
 
     try:
         run(settings)
     except InvalidToken:
-        print("TELEGRAM_TOKEN: Telegram rejected the token (check it with @BotFather)", file=sys.stderr)
+        say("TELEGRAM_TOKEN: Telegram rejected the token (check it with @BotFather)")
         return 2
     except NetworkError as e:
-        base = settings.telegram_base_url.replace(settings.telegram_token, "***")
-        print(f"cannot reach Telegram at {base}: {e}", file=sys.stderr)
+        say(f"cannot reach Telegram at {settings.telegram_base_url}: {e}")
+        return 1
+    except Exception as e:  # the traceback went to the (redacted) log; never print it raw
+        logging.getLogger("bot").exception("the bot stopped")
+        say(f"the bot stopped: {type(e).__name__}: {e}")
         return 1
     return 0
 

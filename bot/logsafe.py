@@ -1,42 +1,75 @@
-"""Logging that can never print a secret.
+"""Logging and console output that can never print a secret.
 
 httpx logs every request URL at INFO, and Telegram URLs contain the bot token; exception
-texts can carry it too. A filter on the root handlers replaces each configured secret with
-*** in every record, whatever logger produced it.
+texts carry it too (an error page that echoes the request path), and so do the tracebacks
+logged with them. A filter on the root handler replaces each configured secret with ***
+in the message, the formatted exception and the stack of every record, whatever logger
+produced it; `redact` does the same for lines a CLI prints itself.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from typing import TextIO
+from urllib.parse import quote
+
+MIN_SECRET = 6
+
+
+def secret_variants(secrets: Iterable[str]) -> list[str]:
+    """Each secret as written and as it appears percent-encoded in a URL, longest first."""
+    out: set[str] = set()
+    for s in secrets:
+        if s and len(s) >= MIN_SECRET:
+            out.update({s, quote(s, safe=""), quote(s)})
+    return sorted(out, key=len, reverse=True)
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    for s in secret_variants(secrets):
+        text = text.replace(s, "***")
+    return text
 
 
 class RedactSecrets(logging.Filter):
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
-        self._secrets = [s for s in secrets if s and len(s) >= 6]
+        self._secrets = secret_variants(secrets)
+        self._fmt = logging.Formatter()
+
+    def _clean(self, text: str) -> str:
+        for s in self._secrets:
+            text = text.replace(s, "***")
+        return text
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not self._secrets:
             return True
         text = record.getMessage()
-        redacted = text
-        for s in self._secrets:
-            redacted = redacted.replace(s, "***")
+        redacted = self._clean(text)
         if redacted != text:
             record.msg, record.args = redacted, ()
+        # Formatters print exc_text when it is set, so a redacted one replaces the traceback.
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self._fmt.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self._clean(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self._clean(record.stack_info)
         return True
 
 
-def setup_logging(level: str, secrets: Iterable[str]) -> None:
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-    )
-    redact = RedactSecrets(secrets)
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(redact)
+def setup_logging(level: str, secrets: Iterable[str], stream: TextIO | None = None) -> logging.Handler:
+    """One redacting handler on the root logger (stderr by default); returned so a test can
+    capture exactly what an operator would see, and remove it again."""
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S"))
+    handler.addFilter(RedactSecrets(secrets))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(level)
     # Request URLs carry the token; keep these libraries to warnings.
     for noisy in ("httpx", "httpcore", "telegram.ext.Updater", "apscheduler", "websocket", "urllib3"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    return handler

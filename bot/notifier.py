@@ -2,10 +2,19 @@
 
 The trading thread calls notify() and returns at once: the notice is appended to a deque
 and the consumer task on PTB's loop is woken with call_soon_threadsafe. That one task
-sends them in order. When notices pile
-up (a reconnect storm, Telegram's 20-messages-a-minute group limit) the consumer packs
-everything waiting into one message instead of falling further behind, and on 429 it waits
-the time Telegram asks and sends the same text again, so nothing is lost or reordered.
+sends them in order. When notices pile up (a reconnect storm, Telegram's
+20-messages-a-minute group limit) the consumer packs everything waiting into one message
+instead of falling further behind.
+
+Delivery, per notice kind. A send that provably did not reach Telegram (429 RetryAfter,
+connection refused or timed out before the request was written, an error status Telegram
+answered with) is sent again, so nothing is lost or reordered. A send whose answer never
+came (read timeout, connection dropped after the request was written) may well have been
+posted: Telegram is slow, not lost. Resending it is what showed the same notice three
+times, so by default such a message is treated as sent and logged (at-most-once on
+ambiguity). Kinds in AT_LEAST_ONCE (the strategy's signals: a missed one costs more than a
+duplicate) are sent again in that case instead. Notices that will carry buttons or photos
+must be sent alone, never packed; `_pack` is the one place that decides what goes together.
 """
 
 from __future__ import annotations
@@ -15,8 +24,10 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
-from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
+import httpx
+from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError, TimedOut
 
 from bot.views import MAX_MESSAGE, notice_html
 from trading.notifier import Notice
@@ -25,11 +36,33 @@ log = logging.getLogger(__name__)
 
 Send = Callable[[str], Awaitable[object]]
 
+# Sent again when Telegram may or may not have posted them (see the module docstring).
+AT_LEAST_ONCE: frozenset[str] = frozenset({"signal"})
+
+# httpx failures that happen before Telegram has the whole request.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.WriteError, httpx.WriteTimeout)
+
+
+def proven_undelivered(e: BaseException) -> bool:
+    """True when Telegram cannot have posted the message, so sending it again is safe."""
+    if isinstance(e, RetryAfter):
+        return True
+    cause = e.__cause__
+    if isinstance(e, NetworkError) and not isinstance(e, TimedOut) and not isinstance(cause, httpx.HTTPError):
+        return True  # Telegram (or its proxy) answered with an error status
+    return isinstance(cause, _NOT_SENT)
+
+
+@dataclass(frozen=True)
+class _Queued:
+    kind: str
+    html: str
+
 
 class TelegramNotifier:
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._pending: deque[str] = deque()
+        self._pending: deque[_Queued] = deque()
         self._wake: asyncio.Event | None = None
         self._idle: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
@@ -38,7 +71,7 @@ class TelegramNotifier:
     # ---------------------------------------------------------------- trading thread side
     def notify(self, notice: Notice) -> None:
         # deque.append is atomic; the loop is only poked to wake the consumer.
-        self._pending.append(notice_html(notice))
+        self._pending.append(_Queued(notice.kind, notice_html(notice)))
         loop, wake = self._loop, self._wake
         if loop is None or wake is None:
             return  # before the bot is up: bind() starts with what is queued
@@ -77,6 +110,7 @@ class TelegramNotifier:
     async def _consume(self, send: Send) -> None:
         assert self._wake is not None and self._idle is not None
         pending = self._pending
+        resend_delay = 1.0
         while True:
             if not pending:
                 self._idle.set()
@@ -84,37 +118,57 @@ class TelegramNotifier:
                 await self._wake.wait()
                 continue
             self._idle.clear()
-            # Pack everything waiting, in order, up to one message's size.
-            parts = [pending[0]]
-            size = len(parts[0])
-            for html in list(pending)[1:]:
-                if size + 1 + len(html) > MAX_MESSAGE:
-                    break
-                parts.append(html)
-                size += 1 + len(html)
-            await self._send_reliably(send, "\n".join(parts))
+            parts = self._pack()
+            posted = await self._send_reliably(send, "\n".join(q.html for q in parts))
             for _ in parts:
                 pending.popleft()
-            self.sent += len(parts)
+            again = [] if posted else [q for q in parts if q.kind in AT_LEAST_ONCE]
+            pending.extendleft(reversed(again))
+            self.sent += len(parts) - len(again)
+            if again:
+                await asyncio.sleep(resend_delay)
+                resend_delay = min(60.0, resend_delay * 2)
+            else:
+                resend_delay = 1.0
 
-    async def _send_reliably(self, send: Send, text: str) -> None:
+    def _pack(self) -> list[_Queued]:
+        """Everything waiting, in order, up to one message's size."""
+        pending = self._pending
+        parts = [pending[0]]
+        size = len(parts[0].html)
+        for q in list(pending)[1:]:
+            if size + 1 + len(q.html) > MAX_MESSAGE:
+                break
+            parts.append(q)
+            size += 1 + len(q.html)
+        return parts
+
+    async def _send_reliably(self, send: Send, text: str) -> bool:
+        """Send until it is posted (True) or may have been (False); a message Telegram
+        refuses (400, 403) is logged and counts as done."""
         delay = 1.0
         while True:
             try:
                 await send(text)
-                return
+                return True
             except RetryAfter as e:
                 wait = e.retry_after
                 seconds = wait.total_seconds() if hasattr(wait, "total_seconds") else float(wait)
                 log.info("notice rate-limited; retrying in %.1fs", seconds)
                 await asyncio.sleep(seconds)
-            except (TimedOut, NetworkError) as e:
-                if isinstance(e, BadRequest):
-                    log.error("notice rejected by Telegram (%s): %r", e, text[:200])
-                    return
+            except BadRequest as e:  # a NetworkError in PTB, but sending again cannot help
+                log.error("notice rejected by Telegram (%s): %r", e, text[:200])
+                return True
+            except NetworkError as e:
+                if not proven_undelivered(e):
+                    log.warning("notice may not have been posted (%s); not sent again: %r", e, text[:200])
+                    return False
                 log.warning("notice send failed (%s); retrying in %.0fs", e, delay)
                 await asyncio.sleep(delay)
                 delay = min(60.0, delay * 2)
+            except TelegramError as e:
+                log.error("notice rejected by Telegram (%s): %r", e, text[:200])
+                return True
             except Exception:
                 log.exception("notice could not be sent: %r", text[:200])
-                return
+                return True

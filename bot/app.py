@@ -5,12 +5,13 @@ Everything Telegram-specific is assembled here; commands.py holds the behaviour.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from dataclasses import dataclass
 from typing import TypeVar
 
-from telegram import BotCommand, Update
+from telegram import BotCommand, CallbackQuery, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import (
@@ -27,7 +28,7 @@ from telegram.ext import (
 
 from bot import buttons, views
 from bot.access import Access
-from bot.commands import COMMANDS, Command, Ctx, UsageError, off_loop
+from bot.commands import COMMANDS, Command, Ctx, UsageError, number_formats, off_loop
 from bot.notifier import TelegramNotifier
 from trading.engine import Engine, StartRefused
 from trading.notifier import Notice
@@ -36,6 +37,8 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 FEED_CHECK_SECONDS = 5.0
+# How long a notice's sendMessage waits for Telegram's answer (PTB's default read timeout).
+NOTICE_READ_TIMEOUT = 5.0
 
 
 @dataclass(frozen=True)
@@ -83,9 +86,12 @@ def build_application(
             raise ApplicationHandlerStop
 
     app.add_handler(TypeHandler(Update, gate), group=-1)
+    # New messages only: PTB's handlers also match edited_message, and an edited "/stop"
+    # (some clients and proxies deliver edits even when not asked) must not act again.
+    new_only = filters.UpdateType.MESSAGE
     for cmd in COMMANDS:
-        app.add_handler(CommandHandler(cmd.name, _wrap(cmd)))
-    app.add_handler(MessageHandler(filters.COMMAND, _unknown_command))
+        app.add_handler(CommandHandler(cmd.name, _wrap(cmd), filters=new_only))
+    app.add_handler(MessageHandler(new_only & filters.COMMAND, _unknown_command))
     app.add_handler(CallbackQueryHandler(_on_button))
     app.add_error_handler(_on_error)
 
@@ -105,7 +111,7 @@ async def on_startup(app: Application) -> None:
     chat_id = engine.settings.notice_chat_id
 
     async def send(html: str) -> None:
-        await app.bot.send_message(chat_id, html, parse_mode=ParseMode.HTML)
+        await app.bot.send_message(chat_id, html, parse_mode=ParseMode.HTML, read_timeout=NOTICE_READ_TIMEOUT)
 
     notifier.bind(send)
     await app.bot.set_my_commands([BotCommand(c.name, c.description[:256]) for c in COMMANDS])
@@ -115,6 +121,9 @@ async def on_startup(app: Application) -> None:
 async def on_shutdown(app: Application) -> None:
     notifier: TelegramNotifier = app.bot_data["notifier"]
     await notifier.close()
+
+
+AUDIT_DETAIL = 100  # characters of a command line or callback data kept in the audit
 
 
 def _wrap(cmd: Command):  # type: ignore[no-untyped-def]
@@ -128,22 +137,28 @@ def _wrap(cmd: Command):  # type: ignore[no-untyped-def]
             return
         ctx = Ctx(update, engine, list(context.args or []), context.bot_data["signer"])
         user_id = user.id if user else None
+        detail = (message.text or "")[:AUDIT_DETAIL]
         if cmd.admin and not access.is_admin(user_id):
-            await ctx.call(engine.audit, chat.id, user_id, f"/{cmd.name}", message.text or "", "refused: not admin")
+            await ctx.call(engine.audit, chat.id, user_id, f"/{cmd.name}", detail, "refused: not admin")
             await ctx.reply(f"Not allowed: only admins can use /{cmd.name}.")
             return
         try:
             await cmd.run(ctx)
-            outcome = "ok"
+            outcome = ctx.outcome
         except UsageError as e:
             outcome = f"usage: {e}"
             await ctx.reply(f"⚠️ {views.escape(str(e))}")
         except Exception as e:
+            # The exception text may quote a URL with the token or an exchange's error page:
+            # it goes to the (redacted) log only; the chat gets our own words.
             log.exception("/%s failed", cmd.name)
             outcome = f"failed: {type(e).__name__}"
-            await ctx.reply(f"⚠️ /{cmd.name} failed: {views.escape(str(e) or type(e).__name__)}")
+            with contextlib.suppress(Exception):
+                await ctx.reply(
+                    f"⚠️ /{cmd.name} failed (Telegram or the exchange did not answer); the error is logged."
+                )
         if cmd.admin:
-            await ctx.call(engine.audit, chat.id, user_id, f"/{cmd.name}", message.text or "", outcome)
+            await ctx.call(engine.audit, chat.id, user_id, f"/{cmd.name}", detail, outcome[:200])
 
     return handle
 
@@ -157,57 +172,81 @@ async def _unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     if target and target.lower() != (context.bot.username or "").lower():
         return  # a command for another bot in the group
     await message.reply_text(
-        f"Unknown command /{views.escape(name)}. Send /help for the list.",
+        f"Unknown command /{views.escape(views.echo(name)[1:-1])}. Send /help for the list.",
         parse_mode=ParseMode.HTML,
         do_quote=False,
     )
 
 
 async def _on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Every press is answered (or Telegram shows a spinner) and audited, whatever its data."""
     query = update.callback_query
     chat = update.effective_chat
     if query is None or chat is None:
         return
     engine: Engine = context.bot_data["engine"]
-    access: Access = context.bot_data["access"]
     signer: buttons.Signer = context.bot_data["signer"]
     user_id = query.from_user.id if query.from_user else None
+    data = query.data or ""
+    action, outcome, note, alert = data[:AUDIT_DETAIL], "failed", "", True
     try:
-        press = signer.verify(chat.id, query.data or "")
+        press = signer.verify(chat.id, data)
+        action = press.action
+        outcome, note = await _press(press.action, context, user_id)
+        if not outcome.startswith("refused"):
+            alert = False
+            await _show_status(query, engine, signer, chat.id)
     except buttons.BadButton as e:
-        await off_loop(engine.audit, chat.id, user_id, "button", query.data or "", f"refused: {e}")
-        await query.answer(str(e), show_alert=True)
-        return
-    admin_only = buttons.ACTIONS.get(press.action)
+        outcome, note = f"refused: {e}", str(e)
+    except Exception as e:
+        log.exception("button %s failed", action)
+        failed = f"failed: {type(e).__name__}"
+        outcome = failed if outcome == "failed" else f"{outcome}; {failed} showing the status"
+        note, alert = "That did not work (Telegram or the exchange did not answer); try again.", True
+    # Recorded before the answer, so a press the user saw answered is always in the audit.
+    try:
+        await off_loop(engine.audit, chat.id, user_id, "button", action, outcome[:200])
+    except Exception:
+        log.exception("audit of button %s failed", action)
+    try:
+        await query.answer(note or "Updated.", show_alert=alert)
+    except Exception as e:
+        log.warning("answering button %s failed: %s", action, e)
+
+
+async def _press(action: str, context: ContextTypes.DEFAULT_TYPE, user_id: int | None) -> tuple[str, str]:
+    """Carry out a verified button's action: (outcome for the audit, answer for the user)."""
+    engine: Engine = context.bot_data["engine"]
+    access: Access = context.bot_data["access"]
+    admin_only = buttons.ACTIONS.get(action)
     if admin_only is None:
-        await query.answer("This button is not valid.", show_alert=True)
-        return
+        return "refused: unknown action", "This button is not valid."
     if admin_only and not access.is_admin(user_id):
-        await off_loop(engine.audit, chat.id, user_id, "button", press.action, "refused: not admin")
-        await query.answer("Not allowed: only admins can do that.", show_alert=True)
-        return
-    note = ""
-    if press.action == "stream:start":
+        return "refused: not admin", "Not allowed: only admins can do that."
+    if action == "stream:start":
         try:
-            note = "Stream starting…" if await off_loop(engine.start) else "Already running."
+            started = await off_loop(engine.start)
         except StartRefused as e:
-            note = f"Cannot start: {e}"[:190]
-    elif press.action == "stream:stop":
-        note = "Stream stopped." if await off_loop(engine.stop) else "Not running."
-    if admin_only:
-        await off_loop(engine.audit, chat.id, user_id, "button", press.action, note)
+            return f"refused: {e}", f"Cannot start: {e}"[:190]
+        return ("started", "Stream starting…") if started else ("already_running", "Already running.")
+    if action == "stream:stop":
+        stopped = await off_loop(engine.stop)
+        return ("stopped", "Stream stopped.") if stopped else ("not_running", "Not running.")
+    return "refreshed", ""
+
+
+async def _show_status(query: CallbackQuery, engine: Engine, signer: buttons.Signer, chat_id: int) -> None:
     st = await off_loop(engine.status)
+    formats = await number_formats(engine, st.symbols)
     try:
         await query.edit_message_text(
-            views.status_html(st),
+            views.status_html(st, formats),
             parse_mode=ParseMode.HTML,
-            reply_markup=buttons.status_keyboard(signer, chat.id, st.stream.running),
+            reply_markup=buttons.status_keyboard(signer, chat_id, st.stream.running),
         )
     except BadRequest as e:
         if "not modified" not in str(e).lower():
             raise
-    finally:
-        await query.answer(note or "Updated.")
 
 
 async def _feed_watch(context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -241,7 +280,8 @@ async def _status_post(context: ContextTypes.DEFAULT_TYPE) -> None:
     st = await off_loop(engine.status)
     chat_id = engine.settings.notice_chat_id
     if chat_id is not None:
-        await context.bot.send_message(chat_id, views.status_html(st), parse_mode=ParseMode.HTML)
+        formats = await number_formats(engine, st.symbols)
+        await context.bot.send_message(chat_id, views.status_html(st, formats), parse_mode=ParseMode.HTML)
 
 
 async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 BUTTON_TTL = 24 * 3600.0
+MAX_DATA = 64  # Telegram's limit for callback_data, in bytes
 
 
 class BadButton(ValueError):
@@ -41,18 +42,28 @@ class Signer:
     def sign(self, chat_id: int, action: str, now: float | None = None) -> str:
         ts = int(time.time() if now is None else now)
         data = f"{action}|{ts:x}|{self._sig(chat_id, action, ts)}"
-        if len(data.encode()) > 64:
+        if len(data.encode()) > MAX_DATA:
             raise ValueError(f"callback data too long for Telegram: {action!r}")
         return data
 
     def verify(self, chat_id: int, data: str, now: float | None = None) -> Press:
+        """Raises BadButton for anything but a button this bot signed for this chat.
+
+        Callback data comes from the client, so any string can arrive: non-ASCII (which
+        compare_digest refuses), megabytes, a huge hex time; each is simply not valid.
+        """
+        invalid = BadButton("This button is not valid.")
+        if not data.isascii() or len(data) > MAX_DATA:
+            raise invalid
         try:
             action, ts_hex, sig = data.split("|")
+            if not (ts_hex.isalnum() and len(ts_hex) <= 12):
+                raise ValueError(ts_hex)
             ts = int(ts_hex, 16)
         except ValueError:
-            raise BadButton("This button is not valid.") from None
-        if not hmac.compare_digest(sig, self._sig(chat_id, action, ts)):
-            raise BadButton("This button is not valid.")
+            raise invalid from None
+        if not hmac.compare_digest(sig.encode(), self._sig(chat_id, action, ts).encode()):
+            raise invalid
         if (time.time() if now is None else now) - ts > self.ttl:
             raise BadButton("This button has expired; send /status again.")
         return Press(action, ts)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+import time
+import weakref
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -38,12 +40,18 @@ class UsageError(ValueError):
 
 @dataclass
 class Ctx:
-    """What a command needs, without the PTB plumbing."""
+    """What a command needs, without the PTB plumbing.
+
+    `outcome` is what the audit records for an admin command; a command sets it to the
+    answer it gave (`started`, `already_running`, …) so the audit says what happened, not
+    merely that the handler returned.
+    """
 
     update: Update
     engine: Engine
     args: list[str]
     signer: buttons.Signer
+    outcome: str = "ok"
 
     @property
     def chat_id(self) -> int:
@@ -102,21 +110,27 @@ async def start(ctx: Ctx) -> None:
     try:
         started = await ctx.call(ctx.engine.start)
     except StartRefused as e:
-        raise UsageError(f"cannot start: {e}") from None
+        ctx.outcome = f"refused: {e}"
+        await ctx.reply(f"⚠️ cannot start: {views.escape(str(e))}")
+        return
     if started:
+        ctx.outcome = "started"
         await ctx.reply(
             f"Starting the {views.escape(','.join(s.symbols))} {views.escape(s.interval)} stream "
             f"({views.escape(s.trading_mode)} mode)…"
         )
     else:
+        ctx.outcome = "already_running"
         await ctx.reply("Already running. /status shows the stream; /stop stops it.")
 
 
 @command("stop", "stop the live kline stream", admin=True)
 async def stop(ctx: Ctx) -> None:
     if await ctx.call(ctx.engine.stop):
+        ctx.outcome = "stopped"
         await ctx.reply("Stream stopped.")
     else:
+        ctx.outcome = "not_running"
         await ctx.reply("Not running. /start starts the stream.")
 
 
@@ -124,23 +138,53 @@ async def stop(ctx: Ctx) -> None:
 @command("status", "stream state, last candle, position, pending confirmations")
 async def status(ctx: Ctx) -> None:
     st = await ctx.call(ctx.engine.status)
-    await ctx.reply(views.status_html(st), buttons.status_keyboard(ctx.signer, ctx.chat_id, st.stream.running))
+    formats = await number_formats(ctx.engine, st.symbols)
+    await ctx.reply(
+        views.status_html(st, formats), buttons.status_keyboard(ctx.signer, ctx.chat_id, st.stream.running)
+    )
 
 
-@command("klines", "last n closed candles (default 10, max 50): /klines 5")
+KLINES_USAGE = "/klines [n] [symbol]"
+
+
+@command(
+    "klines",
+    f"last n closed candles (default {KLINES_DEFAULT}, max {KLINES_MAX}) of a streamed symbol "
+    "(default the first): /klines 5, /klines ethusdt 5",
+)
 async def klines(ctx: Ctx) -> None:
-    n = parse_count(ctx.args, default=KLINES_DEFAULT, maximum=KLINES_MAX, usage="/klines [n]")
-    symbol = ctx.args[1].upper() if len(ctx.args) > 1 else ctx.engine.settings.symbols[0]
+    n, symbol = parse_klines_args(ctx.args, ctx.engine.settings.symbols)
     try:
         candles = await ctx.call(ctx.engine.klines, n, symbol)
-    except ValueError as e:
-        raise UsageError(str(e)) from None
-    await ctx.reply(views.klines_html(symbol, ctx.engine.settings.interval, candles))
+    except ValueError:
+        streamed = ", ".join(ctx.engine.settings.symbols)
+        raise UsageError(f"{KLINES_USAGE}: {views.echo(symbol)} is not streamed (SYMBOLS={streamed})") from None
+    fmt = (await number_formats(ctx.engine, [symbol])).get(symbol)
+    await ctx.reply(views.klines_html(symbol, ctx.engine.settings.interval, candles, fmt))
 
 
 @command("help", "this list")
 async def help_(ctx: Ctx) -> None:
     await ctx.reply(views.help_html((c.name, c.description, c.admin) for c in COMMANDS))
+
+
+def parse_klines_args(args: list[str], symbols: tuple[str, ...]) -> tuple[int, str]:
+    """A count and a symbol in either order, each optional: people type both orders."""
+    n: int | None = None
+    symbol: str | None = None
+    if len(args) > 2:
+        raise UsageError(f"{KLINES_USAGE}: at most a count and a symbol, got {len(args)} words")
+    for arg in args:
+        if arg.isascii() and arg.isdigit() and n is None:
+            n = parse_count([arg], default=KLINES_DEFAULT, maximum=KLINES_MAX, usage=KLINES_USAGE)
+        elif arg.isascii() and arg.isalnum() and not arg.isdigit() and symbol is None:
+            symbol = arg.upper()
+        else:
+            raise UsageError(
+                f"{KLINES_USAGE}: n must be a whole number from 1 to {KLINES_MAX} and symbol one of "
+                f"{', '.join(symbols)}; got {views.echo(arg)}"
+            )
+    return (KLINES_DEFAULT if n is None else n), (symbol or symbols[0])
 
 
 def parse_count(args: list[str], *, default: int, maximum: int, usage: str) -> int:
@@ -149,7 +193,33 @@ def parse_count(args: list[str], *, default: int, maximum: int, usage: str) -> i
     try:
         n = int(args[0])
     except ValueError:
-        raise UsageError(f"{usage}: n must be a whole number from 1 to {maximum}, got {args[0]!r}") from None
+        raise UsageError(
+            f"{usage}: n must be a whole number from 1 to {maximum}, got {views.echo(args[0])}"
+        ) from None
     if not 1 <= n <= maximum:
-        raise UsageError(f"{usage}: n must be from 1 to {maximum}, got {n}")
+        raise UsageError(f"{usage}: n must be from 1 to {maximum}, got {views.echo(args[0])}")
     return n
+
+
+# Symbols whose exchangeInfo could not be fetched, and when (per engine): asked again after
+# this long, so an unreachable exchange does not slow every /status down with REST retries.
+FORMAT_RETRY_SECONDS = 60.0
+_format_misses: weakref.WeakKeyDictionary[Engine, dict[str, float]] = weakref.WeakKeyDictionary()
+
+
+async def number_formats(engine: Engine, symbols: Iterable[str]) -> dict[str, views.NumberFormat]:
+    """Each symbol's price/quantity format from its tick and step sizes; a symbol whose rules
+    are unknown (exchange unreachable) is left out and prints plain numbers."""
+    out: dict[str, views.NumberFormat] = {}
+    misses = _format_misses.setdefault(engine, {})
+    for symbol in symbols:
+        now = time.monotonic()
+        if symbol in misses and now - misses[symbol] < FORMAT_RETRY_SECONDS:
+            continue
+        f = await off_loop(engine.symbol_filters, symbol)
+        if f is None:
+            misses[symbol] = now
+        else:
+            misses.pop(symbol, None)
+            out[symbol] = f
+    return out

@@ -6,9 +6,10 @@ Wording here is part of the README's contract: traders grep for these phrases.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from html import escape
+from typing import Protocol
 
 from trading.candles import Candle, fmt_num, ohlcv_line
 from trading.engine import EngineStatus
@@ -30,6 +31,22 @@ NOTICE_ICONS = {
 
 
 num = fmt_num
+ECHO_LIMIT = 32
+
+
+class NumberFormat(Protocol):
+    """How a symbol's prices and quantities print; trading.symbols.SymbolFilters is one."""
+
+    def fmt_price(self, price: float) -> str: ...
+
+    def fmt_qty(self, qty: float) -> str: ...
+
+
+def echo(text: str, limit: int = ECHO_LIMIT) -> str:
+    """A user's input quoted back, cut short (plain text; escape it like any data): a reply
+    never grows with the input."""
+    text = " ".join(text.split())
+    return repr(text if len(text) <= limit else text[:limit] + "…")
 
 
 def utc(ms: int, seconds: bool = False) -> str:
@@ -53,7 +70,8 @@ def notice_html(notice: Notice) -> str:
     return f"{icon} {escape(notice.text[:1000])}"
 
 
-def status_html(st: EngineStatus) -> str:
+def status_html(st: EngineStatus, formats: Mapping[str, NumberFormat] | None = None) -> str:
+    """`formats` by symbol (from exchangeInfo); a symbol without one prints plain numbers."""
     s = st.stream
     if not s.running:
         state = "🔴 stopped"
@@ -79,7 +97,9 @@ def status_html(st: EngineStatus) -> str:
             lines.append(f"Last closed {escape(symbol)}: none yet")
         else:
             lines.append(f"Last closed {escape(symbol)}: {utc(c.open_time)} UTC (open time)")
-            lines.append(f"<code>{escape(ohlcv_line(c))}</code>")
+            f = (formats or {}).get(symbol)
+            line = ohlcv_line(c, f.fmt_price, f.fmt_qty) if f else ohlcv_line(c)
+            lines.append(f"<code>{escape(line)}</code>")
     lines.append("Position: " + ("; ".join(escape(p) for p in st.positions) or "no position"))
     lines.append(
         "Pending confirmations: " + (", ".join(escape(p) for p in st.pending) or "none")
@@ -87,22 +107,28 @@ def status_html(st: EngineStatus) -> str:
     return "\n".join(lines)
 
 
-def klines_html(symbol: str, interval: str, candles: Sequence[Candle]) -> str:
+def klines_html(
+    symbol: str, interval: str, candles: Sequence[Candle], fmt: NumberFormat | None = None
+) -> str:
+    """With `fmt` the table prints the symbol's tick and step decimals, as /status does;
+    without it (exchange unreachable) each column takes the decimals its values need."""
     if not candles:
         return f"No closed {escape(symbol)} {escape(interval)} candles stored yet. /start streams them."
     header = ("time (UTC)", "open", "high", "low", "close", "volume")
-    prices = [num(x) for c in candles for x in (c.open, c.high, c.low, c.close)]
-    p_dec = max(_decimals(t) for t in prices)
-    v_dec = max(_decimals(num(c.volume)) for c in candles)
+    if fmt is not None:
+        price, qty = fmt.fmt_price, fmt.fmt_qty
+    else:
+        p_dec = max(_decimals(num(x)) for c in candles for x in (c.open, c.high, c.low, c.close))
+        v_dec = max(_decimals(num(c.volume)) for c in candles)
+
+        def price(x: float) -> str:
+            return f"{x:.{p_dec}f}"
+
+        def qty(x: float) -> str:
+            return f"{x:.{v_dec}f}"
+
     rows = [
-        (
-            utc(c.open_time)[5:],
-            f"{c.open:.{p_dec}f}",
-            f"{c.high:.{p_dec}f}",
-            f"{c.low:.{p_dec}f}",
-            f"{c.close:.{p_dec}f}",
-            f"{c.volume:.{v_dec}f}",
-        )
+        (utc(c.open_time)[5:], price(c.open), price(c.high), price(c.low), price(c.close), qty(c.volume))
         for c in candles
     ]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
@@ -111,8 +137,9 @@ def klines_html(symbol: str, interval: str, candles: Sequence[Candle]) -> str:
         for r in [header, *rows]
     )
     first = utc(candles[0].open_time)[:10]
+    n = len(candles)
     return (
-        f"<b>{escape(symbol)} {escape(interval)}</b> · last {len(candles)} closed candles "
+        f"<b>{escape(symbol)} {escape(interval)}</b> · last {n} closed candle{'' if n == 1 else 's'} "
         f"(from {first})\n<pre>{escape(table)}</pre>"
     )
 

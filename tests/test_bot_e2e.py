@@ -172,7 +172,9 @@ def test_other_chats_get_no_reply(world):
 
 def test_bad_input_gets_a_clear_answer(world):
     world.reply("/klines 500", "from 1 to 50")
-    world.reply("/klines many", "whole number")
+    world.reply("/klines 1.5", "whole number")
+    world.reply("/klines many", "'MANY' is not streamed")
+    world.reply("/klines 5 btcusdt extra", "at most a count and a symbol")
     world.reply("/frobnicate", "Unknown command /frobnicate")
     assert not world.engine.stream.running
 

@@ -7,6 +7,7 @@ plain json + a slotted dataclass, no validation library.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -68,10 +69,13 @@ def fmt_num(x: float) -> str:
     return text if text not in ("", "-0") else "0"
 
 
-def ohlcv_line(c: Candle) -> str:
+def ohlcv_line(
+    c: Candle, price: Callable[[float], str] = fmt_num, qty: Callable[[float], str] = fmt_num
+) -> str:
+    """`price`/`qty` let the chat print the symbol's tick and step decimals (SymbolFilters)."""
     return (
-        f"O {fmt_num(c.open)}  H {fmt_num(c.high)}  L {fmt_num(c.low)}  "
-        f"C {fmt_num(c.close)}  V {fmt_num(c.volume)}"
+        f"O {price(c.open)}  H {price(c.high)}  L {price(c.low)}  "
+        f"C {price(c.close)}  V {qty(c.volume)}"
     )
 
 

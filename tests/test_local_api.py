@@ -10,6 +10,7 @@ import asyncio
 import datetime as dtm
 import io
 import json
+import re
 import struct
 import threading
 import time
@@ -536,3 +537,54 @@ def test_markdown_v2_parser() -> None:
     assert [e["type"] for e in entities] == ["bold", "italic", "code", "text_link"]
     with pytest.raises(EntityParseError, match="Can't find end of Bold entity"):
         parse_markdown_v2("*open")
+
+
+@pytest.mark.parametrize(
+    ("source", "text", "entities"),
+    [
+        (
+            r"*bold _italic_ bold*",
+            "bold italic bold",
+            [("bold", 0, 16), ("italic", 5, 6)],
+        ),
+        (
+            r"__underline__ _it_ ~strike~ ||spoiler||",
+            "underline it strike spoiler",
+            [("underline", 0, 9), ("italic", 10, 2), ("strikethrough", 13, 6), ("spoiler", 20, 7)],
+        ),
+        (r"`code *not bold* \` esc`", "code *not bold* ` esc", [("code", 0, 21)]),
+        ("```python\nprint(1)\n```", "print(1)\n", [("pre", 0, 9, "python")]),
+        ("```\nno lang\n```", "no lang\n", [("pre", 0, 8)]),
+        (r"[link](https://e.x/a\)b) [empty]", "link empty", [("text_link", 0, 4, "https://e.x/a)b")]),
+        (r"![👍](tg://emoji?id=53683)", "👍", [("custom_emoji", 0, 2, "53683")]),
+        (">quote 1\n>quote 2\nafter", "quote 1\nquote 2\nafter", [("blockquote", 0, 15)]),
+        ("text\n>quoted at end", "text\nquoted at end", [("blockquote", 5, 13)]),
+        (r"😀 *b* 1\.5 \\ back", "😀 b 1.5 \\ back", [("bold", 3, 1)]),
+        (r"*_nested_*", "nested", [("italic", 0, 6), ("bold", 0, 6)]),
+        ("**", "", []),
+    ],
+)
+def test_markdown_v2_entities(source: str, text: str, entities: list[tuple[Any, ...]]) -> None:
+    def short(entity: dict[str, Any]) -> tuple[Any, ...]:
+        extra = [entity[k] for k in ("language", "url", "custom_emoji_id") if k in entity]
+        return (entity["type"], entity["offset"], entity["length"], *extra)
+
+    parsed_text, parsed = parse_markdown_v2(source)
+    assert (parsed_text, [short(e) for e in parsed]) == (text, entities)
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        (r"[x](https://e.x", "Can't find end of a url at byte offset 3"),
+        ("a.b", "Character '.' is reserved and must be escaped with the preceding '\\'"),
+        ("_open", "Can't find end of Italic entity at byte offset 0"),
+        ("```open", "Can't find end of Pre entity at byte offset 0"),
+        ("[open", "Can't find end of TextUrl entity at byte offset 0"),
+        ("||x|", "Character '|' is reserved"),
+        ("under__x", "Can't find end of Underline entity at byte offset 5"),
+    ],
+)
+def test_markdown_v2_errors(source: str, message: str) -> None:
+    with pytest.raises(EntityParseError, match=re.escape(message)):
+        parse_markdown_v2(source)

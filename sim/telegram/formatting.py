@@ -307,117 +307,179 @@ def _mdv2_closes(kind: str, text: str, i: int) -> bool:
     }[kind]
 
 
-def parse_markdown_v2(text: str) -> tuple[str, list[dict[str, Any]]]:
-    out: list[str] = []
-    u16 = 0
-    # (kind, utf16 offset, byte offset of the marker, language)
-    stack: list[tuple[str, int, int, str]] = []
-    entities: list[dict[str, Any]] = []
+_MDV2_CLOSE_WIDTH = {"underline": 2, "spoiler": 2, "pre": 3}
+
+
+def _mdv2_opening(text: str, i: int) -> tuple[str, int] | None:
+    """The entity a reserved character opens and its marker's width; None if it opens none
+    (then it should have been escaped)."""
+    c, nxt = text[i], text[i + 1 : i + 2]
+    if c == "_":
+        return ("underline", 2) if nxt == "_" else ("italic", 1)
+    if c == "`":
+        return ("pre", 3) if text.startswith("```", i) else ("code", 1)
+    if c == "|":
+        return ("spoiler", 2) if nxt == "|" else None
+    if c == "!":
+        return ("custom_emoji", 2) if nxt == "[" else None
+    kind = {"*": "bold", "~": "strikethrough", "[": "text_link"}.get(c)
+    return (kind, 1) if kind else None
+
+
+@dataclass
+class _MdV2Open:
+    kind: str
+    offset: int  # UTF-16 offset in the plain text
+    byte_offset: int  # of the marker in the source, for error messages
+    language: str = ""
+
+
+@dataclass
+class _MarkdownV2Parser:
+    """One pass over the text; each method consumes what starts at `self.i`."""
+
+    text: str
+    i: int = 0
+    u16: int = 0
+    out: list[str] = field(default_factory=list)
+    stack: list[_MdV2Open] = field(default_factory=list)
+    entities: list[dict[str, Any]] = field(default_factory=list)
     quote_start: int | None = None
-    i, n = 0, len(text)
 
-    def emit(s: str) -> None:
-        nonlocal u16
-        out.append(s)
-        u16 += utf16_len(s)
+    def parse(self) -> tuple[str, list[dict[str, Any]]]:
+        while self.i < len(self.text):
+            self._step()
+        self._finish()
+        self.entities.sort(key=lambda e: (e["offset"], -e["length"]))
+        return "".join(self.out), self.entities
 
-    while i < n:
-        c = text[i]
-        at_line_start = i == 0 or text[i - 1] == "\n"
-        in_code = bool(stack) and stack[-1][0] in ("code", "pre")
-        if at_line_start and not in_code:
-            if c == ">":
-                if quote_start is None:
-                    quote_start = u16
-                i += 1
-                continue
-            if quote_start is not None:
-                # The quote ended with the previous line (its newline is not part of it).
-                end = u16 - 1
-                if end > quote_start:
-                    entities.append(
-                        {"type": "blockquote", "offset": quote_start, "length": end - quote_start}
-                    )
-                quote_start = None
-        if c == "\\" and i + 1 < n and 0 < ord(text[i + 1]) <= 126:
-            emit(text[i + 1])
-            i += 2
-            continue
-        reserved = "`" if in_code else _MDV2_RESERVED
-        if c not in reserved:
-            emit(c)
-            i += 1
-            continue
-        if stack and _mdv2_closes(stack[-1][0], text, i):
-            kind, offset, _, language = stack.pop()
-            step = {"underline": 2, "spoiler": 2, "pre": 3}.get(kind, 1)
-            i += step
-            entity: dict[str, Any] = {"type": kind, "offset": offset, "length": u16 - offset}
-            if kind in ("text_link", "custom_emoji"):
-                url = ""
-                if i < n and text[i] == "(":
-                    j = i + 1
-                    buf: list[str] = []
-                    while j < n and text[j] != ")":
-                        if text[j] == "\\" and j + 1 < n:
-                            j += 1
-                        buf.append(text[j])
-                        j += 1
-                    if j >= n:
-                        raise EntityParseError(
-                            f"Can't find end of a url at byte offset {_byte_offset(text, i)}"
-                        )
-                    url = "".join(buf)
-                    i = j + 1
-                if kind == "custom_emoji":
-                    entity["custom_emoji_id"] = url.removeprefix("tg://emoji?id=")
-                elif url:
-                    entity["url"] = url
-                else:
-                    continue
-            if kind == "pre" and language:
-                entity["language"] = language
-            if entity["length"] > 0:
-                entities.append(entity)
-            continue
-        byte_offset = _byte_offset(text, i)
-        language = ""
-        if c == "_":
-            kind = "underline" if text[i + 1 : i + 2] == "_" else "italic"
-            i += 2 if kind == "underline" else 1
-        elif c == "*":
-            kind, i = "bold", i + 1
-        elif c == "~":
-            kind, i = "strikethrough", i + 1
-        elif c == "|" and text[i + 1 : i + 2] == "|":
-            kind, i = "spoiler", i + 2
-        elif c == "[":
-            kind, i = "text_link", i + 1
-        elif c == "!" and text[i + 1 : i + 2] == "[":
-            kind, i = "custom_emoji", i + 2
-        elif c == "`" and text.startswith("```", i):
-            kind = "pre"
-            i += 3
-            eol = text.find("\n", i)
-            if eol != -1 and re.fullmatch(r"[A-Za-z0-9_+#-]*", text[i:eol]):
-                language = text[i:eol]
-                i = eol + 1
-        elif c == "`":
-            kind, i = "code", i + 1
+    def _step(self) -> None:
+        c = self.text[self.i]
+        in_code = bool(self.stack) and self.stack[-1].kind in ("code", "pre")
+        if self._at_line_start() and not in_code and self._quote_line_start(c):
+            return
+        if self._escaped_character():
+            return
+        if c not in ("`" if in_code else _MDV2_RESERVED):
+            self._emit(c)
+            self.i += 1
+        elif self.stack and _mdv2_closes(self.stack[-1].kind, self.text, self.i):
+            self._close()
         else:
+            self._open(c)
+
+    def _emit(self, s: str) -> None:
+        self.out.append(s)
+        self.u16 += utf16_len(s)
+
+    def _at_line_start(self) -> bool:
+        return self.i == 0 or self.text[self.i - 1] == "\n"
+
+    def _quote_line_start(self, c: str) -> bool:
+        """A `>` opening a line starts or continues a blockquote (and is consumed); any other
+        line start ends the quote in progress."""
+        if c == ">":
+            if self.quote_start is None:
+                self.quote_start = self.u16
+            self.i += 1
+            return True
+        if self.quote_start is not None:
+            # The quote ended with the previous line (its newline is not part of it).
+            self._add_quote(self.u16 - 1)
+            self.quote_start = None
+        return False
+
+    def _add_quote(self, end: int) -> None:
+        assert self.quote_start is not None
+        if end > self.quote_start:
+            length = end - self.quote_start
+            self.entities.append(
+                {"type": "blockquote", "offset": self.quote_start, "length": length}
+            )
+
+    def _escaped_character(self) -> bool:
+        text, i = self.text, self.i
+        if text[i] == "\\" and i + 1 < len(text) and 0 < ord(text[i + 1]) <= 126:
+            self._emit(text[i + 1])
+            self.i += 2
+            return True
+        return False
+
+    def _open(self, c: str) -> None:
+        opening = _mdv2_opening(self.text, self.i)
+        if opening is None:
             raise EntityParseError(
                 f"Character '{c}' is reserved and must be escaped with the preceding '\\'"
             )
-        stack.append((kind, u16, byte_offset, language))
-    if stack:
-        kind, _, byte_offset, _ = stack[-1]
-        raise EntityParseError(
-            f"Can't find end of {_MDV2_NAMES[kind]} entity at byte offset {byte_offset}"
-        )
-    if quote_start is not None and u16 > quote_start:
-        entities.append({"type": "blockquote", "offset": quote_start, "length": u16 - quote_start})
-    entities.sort(key=lambda e: (e["offset"], -e["length"]))
-    return "".join(out), entities
+        kind, width = opening
+        entry = _MdV2Open(kind, self.u16, _byte_offset(self.text, self.i))
+        self.i += width
+        if kind == "pre":
+            entry.language = self._pre_language()
+        self.stack.append(entry)
+
+    def _pre_language(self) -> str:
+        """```lang on the opening line names the language; the line break is not content."""
+        eol = self.text.find("\n", self.i)
+        if eol != -1 and re.fullmatch(r"[A-Za-z0-9_+#-]*", self.text[self.i : eol]):
+            language = self.text[self.i : eol]
+            self.i = eol + 1
+            return language
+        return ""
+
+    def _close(self) -> None:
+        entry = self.stack.pop()
+        self.i += _MDV2_CLOSE_WIDTH.get(entry.kind, 1)
+        entity: dict[str, Any] = {
+            "type": entry.kind,
+            "offset": entry.offset,
+            "length": self.u16 - entry.offset,
+        }
+        if entry.kind in ("text_link", "custom_emoji"):
+            url = self._link_target()
+            if entry.kind == "custom_emoji":
+                entity["custom_emoji_id"] = url.removeprefix("tg://emoji?id=")
+            elif url:
+                entity["url"] = url
+            else:
+                return  # [text] without (url) is plain text
+        if entry.kind == "pre" and entry.language:
+            entity["language"] = entry.language
+        if entity["length"] > 0:
+            self.entities.append(entity)
+
+    def _link_target(self) -> str:
+        """The `(url)` after a link's `]`, unescaped; "" if there is none."""
+        text, n = self.text, len(self.text)
+        if self.i >= n or text[self.i] != "(":
+            return ""
+        j = self.i + 1
+        buf: list[str] = []
+        while j < n and text[j] != ")":
+            if text[j] == "\\" and j + 1 < n:
+                j += 1
+            buf.append(text[j])
+            j += 1
+        if j >= n:
+            raise EntityParseError(
+                f"Can't find end of a url at byte offset {_byte_offset(text, self.i)}"
+            )
+        self.i = j + 1
+        return "".join(buf)
+
+    def _finish(self) -> None:
+        if self.stack:
+            entry = self.stack[-1]
+            raise EntityParseError(
+                f"Can't find end of {_MDV2_NAMES[entry.kind]} entity at byte offset "
+                f"{entry.byte_offset}"
+            )
+        if self.quote_start is not None:
+            self._add_quote(self.u16)
+
+
+def parse_markdown_v2(text: str) -> tuple[str, list[dict[str, Any]]]:
+    return _MarkdownV2Parser(text).parse()
 
 
 def parse_markdown(text: str) -> tuple[str, list[dict[str, Any]]]:

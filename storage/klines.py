@@ -127,9 +127,17 @@ class KlineStore:
         cur = self._conn.execute(sql + " ORDER BY open_time", args)
         return [dict(zip(COLUMNS, r, strict=True)) for r in cur.fetchall()]
 
-    def open_times(self, symbol: str, interval: str) -> Sequence[int]:
-        cur = self._conn.execute(
-            "SELECT open_time FROM klines WHERE symbol=? AND interval=? ORDER BY open_time",
-            (symbol, interval),
-        )
+    def open_times(
+        self, symbol: str, interval: str, start: int | None = None, end: int | None = None
+    ) -> Sequence[int]:
+        """Stored open times (start <= t <= end when given), oldest first: where the holes are."""
+        sql = "SELECT open_time FROM klines WHERE symbol=? AND interval=?"
+        args: list[Any] = [symbol, interval]
+        if start is not None:
+            sql += " AND open_time>=?"
+            args.append(start)
+        if end is not None:
+            sql += " AND open_time<=?"
+            args.append(end)
+        cur = self._conn.execute(sql + " ORDER BY open_time", args)
         return [r[0] for r in cur.fetchall()]

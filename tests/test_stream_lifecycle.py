@@ -64,7 +64,7 @@ def test_engine_reports_not_running(ex, db_path):
     engine = Engine(replay_settings(ex, db_path), RecordingNotifier())
     assert engine.stop() is False
     assert engine.start() is True
-    assert engine.stream.wait_until(lambda s: s.connected, 10)
+    assert engine.stream.wait_until(lambda s: s.connected and s.closed_candles > 0, 10)
     assert engine.status().stream.connected
     assert engine.stop() is True
     assert engine.status().last_closed["BTCUSDT"] is not None  # read back from SQLite

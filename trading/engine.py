@@ -10,6 +10,7 @@ past it.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -44,6 +45,29 @@ class EngineStatus:
     pending: list[str]
 
 
+class _StrategySink:
+    """The strategy hook on the feed contract until the trader takes over: never decided
+    (cursor None), so it warms on the latest candles and decides from the next close."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def cursor(self, symbol: str) -> int | None:
+        return None
+
+    def warmup(self, symbol: str) -> int:
+        return self._engine.settings.warmup_candles
+
+    def warm(self, symbol: str, candles: Sequence[Candle]) -> None:
+        pass
+
+    def on_candle(self, candle: Candle, backfilled: bool) -> None:
+        self._engine._on_closed_candle(candle, backfilled)
+
+    def on_forming(self, candle: Candle) -> None:
+        pass
+
+
 class Engine:
     def __init__(
         self, settings: Settings, notifier: Notifier, strategy: Strategy | None = None
@@ -54,7 +78,7 @@ class Engine:
         if self.strategy.warmup > settings.warmup_candles:
             settings = settings.with_overrides(warmup_candles=self.strategy.warmup)
             self.settings = settings
-        self.stream = KlineStream(settings, notifier, on_closed_candle=self._on_closed_candle)
+        self.stream = KlineStream(settings, notifier, _StrategySink(self))
         self._local = threading.local()
         self._symbols_checked = False
         self._filters: dict[str, SymbolFilters] = {}
@@ -157,8 +181,8 @@ class Engine:
         return AuditLog(self._conn()).recent(limit)
 
     # ------------------------------------------------------------- stream thread side
-    def _on_closed_candle(self, candle: Candle) -> None:
-        if self.settings.notify_candles:
+    def _on_closed_candle(self, candle: Candle, backfilled: bool = False) -> None:
+        if self.settings.notify_candles and not backfilled:  # a catch-up is one notice, not N
             self.notifier.notify(
                 Notice(
                     "candle_closed",

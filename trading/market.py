@@ -10,9 +10,12 @@ the requests and none of the sleeps.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, TypeVar
@@ -22,6 +25,9 @@ import requests
 from binance.client import Client
 from binance.exceptions import BinanceAPIException, BinanceRequestException
 from binance.helpers import convert_ts_str
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from trading.candles import Candle, candle_from_rest
 from trading.config import Settings, load_settings
@@ -57,6 +63,75 @@ def make_client(settings: Settings) -> Client:
     return client
 
 
+class RestInterrupter:
+    """Cuts a client's requests in flight from another thread.
+
+    A request blocked on a server that never answers holds the stream thread for the
+    whole read timeout, and closing a requests Session does not help: it only drops idle
+    pooled connections, not the one a request holds. So the session's connections report
+    themselves here once connected, and `interrupt()` shuts their sockets down, which ends
+    a blocked read at once (the request fails like a dropped connection).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._conns: weakref.WeakSet[HTTPConnection] = weakref.WeakSet()
+
+    def track(self, conn: HTTPConnection) -> None:
+        with self._lock:
+            self._conns.add(conn)
+
+    def interrupt(self) -> int:
+        """Shut down every connection's socket; returns how many were open."""
+        with self._lock:
+            conns = list(self._conns)
+        cut = 0
+        for conn in conns:
+            sock = getattr(conn, "sock", None)
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                    cut += 1
+        return cut
+
+
+class _TrackingAdapter(HTTPAdapter):
+    def __init__(self, interrupter: RestInterrupter) -> None:
+        self._interrupter = interrupter  # before super().__init__, which builds the pools
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        track = self._interrupter.track
+
+        class Http(HTTPConnection):
+            def connect(self) -> None:
+                super().connect()
+                track(self)
+
+        class Https(HTTPSConnection):
+            def connect(self) -> None:
+                super().connect()
+                track(self)
+
+        class HttpPool(HTTPConnectionPool):
+            ConnectionCls = Http
+
+        class HttpsPool(HTTPSConnectionPool):
+            ConnectionCls = Https
+
+        self.poolmanager.pool_classes_by_scheme = {"http": HttpPool, "https": HttpsPool}
+
+
+def interruptible(client: Client) -> RestInterrupter:
+    """Make `client`'s requests cuttable from another thread (see RestInterrupter)."""
+    interrupter = RestInterrupter()
+    adapter = _TrackingAdapter(interrupter)
+    client.session.mount("http://", adapter)
+    client.session.mount("https://", adapter)
+    return interrupter
+
+
 def with_retries(
     call: Callable[[], T],
     *,
@@ -73,6 +148,8 @@ def with_retries(
     delay = base_delay
     last: Exception | None = None
     for attempt in range(1, attempts + 1):
+        if stop is not None and stop.is_set():
+            raise ExchangeUnavailable(f"{what}: stopped")
         try:
             return call()
         except BinanceAPIException as e:

@@ -8,38 +8,129 @@ TELEGRAM_BASE_URL by hand.
 from __future__ import annotations
 
 import logging
+import os
+import re
 import shutil
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from bot.app import RateLimits
 from bot.logsafe import setup_logging
 from bot.runner import BotThread
-from sim.binance import ReplayExchange, load_csv
-from sim.telegram.console import run_console, run_script
+from sim.binance import ReplayExchange, SourceCandle, generate, load_csv
+from sim.binance.server import GENERATED_CANDLES_AFTER_START
+from sim.telegram.console import ConsoleChat, make_console, run_script
 from sim.telegram.local_api import LocalBotApi
 from trading.config import load_settings
+from trading.intervals import INTERVAL_MS
 
 DEMO_DIR = Path("demo")
 DEMO_CHAT = -1001234567890
 DEMO_ADMIN = 111111
 DEMO_GUEST = 222222
+DEFAULT_SYMBOL = "BTCUSDT"
+DEFAULT_INTERVAL = "15m"
 # The local Bot API has no flood control of its own; keep the bot's limiter but let the
 # demo group talk faster than Telegram's 20 messages a minute.
 DEMO_LIMITS = RateLimits(overall_per_second=100, group_per_minute=600, max_retries=3)
+_WARM_UP = 500  # candles before the replay's "now", for the bot's warm-up fetch
+# Generated walks start near real prices so the numbers look familiar.
+_START_PRICES = {"BTCUSDT": 50000.0, "ETHUSDT": 3000.0, "BNBUSDT": 500.0, "SOLUSDT": 150.0}
 
 BANNER = """\
-Offline demo: a replay exchange is serving {source}, {interval} candles, {pace}
+Offline demo: a replay exchange is serving {source}, {pace}
 and a local Telegram Bot API is in front of this terminal. You are user {admin} (an admin)
-in the group "Demo traders" ({chat}).
-
-Try:  /start   /status   /klines 5   /help   /stop
+in the group "Demo traders" ({chat}); the bot is @{bot}.
+{notes}
+Try:  /start   /status   /klines 5   /help   /stop   (or /status@{bot}, as in a group)
       press a button by typing its number; /as {guest} to speak as a non-admin, /as {admin} to switch back
-      /quit (or Ctrl-D) to leave.   Photos are saved under demo/.
+      /quit (or Ctrl-D) to leave.   Photos the bot sends are saved under {photos}/.
 """
 
 
-def demo_settings(ex: ReplayExchange, api: LocalBotApi, db_path: Path, interval: str):  # type: ignore[no-untyped-def]
+class DemoError(RuntimeError):
+    """A demo option is wrong; the message is the one line shown."""
+
+
+class Market:
+    """What the replay exchange serves: symbols, interval, and what was asked but not given."""
+
+    def __init__(self, symbols: list[str], interval: str, note: str = "") -> None:
+        self.symbols = symbols
+        self.interval = interval
+        self.note = note
+
+
+def choose_market(environ: Mapping[str, str], data: str | None) -> Market:
+    """SYMBOLS/INTERVAL from the environment, as far as the replay data allows.
+
+    Generated candles exist for any symbol and interval. A CSV holds one symbol on one
+    interval, so with --data those two are what is served whatever SYMBOLS/INTERVAL say,
+    and `note` says so in one line.
+    """
+    wanted_interval = environ.get("INTERVAL", "").strip()
+    if wanted_interval and wanted_interval not in INTERVAL_MS:
+        raise DemoError(f"INTERVAL={wanted_interval!r} is not a Binance interval")
+    wanted_symbols = [s.strip().upper() for s in environ.get("SYMBOLS", "").split(",") if s.strip()]
+    for symbol in wanted_symbols:
+        if not re.fullmatch(r"[A-Z0-9]{2,20}", symbol):
+            raise DemoError(f"SYMBOLS: {symbol!r} is not a Binance symbol")
+    if data is None:
+        symbols = list(dict.fromkeys(wanted_symbols)) or [DEFAULT_SYMBOL]
+        return Market(symbols, wanted_interval or DEFAULT_INTERVAL)
+    symbol = _symbol_in_name(Path(data).name) or DEFAULT_SYMBOL
+    market = Market([symbol], "")  # the interval comes from the file
+    ignored = []
+    if wanted_symbols and wanted_symbols != [symbol]:
+        ignored.append(f"SYMBOLS={','.join(wanted_symbols)}")
+    if wanted_interval:
+        ignored.append(f"INTERVAL={wanted_interval}")
+    market.note = ", ".join(ignored)
+    return market
+
+
+def _symbol_in_name(name: str) -> str | None:
+    match = re.search(r"(?<![A-Z0-9])([A-Z0-9]{2,15}(?:USDT|USDC|BUSD))(?![A-Z0-9])", name)
+    return match[1] if match else None
+
+
+def _generated(symbol: str, interval: str, seed: int) -> list[SourceCandle]:
+    price = _START_PRICES.get(symbol, 100.0)
+    return generate(
+        _WARM_UP + GENERATED_CANDLES_AFTER_START, interval=interval, seed=seed, start_price=price
+    )
+
+
+def start_exchange(market: Market, data: str | None, speed: float) -> ReplayExchange:
+    if data:
+        try:
+            candles = load_csv(data)
+        except (OSError, ValueError) as e:
+            raise DemoError(f"cannot replay --data {data}: {e}") from None
+        ex = ReplayExchange(candles, symbol=market.symbols[0], seconds_per_candle=speed)
+    else:
+        first, *others = market.symbols
+        extra = {s: _generated(s, market.interval, seed=i + 2) for i, s in enumerate(others)}
+        ex = ReplayExchange(
+            _generated(first, market.interval, seed=1),
+            symbol=first,
+            interval=market.interval,
+            extra_symbols=extra,
+            start_index=_WARM_UP,
+            seconds_per_candle=speed,
+        )
+    market.interval = ex.interval
+    if market.note:
+        market.note = (
+            f"{market.note} not honoured: --data replays one file, which holds only "
+            f"{market.symbols[0]} {ex.interval}."
+        )
+    return ex.start()
+
+
+def demo_settings(ex: ReplayExchange, api: LocalBotApi, db_path: Path, market: Market) -> Any:
     return load_settings(
         environ={
             "TELEGRAM_TOKEN": api.token,
@@ -49,8 +140,8 @@ def demo_settings(ex: ReplayExchange, api: LocalBotApi, db_path: Path, interval:
             "TRADING_MODE": "paper",
             "BINANCE_REST_URL": ex.rest_url,
             "BINANCE_WS_URL": ex.ws_url,
-            "SYMBOLS": ex.symbol,
-            "INTERVAL": interval,
+            "SYMBOLS": ",".join(market.symbols),
+            "INTERVAL": market.interval,
             "DB_PATH": str(db_path),
             "LOG_LEVEL": "WARNING",
             "STREAM_STALE_SECONDS": "10",
@@ -59,46 +150,41 @@ def demo_settings(ex: ReplayExchange, api: LocalBotApi, db_path: Path, interval:
     )
 
 
-class DemoError(RuntimeError):
-    """A demo option is wrong; the message is the one line shown."""
-
-
-def run_demo(*, script: str | None = None, data: str | None = None, speed: float = 0.5) -> int:
-    setup_logging("WARNING", [])
-    logging.getLogger("bot").setLevel(logging.WARNING)
+def _fresh_demo_dir() -> tuple[Path, Path]:
     DEMO_DIR.mkdir(exist_ok=True)
     db_path = DEMO_DIR / "demo.sqlite"
     for suffix in ("", "-wal", "-shm"):  # every demo starts from an empty database
         Path(str(db_path) + suffix).unlink(missing_ok=True)
     photos = DEMO_DIR / "photos"
     shutil.rmtree(photos, ignore_errors=True)
+    return db_path, photos
 
-    try:
-        candles = load_csv(data) if data else None
-    except (OSError, ValueError) as e:
-        raise DemoError(f"cannot replay --data {data}: {e}") from None
-    ex = ReplayExchange(candles, seconds_per_candle=speed, interval=None if candles else "15m").start()
+
+def run_demo(*, script: str | None = None, data: str | None = None, speed: float = 0.5) -> int:
+    log_handler = setup_logging("WARNING", [])
+    logging.getLogger("bot").setLevel(logging.WARNING)
+    market = choose_market(os.environ, data)
+    db_path, photos = _fresh_demo_dir()
+    ex = start_exchange(market, data, speed)
     api = LocalBotApi().start()
     api.add_chat(DEMO_CHAT, "supergroup", "Demo traders")
-    interval = ex.interval
-    settings = demo_settings(ex, api, db_path, interval)
-    bot = BotThread(settings, rate_limits=DEMO_LIMITS, poll_timeout=2, feed_check_seconds=2.0)
+    bot = BotThread(
+        demo_settings(ex, api, db_path, market),
+        rate_limits=DEMO_LIMITS,
+        poll_timeout=2,
+        feed_check_seconds=2.0,
+    )
     try:
         bot.start()
         if script:
+            if market.note:
+                print(f"demo: {market.note}")
             lines = Path(script).read_text(encoding="utf-8").splitlines()
-            return 0 if _run_script(api, lines) else 1
-        print(
-            BANNER.format(
-                source=Path(data).name if data else "generated candles (make demo DATA=file.csv.gz replays real ones)",
-                interval=interval,
-                pace=f"one every {speed:g}s" if speed > 0 else "as fast as the bot reads them",
-                admin=DEMO_ADMIN,
-                guest=DEMO_GUEST,
-                chat=DEMO_CHAT,
-            )
-        )
-        run_console(api, DEMO_CHAT, DEMO_ADMIN, photo_dir=str(photos))
+            return 0 if run_script(api, lines, DEMO_CHAT, DEMO_ADMIN, out=sys.stdout).ok else 1
+        print(_banner(market, data, speed, api.bot_username, photos))
+        chat = make_console(api, DEMO_CHAT, DEMO_ADMIN, photo_dir=str(photos))
+        _log_above_prompt(log_handler, chat)
+        chat.run(sys.stdin)
         return 0
     except KeyboardInterrupt:
         return 130
@@ -108,6 +194,30 @@ def run_demo(*, script: str | None = None, data: str | None = None, speed: float
         ex.stop()
 
 
-def _run_script(api: LocalBotApi, lines: list[str]) -> bool:
-    """Prints the transcript as it goes; False when a reply did not come in time."""
-    return run_script(api, lines, DEMO_CHAT, DEMO_ADMIN, out=sys.stdout).ok
+def _banner(market: Market, data: str | None, speed: float, bot: str, photos: Path) -> str:
+    pairs = ", ".join(market.symbols)
+    if data:
+        source = f"{Path(data).name} as {pairs} {market.interval} candles"
+    else:
+        source = (
+            f"generated {pairs} {market.interval} candles "
+            "(SYMBOLS=… INTERVAL=… choose others; make demo DATA=file.csv.gz replays real ones)"
+        )
+    return BANNER.format(
+        source=source,
+        pace=f"one every {speed:g}s" if speed > 0 else "as fast as the bot reads them",
+        admin=DEMO_ADMIN,
+        guest=DEMO_GUEST,
+        chat=DEMO_CHAT,
+        bot=bot,
+        notes=f"Note: {market.note}\n" if market.note else "",
+        photos=photos,
+    )
+
+
+def _log_above_prompt(handler: logging.Handler | None, chat: ConsoleChat) -> None:
+    """Log lines go through the chat, which prints them above the prompt line."""
+    handlers = [handler] if handler is not None else logging.getLogger().handlers
+    for h in handlers:
+        if isinstance(h, logging.StreamHandler) and h.stream in (sys.stderr, sys.stdout):
+            h.setStream(chat.log_stream())

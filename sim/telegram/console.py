@@ -12,8 +12,9 @@ import contextlib
 import re
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NamedTuple, TextIO
+from typing import Any, NamedTuple, TextIO, cast
 
 from sim.telegram.formatting import utf16_len, utf16_slice
 from sim.telegram.local_api import MESSAGE_METHODS, Call, LocalBotApi
@@ -23,6 +24,7 @@ __all__ = [
     "ScriptResult",
     "keyboard_buttons",
     "live_keyboard",
+    "make_console",
     "render_event",
     "render_text",
     "run_console",
@@ -104,6 +106,9 @@ def render_event(method: str, event: dict[str, Any], *, photo_path: str | None =
         largest = event["photo"][-1]
         where = f" saved to {photo_path}" if photo_path else ""
         body.append(f"[photo {largest['width']}x{largest['height']}{where}]")
+    if "document" in event:
+        document = event["document"]
+        body.append(f"[document {document.get('file_name')}, {document.get('file_size')} bytes]")
     text = render_text(event)
     if text:
         body.extend(text.split("\n"))
@@ -177,9 +182,13 @@ class ConsoleChat:
         chat_type: str = "group",
         chat_title: str = "Traders",
         wait_replies: float = 0.0,
+        settle: float = 1.0,
+        drain_timeout: float = 20.0,
     ) -> None:
-        """`wait_replies` > 0 makes each sent line wait up to that many seconds for the bot's
-        answer, which keeps output ordered when lines come from a pipe rather than a person."""
+        """`wait_replies` > 0 is for lines from a pipe rather than a person: each sent line
+        waits up to that many seconds for the bot's answer and then until the bot has been
+        quiet for `settle` seconds, so that a late notice is not read as the next line's
+        answer; at end of input the chat waits (up to `drain_timeout`) for the bot to finish."""
         self.api = api
         self.chat_id = chat_id
         self.user_id = user_id
@@ -190,6 +199,8 @@ class ConsoleChat:
         self.photo_dir = photo_dir
         self.prompt = prompt
         self.wait_replies = wait_replies
+        self.settle = settle
+        self.drain_timeout = drain_timeout
         self._lock = threading.RLock()
         self._prompt_shown = False
         self._interactive = prompt and _isatty(self.out)
@@ -209,6 +220,11 @@ class ConsoleChat:
             else:
                 self.out.write(text + "\n")
             self.out.flush()
+
+    def log_stream(self) -> TextIO:
+        """A stream for a logging handler: each line is printed above the prompt like the
+        bot's messages, instead of landing in the middle of what the person is typing."""
+        return cast(TextIO, _LineStream(self.write))
 
     def _show_prompt(self) -> None:
         with self._lock:
@@ -316,6 +332,17 @@ class ConsoleChat:
     def _wait_reply(self, mark: int) -> None:
         if self.wait_replies > 0:
             self.api.wait_for(_reply_predicate(self.chat_id), self.wait_replies, start=mark)
+            self.api.wait_quiet(self.settle, self.wait_replies)
+
+    def _drain(self) -> None:
+        """End of piped input: the last line's answers (and the notices they cause) may still
+        be on their way; leaving now would cut them off."""
+        if self.wait_replies <= 0:
+            return
+        if self.api.wait_quiet(self.settle, self.drain_timeout):
+            self.write("(end of input; the bot has answered everything)")
+        else:
+            self.write(f"(end of input; the bot was still busy after {self.drain_timeout:g}s)")
 
     def run(self, input_stream: TextIO | None = None) -> None:
         """Reads lines until /quit or end of input."""
@@ -343,7 +370,9 @@ class ConsoleChat:
                     with self._lock:
                         self._prompt_shown = False
                 if not self.handle_line(line):
-                    break
+                    return
+            if not use_input:
+                self._drain()
         except KeyboardInterrupt:
             pass
         finally:
@@ -359,6 +388,24 @@ def _isatty(stream: Any) -> bool:
         return False
 
 
+class _LineStream:
+    """Just enough of a text stream for logging.StreamHandler, writing whole lines."""
+
+    def __init__(self, write_line: Callable[[str], None]) -> None:
+        self._write_line = write_line
+        self._pending = ""
+
+    def write(self, text: str) -> int:
+        self._pending += text
+        *lines, self._pending = self._pending.split("\n")
+        for line in lines:
+            self._write_line(line)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
 def _line_buffer() -> str:
     """What the person has typed so far, to redraw it after printing above the prompt."""
     readline = sys.modules.get("readline")
@@ -368,6 +415,33 @@ def _line_buffer() -> str:
         return str(readline.get_line_buffer())
     except Exception:
         return ""
+
+
+def make_console(
+    api: LocalBotApi,
+    chat_id: int,
+    user_id: int,
+    *,
+    input_stream: TextIO = sys.stdin,
+    output_stream: TextIO = sys.stdout,
+    photo_dir: str | Path | None = "demo",
+    prompt: bool = True,
+    wait_replies: float | None = None,
+) -> ConsoleChat:
+    """The chat `run_console` runs. With piped input (no terminal) each line waits up to 10 s
+    for the bot's reply unless `wait_replies` says otherwise, so that the output reads in
+    order and end-of-input does not cut the last answer off."""
+    if wait_replies is None:
+        wait_replies = 0.0 if _isatty(input_stream) else 10.0
+    return ConsoleChat(
+        api,
+        chat_id,
+        user_id,
+        output_stream=output_stream,
+        photo_dir=photo_dir,
+        prompt=prompt,
+        wait_replies=wait_replies,
+    )
 
 
 def run_console(
@@ -381,15 +455,12 @@ def run_console(
     prompt: bool = True,
     wait_replies: float | None = None,
 ) -> None:
-    """Runs the chat until /quit or EOF. With piped input (no terminal) each line waits up to
-    10 s for the bot's reply unless `wait_replies` says otherwise, so that the output reads in
-    order and end-of-input does not cut the last answer off."""
-    if wait_replies is None:
-        wait_replies = 0.0 if _isatty(input_stream) else 10.0
-    chat = ConsoleChat(
+    """Runs the chat until /quit or EOF (see make_console)."""
+    chat = make_console(
         api,
         chat_id,
         user_id,
+        input_stream=input_stream,
         output_stream=output_stream,
         photo_dir=photo_dir,
         prompt=prompt,

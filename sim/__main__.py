@@ -1,0 +1,39 @@
+"""`python -m sim`: the offline demo, the same as `python -m bot --demo`.
+
+python -m sim [--script FILE] [--data CSV] [--speed SECONDS]
+SYMBOLS and INTERVAL from the environment choose what generated candles are served.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sim", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--script", metavar="FILE", help="run a scripted conversation instead of the terminal"
+    )
+    parser.add_argument(
+        "--data",
+        metavar="CSV",
+        help="candles to replay (open_time_ms,open,high,low,close,volume; .gz ok)",
+    )
+    parser.add_argument(
+        "--speed", type=float, default=0.5, help="seconds per replayed candle (default 0.5)"
+    )
+    args = parser.parse_args(argv)
+    if args.speed < 0:
+        parser.error("--speed must be 0 (as fast as possible) or more seconds per candle")
+    from sim.demo import DemoError, run_demo
+
+    try:
+        return run_demo(script=args.script, data=args.data, speed=args.speed)
+    except DemoError as e:
+        print(f"demo: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

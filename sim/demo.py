@@ -40,7 +40,7 @@ _WARM_UP = 500  # candles before the replay's "now", for the bot's warm-up fetch
 _START_PRICES = {"BTCUSDT": 50000.0, "ETHUSDT": 3000.0, "BNBUSDT": 500.0, "SOLUSDT": 150.0}
 
 BANNER = """\
-Offline demo: a replay exchange is serving {source}, {pace}
+Offline demo: a replay exchange is serving {source}, {pace},
 and a local Telegram Bot API is in front of this terminal. You are user {admin} (an admin)
 in the group "Demo traders" ({chat}); the bot is @{bot}.
 {notes}
@@ -199,10 +199,7 @@ def _banner(market: Market, data: str | None, speed: float, bot: str, photos: Pa
     if data:
         source = f"{Path(data).name} as {pairs} {market.interval} candles"
     else:
-        source = (
-            f"generated {pairs} {market.interval} candles "
-            "(SYMBOLS=… INTERVAL=… choose others; make demo DATA=file.csv.gz replays real ones)"
-        )
+        source = f"generated {pairs} {market.interval} candles"
     return BANNER.format(
         source=source,
         pace=f"one every {speed:g}s" if speed > 0 else "as fast as the bot reads them",
@@ -210,7 +207,9 @@ def _banner(market: Market, data: str | None, speed: float, bot: str, photos: Pa
         guest=DEMO_GUEST,
         chat=DEMO_CHAT,
         bot=bot,
-        notes=f"Note: {market.note}\n" if market.note else "",
+        notes=f"Note: {market.note}\n"
+        if market.note
+        else "(SYMBOLS=… INTERVAL=… choose what is generated; DATA=file.csv.gz replays real candles)\n",
         photos=photos,
     )
 

@@ -10,6 +10,7 @@ import asyncio
 import datetime as dtm
 import io
 import json
+import logging
 import re
 import struct
 import threading
@@ -588,3 +589,24 @@ def test_markdown_v2_entities(source: str, text: str, entities: list[tuple[Any, 
 def test_markdown_v2_errors(source: str, message: str) -> None:
     with pytest.raises(EntityParseError, match=re.escape(message)):
         parse_markdown_v2(source)
+
+
+def test_console_log_lines_go_above_the_prompt(api: LocalBotApi) -> None:
+    """A log record while the person is typing clears the prompt line, prints, redraws it."""
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    out = Terminal()
+    chat = ConsoleChat(api, CHAT, ADMIN, output_stream=out)
+    handler = logging.StreamHandler(chat.log_stream())
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    logger = logging.getLogger("test.console.prompt")
+    logger.addHandler(handler)
+    try:
+        chat._show_prompt()  # as run() does right before input()
+        logger.warning("stream dropped")
+    finally:
+        logger.removeHandler(handler)
+    assert out.getvalue() == f"\r\x1b[KWARNING stream dropped\n{chat.prompt_text}"

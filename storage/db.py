@@ -121,7 +121,18 @@ def _v2(db: sqlite_utils.Database) -> None:
     db["runtime_state"].create({"key": str, "value": str, "updated_at": int}, pk="key")
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2]
+def _v3(db: sqlite_utils.Database) -> None:
+    # Every /set change with who and when; `params` keeps the current value of each.
+    db["param_changes"].create(
+        {"id": int, "ts": int, "strategy": str, "name": str, "old": str, "new": str, "user_id": int},
+        pk="id",
+        not_null={"ts", "strategy", "name", "new"},
+    )
+    db["fills"].create_index(["ts"])
+    db["orders"].create_index(["mode", "ts"])
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from trading.intervals import INTERVAL_MS
@@ -54,6 +55,10 @@ class Settings:
     warmup_candles: int = 500
     status_post_minutes: float = 0.0
     notify_candles: bool = False
+    # The trading core (README "Configuration").
+    strategy: str = "ema_cross"
+    paper_balance: Decimal = Decimal("10000")
+    paper_fee_pct: Decimal = Decimal("0.05")
 
     @property
     def interval_ms(self) -> int:
@@ -132,6 +137,16 @@ def _warmup(raw: str) -> int:
     return n
 
 
+def _money(name: str, raw: str, *, minimum: Decimal, maximum: Decimal) -> Decimal:
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise ConfigError(f"{name}: {raw!r} is not a number") from None
+    if not value.is_finite() or not minimum <= value <= maximum:
+        raise ConfigError(f"{name}: must be from {minimum} to {maximum}, got {raw}")
+    return value
+
+
 def _flag(name: str, raw: str) -> bool:
     value = raw.strip().lower()
     if value in ("1", "true", "yes", "on"):
@@ -197,6 +212,12 @@ def load_settings(
     chat_ids = _int_list("TELEGRAM_CHAT_ID", get("TELEGRAM_CHAT_ID"))
     admin_ids = frozenset(_int_list("TELEGRAM_ADMIN_IDS", get("TELEGRAM_ADMIN_IDS")))
 
+    from trading.strategies import STRATEGIES  # late: strategies import config's neighbours
+
+    strategy = get("STRATEGY", "ema_cross").lower()
+    if strategy not in STRATEGIES:
+        raise ConfigError(f"STRATEGY: {strategy!r} is not one of {', '.join(STRATEGIES)}")
+
     return Settings(
         telegram_token=get("TELEGRAM_TOKEN"),
         telegram_chat_ids=chat_ids,
@@ -227,5 +248,12 @@ def load_settings(
         notify_candles=_flag("NOTIFY_CANDLES", get("NOTIFY_CANDLES", "0")),
         status_post_minutes=_number(
             "STATUS_POST_MINUTES", get("STATUS_POST_MINUTES", "0"), minimum=0
+        ),
+        strategy=strategy,
+        paper_balance=_money(
+            "PAPER_BALANCE", get("PAPER_BALANCE", "10000"), minimum=Decimal(0), maximum=Decimal("1e12")
+        ),
+        paper_fee_pct=_money(
+            "PAPER_FEE_PCT", get("PAPER_FEE_PCT", "0.05"), minimum=Decimal(0), maximum=Decimal(5)
         ),
     )

@@ -1,5 +1,41 @@
-"""Strategies turn closed candles into signals; the engine owns when they run."""
+"""Strategies by name (the STRATEGY setting): each a plain class with a parameter schema."""
 
-from trading.strategies.base import NoStrategy, Signal, Strategy
+from __future__ import annotations
 
-__all__ = ["NoStrategy", "Signal", "Strategy"]
+from trading.strategies.base import CLOSE, LONG, SHORT, Decision, NoStrategy, Strategy
+from trading.strategies.ema_cross import EmaCross
+from trading.strategies.params import Param, ParamError, Schema, Values
+
+STRATEGIES: dict[str, type] = {cls.name: cls for cls in (EmaCross, NoStrategy)}
+DEFAULT_STRATEGY = EmaCross.name
+
+
+def strategy_class(name: str) -> type:
+    try:
+        return STRATEGIES[name]
+    except KeyError:
+        raise ValueError(f"unknown strategy {name!r}; known: {', '.join(STRATEGIES)}") from None
+
+
+def make_strategy(name: str, values: Values | None = None) -> Strategy:
+    cls = strategy_class(name)
+    return cls(values)  # type: ignore[no-any-return]
+
+
+__all__ = [
+    "CLOSE",
+    "DEFAULT_STRATEGY",
+    "LONG",
+    "SHORT",
+    "STRATEGIES",
+    "Decision",
+    "EmaCross",
+    "NoStrategy",
+    "Param",
+    "ParamError",
+    "Schema",
+    "Strategy",
+    "Values",
+    "make_strategy",
+    "strategy_class",
+]

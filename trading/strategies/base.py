@@ -1,42 +1,58 @@
-"""The strategy seam: a closed candle and its history in, at most one signal out.
+"""The strategy seam: a closed candle and the current position in, at most one decision out.
 
-Strategies are pure (no I/O, no clock): the same candles give the same signals, which is
-what lets a backtest and the live path agree. The engine stores signals and turns them
-into confirmations; a strategy never places orders.
+Strategies are pure (no I/O, no clock, no orders): the same candles give the same
+decisions, which is what lets the backtest and the live bot agree trade for trade. A
+strategy keeps its indicators incrementally (one update per closed candle), so its state
+*is* its history; `warmup` says how many candles it needs before it may speak. Sizing,
+fills, stops and money belong to the trader and the broker.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 from trading.candles import Candle
+from trading.strategies.params import Schema, Values
+
+LONG, SHORT, CLOSE = "long", "short", "close"
 
 
-@dataclass(frozen=True)
-class Signal:
-    symbol: str
-    side: str  # "BUY" | "SELL" | "CLOSE"
-    candle_open_time: int
+@dataclass(frozen=True, slots=True)
+class Decision:
+    action: str  # LONG | SHORT | CLOSE: the position wanted after the next candle's open
     reason: str
 
 
 class Strategy(Protocol):
-    name: str
+    name: ClassVar[str]
+    schema: ClassVar[Schema]
+    values: Values
 
     @property
     def warmup(self) -> int:
-        """How many closed candles it needs before it can speak (sizes the stream warm-up)."""
+        """Closed candles needed before the first decision (sizes the feed's warm-up)."""
 
-    def on_candle(self, candle: Candle, history: Sequence[Candle]) -> Signal | None: ...
+    def on_candle(self, candle: Candle, position: int) -> Decision | None:
+        """Take in one closed candle; position is +1 long, -1 short, 0 flat."""
+
+    def indicators(self) -> dict[str, float]:
+        """Current indicator values, for /status and charts."""
 
 
 class NoStrategy:
-    """Observe only: the default until a strategy is configured."""
+    """Observe only (STRATEGY=none): the stream runs, nothing is decided."""
 
-    name = "none"
+    name: ClassVar[str] = "none"
+    schema: ClassVar[Schema] = Schema(())
+
+    def __init__(self, values: Values | None = None) -> None:
+        self.values: Values = {}
+
     warmup = 0
 
-    def on_candle(self, candle: Candle, history: Sequence[Candle]) -> Signal | None:
+    def on_candle(self, candle: Candle, position: int) -> Decision | None:
         return None
+
+    def indicators(self) -> dict[str, float]:
+        return {}

@@ -1,0 +1,95 @@
+"""The trader's journal: its orders, fills and per-symbol state, written together.
+
+Each closed candle is booked in one transaction (the fills it caused and the state after
+it: the cursor, orders waiting for the next open, stop and take levels), so a crash
+leaves either the candle fully booked or not at all, and the restarted bot redoes it with
+the same deterministic order ids (INSERT OR IGNORE makes that harmless).
+
+The trader calls in from the stream thread while the engine reads from others, and a
+sqlite connection belongs to one thread, so connections are per thread.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import sqlite_utils
+
+from storage.db import open_db
+
+
+class FillLike(Protocol):
+    order_id: str
+    symbol: str
+    side: str
+    qty: Any
+    price: Any
+    fee: Any
+    time: int
+    reason: str
+
+
+_FILL_COLS = ("id", "client_order_id", "ts", "symbol", "side", "price", "quantity", "fee", "fee_asset")
+
+
+class TradeJournal:
+    def __init__(self, db_path: str, mode: str) -> None:
+        self.db_path = db_path
+        self.mode = mode  # paper fills and exchange fills never mix
+        self._local = threading.local()
+
+    def _db(self) -> sqlite_utils.Database:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = self._local.db = open_db(self.db_path)
+        return db
+
+    def load_state(self, symbol: str) -> dict[str, Any] | None:
+        row = self._db().conn.execute(
+            "SELECT value FROM runtime_state WHERE key=?", (f"trader:{self.mode}:{symbol}",)
+        ).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def commit(self, symbol: str, state: dict[str, Any], fills: Sequence[FillLike]) -> None:
+        conn, mode = self._db().conn, self.mode
+        now = int(time.time() * 1000)
+        with conn:
+            for f in fills:
+                conn.execute(
+                    "INSERT OR IGNORE INTO orders (client_order_id, ts, mode, symbol, side, type, quantity, "
+                    "price, reduce_only, status, updated_at, error) VALUES (?, ?, ?, ?, ?, 'MARKET', ?, ?, ?, "
+                    "'FILLED', ?, NULL)",
+                    (f.order_id, f.time, mode, f.symbol, f.side, str(f.qty), str(f.price),
+                     int(f.order_id.endswith(("-c", "-sl", "-tp"))), now),
+                )
+                conn.execute(
+                    f"INSERT OR IGNORE INTO fills ({', '.join(_FILL_COLS)}, realized_pnl) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'USDT', NULL)",
+                    (f.order_id + "/1", f.order_id, f.time, f.symbol, f.side, str(f.price), str(f.qty), str(f.fee)),
+                )
+            conn.execute(
+                "INSERT INTO runtime_state (key, value, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value=excluded.value, updated_at=excluded.updated_at",
+                (f"trader:{mode}:{symbol}", json.dumps(state), now),
+            )
+
+    def fills(self, since_ms: int = 0) -> list[dict[str, Any]]:
+        """Every fill of this mode in booking order (text money, as stored)."""
+        cur = self._db().conn.execute(
+            "SELECT f.client_order_id, f.symbol, f.side, f.quantity, f.price, f.fee, f.ts "
+            "FROM fills f JOIN orders o ON o.client_order_id = f.client_order_id "
+            "WHERE o.mode=? AND f.ts >= ? ORDER BY f.ts, f.rowid",
+            (self.mode, since_ms),
+        )
+        cols = ("order_id", "symbol", "side", "qty", "price", "fee", "time")
+        return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+    def close(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None

@@ -1,0 +1,116 @@
+"""The trader with the paper broker: fills at the next open, stops on high/low, refusals,
+flips, and a restart from the journal that resumes the same book."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+from storage.trades import TradeJournal
+from tests.helpers import RecordingNotifier
+from trading.brokers import PaperBroker
+from trading.candles import Candle
+from trading.feed import replay
+from trading.portfolio import Fill, Portfolio
+from trading.strategies import EmaCross
+from trading.symbols import SymbolFilters
+from trading.trader import Trader
+
+IV = 900_000
+F = SymbolFilters.btcusdt()
+
+
+def candle(i: int, o: float, h: float, low: float, c: float) -> Candle:
+    return Candle("BTCUSDT", "15m", i * IV, i * IV + IV - 1, o, h, low, c, 1.0)
+
+
+def make_trader(values=None, journal=None, notifier=None, balance="10000", fills=()) -> Trader:
+    p = Portfolio.replay(D(balance), fills)
+    return Trader(
+        symbols=["BTCUSDT"], interval_ms=IV, strategy="ema_cross", values=values,
+        filters={"BTCUSDT": F}, portfolio=p, broker=PaperBroker({"BTCUSDT": F}, D("0.0005"), p),
+        min_warmup=0, notifier=notifier, journal=journal,
+    )
+
+
+def flat_then(moves: list[tuple[float, float, float, float]], values: dict) -> list[Candle]:
+    """Enough flat candles to warm ema_cross up, then the given (o, h, l, c) candles."""
+    n = EmaCross(values).warmup + 1
+    out = [candle(i, 100_000.0, 100_000.0, 100_000.0, 100_000.0) for i in range(n)]
+    return out + [candle(n + i, *m) for i, m in enumerate(moves)]
+
+
+def test_signal_fills_at_next_open_with_stake_sizing_and_fee() -> None:
+    values = {"fast": 2, "slow": 3, "stake_usdt": 100, "leverage": 5}
+    candles = flat_then([(100_000, 101_000, 99_900, 101_000), (101_500, 101_600, 101_400, 101_500)], values)
+    t = make_trader(values)
+    replay(t, candles, warmup=0)
+    pos = t.portfolio.positions["BTCUSDT"]
+    # 100 × 5 / 101500 = 0.004926 → 0.004 (rounded down to the 0.001 step), at the next open
+    assert (pos.qty, pos.entry, pos.opened_at) == (D("0.004"), D("101500"), candles[-1].open_time)
+    assert t.portfolio.fees == D("0.004") * D("101500") * D("0.0005")
+
+
+def test_stop_wins_when_both_levels_are_touched_and_a_gap_fills_at_the_open() -> None:
+    values = {"fast": 2, "slow": 3, "stake_usdt": 100, "leverage": 5, "stop_loss_pct": 1, "take_profit_pct": 1}
+    up = (100_000, 101_000, 99_900, 101_000)
+    entry = (101_000, 101_100, 100_900, 101_000)  # long 0.004 at 101000: SL 99990, TP 102010
+    both = (101_000, 103_000, 99_000, 101_000)  # touches both: the stop wins, at the stop
+    t = make_trader(values)
+    replay(t, flat_then([up, entry, both], values), warmup=0)
+    (trade,) = t.portfolio.trades
+    assert (trade.entry_price, trade.exit_price) == (D("101000"), D("99990.0"))
+
+    gap = (99_000, 99_500, 98_000, 99_200)  # opens below the stop: filled at the open
+    t2 = make_trader(values)
+    replay(t2, flat_then([up, entry, gap], values), warmup=0)
+    assert t2.portfolio.trades[0].exit_price == D("99000")
+
+
+def test_below_min_notional_is_refused_with_the_reason() -> None:
+    values = {"fast": 2, "slow": 3, "stake_usdt": 10, "leverage": 1}
+    n = RecordingNotifier()
+    t = make_trader(values, notifier=n)
+    replay(t, flat_then([(100_000, 101_000, 99_900, 101_000), (101_500, 101_600, 101_400, 101_500)], values), warmup=0)
+    assert t.portfolio.side("BTCUSDT") == 0
+    refused = [x.text for x in n.notices if x.kind == "order_refused"]
+    assert refused and "MIN_NOTIONAL" in refused[0] or "LOT_SIZE" in refused[0]
+
+
+def test_opposite_cross_closes_and_reverses_on_the_same_open() -> None:
+    values = {"fast": 2, "slow": 3, "stake_usdt": 100, "leverage": 5}
+    moves = [(100_000, 101_000, 99_900, 101_000), (101_500, 101_600, 101_400, 101_500),
+             (101_500, 101_500, 95_000, 95_000), (95_100, 95_200, 95_000, 95_100)]
+    t = make_trader(values)
+    replay(t, flat_then(moves, values), warmup=0)
+    (trade,) = t.portfolio.trades
+    assert (trade.side, trade.exit_price) == ("long", D("95100"))
+    pos = t.portfolio.positions["BTCUSDT"]
+    assert pos.side == -1 and pos.entry == D("95100") and pos.opened_at == trade.close_time
+
+
+def test_a_restart_from_the_journal_resumes_the_same_book(tmp_path) -> None:
+    values = {"fast": 2, "slow": 3, "stake_usdt": 100, "leverage": 5, "stop_loss_pct": 2}
+    moves = [(100_000, 101_000, 99_900, 101_000), (101_500, 101_600, 101_400, 101_500),
+             (101_500, 101_500, 95_000, 95_000), (95_100, 95_200, 95_000, 95_100), (95_000, 95_100, 94_000, 94_500)]
+    candles = flat_then(moves, values)
+    whole = make_trader(values)
+    replay(whole, candles, warmup=0)
+
+    db = str(tmp_path / "bot.sqlite")
+    cut = len(candles) - 2  # the first run dies after deciding the reversal, before its fills
+    first = make_trader(values, journal=TradeJournal(db, "paper"))
+    replay(first, candles[:cut], warmup=0)
+    journal = TradeJournal(db, "paper")
+    fills = [Fill(f["order_id"], f["symbol"], f["side"], D(f["qty"]), D(f["price"]), D(f["fee"]), f["time"])
+             for f in journal.fills()]
+    second = make_trader(values, journal=journal, fills=fills)
+    assert second.cursor("BTCUSDT") == candles[cut - 1].open_time
+    assert second.books["BTCUSDT"].pending, "orders waiting for the next open survive the restart"
+    second.warm("BTCUSDT", candles[:cut])
+    for c in candles[cut:]:
+        second.on_candle(c, True)
+    assert second.portfolio.trades == whole.portfolio.trades
+    assert second.portfolio.balance == whole.portfolio.balance
+    pos, pos2 = whole.portfolio.positions["BTCUSDT"], second.portfolio.positions["BTCUSDT"]
+    assert (pos.qty, pos.entry) == (pos2.qty, pos2.entry)
+    assert second.books["BTCUSDT"].stop == whole.books["BTCUSDT"].stop is not None

@@ -1,0 +1,118 @@
+"""The backtest: the live bot's feed contract, trader, paper broker and portfolio over
+recorded candles, with nothing of its own but the loop that records equity.
+
+There is deliberately no second implementation of the rules here: `run_backtest` builds
+the same `Trader` the live engine builds and drives it through `trading.feed.replay`, so a
+backtest trade is what the live bot would have done on those candles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from trading.backtest.stats import Stats, compute_stats
+from trading.brokers import PaperBroker
+from trading.candles import Candle
+from trading.feed import replay
+from trading.portfolio import ClosedTrade, Portfolio
+from trading.strategies import DEFAULT_STRATEGY, Values
+from trading.symbols import SymbolFilters
+from trading.trader import Trader
+
+__all__ = ["BacktestResult", "Stats", "run_backtest"]
+
+Progress = Callable[[int, int], None]  # (done, total)
+
+
+@dataclass
+class BacktestResult:
+    trader: Trader
+    trades: list[ClosedTrade]
+    times: list[int]  # open time of each decided candle
+    equity: list[float]  # mark-to-market equity at each decided candle's close
+    closes: list[float]
+    stats: Stats
+    seconds: float = 0.0  # the trading loop alone (the CLI prints it)
+
+
+class _Recorder:
+    """Sits between the feed and the trader to sample equity after every candle."""
+
+    def __init__(self, trader: Trader, symbol: str, total: int, progress: Progress | None) -> None:
+        self.trader = trader
+        self.symbol = symbol
+        self.times: list[int] = []
+        self.equity: list[float] = []
+        self.closes: list[float] = []
+        self.exposed = 0
+        self.total = total
+        self.progress = progress
+        self.cursor = trader.cursor
+        self.warmup = trader.warmup
+        self.warm = trader.warm
+        self.on_forming = trader.on_forming
+
+    def on_candle(self, candle: Candle, backfilled: bool) -> None:
+        self.trader.on_candle(candle, backfilled)
+        pos = self.trader.portfolio.positions.get(self.symbol)
+        self.times.append(candle.open_time)
+        self.closes.append(candle.close)
+        if pos is not None and pos.qty_f:
+            self.exposed += 1
+            self.equity.append(self.trader.portfolio.balance_f + (candle.close - pos.entry_f) * pos.qty_f)
+        else:
+            self.equity.append(self.trader.portfolio.balance_f)
+        if self.progress is not None and len(self.times) % 5000 == 0:
+            self.progress(len(self.times), self.total)
+
+
+def run_backtest(
+    candles: Sequence[Candle],
+    *,
+    strategy: str = DEFAULT_STRATEGY,
+    values: Values | None = None,
+    filters: SymbolFilters | None = None,
+    warmup: int = 500,
+    start_ms: int | None = None,
+    balance: Decimal = Decimal("10000"),
+    fee_rate: Decimal = Decimal("0.0005"),
+    progress: Progress | None = None,
+) -> BacktestResult:
+    """Trade one symbol's candles. With start_ms, candles before it only warm the strategy
+    (the last `warmup` of them, as the live bot warms up); without, the first `warmup` do."""
+    if not candles:
+        raise ValueError("no candles to backtest")
+    symbol = candles[0].symbol
+    filters = filters or SymbolFilters.btcusdt()
+    if start_ms is not None:
+        first = next((i for i, c in enumerate(candles) if c.open_time >= start_ms), len(candles))
+        candles = candles[max(0, first - warmup) :]
+        warm = min(warmup, first)
+    else:
+        warm = min(warmup, len(candles))
+    portfolio = Portfolio(balance)
+    trader = Trader(
+        symbols=[symbol],
+        interval_ms=candles[0].close_time - candles[0].open_time + 1,
+        strategy=strategy,
+        values=values,
+        filters={symbol: filters},
+        portfolio=portfolio,
+        broker=PaperBroker({symbol: filters}, fee_rate, portfolio),
+        min_warmup=warmup,
+    )
+    rec = _Recorder(trader, symbol, len(candles) - warm, progress)
+    replay(rec, candles, warmup=warm)
+    stats = compute_stats(
+        trades=portfolio.trades,
+        equity=rec.equity,
+        closes=rec.closes,
+        exposed=rec.exposed,
+        balance=balance,
+        final_balance=portfolio.balance,
+        fees=portfolio.fees,
+        notional=Decimal(repr(float(trader.values.get("stake_usdt", 0)))) * int(trader.values.get("leverage", 1)),
+    )
+    return BacktestResult(trader, list(portfolio.trades), rec.times, rec.equity, rec.closes, stats)

@@ -1,0 +1,157 @@
+"""python -m trading.backtest: what the live bot would have done on recorded candles.
+
+    python -m trading.backtest --csv FILE [--param fast=9 …] [--trades-out trades.csv]
+    python -m trading.backtest --db [PATH] [--symbol S --interval I --start D --end D]
+
+Exit status: 0 done, 2 bad arguments or data (one line on stderr saying which).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import time
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from trading.backtest import BacktestResult, run_backtest
+from trading.config import ConfigError, load_settings
+from trading.feed import load_csv_candles, load_stored_candles
+from trading.intervals import INTERVAL_MS
+from trading.market import to_ms
+from trading.strategies import STRATEGIES, ParamError, strategy_class
+from trading.strategies.params import parse_assignments
+
+TRADE_COLUMNS = ("open_time_ms", "close_time_ms", "side", "quantity", "entry_price", "exit_price", "fees", "pnl")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m trading.backtest",
+        description="Backtest a strategy with the live bot's own trader, paper broker and portfolio.",
+    )
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--csv", metavar="FILE", help="candles: open_time_ms,open,high,low,close,volume (.gz ok)")
+    src.add_argument("--db", metavar="PATH", nargs="?", const="", help="the bot's SQLite store (default: DB_PATH)")
+    p.add_argument("--symbol", help="symbol (default: the first of SYMBOLS; a CSV is taken to be this symbol)")
+    p.add_argument("--interval", help="interval (default: INTERVAL for --db; a CSV's own step)")
+    p.add_argument("--start", help="first candle to trade (UTC date/time or ms); earlier ones only warm up")
+    p.add_argument("--end", help="last candle to trade (UTC date/time or ms)")
+    p.add_argument("--strategy", help=f"one of {', '.join(STRATEGIES)} (default: STRATEGY)")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="a strategy parameter; repeat")
+    p.add_argument("--warmup", type=int, help="candles that only warm the strategy (default: WARMUP_CANDLES)")
+    p.add_argument("--balance", help="paper wallet in USDT (default: PAPER_BALANCE)")
+    p.add_argument("--fee-pct", help="taker fee per side in %% (default: PAPER_FEE_PCT)")
+    p.add_argument("--trades-out", metavar="FILE.csv", help="write one row per closed trade")
+    p.add_argument("--env-file", default=".env", help="dotenv file for the defaults (default .env)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result = _run(args)
+    except (ConfigError, ParamError, ValueError, OSError) as e:
+        print(f"backtest: {e}", file=sys.stderr)
+        return 2
+    print(_report(result, args))
+    if args.trades_out:
+        write_trades(result, args.trades_out)
+        print(f"trades written to {args.trades_out}")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> BacktestResult:
+    settings = load_settings(env_file=args.env_file)
+    symbol = (args.symbol or settings.symbols[0]).upper()
+    if args.interval and args.interval not in INTERVAL_MS:
+        raise ValueError(f"--interval: {args.interval!r} is not a Binance interval")
+    strategy = args.strategy or settings.strategy
+    cls = strategy_class(strategy)
+    values = cls.schema.validate({}, parse_assignments(args.param)) if args.param else None
+    if args.csv is not None:
+        candles = load_csv_candles(args.csv, symbol=symbol, interval=args.interval)
+    else:
+        db = args.db or settings.db_path
+        if not Path(db).is_file():
+            raise ValueError(f"--db: no database at {db}")
+        candles = load_stored_candles(db, symbol, args.interval or settings.interval)
+    start = to_ms(args.start) if args.start else None
+    if args.end:
+        end = to_ms(args.end)
+        candles = [c for c in candles if c.open_time <= end]
+    if not candles:
+        raise ValueError("no candles in that range")
+    warmup = args.warmup if args.warmup is not None else settings.warmup_candles
+    if warmup < 0:
+        raise ValueError("--warmup must be 0 or more")
+    t0 = time.perf_counter()
+    result = run_backtest(
+        candles,
+        strategy=strategy,
+        values=values,
+        warmup=warmup,
+        start_ms=start,
+        balance=_decimal("--balance", args.balance, settings.paper_balance),
+        fee_rate=_decimal("--fee-pct", args.fee_pct, settings.paper_fee_pct) / 100,
+        progress=_progress_bar if sys.stderr.isatty() and len(candles) > 100_000 else None,
+    )
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+def _decimal(flag: str, raw: str | None, default: Decimal) -> Decimal:
+    if raw is None:
+        return default
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise ValueError(f"{flag}: {raw[:32]!r} is not a number") from None
+    if not value.is_finite() or value < 0:
+        raise ValueError(f"{flag}: must be a finite number ≥ 0")
+    return value
+
+
+def _progress_bar(done: int, total: int) -> None:
+    width = 30
+    filled = width * done // max(total, 1)
+    end = "\n" if done >= total else ""
+    print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,} candles", end=end, file=sys.stderr, flush=True)
+
+
+def _report(result: BacktestResult, args: argparse.Namespace) -> str:
+    t = result.trader
+    first, last = result.times[0] if result.times else 0, result.times[-1] if result.times else 0
+    params = " ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in t.values.items())
+    head = [
+        f"{t.strategy_name} on {next(iter(t.books))} · {_utc(first)} → {_utc(last)} UTC",
+        f"parameters: {params}",
+    ]
+    width = max(len(k) for k, _ in result.stats.rows())
+    body = [f"  {k.ljust(width)}  {v}" for k, v in result.stats.rows()]
+    tail = [f"({result.seconds:.2f}s)"]
+    return "\n".join(head + body + tail)
+
+
+def write_trades(result: BacktestResult, path: str) -> None:
+    """One row per closed trade; times are the fill candles' open times, pnl net of both fees."""
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(TRADE_COLUMNS)
+        for tr in result.trades:
+            w.writerow(
+                (tr.open_time, tr.close_time, tr.side, f"{tr.qty:f}", f"{tr.entry_price:f}",
+                 f"{tr.exit_price:f}", f"{tr.fees:f}", f"{tr.pnl:f}")
+            )
+
+
+def _utc(ms: int) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

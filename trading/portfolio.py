@@ -1,0 +1,196 @@
+"""Positions and PnL from fills, in Decimal: one-way mode, one net position per symbol.
+
+Everything here is a pure function of the fills in order, so the chat's numbers, the
+backtest's and a recomputation from the stored fills are the same by construction
+(`Portfolio.replay`). A fill that crosses zero closes the trade and opens the other side at
+the same price; its fee is split between the two in proportion to quantity.
+
+Floats mirror the position for the hot path (equity marks on every backtest candle); money
+itself is never computed in float.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+ZERO = Decimal(0)
+BUY, SELL = "BUY", "SELL"
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    order_id: str  # client order id: deterministic, so a replayed fill is recognised
+    symbol: str
+    side: str  # BUY | SELL
+    qty: Decimal
+    price: Decimal
+    fee: Decimal  # in the quote asset (USDT)
+    time: int  # ms: the fill candle's open time
+    reason: str = ""
+
+    @property
+    def signed_qty(self) -> Decimal:
+        return self.qty if self.side == BUY else -self.qty
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedTrade:
+    symbol: str
+    side: str  # "long" | "short"
+    qty: Decimal  # the largest size the position reached
+    entry_price: Decimal  # average entry
+    exit_price: Decimal  # average exit
+    fees: Decimal  # entry + exit fees
+    pnl: Decimal  # realized, net of fees
+    open_time: int
+    close_time: int
+
+
+@dataclass
+class Position:
+    symbol: str
+    qty: Decimal = ZERO  # signed: > 0 long, < 0 short
+    entry: Decimal = ZERO  # average entry price
+    opened_at: int = 0
+    trade_side: int = 0  # +1 / -1 for the trade in progress (kept until it is booked)
+    # the trade in progress
+    peak_qty: Decimal = ZERO
+    fees: Decimal = ZERO
+    realized: Decimal = ZERO  # gross, this trade
+    exit_qty: Decimal = ZERO
+    exit_value: Decimal = ZERO
+    # float mirrors for marks
+    qty_f: float = 0.0
+    entry_f: float = 0.0
+
+    @property
+    def side(self) -> int:
+        return (self.qty > 0) - (self.qty < 0)
+
+    @property
+    def side_name(self) -> str:
+        return {1: "long", -1: "short", 0: "flat"}[self.side]
+
+    def unrealized(self, mark: Decimal) -> Decimal:
+        return (mark - self.entry) * self.qty
+
+    def _sync(self) -> None:
+        self.qty_f, self.entry_f = float(self.qty), float(self.entry)
+
+
+@dataclass
+class Portfolio:
+    initial: Decimal
+    positions: dict[str, Position] = field(default_factory=dict)
+    realized: Decimal = ZERO  # gross realized PnL, all symbols
+    fees: Decimal = ZERO
+    trades: list[ClosedTrade] = field(default_factory=list)
+    fills: int = 0
+    balance_f: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.balance_f = float(self.balance)
+
+    # ------------------------------------------------------------- reading
+    @property
+    def balance(self) -> Decimal:
+        """Wallet: initial + realized − fees (what the exchange calls the wallet balance)."""
+        return self.initial + self.realized - self.fees
+
+    @property
+    def net_pnl(self) -> Decimal:
+        return self.realized - self.fees
+
+    def position(self, symbol: str) -> Position:
+        pos = self.positions.get(symbol)
+        if pos is None:
+            pos = self.positions[symbol] = Position(symbol)
+        return pos
+
+    def side(self, symbol: str) -> int:
+        pos = self.positions.get(symbol)
+        return pos.side if pos is not None else 0
+
+    def unrealized(self, marks: Mapping[str, Decimal]) -> Decimal:
+        return sum(
+            (p.unrealized(marks[s]) for s, p in self.positions.items() if p.qty and s in marks), ZERO
+        )
+
+    def equity(self, marks: Mapping[str, Decimal]) -> Decimal:
+        return self.balance + self.unrealized(marks)
+
+    def used_margin(self, leverage: int) -> Decimal:
+        return sum((abs(p.qty) * p.entry for p in self.positions.values()), ZERO) / max(1, leverage)
+
+    def equity_f(self, symbol: str, mark: float) -> float:
+        """Float mark-to-market equity for one symbol's book (the backtest's curve)."""
+        pos = self.positions.get(symbol)
+        if pos is None or not pos.qty_f:
+            return self.balance_f
+        return self.balance_f + (mark - pos.entry_f) * pos.qty_f
+
+    # ------------------------------------------------------------- writing
+    def apply(self, fill: Fill) -> list[ClosedTrade]:
+        """Book one fill; returns the trades it closed (zero or one)."""
+        pos = self.position(fill.symbol)
+        delta = fill.signed_qty
+        closed: list[ClosedTrade] = []
+        self.fees += fill.fee
+        self.fills += 1
+        if pos.qty == 0 or (pos.qty > 0) == (delta > 0):
+            self._increase(pos, delta, fill.price, fill.fee, fill.time)
+        else:
+            reducing = min(abs(delta), abs(pos.qty))
+            rest = abs(delta) - reducing
+            close_fee = fill.fee * reducing / abs(delta)
+            pnl = (fill.price - pos.entry) * reducing * pos.side
+            self.realized += pnl
+            pos.realized += pnl
+            pos.fees += close_fee
+            pos.exit_qty += reducing
+            pos.exit_value += reducing * fill.price
+            pos.qty += reducing if pos.qty < 0 else -reducing
+            if pos.qty == 0:
+                closed.append(self._close(pos, fill.time))
+            if rest:
+                self._increase(pos, rest if delta > 0 else -rest, fill.price, fill.fee - close_fee, fill.time)
+        pos._sync()
+        self.balance_f = float(self.balance)
+        return closed
+
+    def _increase(self, pos: Position, delta: Decimal, price: Decimal, fee: Decimal, time: int) -> None:
+        if pos.qty == 0:
+            pos.opened_at, pos.entry = time, price
+            pos.trade_side = 1 if delta > 0 else -1
+            pos.peak_qty = pos.fees = pos.realized = pos.exit_qty = pos.exit_value = ZERO
+        else:
+            pos.entry = (pos.entry * abs(pos.qty) + price * abs(delta)) / (abs(pos.qty) + abs(delta))
+        pos.qty += delta
+        pos.fees += fee
+        pos.peak_qty = max(pos.peak_qty, abs(pos.qty))
+
+    def _close(self, pos: Position, time: int) -> ClosedTrade:
+        trade = ClosedTrade(
+            symbol=pos.symbol,
+            side="long" if pos.trade_side > 0 else "short",
+            qty=pos.peak_qty,
+            entry_price=pos.entry,
+            exit_price=pos.exit_value / pos.exit_qty,
+            fees=pos.fees,
+            pnl=pos.realized - pos.fees,
+            open_time=pos.opened_at,
+            close_time=time,
+        )
+        self.trades.append(trade)
+        pos.entry = ZERO
+        return trade
+
+    @classmethod
+    def replay(cls, initial: Decimal, fills: Iterable[Fill]) -> Portfolio:
+        """The portfolio the stored fills describe (a restart, an audit, a test)."""
+        p = cls(initial)
+        for f in fills:
+            p.apply(f)
+        return p

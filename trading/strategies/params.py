@@ -1,0 +1,131 @@
+"""Strategy parameters: one schema drives validation, /params, /set, the backtest CLI and the README.
+
+A change is validated whole (each value's type and range, then the cross-field rules on the
+merged result) before anything is applied, so `/set fast=30 slow=20` can never leave the
+strategy half-changed. Values are plain int/float; money parameters are converted to
+Decimal where money is computed (the broker), not here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+Values = dict[str, int | float]
+Rule = Callable[[Mapping[str, int | float]], str | None]
+
+
+class ParamError(ValueError):
+    """One line for the chat: which parameter, what is wrong; nothing was changed."""
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    type: type  # int or float
+    default: int | float
+    minimum: int | float
+    maximum: int | float
+    help: str
+
+    def parse(self, raw: str | int | float) -> int | float:
+        if isinstance(raw, bool):
+            raise ParamError(f"{self.name}: expected a number, got {raw!r}")
+        if isinstance(raw, int | float):
+            value: int | float = raw
+        else:
+            text = raw.strip()
+            try:
+                value = int(text) if self.type is int else float(text)
+            except ValueError:
+                kind = "a whole number" if self.type is int else "a number"
+                raise ParamError(f"{self.name}: expected {kind}, got {_quote(text)}") from None
+        if self.type is int and (not float(value).is_integer()):
+            raise ParamError(f"{self.name}: expected a whole number, got {value}")
+        value = self.type(value)
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ParamError(f"{self.name}: expected a finite number")
+        if not self.minimum <= value <= self.maximum:
+            raise ParamError(f"{self.name}: must be from {self.minimum:g} to {self.maximum:g}, got {value:g}")
+        return value
+
+    def range_text(self) -> str:
+        return f"{self.minimum:g}…{self.maximum:g}"
+
+
+@dataclass(frozen=True)
+class Schema:
+    params: tuple[Param, ...]
+    rules: tuple[Rule, ...] = ()
+
+    def __post_init__(self) -> None:
+        names = [p.name for p in self.params]
+        if len(set(names)) != len(names):
+            raise ValueError("duplicate parameter name")
+
+    def __iter__(self) -> Iterable[Param]:  # type: ignore[override]
+        return iter(self.params)
+
+    def names(self) -> list[str]:
+        return [p.name for p in self.params]
+
+    def get(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise ParamError(f"unknown parameter {_quote(name)}; known: {', '.join(self.names())}")
+
+    def defaults(self) -> Values:
+        return {p.name: p.default for p in self.params}
+
+    def validate(self, current: Mapping[str, int | float], changes: Mapping[str, Any]) -> Values:
+        """The merged values if every change and every rule holds; ParamError otherwise."""
+        merged: Values = dict(self.defaults())
+        merged.update({k: v for k, v in current.items() if k in merged})
+        for name, raw in changes.items():
+            merged[name] = self.get(name).parse(raw)
+        for rule in self.rules:
+            problem = rule(merged)
+            if problem:
+                raise ParamError(problem)
+        return merged
+
+    def load(self, stored: Mapping[str, str]) -> Values:
+        """Values kept in storage, validated again (a schema change may have narrowed a range);
+        anything no longer valid falls back to its default rather than stopping the bot."""
+        values = self.defaults()
+        for name, raw in stored.items():
+            try:
+                values[name] = self.get(name).parse(raw)
+            except ParamError:
+                continue
+        try:
+            return self.validate(values, {})
+        except ParamError:
+            return self.defaults()
+
+
+def parse_assignments(args: Iterable[str]) -> dict[str, str]:
+    """`name=value` words from a command line; ParamError for anything else (or a repeat)."""
+    out: dict[str, str] = {}
+    for word in args:
+        name, sep, value = word.partition("=")
+        name = name.strip().lower()
+        if not sep or not name or not value.strip():
+            raise ParamError(f"expected name=value, got {_quote(word)}")
+        if name in out:
+            raise ParamError(f"{name} is given twice")
+        out[name] = value
+    if not out:
+        raise ParamError("give at least one name=value")
+    return out
+
+
+def fmt_value(value: int | float) -> str:
+    return str(value) if isinstance(value, int) else f"{value:g}"
+
+
+def _quote(text: str, limit: int = 32) -> str:
+    """Echo at most a short prefix of what the user typed."""
+    return repr(text if len(text) <= limit else text[:limit] + "…")

@@ -1,0 +1,391 @@
+"""The trader: candle → strategy → order request → broker → fill → portfolio, for every symbol.
+
+It is the feed's one consumer in the live bot *and* in the backtest, so both run this code
+and nothing else; a trade that differs between them is a bug in a driver, not a second
+set of rules. Per closed candle, in this order (freqtrade's backtesting semantics):
+
+1. orders decided on the previous candle fill at this candle's open (live, the first
+   update of the forming candle already did it, at the same open price);
+2. a stop-loss or take-profit is checked against this candle's low/high (both touched:
+   the stop wins; a candle opening beyond the level fills at its open);
+3. the strategy takes in the candle and may decide; its orders wait for the next open.
+
+A decision on a backfilled candle (one that closed while the socket was down) is handled
+the same way by the paper broker: deterministic, so parity holds through drops. Modes
+without a broker only announce what they would do.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Protocol
+
+from trading.brokers.base import Broker, OrderRefused, OrderRequest
+from trading.candles import Candle
+from trading.notifier import Notice, Notifier
+from trading.portfolio import BUY, SELL, ClosedTrade, Fill, Portfolio
+from trading.strategies import CLOSE, LONG, Decision, Strategy, Values, make_strategy
+from trading.symbols import SymbolFilters
+
+log = logging.getLogger(__name__)
+HistoryLoader = Callable[[str, int, int], list[Candle]]  # (symbol, n, last open time) → candles
+
+
+class Journal(Protocol):
+    """Where the live trader keeps its state (storage/trades.py); the backtest has none."""
+
+    def load_state(self, symbol: str) -> dict[str, Any] | None: ...
+
+    def commit(self, symbol: str, state: dict[str, Any], fills: Sequence[Fill]) -> None:
+        """Fills and the new state in one transaction, so a crash never half-books a candle."""
+
+
+@dataclass
+class Book:
+    """One symbol's trading state."""
+
+    symbol: str
+    strategy: Strategy
+    history: deque[Candle]
+    cursor: int | None = None
+    pending: list[OrderRequest] = field(default_factory=list)
+    stop: Decimal | None = None
+    take: Decimal | None = None
+    stop_f: float = 0.0
+    take_f: float = 0.0
+    last_close: float = 0.0
+    decided: int = 0  # candles decided on in this process
+
+
+@dataclass(frozen=True)
+class PositionView:
+    symbol: str
+    side: str
+    qty: Decimal
+    entry: Decimal
+    mark: Decimal
+    unrealized: Decimal
+    leverage: int
+    stop: Decimal | None
+    take: Decimal | None
+
+
+@dataclass(frozen=True)
+class TraderSnapshot:
+    mode: str
+    strategy: str
+    values: Values
+    positions: list[PositionView]
+    pending: list[OrderRequest]
+    balance: Decimal
+    equity: Decimal
+    realized: Decimal
+    fees: Decimal
+    trades: int
+    indicators: dict[str, dict[str, float]]
+
+
+def dec(x: float) -> Decimal:
+    """A float price from the wire as the decimal it was written as (repr round-trips)."""
+    return Decimal(repr(x))
+
+
+class Trader:
+    def __init__(
+        self,
+        *,
+        symbols: Sequence[str],
+        interval_ms: int,
+        strategy: str,
+        values: Values | None,
+        filters: dict[str, SymbolFilters],
+        portfolio: Portfolio,
+        broker: Broker | None,
+        min_warmup: int = 0,
+        notifier: Notifier | None = None,
+        journal: Journal | None = None,
+        history_loader: HistoryLoader | None = None,
+        mode: str = "paper",
+    ) -> None:
+        self.strategy_name = strategy
+        self.interval_ms = interval_ms
+        self.filters = filters
+        self.portfolio = portfolio
+        self.broker = broker
+        self.mode = mode if broker is not None else f"{mode} (signals only)"
+        self.min_warmup = min_warmup
+        self.notifier = notifier
+        self.journal = journal
+        self.history_loader = history_loader
+        self._lock = threading.RLock()
+        self._next_values: Values | None = None
+        probe = make_strategy(strategy, values)
+        self.values: Values = dict(probe.values)
+        self.books: dict[str, Book] = {}
+        for s in symbols:
+            st = probe if not self.books else make_strategy(strategy, self.values)
+            self.books[s] = Book(s, st, deque(maxlen=max(min_warmup, st.warmup, 1)))
+            if journal is not None:
+                self._restore(self.books[s], journal.load_state(s))
+
+    # ------------------------------------------------------------- the feed's contract
+    def cursor(self, symbol: str) -> int | None:
+        return self.books[symbol].cursor
+
+    def warmup(self, symbol: str) -> int:
+        return self.books[symbol].history.maxlen or 1
+
+    def warm(self, symbol: str, candles: Sequence[Candle]) -> None:
+        with self._lock:
+            book = self.books[symbol]
+            book.history.clear()
+            self._rewarm(book, candles)
+
+    def on_forming(self, candle: Candle) -> None:
+        book = self.books.get(candle.symbol)
+        if book is None or not book.pending or (book.cursor is not None and candle.open_time <= book.cursor):
+            return
+        with self._lock:
+            fills = self._fill_pending(book, candle)
+            if self.journal is not None:
+                self.journal.commit(book.symbol, self._state(book), fills)
+
+    def on_candle(self, candle: Candle, backfilled: bool) -> None:
+        with self._lock:
+            if self._next_values is not None:
+                self._apply_values()
+            book = self.books[candle.symbol]
+            fills = self._fill_pending(book, candle) if book.pending else []
+            if book.stop_f or book.take_f:
+                fills += self._check_exits(book, candle)
+            book.history.append(candle)
+            book.last_close = candle.close
+            decision = book.strategy.on_candle(candle, self.portfolio.side(candle.symbol))
+            book.cursor = candle.open_time
+            book.decided += 1
+            if decision is not None:
+                self._decide(book, decision, candle, backfilled)
+            if self.journal is not None:
+                self.journal.commit(book.symbol, self._state(book), fills)
+
+    # ------------------------------------------------------------- parameters
+    def set_values(self, values: Values) -> None:
+        """Validated values, applied from the next closed candle (all symbols at once)."""
+        with self._lock:
+            self._next_values = dict(values)
+
+    def _apply_values(self) -> None:
+        values, self._next_values = self._next_values or {}, None
+        self.values = values
+        for book in self.books.values():
+            strategy = make_strategy(self.strategy_name, values)
+            need = max(self.min_warmup, strategy.warmup, 1)
+            history = list(book.history)
+            if need > len(history) and self.history_loader is not None and book.cursor is not None:
+                history = self.history_loader(book.symbol, need, book.cursor)
+            book.strategy = strategy
+            book.history = deque(maxlen=max(need, book.history.maxlen or 1))
+            self._rewarm(book, history)
+            pos = self.portfolio.positions.get(book.symbol)
+            if pos is not None and pos.qty:
+                self._set_exits(book, pos.entry, pos.side)
+
+    def _rewarm(self, book: Book, candles: Sequence[Candle]) -> None:
+        strategy = book.strategy
+        for c in candles:
+            book.history.append(c)
+            strategy.on_candle(c, 0)
+        if candles:
+            book.last_close = candles[-1].close
+
+    # ------------------------------------------------------------- decisions → orders → fills
+    def _decide(self, book: Book, d: Decision, candle: Candle, backfilled: bool) -> None:
+        symbol = book.symbol
+        pos = self.portfolio.positions.get(symbol)
+        side = pos.side if pos is not None else 0
+        reqs: list[OrderRequest] = []
+        want = 0 if d.action == CLOSE else (1 if d.action == LONG else -1)
+        if side and side != want:
+            reqs.append(
+                OrderRequest(
+                    OrderRequest.client_id(symbol, candle.open_time, "c"),
+                    symbol, SELL if side > 0 else BUY, "close", d.reason, candle.open_time,
+                    qty=abs(pos.qty), reduce_only=True,  # type: ignore[union-attr]
+                )
+            )
+        if want and side != want:
+            v = self.values
+            reqs.append(
+                OrderRequest(
+                    OrderRequest.client_id(symbol, candle.open_time, "o"),
+                    symbol, BUY if want > 0 else SELL, "open", d.reason, candle.open_time,
+                    stake=Decimal(repr(float(v["stake_usdt"]))), leverage=int(v["leverage"]),
+                )
+            )
+        if not reqs:
+            return
+        if self.broker is None:
+            self._say("signal", f"{self.mode}: would {d.action} {symbol} at the next open · {d.reason}", decision=d)
+            return
+        book.pending = reqs
+        if self.notifier is not None:
+            late = f" (decided on a backfilled candle, {_utc(candle.open_time)} UTC)" if backfilled else ""
+            self._say("signal", f"signal {d.action} {symbol}: {d.reason}; orders at the next open{late}", decision=d)
+
+    def _fill_pending(self, book: Book, candle: Candle) -> list[Fill]:
+        reqs, book.pending = book.pending, []
+        price = dec(candle.open)
+        return [f for r in reqs if (f := self._execute(book, r, price, candle.open_time)) is not None]
+
+    def _check_exits(self, book: Book, c: Candle) -> list[Fill]:
+        pos = self.portfolio.positions.get(book.symbol)
+        if pos is None or not pos.qty:
+            return []
+        long = pos.qty > 0
+        kind, level = None, None
+        if book.stop_f and (c.low <= book.stop_f if long else c.high >= book.stop_f):
+            kind, level = "stop_loss", book.stop
+            gapped = c.open <= book.stop_f if long else c.open >= book.stop_f
+        elif book.take_f and (c.high >= book.take_f if long else c.low <= book.take_f):
+            kind, level = "take_profit", book.take
+            gapped = c.open >= book.take_f if long else c.open <= book.take_f
+        if kind is None:
+            return []
+        price = dec(c.open) if gapped else level
+        req = OrderRequest(
+            OrderRequest.client_id(book.symbol, c.open_time, "sl" if kind == "stop_loss" else "tp"),
+            book.symbol, SELL if long else BUY, kind, kind.replace("_", "-"), c.open_time,
+            qty=abs(pos.qty), reduce_only=True,
+        )
+        fill = self._execute(book, req, price, c.open_time)  # type: ignore[arg-type]
+        return [fill] if fill is not None else []
+
+    def _execute(self, book: Book, req: OrderRequest, price: Decimal, time: int) -> Fill | None:
+        assert self.broker is not None
+        try:
+            fill = self.broker.execute(req, price, time)
+        except OrderRefused as e:
+            self._say("order_refused", f"{self.mode} order refused: {req.side} {req.symbol} ({req.kind}): {e}")
+            return None
+        closed = self.portfolio.apply(fill)
+        pos = self.portfolio.positions[book.symbol]
+        if pos.qty and req.kind == "open":
+            self._set_exits(book, fill.price, pos.side)
+        elif not pos.qty:
+            book.stop = book.take = None
+            book.stop_f = book.take_f = 0.0
+        if self.notifier is not None:
+            self._say("order_filled", self._fill_text(fill, req, closed), fill=fill)
+        return fill
+
+    def _set_exits(self, book: Book, entry: Decimal, side: int) -> None:
+        f = self.filters[book.symbol]
+        sl, tp = Decimal(repr(float(self.values.get("stop_loss_pct", 0)))), Decimal(
+            repr(float(self.values.get("take_profit_pct", 0)))
+        )
+        hundred = Decimal(100)
+        book.stop = f.round_price(entry * (1 - side * sl / hundred)) if sl else None
+        book.take = f.round_price(entry * (1 + side * tp / hundred)) if tp else None
+        book.stop_f = float(book.stop) if book.stop is not None else 0.0
+        book.take_f = float(book.take) if book.take is not None else 0.0
+
+    # ------------------------------------------------------------- state, reading
+    def _state(self, book: Book) -> dict[str, Any]:
+        return {
+            "cursor": book.cursor,
+            "pending": [_req_to_dict(r) for r in book.pending],
+            "stop": None if book.stop is None else str(book.stop),
+            "take": None if book.take is None else str(book.take),
+        }
+
+    def _restore(self, book: Book, state: dict[str, Any] | None) -> None:
+        if not state:
+            return
+        book.cursor = state.get("cursor")
+        book.pending = [_req_from_dict(d) for d in state.get("pending", [])]
+        for name in ("stop", "take"):
+            raw = state.get(name)
+            setattr(book, name, None if raw is None else Decimal(raw))
+            setattr(book, name + "_f", 0.0 if raw is None else float(raw))
+
+    def snapshot(self) -> TraderSnapshot:
+        with self._lock:
+            positions, marks = [], {}
+            for s, book in self.books.items():
+                if book.last_close:
+                    marks[s] = dec(book.last_close)
+                pos = self.portfolio.positions.get(s)
+                if pos is None or not pos.qty:
+                    continue
+                mark = marks.get(s, pos.entry)
+                positions.append(
+                    PositionView(
+                        s, pos.side_name, abs(pos.qty), pos.entry, mark, pos.unrealized(mark),
+                        int(self.values.get("leverage", 1)), book.stop, book.take,
+                    )
+                )
+            p = self.portfolio
+            return TraderSnapshot(
+                mode=self.mode,
+                strategy=self.strategy_name,
+                values=dict(self.values),
+                positions=positions,
+                pending=[r for b in self.books.values() for r in b.pending],
+                balance=p.balance,
+                equity=p.equity(marks),
+                realized=p.realized,
+                fees=p.fees,
+                trades=len(p.trades),
+                indicators={s: b.strategy.indicators() for s, b in self.books.items()},
+            )
+
+    # ------------------------------------------------------------- notices
+    def _fill_text(self, fill: Fill, req: OrderRequest, closed: list[ClosedTrade]) -> str:
+        f = self.filters[fill.symbol]
+        text = (
+            f"{self.broker.mode if self.broker else self.mode} {fill.side} {f.fmt_qty(fill.qty)} {fill.symbol} "
+            f"at {f.fmt_price(fill.price)} · fee {fill.fee.quantize(Decimal('0.01'))} USDT"
+        )
+        if closed:
+            t = closed[-1]
+            text += f" · closed {t.side}: PnL {t.pnl.quantize(Decimal('0.01')):+} USDT net of fees"
+        if req.kind == "open":
+            text += f" · opened {'long' if fill.side == BUY else 'short'}"
+        if req.kind in ("stop_loss", "take_profit"):
+            text += f" · {req.reason} hit"
+        return text
+
+    def _say(self, kind: str, text: str, **data: Any) -> None:
+        if self.notifier is None:
+            return
+        try:
+            self.notifier.notify(Notice(kind, text, data))
+        except Exception:  # a notifier must not stop trading; say so in the log
+            log.exception("notifier failed on %s", kind)
+
+
+def _utc(ms: int) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def _req_to_dict(r: OrderRequest) -> dict[str, Any]:
+    return {
+        "id": r.id, "symbol": r.symbol, "side": r.side, "kind": r.kind, "reason": r.reason,
+        "decided_at": r.decided_at, "qty": None if r.qty is None else str(r.qty),
+        "stake": str(r.stake), "leverage": r.leverage, "reduce_only": r.reduce_only,
+    }
+
+
+def _req_from_dict(d: dict[str, Any]) -> OrderRequest:
+    return OrderRequest(
+        d["id"], d["symbol"], d["side"], d["kind"], d["reason"], d["decided_at"],
+        qty=None if d["qty"] is None else Decimal(d["qty"]), stake=Decimal(d["stake"]),
+        leverage=int(d["leverage"]), reduce_only=bool(d["reduce_only"]),
+    )

@@ -47,8 +47,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"config error: {e}", file=sys.stderr)
         return 2
 
-    from bot.logsafe import redact, setup_logging
     from bot.runner import run
+    from trading.logsafe import redact, setup_logging
 
     secrets = [settings.telegram_token, settings.binance_api_key, settings.binance_api_secret]
     setup_logging(settings.log_level, secrets)

@@ -26,7 +26,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot import buttons, views
+from bot import buttons, param_commands, views  # noqa: F401  (param_commands registers /params, /set)
 from bot.access import Access
 from bot.commands import COMMANDS, Command, Ctx, UsageError, number_formats, off_loop
 from bot.notifier import TelegramNotifier

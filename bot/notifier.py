@@ -12,8 +12,8 @@ answered with) is sent again, so nothing is lost or reordered. A send whose answ
 came (read timeout, connection dropped after the request was written) may well have been
 posted: Telegram is slow, not lost. Resending it is what showed the same notice three
 times, so by default such a message is treated as sent and logged (at-most-once on
-ambiguity). Kinds in AT_LEAST_ONCE (the strategy's signals: a missed one costs more than a
-duplicate) are sent again in that case instead. Notices that will carry buttons or photos
+ambiguity). Kinds in AT_LEAST_ONCE (signals, fills and refused orders: a missed one costs more
+than a duplicate) are sent again in that case instead. Notices that will carry buttons or photos
 must be sent alone, never packed; `_pack` is the one place that decides what goes together.
 """
 
@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 Send = Callable[[str], Awaitable[object]]
 
 # Sent again when Telegram may or may not have posted them (see the module docstring).
-AT_LEAST_ONCE: frozenset[str] = frozenset({"signal"})
+AT_LEAST_ONCE: frozenset[str] = frozenset({"signal", "order_filled", "order_refused"})
 
 # httpx failures that happen before Telegram has the whole request.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.WriteError, httpx.WriteTimeout)

@@ -26,6 +26,8 @@ NOTICE_ICONS = {
     "feed_down": "🔴",
     "feed_back": "🟢",
     "signal": "📣",
+    "order_filled": "✅",
+    "order_refused": "⛔",
     "candle_closed": "🕯",
 }
 

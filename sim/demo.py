@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from bot.app import RateLimits
-from bot.logsafe import setup_logging
 from bot.runner import BotThread
 from sim.binance import ReplayExchange, SourceCandle, generate, load_csv
 from sim.binance.server import GENERATED_CANDLES_AFTER_START
@@ -25,6 +24,7 @@ from sim.telegram.console import ConsoleChat, make_console, run_script
 from sim.telegram.local_api import LocalBotApi
 from trading.config import load_settings
 from trading.intervals import INTERVAL_MS
+from trading.logsafe import setup_logging
 
 DEMO_DIR = Path("demo")
 DEMO_CHAT = -1001234567890

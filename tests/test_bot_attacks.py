@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 
 from bot import app as bot_app
-from bot.logsafe import setup_logging
 from sim.telegram.local_api import ApiError, LocalBotApi
 from storage.db import open_db
 from tests.test_bot_e2e import ADMIN, GROUP, World
+from trading.logsafe import setup_logging
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -66,3 +66,29 @@ def test_product_files_are_small_or_say_why() -> None:
             if "over 400 lines" not in doc:
                 big.append(f"{path.relative_to(ROOT).as_posix()} ({n} lines)")
     assert not big, "product files over 400 lines without a reason in their docstring: " + ", ".join(big)
+
+
+def test_trading_and_storage_never_import_the_chat_side() -> None:
+    """Telegram types stay in bot/; trading/ talks to people only through its notifier."""
+    leaks = []
+    for pkg in ("trading", "storage"):
+        for path in sorted((ROOT / pkg).rglob("*.py")):
+            bad = sorted(
+                m for m in _imported_modules(path)
+                if m.split(".")[0] in ("bot", "telegram")
+            )
+            if bad:
+                leaks.append(f"{path.relative_to(ROOT).as_posix()}: {', '.join(bad)}")
+    assert not leaks, "; ".join(leaks)
+
+
+def test_storage_is_the_only_place_with_sql() -> None:
+    """bot/ never runs SQL itself (it asks the engine); trading/ reaches SQL only via storage/."""
+    pattern = ("SELECT ", "INSERT ", "UPDATE ", "DELETE FROM", "CREATE TABLE")
+    offenders = []
+    for pkg in ("bot", "trading"):
+        for path in sorted((ROOT / pkg).rglob("*.py")):
+            text = path.read_text(encoding="utf-8")
+            if any(p in text for p in pattern) or "sqlite3" in _imported_modules(path):
+                offenders.append(path.relative_to(ROOT).as_posix())
+    assert not offenders, "SQL outside storage/: " + ", ".join(offenders)

@@ -1,6 +1,6 @@
 import logging
 
-from bot.logsafe import RedactSecrets
+from trading.logsafe import RedactSecrets
 
 
 def test_secrets_are_redacted_from_every_record(caplog):
@@ -17,7 +17,7 @@ def test_secrets_are_redacted_from_every_record(caplog):
 def test_tracebacks_and_printed_lines_are_redacted_too():
     import io
 
-    from bot.logsafe import redact, setup_logging
+    from trading.logsafe import redact, setup_logging
 
     token = "123456:SECRET-TOKEN"
     buf = io.StringIO()

@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(settings: Settings) -> int:
-    from bot.logsafe import redact, setup_logging  # redaction only; no Telegram involved
+    from trading.logsafe import redact, setup_logging  # redaction only; no Telegram involved
 
     secrets = [settings.binance_api_key, settings.binance_api_secret]
     setup_logging(settings.log_level, secrets)

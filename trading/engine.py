@@ -10,9 +10,10 @@ past it.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from storage.audit import AuditLog
@@ -22,11 +23,13 @@ from storage.klines import KlineStore
 from storage.state import RuntimeState
 from trading.candles import Candle, ohlcv_line
 from trading.config import Settings
+from trading.feed import CandleSink
+from trading.live import LiveTrading, ParamChange
 from trading.market import ExchangeUnavailable, make_client, symbol_filters, unknown_symbols
 from trading.notifier import Notice, Notifier
-from trading.strategies import NoStrategy, Strategy
 from trading.stream import KlineStream, StreamStatus
 from trading.symbols import SymbolFilters
+from trading.trader import TraderSnapshot
 
 
 class StartRefused(ValueError):
@@ -43,46 +46,44 @@ class EngineStatus:
     last_closed: dict[str, Candle]
     positions: list[str]
     pending: list[str]
+    trader: TraderSnapshot | None = None
 
 
-class _StrategySink:
-    """The strategy hook on the feed contract until the trader takes over: never decided
-    (cursor None), so it warms on the latest candles and decides from the next close."""
+class CandleAnnouncer:
+    """NOTIFY_CANDLES=1: the trader, plus a notice for every closed candle."""
 
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-
-    def cursor(self, symbol: str) -> int | None:
-        return None
-
-    def warmup(self, symbol: str) -> int:
-        return self._engine.settings.warmup_candles
-
-    def warm(self, symbol: str, candles: Sequence[Candle]) -> None:
-        pass
+    def __init__(
+        self, sink: CandleSink, notifier: Notifier, filters: Callable[[str], SymbolFilters | None]
+    ) -> None:
+        self._sink, self._notifier, self._filters = sink, notifier, filters
+        self.cursor, self.warmup, self.warm = sink.cursor, sink.warmup, sink.warm
+        self.on_forming = sink.on_forming
 
     def on_candle(self, candle: Candle, backfilled: bool) -> None:
-        self._engine._on_closed_candle(candle, backfilled)
-
-    def on_forming(self, candle: Candle) -> None:
-        pass
+        self._sink.on_candle(candle, backfilled)
+        f = self._filters(candle.symbol)
+        line = ohlcv_line(candle, f.fmt_price, f.fmt_qty) if f else ohlcv_line(candle)
+        self._notifier.notify(
+            Notice(
+                "candle_closed",
+                f"{candle.symbol} {candle.interval} closed {candle.opened_at:%Y-%m-%d %H:%M} UTC · " + line,
+                {"candle": candle, "backfilled": backfilled},
+            )
+        )
 
 
 class Engine:
-    def __init__(
-        self, settings: Settings, notifier: Notifier, strategy: Strategy | None = None
-    ) -> None:
+    def __init__(self, settings: Settings, notifier: Notifier) -> None:
         self.settings = settings
         self.notifier = notifier
-        self.strategy: Strategy = strategy or NoStrategy()
-        if self.strategy.warmup > settings.warmup_candles:
-            settings = settings.with_overrides(warmup_candles=self.strategy.warmup)
-            self.settings = settings
-        self.stream = KlineStream(settings, notifier, _StrategySink(self))
-        self._local = threading.local()
-        self._symbols_checked = False
         self._filters: dict[str, SymbolFilters] = {}
         self._filters_lock = threading.Lock()
+        self.live = LiveTrading(settings, notifier, self.symbol_filters)
+        self.trader = self.live.trader
+        sink = CandleAnnouncer(self.trader, notifier, self.symbol_filters) if settings.notify_candles else self.trader
+        self.stream = KlineStream(settings, notifier, sink)
+        self._local = threading.local()
+        self._symbols_checked = False
         # Create/migrate the schema now, so a bad DB_PATH fails at start, not on /start.
         open_db(settings.db_path).close()
 
@@ -131,6 +132,7 @@ class Engine:
         st = self.stream.status()
         midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         reconnects = self._events().count("reconnect", int(midnight.timestamp() * 1000))
+        snap = self.trader.snapshot()
         last_closed = dict(st.last_closed)
         for symbol in self.settings.symbols:
             if symbol not in last_closed:
@@ -144,8 +146,21 @@ class Engine:
             stream=st,
             reconnects_today=reconnects,
             last_closed=last_closed,
-            positions=[],
-            pending=[],
+            positions=[self._position_line(p) for p in snap.positions],
+            pending=[f"{r.side} {r.symbol} ({r.kind}) at the next open" for r in snap.pending],
+            trader=snap,
+        )
+
+    def _position_line(self, p: Any) -> str:
+        f = self.symbol_filters(p.symbol)
+        price = f.fmt_price if f else str
+        qty = f.fmt_qty if f else str
+        exits = "".join(
+            f" · {name} {price(level)}" for name, level in (("SL", p.stop), ("TP", p.take)) if level is not None
+        )
+        return (
+            f"{p.side} {qty(p.qty)} {p.symbol} @ {price(p.entry)} · mark {price(p.mark)} · "
+            f"uPnL {p.unrealized.quantize(Decimal('0.01')):+} USDT · {p.leverage}x{exits}"
         )
 
     def klines(self, n: int, symbol: str | None = None) -> list[Candle]:
@@ -170,6 +185,15 @@ class Engine:
                     return None
             return self._filters.get(symbol)
 
+    # ------------------------------------------------------------- strategy parameters
+    def params(self) -> tuple[Any, dict[str, int | float]]:
+        """(schema, current values): what /params shows."""
+        return self.live.schema, dict(self.live.values)
+
+    def set_params(self, changes: dict[str, str], user_id: int | None) -> list[ParamChange]:
+        """All or none, from the next closed candle; raises ParamError with the reason."""
+        return self.live.set_params(changes, user_id)
+
     def events(self, limit: int = 20) -> list[dict[str, Any]]:
         return self._events().recent(limit)
 
@@ -181,26 +205,6 @@ class Engine:
         return AuditLog(self._conn()).recent(limit)
 
     # ------------------------------------------------------------- stream thread side
-    def _on_closed_candle(self, candle: Candle, backfilled: bool = False) -> None:
-        if self.settings.notify_candles and not backfilled:  # a catch-up is one notice, not N
-            self.notifier.notify(
-                Notice(
-                    "candle_closed",
-                    f"{candle.symbol} {candle.interval} closed {candle.opened_at:%Y-%m-%d %H:%M} UTC · "
-                    + ohlcv_line(candle),
-                    {"candle": candle},
-                )
-            )
-        signal = self.strategy.on_candle(candle, self.stream.history(candle.symbol))
-        if signal is not None:
-            self.notifier.notify(
-                Notice(
-                    "signal",
-                    f"signal {signal.side} {signal.symbol}: {signal.reason}",
-                    {"signal": signal},
-                )
-            )
-
     # ------------------------------------------------------------- per-thread storage
     def _conn(self) -> Any:
         db = getattr(self._local, "db", None)

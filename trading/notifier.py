@@ -22,7 +22,9 @@ NOTICE_KINDS = {
     "reconnected": "a new connection after a drop, with the backfilled candle count",
     "stale": "no message for too long; the watchdog forced a reconnect",
     "candle_closed": "a candle closed (for subscribers that want every candle)",
-    "signal": "the strategy produced a signal",
+    "signal": "the strategy decided (orders follow at the next open, or announce-only modes say what they would do)",
+    "order_filled": "a paper order filled (with fee; the trade's net PnL when it closed one)",
+    "order_refused": "the broker refused an order (symbol filters, margin); the text says why",
 }
 
 

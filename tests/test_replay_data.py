@@ -197,3 +197,21 @@ def test_event_json_is_compact_and_complete() -> None:
     assert data["e"] == "kline" and data["s"] == "BTCUSDT" and data["E"] == CANDLE.open_time + M15
     assert k["x"] is True and k["i"] == "15m" and k["f"] == 1000 and k["L"] == 1000 + k["n"] - 1
     assert [k[x] for x in "tohlcvTqnVQB"] == rest_row(ups[-1].fields)[:11] + ["0"]
+
+
+def test_the_replay_exchange_needs_nothing_from_the_product() -> None:
+    """sim/binance stands in for Binance; it must run without the bot it is testing."""
+    import ast
+
+    from sim.binance.intervals import INTERVAL_MS
+    from trading.intervals import INTERVAL_MS as PRODUCT_INTERVALS
+
+    leaks = []
+    for path in sorted((Path(__file__).resolve().parents[1] / "sim" / "binance").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            leaks += [f"{path.name}: {n}" for n in names if n.split(".")[0] in ("bot", "trading", "storage")]
+    assert not leaks
+    assert INTERVAL_MS == PRODUCT_INTERVALS  # both are Binance's table

@@ -17,6 +17,9 @@ M15 = 900_000
 
 
 def backfill(ex: ReplayExchange, since: int) -> list[list[object]]:
+    """Closed candles since `since`: like Binance, klines end with the forming candle, which
+    a client tells apart by its close time not being before the server time."""
+    now = requests.get(ex.rest_url + "/fapi/v1/time", timeout=5).json()["serverTime"]
     rows: list[list[object]] = []
     while True:
         page = requests.get(
@@ -24,7 +27,7 @@ def backfill(ex: ReplayExchange, since: int) -> list[list[object]]:
             params={"symbol": "BTCUSDT", "interval": "15m", "startTime": since, "limit": 1000},
             timeout=5,
         ).json()
-        rows += page
+        rows += [r for r in page if int(r[6]) < now]  # type: ignore[call-overload]
         if len(page) < 1000:
             return rows
         since = int(page[-1][0]) + M15  # type: ignore[call-overload]

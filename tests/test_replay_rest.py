@@ -194,3 +194,17 @@ def test_rest_forming_option_appends_the_forming_candle() -> None:
         assert forming[0] == ex.candles[600].open_time and forming[1] == ex.candles[600].open
         assert float(forming[5]) < float(ex.candles[600].volume)
         assert klines(ex, endTime=ex.candles[599].open_time, limit=1) == rows(ex, 599, 600)
+
+
+def test_unknown_paths_and_methods_answer_binance_json(ex: ReplayExchange) -> None:
+    r = get(ex, "/fapi/v1/noSuchThing")
+    assert r.status_code == 404
+    assert r.json() == {"code": -5000, "msg": "Path /fapi/v1/noSuchThing, Method GET is invalid"}
+    r = requests.delete(ex.rest_url + "/fapi/v1/klines", timeout=5)
+    assert (r.status_code, r.json()["code"]) == (404, -5000)
+
+
+def test_closed_only_klines_on_request() -> None:
+    with ReplayExchange(generate(800), start_index=600, paused=True, rest_forming=False) as ex:
+        ex.call(ex.clock.step)
+        assert klines(ex, limit=2) == rows(ex, 598, 600)

@@ -253,3 +253,14 @@ def test_auth_errors(ex: ReplayExchange, query: str, headers: dict[str, str], st
     query = query.format(ts=int(time.time() * 1000))
     r = requests.get(f"{ex.rest_url}/fapi/v2/balance?{query}", headers=headers, timeout=5)
     assert (r.status_code, r.json()["code"]) == (status, code)
+
+
+def test_a_client_synced_to_server_time_stays_accepted(ex: ReplayExchange, client: Client) -> None:
+    """/time serves the market clock; python-binance's resync after a -1021 signs with it,
+    and that keeps working while the replay runs far ahead of real time."""
+    client.timestamp_offset = client.futures_time()["serverTime"] - int(time.time() * 1000)
+    assert client.futures_account_balance()[0]["balance"] == "10000.00000000"
+    assert ex.advance(30)
+    assert client.futures_account_balance()[0]["updateTime"] > 0
+    client.timestamp_offset -= 120_000  # synced, then two minutes slow: refused as before
+    assert api_error(client.futures_account_balance).code == -1021

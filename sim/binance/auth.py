@@ -1,4 +1,5 @@
-"""HMAC request signing as Binance checks it (SIGNED endpoints).
+"""HMAC request signing as Binance checks it (SIGNED endpoints), and the clocks a signed
+request's timestamp is measured against.
 
 The signature covers the exact bytes the client sent: the query string followed directly
 by the form body, minus the `signature` parameter itself. Re-encoding parsed parameters
@@ -7,9 +8,12 @@ would accept requests real Binance rejects, so the raw text is what gets hashed.
 
 from __future__ import annotations
 
+import bisect
+import collections
 import hashlib
 import hmac
 import time
+from collections.abc import Callable
 from urllib.parse import parse_qsl
 
 from aiohttp import web
@@ -19,6 +23,58 @@ from sim.binance.errors import BinanceError, illegal_chars, mandatory
 DEFAULT_RECV_WINDOW = 5000
 MAX_RECV_WINDOW = 60000
 MAX_CLOCK_AHEAD_MS = 1000
+MAX_REMEMBERED_OFFSETS = 4096
+
+
+def wall_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class ClientClocks:
+    """The "now"s a signed request's timestamp may be within recvWindow of.
+
+    Real Binance has one clock, so a client may sign with its own clock or with the one
+    `/fapi/v1/time` showed it. The replay has two: the market clock, which `/time`
+    serves because clients (the product among them) read serverTime as "now" to decide
+    which candles exist, and the wall clock. A client that never synced signs with the
+    wall clock. One that synced (ccxt's adjustForTimeDifference, python-binance's
+    timestamp_offset after a -1021) signs with wall clock + the offset `/time` showed
+    it, and that offset stops matching the market clock as soon as the replay runs
+    faster or slower than real time. So every offset served is remembered, and a
+    timestamp is valid against the wall clock plus any of them: synced clients stay
+    accepted for the whole replay, stale or future timestamps are still -1021.
+    """
+
+    def __init__(
+        self, market_ms: Callable[[], int], wall: Callable[[], int] = wall_ms
+    ) -> None:
+        self.market_ms = market_ms
+        self.wall_ms = wall
+        self._offsets: list[int] = []  # sorted
+        self._served: collections.deque[int] = collections.deque()
+
+    def server_time(self) -> int:
+        """Market time for /time, remembering its offset from the wall clock."""
+        market = self.market_ms()
+        offset = market - self.wall_ms()
+        i = bisect.bisect_left(self._offsets, offset)
+        if i == len(self._offsets) or self._offsets[i] != offset:
+            self._offsets.insert(i, offset)
+            self._served.append(offset)
+            if len(self._served) > MAX_REMEMBERED_OFFSETS:
+                old = self._served.popleft()
+                del self._offsets[bisect.bisect_left(self._offsets, old)]
+        return market
+
+    def accepts(self, timestamp: int, window: int) -> bool:
+        """Binance's rule against each clock: now - window <= timestamp <= now + 1 s."""
+        # now = wall + offset, so the offsets that accept the timestamp form one range
+        wall = self.wall_ms()
+        lo, hi = timestamp - MAX_CLOCK_AHEAD_MS - wall, timestamp + window - wall
+        if lo <= 0 <= hi:
+            return True
+        i = bisect.bisect_left(self._offsets, lo)
+        return i < len(self._offsets) and self._offsets[i] <= hi
 
 
 def strip_signature(raw: str) -> tuple[str, str | None]:
@@ -37,9 +93,10 @@ def sign(secret: str, payload: str) -> str:
 
 
 class Signer:
-    def __init__(self, api_key: str, api_secret: str) -> None:
+    def __init__(self, api_key: str, api_secret: str, clocks: ClientClocks | None = None) -> None:
         self.api_key = api_key
         self.api_secret = api_secret
+        self.clocks = clocks or ClientClocks(wall_ms)
 
     async def verify(self, request: web.Request) -> dict[str, str]:
         """Check key, timestamp window and signature; return the request's parameters."""
@@ -67,8 +124,7 @@ class Signer:
         params.pop("signature", None)
         return params
 
-    @staticmethod
-    def _check_time(params: dict[str, str]) -> None:
+    def _check_time(self, params: dict[str, str]) -> None:
         raw_ts = params.get("timestamp")
         if not raw_ts:
             raise mandatory("timestamp")
@@ -82,7 +138,5 @@ class Signer:
             window = int(raw_window)
             if window > MAX_RECV_WINDOW:
                 raise BinanceError(-1131, "recvWindow must be less than 60000")
-        now = int(time.time() * 1000)
-        ts = int(raw_ts)
-        if ts > now + MAX_CLOCK_AHEAD_MS or now - ts > window:
+        if not self.clocks.accepts(int(raw_ts), window):
             raise BinanceError(-1021, "Timestamp for this request is outside of the recvWindow.")

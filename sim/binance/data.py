@@ -18,7 +18,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import NamedTuple
 
-from trading.intervals import INTERVAL_MS, interval_name
+from sim.binance.intervals import INTERVAL_MS, interval_name
 
 CSV_HEADER = ("open_time_ms", "open", "high", "low", "close", "volume")
 GZIP_MAGIC = b"\x1f\x8b"

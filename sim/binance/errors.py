@@ -61,6 +61,12 @@ def json_response(payload: object, status: int = 200) -> web.Response:
     )
 
 
+def unknown_route(request: web.Request) -> BinanceError:
+    """What Binance answers for a path or method it does not serve: HTTP 404 with code
+    -5000 in the usual JSON body, so clients read "no such endpoint", not an outage."""
+    return BinanceError(-5000, f"Path {request.path}, Method {request.method} is invalid", 404)
+
+
 @web.middleware
 async def binance_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Turn BinanceError into its JSON body and unexpected crashes into -1000 (HTTP 500),
@@ -69,6 +75,8 @@ async def binance_errors(request: web.Request, handler: Handler) -> web.StreamRe
         return await handler(request)
     except BinanceError as err:
         return err.response()
+    except (web.HTTPNotFound, web.HTTPMethodNotAllowed):
+        return unknown_route(request).response()
     except web.HTTPException:
         raise
     except Exception:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from sim.binance.data import SourceCandle, check_series
+from sim.binance.intervals import INTERVAL_MS
 from sim.binance.klines import (
     KlineUpdate,
     build_updates,
@@ -22,7 +23,6 @@ from sim.binance.klines import (
     rest_row_json,
     trade_count,
 )
-from trading.intervals import INTERVAL_MS
 
 FIRST_TRADE_ID = 5_000_000_000
 _SYMBOL = re.compile(r"[A-Z0-9]{2,30}")

@@ -1,8 +1,11 @@
 """Public market-data REST routes under /fapi/v1 (no signature needed).
 
-Klines come only from closed candles (those before the clock's forming candle) and use
-the same cached row text every time, so a backfill after a reconnect returns byte for
-byte what an earlier request returned for the same candle.
+Closed klines use the same cached row text every time, so a backfill after a reconnect
+returns byte for byte what an earlier request returned for the same candle. Like Binance,
+an answer reaching the present ends with the forming candle, as far as the stream has
+replayed it (none before its first update). `/time` serves the market clock, so a client
+that drops rows whose close time is not before serverTime (as it must on Binance) keeps
+exactly the closed ones.
 """
 
 from __future__ import annotations
@@ -12,11 +15,13 @@ from collections.abc import Mapping
 
 from aiohttp import web
 
+from sim.binance.auth import ClientClocks
 from sim.binance.clock import ReplayClock
 from sim.binance.errors import BinanceError, illegal_chars, json_response, mandatory
+from sim.binance.intervals import INTERVAL_MS
 from sim.binance.klines import rest_row_json
 from sim.binance.market import Series
-from trading.intervals import INTERVAL_MS
+from sim.binance.tickers import book_ticker, depth_limit, order_book, ticker_24hr
 
 DEFAULT_KLINES_LIMIT = 500
 MAX_KLINES_LIMIT = 1500
@@ -51,10 +56,16 @@ def symbol_param(series: Mapping[str, Series], params: Mapping[str, str]) -> Ser
 
 class PublicApi:
     def __init__(
-        self, series: Mapping[str, Series], clock: ReplayClock, *, rest_forming: bool = False
+        self,
+        series: Mapping[str, Series],
+        clock: ReplayClock,
+        clocks: ClientClocks,
+        *,
+        rest_forming: bool = True,
     ) -> None:
         self.series = series
         self.clock = clock
+        self.clocks = clocks
         self.rest_forming = rest_forming
 
     def routes(self) -> list[web.RouteDef]:
@@ -66,13 +77,16 @@ class PublicApi:
             web.get("/fapi/v1/ticker/price", self.ticker_price),
             web.get("/fapi/v2/ticker/price", self.ticker_price),
             web.get("/fapi/v1/premiumIndex", self.premium_index),
+            web.get("/fapi/v1/ticker/24hr", self.ticker_24hr),
+            web.get("/fapi/v1/ticker/bookTicker", self.book_ticker),
+            web.get("/fapi/v1/depth", self.depth),
         ]
 
     async def ping(self, request: web.Request) -> web.Response:
         return json_response({})
 
     async def time(self, request: web.Request) -> web.Response:
-        return json_response({"serverTime": self.clock.market_time_ms()})
+        return json_response({"serverTime": self.clocks.server_time()})
 
     async def exchange_info(self, request: web.Request) -> web.Response:
         symbols = []
@@ -113,7 +127,7 @@ class PublicApi:
         return json_response(
             {
                 "timezone": "UTC",
-                "serverTime": self.clock.market_time_ms(),
+                "serverTime": self.clocks.server_time(),
                 "futuresType": "U_MARGINED",
                 "rateLimits": RATE_LIMITS,
                 "exchangeFilters": [],
@@ -162,7 +176,7 @@ class PublicApi:
         return "[" + ",".join(rows) + "]"
 
     def _forming_row(self, series: Series, start: int | None, end: int | None) -> str | None:
-        """Real Binance also returns the forming candle; only served with rest_forming."""
+        """The forming candle, as Binance returns it (unless turned off with rest_forming)."""
         if not self.rest_forming:
             return None
         forming = self.clock.forming(series)
@@ -203,3 +217,20 @@ class PublicApi:
         if "symbol" in request.query:
             return json_response(one(symbol_param(self.series, request.query)))
         return json_response([one(s) for s in self.series.values()])
+
+    async def ticker_24hr(self, request: web.Request) -> web.Response:
+        now = self.clock.market_time_ms()
+        if "symbol" in request.query:
+            return json_response(ticker_24hr(symbol_param(self.series, request.query), self.clock, now))
+        return json_response([ticker_24hr(s, self.clock, now) for s in self.series.values()])
+
+    async def book_ticker(self, request: web.Request) -> web.Response:
+        now = self.clock.market_time_ms()
+        if "symbol" in request.query:
+            return json_response(book_ticker(symbol_param(self.series, request.query), self.clock, now))
+        return json_response([book_ticker(s, self.clock, now) for s in self.series.values()])
+
+    async def depth(self, request: web.Request) -> web.Response:
+        series = symbol_param(self.series, request.query)
+        limit = depth_limit(int_param(request.query, "limit"))
+        return json_response(order_book(series, self.clock, limit, self.clock.market_time_ms()))

@@ -18,7 +18,7 @@ from typing import TypeVar
 from aiohttp import web
 
 from sim.binance.account import Account
-from sim.binance.auth import Signer
+from sim.binance.auth import ClientClocks, Signer
 from sim.binance.clock import ReplayClock, Step
 from sim.binance.data import SourceCandle, generate
 from sim.binance.errors import binance_errors
@@ -40,7 +40,10 @@ class ReplayExchange:
     """A loopback Binance USDⓈ-M futures exchange replaying candles.
 
     `candles=None` replays a seeded random walk. Extra symbols must be on the primary's
-    interval; they are replayed in step with it, matched by open time.
+    interval; they are replayed in step with it, matched by open time. `rest_forming=False`
+    makes klines answers closed-only (Binance, and the default, end them with the forming
+    candle). `/time` serves the market clock; see auth.ClientClocks for why signed
+    requests are also accepted on the wall clock.
     """
 
     def __init__(
@@ -59,7 +62,7 @@ class ReplayExchange:
         api_secret: str = "replay-secret",
         ping_interval: float | None = 20.0,
         paused: bool = False,
-        rest_forming: bool = False,
+        rest_forming: bool = True,
         queue_size: int = 1024,
     ) -> None:
         if candles is None:
@@ -93,10 +96,13 @@ class ReplayExchange:
             self.clock.price,
             self.clock.market_time_ms,
         )
-        self.signer = Signer(api_key, api_secret)
+        self.client_clocks = ClientClocks(self.clock.market_time_ms)
+        self.signer = Signer(api_key, api_secret, self.client_clocks)
         self.api_key, self.api_secret = api_key, api_secret
         self.hub = Hub(self.faults, self._stats, self._changed, ping_interval=ping_interval, queue_size=queue_size)
-        self._public = PublicApi(self.series, self.clock, rest_forming=rest_forming)
+        self._public = PublicApi(
+            self.series, self.clock, self.client_clocks, rest_forming=rest_forming
+        )
         self._trading = TradingApi(self.account, self.signer)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None

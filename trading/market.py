@@ -76,23 +76,30 @@ class RestInterrupter:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._conns: weakref.WeakSet[HTTPConnection] = weakref.WeakSet()
+        self.interrupted = False
 
     def track(self, conn: HTTPConnection) -> None:
         with self._lock:
             self._conns.add(conn)
+            late = self.interrupted
+        if late:  # connected just as interrupt() ran: cut it too
+            _cut(conn)
 
     def interrupt(self) -> int:
-        """Shut down every connection's socket; returns how many were open."""
+        """Shut down every connection's socket, now and from now on; returns how many."""
         with self._lock:
+            self.interrupted = True
             conns = list(self._conns)
-        cut = 0
-        for conn in conns:
-            sock = getattr(conn, "sock", None)
-            if sock is not None:
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-                    cut += 1
-        return cut
+        return sum(_cut(conn) for conn in conns)
+
+
+def _cut(conn: HTTPConnection) -> bool:
+    sock = getattr(conn, "sock", None)
+    if sock is None:
+        return False
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    return True
 
 
 class _TrackingAdapter(HTTPAdapter):

@@ -13,7 +13,6 @@ from typing import TypeVar
 
 from telegram import BotCommand, CallbackQuery, Update
 from telegram.constants import ParseMode
-from telegram.error import BadRequest
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -26,11 +25,11 @@ from telegram.ext import (
     filters,
 )
 
-from bot import buttons, param_commands, views  # noqa: F401  (param_commands registers /params, /set)
+from bot import buttons, param_commands, status_buttons, views  # noqa: F401  (they register commands and buttons)
 from bot.access import Access
 from bot.commands import COMMANDS, Command, Ctx, UsageError, number_formats, off_loop
 from bot.notifier import TelegramNotifier
-from trading.engine import Engine, StartRefused
+from trading.engine import Engine
 from trading.notifier import Notice
 
 T = TypeVar("T")
@@ -178,6 +177,18 @@ async def _unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     )
 
 
+@dataclass
+class PressCtx:
+    """What a button action needs, without the PTB plumbing."""
+
+    query: CallbackQuery
+    context: ContextTypes.DEFAULT_TYPE
+    engine: Engine
+    signer: buttons.Signer
+    chat_id: int
+    user_id: int | None
+
+
 async def _on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Every press is answered (or Telegram shows a spinner) and audited, whatever its data."""
     query = update.callback_query
@@ -188,65 +199,40 @@ async def _on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     signer: buttons.Signer = context.bot_data["signer"]
     user_id = query.from_user.id if query.from_user else None
     data = query.data or ""
-    action, outcome, note, alert = data[:AUDIT_DETAIL], "failed", "", True
+    action, result = data[:AUDIT_DETAIL], buttons.PressResult("failed")
     try:
         press = signer.verify(chat.id, data)
         action = press.action
-        outcome, note = await _press(press.action, context, user_id)
-        if not outcome.startswith("refused"):
-            alert = False
-            await _show_status(query, engine, signer, chat.id)
+        result = await _press(PressCtx(query, context, engine, signer, chat.id, user_id), press.action)
     except buttons.BadButton as e:
-        outcome, note = f"refused: {e}", str(e)
+        result = buttons.PressResult(f"refused: {e}", str(e), alert=True)
     except Exception as e:
         log.exception("button %s failed", action)
-        failed = f"failed: {type(e).__name__}"
-        outcome = failed if outcome == "failed" else f"{outcome}; {failed} showing the status"
-        note, alert = "That did not work (Telegram or the exchange did not answer); try again.", True
+        result = buttons.PressResult(
+            f"failed: {type(e).__name__}",
+            "That did not work (Telegram or the exchange did not answer); try again.",
+            alert=True,
+        )
     # Recorded before the answer, so a press the user saw answered is always in the audit.
     try:
-        await off_loop(engine.audit, chat.id, user_id, "button", action, outcome[:200])
+        await off_loop(engine.audit, chat.id, user_id, "button", action, result.outcome[:200])
     except Exception:
         log.exception("audit of button %s failed", action)
     try:
-        await query.answer(note or "Updated.", show_alert=alert)
+        await query.answer(result.note or "Updated.", show_alert=result.alert)
     except Exception as e:
         log.warning("answering button %s failed: %s", action, e)
 
 
-async def _press(action: str, context: ContextTypes.DEFAULT_TYPE, user_id: int | None) -> tuple[str, str]:
-    """Carry out a verified button's action: (outcome for the audit, answer for the user)."""
-    engine: Engine = context.bot_data["engine"]
-    access: Access = context.bot_data["access"]
-    admin_only = buttons.ACTIONS.get(action)
-    if admin_only is None:
-        return "refused: unknown action", "This button is not valid."
-    if admin_only and not access.is_admin(user_id):
-        return "refused: not admin", "Not allowed: only admins can do that."
-    if action == "stream:start":
-        try:
-            started = await off_loop(engine.start)
-        except StartRefused as e:
-            return f"refused: {e}", f"Cannot start: {e}"[:190]
-        return ("started", "Stream starting…") if started else ("already_running", "Already running.")
-    if action == "stream:stop":
-        stopped = await off_loop(engine.stop)
-        return ("stopped", "Stream stopped.") if stopped else ("not_running", "Not running.")
-    return "refreshed", ""
-
-
-async def _show_status(query: CallbackQuery, engine: Engine, signer: buttons.Signer, chat_id: int) -> None:
-    st = await off_loop(engine.status)
-    formats = await number_formats(engine, st.symbols)
-    try:
-        await query.edit_message_text(
-            views.status_html(st, formats),
-            parse_mode=ParseMode.HTML,
-            reply_markup=buttons.status_keyboard(signer, chat_id, st.stream.running),
-        )
-    except BadRequest as e:
-        if "not modified" not in str(e).lower():
-            raise
+async def _press(p: PressCtx, action: str) -> buttons.PressResult:
+    """Look the verified action up in the registry; admins only where it says so."""
+    access: Access = p.context.bot_data["access"]
+    handler, arg = buttons.split_action(action)
+    if handler is None:
+        return buttons.PressResult("refused: unknown action", "This button is not valid.", alert=True)
+    if handler.admin and not access.is_admin(p.user_id):
+        return buttons.PressResult("refused: not admin", "Not allowed: only admins can do that.", alert=True)
+    return await handler.run(p, arg)
 
 
 async def _feed_watch(context: ContextTypes.DEFAULT_TYPE) -> None:

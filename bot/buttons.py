@@ -12,9 +12,11 @@ import base64
 import hashlib
 import hmac
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardButton
 
 BUTTON_TTL = 24 * 3600.0
 MAX_DATA = 64  # Telegram's limit for callback_data, in bytes
@@ -69,17 +71,51 @@ class Signer:
         return Press(action, ts)
 
 
-# action → (admin only?)
-ACTIONS = {"status:refresh": False, "stream:start": True, "stream:stop": True}
+# ---------------------------------------------------------------- the registry of button actions
+@dataclass(frozen=True)
+class PressResult:
+    """What a press did: `outcome` for the audit, `note` for the person (an alert if `alert`)."""
+
+    outcome: str
+    note: str = ""
+    alert: bool = False
 
 
-def status_keyboard(signer: Signer, chat_id: int, running: bool) -> InlineKeyboardMarkup:
-    toggle = ("⏹ Stop stream", "stream:stop") if running else ("▶️ Start stream", "stream:start")
-    return InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton("🔄 Refresh", callback_data=signer.sign(chat_id, "status:refresh")),
-                InlineKeyboardButton(toggle[0], callback_data=signer.sign(chat_id, toggle[1])),
-            ]
-        ]
-    )
+ActionHandler = Callable[[Any, str], Awaitable[PressResult]]  # (bot.app.PressCtx, argument)
+
+
+@dataclass(frozen=True)
+class ButtonAction:
+    name: str
+    admin: bool
+    run: ActionHandler
+
+
+BUTTON_ACTIONS: dict[str, ButtonAction] = {}
+
+
+def button_action(name: str, *, admin: bool = False) -> Callable[[ActionHandler], ActionHandler]:
+    """Register what a button does, the way @command registers a command. The signed
+    callback data is `name` or `name/argument` (e.g. `prop:confirm/17`), so an argument
+    is covered by the signature and cannot be edited into another proposal's id."""
+    if "/" in name or "|" in name:
+        raise ValueError(f"button action names cannot contain / or |: {name!r}")
+
+    def register(fn: ActionHandler) -> ActionHandler:
+        if name in BUTTON_ACTIONS:
+            raise ValueError(f"button action {name!r} registered twice")
+        BUTTON_ACTIONS[name] = ButtonAction(name, admin, fn)
+        return fn
+
+    return register
+
+
+def split_action(action: str) -> tuple[ButtonAction | None, str]:
+    name, _, arg = action.partition("/")
+    return BUTTON_ACTIONS.get(name), arg
+
+
+def button(signer: Signer, chat_id: int, label: str, name: str, arg: str = "") -> InlineKeyboardButton:
+    if name not in BUTTON_ACTIONS:
+        raise ValueError(f"no button action {name!r}")
+    return InlineKeyboardButton(label, callback_data=signer.sign(chat_id, f"{name}/{arg}" if arg else name))

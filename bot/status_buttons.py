@@ -1,0 +1,57 @@
+"""The /status message's buttons: Refresh for anyone, Start/Stop stream for admins."""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardMarkup
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
+
+from bot import views
+from bot.buttons import PressResult, Signer, button, button_action
+from bot.commands import number_formats, off_loop
+from trading.engine import StartRefused
+
+
+def status_keyboard(signer: Signer, chat_id: int, running: bool) -> InlineKeyboardMarkup:
+    toggle = ("⏹ Stop stream", "stream:stop") if running else ("▶️ Start stream", "stream:start")
+    return InlineKeyboardMarkup(
+        [[button(signer, chat_id, "🔄 Refresh", "status:refresh"), button(signer, chat_id, *toggle)]]
+    )
+
+
+async def show_status(p, result: PressResult) -> PressResult:  # type: ignore[no-untyped-def]
+    """Edit the pressed message into the current status (every status button ends here)."""
+    st = await off_loop(p.engine.status)
+    formats = await number_formats(p.engine, st.symbols)
+    try:
+        await p.query.edit_message_text(
+            views.status_html(st, formats),
+            parse_mode=ParseMode.HTML,
+            reply_markup=status_keyboard(p.signer, p.chat_id, st.stream.running),
+        )
+    except BadRequest as e:
+        if "not modified" not in str(e).lower():
+            raise
+    return result
+
+
+@button_action("status:refresh")
+async def refresh(p, arg: str) -> PressResult:  # type: ignore[no-untyped-def]
+    return await show_status(p, PressResult("refreshed", "Updated."))
+
+
+@button_action("stream:start", admin=True)
+async def start_stream(p, arg: str) -> PressResult:  # type: ignore[no-untyped-def]
+    try:
+        started = await off_loop(p.engine.start)
+    except StartRefused as e:
+        return PressResult(f"refused: {e}", f"Cannot start: {e}"[:190], alert=True)
+    result = PressResult("started", "Stream starting…") if started else PressResult("already_running", "Already running.")
+    return await show_status(p, result)
+
+
+@button_action("stream:stop", admin=True)
+async def stop_stream(p, arg: str) -> PressResult:  # type: ignore[no-untyped-def]
+    stopped = await off_loop(p.engine.stop)
+    result = PressResult("stopped", "Stream stopped.") if stopped else PressResult("not_running", "Not running.")
+    return await show_status(p, result)

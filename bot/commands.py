@@ -77,6 +77,20 @@ class Ctx:
             )
         return sent
 
+    async def reply_photo(
+        self, png: bytes, caption_html: str = "", markup: InlineKeyboardMarkup | None = None
+    ) -> Message | None:
+        """A PNG from memory (nothing written to disk); captions are cut to Telegram's 1,024."""
+        message = self.update.effective_message
+        assert message is not None
+        return await message.reply_photo(
+            png,
+            caption=caption_html[:1024] or None,
+            parse_mode=ParseMode.HTML,
+            reply_markup=markup,
+            do_quote=False,
+        )
+
     async def call(self, fn: Callable[..., T], *args: object) -> T:
         return await off_loop(fn, *args)
 

@@ -16,7 +16,18 @@ from trading.portfolio import Fill
 
 
 class OrderRefused(Exception):
-    """The broker would not (or could not) place it; the message is the chat's line."""
+    """Definitely not placed (filters, margin, the exchange said no); the message is the
+    chat's line. `code` is the exchange's error code when it gave one (e.g. -2019)."""
+
+    def __init__(self, reason: str, code: int | None = None) -> None:
+        super().__init__(reason)
+        self.code = code
+
+
+class OrderUnknown(Exception):
+    """The order may or may not be on the exchange: it was sent, the answer never came, and
+    asking for it by its client order id did not settle it either. Never retried blindly:
+    the caller marks it unknown and reconciles (query by client id) before anything else."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,8 +48,21 @@ class OrderRequest:
         return f"tg-{symbol}-{decided_at}-{leg}"
 
 
+@dataclass(frozen=True, slots=True)
+class ExchangePosition:
+    symbol: str
+    qty: Decimal  # signed: > 0 long, < 0 short
+    entry: Decimal
+    leverage: int
+
+
 class Broker(Protocol):
-    mode: str  # "paper" | "testnet" | "live": shown in every order message
+    mode: str  # "paper" | "demo" | "live": shown in every order message
 
     def execute(self, request: OrderRequest, price: Decimal, time: int) -> Fill:
-        """Place it; price is the reference (paper: the fill price). Raises OrderRefused."""
+        """Place it exactly once under request.id (the client order id) and return its fill.
+
+        price is the reference: the paper broker fills at it; an exchange broker sizes a
+        stake-based order with it and checks MIN_NOTIONAL, then fills at the market.
+        Raises OrderRefused (not placed, with the reason) or OrderUnknown (outcome unclear).
+        """

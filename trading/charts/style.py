@@ -38,8 +38,7 @@ MUTED = "#8a8f9c"  # axis labels, captions inside the chart
 
 UP = "#26a69a"  # a rising candle, a profit
 DOWN = "#ef5350"  # a falling candle, a loss
-UP_VOLUME = "#26a69a66"
-DOWN_VOLUME = "#ef535066"
+VOLUME_ALPHA = 0.45  # volume bars behind, in the candles' colours
 
 # Indicator lines in the order a strategy reports them (fast EMA, slow EMA, …).
 LINES = ("#f6c343", "#42a5f5", "#ce93d8", "#ff9800", "#80deea")

@@ -1,0 +1,237 @@
+"""What a chart shows, computed from plain data and kept apart from the drawing.
+
+The numbers on a chart must be the bot's own numbers: indicator lines come from the very
+strategy class that trades (replayed over the candles, warm-up included, through a fresh
+instance), markers from the stored fills, equity from `Portfolio` replaying those fills.
+Keeping this free of matplotlib lets tests compare it with the strategy and the portfolio
+directly, and lets the drawing modules stay about looks.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pandas as pd
+
+from trading.candles import Candle
+from trading.portfolio import Fill, Portfolio
+from trading.strategies import Values, make_strategy
+
+NAN = float("nan")
+
+
+@dataclass(frozen=True)
+class Marker:
+    """A fill drawn on the candle it filled in (fills happen at a candle's open or, for a stop
+    or take-profit, inside its range; either way `Fill.time` is that candle's open time)."""
+
+    index: int  # position of the fill candle in the chart's window
+    time: int  # the fill candle's open time, ms
+    side: str  # BUY | SELL
+    price: float
+    qty: float
+
+
+@dataclass(frozen=True)
+class Levels:
+    """The open position's prices, drawn as horizontal lines."""
+
+    side: str  # long | short
+    entry: float
+    stop: float | None = None
+    take: float | None = None
+
+
+@dataclass
+class CandleChart:
+    symbol: str
+    interval: str
+    mode: str
+    frame: pd.DataFrame  # UTC DatetimeIndex; Open, High, Low, Close, Volume
+    lines: dict[str, list[float]]  # price-panel indicators (EMAs), aligned with frame
+    oscillators: dict[str, list[float]]  # 0–100 indicators (RSI), aligned with frame
+    markers: list[Marker]
+    levels: Levels | None = None
+    bands: tuple[float, float] | None = None  # RSI oversold / overbought
+
+    @property
+    def last_price(self) -> float:
+        return float(self.frame["Close"].iloc[-1])
+
+
+def candles_frame(candles: Sequence[Candle]) -> pd.DataFrame:
+    """The OHLCV frame mplfinance wants, indexed by UTC open time (tz-naive: mplfinance's
+    formatter prints the index as is, and the chart says UTC)."""
+    index = pd.to_datetime([c.open_time for c in candles], unit="ms")
+    return pd.DataFrame(
+        {
+            "Open": [c.open for c in candles],
+            "High": [c.high for c in candles],
+            "Low": [c.low for c in candles],
+            "Close": [c.close for c in candles],
+            "Volume": [c.volume for c in candles],
+        },
+        index=pd.DatetimeIndex(index, name="open_time"),
+    )
+
+
+def indicator_series(
+    strategy: str, values: Values | None, candles: Sequence[Candle], last: int
+) -> dict[str, list[float]]:
+    """Each indicator as the strategy saw it after each of the last `last` candles.
+
+    All `candles` go through a fresh strategy (the ones before the window warm it up), and
+    `indicators()` is read after every candle of the window; a value not reported yet is NaN.
+    Positions are passed as flat: the indicators of the strategies here do not depend on it.
+    """
+    st = make_strategy(strategy, values)
+    start = max(0, len(candles) - last)
+    rows: list[dict[str, float]] = []
+    for i, c in enumerate(candles):
+        st.on_candle(c, 0)
+        if i >= start:
+            rows.append(st.indicators())
+    names: list[str] = []
+    for row in rows:
+        names.extend(k for k in row if k not in names)
+    return {k: [row.get(k, NAN) for row in rows] for k in names}
+
+
+def fill_markers(fills: Iterable[Fill], candles: Sequence[Candle], symbol: str) -> list[Marker]:
+    """The fills of `symbol` whose fill candle is in the window, in fill order."""
+    where = {c.open_time: i for i, c in enumerate(candles)}
+    return [
+        Marker(where[f.time], f.time, f.side, float(f.price), float(f.qty))
+        for f in fills
+        if f.symbol == symbol and f.time in where
+    ]
+
+
+def candle_chart(
+    *,
+    symbol: str,
+    interval: str,
+    mode: str,
+    candles: Sequence[Candle],
+    n: int,
+    strategy: str,
+    values: Values | None,
+    fills: Iterable[Fill] = (),
+    levels: Levels | None = None,
+) -> CandleChart:
+    """The last n of `candles` (the rest only warm the indicators) with everything drawn on them."""
+    window = list(candles[-n:])
+    series = indicator_series(strategy, values, candles, len(window))
+    lines = {k: v for k, v in series.items() if not k.startswith("rsi")}
+    osc = {k: v for k, v in series.items() if k.startswith("rsi")}
+    bands = None
+    if osc and values and "rsi_oversold" in values:
+        bands = (float(values["rsi_oversold"]), float(values["rsi_overbought"]))
+    return CandleChart(
+        symbol, interval, mode, candles_frame(window), lines, osc,
+        fill_markers(fills, window, symbol), levels, bands,
+    )
+
+
+# ------------------------------------------------------------------ equity
+@dataclass
+class EquityCurve:
+    times: list[datetime]  # candle close times, UTC
+    equity: list[float]  # mark-to-market at each close
+    peak: list[float]  # running maximum of equity
+    daily: dict[date, float] = field(default_factory=dict)  # wallet change per UTC day (realized net of fees)
+    initial: float = 0.0
+
+    @property
+    def drawdown_pct(self) -> list[float]:
+        return [(e / p - 1.0) * 100.0 if p > 0 else 0.0 for e, p in zip(self.equity, self.peak, strict=True)]
+
+    @property
+    def max_drawdown_pct(self) -> float:
+        return min(self.drawdown_pct, default=0.0)
+
+
+def utc_day(ms: int) -> date:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).date()
+
+
+def equity_curve(
+    initial: Decimal, fills: Sequence[Fill], candles: Mapping[str, Sequence[Candle]]
+) -> EquityCurve:
+    """Mark-to-market equity at every candle close from the fills replayed in order.
+
+    A fill belongs to the candle it filled in (its open or its range), so it is booked before
+    that candle's close is marked. The time axis is the first symbol's candles; other
+    symbols are marked with their latest close at or before each time.
+    """
+    symbols = list(candles)
+    if not symbols or not candles[symbols[0]]:
+        return EquityCurve([], [], [], {}, float(initial))
+    p = Portfolio(initial)
+    ordered = sorted(fills, key=lambda f: f.time)  # stable: same-candle fills keep their order
+    closes: dict[str, dict[int, float]] = {s: {c.open_time: c.close for c in candles[s]} for s in symbols}
+    marks: dict[str, float] = {}
+    times, equity, peak = [], [], []
+    top = -math.inf
+    k = 0
+    for c in candles[symbols[0]]:
+        while k < len(ordered) and ordered[k].time <= c.open_time:
+            p.apply(ordered[k])
+            k += 1
+        for s in symbols:
+            close = closes[s].get(c.open_time)
+            if close is not None:
+                marks[s] = close
+        value = p.balance_f + sum(
+            (marks[s] - pos.entry_f) * pos.qty_f for s, pos in p.positions.items() if pos.qty_f and s in marks
+        )
+        top = max(top, value)
+        times.append(datetime.fromtimestamp((c.close_time + 1) / 1000, tz=UTC))
+        equity.append(value)
+        peak.append(top)
+    return EquityCurve(times, equity, peak, daily_realized(initial, ordered), float(initial))
+
+
+def daily_realized(initial: Decimal, fills: Iterable[Fill]) -> dict[date, float]:
+    """Wallet change per UTC day of the fill: realized PnL minus the fees paid that day.
+
+    This is what the exchange does to the wallet, so the days add up to balance − initial.
+    """
+    p = Portfolio(initial)
+    out: dict[date, Decimal] = defaultdict(Decimal)
+    for f in fills:
+        before = p.balance
+        p.apply(f)
+        out[utc_day(f.time)] += p.balance - before
+    return {d: float(v) for d, v in sorted(out.items())}
+
+
+@dataclass(frozen=True)
+class DaySummary:
+    day: date
+    realized: Decimal  # gross PnL of the day's closing fills
+    fees: Decimal
+    net: Decimal  # realized − fees: the wallet's change that day
+    fills: int
+    trades: int  # trades closed that day
+
+
+def day_summary(initial: Decimal, fills: Iterable[Fill], day: date) -> DaySummary:
+    """One UTC day's trading from the stored fills (for the daily report)."""
+    p = Portfolio(initial)
+    realized = fees = Decimal(0)
+    n_fills = n_trades = 0
+    for f in sorted(fills, key=lambda f: f.time):
+        r0, f0 = p.realized, p.fees
+        closed = p.apply(f)
+        if utc_day(f.time) == day:
+            realized += p.realized - r0
+            fees += p.fees - f0
+            n_fills += 1
+            n_trades += len(closed)
+    return DaySummary(day, realized, fees, realized - fees, n_fills, n_trades)

@@ -1,0 +1,95 @@
+"""The equity chart: mark-to-market equity with its drawdowns, and the wallet's change per day.
+
+Drawdown is shaded between the running peak and the curve (how far below the best it has
+been, and for how long), which reads at a glance where a separate drawdown panel would
+need a second scale. Everything shown comes from `data.EquityCurve`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from typing import Any
+
+import matplotlib.dates as mdates
+from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+from trading.charts import style
+from trading.charts.data import EquityCurve
+
+
+def render_equity(curve: EquityCurve, *, title: str = "Equity", subtitle: str = "") -> bytes:
+    """PNG bytes of the curve (8 × 4.8 in at 160 dpi); needs at least one point."""
+    if not curve.times:
+        raise ValueError("an equity chart needs at least one candle")
+    with style.styled():
+        return style.to_png(_draw(curve, title, subtitle))
+
+
+def _draw(curve: EquityCurve, title: str, subtitle: str) -> Any:
+    fig = style.new_figure(style.WIDTH_IN, 4.8)
+    grid = fig.add_gridspec(2, 1, height_ratios=[3.2, 1.2], hspace=0.08,
+                            left=0.02, right=0.885, top=0.865, bottom=0.09)
+    eq = fig.add_subplot(grid[0])
+    pnl = fig.add_subplot(grid[1], sharex=eq)
+    for ax in (eq, pnl):
+        style.style_axes(ax, panel=ax is pnl)
+        ax.yaxis.tick_right()
+        ax.yaxis.set_label_position("right")
+
+    t, e, peak = curve.times, curve.equity, curve.peak
+    eq.axhline(curve.initial, color=style.MUTED, linewidth=0.7, linestyle=(0, (3, 3)), label="start")
+    eq.fill_between(t, e, peak, where=[a < b for a, b in zip(e, peak, strict=True)], color=style.DRAWDOWN,
+                    alpha=0.28, linewidth=0, interpolate=True, label="drawdown")
+    eq.plot(t, e, color=style.EQUITY, linewidth=1.3, label="equity")
+    _pad(eq, min(min(e), curve.initial), max(max(e), curve.initial))
+    eq.yaxis.set_major_locator(MaxNLocator(6))
+    eq.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:,.0f}" if abs(y) >= 1000 else f"{y:,.2f}"))
+    eq.tick_params(labelbottom=False)
+    worst = curve.drawdown_pct
+    if worst and min(worst) < 0:
+        i = min(range(len(worst)), key=worst.__getitem__)
+        right = i > len(worst) / 2  # the label goes where the curve is not: beside the trough
+        eq.plot([t[i]], [e[i]], marker="o", markersize=4, color=style.DRAWDOWN)
+        eq.annotate(f"max DD {worst[i]:.1f}%", xy=(t[i], e[i]), xytext=(-7 if right else 7, 0),
+                    textcoords="offset points", ha="right" if right else "left", va="center",
+                    color=style.DRAWDOWN, fontsize=style.FONT_SIZE - 0.5,
+                    bbox={"boxstyle": "square,pad=0.15", "facecolor": style.BG, "edgecolor": "none", "alpha": 0.75})
+    eq.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=3, frameon=False, borderaxespad=0.2,
+              handlelength=1.6)
+
+    days = sorted(curve.daily.items())
+    if days:
+        x = [datetime.combine(d, time(12), tzinfo=t[0].tzinfo) for d, _ in days]
+        v = [val for _, val in days]
+        pnl.bar(x, v, width=timedelta(hours=18), color=[style.UP if val >= 0 else style.DOWN for val in v],
+                linewidth=0)
+    pnl.axhline(0, color=style.SPINE, linewidth=0.8)
+    pnl.set_ylabel("PnL/day", color=style.MUTED)
+    pnl.yaxis.set_major_locator(MaxNLocator(3, symmetric=bool(days)))
+    pnl.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:+,.0f}" if y else "0"))
+    lo, hi = t[0], t[-1]
+    if days:
+        lo = min(lo, x[0] - timedelta(hours=12))
+        hi = max(hi, x[-1] + timedelta(hours=12))
+    pnl.set_xlim(lo, hi if hi > lo else lo + timedelta(hours=1))
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=7)
+    pnl.xaxis.set_major_locator(locator)
+    pnl.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, show_offset=False))
+
+    fig.text(0.02, 0.955, title, fontsize=style.TITLE_SIZE, fontweight="bold", color=style.TEXT, va="center")
+    span = f"{t[0]:%Y-%m-%d %H:%M} → {t[-1]:%Y-%m-%d %H:%M} UTC"
+    fig.text(0.02, 0.915, f"{subtitle} · {span}" if subtitle else span, fontsize=style.FONT_SIZE,
+             color=style.MUTED, va="center")
+    last = e[-1]
+    color = style.UP if last >= curve.initial else style.DOWN
+    eq.annotate(f"{last:,.2f}", xy=(1.0, last), xycoords=("axes fraction", "data"), xytext=(3, 0),
+                textcoords="offset points", va="center", ha="left", color="#ffffff", fontweight="bold",
+                bbox={"boxstyle": "square,pad=0.25", "facecolor": color, "edgecolor": color}, annotation_clip=False)
+    return fig
+
+
+def _pad(ax: Any, lo: float, hi: float) -> None:
+    """A flat curve (no trades yet) still gets a readable scale around its value."""
+    span = hi - lo
+    pad = span * 0.08 if span > 0 else max(abs(hi) * 0.001, 1.0)
+    ax.set_ylim(lo - pad, hi + pad)

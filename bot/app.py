@@ -25,7 +25,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot import buttons, param_commands, status_buttons, views  # noqa: F401  (they register commands and buttons)
+from bot import buttons, chart_commands, param_commands, status_buttons, views  # noqa: F401  (they register commands and buttons)
 from bot.access import Access
 from bot.commands import COMMANDS, Command, Ctx, UsageError, number_formats, off_loop
 from bot.notifier import TelegramNotifier
@@ -89,7 +89,9 @@ def build_application(
     # (some clients and proxies deliver edits even when not asked) must not act again.
     new_only = filters.UpdateType.MESSAGE
     for cmd in COMMANDS:
-        app.add_handler(CommandHandler(cmd.name, _wrap(cmd), filters=new_only))
+        # Charts draw for a few hundred ms: as tasks, so other updates are answered meanwhile.
+        block = cmd.name not in chart_commands.BACKGROUND
+        app.add_handler(CommandHandler(cmd.name, _wrap(cmd), filters=new_only, block=block))
     app.add_handler(MessageHandler(new_only & filters.COMMAND, _unknown_command))
     app.add_handler(CallbackQueryHandler(_on_button))
     app.add_error_handler(_on_error)
@@ -100,6 +102,7 @@ def build_application(
     if settings.status_post_minutes > 0:
         period = settings.status_post_minutes * 60
         jq.run_repeating(_status_post, interval=period, first=period, name="status-post")
+    chart_commands.schedule_daily_report(jq, settings)
     return app
 
 

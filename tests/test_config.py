@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 import pytest
 
 from trading.config import ConfigError, load_settings, read_env_file
@@ -17,10 +19,18 @@ def test_defaults_are_paper_mainnet_btcusdt_15m():
     assert s.db_path == "data/bot.sqlite"
 
 
-def test_testnet_urls_and_overrides():
-    s = load(TRADING_MODE="testnet", BINANCE_API_KEY="k" * 10, BINANCE_API_SECRET="s" * 10)
-    assert s.binance_rest_url == "https://testnet.binancefuture.com"
-    assert s.binance_ws_url == "wss://fstream.binancefuture.com/market"
+KEYS = {"BINANCE_API_KEY": "k" * 10, "BINANCE_API_SECRET": "s" * 10}
+
+
+@pytest.mark.parametrize("word", ["demo", "testnet", "Demo", "TESTNET"])
+def test_demo_trading_urls_and_the_testnet_alias(word):
+    s = load(TRADING_MODE=word, **KEYS)
+    assert s.trading_mode == "demo"  # one word for the code to branch on
+    assert s.binance_rest_url == "https://demo-fapi.binance.com"
+    assert s.binance_ws_url == "wss://fstream.binancefuture.com"
+
+
+def test_url_overrides():
     s = load(BINANCE_REST_URL="http://127.0.0.1:9/", BINANCE_WS_URL="ws://127.0.0.1:9/market")
     assert s.binance_rest_url == "http://127.0.0.1:9"
 
@@ -31,8 +41,16 @@ def test_testnet_urls_and_overrides():
         ({"TRADING_MODE": "yolo"}, "TRADING_MODE"),
         ({"INTERVAL": "7m"}, "INTERVAL"),
         ({"INTERVAL": "1M"}, "INTERVAL"),
-        ({"TRADING_MODE": "live"}, "BINANCE_API_KEY"),
+        ({"TRADING_MODE": "live", "LIVE_TRADING_CONFIRMED": "yes"}, "BINANCE_API_KEY"),
+        ({"TRADING_MODE": "demo"}, "BINANCE_API_KEY"),
         ({"TRADING_MODE": "testnet", "BINANCE_API_KEY": "abc"}, "BINANCE_API_SECRET"),
+        ({"TRADING_MODE": "live"}, "LIVE_TRADING_CONFIRMED"),
+        ({"TRADING_MODE": "live", "LIVE_TRADING_CONFIRMED": "1"}, "LIVE_TRADING_CONFIRMED"),
+        ({"MAX_POSITION_NOTIONAL": "lots"}, "MAX_POSITION_NOTIONAL"),
+        ({"MAX_POSITION_NOTIONAL": "0"}, "MAX_POSITION_NOTIONAL"),
+        ({"MAX_LEVERAGE": "0"}, "MAX_LEVERAGE"),
+        ({"MAX_LEVERAGE": "126"}, "MAX_LEVERAGE"),
+        ({"MAX_LEVERAGE": "2.5"}, "MAX_LEVERAGE"),
         ({"TELEGRAM_CHAT_ID": "-100x"}, "TELEGRAM_CHAT_ID"),
         ({"TELEGRAM_ADMIN_IDS": "12,bob"}, "TELEGRAM_ADMIN_IDS"),
         ({"BINANCE_WS_URL": "http://x"}, "BINANCE_WS_URL"),
@@ -49,8 +67,25 @@ def test_bad_values_name_the_variable_in_one_line(env, variable):
     assert "\n" not in message
 
 
+def test_live_needs_the_confirmation_and_says_so_in_one_line():
+    with pytest.raises(ConfigError) as err:
+        load(TRADING_MODE="live", **KEYS)
+    assert str(err.value) == (
+        "LIVE_TRADING_CONFIRMED: set it to yes to trade real money with TRADING_MODE=live"
+    )
+    s = load(TRADING_MODE="live", LIVE_TRADING_CONFIRMED="YES", **KEYS)
+    assert s.trading_mode == "live" and s.binance_rest_url == "https://fapi.binance.com"
+
+
+def test_hard_limits_default_and_parse():
+    s = load()
+    assert s.max_position_notional == Decimal("1000") and s.max_leverage == 10
+    s = load(MAX_POSITION_NOTIONAL="250.5", MAX_LEVERAGE="3")
+    assert s.max_position_notional == Decimal("250.5") and s.max_leverage == 3
+
+
 def test_secrets_never_appear_in_repr():
-    s = load(TELEGRAM_TOKEN="123:SECRET-TOKEN", TRADING_MODE="live", BINANCE_API_KEY="KEY-abcdef", BINANCE_API_SECRET="SEC-abcdef")
+    s = load(TELEGRAM_TOKEN="123:SECRET-TOKEN", TRADING_MODE="live", LIVE_TRADING_CONFIRMED="yes", BINANCE_API_KEY="KEY-abcdef", BINANCE_API_SECRET="SEC-abcdef")
     text = repr(s)
     assert "SECRET-TOKEN" not in text and "KEY-abcdef" not in text and "SEC-abcdef" not in text
 
@@ -80,3 +115,16 @@ def test_cli_refuses_group_without_admins(monkeypatch, capsys):
     monkeypatch.delenv("TELEGRAM_ADMIN_IDS", raising=False)
     assert main(["--env-file", "/nonexistent"]) == 2
     assert "TELEGRAM_ADMIN_IDS" in capsys.readouterr().err
+
+
+def test_cli_refuses_unconfirmed_live_with_the_exact_line(monkeypatch, capsys):
+    from bot.__main__ import main
+
+    monkeypatch.setenv("TRADING_MODE", "live")
+    monkeypatch.setenv("BINANCE_API_KEY", "k" * 10)
+    monkeypatch.setenv("BINANCE_API_SECRET", "s" * 10)
+    monkeypatch.delenv("LIVE_TRADING_CONFIRMED", raising=False)
+    assert main(["--env-file", "/nonexistent"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "config error: LIVE_TRADING_CONFIRMED: set it to yes to trade real money with TRADING_MODE=live"
+    )

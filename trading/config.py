@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import time as dt_time
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -55,6 +56,10 @@ class Settings:
     warmup_candles: int = 500
     status_post_minutes: float = 0.0
     notify_candles: bool = False
+    # Daily report (README "Configuration"): yesterday's trading and the equity chart,
+    # posted to the notice chat at REPORT_TIME UTC.
+    daily_report: bool = True
+    report_time: dt_time = dt_time(0, 0)
     # The trading core (README "Configuration").
     strategy: str = "ema_cross"
     paper_balance: Decimal = Decimal("10000")
@@ -165,6 +170,17 @@ def _url(name: str, raw: str, schemes: tuple[str, ...]) -> str:
     return value
 
 
+def _report_time(raw: str) -> dt_time:
+    """REPORT_TIME: HH:MM on a 24-hour UTC clock."""
+    hours, sep, minutes = raw.strip().partition(":")
+    try:
+        if not sep or len(minutes) != 2 or not hours.isdigit() or not minutes.isdigit():
+            raise ValueError
+        return dt_time(int(hours), int(minutes))
+    except ValueError:
+        raise ConfigError(f"REPORT_TIME: {raw[:32]!r} is not a UTC time HH:MM from 00:00 to 23:59") from None
+
+
 def load_settings(
     environ: Mapping[str, str] | None = None, env_file: str | os.PathLike[str] | None = ".env"
 ) -> Settings:
@@ -249,6 +265,8 @@ def load_settings(
         status_post_minutes=_number(
             "STATUS_POST_MINUTES", get("STATUS_POST_MINUTES", "0"), minimum=0
         ),
+        daily_report=_flag("DAILY_REPORT", get("DAILY_REPORT", "on")),
+        report_time=_report_time(get("REPORT_TIME", "00:00")),
         strategy=strategy,
         paper_balance=_money(
             "PAPER_BALANCE", get("PAPER_BALANCE", "10000"), minimum=Decimal(0), maximum=Decimal("1e12")

@@ -194,6 +194,26 @@ class Engine:
         """All or none, from the next closed candle; raises ParamError with the reason."""
         return self.live.set_params(changes, user_id)
 
+    # ------------------------------------------------------------- charts and reports
+    # (trading/charts/reports.py; imported on demand so a headless run never loads matplotlib)
+    def chart(self, n: int, symbol: str | None = None) -> bytes | None:
+        """PNG of the last n candles with indicators, fills and the position; None if none stored."""
+        from trading.charts.reports import candle_png
+
+        return candle_png(self, n, symbol)
+
+    def equity_chart(self) -> Any:
+        """An EquityReport (PNG and the numbers), or None before the first fill."""
+        from trading.charts.reports import equity_png
+
+        return equity_png(self)
+
+    def daily_report(self, day: Any = None) -> Any:
+        """A DailyReport for a UTC day (default: yesterday)."""
+        from trading.charts.reports import daily_report, previous_utc_day
+
+        return daily_report(self, day or previous_utc_day())
+
     def events(self, limit: int = 20) -> list[dict[str, Any]]:
         return self._events().recent(limit)
 

@@ -37,6 +37,31 @@ class DropRule:
     fired: bool = False
 
 
+# What Binance answers for each order refusal the bot must turn into a chat line.
+ORDER_ERRORS: dict[int, tuple[int, str]] = {
+    -2019: (400, "Margin is insufficient."),
+    -1111: (400, "Precision is over the maximum defined for this asset."),
+    -4164: (400, "Order's notional must be no smaller than 100 (unless you choose reduce only)."),
+    -1021: (400, "Timestamp for this request is outside of the recvWindow."),
+    -2022: (400, "ReduceOnly Order is rejected."),
+    -4116: (400, "ClientOrderId is duplicated."),
+}
+
+
+@dataclass(frozen=True)
+class OrderFault:
+    """What happens to one `POST /fapi/v1/order` (or algoOrder) instead of a plain answer.
+
+    placed=True commits the order first, so the client is left with an unclear outcome
+    (a 5xx, a late answer or none at all) for an order that does exist on the exchange.
+    """
+
+    error: BinanceError | None = None
+    placed: bool = False
+    delay: float = 0.0
+    drop: bool = False
+
+
 class ConnectionControl(Protocol):
     """What faults need from the websocket hub (all called on the event loop)."""
 
@@ -73,9 +98,10 @@ class Faults:
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._hub: ConnectionControl | None = None
-        self._rest_pending: list[tuple[int, float | None]] = []
+        self._rest_pending: list[tuple[int, float | None, str | None]] = []
         self._drop_at: dict[int, tuple[int, str]] = {}
         self._drop_rule: DropRule | None = None
+        self._order_pending: list[OrderFault] = []
 
     def attach(self, loop: asyncio.AbstractEventLoop, hub: ConnectionControl) -> None:
         self._loop, self._hub = loop, hub
@@ -134,17 +160,59 @@ class Faults:
 
         return self._on_loop(lambda hub: hub.inject_all(make, count)) or 0
 
-    def rest_errors(self, status: int, count: int = 1, retry_after: float | None = None) -> None:
-        """Answer the next `count` REST requests with HTTP `status` (429/418 carry Retry-After)."""
+    def rest_errors(
+        self, status: int, count: int = 1, retry_after: float | None = None, *, route: str | None = None
+    ) -> None:
+        """Answer the next `count` REST requests with HTTP `status` (429/418 carry Retry-After).
+
+        route="GET /fapi/v1/order" (or just a path) limits it to those requests.
+        """
         if not 400 <= status <= 599:
             raise ValueError("status must be an HTTP error status")
         with self._lock:
-            self._rest_pending.extend([(status, retry_after)] * count)
+            self._rest_pending.extend([(status, retry_after, route)] * count)
+
+    def order_errors(
+        self, code: int, count: int = 1, *, retry_after: float | None = None, placed: bool = False
+    ) -> None:
+        """Answer the next `count` order POSTs with Binance's error for `code`.
+
+        `code` is a Binance code from ORDER_ERRORS (-2019, -1111, -4164, -1021, -2022,
+        -4116) or an HTTP status (429/418 with Retry-After, 500, 502, 503, 504). With
+        placed=True the order is committed before the error is answered: Binance's 503
+        "Unknown error ... execution status unknown".
+        """
+        if code in ORDER_ERRORS:
+            status, msg = ORDER_ERRORS[code]
+            err = BinanceError(code, msg, status)
+        elif code == 503 and placed:
+            err = BinanceError(-1000, "Unknown error, please check your request or try again later.", 503)
+        elif 400 <= code <= 599:
+            err = rest_error(code, retry_after)
+        else:
+            raise ValueError(f"code must be one of {sorted(ORDER_ERRORS)} or an HTTP status, got {code}")
+        with self._lock:
+            self._order_pending.extend([OrderFault(err, placed)] * count)
+
+    def order_answer_delay(self, seconds: float, count: int = 1) -> None:
+        """Place the next `count` orders, then answer only after `seconds` (past a client's timeout)."""
+        with self._lock:
+            self._order_pending.extend([OrderFault(placed=True, delay=seconds)] * count)
+
+    def order_answer_drop(self, count: int = 1) -> None:
+        """Place the next `count` orders, then close the connection without an answer."""
+        with self._lock:
+            self._order_pending.extend([OrderFault(placed=True, drop=True)] * count)
+
+    def take_order_fault(self) -> OrderFault | None:
+        with self._lock:
+            return self._order_pending.pop(0) if self._order_pending else None
 
     def clear(self) -> None:
-        """Forget pending faults (REST errors, candle drops, drop rules); unstall."""
+        """Forget pending faults (REST and order errors, candle drops, drop rules); unstall."""
         with self._lock:
             self._rest_pending.clear()
+            self._order_pending.clear()
             self._drop_at.clear()
             self._drop_rule = None
         self.unstall()
@@ -164,20 +232,21 @@ class Faults:
                 return None
             return rule
 
-    def take_rest_error(self) -> BinanceError | None:
+    def take_rest_error(self, method: str = "GET", path: str = "") -> BinanceError | None:
         if not self._rest_pending:
             return None
         with self._lock:
-            if not self._rest_pending:
-                return None
-            status, retry_after = self._rest_pending.pop(0)
-        return rest_error(status, retry_after)
+            for i, (status, retry_after, route) in enumerate(self._rest_pending):
+                if route is None or route in (path, f"{method} {path}"):
+                    del self._rest_pending[i]
+                    return rest_error(status, retry_after)
+        return None
 
     def rest_middleware(self) -> Middleware:
         @web.middleware
         async def inject(request: web.Request, handler: Handler) -> web.StreamResponse:
             if request.path.startswith("/fapi/"):
-                err = self.take_rest_error()
+                err = self.take_rest_error(request.method, request.path)
                 if err is not None:
                     self._stats.count("rest_faults_served")
                     return err.response()

@@ -25,6 +25,7 @@ from sim.binance.errors import binance_errors
 from sim.binance.faults import Faults
 from sim.binance.klines import closed_fields, rest_row
 from sim.binance.market import Series
+from sim.binance.reports import order_json
 from sim.binance.rest import PublicApi
 from sim.binance.stats import Stats, StatsSnapshot
 from sim.binance.trading import TradingApi
@@ -103,7 +104,7 @@ class ReplayExchange:
         self._public = PublicApi(
             self.series, self.clock, self.client_clocks, rest_forming=rest_forming
         )
-        self._trading = TradingApi(self.account, self.signer)
+        self._trading = TradingApi(self.account, self.signer, self.faults, self._stats)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
@@ -139,6 +140,12 @@ class ReplayExchange:
         """The REST row (and final stream fields) the exchange serves for a candle."""
         s = self.series[symbol or self.symbol]
         return rest_row(closed_fields(s.candles[index], s.interval_ms))
+
+    def orders(self) -> list[dict[str, object]]:
+        """Every order the account holds, oldest first, as GET /fapi/v1/allOrders shows it:
+        what tests read to see what the exchange really did."""
+        acc = self.account
+        return self.call(lambda: [order_json(acc, o, with_time=True) for o in acc.orders.values()])
 
     def market_time_ms(self) -> int:
         return self.clock.market_time_ms()

@@ -27,6 +27,10 @@ class StatsSnapshot:
     rest_requests: dict[str, int] = field(default_factory=dict)
     rest_faults_served: int = 0
     ws_requests: int = 0
+    # POST /fapi/v1/order and /fapi/v1/algoOrder per client id, faulted ones included:
+    # how a test proves an order was sent exactly once
+    order_posts: dict[str, int] = field(default_factory=dict)
+    algo_order_posts: dict[str, int] = field(default_factory=dict)
 
     @property
     def rest_total(self) -> int:
@@ -44,6 +48,8 @@ class Stats:
         self._closed_messages: dict[int, int] = {}
         self._live: dict[int, object] = {}  # conn id -> object with a `sent` attribute
         self._rest = Counter[str]()
+        self._order_posts = Counter[str]()
+        self._algo_posts = Counter[str]()
         self._minute = 0
         self._weight = 0
 
@@ -60,6 +66,10 @@ class Stats:
     def count(self, name: str, n: int = 1) -> None:
         with self._lock:
             setattr(self, name, getattr(self, name) + n)
+
+    def order_posted(self, client_id: str, *, algo: bool = False) -> None:
+        with self._lock:
+            (self._algo_posts if algo else self._order_posts)[client_id] += 1
 
     def rest_request(self, path: str) -> int:
         """Count a REST call; return the request weight used this minute (for the header)."""
@@ -85,6 +95,8 @@ class Stats:
                 rest_requests=dict(self._rest),
                 rest_faults_served=self.rest_faults_served,
                 ws_requests=self.ws_requests,
+                order_posts=dict(self._order_posts),
+                algo_order_posts=dict(self._algo_posts),
             )
 
     def middleware(self) -> Middleware:

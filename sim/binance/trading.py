@@ -7,6 +7,7 @@ and the clock's order matching never race.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
@@ -15,15 +16,21 @@ from sim.binance import reports
 from sim.binance.account import Account
 from sim.binance.auth import Signer
 from sim.binance.errors import json_response
+from sim.binance.faults import Faults
 from sim.binance.rules import brackets_json
+from sim.binance.stats import Stats
 
 Action = Callable[[Mapping[str, str]], object]
 
 
 class TradingApi:
-    def __init__(self, account: Account, signer: Signer) -> None:
+    def __init__(
+        self, account: Account, signer: Signer, faults: Faults | None = None, stats: Stats | None = None
+    ) -> None:
         self.account = account
         self.signer = signer
+        self.faults = faults
+        self.stats = stats
 
     def _signed(self, action: Action) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def handler(request: web.Request) -> web.Response:
@@ -36,7 +43,7 @@ class TradingApi:
         a = self.account
         s = self._signed
         routes = [
-            web.post("/fapi/v1/order", s(a.place_order)),
+            web.post("/fapi/v1/order", self._placing(a.place_order, "newClientOrderId")),
             web.get("/fapi/v1/order", s(a.get_order)),
             web.delete("/fapi/v1/order", s(a.cancel_order)),
             web.get("/fapi/v1/openOrders", s(a.open_orders)),
@@ -63,6 +70,34 @@ class TradingApi:
                 ),
             ]
         return routes
+
+    def _placing(self, action: Action, id_param: str) -> Callable[[web.Request], Awaitable[web.Response]]:
+        """A signed order POST, counted per client id and open to the order faults."""
+
+        async def handler(request: web.Request) -> web.Response:
+            params = await self.signer.verify(request)
+            algo = id_param == "clientAlgoId"
+            if self.stats is not None:
+                self.stats.order_posted(params.get(id_param, ""), algo=algo)
+            fault = self.faults.take_order_fault() if self.faults is not None else None
+            if fault is None:
+                return json_response(action(params))
+            if self.stats is not None:
+                self.stats.count("rest_faults_served")
+            if fault.error is not None and not fault.placed:
+                raise fault.error
+            result = action(params)  # the order exists from here on
+            if fault.drop:  # the answer is written to a closed socket, which aiohttp ignores
+                if request.transport is not None:
+                    request.transport.abort()
+                return json_response(result)
+            if fault.delay:
+                await asyncio.sleep(fault.delay)
+            if fault.error is not None:
+                raise fault.error
+            return json_response(result)
+
+        return handler
 
     def leverage_brackets(self, params: Mapping[str, str]) -> object:
         """One object for a symbol, a list for all, as Binance answers."""

@@ -1,0 +1,393 @@
+"""The exchange broker: MARKET orders on Binance USDⓈ-M futures, placed exactly once.
+
+Every order carries the request's deterministic client order id, never python-binance's
+random default, because that id is the only way to ask Binance afterwards whether an
+order exists. When the answer to the one `POST /fapi/v1/order` is unclear (a timeout, a
+dropped connection, a 5xx), the broker asks by that id instead of sending again:
+found → its fill; "does not exist" once the request can no longer arrive (older than
+recvWindow) → refused, so the person can propose again; the question itself failing →
+OrderUnknown, for reconciliation. A refusal is never retried: each code becomes the line
+a trader reads in the chat.
+
+Fees come from the order's trades and are assumed to be in USDT (the quote asset of
+every USDⓈ-M symbol the bot trades; a BNB fee discount would show up as a logged
+warning, not as a wrong number silently booked).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any
+
+import requests
+from binance.client import Client
+from binance.exceptions import BinanceAPIException, BinanceRequestException
+
+from trading.brokers.base import ExchangePosition, OrderRefused, OrderRequest, OrderUnknown
+from trading.brokers.binance_orders import (
+    ExchangeOrder,
+    algo_from_json,
+    dec,
+    exit_id,
+    order_from_json,
+)
+from trading.portfolio import Fill
+from trading.symbols import FilterError, SymbolFilters
+
+log = logging.getLogger(__name__)
+
+ZERO = Decimal(0)
+NOT_FOUND = -2013  # "Order does not exist."
+DUPLICATE_ID = -4116  # "ClientOrderId is duplicated.": it was placed before, go and find it
+TIMESTAMP = -1021
+# Codes Binance documents as "execution status unknown", whatever the HTTP status.
+UNCLEAR_CODES = {-1006, -1007, DUPLICATE_ID}
+CLOCK_MARGIN_MS = 1000  # Binance also refuses timestamps more than 1 s ahead of its clock
+NET_ERRORS = (requests.RequestException, BinanceRequestException, OSError)
+ANY_ERROR = (BinanceAPIException, *NET_ERRORS)
+DONE = {"FILLED", "CANCELED", "EXPIRED", "REJECTED", "EXPIRED_IN_MATCH"}
+
+REASONS = {
+    -2019: "margin is insufficient",
+    -1111: "quantity or price has more decimals than {symbol} allows",
+    -4164: "order value is below {symbol}'s minimum notional",
+    -2022: "reduce-only order rejected: it would not reduce the position (already closed or on the other side)",
+    -1021: "our clock was outside Binance's receive window; clock resynced, propose again",
+    -4028: "leverage {leverage}x is not valid for {symbol}",
+    -2027: "the position is too large for leverage {leverage}x",
+    -2015: "API key, IP or permissions rejected (check the key's futures permission and IP whitelist)",
+    -2014: "API key format invalid",
+    -1022: "signature rejected (check BINANCE_API_SECRET)",
+    -2021: "the stop would trigger immediately at the current price",
+}
+
+
+def _retry_after(e: BinanceAPIException) -> str:
+    raw = e.response.headers.get("Retry-After") if e.response is not None else None
+    return raw or "?"
+
+
+class BinanceBroker:
+    def __init__(
+        self,
+        client: Client,
+        filters: Mapping[str, SymbolFilters],
+        mode: str = "demo",
+        *,
+        timeout: float = 10.0,
+        poll_attempts: int = 10,
+        poll_delay: float = 0.3,
+        fallback_fee_rate: Decimal = Decimal("0.0005"),
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.client = client
+        self.filters = filters
+        self.mode = mode
+        self.timeout = timeout
+        self.poll_attempts = poll_attempts
+        self.poll_delay = poll_delay
+        self.fallback_fee_rate = fallback_fee_rate
+        self._sleep = sleep
+        self._monotonic = monotonic
+
+    # ---- the contract ----------------------------------------------------------------
+
+    def size(self, request: OrderRequest, price: Decimal) -> Decimal:
+        f = self._filters(request.symbol)
+        raw = request.qty if request.qty is not None else request.stake * request.leverage / price
+        return f.floor_qty(raw)
+
+    def execute(self, request: OrderRequest, price: Decimal, time: int) -> Fill:
+        """Send once under request.id; a fill, OrderRefused, or OrderUnknown (see the module)."""
+        f = self._filters(request.symbol)
+        qty = self.size(request, price)
+        try:
+            f.check_order(qty, price, reduce_only=request.reduce_only)
+        except FilterError as e:
+            raise OrderRefused(str(e)) from None
+        params: dict[str, Any] = {
+            "symbol": request.symbol,
+            "side": request.side,
+            "type": "MARKET",
+            "quantity": f.fmt_qty(qty),
+            "newClientOrderId": request.id,
+            "newOrderRespType": "RESULT",
+        }
+        if request.reduce_only:
+            params["reduceOnly"] = "true"
+        sent_at = self._monotonic()
+        try:
+            order = self._call(self.client.futures_create_order, **params)
+        except BinanceAPIException as e:
+            if e.status_code < 500 and e.code not in UNCLEAR_CODES:
+                raise self._refusal(e, request) from None
+            order = self._settle(request, sent_at, _what(e), e.code)
+        except NET_ERRORS as e:
+            order = self._settle(request, sent_at, _what(e), None)
+        if order.get("status") not in DONE:
+            order = self._until_done(request, order)
+        return self._fill(request, order)
+
+    # ---- unclear outcomes ------------------------------------------------------------
+
+    def _settle(
+        self, request: OrderRequest, sent_at: float, why: str, code: int | None
+    ) -> dict[str, Any]:
+        """Ask Binance for the order by its client id instead of sending it again.
+
+        "Does not exist" only proves it was never placed once the request is too old to
+        be accepted any more (recvWindow after signing, plus Binance's 1 s tolerance for
+        clocks ahead), so before that the broker waits and asks again.
+        """
+        window_s = (
+            int(getattr(self.client, "REQUEST_RECVWINDOW", 0) or 5000) + CLOCK_MARGIN_MS
+        ) / 1000
+        log.warning("order %s: unclear outcome (%s); asking Binance for it", request.id, why)
+        while True:
+            try:
+                return self._get(request)
+            except BinanceAPIException as e:
+                if e.code != NOT_FOUND:
+                    raise self._unknown(request, why, _what(e)) from None
+            except NET_ERRORS as e:
+                raise self._unknown(request, why, _what(e)) from None
+            left = sent_at + window_s - self._monotonic()
+            if left <= 0:
+                raise OrderRefused(
+                    f"not placed: {why}, and Binance has no order {request.id}; propose again", code
+                )
+            self._sleep(left)
+
+    def _until_done(self, request: OrderRequest, order: dict[str, Any]) -> dict[str, Any]:
+        """A MARKET order is filled at once; an ACK view or a lagging query gets a few looks."""
+        for _ in range(self.poll_attempts):
+            self._sleep(self.poll_delay)
+            try:
+                order = self._get(request)
+            except ANY_ERROR as e:
+                raise self._unknown(request, f"order is {order.get('status')}", _what(e)) from None
+            if order.get("status") in DONE:
+                return order
+        raise self._unknown(
+            request, f"order still {order.get('status')} after {self.poll_attempts} looks", ""
+        )
+
+    def _get(self, request: OrderRequest) -> dict[str, Any]:
+        return self._call(
+            self.client.futures_get_order, symbol=request.symbol, origClientOrderId=request.id
+        )
+
+    def _unknown(self, request: OrderRequest, why: str, query: str) -> OrderUnknown:
+        tail = f"; asking Binance for it failed too ({query})" if query else ""
+        return OrderUnknown(
+            f"outcome unknown: {request.side} {request.symbol} sent as {request.id} ({why}){tail}; "
+            "check the position before anything else"
+        )
+
+    # ---- the fill --------------------------------------------------------------------
+
+    def _fill(self, request: OrderRequest, order: dict[str, Any]) -> Fill:
+        qty = dec(order.get("executedQty"))
+        if not qty:
+            raise OrderRefused(
+                f"Binance did not fill it: order {request.id} is {order.get('status')} with nothing executed"
+            )
+        price = dec(order.get("avgPrice")) or dec(order.get("cumQuote")) / qty
+        fee = self._fee(request.symbol, order, qty * price)
+        when = int(order.get("updateTime") or order.get("time") or 0)
+        return Fill(
+            request.id,
+            request.symbol,
+            order.get("side", request.side),
+            qty,
+            price,
+            fee,
+            when,
+            request.reason,
+        )
+
+    def _fee(self, symbol: str, order: dict[str, Any], notional: Decimal) -> Decimal:
+        try:
+            trades = self._call(
+                self.client.futures_account_trades, symbol=symbol, orderId=order["orderId"]
+            )
+        except ANY_ERROR as e:
+            estimate = (notional * self.fallback_fee_rate).quantize(Decimal("0.00000001"))
+            log.warning(
+                "fee of order %s unreadable (%s); booking the taker estimate %s",
+                order.get("orderId"),
+                _what(e),
+                estimate,
+            )
+            return estimate
+        assets = {t.get("commissionAsset") for t in trades}
+        if assets - {"USDT"}:
+            log.warning(
+                "order %s paid fees in %s; booked as USDT amounts", order.get("orderId"), assets
+            )
+        return sum((dec(t.get("commission")) for t in trades), ZERO)
+
+    # ---- errors ----------------------------------------------------------------------
+
+    def _refusal(
+        self, e: BinanceAPIException, request: OrderRequest | None = None, **fmt: object
+    ) -> OrderRefused:
+        """The chat's line for a definite refusal (and the clock resync a -1021 needs)."""
+        symbol = request.symbol if request is not None else fmt.get("symbol", "")
+        if e.status_code == 429:
+            return OrderRefused(
+                f"rate-limited by Binance; retry after {_retry_after(e)} s (HTTP 429)", e.code
+            )
+        if e.status_code == 418:
+            return OrderRefused(
+                f"IP banned by Binance for too many requests; retry after {_retry_after(e)} s (HTTP 418)",
+                e.code,
+            )
+        if e.code == TIMESTAMP:
+            self.resync_clock()
+        reason = REASONS.get(e.code, str(e.message).rstrip(".") or f"HTTP {e.status_code}")
+        return OrderRefused(
+            f"Binance refused: {reason.format_map(_Blank(fmt, symbol=symbol))} ({e.code})", e.code
+        )
+
+    def resync_clock(self) -> None:
+        """python-binance signs with local time + timestamp_offset; align it with Binance's."""
+        try:
+            before = time.time() * 1000
+            server = int(self.client.futures_time()["serverTime"])
+            after = time.time() * 1000
+        except ANY_ERROR as e:
+            log.warning("clock resync failed: %s", _what(e))
+            return
+        self.client.timestamp_offset = server - int((before + after) / 2)
+        log.info("clock resynced: offset %d ms", self.client.timestamp_offset)
+
+    def _filters(self, symbol: str) -> SymbolFilters:
+        try:
+            return self.filters[symbol]
+        except KeyError:
+            raise OrderRefused(
+                f"{symbol}'s trading rules are unknown (exchangeInfo not reachable)"
+            ) from None
+
+    def _call(self, fn: Callable[..., Any], **params: Any) -> Any:
+        return fn(**params, requests_params={"timeout": self.timeout})
+
+    # ---- account ---------------------------------------------------------------------
+
+    def set_leverage(self, symbol: str, leverage: int) -> int:
+        try:
+            answer = self._call(
+                self.client.futures_change_leverage, symbol=symbol, leverage=leverage
+            )
+        except BinanceAPIException as e:
+            raise self._refusal(e, symbol=symbol, leverage=leverage) from None
+        return int(answer["leverage"])
+
+    def positions(self, symbols: tuple[str, ...] | None = None) -> list[ExchangePosition]:
+        """Open positions (one-way mode: positionAmt is signed) from positionRisk v3; the
+        leverage comes from symbolConfig, where v3 moved it."""
+        rows = self._call(self.client.futures_position_information)
+        rows = [
+            r
+            for r in rows
+            if dec(r.get("positionAmt")) and (symbols is None or r["symbol"] in symbols)
+        ]
+        if not rows:
+            return []
+        config = self._call(self.client.futures_symbol_config)
+        leverage = {c["symbol"]: int(c.get("leverage") or 1) for c in config}
+        return [
+            ExchangePosition(
+                r["symbol"],
+                dec(r["positionAmt"]),
+                dec(r.get("entryPrice")),
+                leverage.get(r["symbol"], 1),
+            )
+            for r in rows
+        ]
+
+    def open_orders(self, symbol: str) -> list[ExchangeOrder]:
+        """Resting orders and untriggered conditional (algo) orders, the stops among them."""
+        plain = self._call(self.client.futures_get_open_orders, symbol=symbol)
+        algo = self._call(self.client.futures_get_open_algo_orders, symbol=symbol)
+        return [order_from_json(o) for o in plain] + [algo_from_json(o) for o in algo]
+
+    def place_exits(
+        self,
+        base_id: str,
+        symbol: str,
+        side: str,
+        stop_price: Decimal | None,
+        take_price: Decimal | None,
+        qty: Decimal | None = None,
+    ) -> list[ExchangeOrder]:
+        """Reduce-only STOP_MARKET / TAKE_PROFIT_MARKET exits for an open position.
+
+        `side` is the exit's side (SELL closes a long). qty=None closes whatever position is
+        open when it triggers (closePosition). Since 2025-12-09 Binance takes conditional
+        orders only on the Algo Order API; their client ids are `<base_id>-sl` / `-tp`, and
+        an unclear answer is settled by asking for that id, like a MARKET order.
+        """
+        f = self._filters(symbol)
+        out = []
+        for suffix, kind, trigger in (
+            ("sl", "STOP_MARKET", stop_price),
+            ("tp", "TAKE_PROFIT_MARKET", take_price),
+        ):
+            if trigger is None:
+                continue
+            client_id = exit_id(base_id, suffix)
+            params: dict[str, Any] = {
+                "symbol": symbol, "side": side, "type": kind, "triggerPrice": f.fmt_price(f.round_price(trigger)),
+                "clientAlgoId": client_id, "algoType": "CONDITIONAL", "newOrderRespType": "ACK",
+            }  # fmt: skip
+            if qty is None:
+                params["closePosition"] = "true"
+            else:
+                params.update(quantity=f.fmt_qty(f.floor_qty(qty)), reduceOnly="true")
+            out.append(algo_from_json(self._place_algo(params, symbol)))
+        return out
+
+    def _place_algo(self, params: dict[str, Any], symbol: str) -> dict[str, Any]:
+        try:
+            return self._call(self.client.futures_create_algo_order, **params)
+        except BinanceAPIException as e:
+            if e.status_code < 500 and e.code not in UNCLEAR_CODES:
+                raise self._refusal(e, symbol=symbol) from None
+            why = _what(e)
+        except NET_ERRORS as e:
+            why = _what(e)
+        try:
+            return self._call(
+                self.client.futures_get_algo_order, clientAlgoId=params["clientAlgoId"]
+            )
+        except ANY_ERROR as e:
+            raise OrderUnknown(
+                f"outcome unknown: {params['type']} {symbol} sent as {params['clientAlgoId']} ({why}); "
+                f"asking Binance for it: {_what(e)}"
+            ) from None
+
+    def cancel_exits(self, symbol: str) -> None:
+        """Cancel the symbol's untriggered conditional orders (the other exit, after one fired)."""
+        try:
+            self._call(self.client.futures_cancel_all_algo_open_orders, symbol=symbol)
+        except BinanceAPIException as e:
+            raise self._refusal(e, symbol=symbol) from None
+
+
+class _Blank(dict[str, object]):
+    """Format values for a reason line; a missing one reads as "?" instead of failing."""
+
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+def _what(e: Exception) -> str:
+    if isinstance(e, BinanceAPIException):
+        return f"HTTP {e.status_code} {e.code}: {e.message}"
+    return f"{type(e).__name__}: {e}"[:160]

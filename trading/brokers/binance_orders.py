@@ -1,0 +1,55 @@
+"""Binance's order JSON in the broker contract's terms, shared by the broker and reconcile.
+
+Kept apart so the broker file holds only the order path; these are pure conversions of
+the exchange's strings (Decimal, never float).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeOrder:
+    """An open order as the exchange shows it; conditional (algo) orders have algo=True."""
+
+    client_id: str
+    symbol: str
+    side: str
+    type: str
+    qty: Decimal  # ZERO for a closePosition stop (it closes whatever is open)
+    price: Decimal
+    stop_price: Decimal
+    reduce_only: bool
+    close_position: bool
+    status: str
+    algo: bool = False
+
+
+def dec(value: Any) -> Decimal:
+    return Decimal(str(value)) if value not in (None, "") else ZERO
+
+
+def exit_id(base_id: str, suffix: str) -> str:
+    """`<base_id>-<suffix>` within Binance's 36 characters (the base is cut, not the suffix)."""
+    return f"{base_id[: 36 - len(suffix) - 1]}-{suffix}"
+
+
+def order_from_json(o: Mapping[str, Any]) -> ExchangeOrder:
+    return ExchangeOrder(
+        o["clientOrderId"], o["symbol"], o["side"], o["type"], dec(o.get("origQty")), dec(o.get("price")),
+        dec(o.get("stopPrice")), bool(o.get("reduceOnly")), bool(o.get("closePosition")), o.get("status", ""),
+    )  # fmt: skip
+
+
+def algo_from_json(o: Mapping[str, Any]) -> ExchangeOrder:
+    return ExchangeOrder(
+        o["clientAlgoId"], o["symbol"], o["side"], o.get("orderType", ""), dec(o.get("quantity")),
+        dec(o.get("price")), dec(o.get("triggerPrice")), bool(o.get("reduceOnly")),
+        bool(o.get("closePosition")), o.get("algoStatus", ""), algo=True,
+    )  # fmt: skip

@@ -1,0 +1,143 @@
+"""The engine's charts and the daily report: stored candles, fills and stream events in,
+PNG bytes and numbers out.
+
+The engine calls these with itself (its methods stay one line each, and matplotlib is only
+imported when someone asks for a picture); the chat formats the numbers. Everything read
+here is what the bot stored, so a chart after a restart shows the same fills and levels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from trading.charts.data import DaySummary, Levels, candle_chart, day_summary, equity_curve
+
+# Candles an equity chart reads at most (a year of 15m is 35,000): the picture is 1,000 px wide.
+EQUITY_MAX_CANDLES = 60_000
+UP_KINDS, DOWN_KINDS = ("connect", "reconnect"), ("disconnect", "error", "stop")
+
+
+def candle_png(engine: Any, n: int, symbol: str | None = None) -> bytes | None:
+    """The last n closed candles of a streamed symbol with the strategy's indicators, the
+    bot's fills and the open position; None when no candle is stored yet.
+    Raises ValueError for a symbol that is not streamed (as `engine.klines` does)."""
+    from trading.charts.candles import render_candles
+    from trading.strategies import make_strategy
+
+    settings = engine.settings
+    symbol = (symbol or settings.symbols[0]).upper()
+    _, values = engine.params()
+    warmup = make_strategy(settings.strategy, values).warmup
+    candles = engine.klines(n + warmup, symbol)
+    if not candles:
+        return None
+    snap = engine.trader.snapshot()
+    pos = next((p for p in snap.positions if p.symbol == symbol), None)
+    levels = None
+    if pos is not None:
+        levels = Levels(pos.side, float(pos.entry), _f(pos.stop), _f(pos.take))
+    window_start = candles[-min(n, len(candles))].open_time
+    fills = [f for f in engine.live.stored_fills() if f.symbol == symbol and f.time >= window_start]
+    chart = candle_chart(
+        symbol=symbol, interval=settings.interval, mode=settings.trading_mode, candles=candles, n=n,
+        strategy=settings.strategy, values=values, fills=fills, levels=levels,
+    )
+    return render_candles(chart)
+
+
+@dataclass(frozen=True)
+class EquityReport:
+    png: bytes
+    balance: Decimal
+    equity: Decimal
+    realized: Decimal  # gross
+    fees: Decimal
+    trades: int
+    max_drawdown_pct: float
+
+
+def equity_png(engine: Any) -> EquityReport | None:
+    """The equity chart from the stored fills; None before the first fill (nothing to draw)."""
+    from trading.charts.equity import render_equity
+
+    fills = engine.live.stored_fills()
+    if not fills:
+        return None
+    settings = engine.settings
+    interval = settings.interval_ms
+    first = min(f.time for f in fills)
+    candles = {}
+    for symbol in settings.symbols:
+        last = engine.klines(1, symbol)
+        count = 1 if not last else (last[-1].open_time - first) // interval + 2
+        candles[symbol] = engine.klines(max(1, min(count, EQUITY_MAX_CANDLES)), symbol)
+    curve = equity_curve(settings.paper_balance, fills, candles)
+    if not curve.times:
+        return None
+    snap = engine.trader.snapshot()
+    subtitle = f"{snap.trades} trades · max DD {curve.max_drawdown_pct:.1f}%"
+    title = f"Equity · {settings.trading_mode} · {', '.join(settings.symbols)}"
+    png = render_equity(curve, title=title, subtitle=subtitle)
+    return EquityReport(png, snap.balance, snap.equity, snap.realized, snap.fees, snap.trades,
+                        curve.max_drawdown_pct)
+
+
+@dataclass(frozen=True)
+class DailyReport:
+    day: date
+    summary: DaySummary
+    equity: EquityReport | None  # None before the first fill
+    balance: Decimal
+    equity_now: Decimal
+    uptime_seconds: float  # connected time during the day
+    reconnects: int
+
+
+def daily_report(engine: Any, day: date) -> DailyReport:
+    """The UTC day's trading, stream health and (if there are fills) the equity chart."""
+    start = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)
+    end = start + 86_400_000
+    fills = engine.live.stored_fills()
+    summary = day_summary(engine.settings.paper_balance, fills, day)
+    events = engine.events(100_000)
+    snap = engine.trader.snapshot()
+    return DailyReport(
+        day=day,
+        summary=summary,
+        equity=equity_png(engine),
+        balance=snap.balance,
+        equity_now=snap.equity,
+        uptime_seconds=connected_seconds(events, start, end),
+        reconnects=sum(1 for e in events if e["kind"] == "reconnect" and start <= e["ts"] < end),
+    )
+
+
+def connected_seconds(events: list[dict[str, Any]], start_ms: int, end_ms: int) -> float:
+    """How long the socket was connected within [start, end), from the stream's event log
+    (any order): connect/reconnect bring it up, disconnect/error/stop take it down."""
+    up_since: int | None = None
+    total = 0
+    for e in sorted(events, key=lambda e: (e["ts"], e.get("id", 0))):
+        ts, kind = e["ts"], e["kind"]
+        if ts >= end_ms:
+            break
+        if kind in UP_KINDS and up_since is None:
+            up_since = max(ts, start_ms)
+        elif kind in DOWN_KINDS and up_since is not None:
+            total += max(0, ts - up_since) if ts > start_ms else 0
+            up_since = None
+    if up_since is not None:
+        now = int(datetime.now(UTC).timestamp() * 1000)
+        total += max(0, min(end_ms, now) - up_since)
+    return total / 1000
+
+
+def previous_utc_day(now: datetime | None = None) -> date:
+    return ((now or datetime.now(UTC)) - timedelta(days=1)).date()
+
+
+def _f(x: Decimal | None) -> float | None:
+    return None if x is None else float(x)

@@ -16,17 +16,20 @@ from pathlib import Path
 
 from trading.intervals import INTERVAL_MS
 
-MODES = ("paper", "testnet", "live")
+MODES = ("paper", "demo", "live")
+# Binance retired the futures testnet for Demo Trading (keys from demo.binance.com); the old
+# word still means demo, so an existing .env keeps working.
+MODE_ALIASES = {"testnet": "demo"}
 
 DEFAULT_REST = {
     "paper": "https://fapi.binance.com",
     "live": "https://fapi.binance.com",
-    "testnet": "https://testnet.binancefuture.com",
+    "demo": "https://demo-fapi.binance.com",
 }
 DEFAULT_WS = {
     "paper": "wss://fstream.binance.com/market",
     "live": "wss://fstream.binance.com/market",
-    "testnet": "wss://fstream.binancefuture.com/market",
+    "demo": "wss://fstream.binancefuture.com",
 }
 DEFAULT_TELEGRAM_BASE_URL = "https://api.telegram.org/bot"
 
@@ -41,11 +44,14 @@ class Settings:
     telegram_chat_ids: tuple[int, ...] = ()
     telegram_admin_ids: frozenset[int] = frozenset()
     telegram_base_url: str = DEFAULT_TELEGRAM_BASE_URL
-    trading_mode: str = "paper"
+    trading_mode: str = "paper"  # paper | demo | live ("testnet" is read as demo)
     binance_api_key: str = field(default="", repr=False)
     binance_api_secret: str = field(default="", repr=False)
     binance_rest_url: str = DEFAULT_REST["paper"]
     binance_ws_url: str = DEFAULT_WS["paper"]
+    # Hard limits on exchange orders (enforced by the trader; README "Configuration").
+    max_position_notional: Decimal = Decimal("1000")  # USDT, per symbol
+    max_leverage: int = 10
     symbols: tuple[str, ...] = ("BTCUSDT",)
     interval: str = "15m"
     db_path: str = "data/bot.sqlite"
@@ -142,6 +148,13 @@ def _warmup(raw: str) -> int:
     return n
 
 
+def _leverage(raw: str) -> int:
+    n = int(_number("MAX_LEVERAGE", raw, minimum=1, integer=True))
+    if n > 125:
+        raise ConfigError(f"MAX_LEVERAGE: at most 125 (Binance's highest), got {n}")
+    return n
+
+
 def _money(name: str, raw: str, *, minimum: Decimal, maximum: Decimal) -> Decimal:
     try:
         value = Decimal(raw)
@@ -194,8 +207,13 @@ def load_settings(
         return env.get(name, "").strip() or default
 
     mode = get("TRADING_MODE", "paper").lower()
+    mode = MODE_ALIASES.get(mode, mode)
     if mode not in MODES:
-        raise ConfigError(f"TRADING_MODE: {mode!r} is not one of {', '.join(MODES)}")
+        raise ConfigError(f"TRADING_MODE: {mode!r} is not one of {', '.join(MODES)} (testnet = demo)")
+    if mode == "live" and get("LIVE_TRADING_CONFIRMED").lower() != "yes":
+        raise ConfigError(
+            "LIVE_TRADING_CONFIRMED: set it to yes to trade real money with TRADING_MODE=live"
+        )
 
     interval = get("INTERVAL", "15m")
     if interval not in INTERVAL_MS:
@@ -215,9 +233,12 @@ def load_settings(
         raise ConfigError("SYMBOLS: a symbol is listed twice")
 
     key, secret = get("BINANCE_API_KEY"), get("BINANCE_API_SECRET")
-    if mode in ("testnet", "live"):
+    if mode in ("demo", "live"):
         if not key:
-            raise ConfigError(f"BINANCE_API_KEY: required when TRADING_MODE={mode}")
+            raise ConfigError(
+                f"BINANCE_API_KEY: required when TRADING_MODE={mode}"
+                + (" (create one on demo.binance.com)" if mode == "demo" else "")
+            )
         if not secret:
             raise ConfigError(f"BINANCE_API_SECRET: required when TRADING_MODE={mode}")
 
@@ -252,6 +273,13 @@ def load_settings(
         binance_ws_url=_url(
             "BINANCE_WS_URL", get("BINANCE_WS_URL", DEFAULT_WS[mode]), ("ws", "wss")
         ),
+        max_position_notional=_money(
+            "MAX_POSITION_NOTIONAL",
+            get("MAX_POSITION_NOTIONAL", "1000"),
+            minimum=Decimal(1),
+            maximum=Decimal("1e9"),
+        ),
+        max_leverage=_leverage(get("MAX_LEVERAGE", "10")),
         symbols=symbols,
         interval=interval,
         db_path=get("DB_PATH", "data/bot.sqlite"),

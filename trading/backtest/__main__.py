@@ -2,6 +2,8 @@
 
     python -m trading.backtest --csv FILE [--param fast=9 …] [--trades-out trades.csv]
     python -m trading.backtest --db [PATH] [--symbol S --interval I --start D --end D]
+    python -m trading.backtest --csv FILE --grid fast=5..20 --grid slow=20..60 [--metric net_pnl]
+        [--grid stop_loss_pct=0..3:0.5] [--heatmap out.png]   (a sweep: trading/backtest/grid_cli.py)
 
 Exit status: 0 done, 2 bad arguments or data (one line on stderr saying which).
 """
@@ -14,8 +16,10 @@ import sys
 import time
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any
 
-from trading.backtest import BacktestResult, run_backtest
+from trading.backtest import BacktestResult, grid_cli, run_backtest
+from trading.candles import Candle
 from trading.config import ConfigError, load_settings
 from trading.feed import load_csv_candles, load_stored_candles
 from trading.intervals import INTERVAL_MS
@@ -45,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fee-pct", help="taker fee per side in %% (default: PAPER_FEE_PCT)")
     p.add_argument("--trades-out", metavar="FILE.csv", help="write one row per closed trade")
     p.add_argument("--env-file", default=".env", help="dotenv file for the defaults (default .env)")
+    grid_cli.add_arguments(p)
     return p
 
 
@@ -52,6 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if args.grid:
+            candles, kw = _load(args)
+            print(grid_cli.run_grid(args, candles, **kw))
+            return 0
         result = _run(args)
     except (ConfigError, ParamError, ValueError, OSError) as e:
         print(f"backtest: {e}", file=sys.stderr)
@@ -63,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _run(args: argparse.Namespace) -> BacktestResult:
+def _load(args: argparse.Namespace) -> tuple[list[Candle], dict[str, Any]]:
+    """The candles and run_backtest's keyword arguments, from the flags and the settings."""
     settings = load_settings(env_file=args.env_file)
     symbol = (args.symbol or settings.symbols[0]).upper()
     if args.interval and args.interval not in INTERVAL_MS:
@@ -87,16 +97,22 @@ def _run(args: argparse.Namespace) -> BacktestResult:
     warmup = args.warmup if args.warmup is not None else settings.warmup_candles
     if warmup < 0:
         raise ValueError("--warmup must be 0 or more")
-    t0 = time.perf_counter()
-    result = run_backtest(
-        candles,
+    return candles, dict(
         strategy=strategy,
         values=values,
         warmup=warmup,
-        start_ms=start,
+        start=start,
         balance=_decimal("--balance", args.balance, settings.paper_balance),
         fee_rate=_decimal("--fee-pct", args.fee_pct, settings.paper_fee_pct) / 100,
-        progress=_progress_bar if sys.stderr.isatty() and len(candles) > 100_000 else None,
+    )
+
+
+def _run(args: argparse.Namespace) -> BacktestResult:
+    candles, kw = _load(args)
+    kw["start_ms"] = kw.pop("start")
+    t0 = time.perf_counter()
+    result = run_backtest(
+        candles, **kw, progress=_progress_bar if sys.stderr.isatty() and len(candles) > 100_000 else None
     )
     result.seconds = time.perf_counter() - t0
     return result

@@ -1,0 +1,269 @@
+"""What-if over a parameter grid: every cell's backtest stats, fast, and the best ones proven.
+
+Cells the fast path supports (trading/optimize/fast.py: ema_cross without the RSI filter,
+no refused orders) are simulated in numpy across worker processes; every other cell runs
+the shared `run_backtest`. Whatever the path, the best cells are then re-run through
+`run_backtest` and must agree on trades, net PnL and fees, or `ParityError` is raised:
+what the chat or the CLI shows as best is what the live bot would have done.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+
+from trading.backtest import run_backtest
+from trading.backtest.stats import Stats
+from trading.candles import Candle
+from trading.optimize import fast
+from trading.optimize.grid import Grid, GridError, cell_values, parse_grid
+from trading.strategies import DEFAULT_STRATEGY, Values, strategy_class
+from trading.symbols import SymbolFilters
+
+__all__ = ["METRICS", "Cell", "Grid", "GridError", "ParityError", "SweepResult", "parse_grid", "sweep"]
+
+Progress = Callable[[int, int], None]  # (cells done, cells)
+POOL_MIN_WORK = 3_000_000  # cells × candles below which worker start-up costs more than it saves
+
+
+class ParityError(AssertionError):
+    """The fast path and the shared backtest disagree on a cell: a bug, never shown as a result."""
+
+
+@dataclass(frozen=True)
+class Metric:
+    label: str
+    get: Callable[[Stats], float]
+    higher_is_better: bool
+    unit: str = ""
+
+
+METRICS: dict[str, Metric] = {
+    "net_pnl": Metric("net PnL", lambda s: float(s.net_pnl), True, "USDT"),
+    "return_pct": Metric("return", lambda s: s.return_pct, True, "%"),
+    "win_rate": Metric("win rate", lambda s: s.win_rate, True, "%"),
+    "max_drawdown": Metric("max drawdown", lambda s: s.max_drawdown, False, "USDT"),
+    "max_drawdown_pct": Metric("max drawdown", lambda s: s.max_drawdown_pct, False, "%"),
+    "pnl_dd": Metric("net PnL / max drawdown", lambda s: float(s.net_pnl) / s.max_drawdown if s.max_drawdown else 0.0, True),
+    "trades": Metric("trades", lambda s: float(s.trades), True),
+    "fees": Metric("fees", lambda s: float(s.fees), False, "USDT"),
+}
+
+
+@dataclass
+class Cell:
+    params: dict[str, int | float]  # the grid's values for this cell
+    values: Values | None  # the whole parameter set; None: breaks a rule (fast ≥ slow)
+    stats: Stats | None = None
+    fast: bool = False  # False: the shared backtest computed it
+    note: str = ""  # why the fast path could not
+
+
+@dataclass
+class SweepResult:
+    grid: Grid
+    metric: str
+    cells: list[Cell]  # grid order
+    ranked: list[Cell]  # best first, cells with stats only
+    verified: list[Cell] = field(default_factory=list)
+    seconds: float = 0.0
+    workers: int = 1
+    candles: int = 0
+
+    def score(self, cell: Cell) -> float:
+        assert cell.stats is not None
+        return METRICS[self.metric].get(cell.stats)
+
+    @property
+    def fallbacks(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for c in self.cells:
+            if c.stats is not None and not c.fast:
+                out[c.note] = out.get(c.note, 0) + 1
+        return out
+
+
+def sweep(
+    candles: Sequence[Candle],
+    grid: Grid,
+    *,
+    strategy: str = DEFAULT_STRATEGY,
+    base: Values | None = None,
+    warmup: int = 500,
+    start_ms: int | None = None,
+    balance: Decimal = Decimal("10000"),
+    fee_rate: Decimal = Decimal("0.0005"),
+    filters: SymbolFilters | None = None,
+    metric: str = "net_pnl",
+    verify: int = 3,
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> SweepResult:
+    """Every cell of the grid over the candles, with run_backtest's arguments and meaning."""
+    if metric not in METRICS:
+        raise GridError(f"metric: {metric[:32]!r} is not one of {', '.join(METRICS)}")
+    if not candles:
+        raise ValueError("no candles to backtest")
+    t0 = time.perf_counter()
+    schema = strategy_class(strategy).schema
+    base = schema.validate({}, base or {})
+    filters = filters or SymbolFilters.btcusdt()
+    kw: dict[str, Any] = dict(strategy=strategy, warmup=warmup, start_ms=start_ms, balance=balance,
+                              fee_rate=fee_rate, filters=filters)
+    cells = [Cell(c, cell_values(schema, base, c)) for c in grid.combos()]
+    live = [i for i, c in enumerate(cells) if c.values is not None]
+    market, why = _market(candles, warmup, start_ms, filters, balance, fee_rate, strategy)
+    jobs, slow_path = [], []
+    for i in live:
+        v = cells[i].values
+        assert v is not None
+        if market is None or v.get("rsi_period"):
+            cells[i].note = why or "the RSI filter is on"
+            slow_path.append(i)
+        else:
+            jobs.append((i, int(v["fast"]), int(v["slow"]), float(v["stake_usdt"]), int(v["leverage"]),
+                         float(v["stop_loss_pct"]), float(v["take_profit_pct"])))
+    workers = workers or min(os.cpu_count() or 1, 4)
+    use_pool = workers > 1 and len(candles) * len(live) >= POOL_MIN_WORK
+    done = [0]
+
+    def tick(n: int) -> None:
+        done[0] += n
+        if progress is not None:
+            progress(done[0], len(live))
+
+    results: dict[int, fast.Raw | str] = {}
+    if jobs and market is not None:
+        results.update(_run_fast(market, jobs, workers if use_pool else 1, tick))
+    for i, r in results.items():
+        if isinstance(r, str):
+            cells[i].note = r
+            slow_path.append(i)
+        else:
+            v = cells[i].values
+            assert v is not None and market is not None
+            cells[i].stats, cells[i].fast = _stats(r, market, balance, v), True
+    for i in sorted(slow_path):
+        cells[i].stats = run_backtest(candles, values=cells[i].values, **kw).stats
+        tick(1)
+    m = METRICS[metric]
+    scored = [c for c in cells if c.stats is not None]
+    ranked = sorted(scored, key=lambda c: (m.get(c.stats) * (1 if m.higher_is_better else -1),  # type: ignore[arg-type]
+                                           float(c.stats.net_pnl)), reverse=True)  # type: ignore[union-attr]
+    result = SweepResult(grid, metric, cells, ranked, workers=workers if use_pool else 1, candles=len(candles))
+    result.verified = [verify_cell(candles, c, **kw) for c in ranked[:verify]]
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+def verify_cell(candles: Sequence[Candle], cell: Cell, **kw: Any) -> Cell:
+    """Re-run one cell through the shared backtest; ParityError unless they agree exactly."""
+    assert cell.stats is not None
+    shared = run_backtest(candles, values=cell.values, **kw).stats
+    got = cell.stats
+    if (got.trades, got.net_pnl, got.fees, got.wins) != (shared.trades, shared.net_pnl, shared.fees, shared.wins):
+        raise ParityError(
+            f"fast path and backtest disagree on {cell.params}: trades {got.trades} vs {shared.trades}, "
+            f"net PnL {got.net_pnl} vs {shared.net_pnl}, fees {got.fees} vs {shared.fees}"
+        )
+    return cell
+
+
+def _market(
+    candles: Sequence[Candle], warmup: int, start_ms: int | None, filters: SymbolFilters,
+    balance: Decimal, fee_rate: Decimal, strategy: str,
+) -> tuple[fast.Market | None, str]:
+    if strategy != "ema_cross":
+        return None, f"the fast path covers ema_cross only, not {strategy}"
+    if start_ms is not None:  # run_backtest's cut, so both see the same candles
+        first = next((i for i, c in enumerate(candles) if c.open_time >= start_ms), len(candles))
+        candles = candles[max(0, first - warmup) :]
+        warm = min(warmup, first)
+    else:
+        warm = min(warmup, len(candles))
+    try:
+        return fast.Market.build(
+            [c.open for c in candles], [c.high for c in candles], [c.low for c in candles],
+            [c.close for c in candles], warm=warm, filters=filters, balance=balance, fee_rate=fee_rate,
+        ), ""
+    except fast.Unsupported as e:
+        return None, str(e)
+
+
+def _stats(raw: fast.Raw, m: fast.Market, balance: Decimal, v: Values) -> Stats:
+    scale = Decimal(1).scaleb(-m.M)
+    net = Decimal(raw.net_u) * scale
+    closes = m.close_f[m.warm :]
+    n = len(closes)
+    bh = (float(closes[-1]) / float(closes[0]) - 1.0) if n and closes[0] else 0.0
+    notional = Decimal(repr(float(v["stake_usdt"]))) * int(v["leverage"])
+    return Stats(
+        candles=n, trades=raw.trades, wins=raw.wins, net_pnl=net, fees=Decimal(raw.fees_u) * scale,
+        final_balance=Decimal(raw.final_u) * scale, open_pnl=raw.open_pnl if n else 0.0,
+        max_drawdown=raw.max_drawdown, max_drawdown_pct=raw.max_drawdown_pct,
+        exposure_pct=100.0 * raw.exposed / n if n else 0.0, buy_hold_pct=100.0 * bh,
+        buy_hold_usdt=float(notional) * bh, return_pct=float(100 * net / balance) if balance else 0.0,
+    )
+
+
+# ---------------------------------------------------------------- the fast path, in processes
+_MARKET: fast.Market | None = None
+_EMAS: dict[int, np.ndarray] = {}
+
+Job = tuple[int, int, int, float, int, float, float]
+
+
+def _init(market: fast.Market) -> None:
+    global _MARKET
+    _MARKET = market
+    _EMAS.clear()
+
+
+def _run_jobs(jobs: list[Job]) -> list[tuple[int, fast.Raw | str]]:
+    """A chunk of cells; each EMA span is computed once per process and reused."""
+    m = _MARKET
+    assert m is not None
+    out: list[tuple[int, fast.Raw | str]] = []
+    for i, f, s, stake, lev, sl, tp in jobs:
+        for span in (f, s):
+            if span not in _EMAS:
+                _EMAS[span] = fast.ema(m.closes, span)
+        try:
+            out.append((i, fast.simulate(m, _EMAS[f] - _EMAS[s], s, stake, lev, sl, tp)))
+        except fast.Unsupported as e:
+            out.append((i, str(e)))
+    return out
+
+
+def _run_fast(market: fast.Market, jobs: list[Job], workers: int, tick: Callable[[int], None]) -> dict[int, fast.Raw | str]:
+    jobs = sorted(jobs, key=lambda j: (j[1], j[2]))  # neighbours share EMA spans
+    results: dict[int, fast.Raw | str] = {}
+    if workers <= 1:
+        _init(market)
+        try:
+            for k in range(0, len(jobs), 50):
+                chunk = _run_jobs(jobs[k : k + 50])
+                results.update(chunk)
+                tick(len(chunk))
+        finally:
+            _init(None)  # type: ignore[arg-type]
+        return results
+    n_chunks = workers * 4
+    size = -(-len(jobs) // n_chunks)
+    # A contiguous run of fast values per chunk, chunks dealt out in order: each process
+    # computes few spans and the last chunks finish together.
+    chunks = [jobs[k : k + size] for k in range(0, len(jobs), size)]
+    ctx = multiprocessing.get_context("forkserver")  # the bot has threads; fork would copy their locks
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init, initargs=(market,)) as pool:
+        for chunk in pool.map(_run_jobs, chunks):
+            results.update(chunk)
+            tick(len(chunk))
+    return results

@@ -102,7 +102,8 @@ def report_caption(mode: str, r: Any) -> str:
         f"Realized {_signed(s.realized)} · fees {_usdt(s.fees)} · net {_signed(s.net)} USDT\n"
         f"Trades closed {s.trades} · fills {s.fills}\n"
         f"Balance {_usdt(r.balance)} USDT · equity {_usdt(r.equity_now)} USDT\n"
-        f"Stream connected {views.duration(up)} ({up / 864:.0f}% of the day) · reconnects {r.reconnects}"
+        f"Stream connected {int(up // 3600)}h{int(up % 3600 // 60):02d}m ({up / 864:.1f}% of the day) · "
+        f"reconnects {r.reconnects}"
     )
 
 

@@ -25,7 +25,15 @@ from telegram.ext import (
     filters,
 )
 
-from bot import buttons, chart_commands, param_commands, status_buttons, views  # noqa: F401  (they register commands and buttons)
+from bot import (  # noqa: F401  (these modules register commands and buttons)
+    buttons,
+    chart_commands,
+    order_commands,
+    param_commands,
+    proposals,
+    status_buttons,
+    views,
+)
 from bot.access import Access
 from bot.commands import COMMANDS, Command, Ctx, UsageError, number_formats, off_loop
 from bot.notifier import TelegramNotifier
@@ -115,7 +123,10 @@ async def on_startup(app: Application) -> None:
     async def send(html: str) -> None:
         await app.bot.send_message(chat_id, html, parse_mode=ParseMode.HTML, read_timeout=NOTICE_READ_TIMEOUT)
 
-    notifier.bind(send)
+    async def deliver(notice: Notice) -> None:
+        await proposals.deliver(app, notice)
+
+    notifier.bind(send, deliver)
     await app.bot.set_my_commands([BotCommand(c.name, c.description[:256]) for c in COMMANDS])
     log.info("bot @%s serving chats %s", app.bot.username, engine.settings.telegram_chat_ids)
 

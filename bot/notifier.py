@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -35,12 +36,21 @@ from trading.notifier import Notice
 log = logging.getLogger(__name__)
 
 Send = Callable[[str], Awaitable[object]]
+Deliver = Callable[[Notice], Awaitable[object]]
+
+# Notices that carry buttons or edit an earlier message: rendered by their own deliverer,
+# always alone, never packed with others (a packed message could not keep their buttons).
+SOLO: frozenset[str] = frozenset({"proposal", "proposal_update"})
 
 # Sent again when Telegram may or may not have posted them (see the module docstring).
-AT_LEAST_ONCE: frozenset[str] = frozenset({"signal", "order_filled", "order_refused"})
+AT_LEAST_ONCE: frozenset[str] = frozenset({"signal", "order_filled", "order_refused", "proposal"})
 
 # httpx failures that happen before Telegram has the whole request.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.WriteError, httpx.WriteTimeout)
+
+
+async def _render(deliver: Deliver, notice: Notice, _html: str) -> object:
+    return await deliver(notice)
 
 
 def proven_undelivered(e: BaseException) -> bool:
@@ -57,6 +67,7 @@ def proven_undelivered(e: BaseException) -> bool:
 class _Queued:
     kind: str
     html: str
+    notice: Notice | None = None  # kept for SOLO kinds, whose deliverer renders them
 
 
 class TelegramNotifier:
@@ -66,12 +77,14 @@ class TelegramNotifier:
         self._wake: asyncio.Event | None = None
         self._idle: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
+        self._deliver: Deliver | None = None
         self.sent = 0
 
     # ---------------------------------------------------------------- trading thread side
     def notify(self, notice: Notice) -> None:
         # deque.append is atomic; the loop is only poked to wake the consumer.
-        self._pending.append(_Queued(notice.kind, notice_html(notice)))
+        solo = notice if notice.kind in SOLO else None
+        self._pending.append(_Queued(notice.kind, notice_html(notice), solo))
         loop, wake = self._loop, self._wake
         if loop is None or wake is None:
             return  # before the bot is up: bind() starts with what is queued
@@ -81,12 +94,14 @@ class TelegramNotifier:
             log.info("notice after shutdown not sent: %s", notice.text)
 
     # ---------------------------------------------------------------- event loop side
-    def bind(self, send: Send) -> None:
-        """Start the consumer on the running loop; `send` posts one HTML message."""
+    def bind(self, send: Send, deliver: Deliver | None = None) -> None:
+        """Start the consumer on the running loop; `send` posts one HTML message, `deliver`
+        renders a SOLO notice (a proposal with its buttons, an edit of its message)."""
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._wake.set()
+        self._deliver = deliver
         self._task = asyncio.create_task(self._consume(send), name="notices")
 
     async def drain(self, timeout: float = 10.0) -> None:
@@ -119,7 +134,11 @@ class TelegramNotifier:
                 continue
             self._idle.clear()
             parts = self._pack()
-            posted = await self._send_reliably(send, "\n".join(q.html for q in parts))
+            head = parts[0]
+            if head.notice is not None and self._deliver is not None:
+                posted = await self._send_reliably(functools.partial(_render, self._deliver, head.notice), head.html)
+            else:
+                posted = await self._send_reliably(send, "\n".join(q.html for q in parts))
             for _ in parts:
                 pending.popleft()
             again = [] if posted else [q for q in parts if q.kind in AT_LEAST_ONCE]
@@ -132,12 +151,14 @@ class TelegramNotifier:
                 resend_delay = 1.0
 
     def _pack(self) -> list[_Queued]:
-        """Everything waiting, in order, up to one message's size."""
+        """Everything waiting, in order, up to one message's size; a SOLO notice goes alone."""
         pending = self._pending
         parts = [pending[0]]
+        if parts[0].notice is not None:
+            return parts
         size = len(parts[0].html)
         for q in list(pending)[1:]:
-            if size + 1 + len(q.html) > MAX_MESSAGE:
+            if q.notice is not None or size + 1 + len(q.html) > MAX_MESSAGE:
                 break
             parts.append(q)
             size += 1 + len(q.html)

@@ -132,7 +132,37 @@ def _v3(db: sqlite_utils.Database) -> None:
     db["orders"].create_index(["mode", "ts"])
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3]
+def _v4(db: sqlite_utils.Database) -> None:
+    # Order proposals waiting for a person's Confirm/Reject, and what became of them.
+    db["proposals"].create(
+        {
+            "id": int,
+            "created_at": int,  # wall ms
+            "symbol": str,
+            "side": str,  # BUY | SELL (of the first leg)
+            "action": str,  # long | short | close | reverse
+            "quantity": str,  # base asset, exact text; NULL: sized from the stake at placing
+            "ref_price": str,
+            "reason": str,
+            "requested_by": int,  # user id; NULL for the strategy
+            "source": str,  # strategy | manual
+            "legs": str,  # JSON: the order requests, in order
+            "valid_until_open": int,  # expires once the candle opening at this time has closed
+            "expires_at": int,  # wall ms; NULL: only the candle rule
+            "status": str,  # pending → confirmed → placed → filled | failed; rejected | expired
+            "decided_by": int,
+            "decided_at": int,
+            "result": str,  # the final line shown in the chat
+            "chat_id": int,
+            "message_id": int,
+        },
+        pk="id",
+        not_null={"created_at", "symbol", "side", "action", "legs", "status"},
+    )
+    db["proposals"].create_index(["status"])
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -29,7 +29,7 @@ WARMUP = 500
 # it race through the rest of the year and the socket would hardly be exercised; a chunk
 # bounds what one drop sends through REST backfill.
 CHUNK = 250
-PARAMS = {"STRATEGY": "ema_cross"}
+PARAMS = {"STRATEGY": "ema_cross", "CONFIRM_ORDERS": "off"}  # placed at once: what the backtest does
 
 
 class Watch:

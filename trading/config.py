@@ -70,6 +70,10 @@ class Settings:
     strategy: str = "ema_cross"
     paper_balance: Decimal = Decimal("10000")
     paper_fee_pct: Decimal = Decimal("0.05")
+    # Orders confirmed in the chat (README "Orders and confirmations").
+    confirm_orders: bool = True
+    proposal_ttl: float = 0.0  # seconds; 0: a proposal lives until the next candle closes
+    max_drift_pct: Decimal = Decimal("0.5")
 
     @property
     def interval_ms(self) -> int:
@@ -301,5 +305,10 @@ def load_settings(
         ),
         paper_fee_pct=_money(
             "PAPER_FEE_PCT", get("PAPER_FEE_PCT", "0.05"), minimum=Decimal(0), maximum=Decimal(5)
+        ),
+        confirm_orders=_flag("CONFIRM_ORDERS", get("CONFIRM_ORDERS", "on")),
+        proposal_ttl=_number("PROPOSAL_TTL", get("PROPOSAL_TTL", "0"), minimum=0),
+        max_drift_pct=_money(
+            "MAX_DRIFT_PCT", get("MAX_DRIFT_PCT", "0.5"), minimum=Decimal(0), maximum=Decimal(100)
         ),
     )

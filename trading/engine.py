@@ -23,10 +23,13 @@ from storage.klines import KlineStore
 from storage.state import RuntimeState
 from trading.candles import Candle, ohlcv_line
 from trading.config import Settings
+from trading.confirmations import Outcome, Proposal
 from trading.feed import CandleSink
 from trading.live import LiveTrading, ParamChange
 from trading.market import ExchangeUnavailable, make_client, symbol_filters, unknown_symbols
 from trading.notifier import Notice, Notifier
+from trading.pnl import PnlSummary, Wallet, paper_wallet, pnl_summary
+from trading.portfolio import Fill, Portfolio
 from trading.stream import KlineStream, StreamStatus
 from trading.symbols import SymbolFilters
 from trading.trader import TraderSnapshot
@@ -61,6 +64,8 @@ class CandleAnnouncer:
 
     def on_candle(self, candle: Candle, backfilled: bool) -> None:
         self._sink.on_candle(candle, backfilled)
+        if backfilled:  # a long outage would otherwise post one message per missed candle
+            return
         f = self._filters(candle.symbol)
         line = ohlcv_line(candle, f.fmt_price, f.fmt_qty) if f else ohlcv_line(candle)
         self._notifier.notify(
@@ -147,7 +152,8 @@ class Engine:
             reconnects_today=reconnects,
             last_closed=last_closed,
             positions=[self._position_line(p) for p in snap.positions],
-            pending=[f"{r.side} {r.symbol} ({r.kind}) at the next open" for r in snap.pending],
+            pending=[f"{r.side} {r.symbol} ({r.kind}) at the next open" for r in snap.pending]
+            + [f"#{p.id} {p.action} {p.symbol} ({p.status})" for p in self.open_proposals()],
             trader=snap,
         )
 
@@ -184,6 +190,48 @@ class Engine:
                 except (ExchangeUnavailable, KeyError):
                     return None
             return self._filters.get(symbol)
+
+    # ------------------------------------------------------------- orders and confirmations
+    def propose_order(self, action: str, symbol: str | None, qty: Decimal | None, user_id: int | None) -> Any:
+        """/long, /short, /close: a Proposal to confirm, or an Outcome (placed at once, or why not)."""
+        symbol = (symbol or self.settings.symbols[0]).upper()
+        if symbol not in self.settings.symbols:
+            raise ValueError(f"{symbol} is not traded (SYMBOLS={','.join(self.settings.symbols)})")
+        return self.live.propose_order(action, symbol, qty, user_id)
+
+    def confirm(self, proposal_id: int, user_id: int | None) -> Outcome:
+        return self.live.confirm(proposal_id, user_id)
+
+    def reject(self, proposal_id: int, user_id: int | None, who: str) -> Outcome:
+        return self.live.reject(proposal_id, user_id, who)
+
+    def proposal(self, proposal_id: int) -> Proposal | None:
+        c = self.live.confirmations
+        return c.get(proposal_id) if c is not None else None
+
+    def open_proposals(self) -> list[Proposal]:
+        c = self.live.confirmations
+        return c.open() if c is not None else []
+
+    def set_proposal_message(self, proposal_id: int, chat_id: int, message_id: int) -> None:
+        c = self.live.confirmations
+        if c is not None:
+            c.set_message(proposal_id, chat_id, message_id)
+
+    def pnl(self, period: str) -> PnlSummary:
+        snap = self.trader.snapshot()
+        now = max((b.cursor or 0) for b in self.trader.books.values()) or int(datetime.now(UTC).timestamp() * 1000)
+        fills = self.live.stored_fills()
+        trades = Portfolio.replay(self.settings.paper_balance, fills).trades
+        return pnl_summary(period, now, trades, fills, sum((p.unrealized for p in snap.positions), Decimal(0)))
+
+    def recent_fills(self, n: int) -> list[Fill]:
+        return self.live.stored_fills()[-n:]
+
+    def wallet(self) -> Wallet:
+        snap = self.trader.snapshot()
+        marks = {p.symbol: p.mark for p in snap.positions}
+        return paper_wallet(self.trader.portfolio, marks, int(snap.values.get("leverage", 1)))
 
     # ------------------------------------------------------------- strategy parameters
     def params(self) -> tuple[Any, dict[str, int | float]]:

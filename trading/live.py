@@ -11,6 +11,7 @@ candle.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -20,9 +21,11 @@ from storage.db import open_db
 from storage.klines import KlineStore
 from storage.params import ParamStore
 from storage.trades import TradeJournal
+from trading.book import Placement
 from trading.brokers import PaperBroker
 from trading.candles import Candle
 from trading.config import Settings
+from trading.confirmations import Confirmations, Outcome, Proposal
 from trading.notifier import Notifier
 from trading.portfolio import Fill, Portfolio
 from trading.strategies import Schema, Values, strategy_class
@@ -72,6 +75,14 @@ class LiveTrading:
         portfolio = Portfolio.replay(settings.paper_balance, self.stored_fills())
         rules = ExchangeFilters(settings.symbols, filters)
         broker = PaperBroker(rules, settings.paper_fee_pct / 100, portfolio) if mode == "paper" else None
+        self.confirmations = (
+            Confirmations(
+                settings.db_path, notifier, ttl_seconds=settings.proposal_ttl, max_drift_pct=settings.max_drift_pct
+            )
+            if settings.confirm_orders and broker is not None
+            else None
+        )
+        self.notifier = notifier
         self.trader = Trader(
             symbols=settings.symbols,
             interval_ms=settings.interval_ms,
@@ -85,7 +96,11 @@ class LiveTrading:
             journal=self.journal,
             history_loader=self._history,
             mode=mode,
+            approver=self.confirmations,
+            max_leverage=getattr(settings, "max_leverage", None),
+            max_notional=getattr(settings, "max_position_notional", None),
         )
+        self.recover()
 
     # ------------------------------------------------------------- parameters
     def set_params(self, changes: Mapping[str, Any], user_id: int | None) -> list[ParamChange]:
@@ -104,6 +119,78 @@ class LiveTrading:
                 self.values = merged
                 self.trader.set_values(merged)
             return diff
+
+    # ------------------------------------------------------------- orders from the chat
+    def propose_order(self, action: str, symbol: str, qty: Decimal | None, user_id: int | None) -> Proposal | Outcome:
+        """/long, /short, /close: a proposal (CONFIRM_ORDERS=on) or placed at once (off)."""
+        trader = self.trader
+        if trader.broker is None:
+            return Outcome(False, f"{trader.mode}: no broker places orders in this mode yet")
+        want = {"long": 1, "short": -1, "close": 0}[action]
+        if want == 0 and not trader.portfolio.side(symbol):
+            return Outcome(False, f"No {symbol} position to close.")
+        price = trader.current_price(symbol)
+        if price is None:
+            return Outcome(False, f"No {symbol} price yet: /start the stream first.")
+        last = trader.last_open(symbol)
+        if last is None:
+            return Outcome(False, f"No {symbol} candle yet: /start the stream first.")
+        reason = f"/{action} by user {user_id}"
+        legs = trader.legs(symbol, want, reason, int(time.time() * 1000), qty)
+        if not legs:
+            return Outcome(False, f"Already {action} {symbol}; give a quantity to add to it.")
+        kind = "reverse" if len(legs) == 2 else action
+        if self.confirmations is not None:
+            return self.confirmations.propose(
+                symbol=symbol, action=kind, legs=legs, ref_price=price, reason=reason,
+                source="manual", requested_by=user_id, valid_until_open=last + self.settings.interval_ms,
+            )
+        placed = trader.place(legs, price)
+        return Outcome(placed.error is None, placement_line(placed, trader.filters[symbol]))
+
+    def confirm(self, proposal_id: int, user_id: int | None) -> Outcome:
+        """Exactly one of any number of presses places the orders; the others are told why not."""
+        conf = self.confirmations
+        if conf is None:
+            return Outcome(False, "Confirmations are off (CONFIRM_ORDERS=off).")
+        p = conf.get(proposal_id)
+        if p is None:
+            return Outcome(False, "No such proposal.")
+        price = self.trader.current_price(p.symbol)
+        claim = conf.claim(proposal_id, user_id, self.trader.cursor(p.symbol), price)
+        if not claim.ok:
+            return claim
+        if price is None:
+            return Outcome(False, "failed: no price yet", conf.finish(p.id, "confirmed", "failed", "failed: no price yet"))
+        conf.finish(p.id, "confirmed", "placed", "placing")  # a crash from here on is reconciled, never re-sent
+        placed = self.trader.place(p.legs, price)
+        line = placement_line(placed, self.trader.filters[p.symbol])
+        if placed.unknown:
+            return Outcome(False, line, conf.finish(p.id, "placed", "placed", line))
+        status = "failed" if placed.error and not placed.fills else "filled"
+        return Outcome(status == "filled", line, conf.finish(p.id, "placed", status, line))
+
+    def reject(self, proposal_id: int, user_id: int | None, who: str) -> Outcome:
+        if self.confirmations is None:
+            return Outcome(False, "Confirmations are off (CONFIRM_ORDERS=off).")
+        return self.confirmations.reject(proposal_id, user_id, who)
+
+    def recover(self) -> None:
+        """After a crash: a proposal confirmed or being placed is settled from what was
+        booked (its legs' client order ids in the fills), never placed again."""
+        if self.confirmations is None:
+            return
+        booked = {f.order_id for f in self.stored_fills()}
+        for p in self.confirmations.open():
+            if p.status == "pending":
+                continue
+            done = [leg for leg in p.legs if leg.id in booked]
+            line = (
+                f"filled before a restart ({len(done)} of {len(p.legs)} orders booked)"
+                if done
+                else "not placed: the bot restarted before the order was sent"
+            )
+            self.confirmations.finish(p.id, p.status, "filled" if done else "failed", line)
 
     def param_history(self, limit: int = 20) -> list[dict[str, Any]]:
         return self._params().history(self.settings.strategy, limit)
@@ -133,3 +220,19 @@ class LiveTrading:
 
     def _klines(self) -> KlineStore:
         return KlineStore(self._conn())
+
+
+def placement_line(placed: Placement, f: SymbolFilters) -> str:
+    """The proposal message's final line: what was filled, at what price and fee, or why not."""
+    parts = [
+        f"{x.side} {f.fmt_qty(x.qty)} {x.symbol} at {f.fmt_price(x.price)} (fee {x.fee.quantize(Decimal('0.01'))} USDT)"
+        for x in placed.fills
+    ]
+    line = ("filled: " + "; ".join(parts)) if parts else ""
+    if placed.closed:
+        t = placed.closed[-1]
+        line += f" · closed {t.side}: PnL {t.pnl.quantize(Decimal('0.01')):+} USDT net of fees"
+    if placed.error:
+        why = f"failed: {placed.error}"
+        line = f"{line} · then {why}" if line else why
+    return line or "nothing to do: the position was already closed"

@@ -21,15 +21,16 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
 
-from trading.brokers.base import Broker, OrderRefused, OrderRequest
+from trading.book import Book, Placement, PositionView, TraderSnapshot, dec, fill_text, utc_minute
+from trading.brokers.base import Broker, OrderRefused, OrderRequest, OrderUnknown
 from trading.candles import Candle
+from trading.limits import check_limits
 from trading.notifier import Notice, Notifier
 from trading.portfolio import BUY, SELL, ClosedTrade, Fill, Portfolio
-from trading.strategies import CLOSE, LONG, Decision, Strategy, Values, make_strategy
+from trading.strategies import CLOSE, LONG, Decision, Values, make_strategy
 from trading.symbols import SymbolFilters
 
 log = logging.getLogger(__name__)
@@ -43,56 +44,6 @@ class Journal(Protocol):
 
     def commit(self, symbol: str, state: dict[str, Any], fills: Sequence[Fill]) -> None:
         """Fills and the new state in one transaction, so a crash never half-books a candle."""
-
-
-@dataclass
-class Book:
-    """One symbol's trading state."""
-
-    symbol: str
-    strategy: Strategy
-    history: deque[Candle]
-    cursor: int | None = None
-    pending: list[OrderRequest] = field(default_factory=list)
-    stop: Decimal | None = None
-    take: Decimal | None = None
-    stop_f: float = 0.0
-    take_f: float = 0.0
-    last_close: float = 0.0
-    decided: int = 0  # candles decided on in this process
-
-
-@dataclass(frozen=True)
-class PositionView:
-    symbol: str
-    side: str
-    qty: Decimal
-    entry: Decimal
-    mark: Decimal
-    unrealized: Decimal
-    leverage: int
-    stop: Decimal | None
-    take: Decimal | None
-
-
-@dataclass(frozen=True)
-class TraderSnapshot:
-    mode: str
-    strategy: str
-    values: Values
-    positions: list[PositionView]
-    pending: list[OrderRequest]
-    balance: Decimal
-    equity: Decimal
-    realized: Decimal
-    fees: Decimal
-    trades: int
-    indicators: dict[str, dict[str, float]]
-
-
-def dec(x: float) -> Decimal:
-    """A float price from the wire as the decimal it was written as (repr round-trips)."""
-    return Decimal(repr(x))
 
 
 class Trader:
@@ -111,6 +62,9 @@ class Trader:
         journal: Journal | None = None,
         history_loader: HistoryLoader | None = None,
         mode: str = "paper",
+        approver: Any = None,
+        max_leverage: int | None = None,
+        max_notional: Decimal | None = None,
     ) -> None:
         self.strategy_name = strategy
         self.interval_ms = interval_ms
@@ -122,6 +76,9 @@ class Trader:
         self.notifier = notifier
         self.journal = journal
         self.history_loader = history_loader
+        self.approver = approver  # trading.confirmations.Confirmations when CONFIRM_ORDERS=on
+        self.max_leverage = max_leverage
+        self.max_notional = max_notional
         self._lock = threading.RLock()
         self._next_values: Values | None = None
         probe = make_strategy(strategy, values)
@@ -148,7 +105,10 @@ class Trader:
 
     def on_forming(self, candle: Candle) -> None:
         book = self.books.get(candle.symbol)
-        if book is None or not book.pending or (book.cursor is not None and candle.open_time <= book.cursor):
+        if book is None:
+            return
+        book.last_price = candle.close
+        if not book.pending or (book.cursor is not None and candle.open_time <= book.cursor):
             return
         with self._lock:
             fills = self._fill_pending(book, candle)
@@ -164,7 +124,9 @@ class Trader:
             if book.stop_f or book.take_f:
                 fills += self._check_exits(book, candle)
             book.history.append(candle)
-            book.last_close = candle.close
+            book.last_close = book.last_price = candle.close
+            if self.approver is not None:
+                self.approver.expire_due(candle.open_time)
             decision = book.strategy.on_candle(candle, self.portfolio.side(candle.symbol))
             book.cursor = candle.open_time
             book.decided += 1
@@ -201,40 +163,54 @@ class Trader:
             book.history.append(c)
             strategy.on_candle(c, 0)
         if candles:
-            book.last_close = candles[-1].close
+            book.last_close = book.last_price = candles[-1].close
 
     # ------------------------------------------------------------- decisions → orders → fills
-    def _decide(self, book: Book, d: Decision, candle: Candle, backfilled: bool) -> None:
-        symbol = book.symbol
+    def legs(self, symbol: str, want: int, reason: str, decided_at: int, qty: Decimal | None = None) -> list[OrderRequest]:
+        """Orders that take the position to `want` (+1 long, -1 short, 0 flat): close what
+        points the other way, then open (qty given, or stake × leverage at the fill price)."""
         pos = self.portfolio.positions.get(symbol)
         side = pos.side if pos is not None else 0
         reqs: list[OrderRequest] = []
-        want = 0 if d.action == CLOSE else (1 if d.action == LONG else -1)
         if side and side != want:
             reqs.append(
                 OrderRequest(
-                    OrderRequest.client_id(symbol, candle.open_time, "c"),
-                    symbol, SELL if side > 0 else BUY, "close", d.reason, candle.open_time,
-                    qty=abs(pos.qty), reduce_only=True,  # type: ignore[union-attr]
+                    OrderRequest.client_id(symbol, decided_at, "c"), symbol, SELL if side > 0 else BUY,
+                    "close", reason, decided_at, qty=abs(pos.qty), reduce_only=True,  # type: ignore[union-attr]
                 )
             )
-        if want and side != want:
+        if want and (side != want or qty is not None):
             v = self.values
+            if qty is None and "stake_usdt" not in v:
+                raise ValueError(f"give a quantity: strategy {self.strategy_name!r} has no stake_usdt to size from")
             reqs.append(
                 OrderRequest(
-                    OrderRequest.client_id(symbol, candle.open_time, "o"),
-                    symbol, BUY if want > 0 else SELL, "open", d.reason, candle.open_time,
-                    stake=Decimal(repr(float(v["stake_usdt"]))), leverage=int(v["leverage"]),
+                    OrderRequest.client_id(symbol, decided_at, "o"), symbol, BUY if want > 0 else SELL,
+                    "open", reason, decided_at, qty=qty,
+                    stake=Decimal(repr(float(v.get("stake_usdt", 0)))), leverage=int(v.get("leverage", 1)),
                 )
             )
+        return reqs
+
+    def _decide(self, book: Book, d: Decision, candle: Candle, backfilled: bool) -> None:
+        symbol = book.symbol
+        want = 0 if d.action == CLOSE else (1 if d.action == LONG else -1)
+        reqs = self.legs(symbol, want, d.reason, candle.open_time)
         if not reqs:
             return
         if self.broker is None:
             self._say("signal", f"{self.mode}: would {d.action} {symbol} at the next open · {d.reason}", decision=d)
             return
+        if self.approver is not None:
+            action = "reverse" if len(reqs) == 2 else ("close" if d.action == CLOSE else d.action)
+            self.approver.propose(
+                symbol=symbol, action=action, legs=reqs, ref_price=dec(candle.close), reason=d.reason,
+                source="strategy", requested_by=None, valid_until_open=candle.open_time + self.interval_ms,
+            )
+            return
         book.pending = reqs
         if self.notifier is not None:
-            late = f" (decided on a backfilled candle, {_utc(candle.open_time)} UTC)" if backfilled else ""
+            late = f" (decided on a backfilled candle, {utc_minute(candle.open_time)} UTC)" if backfilled else ""
             self._say("signal", f"signal {d.action} {symbol}: {d.reason}; orders at the next open{late}", decision=d)
 
     def _fill_pending(self, book: Book, candle: Candle) -> list[Fill]:
@@ -266,12 +242,21 @@ class Trader:
         return [fill] if fill is not None else []
 
     def _execute(self, book: Book, req: OrderRequest, price: Decimal, time: int) -> Fill | None:
-        assert self.broker is not None
         try:
-            fill = self.broker.execute(req, price, time)
+            fill, closed = self._place_one(book, req, price, time)
         except OrderRefused as e:
             self._say("order_refused", f"{self.mode} order refused: {req.side} {req.symbol} ({req.kind}): {e}")
             return None
+        if self.notifier is not None:
+            self._say("order_filled", fill_text(fill, req, closed, self.filters[fill.symbol], self.mode), fill=fill)
+        return fill
+
+    def _place_one(self, book: Book, req: OrderRequest, price: Decimal, time: int) -> tuple[Fill, list[ClosedTrade]]:
+        """Limits, the broker, the portfolio, the stop/take levels: one order, every path."""
+        assert self.broker is not None
+        if not req.reduce_only:
+            self._check_limits(req, price)
+        fill = self.broker.execute(req, price, time)
         closed = self.portfolio.apply(fill)
         pos = self.portfolio.positions[book.symbol]
         if pos.qty and req.kind == "open":
@@ -279,9 +264,56 @@ class Trader:
         elif not pos.qty:
             book.stop = book.take = None
             book.stop_f = book.take_f = 0.0
-        if self.notifier is not None:
-            self._say("order_filled", self._fill_text(fill, req, closed), fill=fill)
-        return fill
+        return fill, closed
+
+    def _check_limits(self, req: OrderRequest, price: Decimal) -> None:
+        check_limits(req, price, self.portfolio, self.filters[req.symbol], self.max_leverage, self.max_notional)
+
+    # ------------------------------------------------------------- confirmed proposals
+    def last_open(self, symbol: str) -> int | None:
+        """Open time of the latest closed candle taken in (decided on, or warm-up)."""
+        book = self.books[symbol]
+        if book.cursor is not None:
+            return book.cursor
+        return book.history[-1].open_time if book.history else None
+
+    def current_price(self, symbol: str) -> Decimal | None:
+        book = self.books.get(symbol)
+        return dec(book.last_price) if book is not None and book.last_price else None
+
+    def place(self, legs: Sequence[OrderRequest], price: Decimal) -> Placement:
+        """Place a confirmed proposal's legs now, in order; stop at the first refusal.
+
+        A close leg closes what is held *now* (a stop may have closed it since the
+        proposal), so it is resized, or skipped when there is nothing left to close."""
+        fills: list[Fill] = []
+        with self._lock:
+            symbol = legs[0].symbol
+            book = self.books[symbol]
+            time = (self.last_open(symbol) or 0) + self.interval_ms  # the forming candle
+            closed: list[ClosedTrade] = []
+            for leg in legs:
+                if leg.reduce_only:
+                    pos = self.portfolio.positions.get(symbol)
+                    if pos is None or not pos.qty or (pos.qty > 0) == (leg.side == BUY):
+                        continue
+                    leg = leg.but(qty=abs(pos.qty))
+                try:
+                    fill, done = self._place_one(book, leg, price, time)
+                except OrderRefused as e:
+                    self._book(book, fills)
+                    return Placement(fills, closed, str(e), e.code)
+                except OrderUnknown as e:
+                    self._book(book, fills)
+                    return Placement(fills, closed, f"outcome unknown: {e}", None, unknown=True)
+                fills.append(fill)
+                closed += done
+            self._book(book, fills)
+            return Placement(fills, closed, None, None)
+
+    def _book(self, book: Book, fills: list[Fill]) -> None:
+        if self.journal is not None and fills:
+            self.journal.commit(book.symbol, self._state(book), fills)
 
     def _set_exits(self, book: Book, entry: Decimal, side: int) -> None:
         f = self.filters[book.symbol]
@@ -298,7 +330,7 @@ class Trader:
     def _state(self, book: Book) -> dict[str, Any]:
         return {
             "cursor": book.cursor,
-            "pending": [_req_to_dict(r) for r in book.pending],
+            "pending": [r.to_dict() for r in book.pending],
             "stop": None if book.stop is None else str(book.stop),
             "take": None if book.take is None else str(book.take),
         }
@@ -307,7 +339,7 @@ class Trader:
         if not state:
             return
         book.cursor = state.get("cursor")
-        book.pending = [_req_from_dict(d) for d in state.get("pending", [])]
+        book.pending = [OrderRequest.from_dict(d) for d in state.get("pending", [])]
         for name in ("stop", "take"):
             raw = state.get(name)
             setattr(book, name, None if raw is None else Decimal(raw))
@@ -345,21 +377,6 @@ class Trader:
             )
 
     # ------------------------------------------------------------- notices
-    def _fill_text(self, fill: Fill, req: OrderRequest, closed: list[ClosedTrade]) -> str:
-        f = self.filters[fill.symbol]
-        text = (
-            f"{self.broker.mode if self.broker else self.mode} {fill.side} {f.fmt_qty(fill.qty)} {fill.symbol} "
-            f"at {f.fmt_price(fill.price)} · fee {fill.fee.quantize(Decimal('0.01'))} USDT"
-        )
-        if closed:
-            t = closed[-1]
-            text += f" · closed {t.side}: PnL {t.pnl.quantize(Decimal('0.01')):+} USDT net of fees"
-        if req.kind == "open":
-            text += f" · opened {'long' if fill.side == BUY else 'short'}"
-        if req.kind in ("stop_loss", "take_profit"):
-            text += f" · {req.reason} hit"
-        return text
-
     def _say(self, kind: str, text: str, **data: Any) -> None:
         if self.notifier is None:
             return
@@ -369,23 +386,3 @@ class Trader:
             log.exception("notifier failed on %s", kind)
 
 
-def _utc(ms: int) -> str:
-    from datetime import UTC, datetime
-
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M")
-
-
-def _req_to_dict(r: OrderRequest) -> dict[str, Any]:
-    return {
-        "id": r.id, "symbol": r.symbol, "side": r.side, "kind": r.kind, "reason": r.reason,
-        "decided_at": r.decided_at, "qty": None if r.qty is None else str(r.qty),
-        "stake": str(r.stake), "leverage": r.leverage, "reduce_only": r.reduce_only,
-    }
-
-
-def _req_from_dict(d: dict[str, Any]) -> OrderRequest:
-    return OrderRequest(
-        d["id"], d["symbol"], d["side"], d["kind"], d["reason"], d["decided_at"],
-        qty=None if d["qty"] is None else Decimal(d["qty"]), stake=Decimal(d["stake"]),
-        leverage=int(d["leverage"]), reduce_only=bool(d["reduce_only"]),
-    )

@@ -8,9 +8,9 @@ makes a retry recognisable to the exchange.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
 from trading.portfolio import Fill
 
@@ -46,6 +46,26 @@ class OrderRequest:
     @staticmethod
     def client_id(symbol: str, decided_at: int, leg: str) -> str:
         return f"tg-{symbol}-{decided_at}-{leg}"
+
+    def but(self, **changes: Any) -> OrderRequest:
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe (money as exact text), for the journal and the proposals table."""
+        return {
+            "id": self.id, "symbol": self.symbol, "side": self.side, "kind": self.kind,
+            "reason": self.reason, "decided_at": self.decided_at,
+            "qty": None if self.qty is None else str(self.qty), "stake": str(self.stake),
+            "leverage": self.leverage, "reduce_only": self.reduce_only,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> OrderRequest:
+        return cls(
+            d["id"], d["symbol"], d["side"], d["kind"], d["reason"], d["decided_at"],
+            qty=None if d["qty"] is None else Decimal(d["qty"]), stake=Decimal(d["stake"]),
+            leverage=int(d["leverage"]), reduce_only=bool(d["reduce_only"]),
+        )
 
 
 @dataclass(frozen=True, slots=True)

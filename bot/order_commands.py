@@ -1,0 +1,119 @@
+"""Manual orders and the money commands: /long, /short, /close, /pnl, /trades, /balance.
+
+Manual orders go through the same proposals as the strategy's: posted with Confirm and
+Reject when CONFIRM_ORDERS=on, placed at once and reported when off.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from html import escape
+
+from bot import views
+from bot.commands import Ctx, UsageError, command
+from trading.confirmations import Outcome, Proposal
+from trading.pnl import PERIODS
+
+TRADES_DEFAULT, TRADES_MAX = 10, 50
+
+
+def parse_order_args(args: list[str], usage: str) -> tuple[Decimal | None, str | None]:
+    """[qty] [symbol] in either order; qty in the base asset (0.01 = 0.01 BTC)."""
+    if len(args) > 2:
+        raise UsageError(f"{usage}: at most a quantity and a symbol")
+    qty: Decimal | None = None
+    symbol: str | None = None
+    for word in args:
+        try:
+            value = Decimal(word)
+        except InvalidOperation:
+            if not word.isalnum() or len(word) > 20:
+                raise UsageError(f"{usage}: {views.echo(word)} is neither a quantity nor a symbol") from None
+            symbol = word.upper()
+            continue
+        if not value.is_finite() or value <= 0:
+            raise UsageError(f"{usage}: the quantity must be a positive number, got {views.echo(word)}")
+        qty = value
+    return qty, symbol
+
+
+async def _order(ctx: Ctx, action: str, qty: Decimal | None, symbol: str | None) -> None:
+    try:
+        result = await ctx.call(ctx.engine.propose_order, action, symbol, qty, ctx.user_id)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    if isinstance(result, Proposal):
+        ctx.outcome = f"proposed #{result.id}"
+        return  # the proposal message (with its buttons) comes from the notifier
+    assert isinstance(result, Outcome)
+    ctx.outcome = ("placed: " if result.ok else "refused: ") + result.line
+    await ctx.reply(("✅ " if result.ok else "⚠️ ") + escape(result.line))
+
+
+@command("long", "propose a long: /long [qty] [symbol] (qty in the base asset; default: the strategy's stake)", admin=True)
+async def long_(ctx: Ctx) -> None:
+    await _order(ctx, "long", *parse_order_args(ctx.args, "/long [qty] [symbol]"))
+
+
+@command("short", "propose a short: /short [qty] [symbol]", admin=True)
+async def short(ctx: Ctx) -> None:
+    await _order(ctx, "short", *parse_order_args(ctx.args, "/short [qty] [symbol]"))
+
+
+@command("close", "propose closing a position: /close [symbol|all] (reduce-only)", admin=True)
+async def close(ctx: Ctx) -> None:
+    if len(ctx.args) > 1:
+        raise UsageError("/close [symbol|all]: one symbol, or all")
+    word = ctx.args[0].upper() if ctx.args else None
+    symbols = list(ctx.engine.settings.symbols) if word == "ALL" else [word]
+    for symbol in symbols:
+        await _order(ctx, "close", None, symbol)
+
+
+@command("pnl", "realized and unrealized PnL, fees, trades, win rate: /pnl [today|7d|30d|all]")
+async def pnl(ctx: Ctx) -> None:
+    period = (ctx.args[0].lower() if ctx.args else "today")
+    if len(ctx.args) > 1 or period not in PERIODS:
+        raise UsageError(f"/pnl [{'|'.join(PERIODS)}]: got {views.echo(' '.join(ctx.args))}")
+    s = await ctx.call(ctx.engine.pnl, period)
+    since = "all time" if s.since_ms is None else f"since {views.utc(s.since_ms)} UTC"
+    cent = Decimal("0.01")
+    await ctx.reply(
+        f"<b>PnL · {escape(period)}</b> ({since})\n"
+        f"Realized: {s.realized.quantize(cent):+} USDT (net of fees)\n"
+        f"Unrealized: {s.unrealized.quantize(cent):+} USDT\n"
+        f"Fees: {s.fees.quantize(cent)} USDT\n"
+        f"Trades closed: {s.trades} · win rate {s.win_rate:.0f} %"
+    )
+
+
+@command("trades", "the last fills: /trades [n] (default 10, max 50)")
+async def trades(ctx: Ctx) -> None:
+    n = TRADES_DEFAULT
+    if ctx.args:
+        if len(ctx.args) > 1 or not ctx.args[0].isdigit() or not 1 <= int(ctx.args[0]) <= TRADES_MAX:
+            raise UsageError(f"/trades [n]: n must be from 1 to {TRADES_MAX}, got {views.echo(' '.join(ctx.args))}")
+        n = int(ctx.args[0])
+    fills = await ctx.call(ctx.engine.recent_fills, n)
+    if not fills:
+        await ctx.reply("No fills yet.")
+        return
+    rules = {s: await ctx.call(ctx.engine.symbol_filters, s) for s in {f.symbol for f in fills}}
+    rows = []
+    for f in fills:
+        r = rules.get(f.symbol)
+        qty, price = (r.fmt_qty(f.qty), r.fmt_price(f.price)) if r else (f"{f.qty:f}", f"{f.price:f}")
+        rows.append(f"{views.utc(f.time)[5:]}  {f.side:<4} {qty} {f.symbol} @ {price}  fee {f.fee.quantize(Decimal('0.01'))}")
+    await ctx.reply(f"<b>Last {len(fills)} fill{'s' if len(fills) != 1 else ''}</b>\n<pre>{escape(chr(10).join(rows))}</pre>")
+
+
+@command("balance", "wallet, equity and available margin")
+async def balance(ctx: Ctx) -> None:
+    w = await ctx.call(ctx.engine.wallet)
+    cent = Decimal("0.01")
+    await ctx.reply(
+        f"<b>Balance · {escape(w.mode)}</b>\n"
+        f"Wallet: {w.balance.quantize(cent)} USDT\n"
+        f"Equity: {w.equity.quantize(cent)} USDT\n"
+        f"Margin used: {w.margin_used.quantize(cent)} USDT · available {w.available.quantize(cent)} USDT"
+    )

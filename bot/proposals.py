@@ -1,0 +1,125 @@
+"""Proposal messages: posted with Confirm and Reject, edited to their final state.
+
+The buttons carry the proposal id inside the signed callback data, so a button cannot be
+edited into another proposal's. Whether a press places anything is decided by the
+engine's conditional update in SQLite, never here: this module only shows what happened.
+"""
+
+from __future__ import annotations
+
+import logging
+from html import escape
+
+from telegram import InlineKeyboardMarkup
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
+from telegram.ext import Application
+
+from bot.buttons import PressResult, Signer, button, button_action
+from bot.commands import off_loop
+from trading.confirmations import Outcome, Proposal
+from trading.notifier import Notice
+
+log = logging.getLogger(__name__)
+
+STATUS_ICON = {
+    "pending": "🟡", "confirmed": "⏳", "placed": "⏳", "filled": "✅",
+    "failed": "⚠️", "rejected": "✖️", "expired": "⌛",
+}
+
+
+def proposal_html(p: Proposal) -> str:
+    who = "the strategy" if p.source == "strategy" else f"user {p.requested_by}"
+    legs = " → ".join(
+        f"{leg.side} {'all' if leg.reduce_only else (leg.qty.normalize() if leg.qty else 'stake')}"
+        + (" reduce-only" if leg.reduce_only else "")
+        for leg in p.legs
+    )
+    lines = [
+        f"{STATUS_ICON.get(p.status, '•')} <b>Order proposal #{p.id}</b>: {escape(p.action)} {escape(p.symbol)}",
+        f"Quantity: {escape(p.qty_text)} · ref price {p.ref_price.normalize():f}",
+        f"Orders: {escape(legs)}",
+        f"Asked by {escape(who)}: {escape(p.reason[:300])}",
+    ]
+    if p.status == "pending":
+        lines.append("Confirm places it at the market (admins); it expires when the next candle closes.")
+    else:
+        lines.append(f"<b>{escape(p.status)}</b>: {escape(p.result or '')}")
+    return "\n".join(lines)
+
+
+def proposal_keyboard(signer: Signer, chat_id: int, proposal_id: int) -> InlineKeyboardMarkup:
+    arg = str(proposal_id)
+    return InlineKeyboardMarkup(
+        [[button(signer, chat_id, "Confirm", "prop:confirm", arg), button(signer, chat_id, "Reject", "prop:reject", arg)]]
+    )
+
+
+async def deliver(app: Application, notice: Notice) -> None:
+    """The notifier's renderer for proposal notices: post with buttons, or edit to the end."""
+    engine = app.bot_data["engine"]
+    signer: Signer = app.bot_data["signer"]
+    p: Proposal = notice.data["proposal"]
+    chat_id = engine.settings.notice_chat_id
+    if notice.kind == "proposal":
+        msg = await app.bot.send_message(
+            chat_id, proposal_html(p), parse_mode=ParseMode.HTML, reply_markup=proposal_keyboard(signer, chat_id, p.id)
+        )
+        await off_loop(engine.set_proposal_message, p.id, chat_id, msg.message_id)
+        return
+    current = await off_loop(engine.proposal, p.id) or p
+    if current.message_id is None:
+        await app.bot.send_message(chat_id, proposal_html(current), parse_mode=ParseMode.HTML)
+        return
+    await _edit(app.bot, current.chat_id or chat_id, current.message_id, current)
+
+
+async def _edit(bot, chat_id: int, message_id: int, p: Proposal) -> None:  # type: ignore[no-untyped-def]
+    try:
+        await bot.edit_message_text(proposal_html(p), chat_id=chat_id, message_id=message_id, parse_mode=ParseMode.HTML)
+    except BadRequest as e:
+        if "not modified" not in str(e).lower():
+            raise
+
+
+def _proposal_id(arg: str) -> int | None:
+    return int(arg) if arg.isdigit() and len(arg) < 12 else None
+
+
+async def _answer(p, outcome: Outcome, audit: str) -> PressResult:  # type: ignore[no-untyped-def]
+    """Edit the pressed message to the proposal's state, whatever the press did."""
+    if outcome.proposal is not None:
+        markup = (
+            proposal_keyboard(p.signer, p.chat_id, outcome.proposal.id)
+            if outcome.proposal.status == "pending"
+            else None
+        )
+        try:
+            await p.query.edit_message_text(proposal_html(outcome.proposal), parse_mode=ParseMode.HTML, reply_markup=markup)
+        except BadRequest as e:
+            if "not modified" not in str(e).lower():
+                raise
+    return PressResult(audit, outcome.line[:190], alert=not outcome.ok)
+
+
+@button_action("prop:confirm", admin=True)
+async def confirm(p, arg: str) -> PressResult:  # type: ignore[no-untyped-def]
+    pid = _proposal_id(arg)
+    if pid is None:
+        return PressResult("refused: bad proposal id", "This button is not valid.", alert=True)
+    outcome: Outcome = await off_loop(p.engine.confirm, pid, p.user_id)
+    audit = f"confirm #{pid}: " + (outcome.proposal.status if outcome.proposal else "unknown proposal")
+    if not outcome.ok and outcome.proposal is not None and outcome.proposal.status in ("pending", "placed", "filled"):
+        audit = f"confirm #{pid}: refused ({outcome.line})"
+    return await _answer(p, outcome, audit)
+
+
+@button_action("prop:reject", admin=True)
+async def reject(p, arg: str) -> PressResult:  # type: ignore[no-untyped-def]
+    pid = _proposal_id(arg)
+    if pid is None:
+        return PressResult("refused: bad proposal id", "This button is not valid.", alert=True)
+    user = p.query.from_user
+    who = f"@{user.username}" if user and user.username else f"user {p.user_id}"
+    outcome: Outcome = await off_loop(p.engine.reject, pid, p.user_id, who)
+    return await _answer(p, outcome, f"reject #{pid}: " + ("rejected" if outcome.ok else f"refused ({outcome.line})"))

@@ -1,0 +1,133 @@
+"""Orders confirmed in the chat, paper mode, end to end through the local Bot API:
+proposal → refused non-admin → two quick admin Confirms → exactly one fill → the message
+edited to filled → /status, /pnl, /trades, /balance → /close → flat; Reject; expiry; and
+1,000 concurrent Confirms on one proposal placing exactly one order."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+
+from tests.test_bot_e2e import ADMIN, GROUP, GUEST, World, source  # noqa: F401  (fixture)
+from trading.confirmations import Proposal
+
+
+def proposal_message(w: World, mark: int, pid: int) -> dict:
+    msg = w.api.wait_for_text(GROUP, f"Order proposal #{pid}", start=mark, timeout=10)
+    assert msg is not None, f"no proposal #{pid} posted"
+    buttons = msg["reply_markup"]["inline_keyboard"][0]
+    assert [b["text"] for b in buttons] == ["Confirm", "Reject"]
+    return msg
+
+
+def press(w: World, user: int, msg: dict, which: int) -> str:
+    mark = w.api.mark()
+    data = msg["reply_markup"]["inline_keyboard"][0][which]["callback_data"]
+    w.api.press_button(GROUP, user, msg["message_id"], data)
+    answer = w.api.wait_for(lambda c: c.method == "answerCallbackQuery", start=mark)
+    assert answer is not None
+    return answer.params.get("text", "")
+
+
+def started(source, tmp_path, **env: str) -> World:  # noqa: F811
+    w = World(source, tmp_path, STRATEGY="none", **env)
+    w.reply("/start", "Starting")
+    assert w.api.wait_for_text(GROUP, "socket started", timeout=15)
+    assert w.engine.trader.current_price("BTCUSDT") is not None
+    w.ex.pause()  # the market stands still while people press buttons
+    return w
+
+
+def test_confirm_once_status_pnl_close_and_reject(source, tmp_path):  # noqa: F811
+    w = started(source, tmp_path)
+    try:
+        mark = w.api.mark()
+        w.say("/long 0.01")
+        msg = proposal_message(w, mark, 1)
+        assert "long BTCUSDT" in msg["text"] and "0.01" in msg["text"]
+
+        assert "Not allowed" in press(w, GUEST, msg, 0)
+        assert w.engine.proposal(1).status == "pending"
+
+        # Two quick presses by the admin: both answered, exactly one fill.
+        mark = w.api.mark()
+        data = msg["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+        w.api.press_button(GROUP, ADMIN, msg["message_id"], data)
+        w.api.press_button(GROUP, ADMIN, msg["message_id"], data)
+        answers = [w.api.wait_for(lambda c: c.method == "answerCallbackQuery", start=mark)]
+        second = w.api.wait_for(
+            lambda c: c.method == "answerCallbackQuery" and c is not answers[0], start=mark
+        )
+        texts = sorted(a.params.get("text", "") for a in (answers[0], second))
+        assert any(t.startswith("filled: BUY 0.010 BTCUSDT") for t in texts), texts
+        assert any("no longer pending" in t for t in texts), texts
+        fills = w.engine.recent_fills(10)
+        assert [(f.order_id, f.side, f.qty) for f in fills] == [("tgp-1-1", "BUY", Decimal("0.010"))]
+        assert w.api.wait_for_text(GROUP, "filled: BUY 0.010 BTCUSDT", start=mark)
+
+        w.reply("/status", "long 0.010 BTCUSDT")
+        w.reply("/pnl", "Unrealized")
+        w.reply("/trades", "BUY  0.010 BTCUSDT")
+        w.reply("/balance", "Margin used")
+
+        mark = w.api.mark()
+        w.say("/close")
+        close_msg = proposal_message(w, mark, 2)
+        assert "reduce-only" in close_msg["text"]
+        assert press(w, ADMIN, close_msg, 0).startswith("filled: SELL 0.010 BTCUSDT")
+        assert w.engine.trader.portfolio.side("BTCUSDT") == 0
+        w.reply("/status", "no position")
+        w.reply("/close", "No BTCUSDT position to close")
+
+        mark = w.api.mark()
+        w.say("/short 0.02")
+        short_msg = proposal_message(w, mark, 3)
+        assert "rejected by" in press(w, ADMIN, short_msg, 1)
+        assert w.engine.proposal(3).status == "rejected"
+        assert "no longer pending" in press(w, ADMIN, short_msg, 0)
+        assert w.engine.trader.portfolio.side("BTCUSDT") == 0
+
+        w.reply("/long -1", "the quantity must be a positive number")
+        w.reply("/long 0.01 ethusdt", "ETHUSDT is not traded")
+        w.reply("/short", "give a quantity")
+        w.reply("/long 0.01", "Not allowed", user=GUEST)
+    finally:
+        w.close()
+
+
+def test_an_unanswered_proposal_expires_when_the_next_candle_closes(source, tmp_path):  # noqa: F811
+    w = started(source, tmp_path)
+    try:
+        mark = w.api.mark()
+        w.say("/long 0.01")
+        msg = proposal_message(w, mark, 1)
+        w.ex.advance(2)
+        assert w.api.wait_for_text(GROUP, "expired unanswered", start=mark, timeout=10)
+        assert w.engine.proposal(1).status == "expired"
+        assert "no longer pending" in press(w, ADMIN, msg, 0)
+        assert w.engine.recent_fills(10) == []
+    finally:
+        w.close()
+
+
+def test_a_thousand_concurrent_confirms_place_exactly_one_order(source, tmp_path):  # noqa: F811
+    w = started(source, tmp_path)
+    try:
+        proposal = w.engine.propose_order("long", None, Decimal("0.01"), ADMIN)
+        assert isinstance(proposal, Proposal)
+        go = threading.Event()
+
+        def confirm(i: int):
+            go.wait()
+            return w.engine.confirm(proposal.id, ADMIN + i % 3)
+
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            futures = [pool.submit(confirm, i) for i in range(1000)]
+            go.set()
+            outcomes = [f.result(timeout=60) for f in futures]
+        assert sum(o.ok for o in outcomes) == 1
+        assert len(w.engine.recent_fills(10)) == 1
+        assert w.engine.proposal(proposal.id).status == "filled"
+    finally:
+        w.close()

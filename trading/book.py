@@ -1,0 +1,100 @@
+"""The trader's per-symbol state and the read-only views of it the chat shows.
+
+Kept apart from the trader so the rules (trader.py) read without the bookkeeping types.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from trading.brokers.base import OrderRequest
+from trading.candles import Candle
+from trading.portfolio import ClosedTrade, Fill
+from trading.strategies import Strategy, Values
+from trading.symbols import SymbolFilters
+
+
+@dataclass
+class Book:
+    """One symbol's trading state."""
+
+    symbol: str
+    strategy: Strategy
+    history: deque[Candle]
+    cursor: int | None = None
+    pending: list[OrderRequest] = field(default_factory=list)
+    stop: Decimal | None = None
+    take: Decimal | None = None
+    stop_f: float = 0.0
+    take_f: float = 0.0
+    last_close: float = 0.0
+    last_price: float = 0.0  # the forming candle's latest price (live), else the last close
+    decided: int = 0  # candles decided on in this process
+
+
+@dataclass(frozen=True)
+class PositionView:
+    symbol: str
+    side: str
+    qty: Decimal
+    entry: Decimal
+    mark: Decimal
+    unrealized: Decimal
+    leverage: int
+    stop: Decimal | None
+    take: Decimal | None
+
+
+@dataclass(frozen=True)
+class TraderSnapshot:
+    mode: str
+    strategy: str
+    values: Values
+    positions: list[PositionView]
+    pending: list[OrderRequest]
+    balance: Decimal
+    equity: Decimal
+    realized: Decimal
+    fees: Decimal
+    trades: int
+    indicators: dict[str, dict[str, float]]
+
+
+def dec(x: float) -> Decimal:
+    """A float price from the wire as the decimal it was written as (repr round-trips)."""
+    return Decimal(repr(x))
+
+
+def utc_minute(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M")
+
+
+@dataclass(frozen=True)
+class Placement:
+    """What placing a confirmed proposal did: its fills, the trades they closed, and the
+    refusal that stopped it (None if every leg was placed)."""
+
+    fills: list[Fill]
+    closed: list[ClosedTrade]
+    error: str | None
+    code: int | None
+    unknown: bool = False
+
+
+def fill_text(fill: Fill, req: OrderRequest, closed: list[ClosedTrade], f: SymbolFilters, mode: str) -> str:
+    """The order_filled notice (README "Notices")."""
+    text = (
+        f"{mode} {fill.side} {f.fmt_qty(fill.qty)} {fill.symbol} "
+        f"at {f.fmt_price(fill.price)} · fee {fill.fee.quantize(Decimal('0.01'))} USDT"
+    )
+    if closed:
+        t = closed[-1]
+        text += f" · closed {t.side}: PnL {t.pnl.quantize(Decimal('0.01')):+} USDT net of fees"
+    if req.kind == "open":
+        text += f" · opened {'long' if fill.side == 'BUY' else 'short'}"
+    if req.kind in ("stop_loss", "take_profit"):
+        text += f" · {req.reason} hit"
+    return text

@@ -1,0 +1,199 @@
+"""Orders a person confirms: every order request becomes a stored proposal first.
+
+pending → confirmed → placed → filled | failed, or pending → rejected | expired. Each
+transition is one conditional update in SQLite (storage/proposals.py), so exactly one of
+any number of racing presses wins, and a press after a restart finds the same state.
+
+Confirm re-checks, after winning the race and before placing: expiry (the proposal is
+valid until the candle after the one that decided it closes, or `PROPOSAL_TTL` seconds),
+and price drift since the proposal (`MAX_DRIFT_PCT`). A confirmed proposal is placed
+under client order ids derived from its id, so the exchange itself refuses a duplicate.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from storage.db import open_db
+from storage.proposals import ProposalStore
+from trading.brokers.base import OrderRequest
+from trading.notifier import Notice, Notifier
+
+
+@dataclass(frozen=True)
+class Proposal:
+    id: int
+    symbol: str
+    action: str  # long | short | close | reverse
+    legs: tuple[OrderRequest, ...]
+    ref_price: Decimal
+    reason: str
+    source: str  # strategy | manual
+    requested_by: int | None
+    status: str
+    result: str | None
+    chat_id: int | None
+    message_id: int | None
+    valid_until_open: int | None
+    expires_at: int | None
+
+    @property
+    def qty_text(self) -> str:
+        q = next((leg.qty for leg in self.legs if leg.kind == "open"), None) or self.legs[0].qty
+        return "stake × leverage" if q is None else f"{q.normalize():f}"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a Confirm/Reject press did: `ok` for the alert, `line` for the edited message."""
+
+    ok: bool
+    line: str
+    proposal: Proposal | None = None
+
+
+def leg_id(proposal_id: int, n: int) -> str:
+    """Client order id of a proposal's leg: deterministic, ≤ 36 chars, unique per proposal."""
+    return f"tgp-{proposal_id}-{n}"
+
+
+class Confirmations:
+    def __init__(self, db_path: str, notifier: Notifier | None, *, ttl_seconds: float, max_drift_pct: Decimal) -> None:
+        self.db_path = db_path
+        self.notifier = notifier
+        self.ttl_seconds = ttl_seconds
+        self.max_drift_pct = max_drift_pct
+        self._local = threading.local()
+
+    def _store(self) -> ProposalStore:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = self._local.db = open_db(self.db_path)
+        return ProposalStore(db)
+
+    # ------------------------------------------------------------- creating
+    def propose(
+        self,
+        *,
+        symbol: str,
+        action: str,
+        legs: Sequence[OrderRequest],
+        ref_price: Decimal,
+        reason: str,
+        source: str,
+        requested_by: int | None,
+        valid_until_open: int | None,
+    ) -> Proposal:
+        now = int(time.time() * 1000)
+        store = self._store()
+        pid = store.create(
+            {
+                "symbol": symbol, "side": legs[0].side, "action": action,
+                "quantity": None if legs[-1].qty is None else str(legs[-1].qty),
+                "ref_price": str(ref_price), "reason": reason, "requested_by": requested_by,
+                "source": source, "legs": "[]", "valid_until_open": valid_until_open,
+                "expires_at": now + int(self.ttl_seconds * 1000) if self.ttl_seconds else None,
+            }
+        )
+        # The legs get their client order ids from the row's id, so store them after.
+        named = [leg.but(id=leg_id(pid, n)) for n, leg in enumerate(legs, 1)]
+        store.set_legs(pid, json.dumps([x.to_dict() for x in named]))
+        proposal = self.get(pid)
+        assert proposal is not None
+        if self.notifier is not None:
+            self.notifier.notify(Notice("proposal", proposal_text(proposal), {"proposal": proposal}))
+        return proposal
+
+    # ------------------------------------------------------------- reading
+    def get(self, proposal_id: int) -> Proposal | None:
+        row = self._store().get(proposal_id)
+        return None if row is None else _from_row(row)
+
+    def open(self) -> list[Proposal]:
+        return [_from_row(r) for r in self._store().with_status("pending", "confirmed", "placed")]
+
+    def set_message(self, proposal_id: int, chat_id: int, message_id: int) -> None:
+        self._store().set_message(proposal_id, chat_id, message_id)
+
+    # ------------------------------------------------------------- deciding
+    def claim(self, proposal_id: int, user_id: int | None, cursor: int | None, price: Decimal | None) -> Outcome:
+        """Win the pending → confirmed race, then check expiry and drift. The caller places
+        the legs only when `ok`; any other answer changed nothing it could double."""
+        store = self._store()
+        p = self.get(proposal_id)
+        if p is None:
+            return Outcome(False, "No such proposal.")
+        if p.status != "pending":
+            return Outcome(False, f"Proposal #{p.id} is {p.status}, no longer pending.", p)
+        if self._expired(p, cursor):
+            if store.transition(p.id, "pending", "expired", result="expired before it was confirmed"):
+                return Outcome(False, f"Proposal #{p.id} has expired.", self.get(p.id))
+            return Outcome(False, f"Proposal #{p.id} is no longer pending.", self.get(p.id))
+        if not store.transition(p.id, "pending", "confirmed", by=user_id):
+            return Outcome(False, f"Proposal #{p.id} is no longer pending.", self.get(p.id))
+        if price is not None and p.ref_price and self.max_drift_pct:
+            drift = abs(price - p.ref_price) / p.ref_price * 100
+            if drift > self.max_drift_pct:
+                line = (
+                    f"refused: the price moved {drift.quantize(Decimal('0.01'))} % since the proposal "
+                    f"({p.ref_price.normalize():f} → {price.normalize():f}; MAX_DRIFT_PCT {self.max_drift_pct.normalize():f})"
+                )
+                store.transition(p.id, "confirmed", "failed", result=line)
+                return Outcome(False, line, self.get(p.id))
+        return Outcome(True, "confirmed", self.get(p.id))
+
+    def finish(self, proposal_id: int, frm: str | tuple[str, ...], to: str, line: str) -> Proposal | None:
+        self._store().transition(proposal_id, frm, to, result=line)
+        return self.get(proposal_id)
+
+    def reject(self, proposal_id: int, user_id: int | None, who: str) -> Outcome:
+        p = self.get(proposal_id)
+        if p is None:
+            return Outcome(False, "No such proposal.")
+        line = f"rejected by {who}"
+        if self._store().transition(proposal_id, "pending", "rejected", by=user_id, result=line):
+            return Outcome(True, line, self.get(proposal_id))
+        return Outcome(False, f"Proposal #{p.id} is {p.status}, no longer pending.", p)
+
+    def expire_due(self, candle_open: int) -> list[Proposal]:
+        """Pending proposals whose time is up, expired (each once) and announced."""
+        store = self._store()
+        done = []
+        for pid in store.due(candle_open, int(time.time() * 1000)):
+            if store.transition(pid, "pending", "expired", result="expired unanswered"):
+                p = self.get(pid)
+                if p is not None:
+                    done.append(p)
+                    if self.notifier is not None:
+                        self.notifier.notify(Notice("proposal_update", f"proposal #{pid} expired unanswered", {"proposal": p}))
+        return done
+
+    def _expired(self, p: Proposal, cursor: int | None) -> bool:
+        if p.expires_at is not None and time.time() * 1000 >= p.expires_at:
+            return True
+        return p.valid_until_open is not None and cursor is not None and cursor >= p.valid_until_open
+
+
+def proposal_text(p: Proposal) -> str:
+    who = "strategy" if p.source == "strategy" else f"user {p.requested_by}"
+    legs = " then ".join(f"{leg.side} {leg.kind}" + (" (reduce-only)" if leg.reduce_only else "") for leg in p.legs)
+    return (
+        f"proposal #{p.id}: {p.action} {p.symbol} · {p.qty_text} · ref price {p.ref_price.normalize():f} · "
+        f"{legs} · asked by {who} · {p.reason}"
+    )
+
+
+def _from_row(r: dict[str, Any]) -> Proposal:
+    return Proposal(
+        id=r["id"], symbol=r["symbol"], action=r["action"],
+        legs=tuple(OrderRequest.from_dict(d) for d in json.loads(r["legs"] or "[]")),
+        ref_price=Decimal(r["ref_price"] or "0"), reason=r["reason"] or "", source=r["source"] or "",
+        requested_by=r["requested_by"], status=r["status"], result=r["result"], chat_id=r["chat_id"],
+        message_id=r["message_id"], valid_until_open=r["valid_until_open"], expires_at=r["expires_at"],
+    )

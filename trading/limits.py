@@ -1,0 +1,34 @@
+"""Hard limits that hold whatever the strategy's parameters say (MAX_LEVERAGE,
+MAX_POSITION_NOTIONAL): checked on every opening order, in every mode, before the broker."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from trading.brokers.base import OrderRefused, OrderRequest
+from trading.portfolio import BUY, Portfolio
+from trading.symbols import SymbolFilters
+
+
+def check_limits(
+    req: OrderRequest,
+    price: Decimal,
+    portfolio: Portfolio,
+    filters: SymbolFilters,
+    max_leverage: int | None,
+    max_notional: Decimal | None,
+) -> None:
+    """Raise OrderRefused naming the limit an opening order would break."""
+    if max_leverage is not None and req.leverage > max_leverage:
+        raise OrderRefused(f"leverage {req.leverage}x is above MAX_LEVERAGE {max_leverage}x")
+    if max_notional is None:
+        return
+    qty = req.qty if req.qty is not None else filters.floor_qty(req.stake * req.leverage / price)
+    pos = portfolio.positions.get(req.symbol)
+    held = abs(pos.qty) if pos is not None and pos.qty and (pos.qty > 0) == (req.side == BUY) else Decimal(0)
+    notional = (held + qty) * price
+    if notional > max_notional:
+        raise OrderRefused(
+            f"position would be {notional.quantize(Decimal('0.01'))} USDT, above MAX_POSITION_NOTIONAL "
+            f"{max_notional.normalize():f} USDT"
+        )

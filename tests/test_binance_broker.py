@@ -208,3 +208,54 @@ def _wall_ms() -> int:
     import time
 
     return int(time.time() * 1000)
+
+
+def test_exits_are_conditional_orders_that_close_the_position_when_crossed(
+    ex: ReplayExchange, broker: BinanceBroker
+) -> None:
+    r = req()
+    fill = broker.execute(r, price_now(ex), 0)
+    path = [Decimal(c.low) for c in ex.candles[START : START + 40]]
+    stop = min(path) + Decimal("0.05")  # off the tick: rounded by the broker
+    take = fill.price * 2  # never reached
+    sl, tp = broker.place_exits(r.id, "BTCUSDT", "SELL", stop, take)
+    assert (sl.client_id, sl.type, sl.close_position) == (f"{r.id}-sl", "STOP_MARKET", True)
+    assert sl.stop_price == broker.filters["BTCUSDT"].round_price(stop)
+    assert (tp.client_id, tp.type, tp.algo) == (f"{r.id}-tp", "TAKE_PROFIT_MARKET", True)
+    assert ex.stats.algo_order_posts == {f"{r.id}-sl": 1, f"{r.id}-tp": 1}
+    assert [o.client_id for o in broker.open_orders("BTCUSDT")] == [sl.client_id, tp.client_id]
+
+    assert ex.advance(40)
+    assert broker.positions() == []  # the stop fired and closed the long
+    (left,) = broker.open_orders("BTCUSDT")
+    assert left.client_id == tp.client_id
+    broker.cancel_exits("BTCUSDT")
+    assert broker.open_orders("BTCUSDT") == []
+    closing = exchange_orders(ex)[-1]
+    assert closing["clientOrderId"] == sl.client_id and closing["reduceOnly"] is True
+    assert Decimal(str(closing["avgPrice"])) == sl.stop_price
+
+
+def test_a_stop_that_would_fire_at_once_is_refused(ex: ReplayExchange, broker: BinanceBroker) -> None:
+    r = req()
+    fill = broker.execute(r, price_now(ex), 0)
+    with pytest.raises(OrderRefused, match=r"immediately .* \(-2021\)"):
+        broker.place_exits(r.id, "BTCUSDT", "SELL", fill.price * 2, None)
+
+
+def test_reconcile_reads_positions_and_orders_in_the_contract_types(
+    ex: ReplayExchange, broker: BinanceBroker
+) -> None:
+    from trading.reconcile import differences, reconcile
+
+    r = req()
+    fill = broker.execute(r, price_now(ex), 0)
+    broker.place_exits(r.id, "BTCUSDT", "SELL", fill.price / 2, None, qty=fill.qty)
+    state = reconcile(broker, ["BTCUSDT"])
+    assert state.qty("BTCUSDT") == fill.qty and state.positions["BTCUSDT"].entry == fill.price
+    (stop,) = state.orders["BTCUSDT"]
+    assert stop.reduce_only and stop.qty == fill.qty and not stop.close_position
+    assert differences(state, {"BTCUSDT": fill.qty}) == []
+    (line,) = differences(state, {})
+    assert line.startswith(f"BTCUSDT: the exchange holds long {fill.qty.normalize():f} at ")
+    assert line.endswith("the bot's book nothing")

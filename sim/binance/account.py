@@ -187,6 +187,18 @@ class Account:
         else:
             self._open[order.symbol].append(order)
 
+    def execute_triggered(
+        self, symbol: str, side: str, qty: Decimal, *, client_id: str, reduce_only: bool, price: Decimal, when: int
+    ) -> Order:
+        """A fired conditional order: a MARKET order filled at its trigger price (algo.py)."""
+        order = Order(
+            next(self._order_ids), client_id, symbol, side, "MARKET", "GTC", qty, ZERO, reduce_only, when, when
+        )  # fmt: skip
+        self.orders[order.order_id] = order
+        self._by_client_id[(symbol, client_id)] = order
+        self._fill(order, price, maker=False, when=when)
+        return order
+
     # ---- existing orders -----------------------------------------------------------------
 
     def find_order(self, params: Mapping[str, str]) -> Order | None:

@@ -270,6 +270,7 @@ class ReplayExchange:
         self.faults.attach(loop, self.hub)
         self.clock.add_sink(self.hub)
         self.clock.add_sink(self.account)
+        self.clock.add_sink(self._trading.algo)
         app = web.Application(
             middlewares=[self._stats.middleware(), self.faults.rest_middleware(), binance_errors]
         )

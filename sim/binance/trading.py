@@ -14,6 +14,7 @@ from aiohttp import web
 
 from sim.binance import reports
 from sim.binance.account import Account
+from sim.binance.algo import AlgoBook
 from sim.binance.auth import Signer
 from sim.binance.errors import json_response
 from sim.binance.faults import Faults
@@ -31,6 +32,7 @@ class TradingApi:
         self.signer = signer
         self.faults = faults
         self.stats = stats
+        self.algo = AlgoBook(account)
 
     def _signed(self, action: Action) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def handler(request: web.Request) -> web.Response:
@@ -49,6 +51,11 @@ class TradingApi:
             web.get("/fapi/v1/openOrders", s(a.open_orders)),
             web.delete("/fapi/v1/allOpenOrders", s(a.cancel_all)),
             web.get("/fapi/v1/allOrders", s(a.all_orders)),
+            web.post("/fapi/v1/algoOrder", self._placing(self.algo.place, "clientAlgoId")),
+            web.get("/fapi/v1/algoOrder", s(self.algo.get)),
+            web.delete("/fapi/v1/algoOrder", s(self.algo.cancel)),
+            web.get("/fapi/v1/openAlgoOrders", s(self.algo.open_orders)),
+            web.delete("/fapi/v1/algoOpenOrders", s(self.algo.cancel_all)),
             web.get("/fapi/v1/userTrades", s(lambda p: reports.user_trades(a, p))),
             web.post("/fapi/v1/leverage", s(a.change_leverage)),
             web.post("/fapi/v1/marginType", s(a.change_margin_type)),

@@ -1,0 +1,235 @@
+"""Conditional orders on the Algo Order API (`/fapi/v1/algoOrder`), as Binance runs them
+since 2025-12-09: STOP_MARKET and TAKE_PROFIT_MARKET with a triggerPrice, by quantity
+(optionally reduce-only) or closePosition.
+
+They wait in this book, not on the account's order book, and cost no margin until they
+fire. A replayed price update whose range reaches the trigger fires them: a MARKET order
+is placed on the account (reduce-only, filled at the trigger price: no gap slippage in
+the replay) and the algo order is FINISHED with its actualOrderId. One that finds nothing
+to reduce (the position was closed meanwhile) ends EXPIRED, which is also what happens on
+Binance to a reduce-only order with nothing to reduce. STOP / TAKE_PROFIT (limit) and
+TRAILING_STOP_MARKET are refused with -1116.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sim.binance.account import Account
+from sim.binance.clock import Step
+from sim.binance.errors import BinanceError, illegal_chars, mandatory
+from sim.binance.market import SymbolSpec
+from sim.binance.orders import CLIENT_ID, ZERO, bool_param, decimal_param, places
+from sim.binance.reports import fixed
+
+KINDS = ("STOP_MARKET", "TAKE_PROFIT_MARKET")
+OPEN = ("NEW",)
+
+
+@dataclass
+class AlgoOrder:
+    algo_id: int
+    client_id: str
+    symbol: str
+    side: str
+    type: str
+    qty: Decimal  # ZERO with closePosition
+    trigger: Decimal
+    close_position: bool
+    reduce_only: bool
+    working_type: str
+    time: int
+    update_time: int
+    status: str = "NEW"
+    trigger_time: int = 0
+    actual_order_id: int | None = None
+
+    @property
+    def fires_below(self) -> bool:
+        """A sell stop and a buy take-profit fire when the price falls to the trigger."""
+        return (self.type == "STOP_MARKET") == (self.side == "SELL")
+
+
+class AlgoBook:
+    def __init__(self, account: Account) -> None:
+        self.account = account
+        self.orders: dict[int, AlgoOrder] = {}
+        self._by_client_id: dict[str, AlgoOrder] = {}
+        self._ids = itertools.count(3_000_000_001)
+
+    # ---- endpoints -----------------------------------------------------------------------
+
+    def place(self, params: Mapping[str, str]) -> dict[str, object]:
+        spec = self.account.require_spec(params)
+        if params.get("algoType") != "CONDITIONAL":
+            raise illegal_chars("algoType", "CONDITIONAL")
+        side = params.get("side")
+        if side not in ("BUY", "SELL"):
+            raise mandatory("side") if not side else BinanceError(-1117, "Invalid side.")
+        kind = params.get("type")
+        if not kind:
+            raise mandatory("type")
+        if kind not in KINDS:
+            raise BinanceError(-1116, "Invalid orderType.")
+        if params.get("positionSide", "BOTH") != "BOTH":
+            raise BinanceError(-4061, "Order's position side does not match user's setting.")
+        trigger = self._trigger(spec, params)
+        close = bool_param(params, "closePosition")
+        reduce_only = bool_param(params, "reduceOnly")
+        qty = self._qty(spec, params, close, reduce_only)
+        mark = self.account.mark(spec.symbol)
+        probe = AlgoOrder(0, "", spec.symbol, side, kind, qty, trigger, close, reduce_only, "", 0, 0)
+        if (mark <= trigger) if probe.fires_below else (mark >= trigger):
+            raise BinanceError(-2021, "Order would immediately trigger.")
+        client_id = params.get("clientAlgoId") or f"replay-algo-{next(self._ids)}"
+        if not CLIENT_ID.fullmatch(client_id):
+            raise BinanceError(-4015, "Client order id is not valid.")
+        if client_id in self._by_client_id:
+            raise BinanceError(-4116, "ClientOrderId is duplicated.")
+        now = self.account._now()
+        order = AlgoOrder(
+            next(self._ids), client_id, spec.symbol, side, kind, qty, trigger, close, reduce_only,
+            params.get("workingType") or "CONTRACT_PRICE", now, now,
+        )  # fmt: skip
+        self.orders[order.algo_id] = order
+        self._by_client_id[client_id] = order
+        return self.json(order)
+
+    def get(self, params: Mapping[str, str]) -> dict[str, object]:
+        return self.json(self._find(params))
+
+    def cancel(self, params: Mapping[str, str]) -> dict[str, object]:
+        order = self._find(params)
+        if order.status not in OPEN:
+            raise BinanceError(-2011, "Unknown order sent.")
+        order.status, order.update_time = "CANCELED", self.account._now()
+        return {"algoId": order.algo_id, "clientAlgoId": order.client_id, "code": "200", "msg": "success"}
+
+    def open_orders(self, params: Mapping[str, str]) -> list[dict[str, object]]:
+        spec = self.account.spec_for(params)
+        return [
+            self.json(o)
+            for o in self.orders.values()
+            if o.status in OPEN and (spec is None or o.symbol == spec.symbol)
+        ]
+
+    def cancel_all(self, params: Mapping[str, str]) -> dict[str, object]:
+        spec = self.account.require_spec(params)
+        for o in self.orders.values():
+            if o.status in OPEN and o.symbol == spec.symbol:
+                o.status, o.update_time = "CANCELED", self.account._now()
+        return {"code": 200, "msg": "The operation of cancel all open order is done."}
+
+    # ---- triggering ------------------------------------------------------------------------
+
+    async def ready(self) -> None:
+        return None
+
+    def on_step(self, step: Step) -> None:
+        for item in step.items:
+            symbol = item.series.symbol
+            low, high = Decimal(item.update.low), Decimal(item.update.high)
+            for o in list(self.orders.values()):
+                if o.status not in OPEN or o.symbol != symbol:
+                    continue
+                if (low <= o.trigger) if o.fires_below else (high >= o.trigger):
+                    self._fire(o, item.update.event_time)
+
+    def _fire(self, o: AlgoOrder, when: int) -> None:
+        pos = self.account.positions[o.symbol]
+        qty = abs(pos.amt) if o.close_position else o.qty
+        client_id = o.client_id if (o.symbol, o.client_id) not in self.account._by_client_id else ""
+        order = self.account.execute_triggered(
+            o.symbol, o.side, qty, client_id=client_id or f"algo-{o.algo_id}",
+            reduce_only=o.reduce_only or o.close_position, price=o.trigger, when=when,
+        )  # fmt: skip
+        o.trigger_time = o.update_time = when
+        o.actual_order_id = order.order_id
+        o.status = "FINISHED" if order.status == "FILLED" else "EXPIRED"
+
+    # ---- helpers ---------------------------------------------------------------------------
+
+    def _find(self, params: Mapping[str, str]) -> AlgoOrder:
+        algo_id, client_id = params.get("algoId"), params.get("clientAlgoId")
+        if not algo_id and not client_id:
+            raise BinanceError(
+                -1102, "Param 'clientAlgoId' or 'algoId' must be sent, but both were empty/null!"
+            )
+        if algo_id and not algo_id.isdigit():
+            raise illegal_chars("algoId")
+        order = self.orders.get(int(algo_id)) if algo_id else self._by_client_id.get(client_id or "")
+        if order is None:
+            raise BinanceError(-2013, "Order does not exist.")
+        return order
+
+    @staticmethod
+    def _trigger(spec: SymbolSpec, params: Mapping[str, str]) -> Decimal:
+        trigger = decimal_param(params, "triggerPrice")
+        if trigger is None:
+            raise mandatory("triggerPrice")
+        if trigger <= 0:
+            raise BinanceError(-4001, "Price less than 0.")
+        if places(trigger) > spec.price_precision:
+            raise BinanceError(-1111, "Precision is over the maximum defined for this asset.")
+        if trigger % spec.tick_size:
+            raise BinanceError(-4014, "Price not increased by tick size.")
+        return trigger
+
+    @staticmethod
+    def _qty(spec: SymbolSpec, params: Mapping[str, str], close: bool, reduce_only: bool) -> Decimal:
+        qty = decimal_param(params, "quantity")
+        if close:
+            if qty is not None:
+                raise BinanceError(-1106, "Parameter 'quantity' sent when not required.")
+            if reduce_only:
+                raise BinanceError(-1106, "Parameter 'reduceOnly' sent when not required.")
+            return ZERO
+        if qty is None:
+            raise mandatory("quantity")
+        if qty <= 0:
+            raise BinanceError(-4003, "Quantity less than or equal to zero.")
+        if places(qty) > spec.quantity_precision:
+            raise BinanceError(-1111, "Precision is over the maximum defined for this asset.")
+        if qty % spec.step_size:
+            raise BinanceError(-4023, "Qty not increased by step size.")
+        if qty < spec.min_qty:
+            raise BinanceError(-4004, "Quantity less than min quantity.")
+        return qty
+
+    def json(self, o: AlgoOrder) -> dict[str, object]:
+        """Binance's algo order object (New/Query Algo Order share it)."""
+        spec = self.account.specs[o.symbol]
+        pp, qp = spec.price_precision, spec.quantity_precision
+        out: dict[str, object] = {
+            "algoId": o.algo_id,
+            "clientAlgoId": o.client_id,
+            "algoType": "CONDITIONAL",
+            "orderType": o.type,
+            "symbol": o.symbol,
+            "side": o.side,
+            "positionSide": "BOTH",
+            "timeInForce": "GTC",
+            "quantity": fixed(o.qty, qp),
+            "algoStatus": o.status,
+            "triggerPrice": fixed(o.trigger, pp),
+            "price": fixed(ZERO, pp),
+            "icebergQuantity": None,
+            "selfTradePreventionMode": "EXPIRE_MAKER",
+            "workingType": o.working_type,
+            "priceMatch": "NONE",
+            "closePosition": o.close_position,
+            "priceProtect": False,
+            "reduceOnly": o.reduce_only,
+            "activatePrice": "",
+            "callbackRate": "",
+            "createTime": o.time,
+            "updateTime": o.update_time,
+            "triggerTime": o.trigger_time,
+            "goodTillDate": 0,
+        }
+        if o.actual_order_id is not None:
+            out["actualOrderId"] = str(o.actual_order_id)
+        return out

@@ -1,0 +1,102 @@
+"""Conditional orders on the replay's Algo Order API, as python-binance sends them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pytest
+from binance.client import Client
+from binance.exceptions import BinanceAPIException
+
+from sim.binance import ReplayExchange, generate
+
+START = 600
+
+
+@pytest.fixture
+def ex() -> Iterator[ReplayExchange]:
+    with ReplayExchange(generate(1000), start_index=START, paused=True) as exchange:
+        yield exchange
+
+
+@pytest.fixture
+def client(ex: ReplayExchange) -> Client:
+    c = Client(ex.api_key, ex.api_secret, ping=False)
+    c.FUTURES_URL = ex.rest_url + "/fapi"
+    return c
+
+
+def price_now(ex: ReplayExchange) -> Decimal:
+    return Decimal(ex.call(lambda: ex.clock.price("BTCUSDT")))
+
+
+def code_of(fn: object, /, **params: object) -> int:
+    with pytest.raises(BinanceAPIException) as err:
+        fn(**params)  # type: ignore[operator]
+    return err.value.code
+
+
+def test_stop_market_routed_by_python_binance_rests_then_can_be_cancelled(
+    ex: ReplayExchange, client: Client
+) -> None:
+    below = (price_now(ex) * Decimal("0.9")).quantize(Decimal("0.1"))
+    order = client.futures_create_order(
+        symbol="BTCUSDT", side="SELL", type="STOP_MARKET", stopPrice=str(below),
+        closePosition="true", clientAlgoId="tg-sl",
+    )  # fmt: skip
+    assert order["algoStatus"] == "NEW" and order["orderType"] == "STOP_MARKET"
+    assert order["clientAlgoId"] == "tg-sl" and Decimal(order["triggerPrice"]) == below
+    assert order["closePosition"] is True and order["algoType"] == "CONDITIONAL"
+    (listed,) = client.futures_get_open_algo_orders(symbol="BTCUSDT")
+    assert listed["algoId"] == order["algoId"]
+    assert client.futures_get_algo_order(clientAlgoId="tg-sl")["algoStatus"] == "NEW"
+    client.futures_cancel_algo_order(algoId=order["algoId"])
+    assert client.futures_get_open_algo_orders(symbol="BTCUSDT") == []
+    assert code_of(client.futures_get_algo_order, clientAlgoId="nope") == -2013
+    assert code_of(client.futures_cancel_algo_order, algoId=order["algoId"]) == -2011
+
+
+@pytest.mark.parametrize(
+    ("params", "code"),
+    [
+        ({"type": "STOP_MARKET", "side": "SELL", "triggerPrice": "1e9", "closePosition": "true"}, -2021),
+        ({"type": "TAKE_PROFIT_MARKET", "side": "SELL", "triggerPrice": "1", "closePosition": "true"}, -2021),
+        ({"type": "STOP_MARKET", "side": "SELL", "triggerPrice": "1", "closePosition": "true", "quantity": "0.01"}, -1106),
+        ({"type": "STOP_MARKET", "side": "SELL", "triggerPrice": "1"}, -1102),
+        ({"type": "STOP_MARKET", "side": "SELL", "closePosition": "true"}, -1102),
+        ({"type": "STOP_MARKET", "side": "SELL", "triggerPrice": "1.05", "closePosition": "true"}, -4014),
+        ({"type": "STOP", "side": "SELL", "triggerPrice": "1", "quantity": "0.01", "price": "1"}, -1116),
+    ],
+)
+def test_algo_order_validation(client: Client, params: dict[str, str], code: int) -> None:
+    assert code_of(client.futures_create_algo_order, symbol="BTCUSDT", **params) == code
+
+
+def test_plain_order_endpoint_still_refuses_conditional_types(ex: ReplayExchange) -> None:
+    c = Client(ex.api_key, ex.api_secret, ping=False)
+    c.FUTURES_URL = ex.rest_url + "/fapi"
+    # what a client that bypasses python-binance's routing meets, like on Binance
+    err = code_of(
+        c._request_futures_api, method="post", path="order", signed=True,
+        data={"symbol": "BTCUSDT", "side": "SELL", "type": "STOP_MARKET", "stopPrice": "1", "quantity": "0.01"},
+    )  # fmt: skip
+    assert err == -4120
+
+
+def test_reduce_only_stop_with_nothing_to_reduce_expires_when_fired(
+    ex: ReplayExchange, client: Client
+) -> None:
+    high = max(Decimal(c.high) for c in ex.candles[START : START + 30])
+    trigger = (price_now(ex) + (high - price_now(ex)) / 2).quantize(Decimal("0.1"))
+    order = client.futures_create_algo_order(
+        symbol="BTCUSDT", side="BUY", type="STOP_MARKET", triggerPrice=str(trigger),
+        quantity="0.010", reduceOnly="true", clientAlgoId="buy-stop",
+    )  # fmt: skip
+    assert ex.advance(30)
+    got = client.futures_get_algo_order(algoId=order["algoId"])
+    assert got["algoStatus"] == "EXPIRED" and got["triggerTime"] > 0
+    actual = client.futures_get_order(symbol="BTCUSDT", orderId=got["actualOrderId"])
+    assert actual["status"] == "EXPIRED" and actual["executedQty"] == "0.000"
+    (pos,) = client.futures_position_information(symbol="BTCUSDT", version=2)
+    assert pos["positionAmt"] == "0.000"

@@ -1,0 +1,71 @@
+"""What the exchange holds, in the broker contract's types, for the engine to compare with
+its own book before it trades.
+
+A bot that restarts after a crash, an OrderUnknown or a manual trade on the website must
+not assume its stored fills describe the account: the exchange is the truth for positions
+and resting orders (the stops among them), so this is read first and every difference
+is shown to the person instead of being traded over.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Protocol
+
+from trading.brokers.base import ExchangePosition
+from trading.brokers.binance_orders import ExchangeOrder
+from trading.market import with_retries
+
+ZERO = Decimal(0)
+
+
+class AccountReader(Protocol):
+    def positions(self, symbols: tuple[str, ...] | None = None) -> list[ExchangePosition]: ...
+    def open_orders(self, symbol: str) -> list[ExchangeOrder]: ...
+
+
+@dataclass(frozen=True)
+class ExchangeState:
+    positions: dict[str, ExchangePosition] = field(default_factory=dict)  # open ones only
+    orders: dict[str, list[ExchangeOrder]] = field(default_factory=dict)  # every symbol asked
+
+    def qty(self, symbol: str) -> Decimal:
+        pos = self.positions.get(symbol)
+        return pos.qty if pos is not None else ZERO
+
+
+def reconcile(broker: AccountReader, symbols: Iterable[str]) -> ExchangeState:
+    """Positions and open orders (plain and conditional) of the configured symbols.
+
+    Reads are retried on transient failures (trading.market.with_retries); after that,
+    ExchangeUnavailable: the caller must not trade on a guess.
+    """
+    symbols = tuple(symbols)
+    positions = with_retries(lambda: broker.positions(symbols), attempts=3, what="positionRisk")
+    orders = {
+        s: with_retries(lambda s=s: broker.open_orders(s), attempts=3, what=f"open orders {s}")
+        for s in symbols
+    }
+    return ExchangeState({p.symbol: p for p in positions if p.symbol in symbols}, orders)
+
+
+def differences(state: ExchangeState, book: Mapping[str, Decimal]) -> list[str]:
+    """One line per symbol whose exchange position differs from the bot's (signed qty)."""
+    lines = []
+    for symbol in sorted(set(book) | set(state.positions)):
+        ours, theirs = book.get(symbol, ZERO), state.qty(symbol)
+        if ours != theirs:
+            pos = state.positions.get(symbol)
+            where = f" at {pos.entry.normalize():f}" if pos is not None else ""
+            lines.append(
+                f"{symbol}: the exchange holds {_side(theirs)}{where}, the bot's book {_side(ours)}"
+            )
+    return lines
+
+
+def _side(qty: Decimal) -> str:
+    if not qty:
+        return "nothing"
+    return f"{'long' if qty > 0 else 'short'} {abs(qty).normalize():f}"

@@ -11,6 +11,7 @@ import math
 from typing import Any
 
 import mplfinance as mpf
+from matplotlib.collections import PolyCollection
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from trading.charts import style
@@ -65,12 +66,25 @@ def _draw(chart: CandleChart) -> Any:
                 adds.append(mpf.make_addplot(values, ax=osc, color=color, width=style.LINE_WIDTH, ylim=(0, 100)))
 
     mpf.plot(
-        chart.frame, type="candle", ax=price, volume=volume, style=MPF_STYLE, addplot=adds,
+        chart.frame, type="candle", ax=price, style=MPF_STYLE, addplot=adds,
         datetime_format="%d %b %H:%M", xrotation=0, warn_too_much_data=10_000,
         **({"update_width_config": {"candle_linewidth": 0.8}} if n > 150 else {}),
     )
+    _volume(chart, volume)
     _decorate(chart, fig, price, volume, osc)
     return fig
+
+
+def _volume(chart: CandleChart, ax: Any) -> None:
+    """Volume bars as one collection: mplfinance adds one patch per bar, which was a third
+    of the render time at 200 candles."""
+    f = chart.frame
+    rising = (f["Close"] >= f["Open"]).tolist()
+    half = 0.35
+    boxes = [((i - half, 0.0), (i - half, v), (i + half, v), (i + half, 0.0)) for i, v in enumerate(f["Volume"])]
+    colors = [style.UP if up else style.DOWN for up in rising]
+    ax.add_collection(PolyCollection(boxes, facecolors=colors, edgecolors="none", alpha=style.VOLUME_ALPHA))
+    ax.set_ylim(0, max(float(f["Volume"].max()), 1e-12) * 1.08)
 
 
 def _decorate(chart: CandleChart, fig: Any, price: Any, volume: Any, osc: Any) -> None:
@@ -86,7 +100,9 @@ def _decorate(chart: CandleChart, fig: Any, price: Any, volume: Any, osc: Any) -
     last = chart.last_price
     _fit_levels(chart, price)
     price.yaxis.set_major_locator(MaxNLocator(7))
-    price.yaxis.set_major_formatter(FuncFormatter(lambda y, _: _tick_clear_of(price, y, last)))
+    price.yaxis.set_major_formatter(
+        FuncFormatter(lambda y, _: style.tick_clear_of(price, y, last, style.price_text(y)))
+    )
     price.set_ylabel("")
     volume.set_ylabel("Vol", color=style.MUTED)
     volume.yaxis.set_major_locator(MaxNLocator(2))
@@ -155,12 +171,6 @@ def _label_box() -> dict[str, Any]:
     return {"boxstyle": "square,pad=0.15", "facecolor": style.BG, "edgecolor": "none", "alpha": 0.75}
 
 
-def _tick_clear_of(ax: Any, y: float, last: float) -> str:
-    """A price tick label, blank where the last-price tag would cover it."""
-    lo, hi = ax.get_ylim()
-    return "" if abs(y - last) < 0.045 * (hi - lo) else style.price_text(y)
-
-
 def _tag(ax: Any, y: float, text: str, face: str, color: str) -> None:
     ax.annotate(
         text, xy=(1.0, y), xycoords=("axes fraction", "data"), xytext=(3, 0), textcoords="offset points",
@@ -208,6 +218,8 @@ def _has_values(values: list[float]) -> bool:
 
 
 def _short(x: float) -> str:
+    if x == 0:
+        return ""
     for div, unit in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
         if abs(x) >= div:
             return f"{x / div:.3g}{unit}"

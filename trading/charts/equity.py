@@ -28,7 +28,7 @@ def render_equity(curve: EquityCurve, *, title: str = "Equity", subtitle: str = 
 def _draw(curve: EquityCurve, title: str, subtitle: str) -> Any:
     fig = style.new_figure(style.WIDTH_IN, 4.8)
     grid = fig.add_gridspec(2, 1, height_ratios=[3.2, 1.2], hspace=0.08,
-                            left=0.02, right=0.885, top=0.865, bottom=0.09)
+                            left=0.035, right=0.885, top=0.865, bottom=0.09)
     eq = fig.add_subplot(grid[0])
     pnl = fig.add_subplot(grid[1], sharex=eq)
     for ax in (eq, pnl):
@@ -43,13 +43,15 @@ def _draw(curve: EquityCurve, title: str, subtitle: str) -> Any:
     eq.plot(t, e, color=style.EQUITY, linewidth=1.3, label="equity")
     _pad(eq, min(min(e), curve.initial), max(max(e), curve.initial))
     eq.yaxis.set_major_locator(MaxNLocator(6))
-    eq.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:,.0f}" if abs(y) >= 1000 else f"{y:,.2f}"))
+    last = e[-1]
+    eq.yaxis.set_major_formatter(FuncFormatter(lambda y, _: style.tick_clear_of(eq, y, last, _money(y))))
     eq.tick_params(labelbottom=False)
     worst = curve.drawdown_pct
     if worst and min(worst) < 0:
         i = min(range(len(worst)), key=worst.__getitem__)
         right = i > len(worst) / 2  # the label goes where the curve is not: beside the trough
-        eq.plot([t[i]], [e[i]], marker="o", markersize=4, color=style.DRAWDOWN)
+        if i < len(worst) - 1:  # at the last point the value tag covers it
+            eq.plot([t[i]], [e[i]], marker="o", markersize=4, color=style.DRAWDOWN)
         eq.annotate(f"max DD {worst[i]:.1f}%", xy=(t[i], e[i]), xytext=(-7 if right else 7, 0),
                     textcoords="offset points", ha="right" if right else "left", va="center",
                     color=style.DRAWDOWN, fontsize=style.FONT_SIZE - 0.5,
@@ -58,20 +60,23 @@ def _draw(curve: EquityCurve, title: str, subtitle: str) -> Any:
               handlelength=1.6)
 
     days = sorted(curve.daily.items())
+    lo, hi = t[0], t[-1] if t[-1] > t[0] else t[0] + timedelta(hours=1)
     if days:
-        x = [datetime.combine(d, time(12), tzinfo=t[0].tzinfo) for d, _ in days]
-        v = [val for _, val in days]
-        pnl.bar(x, v, width=timedelta(hours=18), color=[style.UP if val >= 0 else style.DOWN for val in v],
-                linewidth=0)
+        # Each day's bar spans the part of that day the curve covers, with a small gap.
+        spans = []
+        for d, value in days:
+            start = max(lo, datetime.combine(d, time(0), tzinfo=lo.tzinfo))
+            end = min(hi, start.replace(hour=0, minute=0) + timedelta(days=1))
+            if end > start:
+                gap = (end - start) * 0.08
+                spans.append((start + gap, end - start - 2 * gap, value))
+        pnl.bar([s for s, _, _ in spans], [v for _, _, v in spans], width=[w for _, w, _ in spans], align="edge",
+                color=[style.UP if v >= 0 else style.DOWN for _, _, v in spans], linewidth=0)
     pnl.axhline(0, color=style.SPINE, linewidth=0.8)
     pnl.set_ylabel("PnL/day", color=style.MUTED)
     pnl.yaxis.set_major_locator(MaxNLocator(3, symmetric=bool(days)))
     pnl.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:+,.0f}" if y else "0"))
-    lo, hi = t[0], t[-1]
-    if days:
-        lo = min(lo, x[0] - timedelta(hours=12))
-        hi = max(hi, x[-1] + timedelta(hours=12))
-    pnl.set_xlim(lo, hi if hi > lo else lo + timedelta(hours=1))
+    pnl.set_xlim(lo, hi)
     locator = mdates.AutoDateLocator(minticks=3, maxticks=7)
     pnl.xaxis.set_major_locator(locator)
     pnl.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, show_offset=False))
@@ -80,12 +85,15 @@ def _draw(curve: EquityCurve, title: str, subtitle: str) -> Any:
     span = f"{t[0]:%Y-%m-%d %H:%M} → {t[-1]:%Y-%m-%d %H:%M} UTC"
     fig.text(0.02, 0.915, f"{subtitle} · {span}" if subtitle else span, fontsize=style.FONT_SIZE,
              color=style.MUTED, va="center")
-    last = e[-1]
     color = style.UP if last >= curve.initial else style.DOWN
     eq.annotate(f"{last:,.2f}", xy=(1.0, last), xycoords=("axes fraction", "data"), xytext=(3, 0),
                 textcoords="offset points", va="center", ha="left", color="#ffffff", fontweight="bold",
                 bbox={"boxstyle": "square,pad=0.25", "facecolor": color, "edgecolor": color}, annotation_clip=False)
     return fig
+
+
+def _money(y: float) -> str:
+    return f"{y:,.0f}" if abs(y) >= 1000 else f"{y:,.2f}"
 
 
 def _pad(ax: Any, lo: float, hi: float) -> None:

@@ -128,6 +128,13 @@ def to_png(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
+def tick_clear_of(ax: Any, y: float, tagged: float, text: str) -> str:
+    """A y tick label, blank where a value tag on the axis (the last price, the last equity)
+    would cover it."""
+    lo, hi = ax.get_ylim()
+    return "" if abs(y - tagged) < 0.045 * (hi - lo) else text
+
+
 def price_text(x: float) -> str:
     """Prices on axes and labels: no scientific notation, decimals only for small prices."""
     if abs(x) >= 1000:

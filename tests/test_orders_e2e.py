@@ -160,3 +160,46 @@ def test_a_thousand_concurrent_confirms_place_exactly_one_order(source, tmp_path
         assert w.engine.proposal(proposal.id).status == "filled"
     finally:
         w.close()
+
+
+def test_testnet_mode_places_exactly_one_signed_order_per_confirmed_proposal(source, tmp_path):  # noqa: F811
+    """The acceptance path with python-binance against the replay exchange's signed endpoints:
+    the exchange's own order log proves one POST per proposal, under the proposal's id."""
+    w = started(
+        source, tmp_path, TRADING_MODE="testnet", BINANCE_API_KEY="replay-key", BINANCE_API_SECRET="replay-secret"
+    )
+    try:
+        assert w.engine.settings.trading_mode == "demo"
+        mark = w.api.mark()
+        w.say("/long 0.0109")  # rounded down to the 0.001 step: 0.010
+        msg = proposal_message(w, mark, 1)
+        assert "Not allowed" in press(w, GUEST, msg, 0)
+        assert w.ex.stats.order_posts == {}
+
+        mark = w.api.mark()
+        data = msg["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+        w.api.press_button(GROUP, ADMIN, msg["message_id"], data)
+        w.api.press_button(GROUP, ADMIN, msg["message_id"], data)
+        assert w.api.wait_for_text(GROUP, "filled: BUY 0.010 BTCUSDT", start=mark, timeout=15)
+        first = w.api.wait_for(lambda c: c.method == "answerCallbackQuery", start=mark)
+        assert w.api.wait_for(lambda c: c.method == "answerCallbackQuery" and c is not first, start=mark)
+        assert w.ex.stats.order_posts == {"tgp-1-1": 1}
+        (order,) = w.ex.orders()
+        assert (order["clientOrderId"], order["origQty"], order["side"], order["status"]) == (
+            "tgp-1-1", "0.010", "BUY", "FILLED"
+        )
+        w.reply("/status", "long 0.010 BTCUSDT")
+        w.reply("/pnl", "Unrealized")
+
+        mark = w.api.mark()
+        w.say("/close")
+        close_msg = proposal_message(w, mark, 2)
+        assert press(w, ADMIN, close_msg, 0).startswith("filled: SELL 0.010 BTCUSDT")
+        assert w.ex.stats.order_posts == {"tgp-1-1": 1, "tgp-2-1": 1}
+        closing = w.ex.orders()[-1]
+        assert (closing["clientOrderId"], closing["reduceOnly"], closing["origQty"]) == ("tgp-2-1", True, "0.010")
+        assert w.engine.trader.portfolio.side("BTCUSDT") == 0
+        positions = w.engine.trader.broker.positions(("BTCUSDT",))
+        assert all(p.qty == 0 for p in positions)
+    finally:
+        w.close()

@@ -9,12 +9,16 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from trading.brokers.base import OrderRequest
 from trading.candles import Candle
 from trading.portfolio import ClosedTrade, Fill
 from trading.strategies import Strategy, Values
 from trading.symbols import SymbolFilters
+
+if TYPE_CHECKING:
+    from trading.trader import Trader
 
 
 @dataclass
@@ -98,3 +102,37 @@ def fill_text(fill: Fill, req: OrderRequest, closed: list[ClosedTrade], f: Symbo
     if req.kind in ("stop_loss", "take_profit"):
         text += f" · {req.reason} hit"
     return text
+
+
+def snapshot_of(trader: Trader) -> TraderSnapshot:
+    """What /status and the engine read; the caller holds the trader's lock. The mark is
+    the latest price seen (the forming candle's, live), else the last close."""
+    positions, marks = [], {}
+    for s, book in trader.books.items():
+        last = book.last_price or book.last_close
+        if last:
+            marks[s] = dec(last)
+        pos = trader.portfolio.positions.get(s)
+        if pos is None or not pos.qty:
+            continue
+        mark = marks.get(s, pos.entry)
+        positions.append(
+            PositionView(
+                s, pos.side_name, abs(pos.qty), pos.entry, mark, pos.unrealized(mark),
+                int(trader.values.get("leverage", 1)), book.stop, book.take,
+            )
+        )
+    p = trader.portfolio
+    return TraderSnapshot(
+        mode=trader.mode,
+        strategy=trader.strategy_name,
+        values=dict(trader.values),
+        positions=positions,
+        pending=[r for b in trader.books.values() for r in b.pending],
+        balance=p.balance,
+        equity=p.equity(marks),
+        realized=p.realized,
+        fees=p.fees,
+        trades=len(p.trades),
+        indicators={s: b.strategy.indicators() for s, b in trader.books.items()},
+    )

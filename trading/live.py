@@ -22,10 +22,11 @@ from storage.klines import KlineStore
 from storage.params import ParamStore
 from storage.trades import TradeJournal
 from trading.book import Placement
-from trading.brokers import PaperBroker
+from trading.brokers import Broker, PaperBroker
 from trading.candles import Candle
 from trading.config import Settings
 from trading.confirmations import Confirmations, Outcome, Proposal
+from trading.market import make_client
 from trading.notifier import Notifier
 from trading.portfolio import Fill, Portfolio
 from trading.strategies import Schema, Values, strategy_class
@@ -74,7 +75,7 @@ class LiveTrading:
         self.values: Values = self.schema.load(self._params().current(settings.strategy))
         portfolio = Portfolio.replay(settings.paper_balance, self.stored_fills())
         rules = ExchangeFilters(settings.symbols, filters)
-        broker = PaperBroker(rules, settings.paper_fee_pct / 100, portfolio) if mode == "paper" else None
+        broker = make_broker(settings, rules, portfolio)
         self.confirmations = (
             Confirmations(
                 settings.db_path, notifier, ttl_seconds=settings.proposal_ttl, max_drift_pct=settings.max_drift_pct
@@ -220,6 +221,17 @@ class LiveTrading:
 
     def _klines(self) -> KlineStore:
         return KlineStore(self._conn())
+
+
+def make_broker(settings: Settings, rules: Mapping[str, SymbolFilters], portfolio: Portfolio) -> Broker:
+    """Paper fills on live prices by default; real orders only in demo or live mode."""
+    if settings.trading_mode == "paper":
+        return PaperBroker(rules, settings.paper_fee_pct / 100, portfolio)
+    from trading.brokers.binance import (
+        BinanceBroker,  # python-binance order calls: exchange modes only
+    )
+
+    return BinanceBroker(make_client(settings), rules, settings.trading_mode)
 
 
 def placement_line(placed: Placement, f: SymbolFilters) -> str:

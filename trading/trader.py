@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any, Protocol
 
-from trading.book import Book, Placement, PositionView, TraderSnapshot, dec, fill_text, utc_minute
+from trading.book import Book, Placement, TraderSnapshot, dec, fill_text, snapshot_of, utc_minute
 from trading.brokers.base import Broker, OrderRefused, OrderRequest, OrderUnknown
 from trading.candles import Candle
 from trading.limits import check_limits
@@ -79,6 +79,7 @@ class Trader:
         self.approver = approver  # trading.confirmations.Confirmations when CONFIRM_ORDERS=on
         self.max_leverage = max_leverage
         self.max_notional = max_notional
+        self._leverage: dict[str, int] = {}  # what the exchange was last told, per symbol
         self._lock = threading.RLock()
         self._next_values: Values | None = None
         probe = make_strategy(strategy, values)
@@ -201,6 +202,15 @@ class Trader:
         if self.broker is None:
             self._say("signal", f"{self.mode}: would {d.action} {symbol} at the next open · {d.reason}", decision=d)
             return
+        if backfilled and self.broker.mode != "paper":
+            # A real order now would chase a signal whose moment has passed.
+            self._say(
+                "signal",
+                f"missed: {d.action} {symbol} was decided on a candle that closed while the stream was down "
+                f"({utc_minute(candle.open_time)} UTC, close {candle.close:g}); not placed · {d.reason}",
+                decision=d,
+            )
+            return
         if self.approver is not None:
             action = "reverse" if len(reqs) == 2 else ("close" if d.action == CLOSE else d.action)
             self.approver.propose(
@@ -256,6 +266,7 @@ class Trader:
         assert self.broker is not None
         if not req.reduce_only:
             self._check_limits(req, price)
+            self._ensure_leverage(req)
         fill = self.broker.execute(req, price, time)
         closed = self.portfolio.apply(fill)
         pos = self.portfolio.positions[book.symbol]
@@ -265,6 +276,13 @@ class Trader:
             book.stop = book.take = None
             book.stop_f = book.take_f = 0.0
         return fill, closed
+
+    def _ensure_leverage(self, req: OrderRequest) -> None:
+        """An exchange sizes margin by its own leverage setting: set it before opening."""
+        set_leverage = getattr(self.broker, "set_leverage", None)
+        if set_leverage is not None and self._leverage.get(req.symbol) != req.leverage:
+            set_leverage(req.symbol, req.leverage)
+            self._leverage[req.symbol] = req.leverage
 
     def _check_limits(self, req: OrderRequest, price: Decimal) -> None:
         check_limits(req, price, self.portfolio, self.filters[req.symbol], self.max_leverage, self.max_notional)
@@ -347,34 +365,7 @@ class Trader:
 
     def snapshot(self) -> TraderSnapshot:
         with self._lock:
-            positions, marks = [], {}
-            for s, book in self.books.items():
-                if book.last_close:
-                    marks[s] = dec(book.last_close)
-                pos = self.portfolio.positions.get(s)
-                if pos is None or not pos.qty:
-                    continue
-                mark = marks.get(s, pos.entry)
-                positions.append(
-                    PositionView(
-                        s, pos.side_name, abs(pos.qty), pos.entry, mark, pos.unrealized(mark),
-                        int(self.values.get("leverage", 1)), book.stop, book.take,
-                    )
-                )
-            p = self.portfolio
-            return TraderSnapshot(
-                mode=self.mode,
-                strategy=self.strategy_name,
-                values=dict(self.values),
-                positions=positions,
-                pending=[r for b in self.books.values() for r in b.pending],
-                balance=p.balance,
-                equity=p.equity(marks),
-                realized=p.realized,
-                fees=p.fees,
-                trades=len(p.trades),
-                indicators={s: b.strategy.indicators() for s, b in self.books.items()},
-            )
+            return snapshot_of(self)
 
     # ------------------------------------------------------------- notices
     def _say(self, kind: str, text: str, **data: Any) -> None:

@@ -44,7 +44,7 @@ Offline demo: a replay exchange is serving {source}, {pace},
 and a local Telegram Bot API is in front of this terminal. You are user {admin} (an admin)
 in the group "Demo traders" ({chat}); the bot is @{bot}.
 {notes}
-Try:  /start   /status   /klines 5   /help   /stop   (or /status@{bot}, as in a group)
+Try:  /start   /status   /klines 5   /chart   /equity   /help   /stop   (or /status@{bot}, as in a group)
       press a button by typing its number; /as {guest} to speak as a non-admin, /as {admin} to switch back
       /quit (or Ctrl-D) to leave.   Photos the bot sends are saved under {photos}/.
 """

@@ -77,6 +77,27 @@ class TradeJournal:
                 (f"trader:{mode}:{symbol}", json.dumps(state), now),
             )
 
+    def record_refusal(self, order_id: str, symbol: str, side: str, qty: str | None, reduce_only: bool, error: str) -> None:
+        """An order the broker or the exchange refused: kept with the reason, never retried."""
+        now = int(time.time() * 1000)
+        conn = self._db().conn
+        with conn:
+            conn.execute(
+                "INSERT INTO orders (client_order_id, ts, mode, symbol, side, type, quantity, reduce_only, "
+                "status, error, updated_at) VALUES (?, ?, ?, ?, ?, 'MARKET', ?, ?, 'REJECTED', ?, ?) "
+                "ON CONFLICT(client_order_id) DO UPDATE SET status='REJECTED', error=excluded.error, "
+                "updated_at=excluded.updated_at WHERE orders.status != 'FILLED'",
+                (order_id, now, self.mode, symbol, side, qty, int(reduce_only), error[:500], now),
+            )
+
+    def orders(self, limit: int = 50) -> list[dict[str, Any]]:
+        cols = ("client_order_id", "ts", "mode", "symbol", "side", "quantity", "price", "reduce_only", "status", "error")
+        cur = self._db().conn.execute(
+            f"SELECT {', '.join(cols)} FROM orders WHERE mode=? ORDER BY updated_at DESC, rowid DESC LIMIT ?",
+            (self.mode, limit),
+        )
+        return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
     def fills(self, since_ms: int = 0) -> list[dict[str, Any]]:
         """Every fill of this mode in booking order (text money, as stored)."""
         cur = self._db().conn.execute(

@@ -62,8 +62,13 @@ def started(source, tmp_path, **env: str) -> World:  # noqa: F811
     w.reply("/start", "Starting")
     assert w.api.wait_for_text(GROUP, "socket started", timeout=15)
     w.ex.pause()  # the market stands still while people press buttons…
-    # …once the trader has taken in every candle the exchange closed before the pause.
-    assert seen.wait(source[w.ex.current_index - 1].open_time)
+    # …once the trader has taken in every candle the exchange closed (a step under way when
+    # pause() was called may still close one more, so look again until it holds still).
+    while True:
+        index = w.ex.current_index
+        assert seen.wait(source[index - 1].open_time)
+        if w.ex.current_index == index:
+            break
     assert w.engine.trader.current_price("BTCUSDT") is not None
     return w
 

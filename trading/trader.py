@@ -255,6 +255,7 @@ class Trader:
         try:
             fill, closed = self._place_one(book, req, price, time)
         except OrderRefused as e:
+            self._refused(req, e)
             self._say("order_refused", f"{self.mode} order refused: {req.side} {req.symbol} ({req.kind}): {e}")
             return None
         if self.notifier is not None:
@@ -320,6 +321,7 @@ class Trader:
                     fill, done = self._place_one(book, leg, price, time)
                 except OrderRefused as e:
                     self._book(book, fills)
+                    self._refused(leg, e)
                     return Placement(fills, closed, str(e), e.code)
                 except OrderUnknown as e:
                     self._book(book, fills)
@@ -328,6 +330,11 @@ class Trader:
                 closed += done
             self._book(book, fills)
             return Placement(fills, closed, None, None)
+
+    def _refused(self, req: OrderRequest, e: Exception) -> None:
+        record = getattr(self.journal, "record_refusal", None)
+        if record is not None:
+            record(req.id, req.symbol, req.side, None if req.qty is None else str(req.qty), req.reduce_only, str(e))
 
     def _book(self, book: Book, fills: list[Fill]) -> None:
         if self.journal is not None and fills:

@@ -26,6 +26,7 @@ from telegram.ext import (
 )
 
 from bot import (  # noqa: F401  (these modules register commands and buttons)
+    backtest_commands,
     buttons,
     chart_commands,
     order_commands,

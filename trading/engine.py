@@ -28,6 +28,7 @@ from trading.feed import CandleSink
 from trading.live import LiveTrading, ParamChange
 from trading.market import ExchangeUnavailable, make_client, symbol_filters, unknown_symbols
 from trading.notifier import Notice, Notifier
+from trading.optimize.whatif import Comparison, Optimization, WhatIf
 from trading.pnl import PnlSummary, Wallet, paper_wallet, pnl_summary
 from trading.portfolio import Fill, Portfolio
 from trading.stream import KlineStream, StreamStatus
@@ -84,6 +85,7 @@ class Engine:
         self._filters: dict[str, SymbolFilters] = {}
         self._filters_lock = threading.Lock()
         self.live = LiveTrading(settings, notifier, self.symbol_filters)
+        self.whatif = WhatIf(settings, lambda: self._klines(), lambda: self.live.values, self.symbol_filters)
         self.trader = self.live.trader
         sink = CandleAnnouncer(self.trader, notifier, self.symbol_filters) if settings.notify_candles else self.trader
         self.stream = KlineStream(settings, notifier, sink)
@@ -241,6 +243,25 @@ class Engine:
     def set_params(self, changes: dict[str, str], user_id: int | None) -> list[ParamChange]:
         """All or none, from the next closed candle; raises ParamError with the reason."""
         return self.live.set_params(changes, user_id)
+
+    # ------------------------------------------------------------- what-if (trading/optimize/whatif.py)
+    def backtest(self, days: int, changes: dict[str, str], say: Callable[[str], None]) -> Comparison:
+        """Current vs given parameters over the last `days` (missing candles fetched first)."""
+        return self.whatif.backtest(days, changes, say)
+
+    def optimize(
+        self, grid: list[str], days: int, metric: str, say: Callable[[str], None], *, max_cells: int
+    ) -> Optimization:
+        """A parameter grid over the last `days`; the best cells re-run through the backtest."""
+        return self.whatif.optimize(grid, days, metric, say, max_cells=max_cells)
+
+    def apply_candidate(self, key: str, user_id: int | None) -> list[ParamChange]:
+        """A set offered behind an Apply button, through /set's validated, audited path;
+        KeyError if it is no longer known (the bot restarted since)."""
+        changes = self.whatif.candidate(key)
+        if changes is None:
+            raise KeyError(key)
+        return self.set_params(changes, user_id)
 
     # ------------------------------------------------------------- charts and reports
     # (trading/charts/reports.py; imported on demand so a headless run never loads matplotlib)

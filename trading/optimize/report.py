@@ -5,8 +5,12 @@ Shared by the CLI and the chat so both rank, word and round the same way.
 
 from __future__ import annotations
 
-from trading.charts.heatmap import HeatmapData, render_heatmap
+from typing import TYPE_CHECKING
+
 from trading.optimize import METRICS, Cell, SweepResult
+
+if TYPE_CHECKING:
+    from trading.charts.heatmap import HeatmapData
 
 MONEY = {"net_pnl", "return_pct", "pnl_dd"}
 
@@ -52,6 +56,8 @@ def summary_line(result: SweepResult) -> str:
 
 
 def heatmap_data(result: SweepResult, *, top: int = 5, title: str = "", subtitle: str = "") -> HeatmapData:
+    from trading.charts.heatmap import HeatmapData  # matplotlib only when a picture is asked for
+
     m = METRICS[result.metric]
     scores = {tuple(c.params.values()): m.get(c.stats) for c in result.cells if c.stats is not None}
     label = f"{m.label} ({m.unit})" if m.unit else m.label
@@ -63,4 +69,6 @@ def heatmap_data(result: SweepResult, *, top: int = 5, title: str = "", subtitle
 
 
 def heatmap_png(result: SweepResult, *, top: int = 5, title: str = "", subtitle: str = "") -> bytes:
+    from trading.charts.heatmap import render_heatmap
+
     return render_heatmap(heatmap_data(result, top=top, title=title, subtitle=subtitle))

@@ -1,0 +1,186 @@
+"""/backtest and /optimize: what-if from the chat, with an Apply button that goes through /set.
+
+Both may fetch thousands of candles and run for seconds, so they run off the event loop
+and report progress by editing one message (not a stream of new ones). Apply buttons carry
+only a short key to a parameter set the engine remembers; pressing one is the same
+validated, stored and audited change as typing /set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import time
+from collections.abc import Callable
+from html import escape
+from typing import TypeVar
+
+from telegram import InlineKeyboardMarkup, Message
+from telegram.error import BadRequest
+
+from bot.buttons import PressResult, button, button_action
+from bot.commands import Ctx, UsageError, command, off_loop
+from bot.views import echo
+from trading.live import ParamChange
+from trading.optimize import METRICS, GridError
+from trading.optimize.report import cell_label
+from trading.strategies import ParamError
+from trading.strategies.params import parse_assignments
+
+DAYS_DEFAULT, DAYS_MAX = 30, 365
+MAX_CELLS = 2000
+EDIT_EVERY = 1.0  # seconds between progress edits (Telegram allows about one a second per chat)
+T = TypeVar("T")
+BACKTEST_USAGE = "/backtest [days] [name=value …]"
+OPTIMIZE_USAGE = "/optimize name=a..b [name=a..b:step …] [days] [metric=net_pnl]"
+
+
+class Progress:
+    """Edits one message from a worker thread, at most once a second, in order."""
+
+    def __init__(self, message: Message, prefix: str) -> None:
+        self.message, self.prefix = message, prefix
+        self.loop = asyncio.get_running_loop()
+        self.last_text, self.last_at = "", 0.0
+        self.pending: list[asyncio.Future[object]] = []
+
+    def say(self, text: str) -> None:  # called in the worker thread
+        now = time.monotonic()
+        phase_change = text.split(" ")[0] != self.last_text.split(" ")[0]
+        if text == self.last_text or (now - self.last_at < EDIT_EVERY and not phase_change):
+            return
+        self.last_text, self.last_at = text, now
+        fut = asyncio.run_coroutine_threadsafe(self._edit(f"{self.prefix}: {escape(text)}"), self.loop)
+        self.pending.append(asyncio.wrap_future(fut, loop=self.loop))
+
+    async def _edit(self, html: str) -> None:
+        with contextlib.suppress(BadRequest):
+            await self.message.edit_text(html)
+
+    async def done(self, html: str) -> None:
+        """The last word: waits for the edits in flight, so none lands after it."""
+        if self.pending:
+            await asyncio.gather(*self.pending, return_exceptions=True)
+        await self._edit(html)
+
+
+def parse_days(word: str, usage: str) -> int:
+    if not (word.isascii() and word.isdigit()) or not 1 <= int(word) <= DAYS_MAX:
+        raise UsageError(f"{usage}: days must be a whole number from 1 to {DAYS_MAX}, got {echo(word)}")
+    return int(word)
+
+
+def parse_backtest_args(args: list[str]) -> tuple[int, dict[str, str]]:
+    days: int | None = None
+    words = []
+    for word in args:
+        if "=" in word:
+            words.append(word)
+        elif days is None:
+            days = parse_days(word, BACKTEST_USAGE)
+        else:
+            raise UsageError(f"{BACKTEST_USAGE}: expected name=value, got {echo(word)}")
+    try:
+        changes = parse_assignments(words) if words else {}
+    except ParamError as e:
+        raise UsageError(f"{BACKTEST_USAGE}: {e}") from None
+    return (DAYS_DEFAULT if days is None else days), changes
+
+
+def parse_optimize_args(args: list[str]) -> tuple[list[str], int, str]:
+    days: int | None = None
+    metric = "net_pnl"
+    grid: list[str] = []
+    for word in args:
+        name, sep, value = word.partition("=")
+        if sep and name.strip().lower() == "metric":
+            metric = value.strip().lower()
+            if metric not in METRICS:
+                raise UsageError(f"/optimize: metric must be one of {', '.join(METRICS)}; got {echo(value)}")
+        elif sep:
+            grid.append(word)
+        elif days is None:
+            days = parse_days(word, OPTIMIZE_USAGE)
+        else:
+            raise UsageError(f"{OPTIMIZE_USAGE}: expected name=a..b, got {echo(word)}")
+    if not grid:
+        raise UsageError(f"{OPTIMIZE_USAGE}: give at least one parameter range, e.g. fast=5..20 slow=20..60")
+    return grid, (DAYS_DEFAULT if days is None else days), metric
+
+
+async def _run(ctx: Ctx, prefix: str, fn: Callable[..., T], *args: object) -> tuple[T, Progress]:
+    msg = await ctx.reply(f"{prefix}: starting…")
+    assert msg is not None
+    progress = Progress(msg, prefix)
+    try:
+        return await off_loop(fn, *args, progress.say), progress
+    except (ParamError, GridError, ValueError) as e:
+        await progress.done(f"{prefix}: stopped.")
+        raise UsageError(f"/{prefix.lower()}: {str(e)[:160]}") from None
+    except BaseException:
+        await progress.done(f"{prefix}: failed.")
+        raise
+
+
+@command("backtest", "what-if: the current vs given parameters over the last days: /backtest 30 fast=9 slow=30",
+         admin=True)
+async def backtest(ctx: Ctx) -> None:
+    days, changes = parse_backtest_args(ctx.args)
+    cmp, progress = await _run(ctx, "Backtest", ctx.engine.backtest, days, changes)
+    from trading.optimize.whatif import stats_table
+
+    await progress.done(
+        f"Backtest · {escape(cmp.symbol)} {escape(cmp.interval)} · last {cmp.days} days · "
+        f"{cmp.current.stats.candles:,} candles\n<pre>{escape(stats_table(cmp))}</pre>"
+    )
+    markup = None
+    if cmp.key:
+        label = " ".join(f"{k}={v}" for k, v in cmp.changes.items())
+        markup = InlineKeyboardMarkup([[button(ctx.signer, ctx.chat_id, f"✅ Apply {label}"[:60], "params:apply",
+                                               cmp.key)]])
+    ctx.outcome = "ran" + (" " + " ".join(f"{k}={v}" for k, v in cmp.changes.items()) if cmp.changes else "")
+    await ctx.reply_photo(cmp.png, "Equity with the " + ("given" if cmp.key else "current") + " parameters.", markup)
+
+
+@command("optimize", "what-if over a grid, as a heatmap: /optimize fast=5..20 slow=20..60 [days] [metric=net_pnl]",
+         admin=True)
+async def optimize(ctx: Ctx) -> None:
+    grid, days, metric = parse_optimize_args(ctx.args)
+    run = functools.partial(ctx.engine.optimize, max_cells=MAX_CELLS)
+    opt, progress = await _run(ctx, "Optimize", run, grid, days, metric)
+    result = opt.result
+    from trading.optimize.report import best_table, summary_line
+
+    if not result.ranked:
+        await progress.done("Optimize: no valid combination (each breaks a rule, e.g. fast ≥ slow).")
+        return
+    m = METRICS[metric]
+    await progress.done(
+        f"Optimize · {escape(opt.symbol)} {escape(opt.interval)} · last {opt.days} days · best by {m.label}"
+        + (" (lower is better)" if not m.higher_is_better else "")
+        + f"\n<pre>{escape(best_table(result, 5))}</pre>\n{escape(summary_line(result))}"
+    )
+    rows = [[button(ctx.signer, ctx.chat_id, f"✅ #{i} {cell_label(cell)}"[:60], "params:apply", key)]
+            for i, (cell, key) in enumerate(zip(result.ranked, opt.keys, strict=False), 1)]
+    ctx.outcome = f"ran {len(result.cells)} combinations"
+    await ctx.reply_photo(opt.png, "Apply a best cell with its button (the same as /set; from the next closed candle).",
+                          InlineKeyboardMarkup(rows))
+
+
+@button_action("params:apply", admin=True)
+async def apply(p, key: str) -> PressResult:  # type: ignore[no-untyped-def]
+    try:
+        done: list[ParamChange] = await off_loop(p.engine.apply_candidate, key, p.user_id)
+    except KeyError:
+        return PressResult("refused: expired", "This set has expired; run /backtest or /optimize again.", alert=True)
+    except ParamError as e:
+        return PressResult(f"refused: {e}", f"Not applied: {e}"[:190], alert=True)
+    if not done:
+        return PressResult("unchanged", "Nothing changed: those are the current parameters.")
+    changed = " ".join(f"{c.name}={c.new}" for c in done)
+    lines = "\n".join(f"{escape(c.name)}: {escape(c.old)} → {escape(c.new)}" for c in done)
+    with contextlib.suppress(Exception):
+        await p.query.message.reply_text(f"Parameters changed (from the next closed candle):\n{lines}",
+                                         do_quote=False)
+    return PressResult(f"changed {changed}", "Applied.")

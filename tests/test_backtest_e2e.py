@@ -1,0 +1,112 @@
+"""/backtest and /optimize through the local Bot API and the replay exchange: candles fetched
+over REST, one progress message, a PNG, and Apply buttons that change parameters exactly
+as /set would (stored with who, audited, refused to non-admins)."""
+
+from __future__ import annotations
+
+import io
+
+from PIL import Image
+
+from storage.audit import AuditLog
+from storage.db import open_db
+from storage.klines import KlineStore
+from storage.params import ParamStore
+from tests.test_bot_e2e import ADMIN, GROUP, GUEST, World, source  # noqa: F401  (fixture)
+
+
+def photo_after(w: World, mark: int, timeout: float = 60.0) -> dict:
+    call = w.api.wait_for(lambda c: c.method == "sendPhoto" and c.ok, timeout=timeout, start=mark)
+    assert call is not None, f"no photo; calls: {[c.method for c in w.api.calls[mark:]]}"
+    msg = next(m for m in w.api.sent(GROUP) if m["message_id"] == call.result["message_id"])
+    png = msg["photo_bytes"]
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and 5_000 < len(png) < 1_000_000
+    with Image.open(io.BytesIO(png)) as im:
+        im.load()
+        assert im.size[0] >= 800 and im.size[1] >= 400
+    return msg
+
+
+def press(w: World, msg: dict, data: str, user: int) -> str:
+    mark = w.api.mark()
+    w.api.press_button(GROUP, user, msg["message_id"], data)
+    answer = w.api.wait_for(lambda c: c.method == "answerCallbackQuery", start=mark)
+    assert answer is not None
+    return answer.params.get("text", "")
+
+
+def test_backtest_compares_and_apply_changes_params_like_set(source, tmp_path):  # noqa: F811
+    w = World(source, tmp_path)
+    try:
+        mark = w.say("/backtest 2 fast=9 slow=30")
+        photo = photo_after(w, mark)
+        progress = [c for c in w.api.calls[mark:] if c.method in ("sendMessage", "editMessageText")]
+        assert progress[0].params["text"].startswith("Backtest: starting")
+        assert any("fetching candles" in c.params.get("text", "") for c in progress)
+        ids = {c.result["message_id"] for c in progress if c.ok}
+        assert len(ids) == 1  # one message, edited
+        table = next(m for m in w.api.sent(GROUP) if m["message_id"] in ids)["text"]
+        assert "current" in table and "given" in table and "net PnL" in table and "max drawdown" in table
+        assert "fast" in table and "slow" in table
+        # candles were fetched over REST into the store: 2 days of 15m plus the warm-up
+        assert KlineStore(open_db(w.db_path)).count("BTCUSDT", "15m") >= 2 * 96
+
+        (apply_button,) = photo["reply_markup"]["inline_keyboard"][0]
+        assert "Apply fast=9 slow=30" in apply_button["text"]
+        data = apply_button["callback_data"]
+        assert len(data.encode()) <= 64
+        assert "Not allowed" in press(w, photo, data, GUEST)
+        assert w.engine.params()[1]["fast"] == 12
+        mark = w.api.mark()
+        assert press(w, photo, data, ADMIN) == "Applied."
+        assert w.api.wait_for_text(GROUP, "fast: 12 → 9", start=mark)
+        assert (w.engine.params()[1]["fast"], w.engine.params()[1]["slow"]) == (9, 30)
+        assert press(w, photo, data, ADMIN).startswith("Nothing changed")
+        assert "not valid" in press(w, photo, data[:-2] + "xx", ADMIN)
+    finally:
+        w.close()
+    db = open_db(w.db_path)
+    history = {(h["name"], h["old"], h["new"], h["user_id"]) for h in ParamStore(db).history("ema_cross")}
+    assert history == {("fast", "12", "9", ADMIN), ("slow", "26", "30", ADMIN)}
+    audit = [(a["action"], a["user_id"], a["outcome"]) for a in AuditLog(db).recent(50)]
+    assert ("/backtest", ADMIN, "ran fast=9 slow=30") in audit
+    assert any(a == "button" and u == GUEST and o == "refused: not admin" for a, u, o in audit)
+    assert any(a == "button" and u == ADMIN and o == "changed fast=9 slow=30" for a, u, o in audit)
+
+
+def test_optimize_sends_a_heatmap_with_apply_buttons(source, tmp_path):  # noqa: F811
+    w = World(source, tmp_path)
+    try:
+        mark = w.say("/optimize fast=5..8 slow=20..30:5 2 metric=net_pnl")
+        photo = photo_after(w, mark)
+        texts = [c.params.get("text", "") for c in w.api.calls[mark:] if c.method == "editMessageText"]
+        assert any("running" in t for t in texts)
+        final = texts[-1]
+        assert "Optimize" in final and "parameters" in final and "✓" in final
+        rows = photo["reply_markup"]["inline_keyboard"]
+        assert 1 <= len(rows) <= 5 and rows[0][0]["text"].startswith("✅ #1 fast=")
+        best = dict(kv.split("=") for kv in rows[0][0]["text"].removeprefix("✅ #1 ").split())
+        press(w, photo, rows[0][0]["callback_data"], ADMIN)
+        values = w.engine.params()[1]
+        assert (str(values["fast"]), str(values["slow"])) == (best["fast"], best["slow"])
+    finally:
+        w.close()
+
+
+def test_bad_input_is_refused_in_one_line(source, tmp_path):  # noqa: F811
+    w = World(source, tmp_path)
+    try:
+        w.reply("/backtest 999", "days must be a whole number from 1 to 365, got '999'")
+        w.reply("/backtest 3 speed=3", "unknown parameter 'speed'")
+        w.reply("/backtest 3 fast=30 slow=20", "fast (30) must be smaller than slow (20)")
+        w.reply("/backtest 3 fast=9 fast=10", "fast is given twice")
+        w.reply("/optimize 3", "give at least one parameter range")
+        w.reply("/optimize fast=5..", "is not a number")
+        w.reply("/optimize fast=2..200 slow=3..500", "combinations; at most 2,000")
+        w.reply("/optimize fast=5..9 metric=luck", "metric must be one of")
+        w.reply("/optimize fast=" + "9" * 100, "…")
+        w.reply("/backtest", "Not allowed: only admins can use /backtest.", user=GUEST)
+        w.reply("/optimize fast=5..9", "Not allowed: only admins can use /optimize.", user=GUEST)
+        assert w.engine.params()[1]["fast"] == 12
+    finally:
+        w.close()

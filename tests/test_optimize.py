@@ -1,0 +1,145 @@
+"""The grid's fast path against the shared backtest: same trades, money to the last decimal.
+
+Random cells over real candles, with and without stop-loss/take-profit, with a start date,
+small wallets and leverages; cells the fast path refuses (RSI filter, orders the broker
+would refuse) must come from the shared backtest and say why. Plus the grid syntax, the
+CLI and the pictures.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+from decimal import Decimal
+
+import pytest
+from PIL import Image
+
+from tests.conftest import PERP_15M, shared_file
+from trading.backtest import run_backtest
+from trading.backtest.__main__ import main as cli
+from trading.feed import load_csv_candles
+from trading.optimize import GridError, sweep
+from trading.optimize.grid import parse_grid
+from trading.optimize.report import heatmap_png
+from trading.strategies import strategy_class
+
+SCHEMA = strategy_class("ema_cross").schema
+FIELDS = ("trades", "wins", "net_pnl", "fees", "final_balance", "max_drawdown", "max_drawdown_pct",
+          "open_pnl", "exposure_pct", "buy_hold_pct", "return_pct", "candles")
+
+
+@pytest.fixture(scope="module")
+def candles():
+    return load_csv_candles(shared_file(PERP_15M))
+
+
+def same(a, b) -> bool:
+    return all(getattr(a, f) == getattr(b, f) for f in FIELDS)
+
+
+def check_random_cells(candles, result, n, rng, **kw) -> int:
+    cells = [c for c in result.cells if c.stats is not None]
+    for cell in rng.sample(cells, min(n, len(cells))):
+        shared = run_backtest(candles, values=cell.values, **kw).stats
+        assert same(cell.stats, shared), (cell.params, cell.stats, shared)
+    return len(cells)
+
+
+def test_fast_path_equals_the_shared_backtest_on_random_cells(candles):
+    rng = random.Random(14)
+    data = candles[:12_000]
+    grid = parse_grid(["fast=3..20", "slow=21..60:3"], SCHEMA)
+    result = sweep(data, grid, verify=2, workers=1)
+    assert all(c.fast for c in result.cells if c.stats is not None)
+    assert check_random_cells(data, result, 6, rng) == grid.size
+
+
+def test_fast_path_with_stops_takes_leverage_and_a_start_date(candles):
+    rng = random.Random(7)
+    data = candles[5_000:17_000]
+    grid = parse_grid(["fast=5,9,14", "slow=21,34", "stop_loss_pct=0..2:0.4", "take_profit_pct=0,0.6,1.3,3"], SCHEMA)
+    kw = dict(start_ms=data[3_000].open_time, warmup=300, balance=Decimal("2500"), fee_rate=Decimal("0.0004"))
+    base = {"leverage": 20, "stake_usdt": 75.5}
+    result = sweep(data, grid, base=base, verify=1, **kw)
+    fast_cells = [c for c in result.cells if c.stats is not None and c.fast]
+    assert len(fast_cells) == grid.size
+    assert any(c.stats.trades and c.params["stop_loss_pct"] for c in fast_cells)
+    check_random_cells(data, result, 8, rng, **kw)
+
+
+def test_the_parallel_sweep_over_a_year_verifies_its_best_cells(candles):
+    grid = parse_grid(["fast=5..20", "slow=30..60:2"], SCHEMA)  # enough work for the pool
+    result = sweep(candles, grid, verify=3, workers=2)
+    assert result.workers == 2 and len(result.verified) == 3
+    best = result.ranked[0]
+    assert same(best.stats, run_backtest(candles, values=best.values).stats)
+
+
+def test_unsupported_cells_run_the_shared_backtest_and_say_why(candles):
+    data = candles[:3_000]
+    rsi = sweep(data, parse_grid(["fast=8,12"], SCHEMA), base={"rsi_period": 14}, verify=0)
+    assert {c.note for c in rsi.cells} == {"the RSI filter is on"} and not any(c.fast for c in rsi.cells)
+    # 1 USDT × 1x is below MIN_NOTIONAL: every open is refused; only the trader knows that wording
+    tiny = sweep(data, parse_grid(["fast=8,12"], SCHEMA), base={"stake_usdt": 1, "leverage": 1}, verify=0)
+    assert all(not c.fast and "refuse" in c.note for c in tiny.cells)
+    for c in tiny.cells:
+        assert same(c.stats, run_backtest(data, values=c.values).stats) and c.stats.trades == 0
+
+
+def test_metric_direction_and_rule_breaking_cells(candles):
+    result = sweep(candles[:4_000], parse_grid(["fast=10..30:10", "slow=20,40"], SCHEMA),
+                   metric="max_drawdown", verify=0)
+    skipped = [c.params for c in result.cells if c.values is None]
+    assert skipped == [{"fast": 20, "slow": 20}, {"fast": 30, "slow": 20}]
+    dds = [c.stats.max_drawdown for c in result.ranked]
+    assert dds == sorted(dds)
+
+
+@pytest.mark.parametrize(
+    "words, message",
+    [
+        (["fast=5.."], "is not a number"),
+        (["fast=9..5"], "ends before it starts"),
+        (["fast=5..9:0"], "step must be above 0"),
+        (["fast=5:2"], "a step needs a range"),
+        (["fast=5..9:0.5"], "is not a whole number"),
+        (["speed=1..3"], "unknown parameter 'speed'"),
+        (["fast=1..3"], "fast: must be from 2 to 200"),
+        (["fast"], "expected name=a..b"),
+        (["fast=5,5"], "repeated"),
+        (["fast=5..9", "fast=6"], "given twice"),
+    ],
+)
+def test_grid_syntax_errors_are_one_line(words, message):
+    with pytest.raises(GridError, match=message.replace("(", r"\(")):
+        parse_grid(words, SCHEMA)
+
+
+def test_grid_values_are_stepped_exactly():
+    g = parse_grid(["stop_loss_pct=0..3:0.1", "fast=5..7", "slow=20,30"], SCHEMA)
+    assert g.axes[0][-1] == 3.0 and len(g.axes[0]) == 31 and g.axes[1] == (5, 6, 7) and g.size == 186
+    with pytest.raises(GridError, match="at most 100"):
+        parse_grid(["fast=2..200"], SCHEMA, max_cells=100)
+
+
+def test_cli_grid_prints_best_cells_and_writes_the_heatmap(tmp_path, capsys, perp_csv):
+    out = tmp_path / "h.png"
+    code = cli(["--csv", str(perp_csv), "--env-file", str(tmp_path / "none"), "--end", "2025-01-15",
+                "--grid", "fast=6..12:2", "--grid", "slow=20..40:5", "--top", "4", "--heatmap", str(out)])
+    text = capsys.readouterr().out
+    assert code == 0
+    assert "1✓" in text and "fast=" in text and "net PnL" in text and "win %" in text and "max DD" in text
+    assert text.count("✓") >= 3 and out.stat().st_size > 5_000
+    assert cli(["--csv", str(perp_csv), "--grid", "fast=5..", "--env-file", str(tmp_path / "none")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("backtest: grid 'fast=5..'")
+
+
+@pytest.mark.parametrize("words", [["fast=6..9"], ["fast=6..9", "slow=20..30:5"],
+                                   ["fast=6..9", "slow=20..30:5", "take_profit_pct=0,1"]])
+def test_heatmaps_for_one_two_and_three_parameters(candles, words):
+    result = sweep(candles[:3_000], parse_grid(words, SCHEMA), verify=0)
+    png = heatmap_png(result, title="t", subtitle="s")
+    with Image.open(io.BytesIO(png)) as im:
+        assert im.format == "PNG" and im.size[0] == 1280

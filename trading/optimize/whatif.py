@@ -1,0 +1,226 @@
+"""What-if from the chat: /backtest and /optimize on the stored candles of the last N days.
+
+Candles the store lacks are fetched over REST first (and kept, so the next question is
+local). Candidate parameter sets offered behind an Apply button are kept here, in memory,
+under a short random key: Telegram's callback data holds 64 bytes, a parameter set does
+not fit, and a key that dies with the process is the safe failure (the button then says
+it has expired; applying always goes through the engine's validated, audited /set path).
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
+
+from storage.klines import KlineStore
+from trading.backtest import BacktestResult, run_backtest
+from trading.candles import Candle
+from trading.config import Settings
+from trading.feed import load_stored_candles
+from trading.intervals import interval_ms
+from trading.market import closed_candles, make_client, server_time_ms
+from trading.optimize import SweepResult, sweep
+from trading.optimize.grid import Grid, cell_values, parse_grid
+from trading.optimize.report import fmt_value
+from trading.strategies import Schema, Values, strategy_class
+from trading.symbols import SymbolFilters
+
+if TYPE_CHECKING:
+    from trading.charts.data import EquityCurve
+
+Say = Callable[[str], None]
+DAY_MS = 86_400_000
+PAGE = 1500
+MAX_CANDIDATES = 500
+
+
+@dataclass
+class Comparison:
+    days: int
+    symbol: str
+    interval: str
+    current: BacktestResult
+    candidate: BacktestResult | None
+    changes: dict[str, str]
+    key: str | None  # the Apply button's candidate id
+    png: bytes = b""
+
+
+@dataclass
+class Optimization:
+    days: int
+    symbol: str
+    interval: str
+    result: SweepResult
+    png: bytes
+    keys: list[str] = field(default_factory=list)  # one per best cell, best first
+
+
+class WhatIf:
+    def __init__(
+        self, settings: Settings, klines: Callable[[], KlineStore], values: Callable[[], Values],
+        filters: Callable[[str], SymbolFilters | None],
+    ) -> None:
+        self.settings = settings
+        self._klines = klines
+        self._values = values
+        self._filters = filters
+        self._lock = threading.Lock()
+        self._candidates: OrderedDict[str, dict[str, str]] = OrderedDict()
+
+    # ------------------------------------------------------------- candidates behind buttons
+    def remember(self, changes: Mapping[str, str]) -> str:
+        key = secrets.token_urlsafe(6)
+        with self._lock:
+            self._candidates[key] = dict(changes)
+            while len(self._candidates) > MAX_CANDIDATES:
+                self._candidates.popitem(last=False)
+        return key
+
+    def candidate(self, key: str) -> dict[str, str] | None:
+        with self._lock:
+            found = self._candidates.get(key)
+            return dict(found) if found is not None else None
+
+    # ------------------------------------------------------------- questions
+    def backtest(self, days: int, changes: Mapping[str, str], say: Say) -> Comparison:
+        """The current parameters and, with changes, the changed ones over the same candles."""
+        schema = strategy_class(self.settings.strategy).schema
+        current = dict(self._values())
+        wanted = schema.validate(current, changes) if changes else None  # ParamError: nothing ran
+        warm = self._warmup([current] + ([wanted] if wanted else []))
+        candles, start = self.candles(days, warm, say)
+        say("running…")
+        kw = self._backtest_kw(candles[0].symbol, warm, start)
+        ran = run_backtest(candles, values=current, **kw)
+        other = run_backtest(candles, values=wanted, **kw) if wanted else None
+        key = self.remember({k: str(v) for k, v in changes.items()}) if wanted else None
+        from trading.charts.equity import (
+            render_equity,  # matplotlib only when a picture is asked for
+        )
+
+        shown = other or ran
+        png = render_equity(
+            equity_curve(shown, float(self.settings.paper_balance)),
+            title=f"Backtest · {candles[0].symbol} {candles[0].interval} · last {days} days",
+            subtitle="the given parameters" if other else "the current parameters",
+        )
+        return Comparison(days, candles[0].symbol, candles[0].interval, ran, other,
+                          {k: str(v) for k, v in changes.items()}, key, png)
+
+    def optimize(self, words: Sequence[str], days: int, metric: str, say: Say, *, max_cells: int) -> Optimization:
+        schema = strategy_class(self.settings.strategy).schema
+        grid = parse_grid(words, schema, max_cells=max_cells)  # GridError before any fetching
+        current = dict(self._values())
+        warm = self._warmup([current, *_cells(grid, schema, current)])
+        candles, start = self.candles(days, warm, say)
+        say(f"running {grid.size:,} combinations…")
+        kw = self._backtest_kw(candles[0].symbol, warm, start)
+        result = sweep(candles, grid, strategy=self.settings.strategy, base=current, start_ms=start,
+                       metric=metric, warmup=kw["warmup"], balance=kw["balance"], fee_rate=kw["fee_rate"],
+                       filters=kw["filters"],
+                       progress=lambda done, total: say(f"running {done:,}/{total:,} combinations…"))
+        keys = [self.remember({k: fmt_value(v) for k, v in c.params.items()}) for c in result.ranked[:5]]
+        from trading.charts.heatmap import render_heatmap
+        from trading.optimize.report import heatmap_data
+
+        sym = f"{candles[0].symbol} {candles[0].interval}"
+        png = render_heatmap(heatmap_data(result, title=f"{self.settings.strategy} · {sym} · last {days} days",
+                          subtitle=f"{grid.describe()} = {grid.size:,} combinations"))
+        return Optimization(days, candles[0].symbol, candles[0].interval, result, png, keys)
+
+    # ------------------------------------------------------------- candles
+    def candles(self, days: int, warm: int, say: Say) -> tuple[list[Candle], int]:
+        """The stored closed candles of the last `days` (plus `warm` before them), fetching
+        what is missing; returns them and the first traded open time."""
+        s = self.settings
+        symbol, interval = s.symbols[0], s.interval
+        step = interval_ms(interval)
+        client = make_client(s)
+        now = server_time_ms(client)
+        last = now // step * step - step  # the last closed candle's open
+        start = last - days * DAY_MS + step
+        first = start - warm * step
+        store = self._klines()
+        have = set(store.open_times(symbol, interval, first, last))
+        missing = [t for t in range(first, last + 1, step) if t not in have]
+        if missing:  # fetched in contiguous runs, a page at a time, so progress can be shown
+            runs: list[list[int]] = []
+            for t in missing:
+                if runs and t == runs[-1][1] + step:
+                    runs[-1][1] = t
+                else:
+                    runs.append([t, t])
+            total, got = len(missing), 0
+            say(f"fetching candles 0/{total:,}…")
+            for lo, hi in runs:
+                cursor = lo
+                while cursor <= hi:
+                    page_end = min(hi, cursor + (PAGE - 1) * step)
+                    store.upsert_many(closed_candles(client, symbol, interval, cursor, page_end, now_ms=now))
+                    got += (page_end - cursor) // step + 1
+                    say(f"fetching candles {got:,}/{total:,}…")
+                    cursor = page_end + step
+        candles = load_stored_candles(store, symbol, interval, first, last)
+        if len([c for c in candles if c.open_time >= start]) < 2:
+            raise ValueError(f"not enough {symbol} {interval} candles for the last {days} days")
+        return candles, start
+
+    def _warmup(self, sets: Sequence[Values]) -> int:
+        need = max(strategy_class(self.settings.strategy)(v).warmup for v in sets)
+        return max(self.settings.warmup_candles, need)
+
+    def _backtest_kw(self, symbol: str, warm: int, start: int) -> dict[str, object]:
+        filters = self._filters(symbol) or (SymbolFilters.btcusdt() if symbol == "BTCUSDT" else None)
+        if filters is None:
+            raise ValueError(f"{symbol}'s trading rules are unknown (exchangeInfo not reachable)")
+        return dict(strategy=self.settings.strategy, warmup=warm, start_ms=start,
+                    balance=self.settings.paper_balance, fee_rate=self.settings.paper_fee_pct / 100,
+                    filters=filters)
+
+
+def _cells(grid: Grid, schema: Schema, base: Values) -> list[Values]:
+    """Every valid cell's values: the warm-up must cover the slowest of them."""
+    return [v for c in grid.combos() if (v := cell_values(schema, base, c)) is not None]
+
+
+def equity_curve(result: BacktestResult, initial: float) -> EquityCurve:
+    """The backtest's marks as the /equity chart draws them (times: candle close, UTC)."""
+    from trading.charts.data import EquityCurve
+
+    step = result.times[1] - result.times[0] if len(result.times) > 1 else 0
+    times = [datetime.fromtimestamp((t + step) / 1000, tz=UTC) for t in result.times]
+    peak, run = [], float("-inf")
+    for e in result.equity:
+        run = max(run, e)
+        peak.append(run)
+    daily: dict[date, float] = {}
+    for tr in result.trades:
+        day = (datetime.fromtimestamp(tr.close_time / 1000, tz=UTC)).date()
+        daily[day] = daily.get(day, 0.0) + float(tr.pnl)
+    return EquityCurve(times=times, equity=list(result.equity), peak=peak, daily=daily, initial=initial)
+
+
+def stats_table(cmp: Comparison) -> str:
+    """Side by side, monospace: the changed parameters, then the stats."""
+    cols = [("current", cmp.current)] + ([("given", cmp.candidate)] if cmp.candidate else [])
+    rows: list[tuple[str, ...]] = [("", *(c[0] for c in cols))]
+    for name in cmp.changes:
+        rows.append((name, *(fmt_value(r.trader.values[name]) for _, r in cols)))  # type: ignore[union-attr]
+    for label, k in (("trades", 1), ("win rate", 2), ("net PnL", 3), ("fees", 4), ("max drawdown", 7),
+                     ("exposure", 8), ("buy and hold", 9)):
+        rows.append((label, *(_short(r.stats.rows()[k][1]) for _, r in cols)))  # type: ignore[union-attr]
+    w = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join([r[0].ljust(w[0])] + [r[i].rjust(w[i]) for i in range(1, len(r))]).rstrip()
+                     for r in rows)
+
+
+def _short(text: str) -> str:
+    """Stats.rows() wording, trimmed to fit a phone: the part before the bracket."""
+    return text.split(" (")[0].replace(" USDT", "").replace(" of candles", "")
+

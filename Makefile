@@ -28,6 +28,8 @@ replay: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/ingest.py
 	$(PY) bench/bot_latency.py
+	$(PY) bench/backtest.py
+	$(PY) bench/order_latency.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

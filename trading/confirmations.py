@@ -97,7 +97,9 @@ class Confirmations:
                 "symbol": symbol, "side": legs[0].side, "action": action,
                 "quantity": None if legs[-1].qty is None else str(legs[-1].qty),
                 "ref_price": str(ref_price), "reason": reason, "requested_by": requested_by,
-                "source": source, "legs": "[]", "valid_until_open": valid_until_open,
+                "source": source, "legs": "[]",
+                # PROPOSAL_TTL replaces the default rule (valid until the next candle closes).
+                "valid_until_open": None if self.ttl_seconds else valid_until_open,
                 "expires_at": now + int(self.ttl_seconds * 1000) if self.ttl_seconds else None,
             }
         )

@@ -117,6 +117,7 @@ class Engine:
                     f"{self.settings.binance_rest_url}"
                 )
         self._state().set("stream", "on")
+        self._reconcile()
         return self.stream.start()
 
     def stop(self) -> bool:
@@ -127,8 +128,20 @@ class Engine:
     def resume(self) -> bool:
         """After a restart: start the stream again if the last request was /start."""
         if self._state().get("stream") == "on":
+            self._reconcile()
             return self.stream.start()
         return False
+
+    def _reconcile(self) -> None:
+        """Exchange modes: the exchange is the truth for positions and for orders a crash
+        left unsettled; say what changed. If it cannot be asked, say so and go on streaming
+        (placing stays safe: every order is keyed by its client id)."""
+        try:
+            lines = self.live.reconcile()
+        except Exception as e:  # noqa: BLE001 (any failure here is reported, never fatal)
+            lines = [f"could not reconcile with the exchange ({type(e).__name__}); check /status before trading"]
+        for line in lines:
+            self.notifier.notify(Notice("reconciled", f"reconcile: {line}"))
 
     def close(self) -> None:
         """Shutdown: stop the stream but keep the operator's wish for the next start."""

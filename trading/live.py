@@ -29,6 +29,7 @@ from trading.confirmations import Confirmations, Outcome, Proposal
 from trading.market import make_client
 from trading.notifier import Notifier
 from trading.portfolio import Fill, Portfolio
+from trading.reconcile import differences, reconcile
 from trading.strategies import Schema, Values, strategy_class
 from trading.strategies.params import fmt_value
 from trading.symbols import SymbolFilters
@@ -130,7 +131,7 @@ class LiveTrading:
         want = {"long": 1, "short": -1, "close": 0}[action]
         if want == 0 and not trader.portfolio.side(symbol):
             return Outcome(False, f"No {symbol} position to close.")
-        price = trader.current_price(symbol)
+        price = self.price(symbol)
         if price is None:
             return Outcome(False, f"No {symbol} price yet: /start the stream first.")
         last = trader.last_open(symbol)
@@ -157,12 +158,12 @@ class LiveTrading:
         p = conf.get(proposal_id)
         if p is None:
             return Outcome(False, "No such proposal.")
-        price = self.trader.current_price(p.symbol)
+        price = self.price(p.symbol)
+        if price is None:  # checked before the claim: a press now changes nothing
+            return Outcome(False, f"No {p.symbol} price yet; try again once the stream runs.", p)
         claim = conf.claim(proposal_id, user_id, self.trader.cursor(p.symbol), price)
         if not claim.ok:
             return claim
-        if price is None:
-            return Outcome(False, "failed: no price yet", conf.finish(p.id, "confirmed", "failed", "failed: no price yet"))
         conf.finish(p.id, "confirmed", "placed", "placing")  # a crash from here on is reconciled, never re-sent
         placed = self.trader.place(p.legs, price)
         line = placement_line(placed, self.trader.filters[p.symbol])
@@ -171,15 +172,25 @@ class LiveTrading:
         status = "failed" if placed.error and not placed.fills else "filled"
         return Outcome(status == "filled", line, conf.finish(p.id, "placed", status, line))
 
+    def price(self, symbol: str) -> Decimal | None:
+        """The latest price the trader saw, else (right after a restart, before the feed's
+        warm-up) the last stored close."""
+        live = self.trader.current_price(symbol)
+        if live is not None:
+            return live
+        rows = self._klines().latest(symbol, self.settings.interval, 1)
+        return Decimal(repr(float(rows[0]["close"]))) if rows else None
+
     def reject(self, proposal_id: int, user_id: int | None, who: str) -> Outcome:
         if self.confirmations is None:
             return Outcome(False, "Confirmations are off (CONFIRM_ORDERS=off).")
         return self.confirmations.reject(proposal_id, user_id, who)
 
     def recover(self) -> None:
-        """After a crash: a proposal confirmed or being placed is settled from what was
-        booked (its legs' client order ids in the fills), never placed again."""
-        if self.confirmations is None:
+        """Paper, after a crash: a proposal confirmed or being placed is settled from what
+        was booked (its legs' client order ids in the fills), never placed again. On an
+        exchange the exchange is asked instead, when the stream starts (reconcile)."""
+        if self.confirmations is None or hasattr(self.trader.broker, "lookup"):
             return
         booked = {f.order_id for f in self.stored_fills()}
         for p in self.confirmations.open():
@@ -192,6 +203,42 @@ class LiveTrading:
                 else "not placed: the bot restarted before the order was sent"
             )
             self.confirmations.finish(p.id, p.status, "filled" if done else "failed", line)
+
+    def reconcile(self) -> list[str]:
+        """On an exchange, before streaming: settle every proposal a crash left confirmed or
+        placed by asking for its orders' client ids (booking fills found there), then adopt
+        the exchange's position wherever the book disagrees. Returns what it changed."""
+        broker = self.trader.broker
+        if not hasattr(broker, "lookup"):
+            return []
+        said: list[str] = []
+        booked = {f.order_id for f in self.stored_fills()}
+        for p in self.confirmations.open() if self.confirmations is not None else []:
+            if p.status == "pending":
+                continue
+            found = [f for leg in p.legs if leg.id not in booked and (f := broker.lookup(leg)) is not None]
+            self.trader.adopt(found)
+            line = (
+                f"filled (found on the exchange after a restart: {', '.join(f.order_id for f in found)})"
+                if found
+                else "not placed: the exchange has no order for it (the bot restarted before sending)"
+            )
+            self.confirmations.finish(p.id, p.status, "filled" if found else "failed", line)
+            said.append(f"proposal #{p.id}: {line}")
+        state = reconcile(broker, self.settings.symbols)
+        book = {s: self.trader.portfolio.positions[s].qty for s in self.trader.portfolio.positions}
+        for line in differences(state, book):
+            said.append(f"{line}; the book now follows the exchange")
+        for symbol in self.settings.symbols:
+            gap = state.qty(symbol) - book.get(symbol, Decimal(0))
+            if gap:
+                pos = state.positions.get(symbol)
+                price = pos.entry if pos is not None else (self.trader.current_price(symbol) or Decimal(0))
+                self.trader.adopt([
+                    Fill(f"reconcile-{symbol}-{int(time.time() * 1000)}", symbol, "BUY" if gap > 0 else "SELL",
+                         abs(gap), price, Decimal(0), int(time.time() * 1000), "reconciled with the exchange")
+                ])
+        return said
 
     def param_history(self, limit: int = 20) -> list[dict[str, Any]]:
         return self._params().history(self.settings.strategy, limit)

@@ -24,6 +24,9 @@ NOTICE_KINDS = {
     "candle_closed": "a candle closed (for subscribers that want every candle)",
     "signal": "the strategy decided (orders follow at the next open, or announce-only modes say what they would do)",
     "order_filled": "a paper order filled (with fee; the trade's net PnL when it closed one)",
+    "reconciled": "at start on an exchange: a proposal settled or a position adopted from the exchange",
+    "proposal": "an order waiting for Confirm/Reject (carries the proposal; the chat adds the buttons)",
+    "proposal_update": "a proposal reached its end without a press (expired); the chat edits its message",
     "order_refused": "the broker refused an order (symbol filters, margin); the text says why",
 }
 

@@ -331,6 +331,14 @@ class Trader:
             self._book(book, fills)
             return Placement(fills, closed, None, None)
 
+    def adopt(self, fills: Sequence[Fill]) -> None:
+        """Book fills that happened outside this process's view (found on the exchange after
+        a restart, or a reconciliation): into the portfolio and the journal, once."""
+        with self._lock:
+            for fill in fills:
+                self.portfolio.apply(fill)
+                self._book(self.books[fill.symbol], [fill])
+
     def _refused(self, req: OrderRequest, e: Exception) -> None:
         record = getattr(self.journal, "record_refusal", None)
         if record is not None:

@@ -22,16 +22,19 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
-import requests
 from binance.client import Client
-from binance.exceptions import BinanceAPIException, BinanceRequestException
+from binance.exceptions import BinanceAPIException
 
 from trading.brokers.base import ExchangePosition, OrderRefused, OrderRequest, OrderUnknown
+from trading.brokers.binance_exits import ExitOrders
 from trading.brokers.binance_orders import (
+    ANY_ERROR,
+    NET_ERRORS,
+    UNCLEAR_CODES,
     ExchangeOrder,
+    _what,
     algo_from_json,
     dec,
-    exit_id,
     order_from_json,
 )
 from trading.portfolio import Fill
@@ -41,13 +44,8 @@ log = logging.getLogger(__name__)
 
 ZERO = Decimal(0)
 NOT_FOUND = -2013  # "Order does not exist."
-DUPLICATE_ID = -4116  # "ClientOrderId is duplicated.": it was placed before, go and find it
 TIMESTAMP = -1021
-# Codes Binance documents as "execution status unknown", whatever the HTTP status.
-UNCLEAR_CODES = {-1006, -1007, DUPLICATE_ID}
 CLOCK_MARGIN_MS = 1000  # Binance also refuses timestamps more than 1 s ahead of its clock
-NET_ERRORS = (requests.RequestException, BinanceRequestException, OSError)
-ANY_ERROR = (BinanceAPIException, *NET_ERRORS)
 DONE = {"FILLED", "CANCELED", "EXPIRED", "REJECTED", "EXPIRED_IN_MATCH"}
 
 REASONS = {
@@ -70,7 +68,7 @@ def _retry_after(e: BinanceAPIException) -> str:
     return raw or "?"
 
 
-class BinanceBroker:
+class BinanceBroker(ExitOrders):
     def __init__(
         self,
         client: Client,
@@ -128,6 +126,21 @@ class BinanceBroker:
             order = self._settle(request, sent_at, _what(e), e.code)
         except NET_ERRORS as e:
             order = self._settle(request, sent_at, _what(e), None)
+        if order.get("status") not in DONE:
+            order = self._until_done(request, order)
+        return self._fill(request, order)
+
+    def lookup(self, request: OrderRequest) -> Fill | None:
+        """After a restart: the order's fill if Binance has it under request.id, None if it
+        has no such order. Never places anything; a failed question raises OrderUnknown."""
+        try:
+            order = self._get(request)
+        except BinanceAPIException as e:
+            if e.code == NOT_FOUND:
+                return None
+            raise self._unknown(request, "asked after a restart", _what(e)) from None
+        except NET_ERRORS as e:
+            raise self._unknown(request, "asked after a restart", _what(e)) from None
         if order.get("status") not in DONE:
             order = self._until_done(request, order)
         return self._fill(request, order)
@@ -317,77 +330,9 @@ class BinanceBroker:
         algo = self._call(self.client.futures_get_open_algo_orders, symbol=symbol)
         return [order_from_json(o) for o in plain] + [algo_from_json(o) for o in algo]
 
-    def place_exits(
-        self,
-        base_id: str,
-        symbol: str,
-        side: str,
-        stop_price: Decimal | None,
-        take_price: Decimal | None,
-        qty: Decimal | None = None,
-    ) -> list[ExchangeOrder]:
-        """Reduce-only STOP_MARKET / TAKE_PROFIT_MARKET exits for an open position.
-
-        `side` is the exit's side (SELL closes a long). qty=None closes whatever position is
-        open when it triggers (closePosition). Since 2025-12-09 Binance takes conditional
-        orders only on the Algo Order API; their client ids are `<base_id>-sl` / `-tp`, and
-        an unclear answer is settled by asking for that id, like a MARKET order.
-        """
-        f = self._filters(symbol)
-        out = []
-        for suffix, kind, trigger in (
-            ("sl", "STOP_MARKET", stop_price),
-            ("tp", "TAKE_PROFIT_MARKET", take_price),
-        ):
-            if trigger is None:
-                continue
-            client_id = exit_id(base_id, suffix)
-            params: dict[str, Any] = {
-                "symbol": symbol, "side": side, "type": kind, "triggerPrice": f.fmt_price(f.round_price(trigger)),
-                "clientAlgoId": client_id, "algoType": "CONDITIONAL", "newOrderRespType": "ACK",
-            }  # fmt: skip
-            if qty is None:
-                params["closePosition"] = "true"
-            else:
-                params.update(quantity=f.fmt_qty(f.floor_qty(qty)), reduceOnly="true")
-            out.append(algo_from_json(self._place_algo(params, symbol)))
-        return out
-
-    def _place_algo(self, params: dict[str, Any], symbol: str) -> dict[str, Any]:
-        try:
-            return self._call(self.client.futures_create_algo_order, **params)
-        except BinanceAPIException as e:
-            if e.status_code < 500 and e.code not in UNCLEAR_CODES:
-                raise self._refusal(e, symbol=symbol) from None
-            why = _what(e)
-        except NET_ERRORS as e:
-            why = _what(e)
-        try:
-            return self._call(
-                self.client.futures_get_algo_order, clientAlgoId=params["clientAlgoId"]
-            )
-        except ANY_ERROR as e:
-            raise OrderUnknown(
-                f"outcome unknown: {params['type']} {symbol} sent as {params['clientAlgoId']} ({why}); "
-                f"asking Binance for it: {_what(e)}"
-            ) from None
-
-    def cancel_exits(self, symbol: str) -> None:
-        """Cancel the symbol's untriggered conditional orders (the other exit, after one fired)."""
-        try:
-            self._call(self.client.futures_cancel_all_algo_open_orders, symbol=symbol)
-        except BinanceAPIException as e:
-            raise self._refusal(e, symbol=symbol) from None
-
 
 class _Blank(dict[str, object]):
     """Format values for a reason line; a missing one reads as "?" instead of failing."""
 
     def __missing__(self, key: str) -> str:
         return "?"
-
-
-def _what(e: Exception) -> str:
-    if isinstance(e, BinanceAPIException):
-        return f"HTTP {e.status_code} {e.code}: {e.message}"
-    return f"{type(e).__name__}: {e}"[:160]

@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import requests
+from binance.exceptions import BinanceAPIException, BinanceRequestException
+
 ZERO = Decimal(0)
 
 
@@ -29,6 +32,19 @@ class ExchangeOrder:
     close_position: bool
     status: str
     algo: bool = False
+
+
+DUPLICATE_ID = -4116  # "ClientOrderId is duplicated.": it was placed before, go and find it
+# Codes Binance documents as "execution status unknown", whatever the HTTP status.
+UNCLEAR_CODES = {-1006, -1007, DUPLICATE_ID}
+NET_ERRORS = (requests.RequestException, BinanceRequestException, OSError)
+ANY_ERROR = (BinanceAPIException, *NET_ERRORS)
+
+
+def _what(e: Exception) -> str:
+    if isinstance(e, BinanceAPIException):
+        return f"HTTP {e.status_code} {e.code}: {e.message}"
+    return f"{type(e).__name__}: {e}"[:160]
 
 
 def dec(value: Any) -> Decimal:

@@ -1,0 +1,88 @@
+"""Stop-loss and take-profit orders resting on the exchange (Binance's Algo Order API).
+
+Since 2025-12-09 Binance takes STOP_MARKET / TAKE_PROFIT_MARKET only as algo orders, with
+their own client ids (`clientAlgoId`); an unclear answer is settled by asking for that id,
+as for a MARKET order. A mixin of BinanceBroker, kept apart so the order path reads alone.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from binance.exceptions import BinanceAPIException
+
+from trading.brokers.base import OrderUnknown
+from trading.brokers.binance_orders import (
+    ANY_ERROR,
+    NET_ERRORS,
+    UNCLEAR_CODES,
+    ExchangeOrder,
+    _what,
+    algo_from_json,
+    exit_id,
+)
+
+
+class ExitOrders:
+    def place_exits(
+        self,
+        base_id: str,
+        symbol: str,
+        side: str,
+        stop_price: Decimal | None,
+        take_price: Decimal | None,
+        qty: Decimal | None = None,
+    ) -> list[ExchangeOrder]:
+        """Reduce-only STOP_MARKET / TAKE_PROFIT_MARKET exits for an open position.
+
+        `side` is the exit's side (SELL closes a long). qty=None closes whatever position is
+        open when it triggers (closePosition). Since 2025-12-09 Binance takes conditional
+        orders only on the Algo Order API; their client ids are `<base_id>-sl` / `-tp`, and
+        an unclear answer is settled by asking for that id, like a MARKET order.
+        """
+        f = self._filters(symbol)
+        out = []
+        for suffix, kind, trigger in (
+            ("sl", "STOP_MARKET", stop_price),
+            ("tp", "TAKE_PROFIT_MARKET", take_price),
+        ):
+            if trigger is None:
+                continue
+            client_id = exit_id(base_id, suffix)
+            params: dict[str, Any] = {
+                "symbol": symbol, "side": side, "type": kind, "triggerPrice": f.fmt_price(f.round_price(trigger)),
+                "clientAlgoId": client_id, "algoType": "CONDITIONAL", "newOrderRespType": "ACK",
+            }  # fmt: skip
+            if qty is None:
+                params["closePosition"] = "true"
+            else:
+                params.update(quantity=f.fmt_qty(f.floor_qty(qty)), reduceOnly="true")
+            out.append(algo_from_json(self._place_algo(params, symbol)))
+        return out
+
+    def _place_algo(self, params: dict[str, Any], symbol: str) -> dict[str, Any]:
+        try:
+            return self._call(self.client.futures_create_algo_order, **params)
+        except BinanceAPIException as e:
+            if e.status_code < 500 and e.code not in UNCLEAR_CODES:
+                raise self._refusal(e, symbol=symbol) from None
+            why = _what(e)
+        except NET_ERRORS as e:
+            why = _what(e)
+        try:
+            return self._call(
+                self.client.futures_get_algo_order, clientAlgoId=params["clientAlgoId"]
+            )
+        except ANY_ERROR as e:
+            raise OrderUnknown(
+                f"outcome unknown: {params['type']} {symbol} sent as {params['clientAlgoId']} ({why}); "
+                f"asking Binance for it: {_what(e)}"
+            ) from None
+
+    def cancel_exits(self, symbol: str) -> None:
+        """Cancel the symbol's untriggered conditional orders (the other exit, after one fired)."""
+        try:
+            self._call(self.client.futures_cancel_all_algo_open_orders, symbol=symbol)
+        except BinanceAPIException as e:
+            raise self._refusal(e, symbol=symbol) from None

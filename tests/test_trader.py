@@ -114,3 +114,36 @@ def test_a_restart_from_the_journal_resumes_the_same_book(tmp_path) -> None:
     pos, pos2 = whole.portfolio.positions["BTCUSDT"], second.portfolio.positions["BTCUSDT"]
     assert (pos.qty, pos.entry) == (pos2.qty, pos2.entry)
     assert second.books["BTCUSDT"].stop == whole.books["BTCUSDT"].stop is not None
+
+
+def test_a_parameter_change_that_needs_more_history_loads_it_and_applies_from_the_next_candle() -> None:
+    """The history the strategy sees is sized by its warm-up and grows when /set needs more."""
+    values = {"fast": 2, "slow": 3}
+    closes = [100_000.0 + 50 * ((i * 7) % 13) for i in range(400)]
+    candles = [candle(i, c, c, c, c) for i, c in enumerate(closes)]
+    asked = []
+
+    def loader(symbol: str, n: int, last_open: int) -> list[Candle]:
+        asked.append((symbol, n, last_open))
+        upto = [c for c in candles if c.open_time <= last_open]
+        return upto[-n:]
+
+    p = Portfolio(D("10000"))
+    t = Trader(
+        symbols=["BTCUSDT"], interval_ms=IV, strategy="ema_cross", values=values,
+        filters={"BTCUSDT": F}, portfolio=p, broker=PaperBroker({"BTCUSDT": F}, D("0.0005"), p),
+        history_loader=loader,
+    )
+    replay(t, candles[:200], warmup=t.warmup("BTCUSDT"))
+    assert t.warmup("BTCUSDT") == EmaCross(values).warmup == 9
+    t.set_values(EmaCross.schema.validate(t.values, {"slow": "60"}))
+    assert t.books["BTCUSDT"].strategy.slow == 3  # not before the next closed candle
+    t.on_candle(candles[200], False)
+    assert asked == [("BTCUSDT", 180, candles[199].open_time)]
+    book = t.books["BTCUSDT"]
+    assert book.strategy.slow == 60 and len(book.history) == 180 and t.warmup("BTCUSDT") == 180
+    # The re-warmed EMAs are what a fresh strategy computes over the same 180 candles + the new one.
+    fresh = EmaCross(t.values)
+    for c in candles[20:201]:
+        fresh.on_candle(c, 0)
+    assert (book.strategy.ema_fast, book.strategy.ema_slow) == (fresh.ema_fast, fresh.ema_slow)

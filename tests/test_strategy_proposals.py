@@ -1,0 +1,108 @@
+"""The strategy's own proposals (CONFIRM_ORDERS=on) in a replay of real candles: each appears
+on the candle where the backtest decides, a confirmed one fills, an unanswered one expires
+when the next candle closes; and Confirm refuses a price that drifted too far."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from sim.binance import ReplayExchange, load_csv
+from tests.conftest import PERP_15M, shared_file
+from tests.helpers import RecordingNotifier, replay_settings
+from tests.test_orders_e2e import Seen
+from trading.backtest import run_backtest
+from trading.engine import Engine
+from trading.feed import load_csv_candles
+
+START, WARMUP, STEPS = 600, 100, 400
+VALUES = {"fast": 5, "slow": 13}
+ADMIN = 1001
+
+
+def proposals(notifier: RecordingNotifier) -> list:
+    return [n.data["proposal"] for n in notifier.notices if n.kind == "proposal"]
+
+
+@pytest.fixture
+def replay(db_path):
+    path = shared_file(PERP_15M)
+    source, candles = load_csv(path), load_csv_candles(path)
+    with ReplayExchange(source, start_index=START, seconds_per_candle=0, updates_per_candle=1, paused=True) as ex:
+        notifier = RecordingNotifier()
+        settings = replay_settings(ex, db_path, WARMUP_CANDLES=str(WARMUP), CONFIRM_ORDERS="on", MAX_DRIFT_PCT="100")
+        engine = Engine(settings, notifier)
+        engine.live.set_params({k: str(v) for k, v in VALUES.items()}, ADMIN)
+        seen = Seen(engine.stream.feed.sink)
+        engine.stream.feed.sink = seen
+        assert engine.start()
+        assert seen.wait(candles[START - 1].open_time)
+        yield ex, engine, notifier, seen, candles
+        engine.stop()
+
+
+def test_proposals_appear_where_the_backtest_decides_and_confirmed_ones_fill(replay) -> None:
+    ex, engine, notifier, seen, candles = replay
+    iv = candles[1].open_time - candles[0].open_time
+    confirmed = 0
+    for i in range(START, START + STEPS):
+        ex.advance(1)
+        assert seen.wait(candles[i].open_time)
+        for p in proposals(notifier):
+            if p.status == "pending" and engine.proposal(p.id).status == "pending":
+                outcome = engine.confirm(p.id, ADMIN)
+                assert outcome.ok, outcome.line
+                confirmed += 1
+    decided = sorted({p.valid_until_open - iv for p in proposals(notifier)})
+    assert confirmed == len(decided) > 5
+
+    expected = run_backtest(candles[START - WARMUP : START + STEPS], warmup=WARMUP, values=VALUES)
+    decision_candles = sorted({t.open_time - iv for t in expected.trades} | {t.close_time - iv for t in expected.trades})
+    last = expected.trader.portfolio.positions.get("BTCUSDT")
+    if last is not None and last.qty:
+        decision_candles = sorted(set(decision_candles) | {last.opened_at - iv})
+    assert decided == decision_candles
+    assert engine.trader.portfolio.side("BTCUSDT") == expected.trader.portfolio.side("BTCUSDT")
+    assert len(engine.recent_fills(1000)) == sum(len(p.legs) for p in proposals(notifier))
+
+
+def test_an_unanswered_strategy_proposal_expires_at_the_next_close(replay) -> None:
+    ex, engine, notifier, seen, candles = replay
+    i = START
+    while not proposals(notifier):
+        ex.advance(1)
+        assert seen.wait(candles[i].open_time)
+        i += 1
+        assert i < START + 2_000, "the strategy never proposed"
+    p = proposals(notifier)[0]
+    assert engine.proposal(p.id).status == "pending"
+    ex.advance(1)
+    assert seen.wait(candles[i].open_time)
+    assert engine.proposal(p.id).status == "expired"
+    assert any(n.kind == "proposal_update" and n.data["proposal"].id == p.id for n in notifier.notices)
+    assert not engine.confirm(p.id, ADMIN).ok
+    assert engine.recent_fills(10) == []
+
+
+def test_confirm_refuses_a_price_that_drifted_too_far(db_path) -> None:
+    path = shared_file(PERP_15M)
+    source = load_csv(path)
+    with ReplayExchange(source, start_index=START, seconds_per_candle=0, updates_per_candle=1, paused=True) as ex:
+        settings = replay_settings(ex, db_path, STRATEGY="none", PROPOSAL_TTL="600", MAX_DRIFT_PCT="0.0001")
+        engine = Engine(settings, RecordingNotifier())
+        seen = Seen(engine.stream.feed.sink)
+        engine.stream.feed.sink = seen
+        candles = load_csv_candles(path)
+        try:
+            assert engine.start()
+            assert seen.wait(candles[START - 1].open_time)
+            p = engine.propose_order("long", None, Decimal("0.01"), ADMIN)
+            ex.advance(1)  # the price moves; the proposal (TTL 600 s) stays valid
+            assert seen.wait(candles[START].open_time)
+            outcome = engine.confirm(p.id, ADMIN)
+            assert not outcome.ok and "the price moved" in outcome.line and "MAX_DRIFT_PCT" in outcome.line
+            assert engine.proposal(p.id).status == "failed"
+            assert engine.recent_fills(10) == []
+        finally:
+            engine.stop()

@@ -24,15 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.demo:
-        if args.speed < 0:
-            parser.error("--speed must be 0 (as fast as possible) or more seconds per candle")
-        from sim.demo import DemoError, run_demo
+        from sim.demo import start
 
-        try:
-            return run_demo(script=args.script, data=args.data, speed=args.speed)
-        except DemoError as e:
-            print(f"demo: {e}", file=sys.stderr)
-            return 2
+        return start(args.script, args.data, args.speed)
     if args.script or args.data:
         parser.error("--script and --data go with --demo")
 

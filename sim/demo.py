@@ -160,6 +160,19 @@ def _fresh_demo_dir() -> tuple[Path, Path]:
     return db_path, photos
 
 
+def start(script: str | None, data: str | None, speed: float) -> int:
+    """The one start of the demo, for `python -m sim` and `python -m bot --demo`: a bad
+    option is one line on stderr and exit 2."""
+    if speed < 0:
+        print("demo: --speed must be 0 (as fast as possible) or more seconds per candle", file=sys.stderr)
+        return 2
+    try:
+        return run_demo(script=script, data=data, speed=speed)
+    except DemoError as e:
+        print(f"demo: {e}", file=sys.stderr)
+        return 2
+
+
 def run_demo(*, script: str | None = None, data: str | None = None, speed: float = 0.5) -> int:
     log_handler = setup_logging("WARNING", [])
     logging.getLogger("bot").setLevel(logging.WARNING)

@@ -22,7 +22,7 @@ from sim.binance.account import Account
 from sim.binance.clock import Step
 from sim.binance.errors import BinanceError, illegal_chars, mandatory
 from sim.binance.market import SymbolSpec
-from sim.binance.orders import CLIENT_ID, ZERO, bool_param, decimal_param, places
+from sim.binance.orders import CLIENT_ID, ZERO, _quantity, bool_param, decimal_param, places
 from sim.binance.reports import fixed
 
 KINDS = ("STOP_MARKET", "TAKE_PROFIT_MARKET")
@@ -187,17 +187,7 @@ class AlgoBook:
             if reduce_only:
                 raise BinanceError(-1106, "Parameter 'reduceOnly' sent when not required.")
             return ZERO
-        if qty is None:
-            raise mandatory("quantity")
-        if qty <= 0:
-            raise BinanceError(-4003, "Quantity less than or equal to zero.")
-        if places(qty) > spec.quantity_precision:
-            raise BinanceError(-1111, "Precision is over the maximum defined for this asset.")
-        if qty % spec.step_size:
-            raise BinanceError(-4023, "Qty not increased by step size.")
-        if qty < spec.min_qty:
-            raise BinanceError(-4004, "Quantity less than min quantity.")
-        return qty
+        return _quantity(spec, params, market=True)  # Binance applies the market order rules
 
     def json(self, o: AlgoOrder) -> dict[str, object]:
         """Binance's algo order object (New/Query Algo Order share it)."""

@@ -19,6 +19,7 @@ from decimal import Decimal
 import pandas as pd
 
 from trading.candles import Candle
+from trading.market import candles_to_frame
 from trading.portfolio import Fill, Portfolio
 from trading.strategies import Values, make_strategy
 
@@ -67,17 +68,9 @@ class CandleChart:
 def candles_frame(candles: Sequence[Candle]) -> pd.DataFrame:
     """The OHLCV frame mplfinance wants, indexed by UTC open time (tz-naive: mplfinance's
     formatter prints the index as is, and the chart says UTC)."""
-    index = pd.to_datetime([c.open_time for c in candles], unit="ms")
-    return pd.DataFrame(
-        {
-            "Open": [c.open for c in candles],
-            "High": [c.high for c in candles],
-            "Low": [c.low for c in candles],
-            "Close": [c.close for c in candles],
-            "Volume": [c.volume for c in candles],
-        },
-        index=pd.DatetimeIndex(index, name="open_time"),
-    )
+    frame = candles_to_frame(candles)
+    frame.index = frame.index.tz_localize(None).rename("open_time")
+    return frame
 
 
 def indicator_series(

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from telegram import InlineKeyboardButton
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 BUTTON_TTL = 24 * 3600.0
 MAX_DATA = 64  # Telegram's limit for callback_data, in bytes
@@ -119,3 +119,11 @@ def button(signer: Signer, chat_id: int, label: str, name: str, arg: str = "") -
     if name not in BUTTON_ACTIONS:
         raise ValueError(f"no button action {name!r}")
     return InlineKeyboardButton(label, callback_data=signer.sign(chat_id, f"{name}/{arg}" if arg else name))
+
+
+def status_keyboard(signer: Signer, chat_id: int, running: bool) -> InlineKeyboardMarkup:
+    """The /status message's buttons (their actions are registered in bot/status_buttons.py)."""
+    toggle = ("⏹ Stop stream", "stream:stop") if running else ("▶️ Start stream", "stream:start")
+    return InlineKeyboardMarkup(
+        [[button(signer, chat_id, "🔄 Refresh", "status:refresh"), button(signer, chat_id, *toggle)]]
+    )

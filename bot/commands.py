@@ -151,12 +151,10 @@ async def stop(ctx: Ctx) -> None:
 # ---------------------------------------------------------------- read-only
 @command("status", "stream state, last candle, position, pending confirmations")
 async def status(ctx: Ctx) -> None:
-    from bot.status_buttons import status_keyboard  # the buttons module builds on this one
-
     st = await ctx.call(ctx.engine.status)
     formats = await number_formats(ctx.engine, st.symbols)
     await ctx.reply(
-        views.status_html(st, formats), status_keyboard(ctx.signer, ctx.chat_id, st.stream.running)
+        views.status_html(st, formats), buttons.status_keyboard(ctx.signer, ctx.chat_id, st.stream.running)
     )
 
 

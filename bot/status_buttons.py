@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-from telegram import InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
 from bot import views
-from bot.buttons import PressResult, Signer, button, button_action
+from bot.buttons import PressResult, button_action, status_keyboard
 from bot.commands import number_formats, off_loop
 from trading.engine import StartRefused
-
-
-def status_keyboard(signer: Signer, chat_id: int, running: bool) -> InlineKeyboardMarkup:
-    toggle = ("⏹ Stop stream", "stream:stop") if running else ("▶️ Start stream", "stream:start")
-    return InlineKeyboardMarkup(
-        [[button(signer, chat_id, "🔄 Refresh", "status:refresh"), button(signer, chat_id, *toggle)]]
-    )
 
 
 async def show_status(p, result: PressResult) -> PressResult:  # type: ignore[no-untyped-def]

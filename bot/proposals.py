@@ -15,10 +15,12 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import Application
 
+from bot import views
 from bot.buttons import PressResult, Signer, button, button_action
 from bot.commands import off_loop
 from trading.confirmations import Outcome, Proposal
 from trading.notifier import Notice
+from trading.symbols import SymbolFilters
 
 log = logging.getLogger(__name__)
 
@@ -28,21 +30,27 @@ STATUS_ICON = {
 }
 
 
-def proposal_html(p: Proposal) -> str:
+def proposal_html(p: Proposal, rules: SymbolFilters | None = None) -> str:
+    """The proposal in the symbol's own formats (BTCUSDT: 0.010 BTC at 69590.0)."""
+    qty = rules.fmt_qty if rules else (lambda q: f"{q.normalize():f}")
+    price = rules.fmt_price if rules else (lambda x: f"{x.normalize():f}")
     who = "the strategy" if p.source == "strategy" else f"user {p.requested_by}"
     legs = " → ".join(
-        f"{leg.side} {'all' if leg.reduce_only else (leg.qty.normalize() if leg.qty else 'stake')}"
+        f"{leg.side} {'all' if leg.reduce_only else (qty(leg.qty) if leg.qty else 'stake × leverage')}"
         + (" reduce-only" if leg.reduce_only else "")
         for leg in p.legs
     )
+    opening = next((leg.qty for leg in p.legs if leg.kind == "open"), None)
+    size = qty(opening) if opening is not None else ("the whole position" if p.action == "close" else "stake × leverage")
     lines = [
         f"{STATUS_ICON.get(p.status, '•')} <b>Order proposal #{p.id}</b>: {escape(p.action)} {escape(p.symbol)}",
-        f"Quantity: {escape(p.qty_text)} · ref price {p.ref_price.normalize():f}",
+        f"Quantity: {escape(size)} · ref price {price(p.ref_price)}",
         f"Orders: {escape(legs)}",
         f"Asked by {escape(who)}: {escape(p.reason[:300])}",
     ]
     if p.status == "pending":
-        lines.append("Confirm places it at the market (admins); it expires when the next candle closes.")
+        until = "when the next candle closes" if p.expires_at is None else f"at {views.utc(p.expires_at, seconds=True)} UTC"
+        lines.append(f"Confirm places it at the market (admins); it expires {until}.")
     else:
         lines.append(f"<b>{escape(p.status)}</b>: {escape(p.result or '')}")
     return "\n".join(lines)
@@ -61,22 +69,23 @@ async def deliver(app: Application, notice: Notice) -> None:
     signer: Signer = app.bot_data["signer"]
     p: Proposal = notice.data["proposal"]
     chat_id = engine.settings.notice_chat_id
+    rules = await off_loop(engine.symbol_filters, p.symbol)
     if notice.kind == "proposal":
         msg = await app.bot.send_message(
-            chat_id, proposal_html(p), parse_mode=ParseMode.HTML, reply_markup=proposal_keyboard(signer, chat_id, p.id)
+            chat_id, proposal_html(p, rules), parse_mode=ParseMode.HTML, reply_markup=proposal_keyboard(signer, chat_id, p.id)
         )
         await off_loop(engine.set_proposal_message, p.id, chat_id, msg.message_id)
         return
     current = await off_loop(engine.proposal, p.id) or p
     if current.message_id is None:
-        await app.bot.send_message(chat_id, proposal_html(current), parse_mode=ParseMode.HTML)
+        await app.bot.send_message(chat_id, proposal_html(current, rules), parse_mode=ParseMode.HTML)
         return
-    await _edit(app.bot, current.chat_id or chat_id, current.message_id, current)
+    await _edit(app.bot, current.chat_id or chat_id, current.message_id, current, rules)
 
 
-async def _edit(bot, chat_id: int, message_id: int, p: Proposal) -> None:  # type: ignore[no-untyped-def]
+async def _edit(bot, chat_id: int, message_id: int, p: Proposal, rules: SymbolFilters | None) -> None:  # type: ignore[no-untyped-def]
     try:
-        await bot.edit_message_text(proposal_html(p), chat_id=chat_id, message_id=message_id, parse_mode=ParseMode.HTML)
+        await bot.edit_message_text(proposal_html(p, rules), chat_id=chat_id, message_id=message_id, parse_mode=ParseMode.HTML)
     except BadRequest as e:
         if "not modified" not in str(e).lower():
             raise
@@ -89,13 +98,16 @@ def _proposal_id(arg: str) -> int | None:
 async def _answer(p, outcome: Outcome, audit: str) -> PressResult:  # type: ignore[no-untyped-def]
     """Edit the pressed message to the proposal's state, whatever the press did."""
     if outcome.proposal is not None:
+        rules = await off_loop(p.engine.symbol_filters, outcome.proposal.symbol)
         markup = (
             proposal_keyboard(p.signer, p.chat_id, outcome.proposal.id)
             if outcome.proposal.status == "pending"
             else None
         )
         try:
-            await p.query.edit_message_text(proposal_html(outcome.proposal), parse_mode=ParseMode.HTML, reply_markup=markup)
+            await p.query.edit_message_text(
+                proposal_html(outcome.proposal, rules), parse_mode=ParseMode.HTML, reply_markup=markup
+            )
         except BadRequest as e:
             if "not modified" not in str(e).lower():
                 raise

@@ -44,7 +44,8 @@ Offline demo: a replay exchange is serving {source}, {pace},
 and a local Telegram Bot API is in front of this terminal. You are user {admin} (an admin)
 in the group "Demo traders" ({chat}); the bot is @{bot}.
 {notes}
-Try:  /start   /status   /klines 5   /chart   /equity   /help   /stop   (or /status@{bot}, as in a group)
+Try:  /start   /status   /klines 5   /chart   /equity   /params   /help   /stop   (or /status@{bot}, as in a group)
+      /long 0.01 then Confirm, /pnl, /close; the strategy proposes orders too (proposals wait 60 s here)
       press a button by typing its number; /as {guest} to speak as a non-admin, /as {admin} to switch back
       /quit (or Ctrl-D) to leave.   Photos the bot sends are saved under {photos}/.
 """
@@ -145,6 +146,10 @@ def demo_settings(ex: ReplayExchange, api: LocalBotApi, db_path: Path, market: M
             "DB_PATH": str(db_path),
             "LOG_LEVEL": "WARNING",
             "STREAM_STALE_SECONDS": "10",
+            # A replayed candle lasts a fraction of a second: give people time to press
+            # Confirm, and room for the price to move meanwhile (README, the demo).
+            "PROPOSAL_TTL": "60",
+            "MAX_DRIFT_PCT": "10",
         },
         env_file=None,
     )

@@ -108,9 +108,23 @@ class Confirmations:
         store.set_legs(pid, json.dumps([x.to_dict() for x in named]))
         proposal = self.get(pid)
         assert proposal is not None
+        if source == "strategy":
+            self._supersede(symbol, pid)
         if self.notifier is not None:
             self.notifier.notify(Notice("proposal", proposal_text(proposal), {"proposal": proposal}))
         return proposal
+
+    def _supersede(self, symbol: str, newest: int) -> None:
+        """The strategy's newer decision replaces its older ones still waiting (a TTL longer
+        than a candle could otherwise leave several contradictory proposals to confirm)."""
+        store = self._store()
+        for row in store.with_status("pending"):
+            mine = row["symbol"] == symbol and row["source"] == "strategy" and row["id"] != newest
+            if not mine or not store.transition(row["id"], "pending", "expired", result=f"superseded by proposal #{newest}"):
+                continue
+            old = self.get(row["id"])
+            if self.notifier is not None and old is not None:
+                self.notifier.notify(Notice("proposal_update", f"proposal #{old.id} superseded", {"proposal": old}))
 
     # ------------------------------------------------------------- reading
     def get(self, proposal_id: int) -> Proposal | None:

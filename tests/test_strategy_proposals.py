@@ -106,3 +106,22 @@ def test_confirm_refuses_a_price_that_drifted_too_far(db_path) -> None:
             assert engine.recent_fills(10) == []
         finally:
             engine.stop()
+
+
+def test_a_newer_strategy_proposal_supersedes_the_older_pending_one(db_path) -> None:
+    from storage.db import open_db
+    from trading.brokers.base import OrderRequest
+    from trading.confirmations import Confirmations
+
+    open_db(db_path).close()
+    notifier = RecordingNotifier()
+    conf = Confirmations(db_path, notifier, ttl_seconds=600, max_drift_pct=Decimal("1"))
+    leg = OrderRequest("x", "BTCUSDT", "BUY", "open", "cross", 0, stake=Decimal("100"), leverage=3)
+    kw = {"symbol": "BTCUSDT", "legs": [leg], "ref_price": Decimal("70000"), "reason": "cross", "valid_until_open": None}
+    manual = conf.propose(action="long", source="manual", requested_by=ADMIN, **kw)
+    first = conf.propose(action="long", source="strategy", requested_by=None, **kw)
+    second = conf.propose(action="short", source="strategy", requested_by=None, **kw)
+    assert conf.get(first.id).status == "expired" and conf.get(first.id).result == f"superseded by proposal #{second.id}"
+    assert conf.get(second.id).status == "pending" and conf.get(manual.id).status == "pending"
+    assert [n.data["proposal"].id for n in notifier.notices if n.kind == "proposal_update"] == [first.id]
+    assert [leg.id for leg in second.legs] == [f"tgp-{second.id}-1"]

@@ -52,7 +52,9 @@ def proposal_html(p: Proposal, rules: SymbolFilters | None = None) -> str:
         until = "when the next candle closes" if p.expires_at is None else f"at {views.utc(p.expires_at, seconds=True)} UTC"
         lines.append(f"Confirm places it at the market (admins); it expires {until}.")
     else:
-        lines.append(f"<b>{escape(p.status)}</b>: {escape(p.result or '')}")
+        result = p.result or ""
+        rest = result[len(p.status):].lstrip(": ") if result.startswith(p.status) else result
+        lines.append(f"<b>{escape(p.status)}</b>" + (f": {escape(rest)}" if rest else ""))
     return "\n".join(lines)
 
 

@@ -40,8 +40,15 @@ def proposal_html(p: Proposal, rules: SymbolFilters | None = None) -> str:
         + (" reduce-only" if leg.reduce_only else "")
         for leg in p.legs
     )
-    opening = next((leg.qty for leg in p.legs if leg.kind == "open"), None)
-    size = qty(opening) if opening is not None else ("the whole position" if p.action == "close" else "stake × leverage")
+    opening = next((leg for leg in p.legs if leg.kind == "open"), None)
+    if opening is None:
+        size = "the whole position"
+    elif opening.qty is not None:
+        size = qty(opening.qty)
+    else:
+        notional = opening.stake * opening.leverage
+        about = f"≈{qty(rules.floor_qty(notional / p.ref_price))} " if rules and p.ref_price else ""
+        size = f"{about}({opening.stake.normalize():f} USDT × {opening.leverage}x at the fill price)"
     lines = [
         f"{STATUS_ICON.get(p.status, '•')} <b>Order proposal #{p.id}</b>: {escape(p.action)} {escape(p.symbol)}",
         f"Quantity: {escape(size)} · ref price {price(p.ref_price)}",
@@ -53,8 +60,10 @@ def proposal_html(p: Proposal, rules: SymbolFilters | None = None) -> str:
         lines.append(f"Confirm places it at the market (admins); it expires {until}.")
     else:
         result = p.result or ""
-        rest = result[len(p.status):].lstrip(": ") if result.startswith(p.status) else result
-        lines.append(f"<b>{escape(p.status)}</b>" + (f": {escape(rest)}" if rest else ""))
+        if result.startswith(p.status):  # "filled: BUY …", "expired unanswered", "rejected by …"
+            lines.append(f"<b>{escape(p.status)}</b>{escape(result[len(p.status):])}")
+        else:
+            lines.append(f"<b>{escape(p.status)}</b>: {escape(result)}")
     return "\n".join(lines)
 
 

@@ -82,7 +82,11 @@ def test_confirm_once_status_pnl_close_and_reject(source, tmp_path):  # noqa: F8
         assert "long BTCUSDT" in msg["text"] and "0.01" in msg["text"]
 
         assert "Not allowed" in press(w, GUEST, msg, 0)
-        assert w.engine.proposal(1).status == "pending"
+        p1 = w.engine.proposal(1)
+        assert p1.status == "pending", (
+            p1, w.engine.trader.cursor("BTCUSDT"), w.ex.current_index, w.engine.stream.status().reconnects,
+            [e["kind"] for e in w.engine.events(30)],
+        )
 
         # Two quick presses by the admin: both answered, exactly one fill.
         mark = w.api.mark()
@@ -150,6 +154,7 @@ def test_a_thousand_concurrent_confirms_place_exactly_one_order(source, tmp_path
     try:
         proposal = w.engine.propose_order("long", None, Decimal("0.01"), ADMIN)
         assert isinstance(proposal, Proposal)
+        diag = (proposal.valid_until_open, w.engine.trader.cursor("BTCUSDT"), w.engine.trader.last_open("BTCUSDT"), w.ex.current_index, source[w.ex.current_index - 1].open_time)
         go = threading.Event()
 
         def confirm(i: int):
@@ -160,7 +165,7 @@ def test_a_thousand_concurrent_confirms_place_exactly_one_order(source, tmp_path
             futures = [pool.submit(confirm, i) for i in range(1000)]
             go.set()
             outcomes = [f.result(timeout=60) for f in futures]
-        assert sum(o.ok for o in outcomes) == 1, sorted({o.line for o in outcomes})
+        assert sum(o.ok for o in outcomes) == 1, (sorted({o.line for o in outcomes}), diag, w.engine.trader.cursor("BTCUSDT"), w.ex.current_index, w.engine.proposal(proposal.id))
         assert len(w.engine.recent_fills(10)) == 1
         assert w.engine.proposal(proposal.id).status == "filled"
     finally:

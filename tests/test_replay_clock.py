@@ -92,3 +92,17 @@ def test_generated_default_and_context_manager() -> None:
         assert ex.current_index == 500 and ex.interval == "15m"
         assert ex.rest_url.startswith("http://127.0.0.1:") and ex.ws_url.endswith("/market")
     ex.stop()  # stopping twice is harmless
+
+
+def test_nothing_is_published_after_pause_returns() -> None:
+    """A clock waiting for its next step used to publish it anyway when pause() came in
+    meanwhile: a candle could close after pause() returned (seen as a flaky proposal expiry)."""
+    with ReplayExchange(generate(3000), start_index=600, seconds_per_candle=0.004, updates_per_candle=0) as ex:
+        for _ in range(40):
+            ex.wait_for_index(ex.current_index + 1, timeout=5)
+            ex.pause()
+            index = ex.current_index
+            # a bounded wait that must come back empty: several step periods with no close
+            assert not ex.wait_until(lambda i=index: ex.current_index > i, timeout=0.02)
+            assert ex.current_index == index
+            ex.resume()

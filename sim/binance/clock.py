@@ -135,7 +135,10 @@ class ReplayClock:
     # ---- control (event loop) ------------------------------------------------------------
 
     def pause(self) -> None:
+        """Nothing is published after this returns (it runs on the clock's loop, and the
+        loop re-checks before every step)."""
         self.paused = True
+        self._poke()
 
     def resume(self) -> None:
         self.paused = False
@@ -202,6 +205,8 @@ class ReplayClock:
                     else:
                         next_at = None  # paused, sped up or slowed down: plan afresh
                         continue
+                if self.paused and self._budget <= 0:
+                    continue  # paused while waiting: not one more frame after pause() returned
             self.step()
         with self.changed:
             self.changed.notify_all()

@@ -135,6 +135,9 @@ class LiveTrading:
         if price is None:
             return Outcome(False, f"No {symbol} price yet: /start the stream first.")
         last = trader.last_open(symbol)
+        if last is None:  # right after a restart, before the feed's warm-up: what is stored
+            rows = self._klines().latest(symbol, self.settings.interval, 1)
+            last = rows[0]["open_time"] if rows else None
         if last is None:
             return Outcome(False, f"No {symbol} candle yet: /start the stream first.")
         reason = f"/{action} by user {user_id}"

@@ -15,6 +15,7 @@ from trading.confirmations import Outcome, Proposal
 from trading.pnl import PERIODS
 
 TRADES_DEFAULT, TRADES_MAX = 10, 50
+MAX_QTY = Decimal(10) ** 7  # base-asset units; the symbol's LOT_SIZE decides the real limit
 
 
 def parse_order_args(args: list[str], usage: str) -> tuple[Decimal | None, str | None]:
@@ -27,12 +28,16 @@ def parse_order_args(args: list[str], usage: str) -> tuple[Decimal | None, str |
         try:
             value = Decimal(word)
         except InvalidOperation:
-            if not word.isalnum() or len(word) > 20:
+            if not word.isascii() or not word.isalnum() or len(word) > 20:
                 raise UsageError(f"{usage}: {views.echo(word)} is neither a quantity nor a symbol") from None
             symbol = word.upper()
             continue
         if not value.is_finite() or value <= 0:
             raise UsageError(f"{usage}: the quantity must be a positive number, got {views.echo(word)}")
+        if value > MAX_QTY:
+            raise UsageError(f"{usage}: {views.echo(word)} is not a quantity anyone trades (in the base asset, e.g. 0.01)")
+        if qty is not None:
+            raise UsageError(f"{usage}: one quantity, got two")
         qty = value
     return qty, symbol
 

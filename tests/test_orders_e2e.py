@@ -119,7 +119,7 @@ def test_confirm_once_status_pnl_close_and_reject(source, tmp_path):  # noqa: F8
         w.reply("/close", "No BTCUSDT position to close")
 
         mark = w.api.mark()
-        w.say("/short 0.02")
+        w.say("/short 0.01")
         short_msg = proposal_message(w, mark, 3)
         assert "rejected by" in press(w, ADMIN, short_msg, 1)
         assert w.engine.proposal(3).status == "rejected"
@@ -211,5 +211,21 @@ def test_testnet_mode_places_exactly_one_signed_order_per_confirmed_proposal(sou
         assert w.engine.trader.portfolio.side("BTCUSDT") == 0
         positions = w.engine.trader.broker.positions(("BTCUSDT",))
         assert all(p.qty == 0 for p in positions)
+    finally:
+        w.close()
+
+
+def test_silly_orders_are_refused_when_proposed_not_at_confirm(source, tmp_path):  # noqa: F811
+    w = started(source, tmp_path, MAX_LEVERAGE="10", MAX_POSITION_NOTIONAL="5000")
+    try:
+        w.reply("/long 1e9", "is not a quantity anyone trades")
+        w.reply("/long 0.01 0.02", "one quantity, got two")
+        w.reply("/long 0.0000001", "Not proposed: quantity 0.0000001 is below BTCUSDT's step 0.001 (LOT_SIZE)")
+        w.reply("/long 0.001", "Not proposed: order value")
+        msg = w.reply("/long 0.001", "minimum 100 USDT (MIN_NOTIONAL)")
+        assert "1E+2" not in msg["text"]
+        w.reply("/long 1", "above MAX_POSITION_NOTIONAL 5000 USDT")
+        w.reply("/set leverage=50", "this strategy has no parameters")
+        assert w.engine.open_proposals() == [] and w.engine.recent_fills(5) == []
     finally:
         w.close()

@@ -22,17 +22,18 @@ from storage.klines import KlineStore
 from storage.params import ParamStore
 from storage.trades import TradeJournal
 from trading.book import Placement
-from trading.brokers import Broker, PaperBroker
+from trading.brokers import Broker, OrderRefused, OrderRequest, PaperBroker
 from trading.candles import Candle
 from trading.config import Settings
 from trading.confirmations import Confirmations, Outcome, Proposal
+from trading.limits import check_limits
 from trading.market import make_client
 from trading.notifier import Notifier
 from trading.portfolio import Fill, Portfolio
 from trading.reconcile import differences, reconcile
-from trading.strategies import Schema, Values, strategy_class
+from trading.strategies import ParamError, Schema, Values, strategy_class
 from trading.strategies.params import fmt_value
-from trading.symbols import SymbolFilters
+from trading.symbols import FilterError, SymbolFilters
 from trading.trader import Trader
 
 
@@ -102,6 +103,11 @@ class LiveTrading:
             max_leverage=getattr(settings, "max_leverage", None),
             max_notional=getattr(settings, "max_position_notional", None),
         )
+        # Proposals a crash left confirmed or being placed: only these are reconciled, never
+        # one that a person confirms in this process (it would race its own placement).
+        self._leftovers = {
+            p.id for p in (self.confirmations.open() if self.confirmations is not None else []) if p.status != "pending"
+        }
         self.recover()
 
     # ------------------------------------------------------------- parameters
@@ -109,6 +115,9 @@ class LiveTrading:
         """Validate all, store all, schedule all, or raise ParamError and change nothing."""
         with self._lock:
             merged = self.schema.validate(self.values, changes)
+            cap = self.settings.max_leverage
+            if "leverage" in changes and int(merged.get("leverage", 1)) > cap:
+                raise ParamError(f"leverage: at most {cap} here (MAX_LEVERAGE), got {merged['leverage']}")
             diff = [
                 ParamChange(name, fmt_value(self.values[name]), fmt_value(merged[name]))
                 for name in changes
@@ -140,15 +149,26 @@ class LiveTrading:
             last = rows[0]["open_time"] if rows else None
         if last is None:
             return Outcome(False, f"No {symbol} candle yet: /start the stream first.")
-        reason = f"/{action} by user {user_id}"
+        if qty is not None:  # what will be sent: rounded down to the symbol's step, shown as such
+            rules = trader.filters.get(symbol) if hasattr(trader.filters, "get") else None
+            if rules is not None:
+                stepped = rules.floor_qty(qty)
+                if not stepped:
+                    return Outcome(False, f"Not proposed: quantity {qty.normalize():f} is below {symbol}'s step {rules.market_step.normalize():f} (LOT_SIZE)")
+                qty = stepped
+        reason = f"/{action}" + (f" {qty.normalize():f}" if qty is not None else "") + (f" {symbol}" if symbol != self.settings.symbols[0] else "")
         legs = trader.legs(symbol, want, reason, int(time.time() * 1000), qty)
         if not legs:
             return Outcome(False, f"Already {action} {symbol}; give a quantity to add to it.")
+        problem = self._check_now(legs, price)
+        if problem:
+            return Outcome(False, f"Not proposed: {problem}")
         kind = "reverse" if len(legs) == 2 else action
         if self.confirmations is not None:
             return self.confirmations.propose(
                 symbol=symbol, action=kind, legs=legs, ref_price=price, reason=reason,
-                source="manual", requested_by=user_id, valid_until_open=last + self.settings.interval_ms,
+                # at least one whole candle to answer in: until the candle after the forming one closes
+                source="manual", requested_by=user_id, valid_until_open=last + 2 * self.settings.interval_ms,
             )
         placed = trader.place(legs, price)
         return Outcome(placed.error is None, placement_line(placed, trader.filters[symbol]))
@@ -174,6 +194,25 @@ class LiveTrading:
             return Outcome(False, line, conf.finish(p.id, "placed", "placed", line))
         status = "failed" if placed.error and not placed.fills else "filled"
         return Outcome(status == "filled", line, conf.finish(p.id, "placed", status, line))
+
+    def _check_now(self, legs: list[OrderRequest], price: Decimal) -> str | None:
+        """The symbol's filters and the hard limits, at today's price, before anyone is asked
+        to confirm an order that could only fail (a silly size is refused here, in one line)."""
+        trader = self.trader
+        for leg in legs:
+            if leg.reduce_only:
+                continue
+            try:
+                f = trader.filters[leg.symbol]
+            except KeyError:
+                return None  # no exchange rules yet: Confirm checks again
+            qty = leg.qty if leg.qty is not None else f.floor_qty(leg.stake * leg.leverage / price)
+            try:
+                f.check_order(qty, price)
+                check_limits(leg, price, trader.portfolio, f, trader.max_leverage, trader.max_notional)
+            except (FilterError, OrderRefused) as e:
+                return str(e)
+        return None
 
     def price(self, symbol: str) -> Decimal | None:
         """The latest price the trader saw, else (right after a restart, before the feed's
@@ -210,14 +249,22 @@ class LiveTrading:
     def reconcile(self) -> list[str]:
         """On an exchange, before streaming: settle every proposal a crash left confirmed or
         placed by asking for its orders' client ids (booking fills found there), then adopt
-        the exchange's position wherever the book disagrees. Returns what it changed."""
+        the exchange's position wherever the book disagrees. Returns what it changed.
+
+        Holds the trader's lock throughout, so no order is being placed while the book and
+        the exchange are compared."""
         broker = self.trader.broker
         if not hasattr(broker, "lookup"):
             return []
+        with self.trader.lock:
+            return self._settle_leftovers(broker) + self._adopt_positions(broker)
+
+    def _settle_leftovers(self, broker: Any) -> list[str]:
         said: list[str] = []
         booked = {f.order_id for f in self.stored_fills()}
-        for p in self.confirmations.open() if self.confirmations is not None else []:
-            if p.status == "pending":
+        for pid in sorted(self._leftovers):
+            p = self.confirmations.get(pid) if self.confirmations is not None else None
+            if p is None or p.status not in ("confirmed", "placed"):
                 continue
             found = [f for leg in p.legs if leg.id not in booked and (f := broker.lookup(leg)) is not None]
             self.trader.adopt(found)
@@ -226,20 +273,24 @@ class LiveTrading:
                 if found
                 else "not placed: the exchange has no order for it (the bot restarted before sending)"
             )
-            self.confirmations.finish(p.id, p.status, "filled" if found else "failed", line)
+            self.confirmations.finish(p.id, p.status, "filled" if found else "failed", line)  # type: ignore[union-attr]
             said.append(f"proposal #{p.id}: {line}")
+        self._leftovers.clear()
+        return said
+
+    def _adopt_positions(self, broker: Any) -> list[str]:
         state = reconcile(broker, self.settings.symbols)
-        book = {s: self.trader.portfolio.positions[s].qty for s in self.trader.portfolio.positions}
-        for line in differences(state, book):
-            said.append(f"{line}; the book now follows the exchange")
+        book = {s: pos.qty for s, pos in self.trader.portfolio.positions.items()}
+        said = [f"{line}; the book now follows the exchange" for line in differences(state, book)]
         for symbol in self.settings.symbols:
             gap = state.qty(symbol) - book.get(symbol, Decimal(0))
             if gap:
                 pos = state.positions.get(symbol)
                 price = pos.entry if pos is not None else (self.trader.current_price(symbol) or Decimal(0))
+                now = int(time.time() * 1000)
                 self.trader.adopt([
-                    Fill(f"reconcile-{symbol}-{int(time.time() * 1000)}", symbol, "BUY" if gap > 0 else "SELL",
-                         abs(gap), price, Decimal(0), int(time.time() * 1000), "reconciled with the exchange")
+                    Fill(f"reconcile-{symbol}-{now}", symbol, "BUY" if gap > 0 else "SELL",
+                         abs(gap), price, Decimal(0), now, "reconciled with the exchange")
                 ])
         return said
 

@@ -17,6 +17,11 @@ class FilterError(ValueError):
     """An order that breaks a symbol filter; the message names the filter, for the chat."""
 
 
+def _plain(x: Decimal) -> str:
+    """100, not 1E+2: numbers a trader reads."""
+    return f"{x.normalize():f}"
+
+
 def _dec(value: Any) -> Decimal:
     return value if isinstance(value, Decimal) else Decimal(str(value))
 
@@ -101,14 +106,14 @@ class SymbolFilters:
         lo = self.market_min_qty if market else self.min_qty
         hi = self.market_max_qty if market else self.max_qty
         if qty <= 0 or qty < lo:
-            raise FilterError(f"quantity {qty} is below {self.symbol}'s minimum {lo.normalize()} (LOT_SIZE)")
+            raise FilterError(f"quantity {_plain(qty)} is below {self.symbol}'s minimum {_plain(lo)} (LOT_SIZE)")
         if qty > hi:
-            raise FilterError(f"quantity {qty} is above {self.symbol}'s maximum {hi.normalize()} (LOT_SIZE)")
+            raise FilterError(f"quantity {_plain(qty)} is above {self.symbol}'s maximum {_plain(hi)} (LOT_SIZE)")
         notional = qty * price
         if not reduce_only and notional < self.min_notional:
             raise FilterError(
                 f"order value {notional.quantize(Decimal('0.01'))} USDT is below {self.symbol}'s "
-                f"minimum {self.min_notional.normalize()} USDT (MIN_NOTIONAL)"
+                f"minimum {_plain(self.min_notional)} USDT (MIN_NOTIONAL)"
             )
 
     # ------------------------------------------------------------- display

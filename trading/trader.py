@@ -80,7 +80,7 @@ class Trader:
         self.max_leverage = max_leverage
         self.max_notional = max_notional
         self._leverage: dict[str, int] = {}  # what the exchange was last told, per symbol
-        self._lock = threading.RLock()
+        self._lock = self.lock = threading.RLock()  # `lock`: for whoever must see the book still
         self._next_values: Values | None = None
         probe = make_strategy(strategy, values)
         self.values: Values = dict(probe.values)

@@ -74,6 +74,8 @@ class Schema:
         for p in self.params:
             if p.name == name:
                 return p
+        if not self.params:
+            raise ParamError(f"unknown parameter {_quote(name)}: this strategy has no parameters")
         raise ParamError(f"unknown parameter {_quote(name)}; known: {', '.join(self.names())}")
 
     def defaults(self) -> Values:

@@ -83,12 +83,12 @@ async def pnl(ctx: Ctx) -> None:
     s = await ctx.call(ctx.engine.pnl, period)
     since = "all time" if s.since_ms is None else f"since {views.utc(s.since_ms)} UTC"
     cent = Decimal("0.01")
+    win = f"win rate {s.win_rate:.0f} %" if s.trades else "no trade closed yet"
     await ctx.reply(
         f"<b>PnL · {escape(period)}</b> ({since})\n"
-        f"Realized: {s.realized.quantize(cent):+} USDT (net of fees)\n"
-        f"Unrealized: {s.unrealized.quantize(cent):+} USDT\n"
-        f"Fees: {s.fees.quantize(cent)} USDT\n"
-        f"Trades closed: {s.trades} · win rate {s.win_rate:.0f} %"
+        f"Realized: {s.gross.quantize(cent):+} USDT · fees {s.fees.quantize(cent)} · net {s.realized.quantize(cent):+}\n"
+        f"Unrealized (open position): {s.unrealized.quantize(cent):+} USDT\n"
+        f"Trades closed: {s.trades} · {win}"
     )
 
 

@@ -238,7 +238,7 @@ class Engine:
         now = max((b.cursor or 0) for b in self.trader.books.values()) or int(datetime.now(UTC).timestamp() * 1000)
         fills = self.live.stored_fills()
         trades = Portfolio.replay(self.settings.paper_balance, fills).trades
-        return pnl_summary(period, now, trades, fills, sum((p.unrealized for p in snap.positions), Decimal(0)))
+        return pnl_summary(period, now, trades, sum((p.unrealized for p in snap.positions), Decimal(0)))
 
     def recent_fills(self, n: int) -> list[Fill]:
         return self.live.stored_fills()[-n:]

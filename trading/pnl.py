@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from trading.portfolio import ClosedTrade, Fill, Portfolio
+from trading.portfolio import ClosedTrade, Portfolio
 
 DAY_MS = 86_400_000
 PERIODS = {"today": 1, "7d": 7, "30d": 30, "all": None}
@@ -21,7 +21,8 @@ class PnlSummary:
     period: str
     since_ms: int | None
     realized: Decimal  # closed trades in the period, net of their fees
-    fees: Decimal  # every fee paid in the period
+    gross: Decimal  # the same trades before fees
+    fees: Decimal  # the fees of those trades (the /equity chart's "fees")
     trades: int
     wins: int
     unrealized: Decimal  # the open positions now
@@ -41,16 +42,15 @@ def period_start(period: str, now_ms: int) -> int | None:
     return midnight - (days - 1) * DAY_MS
 
 
-def pnl_summary(
-    period: str, now_ms: int, trades: Sequence[ClosedTrade], fills: Sequence[Fill], unrealized: Decimal
-) -> PnlSummary:
+def pnl_summary(period: str, now_ms: int, trades: Sequence[ClosedTrade], unrealized: Decimal) -> PnlSummary:
     since = period_start(period, now_ms)
     chosen = [t for t in trades if since is None or t.close_time >= since]
     return PnlSummary(
         period=period,
         since_ms=since,
         realized=sum((t.pnl for t in chosen), Decimal(0)),
-        fees=sum((f.fee for f in fills if since is None or f.time >= since), Decimal(0)),
+        gross=sum((t.pnl + t.fees for t in chosen), Decimal(0)),
+        fees=sum((t.fees for t in chosen), Decimal(0)),
         trades=len(chosen),
         wins=sum(1 for t in chosen if t.pnl > 0),
         unrealized=unrealized,

@@ -1,3 +1,4 @@
+import os
 from decimal import Decimal
 
 import pytest
@@ -102,7 +103,7 @@ def test_cli_prints_one_line_naming_the_variable(monkeypatch, capsys):
     from bot.__main__ import main
 
     monkeypatch.setenv("TRADING_MODE", "margin")
-    assert main(["--env-file", "/nonexistent"]) == 2
+    assert main(["--env-file", os.devnull]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "TRADING_MODE" in err
 
@@ -113,7 +114,7 @@ def test_cli_refuses_group_without_admins(monkeypatch, capsys):
     monkeypatch.setenv("TELEGRAM_TOKEN", "1:abc")
     monkeypatch.setenv("TELEGRAM_CHAT_ID", "-100123")
     monkeypatch.delenv("TELEGRAM_ADMIN_IDS", raising=False)
-    assert main(["--env-file", "/nonexistent"]) == 2
+    assert main(["--env-file", os.devnull]) == 2
     assert "TELEGRAM_ADMIN_IDS" in capsys.readouterr().err
 
 
@@ -124,7 +125,15 @@ def test_cli_refuses_unconfirmed_live_with_the_exact_line(monkeypatch, capsys):
     monkeypatch.setenv("BINANCE_API_KEY", "k" * 10)
     monkeypatch.setenv("BINANCE_API_SECRET", "s" * 10)
     monkeypatch.delenv("LIVE_TRADING_CONFIRMED", raising=False)
-    assert main(["--env-file", "/nonexistent"]) == 2
+    assert main(["--env-file", os.devnull]) == 2
     assert capsys.readouterr().err.strip() == (
         "config error: LIVE_TRADING_CONFIRMED: set it to yes to trade real money with TRADING_MODE=live"
     )
+
+
+def test_an_env_file_named_on_the_command_line_must_exist(tmp_path) -> None:
+    from trading.config import ConfigError, load_settings
+
+    with pytest.raises(ConfigError, match="--env-file: .*missing.env does not exist"):
+        load_settings(environ={}, env_file=tmp_path / "missing.env")
+    load_settings(environ={}, env_file=".env")  # the default may be absent

@@ -204,6 +204,9 @@ def load_settings(
     """Build validated settings; the process environment wins over `.env`."""
     env: dict[str, str] = {}
     if env_file is not None:
+        if str(env_file) != ".env" and not Path(env_file).exists():
+            # .env is optional; a file someone named on the command line is not
+            raise ConfigError(f"--env-file: {env_file} does not exist")
         env.update(read_env_file(env_file))
     env.update(os.environ if environ is None else environ)
 

@@ -282,6 +282,10 @@ class LiveTrading:
         state = reconcile(broker, self.settings.symbols)
         book = {s: pos.qty for s, pos in self.trader.portfolio.positions.items()}
         said = [f"{line}; the book now follows the exchange" for line in differences(state, book)]
+        for symbol, orders in state.orders.items():
+            if orders:  # resting orders the bot did not place in this run: say so, touch nothing
+                listed = ", ".join(f"{o.type} {o.side} {o.client_id}" for o in orders[:5])
+                said.append(f"{symbol}: {len(orders)} open order(s) on the exchange ({listed}); left as they are")
         for symbol in self.settings.symbols:
             gap = state.qty(symbol) - book.get(symbol, Decimal(0))
             if gap:

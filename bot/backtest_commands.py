@@ -17,6 +17,7 @@ from html import escape
 from typing import TypeVar
 
 from telegram import InlineKeyboardMarkup, Message
+from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
 from bot.buttons import PressResult, button, button_action
@@ -56,7 +57,7 @@ class Progress:
 
     async def _edit(self, html: str) -> None:
         with contextlib.suppress(BadRequest):
-            await self.message.edit_text(html)
+            await self.message.edit_text(html, parse_mode=ParseMode.HTML)
 
     async def done(self, html: str) -> None:
         """The last word: waits for the edits in flight, so none lands after it."""
@@ -109,6 +110,14 @@ def parse_optimize_args(args: list[str]) -> tuple[list[str], int, str]:
     return grid, (DAYS_DEFAULT if days is None else days), metric
 
 
+def _check(ctx: Ctx, prefix: str, fn: Callable[..., object], *args: object) -> None:
+    """Bad input is one line and nothing else: checked before any progress message is posted."""
+    try:
+        fn(*args)
+    except (ParamError, GridError) as e:
+        raise UsageError(f"/{prefix.lower()}: {str(e)[:160]}") from None
+
+
 async def _run(ctx: Ctx, prefix: str, fn: Callable[..., T], *args: object) -> tuple[T, Progress]:
     msg = await ctx.reply(f"{prefix}: starting…")
     assert msg is not None
@@ -127,12 +136,14 @@ async def _run(ctx: Ctx, prefix: str, fn: Callable[..., T], *args: object) -> tu
          admin=True)
 async def backtest(ctx: Ctx) -> None:
     days, changes = parse_backtest_args(ctx.args)
+    _check(ctx, "Backtest", ctx.engine.whatif.check_changes, changes)
     cmp, progress = await _run(ctx, "Backtest", ctx.engine.backtest, days, changes)
     from trading.optimize.whatif import stats_table
 
+    period = cmp.period.describe() if cmp.period else f"last {cmp.days} days"
     await progress.done(
-        f"Backtest · {escape(cmp.symbol)} {escape(cmp.interval)} · last {cmp.days} days · "
-        f"{cmp.current.stats.candles:,} candles\n<pre>{escape(stats_table(cmp))}</pre>"
+        f"Backtest · {escape(cmp.symbol)} {escape(cmp.interval)} · {escape(period)}"
+        f"\n<pre>{escape(stats_table(cmp))}</pre>"
     )
     markup = None
     if cmp.key:
@@ -147,6 +158,7 @@ async def backtest(ctx: Ctx) -> None:
          admin=True)
 async def optimize(ctx: Ctx) -> None:
     grid, days, metric = parse_optimize_args(ctx.args)
+    _check(ctx, "Optimize", ctx.engine.whatif.check_grid, grid, MAX_CELLS)
     run = functools.partial(ctx.engine.optimize, max_cells=MAX_CELLS)
     opt, progress = await _run(ctx, "Optimize", run, grid, days, metric)
     result = opt.result
@@ -157,7 +169,8 @@ async def optimize(ctx: Ctx) -> None:
         return
     m = METRICS[metric]
     await progress.done(
-        f"Optimize · {escape(opt.symbol)} {escape(opt.interval)} · last {opt.days} days · best by {m.label}"
+        f"Optimize · {escape(opt.symbol)} {escape(opt.interval)} · "
+        f"{escape(opt.period.describe() if opt.period else f'last {opt.days} days')} · best by {m.label}"
         + (" (lower is better)" if not m.higher_is_better else "")
         + f"\n<pre>{escape(best_table(result, 5))}</pre>\n{escape(summary_line(result))}"
     )

@@ -19,6 +19,7 @@ from telegram.ext import ContextTypes, JobQueue
 
 from bot import views
 from bot.commands import Ctx, UsageError, command, off_loop, parse_count
+from trading.backtest.stats import num, plural
 from trading.config import Settings
 from trading.engine import Engine
 
@@ -68,7 +69,7 @@ async def chart(ctx: Ctx) -> None:
         await ctx.reply(f"No {escape(symbol)} candles stored yet; /start the stream and try again.")
         return
     await ctx.reply_photo(
-        png, f"<b>{escape(symbol)} {escape(s.interval)}</b> · last {n} candles · {escape(s.trading_mode)}"
+        png, f"<b>{escape(symbol)} {escape(s.interval)}</b> · last {plural(n, 'candle')} · {escape(s.trading_mode)}"
     )
 
 
@@ -89,7 +90,7 @@ def equity_caption(mode: str, r: Any) -> str:
         f"<b>Equity · {escape(mode)}</b>\n"
         f"Balance {_usdt(r.balance)} USDT · equity {_usdt(r.equity)} USDT\n"
         f"Realized {_signed(r.realized)} · fees {_usdt(r.fees)} · net {_signed(r.realized - r.fees)} USDT\n"
-        f"{r.trades} closed trades · max drawdown {r.max_drawdown_pct:.1f}%"
+        f"{plural(r.trades, 'closed trade')} · max drawdown {num(r.max_drawdown_pct, '.1f')}%"
     )
 
 
@@ -100,7 +101,7 @@ def report_caption(mode: str, r: Any) -> str:
     return (
         f"<b>Daily report · {r.day:%a %d %b %Y} (UTC) · {escape(mode)}</b>\n"
         f"Realized {_signed(s.realized)} · fees {_usdt(s.fees)} · net {_signed(s.net)} USDT\n"
-        f"Trades closed {s.trades} · fills {s.fills}\n"
+        f"Trades closed {s.trades:,} · fills {s.fills:,}\n"
         f"Balance {_usdt(r.balance)} USDT · equity {_usdt(r.equity_now)} USDT\n"
         f"Stream connected {int(up // 3600)}h{int(up % 3600 // 60):02d}m ({up / 864:.1f}% of the day) · "
         f"reconnects {r.reconnects}"

@@ -42,7 +42,7 @@ def test_backtest_compares_and_apply_changes_params_like_set(source, tmp_path): 
         photo = photo_after(w, mark)
         progress = [c for c in w.api.calls[mark:] if c.method in ("sendMessage", "editMessageText")]
         assert progress[0].params["text"].startswith("Backtest: starting")
-        assert any("fetching candles" in c.params.get("text", "") for c in progress)
+        assert any(c.params.get("text", "").startswith("Backtest: fetching ") for c in progress)
         ids = {c.result["message_id"] for c in progress if c.ok}
         assert len(ids) == 1  # one message, edited
         table = next(m for m in w.api.sent(GROUP) if m["message_id"] in ids)["text"]
@@ -104,9 +104,70 @@ def test_bad_input_is_refused_in_one_line(source, tmp_path):  # noqa: F811
         w.reply("/optimize fast=5..", "is not a number")
         w.reply("/optimize fast=2..200 slow=3..500", "combinations; at most 2,000")
         w.reply("/optimize fast=5..9 metric=luck", "metric must be one of")
-        w.reply("/optimize fast=" + "9" * 100, "…")
+        w.reply("/optimize fast=" + "9" * 100, "fast: must be from 2 to 200, got 1e+100")  # not the 100 digits
         w.reply("/backtest", "Not allowed: only admins can use /backtest.", user=GUEST)
         w.reply("/optimize fast=5..9", "Not allowed: only admins can use /optimize.", user=GUEST)
         assert w.engine.params()[1]["fast"] == 12
+    finally:
+        w.close()
+
+
+def _bot_calls(w: World, mark: int) -> list:
+    return [c for c in w.api.calls[mark:] if c.method in ("sendMessage", "editMessageText", "sendPhoto") and c.ok]
+
+
+def test_backtest_says_which_candles_it_used_when_the_exchange_has_fewer(source, tmp_path):  # noqa: F811
+    """The replay exchange starts with 700 candles of history: asking for 365 days must say so,
+    with the real first and last candle and the count; a fetch counter, when shown, moves."""
+    import re
+    from datetime import UTC, datetime
+
+    w = World(source, tmp_path)
+    try:
+        mark = w.say("/backtest 365")
+        photo_after(w, mark)
+        calls = _bot_calls(w, mark)
+        texts = [c.params.get("text", "") for c in calls if c.method != "sendPhoto"]
+        for t in texts:
+            for done, total in re.findall(r"([\d,]+)/([\d,]+)", t):
+                assert int(done.replace(",", "")) > 0, t  # a counter that never moves is not shown
+                assert int(total.replace(",", "")) <= len(source), t  # no more than exist
+        final = next(m for m in w.api.sent(GROUP) if m["message_id"] == calls[0].result["message_id"])
+        shown = final["text"]
+        assert "last 365 days" not in shown
+        found = re.search(r"asked 365 days; the exchange has (\d+\.\d) days: (\S+ \S+) → (\S+ \S+) UTC · ([\d,]+) "
+                          r"candles", shown)
+        assert found, shown
+        first, last = (int(datetime.strptime(x, "%Y-%m-%d %H:%M").replace(tzinfo=UTC).timestamp() * 1000)
+                       for x in found.group(2, 3))
+        n = int(found.group(4).replace(",", ""))
+        step = 15 * 60_000
+        assert (last - first) // step + 1 == n and n < 800
+        assert first >= source[0].open_time + 50 * step  # after the warm-up candles
+        assert abs(float(found.group(1)) - n / 96) < 0.06
+        # parse_mode=HTML: the table is a <pre> entity, not tags shown as text
+        assert "<pre>" not in shown and any(e["type"] == "pre" for e in final.get("entities") or [])
+        mark = w.say("/optimize fast=5..8 slow=20..30:5 365")
+        photo_after(w, mark)
+        calls = _bot_calls(w, mark)
+        final = next(m for m in w.api.sent(GROUP) if m["message_id"] == calls[0].result["message_id"])["text"]
+        assert "asked 365 days; the exchange has" in final and "last 365 days" not in final
+        cells = re.search(r"cells over ([\d,]+) candles", final)
+        assert cells and int(cells.group(1).replace(",", "")) < 800 + 100, final
+    finally:
+        w.close()
+
+
+def test_bad_input_posts_nothing_but_the_one_line(source, tmp_path):  # noqa: F811
+    w = World(source, tmp_path)
+    try:
+        for text, expect in (("/backtest 3 speed=3", "unknown parameter 'speed'"),
+                             ("/backtest 3 fast=30 slow=20", "must be smaller than slow"),
+                             ("/optimize fast=5..", "is not a number"),
+                             ("/optimize fast=2..200 slow=3..500", "at most 2,000")):
+            mark = w.api.mark()
+            w.reply(text, expect)
+            sent = [c.params.get("text", "") for c in _bot_calls(w, mark)]
+            assert len(sent) == 1 and "\n" not in sent[0], sent
     finally:
         w.close()

@@ -215,3 +215,51 @@ def test_report_settings():
     assert (d.report_time.hour, d.report_time.minute, d.daily_report) == (0, 0, True)
     with pytest.raises(ConfigError, match="^DAILY_REPORT: "):
         load_settings(environ={"DAILY_REPORT": "sometimes"}, env_file=None)
+
+
+def _tiny_curve(candles):
+    """A 2-hour run with one small trade: equity moves by cents, one day of PnL."""
+    short = candles[1000:1130]
+    _, fills = traded(short, {"fast": 2, "slow": 3, "stake_usdt": 50, "leverage": 3})
+    i = next(k for k, c in enumerate(short) if c.open_time == fills[0].time)
+    window = short[i - 1 : i + 8]
+    return equity_curve(Decimal(10000), [f for f in fills if f.time <= window[-1].open_time][:2],
+                        {"BTCUSDT": window})
+
+
+def test_equity_labels_differ_on_a_tiny_range_and_day_bars_fit_a_short_run(candles):
+    from trading.charts.equity import _draw
+
+    curve = _tiny_curve(candles)
+    assert max(curve.equity) - min(curve.equity) < 1 and len(curve.daily) == 1
+    with style.styled():
+        fig = _draw(curve, "Equity", "")
+        fig.canvas.draw()
+        eq, pnl = fig.axes[:2]
+        labels = [t.get_text() for t in eq.get_yticklabels() if t.get_text()]
+        assert len(labels) >= 3 and len(set(labels)) == len(labels), labels
+        pnl_labels = [t.get_text() for t in pnl.get_yticklabels() if t.get_text()]
+        assert "-0" not in pnl_labels and len(set(pnl_labels)) == len(pnl_labels), pnl_labels
+        lo, hi = pnl.get_xlim()
+        (bar,) = pnl.patches
+        assert bar.get_width() <= (hi - lo) / 2  # a day's total, not a bar across the whole run
+        fig.clear()
+
+
+def test_chart_lists_only_lines_it_draws_and_prices_keep_the_tick_decimal(candles):
+    from trading.charts.candles import _draw
+
+    one = candle_chart(symbol="BTCUSDT", interval="15m", mode="paper", candles=candles[-200:], n=1,
+                       strategy="ema_cross", values=VALUES, price_decimals=1)
+    assert one.lines == {} and one.oscillators == {}  # one point draws no line: no legend entry either
+    assert render_candles(one)[:8] == b"\x89PNG\r\n\x1a\n"
+    chart = candle_chart(symbol="BTCUSDT", interval="15m", mode="paper", candles=candles[-300:], n=100,
+                         strategy="ema_cross", values=VALUES, price_decimals=1)
+    assert set(chart.lines) == {"ema5", "ema13"}
+    with style.styled():
+        fig = _draw(chart)
+        fig.canvas.draw()
+        texts = [t.get_text() for t in fig.axes[0].texts] + [t.get_text() for t in fig.texts]
+        assert f"{chart.last_price:,.1f}" in texts  # the tag: 48,774.0, not 48,774
+        assert any(t.startswith(f"last {chart.last_price:,.1f} · 100 candles") for t in texts)
+        fig.clear()

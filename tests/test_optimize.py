@@ -9,6 +9,7 @@ CLI and the pictures.
 from __future__ import annotations
 
 import io
+import os
 import random
 from decimal import Decimal
 
@@ -125,13 +126,13 @@ def test_grid_values_are_stepped_exactly():
 
 def test_cli_grid_prints_best_cells_and_writes_the_heatmap(tmp_path, capsys, perp_csv):
     out = tmp_path / "h.png"
-    code = cli(["--csv", str(perp_csv), "--env-file", str(tmp_path / "none"), "--end", "2025-01-15",
+    code = cli(["--csv", str(perp_csv), "--env-file", os.devnull, "--end", "2025-01-15",
                 "--grid", "fast=6..12:2", "--grid", "slow=20..40:5", "--top", "4", "--heatmap", str(out)])
     text = capsys.readouterr().out
     assert code == 0
     assert "1✓" in text and "fast=" in text and "net PnL" in text and "win %" in text and "max DD" in text
     assert text.count("✓") >= 3 and out.stat().st_size > 5_000
-    assert cli(["--csv", str(perp_csv), "--grid", "fast=5..", "--env-file", str(tmp_path / "none")]) == 2
+    assert cli(["--csv", str(perp_csv), "--grid", "fast=5..", "--env-file", os.devnull]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("backtest: grid 'fast=5..'")
 
@@ -143,3 +144,54 @@ def test_heatmaps_for_one_two_and_three_parameters(candles, words):
     png = heatmap_png(result, title="t", subtitle="s")
     with Image.open(io.BytesIO(png)) as im:
         assert im.format == "PNG" and im.size[0] == 1280
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--start", "2030-01-01"], "backtest: no candles to trade from 2030-01-01: the data ends 2025-10-23 04:00"),
+    (["--warmup", "999999"], "backtest: --warmup 999999 leaves no candle to trade (35,039 in the file)"),
+    (["--fee-pct", "200"], "backtest: --fee-pct must be from 0 to 5"),
+    (["--balance", "0"], "backtest: --balance must be more than 0"),
+])
+@pytest.mark.parametrize("grid", [[], ["--grid", "fast=6..8"]])
+def test_cli_refuses_impossible_input_in_one_line(tmp_path, capsys, perp_csv, flags, message, grid):
+    code = cli(["--csv", str(perp_csv), "--env-file", os.devnull, *flags, *grid])
+    captured = capsys.readouterr()
+    assert code == 2 and captured.err.strip().splitlines() == [message] and captured.out == ""
+
+
+def test_cli_plain_and_grid_describe_the_same_traded_span(tmp_path, capsys, perp_csv):
+    common = ["--csv", str(perp_csv), "--env-file", os.devnull, "--end", "2024-11-10"]
+    span = "2024-10-28 09:30 → 2024-11-10 00:00 UTC · 1,211 candles traded (after 500 warm-up)"
+    assert cli(common) == 0
+    plain = capsys.readouterr().out.splitlines()
+    assert plain[0] == f"ema_cross on BTCUSDT 15m · {span}"
+    assert cli([*common, "--grid", "fast=6..8", "--verify", "1"]) == 0
+    grid = capsys.readouterr().out.splitlines()
+    assert grid[0] == f"ema_cross on BTCUSDT 15m · {span}"
+    assert "1,211 candles (after 500 warm-up)" in grid[-1]
+
+
+def test_stats_words_no_negative_zero_plurals_and_no_win_rate_without_trades():
+    from bot.chart_commands import equity_caption
+    from trading.backtest.stats import Stats, plural
+    from trading.optimize.report import best_table
+
+    flat = Stats(candles=1, trades=0, wins=0, net_pnl=Decimal("-0.001"), fees=Decimal(0),
+                 final_balance=Decimal(10000), open_pnl=-0.001, max_drawdown=0.0, max_drawdown_pct=-0.0,
+                 exposure_pct=0.0, buy_hold_pct=-0.001, buy_hold_usdt=-0.001, return_pct=-0.0)
+    rows = dict(flat.rows())
+    assert rows["win rate"] == "— (no closed trade)"
+    assert not any("-0.0" in v for v in rows.values()), rows
+    assert (plural(1, "trade"), plural(2, "trade"), plural(1_000, "candle")) == ("1 trade", "2 trades",
+                                                                                 "1,000 candles")
+
+    class Report:
+        balance = equity = Decimal(10000)
+        realized = fees = Decimal(0)
+        trades, max_drawdown_pct = 1, -0.01
+
+    caption = equity_caption("paper", Report())
+    assert "1 closed trade ·" in caption and "max drawdown 0.0%" in caption, caption
+    cell = type("C", (), {"stats": flat, "params": {"fast": 5}})()
+    result = type("R", (), {"ranked": [cell], "verified": []})()
+    assert best_table(result).splitlines()[1].split()[-2] == "—"

@@ -21,7 +21,7 @@ from trading.strategies import DEFAULT_STRATEGY, Values
 from trading.symbols import SymbolFilters
 from trading.trader import Trader
 
-__all__ = ["BacktestResult", "Stats", "run_backtest"]
+__all__ = ["BacktestResult", "Stats", "run_backtest", "split_warmup"]
 
 Progress = Callable[[int, int], None]  # (done, total)
 
@@ -68,6 +68,15 @@ class _Recorder:
             self.progress(len(self.times), self.total)
 
 
+def split_warmup(candles: Sequence[Candle], warmup: int, start_ms: int | None) -> tuple[Sequence[Candle], int]:
+    """The candles a run sees and how many of the first only warm up: with start_ms, the
+    `warmup` before it; without, the first `warmup`. The rest are traded (maybe none)."""
+    if start_ms is not None:
+        first = next((i for i, c in enumerate(candles) if c.open_time >= start_ms), len(candles))
+        return candles[max(0, first - warmup) :], min(warmup, first)
+    return candles, min(warmup, len(candles))
+
+
 def run_backtest(
     candles: Sequence[Candle],
     *,
@@ -86,12 +95,7 @@ def run_backtest(
         raise ValueError("no candles to backtest")
     symbol = candles[0].symbol
     filters = filters or SymbolFilters.btcusdt()
-    if start_ms is not None:
-        first = next((i for i, c in enumerate(candles) if c.open_time >= start_ms), len(candles))
-        candles = candles[max(0, first - warmup) :]
-        warm = min(warmup, first)
-    else:
-        warm = min(warmup, len(candles))
+    candles, warm = split_warmup(candles, warmup, start_ms)
     portfolio = Portfolio(balance)
     trader = Trader(
         symbols=[symbol],

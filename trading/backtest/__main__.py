@@ -18,7 +18,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from trading.backtest import BacktestResult, grid_cli, run_backtest
+from trading.backtest import BacktestResult, grid_cli, run_backtest, split_warmup
+from trading.backtest.stats import traded_span
 from trading.candles import Candle
 from trading.config import ConfigError, load_settings
 from trading.feed import load_csv_candles, load_stored_candles
@@ -61,11 +62,11 @@ def main(argv: list[str] | None = None) -> int:
             candles, kw = _load(args)
             print(grid_cli.run_grid(args, candles, **kw))
             return 0
-        result = _run(args)
+        result, warm, interval = _run(args)
     except (ConfigError, ParamError, ValueError, OSError) as e:
         print(f"backtest: {e}", file=sys.stderr)
         return 2
-    print(_report(result, args))
+    print(_report(result, args, warm, interval))
     if args.trades_out:
         write_trades(result, args.trades_out)
         print(f"trades written to {args.trades_out}")
@@ -97,17 +98,25 @@ def _load(args: argparse.Namespace) -> tuple[list[Candle], dict[str, Any]]:
     warmup = args.warmup if args.warmup is not None else settings.warmup_candles
     if warmup < 0:
         raise ValueError("--warmup must be 0 or more")
-    return candles, dict(
-        strategy=strategy,
-        values=values,
-        warmup=warmup,
-        start=start,
-        balance=_decimal("--balance", args.balance, settings.paper_balance),
-        fee_rate=_decimal("--fee-pct", args.fee_pct, settings.paper_fee_pct) / 100,
-    )
+    balance = _decimal("--balance", args.balance, settings.paper_balance)
+    if balance <= 0:
+        raise ValueError("--balance must be more than 0")
+    fee_pct = _decimal("--fee-pct", args.fee_pct, settings.paper_fee_pct)
+    if fee_pct > 5:
+        raise ValueError("--fee-pct must be from 0 to 5")
+    seen, warm = split_warmup(candles, warmup, start)
+    if len(seen) == warm:  # nothing left to trade: say why, not an empty report
+        if start is not None:
+            raise ValueError(f"no candles to trade from {args.start[:32]}: the data ends {_utc(candles[-1].open_time)}")
+        where = "in the file" if args.csv is not None else "stored"
+        raise ValueError(f"--warmup {warmup} leaves no candle to trade ({len(candles):,} {where}"
+                         f"{' up to --end' if args.end else ''})")
+    return candles, dict(strategy=strategy, values=values, warmup=warmup, start=start, balance=balance,
+                         fee_rate=fee_pct / 100)
 
 
-def _run(args: argparse.Namespace) -> BacktestResult:
+def _run(args: argparse.Namespace) -> tuple[BacktestResult, int, str]:
+    """The run, the warm-up candles before it and the interval."""
     candles, kw = _load(args)
     kw["start_ms"] = kw.pop("start")
     t0 = time.perf_counter()
@@ -115,7 +124,7 @@ def _run(args: argparse.Namespace) -> BacktestResult:
         candles, **kw, progress=_progress_bar if sys.stderr.isatty() and len(candles) > 100_000 else None
     )
     result.seconds = time.perf_counter() - t0
-    return result
+    return result, split_warmup(candles, kw["warmup"], kw["start_ms"])[1], candles[0].interval
 
 
 def _decimal(flag: str, raw: str | None, default: Decimal) -> Decimal:
@@ -126,7 +135,7 @@ def _decimal(flag: str, raw: str | None, default: Decimal) -> Decimal:
     except InvalidOperation:
         raise ValueError(f"{flag}: {raw[:32]!r} is not a number") from None
     if not value.is_finite() or value < 0:
-        raise ValueError(f"{flag}: must be a finite number ≥ 0")
+        raise ValueError(f"{flag} must be a finite number ≥ 0")
     return value
 
 
@@ -137,12 +146,12 @@ def _progress_bar(done: int, total: int) -> None:
     print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,} candles", end=end, file=sys.stderr, flush=True)
 
 
-def _report(result: BacktestResult, args: argparse.Namespace) -> str:
+def _report(result: BacktestResult, args: argparse.Namespace, warm: int, interval: str) -> str:
     t = result.trader
-    first, last = result.times[0] if result.times else 0, result.times[-1] if result.times else 0
     params = " ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in t.values.items())
     head = [
-        f"{t.strategy_name} on {next(iter(t.books))} · {_utc(first)} → {_utc(last)} UTC",
+        f"{t.strategy_name} on {next(iter(t.books))} {interval} · "
+        f"{traded_span(result.times[0], result.times[-1], len(result.times), warm)}",
         f"parameters: {params}",
     ]
     width = max(len(k) for k, _ in result.stats.rows())

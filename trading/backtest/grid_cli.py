@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from decimal import Decimal
 
+from trading.backtest import split_warmup
+from trading.backtest.stats import traded_span
 from trading.candles import Candle
 from trading.optimize import METRICS, sweep
 from trading.optimize.grid import parse_grid
@@ -43,11 +44,8 @@ def run_grid(
                    balance=balance, fee_rate=fee_rate, metric=args.metric, verify=min(args.verify, args.top),
                    workers=args.workers)
     first = result.ranked[0] if result.ranked else None
-    span = ""
-    if first is not None and candles:
-        traded = [c for c in candles if start is None or c.open_time >= start]
-        if traded:
-            span = f"{_utc(traded[0].open_time)} → {_utc(traded[-1].open_time)} UTC"
+    seen, warm = split_warmup(candles, warmup, start)
+    span = traded_span(seen[warm].open_time, seen[-1].open_time, len(seen) - warm, warm)
     m = METRICS[args.metric]
     head = [f"{strategy} on {candles[0].symbol} {candles[0].interval} · {span}",
             f"grid: {grid.describe()} = {grid.size:,} combinations · ranked by {m.label}"
@@ -57,12 +55,10 @@ def run_grid(
     lines = head + [best_table(result, args.top), summary_line(result)]
     if args.heatmap:
         png = heatmap_png(result, title=f"{strategy} · {m.label} by parameters",
-                          subtitle=f"{candles[0].symbol} {candles[0].interval} · {span} · {grid.size:,} combinations")
+                          subtitle=f"{candles[0].symbol} {candles[0].interval} · {span.split(' · ')[0]} · "
+                                   f"{grid.size:,} combinations")
         with open(args.heatmap, "wb") as f:
             f.write(png)
         lines.append(f"heatmap written to {args.heatmap} ({len(png) / 1024:.0f} KB)")
     return "\n".join(lines)
 
-
-def _utc(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M")

@@ -5,11 +5,34 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from trading.portfolio import ClosedTrade
 
 CENT = Decimal("0.01")
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """'1 trade', '2 trades', '1,000 candles'."""
+    return f"{n:,} {word if n == 1 else many or word + 's'}"
+
+
+def traded_span(first_ms: int, last_ms: int, traded: int, warm: int) -> str:
+    """The same words for a single run and a grid: the traded candles (UTC open times), the warm-up apart."""
+    def utc(ms: int) -> str:
+        return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M")
+
+    return f"{utc(first_ms)} → {utc(last_ms)} UTC · {traded:,} candles traded" + (
+        f" (after {warm:,} warm-up)" if warm else "")
+
+
+def num(x: float | Decimal, spec: str) -> str:
+    """format(x, spec), but a value that rounds to zero has no minus sign ('-0.0' reads as a loss)."""
+    text = format(x, spec)
+    if text.startswith("-") and not text.strip("-+0.,% "):
+        return ("+" if "+" in spec else "") + text[1:]
+    return text
 
 
 @dataclass(frozen=True)
@@ -33,17 +56,19 @@ class Stats:
         return 100.0 * self.wins / self.trades if self.trades else 0.0
 
     def rows(self) -> list[tuple[str, str]]:
+        win = f"{num(self.win_rate, '.1f')} % ({self.wins:,} won)" if self.trades else "— (no closed trade)"
         return [
             ("candles traded", f"{self.candles:,}"),
             ("trades", f"{self.trades:,}"),
-            ("win rate", f"{self.win_rate:.1f} % ({self.wins} won)"),
-            ("net PnL", f"{self.net_pnl.quantize(CENT):+,} USDT ({self.return_pct:+.2f} %)"),
-            ("fees", f"{self.fees.quantize(CENT):,} USDT"),
-            ("open position PnL", f"{self.open_pnl:+,.2f} USDT"),
-            ("final balance", f"{self.final_balance.quantize(CENT):,} USDT"),
-            ("max drawdown", f"{self.max_drawdown:,.2f} USDT ({self.max_drawdown_pct:.2f} %)"),
-            ("exposure", f"{self.exposure_pct:.1f} % of candles"),
-            ("buy and hold", f"{self.buy_hold_pct:+.2f} % ({self.buy_hold_usdt:+,.2f} USDT on the same notional)"),
+            ("win rate", win),
+            ("net PnL", f"{num(self.net_pnl.quantize(CENT), '+,')} USDT ({num(self.return_pct, '+.2f')} %)"),
+            ("fees", f"{num(self.fees.quantize(CENT), ',')} USDT"),
+            ("open position PnL", f"{num(self.open_pnl, '+,.2f')} USDT"),
+            ("final balance", f"{num(self.final_balance.quantize(CENT), ',')} USDT"),
+            ("max drawdown", f"{num(self.max_drawdown, ',.2f')} USDT ({num(self.max_drawdown_pct, '.2f')} %)"),
+            ("exposure", f"{num(self.exposure_pct, '.1f')} % of candles"),
+            ("buy and hold", f"{num(self.buy_hold_pct, '+.2f')} % "
+                             f"({num(self.buy_hold_usdt, '+,.2f')} USDT on the same notional)"),
         ]
 
 

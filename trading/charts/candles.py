@@ -14,6 +14,7 @@ import mplfinance as mpf
 from matplotlib.collections import PolyCollection
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from trading.backtest.stats import plural
 from trading.charts import style
 from trading.charts.data import CandleChart
 
@@ -100,9 +101,8 @@ def _decorate(chart: CandleChart, fig: Any, price: Any, volume: Any, osc: Any) -
     last = chart.last_price
     _fit_levels(chart, price)
     price.yaxis.set_major_locator(MaxNLocator(7))
-    price.yaxis.set_major_formatter(
-        FuncFormatter(lambda y, _: style.tick_clear_of(price, y, last, style.price_text(y)))
-    )
+    price.yaxis.set_major_formatter(FuncFormatter(
+        lambda y, _: style.tick_clear_of(price, y, last, f"{y:,.{style.step_decimals(price)}f}")))
     price.set_ylabel("")
     volume.set_ylabel("Vol", color=style.MUTED)
     volume.yaxis.set_major_locator(MaxNLocator(2))
@@ -125,12 +125,13 @@ def _decorate(chart: CandleChart, fig: Any, price: Any, volume: Any, osc: Any) -
     fig.text(0.02, 0.955, f"{chart.symbol} · {chart.interval} · {chart.mode}", fontsize=style.TITLE_SIZE,
              fontweight="bold", color=style.TEXT, va="center")
     first, end = chart.frame.index[0], chart.frame.index[-1]
-    fig.text(0.02, 0.915, f"last {style.price_text(last)} · {len(chart.frame)} candles · "
+    dec = chart.price_decimals
+    fig.text(0.02, 0.915, f"last {style.price_text(last, dec)} · {plural(len(chart.frame), 'candle')} · "
              f"{first:%Y-%m-%d %H:%M} → {end:%Y-%m-%d %H:%M} UTC", fontsize=style.FONT_SIZE,
              color=style.MUTED, va="center")
     # The last price, TradingView-style: a tag on the price axis in the last candle's colour.
     up = chart.frame["Close"].iloc[-1] >= chart.frame["Open"].iloc[-1]
-    _tag(price, last, style.price_text(last), style.UP if up else style.DOWN, "#ffffff")
+    _tag(price, last, style.price_text(last, dec), style.UP if up else style.DOWN, "#ffffff")
 
 
 def _fit_levels(chart: CandleChart, price: Any) -> None:
@@ -153,7 +154,7 @@ def _fit_levels(chart: CandleChart, price: Any) -> None:
     for name, y, color in levels:
         if y is None:
             continue
-        text = f"{name} {style.price_text(y)}"
+        text = f"{name} {style.price_text(y, chart.price_decimals)}"
         if y > hi or y < lo:
             at, va, off = (1.0, "top", -3) if y > hi else (0.0, "bottom", 3)
             price.annotate(f"{text} {'↑' if y > hi else '↓'}", xy=(0.005, at), xycoords="axes fraction",

@@ -59,6 +59,7 @@ class CandleChart:
     markers: list[Marker]
     levels: Levels | None = None
     bands: tuple[float, float] | None = None  # RSI oversold / overbought
+    price_decimals: int | None = None  # the symbol's tick (BTCUSDT 0.10: 1); None: by size
 
     @property
     def last_price(self) -> float:
@@ -116,10 +117,14 @@ def candle_chart(
     values: Values | None,
     fills: Iterable[Fill] = (),
     levels: Levels | None = None,
+    price_decimals: int | None = None,
 ) -> CandleChart:
     """The last n of `candles` (the rest only warm the indicators) with everything drawn on them."""
     window = list(candles[-n:])
     series = indicator_series(strategy, values, candles, len(window))
+    # A line needs two points to be drawn: a series with fewer in the window (EMAs on /chart 1)
+    # would be a legend entry for nothing.
+    series = {k: v for k, v in series.items() if sum(1 for x in v if x == x) >= 2}
     lines = {k: v for k, v in series.items() if not k.startswith("rsi")}
     osc = {k: v for k, v in series.items() if k.startswith("rsi")}
     bands = None
@@ -127,7 +132,7 @@ def candle_chart(
         bands = (float(values["rsi_oversold"]), float(values["rsi_overbought"]))
     return CandleChart(
         symbol, interval, mode, candles_frame(window), lines, osc,
-        fill_markers(fills, window, symbol), levels, bands,
+        fill_markers(fills, window, symbol), levels, bands, price_decimals,
     )
 
 

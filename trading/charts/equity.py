@@ -13,6 +13,7 @@ from typing import Any
 import matplotlib.dates as mdates
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from trading.backtest.stats import num
 from trading.charts import style
 from trading.charts.data import EquityCurve
 
@@ -44,7 +45,8 @@ def _draw(curve: EquityCurve, title: str, subtitle: str) -> Any:
     _pad(eq, min(min(e), curve.initial), max(max(e), curve.initial))
     eq.yaxis.set_major_locator(MaxNLocator(6))
     last = e[-1]
-    eq.yaxis.set_major_formatter(FuncFormatter(lambda y, _: style.tick_clear_of(eq, y, last, _money(y))))
+    eq.yaxis.set_major_formatter(FuncFormatter(
+        lambda y, _: style.tick_clear_of(eq, y, last, f"{y:,.{style.step_decimals(eq)}f}")))
     eq.tick_params(labelbottom=False)
     worst = curve.drawdown_pct
     if worst and min(worst) < 0:
@@ -52,7 +54,7 @@ def _draw(curve: EquityCurve, title: str, subtitle: str) -> Any:
         right = i > len(worst) / 2  # the label goes where the curve is not: beside the trough
         if i < len(worst) - 1:  # at the last point the value tag covers it
             eq.plot([t[i]], [e[i]], marker="o", markersize=4, color=style.DRAWDOWN)
-        eq.annotate(f"max DD {worst[i]:.1f}%", xy=(t[i], e[i]), xytext=(-7 if right else 7, 0),
+        eq.annotate(f"max DD {num(worst[i], '.1f')}%", xy=(t[i], e[i]), xytext=(-7 if right else 7, 0),
                     textcoords="offset points", ha="right" if right else "left", va="center",
                     color=style.DRAWDOWN, fontsize=style.FONT_SIZE - 0.5,
                     bbox={"boxstyle": "square,pad=0.15", "facecolor": style.BG, "edgecolor": "none", "alpha": 0.75})
@@ -62,20 +64,27 @@ def _draw(curve: EquityCurve, title: str, subtitle: str) -> Any:
     days = sorted(curve.daily.items())
     lo, hi = t[0], t[-1] if t[-1] > t[0] else t[0] + timedelta(hours=1)
     if days:
-        # Each day's bar spans the part of that day the curve covers, with a small gap.
+        # Each day's bar spans the part of that day the curve covers, with a small gap; on a
+        # run shorter than two days a bar is a narrow mark (a day's total, not a duration)
+        # and never wider than the span shown. Days outside the curve are not drawn.
         spans = []
+        widest = (hi - lo) / 12 if hi - lo < timedelta(days=2) else None
         for d, value in days:
-            start = max(lo, datetime.combine(d, time(0), tzinfo=lo.tzinfo))
-            end = min(hi, start.replace(hour=0, minute=0) + timedelta(days=1))
+            midnight = datetime.combine(d, time(0), tzinfo=lo.tzinfo)
+            start, end = max(lo, midnight), min(hi, midnight + timedelta(days=1))
             if end > start:
                 gap = (end - start) * 0.08
-                spans.append((start + gap, end - start - 2 * gap, value))
+                width = end - start - 2 * gap
+                if widest is not None and width > widest:
+                    start, width = start + (end - start - widest) / 2 - gap, widest
+                spans.append((start + gap, width, value))
         pnl.bar([s for s, _, _ in spans], [v for _, _, v in spans], width=[w for _, w, _ in spans], align="edge",
                 color=[style.UP if v >= 0 else style.DOWN for _, _, v in spans], linewidth=0)
     pnl.axhline(0, color=style.SPINE, linewidth=0.8)
     pnl.set_ylabel("PnL/day", color=style.MUTED)
     pnl.yaxis.set_major_locator(MaxNLocator(3, symmetric=bool(days)))
-    pnl.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:+,.0f}" if y else "0"))
+    pnl.yaxis.set_major_formatter(FuncFormatter(
+        lambda y, _: num(y, f"+,.{style.step_decimals(pnl)}f") if y else "0"))
     pnl.set_xlim(lo, hi)
     locator = mdates.AutoDateLocator(minticks=3, maxticks=7)
     pnl.xaxis.set_major_locator(locator)
@@ -90,10 +99,6 @@ def _draw(curve: EquityCurve, title: str, subtitle: str) -> Any:
                 textcoords="offset points", va="center", ha="left", color="#ffffff", fontweight="bold",
                 bbox={"boxstyle": "square,pad=0.25", "facecolor": color, "edgecolor": color}, annotation_clip=False)
     return fig
-
-
-def _money(y: float) -> str:
-    return f"{y:,.0f}" if abs(y) >= 1000 else f"{y:,.2f}"
 
 
 def _pad(ax: Any, lo: float, hi: float) -> None:

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from trading.backtest.stats import num, plural
 from trading.charts.data import DaySummary, Levels, candle_chart, day_summary, equity_curve
 
 # Candles an equity chart reads at most (a year of 15m is 35,000): the picture is 1,000 px wide.
@@ -41,9 +42,11 @@ def candle_png(engine: Any, n: int, symbol: str | None = None) -> bytes | None:
         levels = Levels(pos.side, float(pos.entry), _f(pos.stop), _f(pos.take))
     window_start = candles[-min(n, len(candles))].open_time
     fills = [f for f in engine.live.stored_fills() if f.symbol == symbol and f.time >= window_start]
+    rules = engine.symbol_filters(symbol)
     chart = candle_chart(
         symbol=symbol, interval=settings.interval, mode=settings.trading_mode, candles=candles, n=n,
         strategy=settings.strategy, values=values, fills=fills, levels=levels,
+        price_decimals=rules.price_decimals if rules is not None else None,
     )
     return render_candles(chart)
 
@@ -78,7 +81,7 @@ def equity_png(engine: Any) -> EquityReport | None:
     if not curve.times:
         return None
     snap = engine.trader.snapshot()
-    subtitle = f"{snap.trades} trades · max DD {curve.max_drawdown_pct:.1f}%"
+    subtitle = f"{plural(snap.trades, 'trade')} · max DD {num(curve.max_drawdown_pct, '.1f')}%"
     title = f"Equity · {settings.trading_mode} · {', '.join(settings.symbols)}"
     png = render_equity(curve, title=title, subtitle=subtitle)
     return EquityReport(png, snap.balance, snap.equity, snap.realized, snap.fees, snap.trades,

@@ -129,14 +129,29 @@ def to_png(fig: Figure) -> bytes:
 
 
 def tick_clear_of(ax: Any, y: float, tagged: float, text: str) -> str:
-    """A y tick label, blank where a value tag on the axis (the last price, the last equity)
-    would cover it."""
+    """A y tick label, blank only where a value tag on the axis (the last price, the last
+    equity) really covers it: one label height plus the tag's padding, measured in pixels."""
     lo, hi = ax.get_ylim()
-    return "" if abs(y - tagged) < 0.045 * (hi - lo) else text
+    height_px = ax.get_window_extent().height or 1.0
+    label_px = FONT_SIZE * DPI / 72 * 1.25  # a label's height; the tag is that plus its padding
+    return "" if abs(y - tagged) * height_px / max(hi - lo, 1e-12) < label_px else text
 
 
-def price_text(x: float) -> str:
-    """Prices on axes and labels: no scientific notation, decimals only for small prices."""
+def step_decimals(ax: Any, most: int = 8) -> int:
+    """Decimals the y axis's tick step needs: labels 10,000.5 / 10,001.0, never 10,001 / 10,001."""
+    locs = sorted(ax.yaxis.get_majorticklocs())
+    steps = [b - a for a, b in zip(locs, locs[1:], strict=False) if b > a]
+    if not steps:
+        return 0
+    step = min(steps)
+    return next((d for d in range(most + 1) if abs(round(step, d) - step) <= step * 1e-6), most)
+
+
+def price_text(x: float, decimals: int | None = None) -> str:
+    """Prices on axes and labels: no scientific notation; with `decimals` (the symbol's tick,
+    BTCUSDT 1) exactly that many, else decimals only for small prices."""
+    if decimals is not None:
+        return f"{x:,.{decimals}f}"
     if abs(x) >= 1000:
         return f"{x:,.0f}"
     if abs(x) >= 1:

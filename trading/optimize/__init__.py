@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from trading.backtest import run_backtest
+from trading.backtest import run_backtest, split_warmup
 from trading.backtest.stats import Stats
 from trading.candles import Candle
 from trading.optimize import fast
@@ -76,7 +76,8 @@ class SweepResult:
     verified: list[Cell] = field(default_factory=list)
     seconds: float = 0.0
     workers: int = 1
-    candles: int = 0
+    candles: int = 0  # traded (after the warm-up)
+    warmup: int = 0  # candles before them that only warmed the strategy
 
     def score(self, cell: Cell) -> float:
         assert cell.stats is not None
@@ -158,7 +159,9 @@ def sweep(
     scored = [c for c in cells if c.stats is not None]
     ranked = sorted(scored, key=lambda c: (m.get(c.stats) * (1 if m.higher_is_better else -1),  # type: ignore[arg-type]
                                            float(c.stats.net_pnl)), reverse=True)  # type: ignore[union-attr]
-    result = SweepResult(grid, metric, cells, ranked, workers=workers if use_pool else 1, candles=len(candles))
+    seen, warm = split_warmup(candles, warmup, start_ms)
+    result = SweepResult(grid, metric, cells, ranked, workers=workers if use_pool else 1,
+                         candles=len(seen) - warm, warmup=warm)
     result.verified = [verify_cell(candles, c, **kw) for c in ranked[:verify]]
     result.seconds = time.perf_counter() - t0
     return result
@@ -183,12 +186,7 @@ def _market(
 ) -> tuple[fast.Market | None, str]:
     if strategy != "ema_cross":
         return None, f"the fast path covers ema_cross only, not {strategy}"
-    if start_ms is not None:  # run_backtest's cut, so both see the same candles
-        first = next((i for i, c in enumerate(candles) if c.open_time >= start_ms), len(candles))
-        candles = candles[max(0, first - warmup) :]
-        warm = min(warmup, first)
-    else:
-        warm = min(warmup, len(candles))
+    candles, warm = split_warmup(candles, warmup, start_ms)  # run_backtest's cut: both see the same candles
     try:
         return fast.Market.build(
             [c.open for c in candles], [c.high for c in candles], [c.low for c in candles],

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from trading.backtest.stats import plural
 from trading.optimize import METRICS, Cell, SweepResult
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ def best_table(result: SweepResult, top: int = 5) -> str:
         assert s is not None
         mark = "✓" if cell in result.verified else ""
         rows.append((f"{rank}{mark}", cell_label(cell), f"{s.trades:,}", f"{s.net_pnl:+,.2f}",
-                     f"{s.win_rate:.1f}", f"{s.max_drawdown:,.2f}"))
+                     f"{s.win_rate:.1f}" if s.trades else "—", f"{s.max_drawdown:,.2f}"))
     widths = [max(len(r[k]) for r in rows) for k in range(len(rows[0]))]
     lines = []
     for r in rows:
@@ -43,7 +44,8 @@ def best_table(result: SweepResult, top: int = 5) -> str:
 def summary_line(result: SweepResult) -> str:
     cells = sum(1 for c in result.cells if c.stats is not None)
     skipped = len(result.cells) - cells
-    parts = [f"{cells:,} cells over {result.candles:,} candles in {result.seconds:.2f}s"]
+    warm = f" (after {result.warmup:,} warm-up)" if result.warmup else ""
+    parts = [f"{plural(cells, 'cell')} over {plural(result.candles, 'candle')}{warm} in {result.seconds:.2f}s"]
     if result.workers > 1:
         parts.append(f"{result.workers} processes")
     if skipped:

@@ -23,7 +23,7 @@ from trading.candles import Candle
 from trading.config import Settings
 from trading.feed import load_stored_candles
 from trading.intervals import interval_ms
-from trading.market import closed_candles, make_client, server_time_ms
+from trading.market import closed_candles, make_client, server_time_ms, with_retries
 from trading.optimize import SweepResult, sweep
 from trading.optimize.grid import Grid, cell_values, parse_grid
 from trading.optimize.report import fmt_value
@@ -39,6 +39,33 @@ PAGE = 1500
 MAX_CANDIDATES = 500
 
 
+@dataclass(frozen=True)
+class Period:
+    """The candles a what-if actually traded, against the days it was asked for."""
+
+    asked_days: int
+    first_ms: int  # open time of the first traded candle
+    last_ms: int  # open time of the last
+    candles: int  # traded (the warm-up before them not counted)
+    step_ms: int
+    short: bool  # the exchange (or the store) starts later than the days asked for
+
+    @property
+    def days(self) -> float:
+        return self.candles * self.step_ms / DAY_MS
+
+    @property
+    def title(self) -> str:
+        """For a chart title: 'last 30 days', or '5.2 days (asked 365)'."""
+        return f"{self.days:.1f} days (asked {self.asked_days})" if self.short else f"last {self.asked_days} days"
+
+    def describe(self) -> str:
+        span = f"{_utc(self.first_ms)} → {_utc(self.last_ms)} UTC · {self.candles:,} candles"
+        if self.short:
+            return f"asked {self.asked_days} days; the exchange has {self.days:.1f} days: {span}"
+        return f"last {self.asked_days} days: {span}"
+
+
 @dataclass
 class Comparison:
     days: int
@@ -49,6 +76,7 @@ class Comparison:
     changes: dict[str, str]
     key: str | None  # the Apply button's candidate id
     png: bytes = b""
+    period: Period | None = None
 
 
 @dataclass
@@ -59,6 +87,7 @@ class Optimization:
     result: SweepResult
     png: bytes
     keys: list[str] = field(default_factory=list)  # one per best cell, best first
+    period: Period | None = None
 
 
 class WhatIf:
@@ -88,11 +117,19 @@ class WhatIf:
             return dict(found) if found is not None else None
 
     # ------------------------------------------------------------- questions
+    def check_changes(self, changes: Mapping[str, str]) -> Values | None:
+        """The changed parameter set, or ParamError: called before anything is posted or fetched."""
+        schema = strategy_class(self.settings.strategy).schema
+        return schema.validate(dict(self._values()), changes) if changes else None
+
+    def check_grid(self, words: Sequence[str], max_cells: int) -> Grid:
+        """The grid, or GridError/ParamError: called before anything is posted or fetched."""
+        return parse_grid(words, strategy_class(self.settings.strategy).schema, max_cells=max_cells)
+
     def backtest(self, days: int, changes: Mapping[str, str], say: Say) -> Comparison:
         """The current parameters and, with changes, the changed ones over the same candles."""
-        schema = strategy_class(self.settings.strategy).schema
         current = dict(self._values())
-        wanted = schema.validate(current, changes) if changes else None  # ParamError: nothing ran
+        wanted = self.check_changes(changes)  # ParamError: nothing ran
         warm = self._warmup([current] + ([wanted] if wanted else []))
         candles, start = self.candles(days, warm, say)
         say("running…")
@@ -104,18 +141,19 @@ class WhatIf:
             render_equity,  # matplotlib only when a picture is asked for
         )
 
+        period = self._period(days, candles, start, len(ran.times))
         shown = other or ran
         png = render_equity(
             equity_curve(shown, float(self.settings.paper_balance)),
-            title=f"Backtest · {candles[0].symbol} {candles[0].interval} · last {days} days",
+            title=f"Backtest · {candles[0].symbol} {candles[0].interval} · {period.title}",
             subtitle="the given parameters" if other else "the current parameters",
         )
         return Comparison(days, candles[0].symbol, candles[0].interval, ran, other,
-                          {k: str(v) for k, v in changes.items()}, key, png)
+                          {k: str(v) for k, v in changes.items()}, key, png, period)
 
     def optimize(self, words: Sequence[str], days: int, metric: str, say: Say, *, max_cells: int) -> Optimization:
         schema = strategy_class(self.settings.strategy).schema
-        grid = parse_grid(words, schema, max_cells=max_cells)  # GridError before any fetching
+        grid = self.check_grid(words, max_cells)  # GridError before any fetching
         current = dict(self._values())
         warm = self._warmup([current, *_cells(grid, schema, current)])
         candles, start = self.candles(days, warm, say)
@@ -130,9 +168,16 @@ class WhatIf:
         from trading.optimize.report import heatmap_data
 
         sym = f"{candles[0].symbol} {candles[0].interval}"
-        png = render_heatmap(heatmap_data(result, title=f"{self.settings.strategy} · {sym} · last {days} days",
+        period = self._period(days, candles, start, result.candles)
+        png = render_heatmap(heatmap_data(result, title=f"{self.settings.strategy} · {sym} · {period.title}",
                           subtitle=f"{grid.describe()} = {grid.size:,} combinations"))
-        return Optimization(days, candles[0].symbol, candles[0].interval, result, png, keys)
+        return Optimization(days, candles[0].symbol, candles[0].interval, result, png, keys, period)
+
+    def _period(self, days: int, candles: Sequence[Candle], start: int, traded: int) -> Period:
+        step = interval_ms(candles[0].interval)
+        asked = candles[-1].open_time - days * DAY_MS + step
+        first = next((c.open_time for c in candles if c.open_time >= start), candles[-1].open_time)
+        return Period(days, first, candles[-1].open_time, traded, step, short=first > asked)
 
     # ------------------------------------------------------------- candles
     def candles(self, days: int, warm: int, say: Say) -> tuple[list[Candle], int]:
@@ -149,6 +194,9 @@ class WhatIf:
         store = self._klines()
         have = set(store.open_times(symbol, interval, first, last))
         missing = [t for t in range(first, last + 1, step) if t not in have]
+        if missing:  # what the exchange does not have cannot be fetched (a young market, the replay)
+            oldest = self._oldest(client, symbol, interval, missing[0])
+            missing = [t for t in missing if oldest is not None and t >= oldest]
         if missing:  # fetched in contiguous runs, a page at a time, so progress can be shown
             runs: list[list[int]] = []
             for t in missing:
@@ -157,7 +205,7 @@ class WhatIf:
                 else:
                     runs.append([t, t])
             total, got = len(missing), 0
-            say(f"fetching candles 0/{total:,}…")
+            say(f"fetching {total:,} candles…")
             for lo, hi in runs:
                 cursor = lo
                 while cursor <= hi:
@@ -167,9 +215,21 @@ class WhatIf:
                     say(f"fetching candles {got:,}/{total:,}…")
                     cursor = page_end + step
         candles = load_stored_candles(store, symbol, interval, first, last)
+        if candles and candles[0].open_time > first:  # history starts later: warm up on its first candles
+            if len(candles) < warm + 2:
+                raise ValueError(f"only {len(candles):,} {symbol} {interval} candles exist, "
+                                 f"fewer than the {warm:,}-candle warm-up needs")
+            start = max(start, candles[warm].open_time)
         if len([c for c in candles if c.open_time >= start]) < 2:
             raise ValueError(f"not enough {symbol} {interval} candles for the last {days} days")
         return candles, start
+
+    @staticmethod
+    def _oldest(client: object, symbol: str, interval: str, since: int) -> int | None:
+        """The open time of the exchange's first candle at or after `since` (None: none)."""
+        rows = with_retries(lambda: client.futures_klines(  # type: ignore[attr-defined]
+            symbol=symbol, interval=interval, startTime=since, limit=1), what=f"klines {symbol}")
+        return int(rows[0][0]) if rows else None
 
     def _warmup(self, sets: Sequence[Values]) -> int:
         need = max(strategy_class(self.settings.strategy)(v).warmup for v in sets)
@@ -218,6 +278,10 @@ def stats_table(cmp: Comparison) -> str:
     w = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join([r[0].ljust(w[0])] + [r[i].rjust(w[i]) for i in range(1, len(r))]).rstrip()
                      for r in rows)
+
+
+def _utc(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M")
 
 
 def _short(text: str) -> str:

@@ -7,6 +7,8 @@ TELEGRAM_BASE_URL by hand.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import os
 import re
@@ -14,7 +16,7 @@ import shutil
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from bot.app import RateLimits
 from bot.runner import BotThread
@@ -22,7 +24,7 @@ from sim.binance import ReplayExchange, SourceCandle, generate, load_csv
 from sim.binance.server import GENERATED_CANDLES_AFTER_START
 from sim.telegram.console import ConsoleChat, make_console, run_script
 from sim.telegram.local_api import LocalBotApi
-from trading.config import load_settings
+from trading.config import ConfigError, load_settings
 from trading.intervals import INTERVAL_MS
 from trading.logsafe import setup_logging
 
@@ -38,6 +40,26 @@ DEMO_LIMITS = RateLimits(overall_per_second=100, group_per_minute=600, max_retri
 _WARM_UP = 500  # candles before the replay's "now", for the bot's warm-up fetch
 # Generated walks start near real prices so the numbers look familiar.
 _START_PRICES = {"BTCUSDT": 50000.0, "ETHUSDT": 3000.0, "BNBUSDT": 500.0, "SOLUSDT": 150.0}
+# Trading settings taken from the environment when set there (README, the demo). Never
+# TELEGRAM_*, BINANCE_*, TRADING_MODE or DB_PATH: the demo is always paper, offline, in demo/.
+PASSED_THROUGH = (
+    "STRATEGY",
+    "CONFIRM_ORDERS",
+    "PROPOSAL_TTL",
+    "MAX_DRIFT_PCT",
+    "PAPER_BALANCE",
+    "PAPER_FEE_PCT",
+    "MAX_LEVERAGE",
+    "MAX_POSITION_NOTIONAL",
+    "WARMUP_CANDLES",
+    "NOTIFY_CANDLES",
+    "STATUS_POST_MINUTES",
+    "DAILY_REPORT",
+    "REPORT_TIME",
+)
+# The demo's own values where the environment sets none: a replayed candle lasts a fraction
+# of a second, so give people time to press Confirm, and room for the price to move meanwhile.
+DEMO_DEFAULTS = {"PROPOSAL_TTL": "60", "MAX_DRIFT_PCT": "10"}
 
 BANNER = """\
 Offline demo: a replay exchange is serving {source}, {pace},
@@ -45,9 +67,10 @@ and a local Telegram Bot API is in front of this terminal. You are user {admin} 
 in the group "Demo traders" ({chat}); the bot is @{bot}.
 {notes}
 Try:  /start   /status   /klines 5   /chart   /equity   /params   /help   /stop   (or /status@{bot}, as in a group)
-      /long 0.01 then Confirm, /pnl, /close; the strategy proposes orders too (proposals wait 60 s here)
-      press a button by typing its number; /as {guest} to speak as a non-admin, /as {admin} to switch back
-      /quit (or Ctrl-D) to leave.   Photos the bot sends are saved under {photos}/.
+      /long 0.01 then Confirm, /pnl, /close; the strategy proposes orders too ({proposals})
+      type a number to press a button of the latest message with buttons; /buttons lists older ones
+      (press those with /press <message #> <n>); /as {guest} to speak as a non-admin, /as {admin} to switch back
+      /quit (or Ctrl-D) to leave.   Photos the bot sends are saved under {photos}/; each start clears {folder}/.
 """
 
 
@@ -131,32 +154,72 @@ def start_exchange(market: Market, data: str | None, speed: float) -> ReplayExch
     return ex.start()
 
 
-def demo_settings(ex: ReplayExchange, api: LocalBotApi, db_path: Path, market: Market) -> Any:
-    return load_settings(
-        environ={
-            "TELEGRAM_TOKEN": api.token,
-            "TELEGRAM_BASE_URL": api.base_url,
-            "TELEGRAM_CHAT_ID": str(DEMO_CHAT),
-            "TELEGRAM_ADMIN_IDS": str(DEMO_ADMIN),
-            "TRADING_MODE": "paper",
-            "BINANCE_REST_URL": ex.rest_url,
-            "BINANCE_WS_URL": ex.ws_url,
-            "SYMBOLS": ",".join(market.symbols),
-            "INTERVAL": market.interval,
-            "DB_PATH": str(db_path),
-            "LOG_LEVEL": "WARNING",
-            "STREAM_STALE_SECONDS": "10",
-            # A replayed candle lasts a fraction of a second: give people time to press
-            # Confirm, and room for the price to move meanwhile (README, the demo).
-            "PROPOSAL_TTL": "60",
-            "MAX_DRIFT_PCT": "10",
-        },
-        env_file=None,
-    )
+def demo_settings(
+    ex: Any, api: Any, db_path: Path, market: Market, environ: Mapping[str, str] | None = None
+) -> Any:
+    """The bot's settings: loopback URLs, the demo chat, paper mode, demo/ for the database,
+    and the trading settings of PASSED_THROUGH from `environ` (os.environ if None) where set.
+    A bad value is a DemoError whose one line is the config error."""
+    environ = os.environ if environ is None else environ
+    chosen = {**DEMO_DEFAULTS}
+    chosen.update({k: environ[k] for k in PASSED_THROUGH if environ.get(k, "").strip()})
+    try:
+        return load_settings(
+            environ={
+                **chosen,
+                "TELEGRAM_TOKEN": api.token,
+                "TELEGRAM_BASE_URL": api.base_url,
+                "TELEGRAM_CHAT_ID": str(DEMO_CHAT),
+                "TELEGRAM_ADMIN_IDS": str(DEMO_ADMIN),
+                "TRADING_MODE": "paper",
+                "BINANCE_REST_URL": ex.rest_url,
+                "BINANCE_WS_URL": ex.ws_url,
+                "SYMBOLS": ",".join(market.symbols),
+                "INTERVAL": market.interval,
+                "DB_PATH": str(db_path),
+                "LOG_LEVEL": "WARNING",
+                "STREAM_STALE_SECONDS": "10",
+            },
+            env_file=None,
+        )
+    except ConfigError as e:
+        raise DemoError(f"config error: {e}") from None
+
+
+class _Placeholder:
+    """Stand-in URLs to check the settings before anything is started."""
+
+    token = "123456:LOCAL-DEMO-TOKEN"
+    base_url = "http://127.0.0.1:1/bot"
+    rest_url = "http://127.0.0.1:1"
+    ws_url = "ws://127.0.0.1:1/market"
+
+
+def lock_demo_dir(folder: Path = DEMO_DIR) -> IO[str]:
+    """An exclusive lock on `folder` for one demo: the open lock file, to keep open while the
+    demo runs (closing it, exiting, or being killed releases it; the kernel sees to the
+    last). A demo already running there is a DemoError naming its pid."""
+    folder.mkdir(parents=True, exist_ok=True)
+    lock_file = open(folder / ".lock", "a+", encoding="ascii")  # noqa: SIM115 (kept open)
+    try:
+        fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        lock_file.seek(0)
+        pid = lock_file.read().strip() or "unknown"
+        lock_file.close()
+        raise DemoError(
+            f"another demo (pid {pid}) is running in {folder.resolve()}/; stop it first, "
+            "or start this one from another folder"
+        ) from None
+    lock_file.seek(0)
+    lock_file.truncate()
+    lock_file.write(f"{os.getpid()}\n")
+    lock_file.flush()
+    return lock_file
 
 
 def _fresh_demo_dir() -> tuple[Path, Path]:
-    DEMO_DIR.mkdir(exist_ok=True)
+    """Empties demo/ (the database and the photos): the caller holds lock_demo_dir()."""
     db_path = DEMO_DIR / "demo.sqlite"
     for suffix in ("", "-wal", "-shm"):  # every demo starts from an empty database
         Path(str(db_path) + suffix).unlink(missing_ok=True)
@@ -179,40 +242,57 @@ def start(script: str | None, data: str | None, speed: float) -> int:
 
 
 def run_demo(*, script: str | None = None, data: str | None = None, speed: float = 0.5) -> int:
-    log_handler = setup_logging("WARNING", [])
-    logging.getLogger("bot").setLevel(logging.WARNING)
     market = choose_market(os.environ, data)
-    db_path, photos = _fresh_demo_dir()
-    ex = start_exchange(market, data, speed)
-    api = LocalBotApi().start()
-    api.add_chat(DEMO_CHAT, "supergroup", "Demo traders")
-    bot = BotThread(
-        demo_settings(ex, api, db_path, market),
-        rate_limits=DEMO_LIMITS,
-        poll_timeout=2,
-        feed_check_seconds=2.0,
-    )
-    try:
-        bot.start()
-        if script:
-            if market.note:
-                print(f"demo: {market.note}")
+    # Everything that can be refused is refused before demo/ is touched.
+    demo_settings(_Placeholder, _Placeholder, DEMO_DIR / "demo.sqlite", market)
+    lines = None
+    if script:
+        try:
             lines = Path(script).read_text(encoding="utf-8").splitlines()
-            return 0 if run_script(api, lines, DEMO_CHAT, DEMO_ADMIN, out=sys.stdout).ok else 1
-        print(_banner(market, data, speed, api.bot_username, photos))
-        chat = make_console(api, DEMO_CHAT, DEMO_ADMIN, photo_dir=str(photos))
-        _log_above_prompt(log_handler, chat)
-        chat.run(sys.stdin)
-        return 0
-    except KeyboardInterrupt:
-        return 130
-    finally:
-        bot.stop()
-        api.stop()
-        ex.stop()
+        except (OSError, UnicodeDecodeError) as e:
+            raise DemoError(f"cannot read --script {script}: {e}") from None
+    with contextlib.closing(lock_demo_dir(DEMO_DIR)):
+        log_handler = setup_logging("WARNING", [])
+        logging.getLogger("bot").setLevel(logging.WARNING)
+        db_path, photos = _fresh_demo_dir()
+        ex = start_exchange(market, data, speed)
+        try:
+            api = LocalBotApi().start()
+        except BaseException:
+            ex.stop()
+            raise
+        try:
+            api.add_chat(DEMO_CHAT, "supergroup", "Demo traders")
+            settings = demo_settings(ex, api, db_path, market)
+            bot = BotThread(
+                settings, rate_limits=DEMO_LIMITS, poll_timeout=2, feed_check_seconds=2.0
+            )
+        except BaseException:
+            api.stop()
+            ex.stop()
+            raise
+        try:
+            bot.start()
+            if lines is not None:
+                if market.note:
+                    print(f"demo: {market.note}")
+                return 0 if run_script(api, lines, DEMO_CHAT, DEMO_ADMIN, out=sys.stdout).ok else 1
+            print(_banner(market, data, speed, api.bot_username, photos, settings))
+            chat = make_console(api, DEMO_CHAT, DEMO_ADMIN, photo_dir=str(photos))
+            _log_above_prompt(log_handler, chat)
+            chat.run(sys.stdin)
+            return 0
+        except KeyboardInterrupt:
+            return 130
+        finally:
+            bot.stop()
+            api.stop()
+            ex.stop()
 
 
-def _banner(market: Market, data: str | None, speed: float, bot: str, photos: Path) -> str:
+def _banner(
+    market: Market, data: str | None, speed: float, bot: str, photos: Path, settings: Any
+) -> str:
     pairs = ", ".join(market.symbols)
     if data:
         source = f"{Path(data).name} as {pairs} {market.interval} candles"
@@ -229,7 +309,17 @@ def _banner(market: Market, data: str | None, speed: float, bot: str, photos: Pa
         if market.note
         else "(SYMBOLS=… INTERVAL=… choose what is generated; DATA=file.csv.gz replays real candles)\n",
         photos=photos,
+        folder=DEMO_DIR,
+        proposals=_proposal_note(settings),
     )
+
+
+def _proposal_note(settings: Any) -> str:
+    if not settings.confirm_orders:
+        return "CONFIRM_ORDERS is off: orders are placed without asking"
+    if settings.proposal_ttl > 0:
+        return f"proposals wait {settings.proposal_ttl:g} s here"
+    return "a proposal waits until the next candle closes"
 
 
 def _log_above_prompt(handler: logging.Handler | None, chat: ConsoleChat) -> None:

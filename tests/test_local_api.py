@@ -610,3 +610,71 @@ def test_console_log_lines_go_above_the_prompt(api: LocalBotApi) -> None:
     finally:
         logger.removeHandler(handler)
     assert out.getvalue() == f"\r\x1b[KWARNING stream dropped\n{chat.prompt_text}"
+
+
+def test_console_numbers_press_only_the_latest_keyboard(api: LocalBotApi, monkeypatch: Any) -> None:
+    """A number presses a button of the message last posted or edited with buttons; once
+    those buttons are gone, a late number presses nothing (not an older message's buttons,
+    e.g. an old "Apply" when Confirm was meant). /press still reaches older ones explicitly."""
+    api.add_chat(CHAT, "group", "Traders")
+    apply = InlineKeyboardMarkup([[InlineKeyboardButton("Apply", callback_data="apply")]])
+    confirm = InlineKeyboardMarkup(
+        [[InlineKeyboardButton("Confirm", callback_data="confirm")],
+         [InlineKeyboardButton("Reject", callback_data="reject")]]  # fmt: skip
+    )
+
+    async def post(bot: Bot) -> tuple[int, int]:
+        old = await bot.send_message(CHAT, "optimize: apply these?", reply_markup=apply)
+        new = await bot.send_message(CHAT, "proposal: BUY 0.01", reply_markup=confirm)
+        return old.message_id, new.message_id
+
+    old_id, new_id = with_bot(api, post)
+    pressed: list[tuple[int, str]] = []
+    monkeypatch.setattr(
+        api, "press_button", lambda chat, user, mid, data, **kw: pressed.append((mid, data))
+    )
+    screen = io.StringIO()
+    chat = ConsoleChat(api, CHAT, ADMIN, output_stream=screen, prompt=False)
+
+    def said(line: str) -> str:
+        start = len(screen.getvalue())
+        chat.handle_line(line)
+        return screen.getvalue()[start:]
+
+    said("2")
+    assert pressed == [(new_id, "reject")]
+
+    # The proposal expires: its message is edited without buttons.
+    with_bot(api, lambda bot: bot.edit_message_text("proposal: expired", CHAT, new_id))
+    assert said("1") == (
+        "(the latest buttons are gone: that message was edited; "
+        "/buttons lists the ones still there)\n"
+    )
+    assert pressed == [(new_id, "reject")]  # the old Apply was not pressed
+
+    listing = said("/buttons")
+    assert listing == (
+        f"#{old_id} (/press {old_id} <n>): optimize: apply these?\n"
+        "    [1] Apply\n"
+        f"(numbers press nothing: the latest buttons, on #{new_id}, are gone: "
+        "that message was edited)\n"
+    )
+    said(f"/press {old_id} 1")
+    assert pressed[-1] == (old_id, "apply")
+    assert "no button 3" in said(f"/press #{old_id} 3")
+    assert "usage: /press" in said("/press")
+
+    # An edit that keeps the buttons makes that message the one numbers refer to again.
+    with_bot(
+        api, lambda bot: bot.edit_message_text("optimize: still?", CHAT, old_id, reply_markup=apply)
+    )
+    said("1")
+    assert pressed[-1] == (old_id, "apply")
+
+    # A deleted keyboard message: nothing pressed, one line says so.
+    with_bot(api, lambda bot: bot.delete_message(CHAT, old_id))
+    assert "that message was deleted" in said("1")
+    assert len(pressed) == 3
+    assert said("/buttons") == (
+        f"(no buttons; the latest buttons, on #{old_id}, are gone: that message was deleted)\n"
+    )

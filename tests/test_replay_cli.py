@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import requests
+
+from sim.binance.__main__ import parse_args
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,3 +38,21 @@ def test_cli_serves_and_stops_on_interrupt() -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_help_states_each_default_once(capsys) -> None:
+    """A help text that already says its default gets no second "(default: …)" from argparse."""
+    with pytest.raises(SystemExit):
+        parse_args(["--help"])
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines anywhere
+    assert "print a line every N closed candles (default: about every 5 s)" in text
+    options = re_split_options(text)
+    for option, help_text in options.items():
+        assert help_text.count("default") <= 1, f"{option}: {help_text}"
+    assert "(default: None)" not in text and "(default: False)" not in text
+    assert "(default: 8081)" in text and "(default: 0.2)" in text  # real defaults still shown
+
+
+def re_split_options(text: str) -> dict[str, str]:
+    parts = re.split(r"\s(--[a-z-]+)(?: [A-Z_]+)?\s", text.split("options:", 1)[1])
+    return dict(zip(parts[1::2], parts[2::2], strict=False))

@@ -12,11 +12,22 @@ from sim.binance.data import load_csv
 from sim.binance.server import ReplayExchange
 
 
+class _DefaultsOnceFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Appends "(default: …)" only where the help does not already say what the default is
+    and there is a default worth showing (not None, not a flag's False)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        help_text = action.help or ""
+        if "default" in help_text or action.default in (None, False, argparse.SUPPRESS):
+            return help_text
+        return super()._get_help_string(action)
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="python -m sim.binance",
         description="Loopback Binance USDⓈ-M futures exchange replaying candles.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_DefaultsOnceFormatter,
     )
     p.add_argument(
         "--data", help="CSV(.gz) with open_time_ms,open,high,low,close,volume; default: generated"

@@ -22,8 +22,10 @@ from sim.telegram.local_api import MESSAGE_METHODS, Call, LocalBotApi
 __all__ = [
     "ConsoleChat",
     "ScriptResult",
+    "LatestKeyboard",
     "keyboard_buttons",
-    "live_keyboard",
+    "keyboard_messages",
+    "latest_keyboard",
     "make_console",
     "render_event",
     "render_text",
@@ -36,9 +38,11 @@ Console commands (not sent to the bot):
   /quit               leave (Ctrl-D works too)
   /as <user_id>       speak as another user, e.g. a non-admin
   /chat <chat_id>     speak in another chat (negative ids are groups, positive are private)
-  /buttons            show the buttons you can press now
+  /buttons            list the messages whose buttons are still there
+  /press <msg> <n>    press button n of message #msg (an older message's buttons)
   /help-console       this list
-Type a button's number to press it; any other line goes to the bot as a message."""
+Type a button's number to press it on the latest message posted or edited with buttons
+(never an older one); any other line goes to the bot as a message."""
 
 _PREFIX = "bot> "
 _INDENT = " " * len(_PREFIX)
@@ -119,12 +123,46 @@ def render_event(method: str, event: dict[str, Any], *, photo_path: str | None =
     return "\n".join([head + body[0], *(indent + line for line in body[1:])])
 
 
-def live_keyboard(api: LocalBotApi, chat_id: int) -> dict[str, Any] | None:
-    """The newest bot message in the chat that still has buttons (the one numbers refer to)."""
-    for message in reversed(api.sent(chat_id)):
-        if not message["deleted"] and keyboard_buttons(message):
-            return message
-    return None
+def keyboard_messages(api: LocalBotApi, chat_id: int) -> list[dict[str, Any]]:
+    """Every bot message in the chat whose buttons are still there, oldest first."""
+    return [m for m in api.sent(chat_id) if not m["deleted"] and keyboard_buttons(m)]
+
+
+class LatestKeyboard(NamedTuple):
+    """The message numbers refer to: the last one the bot posted or edited with buttons.
+
+    `message` is it as the chat shows it now, or None when its buttons are gone (`gone`
+    then says how: "edited" or "deleted"). An older message's buttons are never stood in
+    for it: a late "1" meant for an expired proposal's Confirm must not press whatever
+    older keyboard is still around.
+    """
+
+    message_id: int
+    message: dict[str, Any] | None
+    gone: str = ""
+
+
+def latest_keyboard(api: LocalBotApi, chat_id: int) -> LatestKeyboard | None:
+    """None if the bot never showed buttons in the chat."""
+    message_id = None
+    for call in reversed(api.calls):
+        if (
+            call.ok
+            and call.method in MESSAGE_METHODS
+            and isinstance(call.result, dict)
+            and call.chat_id == chat_id
+            and keyboard_buttons(call.result)
+        ):
+            message_id = call.result["message_id"]
+            break
+    if message_id is None:
+        return None
+    current = next((m for m in api.sent(chat_id) if m["message_id"] == message_id), None)
+    if current is None or current["deleted"]:
+        return LatestKeyboard(message_id, None, "deleted")
+    if not keyboard_buttons(current):
+        return LatestKeyboard(message_id, None, "edited")
+    return LatestKeyboard(message_id, current)
 
 
 def _find_button(message: dict[str, Any], choice: str) -> tuple[int, dict[str, Any]] | None:
@@ -269,11 +307,11 @@ class ConsoleChat:
         elif command == "/chat":
             self._switch_chat(rest)
         elif command == "/buttons":
-            message = live_keyboard(self.api, self.chat_id)
-            self.write("\n".join(_keyboard_lines(message)) if message else "(no buttons)")
+            self._list_buttons()
+        elif command == "/press":
+            self._press_on(rest)
         elif line.isdigit():
-            if not self._press(int(line)):
-                self.write(f"(no live button {line}; /buttons lists them)")
+            self._press(int(line))
         else:
             self._say(line)
         return True
@@ -295,17 +333,66 @@ class ConsoleChat:
         self.chat_type = "group" if self.chat_id < 0 else "private"
         self.write(f"(now in chat {self.chat_id})")
 
-    def _press(self, number: int) -> bool:
-        """Presses button `number` of the live keyboard; False if there is no such button, in
-        which case the digits go to the bot as an ordinary message."""
-        message = live_keyboard(self.api, self.chat_id)
-        found = _find_button(message, str(number)) if message else None
-        if message is None or found is None:
-            return False
+    def _list_buttons(self) -> None:
+        """Every message whose buttons are still there, each with how to press them."""
+        latest = latest_keyboard(self.api, self.chat_id)
+        lines = []
+        for message in keyboard_messages(self.api, self.chat_id):
+            message_id = message["message_id"]
+            if latest is not None and latest.message_id == message_id:
+                how = "type a number"
+            else:
+                how = f"/press {message_id} <n>"
+            first = render_text(message).split("\n", 1)[0]
+            lines.append(f"#{message_id} ({how}): {first[:60]}")
+            lines.extend("    " + row for row in _keyboard_lines(message))
+        if latest is not None and latest.message is None:
+            gone = f"the latest buttons, on #{latest.message_id}, are gone: that message was {latest.gone}"
+            lines.append(f"(numbers press nothing: {gone})" if lines else f"(no buttons; {gone})")
+        self.write("\n".join(lines) if lines else "(no buttons)")
+
+    def _press(self, number: int) -> None:
+        """Presses button `number` of the latest message posted or edited with buttons; if
+        its buttons are gone, says so and presses nothing (never an older message's)."""
+        latest = latest_keyboard(self.api, self.chat_id)
+        if latest is None:
+            self.write(f"(no button {number}: the bot has shown no buttons here)")
+            return
+        if latest.message is None:
+            self.write(
+                f"(the latest buttons are gone: that message was {latest.gone}; "
+                "/buttons lists the ones still there)"
+            )
+            return
+        self._press_button(latest.message, str(number))
+
+    def _press_on(self, rest: str) -> None:
+        """`/press <message id> <n | button text>`: a button of any message still showing it."""
+        match = re.fullmatch(r"#?(\d+)\s+(.+)", rest)
+        if match is None:
+            self.write("usage: /press <message #> <button number or text>  (/buttons lists them)")
+            return
+        message_id = int(match[1])
+        message = next(
+            (m for m in keyboard_messages(self.api, self.chat_id) if m["message_id"] == message_id),
+            None,
+        )
+        if message is None:
+            self.write(f"(message #{message_id} has no buttons now; /buttons lists them)")
+            return
+        self._press_button(message, match[2])
+
+    def _press_button(self, message: dict[str, Any], choice: str) -> None:
+        found = _find_button(message, choice)
+        if found is None:
+            self.write(
+                f"(no button {choice} on message #{message['message_id']}; /buttons lists them)"
+            )
+            return
         _, button = found
         if "callback_data" not in button:
             self.write(f"(that button opens {button.get('url', 'something this console lacks')})")
-            return True
+            return
         mark = self.api.mark()
         self.api.press_button(
             self.chat_id,
@@ -315,7 +402,6 @@ class ConsoleChat:
             first_name=self.first_name,
         )
         self._wait_reply(mark)
-        return True
 
     def _say(self, text: str) -> None:
         mark = self.api.mark()
@@ -513,8 +599,9 @@ def run_script(
     """Plays `lines` as the user, each one only after the bot answered the previous one.
 
     Directives: `#wait <text> [timeout]` waits for a bot message containing text (anything
-    since the last line sent counts); `#press <n | button text>` presses a button of the live
-    keyboard; `#as <user_id>` switches user; other lines starting with `#` are comments.
+    since the last line sent counts); `#press <n | button text>` presses a button of the
+    latest message posted or edited with buttons (never an older one); `#as <user_id>`
+    switches user; other lines starting with `#` are comments.
     A timeout makes the result not ok and, with `stop_on_timeout`, ends the script there,
     since later steps usually depend on the missed one.
     """
@@ -615,7 +702,11 @@ def _script_press(
     emit: Any,
     first_name: str,
 ) -> bool:
-    message = live_keyboard(api, chat_id)
+    latest = latest_keyboard(api, chat_id)
+    message = latest.message if latest else None
+    if latest is not None and message is None:
+        emit(f"!! no button {choice!r} to press: the latest buttons are gone ({latest.gone})")
+        return False
     found = _find_button(message, choice) if message and choice else None
     if message is None or found is None:
         emit(f"!! no button {choice!r} to press")

@@ -1,7 +1,9 @@
 """`python -m sim`: the offline demo, the same as `python -m bot --demo`.
 
 python -m sim [--script FILE] [--data CSV] [--speed SECONDS]
-SYMBOLS and INTERVAL from the environment choose what generated candles are served.
+SYMBOLS and INTERVAL from the environment choose what generated candles are served; the
+trading settings a trader tries out (STRATEGY, CONFIRM_ORDERS, PROPOSAL_TTL, …; README, the
+offline demo) are honoured too. Credentials, TRADING_MODE and DB_PATH never are.
 """
 
 from __future__ import annotations

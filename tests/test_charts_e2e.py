@@ -54,7 +54,7 @@ def test_chart_and_equity_show_the_fills_made_in_the_test(trading_world):
     assert decoded(png)[0] == 1280
     snap = w.engine.trader.snapshot()
     assert "Equity · paper" in msg["caption"]
-    assert f"{snap.trades} closed trades" in msg["caption"]
+    assert f"{snap.trades} closed trade{'' if snap.trades == 1 else 's'}" in msg["caption"]
     assert f"fees {snap.fees.quantize(snap.fees.__class__('0.01')):,}" in msg["caption"]
 
     mark = w.say("/chart btcusdt 30")  # either order

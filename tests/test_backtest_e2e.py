@@ -135,7 +135,7 @@ def test_backtest_says_which_candles_it_used_when_the_exchange_has_fewer(source,
         final = next(m for m in w.api.sent(GROUP) if m["message_id"] == calls[0].result["message_id"])
         shown = final["text"]
         assert "last 365 days" not in shown
-        found = re.search(r"asked 365 days; the exchange has (\d+\.\d) days: (\S+ \S+) → (\S+ \S+) UTC · ([\d,]+) "
+        found = re.search(r"asked 365 days; the history available leaves (\d+\.\d) days to trade after the warm-up: (\S+ \S+) → (\S+ \S+) UTC · ([\d,]+) "
                           r"candles", shown)
         assert found, shown
         first, last = (int(datetime.strptime(x, "%Y-%m-%d %H:%M").replace(tzinfo=UTC).timestamp() * 1000)
@@ -151,7 +151,7 @@ def test_backtest_says_which_candles_it_used_when_the_exchange_has_fewer(source,
         photo_after(w, mark)
         calls = _bot_calls(w, mark)
         final = next(m for m in w.api.sent(GROUP) if m["message_id"] == calls[0].result["message_id"])["text"]
-        assert "asked 365 days; the exchange has" in final and "last 365 days" not in final
+        assert "asked 365 days; the history available leaves" in final and "last 365 days" not in final
         cells = re.search(r"cells over ([\d,]+) candles", final)
         assert cells and int(cells.group(1).replace(",", "")) < 800 + 100, final
     finally:

@@ -62,7 +62,10 @@ class Period:
     def describe(self) -> str:
         span = f"{_utc(self.first_ms)} → {_utc(self.last_ms)} UTC · {self.candles:,} candles"
         if self.short:
-            return f"asked {self.asked_days} days; the exchange has {self.days:.1f} days: {span}"
+            return (
+                f"asked {self.asked_days} days; the history available leaves {self.days:.1f} days to trade "
+                f"after the warm-up: {span}"
+            )
         return f"last {self.asked_days} days: {span}"
 
 

@@ -22,14 +22,20 @@ async def params(ctx: Ctx) -> None:
     if not schema.params:
         await ctx.reply(f"Strategy <b>{escape(name)}</b> has no parameters.")
         return
-    rows = [(p.name, fmt_value(values[p.name]), p.range_text(), p.help) for p in schema.params]
+    cap = ctx.engine.settings.max_leverage  # the hard limit narrows what /set accepts
+    rows = [
+        (p.name, fmt_value(values[p.name]),
+         p.range_text(min(p.maximum, cap)) if p.name == "leverage" else p.range_text(), p.help)
+        for p in schema.params
+    ]
     w0 = max(len(r[0]) for r in rows)
     w1 = max(len(r[1]) for r in rows)
     w2 = max(len(r[2]) for r in rows)
     table = "\n".join(f"{a.ljust(w0)} = {b.ljust(w1)}  {c.ljust(w2)}  {d}" for a, b, c, d in rows)
     await ctx.reply(
         f"<b>{escape(name)}</b> parameters\n<pre>{escape(table)}</pre>\n"
-        "Change with /set name=value … (admins); changes apply from the next closed candle."
+        f"Change with /set name=value … (admins); changes apply from the next closed candle. "
+        f"leverage is capped by MAX_LEVERAGE ({cap})."
     )
 
 

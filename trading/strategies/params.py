@@ -50,8 +50,8 @@ class Param:
             raise ParamError(f"{self.name}: must be from {self.minimum:g} to {self.maximum:g}, got {value:g}")
         return value
 
-    def range_text(self) -> str:
-        return f"{self.minimum:g}…{self.maximum:g}"
+    def range_text(self, maximum: int | float | None = None) -> str:
+        return f"{_num(self.minimum)}…{_num(self.maximum if maximum is None else maximum)}"
 
 
 @dataclass(frozen=True)
@@ -126,6 +126,11 @@ def parse_assignments(args: Iterable[str]) -> dict[str, str]:
 
 def fmt_value(value: int | float) -> str:
     return str(value) if isinstance(value, int) else f"{value:g}"
+
+
+def _num(x: int | float) -> str:
+    """1,000,000 rather than 1e+06: ranges people read."""
+    return f"{int(x):,}" if float(x).is_integer() else f"{x:g}"
 
 
 def _quote(text: str, limit: int = 32) -> str:

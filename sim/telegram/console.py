@@ -531,28 +531,10 @@ def make_console(
 
 
 def run_console(
-    api: LocalBotApi,
-    chat_id: int,
-    user_id: int,
-    *,
-    input_stream: TextIO = sys.stdin,
-    output_stream: TextIO = sys.stdout,
-    photo_dir: str | Path | None = "demo",
-    prompt: bool = True,
-    wait_replies: float | None = None,
+    api: LocalBotApi, chat_id: int, user_id: int, *, input_stream: TextIO = sys.stdin, **options: Any
 ) -> None:
-    """Runs the chat until /quit or EOF (see make_console)."""
-    chat = make_console(
-        api,
-        chat_id,
-        user_id,
-        input_stream=input_stream,
-        output_stream=output_stream,
-        photo_dir=photo_dir,
-        prompt=prompt,
-        wait_replies=wait_replies,
-    )
-    chat.run(input_stream)
+    """Runs the chat until /quit or EOF; `options` are make_console's."""
+    make_console(api, chat_id, user_id, input_stream=input_stream, **options).run(input_stream)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -26,8 +26,8 @@ sys.path.insert(0, str(ROOT))
 
 from sim.binance import ReplayExchange, load_csv  # noqa: E402
 from trading.config import load_settings  # noqa: E402
+from trading.exchange.stream import KlineStream  # noqa: E402
 from trading.notifier import LoggingNotifier  # noqa: E402
-from trading.stream import KlineStream  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "binance_perp_BTCUSDT_5m_won9892000.csv.gz"
 START = 600

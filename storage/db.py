@@ -10,6 +10,7 @@ Append new ones, never edit old ones: a deployed bot's file was built by them.
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 import time
 from collections.abc import Callable
@@ -162,7 +163,17 @@ def _v4(db: sqlite_utils.Database) -> None:
     db["proposals"].create_index(["status"])
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4]
+def _v5(db: sqlite_utils.Database) -> None:
+    # This database's identity: random, made once with the file, never reused. Client order
+    # ids and the signed data of Confirm buttons carry it, so a fresh file (a new host, a lost
+    # volume, a second bot on the same account) never collides with an older one's ids.
+    db.conn.execute(
+        "INSERT OR IGNORE INTO runtime_state (key, value, updated_at) VALUES ('instance_id', ?, ?)",
+        (secrets.token_hex(4), int(time.time() * 1000)),
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -22,3 +22,14 @@ class RuntimeState:
                 "ON CONFLICT(key) DO UPDATE SET value=excluded.value, updated_at=excluded.updated_at",
                 (key, value, int(time.time() * 1000)),
             )
+
+
+def instance_id(db: sqlite_utils.Database) -> str:
+    """This database's random identity (8 hex digits, made by migration 5 with the file).
+
+    Why: proposal numbers and order rows restart at 1 in a new file; anything that must stay
+    unique beyond one file (client order ids, Confirm buttons) carries this id too."""
+    value = RuntimeState(db).get("instance_id")
+    if not value:  # pragma: no cover - migration 5 always writes it
+        raise RuntimeError("database has no instance_id; was it migrated?")
+    return value

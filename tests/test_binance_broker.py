@@ -10,9 +10,9 @@ from binance.client import Client
 
 from sim.binance import ReplayExchange, generate
 from trading.brokers.base import OrderRefused, OrderRequest, OrderUnknown
-from trading.brokers.binance import BinanceBroker
 from trading.config import load_settings
-from trading.market import make_client, symbol_filters
+from trading.exchange.broker import BinanceBroker
+from trading.exchange.market import make_client, symbol_filters
 
 START = 600
 ORDER_PATH = "/fapi/v1/order"
@@ -246,7 +246,7 @@ def test_a_stop_that_would_fire_at_once_is_refused(ex: ReplayExchange, broker: B
 def test_reconcile_reads_positions_and_orders_in_the_contract_types(
     ex: ReplayExchange, broker: BinanceBroker
 ) -> None:
-    from trading.reconcile import differences, reconcile
+    from trading.exchange.reconcile import differences, reconcile
 
     r = req()
     fill = broker.execute(r, price_now(ex), 0)

@@ -61,3 +61,15 @@ def test_event_log_counts_by_kind(db_path):
     assert log.recent(1)[0]["kind"] == "reconnect"
     with pytest.raises(ValueError):
         log.record("nonsense")
+
+
+def test_each_new_database_has_its_own_instance_id_kept_across_opens(tmp_path):
+    from storage.db import open_db
+    from storage.state import instance_id
+
+    first = instance_id(open_db(tmp_path / "a.sqlite"))
+    again = instance_id(open_db(tmp_path / "a.sqlite"))
+    other = instance_id(open_db(tmp_path / "b.sqlite"))
+    assert first == again
+    assert first != other
+    assert len(first) == 8 and int(first, 16) >= 0

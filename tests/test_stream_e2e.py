@@ -11,8 +11,8 @@ from storage.db import open_db
 from storage.events import EventLog
 from storage.klines import KlineStore
 from tests.helpers import RecordingNotifier, replay_settings
-from trading.market import historical_klines, make_client
-from trading.stream import KlineStream
+from trading.exchange.market import historical_klines, make_client
+from trading.exchange.stream import KlineStream
 
 START = 600
 

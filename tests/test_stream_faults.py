@@ -17,7 +17,7 @@ from storage.db import open_db
 from storage.klines import KlineStore
 from tests.helpers import RecordingNotifier, replay_settings
 from tests.sinks import RecordingSink
-from trading.stream import KlineStream
+from trading.exchange.stream import KlineStream
 
 M15 = 900_000
 

@@ -12,7 +12,7 @@ from storage.events import EventLog
 from storage.klines import KlineStore
 from tests.helpers import RecordingNotifier, replay_settings
 from trading.engine import Engine
-from trading.stream import KlineStream
+from trading.exchange.stream import KlineStream
 
 
 @pytest.fixture

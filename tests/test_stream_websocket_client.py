@@ -1,4 +1,4 @@
-"""What trading/ws_app.py relies on in websocket-client (private `_dispatcher` subclass,
+"""What trading/exchange/ws_app.py relies on in websocket-client (private `_dispatcher` subclass,
 callable header, read loop behaviour). An upgrade that changes any of it fails here,
 loudly, instead of silently losing drops or hanging on a handshake."""
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import websocket
 
 from sim.binance import ReplayExchange
-from trading.ws_app import StreamApp
+from trading.exchange.ws_app import StreamApp
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -5,8 +5,8 @@ from bot.buttons import BadButton, Signer
 from bot.views import MAX_MESSAGE, klines_html, notice_html, num, split_html, status_html
 from trading.candles import Candle
 from trading.engine import EngineStatus
+from trading.exchange.stream import StreamStatus
 from trading.notifier import Notice
-from trading.stream import StreamStatus
 
 
 def c(t: int) -> Candle:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from trading.config import ConfigError, Settings, load_settings
 from trading.engine import Engine, StartRefused
-from trading.market import make_client
+from trading.exchange.market import make_client
 from trading.notifier import Notice
 
 UNREACHABLE_HINT = "check the network and BINANCE_REST_URL; `python -m trading --data FILE` replays candles offline"

@@ -24,14 +24,19 @@ from storage.state import RuntimeState
 from trading.candles import Candle, ohlcv_line
 from trading.config import Settings
 from trading.confirmations import Outcome, Proposal
+from trading.exchange.market import (
+    ExchangeUnavailable,
+    make_client,
+    symbol_filters,
+    unknown_symbols,
+)
+from trading.exchange.stream import KlineStream, StreamStatus
 from trading.feed import CandleSink
 from trading.live import LiveTrading, ParamChange
-from trading.market import ExchangeUnavailable, make_client, symbol_filters, unknown_symbols
 from trading.notifier import Notice, Notifier
 from trading.optimize.whatif import Comparison, Optimization, WhatIf
 from trading.pnl import PnlSummary, Wallet, paper_wallet, pnl_summary
 from trading.portfolio import Fill, Portfolio
-from trading.stream import KlineStream, StreamStatus
 from trading.symbols import SymbolFilters
 from trading.trader import TraderSnapshot
 

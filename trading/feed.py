@@ -33,8 +33,8 @@ from storage.events import EventLog
 from storage.klines import KlineStore
 from trading.candles import Candle
 from trading.config import Settings
+from trading.exchange.market import ExchangeUnavailable, closed_candles, server_time_ms
 from trading.intervals import interval_ms, interval_name
-from trading.market import ExchangeUnavailable, closed_candles, server_time_ms
 
 log = logging.getLogger(__name__)
 

@@ -26,11 +26,11 @@ from trading.brokers import Broker, OrderRefused, OrderRequest, PaperBroker
 from trading.candles import Candle
 from trading.config import Settings
 from trading.confirmations import Confirmations, Outcome, Proposal
+from trading.exchange.market import make_client
+from trading.exchange.reconcile import differences, reconcile
 from trading.limits import check_limits
-from trading.market import make_client
 from trading.notifier import Notifier
 from trading.portfolio import Fill, Portfolio
-from trading.reconcile import differences, reconcile
 from trading.strategies import ParamError, Schema, Values, strategy_class
 from trading.strategies.params import fmt_value
 from trading.symbols import FilterError, SymbolFilters
@@ -332,7 +332,7 @@ def make_broker(settings: Settings, rules: Mapping[str, SymbolFilters], portfoli
     """Paper fills on live prices by default; real orders only in demo or live mode."""
     if settings.trading_mode == "paper":
         return PaperBroker(rules, settings.paper_fee_pct / 100, portfolio)
-    from trading.brokers.binance import (
+    from trading.exchange.broker import (
         BinanceBroker,  # python-binance order calls: exchange modes only
     )
 

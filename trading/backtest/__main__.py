@@ -22,9 +22,9 @@ from trading.backtest import BacktestResult, grid_cli, run_backtest, split_warmu
 from trading.backtest.stats import traded_span
 from trading.candles import Candle
 from trading.config import ConfigError, load_settings
+from trading.exchange.market import to_ms
 from trading.feed import load_csv_candles, load_stored_candles
 from trading.intervals import INTERVAL_MS
-from trading.market import to_ms
 from trading.strategies import STRATEGIES, ParamError, strategy_class
 from trading.strategies.params import parse_assignments
 

@@ -1,4 +1,5 @@
-"""Brokers turn an order request into fills: paper here; the Binance futures broker next."""
+"""Brokers turn an order request into fills: the seam and the paper broker here; the Binance
+broker lives with the rest of the exchange side, in trading/exchange/broker.py."""
 
 from trading.brokers.base import Broker, ExchangePosition, OrderRefused, OrderRequest, OrderUnknown
 from trading.brokers.paper import PaperBroker

@@ -19,7 +19,7 @@ from decimal import Decimal
 import pandas as pd
 
 from trading.candles import Candle
-from trading.market import candles_to_frame
+from trading.exchange.market import candles_to_frame
 from trading.portfolio import Fill, Portfolio
 from trading.strategies import Values, make_strategy
 

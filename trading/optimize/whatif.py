@@ -21,9 +21,9 @@ from storage.klines import KlineStore
 from trading.backtest import BacktestResult, run_backtest
 from trading.candles import Candle
 from trading.config import Settings
+from trading.exchange.market import closed_candles, make_client, server_time_ms, with_retries
 from trading.feed import load_stored_candles
 from trading.intervals import interval_ms
-from trading.market import closed_candles, make_client, server_time_ms, with_retries
 from trading.optimize import SweepResult, sweep
 from trading.optimize.grid import Grid, cell_values, parse_grid
 from trading.optimize.report import fmt_value

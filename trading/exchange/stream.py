@@ -4,7 +4,7 @@ whole lifecycle (open, message, error, close, reconnect with backoff, watchdog).
 What the candles mean is the feed's business (trading/feed.py): the stream hands it every
 parsed candle and says "a connection is open, catch up now", nothing else. What
 websocket-client needs adapting for (drops after the first connection, close codes,
-handshake timeout) is in trading/ws_app.py.
+handshake timeout) is in trading/exchange/ws_app.py.
 
 Why it is shaped like this:
 - `skip_utf8_validation=True`: the library's UTF-8 check is pure Python, byte by byte,
@@ -33,12 +33,12 @@ from storage.events import EventLog
 from storage.klines import KlineStore
 from trading.candles import Candle, MalformedFrame, parse_kline_message
 from trading.config import Settings
+from trading.exchange.market import ExchangeUnavailable, interruptible, make_client
+from trading.exchange.stream_status import StreamState
+from trading.exchange.stream_status import StreamStatus as StreamStatus
+from trading.exchange.ws_app import StreamApp, describe
 from trading.feed import CandleSink, LiveFeed
-from trading.market import ExchangeUnavailable, interruptible, make_client
 from trading.notifier import Notice, Notifier
-from trading.stream_status import StreamState
-from trading.stream_status import StreamStatus as StreamStatus
-from trading.ws_app import StreamApp, describe
 
 log = logging.getLogger(__name__)
 

@@ -26,8 +26,8 @@ from binance.client import Client
 from binance.exceptions import BinanceAPIException
 
 from trading.brokers.base import ExchangePosition, OrderRefused, OrderRequest, OrderUnknown
-from trading.brokers.binance_exits import ExitOrders
-from trading.brokers.binance_orders import (
+from trading.exchange.exits import ExitOrders
+from trading.exchange.orders import (
     ANY_ERROR,
     NET_ERRORS,
     UNCLEAR_CODES,

@@ -13,7 +13,7 @@ from typing import Any
 from binance.exceptions import BinanceAPIException
 
 from trading.brokers.base import OrderUnknown
-from trading.brokers.binance_orders import (
+from trading.exchange.orders import (
     ANY_ERROR,
     NET_ERRORS,
     UNCLEAR_CODES,

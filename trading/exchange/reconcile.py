@@ -15,8 +15,8 @@ from decimal import Decimal
 from typing import Protocol
 
 from trading.brokers.base import ExchangePosition
-from trading.brokers.binance_orders import ExchangeOrder
-from trading.market import with_retries
+from trading.exchange.market import with_retries
+from trading.exchange.orders import ExchangeOrder
 
 ZERO = Decimal(0)
 
@@ -39,7 +39,7 @@ class ExchangeState:
 def reconcile(broker: AccountReader, symbols: Iterable[str]) -> ExchangeState:
     """Positions and open orders (plain and conditional) of the configured symbols.
 
-    Reads are retried on transient failures (trading.market.with_retries); after that,
+    Reads are retried on transient failures (trading.exchange.market.with_retries); after that,
     ExchangeUnavailable: the caller must not trade on a guess.
     """
     symbols = tuple(symbols)

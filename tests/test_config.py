@@ -28,7 +28,7 @@ def test_demo_trading_urls_and_the_testnet_alias(word):
     s = load(TRADING_MODE=word, **KEYS)
     assert s.trading_mode == "demo"  # one word for the code to branch on
     assert s.binance_rest_url == "https://demo-fapi.binance.com"
-    assert s.binance_ws_url == "wss://fstream.binancefuture.com"
+    assert s.binance_ws_url == "wss://fstream.binancefuture.com/market"
 
 
 def test_url_overrides():
@@ -137,3 +137,26 @@ def test_an_env_file_named_on_the_command_line_must_exist(tmp_path) -> None:
     with pytest.raises(ConfigError, match="--env-file: .*missing.env does not exist"):
         load_settings(environ={}, env_file=tmp_path / "missing.env")
     load_settings(environ={}, env_file=".env")  # the default may be absent
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["wss://fstream.binance.com", "wss://fstream.binance.com/", "wss://fstream.binance.com/ws",
+     "wss://fstream.binance.com/public", "wss://fstream.binancefuture.com", "wss://fstream.binance.com:443/private"],
+)
+def test_a_binance_stream_host_without_market_is_one_config_line(url, monkeypatch, capsys):
+    """Since 2026-04-23 an unrouted (or /public, /private) connection carries no klines."""
+    from bot.__main__ import main
+
+    with pytest.raises(ConfigError) as err:
+        load(BINANCE_WS_URL=url)
+    assert str(err.value).startswith("BINANCE_WS_URL:") and "/market" in str(err.value)
+    monkeypatch.setenv("BINANCE_WS_URL", url)
+    assert main(["--env-file", os.devnull]) == 2
+    out = capsys.readouterr().err.strip()
+    assert out.count("\n") == 0 and "/market" in out and "BINANCE_WS_URL" in out
+
+
+def test_routed_and_non_binance_stream_urls_are_accepted():
+    assert load(BINANCE_WS_URL="wss://fstream.binance.com/market/").binance_ws_url == "wss://fstream.binance.com/market"
+    assert load(BINANCE_WS_URL="ws://127.0.0.1:9").binance_ws_url == "ws://127.0.0.1:9"  # not Binance: as given

@@ -66,16 +66,24 @@ def test_combined_stream_closed_updates_equal_rest_rows(ex: ReplayExchange) -> N
     ws.close()
 
 
-def test_raw_stream_and_root_paths(ex: ReplayExchange) -> None:
+def test_raw_stream_and_routing(ex: ReplayExchange) -> None:
+    """Binance's 2026 split: klines only under /market; an unrouted or /public connection
+    opens, subscribes, and carries none (silently, as on Binance)."""
     raw = connect(ex, "/ws/btcusdt@kline_15m")
-    root = connect(ex, "/stream?streams=btcusdt@kline_15m", base=ex.rest_url.replace("http", "ws"))
+    combined = connect(ex, "/stream?streams=btcusdt@kline_15m")
+    base = ex.rest_url.replace("http", "ws")
+    root = connect(ex, "/stream?streams=btcusdt@kline_15m", base=base)
+    public = connect(ex, "/ws/btcusdt@kline_15m", base=base + "/public")
     assert ex.advance(1)
     raw_frames = recv_json(raw, U + 1)
-    root_frames = recv_json(root, U + 1)
-    assert [f["data"] for f in root_frames] == raw_frames
+    combined_frames = recv_json(combined, U + 1)
+    assert [f["data"] for f in combined_frames] == raw_frames
     assert raw_frames[-1]["k"]["x"] is True  # type: ignore[index]
-    raw.close()
-    root.close()
+    for silent in (root, public):  # frames queue in order: the first one back is the reply
+        silent.send(json.dumps({"method": "LIST_SUBSCRIPTIONS", "id": 7}))
+        assert json.loads(silent.recv()) == {"result": ["btcusdt@kline_15m"], "id": 7}
+    for ws in (raw, combined, root, public):
+        ws.close()
 
 
 def test_two_symbols_on_one_connection(ex: ReplayExchange) -> None:

@@ -29,8 +29,11 @@ DEFAULT_REST = {
 DEFAULT_WS = {
     "paper": "wss://fstream.binance.com/market",
     "live": "wss://fstream.binance.com/market",
-    "demo": "wss://fstream.binancefuture.com",
+    "demo": "wss://fstream.binancefuture.com/market",
 }
+# Binance's futures stream hosts route by path since 2026-04-23: klines only under /market
+# (/public carries depth and book tickers, /private user data; no path carries /public only).
+BINANCE_WS_HOSTS = ("binance.com", "binancefuture.com")
 DEFAULT_TELEGRAM_BASE_URL = "https://api.telegram.org/bot"
 
 
@@ -187,6 +190,22 @@ def _url(name: str, raw: str, schemes: tuple[str, ...]) -> str:
     return value
 
 
+def _ws_url(raw: str) -> str:
+    """BINANCE_WS_URL: a Binance host must be given with its /market route, else the bot
+    would connect, hear no kline and reconnect every minute without saying why."""
+    value = _url("BINANCE_WS_URL", raw, ("ws", "wss"))
+    host, _, path = value.split("://", 1)[1].partition("/")
+    host = host.split(":")[0].lower()
+    binance = any(host == h or host.endswith("." + h) for h in BINANCE_WS_HOSTS)
+    if binance and path != "market":
+        root = value.split("://", 1)[0] + "://" + value.split("://", 1)[1].split("/")[0]
+        raise ConfigError(
+            f"BINANCE_WS_URL: {value} has no /market route; since 2026-04-23 Binance streams klines "
+            f"only under /market: use {root}/market"
+        )
+    return value
+
+
 def _report_time(raw: str) -> dt_time:
     """REPORT_TIME: HH:MM on a 24-hour UTC clock."""
     hours, sep, minutes = raw.strip().partition(":")
@@ -277,9 +296,7 @@ def load_settings(
         binance_rest_url=_url(
             "BINANCE_REST_URL", get("BINANCE_REST_URL", DEFAULT_REST[mode]), ("http", "https")
         ),
-        binance_ws_url=_url(
-            "BINANCE_WS_URL", get("BINANCE_WS_URL", DEFAULT_WS[mode]), ("ws", "wss")
-        ),
+        binance_ws_url=_ws_url(get("BINANCE_WS_URL", DEFAULT_WS[mode])),
         max_position_notional=_money(
             "MAX_POSITION_NOTIONAL",
             get("MAX_POSITION_NOTIONAL", "1000"),

@@ -117,6 +117,9 @@ class Connection:
         self.ws = ws
         self.transport = request.transport
         self.combined = combined
+        # Binance's 2026 routing: klines travel only on /market connections; an unrouted
+        # or /public one opens and subscribes fine but carries none of them.
+        self.market = request.path.startswith("/market/")
         self.streams: dict[str, None] = {}  # an ordered set: LIST_SUBSCRIPTIONS keeps order
         self.outbox = Outbox(capacity)
         self.sent = 0
@@ -184,7 +187,7 @@ class Hub:
             )
             wrapped = None
             for conn in subs:
-                if conn.closing or conn.stalled():
+                if conn.closing or conn.stalled() or not conn.market:
                     continue
                 if conn.combined:
                     if wrapped is None:
@@ -484,8 +487,9 @@ class Hub:
             self._changed.notify_all()
 
 
-def add_routes(app: web.Application, hub: Hub, prefixes: tuple[str, ...] = ("", "/market")) -> None:
-    """Serve the stream paths at the root and under /market (Binance's 2026 split)."""
+def add_routes(app: web.Application, hub: Hub, prefixes: tuple[str, ...] = ("", "/public", "/market")) -> None:
+    """Serve the stream paths at the root, /public and /market (Binance's 2026 split); only
+    /market connections carry klines, the others open and stay silent, as on Binance."""
     for prefix in prefixes:
         app.router.add_get(f"{prefix}/stream", hub.handle)
         app.router.add_get(f"{prefix}/ws", hub.handle)

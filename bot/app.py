@@ -29,6 +29,7 @@ from bot import (  # noqa: F401  (these modules register commands and buttons)
     backtest_commands,
     buttons,
     chart_commands,
+    ops_commands,
     order_commands,
     param_commands,
     proposals,

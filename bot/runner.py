@@ -55,7 +55,7 @@ async def serve(
             poll_interval=0.0, timeout=poll_timeout, drop_pending_updates=False,
             allowed_updates=["message", "callback_query"],
         )
-        if await asyncio.to_thread(engine.resume):
+        if await asyncio.to_thread(engine.resume_stream):
             log.info("stream was running before the restart; resumed")
         if ready is not None:
             ready.set()

@@ -103,11 +103,21 @@ def status_html(st: EngineStatus, formats: Mapping[str, NumberFormat] | None = N
             f = (formats or {}).get(symbol)
             line = ohlcv_line(c, f.fmt_price, f.fmt_qty) if f else ohlcv_line(c)
             lines.append(f"<code>{escape(line)}</code>")
+    if st.paused:
+        lines.append(f"⏸ Paused: no new entries ({escape(pause_reasons(st.paused))}); closes and stops still run · /resume")
     lines.append("Position: " + ("; ".join(escape(p) for p in st.positions) or "no position"))
     lines.append(
         "Pending confirmations: " + (", ".join(escape(p) for p in st.pending) or "none")
     )
     return "\n".join(lines)
+
+
+PAUSE_REASONS = {"admin": "an admin's /pause", "chat_unreachable": "the bot could not post to its chat"}
+
+
+def pause_reasons(reasons: Iterable[str]) -> str:
+    """Why entries are paused, in words (storage keeps the short names)."""
+    return "; ".join(PAUSE_REASONS.get(r, r) for r in sorted(reasons))
 
 
 def klines_html(

@@ -77,11 +77,11 @@ def test_restart_resumes_what_the_operator_asked_for(ex, db_path):
     assert first.stream.wait_until(lambda s: s.connected, 10)
     first.close()  # a shutdown, not /stop
     second = Engine(settings, RecordingNotifier())
-    assert second.resume() is True
+    assert second.resume_stream() is True
     assert second.stream.wait_until(lambda s: s.connected, 10)
     second.stop()
     third = Engine(settings, RecordingNotifier())
-    assert third.resume() is False  # /stop is remembered too
+    assert third.resume_stream() is False  # /stop is remembered too
 
 
 def test_malformed_frames_are_counted_logged_once_per_kind_and_harmless(ex, db_path):

@@ -56,6 +56,7 @@ class EngineStatus:
     positions: list[str]
     pending: list[str]
     trader: TraderSnapshot | None = None
+    paused: frozenset[str] = frozenset()
 
 
 class CandleAnnouncer:
@@ -130,7 +131,7 @@ class Engine:
         self._state().set("stream", "off")
         return self.stream.stop()
 
-    def resume(self) -> bool:
+    def resume_stream(self) -> bool:
         """After a restart: start the stream again if the last request was /start."""
         if self._state().get("stream") == "on":
             self._reconcile()
@@ -147,6 +148,23 @@ class Engine:
             lines = [f"could not reconcile with the exchange ({type(e).__name__}); check /status before trading"]
         for line in lines:
             self.notifier.notify(Notice("reconciled", f"reconcile: {line}"))
+
+    def pause(self, reason: str, by: int | None) -> bool:
+        """No new entries (strategy or manual) while any reason is set; closes, exits and the
+        stream go on. True if `reason` was not set before. Kept across restarts; audited."""
+        changed = self.live.pause.add(reason)
+        self.audit(None, by, "pause", reason, "paused" if changed else "already paused")
+        return changed
+
+    def resume(self, reason: str, by: int | None) -> bool:
+        """Lift one reason; entries are allowed again once no reason is left. True if it was set."""
+        changed = self.live.pause.remove(reason)
+        left = self.live.pause.reasons()
+        self.audit(None, by, "resume", reason, ("resumed" if not left else f"still paused: {', '.join(sorted(left))}") if changed else "was not paused")
+        return changed
+
+    def paused_reasons(self) -> frozenset[str]:
+        return self.live.pause.reasons()
 
     def close(self) -> None:
         """Shutdown: stop the stream but keep the operator's wish for the next start."""
@@ -175,6 +193,7 @@ class Engine:
             pending=[f"{r.side} {r.symbol} ({r.kind}) at the next open" for r in snap.pending]
             + [f"#{p.id} {p.action} {p.symbol} ({p.status})" for p in self.open_proposals()],
             trader=snap,
+            paused=self.paused_reasons(),
         )
 
     def _position_line(self, p: Any) -> str:

@@ -20,6 +20,7 @@ from typing import Any
 from storage.db import open_db
 from storage.klines import KlineStore
 from storage.params import ParamStore
+from storage.state import RuntimeState
 from storage.trades import TradeJournal
 from trading.book import Placement
 from trading.brokers import Broker, OrderRefused, OrderRequest, PaperBroker
@@ -30,6 +31,7 @@ from trading.exchange.market import make_client
 from trading.exchange.reconcile import differences, reconcile
 from trading.limits import check_limits
 from trading.notifier import Notifier
+from trading.pause import PAUSED_LINE, STATE_KEY, PauseGate
 from trading.portfolio import Fill, Portfolio
 from trading.strategies import ParamError, Schema, Values, strategy_class
 from trading.strategies.params import fmt_value
@@ -103,6 +105,9 @@ class LiveTrading:
             max_leverage=getattr(settings, "max_leverage", None),
             max_notional=getattr(settings, "max_position_notional", None),
         )
+        self.pause = self.trader.pause = PauseGate(
+            lambda: RuntimeState(self._conn()).get(STATE_KEY), lambda v: RuntimeState(self._conn()).set(STATE_KEY, v)
+        )
         # Proposals a crash left confirmed or being placed: only these are reconciled, never
         # one that a person confirms in this process (it would race its own placement).
         self._leftovers = {
@@ -138,6 +143,8 @@ class LiveTrading:
         if trader.broker is None:
             return Outcome(False, f"{trader.mode}: no broker places orders in this mode yet")
         want = {"long": 1, "short": -1, "close": 0}[action]
+        if want and self.pause.paused():
+            return Outcome(False, PAUSED_LINE)
         if want == 0 and not trader.portfolio.side(symbol):
             return Outcome(False, f"No {symbol} position to close.")
         price = self.price(symbol)
@@ -181,6 +188,8 @@ class LiveTrading:
         p = conf.get(proposal_id)
         if p is None:
             return Outcome(False, "No such proposal.")
+        if p.action != "close" and p.status == "pending" and self.pause.paused():  # stays pending
+            return Outcome(False, PAUSED_LINE, p)
         price = self.price(p.symbol)
         if price is None:  # checked before the claim: a press now changes nothing
             return Outcome(False, f"No {p.symbol} price yet; try again once the stream runs.", p)

@@ -29,6 +29,7 @@ from trading.brokers.base import Broker, OrderRefused, OrderRequest, OrderUnknow
 from trading.candles import Candle
 from trading.limits import check_limits
 from trading.notifier import Notice, Notifier
+from trading.pause import PauseGate, entries_gated
 from trading.portfolio import BUY, SELL, ClosedTrade, Fill, Portfolio
 from trading.strategies import CLOSE, LONG, Decision, Values, make_strategy
 from trading.symbols import SymbolFilters
@@ -80,6 +81,7 @@ class Trader:
         self.max_leverage = max_leverage
         self.max_notional = max_notional
         self._leverage: dict[str, int] = {}  # what the exchange was last told, per symbol
+        self.pause: PauseGate | None = None  # live only: while paused, no new entries
         self._lock = self.lock = threading.RLock()  # `lock`: for whoever must see the book still
         self._next_values: Values | None = None
         probe = make_strategy(strategy, values)
@@ -196,7 +198,7 @@ class Trader:
     def _decide(self, book: Book, d: Decision, candle: Candle, backfilled: bool) -> None:
         symbol = book.symbol
         want = 0 if d.action == CLOSE else (1 if d.action == LONG else -1)
-        reqs = self.legs(symbol, want, d.reason, candle.open_time)
+        reqs = entries_gated(self.pause, self.legs(symbol, want, d.reason, candle.open_time), f"strategy {d.action} {symbol}")
         if not reqs:
             return
         if self.broker is None:
@@ -212,7 +214,7 @@ class Trader:
             )
             return
         if self.approver is not None:
-            action = "reverse" if len(reqs) == 2 else ("close" if d.action == CLOSE else d.action)
+            action = "reverse" if len(reqs) == 2 else ("close" if reqs[0].reduce_only else d.action)
             self.approver.propose(
                 symbol=symbol, action=action, legs=reqs, ref_price=dec(candle.close), reason=d.reason,
                 source="strategy", requested_by=None, valid_until_open=candle.open_time + self.interval_ms,
@@ -224,7 +226,7 @@ class Trader:
             self._say("signal", f"signal {d.action} {symbol}: {d.reason}; orders at the next open{late}", decision=d)
 
     def _fill_pending(self, book: Book, candle: Candle) -> list[Fill]:
-        reqs, book.pending = book.pending, []
+        reqs, book.pending = entries_gated(self.pause, book.pending, f"{book.symbol} orders decided before the pause"), []
         price = dec(candle.open)
         return [f for r in reqs if (f := self._execute(book, r, price, candle.open_time)) is not None]
 

@@ -21,7 +21,7 @@ from sim.binance.account import Account
 from sim.binance.auth import ClientClocks, Signer
 from sim.binance.clock import ReplayClock, Step
 from sim.binance.data import SourceCandle, generate
-from sim.binance.errors import binance_errors
+from sim.binance.errors import Handler, binance_errors
 from sim.binance.faults import Faults
 from sim.binance.klines import closed_fields, rest_row
 from sim.binance.market import Series
@@ -29,6 +29,8 @@ from sim.binance.reports import order_json
 from sim.binance.rest import PublicApi
 from sim.binance.stats import Stats, StatsSnapshot
 from sim.binance.trading import TradingApi
+from sim.binance.user_events import AccountWatcher
+from sim.binance.user_stream import LISTEN_KEY_TTL, UserStream
 from sim.binance.ws import Hub, add_routes
 
 log = logging.getLogger(__name__)
@@ -65,6 +67,7 @@ class ReplayExchange:
         paused: bool = False,
         rest_forming: bool = True,
         queue_size: int = 1024,
+        listen_key_ttl: float = LISTEN_KEY_TTL,
     ) -> None:
         if candles is None:
             candles = generate(max(0, start_index) + GENERATED_CANDLES_AFTER_START, interval=interval or "15m")
@@ -105,6 +108,11 @@ class ReplayExchange:
             self.series, self.clock, self.client_clocks, rest_forming=rest_forming
         )
         self._trading = TradingApi(self.account, self.signer, self.faults, self._stats)
+        self.user_stream = UserStream(api_key, self.clock.market_time_ms, self._changed, ttl=listen_key_ttl)
+        self.watcher = AccountWatcher(
+            self.account, self._trading.algo, self.user_stream.publish, self.clock.market_time_ms
+        )
+        self._trading.changed = self.watcher.sync
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
@@ -131,6 +139,11 @@ class ReplayExchange:
     @property
     def ws_url(self) -> str:
         return f"ws://{self.host}:{self.port}/market"
+
+    @property
+    def user_ws_url(self) -> str:
+        """The user-data base (BINANCE_USER_WS_URL); streams at /ws/<listenKey>."""
+        return f"ws://{self.host}:{self.port}/private"
 
     @property
     def stats(self) -> StatsSnapshot:
@@ -244,6 +257,14 @@ class ReplayExchange:
 
     # ---- the server thread ---------------------------------------------------------------
 
+    @web.middleware
+    async def _sync_after_request(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Whatever a request changed on the account goes out on the user stream."""
+        try:
+            return await handler(request)
+        finally:
+            self.watcher.sync()
+
     def _run(self) -> None:
         loop = asyncio.new_event_loop()
         self._loop = loop
@@ -271,11 +292,19 @@ class ReplayExchange:
         self.clock.add_sink(self.hub)
         self.clock.add_sink(self.account)
         self.clock.add_sink(self._trading.algo)
+        self.clock.add_sink(_SyncSink(self.watcher.sync))
         app = web.Application(
-            middlewares=[self._stats.middleware(), self.faults.rest_middleware(), binance_errors]
+            middlewares=[
+                self._stats.middleware(),
+                self.faults.rest_middleware(),
+                self._sync_after_request,
+                binance_errors,
+            ]
         )
         app.add_routes(self._public.routes())
         app.add_routes(self._trading.routes())
+        app.add_routes(self.user_stream.routes())
+        app.add_routes([web.get("/fapi/v1/income", self._trading.signed(self.watcher.income.query))])
         add_routes(app, self.hub)
         runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
@@ -283,7 +312,11 @@ class ReplayExchange:
         await site.start()
         self._runner = runner
         self.port = runner.addresses[0][1]
-        self._tasks = [loop.create_task(self.clock.run()), loop.create_task(self.hub.ping_loop())]
+        self._tasks = [
+            loop.create_task(self.clock.run()),
+            loop.create_task(self.hub.ping_loop()),
+            loop.create_task(self.user_stream.expiry_loop()),
+        ]
         for task in self._tasks:
             task.add_done_callback(_report_crash)
         log.info("replay exchange on %s (ws %s)", self.rest_url, self.ws_url)
@@ -295,9 +328,23 @@ class ReplayExchange:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.hub.shutdown()
+        await self.user_stream.shutdown()
         if self._runner is not None:
             await self._runner.cleanup()
         log.info("replay exchange stopped in %.2f s", time.monotonic() - started)
+
+
+class _SyncSink:
+    """Tells the user stream what a replayed step did (after matching and triggering)."""
+
+    def __init__(self, sync: Callable[[], None]) -> None:
+        self.sync = sync
+
+    async def ready(self) -> None:
+        return None
+
+    def on_step(self, step: Step) -> None:
+        self.sync()
 
 
 def _report_crash(task: asyncio.Task[None]) -> None:

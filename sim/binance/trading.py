@@ -33,6 +33,13 @@ class TradingApi:
         self.faults = faults
         self.stats = stats
         self.algo = AlgoBook(account)
+        # called right after an order POST changed the account, before its (maybe late)
+        # answer: the user stream can beat the REST answer, as on Binance
+        self.changed: Callable[[], None] = lambda: None
+
+    def signed(self, action: Action) -> Callable[[web.Request], Awaitable[web.Response]]:
+        """A signed GET/POST route answering `action(params)` as JSON."""
+        return self._signed(action)
 
     def _signed(self, action: Action) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def handler(request: web.Request) -> web.Response:
@@ -88,12 +95,15 @@ class TradingApi:
                 self.stats.order_posted(params.get(id_param, ""), algo=algo)
             fault = self.faults.take_order_fault() if self.faults is not None else None
             if fault is None:
-                return json_response(action(params))
+                result = action(params)
+                self.changed()
+                return json_response(result)
             if self.stats is not None:
                 self.stats.count("rest_faults_served")
             if fault.error is not None and not fault.placed:
                 raise fault.error
             result = action(params)  # the order exists from here on
+            self.changed()
             if fault.drop:  # the answer is written to a closed socket, which aiohttp ignores
                 if request.transport is not None:
                     request.transport.abort()

@@ -30,7 +30,7 @@ STATUS_ICON = {
 }
 
 
-def proposal_html(p: Proposal, rules: SymbolFilters | None = None) -> str:
+def proposal_html(p: Proposal, rules: SymbolFilters | None = None, approvals: tuple[str, ...] = ()) -> str:
     """The proposal in the symbol's own formats (BTCUSDT: 0.010 BTC at 69590.0)."""
     qty = rules.fmt_qty if rules else (lambda q: f"{q.normalize():f}")
     price = rules.fmt_price if rules else (lambda x: f"{x.normalize():f}")
@@ -58,6 +58,8 @@ def proposal_html(p: Proposal, rules: SymbolFilters | None = None) -> str:
     if p.status == "pending":
         until = "when the next candle closes" if p.expires_at is None else f"at {views.utc(p.expires_at, seconds=True)} UTC"
         lines.append(f"Confirm places it at the market (admins); it expires {until}.")
+        if approvals:  # four-eyes: one admin has confirmed, a second must
+            lines.append(f"<b>{len(approvals)} of 2 approvals</b> (by {escape(', '.join(approvals))})")
     else:
         result = p.result or ""
         if result.startswith(p.status):  # "filled: BUY …", "expired unanswered", "rejected by …"
@@ -102,6 +104,11 @@ async def _edit(bot, chat_id: int, message_id: int, p: Proposal, rules: SymbolFi
             raise
 
 
+def _who(p) -> str:  # type: ignore[no-untyped-def]
+    user = p.query.from_user
+    return f"@{user.username}" if user and user.username else f"user {p.user_id}"
+
+
 def _proposal_id(arg: str) -> int | None:
     return int(arg) if arg.isdigit() and len(arg) < 12 else None
 
@@ -117,12 +124,12 @@ async def _answer(p, outcome: Outcome, audit: str) -> PressResult:  # type: igno
         )
         try:
             await p.query.edit_message_text(
-                proposal_html(outcome.proposal, rules), parse_mode=ParseMode.HTML, reply_markup=markup
+                proposal_html(outcome.proposal, rules, outcome.approvals), parse_mode=ParseMode.HTML, reply_markup=markup
             )
         except BadRequest as e:
             if "not modified" not in str(e).lower():
                 raise
-    return PressResult(audit, outcome.line[:190], alert=not outcome.ok)
+    return PressResult(audit, outcome.line[:190], alert=not outcome.ok and not outcome.approvals)
 
 
 @button_action("prop:confirm", admin=True)
@@ -130,9 +137,11 @@ async def confirm(p, arg: str) -> PressResult:  # type: ignore[no-untyped-def]
     pid = _proposal_id(arg)
     if pid is None:
         return PressResult("refused: bad proposal id", "This button is not valid.", alert=True)
-    outcome: Outcome = await off_loop(p.engine.confirm, pid, p.user_id)
+    outcome: Outcome = await off_loop(p.engine.confirm, pid, p.user_id, _who(p))
     audit = f"confirm #{pid}: " + (outcome.proposal.status if outcome.proposal else "unknown proposal")
-    if not outcome.ok and outcome.proposal is not None and outcome.proposal.status in ("pending", "placed", "filled"):
+    if outcome.approvals:
+        audit = f"confirm #{pid}: approval {len(outcome.approvals)} of 2"
+    elif not outcome.ok and outcome.proposal is not None and outcome.proposal.status in ("pending", "placed", "filled"):
         audit = f"confirm #{pid}: refused ({outcome.line})"
     return await _answer(p, outcome, audit)
 
@@ -142,7 +151,5 @@ async def reject(p, arg: str) -> PressResult:  # type: ignore[no-untyped-def]
     pid = _proposal_id(arg)
     if pid is None:
         return PressResult("refused: bad proposal id", "This button is not valid.", alert=True)
-    user = p.query.from_user
-    who = f"@{user.username}" if user and user.username else f"user {p.user_id}"
-    outcome: Outcome = await off_loop(p.engine.reject, pid, p.user_id, who)
+    outcome: Outcome = await off_loop(p.engine.reject, pid, p.user_id, _who(p))
     return await _answer(p, outcome, f"reject #{pid}: " + ("rejected" if outcome.ok else f"refused ({outcome.line})"))

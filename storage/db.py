@@ -173,7 +173,18 @@ def _v5(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5]
+def _v6(db: sqlite_utils.Database) -> None:
+    # Four-eyes (FOUR_EYES_NOTIONAL): each admin's Confirm of a large proposal, once per admin.
+    # The primary key makes a second press by the same admin a no-op (INSERT OR IGNORE), so
+    # counting rows counts different admins, whatever the threads or processes.
+    db["approvals"].create(
+        {"proposal_id": int, "user_id": int, "who": str, "at": int},
+        pk=("proposal_id", "user_id"),
+        not_null={"proposal_id", "user_id", "at"},
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -77,6 +77,11 @@ class Settings:
     confirm_orders: bool = True
     proposal_ttl: float = 0.0  # seconds; 0: a proposal lives until the next candle closes
     max_drift_pct: Decimal = Decimal("0.5")
+    # Orders whose opening value exceeds this (USDT) need Confirm from two different admins;
+    # None (FOUR_EYES_NOTIONAL=off, the default): one admin's Confirm is enough.
+    four_eyes_notional: Decimal | None = None
+    # Commands and presses older than this (s) when they reach the bot are not executed.
+    stale_command_seconds: float = 120.0
 
     @property
     def interval_ms(self) -> int:
@@ -170,6 +175,13 @@ def _money(name: str, raw: str, *, minimum: Decimal, maximum: Decimal) -> Decima
     if not value.is_finite() or not minimum <= value <= maximum:
         raise ConfigError(f"{name}: must be from {minimum} to {maximum}, got {raw}")
     return value
+
+
+def _four_eyes(raw: str) -> Decimal | None:
+    """`off` (or 0): one admin confirms anything; a number: above it, two must."""
+    if raw.strip().lower() in ("off", "0", ""):
+        return None
+    return _money("FOUR_EYES_NOTIONAL", raw.strip(), minimum=Decimal("0.01"), maximum=Decimal("1e12"))
 
 
 def _flag(name: str, raw: str) -> bool:
@@ -330,5 +342,9 @@ def load_settings(
         proposal_ttl=_number("PROPOSAL_TTL", get("PROPOSAL_TTL", "0"), minimum=0),
         max_drift_pct=_money(
             "MAX_DRIFT_PCT", get("MAX_DRIFT_PCT", "0.5"), minimum=Decimal(0), maximum=Decimal(100)
+        ),
+        four_eyes_notional=_four_eyes(get("FOUR_EYES_NOTIONAL", "off")),
+        stale_command_seconds=_number(
+            "STALE_COMMAND_SECONDS", get("STALE_COMMAND_SECONDS", "120"), minimum=1
         ),
     )

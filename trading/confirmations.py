@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from storage.approvals import ApprovalStore
 from storage.db import open_db
 from storage.proposals import ProposalStore
 from trading.brokers.base import OrderRequest
@@ -56,6 +57,7 @@ class Outcome:
     ok: bool
     line: str
     proposal: Proposal | None = None
+    approvals: tuple[str, ...] = ()  # four-eyes: who has confirmed so far, while one more is needed
 
 
 def leg_id(proposal_id: int, n: int) -> str:
@@ -64,11 +66,20 @@ def leg_id(proposal_id: int, n: int) -> str:
 
 
 class Confirmations:
-    def __init__(self, db_path: str, notifier: Notifier | None, *, ttl_seconds: float, max_drift_pct: Decimal) -> None:
+    def __init__(
+        self,
+        db_path: str,
+        notifier: Notifier | None,
+        *,
+        ttl_seconds: float,
+        max_drift_pct: Decimal,
+        four_eyes_notional: Decimal | None = None,
+    ) -> None:
         self.db_path = db_path
         self.notifier = notifier
         self.ttl_seconds = ttl_seconds
         self.max_drift_pct = max_drift_pct
+        self.four_eyes_notional = four_eyes_notional
         self._local = threading.local()
 
     def _store(self) -> ProposalStore:
@@ -138,6 +149,32 @@ class Confirmations:
         self._store().set_message(proposal_id, chat_id, message_id)
 
     # ------------------------------------------------------------- deciding
+    def approve(self, p: Proposal, user_id: int | None, who: str) -> Outcome | None:
+        """Four-eyes, before the pending → confirmed race: above FOUR_EYES_NOTIONAL this
+        admin's Confirm is recorded (once per admin) and the order goes ahead only once two
+        different admins have confirmed. None: go ahead; an Outcome: wait for one more."""
+        limit = self.four_eyes_notional
+        if limit is None or p.status != "pending" or opening_notional(p) <= limit:
+            return None
+        if user_id is None:
+            return Outcome(False, "Only a known admin can approve this order.", p)
+        names = ApprovalStore(self._store_db()).add(p.id, user_id, who)
+        if len(names) >= 2:
+            return None
+        return Outcome(
+            False,
+            f"1 of 2 approvals (by {', '.join(names)}); a second admin's Confirm places it.",
+            p,
+            tuple(names),
+        )
+
+    def approvals(self, proposal_id: int) -> list[str]:
+        return ApprovalStore(self._store_db()).names(proposal_id)
+
+    def _store_db(self) -> Any:
+        self._store()
+        return self._local.db
+
     def claim(self, proposal_id: int, user_id: int | None, cursor: int | None, price: Decimal | None) -> Outcome:
         """Win the pending → confirmed race, then check expiry and drift. The caller places
         the legs only when `ok`; any other answer changed nothing it could double."""
@@ -194,6 +231,16 @@ class Confirmations:
         if p.expires_at is not None and time.time() * 1000 >= p.expires_at:
             return True
         return p.valid_until_open is not None and cursor is not None and cursor >= p.valid_until_open
+
+
+def opening_notional(p: Proposal) -> Decimal:
+    """The value the proposal would open, in USDT (reduce-only legs only lower the risk)."""
+    total = Decimal(0)
+    for leg in p.legs:
+        if leg.reduce_only:
+            continue
+        total += leg.qty * p.ref_price if leg.qty is not None else (leg.stake or Decimal(0)) * (leg.leverage or 1)
+    return total
 
 
 def proposal_text(p: Proposal) -> str:

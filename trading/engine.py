@@ -238,8 +238,8 @@ class Engine:
             raise ValueError(f"{symbol} is not traded (SYMBOLS={','.join(self.settings.symbols)})")
         return self.live.propose_order(action, symbol, qty, user_id)
 
-    def confirm(self, proposal_id: int, user_id: int | None) -> Outcome:
-        return self.live.confirm(proposal_id, user_id)
+    def confirm(self, proposal_id: int, user_id: int | None, who: str | None = None) -> Outcome:
+        return self.live.confirm(proposal_id, user_id, who)
 
     def reject(self, proposal_id: int, user_id: int | None, who: str) -> Outcome:
         return self.live.reject(proposal_id, user_id, who)
@@ -247,6 +247,11 @@ class Engine:
     def proposal(self, proposal_id: int) -> Proposal | None:
         c = self.live.confirmations
         return c.get(proposal_id) if c is not None else None
+
+    def approvals(self, proposal_id: int) -> list[str]:
+        """Four-eyes: the admins who confirmed a pending proposal so far."""
+        c = self.live.confirmations
+        return c.approvals(proposal_id) if c is not None else []
 
     def open_proposals(self) -> list[Proposal]:
         c = self.live.confirmations

@@ -82,7 +82,8 @@ class LiveTrading:
         broker = make_broker(settings, rules, portfolio)
         self.confirmations = (
             Confirmations(
-                settings.db_path, notifier, ttl_seconds=settings.proposal_ttl, max_drift_pct=settings.max_drift_pct
+                settings.db_path, notifier, ttl_seconds=settings.proposal_ttl, max_drift_pct=settings.max_drift_pct,
+                four_eyes_notional=settings.four_eyes_notional,
             )
             if settings.confirm_orders and broker is not None
             else None
@@ -180,7 +181,7 @@ class LiveTrading:
         placed = trader.place(legs, price)
         return Outcome(placed.error is None, placement_line(placed, trader.filters[symbol]))
 
-    def confirm(self, proposal_id: int, user_id: int | None) -> Outcome:
+    def confirm(self, proposal_id: int, user_id: int | None, who: str | None = None) -> Outcome:
         """Exactly one of any number of presses places the orders; the others are told why not."""
         conf = self.confirmations
         if conf is None:
@@ -190,6 +191,9 @@ class LiveTrading:
             return Outcome(False, "No such proposal.")
         if p.action != "close" and p.status == "pending" and self.pause.paused():  # stays pending
             return Outcome(False, PAUSED_LINE, p)
+        waiting = conf.approve(p, user_id, who or f"user {user_id}")  # four-eyes, before the race
+        if waiting is not None:
+            return waiting
         price = self.price(p.symbol)
         if price is None:  # checked before the claim: a press now changes nothing
             return Outcome(False, f"No {p.symbol} price yet; try again once the stream runs.", p)

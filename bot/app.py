@@ -39,6 +39,7 @@ from bot import (  # noqa: F401  (these modules register commands and buttons)
 from bot.access import Access
 from bot.commands import COMMANDS, Command, Ctx, UsageError, number_formats, off_loop
 from bot.notifier import TelegramNotifier
+from bot.stale import HEARTBEAT_SECONDS, StaleGate
 from trading.engine import Engine
 from trading.notifier import Notice
 
@@ -87,11 +88,21 @@ def build_application(
         )
         .build()
     )
-    app.bot_data.update(engine=engine, notifier=notifier, access=access, signer=signer)
+
+    async def say(chat_id: int, html: str) -> None:
+        await app.bot.send_message(chat_id, html, parse_mode=ParseMode.HTML)
+
+    stale = StaleGate(settings.stale_command_seconds, say)
+    app.bot_data.update(engine=engine, notifier=notifier, access=access, signer=signer, stale=stale)
 
     async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         chat = update.effective_chat
         if not access.chat_allowed(chat.id if chat else None):
+            raise ApplicationHandlerStop
+        assert chat is not None
+        age = stale.age(update)
+        if age is not None:
+            await _ignore_stale(update, context, chat.id, age)
             raise ApplicationHandlerStop
 
     app.add_handler(TypeHandler(Update, gate), group=-1)
@@ -113,7 +124,38 @@ def build_application(
         period = settings.status_post_minutes * 60
         jq.run_repeating(_status_post, interval=period, first=period, name="status-post")
     chart_commands.schedule_daily_report(jq, settings)
+    jq.run_repeating(_heartbeat, interval=HEARTBEAT_SECONDS, first=HEARTBEAT_SECONDS, name="heartbeat")
     return app
+
+
+async def _ignore_stale(update: Update, context: ContextTypes.DEFAULT_TYPE, chat_id: int, age: float) -> None:
+    """An old command or press: not run; audited, answered (a press), told in the batch line."""
+    message = update.message
+    if message is not None:
+        word = (message.text or "").split()[0]
+        target = word.partition("@")[2]
+        if target and target.lower() != (context.bot.username or "").lower():
+            return  # another bot's command
+    stale: StaleGate = context.bot_data["stale"]
+    item = stale.ignore(chat_id, update, age)
+    engine: Engine = context.bot_data["engine"]
+    user = update.effective_user
+    action = item.what.split()[0] if message is not None else "button"
+    detail = (message.text or "")[:AUDIT_DETAIL] if message is not None else (update.callback_query.data or "")[:AUDIT_DETAIL]  # type: ignore[union-attr]
+    outcome = f"ignored: stale ({'unknown age' if age == float('inf') else f'{age:.0f}s old'})"
+    try:
+        await off_loop(engine.audit, chat_id, user.id if user else None, action, detail, outcome)
+    except Exception:
+        log.exception("audit of an ignored old update failed")
+    if update.callback_query is not None:
+        with contextlib.suppress(Exception):  # Telegram may already call it too old
+            await update.callback_query.answer("Not done: this press is too old; press again.", show_alert=True)
+
+
+async def _heartbeat(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Write down that the bot is alive: the next start knows when its downtime began."""
+    engine: Engine = context.bot_data["engine"]
+    await off_loop(engine.remember, "alive_at", f"{time.time():.0f}")
 
 
 async def on_startup(app: Application) -> None:

@@ -12,10 +12,12 @@ import contextlib
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable
 
 from telegram.ext import Application
 
+from bot import stale
 from bot.app import (
     FEED_CHECK_SECONDS,
     TELEGRAM_LIMITS,
@@ -49,6 +51,8 @@ async def serve(
         on_app(app)
     async with app:
         await on_startup(app)
+        await stale.prepare(app, app.bot_data["stale"], lambda: asyncio.to_thread(engine.remembered, "alive_at"))
+        await asyncio.to_thread(engine.remember, "alive_at", f"{time.time():.0f}")
         await app.start()
         assert app.updater is not None
         await app.updater.start_polling(
@@ -67,6 +71,7 @@ async def serve(
             if engine.stream.running:
                 await asyncio.to_thread(engine.close)
             await notifier.drain(timeout=5.0)
+            await asyncio.to_thread(engine.remember, "alive_at", f"{time.time():.0f}")
             await app.stop()
             await on_shutdown(app)
 

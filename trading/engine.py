@@ -335,6 +335,13 @@ class Engine:
     def audit_log(self, limit: int = 20) -> list[dict[str, Any]]:
         return AuditLog(self._conn()).recent(limit)
 
+    def remembered(self, key: str) -> str | None:
+        """A small durable fact the chat side keeps across restarts (runtime_state)."""
+        return self._state().get(f"chat.{key}")
+
+    def remember(self, key: str, value: str) -> None:
+        self._state().set(f"chat.{key}", value)
+
     # ------------------------------------------------------------- stream thread side
     # ------------------------------------------------------------- per-thread storage
     def _conn(self) -> Any:

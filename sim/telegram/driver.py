@@ -88,8 +88,12 @@ class ChatDriver:
         first_name: str = "Alice",
         username: str | None = None,
         reply_to_message_id: int | None = None,
+        date: int | None = None,
     ) -> dict[str, Any]:
-        """Injects a user's text message; returns the Update (delivered unless filtered)."""
+        """Injects a user's text message; returns the Update (delivered unless filtered).
+
+        `date` (unix seconds) dates it in the past: a message typed while the bot was down,
+        which Telegram keeps (up to 24 hours) and delivers with its original date."""
         state = self._state
         with state.lock:
             title = chat_title if chat_type != "private" else None
@@ -99,7 +103,7 @@ class ChatDriver:
                 "message_id": state.new_message_id(chat_id),
                 "from": copy.deepcopy(user),
                 "chat": copy.deepcopy(chat),
-                "date": int(time.time()),
+                "date": int(time.time()) if date is None else int(date),
                 "text": text,
             }
             entities = command_entities(text)

@@ -1,0 +1,127 @@
+"""Old commands and presses are not executed.
+
+Telegram keeps a bot's undelivered updates for up to 24 hours, so a bot that was down gets,
+at its next start, the `/long` or `/stop` someone typed hours ago; run now, it would trade at
+today's price on yesterday's intent. A command's message carries its date, so one older than
+STALE_COMMAND_SECONDS is not run. A button press carries no date of its own: a press that
+was already waiting when the bot started (the start's backlog) happened while the bot was
+down, at the earliest when the message it was pressed on was last shown and at the latest
+when the bot came back; if the earliest is older than the limit it is not run either.
+The ignored ones are audited one by one and told to the chat in one line per burst.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from telegram import Update
+from telegram.error import TelegramError
+from telegram.ext import Application
+
+from bot import views
+
+log = logging.getLogger(__name__)
+
+FLUSH_AFTER = 1.0  # seconds: ignored updates arriving together are told in one line
+LISTED = 8  # at most this many named in the line; the rest are counted
+HEARTBEAT_SECONDS = 30.0  # how often the bot writes down that it is alive (its downtime's start)
+
+
+@dataclass(frozen=True)
+class Ignored:
+    what: str  # "/long 0.01" or "a button press"
+    who: str
+    age: float  # seconds (at least; for presses, the earliest it can have been)
+
+
+class StaleGate:
+    def __init__(self, max_age: float, say: Callable[[int, str], Awaitable[object]]) -> None:
+        self.max_age = max_age
+        self._say = say
+        self._batches: dict[int, list[Ignored]] = {}
+        self._flush: dict[int, asyncio.TimerHandle] = {}
+        self.backlog_until: int | None = None  # highest update_id waiting when the bot started
+        self.alive_before: float | None = None  # wall time the previous run last said it was alive
+        self.started_at = time.time()
+
+    def age(self, update: Update, now: float | None = None) -> float | None:
+        """How old the update is when it is too old to run; None: run it."""
+        message = update.message
+        if message is not None:
+            if not (message.text or "").startswith("/") or message.date is None:
+                return None
+            age = (time.time() if now is None else now) - message.date.timestamp()
+            return age if age > self.max_age else None
+        query = update.callback_query
+        if query is None or self.backlog_until is None or update.update_id > self.backlog_until:
+            return None
+        # Pressed while the bot was down: not before the message was last shown, nor before
+        # the previous run's last sign of life. If even that earliest moment is recent
+        # enough, it is run; if nothing tells, it is not (its age is unknown).
+        shown = None
+        if query.message is not None:
+            when = getattr(query.message, "edit_date", None) or getattr(query.message, "date", None)
+            shown = when.timestamp() if when is not None else None
+        marks = [t for t in (shown, self.alive_before) if t]
+        if not marks:
+            return float("inf")
+        age = self.started_at - max(marks)
+        return age if age > self.max_age else None
+
+    def ignore(self, chat_id: int, update: Update, age: float) -> Ignored:
+        """Remember one ignored update for the next line to its chat."""
+        user = update.effective_user
+        who = f"@{user.username}" if user and user.username else f"user {user.id if user else '?'}"
+        if update.message is not None and update.message.text:
+            what = views.echo(update.message.text.split("\n")[0])[1:-1]
+        else:
+            what = "a button press"
+        item = Ignored(what, who, age)
+        self._batches.setdefault(chat_id, []).append(item)
+        if chat_id not in self._flush:
+            self._flush[chat_id] = asyncio.get_running_loop().call_later(FLUSH_AFTER, self._start_flush, chat_id)
+        return item
+
+    def _start_flush(self, chat_id: int) -> None:
+        self._flush.pop(chat_id, None)
+        batch = self._batches.pop(chat_id, [])
+        if batch:
+            asyncio.get_running_loop().create_task(self._tell(chat_id, batch))
+
+    async def _tell(self, chat_id: int, batch: list[Ignored]) -> None:
+        try:
+            await self._say(chat_id, ignored_line(batch, self.max_age))
+        except Exception:
+            log.exception("could not tell the chat about %d ignored old updates", len(batch))
+
+
+def ignored_line(batch: list[Ignored], max_age: float) -> str:
+    """One line for a burst of ignored updates: what, by whom, how old."""
+    named = [
+        f"{views.escape(i.what)} by {views.escape(i.who)} "
+        + ("(pressed while the bot was down)" if i.what == "a button press" else f"({views.duration(i.age)} old)")
+        for i in batch[:LISTED]
+    ]
+    more = f"; and {len(batch) - LISTED} more" if len(batch) > LISTED else ""
+    return (
+        f"⏳ Not executed, sent more than {max_age:g}s ago (STALE_COMMAND_SECONDS) while the bot was away: "
+        f"{'; '.join(named)}{more}. Send again what still stands."
+    )
+
+
+async def prepare(app: Application, gate: StaleGate, remembered: Callable[[], Awaitable[str | None]]) -> None:
+    """Before polling: which updates were already waiting (the backlog), and when the previous
+    run was last alive. getUpdates without an offset confirms nothing, so PTB gets them all."""
+    try:
+        waiting = await app.bot.get_updates(timeout=0, limit=100)
+    except TelegramError as e:
+        log.warning("could not look at the waiting updates (%s); old presses are judged by their message", e)
+        waiting = ()
+    gate.backlog_until = max((u.update_id for u in waiting), default=None)
+    before = await remembered()
+    gate.alive_before = float(before) if before else None
+    gate.started_at = time.time()

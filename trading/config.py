@@ -82,6 +82,11 @@ class Settings:
     four_eyes_notional: Decimal | None = None
     # Commands and presses older than this (s) when they reach the bot are not executed.
     stale_command_seconds: float = 120.0
+    # Exits on the exchange (README "Exits on the exchange"): the price Binance triggers
+    # STOP_MARKET / TAKE_PROFIT_MARKET on, and the user data stream's base URL ("" = derived
+    # from BINANCE_WS_URL: its trailing /market becomes /private).
+    stop_working_type: str = "MARK_PRICE"
+    binance_user_ws_url: str = ""
 
     @property
     def interval_ms(self) -> int:
@@ -287,6 +292,13 @@ def load_settings(
     chat_ids = _int_list("TELEGRAM_CHAT_ID", get("TELEGRAM_CHAT_ID"))
     admin_ids = frozenset(_int_list("TELEGRAM_ADMIN_IDS", get("TELEGRAM_ADMIN_IDS")))
 
+    working_type = get("STOP_WORKING_TYPE", "MARK_PRICE").upper()
+    if working_type not in ("MARK_PRICE", "CONTRACT_PRICE"):
+        raise ConfigError(f"STOP_WORKING_TYPE: {working_type!r} is not one of MARK_PRICE, CONTRACT_PRICE")
+    user_ws = get("BINANCE_USER_WS_URL")
+    if user_ws:
+        user_ws = _url("BINANCE_USER_WS_URL", user_ws, ("ws", "wss"))
+
     from trading.strategies import STRATEGIES  # late: strategies import config's neighbours
 
     strategy = get("STRATEGY", "ema_cross").lower()
@@ -347,4 +359,6 @@ def load_settings(
         stale_command_seconds=_number(
             "STALE_COMMAND_SECONDS", get("STALE_COMMAND_SECONDS", "120"), minimum=1
         ),
+        stop_working_type=working_type,
+        binance_user_ws_url=user_ws,
     )

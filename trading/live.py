@@ -20,7 +20,7 @@ from typing import Any
 from storage.db import open_db
 from storage.klines import KlineStore
 from storage.params import ParamStore
-from storage.state import RuntimeState
+from storage.state import RuntimeState, instance_id
 from storage.trades import TradeJournal
 from trading.book import Placement
 from trading.brokers import Broker, OrderRefused, OrderRequest, PaperBroker
@@ -105,6 +105,7 @@ class LiveTrading:
             approver=self.confirmations,
             max_leverage=getattr(settings, "max_leverage", None),
             max_notional=getattr(settings, "max_position_notional", None),
+            exits=self._exit_keeper(broker),
         )
         self.pause = self.trader.pause = PauseGate(
             lambda: RuntimeState(self._conn()).get(STATE_KEY), lambda v: RuntimeState(self._conn()).set(STATE_KEY, v)
@@ -115,6 +116,14 @@ class LiveTrading:
             p.id for p in (self.confirmations.open() if self.confirmations is not None else []) if p.status != "pending"
         }
         self.recover()
+
+    def _exit_keeper(self, broker: Any) -> Any:
+        """Demo/live: the stop-loss and take-profit rest on the exchange (protection.py)."""
+        if not hasattr(broker, "place_exit"):
+            return None
+        from trading.exchange.protection import ExchangeExits
+
+        return ExchangeExits(broker, instance_id(self._conn()), self.settings.stop_working_type)
 
     # ------------------------------------------------------------- parameters
     def set_params(self, changes: Mapping[str, Any], user_id: int | None) -> list[ParamChange]:
@@ -270,7 +279,8 @@ class LiveTrading:
         if not hasattr(broker, "lookup"):
             return []
         with self.trader.lock:
-            return self._settle_leftovers(broker) + self._adopt_positions(broker)
+            said = self._settle_leftovers(broker) + self._adopt_positions(broker)
+            return said + self.trader.protect_all(check=True)
 
     def _settle_leftovers(self, broker: Any) -> list[str]:
         said: list[str] = []
@@ -295,7 +305,9 @@ class LiveTrading:
         state = reconcile(broker, self.settings.symbols)
         book = {s: pos.qty for s, pos in self.trader.portfolio.positions.items()}
         said = [f"{line}; the book now follows the exchange" for line in differences(state, book)]
+        keeper = self.trader.exits
         for symbol, orders in state.orders.items():
+            orders = [o for o in orders if keeper is None or not keeper.is_own(o.client_id)]
             if orders:  # resting orders the bot did not place in this run: say so, touch nothing
                 listed = ", ".join(f"{o.type} {o.side} {o.client_id}" for o in orders[:5])
                 said.append(f"{symbol}: {len(orders)} open order(s) on the exchange ({listed}); left as they are")

@@ -33,6 +33,7 @@ from trading.pause import PauseGate, entries_gated
 from trading.portfolio import BUY, SELL, ClosedTrade, Fill, Portfolio
 from trading.strategies import CLOSE, LONG, Decision, Values, make_strategy
 from trading.symbols import SymbolFilters
+from trading.trader_exits import TraderExits
 
 log = logging.getLogger(__name__)
 HistoryLoader = Callable[[str, int, int], list[Candle]]  # (symbol, n, last open time) → candles
@@ -47,7 +48,7 @@ class Journal(Protocol):
         """Fills and the new state in one transaction, so a crash never half-books a candle."""
 
 
-class Trader:
+class Trader(TraderExits):
     def __init__(
         self,
         *,
@@ -66,6 +67,7 @@ class Trader:
         approver: Any = None,
         max_leverage: int | None = None,
         max_notional: Decimal | None = None,
+        exits: Any = None,
     ) -> None:
         self.strategy_name = strategy
         self.interval_ms = interval_ms
@@ -80,10 +82,14 @@ class Trader:
         self.approver = approver  # trading.confirmations.Confirmations when CONFIRM_ORDERS=on
         self.max_leverage = max_leverage
         self.max_notional = max_notional
+        # demo/live: trading.exchange.protection.ExchangeExits keeps the stop-loss and the
+        # take-profit resting on the exchange; the candle check below is then not used.
+        self.exits = exits
         self._leverage: dict[str, int] = {}  # what the exchange was last told, per symbol
         self.pause: PauseGate | None = None  # live only: while paused, no new entries
         self._lock = self.lock = threading.RLock()  # `lock`: for whoever must see the book still
         self._next_values: Values | None = None
+        self._levels_changed = False
         probe = make_strategy(strategy, values)
         self.values: Values = dict(probe.values)
         self.books: dict[str, Book] = {}
@@ -117,6 +123,7 @@ class Trader:
             fills = self._fill_pending(book, candle)
             if self.journal is not None:
                 self.journal.commit(book.symbol, self._state(book), fills)
+            self._protect(book)
 
     def on_candle(self, candle: Candle, backfilled: bool) -> None:
         with self._lock:
@@ -124,7 +131,7 @@ class Trader:
                 self._apply_values()
             book = self.books[candle.symbol]
             fills = self._fill_pending(book, candle) if book.pending else []
-            if book.stop_f or book.take_f:
+            if (book.stop_f or book.take_f) and self.exits is None:
                 fills += self._check_exits(book, candle)
             book.history.append(candle)
             book.last_close = book.last_price = candle.close
@@ -137,6 +144,9 @@ class Trader:
                 self._decide(book, decision, candle, backfilled)
             if self.journal is not None:
                 self.journal.commit(book.symbol, self._state(book), fills)
+            if fills or self._levels_changed:
+                self._levels_changed = False
+                self._protect(book)
 
     # ------------------------------------------------------------- parameters
     def set_values(self, values: Values) -> None:
@@ -159,6 +169,7 @@ class Trader:
             pos = self.portfolio.positions.get(book.symbol)
             if pos is not None and pos.qty:
                 self._set_exits(book, pos.entry, pos.side)
+                self._levels_changed = True
 
     def _rewarm(self, book: Book, candles: Sequence[Candle]) -> None:
         strategy = book.strategy
@@ -229,29 +240,6 @@ class Trader:
         reqs, book.pending = entries_gated(self.pause, book.pending, f"{book.symbol} orders decided before the pause"), []
         price = dec(candle.open)
         return [f for r in reqs if (f := self._execute(book, r, price, candle.open_time)) is not None]
-
-    def _check_exits(self, book: Book, c: Candle) -> list[Fill]:
-        pos = self.portfolio.positions.get(book.symbol)
-        if pos is None or not pos.qty:
-            return []
-        long = pos.qty > 0
-        kind, level = None, None
-        if book.stop_f and (c.low <= book.stop_f if long else c.high >= book.stop_f):
-            kind, level = "stop_loss", book.stop
-            gapped = c.open <= book.stop_f if long else c.open >= book.stop_f
-        elif book.take_f and (c.high >= book.take_f if long else c.low <= book.take_f):
-            kind, level = "take_profit", book.take
-            gapped = c.open >= book.take_f if long else c.open <= book.take_f
-        if kind is None:
-            return []
-        price = dec(c.open) if gapped else level
-        req = OrderRequest(
-            OrderRequest.client_id(book.symbol, c.open_time, "sl" if kind == "stop_loss" else "tp"),
-            book.symbol, SELL if long else BUY, kind, kind.replace("_", "-"), c.open_time,
-            qty=abs(pos.qty), reduce_only=True,
-        )
-        fill = self._execute(book, req, price, c.open_time)  # type: ignore[arg-type]
-        return [fill] if fill is not None else []
 
     def _execute(self, book: Book, req: OrderRequest, price: Decimal, time: int) -> Fill | None:
         try:
@@ -324,6 +312,7 @@ class Trader:
                 except OrderRefused as e:
                     self._book(book, fills)
                     self._refused(leg, e)
+                    self._protect(book)
                     return Placement(fills, closed, str(e), e.code)
                 except OrderUnknown as e:
                     self._book(book, fills)
@@ -331,6 +320,7 @@ class Trader:
                 fills.append(fill)
                 closed += done
             self._book(book, fills)
+            self._protect(book)
             return Placement(fills, closed, None, None)
 
     def adopt(self, fills: Sequence[Fill]) -> None:
@@ -339,7 +329,14 @@ class Trader:
         with self._lock:
             for fill in fills:
                 self.portfolio.apply(fill)
-                self._book(self.books[fill.symbol], [fill])
+                book = self.books[fill.symbol]
+                pos = self.portfolio.positions[fill.symbol]
+                if pos.qty:  # the position as it is now gets the exits of its entry
+                    self._set_exits(book, pos.entry, pos.side)
+                else:
+                    book.stop = book.take = None
+                    book.stop_f = book.take_f = 0.0
+                self._book(book, [fill])
 
     def _refused(self, req: OrderRequest, e: Exception) -> None:
         record = getattr(self.journal, "record_refusal", None)
@@ -349,17 +346,6 @@ class Trader:
     def _book(self, book: Book, fills: list[Fill]) -> None:
         if self.journal is not None and fills:
             self.journal.commit(book.symbol, self._state(book), fills)
-
-    def _set_exits(self, book: Book, entry: Decimal, side: int) -> None:
-        f = self.filters[book.symbol]
-        sl, tp = Decimal(repr(float(self.values.get("stop_loss_pct", 0)))), Decimal(
-            repr(float(self.values.get("take_profit_pct", 0)))
-        )
-        hundred = Decimal(100)
-        book.stop = f.round_price(entry * (1 - side * sl / hundred)) if sl else None
-        book.take = f.round_price(entry * (1 + side * tp / hundred)) if tp else None
-        book.stop_f = float(book.stop) if book.stop is not None else 0.0
-        book.take_f = float(book.take) if book.take is not None else 0.0
 
     # ------------------------------------------------------------- state, reading
     def _state(self, book: Book) -> dict[str, Any]:

@@ -33,13 +33,17 @@ class ExitOrders:
         stop_price: Decimal | None,
         take_price: Decimal | None,
         qty: Decimal | None = None,
+        *,
+        working_type: str = "MARK_PRICE",
     ) -> list[ExchangeOrder]:
         """Reduce-only STOP_MARKET / TAKE_PROFIT_MARKET exits for an open position.
 
         `side` is the exit's side (SELL closes a long). qty=None closes whatever position is
         open when it triggers (closePosition). Since 2025-12-09 Binance takes conditional
         orders only on the Algo Order API; their client ids are `<base_id>-sl` / `-tp`, and
-        an unclear answer is settled by asking for that id, like a MARKET order.
+        an unclear answer is settled by asking for that id, like a MARKET order. `workingType`
+        says which price triggers them (STOP_WORKING_TYPE); priceProtect stops a trigger on a
+        mark/last price gap (Binance's protection against a wick on one of the two).
         """
         f = self._filters(symbol)
         out = []
@@ -53,6 +57,7 @@ class ExitOrders:
             params: dict[str, Any] = {
                 "symbol": symbol, "side": side, "type": kind, "triggerPrice": f.fmt_price(f.round_price(trigger)),
                 "clientAlgoId": client_id, "algoType": "CONDITIONAL", "newOrderRespType": "ACK",
+                "workingType": working_type, "priceProtect": "TRUE",
             }  # fmt: skip
             if qty is None:
                 params["closePosition"] = "true"
@@ -79,6 +84,33 @@ class ExitOrders:
                 f"outcome unknown: {params['type']} {symbol} sent as {params['clientAlgoId']} ({why}); "
                 f"asking Binance for it: {_what(e)}"
             ) from None
+
+    def place_exit(
+        self, client_id: str, symbol: str, side: str, kind: str, trigger: Decimal, working_type: str
+    ) -> ExchangeOrder:
+        """One closePosition exit under a given client id (trading/exchange/protection.py)."""
+        f = self._filters(symbol)
+        params: dict[str, Any] = {
+            "symbol": symbol, "side": side, "type": kind, "triggerPrice": f.fmt_price(f.round_price(trigger)),
+            "clientAlgoId": client_id, "algoType": "CONDITIONAL", "newOrderRespType": "ACK",
+            "workingType": working_type, "priceProtect": "TRUE", "closePosition": "true",
+        }  # fmt: skip
+        return algo_from_json(self._place_algo(params, symbol))
+
+    def cancel_exit(self, symbol: str, client_id: str) -> bool:
+        """Cancel one conditional order by its client id; False if it was no longer open."""
+        try:
+            self._call(self.client.futures_cancel_algo_order, symbol=symbol, clientAlgoId=client_id)
+        except BinanceAPIException as e:
+            if e.code in (-2011, -2013):  # unknown order / does not exist: already gone
+                return False
+            raise self._refusal(e, symbol=symbol) from None
+        return True
+
+    def open_exits(self, symbol: str) -> list[ExchangeOrder]:
+        """The symbol's untriggered conditional orders (the bot's and the user's)."""
+        rows = self._call(self.client.futures_get_open_algo_orders, symbol=symbol)
+        return [algo_from_json(o) for o in rows]
 
     def cancel_exits(self, symbol: str) -> None:
         """Cancel the symbol's untriggered conditional orders (the other exit, after one fired)."""

@@ -80,9 +80,10 @@ def test_exits_rest_on_the_exchange_follow_the_book_and_are_cancelled_on_close(d
     assert all(o["clientAlgoId"].startswith("tgx-") for o in orders)
     w.reply("/status", f"SL {sl_at:.1f} · TP {tp_at:.1f}")
     # A stop the user placed by hand on the exchange: the bot never touches it.
+    half = (entry / 2 / tick).to_integral_value() * tick
     w.engine.trader.broker.client.futures_create_algo_order(
         symbol="BTCUSDT", side="SELL", type="STOP_MARKET", algoType="CONDITIONAL",
-        triggerPrice=f"{(entry / 2).quantize(tick)}", quantity="0.005", reduceOnly="true", clientAlgoId="mine-1",
+        triggerPrice=f"{half}", quantity="0.005", reduceOnly="true", clientAlgoId="mine-1",
     )  # fmt: skip
 
     w.reply("/set stop_loss_pct=3", "stop_loss_pct")
@@ -90,8 +91,8 @@ def test_exits_rest_on_the_exchange_follow_the_book_and_are_cancelled_on_close(d
     next_candle(w)
     sl3 = (entry * Decimal("0.97") / tick).to_integral_value(ROUND_CEILING) * tick
     stops = {o["clientAlgoId"]: Decimal(o["triggerPrice"]) for o in open_algo(w) if o["orderType"] == "STOP_MARKET"}
-    assert sorted(stops.values()) == sorted([sl3, (entry / 2).quantize(tick)]), stops
-    assert stops["mine-1"] == (entry / 2).quantize(tick)
+    assert sorted(stops.values()) == sorted([sl3, half]), stops
+    assert stops["mine-1"] == half
 
     confirm(w, "close", None)
     assert [o["clientAlgoId"] for o in open_algo(w)] == ["mine-1"]

@@ -49,3 +49,16 @@ def replay_settings(ex, db_path: str, **extra: str) -> Settings:  # type: ignore
     }
     env.update(extra)
     return load_settings(environ=env, env_file=None)
+
+
+def leg_id(db_path: str, proposal: int, n: int = 1) -> str:
+    """The client order id a database gives a proposal's leg (it carries the instance id)."""
+    from storage.db import open_db
+    from storage.state import instance_id
+    from trading.confirmations import leg_id as make
+
+    db = open_db(db_path)
+    try:
+        return make(instance_id(db), proposal, n)
+    finally:
+        db.close()

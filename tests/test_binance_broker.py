@@ -69,7 +69,7 @@ def price_now(ex: ReplayExchange) -> Decimal:
 
 def req(leg: str = "o", *, side: str = "BUY", stake: str = "100", qty: str | None = None,
         reduce_only: bool = False) -> OrderRequest:  # fmt: skip
-    decided = 1_729_657_800_000
+    decided = 1_700_000_000_000  # before the generated candles: every order here is newer
     return OrderRequest(
         OrderRequest.client_id("BTCUSDT", decided, leg), "BTCUSDT", side, "open", "test", decided,
         qty=None if qty is None else Decimal(qty), stake=Decimal(stake), leverage=5,
@@ -191,11 +191,19 @@ def test_reduce_only_against_no_position_is_refused_by_the_exchange(
     assert err.value.code == -2022
 
 
-def test_a_repeated_id_returns_the_first_fill(ex: ReplayExchange, broker: BinanceBroker) -> None:
+def test_an_older_order_under_the_same_id_is_never_booked_as_this_one(
+    ex: ReplayExchange, broker: BinanceBroker
+) -> None:
+    """Binance keeps ids unique among open orders only: a lookup finds an order made before
+    the request was decided (a months-old fill under a reused id) and must not take it."""
     r = req()
-    first = broker.execute(r, price_now(ex), 0)
-    again = broker.execute(r, price_now(ex), 0)  # -4116 duplicate: found by id, not placed twice
-    assert again == first and len(exchange_orders(ex)) == 1
+    assert broker.lookup(r) is None
+    broker.execute(r, price_now(ex), 0)
+    assert broker.lookup(r) is not None
+    assert ex.advance(1)
+    later = r.but(decided_at=ex.market_time_ms())  # decided after that order was made
+    assert broker.lookup(later) is None
+    assert len(exchange_orders(ex)) == 1
 
 
 def test_set_leverage_and_its_refusal(broker: BinanceBroker) -> None:

@@ -16,6 +16,7 @@ import pytest
 from sim.binance import ReplayExchange, load_csv
 from sim.telegram.local_api import LocalBotApi
 from tests.conftest import PERP_15M, shared_file
+from tests.helpers import leg_id
 
 ROOT = Path(__file__).resolve().parents[1]
 GROUP, ADMIN = -1001000000001, 1001
@@ -95,14 +96,15 @@ def test_sigkill_after_a_proposal_and_between_order_and_fill(tmp_path) -> None:
             answer = api.wait_for(lambda c: c.method == "answerCallbackQuery", start=mark, timeout=20)
             assert answer is not None, "the restarted bot answers the press"
             assert api.wait_for_text(GROUP, "filled: BUY 0.010 BTCUSDT", start=mark, timeout=20), answer.params
-            assert ex.stats.order_posts == {"tgp-1-1": 1}
+            one, two = leg_id(str(db), 1), leg_id(str(db), 2)
+            assert ex.stats.order_posts == {one: 1}
 
             # 2. Killed between "order sent" and "fill stored": the exchange fills the close
             #    but holds its answer back, and the bot dies waiting for it.
             closing = say(api, "/close", "Order proposal #2")
             ex.faults.order_answer_delay(60)
             api.press_button(GROUP, ADMIN, closing["message_id"], confirm_data(closing))
-            assert arrivals.wait("tgp-2-1")
+            assert arrivals.wait(two)
             kill(bot)
             bot = spawn(api, ex, db, log)
             mark = api.mark()
@@ -112,8 +114,8 @@ def test_sigkill_after_a_proposal_and_between_order_and_fill(tmp_path) -> None:
             answer = api.wait_for(lambda c: c.method == "answerCallbackQuery", start=mark, timeout=20)
             assert answer is not None and "no longer pending" in answer.params.get("text", "")
             say(api, "/status", "no position")
-            assert ex.stats.order_posts == {"tgp-1-1": 1, "tgp-2-1": 1}
-            assert [o["clientOrderId"] for o in ex.orders()] == ["tgp-1-1", "tgp-2-1"]
+            assert ex.stats.order_posts == {one: 1, two: 1}
+            assert [o["clientOrderId"] for o in ex.orders()] == [one, two]
         finally:
             if bot.poll() is None:
                 kill(bot)

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from tests.helpers import leg_id
 from tests.test_bot_e2e import ADMIN, GROUP, source  # noqa: F401  (fixture)
 from tests.test_orders_e2e import proposal_message, started
 
@@ -40,9 +41,9 @@ def test_each_exchange_error_gives_its_line_a_stored_refusal_and_no_second_order
         assert words in outcome.line.lower(), (code, outcome.line)
         lines.append(outcome.line)
         assert w.engine.proposal(proposal.id).status == "failed"
-        assert w.ex.stats.order_posts.get(f"tgp-{n}-1") == 1, (code, w.ex.stats.order_posts)
+        assert w.ex.stats.order_posts.get(leg_id(w.db_path, n)) == 1, (code, w.ex.stats.order_posts)
         stored = {o["client_order_id"]: o for o in w.engine.live.journal.orders()}
-        assert stored[f"tgp-{n}-1"]["status"] == "REJECTED" and stored[f"tgp-{n}-1"]["error"]
+        assert stored[leg_id(w.db_path, n)]["status"] == "REJECTED" and stored[leg_id(w.db_path, n)]["error"]
     assert w.ex.orders() == []  # nothing reached the book
     assert w.engine.trader.portfolio.side("BTCUSDT") == 0
 
@@ -53,7 +54,7 @@ def test_an_unclear_answer_is_settled_by_the_client_id_not_by_sending_again(demo
     w.ex.faults.order_errors(503, placed=True)  # Binance: "execution status unknown"
     outcome = w.engine.confirm(proposal.id, ADMIN)
     assert outcome.ok and outcome.line.startswith("filled: BUY 0.010 BTCUSDT"), outcome.line
-    assert w.ex.stats.order_posts == {"tgp-1-1": 1}
+    assert w.ex.stats.order_posts == {leg_id(w.db_path, 1): 1}
     assert len(w.ex.orders()) == 1
 
 

@@ -9,6 +9,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
+from tests.helpers import leg_id
 from tests.test_bot_e2e import ADMIN, GROUP, GUEST, World, source  # noqa: F401  (fixture)
 from trading.confirmations import Proposal
 
@@ -101,7 +102,7 @@ def test_confirm_once_status_pnl_close_and_reject(source, tmp_path):  # noqa: F8
         assert any(t.startswith("filled: BUY 0.010 BTCUSDT") for t in texts), texts
         assert any("no longer pending" in t for t in texts), texts
         fills = w.engine.recent_fills(10)
-        assert [(f.order_id, f.side, f.qty) for f in fills] == [("tgp-1-1", "BUY", Decimal("0.010"))]
+        assert [(f.order_id, f.side, f.qty) for f in fills] == [(leg_id(w.db_path, 1), "BUY", Decimal("0.010"))]
         assert w.api.wait_for_text(GROUP, "filled: BUY 0.010 BTCUSDT", start=mark)
 
         w.reply("/status", "long 0.010 BTCUSDT")
@@ -193,10 +194,11 @@ def test_testnet_mode_places_exactly_one_signed_order_per_confirmed_proposal(sou
         assert w.api.wait_for_text(GROUP, "filled: BUY 0.010 BTCUSDT", start=mark, timeout=15)
         first = w.api.wait_for(lambda c: c.method == "answerCallbackQuery", start=mark)
         assert w.api.wait_for(lambda c: c.method == "answerCallbackQuery" and c is not first, start=mark)
-        assert w.ex.stats.order_posts == {"tgp-1-1": 1}
+        one, two = leg_id(w.db_path, 1), leg_id(w.db_path, 2)
+        assert w.ex.stats.order_posts == {one: 1}
         (order,) = w.ex.orders()
         assert (order["clientOrderId"], order["origQty"], order["side"], order["status"]) == (
-            "tgp-1-1", "0.010", "BUY", "FILLED"
+            one, "0.010", "BUY", "FILLED"
         )
         w.reply("/status", "long 0.010 BTCUSDT")
         w.reply("/pnl", "Unrealized")
@@ -205,9 +207,9 @@ def test_testnet_mode_places_exactly_one_signed_order_per_confirmed_proposal(sou
         w.say("/close")
         close_msg = proposal_message(w, mark, 2)
         assert press(w, ADMIN, close_msg, 0).startswith("filled: SELL 0.010 BTCUSDT")
-        assert w.ex.stats.order_posts == {"tgp-1-1": 1, "tgp-2-1": 1}
+        assert w.ex.stats.order_posts == {one: 1, two: 1}
         closing = w.ex.orders()[-1]
-        assert (closing["clientOrderId"], closing["reduceOnly"], closing["origQty"]) == ("tgp-2-1", True, "0.010")
+        assert (closing["clientOrderId"], closing["reduceOnly"], closing["origQty"]) == (two, True, "0.010")
         assert w.engine.trader.portfolio.side("BTCUSDT") == 0
         positions = w.engine.trader.broker.positions(("BTCUSDT",))
         assert all(p.qty == 0 for p in positions)

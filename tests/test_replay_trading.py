@@ -52,12 +52,6 @@ def test_market_order_result_position_and_balance(ex: ReplayExchange, client: Cl
     assert Decimal(order["avgPrice"]) == price
     assert Decimal(order["cumQuote"]) == price * Decimal("0.01")
 
-    dup = api_error(
-        client.futures_create_order, symbol="BTCUSDT", side="BUY", type="MARKET",
-        quantity="0.010", newClientOrderId="bot-1",
-    )  # fmt: skip
-    assert (dup.code, dup.message, dup.status_code) == (-4116, "ClientOrderId is duplicated.", 400)
-
     (pos,) = client.futures_position_information(symbol="BTCUSDT")
     assert pos["positionAmt"] == "0.010" and Decimal(pos["entryPrice"]) == price
     assert Decimal(pos["markPrice"]) == price and Decimal(pos["unRealizedProfit"]) == 0
@@ -264,3 +258,31 @@ def test_a_client_synced_to_server_time_stays_accepted(ex: ReplayExchange, clien
     assert client.futures_account_balance()[0]["updateTime"] > 0
     client.timestamp_offset -= 120_000  # synced, then two minutes slow: refused as before
     assert api_error(client.futures_account_balance).code == -1021
+
+
+def test_client_ids_are_unique_among_open_orders_only(ex: ReplayExchange, client: Client) -> None:
+    """As Binance: an id whose order is filled or cancelled may be used again (a query by it
+    then finds the newest order); an id whose order still rests is -4116."""
+    price = price_now(ex)
+    first = client.futures_create_order(
+        symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.010", newClientOrderId="bot-1"
+    )
+    again = client.futures_create_order(
+        symbol="BTCUSDT", side="SELL", type="MARKET", quantity="0.010", newClientOrderId="bot-1"
+    )
+    assert again["orderId"] != first["orderId"]
+    assert client.futures_get_order(symbol="BTCUSDT", origClientOrderId="bot-1")["orderId"] == again["orderId"]
+    above = (price * Decimal("1.02")).quantize(Decimal("0.1"))
+    client.futures_create_order(
+        symbol="BTCUSDT", side="SELL", type="LIMIT", timeInForce="GTC", quantity="0.010", price=str(above),
+        newClientOrderId="rests",
+    )  # fmt: skip
+    dup = api_error(
+        client.futures_create_order, symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.010",
+        newClientOrderId="rests",
+    )  # fmt: skip
+    assert (dup.code, dup.message, dup.status_code) == (-4116, "ClientOrderId is duplicated.", 400)
+    client.futures_cancel_order(symbol="BTCUSDT", origClientOrderId="rests")
+    client.futures_create_order(
+        symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.010", newClientOrderId="rests"
+    )

@@ -124,4 +124,6 @@ def test_a_newer_strategy_proposal_supersedes_the_older_pending_one(db_path) -> 
     assert conf.get(first.id).status == "expired" and conf.get(first.id).result == f"superseded by proposal #{second.id}"
     assert conf.get(second.id).status == "pending" and conf.get(manual.id).status == "pending"
     assert [n.data["proposal"].id for n in notifier.notices if n.kind == "proposal_update"] == [first.id]
-    assert [leg.id for leg in second.legs] == [f"tgp-{second.id}-1"]
+    from storage.state import instance_id
+
+    assert [leg.id for leg in second.legs] == [f"tgp-{instance_id(open_db(db_path))}-{second.id}-1"]

@@ -23,7 +23,8 @@ from typing import Any
 from storage.approvals import ApprovalStore
 from storage.db import open_db
 from storage.proposals import ProposalStore
-from trading.brokers.base import OrderRequest
+from storage.state import instance_id
+from trading.brokers.base import OrderRequest, client_order_id
 from trading.notifier import Notice, Notifier
 
 
@@ -60,9 +61,10 @@ class Outcome:
     approvals: tuple[str, ...] = ()  # four-eyes: who has confirmed so far, while one more is needed
 
 
-def leg_id(proposal_id: int, n: int) -> str:
-    """Client order id of a proposal's leg: deterministic, ≤ 36 chars, unique per proposal."""
-    return f"tgp-{proposal_id}-{n}"
+def leg_id(instance: str, proposal_id: int, n: int) -> str:
+    """Client order id of a proposal's leg, `tgp-<instance>-<proposal>-<leg>`: deterministic,
+    ≤ 36 chars, unique per database and account for ever (storage.state.instance_id)."""
+    return client_order_id(instance, "tgp", proposal_id, n)
 
 
 class Confirmations:
@@ -115,7 +117,8 @@ class Confirmations:
             }
         )
         # The legs get their client order ids from the row's id, so store them after.
-        named = [leg.but(id=leg_id(pid, n)) for n, leg in enumerate(legs, 1)]
+        instance = instance_id(self._local.db)
+        named = [leg.but(id=leg_id(instance, pid, n)) for n, leg in enumerate(legs, 1)]
         store.set_legs(pid, json.dumps([x.to_dict() for x in named]))
         proposal = self.get(pid)
         assert proposal is not None

@@ -110,6 +110,8 @@ class LiveTrading:
         self.pause = self.trader.pause = PauseGate(
             lambda: RuntimeState(self._conn()).get(STATE_KEY), lambda v: RuntimeState(self._conn()).set(STATE_KEY, v)
         )
+        if broker is not None and settings.trading_mode != "paper":
+            self.trader.instance = instance_id(self._conn())
         # Proposals a crash left confirmed or being placed: only these are reconciled, never
         # one that a person confirms in this process (it would race its own placement).
         self._leftovers = {
@@ -174,7 +176,9 @@ class LiveTrading:
                     return Outcome(False, f"Not proposed: quantity {qty.normalize():f} is below {symbol}'s step {rules.market_step.normalize():f} (LOT_SIZE)")
                 qty = stepped
         reason = f"/{action}" + (f" {qty.normalize():f}" if qty is not None else "") + (f" {symbol}" if symbol != self.settings.symbols[0] else "")
-        legs = trader.legs(symbol, want, reason, int(time.time() * 1000), qty)
+        # decided at the last candle's open (the exchange's clock: a lookup by id accepts
+        # only orders made after it); the id carries the host's time so two stay apart
+        legs = trader.legs(symbol, want, reason, last, qty, stamp=int(time.time() * 1000))
         if not legs:
             return Outcome(False, f"Already {action} {symbol}; give a quantity to add to it.")
         problem = self._check_now(legs, price)

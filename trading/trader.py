@@ -80,6 +80,7 @@ class Trader(TraderExits):
         self.journal = journal
         self.history_loader = history_loader
         self.approver = approver  # trading.confirmations.Confirmations when CONFIRM_ORDERS=on
+        self.instance = ""  # the database's instance id in exchange modes (client order ids)
         self.max_leverage = max_leverage
         self.max_notional = max_notional
         # demo/live: trading.exchange.protection.ExchangeExits keeps the stop-loss and the
@@ -180,16 +181,20 @@ class Trader(TraderExits):
             book.last_close = book.last_price = candles[-1].close
 
     # ------------------------------------------------------------- decisions → orders → fills
-    def legs(self, symbol: str, want: int, reason: str, decided_at: int, qty: Decimal | None = None) -> list[OrderRequest]:
+    def legs(
+        self, symbol: str, want: int, reason: str, decided_at: int, qty: Decimal | None = None, stamp: int | None = None
+    ) -> list[OrderRequest]:
         """Orders that take the position to `want` (+1 long, -1 short, 0 flat): close what
-        points the other way, then open (qty given, or stake × leverage at the fill price)."""
+        points the other way, then open (qty given, or stake × leverage at the fill price).
+        Their ids carry `stamp` (default decided_at) and this database's `instance` (if set)."""
+        stamp = decided_at if stamp is None else stamp
         pos = self.portfolio.positions.get(symbol)
         side = pos.side if pos is not None else 0
         reqs: list[OrderRequest] = []
         if side and side != want:
             reqs.append(
                 OrderRequest(
-                    OrderRequest.client_id(symbol, decided_at, "c"), symbol, SELL if side > 0 else BUY,
+                    OrderRequest.client_id(symbol, stamp, "c", self.instance), symbol, SELL if side > 0 else BUY,
                     "close", reason, decided_at, qty=abs(pos.qty), reduce_only=True,  # type: ignore[union-attr]
                 )
             )
@@ -199,7 +204,7 @@ class Trader(TraderExits):
                 raise ValueError(f"give a quantity: strategy {self.strategy_name!r} has no stake_usdt to size from")
             reqs.append(
                 OrderRequest(
-                    OrderRequest.client_id(symbol, decided_at, "o"), symbol, BUY if want > 0 else SELL,
+                    OrderRequest.client_id(symbol, stamp, "o", self.instance), symbol, BUY if want > 0 else SELL,
                     "open", reason, decided_at, qty=qty,
                     stake=Decimal(repr(float(v.get("stake_usdt", 0)))), leverage=int(v.get("leverage", 1)),
                 )

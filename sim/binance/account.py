@@ -149,8 +149,12 @@ class Account:
             raise BinanceError(-2022, "ReduceOnly Order is rejected.")
 
     def _unused_client_id(self, spec: SymbolSpec, params: Mapping[str, str]) -> str:
+        """Binance keeps client ids unique among *open* orders only: an id whose order is
+        filled, cancelled or expired may be used again, and a query by it then finds the
+        newest order (an older bot's months-old fill is still there under the same id)."""
         client_id = client_order_id(params)
-        if (spec.symbol, client_id) in self._by_client_id:
+        earlier = self._by_client_id.get((spec.symbol, client_id))
+        if earlier is not None and earlier.is_open:
             raise BinanceError(-4116, "ClientOrderId is duplicated.")
         return client_id
 

@@ -30,6 +30,24 @@ class OrderUnknown(Exception):
     the caller marks it unknown and reconciles (query by client id) before anything else."""
 
 
+def client_order_id(instance: str, kind: str, *parts: object) -> str:
+    """`<kind>-<instance>-<parts…>`: a client order id unique per database and account for
+    ever (Binance only refuses a duplicate among *open* orders, so an id reused by a new
+    database would find someone else's old order). Cut to Binance's 36 characters from the
+    end; the instance id, the second field, always survives. Exit orders derive from it."""
+    return "-".join((kind, instance, *(str(p) for p in parts)))[:36]
+
+
+def _base36(n: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while True:
+        n, r = divmod(n, 36)
+        out = digits[r] + out
+        if not n:
+            return out
+
+
 @dataclass(frozen=True, slots=True)
 class OrderRequest:
     id: str  # client order id, e.g. tg-BTCUSDT-1729657800000-o (≤ 36 chars, Binance's rule)
@@ -44,8 +62,12 @@ class OrderRequest:
     reduce_only: bool = False
 
     @staticmethod
-    def client_id(symbol: str, decided_at: int, leg: str) -> str:
-        return f"tg-{symbol}-{decided_at}-{leg}"
+    def client_id(symbol: str, decided_at: int, leg: str, instance: str = "") -> str:
+        """The strategy's id for a leg; with the database's instance id (exchange modes)
+        it is unique per database for ever: `tg-<instance>-<time base36>-<leg>-<symbol>`."""
+        if not instance:
+            return f"tg-{symbol}-{decided_at}-{leg}"
+        return client_order_id(instance, "tg", _base36(decided_at), leg, symbol)
 
     def but(self, **changes: Any) -> OrderRequest:
         return replace(self, **changes)

@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
+import requests
 from binance.client import Client
 from binance.exceptions import BinanceAPIException
 
@@ -190,9 +191,20 @@ class BinanceBroker(ExitOrders):
         )
 
     def _get(self, request: OrderRequest) -> dict[str, Any]:
-        return self._call(
+        """The order Binance holds under request.id, if it was made for this request: one
+        made before the request was decided is an older order that reused the id (Binance
+        keeps ids unique among open orders only), so it reads as "does not exist"."""
+        order = self._call(
             self.client.futures_get_order, symbol=request.symbol, origClientOrderId=request.id
         )
+        made = int(order.get("time") or order.get("updateTime") or 0)
+        if made < request.decided_at:
+            log.warning(
+                "order %s on the exchange was made at %s, before this request (%s): an older order, not booked",
+                request.id, made, request.decided_at,
+            )  # fmt: skip
+            raise _older()
+        return order
 
     def _unknown(self, request: OrderRequest, why: str, query: str) -> OrderUnknown:
         tail = f"; asking Binance for it failed too ({query})" if query else ""
@@ -329,6 +341,13 @@ class BinanceBroker(ExitOrders):
         plain = self._call(self.client.futures_get_open_orders, symbol=symbol)
         algo = self._call(self.client.futures_get_open_algo_orders, symbol=symbol)
         return [order_from_json(o) for o in plain] + [algo_from_json(o) for o in algo]
+
+
+def _older() -> BinanceAPIException:
+    """What an older order under the same id amounts to: Binance's "Order does not exist"."""
+    response = requests.Response()
+    response.status_code = 400
+    return BinanceAPIException(response, 400, '{"code": -2013, "msg": "Order does not exist."}')
 
 
 class _Blank(dict[str, object]):

@@ -7,6 +7,7 @@ import logging
 from decimal import Decimal
 
 from bot.runner import BotThread
+from tests.helpers import leg_id
 from tests.test_bot_e2e import ADMIN, GROUP, GUEST, LOOSE, World, source  # noqa: F401  (fixture)
 from tests.test_orders_e2e import press, proposal_message, started
 from tests.test_strategy_proposals import START, proposals, replay  # noqa: F401  (fixture)
@@ -36,7 +37,7 @@ def test_pause_refuses_entries_keeps_closes_and_survives_a_restart(source, tmp_p
         w.reply("/short 0.01", PAUSED_LINE)  # a reversal is an entry too
         assert PAUSED_LINE in press(w, ADMIN, early, 0)
         assert w.engine.proposal(2).status == "pending"  # refused, not consumed
-        assert [f.order_id for f in w.engine.recent_fills(10)] == ["tgp-1-1"]
+        assert [f.order_id for f in w.engine.recent_fills(10)] == [leg_id(w.db_path, 1)]
         assert w.engine.stream.running
 
         # Restarted (a redeploy): still paused.

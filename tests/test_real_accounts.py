@@ -13,6 +13,7 @@ from sim.binance import ReplayExchange
 from sim.telegram.local_api import LocalBotApi
 from tests.helpers import leg_id
 from tests.test_bot_e2e import ADMIN, GROUP, LOOSE, START, source  # noqa: F401  (fixture)
+from tests.test_orders_e2e import Seen
 from trading.config import load_settings
 from trading.confirmations import Proposal
 
@@ -71,9 +72,15 @@ def account(source):  # noqa: F811
 
 def long_once(acc: Account) -> Decimal:
     """/start, then a 0.01 long proposed and confirmed; the order's client id is returned."""
-    acc.say("/start", "socket started")
     engine = acc.bot.engine  # type: ignore[union-attr]
-    assert acc.ex.wait_until(lambda: engine.trader.current_price("BTCUSDT") is not None, timeout=15)
+    seen = engine.stream.feed.sink = Seen(engine.stream.feed.sink)
+    acc.say("/start", "socket started")
+    acc.ex.pause()  # the market stands still while the order is proposed and confirmed…
+    while True:  # …once the trader has every candle the exchange closed
+        index = acc.ex.current_index
+        assert seen.wait(acc.ex.candles[index - 1].open_time)
+        if acc.ex.current_index == index:
+            break
     proposal = engine.propose_order("long", None, Decimal("0.01"), ADMIN)
     assert isinstance(proposal, Proposal), proposal
     outcome = engine.confirm(proposal.id, ADMIN)
@@ -88,6 +95,7 @@ def test_two_bots_with_fresh_databases_never_share_a_client_id(account: Account,
     account.start_bot(first_db)
     first = long_once(account)
     account.stop_bot()
+    account.ex.resume()
     account.start_bot(second_db)
     second = long_once(account)
     assert first == leg_id(first_db, 1) and second == leg_id(second_db, 1) and first != second

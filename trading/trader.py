@@ -181,9 +181,7 @@ class Trader(TraderExits):
             book.last_close = book.last_price = candles[-1].close
 
     # ------------------------------------------------------------- decisions → orders → fills
-    def legs(
-        self, symbol: str, want: int, reason: str, decided_at: int, qty: Decimal | None = None, stamp: int | None = None
-    ) -> list[OrderRequest]:
+    def legs(self, symbol: str, want: int, reason: str, decided_at: int, qty: Decimal | None = None, stamp: int | None = None) -> list[OrderRequest]:
         """Orders that take the position to `want` (+1 long, -1 short, 0 flat): close what
         points the other way, then open (qty given, or stake × leverage at the fill price).
         Their ids carry `stamp` (default decided_at) and this database's `instance` (if set)."""

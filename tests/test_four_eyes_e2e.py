@@ -8,6 +8,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
+from tests.helpers import leg_id
 from tests.test_bot_e2e import ADMIN, GROUP, source  # noqa: F401  (fixture)
 from tests.test_orders_e2e import press, proposal_message, started
 
@@ -31,7 +32,7 @@ def test_two_admins_confirm_large_orders_one_is_enough_below(source, tmp_path): 
         assert [b["text"] for b in edited["reply_markup"]["inline_keyboard"][0]] == ["Confirm", "Reject"]
 
         assert press(w, SECOND, msg, 0).startswith("filled: BUY 0.010 BTCUSDT")
-        assert [(f.order_id, f.qty) for f in w.engine.recent_fills(10)] == [("tgp-1-1", Decimal("0.010"))]
+        assert [(f.order_id, f.qty) for f in w.engine.recent_fills(10)] == [(leg_id(w.db_path, 1), Decimal("0.010"))]
         assert "no longer pending" in press(w, ADMIN, msg, 0)
 
         # Below the limit: one Confirm (a reversal's close leg does not count toward it).

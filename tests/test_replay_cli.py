@@ -29,6 +29,8 @@ def test_cli_serves_and_stops_on_interrupt() -> None:
         rest = proc.stdout.readline().split()[1]
         ws = proc.stdout.readline().split()[1]
         assert rest.startswith("http://127.0.0.1:") and ws == rest.replace("http", "ws") + "/market"
+        assert proc.stdout.readline().split()[:2] == ["USER", rest.replace("http", "ws") + "/private"]
+        assert "control trade close=true" in proc.stdout.readline()
         assert "BTCUSDT 15m" in proc.stdout.readline()
         assert proc.stdout.readline().startswith("closed #")  # progress lines follow
         assert requests.get(rest + "/fapi/v1/ping", timeout=5).json() == {}

@@ -7,6 +7,9 @@ import contextlib
 import datetime as dt
 import logging
 import sys
+import urllib.error
+import urllib.parse
+import urllib.request
 
 from sim.binance.data import load_csv
 from sim.binance.server import ReplayExchange
@@ -27,6 +30,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="python -m sim.binance",
         description="Loopback Binance USDⓈ-M futures exchange replaying candles.",
+        epilog="`python -m sim.binance control --help`: act on a running replay "
+        "(a trade by hand, user-stream faults, ...).",
         formatter_class=_DefaultsOnceFormatter,
     )
     p.add_argument(
@@ -56,7 +61,38 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def control(argv: list[str]) -> int:
+    """`python -m sim.binance control NAME [key=value ...] [--host H] [--port P]`: POST to a
+    running replay's /_sim/NAME (e.g. `control trade close=true`, `control trade side=SELL
+    quantity=0.01 source=android`) and print its answer."""
+    p = argparse.ArgumentParser(prog="python -m sim.binance control", description=control.__doc__)
+    p.add_argument("name", help="trade, user-stream/expire, user-stream/drop, user-stream/up, ...")
+    p.add_argument("params", nargs="*", metavar="key=value")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8081)
+    args = p.parse_args(argv)
+    bad = [x for x in args.params if "=" not in x]
+    if bad:
+        print(f"replay control: {bad[0]!r} is not key=value", file=sys.stderr)
+        return 2
+    data = urllib.parse.urlencode(dict(x.split("=", 1) for x in args.params)).encode()
+    url = f"http://{args.host}:{args.port}/_sim/{args.name}"
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, data=data, method="POST"), timeout=10) as r:
+            print(r.read().decode())
+            return 0
+    except urllib.error.HTTPError as e:
+        print(f"replay control: {e.code} {e.read().decode()}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        print(f"replay control: no replay at {url}: {e}", file=sys.stderr)
+        return 2
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["control"]:
+        return control(argv[1:])
     args = parse_args(argv)
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -90,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     total = len(ex.candles)
     print(f"REST  {ex.rest_url}   (BINANCE_REST_URL)")
     print(f"WS    {ex.ws_url}   (BINANCE_WS_URL)")
+    print(f"USER  {ex.user_ws_url}   (BINANCE_USER_WS_URL; listenKey at /fapi/v1/listenKey)")
+    print(f"HAND  python -m sim.binance control trade close=true --port {ex.port}   (a trade from Binance's app)")
     print(f"{args.symbol} {ex.interval}: {total} candles, starting at #{first}; Ctrl-C stops")
     sys.stdout.flush()
     try:

@@ -20,6 +20,7 @@ from aiohttp import web
 from sim.binance.account import Account
 from sim.binance.auth import ClientClocks, Signer
 from sim.binance.clock import ReplayClock, Step
+from sim.binance.controls import Controls
 from sim.binance.data import SourceCandle, generate
 from sim.binance.errors import Handler, binance_errors
 from sim.binance.faults import Faults
@@ -113,6 +114,7 @@ class ReplayExchange:
             self.account, self._trading.algo, self.user_stream.publish, self.clock.market_time_ms
         )
         self._trading.changed = self.watcher.sync
+        self.controls = Controls(self.account, self.user_stream, symbol)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
@@ -159,6 +161,31 @@ class ReplayExchange:
         what tests read to see what the exchange really did."""
         acc = self.account
         return self.call(lambda: [order_json(acc, o, with_time=True) for o in acc.orders.values()])
+
+    def control(self, name: str, **params: object) -> object:
+        """Run a `/_sim/<name>` control (controls.py) from Python, on the server loop; a
+        refusal raises BinanceError. What it changed goes out on the user stream."""
+        action = self.controls.actions[name]
+
+        def run() -> object:
+            try:
+                return action({k: str(v) for k, v in params.items()})
+            finally:
+                self.watcher.sync()
+
+        return self.call(run)
+
+    def trade_by_hand(
+        self, side: str = "", quantity: object = "", *, close: bool = False, symbol: str = "", source: str = "web"
+    ) -> object:
+        """A MARKET order as if from Binance's app (client id `web_…`); close=True closes
+        the whole position."""
+        params: dict[str, object] = {"side": side, "quantity": quantity, "source": source}
+        if close:
+            params["close"] = "true"
+        if symbol:
+            params["symbol"] = symbol
+        return self.control("trade", **params)
 
     def market_time_ms(self) -> int:
         return self.clock.market_time_ms()
@@ -304,6 +331,7 @@ class ReplayExchange:
         app.add_routes(self._public.routes())
         app.add_routes(self._trading.routes())
         app.add_routes(self.user_stream.routes())
+        app.add_routes(self.controls.routes())
         app.add_routes([web.get("/fapi/v1/income", self._trading.signed(self.watcher.income.query))])
         add_routes(app, self.hub)
         runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)

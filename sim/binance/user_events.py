@@ -78,6 +78,15 @@ class AccountWatcher:
     # ---- the diff ------------------------------------------------------------------------
 
     def sync(self) -> None:
+        acc, algo = self.account, self.algo
+        if (
+            len(acc.orders) == self._orders_seen
+            and len(acc.trades) == self._trades_seen
+            and len(algo.orders) == self._algo_seen
+            and not self._order_status
+            and not self._algo_status
+        ):
+            return  # nothing new, nothing open: the common case on every replayed step
         events: list[tuple[int, int, Event]] = []
         seq = itertools.count()
 

@@ -86,7 +86,9 @@ async def pnl(ctx: Ctx) -> None:
     win = f"win rate {s.win_rate:.0f} %" if s.trades else "no trade closed yet"
     await ctx.reply(
         f"<b>PnL · {escape(period)}</b> ({since})\n"
-        f"Realized: {s.gross.quantize(cent):+} USDT · fees {s.fees.quantize(cent)} · net {s.realized.quantize(cent):+}\n"
+        f"Realized: {s.gross.quantize(cent):+} USDT · fees {s.fees.quantize(cent)}"
+        + (f" · funding {s.funding.quantize(cent):+}" if s.funding else "")
+        + f" · net {s.realized.quantize(cent):+}\n"
         f"Unrealized (open position): {s.unrealized.quantize(cent):+} USDT\n"
         f"Trades closed: {s.trades} · {win}"
     )

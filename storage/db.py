@@ -184,7 +184,25 @@ def _v6(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
+def _v7(db: sqlite_utils.Database) -> None:
+    # Futures realism (storage/funding.py): funding payments booked (paper: the trader's own;
+    # exchange: the user data stream's), the symbol's funding rate history and its leverage
+    # brackets, fetched with the klines so a backtest of stored candles uses them. Money TEXT.
+    db["funding"].create(
+        {"id": str, "ts": int, "symbol": str, "amount": str, "asset": str, "rate": str, "source": str},
+        pk="id",
+        not_null={"ts", "symbol", "amount", "asset", "source"},
+    )
+    db["funding"].create_index(["source", "ts"])
+    db["funding_rates"].create(
+        {"symbol": str, "funding_time": int, "rate": str, "mark_price": str},
+        pk=("symbol", "funding_time"),
+        not_null={"rate"},
+    )
+    db["leverage_brackets"].create({"symbol": str, "brackets": str, "fetched_at": int}, pk="symbol")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import sqlite_utils
 
 from storage.db import open_db
+from storage.funding import FundingStore
 
 
 class FillLike(Protocol):
@@ -54,7 +55,9 @@ class TradeJournal:
         ).fetchone()
         return None if row is None else json.loads(row[0])
 
-    def commit(self, symbol: str, state: dict[str, Any], fills: Sequence[FillLike]) -> None:
+    def commit(self, symbol: str, state: dict[str, Any], fills: Sequence[FillLike],
+               funding: Sequence[tuple[int, str, Any, Any]] = ()) -> None:
+        """Fills, paper funding payments (ts, symbol, amount, rate) and the state, together."""
         conn, mode = self._db().conn, self.mode
         now = int(time.time() * 1000)
         with conn:
@@ -64,13 +67,16 @@ class TradeJournal:
                     "price, reduce_only, status, updated_at, error) VALUES (?, ?, ?, ?, ?, 'MARKET', ?, ?, ?, "
                     "'FILLED', ?, NULL)",
                     (f.order_id, f.time, mode, f.symbol, f.side, str(f.qty), str(f.price),
-                     int(f.order_id.endswith(("-c", "-sl", "-tp"))), now),
+                     int(f.order_id.endswith(("-c", "-sl", "-tp", "-liq", "-end"))), now),
                 )
                 conn.execute(
                     f"INSERT OR IGNORE INTO fills ({', '.join(_FILL_COLS)}, realized_pnl) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'USDT', NULL)",
                     (f.order_id + "/1", f.order_id, f.time, f.symbol, f.side, str(f.price), str(f.qty), str(f.fee)),
                 )
+            if funding:
+                FundingStore(self._db()).insert(
+                    [(f"{sym}-{ts}", ts, sym, amount, rate) for ts, sym, amount, rate in funding], mode)
             conn.execute(
                 "INSERT INTO runtime_state (key, value, updated_at) VALUES (?, ?, ?) "
                 "ON CONFLICT(key) DO UPDATE SET value=excluded.value, updated_at=excluded.updated_at",
@@ -108,6 +114,10 @@ class TradeJournal:
         )
         cols = ("order_id", "symbol", "side", "qty", "price", "fee", "time")
         return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+    def funding(self) -> list[tuple[int, str, Any]]:
+        """This mode's funding payments (ts, symbol, amount), oldest first."""
+        return FundingStore(self._db()).payments(self.mode)  # type: ignore[return-value]
 
     def close(self) -> None:
         db = getattr(self._local, "db", None)

@@ -4,7 +4,9 @@ A real year of 15m BTCUSDT candles is replayed through the replay exchange, the
 websocket, the feed, the trader and the paper broker at max speed, with the connection
 dropped at random points (so some candles arrive by REST backfill); the trades booked in
 SQLite must equal the backtest's over the same candles, trade for trade: times, side,
-quantity, prices and fees.
+quantity, prices and fees. The futures model is on in both: 50x, so positions are
+liquidated, and funding every 8 hours (the replay's premiumIndex lastFundingRate, 0.01 %,
+live; the same constant in the backtest).
 """
 
 from __future__ import annotations
@@ -16,12 +18,15 @@ from decimal import Decimal
 import pytest
 
 from sim.binance import ReplayExchange, load_csv
+from storage.db import open_db
+from storage.params import ParamStore
 from tests.conftest import PERP_15M, shared_file
 from tests.helpers import RecordingNotifier, replay_settings
 from trading.backtest import run_backtest
 from trading.candles import Candle
 from trading.engine import Engine
 from trading.feed import load_csv_candles
+from trading.futures import FundingRates
 from trading.portfolio import Portfolio
 
 WARMUP = 500
@@ -29,7 +34,8 @@ WARMUP = 500
 # it race through the rest of the year and the socket would hardly be exercised; a chunk
 # bounds what one drop sends through REST backfill.
 CHUNK = 250
-PARAMS = {"STRATEGY": "ema_cross", "CONFIRM_ORDERS": "off"}  # placed at once: what the backtest does
+PARAMS = {"STRATEGY": "ema_cross", "CONFIRM_ORDERS": "off", "MAX_LEVERAGE": "50"}  # placed at once, as backtested
+VALUES = {"stake_usdt": ("100", "20"), "leverage": ("3", "50")}  # 1,000 USDT notional: MAX_POSITION_NOTIONAL's
 
 
 class Watch:
@@ -74,6 +80,7 @@ def test_live_trades_equal_the_backtest_through_random_drops(db_path: str) -> No
     with ReplayExchange(source, start_index=WARMUP, seconds_per_candle=0, updates_per_candle=1, paused=True) as ex:
         ex.faults.drop_at_candles(drops)
         settings = replay_settings(ex, db_path, WARMUP_CANDLES=str(WARMUP), **PARAMS)
+        ParamStore(open_db(db_path)).change("ema_cross", VALUES, None)
         engine = Engine(settings, RecordingNotifier())
         watch = Watch(engine.trader, candles[-1].open_time)
         engine.stream.feed.sink = watch  # observe the very sink the engine wired
@@ -90,11 +97,16 @@ def test_live_trades_equal_the_backtest_through_random_drops(db_path: str) -> No
     assert watch.seen == [c.open_time for c in candles[WARMUP:]], "every candle decided once, in order"
     assert watch.backfilled > 0, "the drops must have sent some candles through REST backfill"
 
-    expected = run_backtest(candles, warmup=WARMUP, filters=filters)
+    values = {k: new for k, (_, new) in VALUES.items()}
+    expected = run_backtest(candles, values=values, warmup=WARMUP, filters=filters,
+                            funding=FundingRates({}, Decimal("0.0001")))
     live = engine.live.stored_fills()
-    booked = Portfolio.replay(settings.paper_balance, live)
+    booked = Portfolio.replay(settings.paper_balance, live, engine.live.journal.funding())
     assert len(expected.trades) > 100
+    assert expected.stats.liquidations > 5 and expected.stats.funding < 0
     assert trade_tuples(booked.trades) == trade_tuples(expected.trades)
     assert trade_tuples(engine.trader.portfolio.trades) == trade_tuples(expected.trades)
     assert booked.balance == expected.trader.portfolio.balance
     assert booked.fees == expected.trader.portfolio.fees > Decimal(0)
+    assert booked.funding == engine.trader.portfolio.funding == expected.trader.portfolio.funding
+    assert [t.exit_reason for t in booked.trades] == [t.exit_reason for t in expected.trades]

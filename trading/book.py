@@ -9,7 +9,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from trading.brokers.base import OrderRequest
 from trading.candles import Candle
@@ -37,6 +37,35 @@ class Book:
     last_close: float = 0.0
     last_price: float = 0.0  # the forming candle's latest price (live), else the last close
     decided: int = 0  # candles decided on in this process
+    # isolated margin (paper broker): the position's margin and liquidation price
+    margin: Decimal = Decimal(0)
+    liq: Decimal | None = None
+    liq_f: float = 0.0
+    funded_to: int | None = None  # open time of the last candle whose funding times were booked
+
+    def state(self) -> dict[str, Any]:
+        """What the journal keeps of a book between restarts (money as exact text)."""
+        return {
+            "cursor": self.cursor,
+            "pending": [r.to_dict() for r in self.pending],
+            "stop": None if self.stop is None else str(self.stop),
+            "take": None if self.take is None else str(self.take),
+            "margin": str(self.margin),
+            "liq": None if self.liq is None else str(self.liq),
+            "funded_to": self.funded_to,
+        }
+
+    def restore(self, state: dict[str, Any] | None) -> None:
+        if not state:
+            return
+        self.cursor = state.get("cursor")
+        self.pending = [OrderRequest.from_dict(d) for d in state.get("pending", [])]
+        for name in ("stop", "take", "liq"):
+            raw = state.get(name)
+            setattr(self, name, None if raw is None else Decimal(raw))
+            setattr(self, name + "_f", 0.0 if raw is None else float(raw))
+        self.margin = Decimal(state.get("margin") or 0)
+        self.funded_to = state.get("funded_to")
 
 
 @dataclass(frozen=True)

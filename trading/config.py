@@ -73,6 +73,7 @@ class Settings:
     strategy: str = "ema_cross"
     paper_balance: Decimal = Decimal("10000")
     paper_fee_pct: Decimal = Decimal("0.05")
+    paper_slippage_bps: Decimal = Decimal(0)  # market fills this many basis points worse
     # Orders confirmed in the chat (README "Orders and confirmations").
     confirm_orders: bool = True
     proposal_ttl: float = 0.0  # seconds; 0: a proposal lives until the next candle closes
@@ -349,6 +350,9 @@ def load_settings(
         ),
         paper_fee_pct=_money(
             "PAPER_FEE_PCT", get("PAPER_FEE_PCT", "0.05"), minimum=Decimal(0), maximum=Decimal(5)
+        ),
+        paper_slippage_bps=_money(
+            "PAPER_SLIPPAGE_BPS", get("PAPER_SLIPPAGE_BPS", "0"), minimum=Decimal(0), maximum=Decimal(1000)
         ),
         confirm_orders=_flag("CONFIRM_ORDERS", get("CONFIRM_ORDERS", "on")),
         proposal_ttl=_number("PROPOSAL_TTL", get("PROPOSAL_TTL", "0"), minimum=0),

@@ -266,7 +266,8 @@ class Engine:
         snap = self.trader.snapshot()
         now = max((b.cursor or 0) for b in self.trader.books.values()) or int(datetime.now(UTC).timestamp() * 1000)
         fills = self.live.stored_fills()
-        trades = Portfolio.replay(self.settings.paper_balance, fills).trades
+        funding = self.live.journal.funding() if self.settings.trading_mode == "paper" else ()
+        trades = Portfolio.replay(self.settings.paper_balance, fills, funding).trades
         return pnl_summary(period, now, trades, sum((p.unrealized for p in snap.positions), Decimal(0)))
 
     def recent_fills(self, n: int) -> list[Fill]:

@@ -27,8 +27,9 @@ from trading.brokers import Broker, OrderRefused, OrderRequest, PaperBroker
 from trading.candles import Candle
 from trading.config import Settings
 from trading.confirmations import Confirmations, Outcome, Proposal
-from trading.exchange.market import make_client
+from trading.exchange.market import make_client, paper_funding_rate
 from trading.exchange.reconcile import differences, reconcile
+from trading.futures import DEFAULT_BRACKETS
 from trading.limits import check_limits
 from trading.notifier import Notifier
 from trading.pause import PAUSED_LINE, STATE_KEY, PauseGate
@@ -77,7 +78,9 @@ class LiveTrading:
         mode = settings.trading_mode
         self.journal = TradeJournal(settings.db_path, mode)
         self.values: Values = self.schema.load(self._params().current(settings.strategy))
-        portfolio = Portfolio.replay(settings.paper_balance, self.stored_fills())
+        paper = mode == "paper"
+        portfolio = Portfolio.replay(settings.paper_balance, self.stored_fills(),
+                                     self.journal.funding() if paper else ())
         rules = ExchangeFilters(settings.symbols, filters)
         broker = make_broker(settings, rules, portfolio)
         self.confirmations = (
@@ -106,6 +109,9 @@ class LiveTrading:
             max_leverage=getattr(settings, "max_leverage", None),
             max_notional=getattr(settings, "max_position_notional", None),
             exits=self._exit_keeper(broker),
+            # the paper broker is the exchange here: it books funding and liquidates
+            funding=paper_funding_rate(settings) if paper else None,
+            brackets={s: DEFAULT_BRACKETS[s] for s in settings.symbols if s in DEFAULT_BRACKETS} if paper else None,
         )
         self.pause = self.trader.pause = PauseGate(
             lambda: RuntimeState(self._conn()).get(STATE_KEY), lambda v: RuntimeState(self._conn()).set(STATE_KEY, v)
@@ -360,7 +366,7 @@ class LiveTrading:
 def make_broker(settings: Settings, rules: Mapping[str, SymbolFilters], portfolio: Portfolio) -> Broker:
     """Paper fills on live prices by default; real orders only in demo or live mode."""
     if settings.trading_mode == "paper":
-        return PaperBroker(rules, settings.paper_fee_pct / 100, portfolio)
+        return PaperBroker(rules, settings.paper_fee_pct / 100, portfolio, settings.paper_slippage_bps)
     from trading.exchange.broker import (
         BinanceBroker,  # python-binance order calls: exchange modes only
     )

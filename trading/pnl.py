@@ -20,12 +20,13 @@ PERIODS = {"today": 1, "7d": 7, "30d": 30, "all": None}
 class PnlSummary:
     period: str
     since_ms: int | None
-    realized: Decimal  # closed trades in the period, net of their fees
-    gross: Decimal  # the same trades before fees
+    realized: Decimal  # closed trades in the period, net of their fees, funding included
+    gross: Decimal  # the same trades before fees and funding
     fees: Decimal  # the fees of those trades (the /equity chart's "fees")
     trades: int
     wins: int
     unrealized: Decimal  # the open positions now
+    funding: Decimal = Decimal(0)  # funding of those trades, + received, − paid
 
     @property
     def win_rate(self) -> float:
@@ -49,11 +50,12 @@ def pnl_summary(period: str, now_ms: int, trades: Sequence[ClosedTrade], unreali
         period=period,
         since_ms=since,
         realized=sum((t.pnl for t in chosen), Decimal(0)),
-        gross=sum((t.pnl + t.fees for t in chosen), Decimal(0)),
+        gross=sum((t.pnl + t.fees - t.funding for t in chosen), Decimal(0)),
         fees=sum((t.fees for t in chosen), Decimal(0)),
         trades=len(chosen),
         wins=sum(1 for t in chosen if t.pnl > 0),
         unrealized=unrealized,
+        funding=sum((t.funding for t in chosen), Decimal(0)),
     )
 
 

@@ -17,6 +17,13 @@ from decimal import Decimal
 
 ZERO = Decimal(0)
 BUY, SELL = "BUY", "SELL"
+# The closing fill's client order id suffix → ClosedTrade.exit_reason (the ids are the
+# trader's deterministic ones, so stored fills give the same); anything else: a signal's.
+EXIT_REASONS = {"-sl": "stop_loss", "-tp": "take_profit", "-liq": "liquidation", "-end": "end"}
+
+
+def exit_reason(order_id: str) -> str:
+    return next((r for suffix, r in EXIT_REASONS.items() if order_id.endswith(suffix)), "signal")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,10 +49,12 @@ class ClosedTrade:
     qty: Decimal  # the largest size the position reached
     entry_price: Decimal  # average entry
     exit_price: Decimal  # average exit
-    fees: Decimal  # entry + exit fees
-    pnl: Decimal  # realized, net of fees
+    fees: Decimal  # entry + exit fees (a liquidation's clearance fee included)
+    pnl: Decimal  # realized, net of fees, funding included
     open_time: int
     close_time: int
+    exit_reason: str = "signal"  # signal | stop_loss | take_profit | liquidation | end
+    funding: Decimal = ZERO  # funding while it was open: + received, − paid
 
 
 @dataclass
@@ -61,6 +70,7 @@ class Position:
     realized: Decimal = ZERO  # gross, this trade
     exit_qty: Decimal = ZERO
     exit_value: Decimal = ZERO
+    funding: Decimal = ZERO
     # float mirrors for marks
     qty_f: float = 0.0
     entry_f: float = 0.0
@@ -86,6 +96,7 @@ class Portfolio:
     positions: dict[str, Position] = field(default_factory=dict)
     realized: Decimal = ZERO  # gross realized PnL, all symbols
     fees: Decimal = ZERO
+    funding: Decimal = ZERO  # + received, − paid, all symbols
     trades: list[ClosedTrade] = field(default_factory=list)
     fills: int = 0
     balance_f: float = 0.0
@@ -96,12 +107,12 @@ class Portfolio:
     # ------------------------------------------------------------- reading
     @property
     def balance(self) -> Decimal:
-        """Wallet: initial + realized − fees (what the exchange calls the wallet balance)."""
-        return self.initial + self.realized - self.fees
+        """Wallet: initial + realized − fees + funding (what the exchange calls the wallet balance)."""
+        return self.initial + self.realized - self.fees + self.funding
 
     @property
     def net_pnl(self) -> Decimal:
-        return self.realized - self.fees
+        return self.realized - self.fees + self.funding
 
     def position(self, symbol: str) -> Position:
         pos = self.positions.get(symbol)
@@ -153,7 +164,7 @@ class Portfolio:
             pos.exit_value += reducing * fill.price
             pos.qty += reducing if pos.qty < 0 else -reducing
             if pos.qty == 0:
-                closed.append(self._close(pos, fill.time))
+                closed.append(self._close(pos, fill.time, exit_reason(fill.order_id)))
             if rest:
                 self._increase(pos, rest if delta > 0 else -rest, fill.price, fill.fee - close_fee, fill.time)
         pos._sync()
@@ -164,14 +175,24 @@ class Portfolio:
         if pos.qty == 0:
             pos.opened_at, pos.entry = time, price
             pos.trade_side = 1 if delta > 0 else -1
-            pos.peak_qty = pos.fees = pos.realized = pos.exit_qty = pos.exit_value = ZERO
+            pos.peak_qty = pos.fees = pos.realized = pos.exit_qty = pos.exit_value = pos.funding = ZERO
         else:
             pos.entry = (pos.entry * abs(pos.qty) + price * abs(delta)) / (abs(pos.qty) + abs(delta))
         pos.qty += delta
         pos.fees += fee
         pos.peak_qty = max(pos.peak_qty, abs(pos.qty))
 
-    def _close(self, pos: Position, time: int) -> ClosedTrade:
+    def apply_funding(self, symbol: str, amount: Decimal, ts: int) -> None:
+        """Book one funding payment (+ received, − paid): into the wallet, and into the trade
+        in progress when one is open (its pnl then includes it). `ts` is the funding time;
+        it is not needed for the sums, but every booking path names when."""
+        self.funding += amount
+        pos = self.positions.get(symbol)
+        if pos is not None and pos.qty:
+            pos.funding += amount
+        self.balance_f = float(self.balance)
+
+    def _close(self, pos: Position, time: int, reason: str = "signal") -> ClosedTrade:
         trade = ClosedTrade(
             symbol=pos.symbol,
             side="long" if pos.trade_side > 0 else "short",
@@ -179,18 +200,37 @@ class Portfolio:
             entry_price=pos.entry,
             exit_price=pos.exit_value / pos.exit_qty,
             fees=pos.fees,
-            pnl=pos.realized - pos.fees,
+            pnl=pos.realized - pos.fees + pos.funding,
             open_time=pos.opened_at,
             close_time=time,
+            exit_reason=reason,
+            funding=pos.funding,
         )
         self.trades.append(trade)
         pos.entry = ZERO
         return trade
 
     @classmethod
-    def replay(cls, initial: Decimal, fills: Iterable[Fill]) -> Portfolio:
-        """The portfolio the stored fills describe (a restart, an audit, a test)."""
+    def replay(
+        cls, initial: Decimal, fills: Iterable[Fill], funding: Iterable[tuple[int, str, Decimal]] = ()
+    ) -> Portfolio:
+        """The portfolio the stored fills and funding payments (ts, symbol, amount) describe
+        (a restart, an audit, a test). A payment at time T comes before the fills at T: the
+        trader books funding on the position held into the funding time, then fills."""
         p = cls(initial)
-        for f in fills:
-            p.apply(f)
+        funding = list(funding)
+        if not funding:
+            for f in fills:
+                p.apply(f)
+            return p
+        events: list[tuple[int, int, int, Fill | tuple[int, str, Decimal]]] = [
+            (ts, 0, i, (ts, sym, amt)) for i, (ts, sym, amt) in enumerate(funding)
+        ]
+        events += [(f.time, 1, i, f) for i, f in enumerate(fills)]
+        for _, kind, _, e in sorted(events, key=lambda x: x[:3]):
+            if kind:
+                p.apply(e)  # type: ignore[arg-type]
+            else:
+                ts, sym, amt = e  # type: ignore[misc]
+                p.apply_funding(sym, amt, ts)
         return p

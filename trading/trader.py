@@ -4,10 +4,10 @@ It is the feed's one consumer in the live bot *and* in the backtest, so both run
 and nothing else; a trade that differs between them is a bug in a driver, not a second
 set of rules. Per closed candle, in this order (freqtrade's backtesting semantics):
 
-1. orders decided on the previous candle fill at this candle's open (live, the first
-   update of the forming candle already did it, at the same open price);
-2. a stop-loss or take-profit is checked against this candle's low/high (both touched:
-   the stop wins; a candle opening beyond the level fills at its open);
+1. funding due at this open is booked on the position held into it, then orders decided
+   on the previous candle fill at this open (live, the forming candle's first update did);
+2. liquidation (paper), stop-loss, take-profit against this candle's low/high (the first
+   reached wins; a stop and a take both touched: the stop; a gap fills at the open);
 3. the strategy takes in the candle and may decide; its orders wait for the next open.
 
 A decision on a backfilled candle (one that closed while the socket was down) is handled
@@ -20,13 +20,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Protocol
 
 from trading.book import Book, Placement, TraderSnapshot, dec, fill_text, snapshot_of, utc_minute
 from trading.brokers.base import Broker, OrderRefused, OrderRequest, OrderUnknown
 from trading.candles import Candle
+from trading.futures import Bracket, FundingRate
 from trading.limits import check_limits
 from trading.notifier import Notice, Notifier
 from trading.pause import PauseGate, entries_gated
@@ -34,6 +35,7 @@ from trading.portfolio import BUY, SELL, ClosedTrade, Fill, Portfolio
 from trading.strategies import CLOSE, LONG, Decision, Values, make_strategy
 from trading.symbols import SymbolFilters
 from trading.trader_exits import TraderExits
+from trading.trader_futures import FuturesRules
 
 log = logging.getLogger(__name__)
 HistoryLoader = Callable[[str, int, int], list[Candle]]  # (symbol, n, last open time) → candles
@@ -48,7 +50,7 @@ class Journal(Protocol):
         """Fills and the new state in one transaction, so a crash never half-books a candle."""
 
 
-class Trader(TraderExits):
+class Trader(TraderExits, FuturesRules):
     def __init__(
         self,
         *,
@@ -68,7 +70,12 @@ class Trader(TraderExits):
         max_leverage: int | None = None,
         max_notional: Decimal | None = None,
         exits: Any = None,
+        funding: FundingRate | None = None,
+        brackets: Mapping[str, Sequence[Bracket]] | None = None,
+        strategy_warmup: int | None = None,
     ) -> None:
+        """funding: the rate at a funding time (None: off); brackets: leverage brackets per
+        symbol (none: no liquidation); strategy_warmup: replaces the strategy's own warm-up."""
         self.strategy_name = strategy
         self.interval_ms = interval_ms
         self.filters = filters
@@ -86,19 +93,20 @@ class Trader(TraderExits):
         # demo/live: trading.exchange.protection.ExchangeExits keeps the stop-loss and the
         # take-profit resting on the exchange; the candle check below is then not used.
         self.exits = exits
+        self.funding, self.brackets, self.strategy_warmup = funding, dict(brackets or {}), strategy_warmup
         self._leverage: dict[str, int] = {}  # what the exchange was last told, per symbol
         self.pause: PauseGate | None = None  # live only: while paused, no new entries
         self._lock = self.lock = threading.RLock()  # `lock`: for whoever must see the book still
         self._next_values: Values | None = None
         self._levels_changed = False
-        probe = make_strategy(strategy, values)
+        probe = make_strategy(strategy, values, strategy_warmup)
         self.values: Values = dict(probe.values)
         self.books: dict[str, Book] = {}
         for s in symbols:
-            st = probe if not self.books else make_strategy(strategy, self.values)
+            st = probe if not self.books else make_strategy(strategy, self.values, strategy_warmup)
             self.books[s] = Book(s, st, deque(maxlen=max(min_warmup, st.warmup, 1)))
             if journal is not None:
-                self._restore(self.books[s], journal.load_state(s))
+                self.books[s].restore(journal.load_state(s))
 
     # ------------------------------------------------------------- the feed's contract
     def cursor(self, symbol: str) -> int | None:
@@ -121,9 +129,10 @@ class Trader(TraderExits):
         if not book.pending or (book.cursor is not None and candle.open_time <= book.cursor):
             return
         with self._lock:
+            funded = self._fund(book, candle)
             fills = self._fill_pending(book, candle)
             if self.journal is not None:
-                self.journal.commit(book.symbol, self._state(book), fills)
+                self._commit(book, fills, funded)
             self._protect(book)
 
     def on_candle(self, candle: Candle, backfilled: bool) -> None:
@@ -131,8 +140,9 @@ class Trader(TraderExits):
             if self._next_values is not None:
                 self._apply_values()
             book = self.books[candle.symbol]
+            funded = self._fund(book, candle)
             fills = self._fill_pending(book, candle) if book.pending else []
-            if (book.stop_f or book.take_f) and self.exits is None:
+            if (book.stop_f or book.take_f or book.liq_f) and self.exits is None:
                 fills += self._check_exits(book, candle)
             book.history.append(candle)
             book.last_close = book.last_price = candle.close
@@ -144,7 +154,7 @@ class Trader(TraderExits):
             if decision is not None:
                 self._decide(book, decision, candle, backfilled)
             if self.journal is not None:
-                self.journal.commit(book.symbol, self._state(book), fills)
+                self._commit(book, fills, funded)
             if fills or self._levels_changed:
                 self._levels_changed = False
                 self._protect(book)
@@ -159,7 +169,7 @@ class Trader(TraderExits):
         values, self._next_values = self._next_values or {}, None
         self.values = values
         for book in self.books.values():
-            strategy = make_strategy(self.strategy_name, values)
+            strategy = make_strategy(self.strategy_name, values, self.strategy_warmup)
             need = max(self.min_warmup, strategy.warmup, 1)
             history = list(book.history)
             if need > len(history) and self.history_loader is not None and book.cursor is not None:
@@ -264,11 +274,11 @@ class Trader(TraderExits):
         fill = self.broker.execute(req, price, time)
         closed = self.portfolio.apply(fill)
         pos = self.portfolio.positions[book.symbol]
+        if closed:
+            self._flat(book)
         if pos.qty and req.kind == "open":
             self._set_exits(book, fill.price, pos.side)
-        elif not pos.qty:
-            book.stop = book.take = None
-            book.stop_f = book.take_f = 0.0
+            self._margin_on_open(book, fill, req.leverage)
         return fill, closed
 
     def _ensure_leverage(self, req: OrderRequest) -> None:
@@ -348,27 +358,17 @@ class Trader(TraderExits):
 
     def _book(self, book: Book, fills: list[Fill]) -> None:
         if self.journal is not None and fills:
-            self.journal.commit(book.symbol, self._state(book), fills)
+            self.journal.commit(book.symbol, book.state(), fills)
 
-    # ------------------------------------------------------------- state, reading
-    def _state(self, book: Book) -> dict[str, Any]:
-        return {
-            "cursor": book.cursor,
-            "pending": [r.to_dict() for r in book.pending],
-            "stop": None if book.stop is None else str(book.stop),
-            "take": None if book.take is None else str(book.take),
-        }
+    def _commit(self, book: Book, fills: list[Fill], funded: list[tuple[int, str, Decimal, Decimal]]) -> None:
+        """Fills, funding and state in one transaction (a journal without funding: paper funding off)."""
+        assert self.journal is not None
+        if funded:
+            self.journal.commit(book.symbol, book.state(), fills, funding=funded)  # type: ignore[call-arg]
+        else:
+            self.journal.commit(book.symbol, book.state(), fills)
 
-    def _restore(self, book: Book, state: dict[str, Any] | None) -> None:
-        if not state:
-            return
-        book.cursor = state.get("cursor")
-        book.pending = [OrderRequest.from_dict(d) for d in state.get("pending", [])]
-        for name in ("stop", "take"):
-            raw = state.get(name)
-            setattr(book, name, None if raw is None else Decimal(raw))
-            setattr(book, name + "_f", 0.0 if raw is None else float(raw))
-
+    # ------------------------------------------------------------- reading
     def snapshot(self) -> TraderSnapshot:
         with self._lock:
             return snapshot_of(self)

@@ -54,6 +54,8 @@ class TraderExits:
         if pos is None or not pos.qty:
             return []
         long = pos.qty > 0
+        if self._liquidation_first(book, c, long):  # paper only: trading/trader_futures.py
+            return [self._liquidate(book, c)]
         kind, level = None, None
         if book.stop_f and (c.low <= book.stop_f if long else c.high >= book.stop_f):
             kind, level = "stop_loss", book.stop

@@ -77,6 +77,7 @@ class PublicApi:
             web.get("/fapi/v1/ticker/price", self.ticker_price),
             web.get("/fapi/v2/ticker/price", self.ticker_price),
             web.get("/fapi/v1/premiumIndex", self.premium_index),
+            web.get("/fapi/v1/fundingRate", self.funding_rate),
             web.get("/fapi/v1/ticker/24hr", self.ticker_24hr),
             web.get("/fapi/v1/ticker/bookTicker", self.book_ticker),
             web.get("/fapi/v1/depth", self.depth),
@@ -217,6 +218,26 @@ class PublicApi:
         if "symbol" in request.query:
             return json_response(one(symbol_param(self.series, request.query)))
         return json_response([one(s) for s in self.series.values()])
+
+    async def funding_rate(self, request: web.Request) -> web.Response:
+        """Funding rate history: every 8 h of the series up to now, at premiumIndex's
+        lastFundingRate, markPrice the open of the candle at that time; ascending, at most
+        `limit` (default 100, max 1000), the most recent when no startTime is given."""
+        series = symbol_param(self.series, request.query)
+        q = request.query
+        start, end, limit = int_param(q, "startTime"), int_param(q, "endTime"), int_param(q, "limit") or 100
+        now = self.clock.market_time_ms()
+        hi = min(now, end) if end is not None else now
+        first = -(-series.times[0] // FUNDING_PERIOD_MS) * FUNDING_PERIOD_MS
+        lo = max(first, -(-start // FUNDING_PERIOD_MS) * FUNDING_PERIOD_MS) if start is not None else first
+        times = list(range(lo, hi + 1, FUNDING_PERIOD_MS))
+        times = times[: min(limit, 1000)] if start is not None else times[-min(limit, 1000):]
+        rows = []
+        for t in times:
+            i = series.index_at(t - t % series.interval_ms)
+            mark = f"{float(series.candles[i].open):.8f}" if i is not None else "0.00000000"
+            rows.append({"symbol": series.symbol, "fundingTime": t, "fundingRate": "0.00010000", "markPrice": mark})
+        return json_response(rows)
 
     async def ticker_24hr(self, request: web.Request) -> web.Response:
         now = self.clock.market_time_ms()

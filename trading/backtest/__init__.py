@@ -8,7 +8,7 @@ backtest trade is what the live bot would have done on those candles.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -16,6 +16,7 @@ from trading.backtest.stats import Stats, compute_stats
 from trading.brokers import PaperBroker
 from trading.candles import Candle
 from trading.feed import replay
+from trading.futures import DEFAULT_BRACKETS, Bracket, FundingRate
 from trading.portfolio import ClosedTrade, Portfolio
 from trading.strategies import DEFAULT_STRATEGY, Values
 from trading.symbols import SymbolFilters
@@ -88,15 +89,31 @@ def run_backtest(
     balance: Decimal = Decimal("10000"),
     fee_rate: Decimal = Decimal("0.0005"),
     progress: Progress | None = None,
+    max_leverage: int | None = None,
+    slippage_bps: Decimal = Decimal(0),
+    funding: FundingRate | None = None,
+    brackets: Sequence[Bracket] | None = None,
+    liquidation: bool = True,
+    strategy_warmup: int | None = None,
+    exit_at_end: bool = False,
 ) -> BacktestResult:
     """Trade one symbol's candles. With start_ms, candles before it only warm the strategy
-    (the last `warmup` of them, as the live bot warms up); without, the first `warmup` do."""
+    (the last `warmup` of them, as the live bot warms up); without, the first `warmup` do.
+
+    The futures model (trading/futures.py) is the paper broker's: MAX_LEVERAGE refuses an
+    opening order above it, fills slip `slippage_bps`, funding is booked at the funding
+    times from `funding`, and positions are liquidated with `brackets` (default: the
+    symbol's documented table; liquidation=False or no table: off). strategy_warmup lets
+    the strategy decide earlier than its own default; exit_at_end closes what is still open
+    at the last candle's close (exit reason `end`)."""
     if not candles:
         raise ValueError("no candles to backtest")
     symbol = candles[0].symbol
     filters = filters or SymbolFilters.btcusdt()
     candles, warm = split_warmup(candles, warmup, start_ms)
     portfolio = Portfolio(balance)
+    table = (brackets if brackets is not None else DEFAULT_BRACKETS.get(symbol)) if liquidation else None
+    bracket_map: Mapping[str, Sequence[Bracket]] = {symbol: table} if table else {}
     trader = Trader(
         symbols=[symbol],
         interval_ms=candles[0].close_time - candles[0].open_time + 1,
@@ -104,11 +121,18 @@ def run_backtest(
         values=values,
         filters={symbol: filters},
         portfolio=portfolio,
-        broker=PaperBroker({symbol: filters}, fee_rate, portfolio),
+        broker=PaperBroker({symbol: filters}, fee_rate, portfolio, slippage_bps),
         min_warmup=warmup,
+        max_leverage=max_leverage,
+        funding=funding,
+        brackets=bracket_map,
+        strategy_warmup=strategy_warmup,
     )
     rec = _Recorder(trader, symbol, len(candles) - warm, progress)
     replay(rec, candles, warmup=warm)
+    if exit_at_end and len(candles) > warm:
+        trader.exit_at_end(symbol, candles[-1])
+        rec.equity[-1] = portfolio.balance_f
     stats = compute_stats(
         trades=portfolio.trades,
         equity=rec.equity,
@@ -117,6 +141,7 @@ def run_backtest(
         balance=balance,
         final_balance=portfolio.balance,
         fees=portfolio.fees,
+        funding=portfolio.funding,
         notional=Decimal(repr(float(trader.values.get("stake_usdt", 0)))) * int(trader.values.get("leverage", 1)),
     )
     return BacktestResult(trader, list(portfolio.trades), rec.times, rec.equity, rec.closes, stats)

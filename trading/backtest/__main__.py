@@ -18,7 +18,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from trading.backtest import BacktestResult, grid_cli, run_backtest, split_warmup
+from trading.backtest import BacktestResult, futures_cli, grid_cli, run_backtest, split_warmup
 from trading.backtest.stats import traded_span
 from trading.candles import Candle
 from trading.config import ConfigError, load_settings
@@ -28,7 +28,9 @@ from trading.intervals import INTERVAL_MS
 from trading.strategies import STRATEGIES, ParamError, strategy_class
 from trading.strategies.params import parse_assignments
 
-TRADE_COLUMNS = ("open_time_ms", "close_time_ms", "side", "quantity", "entry_price", "exit_price", "fees", "pnl")
+TRADE_COLUMNS = ("open_time_ms", "close_time_ms", "side", "quantity", "entry_price", "exit_price", "fees", "funding",
+                 "pnl", "exit_reason")
+REPORT_ONLY = ("funding_source", "brackets_source", "strategy_default")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,11 +47,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--end", help="last candle to trade (UTC date/time or ms)")
     p.add_argument("--strategy", help=f"one of {', '.join(STRATEGIES)} (default: STRATEGY)")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="a strategy parameter; repeat")
-    p.add_argument("--warmup", type=int, help="candles that only warm the strategy (default: WARMUP_CANDLES)")
+    p.add_argument("--warmup", type=int,
+                   help="candles that only warm the strategy; given, also the strategy's own warm-up "
+                        "(it may decide from the next candle) (default: WARMUP_CANDLES)")
     p.add_argument("--balance", help="paper wallet in USDT (default: PAPER_BALANCE)")
     p.add_argument("--fee-pct", help="taker fee per side in %% (default: PAPER_FEE_PCT)")
     p.add_argument("--trades-out", metavar="FILE.csv", help="write one row per closed trade")
     p.add_argument("--env-file", default=".env", help="dotenv file for the defaults (default .env)")
+    futures_cli.add_arguments(p)
     grid_cli.add_arguments(p)
     return p
 
@@ -60,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.grid:
             candles, kw = _load(args)
+            for k in REPORT_ONLY:
+                kw.pop(k)
             print(grid_cli.run_grid(args, candles, **kw))
             return 0
         result, warm, interval = _run(args)
@@ -82,6 +89,11 @@ def _load(args: argparse.Namespace) -> tuple[list[Candle], dict[str, Any]]:
     strategy = args.strategy or settings.strategy
     cls = strategy_class(strategy)
     values = cls.schema.validate({}, parse_assignments(args.param)) if args.param else None
+    leverage = int((values or cls.schema.validate({}, {})).get("leverage", 1))
+    if leverage > settings.max_leverage:
+        raise ValueError(f"leverage {leverage} is above MAX_LEVERAGE {settings.max_leverage} "
+                         "(the live bot would refuse its orders; raise MAX_LEVERAGE to test it)")
+    db = None
     if args.csv is not None:
         candles = load_csv_candles(args.csv, symbol=symbol, interval=args.interval)
     else:
@@ -111,14 +123,18 @@ def _load(args: argparse.Namespace) -> tuple[list[Candle], dict[str, Any]]:
         where = "in the file" if args.csv is not None else "stored"
         raise ValueError(f"--warmup {warmup} leaves no candle to trade ({len(candles):,} {where}"
                          f"{' up to --end' if args.end else ''})")
+    own = cls(values).warmup
     return candles, dict(strategy=strategy, values=values, warmup=warmup, start=start, balance=balance,
-                         fee_rate=fee_pct / 100)
+                         fee_rate=fee_pct / 100, max_leverage=settings.max_leverage,
+                         strategy_warmup=args.warmup, strategy_default=own,
+                         **futures_cli.futures_kwargs(args, settings, symbol, db))
 
 
 def _run(args: argparse.Namespace) -> tuple[BacktestResult, int, str]:
     """The run, the warm-up candles before it and the interval."""
     candles, kw = _load(args)
     kw["start_ms"] = kw.pop("start")
+    args.report = {k: kw.pop(k) for k in REPORT_ONLY}
     t0 = time.perf_counter()
     result = run_backtest(
         candles, **kw, progress=_progress_bar if sys.stderr.isatty() and len(candles) > 100_000 else None
@@ -154,6 +170,14 @@ def _report(result: BacktestResult, args: argparse.Namespace, warm: int, interva
         f"{traded_span(result.times[0], result.times[-1], len(result.times), warm)}",
         f"parameters: {params}",
     ]
+    rep = getattr(args, "report", {})
+    own = rep.get("strategy_default")
+    if args.warmup is not None and own is not None and args.warmup < own:
+        head.append(f"warm-up: {args.warmup:,} candles, fewer than {t.strategy_name}'s own {own:,}: "
+                    f"it decides from candle {args.warmup + 1:,}")
+    slip = result.trader.broker.slippage_bps if result.trader.broker is not None else 0  # type: ignore[attr-defined]
+    head.append(f"model: funding {rep.get('funding_source', 'none')} · liquidation {rep.get('brackets_source', 'off')}"
+                f" · slippage {slip:f} bps" + (" · exit at end" if args.exit_at_end else ""))
     width = max(len(k) for k, _ in result.stats.rows())
     body = [f"  {k.ljust(width)}  {v}" for k, v in result.stats.rows()]
     tail = [f"({result.seconds:.2f}s)"]
@@ -161,14 +185,15 @@ def _report(result: BacktestResult, args: argparse.Namespace, warm: int, interva
 
 
 def write_trades(result: BacktestResult, path: str) -> None:
-    """One row per closed trade; times are the fill candles' open times, pnl net of both fees."""
+    """One row per closed trade; times are the fill candles' open times, pnl net of both fees
+    with funding (+ received, − paid) included; exit_reason says what closed it."""
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(TRADE_COLUMNS)
         for tr in result.trades:
             w.writerow(
                 (tr.open_time, tr.close_time, tr.side, f"{tr.qty:f}", f"{tr.entry_price:f}",
-                 f"{tr.exit_price:f}", f"{tr.fees:f}", f"{tr.pnl:f}")
+                 f"{tr.exit_price:f}", f"{tr.fees:f}", f"{tr.funding:f}", f"{tr.pnl:f}", tr.exit_reason)
             )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import Any
 
 from trading.backtest import split_warmup
 from trading.backtest.stats import traded_span
@@ -34,7 +35,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run_grid(
     args: argparse.Namespace, candles: Sequence[Candle], *, strategy: str, values: Values | None,
-    warmup: int, start: int | None, balance: Decimal, fee_rate: Decimal,
+    warmup: int, start: int | None, balance: Decimal, fee_rate: Decimal, **model: Any,
 ) -> str:
     """The report to print; GridError/ParamError/ValueError for bad input (exit 2)."""
     if args.top < 1 or args.verify < 0:
@@ -42,7 +43,7 @@ def run_grid(
     grid = parse_grid(args.grid, strategy_class(strategy).schema, max_cells=MAX_CELLS)
     result = sweep(candles, grid, strategy=strategy, base=values, warmup=warmup, start_ms=start,
                    balance=balance, fee_rate=fee_rate, metric=args.metric, verify=min(args.verify, args.top),
-                   workers=args.workers)
+                   workers=args.workers, **model)
     first = result.ranked[0] if result.ranked else None
     seen, warm = split_warmup(candles, warmup, start)
     span = traded_span(seen[warm].open_time, seen[-1].open_time, len(seen) - warm, warm)

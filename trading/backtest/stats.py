@@ -40,7 +40,7 @@ class Stats:
     candles: int
     trades: int
     wins: int
-    net_pnl: Decimal  # closed trades, net of fees
+    net_pnl: Decimal  # closed trades, net of fees, funding included
     fees: Decimal
     final_balance: Decimal
     open_pnl: float  # the position still open at the end, marked at the last close
@@ -50,6 +50,8 @@ class Stats:
     buy_hold_pct: float
     buy_hold_usdt: float  # the same notional held long from the first to the last close
     return_pct: float
+    funding: Decimal = Decimal(0)  # all funding booked, + received, − paid (open position's too)
+    liquidations: int = 0
 
     @property
     def win_rate(self) -> float:
@@ -63,6 +65,8 @@ class Stats:
             ("win rate", win),
             ("net PnL", f"{num(self.net_pnl.quantize(CENT), '+,')} USDT ({num(self.return_pct, '+.2f')} %)"),
             ("fees", f"{num(self.fees.quantize(CENT), ',')} USDT"),
+            ("funding", f"{num(self.funding.quantize(CENT), '+,')} USDT (+ received, − paid)"),
+            ("liquidations", f"{self.liquidations:,}"),
             ("open position PnL", f"{num(self.open_pnl, '+,.2f')} USDT"),
             ("final balance", f"{num(self.final_balance.quantize(CENT), ',')} USDT"),
             ("max drawdown", f"{num(self.max_drawdown, ',.2f')} USDT ({num(self.max_drawdown_pct, '.2f')} %)"),
@@ -82,6 +86,7 @@ def compute_stats(
     final_balance: Decimal,
     fees: Decimal,
     notional: Decimal,
+    funding: Decimal = Decimal(0),
 ) -> Stats:
     peak, dd, dd_pct = float("-inf"), 0.0, 0.0
     for e in equity:
@@ -108,4 +113,6 @@ def compute_stats(
         buy_hold_pct=100.0 * bh,
         buy_hold_usdt=float(notional) * bh,
         return_pct=float(100 * net / balance) if balance else 0.0,
+        funding=funding,
+        liquidations=sum(1 for t in trades if t.exit_reason == "liquidation"),
     )

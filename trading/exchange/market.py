@@ -18,6 +18,7 @@ import time
 import weakref
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, TypeVar
 
 import pandas as pd
@@ -326,3 +327,24 @@ def Future_Hisorical_data(  # noqa: N802 - the seed's public name, kept for its 
         return historical_klines(stocks, time, start, end, client=client)
     client = client or make_client(load_settings())
     return {s: historical_klines(s, time, start, end, client=client) for s in stocks}
+
+
+def paper_funding_rate(settings: Settings) -> Callable[[str, int], Decimal | None]:
+    """The paper trader's funding rate at a funding time: the exchange's premiumIndex
+    lastFundingRate (the rate just settled), asked once per symbol and funding time. A
+    failure books no funding for that time and says so in the log, never stops trading."""
+    client = make_client(settings)
+    cache: dict[tuple[str, int], Decimal | None] = {}
+
+    def rate(symbol: str, ts: int) -> Decimal | None:
+        if (symbol, ts) not in cache:
+            try:
+                got = with_retries(lambda: client.futures_mark_price(symbol=symbol), attempts=3,
+                                   what=f"GET /fapi/v1/premiumIndex {symbol}")
+                cache[(symbol, ts)] = Decimal(str(got["lastFundingRate"]))
+            except Exception as e:  # noqa: BLE001 - logged, the candle is still traded
+                log.warning("funding rate for %s at %s not booked: %s", symbol, ts, e)
+                cache[(symbol, ts)] = None
+        return cache[(symbol, ts)]
+
+    return rate

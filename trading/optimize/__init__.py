@@ -23,6 +23,7 @@ import numpy as np
 from trading.backtest import run_backtest, split_warmup
 from trading.backtest.stats import Stats
 from trading.candles import Candle
+from trading.futures import DEFAULT_BRACKETS, Bracket, FundingRate
 from trading.optimize import fast
 from trading.optimize.grid import Grid, GridError, cell_values, parse_grid
 from trading.strategies import DEFAULT_STRATEGY, Values, strategy_class
@@ -61,10 +62,10 @@ METRICS: dict[str, Metric] = {
 @dataclass
 class Cell:
     params: dict[str, int | float]  # the grid's values for this cell
-    values: Values | None  # the whole parameter set; None: breaks a rule (fast ≥ slow)
+    values: Values | None  # the whole parameter set; None: skipped (breaks a rule, or a hard limit)
     stats: Stats | None = None
     fast: bool = False  # False: the shared backtest computed it
-    note: str = ""  # why the fast path could not
+    note: str = ""  # why the fast path could not; for a skipped cell, the limit it breaks
 
 
 @dataclass
@@ -107,8 +108,17 @@ def sweep(
     verify: int = 3,
     workers: int | None = None,
     progress: Progress | None = None,
+    max_leverage: int | None = None,
+    slippage_bps: Decimal = Decimal(0),
+    funding: FundingRate | None = None,
+    brackets: Sequence[Bracket] | None = None,
+    liquidation: bool = True,
+    strategy_warmup: int | None = None,
+    exit_at_end: bool = False,
 ) -> SweepResult:
-    """Every cell of the grid over the candles, with run_backtest's arguments and meaning."""
+    """Every cell of the grid over the candles, with run_backtest's arguments and meaning.
+    A cell whose leverage is above max_leverage is skipped and counted, as the live bot
+    would refuse its orders."""
     if metric not in METRICS:
         raise GridError(f"metric: {metric[:32]!r} is not one of {', '.join(METRICS)}")
     if not candles:
@@ -117,11 +127,22 @@ def sweep(
     schema = strategy_class(strategy).schema
     base = schema.validate({}, base or {})
     filters = filters or SymbolFilters.btcusdt()
+    table = (brackets if brackets is not None else DEFAULT_BRACKETS.get(candles[0].symbol)) if liquidation else None
     kw: dict[str, Any] = dict(strategy=strategy, warmup=warmup, start_ms=start_ms, balance=balance,
-                              fee_rate=fee_rate, filters=filters)
+                              fee_rate=fee_rate, filters=filters, max_leverage=max_leverage,
+                              slippage_bps=slippage_bps, funding=funding, brackets=table or (),
+                              strategy_warmup=strategy_warmup, exit_at_end=exit_at_end)
     cells = [Cell(c, cell_values(schema, base, c)) for c in grid.combos()]
+    for c in cells:
+        if c.values is not None and max_leverage is not None and int(c.values.get("leverage", 1)) > max_leverage:
+            c.values, c.note = None, f"leverage above MAX_LEVERAGE {max_leverage}"
     live = [i for i, c in enumerate(cells) if c.values is not None]
-    market, why = _market(candles, warmup, start_ms, filters, balance, fee_rate, strategy)
+    market, why = _market(candles, warmup, start_ms, filters, balance, fee_rate, strategy, table or (),
+                          strategy_warmup)
+    unmodelled = [w for w, on in (("funding", funding is not None), ("slippage", bool(slippage_bps)),
+                                  ("--exit-at-end", exit_at_end)) if on]
+    if market is not None and unmodelled:
+        market, why = None, f"the fast path does not model {' and '.join(unmodelled)}"
     jobs, slow_path = [], []
     for i in live:
         v = cells[i].values
@@ -182,7 +203,8 @@ def verify_cell(candles: Sequence[Candle], cell: Cell, **kw: Any) -> Cell:
 
 def _market(
     candles: Sequence[Candle], warmup: int, start_ms: int | None, filters: SymbolFilters,
-    balance: Decimal, fee_rate: Decimal, strategy: str,
+    balance: Decimal, fee_rate: Decimal, strategy: str, brackets: Sequence[Bracket] = (),
+    strategy_warmup: int | None = None,
 ) -> tuple[fast.Market | None, str]:
     if strategy != "ema_cross":
         return None, f"the fast path covers ema_cross only, not {strategy}"
@@ -191,6 +213,8 @@ def _market(
         return fast.Market.build(
             [c.open for c in candles], [c.high for c in candles], [c.low for c in candles],
             [c.close for c in candles], warm=warm, filters=filters, balance=balance, fee_rate=fee_rate,
+            brackets=tuple((float(b.floor), float(b.cap), float(b.mmr), float(b.cum)) for b in brackets),
+            decide_from=strategy_warmup,
         ), ""
     except fast.Unsupported as e:
         return None, str(e)

@@ -12,8 +12,11 @@ opposite cross closing and reversing on the same open, quantity floored to the s
 stop-loss/take-profit on the candle's low/high (stop first, a gap fills at the open),
 equity marked at every close. What it does not: the RSI filter, strategies other than
 ema_cross, and any cell where the broker would refuse an order (MIN_NOTIONAL, LOT_SIZE,
-margin) or two crosses in a row go the same way (an EMA difference of exactly 0):
-`simulate` raises Unsupported with the reason and the caller runs the shared backtest.
+margin) or two crosses in a row go the same way (an EMA difference of exactly 0), and any
+cell where a candle reaches a position's liquidation price (found here in float with a
+margin, so a near miss falls back too): `simulate` raises Unsupported with the reason
+and the caller runs the shared backtest. Funding, slippage and the exit at the end are
+not modelled here either: sweep() sends such runs to the shared backtest.
 """
 
 from __future__ import annotations
@@ -81,11 +84,14 @@ class Market:
     fee_num: int  # fee rate × 10^F
     F: int
     balance_u: int  # units of 10^-M
+    brackets: tuple[tuple[float, float, float, float], ...] = ()  # (floor, cap, mmr, cum); () no liquidation
+    decide_from: int | None = None  # the strategy's warm-up when the run overrides it
 
     @classmethod
     def build(
         cls, opens: list[float], highs: list[float], lows: list[float], closes: list[float], *,
         warm: int, filters: object, balance: Decimal, fee_rate: Decimal,
+        brackets: tuple[tuple[float, float, float, float], ...] = (), decide_from: int | None = None,
     ) -> Market:
         o, h, lo, c = (np.asarray(x, dtype=float) for x in (opens, highs, lows, closes))
         tick = filters.tick_size  # type: ignore[attr-defined]
@@ -104,6 +110,7 @@ class Market:
             max_qty_u=_units(filters.market_max_qty, Q, "max qty"),  # type: ignore[attr-defined]
             min_notional_u=_units(filters.min_notional, Q + D, "min notional"),  # type: ignore[attr-defined]
             fee_num=_units(fee_rate, F, "fee rate"), F=F, balance_u=_units(balance, M, "balance"),
+            brackets=brackets, decide_from=decide_from,
         )
 
 
@@ -160,7 +167,7 @@ def simulate(
     """The trades ema_cross makes with these values on m's candles; Unsupported if the
     fast path cannot promise the trader's result."""
     n = m.n
-    start = max(3 * slow, m.warm, 1)
+    start = max(3 * slow if m.decide_from is None else m.decide_from, m.warm, 1)
     if start < n:
         prev, cur = diff[start - 1 : n - 1], diff[start:n]
         up = (prev <= 0.0) & (cur > 0.0)
@@ -195,6 +202,8 @@ def simulate(
     exit_u = m.open_u[np.minimum(exit_at, n - 1)]
     if sl or tp:
         _exits(m, fill, ends, sd, entry_u, Decimal(repr(float(sl))), Decimal(repr(float(tp))), exit_at, exit_u)
+    if m.brackets:
+        _no_liquidation(m, fill, ends, sd, q_u, entry_u, int(leverage), exit_at)
     closed = exit_at < n
     scale = 10 ** (m.M - m.Q - m.D)
     gross = (exit_u - entry_u) * q_u * sd * scale
@@ -262,6 +271,36 @@ def _exits(
     beyond = np.where(is_stop == lg, o <= level_f, o >= level_f)  # long stop / short take: below
     exit_at[who] = pos + f0
     exit_u[who] = np.where(beyond, m.open_u[pos + f0], level_u)
+
+
+def _no_liquidation(m: Market, fill: np.ndarray, ends: np.ndarray, sd: np.ndarray, q_u: np.ndarray,
+                    entry_u: np.ndarray, leverage: int, exit_at: np.ndarray) -> None:
+    """Unsupported if any candle a trade is open for (its exit candle included) comes
+    within 1e-6 of the trade's liquidation price (trading/futures.py's formula, in float)."""
+    q = q_u / 10.0**m.Q
+    e = entry_u / 10.0**m.D
+    margin = q * e / leverage
+    lp = np.full(len(q), np.nan)
+    for floor, cap, mmr, cum in m.brackets:
+        cand = (margin + cum - sd * q * e) / (q * (mmr - sd))
+        ok = np.isnan(lp) & (cand > 0) & (q * cand >= floor) & (q * cand < cap)
+        lp = np.where(ok, cand, lp)
+    for floor, cap, mmr, cum in m.brackets:  # the level at entry where none held at LP
+        at_entry = np.isnan(lp) & (q * e >= floor) & (q * e < cap)
+        lp = np.where(at_entry, (margin + cum - sd * q * e) / (q * (mmr - sd)), lp)
+    lp = np.where(lp > 0, lp, np.nan)
+    if np.isnan(lp).all():
+        return
+    K = len(fill)
+    tid = np.repeat(np.arange(K), ends - fill)
+    j = np.arange(fill[0], m.n)
+    held = j <= exit_at[tid]
+    lpt = lp[tid]
+    long = sd[tid] > 0
+    with np.errstate(invalid="ignore"):
+        near = np.where(long, m.low_f[fill[0]:] <= lpt * (1 + 1e-6), m.high_f[fill[0]:] >= lpt * (1 - 1e-6))
+    if (near & held).any():
+        raise Unsupported("a position would be liquidated")
 
 
 def _drawdown(equity: np.ndarray) -> tuple[float, float]:

@@ -43,13 +43,19 @@ def best_table(result: SweepResult, top: int = 5) -> str:
 
 def summary_line(result: SweepResult) -> str:
     cells = sum(1 for c in result.cells if c.stats is not None)
-    skipped = len(result.cells) - cells
+    limited: dict[str, int] = {}
+    for c in result.cells:
+        if c.values is None and c.note:
+            limited[c.note] = limited.get(c.note, 0) + 1
+    skipped = len(result.cells) - cells - sum(limited.values())
     warm = f" (after {result.warmup:,} warm-up)" if result.warmup else ""
     parts = [f"{plural(cells, 'cell')} over {plural(result.candles, 'candle')}{warm} in {result.seconds:.2f}s"]
     if result.workers > 1:
         parts.append(f"{result.workers} processes")
     if skipped:
         parts.append(f"{skipped:,} skipped (break a rule, e.g. fast ≥ slow)")
+    for why, n in limited.items():
+        parts.append(f"{n:,} skipped ({why})")
     for why, n in result.fallbacks.items():
         parts.append(f"{n:,} through the shared backtest ({why})")
     if result.verified:

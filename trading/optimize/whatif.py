@@ -17,17 +17,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
+from storage.funding import FundingStore
 from storage.klines import KlineStore
 from trading.backtest import BacktestResult, run_backtest
 from trading.candles import Candle
 from trading.config import Settings
 from trading.exchange.market import closed_candles, make_client, server_time_ms, with_retries
 from trading.feed import load_stored_candles
+from trading.futures import DEFAULT_BRACKETS, FUNDING_PERIOD_MS, FundingRates, brackets_from_json
 from trading.intervals import interval_ms
 from trading.optimize import SweepResult, sweep
 from trading.optimize.grid import Grid, cell_values, parse_grid
 from trading.optimize.report import fmt_value
-from trading.strategies import Schema, Values, strategy_class
+from trading.strategies import ParamError, Schema, Values, strategy_class
 from trading.symbols import SymbolFilters
 
 if TYPE_CHECKING:
@@ -121,9 +123,16 @@ class WhatIf:
 
     # ------------------------------------------------------------- questions
     def check_changes(self, changes: Mapping[str, str]) -> Values | None:
-        """The changed parameter set, or ParamError: called before anything is posted or fetched."""
+        """The changed parameter set, or ParamError: called before anything is posted or fetched.
+        A leverage above MAX_LEVERAGE is refused as the live bot would refuse its orders."""
         schema = strategy_class(self.settings.strategy).schema
-        return schema.validate(dict(self._values()), changes) if changes else None
+        if not changes:
+            return None
+        merged = schema.validate(dict(self._values()), changes)
+        cap = self.settings.max_leverage
+        if int(merged.get("leverage", 1)) > cap:
+            raise ParamError(f"leverage: at most {cap} here (MAX_LEVERAGE), got {merged['leverage']}")
+        return merged
 
     def check_grid(self, words: Sequence[str], max_cells: int) -> Grid:
         """The grid, or GridError/ParamError: called before anything is posted or fetched."""
@@ -164,7 +173,8 @@ class WhatIf:
         kw = self._backtest_kw(candles[0].symbol, warm, start)
         result = sweep(candles, grid, strategy=self.settings.strategy, base=current, start_ms=start,
                        metric=metric, warmup=kw["warmup"], balance=kw["balance"], fee_rate=kw["fee_rate"],
-                       filters=kw["filters"],
+                       filters=kw["filters"], max_leverage=kw["max_leverage"], slippage_bps=kw["slippage_bps"],
+                       funding=kw["funding"], brackets=kw["brackets"],
                        progress=lambda done, total: say(f"running {done:,}/{total:,} combinations…"))
         keys = [self.remember({k: fmt_value(v) for k, v in c.params.items()}) for c in result.ranked[:5]]
         from trading.charts.heatmap import render_heatmap
@@ -217,6 +227,7 @@ class WhatIf:
                     got += (page_end - cursor) // step + 1
                     say(f"fetching candles {got:,}/{total:,}…")
                     cursor = page_end + step
+        self._fetch_futures_terms(client, symbol, first, last, say)
         candles = load_stored_candles(store, symbol, interval, first, last)
         if candles and candles[0].open_time > first:  # history starts later: warm up on its first candles
             if len(candles) < warm + 2:
@@ -226,6 +237,32 @@ class WhatIf:
         if len([c for c in candles if c.open_time >= start]) < 2:
             raise ValueError(f"not enough {symbol} {interval} candles for the last {days} days")
         return candles, start
+
+    def _fetch_futures_terms(self, client: object, symbol: str, first: int, last: int, say: Say) -> None:
+        """Funding rates (`GET /fapi/v1/fundingRate`, public) for the window, and the leverage
+        brackets (`GET /fapi/v1/leverageBracket`, signed: only with an API key), into the store."""
+        store = FundingStore(self._klines().db)
+        since = max(first, (store.last_rate_time(symbol) or 0) + 1)
+        while since <= last:
+            rows = with_retries(lambda s=since: client.futures_funding_rate(  # type: ignore[attr-defined]
+                symbol=symbol, startTime=s, endTime=last, limit=1000), what=f"funding rates {symbol}")
+            if not rows:
+                break
+            say(f"fetching funding rates… {len(rows):,}")
+            store.upsert_rates(symbol, [(int(r["fundingTime"]), str(r["fundingRate"]), r.get("markPrice"))
+                                        for r in rows])
+            since = int(rows[-1]["fundingTime"]) + 1
+            if len(rows) < 1000:
+                break
+        if self.settings.binance_api_key and store.brackets(symbol) is None:
+            try:
+                entries = with_retries(lambda: client.futures_leverage_bracket(symbol=symbol),  # type: ignore[attr-defined]
+                                       what=f"leverage brackets {symbol}")
+            except Exception:  # the default table (or none) stands in; the report says which
+                return
+            entry = entries[0] if isinstance(entries, list) and entries else entries
+            if isinstance(entry, dict) and entry.get("brackets"):
+                store.save_brackets(symbol, entry["brackets"])
 
     @staticmethod
     def _oldest(client: object, symbol: str, interval: str, since: int) -> int | None:
@@ -242,9 +279,15 @@ class WhatIf:
         filters = self._filters(symbol) or (SymbolFilters.btcusdt() if symbol == "BTCUSDT" else None)
         if filters is None:
             raise ValueError(f"{symbol}'s trading rules are unknown (exchangeInfo not reachable)")
+        store = FundingStore(self._klines().db)
+        stored = store.brackets(symbol)
+        brackets = brackets_from_json({"brackets": stored}) if stored else DEFAULT_BRACKETS.get(symbol, ())
+        rates = store.rates(symbol, start - FUNDING_PERIOD_MS)
         return dict(strategy=self.settings.strategy, warmup=warm, start_ms=start,
                     balance=self.settings.paper_balance, fee_rate=self.settings.paper_fee_pct / 100,
-                    filters=filters)
+                    filters=filters, max_leverage=self.settings.max_leverage,
+                    slippage_bps=self.settings.paper_slippage_bps,
+                    funding=FundingRates.of(rates) if rates else None, brackets=brackets)
 
 
 def _cells(grid: Grid, schema: Schema, base: Values) -> list[Values]:
@@ -275,9 +318,9 @@ def stats_table(cmp: Comparison) -> str:
     rows: list[tuple[str, ...]] = [("", *(c[0] for c in cols))]
     for name in cmp.changes:
         rows.append((name, *(fmt_value(r.trader.values[name]) for _, r in cols)))  # type: ignore[union-attr]
-    for label, k in (("trades", 1), ("win rate", 2), ("net PnL", 3), ("fees", 4), ("max drawdown", 7),
-                     ("exposure", 8), ("buy and hold", 9)):
-        rows.append((label, *(_short(r.stats.rows()[k][1]) for _, r in cols)))  # type: ignore[union-attr]
+    for label in ("trades", "win rate", "net PnL", "fees", "funding", "liquidations", "max drawdown",
+                  "exposure", "buy and hold"):
+        rows.append((label, *(_short(dict(r.stats.rows())[label]) for _, r in cols)))  # type: ignore[union-attr]
     w = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join([r[0].ljust(w[0])] + [r[i].rjust(w[i]) for i in range(1, len(r))]).rstrip()
                      for r in rows)

@@ -17,9 +17,12 @@ def strategy_class(name: str) -> type:
         raise ValueError(f"unknown strategy {name!r}; known: {', '.join(STRATEGIES)}") from None
 
 
-def make_strategy(name: str, values: Values | None = None) -> Strategy:
+def make_strategy(name: str, values: Values | None = None, warmup: int | None = None) -> Strategy:
+    """`warmup`: candles before the first decision, instead of the strategy's own default."""
     cls = strategy_class(name)
-    return cls(values)  # type: ignore[no-any-return]
+    if warmup is None:
+        return cls(values)  # type: ignore[no-any-return]
+    return cls(values, warmup=warmup)  # type: ignore[no-any-return]
 
 
 __all__ = [

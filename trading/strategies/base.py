@@ -46,7 +46,7 @@ class NoStrategy:
     name: ClassVar[str] = "none"
     schema: ClassVar[Schema] = Schema(())
 
-    def __init__(self, values: Values | None = None) -> None:
+    def __init__(self, values: Values | None = None, warmup: int | None = None) -> None:
         self.values: Values = {}
 
     warmup = 0

@@ -52,7 +52,8 @@ class EmaCross:
     name: ClassVar[str] = "ema_cross"
     schema: ClassVar[Schema] = SCHEMA
 
-    def __init__(self, values: Values | None = None) -> None:
+    def __init__(self, values: Values | None = None, warmup: int | None = None) -> None:
+        """`warmup` replaces the default of three slow lengths (a backtest's --warmup)."""
         self.values: Values = SCHEMA.validate({}, values or {})
         v = self.values
         self.fast, self.slow = int(v["fast"]), int(v["slow"])
@@ -62,7 +63,7 @@ class EmaCross:
         self._rsi_a = 1.0 / self._rsi_n if self._rsi_n else 0.0
         self._overbought = float(v["rsi_overbought"])
         self._oversold = float(v["rsi_oversold"])
-        self._warmup = 3 * max(self.slow, self._rsi_n + 1)
+        self._warmup = 3 * max(self.slow, self._rsi_n + 1) if warmup is None else max(0, warmup)
         self.ema_fast: float | None = None
         self.ema_slow: float | None = None
         self._diff: float | None = None

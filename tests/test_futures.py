@@ -1,0 +1,186 @@
+"""The futures model (trading/futures.py) through the trader and the backtest: isolated
+liquidation at Binance's price in two bracket tiers, funding across 0, 1 and 3 funding
+times, slippage on entries and stops, MAX_LEVERAGE, and freqtrade's year reproduced trade
+for trade (its warm-up and its force exit at the end)."""
+
+from __future__ import annotations
+
+import csv
+from decimal import Decimal as D
+
+import pytest
+
+from tests.conftest import PERP_15M, shared_file
+from trading.backtest import run_backtest
+from trading.backtest.__main__ import main as cli
+from trading.candles import Candle
+from trading.futures import BTCUSDT_BRACKETS, FundingRates, liquidation_price
+from trading.optimize import sweep
+from trading.optimize.grid import parse_grid
+from trading.optimize.report import summary_line
+from trading.strategies import strategy_class
+from trading.symbols import SymbolFilters
+
+IV = 900_000  # 15m; a funding time every 32 candles
+FEE = D("0.0005")
+TICK = SymbolFilters.btcusdt().tick_size
+
+
+def candle(i: int, o: float, h: float, low: float, c: float) -> Candle:
+    return Candle("BTCUSDT", "15m", i * IV, i * IV + IV - 1, o, max(h, o, c), min(low, o, c), c, 1.0)
+
+
+def entered(side: int, decide_at: int = 11) -> list[Candle]:
+    """Flat 100,000 candles; a cross on candle `decide_at` (fast=2, slow=3) opens `side` at
+    the next open, 100,000."""
+    out = [candle(i, 100_000, 100_000, 100_000, 100_000) for i in range(decide_at)]
+    move = 1_000 * side
+    out.append(candle(decide_at, 100_000, 100_000 + move, 100_000, 100_000 + move))
+    out.append(candle(decide_at + 1, 100_000, 100_000, 100_000, 100_000 + 2 * move))  # the entry, at its open
+    return out
+
+
+def run(candles, stake, leverage, **kw):
+    values = {"fast": 2, "slow": 3, "stake_usdt": stake, "leverage": leverage}
+    return run_backtest(candles, values=values, warmup=0, fee_rate=FEE, **kw)
+
+
+@pytest.mark.parametrize(
+    ("side", "stake", "leverage", "qty", "lp", "tier"),
+    [
+        # margin 100 on 5,000: tier 1 (MMR 0.4 %, cum 0): (100 + 0 − 5000) / (0.05 × 0.004 − 0.05) = 98,393.57…
+        (1, 100, 50, D("0.05"), D("98393.6"), 1),
+        # margin 3,000 on 375,000: tier 2 (MMR 0.5 %, cum 300): (3000 + 300 − 375000) / (3.75 × 0.005 − 3.75) = 99,618.09…
+        (1, 3000, 125, D("3.75"), D("99618.1"), 2),
+        # short: (100 + 0 + 5000) / (0.05 × 0.004 + 0.05) = 101,593.62…
+        (-1, 100, 50, D("0.05"), D("101593.6"), 1),
+        # short, tier 2: (3000 + 300 + 375000) / (3.75 × 1.005) = 100,378.10…
+        (-1, 3000, 125, D("3.75"), D("100378.1"), 2),
+    ],
+)
+def test_liquidation_at_binances_price_loses_the_margin_and_its_fees(side, stake, leverage, qty, lp, tier):
+    margin = qty * D(100_000) / leverage
+    assert liquidation_price(side, qty, D(100_000), margin, BTCUSDT_BRACKETS, TICK) == lp
+    assert BTCUSDT_BRACKETS[tier - 1].floor <= qty * lp < BTCUSDT_BRACKETS[tier - 1].cap
+    candles = entered(side)
+    far = 100_000 - side * 3_000  # the adverse extreme goes well past the liquidation price
+    candles.append(candle(len(candles), 100_000 + side * 2_000, 100_000 + side * 2_000, far, far))
+    r = run(candles, stake, leverage)
+    (trade,) = r.trades
+    entry_fee = qty * D(100_000) * FEE
+    assert (trade.exit_reason, trade.exit_price, trade.qty) == ("liquidation", lp, qty)
+    gross = (lp - D(100_000)) * qty * side
+    assert trade.fees == entry_fee + (margin + gross)  # the rest of the margin is the clearance fee
+    assert trade.pnl == -(margin + entry_fee)
+    assert r.trader.portfolio.balance == D(10_000) - margin - entry_fee
+    assert r.stats.liquidations == 1
+
+
+def test_a_liquidation_leaves_the_wallet_at_zero_never_below(tmp_path, capsys):
+    """The issue's case: 125x on a 150 USDT wallet booked −470.33 and a wallet of −320.33."""
+    env = tmp_path / ".env"
+    env.write_text("MAX_LEVERAGE=125\n")
+    out = tmp_path / "t.csv"
+    args = ["--csv", str(shared_file(PERP_15M)), "--param", "leverage=125", "--balance", "150",
+            "--start", "2025-03-10 09:00", "--end", "2025-03-10 15:00", "--env-file", str(env), "--trades-out", str(out)]
+    assert cli(args) == 0
+    rows = list(csv.DictReader(out.open()))
+    liquidated = [r for r in rows if r["exit_reason"] == "liquidation"]
+    assert liquidated and all(D(r["pnl"]) >= -(D(100) + D(r["fees"])) for r in rows)
+    text = capsys.readouterr().out
+    assert "liquidations       " in text
+    final = D(text.split("final balance")[1].split("USDT")[0].replace(",", "").strip())
+    assert D(0) <= final < D(150)
+
+
+def test_max_leverage_is_one_line_and_exit_2(tmp_path, capsys):
+    env = tmp_path / ".env"
+    env.write_text("MAX_LEVERAGE=20\n")
+    csvf = tmp_path / "c.csv"
+    csvf.write_text("open_time_ms,open,high,low,close,volume\n" + "".join(
+        f"{i * IV},100,100,100,100,1\n" for i in range(50)))
+    assert cli(["--csv", str(csvf), "--param", "leverage=125", "--env-file", str(env), "--warmup", "5"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "MAX_LEVERAGE 20" in err[0] and "leverage 125" in err[0]
+
+
+def held(until: int) -> list[Candle]:
+    """A long opened exactly at the funding time 08:00 (candle 32), held to candle `until`'s
+    close (--exit-at-end); each candle's open differs, so the funding price is visibly the open."""
+    out = entered(1, decide_at=31)
+    out += [candle(i, 100_000 + i, 103_000, 99_000, 102_000) for i in range(33, until + 1)]
+    return out
+
+
+@pytest.mark.parametrize(("until", "times"), [(40, []), (70, [64]), (130, [64, 96, 128])])
+def test_funding_on_a_position_held_across_0_1_and_3_funding_times(until, times):
+    """Opened at 08:00's open exactly: not held at 08:00, so nothing then; each later
+    funding time charges quantity × that candle's open × rate (a long pays a positive rate)."""
+    rates = FundingRates.of([(64 * IV + 3, D("0.0001")), (96 * IV, D("-0.0003"))], constant=D("0.0002"))
+    r = run(held(until), 100, 5, funding=rates, exit_at_end=True)
+    (trade,) = r.trades
+    assert trade.open_time == 32 * IV and trade.qty == D("0.005")  # 100 × 5 / 100,000
+    rate = {64: D("0.0001"), 96: D("-0.0003"), 128: D("0.0002")}
+    expected = sum((-D("0.005") * D(100_000 + i) * rate[i] for i in times), D(0))
+    assert trade.funding == expected == r.stats.funding
+    gross = (D(102_000) - D(100_000)) * D("0.005")
+    assert trade.pnl == gross - trade.fees + expected and trade.exit_reason == "end"
+    assert r.trader.portfolio.balance == D(10_000) + trade.pnl
+
+
+def test_a_short_receives_a_positive_rate_and_a_position_closed_at_the_funding_open_pays():
+    candles = entered(-1, decide_at=30)  # short opened at candle 31's open, 15 min before 08:00
+    candles.append(candle(32, 99_000, 99_000, 98_000, 98_500))
+    r = run(candles, 100, 5, funding=FundingRates({}, D("0.0001")), exit_at_end=True)
+    (trade,) = r.trades
+    assert trade.funding == D("0.005") * D(99_000) * D("0.0001")  # received at 08:00, at that open
+
+
+def test_slippage_on_entries_stops_and_gaps():
+    values = {"fast": 2, "slow": 3, "stake_usdt": 100, "leverage": 5, "stop_loss_pct": 1}
+    # long at 100,000 + 10 bps = 100,100.0; stop 1 % below the fill: 99,099.0
+    stop_candle = candle(13, 100_500, 100_500, 98_000, 98_500)  # opens above the stop, reaches it
+    gap_candle = candle(13, 98_500, 98_600, 98_000, 98_500)  # opens below the stop
+    for c, trigger in ((stop_candle, D("99099.0")), (gap_candle, D("98500"))):
+        r = run_backtest(entered(1) + [c], values=values, warmup=0, fee_rate=FEE, slippage_bps=D(10))
+        (trade,) = r.trades
+        assert trade.entry_price == D("100100.0") and trade.exit_reason == "stop_loss"
+        # the worse of the trigger and the open, then 10 bps lower (a sell), floored to the tick
+        assert trade.exit_price == (trigger * D("0.999") / TICK).to_integral_value(rounding="ROUND_FLOOR") * TICK
+    short = run(entered(-1), 100, 5, slippage_bps=D(25))
+    assert short.trader.portfolio.positions["BTCUSDT"].entry == D("99750.0")  # a sell 25 bps lower
+
+
+def test_freqtrades_year_trade_for_trade(tmp_path, capsys):
+    """freqtrade 2026.9 on the shared perp year: 1,660 trades (830 long, 830 short, 410
+    wins), −1,251.14 USDT; its first trade (the strategy decides after --warmup 50, not
+    3 × slow) and its last (force-exited at the end) included."""
+    out, env = tmp_path / "trades.csv", tmp_path / ".env"
+    env.write_text("")
+    args = ["--csv", str(shared_file(PERP_15M)), "--param", "fast=9", "--param", "slow=21", "--param",
+            "stake_usdt=1000", "--param", "leverage=1", "--fee-pct", "0.05", "--warmup", "50", "--end",
+            "2025-10-22 23:45", "--exit-at-end", "--trades-out", str(out), "--env-file", str(env)]
+    assert cli(args) == 0
+    text = capsys.readouterr().out
+    assert "fewer than ema_cross's own 63: it decides from candle 51" in text
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 1660
+    assert sum(r["side"] == "long" for r in rows) == 830 == sum(r["side"] == "short" for r in rows)
+    assert sum(D(r["pnl"]) > 0 for r in rows) == 410
+    assert sum(D(r["pnl"]) for r in rows).quantize(D("0.01")) == D("-1251.14")
+    first, last = rows[0], rows[-1]
+    assert (first["side"], first["open_time_ms"], first["entry_price"]) == ("long", "1729713600000", "66465.3")
+    assert D(first["pnl"]).quantize(D("0.01")) == D("10.02") and first["exit_reason"] == "signal"
+    assert (last["side"], last["open_time_ms"], last["entry_price"]) == ("short", "1761155100000", "107824.5")
+    # freqtrade exits at 107,532.1 (the next candle's open); the last candle's close is 107,532.0
+    assert (last["exit_price"], last["exit_reason"]) == ("107532.0", "end")
+    assert D(last["pnl"]).quantize(D("0.01")) == D("1.66")
+    assert {r["exit_reason"] for r in rows[:-1]} == {"signal"} and {r["funding"] for r in rows} == {"0"}
+
+
+def test_grid_cells_above_max_leverage_are_skipped_and_counted():
+    candles = entered(1) + [candle(i, 100_000, 100_500, 99_500, 100_000) for i in range(13, 40)]
+    grid = parse_grid(["leverage=5,10,20,50", "fast=2,5"], strategy_class("ema_cross").schema)
+    result = sweep(candles, grid, base={"fast": 2, "slow": 6}, warmup=0, max_leverage=10, verify=0)
+    assert sorted({c.params["leverage"] for c in result.cells if c.stats is not None}) == [5, 10]
+    assert "4 skipped (leverage above MAX_LEVERAGE 10)" in summary_line(result)

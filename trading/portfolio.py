@@ -23,7 +23,8 @@ EXIT_REASONS = {"-sl": "stop_loss", "-tp": "take_profit", "-liq": "liquidation",
 
 
 def exit_reason(order_id: str) -> str:
-    return next((r for suffix, r in EXIT_REASONS.items() if order_id.endswith(suffix)), "signal")
+    """From `tg-<symbol>-<time>-<leg>` or, with an instance id, `tg-<instance>-<time>-<leg>-<symbol>`."""
+    return next((r for leg, r in EXIT_REASONS.items() if order_id.endswith(leg) or leg + "-" in order_id), "signal")
 
 
 @dataclass(frozen=True, slots=True)

@@ -68,6 +68,18 @@ def duration(seconds: float | None) -> str:
     return f"{h}h{m:02d}m" if h else f"{m}m{sec:02d}s"
 
 
+def clock_gap(offset_ms: int) -> str:
+    """'3.2 s ahead of' / '2 d 4 h behind' (a replay's market clock can be years away)."""
+    s = abs(offset_ms) / 1000
+    if s < 120:
+        size = f"{s:.1f} s"
+    elif s < 2 * 86400:
+        size = f"{s / 3600:.1f} h" if s >= 3600 else f"{s / 60:.0f} min"
+    else:
+        size = f"{s / 86400:.0f} days"
+    return f"{size} {'ahead of' if offset_ms > 0 else 'behind'}"
+
+
 def notice_html(notice: Notice) -> str:
     icon = NOTICE_ICONS.get(notice.kind, "ℹ️")
     return f"{icon} {escape(notice.text[:1000])}"
@@ -103,6 +115,9 @@ def status_html(st: EngineStatus, formats: Mapping[str, NumberFormat] | None = N
             f = (formats or {}).get(symbol)
             line = ohlcv_line(c, f.fmt_price, f.fmt_qty) if f else ohlcv_line(c)
             lines.append(f"<code>{escape(line)}</code>")
+    offset = getattr(st, "clock_offset_ms", None)
+    if offset is not None and abs(offset) > 1000:
+        lines.append(f"🕒 Clock: Binance is {clock_gap(offset)} this host's clock; signed requests use Binance's time")
     if st.paused:
         lines.append(f"⏸ Paused: no new entries ({escape(pause_reasons(st.paused))}); closes and stops still run · /resume")
     lines.append("Position: " + ("; ".join(escape(p) for p in st.positions) or "no position"))

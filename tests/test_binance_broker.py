@@ -173,7 +173,8 @@ def test_each_refusal_is_one_line_with_its_code_and_never_retried(
 
 
 def test_a_real_clock_skew_is_refused_then_resynced(ex: ReplayExchange, broker: BinanceBroker) -> None:
-    broker.client.timestamp_offset = -60_000  # a minute behind: outside any recvWindow
+    assert broker.resync_clock() is not None  # measured (execute measures once by itself)…
+    broker.client.timestamp_offset = -60_000  # …then a minute behind: outside any recvWindow
     with pytest.raises(OrderRefused) as err:
         broker.execute(req(), price_now(ex), 0)
     assert err.value.code == -1021

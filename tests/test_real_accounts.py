@@ -103,3 +103,20 @@ def test_two_bots_with_fresh_databases_never_share_a_client_id(account: Account,
     assert [o["clientOrderId"] for o in orders] == [first, second]
     assert all(o["status"] == "FILLED" and o["executedQty"] == "0.010" for o in orders)
     assert account.ex.stats.order_posts == {first: 1, second: 1}
+
+
+@pytest.mark.parametrize("offset_ms", [3000, -3000])
+def test_a_drifting_host_clock_never_meets_minus_1021(source, tmp_path, offset_ms: int) -> None:  # noqa: F811
+    """Binance's clock 3 s ahead of the host (timestamps 3 s old, inside recvWindow) or
+    behind it (timestamps from Binance's future: -1021 until the offset is measured)."""
+    acc = Account(source, clock_offset_ms=offset_ms)
+    try:
+        acc.start_bot(str(tmp_path / "bot.sqlite"))
+        long_once(acc)
+        chat = acc.chat()
+        assert "-1021" not in chat and "could not reconcile" not in chat, chat
+        assert acc.bot.engine.clock_offset_ms() is not None  # type: ignore[union-attr]
+        assert len(acc.ex.orders()) == 1
+    finally:
+        acc.close()
+

@@ -208,6 +208,20 @@ def test_wrong_key_and_stale_timestamp(ex: ReplayExchange) -> None:
     assert api_error(late.futures_account_balance).code == -1021
 
 
+def test_the_exchange_clock_can_drift_from_the_hosts(ex: ReplayExchange, client: Client) -> None:
+    """set_clock_offset: Binance's clock ahead of (or behind) this host, as the rule sees it:
+    now - recvWindow (python-binance sends 10 s) <= timestamp <= now + 1 s."""
+    ex.set_clock_offset(3_000)  # host stamps 3 s old: inside the window
+    client.futures_account_balance()
+    ex.set_clock_offset(-3_000)  # host stamps 3 s in Binance's future
+    assert api_error(client.futures_account_balance).code == -1021
+    client.timestamp_offset = -3_000  # a client that measured the offset is accepted again
+    client.futures_account_balance()
+    client.timestamp_offset = 0
+    ex.set_clock_offset(15_000)  # host stamps 15 s old: outside the window
+    assert api_error(client.futures_account_balance).code == -1021
+
+
 def signed(secret: str, query: str, body: str = "") -> str:
     return hmac.new(secret.encode(), (query + body).encode(), hashlib.sha256).hexdigest()
 

@@ -81,3 +81,14 @@ def test_buttons_are_signed_per_chat_and_expire():
     except BadButton as e:
         assert "expired" in str(e)
     assert Signer("other:token").sign(-100, "stream:stop", now=1000) != data
+
+
+def test_status_says_when_binance_clock_is_far_from_the_hosts():
+    from bot.views import clock_gap
+
+    stream = StreamStatus(True, True, datetime.now(UTC), datetime.now(UTC), 0.4, 10, 3, 1, 1, {}, {}, {}, None)
+    st = EngineStatus("demo", ("BTCUSDT",), "15m", stream, 0, {}, [], [], clock_offset_ms=800)
+    assert "Clock" not in status_html(st)  # within a second: nothing to say
+    st = EngineStatus("demo", ("BTCUSDT",), "15m", stream, 0, {}, [], [], clock_offset_ms=3200)
+    assert "Clock: Binance is 3.2 s ahead of this host's clock" in status_html(st)
+    assert clock_gap(-7_200_000) == "2.0 h behind" and clock_gap(-90_000) == "90.0 s behind"

@@ -56,6 +56,7 @@ class EngineStatus:
     positions: list[str]
     pending: list[str]
     trader: TraderSnapshot | None = None
+    clock_offset_ms: int | None = None  # Binance's clock minus this host's (exchange modes)
     paused: frozenset[str] = frozenset()
 
 
@@ -194,7 +195,13 @@ class Engine:
             + [f"#{p.id} {p.action} {p.symbol} ({p.status})" for p in self.open_proposals()],
             trader=snap,
             paused=self.paused_reasons(),
+            clock_offset_ms=self.clock_offset_ms(),
         )
+
+    def clock_offset_ms(self) -> int | None:
+        """Binance's clock minus this host's, as last measured (at /start, then before an
+        order every 10 minutes); None in paper mode or before the first measurement."""
+        return getattr(self.trader.broker, "clock_offset_ms", None)
 
     def _position_line(self, p: Any) -> str:
         f = self.symbol_filters(p.symbol)

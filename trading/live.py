@@ -288,6 +288,7 @@ class LiveTrading:
         broker = self.trader.broker
         if not hasattr(broker, "lookup"):
             return []
+        broker.resync_clock()  # before the first signed request: a drifting host clock is -1021
         with self.trader.lock:
             said = self._settle_leftovers(broker) + self._adopt_positions(broker)
             return said + self.trader.protect_all(check=True)

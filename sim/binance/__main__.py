@@ -56,6 +56,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--api-key", default="replay-key", help="X-MBX-APIKEY the signed endpoints accept"
     )
     p.add_argument("--api-secret", default="replay-secret", help="HMAC secret for signed endpoints")
+    p.add_argument("--clock-offset-ms", type=int, default=0, metavar="MS",
+                   help="the exchange's clock runs MS ahead of this host (negative: behind); "
+                        "signed requests on the host's clock outside recvWindow get -1021")  # fmt: skip
     p.add_argument("--report-every", type=int, default=0, metavar="CANDLES",
                    help="print a line every N closed candles (default: about every 5 s)")  # fmt: skip
     return p.parse_args(argv)
@@ -116,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
             api_key=args.api_key,
             api_secret=args.api_secret,
             ping_interval=args.ping_interval,
+            clock_offset_ms=args.clock_offset_ms,
         )
         ex.start()
     except (ValueError, RuntimeError) as e:

@@ -33,6 +33,9 @@ def wall_ms() -> int:
 class ClientClocks:
     """The "now"s a signed request's timestamp may be within recvWindow of.
 
+    The exchange's own clock is the wall clock plus `offset_ms` (0 unless a test or
+    `--clock-offset-ms` sets a drifting host: +3000 = Binance 3 s ahead of the host).
+
     Real Binance has one clock, so a client may sign with its own clock or with the one
     `/fapi/v1/time` showed it. The replay has two: the market clock, which `/time`
     serves because clients (the product among them) read serverTime as "now" to decide
@@ -46,10 +49,13 @@ class ClientClocks:
     """
 
     def __init__(
-        self, market_ms: Callable[[], int], wall: Callable[[], int] = wall_ms
+        self, market_ms: Callable[[], int], wall: Callable[[], int] = wall_ms, *, offset_ms: int = 0
     ) -> None:
         self.market_ms = market_ms
         self.wall_ms = wall
+        # The exchange's own clock is the host's plus this (a host whose clock drifts): a
+        # client that never synced signs with the host clock and is judged against it.
+        self.offset_ms = offset_ms
         self._offsets: list[int] = []  # sorted
         self._served: collections.deque[int] = collections.deque()
 
@@ -71,7 +77,7 @@ class ClientClocks:
         # now = wall + offset, so the offsets that accept the timestamp form one range
         wall = self.wall_ms()
         lo, hi = timestamp - MAX_CLOCK_AHEAD_MS - wall, timestamp + window - wall
-        if lo <= 0 <= hi:
+        if lo <= self.offset_ms <= hi:
             return True
         i = bisect.bisect_left(self._offsets, lo)
         return i < len(self._offsets) and self._offsets[i] <= hi

@@ -69,6 +69,7 @@ class ReplayExchange:
         rest_forming: bool = True,
         queue_size: int = 1024,
         listen_key_ttl: float = LISTEN_KEY_TTL,
+        clock_offset_ms: int = 0,
     ) -> None:
         if candles is None:
             candles = generate(max(0, start_index) + GENERATED_CANDLES_AFTER_START, interval=interval or "15m")
@@ -101,7 +102,7 @@ class ReplayExchange:
             self.clock.price,
             self.clock.market_time_ms,
         )
-        self.client_clocks = ClientClocks(self.clock.market_time_ms)
+        self.client_clocks = ClientClocks(self.clock.market_time_ms, offset_ms=clock_offset_ms)
         self.signer = Signer(api_key, api_secret, self.client_clocks)
         self.api_key, self.api_secret = api_key, api_secret
         self.hub = Hub(self.faults, self._stats, self._changed, ping_interval=ping_interval, queue_size=queue_size)
@@ -262,6 +263,11 @@ class ReplayExchange:
     @property
     def seconds_per_candle(self) -> float:
         return self.clock.seconds_per_candle
+
+    def set_clock_offset(self, ms: int) -> None:
+        """The exchange's clock runs `ms` ahead of this host (negative: behind): a signed
+        request stamped with the host's clock is judged against it (-1021 outside recvWindow)."""
+        self.call(lambda: setattr(self.client_clocks, "offset_ms", int(ms)))
 
     def pause(self) -> None:
         self.call(self.clock.pause)

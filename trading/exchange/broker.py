@@ -47,6 +47,7 @@ ZERO = Decimal(0)
 NOT_FOUND = -2013  # "Order does not exist."
 TIMESTAMP = -1021
 CLOCK_MARGIN_MS = 1000  # Binance also refuses timestamps more than 1 s ahead of its clock
+CLOCK_RESYNC_SECONDS = 600.0  # the offset is measured again before an order after this long
 DONE = {"FILLED", "CANCELED", "EXPIRED", "REJECTED", "EXPIRED_IN_MATCH"}
 
 REASONS = {
@@ -92,6 +93,8 @@ class BinanceBroker(ExitOrders):
         self.fallback_fee_rate = fallback_fee_rate
         self._sleep = sleep
         self._monotonic = monotonic
+        self.clock_offset_ms: int | None = None  # Binance's clock minus this host's, once measured
+        self._synced_at: float | None = None
 
     # ---- the contract ----------------------------------------------------------------
 
@@ -104,6 +107,7 @@ class BinanceBroker(ExitOrders):
         """Send once under request.id; a fill, OrderRefused, or OrderUnknown (see the module)."""
         f = self._filters(request.symbol)
         qty = self.size(request, price)
+        self.keep_clock()
         try:
             f.check_order(qty, price, reduce_only=request.reduce_only)
         except FilterError as e:
@@ -279,17 +283,26 @@ class BinanceBroker(ExitOrders):
             f"Binance refused: {reason.format_map(_Blank(fmt, symbol=symbol))} ({e.code})", e.code
         )
 
-    def resync_clock(self) -> None:
-        """python-binance signs with local time + timestamp_offset; align it with Binance's."""
+    def resync_clock(self) -> int | None:
+        """python-binance signs with local time + timestamp_offset; align it with Binance's
+        (the midpoint of the request's round trip), so a host whose clock drifts never meets
+        -1021. Returns the offset (Binance minus this host, ms), None if /time failed."""
         try:
             before = time.time() * 1000
             server = int(self.client.futures_time()["serverTime"])
             after = time.time() * 1000
         except ANY_ERROR as e:
             log.warning("clock resync failed: %s", _what(e))
-            return
-        self.client.timestamp_offset = server - int((before + after) / 2)
+            return None
+        self.client.timestamp_offset = self.clock_offset_ms = server - int((before + after) / 2)
+        self._synced_at = self._monotonic()
         log.info("clock resynced: offset %d ms", self.client.timestamp_offset)
+        return self.clock_offset_ms
+
+    def keep_clock(self) -> None:
+        """Measure the offset if it never was, or was CLOCK_RESYNC_SECONDS ago (before an order)."""
+        if self._synced_at is None or self._monotonic() - self._synced_at > CLOCK_RESYNC_SECONDS:
+            self.resync_clock()
 
     def _filters(self, symbol: str) -> SymbolFilters:
         try:

@@ -32,7 +32,9 @@ from bot import (  # noqa: F401  (these modules register commands and buttons)
     ops_commands,
     order_commands,
     param_commands,
+    pending_commands,
     proposals,
+    report_commands,
     status_buttons,
     views,
 )
@@ -41,6 +43,7 @@ from bot.commands import COMMANDS, Command, Ctx, UsageError, number_formats, off
 from bot.notifier import TelegramNotifier
 from bot.stale import HEARTBEAT_SECONDS, StaleGate
 from trading.engine import Engine
+from trading.logsafe import LogRing
 from trading.notifier import Notice
 
 T = TypeVar("T")
@@ -88,12 +91,14 @@ def build_application(
         )
         .build()
     )
-
     async def say(chat_id: int, html: str) -> None:
         await app.bot.send_message(chat_id, html, parse_mode=ParseMode.HTML)
 
     stale = StaleGate(settings.stale_command_seconds, say)
-    app.bot_data.update(engine=engine, notifier=notifier, access=access, signer=signer, stale=stale)
+    secrets = [settings.telegram_token, settings.binance_api_key, settings.binance_api_secret]
+    app.bot_data.update(
+        engine=engine, notifier=notifier, access=access, signer=signer, stale=stale, logs=LogRing(secrets)
+    )
 
     async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         chat = update.effective_chat
@@ -171,12 +176,14 @@ async def on_startup(app: Application) -> None:
         await proposals.deliver(app, notice)
 
     notifier.bind(send, deliver)
+    app.bot_data["logs"].install()
     await app.bot.set_my_commands([BotCommand(c.name, c.description[:256]) for c in COMMANDS])
     log.info("bot @%s serving chats %s", app.bot.username, engine.settings.telegram_chat_ids)
 
 
 async def on_shutdown(app: Application) -> None:
     notifier: TelegramNotifier = app.bot_data["notifier"]
+    app.bot_data["logs"].remove()
     await notifier.close()
 
 
@@ -192,7 +199,7 @@ def _wrap(cmd: Command):  # type: ignore[no-untyped-def]
         message = update.effective_message
         if message is None or chat is None:
             return
-        ctx = Ctx(update, engine, list(context.args or []), context.bot_data["signer"])
+        ctx = Ctx(update, engine, list(context.args or []), context.bot_data["signer"], bot_data=context.bot_data)
         user_id = user.id if user else None
         detail = (message.text or "")[:AUDIT_DETAIL]
         if cmd.admin and not access.is_admin(user_id):

@@ -12,8 +12,8 @@ import logging
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
-from typing import TypeVar
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
@@ -52,6 +52,7 @@ class Ctx:
     args: list[str]
     signer: buttons.Signer
     outcome: str = "ok"
+    bot_data: dict[str, Any] = field(default_factory=dict)  # the Application's (e.g. "logs": /logs' ring)
 
     @property
     def chat_id(self) -> int:

@@ -39,3 +39,85 @@ async def resume(ctx: Ctx) -> None:
         ctx.outcome = "not_paused"
         await ctx.reply("Not paused: new entries are allowed.")
 
+
+
+# ---------------------------------------------------------------- /health, /version, /logs, /config
+LOGS_DEFAULT, LOGS_MAX = 20, 200
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return f"{n} B"  # pragma: no cover
+
+
+@command("health", "stream, user stream, last candle, last order, clock offset, database size, uptime")
+async def health(ctx: Ctx) -> None:
+    h = await ctx.call(ctx.engine.health)
+    s = h.stream
+    if not s.running:
+        stream = "🔴 stopped"
+    else:
+        state = "🟢 connected" if s.connected else "🟡 reconnecting"
+        age = "no message yet" if s.last_message_age is None else f"last message {views.duration(s.last_message_age)} ago"
+        stream = f"{state} · {age} · {s.reconnects} reconnect{'s' if s.reconnects != 1 else ''}"
+    if h.last_candle_open is None:
+        candle = "none stored"
+    else:
+        candle = f"{views.utc(h.last_candle_open)} UTC (open time)"
+    if h.last_order is None:
+        order = "none"
+    else:
+        o = h.last_order
+        order = f"{views.utc(o['ts'], seconds=True)} UTC · {o['side']} {o['symbol']} · {o['status'] or '?'} ({o['client_order_id']})"
+    offset = "n/a (not measured)" if h.clock_offset_ms is None else f"{h.clock_offset_ms:+} ms"
+    await ctx.reply(
+        "<b>Health</b>\n"
+        f"Market stream: {views.escape(stream)}\n"
+        f"User stream: {views.escape(h.user_stream)}\n"
+        f"Last candle: {views.escape(candle)}\n"
+        f"Last order: {views.escape(order)}\n"
+        f"Clock offset (exchange − bot): {views.escape(offset)}\n"
+        f"Database: {_size(h.db_bytes)} ({views.escape(ctx.engine.settings.db_path)})\n"
+        f"Uptime: {views.duration(h.uptime)}"
+    )
+
+
+@command("version", "the bot's version and source commit")
+async def version(ctx: Ctx) -> None:
+    from trading.health import version as bot_version
+
+    ver, commit = await ctx.call(bot_version)
+    await ctx.reply(f"tgtrader {views.escape(ver)} · commit {views.escape(commit or 'unknown (not a git checkout)')}")
+
+
+@command("logs", f"the last log lines, secrets masked: /logs [n] (default {LOGS_DEFAULT}, max {LOGS_MAX})", admin=True)
+async def logs(ctx: Ctx) -> None:
+    n = LOGS_DEFAULT
+    if ctx.args:
+        word = ctx.args[0]
+        if len(ctx.args) > 1 or not (word.isascii() and word.isdigit()) or not 1 <= int(word) <= LOGS_MAX:
+            raise UsageError(f"/logs [n]: n must be a whole number from 1 to {LOGS_MAX}, got {views.echo(' '.join(ctx.args))}")
+        n = int(word)
+    ring = ctx.bot_data.get("logs")
+    lines = ring.tail(n) if ring is not None else []
+    ctx.outcome = f"sent {len(lines)} lines"
+    if not lines:
+        await ctx.reply("No log lines kept yet.")
+        return
+    await ctx.reply(f"<b>Last {len(lines)} log line{'s' if len(lines) != 1 else ''}</b>\n<pre>{views.escape(chr(10).join(lines))}</pre>")
+
+
+@command("config", "the effective settings (secrets masked)")
+async def config(ctx: Ctx) -> None:
+    from trading.health import effective_settings
+    from trading.logsafe import redact
+
+    s = ctx.engine.settings
+    secrets = [s.telegram_token, s.binance_api_key, s.binance_api_secret]
+    rows = effective_settings(s)
+    width = max(len(k) for k, _ in rows)
+    body = "\n".join(f"{k.ljust(width)}  {redact(v, secrets)}" for k, v in rows)
+    await ctx.reply(f"<b>Settings in effect</b>\n<pre>{views.escape(body)}</pre>")

@@ -57,6 +57,10 @@ def utc(ms: int, seconds: bool = False) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime(fmt)
 
 
+def utc_fmt(ms: int, fmt: str) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime(fmt)
+
+
 def duration(seconds: float | None) -> str:
     if seconds is None:
         return "—"

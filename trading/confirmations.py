@@ -217,6 +217,22 @@ class Confirmations:
             return Outcome(True, line, self.get(proposal_id))
         return Outcome(False, f"Proposal #{p.id} is {p.status}, no longer pending.", p)
 
+    def reject_all(self, up_to: int, user_id: int | None, who: str) -> list[Proposal]:
+        """/pending's Reject all: every proposal up to id `up_to` (those the list showed)
+        still pending, each by its own conditional update, so a Confirm racing it either
+        wins (and places once) or loses (and places nothing). Their messages are edited."""
+        done = []
+        for row in self._store().with_status("pending"):
+            if row["id"] > up_to:
+                continue
+            if self._store().transition(row["id"], "pending", "rejected", by=user_id, result=f"rejected by {who} (Reject all)"):
+                p = self.get(row["id"])
+                if p is not None:
+                    done.append(p)
+                    if self.notifier is not None:
+                        self.notifier.notify(Notice("proposal_update", f"proposal #{p.id} rejected", {"proposal": p}))
+        return done
+
     def expire_due(self, candle_open: int) -> list[Proposal]:
         """Pending proposals whose time is up, expired (each once) and announced."""
         store = self._store()

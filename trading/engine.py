@@ -10,6 +10,7 @@ past it.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,10 +33,20 @@ from trading.exchange.market import (
 )
 from trading.exchange.stream import KlineStream, StreamStatus
 from trading.feed import CandleSink
+from trading.health import Health, clock_offset, db_size
 from trading.live import LiveTrading, ParamChange
 from trading.notifier import Notice, Notifier
 from trading.optimize.whatif import Comparison, Optimization, WhatIf
-from trading.pnl import PnlSummary, Wallet, paper_wallet, pnl_summary
+from trading.pnl import (
+    PeriodRow,
+    PnlSummary,
+    SymbolPerformance,
+    Wallet,
+    paper_wallet,
+    performance,
+    period_table,
+    pnl_summary,
+)
 from trading.portfolio import Fill, Portfolio
 from trading.symbols import SymbolFilters
 from trading.trader import TraderSnapshot
@@ -97,6 +108,7 @@ class Engine:
         sink = CandleAnnouncer(self.trader, notifier, self.symbol_filters) if settings.notify_candles else self.trader
         self.stream = KlineStream(settings, notifier, sink)
         self._local = threading.local()
+        self._born = time.monotonic()  # /health's uptime: since this bot started
         self._symbols_checked = False
         # Create/migrate the schema now, so a bad DB_PATH fails at start, not on /start.
         open_db(settings.db_path).close()
@@ -251,6 +263,11 @@ class Engine:
     def reject(self, proposal_id: int, user_id: int | None, who: str) -> Outcome:
         return self.live.reject(proposal_id, user_id, who)
 
+    def reject_all(self, up_to: int, user_id: int | None, who: str) -> list[Proposal]:
+        """Reject every proposal up to `up_to` that is still pending (the ones /pending listed)."""
+        c = self.live.confirmations
+        return c.reject_all(up_to, user_id, who) if c is not None else []
+
     def proposal(self, proposal_id: int) -> Proposal | None:
         c = self.live.confirmations
         return c.get(proposal_id) if c is not None else None
@@ -271,11 +288,25 @@ class Engine:
 
     def pnl(self, period: str) -> PnlSummary:
         snap = self.trader.snapshot()
-        now = max((b.cursor or 0) for b in self.trader.books.values()) or int(datetime.now(UTC).timestamp() * 1000)
-        fills = self.live.stored_fills()
+        unrealized = sum((p.unrealized for p in snap.positions), Decimal(0))
+        return pnl_summary(period, self._market_now(), self._closed_trades(), unrealized)
+
+    def pnl_periods(self, unit: str, n: int) -> list[PeriodRow]:
+        """/daily, /weekly, /monthly: closed trades per UTC period, newest first."""
+        return period_table(unit, n, self._market_now(), self._closed_trades(), self.settings.paper_balance)
+
+    def performance(self) -> list[SymbolPerformance]:
+        return performance(self._closed_trades())
+
+    def _market_now(self) -> int:
+        """The end of the market's latest candle taken in (warm-up included: a replay has its own
+        'today', and fills are stamped with the forming candle's open), else the wall clock."""
+        opens = [t for s in self.settings.symbols if (t := self.trader.last_open(s)) is not None]
+        return max(opens) + self.settings.interval_ms if opens else int(datetime.now(UTC).timestamp() * 1000)
+
+    def _closed_trades(self) -> list[Any]:
         funding = self.live.journal.funding() if self.settings.trading_mode == "paper" else ()
-        trades = Portfolio.replay(self.settings.paper_balance, fills, funding).trades
-        return pnl_summary(period, now, trades, sum((p.unrealized for p in snap.positions), Decimal(0)))
+        return Portfolio.replay(self.settings.paper_balance, self.live.stored_fills(), funding).trades
 
     def recent_fills(self, n: int) -> list[Fill]:
         return self.live.stored_fills()[-n:]
@@ -332,6 +363,17 @@ class Engine:
         from trading.charts.reports import daily_report, previous_utc_day
 
         return daily_report(self, day or previous_utc_day())
+
+    def health(self) -> Health:
+        """/health: the stream, the last candle and order, the clock, the database, uptime."""
+        st = self.stream.status()
+        newest = [c.open_time for c in self.status().last_closed.values()]
+        orders = self.live.journal.orders(1)
+        return Health(
+            stream=st, user_stream="n/a", last_candle_open=max(newest) if newest else None,
+            last_order=orders[0] if orders else None, clock_offset_ms=clock_offset(self.trader.broker),
+            db_bytes=db_size(self.settings.db_path), uptime=time.monotonic() - self._born,
+        )
 
     def events(self, limit: int = 20) -> list[dict[str, Any]]:
         return self._events().recent(limit)

@@ -73,3 +73,36 @@ def setup_logging(level: str, secrets: Iterable[str], stream: TextIO | None = No
     for noisy in ("httpx", "httpcore", "telegram.ext.Updater", "apscheduler", "websocket", "urllib3"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
     return handler
+
+
+class LogRing(logging.Handler):
+    """The last `capacity` log lines in memory, secrets masked, for /logs: an operator can
+    see why something failed without shell access to the host."""
+
+    def __init__(self, secrets: Iterable[str], capacity: int = 500) -> None:
+        super().__init__()
+        from collections import deque
+
+        self._lines: deque[str] = deque(maxlen=capacity)
+        self._redact = RedactSecrets(secrets)
+        self.addFilter(self._redact)
+        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%m-%d %H:%M:%S"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = self._redact._clean(self.format(record))
+        except Exception:  # noqa: BLE001 (a bad record must not break logging)
+            return
+        with self.lock:  # type: ignore[union-attr]
+            self._lines.extend(text.splitlines() or [""])
+
+    def tail(self, n: int) -> list[str]:
+        with self.lock:  # type: ignore[union-attr]
+            return list(self._lines)[-n:]
+
+    def install(self) -> LogRing:
+        logging.getLogger().addHandler(self)
+        return self
+
+    def remove(self) -> None:
+        logging.getLogger().removeHandler(self)

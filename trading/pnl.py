@@ -72,3 +72,79 @@ def paper_wallet(portfolio: Portfolio, marks: dict[str, Decimal], leverage: int)
     used = portfolio.used_margin(leverage)
     equity = portfolio.equity(marks)
     return Wallet("paper", portfolio.balance, equity, used, equity - used)
+
+
+# ---------------------------------------------------------------- /daily, /weekly, /monthly, /performance
+PERIOD_UNITS = {"daily": (7, 90), "weekly": (4, 52), "monthly": (6, 24)}  # default n, max n
+
+
+@dataclass(frozen=True)
+class PeriodRow:
+    """One UTC day, ISO week (from Monday) or calendar month of closed trades."""
+
+    start_ms: int
+    gross: Decimal
+    fees: Decimal
+    net: Decimal
+    trades: int
+    start_balance: Decimal  # the wallet at the period's start (initial + net of earlier trades)
+
+    @property
+    def return_pct(self) -> Decimal:
+        return self.net / self.start_balance * 100 if self.start_balance else Decimal(0)
+
+
+def _period_starts(unit: str, now_ms: int, n: int) -> list[int]:
+    """The starts of the last n periods, oldest first, the current (unfinished) one last."""
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.fromtimestamp(now_ms / 1000, tz=UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    if unit == "daily":
+        starts = [now - timedelta(days=i) for i in range(n)]
+    elif unit == "weekly":
+        monday = now - timedelta(days=now.weekday())
+        starts = [monday - timedelta(weeks=i) for i in range(n)]
+    elif unit == "monthly":
+        starts, month = [], now.replace(day=1)
+        for _ in range(n):
+            starts.append(month)
+            month = (month - timedelta(days=1)).replace(day=1)
+    else:
+        raise ValueError(f"unit must be one of {', '.join(PERIOD_UNITS)}")
+    return [int(s.timestamp() * 1000) for s in reversed(starts)]
+
+
+def period_table(unit: str, n: int, now_ms: int, trades: Sequence[ClosedTrade], initial: Decimal) -> list[PeriodRow]:
+    """Closed trades by the UTC period they closed in, newest first; periods without a
+    trade are listed too (with 0), so a quiet day reads as quiet, not as missing."""
+    starts = _period_starts(unit, now_ms, n)
+    ends = starts[1:] + [2**63]
+    rows = []
+    for start, end in zip(starts, ends, strict=True):
+        chosen = [t for t in trades if start <= t.close_time < end]
+        before = sum((t.pnl for t in trades if t.close_time < start), Decimal(0))
+        fees = sum((t.fees for t in chosen), Decimal(0))
+        net = sum((t.pnl for t in chosen), Decimal(0))
+        rows.append(PeriodRow(start, net + fees, fees, net, len(chosen), initial + before))
+    return rows[::-1]
+
+
+@dataclass(frozen=True)
+class SymbolPerformance:
+    symbol: str
+    trades: int
+    wins: int
+    gross: Decimal
+    fees: Decimal
+    net: Decimal
+
+
+def performance(trades: Sequence[ClosedTrade]) -> list[SymbolPerformance]:
+    """All closed trades per symbol, best net first (freqtrade's /performance)."""
+    out = []
+    for symbol in sorted({t.symbol for t in trades}):
+        mine = [t for t in trades if t.symbol == symbol]
+        fees = sum((t.fees for t in mine), Decimal(0))
+        net = sum((t.pnl for t in mine), Decimal(0))
+        out.append(SymbolPerformance(symbol, len(mine), sum(1 for t in mine if t.pnl > 0), net + fees, fees, net))
+    return sorted(out, key=lambda p: p.net, reverse=True)

@@ -91,6 +91,7 @@ def build_application(
         )
         .build()
     )
+
     async def say(chat_id: int, html: str) -> None:
         await app.bot.send_message(chat_id, html, parse_mode=ParseMode.HTML)
 

@@ -25,6 +25,7 @@ from storage.state import RuntimeState
 from trading.candles import Candle, ohlcv_line
 from trading.config import Settings
 from trading.confirmations import Outcome, Proposal
+from trading.engine_reports import EngineReports
 from trading.exchange.market import (
     ExchangeUnavailable,
     make_client,
@@ -33,21 +34,9 @@ from trading.exchange.market import (
 )
 from trading.exchange.stream import KlineStream, StreamStatus
 from trading.feed import CandleSink
-from trading.health import Health, clock_offset, db_size
 from trading.live import LiveTrading, ParamChange
 from trading.notifier import Notice, Notifier
 from trading.optimize.whatif import Comparison, Optimization, WhatIf
-from trading.pnl import (
-    PeriodRow,
-    PnlSummary,
-    SymbolPerformance,
-    Wallet,
-    paper_wallet,
-    performance,
-    period_table,
-    pnl_summary,
-)
-from trading.portfolio import Fill, Portfolio
 from trading.symbols import SymbolFilters
 from trading.trader import TraderSnapshot
 
@@ -96,7 +85,7 @@ class CandleAnnouncer:
         )
 
 
-class Engine:
+class Engine(EngineReports):
     def __init__(self, settings: Settings, notifier: Notifier) -> None:
         self.settings = settings
         self.notifier = notifier
@@ -286,36 +275,6 @@ class Engine:
         if c is not None:
             c.set_message(proposal_id, chat_id, message_id)
 
-    def pnl(self, period: str) -> PnlSummary:
-        snap = self.trader.snapshot()
-        unrealized = sum((p.unrealized for p in snap.positions), Decimal(0))
-        return pnl_summary(period, self._market_now(), self._closed_trades(), unrealized)
-
-    def pnl_periods(self, unit: str, n: int) -> list[PeriodRow]:
-        """/daily, /weekly, /monthly: closed trades per UTC period, newest first."""
-        return period_table(unit, n, self._market_now(), self._closed_trades(), self.settings.paper_balance)
-
-    def performance(self) -> list[SymbolPerformance]:
-        return performance(self._closed_trades())
-
-    def _market_now(self) -> int:
-        """The end of the market's latest candle taken in (warm-up included: a replay has its own
-        'today', and fills are stamped with the forming candle's open), else the wall clock."""
-        opens = [t for s in self.settings.symbols if (t := self.trader.last_open(s)) is not None]
-        return max(opens) + self.settings.interval_ms if opens else int(datetime.now(UTC).timestamp() * 1000)
-
-    def _closed_trades(self) -> list[Any]:
-        funding = self.live.journal.funding() if self.settings.trading_mode == "paper" else ()
-        return Portfolio.replay(self.settings.paper_balance, self.live.stored_fills(), funding).trades
-
-    def recent_fills(self, n: int) -> list[Fill]:
-        return self.live.stored_fills()[-n:]
-
-    def wallet(self) -> Wallet:
-        snap = self.trader.snapshot()
-        marks = {p.symbol: p.mark for p in snap.positions}
-        return paper_wallet(self.trader.portfolio, marks, int(snap.values.get("leverage", 1)))
-
     # ------------------------------------------------------------- strategy parameters
     def params(self) -> tuple[Any, dict[str, int | float]]:
         """(schema, current values): what /params shows."""
@@ -363,17 +322,6 @@ class Engine:
         from trading.charts.reports import daily_report, previous_utc_day
 
         return daily_report(self, day or previous_utc_day())
-
-    def health(self) -> Health:
-        """/health: the stream, the last candle and order, the clock, the database, uptime."""
-        st = self.stream.status()
-        newest = [c.open_time for c in self.status().last_closed.values()]
-        orders = self.live.journal.orders(1)
-        return Health(
-            stream=st, user_stream="n/a", last_candle_open=max(newest) if newest else None,
-            last_order=orders[0] if orders else None, clock_offset_ms=clock_offset(self.trader.broker),
-            db_bytes=db_size(self.settings.db_path), uptime=time.monotonic() - self._born,
-        )
 
     def events(self, limit: int = 20) -> list[dict[str, Any]]:
         return self._events().recent(limit)

@@ -1,0 +1,76 @@
+"""The engine's read-only money views: /pnl, /daily…/monthly, /performance, /trades,
+/balance and /health. A mixin of trading.engine.Engine, kept apart so the engine file stays
+about control (start, stop, orders) and under the size rule."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from trading.health import Health, clock_offset, db_size
+from trading.pnl import (
+    PeriodRow,
+    PnlSummary,
+    SymbolPerformance,
+    Wallet,
+    paper_wallet,
+    performance,
+    period_table,
+    pnl_summary,
+)
+from trading.portfolio import Fill, Portfolio
+
+
+class EngineReports:
+    """Needs the engine's settings, live (trader, journal, fills), stream, status() and _born."""
+
+    settings: Any
+    live: Any
+    trader: Any
+    stream: Any
+    _born: float
+
+    def status(self) -> Any: ...
+
+    def pnl(self, period: str) -> PnlSummary:
+        snap = self.trader.snapshot()
+        unrealized = sum((p.unrealized for p in snap.positions), Decimal(0))
+        return pnl_summary(period, self._market_now(), self._closed_trades(), unrealized)
+
+    def pnl_periods(self, unit: str, n: int) -> list[PeriodRow]:
+        """/daily, /weekly, /monthly: closed trades per UTC period, newest first."""
+        return period_table(unit, n, self._market_now(), self._closed_trades(), self.settings.paper_balance)
+
+    def performance(self) -> list[SymbolPerformance]:
+        return performance(self._closed_trades())
+
+    def _market_now(self) -> int:
+        """The end of the market's latest candle taken in (warm-up included: a replay has its own
+        'today', and fills are stamped with the forming candle's open), else the wall clock."""
+        opens = [t for s in self.settings.symbols if (t := self.trader.last_open(s)) is not None]
+        return max(opens) + self.settings.interval_ms if opens else int(datetime.now(UTC).timestamp() * 1000)
+
+    def _closed_trades(self) -> list[Any]:
+        funding = self.live.journal.funding() if self.settings.trading_mode == "paper" else ()
+        return Portfolio.replay(self.settings.paper_balance, self.live.stored_fills(), funding).trades
+
+    def recent_fills(self, n: int) -> list[Fill]:
+        return self.live.stored_fills()[-n:]
+
+    def wallet(self) -> Wallet:
+        snap = self.trader.snapshot()
+        marks = {p.symbol: p.mark for p in snap.positions}
+        return paper_wallet(self.trader.portfolio, marks, int(snap.values.get("leverage", 1)))
+
+    def health(self) -> Health:
+        """/health: the stream, the last candle and order, the clock, the database, uptime."""
+        st = self.stream.status()
+        newest = [c.open_time for c in self.status().last_closed.values()]
+        orders = self.live.journal.orders(1)
+        return Health(
+            stream=st, user_stream="n/a", last_candle_open=max(newest) if newest else None,
+            last_order=orders[0] if orders else None, clock_offset_ms=clock_offset(self.trader.broker),
+            db_bytes=db_size(self.settings.db_path), uptime=time.monotonic() - self._born,
+        )

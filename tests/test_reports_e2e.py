@@ -80,7 +80,8 @@ def test_reports_pending_health_version_logs_config(source, tmp_path):  # noqa: 
         health = w.reply("/health", "Health")["text"]
         assert "Market stream: 🟢 connected" in health or "Market stream: 🟡" in health
         assert "User stream: n/a" in health and "Clock offset (exchange − bot): n/a" in health
-        assert "Last order: " in health and "tgp-2-1" in health and "FILLED" in health
+        close_id = w.engine.recent_fills(1)[0].order_id
+        assert f"UTC · SELL BTCUSDT · FILLED ({close_id})" in health, health
         assert re.search(r"Database: \d+(\.\d)? (B|KB|MB)", health) and "Uptime: " in health
         assert "Last candle: " in health and "UTC (open time)" in health
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from trading.health import Health, clock_offset, db_size
+from trading.health import Health, db_size
 from trading.pnl import (
     PeriodRow,
     PnlSummary,
@@ -33,6 +33,8 @@ class EngineReports:
     _born: float
 
     def status(self) -> Any: ...
+
+    def clock_offset_ms(self) -> int | None: ...
 
     def pnl(self, period: str) -> PnlSummary:
         snap = self.trader.snapshot()
@@ -71,6 +73,6 @@ class EngineReports:
         orders = self.live.journal.orders(1)
         return Health(
             stream=st, user_stream="n/a", last_candle_open=max(newest) if newest else None,
-            last_order=orders[0] if orders else None, clock_offset_ms=clock_offset(self.trader.broker),
+            last_order=orders[0] if orders else None, clock_offset_ms=self.clock_offset_ms(),
             db_bytes=db_size(self.settings.db_path), uptime=time.monotonic() - self._born,
         )

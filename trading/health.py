@@ -36,13 +36,6 @@ def db_size(db_path: str) -> int:
     return sum(os.path.getsize(p) for p in (db_path, db_path + "-wal", db_path + "-shm") if os.path.exists(p))
 
 
-def clock_offset(broker: Any) -> int | None:
-    """python-binance's timestamp_offset once a resync measured it (exchange modes); None otherwise."""
-    client = getattr(broker, "client", None)
-    offset = getattr(client, "timestamp_offset", None)
-    return offset if isinstance(offset, int) and getattr(broker, "clock_synced", offset != 0) else None
-
-
 def version() -> tuple[str, str | None]:
     """(the installed package version, the git commit of the source if it is a checkout)."""
     from importlib.metadata import PackageNotFoundError

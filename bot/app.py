@@ -36,6 +36,7 @@ from bot import (  # noqa: F401  (these modules register commands and buttons)
     proposals,
     report_commands,
     status_buttons,
+    strategy_commands,
     views,
 )
 from bot.access import Access
@@ -203,7 +204,8 @@ def _wrap(cmd: Command):  # type: ignore[no-untyped-def]
         ctx = Ctx(update, engine, list(context.args or []), context.bot_data["signer"], bot_data=context.bot_data)
         user_id = user.id if user else None
         detail = (message.text or "")[:AUDIT_DETAIL]
-        if cmd.admin and not access.is_admin(user_id):
+        admin = cmd.needs_admin(ctx.args)
+        if admin and not access.is_admin(user_id):
             await ctx.call(engine.audit, chat.id, user_id, f"/{cmd.name}", detail, "refused: not admin")
             await ctx.reply(f"Not allowed: only admins can use /{cmd.name}.")
             return
@@ -222,7 +224,7 @@ def _wrap(cmd: Command):  # type: ignore[no-untyped-def]
                 await ctx.reply(
                     f"⚠️ /{cmd.name} failed (Telegram or the exchange did not answer); the error is logged."
                 )
-        if cmd.admin:
+        if admin:
             await ctx.call(engine.audit, chat.id, user_id, f"/{cmd.name}", detail, outcome[:200])
 
     return handle

@@ -33,8 +33,8 @@ DAYS_DEFAULT, DAYS_MAX = 30, 365
 MAX_CELLS = 2000
 EDIT_EVERY = 1.0  # seconds between progress edits (Telegram allows about one a second per chat)
 T = TypeVar("T")
-BACKTEST_USAGE = "/backtest [days] [name=value …]"
-OPTIMIZE_USAGE = "/optimize name=a..b [name=a..b:step …] [days] [metric=net_pnl]"
+BACKTEST_USAGE = "/backtest [days] [strategy=NAME] [name=value …]"
+OPTIMIZE_USAGE = "/optimize name=a..b [name=a..b:step …] [days] [metric=net_pnl] [strategy=NAME]"
 
 
 class Progress:
@@ -70,6 +70,17 @@ def parse_days(word: str, usage: str) -> int:
     if not (word.isascii() and word.isdigit()) or not 1 <= int(word) <= DAYS_MAX:
         raise UsageError(f"{usage}: days must be a whole number from 1 to {DAYS_MAX}, got {echo(word)}")
     return int(word)
+
+
+def pop_strategy(args: list[str]) -> tuple[str | None, list[str]]:
+    """`strategy=NAME` taken out of the words (a built-in name or a plugin spec)."""
+    from trading.strategies import normalize_name
+
+    found = [w for w in args if w.partition("=")[0].strip().lower() == "strategy"]
+    if len(found) > 1:
+        raise UsageError("strategy= is given twice")
+    rest = [w for w in args if w not in found]
+    return (normalize_name(found[0].partition("=")[2]) or None if found else None), rest
 
 
 def parse_backtest_args(args: list[str]) -> tuple[int, dict[str, str]]:
@@ -114,7 +125,7 @@ def _check(ctx: Ctx, prefix: str, fn: Callable[..., object], *args: object) -> N
     """Bad input is one line and nothing else: checked before any progress message is posted."""
     try:
         fn(*args)
-    except (ParamError, GridError) as e:
+    except (ParamError, GridError, ValueError) as e:
         raise UsageError(f"/{prefix.lower()}: {str(e)[:160]}") from None
 
 
@@ -135,9 +146,11 @@ async def _run(ctx: Ctx, prefix: str, fn: Callable[..., T], *args: object) -> tu
 @command("backtest", "what-if: the current vs given parameters over the last days: /backtest 30 fast=9 slow=30",
          admin=True)
 async def backtest(ctx: Ctx) -> None:
-    days, changes = parse_backtest_args(ctx.args)
-    _check(ctx, "Backtest", ctx.engine.whatif.check_changes, changes)
-    cmp, progress = await _run(ctx, "Backtest", ctx.engine.backtest, days, changes)
+    strategy, words = pop_strategy(ctx.args)
+    days, changes = parse_backtest_args(words)
+    _check(ctx, "Backtest", ctx.engine.whatif.check_changes, changes, strategy)
+    run = functools.partial(ctx.engine.backtest, strategy=strategy)
+    cmp, progress = await _run(ctx, "Backtest", run, days, changes)
     from trading.optimize.whatif import stats_table
 
     period = cmp.period.describe() if cmp.period else f"last {cmp.days} days"
@@ -150,16 +163,20 @@ async def backtest(ctx: Ctx) -> None:
         label = " ".join(f"{k}={v}" for k, v in cmp.changes.items())
         markup = InlineKeyboardMarkup([[button(ctx.signer, ctx.chat_id, f"✅ Apply {label}"[:60], "params:apply",
                                                cmp.key)]])
-    ctx.outcome = "ran" + (" " + " ".join(f"{k}={v}" for k, v in cmp.changes.items()) if cmp.changes else "")
-    await ctx.reply_photo(cmp.png, "Equity with the " + ("given" if cmp.key else "current") + " parameters.", markup)
+    ctx.outcome = ("ran" + (f" strategy={cmp.strategy}" if cmp.strategy else "")
+                   + (" " + " ".join(f"{k}={v}" for k, v in cmp.changes.items()) if cmp.changes else ""))
+    caption = (f"Equity of {cmp.strategy}; trade it with /strategy {cmp.strategy} (admins)." if cmp.strategy
+               else "Equity with the " + ("given" if cmp.key else "current") + " parameters.")
+    await ctx.reply_photo(cmp.png, caption, markup)
 
 
 @command("optimize", "what-if over a grid, as a heatmap: /optimize fast=5..20 slow=20..60 [days] [metric=net_pnl]",
          admin=True)
 async def optimize(ctx: Ctx) -> None:
-    grid, days, metric = parse_optimize_args(ctx.args)
-    _check(ctx, "Optimize", ctx.engine.whatif.check_grid, grid, MAX_CELLS)
-    run = functools.partial(ctx.engine.optimize, max_cells=MAX_CELLS)
+    strategy, words = pop_strategy(ctx.args)
+    grid, days, metric = parse_optimize_args(words)
+    _check(ctx, "Optimize", ctx.engine.whatif.check_grid, grid, MAX_CELLS, strategy)
+    run = functools.partial(ctx.engine.optimize, max_cells=MAX_CELLS, strategy=strategy)
     opt, progress = await _run(ctx, "Optimize", run, grid, days, metric)
     result = opt.result
     from trading.optimize.report import best_table, summary_line
@@ -176,7 +193,10 @@ async def optimize(ctx: Ctx) -> None:
     )
     rows = [[button(ctx.signer, ctx.chat_id, f"✅ #{i} {cell_label(cell)}"[:60], "params:apply", key)]
             for i, (cell, key) in enumerate(zip(result.ranked, opt.keys, strict=False), 1)]
-    ctx.outcome = f"ran {len(result.cells)} combinations"
+    ctx.outcome = f"ran {len(result.cells)} combinations" + (f" of {strategy}" if not opt.keys else "")
+    if not opt.keys:  # another strategy: applying it is a switch, not a /set
+        await ctx.reply_photo(opt.png, f"Switch to a cell with /strategy {strategy} name=value … (admins).")
+        return
     await ctx.reply_photo(opt.png, "Apply a best cell with its button (the same as /set; from the next closed candle).",
                           InlineKeyboardMarkup(rows))
 

@@ -105,14 +105,20 @@ class Command:
     description: str
     admin: bool
     run: Handler
+    admin_with_args: bool = False  # anyone may read (no arguments); changing it takes an admin
+
+    def needs_admin(self, args: list[str]) -> bool:
+        return self.admin or (self.admin_with_args and bool(args))
 
 
 COMMANDS: list[Command] = []
 
 
-def command(name: str, description: str, *, admin: bool = False) -> Callable[[Handler], Handler]:
+def command(
+    name: str, description: str, *, admin: bool = False, admin_with_args: bool = False
+) -> Callable[[Handler], Handler]:
     def register(fn: Handler) -> Handler:
-        COMMANDS.append(Command(name, description, admin, fn))
+        COMMANDS.append(Command(name, description, admin, fn, admin_with_args))
         return fn
 
     return register

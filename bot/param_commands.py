@@ -18,7 +18,7 @@ from trading.strategies.params import fmt_value, parse_assignments
 @command("params", "strategy parameters: value, range, meaning")
 async def params(ctx: Ctx) -> None:
     schema, values = await ctx.call(ctx.engine.params)
-    name = ctx.engine.settings.strategy
+    name = ctx.engine.strategy
     if not schema.params:
         await ctx.reply(f"Strategy <b>{escape(name)}</b> has no parameters.")
         return

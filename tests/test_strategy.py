@@ -101,5 +101,5 @@ def test_assignments_parse_and_quote_briefly() -> None:
 
 
 def test_unknown_strategy_is_named() -> None:
-    with pytest.raises(ValueError, match="unknown strategy 'nope'; known: ema_cross, none"):
+    with pytest.raises(ValueError, match="unknown strategy 'nope'; known: ema_cross, rsi_reversion, bb_breakout, none"):
         make_strategy("nope")

@@ -37,6 +37,7 @@ class Book:
     last_close: float = 0.0
     last_price: float = 0.0  # the forming candle's latest price (live), else the last close
     decided: int = 0  # candles decided on in this process
+    problem: str | None = None  # the strategy's last failure, said once (trader._strategy_decides)
     # isolated margin (paper broker): the position's margin and liquidation price
     margin: Decimal = Decimal(0)
     liq: Decimal | None = None

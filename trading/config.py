@@ -300,11 +300,16 @@ def load_settings(
     if user_ws:
         user_ws = _url("BINANCE_USER_WS_URL", user_ws, ("ws", "wss"))
 
-    from trading.strategies import STRATEGIES  # late: strategies import config's neighbours
+    from trading.strategies import (  # late: strategies import config's neighbours
+        normalize_name,
+        strategy_class,
+    )
 
-    strategy = get("STRATEGY", "ema_cross").lower()
-    if strategy not in STRATEGIES:
-        raise ConfigError(f"STRATEGY: {strategy!r} is not one of {', '.join(STRATEGIES)}")
+    strategy = normalize_name(get("STRATEGY", "ema_cross"))
+    try:
+        strategy_class(strategy)  # a plugin is imported here: its mistakes stop the start in one line
+    except ValueError as e:
+        raise ConfigError(f"STRATEGY: {e}") from None
 
     return Settings(
         telegram_token=get("TELEGRAM_TOKEN"),

@@ -92,7 +92,8 @@ class Engine(EngineReports):
         self._filters: dict[str, SymbolFilters] = {}
         self._filters_lock = threading.Lock()
         self.live = LiveTrading(settings, notifier, self.symbol_filters)
-        self.whatif = WhatIf(settings, lambda: self._klines(), lambda: self.live.values, self.symbol_filters)
+        self.whatif = WhatIf(settings, lambda: self._klines(), lambda: self.live.values, self.symbol_filters,
+                             strategy=lambda: self.live.strategy)
         self.trader = self.live.trader
         sink = CandleAnnouncer(self.trader, notifier, self.symbol_filters) if settings.notify_candles else self.trader
         self.stream = KlineStream(settings, notifier, sink)
@@ -284,16 +285,28 @@ class Engine(EngineReports):
         """All or none, from the next closed candle; raises ParamError with the reason."""
         return self.live.set_params(changes, user_id)
 
+    @property
+    def strategy(self) -> str:
+        """The strategy trading now (STRATEGY, or the one chosen with /strategy)."""
+        return self.live.strategy
+
+    def switch_strategy(self, name: str, changes: dict[str, str], user_id: int | None) -> Any:
+        """/strategy NAME [name=value …]: a Switch, or ParamError with the reason (nothing changed)."""
+        return self.live.switch_strategy(name, changes, user_id)
+
     # ------------------------------------------------------------- what-if (trading/optimize/whatif.py)
-    def backtest(self, days: int, changes: dict[str, str], say: Callable[[str], None]) -> Comparison:
-        """Current vs given parameters over the last `days` (missing candles fetched first)."""
-        return self.whatif.backtest(days, changes, say)
+    def backtest(self, days: int, changes: dict[str, str], say: Callable[[str], None],
+                 strategy: str | None = None) -> Comparison:
+        """Current vs given parameters (of `strategy`, default the current one) over the last
+        `days` (missing candles fetched first)."""
+        return self.whatif.backtest(days, changes, say, strategy=strategy)
 
     def optimize(
-        self, grid: list[str], days: int, metric: str, say: Callable[[str], None], *, max_cells: int
+        self, grid: list[str], days: int, metric: str, say: Callable[[str], None], *, max_cells: int,
+        strategy: str | None = None,
     ) -> Optimization:
         """A parameter grid over the last `days`; the best cells re-run through the backtest."""
-        return self.whatif.optimize(grid, days, metric, say, max_cells=max_cells)
+        return self.whatif.optimize(grid, days, metric, say, max_cells=max_cells, strategy=strategy)
 
     def apply_candidate(self, key: str, user_id: int | None) -> list[ParamChange]:
         """A set offered behind an Apply button, through /set's validated, audited path;

@@ -31,6 +31,7 @@ from trading.exchange.market import make_client, paper_funding_rate
 from trading.exchange.reconcile import differences, reconcile
 from trading.futures import DEFAULT_BRACKETS
 from trading.limits import check_limits
+from trading.live_strategy import Switch, chosen_strategy, refuse_at_start, switch
 from trading.notifier import Notifier
 from trading.pause import PAUSED_LINE, STATE_KEY, PauseGate
 from trading.portfolio import Fill, Portfolio
@@ -72,12 +73,14 @@ class LiveTrading:
         self, settings: Settings, notifier: Notifier, filters: Callable[[str], SymbolFilters | None]
     ) -> None:
         self.settings = settings
-        self.schema: Schema = strategy_class(settings.strategy).schema
         self._local = threading.local()
-        self._lock = threading.Lock()  # serialises /set: validate against the latest values
+        self._lock = threading.Lock()  # serialises /set and /strategy: validate against the latest
+        self.strategy = chosen_strategy(RuntimeState(self._conn()), settings.strategy)
+        self.schema: Schema = strategy_class(self.strategy).schema
         mode = settings.trading_mode
         self.journal = TradeJournal(settings.db_path, mode)
-        self.values: Values = self.schema.load(self._params().current(settings.strategy))
+        self.values: Values = self.schema.load(self._params().current(self.strategy))
+        refuse_at_start(self.strategy, self.values, self._stored_candles())  # ConfigError: not traded
         paper = mode == "paper"
         portfolio = Portfolio.replay(settings.paper_balance, self.stored_fills(),
                                      self.journal.funding() if paper else ())
@@ -95,7 +98,7 @@ class LiveTrading:
         self.trader = Trader(
             symbols=settings.symbols,
             interval_ms=settings.interval_ms,
-            strategy=settings.strategy,
+            strategy=self.strategy,
             values=self.values,
             filters=rules,  # type: ignore[arg-type]
             portfolio=portfolio,
@@ -147,12 +150,19 @@ class LiveTrading:
                 if merged[name] != self.values[name]
             ]
             if diff:
-                self._params().change(
-                    self.settings.strategy, {c.name: (c.old, c.new) for c in diff}, user_id
-                )
+                self._params().change(self.strategy, {c.name: (c.old, c.new) for c in diff}, user_id)
                 self.values = merged
                 self.trader.set_values(merged)
             return diff
+
+    def switch_strategy(self, spec: str, changes: Mapping[str, Any], user_id: int | None) -> Switch:
+        """/strategy NAME [name=value …] (trading/live_strategy.py): ParamError, nothing changed."""
+        return switch(self, spec, changes, user_id)
+
+    def _stored_candles(self) -> list[Candle]:
+        """The first symbol's stored candles, for the look-ahead and window check."""
+        rows = self._klines().latest(self.settings.symbols[0], self.settings.interval, 3000)
+        return [Candle.from_row(r) for r in rows]
 
     # ------------------------------------------------------------- orders from the chat
     def propose_order(self, action: str, symbol: str, qty: Decimal | None, user_id: int | None) -> Proposal | Outcome:
@@ -335,7 +345,7 @@ class LiveTrading:
         return said
 
     def param_history(self, limit: int = 20) -> list[dict[str, Any]]:
-        return self._params().history(self.settings.strategy, limit)
+        return self._params().history(self.strategy, limit)
 
     # ------------------------------------------------------------- storage
     def stored_fills(self) -> list[Fill]:

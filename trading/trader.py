@@ -36,6 +36,7 @@ from trading.strategies import CLOSE, LONG, Decision, Values, make_strategy
 from trading.symbols import SymbolFilters
 from trading.trader_exits import TraderExits
 from trading.trader_futures import FuturesRules
+from trading.trader_strategy import StrategySeam, warm_strategy
 
 log = logging.getLogger(__name__)
 HistoryLoader = Callable[[str, int, int], list[Candle]]  # (symbol, n, last open time) → candles
@@ -50,7 +51,7 @@ class Journal(Protocol):
         """Fills and the new state in one transaction, so a crash never half-books a candle."""
 
 
-class Trader(TraderExits, FuturesRules):
+class Trader(TraderExits, FuturesRules, StrategySeam):
     def __init__(
         self,
         *,
@@ -148,7 +149,7 @@ class Trader(TraderExits, FuturesRules):
             book.last_close = book.last_price = candle.close
             if self.approver is not None:
                 self.approver.expire_due(candle.open_time)
-            decision = book.strategy.on_candle(candle, self.portfolio.side(candle.symbol))
+            decision = self._strategy_decides(book, candle)
             book.cursor = candle.open_time
             book.decided += 1
             if decision is not None:
@@ -167,6 +168,7 @@ class Trader(TraderExits, FuturesRules):
 
     def _apply_values(self) -> None:
         values, self._next_values = self._next_values or {}, None
+        self._take_next_strategy()
         self.values = values
         for book in self.books.values():
             strategy = make_strategy(self.strategy_name, values, self.strategy_warmup)
@@ -183,10 +185,8 @@ class Trader(TraderExits, FuturesRules):
                 self._levels_changed = True
 
     def _rewarm(self, book: Book, candles: Sequence[Candle]) -> None:
-        strategy = book.strategy
-        for c in candles:
-            book.history.append(c)
-            strategy.on_candle(c, 0)
+        book.history.extend(candles)
+        warm_strategy(book.strategy, candles)
         if candles:
             book.last_close = book.last_price = candles[-1].close
 

@@ -128,6 +128,10 @@ def run_backtest(
         brackets=bracket_map,
         strategy_warmup=strategy_warmup,
     )
+    for book in trader.books.values():  # DataFrame strategies: one populate over the whole history
+        precompute = getattr(book.strategy, "precompute", None)
+        if precompute is not None:
+            precompute(candles)
     rec = _Recorder(trader, symbol, len(candles) - warm, progress)
     replay(rec, candles, warmup=warm)
     if exit_at_end and len(candles) > warm:

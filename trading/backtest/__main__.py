@@ -2,10 +2,13 @@
 
     python -m trading.backtest --csv FILE [--param fast=9 …] [--trades-out trades.csv]
     python -m trading.backtest --db [PATH] [--symbol S --interval I --start D --end D]
+    python -m trading.backtest --csv FILE --strategy path/to/mine.py:Mine --check   (look-ahead and window check)
     python -m trading.backtest --csv FILE --grid fast=5..20 --grid slow=20..60 [--metric net_pnl]
         [--grid stop_loss_pct=0..3:0.5] [--heatmap out.png]   (a sweep: trading/backtest/grid_cli.py)
 
-Exit status: 0 done, 2 bad arguments or data (one line on stderr saying which).
+Exit status: 0 done, 1 the check failed (--check), 2 bad arguments or data (one line on
+stderr saying which). A DataFrame strategy is checked before every backtest too: a failure
+is a warning on stderr (the backtest still runs; the live bot would refuse it).
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ from trading.config import ConfigError, load_settings
 from trading.exchange.market import to_ms
 from trading.feed import load_csv_candles, load_stored_candles
 from trading.intervals import INTERVAL_MS
-from trading.strategies import STRATEGIES, ParamError, strategy_class
+from trading.strategies import STRATEGIES, ParamError, normalize_name, strategy_class
+from trading.strategies.check import check_strategy
 from trading.strategies.params import parse_assignments
 
 TRADE_COLUMNS = ("open_time_ms", "close_time_ms", "side", "quantity", "entry_price", "exit_price", "fees", "funding",
@@ -45,7 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--interval", help="interval (default: INTERVAL for --db; a CSV's own step)")
     p.add_argument("--start", help="first candle to trade (UTC date/time or ms); earlier ones only warm up")
     p.add_argument("--end", help="last candle to trade (UTC date/time or ms)")
-    p.add_argument("--strategy", help=f"one of {', '.join(STRATEGIES)} (default: STRATEGY)")
+    p.add_argument("--strategy", help=f"one of {', '.join(STRATEGIES)}, or path/to/file.py:ClassName "
+                   "or package.module:ClassName (default: STRATEGY)")
+    p.add_argument("--check", action="store_true",
+                   help="only the look-ahead and window check of the strategy over the candles (exit 1 if it fails)")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="a strategy parameter; repeat")
     p.add_argument("--warmup", type=int,
                    help="candles that only warm the strategy; given, also the strategy's own warm-up "
@@ -69,6 +76,11 @@ def main(argv: list[str] | None = None) -> int:
                 kw.pop(k)
             print(grid_cli.run_grid(args, candles, **kw))
             return 0
+        if args.check:
+            candles, kw = _load(args)
+            report = check_strategy(strategy_class(kw["strategy"]), kw["values"], candles)
+            print(report.line())
+            return 0 if report.ok else 1
         result, warm, interval = _run(args)
     except (ConfigError, ParamError, ValueError, OSError) as e:
         print(f"backtest: {e}", file=sys.stderr)
@@ -86,7 +98,7 @@ def _load(args: argparse.Namespace) -> tuple[list[Candle], dict[str, Any]]:
     symbol = (args.symbol or settings.symbols[0]).upper()
     if args.interval and args.interval not in INTERVAL_MS:
         raise ValueError(f"--interval: {args.interval!r} is not a Binance interval")
-    strategy = args.strategy or settings.strategy
+    strategy = normalize_name(args.strategy) if args.strategy else settings.strategy
     cls = strategy_class(strategy)
     values = cls.schema.validate({}, parse_assignments(args.param)) if args.param else None
     leverage = int((values or cls.schema.validate({}, {})).get("leverage", 1))
@@ -135,6 +147,10 @@ def _run(args: argparse.Namespace) -> tuple[BacktestResult, int, str]:
     candles, kw = _load(args)
     kw["start_ms"] = kw.pop("start")
     args.report = {k: kw.pop(k) for k in REPORT_ONLY}
+    if hasattr(strategy_class(kw["strategy"]), "impl_cls"):  # a DataFrame strategy: check, warn, run
+        report = check_strategy(strategy_class(kw["strategy"]), kw["values"], candles)
+        if not report.ok:
+            print(f"warning: {report.line()}; the live bot refuses it", file=sys.stderr)
     t0 = time.perf_counter()
     result = run_backtest(
         candles, **kw, progress=_progress_bar if sys.stderr.isatty() and len(candles) > 100_000 else None

@@ -61,10 +61,14 @@ def _draw(chart: CandleChart) -> Any:
                 ys, ax=price, type="scatter", marker=marker, markersize=_marker_size(n),
                 color=color, edgecolors=style.BG, linewidths=0.6,
             ))
+    # 0–100 oscillators (RSI) get the fixed scale and bands; a plugin's other sub-panel
+    # indicators (MACD, ATR, ...) keep matplotlib's own scale.
+    bounded = _bounded(chart)
     if osc is not None:
         for values, color in zip(chart.oscillators.values(), (style.RSI, *style.LINES), strict=False):
             if _has_values(values):
-                adds.append(mpf.make_addplot(values, ax=osc, color=color, width=style.LINE_WIDTH, ylim=(0, 100)))
+                adds.append(mpf.make_addplot(values, ax=osc, color=color, width=style.LINE_WIDTH,
+                                             **({"ylim": (0, 100)} if bounded else {})))
 
     mpf.plot(
         chart.frame, type="candle", ax=price, style=MPF_STYLE, addplot=adds,
@@ -109,7 +113,9 @@ def _decorate(chart: CandleChart, fig: Any, price: Any, volume: Any, osc: Any) -
     volume.yaxis.set_major_formatter(FuncFormatter(lambda y, _: _short(y)))
     ticks, labels = time_ticks(list(chart.frame.index))
     bottom.set_xticks(ticks, labels)
-    if osc is not None:
+    if osc is not None and not _bounded(chart):
+        osc.set_ylabel(next(iter(chart.oscillators)).upper(), color=style.MUTED)
+    elif osc is not None:
         osc.set_ylim(0, 100)
         osc.set_yticks([30, 70] if chart.bands is None else list(chart.bands))
         osc.set_ylabel(next(iter(chart.oscillators)).upper(), color=style.MUTED)
@@ -225,3 +231,8 @@ def _short(x: float) -> str:
         if abs(x) >= div:
             return f"{x / div:.3g}{unit}"
     return f"{x:.3g}"
+
+
+def _bounded(chart: CandleChart) -> bool:
+    """Every sub-panel value within 0–100 (an RSI-like oscillator)."""
+    return all(0 <= x <= 100 for v in chart.oscillators.values() for x in v if x == x)

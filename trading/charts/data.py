@@ -84,6 +84,9 @@ def indicator_series(
     Positions are passed as flat: the indicators of the strategies here do not depend on it.
     """
     st = make_strategy(strategy, values)
+    series = getattr(st, "series", None)  # DataFrame strategies: one populate, the declared columns
+    if series is not None:
+        return series(candles, last)  # type: ignore[no-any-return]
     start = max(0, len(candles) - last)
     rows: list[dict[str, float]] = []
     for i, c in enumerate(candles):
@@ -125,10 +128,13 @@ def candle_chart(
     # A line needs two points to be drawn: a series with fewer in the window (EMAs on /chart 1)
     # would be a legend entry for nothing.
     series = {k: v for k, v in series.items() if sum(1 for x in v if x == x) >= 2}
-    lines = {k: v for k, v in series.items() if not k.startswith("rsi")}
-    osc = {k: v for k, v in series.items() if k.startswith("rsi")}
-    bands = None
-    if osc and values and "rsi_oversold" in values:
+    st = make_strategy(strategy, values)
+    panel: dict[str, str] = getattr(st, "plot", {})  # DataFrame strategies declare where each goes
+    sub = {k for k in series if panel.get(k, "sub" if k.startswith("rsi") else "price") == "sub"}
+    lines = {k: v for k, v in series.items() if k not in sub}
+    osc = {k: v for k, v in series.items() if k in sub}
+    bands = st.bands() if osc and hasattr(st, "bands") else None
+    if osc and bands is None and values and "rsi_oversold" in values:
         bands = (float(values["rsi_oversold"]), float(values["rsi_overbought"]))
     return CandleChart(
         symbol, interval, mode, candles_frame(window), lines, osc,

@@ -31,7 +31,9 @@ def candle_png(engine: Any, n: int, symbol: str | None = None) -> bytes | None:
     settings = engine.settings
     symbol = (symbol or settings.symbols[0]).upper()
     _, values = engine.params()
-    warmup = make_strategy(settings.strategy, values).warmup
+    name = engine.strategy
+    st = make_strategy(name, values)
+    warmup = max(st.warmup, getattr(st, "window", 0))
     candles = engine.klines(n + warmup, symbol)
     if not candles:
         return None
@@ -45,7 +47,7 @@ def candle_png(engine: Any, n: int, symbol: str | None = None) -> bytes | None:
     rules = engine.symbol_filters(symbol)
     chart = candle_chart(
         symbol=symbol, interval=settings.interval, mode=settings.trading_mode, candles=candles, n=n,
-        strategy=settings.strategy, values=values, fills=fills, levels=levels,
+        strategy=name, values=values, fills=fills, levels=levels,
         price_decimals=rules.price_decimals if rules is not None else None,
     )
     return render_candles(chart)

@@ -82,6 +82,7 @@ class Comparison:
     key: str | None  # the Apply button's candidate id
     png: bytes = b""
     period: Period | None = None
+    strategy: str | None = None  # the candidate's strategy when it is not the current one
 
 
 @dataclass
@@ -98,9 +99,10 @@ class Optimization:
 class WhatIf:
     def __init__(
         self, settings: Settings, klines: Callable[[], KlineStore], values: Callable[[], Values],
-        filters: Callable[[str], SymbolFilters | None],
+        filters: Callable[[str], SymbolFilters | None], strategy: Callable[[], str] | None = None,
     ) -> None:
         self.settings = settings
+        self._strategy = strategy or (lambda: settings.strategy)  # the live one (/strategy switches it)
         self._klines = klines
         self._values = values
         self._filters = filters
@@ -122,67 +124,85 @@ class WhatIf:
             return dict(found) if found is not None else None
 
     # ------------------------------------------------------------- questions
-    def check_changes(self, changes: Mapping[str, str]) -> Values | None:
-        """The changed parameter set, or ParamError: called before anything is posted or fetched.
-        A leverage above MAX_LEVERAGE is refused as the live bot would refuse its orders."""
-        schema = strategy_class(self.settings.strategy).schema
-        if not changes:
+    def other(self, strategy: str | None) -> str | None:
+        """`strategy` when it names another strategy than the live one (ValueError if unknown)."""
+        if strategy is None:
             return None
-        merged = schema.validate(dict(self._values()), changes)
+        strategy_class(strategy)
+        return strategy if strategy != self._strategy() else None
+
+    def check_changes(self, changes: Mapping[str, str], strategy: str | None = None) -> Values | None:
+        """The changed parameter set (another strategy: its defaults and the changes), or
+        ParamError/ValueError: called before anything is posted or fetched. A leverage above
+        MAX_LEVERAGE is refused as the live bot would refuse its orders."""
+        other = self.other(strategy)
+        schema = strategy_class(other or self._strategy()).schema
+        if other is None and not changes:
+            return None
+        merged = schema.validate({} if other else dict(self._values()), changes)
         cap = self.settings.max_leverage
         if int(merged.get("leverage", 1)) > cap:
             raise ParamError(f"leverage: at most {cap} here (MAX_LEVERAGE), got {merged['leverage']}")
         return merged
 
-    def check_grid(self, words: Sequence[str], max_cells: int) -> Grid:
+    def check_grid(self, words: Sequence[str], max_cells: int, strategy: str | None = None) -> Grid:
         """The grid, or GridError/ParamError: called before anything is posted or fetched."""
-        return parse_grid(words, strategy_class(self.settings.strategy).schema, max_cells=max_cells)
+        return parse_grid(words, strategy_class(self.other(strategy) or self._strategy()).schema, max_cells=max_cells)
 
-    def backtest(self, days: int, changes: Mapping[str, str], say: Say) -> Comparison:
-        """The current parameters and, with changes, the changed ones over the same candles."""
-        current = dict(self._values())
-        wanted = self.check_changes(changes)  # ParamError: nothing ran
-        warm = self._warmup([current] + ([wanted] if wanted else []))
+    def backtest(self, days: int, changes: Mapping[str, str], say: Say, strategy: str | None = None) -> Comparison:
+        """The current parameters and, with changes (or another strategy), the given ones
+        over the same candles."""
+        current, name = dict(self._values()), self._strategy()
+        other = self.other(strategy)
+        wanted = self.check_changes(changes, strategy)  # ParamError: nothing ran
+        warm = max(self._warmup([current], name), self._warmup([wanted], other or name) if wanted else 0)
         candles, start = self.candles(days, warm, say)
         say("running…")
-        kw = self._backtest_kw(candles[0].symbol, warm, start)
+        kw = self._backtest_kw(candles[0].symbol, warm, start, name)
         ran = run_backtest(candles, values=current, **kw)
-        other = run_backtest(candles, values=wanted, **kw) if wanted else None
-        key = self.remember({k: str(v) for k, v in changes.items()}) if wanted else None
+        if other is not None:
+            kw["strategy"] = other
+        given = run_backtest(candles, values=wanted, **kw) if wanted else None
+        key = self.remember({k: str(v) for k, v in changes.items()}) if wanted and other is None else None
         from trading.charts.equity import (
             render_equity,  # matplotlib only when a picture is asked for
         )
 
         period = self._period(days, candles, start, len(ran.times))
-        shown = other or ran
+        shown = given or ran
         png = render_equity(
             equity_curve(shown, float(self.settings.paper_balance)),
             title=f"Backtest · {candles[0].symbol} {candles[0].interval} · {period.title}",
-            subtitle="the given parameters" if other else "the current parameters",
+            subtitle=f"{other}" if other else ("the given parameters" if given else "the current parameters"),
         )
-        return Comparison(days, candles[0].symbol, candles[0].interval, ran, other,
-                          {k: str(v) for k, v in changes.items()}, key, png, period)
+        return Comparison(days, candles[0].symbol, candles[0].interval, ran, given,
+                          {k: str(v) for k, v in changes.items()}, key, png, period, other)
 
-    def optimize(self, words: Sequence[str], days: int, metric: str, say: Say, *, max_cells: int) -> Optimization:
-        schema = strategy_class(self.settings.strategy).schema
-        grid = self.check_grid(words, max_cells)  # GridError before any fetching
-        current = dict(self._values())
-        warm = self._warmup([current, *_cells(grid, schema, current)])
+    def optimize(self, words: Sequence[str], days: int, metric: str, say: Say, *, max_cells: int,
+                 strategy: str | None = None) -> Optimization:
+        """A grid over the current strategy (its values as the base) or another (its defaults);
+        Apply buttons only for the current one (the other needs /strategy)."""
+        other = self.other(strategy)
+        name = other or self._strategy()
+        schema = strategy_class(name).schema
+        grid = self.check_grid(words, max_cells, strategy)  # GridError before any fetching
+        current = schema.defaults() if other else dict(self._values())
+        warm = self._warmup([current, *_cells(grid, schema, current)], name)
         candles, start = self.candles(days, warm, say)
         say(f"running {grid.size:,} combinations…")
-        kw = self._backtest_kw(candles[0].symbol, warm, start)
-        result = sweep(candles, grid, strategy=self.settings.strategy, base=current, start_ms=start,
+        kw = self._backtest_kw(candles[0].symbol, warm, start, name)
+        result = sweep(candles, grid, strategy=name, base=current, start_ms=start,
                        metric=metric, warmup=kw["warmup"], balance=kw["balance"], fee_rate=kw["fee_rate"],
                        filters=kw["filters"], max_leverage=kw["max_leverage"], slippage_bps=kw["slippage_bps"],
                        funding=kw["funding"], brackets=kw["brackets"],
                        progress=lambda done, total: say(f"running {done:,}/{total:,} combinations…"))
-        keys = [self.remember({k: fmt_value(v) for k, v in c.params.items()}) for c in result.ranked[:5]]
+        keys = [] if other else [self.remember({k: fmt_value(v) for k, v in c.params.items()}) for c in result.ranked[:5]]
         from trading.charts.heatmap import render_heatmap
         from trading.optimize.report import heatmap_data
 
         sym = f"{candles[0].symbol} {candles[0].interval}"
         period = self._period(days, candles, start, result.candles)
-        png = render_heatmap(heatmap_data(result, title=f"{self.settings.strategy} · {sym} · {period.title}",
+        png = render_heatmap(heatmap_data(result, title=f"{name} · {sym} · {period.title}",
                           subtitle=f"{grid.describe()} = {grid.size:,} combinations"))
         return Optimization(days, candles[0].symbol, candles[0].interval, result, png, keys, period)
 
@@ -271,11 +291,11 @@ class WhatIf:
             symbol=symbol, interval=interval, startTime=since, limit=1), what=f"klines {symbol}")
         return int(rows[0][0]) if rows else None
 
-    def _warmup(self, sets: Sequence[Values]) -> int:
-        need = max(strategy_class(self.settings.strategy)(v).warmup for v in sets)
+    def _warmup(self, sets: Sequence[Values], name: str) -> int:
+        need = max(strategy_class(name)(v).warmup for v in sets)
         return max(self.settings.warmup_candles, need)
 
-    def _backtest_kw(self, symbol: str, warm: int, start: int) -> dict[str, object]:
+    def _backtest_kw(self, symbol: str, warm: int, start: int, name: str) -> dict[str, object]:
         filters = self._filters(symbol) or (SymbolFilters.btcusdt() if symbol == "BTCUSDT" else None)
         if filters is None:
             raise ValueError(f"{symbol}'s trading rules are unknown (exchangeInfo not reachable)")
@@ -283,7 +303,7 @@ class WhatIf:
         stored = store.brackets(symbol)
         brackets = brackets_from_json({"brackets": stored}) if stored else DEFAULT_BRACKETS.get(symbol, ())
         rates = store.rates(symbol, start - FUNDING_PERIOD_MS)
-        return dict(strategy=self.settings.strategy, warmup=warm, start_ms=start,
+        return dict(strategy=name, warmup=warm, start_ms=start,
                     balance=self.settings.paper_balance, fee_rate=self.settings.paper_fee_pct / 100,
                     filters=filters, max_leverage=self.settings.max_leverage,
                     slippage_bps=self.settings.paper_slippage_bps,
@@ -316,8 +336,11 @@ def stats_table(cmp: Comparison) -> str:
     """Side by side, monospace: the changed parameters, then the stats."""
     cols = [("current", cmp.current)] + ([("given", cmp.candidate)] if cmp.candidate else [])
     rows: list[tuple[str, ...]] = [("", *(c[0] for c in cols))]
+    if cmp.strategy:
+        rows.append(("strategy", *(_short(r.trader.strategy_name)[:16] for _, r in cols)))  # type: ignore[union-attr]
     for name in cmp.changes:
-        rows.append((name, *(fmt_value(r.trader.values[name]) for _, r in cols)))  # type: ignore[union-attr]
+        rows.append((name, *(fmt_value(r.trader.values[name]) if name in r.trader.values else "—"  # type: ignore[union-attr]
+                             for _, r in cols)))
     for label in ("trades", "win rate", "net PnL", "fees", "funding", "liquidations", "max drawdown",
                   "exposure", "buy and hold"):
         rows.append((label, *(_short(dict(r.stats.rows())[label]) for _, r in cols)))  # type: ignore[union-attr]

@@ -1,20 +1,49 @@
-"""Strategies by name (the STRATEGY setting): each a plain class with a parameter schema."""
+"""Strategies by name (the STRATEGY setting): each a plain class with a parameter schema.
+
+Built-ins are listed here; `path/to/file.py:ClassName` or `package.module:ClassName` names
+a plugin (trading/strategies/plugins.py). Incremental strategies (`on_candle`) and
+DataFrame strategies (`populate`, behind `FrameAdapter`) look the same from here on.
+"""
 
 from __future__ import annotations
 
 from trading.strategies.base import CLOSE, LONG, SHORT, Decision, NoStrategy, Strategy
+from trading.strategies.bb_breakout import BbBreakout
 from trading.strategies.ema_cross import EmaCross
+from trading.strategies.frame import FrameStrategy, StrategyError, adapter_for
 from trading.strategies.params import Param, ParamError, Schema, Values
+from trading.strategies.plugins import is_plugin_spec, load_plugin
+from trading.strategies.rsi_reversion import RsiReversion
 
-STRATEGIES: dict[str, type] = {cls.name: cls for cls in (EmaCross, NoStrategy)}
+STRATEGIES: dict[str, type] = {
+    cls.name: cls
+    for cls in (
+        EmaCross,
+        adapter_for(RsiReversion, RsiReversion.name),
+        adapter_for(BbBreakout, BbBreakout.name),
+        NoStrategy,
+    )
+}
 DEFAULT_STRATEGY = EmaCross.name
 
 
+def normalize_name(spec: str) -> str:
+    """Built-in names are case-insensitive; a plugin spec (a path) is kept as written."""
+    spec = spec.strip()
+    return spec if is_plugin_spec(spec) else spec.lower()
+
+
 def strategy_class(name: str) -> type:
+    """The Strategy class for a built-in name or a plugin spec; ValueError (StrategyError
+    for plugins) with one line otherwise."""
+    if is_plugin_spec(name):
+        return load_plugin(name)
     try:
         return STRATEGIES[name]
     except KeyError:
-        raise ValueError(f"unknown strategy {name!r}; known: {', '.join(STRATEGIES)}") from None
+        raise ValueError(
+            f"unknown strategy {name!r}; known: {', '.join(STRATEGIES)} (or path/to/file.py:ClassName)"
+        ) from None
 
 
 def make_strategy(name: str, values: Values | None = None, warmup: int | None = None) -> Strategy:
@@ -33,12 +62,15 @@ __all__ = [
     "STRATEGIES",
     "Decision",
     "EmaCross",
+    "FrameStrategy",
     "NoStrategy",
     "Param",
     "ParamError",
     "Schema",
     "Strategy",
+    "StrategyError",
     "Values",
     "make_strategy",
+    "normalize_name",
     "strategy_class",
 ]

@@ -1,0 +1,62 @@
+"""/strategy: which strategy trades and which could; admins switch with /strategy NAME.
+
+A switch is validated whole (the name loads, every name=value against the new schema,
+MAX_LEVERAGE), checked for look-ahead and a short window, stored with who and when, and
+applied from the next closed candle; the open position stays and the new strategy
+manages it. Everything said here is what the engine did (trading/live.py).
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from bot.commands import Ctx, UsageError, command
+from trading.live_strategy import available
+from trading.strategies import ParamError
+from trading.strategies.params import fmt_value, parse_assignments
+
+USAGE = "/strategy [NAME [name=value …]]"
+
+
+def _values(values: dict[str, int | float]) -> str:
+    return " ".join(f"{k}={fmt_value(v)}" for k, v in values.items()) or "no parameters"
+
+
+@command("strategy", "the strategy and the available ones; admins switch: /strategy rsi_reversion low=25",
+         admin_with_args=True)
+async def strategy(ctx: Ctx) -> None:
+    if not ctx.args:
+        await _show(ctx)
+        return
+    name, words = ctx.args[0], ctx.args[1:]
+    if "=" in name:
+        raise UsageError(f"{USAGE}: the strategy's name comes first")
+    try:
+        changes = parse_assignments(words) if words else {}
+        sw = await ctx.call(ctx.engine.switch_strategy, name, changes, ctx.user_id)
+    except ParamError as e:
+        raise UsageError(f"/strategy: {str(e)[:300]}; nothing changed") from None
+    ctx.outcome = f"switched {sw.old} → {sw.new}" + (" " + _values({k: sw.values[k] for k in changes}) if changes else "")
+    held = (
+        f"The open position stays ({escape(', '.join(sw.positions))}); {escape(sw.new)} manages it from then."
+        if sw.positions else "No position is open."
+    )
+    await ctx.reply(
+        f"Strategy: {escape(sw.old)} → <b>{escape(sw.new)}</b>, from the next closed candle (check passed).\n"
+        f"<pre>{escape(_values(sw.values))}</pre>\n{held}"
+    )
+
+
+async def _show(ctx: Ctx) -> None:
+    schema, values = await ctx.call(ctx.engine.params)
+    current = ctx.engine.strategy
+    lines = [f"Strategy: <b>{escape(current)}</b> · {escape(_values(values))}", "Available:"]
+    for name, summary in available():
+        mark = "✓ " if name == current else ""
+        lines.append(f"• {mark}<code>{escape(name)}</code>: {escape(summary)}")
+    if ":" in current:
+        lines.append(f"• ✓ <code>{escape(current)}</code>: a plugin")
+    lines.append("• <code>path/to/file.py:ClassName</code>: your own (README, \"Write your own strategy\")")
+    lines.append("Switch (admins): /strategy NAME [name=value …], from the next closed candle; "
+                 "/backtest strategy=NAME first.")
+    await ctx.reply("\n".join(lines))

@@ -33,9 +33,9 @@ def live_vs_backtest(db_path: str, strategy: str, seed: int, **extra: str):
     """Replay the first CANDLES candles through the live bot with drops; return (engine,
     live trades, backtest)."""
     path = shared_file(PERP_15M)
-    source, candles = load_csv(path)[:CANDLES], load_csv_candles(path)[:CANDLES]
+    rows, candles = load_csv(path)[:CANDLES], load_csv_candles(path)[:CANDLES]
     drops = sorted(random.Random(seed).sample(range(WARMUP + 20, CANDLES - 20), 4))
-    with ReplayExchange(source, start_index=WARMUP, seconds_per_candle=0, updates_per_candle=1, paused=True) as ex:
+    with ReplayExchange(rows, start_index=WARMUP, seconds_per_candle=0, updates_per_candle=1, paused=True) as ex:
         ex.faults.drop_at_candles(drops)
         settings = replay_settings(ex, db_path, WARMUP_CANDLES=str(WARMUP), STRATEGY=strategy,
                                    CONFIRM_ORDERS="off", **extra)
@@ -88,8 +88,8 @@ def test_plugin_from_a_file_trades_live_as_in_the_backtest_and_charts_its_indica
 def test_plugin_decisions_become_proposals(db_path, tmp_path) -> None:
     spec = write_plugin(tmp_path, PLUGIN) + ":Mine"
     path = shared_file(PERP_15M)
-    source, candles = load_csv(path)[:600], load_csv_candles(path)[:600]
-    with ReplayExchange(source, start_index=WARMUP, seconds_per_candle=0, updates_per_candle=1, paused=True) as ex:
+    rows, candles = load_csv(path)[:600], load_csv_candles(path)[:600]
+    with ReplayExchange(rows, start_index=WARMUP, seconds_per_candle=0, updates_per_candle=1, paused=True) as ex:
         notifier = RecordingNotifier()
         settings = replay_settings(ex, db_path, WARMUP_CANDLES=str(WARMUP), STRATEGY=spec, CONFIRM_ORDERS="on")
         engine = Engine(settings, notifier)

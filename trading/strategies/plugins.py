@@ -43,11 +43,24 @@ def load_plugin(spec: str) -> type:
     elif callable(getattr(cls, "on_candle", None)):
         if not isinstance(getattr(cls, "schema", None), Schema):
             raise StrategyError(f"strategy {spec!r}: the class needs a `schema = Schema((...))`")
-        strategy = type(cls.__name__, (cls,), {"name": spec})
+        strategy = type(cls.__name__, (cls,), {"name": spec, "__init__": _init_without_warmup(cls)})
     else:
         raise StrategyError(f"strategy {spec!r}: {cls_name} has neither populate(df, params) nor on_candle(candle, position)")
     _LOADED[spec] = strategy
     return strategy
+
+
+def _init_without_warmup(cls: type) -> object:
+    """A plugin's own __init__(values) also takes the backtest's `warmup` (and ignores it
+    when the plugin does not)."""
+
+    def __init__(self: object, values: object = None, warmup: int | None = None) -> None:
+        try:
+            cls.__init__(self, values, warmup=warmup)  # type: ignore[misc]
+        except TypeError:
+            cls.__init__(self, values)  # type: ignore[misc]
+
+    return __init__
 
 
 def _import_file(spec: str, where: str) -> object:

@@ -212,8 +212,9 @@ def test_account_settings_endpoints(client: ccxt.binanceusdm) -> None:
     assert client.fetch_margin_mode(PAIR)["marginMode"] == "cross"
     with pytest.raises(ccxt.MarginModeAlreadySet):  # Binance's -4046
         client.set_margin_mode("cross", PAIR)
-    with pytest.raises(ccxt.BadRequest):  # -1020: the paper account is cross only
-        client.set_margin_mode("isolated", PAIR)
+    client.set_margin_mode("isolated", PAIR)  # isolated margin: liquidation.py
+    assert client.fetch_margin_mode(PAIR)["marginMode"] == "isolated"
+    client.set_margin_mode("cross", PAIR)
 
 
 def test_binance_errors_map_to_ccxt_exceptions(ex: ReplayExchange, client: ccxt.binanceusdm) -> None:

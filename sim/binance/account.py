@@ -1,9 +1,9 @@
-"""A small paper account: one-way positions, MARKET/LIMIT orders, cross margin, fees.
+"""A small paper account: one-way positions, MARKET/LIMIT orders, cross or isolated margin, fees.
 
 Just enough of Binance's matching and bookkeeping for a bot's order path to be exercised
 for real: validation with Binance's error codes, fills against the replayed price path,
 positions with entry price and realized PnL, fees, and the balance that results. No order
-book, liquidation or funding.
+book; liquidation and funding are liquidation.py's and funding.py's.
 
 Every time the account stamps (order and trade times, position and balance updates) is
 on the market clock, the clock `/fapi/v1/time` serves: a fill at a 2024 price carries a
@@ -63,6 +63,11 @@ class Account:
         self.trades: list[Trade] = []
         self._order_ids = itertools.count(8_389_765_000_000_001)
         self._trade_ids = itertools.count(6_200_000_001)
+        # CROSSED or ISOLATED per symbol; the isolated margin of each position and its
+        # liquidation price are kept by liquidation.py, which sets these
+        self.margin_types: dict[str, str] = {s: "CROSSED" for s in specs}
+        self.isolated_wallets: dict[str, Decimal] = {s: ZERO for s in specs}
+        self.liquidation_price: Callable[[str], Decimal] = lambda symbol: ZERO
 
     # ---- views ---------------------------------------------------------------------------
 
@@ -340,15 +345,21 @@ class Account:
         return {"leverage": lev, "maxNotionalValue": str(max_notional(lev)), "symbol": spec.symbol}
 
     def change_margin_type(self, params: Mapping[str, str]) -> dict[str, object]:
-        """The account is cross-margined only: asking for cross is Binance's "no need to
-        change" (-4046, which clients treat as success); isolated is refused outright
-        rather than accepted and silently computed as cross."""
-        self.require_spec(params)
+        """CROSSED or ISOLATED per symbol, with Binance's refusals: the same type is -4046
+        "no need to change" (which clients treat as success); a change with a position
+        (-4048) or open orders (-4047) is refused. Isolated margin and liquidation are
+        liquidation.py's."""
+        spec = self.require_spec(params)
         margin_type = params.get("marginType")
         if not margin_type:
             raise mandatory("marginType")
-        if margin_type == "CROSSED":
+        if margin_type not in ("CROSSED", "ISOLATED"):
+            raise BinanceError(-1100, "Illegal characters found in parameter 'marginType'; legal range is 'ISOLATED, CROSSED'.")
+        if self.margin_types[spec.symbol] == margin_type:
             raise BinanceError(-4046, "No need to change margin type.")
-        if margin_type == "ISOLATED":
-            raise BinanceError(-1020, "This operation is not supported.")
-        raise BinanceError(-1100, "Illegal characters found in parameter 'marginType'; legal range is 'ISOLATED, CROSSED'.")
+        if self.positions[spec.symbol].amt:
+            raise BinanceError(-4048, "Margin type cannot be changed if there exists position.")
+        if self._open[spec.symbol]:
+            raise BinanceError(-4047, "Margin type cannot be changed if there exists open orders.")
+        self.margin_types[spec.symbol] = margin_type
+        return {"code": 200, "msg": "success"}

@@ -125,6 +125,7 @@ def position_risk(
         order_im = account.open_order_margin(sym)
         mark = account.mark(sym)
         notional = pos.amt * mark
+        isolated = account.margin_types[sym] == "ISOLATED"
         im = account.position_margin(pos)
         row: dict[str, object] = {
             "symbol": sym,
@@ -136,11 +137,11 @@ def position_risk(
             else "0.0",
             "markPrice": fixed(mark, 8),
             "unRealizedProfit": fixed(account.unrealized(pos), 8),
-            "liquidationPrice": "0",
-            "isolatedMargin": "0.00000000",
+            "liquidationPrice": trimmed(account.liquidation_price(sym)) if pos.amt else "0",
+            "isolatedMargin": fixed(_isolated_margin(account, sym), 8),
             "notional": fixed(notional, 8),
             "marginAsset": account.specs[sym].quote_asset,
-            "isolatedWallet": "0",
+            "isolatedWallet": fixed(account.isolated_wallets[sym], 8) if isolated else "0",
             "updateTime": pos.update_time,
         }
         if version >= 3:
@@ -159,7 +160,7 @@ def position_risk(
             row.update(
                 {
                     "leverage": str(pos.leverage),
-                    "marginType": "cross",
+                    "marginType": "isolated" if isolated else "cross",
                     "isAutoAddMargin": "false",
                     "maxNotionalValue": str(max_notional(pos.leverage)),
                 }
@@ -255,9 +256,9 @@ def _account_position(account: Account, sym: str, version: int) -> dict[str, obj
         "positionSide": "BOTH",
         "positionAmt": fixed(pos.amt, account.specs[sym].quantity_precision),
         "unrealizedProfit": fixed(account.unrealized(pos), 8),
-        "isolatedMargin": "0",
+        "isolatedMargin": fixed(_isolated_margin(account, sym), 8),
         "notional": fixed(pos.amt * mark, 8),
-        "isolatedWallet": "0",
+        "isolatedWallet": fixed(account.isolated_wallets[sym], 8) if account.margin_types[sym] == "ISOLATED" else "0",
         "initialMargin": fixed(account.position_margin(pos) + account.open_order_margin(sym), 8),
         "maintMargin": fixed(account.maint(pos), 8),
         "updateTime": pos.update_time,
@@ -268,7 +269,7 @@ def _account_position(account: Account, sym: str, version: int) -> dict[str, obj
                 "positionInitialMargin": fixed(account.position_margin(pos), 8),
                 "openOrderInitialMargin": fixed(account.open_order_margin(sym), 8),
                 "leverage": str(pos.leverage),
-                "isolated": False,
+                "isolated": account.margin_types[sym] == "ISOLATED",
                 "entryPrice": trimmed(pos.entry),
                 "maxNotional": str(max_notional(pos.leverage)),
                 "bidNotional": "0",
@@ -278,6 +279,13 @@ def _account_position(account: Account, sym: str, version: int) -> dict[str, obj
     return row
 
 
+def _isolated_margin(account: Account, sym: str) -> Decimal:
+    """Binance's isolatedMargin: the isolated wallet plus the unrealized PnL (0 for cross)."""
+    if account.margin_types[sym] != "ISOLATED" or not account.positions[sym].amt:
+        return ZERO
+    return account.isolated_wallets[sym] + account.unrealized(account.positions[sym])
+
+
 def symbol_config(account: Account, params: Mapping[str, str]) -> list[dict[str, object]]:
     """`/fapi/v1/symbolConfig`: where v3 clients read leverage and margin type."""
     spec = account.spec_for(params)
@@ -285,7 +293,7 @@ def symbol_config(account: Account, params: Mapping[str, str]) -> list[dict[str,
     return [
         {
             "symbol": s,
-            "marginType": "CROSSED",
+            "marginType": account.margin_types[s],
             "isAutoAddMargin": "false",
             "leverage": account.positions[s].leverage,
             "maxNotionalValue": str(max_notional(account.positions[s].leverage)),

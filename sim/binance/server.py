@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from typing import TypeVar
 
 from aiohttp import web
@@ -25,6 +26,7 @@ from sim.binance.data import SourceCandle, generate
 from sim.binance.errors import Handler, binance_errors
 from sim.binance.faults import Faults
 from sim.binance.klines import closed_fields, rest_row
+from sim.binance.liquidation import Liquidator
 from sim.binance.market import Series
 from sim.binance.reports import order_json
 from sim.binance.rest import PublicApi
@@ -70,6 +72,8 @@ class ReplayExchange:
         queue_size: int = 1024,
         listen_key_ttl: float = LISTEN_KEY_TTL,
         clock_offset_ms: int = 0,
+        margin_type: str = "CROSSED",
+        margin_call_ratio: float = 0.8,
     ) -> None:
         if candles is None:
             candles = generate(max(0, start_index) + GENERATED_CANDLES_AFTER_START, interval=interval or "15m")
@@ -116,6 +120,14 @@ class ReplayExchange:
         )
         self._trading.changed = self.watcher.sync
         self.controls = Controls(self.account, self.user_stream, symbol)
+        if margin_type not in ("CROSSED", "ISOLATED"):
+            raise ValueError("margin_type must be CROSSED or ISOLATED")
+        self.account.margin_types.update(dict.fromkeys(self.series, margin_type))
+        self.liquidator = Liquidator(
+            self.account, self._trading.algo, self.watcher, margin_call_ratio=Decimal(str(margin_call_ratio))
+        )
+        for name, action in self.liquidator.controls(symbol).items():
+            self.controls.add(name, action)  # type: ignore[arg-type]
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
@@ -325,6 +337,7 @@ class ReplayExchange:
         self.clock.add_sink(self.hub)
         self.clock.add_sink(self.account)
         self.clock.add_sink(self._trading.algo)
+        self.clock.add_sink(self.liquidator)
         self.clock.add_sink(_SyncSink(self.watcher.sync))
         app = web.Application(
             middlewares=[

@@ -229,7 +229,7 @@ class AccountWatcher:
         }
         if trade is not None:  # "will not push if no commission"
             asset, amount = self.fees.of(trade, spec.quote_asset)
-            o["N"], o["n"] = asset, trimmed(amount)
+            o["N"], o["n"] = asset, fixed(amount, 8)
         return {"e": "ORDER_TRADE_UPDATE", "E": when, "T": when, "o": o}
 
     def algo_event(self, o: AlgoOrder, status: str, when: int) -> Event:
@@ -290,8 +290,8 @@ class AccountWatcher:
                     "bep": trimmed(pos.entry * (1 + TAKER_FEE * side)) if pos.amt else "0",
                     "cr": fixed(self._realized.get(sym, ZERO), 8),
                     "up": fixed(acc.unrealized(pos), 8),
-                    "mt": getattr(acc, "margin_type_of", lambda s: "cross")(sym),
-                    "iw": fixed(getattr(acc, "isolated_wallet", lambda s: ZERO)(sym), 8),
+                    "mt": "isolated" if acc.margin_types[sym] == "ISOLATED" else "cross",
+                    "iw": fixed(acc.isolated_wallets[sym] if acc.margin_types[sym] == "ISOLATED" else ZERO, 8),
                     "ps": "BOTH",
                 }
             )

@@ -22,7 +22,7 @@ from bot.app import RateLimits
 from bot.runner import BotThread
 from sim.binance import ReplayExchange, SourceCandle, generate, load_csv
 from sim.binance.server import GENERATED_CANDLES_AFTER_START
-from sim.telegram.console import ConsoleChat, make_console, run_script
+from sim.telegram.console import ConsoleChat, make_console, run_script, silence_stdout
 from sim.telegram.local_api import LocalBotApi
 from trading.config import ConfigError, load_settings
 from trading.intervals import INTERVAL_MS
@@ -234,11 +234,18 @@ def start(script: str | None, data: str | None, speed: float) -> int:
     if speed < 0:
         print("demo: --speed must be 0 (as fast as possible) or more seconds per candle", file=sys.stderr)
         return 2
+    # What a person must see is flushed line by line even into a pipe (`python -m sim | tee
+    # demo.log`), whether or not PYTHONUNBUFFERED is set where they run it.
+    with contextlib.suppress(AttributeError, ValueError):
+        sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     try:
         return run_demo(script=script, data=data, speed=speed)
     except DemoError as e:
         print(f"demo: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader left early (`python -m sim | head`): end quietly
+        silence_stdout()
+        return 0
 
 
 def run_demo(*, script: str | None = None, data: str | None = None, speed: float = 0.5) -> int:

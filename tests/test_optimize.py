@@ -20,6 +20,7 @@ from tests.conftest import PERP_15M, shared_file
 from trading.backtest import run_backtest
 from trading.backtest.__main__ import main as cli
 from trading.feed import load_csv_candles
+from trading.futures import FundingRates
 from trading.optimize import GridError, sweep
 from trading.optimize.grid import parse_grid
 from trading.optimize.report import heatmap_png
@@ -27,7 +28,7 @@ from trading.strategies import strategy_class
 
 SCHEMA = strategy_class("ema_cross").schema
 FIELDS = ("trades", "wins", "net_pnl", "fees", "final_balance", "max_drawdown", "max_drawdown_pct",
-          "open_pnl", "exposure_pct", "buy_hold_pct", "return_pct", "candles")
+          "open_pnl", "exposure_pct", "buy_hold_pct", "return_pct", "candles", "funding", "liquidations")
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +72,21 @@ def test_fast_path_with_stops_takes_leverage_and_a_start_date(candles):
     assert len(fast_cells) + len(liquidated) == grid.size
     assert any(c.stats.trades and c.params["stop_loss_pct"] for c in fast_cells)
     check_random_cells(data, result, 8, rng, **kw)
+
+
+def test_fast_path_models_funding_slippage_the_exit_at_end_and_a_short_warm_up(candles):
+    rng = random.Random(11)
+    data = candles[2_000:12_000]
+    rates = FundingRates.of([(t, Decimal(rng.randint(-30_000, 90_000)).scaleb(-9))
+                             for t in range(data[0].open_time - data[0].open_time % 28_800_000, data[-1].open_time,
+                                            28_800_000)])
+    grid = parse_grid(["fast=5,9,14", "slow=21,34", "stop_loss_pct=0,0.7", "take_profit_pct=0,1.5"], SCHEMA)
+    kw = dict(warmup=50, balance=Decimal("3000"), fee_rate=Decimal("0.0004"), funding=rates,
+              slippage_bps=Decimal("2.5"), exit_at_end=True, strategy_warmup=50)
+    result = sweep(data, grid, base={"leverage": 5, "stake_usdt": 200}, verify=2, **kw)
+    assert all(c.fast for c in result.cells), {c.note for c in result.cells}
+    assert all(c.stats.funding and c.stats.open_pnl == 0 for c in result.cells)
+    check_random_cells(data, result, 6, rng, **kw)
 
 
 def test_the_parallel_sweep_over_a_year_verifies_its_best_cells(candles):

@@ -81,7 +81,8 @@ def test_live_trades_equal_the_backtest_through_random_drops(db_path: str) -> No
         ex.faults.drop_at_candles(drops)
         settings = replay_settings(ex, db_path, WARMUP_CANDLES=str(WARMUP), **PARAMS)
         ParamStore(open_db(db_path)).change("ema_cross", VALUES, None)
-        engine = Engine(settings, RecordingNotifier())
+        notes = RecordingNotifier()
+        engine = Engine(settings, notes)
         watch = Watch(engine.trader, candles[-1].open_time)
         engine.stream.feed.sink = watch  # observe the very sink the engine wired
         filters = engine.symbol_filters()
@@ -110,3 +111,5 @@ def test_live_trades_equal_the_backtest_through_random_drops(db_path: str) -> No
     assert booked.fees == expected.trader.portfolio.fees > Decimal(0)
     assert booked.funding == engine.trader.portfolio.funding == expected.trader.portfolio.funding
     assert [t.exit_reason for t in booked.trades] == [t.exit_reason for t in expected.trades]
+    said = [n.text for n in notes.notices if " liquidated at " in n.text]  # the chat says it, live
+    assert len(said) == expected.stats.liquidations and "USDT lost, clearance fee" in said[0]

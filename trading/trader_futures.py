@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING
 from trading.book import Book, dec, utc_minute
 from trading.brokers.base import OrderRequest
 from trading.candles import Candle
-from trading.futures import Bracket, FundingRate, funding_amount, funding_times, liquidation_price
+from trading.futures import (
+    FUNDING_PERIOD_MS,
+    Bracket,
+    FundingRate,
+    funding_amount,
+    funding_times,
+    liquidation_price,
+)
 from trading.portfolio import BUY, SELL, Fill
 
 if TYPE_CHECKING:
@@ -40,9 +47,12 @@ class FuturesRules:
     def _fund(self, book: Book, candle: Candle) -> list[tuple[int, str, Decimal, Decimal]]:
         """Funding due at this candle's open on the position held into it, once per candle
         (the live path's first forming update may already have done it): (ts, symbol, amount, rate)."""
-        if self.funding is None or (book.funded_to is not None and candle.open_time <= book.funded_to):
+        t = candle.open_time
+        if self.funding is None or (book.funded_to is not None and t <= book.funded_to):
             return []
-        book.funded_to = candle.open_time
+        book.funded_to = t
+        if -(-t // FUNDING_PERIOD_MS) * FUNDING_PERIOD_MS >= t + self.interval_ms:
+            return []  # no funding time at this candle (most of them: one in 32 at 15m)
         pos = self.portfolio.positions.get(book.symbol)
         if pos is None or not pos.qty or not self._paper():
             return []

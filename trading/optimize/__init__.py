@@ -23,7 +23,7 @@ import numpy as np
 from trading.backtest import run_backtest, split_warmup
 from trading.backtest.stats import Stats
 from trading.candles import Candle
-from trading.futures import DEFAULT_BRACKETS, Bracket, FundingRate
+from trading.futures import DEFAULT_BRACKETS, Bracket, FundingRate, funding_times
 from trading.optimize import fast
 from trading.optimize.grid import Grid, GridError, cell_values, parse_grid
 from trading.strategies import DEFAULT_STRATEGY, Values, strategy_class
@@ -32,7 +32,11 @@ from trading.symbols import SymbolFilters
 __all__ = ["METRICS", "Cell", "Grid", "GridError", "ParityError", "SweepResult", "parse_grid", "sweep"]
 
 Progress = Callable[[int, int], None]  # (cells done, cells)
-POOL_MIN_WORK = 3_000_000  # cells × candles below which worker start-up costs more than it saves
+# Fast-path cells × candles per extra process below which its start-up (forkserver, numpy
+# import, the market pickled over) costs more than it saves: measured on 2 cores, 394 cells
+# of a year (14 M) took 0.59 s in one process and 1.52 s in two, so about 1,500 cells of a
+# year (50 M) per process before a second one pays.
+POOL_WORK_PER_PROCESS = 50_000_000
 
 
 class ParityError(AssertionError):
@@ -138,11 +142,7 @@ def sweep(
             c.values, c.note = None, f"leverage above MAX_LEVERAGE {max_leverage}"
     live = [i for i, c in enumerate(cells) if c.values is not None]
     market, why = _market(candles, warmup, start_ms, filters, balance, fee_rate, strategy, table or (),
-                          strategy_warmup)
-    unmodelled = [w for w, on in (("funding", funding is not None), ("slippage", bool(slippage_bps)),
-                                  ("--exit-at-end", exit_at_end)) if on]
-    if market is not None and unmodelled:
-        market, why = None, f"the fast path does not model {' and '.join(unmodelled)}"
+                          strategy_warmup, funding, slippage_bps, exit_at_end)
     jobs, slow_path = [], []
     for i in live:
         v = cells[i].values
@@ -153,8 +153,10 @@ def sweep(
         else:
             jobs.append((i, int(v["fast"]), int(v["slow"]), float(v["stake_usdt"]), int(v["leverage"]),
                          float(v["stop_loss_pct"]), float(v["take_profit_pct"])))
-    workers = workers or min(os.cpu_count() or 1, 4)
-    use_pool = workers > 1 and len(candles) * len(live) >= POOL_MIN_WORK
+    work = len(candles) * len(jobs)
+    if workers is None:  # by the work: one process unless each would get enough of it
+        workers = max(1, min(len(os.sched_getaffinity(0)), 4, work // POOL_WORK_PER_PROCESS))
+    use_pool = workers > 1 and bool(jobs)
     done = [0]
 
     def tick(n: int) -> None:
@@ -193,7 +195,8 @@ def verify_cell(candles: Sequence[Candle], cell: Cell, **kw: Any) -> Cell:
     assert cell.stats is not None
     shared = run_backtest(candles, values=cell.values, **kw).stats
     got = cell.stats
-    if (got.trades, got.net_pnl, got.fees, got.wins) != (shared.trades, shared.net_pnl, shared.fees, shared.wins):
+    if (got.trades, got.net_pnl, got.fees, got.wins, got.funding) != (
+            shared.trades, shared.net_pnl, shared.fees, shared.wins, shared.funding):
         raise ParityError(
             f"fast path and backtest disagree on {cell.params}: trades {got.trades} vs {shared.trades}, "
             f"net PnL {got.net_pnl} vs {shared.net_pnl}, fees {got.fees} vs {shared.fees}"
@@ -204,20 +207,37 @@ def verify_cell(candles: Sequence[Candle], cell: Cell, **kw: Any) -> Cell:
 def _market(
     candles: Sequence[Candle], warmup: int, start_ms: int | None, filters: SymbolFilters,
     balance: Decimal, fee_rate: Decimal, strategy: str, brackets: Sequence[Bracket] = (),
-    strategy_warmup: int | None = None,
+    strategy_warmup: int | None = None, funding: FundingRate | None = None,
+    slippage_bps: Decimal = Decimal(0), exit_at_end: bool = False,
 ) -> tuple[fast.Market | None, str]:
     if strategy != "ema_cross":
         return None, f"the fast path covers ema_cross only, not {strategy}"
     candles, warm = split_warmup(candles, warmup, start_ms)  # run_backtest's cut: both see the same candles
     try:
+        rates = _funding_rates(candles, funding) if funding is not None else None
         return fast.Market.build(
             [c.open for c in candles], [c.high for c in candles], [c.low for c in candles],
             [c.close for c in candles], warm=warm, filters=filters, balance=balance, fee_rate=fee_rate,
             brackets=tuple((float(b.floor), float(b.cap), float(b.mmr), float(b.cum)) for b in brackets),
-            decide_from=strategy_warmup,
+            decide_from=strategy_warmup, funding=rates, slippage_bps=slippage_bps, exit_at_end=exit_at_end,
         ), ""
     except fast.Unsupported as e:
         return None, str(e)
+
+
+def _funding_rates(candles: Sequence[Candle], funding: FundingRate) -> list[tuple[int, Decimal]]:
+    """(candle index, rate) of each funding time at a candle's open, as the trader asks them."""
+    step = candles[0].close_time - candles[0].open_time + 1
+    out = []
+    for i, c in enumerate(candles):
+        times = funding_times(c.open_time, step)
+        if len(times) > 1:
+            raise fast.Unsupported("more than one funding time in a candle (an interval over 8 h)")
+        for ts in times:
+            rate = funding(c.symbol, ts)
+            if rate:
+                out.append((i, rate))
+    return out
 
 
 def _stats(raw: fast.Raw, m: fast.Market, balance: Decimal, v: Values) -> Stats:
@@ -233,6 +253,7 @@ def _stats(raw: fast.Raw, m: fast.Market, balance: Decimal, v: Values) -> Stats:
         max_drawdown=raw.max_drawdown, max_drawdown_pct=raw.max_drawdown_pct,
         exposure_pct=100.0 * raw.exposed / n if n else 0.0, buy_hold_pct=100.0 * bh,
         buy_hold_usdt=float(notional) * bh, return_pct=float(100 * net / balance) if balance else 0.0,
+        funding=Decimal(raw.funding_u) * scale,
     )
 
 

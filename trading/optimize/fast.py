@@ -15,8 +15,9 @@ ema_cross, and any cell where the broker would refuse an order (MIN_NOTIONAL, LO
 margin) or two crosses in a row go the same way (an EMA difference of exactly 0), and any
 cell where a candle reaches a position's liquidation price (found here in float with a
 margin, so a near miss falls back too): `simulate` raises Unsupported with the reason
-and the caller runs the shared backtest. Funding, slippage and the exit at the end are
-not modelled here either: sweep() sends such runs to the shared backtest.
+and the caller runs the shared backtest. Funding (each payment rounded as the trader
+rounds it), slippage (whole or decimal basis points, on the tick as the broker rounds) and
+the exit at the end (`--exit-at-end`) are modelled, in the same integers.
 """
 
 from __future__ import annotations
@@ -86,13 +87,23 @@ class Market:
     balance_u: int  # units of 10^-M
     brackets: tuple[tuple[float, float, float, float], ...] = ()  # (floor, cap, mmr, cum); () no liquidation
     decide_from: int | None = None  # the strategy's warm-up when the run overrides it
+    fund_at: np.ndarray | None = None  # candle indices with a funding time at their open
+    fund_rate: np.ndarray | None = None  # their rates × 10^R (int64)
+    R: int = 0
+    slip_num: int = 0  # slippage in basis points × 10^S
+    S: int = 0
+    close_u: np.ndarray | None = None
+    exit_at_end: bool = False
 
     @classmethod
     def build(
         cls, opens: list[float], highs: list[float], lows: list[float], closes: list[float], *,
         warm: int, filters: object, balance: Decimal, fee_rate: Decimal,
         brackets: tuple[tuple[float, float, float, float], ...] = (), decide_from: int | None = None,
+        funding: list[tuple[int, Decimal]] | None = None, slippage_bps: Decimal = Decimal(0),
+        exit_at_end: bool = False,
     ) -> Market:
+        """funding: (candle index, rate) of every funding time at a candle's open."""
         o, h, lo, c = (np.asarray(x, dtype=float) for x in (opens, highs, lows, closes))
         tick = filters.tick_size  # type: ignore[attr-defined]
         step = filters.market_step  # type: ignore[attr-defined]
@@ -110,8 +121,42 @@ class Market:
             max_qty_u=_units(filters.market_max_qty, Q, "max qty"),  # type: ignore[attr-defined]
             min_notional_u=_units(filters.min_notional, Q + D, "min notional"),  # type: ignore[attr-defined]
             fee_num=_units(fee_rate, F, "fee rate"), F=F, balance_u=_units(balance, M, "balance"),
-            brackets=brackets, decide_from=decide_from,
+            brackets=brackets, decide_from=decide_from, exit_at_end=exit_at_end,
+            close_u=np.rint(c * 10.0**D).astype(np.int64), **_funding_arrays(funding or []),
+            **_slippage(slippage_bps),
         )
+
+
+def _funding_arrays(funding: list[tuple[int, Decimal]]) -> dict[str, object]:
+    if not funding:
+        return {}
+    R = max(_places(r) for _, r in funding)
+    if R > 12 or any(abs(r) >= 1 for _, r in funding):
+        raise Unsupported("funding rates with more than 12 decimals")
+    return dict(fund_at=np.array([i for i, _ in funding], dtype=np.int64),
+                fund_rate=np.array([int(r.scaleb(R)) for _, r in funding], dtype=np.int64), R=R)
+
+
+def _slippage(bps: Decimal) -> dict[str, int]:
+    if not bps:
+        return {}
+    S = _places(bps)
+    if S > 4:
+        raise Unsupported("slippage with more than 4 decimals of a basis point")
+    return dict(slip_num=int(bps.scaleb(S)), S=S)
+
+
+def _slip(price_u: np.ndarray, buy: np.ndarray, m: Market) -> np.ndarray:
+    """The paper broker's slipped price: × (1 ± bps/10^4), to the tick away from the trader."""
+    if not m.slip_num:
+        return price_u
+    den = 10_000 * 10**m.S
+    if int(price_u.max(initial=0)) * (den + m.slip_num) >= I64_SAFE:
+        raise Unsupported("prices too large for exact slippage")
+    num = price_u * np.where(buy, den + m.slip_num, den - m.slip_num)
+    unit = den * m.tick_u
+    q = np.where(buy, -(-num // unit), num // unit)
+    return q * m.tick_u
 
 
 @dataclass(frozen=True)
@@ -128,6 +173,7 @@ class Raw:
     max_drawdown_pct: float
     exposed: int
     last_equity: float
+    funding_u: int = 0
 
 
 def _round_half_even(num: np.ndarray, den: int) -> np.ndarray:
@@ -185,13 +231,14 @@ def simulate(
         return _flat(m)
     sd = side[:K]
     ends = np.append(decided[1:] + 1, n)[:K]  # exclusive: the candle whose open closes it
-    entry_u = m.open_u[fill]
+    open_u = m.open_u[fill]
+    entry_u = _slip(open_u, sd > 0, m)  # sized at the open, filled slipped (the broker's order)
     stake_d = Decimal(repr(float(stake)))
     a = _places(stake_d)
     numer = _units(stake_d, a, "stake") * int(leverage) * 10 ** (m.D + m.Q)
     if numer >= I64_SAFE:
         raise Unsupported("stake too large for exact integer arithmetic")
-    q_u = numer // (entry_u * (10**a * m.step_u)) * m.step_u
+    q_u = numer // (open_u * (10**a * m.step_u)) * m.step_u
     notional = q_u * entry_u  # units 10^-(Q+D)
     if int(notional.max()) * max(m.fee_num, 1) * 10 ** max(0, m.M - m.Q - m.D) >= I64_SAFE:
         raise Unsupported("position too large for exact integer arithmetic")
@@ -205,11 +252,17 @@ def simulate(
     if m.brackets:
         _no_liquidation(m, fill, ends, sd, q_u, entry_u, int(leverage), exit_at)
     closed = exit_at < n
+    if m.exit_at_end and not closed[-1]:  # --exit-at-end: at the last close, a market order
+        closed = closed.copy()
+        closed[-1] = True
+        exit_u[-1] = m.close_u[n - 1]  # type: ignore[index]
+    exit_u = np.where(closed, _slip(exit_u, sd < 0, m), exit_u)
     scale = 10 ** (m.M - m.Q - m.D)
     gross = (exit_u - entry_u) * q_u * sd * scale
     fee_in = _fee(notional, m)
     fee_out = np.where(closed, _fee(q_u * exit_u, m), 0)
-    net = np.where(closed, gross - fee_in - fee_out, 0)
+    fund_u, fund_j, fund_amt = _funding(m, fill, exit_at, sd, q_u)
+    net = np.where(closed, gross - fee_in - fee_out + fund_u, 0)
     stake_u = _units(stake_d, m.M, "stake")
     before = m.balance_u + np.concatenate(([0], np.cumsum(net[:-1])))
     if (before < stake_u).any():
@@ -217,7 +270,8 @@ def simulate(
 
     flow = np.zeros(n + 1, dtype=np.int64)
     np.add.at(flow, fill, -fee_in)
-    np.add.at(flow, exit_at[closed], gross[closed] - fee_out[closed])
+    np.add.at(flow, np.minimum(exit_at, n - 1)[closed], gross[closed] - fee_out[closed])
+    np.add.at(flow, fund_j, fund_amt)
     balance_f = (m.balance_u + np.cumsum(flow[:n])) / 10.0**m.M
     tid = np.repeat(np.arange(K), ends - fill)
     j = np.arange(fill[0], n)
@@ -225,16 +279,52 @@ def simulate(
     qty_f = sd * q_u / 10.0**m.Q
     equity = balance_f.copy()
     seg = equity[fill[0] :]
-    seg[held] = seg[held] + (m.close_f[fill[0] :][held] - m.open_f[fill[tid[held]]]) * qty_f[tid[held]]
+    entry_f = entry_u / 10.0**m.D
+    seg[held] = seg[held] + (m.close_f[fill[0] :][held] - entry_f[tid[held]]) * qty_f[tid[held]]
     fees_u = int(fee_in.sum() + fee_out.sum())
-    final_u = m.balance_u + int(net.sum()) - int(fee_in[~closed].sum())
+    final_u = m.balance_u + int(net.sum()) - int(fee_in[~closed].sum()) + int(fund_u[~closed].sum())
+    if exit_at[-1] >= n and closed[-1]:  # exited at the end: the last mark is the wallet
+        equity[-1] = final_u / 10.0**m.M
     dd, dd_pct = _drawdown(equity[m.warm :])
     last = float(equity[-1])
     return Raw(
         trades=int(closed.sum()), wins=int((net[closed] > 0).sum()), net_u=int(net.sum()),
         fees_u=fees_u, final_u=final_u, open_pnl=last - final_u / 10**m.M,
         max_drawdown=dd, max_drawdown_pct=dd_pct, exposed=int(held.sum()), last_equity=last,
+        funding_u=int(fund_u.sum()),
     )
+
+
+def _funding(m: Market, fill: np.ndarray, exit_at: np.ndarray, sd: np.ndarray,
+             q_u: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each trade's funding (units 10^-M), and every payment's candle and amount: a trade
+    pays at the funding times after its fill candle up to its exit candle (held into that
+    open), qty × open × rate rounded half-up to 8 decimals, as trading/futures.py does."""
+    K = len(fill)
+    none = np.zeros(0, dtype=np.int64)
+    if m.fund_at is None or m.fund_rate is None or not K:
+        return np.zeros(K, dtype=np.int64), none, none
+    last = np.minimum(exit_at, m.n - 1)
+    k = np.searchsorted(fill, m.fund_at, side="left") - 1  # the trade filled before each funding time
+    kk = np.maximum(k, 0)
+    ok = (k >= 0) & (m.fund_at <= last[kk])
+    j, kk, rate = m.fund_at[ok], kk[ok], m.fund_rate[ok]
+    if not len(j):
+        return np.zeros(K, dtype=np.int64), none, none
+    x = q_u[kk] * m.open_u[j]  # 10^-(Q+D)
+    if int(x.max()) * int(np.abs(rate).max()) * 2 >= I64_SAFE:
+        raise Unsupported("funding too large for exact integer arithmetic")
+    mag = x * np.abs(rate)  # 10^-(Q+D+R)
+    places = m.Q + m.D + m.R
+    if places <= 8:
+        a8 = mag * 10 ** (8 - places)
+    else:
+        div = 10 ** (places - 8)
+        a8 = (2 * mag + div) // (2 * div)
+    amount = -sd[kk] * np.sign(rate) * a8 * 10 ** (m.M - 8)
+    per_trade = np.zeros(K, dtype=np.int64)
+    np.add.at(per_trade, kk, amount)
+    return per_trade, j, amount
 
 
 def _exits(

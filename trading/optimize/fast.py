@@ -28,12 +28,20 @@ from itertools import accumulate
 
 import numpy as np
 
+from trading.optimize.fast_futures import (
+    I64_SAFE,
+    Unsupported,
+    funding_arrays,
+    no_liquidation,
+    slip,
+    slippage,
+)
+from trading.optimize.fast_futures import (
+    funding as funding_payments,
+)
+from trading.optimize.fast_futures import places as _places
+
 MAX_DECIMALS = 8
-I64_SAFE = 2**62
-
-
-class Unsupported(ValueError):
-    """This cell needs the shared backtest; the message says why."""
 
 
 def _units(value: Decimal, places: int, what: str) -> int:
@@ -41,10 +49,6 @@ def _units(value: Decimal, places: int, what: str) -> int:
     if scaled != scaled.to_integral_value():
         raise Unsupported(f"{what} {value} has more than {places} decimals")
     return int(scaled)
-
-
-def _places(value: Decimal) -> int:
-    return max(0, -value.normalize().as_tuple().exponent)  # type: ignore[operator]
 
 
 def price_decimals(*series: np.ndarray) -> int:
@@ -122,41 +126,9 @@ class Market:
             min_notional_u=_units(filters.min_notional, Q + D, "min notional"),  # type: ignore[attr-defined]
             fee_num=_units(fee_rate, F, "fee rate"), F=F, balance_u=_units(balance, M, "balance"),
             brackets=brackets, decide_from=decide_from, exit_at_end=exit_at_end,
-            close_u=np.rint(c * 10.0**D).astype(np.int64), **_funding_arrays(funding or []),
-            **_slippage(slippage_bps),
+            close_u=np.rint(c * 10.0**D).astype(np.int64), **funding_arrays(funding or []),
+            **slippage(slippage_bps),
         )
-
-
-def _funding_arrays(funding: list[tuple[int, Decimal]]) -> dict[str, object]:
-    if not funding:
-        return {}
-    R = max(_places(r) for _, r in funding)
-    if R > 12 or any(abs(r) >= 1 for _, r in funding):
-        raise Unsupported("funding rates with more than 12 decimals")
-    return dict(fund_at=np.array([i for i, _ in funding], dtype=np.int64),
-                fund_rate=np.array([int(r.scaleb(R)) for _, r in funding], dtype=np.int64), R=R)
-
-
-def _slippage(bps: Decimal) -> dict[str, int]:
-    if not bps:
-        return {}
-    S = _places(bps)
-    if S > 4:
-        raise Unsupported("slippage with more than 4 decimals of a basis point")
-    return dict(slip_num=int(bps.scaleb(S)), S=S)
-
-
-def _slip(price_u: np.ndarray, buy: np.ndarray, m: Market) -> np.ndarray:
-    """The paper broker's slipped price: × (1 ± bps/10^4), to the tick away from the trader."""
-    if not m.slip_num:
-        return price_u
-    den = 10_000 * 10**m.S
-    if int(price_u.max(initial=0)) * (den + m.slip_num) >= I64_SAFE:
-        raise Unsupported("prices too large for exact slippage")
-    num = price_u * np.where(buy, den + m.slip_num, den - m.slip_num)
-    unit = den * m.tick_u
-    q = np.where(buy, -(-num // unit), num // unit)
-    return q * m.tick_u
 
 
 @dataclass(frozen=True)
@@ -232,7 +204,7 @@ def simulate(
     sd = side[:K]
     ends = np.append(decided[1:] + 1, n)[:K]  # exclusive: the candle whose open closes it
     open_u = m.open_u[fill]
-    entry_u = _slip(open_u, sd > 0, m)  # sized at the open, filled slipped (the broker's order)
+    entry_u = slip(open_u, sd > 0, m)  # sized at the open, filled slipped (the broker's order)
     stake_d = Decimal(repr(float(stake)))
     a = _places(stake_d)
     numer = _units(stake_d, a, "stake") * int(leverage) * 10 ** (m.D + m.Q)
@@ -250,18 +222,18 @@ def simulate(
     if sl or tp:
         _exits(m, fill, ends, sd, entry_u, Decimal(repr(float(sl))), Decimal(repr(float(tp))), exit_at, exit_u)
     if m.brackets:
-        _no_liquidation(m, fill, ends, sd, q_u, entry_u, int(leverage), exit_at)
+        no_liquidation(m, fill, ends, sd, q_u, entry_u, int(leverage), exit_at)
     closed = exit_at < n
     if m.exit_at_end and not closed[-1]:  # --exit-at-end: at the last close, a market order
         closed = closed.copy()
         closed[-1] = True
         exit_u[-1] = m.close_u[n - 1]  # type: ignore[index]
-    exit_u = np.where(closed, _slip(exit_u, sd < 0, m), exit_u)
+    exit_u = np.where(closed, slip(exit_u, sd < 0, m), exit_u)
     scale = 10 ** (m.M - m.Q - m.D)
     gross = (exit_u - entry_u) * q_u * sd * scale
     fee_in = _fee(notional, m)
     fee_out = np.where(closed, _fee(q_u * exit_u, m), 0)
-    fund_u, fund_j, fund_amt = _funding(m, fill, exit_at, sd, q_u)
+    fund_u, fund_j, fund_amt = funding_payments(m, fill, exit_at, sd, q_u)
     net = np.where(closed, gross - fee_in - fee_out + fund_u, 0)
     stake_u = _units(stake_d, m.M, "stake")
     before = m.balance_u + np.concatenate(([0], np.cumsum(net[:-1])))
@@ -293,38 +265,6 @@ def simulate(
         max_drawdown=dd, max_drawdown_pct=dd_pct, exposed=int(held.sum()), last_equity=last,
         funding_u=int(fund_u.sum()),
     )
-
-
-def _funding(m: Market, fill: np.ndarray, exit_at: np.ndarray, sd: np.ndarray,
-             q_u: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each trade's funding (units 10^-M), and every payment's candle and amount: a trade
-    pays at the funding times after its fill candle up to its exit candle (held into that
-    open), qty × open × rate rounded half-up to 8 decimals, as trading/futures.py does."""
-    K = len(fill)
-    none = np.zeros(0, dtype=np.int64)
-    if m.fund_at is None or m.fund_rate is None or not K:
-        return np.zeros(K, dtype=np.int64), none, none
-    last = np.minimum(exit_at, m.n - 1)
-    k = np.searchsorted(fill, m.fund_at, side="left") - 1  # the trade filled before each funding time
-    kk = np.maximum(k, 0)
-    ok = (k >= 0) & (m.fund_at <= last[kk])
-    j, kk, rate = m.fund_at[ok], kk[ok], m.fund_rate[ok]
-    if not len(j):
-        return np.zeros(K, dtype=np.int64), none, none
-    x = q_u[kk] * m.open_u[j]  # 10^-(Q+D)
-    if int(x.max()) * int(np.abs(rate).max()) * 2 >= I64_SAFE:
-        raise Unsupported("funding too large for exact integer arithmetic")
-    mag = x * np.abs(rate)  # 10^-(Q+D+R)
-    places = m.Q + m.D + m.R
-    if places <= 8:
-        a8 = mag * 10 ** (8 - places)
-    else:
-        div = 10 ** (places - 8)
-        a8 = (2 * mag + div) // (2 * div)
-    amount = -sd[kk] * np.sign(rate) * a8 * 10 ** (m.M - 8)
-    per_trade = np.zeros(K, dtype=np.int64)
-    np.add.at(per_trade, kk, amount)
-    return per_trade, j, amount
 
 
 def _exits(
@@ -361,36 +301,6 @@ def _exits(
     beyond = np.where(is_stop == lg, o <= level_f, o >= level_f)  # long stop / short take: below
     exit_at[who] = pos + f0
     exit_u[who] = np.where(beyond, m.open_u[pos + f0], level_u)
-
-
-def _no_liquidation(m: Market, fill: np.ndarray, ends: np.ndarray, sd: np.ndarray, q_u: np.ndarray,
-                    entry_u: np.ndarray, leverage: int, exit_at: np.ndarray) -> None:
-    """Unsupported if any candle a trade is open for (its exit candle included) comes
-    within 1e-6 of the trade's liquidation price (trading/futures.py's formula, in float)."""
-    q = q_u / 10.0**m.Q
-    e = entry_u / 10.0**m.D
-    margin = q * e / leverage
-    lp = np.full(len(q), np.nan)
-    for floor, cap, mmr, cum in m.brackets:
-        cand = (margin + cum - sd * q * e) / (q * (mmr - sd))
-        ok = np.isnan(lp) & (cand > 0) & (q * cand >= floor) & (q * cand < cap)
-        lp = np.where(ok, cand, lp)
-    for floor, cap, mmr, cum in m.brackets:  # the level at entry where none held at LP
-        at_entry = np.isnan(lp) & (q * e >= floor) & (q * e < cap)
-        lp = np.where(at_entry, (margin + cum - sd * q * e) / (q * (mmr - sd)), lp)
-    lp = np.where(lp > 0, lp, np.nan)
-    if np.isnan(lp).all():
-        return
-    K = len(fill)
-    tid = np.repeat(np.arange(K), ends - fill)
-    j = np.arange(fill[0], m.n)
-    held = j <= exit_at[tid]
-    lpt = lp[tid]
-    long = sd[tid] > 0
-    with np.errstate(invalid="ignore"):
-        near = np.where(long, m.low_f[fill[0]:] <= lpt * (1 + 1e-6), m.high_f[fill[0]:] >= lpt * (1 - 1e-6))
-    if (near & held).any():
-        raise Unsupported("a position would be liquidated")
 
 
 def _drawdown(equity: np.ndarray) -> tuple[float, float]:

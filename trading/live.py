@@ -112,8 +112,7 @@ class LiveTrading:
             max_leverage=getattr(settings, "max_leverage", None),
             max_notional=getattr(settings, "max_position_notional", None),
             exits=self._exit_keeper(broker),
-            # the paper broker is the exchange here: it books funding and liquidates
-            funding=paper_funding_rate(settings) if paper else None,
+            funding=paper_funding_rate(settings) if paper else None,  # paper: we are the exchange
             brackets={s: DEFAULT_BRACKETS[s] for s in settings.symbols if s in DEFAULT_BRACKETS} if paper else None,
         )
         self.pause = self.trader.pause = PauseGate(

@@ -14,7 +14,6 @@ from typing import TypeVar
 from telegram import BotCommand, CallbackQuery, Update
 from telegram.constants import ParseMode
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationHandlerStop,
     CallbackQueryHandler,
@@ -41,8 +40,11 @@ from bot import (  # noqa: F401  (these modules register commands and buttons)
 )
 from bot.access import Access
 from bot.commands import COMMANDS, Command, Ctx, UsageError, number_formats, off_loop
+from bot.concurrency import PerSenderOrder
 from bot.notifier import TelegramNotifier
+from bot.ratelimit import PriorityRateLimiter
 from bot.stale import HEARTBEAT_SECONDS, StaleGate
+from bot.throttle import Throttle, slow_down_line
 from trading.engine import Engine
 from trading.logsafe import LogRing
 from trading.notifier import Notice
@@ -84,22 +86,28 @@ def build_application(
         .base_url(settings.telegram_base_url)
         .base_file_url(settings.telegram_base_url.removesuffix("/bot") + "/file/bot")
         .rate_limiter(
-            AIORateLimiter(
-                overall_max_rate=rate_limits.overall_per_second,
-                group_max_rate=rate_limits.group_per_minute,
+            PriorityRateLimiter(
+                overall_per_second=rate_limits.overall_per_second,
+                group_per_minute=rate_limits.group_per_minute,
                 max_retries=rate_limits.max_retries,
             )
         )
+        .concurrent_updates(PerSenderOrder())
         .build()
     )
 
     async def say(chat_id: int, html: str) -> None:
         await app.bot.send_message(chat_id, html, parse_mode=ParseMode.HTML)
 
+    async def audit_throttled(chat_id: int, user_id: int, count: int) -> None:
+        await off_loop(engine.audit, chat_id, user_id, "throttled", f"{count} updates", f"ignored: over the per-user budget ({count})")
+
     stale = StaleGate(settings.stale_command_seconds, say)
     secrets = [settings.telegram_token, settings.binance_api_key, settings.binance_api_secret]
+    throttle = Throttle(audit_throttled)
     app.bot_data.update(
-        engine=engine, notifier=notifier, access=access, signer=signer, stale=stale, logs=LogRing(secrets)
+        engine=engine, notifier=notifier, access=access, signer=signer, stale=stale, throttle=throttle,
+        logs=LogRing(secrets),
     )
 
     async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -111,6 +119,12 @@ def build_application(
         if age is not None:
             await _ignore_stale(update, context, chat.id, age)
             raise ApplicationHandlerStop
+        user = update.effective_user
+        if user is not None and (update.message or update.callback_query) and not access.is_admin(user.id):
+            run, tell = throttle.allow(chat.id, user.id)
+            if not run:
+                await _throttled(update, tell)
+                raise ApplicationHandlerStop
 
     app.add_handler(TypeHandler(Update, gate), group=-1)
     # New messages only: PTB's handlers also match edited_message, and an edited "/stop"
@@ -159,6 +173,17 @@ async def _ignore_stale(update: Update, context: ContextTypes.DEFAULT_TYPE, chat
             await update.callback_query.answer("Not done: this press is too old; press again.", show_alert=True)
 
 
+async def _throttled(update: Update, tell: bool) -> None:
+    """Over a member's budget: a press gets a toast (free), a command at most one line a minute."""
+    user = update.effective_user
+    who = f"@{user.username}" if user and user.username else (user.first_name if user else "someone")
+    with contextlib.suppress(Exception):
+        if update.callback_query is not None:
+            await update.callback_query.answer("Slow down: too many presses.")
+        elif tell and update.message is not None:
+            await update.message.reply_text(slow_down_line(views.escape(who)), parse_mode=ParseMode.HTML, do_quote=False)
+
+
 async def _heartbeat(context: ContextTypes.DEFAULT_TYPE) -> None:
     """Write down that the bot is alive: the next start knows when its downtime began."""
     engine: Engine = context.bot_data["engine"]
@@ -184,6 +209,7 @@ async def on_startup(app: Application) -> None:
 
 
 async def on_shutdown(app: Application) -> None:
+    await app.bot_data["throttle"].flush()
     notifier: TelegramNotifier = app.bot_data["notifier"]
     app.bot_data["logs"].remove()
     await notifier.close()
@@ -281,15 +307,21 @@ async def _on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
             "That did not work (Telegram or the exchange did not answer); try again.",
             alert=True,
         )
-    # Recorded before the answer, so a press the user saw answered is always in the audit.
-    try:
-        await off_loop(engine.audit, chat.id, user_id, "button", action, result.outcome[:200])
-    except Exception:
-        log.exception("audit of button %s failed", action)
+    # Answered at once (no group budget is spent on it); then audited; then the message is
+    # edited if what it shows changed, which may wait for the group's budget.
     try:
         await query.answer(result.note or "Updated.", show_alert=result.alert)
     except Exception as e:
         log.warning("answering button %s failed: %s", action, e)
+    try:
+        await off_loop(engine.audit, chat.id, user_id, "button", action, result.outcome[:200])
+    except Exception:
+        log.exception("audit of button %s failed", action)
+    if result.then is not None:
+        try:
+            await result.then()
+        except Exception:
+            log.exception("updating the message after button %s failed", action)
 
 
 async def _press(p: PressCtx, action: str) -> buttons.PressResult:

@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -74,11 +74,16 @@ class Signer:
 # ---------------------------------------------------------------- the registry of button actions
 @dataclass(frozen=True)
 class PressResult:
-    """What a press did: `outcome` for the audit, `note` for the person (an alert if `alert`)."""
+    """What a press did: `outcome` for the audit, `note` for the person (an alert if `alert`).
+
+    `then` is what the press still changes in the chat (an edit of the pressed message): it
+    runs after the press was answered, because answerCallbackQuery costs none of the group's
+    budget and an edit may have to wait for it."""
 
     outcome: str
     note: str = ""
     alert: bool = False
+    then: Callable[[], Awaitable[object]] | None = field(default=None, compare=False, repr=False)
 
 
 ActionHandler = Callable[[Any, str], Awaitable[PressResult]]  # (bot.app.PressCtx, argument)

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import httpx
 from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError, TimedOut
 
+from bot.ratelimit import PRIORITY, URGENT
 from bot.views import MAX_MESSAGE, notice_html
 from trading.notifier import Notice
 
@@ -70,22 +71,43 @@ class _Queued:
     notice: Notice | None = None  # kept for SOLO kinds, whose deliverer renders them
 
 
+URGENT_KINDS: frozenset[str] = frozenset(
+    {"proposal", "proposal_update", "order_filled", "order_refused", "signal", "reconciled"}
+)
+"""Money news: sent by their own consumer with the rate limiter's URGENT priority, so they
+never wait behind socket chatter or command replies for the group's budget."""
+
+
+class _Lane:
+    """One ordered queue and its consumer task."""
+
+    def __init__(self, name: str, priority: bool) -> None:
+        self.name = name
+        self.priority = priority
+        self.pending: deque[_Queued] = deque()
+        self.wake: asyncio.Event | None = None
+        self.idle: asyncio.Event | None = None
+        self.task: asyncio.Task[None] | None = None
+
+
 class TelegramNotifier:
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._pending: deque[_Queued] = deque()
-        self._wake: asyncio.Event | None = None
-        self._idle: asyncio.Event | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._lanes = {"urgent": _Lane("urgent", True), "normal": _Lane("normal", False)}
         self._deliver: Deliver | None = None
         self.sent = 0
+
+    @property
+    def _pending(self) -> deque[_Queued]:  # the normal lane (kept for callers that look)
+        return self._lanes["normal"].pending
 
     # ---------------------------------------------------------------- trading thread side
     def notify(self, notice: Notice) -> None:
         # deque.append is atomic; the loop is only poked to wake the consumer.
         solo = notice if notice.kind in SOLO else None
-        self._pending.append(_Queued(notice.kind, notice_html(notice), solo))
-        loop, wake = self._loop, self._wake
+        lane = self._lanes["urgent" if notice.kind in URGENT_KINDS else "normal"]
+        lane.pending.append(_Queued(notice.kind, notice_html(notice), solo))
+        loop, wake = self._loop, lane.wake
         if loop is None or wake is None:
             return  # before the bot is up: bind() starts with what is queued
         try:
@@ -95,45 +117,50 @@ class TelegramNotifier:
 
     # ---------------------------------------------------------------- event loop side
     def bind(self, send: Send, deliver: Deliver | None = None) -> None:
-        """Start the consumer on the running loop; `send` posts one HTML message, `deliver`
+        """Start the consumers on the running loop; `send` posts one HTML message, `deliver`
         renders a SOLO notice (a proposal with its buttons, an edit of its message)."""
         self._loop = asyncio.get_running_loop()
-        self._wake = asyncio.Event()
-        self._idle = asyncio.Event()
-        self._wake.set()
         self._deliver = deliver
-        self._task = asyncio.create_task(self._consume(send), name="notices")
+        for lane in self._lanes.values():
+            lane.wake = asyncio.Event()
+            lane.idle = asyncio.Event()
+            lane.wake.set()
+            lane.task = asyncio.create_task(self._consume(lane, send), name=f"notices-{lane.name}")
 
     async def drain(self, timeout: float = 10.0) -> None:
         """Wait until every queued notice was sent (used at shutdown)."""
-        if self._idle is None or self._wake is None:
-            return
-        self._wake.set()
         with contextlib.suppress(TimeoutError):
-            while self._pending or not self._idle.is_set():
-                self._idle.clear()
-                self._wake.set()
-                await asyncio.wait_for(self._idle.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                for lane in self._lanes.values():
+                    if lane.idle is None or lane.wake is None:
+                        continue
+                    while lane.pending or not lane.idle.is_set():
+                        lane.idle.clear()
+                        lane.wake.set()
+                        await lane.idle.wait()
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for lane in self._lanes.values():
+            if lane.task is not None:
+                lane.task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await lane.task
         self._loop = None
 
-    async def _consume(self, send: Send) -> None:
-        assert self._wake is not None and self._idle is not None
-        pending = self._pending
+    async def _consume(self, lane: _Lane, send: Send) -> None:
+        if lane.priority:
+            PRIORITY.set(URGENT)  # this task's sends (and the deliverer's) go first
+        assert lane.wake is not None and lane.idle is not None
+        pending = lane.pending
         resend_delay = 1.0
         while True:
             if not pending:
-                self._idle.set()
-                self._wake.clear()
-                await self._wake.wait()
+                lane.idle.set()
+                lane.wake.clear()
+                await lane.wake.wait()
                 continue
-            self._idle.clear()
-            parts = self._pack()
+            lane.idle.clear()
+            parts = self._pack(pending)
             head = parts[0]
             if head.notice is not None and self._deliver is not None:
                 posted = await self._send_reliably(functools.partial(_render, self._deliver, head.notice), head.html)
@@ -150,9 +177,9 @@ class TelegramNotifier:
             else:
                 resend_delay = 1.0
 
-    def _pack(self) -> list[_Queued]:
+    @staticmethod
+    def _pack(pending: deque[_Queued]) -> list[_Queued]:
         """Everything waiting, in order, up to one message's size; a SOLO notice goes alone."""
-        pending = self._pending
         parts = [pending[0]]
         if parts[0].notice is not None:
             return parts

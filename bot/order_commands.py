@@ -11,6 +11,7 @@ from html import escape
 
 from bot import views
 from bot.commands import Ctx, UsageError, command
+from bot.ratelimit import urgent
 from trading.confirmations import Outcome, Proposal
 from trading.pnl import PERIODS
 
@@ -52,7 +53,8 @@ async def _order(ctx: Ctx, action: str, qty: Decimal | None, symbol: str | None)
         return  # the proposal message (with its buttons) comes from the notifier
     assert isinstance(result, Outcome)
     ctx.outcome = ("placed: " if result.ok else "refused: ") + result.line
-    await ctx.reply(("✅ " if result.ok else "⚠️ ") + escape(result.line))
+    with urgent():  # a refusal or an order placed at once goes before chatter
+        await ctx.reply(("✅ " if result.ok else "⚠️ ") + escape(result.line))
 
 
 @command("long", "propose a long: /long [qty] [symbol] (qty in the base asset; default: the strategy's stake)", admin=True)

@@ -8,6 +8,7 @@ engine's conditional update in SQLite, never here: this module only shows what h
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from html import escape
 
 from telegram import InlineKeyboardMarkup
@@ -18,6 +19,7 @@ from telegram.ext import Application
 from bot import views
 from bot.buttons import PressResult, Signer, button, button_action
 from bot.commands import off_loop
+from bot.ratelimit import urgent
 from trading.confirmations import Outcome, Proposal
 from trading.notifier import Notice
 from trading.symbols import SymbolFilters
@@ -84,23 +86,31 @@ async def deliver(app: Application, notice: Notice) -> None:
     chat_id = engine.settings.notice_chat_id
     rules = await off_loop(engine.symbol_filters, p.symbol)
     if notice.kind == "proposal":
+        html = proposal_html(p, rules)
         msg = await app.bot.send_message(
-            chat_id, proposal_html(p, rules), parse_mode=ParseMode.HTML, reply_markup=proposal_keyboard(signer, chat_id, p.id)
+            chat_id, html, parse_mode=ParseMode.HTML, reply_markup=proposal_keyboard(signer, chat_id, p.id)
         )
+        _changed(app.bot_data, chat_id, msg.message_id, html, True)
         await off_loop(engine.set_proposal_message, p.id, chat_id, msg.message_id)
         return
     current = await off_loop(engine.proposal, p.id) or p
     if current.message_id is None:
         await app.bot.send_message(chat_id, proposal_html(current, rules), parse_mode=ParseMode.HTML)
         return
-    await _edit(app.bot, current.chat_id or chat_id, current.message_id, current, rules)
+    await _edit(app, current.chat_id or chat_id, current.message_id, current, rules)
 
 
-async def _edit(bot, chat_id: int, message_id: int, p: Proposal, rules: SymbolFilters | None) -> None:  # type: ignore[no-untyped-def]
+async def _edit(app: Application, chat_id: int, message_id: int, p: Proposal, rules: SymbolFilters | None) -> None:
+    html = proposal_html(p, rules)
+    buttons = p.status == "pending"
+    if not _changed(app.bot_data, chat_id, message_id, html, buttons):
+        return
+    markup = proposal_keyboard(app.bot_data["signer"], chat_id, p.id) if buttons else None
     try:
-        await bot.edit_message_text(proposal_html(p, rules), chat_id=chat_id, message_id=message_id, parse_mode=ParseMode.HTML)
+        await app.bot.edit_message_text(html, chat_id=chat_id, message_id=message_id, parse_mode=ParseMode.HTML, reply_markup=markup)
     except BadRequest as e:
         if "not modified" not in str(e).lower():
+            _forget(app.bot_data, chat_id, message_id)
             raise
 
 
@@ -114,22 +124,47 @@ def _proposal_id(arg: str) -> int | None:
 
 
 async def _answer(p, outcome: Outcome, audit: str) -> PressResult:  # type: ignore[no-untyped-def]
-    """Edit the pressed message to the proposal's state, whatever the press did."""
-    if outcome.proposal is not None:
-        rules = await off_loop(p.engine.symbol_filters, outcome.proposal.symbol)
-        markup = (
-            proposal_keyboard(p.signer, p.chat_id, outcome.proposal.id)
-            if outcome.proposal.status == "pending"
-            else None
-        )
-        try:
-            await p.query.edit_message_text(
-                proposal_html(outcome.proposal, rules, outcome.approvals), parse_mode=ParseMode.HTML, reply_markup=markup
-            )
-        except BadRequest as e:
-            if "not modified" not in str(e).lower():
-                raise
-    return PressResult(audit, outcome.line[:190], alert=not outcome.ok and not outcome.approvals)
+    """Answer the press with what it did; edit the pressed message afterwards, and only when
+    what it shows changed (a storm of presses on a filled proposal edits nothing)."""
+    result = PressResult(audit, outcome.line[:190], alert=not outcome.ok and not outcome.approvals)
+    if outcome.proposal is None or p.query.message is None:
+        return result
+    shown = outcome.proposal
+    rules = await off_loop(p.engine.symbol_filters, shown.symbol)
+    html = proposal_html(shown, rules, outcome.approvals)
+    buttons = shown.status == "pending"
+    if not _changed(p.context.bot_data, p.chat_id, p.query.message.message_id, html, buttons):
+        return result
+
+    async def edit() -> None:
+        markup = proposal_keyboard(p.signer, p.chat_id, shown.id) if buttons else None
+        with urgent():
+            try:
+                await p.query.edit_message_text(html, parse_mode=ParseMode.HTML, reply_markup=markup)
+            except BadRequest as e:
+                if "not modified" not in str(e).lower():
+                    _forget(p.context.bot_data, p.chat_id, p.query.message.message_id)
+                    raise
+
+    return replace(result, then=edit)
+
+
+def _changed(bot_data: dict, chat_id: int, message_id: int, html: str, buttons: bool) -> bool:  # type: ignore[type-arg]
+    """True (and remembered) when the message would show something new. Keyed by message;
+    the signed button data changes with every render, so only whether there are buttons counts."""
+    shown = bot_data.setdefault("proposal_rendered", {})
+    key, value = (chat_id, message_id), (html, buttons)
+    if shown.get(key) == value:
+        return False
+    shown[key] = value
+    if len(shown) > 1000:  # old proposals' entries; a miss only costs one edit
+        for old in list(shown)[:500]:
+            shown.pop(old, None)
+    return True
+
+
+def _forget(bot_data: dict, chat_id: int, message_id: int) -> None:  # type: ignore[type-arg]
+    bot_data.setdefault("proposal_rendered", {}).pop((chat_id, message_id), None)
 
 
 @button_action("prop:confirm", admin=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
@@ -12,19 +14,23 @@ from trading.engine import StartRefused
 
 
 async def show_status(p, result: PressResult) -> PressResult:  # type: ignore[no-untyped-def]
-    """Edit the pressed message into the current status (every status button ends here)."""
-    st = await off_loop(p.engine.status)
-    formats = await number_formats(p.engine, st.symbols)
-    try:
-        await p.query.edit_message_text(
-            views.status_html(st, formats),
-            parse_mode=ParseMode.HTML,
-            reply_markup=status_keyboard(p.signer, p.chat_id, st.stream.running),
-        )
-    except BadRequest as e:
-        if "not modified" not in str(e).lower():
-            raise
-    return result
+    """Edit the pressed message into the current status (every status button ends here),
+    once the press has been answered."""
+
+    async def edit() -> None:
+        st = await off_loop(p.engine.status)
+        formats = await number_formats(p.engine, st.symbols)
+        try:
+            await p.query.edit_message_text(
+                views.status_html(st, formats),
+                parse_mode=ParseMode.HTML,
+                reply_markup=status_keyboard(p.signer, p.chat_id, st.stream.running),
+            )
+        except BadRequest as e:
+            if "not modified" not in str(e).lower():
+                raise
+
+    return replace(result, then=edit)
 
 
 @button_action("status:refresh")

@@ -35,10 +35,21 @@ def source():
 
 
 class World:
-    def __init__(self, source, tmp_path, seconds_per_candle: float = 0.02, **extra: str) -> None:
+    def __init__(
+        self,
+        source,
+        tmp_path,
+        seconds_per_candle: float = 0.02,
+        *,
+        rate_limits: RateLimits = LOOSE,
+        group_limit: int | None = None,
+        **extra: str,
+    ) -> None:
+        """`group_limit`: the local Bot API enforces that many messages a minute per group
+        (Telegram's ~20), and `rate_limits` are what the bot paces itself by."""
         self.source = source
         self.ex = ReplayExchange(source, start_index=START, seconds_per_candle=seconds_per_candle).start()
-        self.api = LocalBotApi().start()
+        self.api = LocalBotApi(group_limit=group_limit).start()
         self.api.add_chat(GROUP, "supergroup", "Traders")
         self.api.add_chat(OTHER_CHAT, "supergroup", "Strangers")
         self.db_path = str(tmp_path / "bot.sqlite")
@@ -57,7 +68,7 @@ class World:
             },
             env_file=None,
         )
-        self.bot = BotThread(self.settings, rate_limits=LOOSE, poll_timeout=1).start()
+        self.bot = BotThread(self.settings, rate_limits=rate_limits, poll_timeout=1).start()
 
     @property
     def engine(self):

@@ -304,8 +304,9 @@ def test_updates_commands_and_callbacks(api: LocalBotApi) -> None:
         poll = asyncio.create_task(
             bot.get_updates(offset=updates[0].update_id + 1, timeout=30, read_timeout=35)
         )
-        await asyncio.to_thread(api.send_message, CHAT, ADMIN, "hello")
-        assert [u.message.text for u in await poll] == ["hello"]
+        # (privacy mode is on, as for a new bot: chatter needs a mention to reach it)
+        await asyncio.to_thread(api.send_message, CHAT, ADMIN, "hello @ReplayTradeBot")
+        assert [u.message.text for u in await poll] == ["hello @ReplayTradeBot"]
         assert time.monotonic() - started < 10
 
         sent = await bot.send_message(

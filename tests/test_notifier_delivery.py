@@ -82,9 +82,11 @@ def test_signals_are_at_least_once(monkeypatch):
 
 
 def test_a_pack_with_a_signal_resends_only_the_signal(monkeypatch):
-    notices = [Notice("socket_error", "a"), Notice("signal", "b"), Notice("reconnected", "c")]
+    # Money news has its own lane (the rate limiter's URGENT priority): packed among
+    # themselves, never with socket notices.
+    notices = [Notice("reconciled", "a"), Notice("signal", "b")]
     posted = run([READ_TIMEOUT], notices, monkeypatch)
-    assert posted == ["⚠️ a\n📣 b\n🔄 c", "📣 b"]
+    assert posted == ["🔁 a\n📣 b", "📣 b"], posted
 
 
 def test_a_refused_connection_is_sent_again_and_a_bad_request_is_not(monkeypatch):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import re
+import time
 from typing import Any
 
 from sim.telegram.state import ChatState
@@ -90,6 +91,9 @@ class BotMethods:
         with self._state.lock:
             query = self._state.callbacks.get(str(query_id)) if query_id is not None else None
             if query is None or query["answered"]:
+                raise bad(_QUERY_INVALID)
+            timeout = self._state.callback_timeout
+            if timeout is not None and time.monotonic() - query.get("at", time.monotonic()) > timeout:
                 raise bad(_QUERY_INVALID)
             if len(text) > _CALLBACK_ANSWER_LIMIT:
                 raise bad("MESSAGE_TOO_LONG")

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from sim.telegram.formatting import command_entities
+from sim.telegram.group_states import GroupEvents, GroupLimit, Membership
 from sim.telegram.state import MESSAGE_METHODS, Call, ChatState, Subscriber
 from sim.telegram.updates import UpdateQueue
 from sim.telegram.wire import ApiError
@@ -54,11 +55,15 @@ class FloodControl:
         )
 
 
-class ChatDriver:
-    def __init__(self, state: ChatState, updates: UpdateQueue, *, privacy_mode: bool) -> None:
+class ChatDriver(GroupEvents):
+    def __init__(
+        self, state: ChatState, updates: UpdateQueue, *, privacy_mode: bool, group_limit: int | None = None
+    ) -> None:
         self._state = state
         self._updates = updates
         self._flood = FloodControl()
+        self._group_limit = GroupLimit(group_limit)
+        self._membership = Membership()
         self.privacy_mode = privacy_mode
 
     # -- acting as users ---------------------------------------------------------------------
@@ -117,7 +122,7 @@ class ChatDriver:
                 message["reply_to_message"] = state.shallow_reply(original)
                 replied_to_bot = original["from"]["id"] == state.identity.id
             state.messages[(chat_id, message["message_id"])] = message
-            deliver = not (
+            deliver = not self._membership.is_removed(chat_id) and not (
                 self.privacy_mode
                 and chat["type"] != "private"
                 and not entities
@@ -157,6 +162,7 @@ class ChatDriver:
                 "data": data,
             }
             state.callbacks[query_id] = {
+                "at": time.monotonic(),
                 "answered": False,
                 "chat_id": chat_id,
                 "message_id": message_id,

@@ -38,6 +38,10 @@ __all__ = ["DEFAULT_TOKEN", "MESSAGE_METHODS", "ApiError", "Call", "LocalBotApi"
 log = logging.getLogger(__name__)
 
 DEFAULT_TOKEN = "123456:LOCAL-DEMO-TOKEN"
+CALLBACK_TIMEOUT = 60.0
+"""Seconds a press stays answerable. Telegram does not publish the figure; answers much
+later than the press fail with "query is too old and response timeout expired or query ID
+is invalid", which is what this reproduces."""
 
 
 class LocalBotApi(ChatDriver):
@@ -52,18 +56,23 @@ class LocalBotApi(ChatDriver):
         host: str = "127.0.0.1",
         port: int = 0,
         *,
-        privacy_mode: bool = False,
+        privacy_mode: bool = True,
+        group_limit: int | None = None,
+        callback_timeout: float | None = CALLBACK_TIMEOUT,
     ) -> None:
-        """`privacy_mode=True` withholds group messages that are neither commands, replies to
-        the bot nor mentions of it, as Telegram does for bots with privacy mode on; it is off
-        by default so that the console can answer a bot's free-text questions."""
+        """`privacy_mode` (on, as BotFather sets it for new bots) withholds group messages
+        that are neither commands, replies to the bot nor mentions of it. `group_limit`
+        (messages a minute per group, e.g. 20 as Telegram) answers 429 beyond it; off unless
+        given. `callback_timeout`: an answerCallbackQuery later than this many seconds after
+        the press is refused as too old (None: never)."""
         if bot_id is None:
             head = token.split(":", 1)[0]
             bot_id = int(head) if head.isdigit() else 123456
         self.identity = BotIdentity(token, bot_id, bot_username, bot_name)
         state = ChatState(self.identity)
         updates = UpdateQueue(state)
-        super().__init__(state, updates, privacy_mode=privacy_mode)
+        state.callback_timeout = callback_timeout
+        super().__init__(state, updates, privacy_mode=privacy_mode, group_limit=group_limit)
         self._files = FileStore()
         self._server = HttpServer(
             host, port, self._on_method, self._on_file, updates.bind, updates.close
@@ -151,10 +160,16 @@ class LocalBotApi(ChatDriver):
                 raise ApiError(401, "Unauthorized")
             if handler is None:
                 raise ApiError(404, "Not Found")
+            self._membership.check(name, params)
             self._flood.check(name)
-            outcome = handler(params, files)
-            if inspect.isawaitable(outcome):
-                outcome = await outcome
+            self._group_limit.check(name, params)
+            try:
+                outcome = handler(params, files)
+                if inspect.isawaitable(outcome):
+                    outcome = await outcome
+            except BaseException:
+                self._group_limit.undo(name, params)  # only what reached the chat spends the budget
+                raise
             result, event = outcome
         except ApiError as error:
             return self._fail(call, error)

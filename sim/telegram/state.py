@@ -98,6 +98,7 @@ class ChatState:
         self.commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self._next_message_id: dict[int, int] = {}
         self._subscribers: list[Subscriber] = []
+        self.callback_timeout: float | None = None
 
     # -- calls and subscribers ----------------------------------------------------------------
 

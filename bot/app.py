@@ -307,16 +307,17 @@ async def _on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
             "That did not work (Telegram or the exchange did not answer); try again.",
             alert=True,
         )
-    # Answered at once (no group budget is spent on it); then audited; then the message is
-    # edited if what it shows changed, which may wait for the group's budget.
-    try:
-        await query.answer(result.note or "Updated.", show_alert=result.alert)
-    except Exception as e:
-        log.warning("answering button %s failed: %s", action, e)
+    # Recorded before the answer, so a press the user saw answered is always in the audit;
+    # answered at once (no group budget is spent on it); then the message is edited if what
+    # it shows changed, which may wait for the group's budget.
     try:
         await off_loop(engine.audit, chat.id, user_id, "button", action, result.outcome[:200])
     except Exception:
         log.exception("audit of button %s failed", action)
+    try:
+        await query.answer(result.note or "Updated.", show_alert=result.alert)
+    except Exception as e:
+        log.warning("answering button %s failed: %s", action, e)
     if result.then is not None:
         try:
             await result.then()

@@ -11,7 +11,7 @@ the order's from the Confirm press to the signed POST at the exchange. Rounds al
 faster cadence measures the budget, not the bot). Prints p50/p99/max of both against the
 target (≤ 5 s each), the member's replies, and the 429s the local Bot API answered.
 
-    .venv/bin/python bench/flood.py [--rounds 8] [--period 12] [--data FILE]
+    .venv/bin/python bench/flood.py [--rounds 8] [--period 15] [--data FILE]
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def pct(values: list[float], q: float) -> float:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=8, help="timed orders (default 8)")
-    ap.add_argument("--period", type=float, default=12.0, help="seconds between round starts (default 12)")
+    ap.add_argument("--period", type=float, default=15.0, help="seconds between round starts (default 15)")
     ap.add_argument("--data", default=str(DEFAULT_DATA))
     args = ap.parse_args()
 
@@ -110,8 +110,9 @@ def main() -> int:
                 t1 = time.perf_counter()
                 api.press_button(GROUP, ADMIN, msg["message_id"], data)
                 done = api.wait_for(lambda c: c.method == "answerCallbackQuery", start=mark, timeout=120)
-                assert done is not None and f"tgp-{pid}-1" in arrived, f"round {i}: no order at the exchange"
-                orders.append(arrived[f"tgp-{pid}-1"] - t1)
+                leg = next((k for k in arrived if k.startswith("tgp-") and k.endswith(f"-{pid}-1")), None)
+                assert done is not None and leg is not None, f"round {i}: no order at the exchange"
+                orders.append(arrived[leg] - t1)
                 member.join()
                 rest = args.period - (time.perf_counter() - round_start)
                 if rest > 0 and i < args.rounds - 1:

@@ -70,12 +70,14 @@ class PriorityRateLimiter(BaseRateLimiter[int]):
         *,
         overall_per_second: float = 30,
         group_per_minute: float = 20,
-        reserved_urgent: int = 5,
+        reserved_urgent: int = 8,
         max_retries: int = 3,
-        window: float = 60.0,
+        window: float = 61.0,
     ) -> None:
+        """A send occupies its slot for `window` seconds: a minute plus a margin, because
+        Telegram counts when the request arrives, a little after this limiter let it go."""
         self.overall_per_second = overall_per_second
-        self.group_limit = max(1, int(group_per_minute * window / 60.0))
+        self.group_limit = max(1, int(group_per_minute))
         self.normal_limit = max(1, self.group_limit - max(0, reserved_urgent))
         self.max_retries = max_retries
         self.window = window

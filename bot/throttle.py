@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
 
-PER_MINUTE = 6.0  # updates a non-admin may send per minute, on average
-BURST = 6.0  # and at once
+PER_MINUTE = 3.0  # updates a non-admin may send per minute, on average
+BURST = 5.0  # and at once
 NOTE_EVERY = 60.0  # seconds between two "slow down" lines to the same person
 AUDIT_AFTER = 5.0  # seconds: ignored updates are counted into one audit row per burst
 

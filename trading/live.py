@@ -219,8 +219,7 @@ class LiveTrading:
             return Outcome(False, "No such proposal.")
         if p.action != "close" and p.status == "pending" and self.pause.paused():  # stays pending
             return Outcome(False, PAUSED_LINE, p)
-        waiting = conf.approve(p, user_id, who or f"user {user_id}")  # four-eyes, before the race
-        if waiting is not None:
+        if (waiting := conf.approve(p, user_id, who or f"user {user_id}")) is not None:  # four-eyes first
             return waiting
         price = self.price(p.symbol)
         if price is None:  # checked before the claim: a press now changes nothing

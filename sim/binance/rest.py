@@ -18,6 +18,7 @@ from aiohttp import web
 from sim.binance.auth import ClientClocks
 from sim.binance.clock import ReplayClock
 from sim.binance.errors import BinanceError, illegal_chars, json_response, mandatory
+from sim.binance.funding import FundingRates
 from sim.binance.intervals import INTERVAL_MS
 from sim.binance.klines import rest_row_json
 from sim.binance.market import Series
@@ -67,6 +68,7 @@ class PublicApi:
         self.clock = clock
         self.clocks = clocks
         self.rest_forming = rest_forming
+        self.funding = FundingRates()  # the server sets the one its payments use
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -209,7 +211,7 @@ class PublicApi:
                 "markPrice": price,
                 "indexPrice": price,
                 "estimatedSettlePrice": price,
-                "lastFundingRate": "0.00010000",
+                "lastFundingRate": f"{self.funding.rate_at(next_funding):.8f}",
                 "interestRate": "0.00010000",
                 "nextFundingTime": next_funding,
                 "time": now,
@@ -220,24 +222,13 @@ class PublicApi:
         return json_response([one(s) for s in self.series.values()])
 
     async def funding_rate(self, request: web.Request) -> web.Response:
-        """Funding rate history: every 8 h of the series up to now, at premiumIndex's
-        lastFundingRate, markPrice the open of the candle at that time; ascending, at most
-        `limit` (default 100, max 1000), the most recent when no startTime is given."""
+        """Funding rate history (funding.py): every 8 h of the series up to now, at the
+        rates the payments use, markPrice the open of the candle at that time; ascending,
+        at most `limit` (default 100, max 1000), the most recent when no startTime is given."""
         series = symbol_param(self.series, request.query)
         q = request.query
-        start, end, limit = int_param(q, "startTime"), int_param(q, "endTime"), int_param(q, "limit") or 100
-        now = self.clock.market_time_ms()
-        hi = min(now, end) if end is not None else now
-        first = -(-series.times[0] // FUNDING_PERIOD_MS) * FUNDING_PERIOD_MS
-        lo = max(first, -(-start // FUNDING_PERIOD_MS) * FUNDING_PERIOD_MS) if start is not None else first
-        times = list(range(lo, hi + 1, FUNDING_PERIOD_MS))
-        times = times[: min(limit, 1000)] if start is not None else times[-min(limit, 1000):]
-        rows = []
-        for t in times:
-            i = series.index_at(t - t % series.interval_ms)
-            mark = f"{float(series.candles[i].open):.8f}" if i is not None else "0.00000000"
-            rows.append({"symbol": series.symbol, "fundingTime": t, "fundingRate": "0.00010000", "markPrice": mark})
-        return json_response(rows)
+        params = {name: int_param(q, name) for name in ("startTime", "endTime", "limit")}
+        return json_response(self.funding.history(series, self.clock.market_time_ms(), params))
 
     async def ticker_24hr(self, request: web.Request) -> web.Response:
         now = self.clock.market_time_ms()

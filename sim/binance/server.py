@@ -25,6 +25,7 @@ from sim.binance.controls import Controls
 from sim.binance.data import SourceCandle, generate
 from sim.binance.errors import Handler, binance_errors
 from sim.binance.faults import Faults
+from sim.binance.funding import DEFAULT_RATE, FundingPayer, FundingRates
 from sim.binance.klines import closed_fields, rest_row
 from sim.binance.liquidation import Liquidator
 from sim.binance.market import Series
@@ -74,6 +75,8 @@ class ReplayExchange:
         clock_offset_ms: int = 0,
         margin_type: str = "CROSSED",
         margin_call_ratio: float = 0.8,
+        funding_rate: Decimal | str | float = DEFAULT_RATE,
+        funding_csv: str | None = None,
     ) -> None:
         if candles is None:
             candles = generate(max(0, start_index) + GENERATED_CANDLES_AFTER_START, interval=interval or "15m")
@@ -128,6 +131,12 @@ class ReplayExchange:
         )
         for name, action in self.liquidator.controls(symbol).items():
             self.controls.add(name, action)  # type: ignore[arg-type]
+        self.funding = FundingRates(funding_rate, funding_csv)
+        self._public.funding = self.funding
+        self.funding_payer = FundingPayer(
+            self.funding, self.account, self.watcher, self.series, self.clock.market_time_ms()
+        )
+        self.controls.add("funding", self.funding_payer.control)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
@@ -337,6 +346,7 @@ class ReplayExchange:
         self.clock.add_sink(self.hub)
         self.clock.add_sink(self.account)
         self.clock.add_sink(self._trading.algo)
+        self.clock.add_sink(self.funding_payer)
         self.clock.add_sink(self.liquidator)
         self.clock.add_sink(_SyncSink(self.watcher.sync))
         app = web.Application(

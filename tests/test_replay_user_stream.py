@@ -189,7 +189,8 @@ def test_a_stop_triggered_by_the_replayed_price_is_told_in_order(ex: ReplayExcha
     reader.until(has("ALGO_UPDATE", X="NEW"))
     ex.advance(40)
     events = reader.until(has("ALGO_UPDATE", X="FINISHED"))
-    tail = events[3:]
+    events = [e for e in events if e["e"] != "ACCOUNT_UPDATE" or e["a"]["m"] == "ORDER"]  # type: ignore[index]
+    tail = events[3:]  # (a funding time may pass meanwhile)
     algo_states = [e["o"]["X"] for e in tail if e["e"] == "ALGO_UPDATE"]  # type: ignore[index]
     assert algo_states == ["NEW", "TRIGGERING", "TRIGGERED", "FINISHED"]
     assert [e["e"] for e in tail[1:]] == [

@@ -132,7 +132,11 @@ async def start(ctx: Ctx) -> None:
         started = await ctx.call(ctx.engine.start)
     except StartRefused as e:
         ctx.outcome = f"refused: {e}"
-        await ctx.reply(f"⚠️ cannot start: {views.escape(str(e))}")
+        offer = (
+            InlineKeyboardMarkup([[buttons.button(ctx.signer, ctx.chat_id, "Switch to One-way Mode", "acct:oneway")]])
+            if e.switchable else None
+        )  # fmt: skip
+        await ctx.reply(f"⚠️ cannot start: {views.escape(str(e))}", offer)
         return
     if started:
         ctx.outcome = "started"

@@ -53,3 +53,11 @@ async def stop_stream(p, arg: str) -> PressResult:  # type: ignore[no-untyped-de
     stopped = await off_loop(p.engine.stop)
     result = PressResult("stopped", "Stream stopped.") if stopped else PressResult("not_running", "Not running.")
     return await show_status(p, result)
+
+
+@button_action("acct:oneway", admin=True)
+async def switch_to_one_way(p, arg: str) -> PressResult:  # type: ignore[no-untyped-def]
+    """Offered by /start when the account is in Hedge Mode and holds nothing: switch it."""
+    line = await off_loop(p.engine.switch_to_one_way, p.user_id)
+    ok = line.startswith("switched") or "already" in line
+    return PressResult("switched" if ok else f"refused: {line}", line[:190], alert=True)

@@ -17,6 +17,11 @@ CASES = [
     (-4164, "(-4164)"),
     (-1021, "(-1021)"),
     (-2022, "(-2022)"),
+    (-4131, "outside btcusdt's percent_price band; try again when the market is calmer (-4131)"),
+    (-4003, "the quantity must be above zero (-4003)"),
+    (-1013, "btcusdt's trading rules (filter failure) (-1013)"),
+    (-2020, "could not fill it (no liquidity within its limits) (-2020)"),
+    (-4400, "restricted to reducing positions by binance's quantitative rules (-4400)"),
     (429, "rate-limited"),
     (418, "418"),
 ]

@@ -123,3 +123,124 @@ def test_a_drifting_host_clock_never_meets_minus_1021(source, tmp_path, offset_m
     finally:
         acc.close()
 
+
+
+def press(acc: Account, msg: dict, row: int = 0, col: int = 0) -> str:
+    mark = acc.api.mark()
+    data = msg["reply_markup"]["inline_keyboard"][row][col]["callback_data"]
+    acc.api.press_button(GROUP, ADMIN, msg["message_id"], data)
+    answer = acc.api.wait_for(lambda c: c.method == "answerCallbackQuery", start=mark, timeout=15)
+    assert answer is not None
+    return answer.params.get("text", "")
+
+
+def test_a_hedge_mode_account_is_refused_clearly_and_switched_by_an_admin(account: Account, tmp_path) -> None:
+    """Hedge Mode: every order the bot sends would be -4061 (closes -1106). The stream does not
+    start, the chat names the mode, nothing is sent; the idle account gets a switch button."""
+    account.ex.set_account_modes(hedge=True)
+    account.start_bot(str(tmp_path / "bot.sqlite"))
+    msg = account.say("/start", "cannot start")
+    assert "Hedge Mode" in msg["text"] and "One-way Mode" in msg["text"], msg["text"]
+    account.say("/long 0.01", "/start the stream first")
+    assert account.ex.stats.order_posts == {} and not account.bot.engine.stream.running  # type: ignore[union-attr]
+    assert "switched the account to One-way Mode" in press(account, msg)
+    assert account.ex.call(lambda: account.ex.account.hedge) is False
+    assert "already in One-way Mode" in press(account, msg)  # Binance's -4059, said plainly
+    long_once(account)
+    audit = account.bot.engine.audit_log(10)  # type: ignore[union-attr]
+    assert any(a["action"] == "position_mode" and "switched" in a["outcome"] for a in audit), audit
+
+
+def test_a_busy_hedge_mode_account_gets_no_switch_button(account: Account, tmp_path) -> None:
+    from binance.client import Client
+
+    client = Client("replay-key", "replay-secret", ping=False)
+    client.FUTURES_URL = account.ex.rest_url + "/fapi"
+    price = Decimal(account.ex.call(lambda: account.ex.clock.price("BTCUSDT")))
+    client.futures_create_order(  # an order resting on the account: Binance will not switch it
+        symbol="BTCUSDT", side="BUY", type="LIMIT", timeInForce="GTC", quantity="0.010",
+        price=str((price * Decimal("0.97")).quantize(Decimal("0.1"))),
+    )  # fmt: skip
+    account.ex.set_account_modes(hedge=True)
+    account.start_bot(str(tmp_path / "bot.sqlite"))
+    msg = account.say("/start", "cannot start")
+    assert "Hedge Mode" in msg["text"] and "reply_markup" not in msg, msg
+    assert account.bot.engine.switch_to_one_way(ADMIN).endswith("cancel them first")  # type: ignore[union-attr]
+
+
+def test_multi_assets_mode_is_allowed_with_a_line_saying_what_it_changes(account: Account, tmp_path) -> None:
+    account.ex.set_account_modes(multi_assets=True)
+    account.start_bot(str(tmp_path / "bot.sqlite"))
+    long_once(account)
+    assert "Multi-Assets mode" in account.chat() and "not only USDT" in account.chat()
+
+
+def test_an_account_switched_to_hedge_mode_while_running_gets_its_own_line(account: Account, tmp_path) -> None:
+    """Someone switches the idle account to Hedge Mode on the website while the bot streams:
+    Binance refuses the next order with -4061, and the chat says what to do."""
+    account.start_bot(str(tmp_path / "bot.sqlite"))
+    engine = account.bot.engine  # type: ignore[union-attr]
+    seen = engine.stream.feed.sink = Seen(engine.stream.feed.sink)
+    account.say("/start", "socket started")
+    account.ex.pause()
+    assert seen.wait(account.ex.candles[account.ex.current_index - 1].open_time)
+    account.ex.set_account_modes(hedge=True)
+    proposal = engine.propose_order("long", None, Decimal("0.01"), ADMIN)
+    outcome = engine.confirm(proposal.id, ADMIN)
+    assert not outcome.ok and "Hedge Mode" in outcome.line and "One-way Mode" in outcome.line and "(-4061)" in outcome.line
+    assert account.ex.orders() == []
+
+
+def test_a_leverage_call_that_gets_no_clear_answer_is_the_orders_refusal(account: Account, tmp_path) -> None:
+    account.start_bot(str(tmp_path / "bot.sqlite"))
+    engine = account.bot.engine  # type: ignore[union-attr]
+    seen = engine.stream.feed.sink = Seen(engine.stream.feed.sink)
+    account.say("/start", "socket started")
+    account.ex.pause()
+    assert seen.wait(account.ex.candles[account.ex.current_index - 1].open_time)
+    account.ex.faults.rest_errors(504, route="POST /fapi/v1/leverage")
+    proposal = engine.propose_order("long", None, Decimal("0.01"), ADMIN)
+    outcome = engine.confirm(proposal.id, ADMIN)
+    assert not outcome.ok and outcome.line.startswith("failed: not placed: setting BTCUSDT leverage"), outcome.line
+    assert "propose again" in outcome.line and engine.proposal(proposal.id).status == "failed"
+    assert account.ex.stats.order_posts == {}
+
+
+def test_a_network_error_on_the_leverage_call_is_a_refusal_not_a_crash() -> None:
+    import requests
+
+    from trading.brokers.base import OrderRefused
+    from trading.exchange.broker import BinanceBroker
+
+    class Down:
+        def futures_change_leverage(self, **params: object) -> None:
+            raise requests.ConnectionError("connection reset")
+
+    with pytest.raises(OrderRefused, match=r"not placed: setting BTCUSDT leverage to 5x failed \(ConnectionError"):
+        BinanceBroker(Down(), {}).set_leverage("BTCUSDT", 5)  # type: ignore[arg-type]
+
+
+def test_hedge_mode_legs_are_kept_apart_and_never_adopted() -> None:
+    """positionRisk of a Hedge Mode account has a LONG and a SHORT row per symbol; the book
+    must not take either (or whichever came last) as the net position."""
+    from trading.brokers.base import ExchangePosition
+    from trading.exchange.reconcile import differences, hedged_lines, reconcile
+
+    class Reader:
+        def positions(self, symbols):  # type: ignore[no-untyped-def]
+            return [
+                ExchangePosition("BTCUSDT", Decimal("0.010"), Decimal("70000"), 5, "LONG"),
+                ExchangePosition("BTCUSDT", Decimal("-0.020"), Decimal("71000"), 5, "SHORT"),
+                ExchangePosition("ETHUSDT", Decimal("0.5"), Decimal("2500"), 5, "BOTH"),
+            ]
+
+        def open_orders(self, symbol):  # type: ignore[no-untyped-def]
+            return []
+
+    state = reconcile(Reader(), ["BTCUSDT", "ETHUSDT"])
+    assert state.qty("BTCUSDT") == 0 and [p.position_side for p in state.hedged["BTCUSDT"]] == ["LONG", "SHORT"]
+    assert differences(state, {"BTCUSDT": Decimal("0.010")}) == [
+        "ETHUSDT: the exchange holds long 0.5 at 2500, the bot's book nothing"
+    ]
+    (line,) = hedged_lines(state)
+    assert "LONG 0.01 at 70000" in line and "SHORT 0.02 at 71000" in line and "adopts neither" in line

@@ -300,3 +300,31 @@ def test_client_ids_are_unique_among_open_orders_only(ex: ReplayExchange, client
     client.futures_create_order(
         symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.010", newClientOrderId="rests"
     )
+
+
+def test_hedge_mode_answers_and_the_change_mode_rules(ex: ReplayExchange, client: Client) -> None:
+    """Binance's position modes: in Hedge Mode a one-way order is -4061 and a reduce-only
+    one -1106; changing the mode: same -4059, open orders -4067, a position -4068."""
+    assert client.futures_get_position_mode() == {"dualSidePosition": False}
+    assert client.futures_get_multi_assets_mode() == {"multiAssetsMargin": False}
+    assert api_error(client.futures_change_position_mode, dualSidePosition="false").code == -4059
+    above = (price_now(ex) * Decimal("1.02")).quantize(Decimal("0.1"))
+    client.futures_create_order(
+        symbol="BTCUSDT", side="SELL", type="LIMIT", timeInForce="GTC", quantity="0.010", price=str(above),
+        newClientOrderId="rests",
+    )  # fmt: skip
+    assert api_error(client.futures_change_position_mode, dualSidePosition="true").code == -4067
+    client.futures_cancel_order(symbol="BTCUSDT", origClientOrderId="rests")
+    client.futures_create_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.010")
+    assert api_error(client.futures_change_position_mode, dualSidePosition="true").code == -4068
+    client.futures_create_order(symbol="BTCUSDT", side="SELL", type="MARKET", quantity="0.010", reduceOnly="true")
+    assert client.futures_change_position_mode(dualSidePosition="true")["code"] == 200
+    assert client.futures_get_position_mode() == {"dualSidePosition": True}
+    one_way = api_error(client.futures_create_order, symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.010")
+    assert (one_way.code, one_way.message) == (-4061, "Order's position side does not match user's setting.")
+    close = api_error(
+        client.futures_create_order, symbol="BTCUSDT", side="SELL", type="MARKET", quantity="0.010", reduceOnly="true"
+    )
+    assert close.code == -1106
+    ex.set_account_modes(multi_assets=True)
+    assert client.futures_get_multi_assets_mode() == {"multiAssetsMargin": True}

@@ -26,6 +26,7 @@ from trading.candles import Candle, ohlcv_line
 from trading.config import Settings
 from trading.confirmations import Outcome, Proposal
 from trading.engine_reports import EngineReports
+from trading.exchange.account import AccountRefused, check_account, switch_to_one_way
 from trading.exchange.market import (
     ExchangeUnavailable,
     make_client,
@@ -42,7 +43,12 @@ from trading.trader import TraderSnapshot
 
 
 class StartRefused(ValueError):
-    """The stream cannot start with this configuration; the message says why."""
+    """The stream cannot start with this configuration; the message says why. `switchable`:
+    the account is in Hedge Mode and idle, so an admin may let the bot switch it."""
+
+    def __init__(self, line: str, switchable: bool = False) -> None:
+        super().__init__(line)
+        self.switchable = switchable
 
 
 @dataclass
@@ -125,9 +131,25 @@ class Engine(EngineReports):
                     f"SYMBOLS: {', '.join(bad)} not listed as a trading USDⓈ-M contract on "
                     f"{self.settings.binance_rest_url}"
                 )
+        self._check_account()
         self._state().set("stream", "on")
         self._reconcile()
         return self.stream.start()
+
+    def _check_account(self) -> None:
+        """demo/live: the clock measured, Hedge Mode refused, Multi-Assets explained."""
+        try:
+            check_account(self.trader.broker, lambda line: self.notifier.notify(Notice("account_mode", line)))
+        except AccountRefused as e:
+            raise StartRefused(str(e), e.switchable) from None
+
+    def switch_to_one_way(self, user_id: int | None) -> str:
+        """An admin's button: Hedge Mode → One-way (Binance refuses it with positions or
+        open orders); audited; the line says what happened."""
+        broker = self.trader.broker
+        line = switch_to_one_way(broker.client) if hasattr(broker, "keep_clock") else "paper mode has no account mode"
+        self.audit(None, user_id, "position_mode", "one-way", line)
+        return line
 
     def stop(self) -> bool:
         """True if it was running and is now stopped, False if it was not running."""
@@ -137,6 +159,11 @@ class Engine(EngineReports):
     def resume_stream(self) -> bool:
         """After a restart: start the stream again if the last request was /start."""
         if self._state().get("stream") == "on":
+            try:
+                self._check_account()
+            except StartRefused as e:
+                self.notifier.notify(Notice("account_mode", f"stream not resumed: {e}"))
+                return False
             self._reconcile()
             return self.stream.start()
         return False

@@ -28,7 +28,7 @@ from trading.candles import Candle
 from trading.config import Settings
 from trading.confirmations import Confirmations, Outcome, Proposal
 from trading.exchange.market import make_client, paper_funding_rate
-from trading.exchange.reconcile import differences, reconcile
+from trading.exchange.reconcile import differences, hedged_lines, reconcile
 from trading.futures import DEFAULT_BRACKETS
 from trading.limits import check_limits
 from trading.live_strategy import Switch, chosen_strategy, refuse_at_start, switch
@@ -323,7 +323,7 @@ class LiveTrading:
     def _adopt_positions(self, broker: Any) -> list[str]:
         state = reconcile(broker, self.settings.symbols)
         book = {s: pos.qty for s, pos in self.trader.portfolio.positions.items()}
-        said = [f"{line}; the book now follows the exchange" for line in differences(state, book)]
+        said = [f"{line}; the book now follows the exchange" for line in differences(state, book)] + hedged_lines(state)
         keeper = self.trader.exits
         for symbol, orders in state.orders.items():
             orders = [o for o in orders if keeper is None or not keeper.is_own(o.client_id)]
@@ -332,7 +332,7 @@ class LiveTrading:
                 said.append(f"{symbol}: {len(orders)} open order(s) on the exchange ({listed}); left as they are")
         for symbol in self.settings.symbols:
             gap = state.qty(symbol) - book.get(symbol, Decimal(0))
-            if gap:
+            if gap and symbol not in state.hedged:
                 pos = state.positions.get(symbol)
                 price = pos.entry if pos is not None else (self.trader.current_price(symbol) or Decimal(0))
                 now = int(time.time() * 1000)

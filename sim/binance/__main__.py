@@ -59,6 +59,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--clock-offset-ms", type=int, default=0, metavar="MS",
                    help="the exchange's clock runs MS ahead of this host (negative: behind); "
                         "signed requests on the host's clock outside recvWindow get -1021")  # fmt: skip
+    p.add_argument("--hedge-mode", action="store_true",
+                   help="the account starts in Hedge Mode (dual-side positions): one-way orders get -4061/-1106")  # fmt: skip
+    p.add_argument("--multi-assets", action="store_true", help="the account starts in Multi-Assets margin mode")
     p.add_argument("--report-every", type=int, default=0, metavar="CANDLES",
                    help="print a line every N closed candles (default: about every 5 s)")  # fmt: skip
     return p.parse_args(argv)
@@ -122,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
             clock_offset_ms=args.clock_offset_ms,
         )
         ex.start()
+        ex.set_account_modes(hedge=args.hedge_mode, multi_assets=args.multi_assets)
     except (ValueError, RuntimeError) as e:
         print(f"replay: {e}", file=sys.stderr)
         return 2

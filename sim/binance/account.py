@@ -61,6 +61,10 @@ class Account:
         self._by_client_id: dict[tuple[str, str], Order] = {}
         self._open: dict[str, list[Order]] = {s: [] for s in specs}
         self.trades: list[Trade] = []
+        # Account modes (README "Replay exchange"): Hedge Mode (dual-side positions) and
+        # Multi-Assets margin; switched by POST /positionSide/dual or a test's control.
+        self.hedge = False
+        self.multi_assets = False
         self._order_ids = itertools.count(8_389_765_000_000_001)
         self._trade_ids = itertools.count(6_200_000_001)
         # CROSSED or ISOLATED per symbol; the isolated margin of each position and its
@@ -138,7 +142,7 @@ class Account:
 
     def place_order(self, params: Mapping[str, str]) -> dict[str, object]:
         spec = self.require_spec(params)
-        req = parse_order(spec, params, self.mark(spec.symbol))
+        req = parse_order(spec, params, self.mark(spec.symbol), hedge=self.hedge)
         pos = self.positions[spec.symbol]
         self._check_reduce_only(pos, req)
         client_id = self._unused_client_id(spec, params)
@@ -343,6 +347,24 @@ class Account:
             raise BinanceError(-2027, "Exceeded the maximum allowable position at current leverage.")
         pos.leverage = lev
         return {"leverage": lev, "maxNotionalValue": str(max_notional(lev)), "symbol": spec.symbol}
+
+    def change_position_mode(self, params: Mapping[str, str], open_algo: int = 0) -> dict[str, object]:
+        """Binance's rules: the same mode is -4059; any open order (plain or conditional) is
+        -4067; any position -4068; else the mode changes for the whole account."""
+        raw = params.get("dualSidePosition")
+        if not raw:
+            raise mandatory("dualSidePosition")
+        if raw.lower() not in ("true", "false"):
+            raise illegal_chars("dualSidePosition", "true, false")
+        want = raw.lower() == "true"
+        if want == self.hedge:
+            raise BinanceError(-4059, "No need to change position side.")
+        if open_algo or any(self._open.values()):
+            raise BinanceError(-4067, "Position side cannot be changed if there exists open orders.")
+        if any(p.amt for p in self.positions.values()):
+            raise BinanceError(-4068, "Position side cannot be changed if there exists position.")
+        self.hedge = want
+        return {"code": 200, "msg": "success"}
 
     def change_margin_type(self, params: Mapping[str, str]) -> dict[str, object]:
         """CROSSED or ISOLATED per symbol, with Binance's refusals: the same type is -4046

@@ -22,7 +22,15 @@ from sim.binance.account import Account
 from sim.binance.clock import Step
 from sim.binance.errors import BinanceError, illegal_chars, mandatory
 from sim.binance.market import SymbolSpec
-from sim.binance.orders import CLIENT_ID, ZERO, _quantity, bool_param, decimal_param, places
+from sim.binance.orders import (
+    CLIENT_ID,
+    ZERO,
+    _quantity,
+    bool_param,
+    decimal_param,
+    places,
+    position_side,
+)
 from sim.binance.reports import fixed
 
 KINDS = ("STOP_MARKET", "TAKE_PROFIT_MARKET")
@@ -74,8 +82,7 @@ class AlgoBook:
             raise mandatory("type")
         if kind not in KINDS:
             raise BinanceError(-1116, "Invalid orderType.")
-        if params.get("positionSide", "BOTH") != "BOTH":
-            raise BinanceError(-4061, "Order's position side does not match user's setting.")
+        position_side(params, hedge=self.account.hedge)
         trigger = self._trigger(spec, params)
         close = bool_param(params, "closePosition")
         reduce_only = bool_param(params, "reduceOnly")

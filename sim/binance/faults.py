@@ -45,6 +45,11 @@ ORDER_ERRORS: dict[int, tuple[int, str]] = {
     -1021: (400, "Timestamp for this request is outside of the recvWindow."),
     -2022: (400, "ReduceOnly Order is rejected."),
     -4116: (400, "ClientOrderId is duplicated."),
+    -4131: (400, "The counterparty's best price does not meet the PERCENT_PRICE filter limit."),
+    -4003: (400, "Quantity less than or equal to zero."),
+    -1013: (400, "Filter failure: PRICE_FILTER"),
+    -2020: (400, "Unable to fill."),
+    -4400: (400, "Futures Trading Quantitative Rules violated, only reduceOnly order is allowed, please try again later."),
 }
 
 
@@ -178,7 +183,7 @@ class Faults:
         """Answer the next `count` order POSTs with Binance's error for `code`.
 
         `code` is a Binance code from ORDER_ERRORS (-2019, -1111, -4164, -1021, -2022,
-        -4116) or an HTTP status (429/418 with Retry-After, 500, 502, 503, 504). With
+        -4116, -4131, -4003, -1013, -2020, -4400) or an HTTP status (429/418 with Retry-After, 500, 502, 503, 504). With
         placed=True the order is committed before the error is answered: Binance's 503
         "Unknown error ... execution status unknown".
         """

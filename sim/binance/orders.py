@@ -146,11 +146,26 @@ def client_order_id(params: Mapping[str, str]) -> str:
 # ---- the order request -------------------------------------------------------------------------
 
 
-def parse_order(spec: SymbolSpec, params: Mapping[str, str], mark: Decimal) -> OrderRequest:
+def position_side(params: Mapping[str, str], *, hedge: bool) -> None:
+    """Binance's answers for the account's position mode. One-way: positionSide must be
+    BOTH (or absent). Hedge Mode: reduceOnly is -1106 and BOTH/absent is -4061; LONG/SHORT
+    orders are real on Binance but not replayed here (-1020, like isolated margin)."""
+    ps = params.get("positionSide", "BOTH")
+    if not hedge:
+        if ps != "BOTH":
+            raise BinanceError(-4061, "Order's position side does not match user's setting.")
+        return
+    if params.get("reduceOnly"):
+        raise BinanceError(-1106, "Parameter 'reduceonly' sent when not required.")
+    if ps not in ("LONG", "SHORT"):
+        raise BinanceError(-4061, "Order's position side does not match user's setting.")
+    raise BinanceError(-1020, "This operation is not supported.")
+
+
+def parse_order(spec: SymbolSpec, params: Mapping[str, str], mark: Decimal, *, hedge: bool = False) -> OrderRequest:
     side = _side(params)
     otype = _order_type(params)
-    if params.get("positionSide", "BOTH") != "BOTH":
-        raise BinanceError(-4061, "Order's position side does not match user's setting.")
+    position_side(params, hedge=hedge)
     reduce_only = bool_param(params, "reduceOnly")
     ack = _ack(params)
     qty = _quantity(spec, params, market=otype == "MARKET")

@@ -290,6 +290,19 @@ class ReplayExchange:
         request stamped with the host's clock is judged against it (-1021 outside recvWindow)."""
         self.call(lambda: setattr(self.client_clocks, "offset_ms", int(ms)))
 
+    def set_account_modes(self, *, hedge: bool | None = None, multi_assets: bool | None = None) -> None:
+        """Put the account in Hedge Mode / Multi-Assets mode (or out), as its owner could on
+        the website: what a bot meets on an account it did not set up."""
+        acc = self.account
+
+        def apply() -> None:
+            if hedge is not None:
+                acc.hedge = hedge
+            if multi_assets is not None:
+                acc.multi_assets = multi_assets
+
+        self.call(apply)
+
     def pause(self) -> None:
         self.call(self.clock.pause)
 

@@ -96,6 +96,7 @@ class ExchangePosition:
     qty: Decimal  # signed: > 0 long, < 0 short
     entry: Decimal
     leverage: int
+    position_side: str = "BOTH"  # LONG / SHORT: a Hedge Mode leg, never adopted as the net position
 
 
 class Broker(Protocol):

@@ -27,6 +27,7 @@ from binance.client import Client
 from binance.exceptions import BinanceAPIException
 
 from trading.brokers.base import ExchangePosition, OrderRefused, OrderRequest, OrderUnknown
+from trading.exchange.errors import REASONS
 from trading.exchange.exits import ExitOrders
 from trading.exchange.orders import (
     ANY_ERROR,
@@ -50,19 +51,6 @@ CLOCK_MARGIN_MS = 1000  # Binance also refuses timestamps more than 1 s ahead of
 CLOCK_RESYNC_SECONDS = 600.0  # the offset is measured again before an order after this long
 DONE = {"FILLED", "CANCELED", "EXPIRED", "REJECTED", "EXPIRED_IN_MATCH"}
 
-REASONS = {
-    -2019: "margin is insufficient",
-    -1111: "quantity or price has more decimals than {symbol} allows",
-    -4164: "order value is below {symbol}'s minimum notional",
-    -2022: "reduce-only order rejected: it would not reduce the position (already closed or on the other side)",
-    -1021: "our clock was outside Binance's receive window; clock resynced, propose again",
-    -4028: "leverage {leverage}x is not valid for {symbol}",
-    -2027: "the position is too large for leverage {leverage}x",
-    -2015: "API key, IP or permissions rejected (check the key's futures permission and IP whitelist)",
-    -2014: "API key format invalid",
-    -1022: "signature rejected (check BINANCE_API_SECRET)",
-    -2021: "the stop would trigger immediately at the current price",
-}
 
 
 def _retry_after(e: BinanceAPIException) -> str:
@@ -318,17 +306,29 @@ class BinanceBroker(ExitOrders):
     # ---- account ---------------------------------------------------------------------
 
     def set_leverage(self, symbol: str, leverage: int) -> int:
+        """Set before an opening order; any failure is that order's refusal (nothing was
+        sent yet), never a generic error: a timeout or a 5xx says so and asks to propose again."""
         try:
             answer = self._call(
                 self.client.futures_change_leverage, symbol=symbol, leverage=leverage
             )
         except BinanceAPIException as e:
+            if e.status_code >= 500 or e.code in UNCLEAR_CODES:
+                raise OrderRefused(
+                    f"not placed: setting {symbol} leverage to {leverage}x got no clear answer ({_what(e)}); "
+                    "no order was sent, propose again", e.code
+                ) from None
             raise self._refusal(e, symbol=symbol, leverage=leverage) from None
+        except NET_ERRORS as e:
+            raise OrderRefused(
+                f"not placed: setting {symbol} leverage to {leverage}x failed ({_what(e)}); no order was sent, propose again"
+            ) from None
         return int(answer["leverage"])
 
     def positions(self, symbols: tuple[str, ...] | None = None) -> list[ExchangePosition]:
         """Open positions (one-way mode: positionAmt is signed) from positionRisk v3; the
-        leverage comes from symbolConfig, where v3 moved it."""
+        leverage comes from symbolConfig, where v3 moved it. A Hedge Mode account's LONG and
+        SHORT rows keep their positionSide, so reconciliation never merges them."""
         rows = self._call(self.client.futures_position_information)
         rows = [
             r
@@ -345,6 +345,7 @@ class BinanceBroker(ExitOrders):
                 dec(r["positionAmt"]),
                 dec(r.get("entryPrice")),
                 leverage.get(r["symbol"], 1),
+                r.get("positionSide") or "BOTH",
             )
             for r in rows
         ]

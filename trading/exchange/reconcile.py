@@ -30,6 +30,9 @@ class AccountReader(Protocol):
 class ExchangeState:
     positions: dict[str, ExchangePosition] = field(default_factory=dict)  # open ones only
     orders: dict[str, list[ExchangeOrder]] = field(default_factory=dict)  # every symbol asked
+    # Hedge Mode legs (positionSide LONG/SHORT): the bot keeps one net position per symbol,
+    # so it adopts neither leg and leaves the symbol's book alone; hedged_lines() says so.
+    hedged: dict[str, list[ExchangePosition]] = field(default_factory=dict)
 
     def qty(self, symbol: str) -> Decimal:
         pos = self.positions.get(symbol)
@@ -48,13 +51,19 @@ def reconcile(broker: AccountReader, symbols: Iterable[str]) -> ExchangeState:
         s: with_retries(lambda s=s: broker.open_orders(s), attempts=3, what=f"open orders {s}")
         for s in symbols
     }
-    return ExchangeState({p.symbol: p for p in positions if p.symbol in symbols}, orders)
+    mine = [p for p in positions if p.symbol in symbols]
+    hedged: dict[str, list[ExchangePosition]] = {}
+    for p in mine:
+        if p.position_side != "BOTH":
+            hedged.setdefault(p.symbol, []).append(p)
+    one_way = {p.symbol: p for p in mine if p.position_side == "BOTH" and p.symbol not in hedged}
+    return ExchangeState(one_way, orders, hedged)
 
 
 def differences(state: ExchangeState, book: Mapping[str, Decimal]) -> list[str]:
     """One line per symbol whose exchange position differs from the bot's (signed qty)."""
     lines = []
-    for symbol in sorted(set(book) | set(state.positions)):
+    for symbol in sorted((set(book) | set(state.positions)) - set(state.hedged)):
         ours, theirs = book.get(symbol, ZERO), state.qty(symbol)
         if ours != theirs:
             pos = state.positions.get(symbol)
@@ -63,6 +72,16 @@ def differences(state: ExchangeState, book: Mapping[str, Decimal]) -> list[str]:
                 f"{symbol}: the exchange holds {_side(theirs)}{where}, the bot's book {_side(ours)}"
             )
     return lines
+
+
+def hedged_lines(state: ExchangeState) -> list[str]:
+    """One line per symbol with Hedge Mode legs: both shown, neither adopted."""
+    return [
+        f"{symbol}: the exchange holds Hedge Mode positions ("
+        + ", ".join(f"{p.position_side} {abs(p.qty).normalize():f} at {p.entry.normalize():f}" for p in legs)
+        + "); the bot adopts neither (it trades one net position per symbol): switch the account to One-way Mode"
+        for symbol, legs in sorted(state.hedged.items())
+    ]
 
 
 def _side(qty: Decimal) -> str:

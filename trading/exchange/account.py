@@ -1,0 +1,101 @@
+"""The account's position mode and margin mode, read when the stream starts in demo/live.
+
+The bot keeps one net position per symbol (Binance's one-way mode): its book, the
+reconciliation and every strategy are built on that. An account in Hedge Mode (dual-side
+positions) would refuse every order the bot sends (-4061, and -1106 for reduce-only
+closes), so the stream does not start there: one line says so and what to do, and while
+the account holds no position and no open order (plain or conditional) an admin can let
+the bot switch it to one-way (`POST /fapi/v1/positionSide/dual`, audited). Multi-Assets
+mode changes only what margins a position (every asset of the account, not only USDT),
+so it is allowed, with one line saying what that means for the bot's figures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from binance.exceptions import BinanceAPIException
+
+from trading.exchange.orders import ANY_ERROR, _what
+
+NO_NEED = -4059  # "No need to change position side."
+HAS_ORDERS = -4067  # "Position side cannot be changed if there exists open orders."
+HAS_POSITION = -4068  # "Position side cannot be changed if there exists position."
+
+HEDGE_LINE = (
+    "the Binance account is in Hedge Mode (LONG and SHORT positions apart); the bot trades one "
+    "net position per symbol, so it does not start there: switch the account to One-way Mode "
+    "(Binance Futures → Preferences → Position Mode) and /start again"
+)
+SWITCH_OFFER = "; it holds no position and no open order, so an admin can switch it here"
+MULTI_ASSETS_LINE = (
+    "the account is in Multi-Assets mode: every asset in it (not only USDT) margins the bot's "
+    "positions and can be sold to cover a loss; the bot's balance and margin figures count USDT only"
+)
+
+
+@dataclass(frozen=True)
+class AccountModes:
+    hedge: bool
+    multi_assets: bool
+    idle: bool  # no position and no open order anywhere on the account (a mode change is allowed)
+
+
+def read_modes(client: Any, timeout: float = 10.0) -> AccountModes:
+    """GET positionSide/dual and multiAssetsMargin (and, in Hedge Mode, whether the account
+    is idle). Raises what python-binance raises; the caller decides what a failure means."""
+    rp = {"requests_params": {"timeout": timeout}}
+    hedge = bool(client.futures_get_position_mode(**rp).get("dualSidePosition"))
+    multi = bool(client.futures_get_multi_assets_mode().get("multiAssetsMargin"))
+    idle = False
+    if hedge:
+        positions = [r for r in client.futures_position_information(**rp) if float(r.get("positionAmt") or 0)]
+        orders = client.futures_get_open_orders(**rp)
+        algo = client.futures_get_open_algo_orders(**rp)
+        idle = not positions and not orders and not algo
+    return AccountModes(hedge, multi, idle)
+
+
+def switch_to_one_way(client: Any, timeout: float = 10.0) -> str:
+    """POST positionSide/dual dualSidePosition=false; the line for the chat (either way)."""
+    try:
+        client.futures_change_position_mode(dualSidePosition="false", requests_params={"timeout": timeout})
+    except BinanceAPIException as e:
+        if e.code == NO_NEED:
+            return "the account is already in One-way Mode; /start"
+        if e.code == HAS_ORDERS:
+            return "not switched: the account has open orders now (Binance -4067); cancel them first"
+        if e.code == HAS_POSITION:
+            return "not switched: the account holds a position now (Binance -4068); close it first"
+        return f"not switched: {_what(e)}"
+    except ANY_ERROR as e:
+        return f"not switched: Binance did not answer ({_what(e)}); /start shows the mode"
+    return "switched the account to One-way Mode; /start now"
+
+
+class AccountRefused(ValueError):
+    """The account's mode rules out trading; `switchable` when the bot may switch it."""
+
+    def __init__(self, line: str, switchable: bool) -> None:
+        super().__init__(line)
+        self.switchable = switchable
+
+
+def check_account(broker: Any, say: Callable[[str], None]) -> None:
+    """At /start in demo/live: measure the clock first (every signed call needs it), then
+    refuse Hedge Mode (AccountRefused) and say what Multi-Assets mode means. When the modes
+    cannot be read, say so and go on: an order Binance refuses for the mode is shown as such."""
+    if not hasattr(broker, "keep_clock"):
+        return
+    broker.keep_clock()
+    try:
+        modes = read_modes(broker.client)
+    except ANY_ERROR as e:
+        say(f"could not read the account's position mode ({_what(e)}); orders it refuses are shown as refusals")
+        return
+    if modes.hedge:
+        raise AccountRefused(HEDGE_LINE + (SWITCH_OFFER if modes.idle else ""), modes.idle)
+    if modes.multi_assets:
+        say(MULTI_ASSETS_LINE)

@@ -73,17 +73,22 @@ def account(source):  # noqa: F811
     acc.close()
 
 
-def long_once(acc: Account) -> Decimal:
-    """/start, then a 0.01 long proposed and confirmed; the order's client id is returned."""
+def started(acc: Account):  # type: ignore[no-untyped-def]
+    """/start, then the market paused once the trader has every candle the exchange closed."""
     engine = acc.bot.engine  # type: ignore[union-attr]
     seen = engine.stream.feed.sink = Seen(engine.stream.feed.sink)
     acc.say("/start", "socket started")
-    acc.ex.pause()  # the market stands still while the order is proposed and confirmed…
+    acc.ex.pause()  # the market stands still while orders are proposed and confirmed…
     while True:  # …once the trader has every candle the exchange closed
         index = acc.ex.current_index
         assert seen.wait(acc.ex.candles[index - 1].open_time)
         if acc.ex.current_index == index:
-            break
+            return engine
+
+
+def long_once(acc: Account) -> Decimal:
+    """/start, then a 0.01 long proposed and confirmed; the order's client id is returned."""
+    engine = started(acc)
     proposal = engine.propose_order("long", None, Decimal("0.01"), ADMIN)
     assert isinstance(proposal, Proposal), proposal
     outcome = engine.confirm(proposal.id, ADMIN)
@@ -179,11 +184,7 @@ def test_an_account_switched_to_hedge_mode_while_running_gets_its_own_line(accou
     """Someone switches the idle account to Hedge Mode on the website while the bot streams:
     Binance refuses the next order with -4061, and the chat says what to do."""
     account.start_bot(str(tmp_path / "bot.sqlite"))
-    engine = account.bot.engine  # type: ignore[union-attr]
-    seen = engine.stream.feed.sink = Seen(engine.stream.feed.sink)
-    account.say("/start", "socket started")
-    account.ex.pause()
-    assert seen.wait(account.ex.candles[account.ex.current_index - 1].open_time)
+    engine = started(account)
     account.ex.set_account_modes(hedge=True)
     proposal = engine.propose_order("long", None, Decimal("0.01"), ADMIN)
     outcome = engine.confirm(proposal.id, ADMIN)
@@ -193,11 +194,7 @@ def test_an_account_switched_to_hedge_mode_while_running_gets_its_own_line(accou
 
 def test_a_leverage_call_that_gets_no_clear_answer_is_the_orders_refusal(account: Account, tmp_path) -> None:
     account.start_bot(str(tmp_path / "bot.sqlite"))
-    engine = account.bot.engine  # type: ignore[union-attr]
-    seen = engine.stream.feed.sink = Seen(engine.stream.feed.sink)
-    account.say("/start", "socket started")
-    account.ex.pause()
-    assert seen.wait(account.ex.candles[account.ex.current_index - 1].open_time)
+    engine = started(account)
     account.ex.faults.rest_errors(504, route="POST /fapi/v1/leverage")
     proposal = engine.propose_order("long", None, Decimal("0.01"), ADMIN)
     outcome = engine.confirm(proposal.id, ADMIN)

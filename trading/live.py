@@ -191,8 +191,7 @@ class LiveTrading:
                     return Outcome(False, f"Not proposed: quantity {qty.normalize():f} is below {symbol}'s step {rules.market_step.normalize():f} (LOT_SIZE)")
                 qty = stepped
         reason = f"/{action}" + (f" {qty.normalize():f}" if qty is not None else "") + (f" {symbol}" if symbol != self.settings.symbols[0] else "")
-        # decided at the last candle's open (the exchange's clock: a lookup by id accepts
-        # only orders made after it); the id carries the host's time so two stay apart
+        # decided at the last candle's open (exchange clock: lookups accept orders after it)
         legs = trader.legs(symbol, want, reason, last, qty, stamp=int(time.time() * 1000))
         if not legs:
             return Outcome(False, f"Already {action} {symbol}; give a quantity to add to it.")

@@ -42,6 +42,7 @@ class Book:
     margin: Decimal = Decimal(0)
     liq: Decimal | None = None
     liq_f: float = 0.0
+    liq_long: bool = True  # the side liq is for: a long is liquidated below it
     funded_to: int | None = None  # open time of the last candle whose funding times were booked
 
     def state(self) -> dict[str, Any]:
@@ -53,6 +54,7 @@ class Book:
             "take": None if self.take is None else str(self.take),
             "margin": str(self.margin),
             "liq": None if self.liq is None else str(self.liq),
+            "liq_long": self.liq_long,
             "funded_to": self.funded_to,
         }
 
@@ -67,6 +69,7 @@ class Book:
             setattr(self, name + "_f", 0.0 if raw is None else float(raw))
         self.margin = Decimal(state.get("margin") or 0)
         self.funded_to = state.get("funded_to")
+        self.liq_long = bool(state.get("liq_long", True))
 
 
 @dataclass(frozen=True)

@@ -141,9 +141,11 @@ class Trader(TraderExits, FuturesRules, StrategySeam):
             if self._next_values is not None:
                 self._apply_values()
             book = self.books[candle.symbol]
-            funded = self._fund(book, candle)
+            funded = self._fund(book, candle) if self.funding is not None else []
             fills = self._fill_pending(book, candle) if book.pending else []
-            if (book.stop_f or book.take_f or book.liq_f) and self.exits is None:
+            lf = book.liq_f  # the liquidation price is checked inline: it is set on every paper position
+            if self.exits is None and (book.stop_f or book.take_f or (
+                    lf and (candle.low <= lf if book.liq_long else candle.high >= lf))):
                 fills += self._check_exits(book, candle)
             book.history.append(candle)
             book.last_close = book.last_price = candle.close

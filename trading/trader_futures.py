@@ -75,6 +75,7 @@ class FuturesRules:
         book.liq = liquidation_price(pos.side, pos.qty, pos.entry, book.margin, brackets or (),
                                      self.filters[book.symbol].tick_size)
         book.liq_f = float(book.liq) if book.liq is not None else 0.0
+        book.liq_long = pos.qty > 0
 
     def _flat(self, book: Book) -> None:
         book.stop = book.take = book.liq = None

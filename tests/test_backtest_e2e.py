@@ -10,6 +10,7 @@ from PIL import Image
 
 from storage.audit import AuditLog
 from storage.db import open_db
+from storage.funding import FundingStore
 from storage.klines import KlineStore
 from storage.params import ParamStore
 from tests.test_bot_e2e import ADMIN, GROUP, GUEST, World, source  # noqa: F401  (fixture)
@@ -48,8 +49,11 @@ def test_backtest_compares_and_apply_changes_params_like_set(source, tmp_path): 
         table = next(m for m in w.api.sent(GROUP) if m["message_id"] in ids)["text"]
         assert "current" in table and "given" in table and "net PnL" in table and "max drawdown" in table
         assert "fast" in table and "slow" in table
-        # candles were fetched over REST into the store: 2 days of 15m plus the warm-up
+        # candles were fetched over REST into the store: 2 days of 15m plus the warm-up, and
+        # with them the funding history (GET /fapi/v1/fundingRate), which the run booked
         assert KlineStore(open_db(w.db_path)).count("BTCUSDT", "15m") >= 2 * 96
+        assert len(FundingStore(open_db(w.db_path)).rates("BTCUSDT")) >= 6
+        assert "funding" in table and "liquidations" in table
 
         (apply_button,) = photo["reply_markup"]["inline_keyboard"][0]
         assert "Apply fast=9 slow=30" in apply_button["text"]

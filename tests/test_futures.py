@@ -184,3 +184,40 @@ def test_grid_cells_above_max_leverage_are_skipped_and_counted():
     result = sweep(candles, grid, base={"fast": 2, "slow": 6}, warmup=0, max_leverage=10, verify=0)
     assert sorted({c.params["leverage"] for c in result.cells if c.stats is not None}) == [5, 10]
     assert "4 skipped (leverage above MAX_LEVERAGE 10)" in summary_line(result)
+
+
+def test_db_backtest_takes_funding_and_brackets_from_the_store(tmp_path, capsys):
+    """--db: the funding history and leverage brackets fetched with the klines are used;
+    --funding FILE comes first; a bad file is one line, exit 2."""
+    from storage.db import open_db
+    from storage.funding import FundingStore
+    from storage.klines import KlineStore
+
+    db_path = str(tmp_path / "bot.sqlite")
+    db = open_db(db_path)
+    candles = held(70)
+    KlineStore(db).upsert_many(candles)
+    store = FundingStore(db)
+    store.upsert_rates("BTCUSDT", [(64 * IV + 1, "0.00050000", None)])
+    # a one-bracket table (10 % maintenance): only to see that the stored one is read
+    store.save_brackets("BTCUSDT", [{"bracket": 1, "initialLeverage": 20, "notionalCap": 10**9, "notionalFloor": 0,
+                                     "maintMarginRatio": 0.1, "cum": 0.0}])
+    env = tmp_path / ".env"
+    env.write_text("")
+    base = ["--db", db_path, "--param", "fast=2", "--param", "slow=3", "--param", "leverage=5", "--warmup", "0",
+            "--exit-at-end", "--env-file", str(env), "--trades-out", str(tmp_path / "t.csv")]
+    assert cli(base) == 0
+    text = capsys.readouterr().out
+    assert "model: funding the store (1 rates, fetched with the klines) · liquidation the store's leverage brackets" in text
+    (row,) = list(csv.DictReader((tmp_path / "t.csv").open()))
+    assert D(row["funding"]) == -D("0.005") * D(100_064) * D("0.0005")
+    rates = tmp_path / "rates.csv"
+    rates.write_text("funding_time_ms,rate\n" + f"{64 * IV},-0.001\n")
+    assert cli(base + ["--funding", str(rates)]) == 0
+    (row,) = list(csv.DictReader((tmp_path / "t.csv").open()))
+    assert D(row["funding"]) == D("0.005") * D(100_064) * D("0.001")
+    assert "model: funding " + str(rates) + " (1 rates)" in capsys.readouterr().out
+    rates.write_text("funding_time_ms,rate\n1,abc\n")
+    assert cli(base + ["--funding", str(rates)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "line 2: expected funding_time_ms,rate" in err[0]

@@ -53,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         run(settings)
+    except ConfigError as e:  # found while building the engine (STRATEGY failing its check)
+        say(f"config error: {e}")
+        return 2
     except InvalidToken:
         say("TELEGRAM_TOKEN: Telegram rejected the token (check it with @BotFather)")
         return 2

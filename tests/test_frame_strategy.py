@@ -138,11 +138,11 @@ def test_signals_resolve_as_freqtrade_and_entries_against_a_position_reverse() -
 
 def test_plugin_from_a_file_backtests_the_same_as_the_live_path(tmp_path) -> None:
     spec = write_plugin(tmp_path, PLUGIN) + ":Mine"
-    candles = synthetic(1500)
+    candles = synthetic(700)
     cls = strategy_class(spec)
     assert cls.name == spec and [p.name for p in cls.schema.params][:2] == ["fast", "slow"]
     bt = run_backtest(candles, strategy=spec, warmup=300, filters=F)
-    assert len(bt.trades) >= 5
+    assert len(bt.trades) >= 3
     # The live path: populate per closed candle on the last startup + window_extra candles.
     live = trader_for(spec)
     replay(live, candles, warmup=300)
@@ -223,3 +223,16 @@ def test_builtins_pass_the_check_and_trade(name) -> None:
     candles = synthetic(3000)
     assert check_strategy(strategy_class(name), None, candles, samples=20).ok
     assert run_backtest(candles, strategy=name, warmup=300, filters=F).trades
+
+
+def test_the_grid_runs_dataframe_strategies_through_the_shared_backtest() -> None:
+    from trading.optimize import sweep
+    from trading.optimize.grid import parse_grid
+
+    candles = synthetic(1500)
+    grid = parse_grid(["bb_period=10,20", "bb_std=1.5,2"], strategy_class("bb_breakout").schema)
+    result = sweep(candles, grid, strategy="bb_breakout", warmup=100, filters=F, workers=1)
+    assert len(result.ranked) == 4 and not any(c.fast for c in result.cells)
+    for cell in result.cells:
+        shared = run_backtest(candles, strategy="bb_breakout", values=cell.values, warmup=100, filters=F).stats
+        assert (cell.stats.trades, cell.stats.net_pnl, cell.stats.fees) == (shared.trades, shared.net_pnl, shared.fees)

@@ -60,7 +60,7 @@ def remember(state: RuntimeState, strategy: str, env_strategy: str) -> None:
 def refusal(name: str, values: Values, stored: Sequence[Candle]) -> str | None:
     """None if `name` may trade live with `values`; else the check's line."""
     report = live_check(strategy_class(name), values, stored)
-    log.info("%s", report.line())
+    (log.info if report.ok else log.warning)("%s", report.line())
     return None if report.ok else report.line() + "; not traded live"
 
 

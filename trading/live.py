@@ -159,9 +159,8 @@ class LiveTrading:
         return switch(self, spec, changes, user_id)
 
     def _stored_candles(self) -> list[Candle]:
-        """The first symbol's stored candles, for the look-ahead and window check."""
-        rows = self._klines().latest(self.settings.symbols[0], self.settings.interval, 3000)
-        return [Candle.from_row(r) for r in rows]
+        """The first symbol's stored candles (the last 3,000), for the look-ahead and window check."""
+        return [Candle.from_row(r) for r in self._klines().latest(self.settings.symbols[0], self.settings.interval, 3000)]
 
     # ------------------------------------------------------------- orders from the chat
     def propose_order(self, action: str, symbol: str, qty: Decimal | None, user_id: int | None) -> Proposal | Outcome:

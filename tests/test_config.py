@@ -160,3 +160,15 @@ def test_a_binance_stream_host_without_market_is_one_config_line(url, monkeypatc
 def test_routed_and_non_binance_stream_urls_are_accepted():
     assert load(BINANCE_WS_URL="wss://fstream.binance.com/market/").binance_ws_url == "wss://fstream.binance.com/market"
     assert load(BINANCE_WS_URL="ws://127.0.0.1:9").binance_ws_url == "ws://127.0.0.1:9"  # not Binance: as given
+
+
+def test_paper_slippage_bps_is_checked_and_reaches_the_paper_broker(tmp_path):
+    from trading.live import make_broker
+    from trading.portfolio import Portfolio
+
+    assert load().paper_slippage_bps == 0
+    s = load(PAPER_SLIPPAGE_BPS="2.5")
+    assert make_broker(s, {}, Portfolio(s.paper_balance)).slippage_bps == Decimal("2.5")
+    for bad in ("-1", "1001", "abc"):
+        with pytest.raises(ConfigError, match="PAPER_SLIPPAGE_BPS"):
+            load(PAPER_SLIPPAGE_BPS=bad)

@@ -149,6 +149,9 @@ def test_slippage_on_entries_stops_and_gaps():
         assert trade.exit_price == (trigger * D("0.999") / TICK).to_integral_value(rounding="ROUND_FLOOR") * TICK
     short = run(entered(-1), 100, 5, slippage_bps=D(25))
     assert short.trader.portfolio.positions["BTCUSDT"].entry == D("99750.0")  # a sell 25 bps lower
+    (view,) = short.trader.snapshot().positions  # /status shows it: "· liq 119223.1"
+    assert view.liq == liquidation_price(-1, D("0.005"), D("99750.0"), D("0.005") * D("99750.0") / 5,
+                                         BTCUSDT_BRACKETS, TICK)
 
 
 def test_freqtrades_year_trade_for_trade(tmp_path, capsys):
@@ -221,3 +224,16 @@ def test_db_backtest_takes_funding_and_brackets_from_the_store(tmp_path, capsys)
     assert cli(base + ["--funding", str(rates)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "line 2: expected funding_time_ms,rate" in err[0]
+
+
+def test_pnl_shows_funding_apart_from_fees_and_a_replay_books_it_before_fills_at_the_same_time():
+    from trading.pnl import pnl_summary
+    from trading.portfolio import Fill, Portfolio
+
+    fills = [Fill("tg-BTCUSDT-0-o", "BTCUSDT", "BUY", D("0.01"), D(100_000), D("0.5"), 0),
+             Fill("tg-BTCUSDT-1-c", "BTCUSDT", "SELL", D("0.01"), D(101_000), D("0.505"), 8 * 3_600_000)]
+    p = Portfolio.replay(D(1000), fills, [(8 * 3_600_000, "BTCUSDT", D("-0.1"))])  # paid at the closing open
+    (t,) = p.trades
+    assert (t.funding, t.pnl, p.balance) == (D("-0.1"), D(10) - D("1.005") - D("0.1"), D(1000) + t.pnl)
+    s = pnl_summary("all", 9 * 3_600_000, p.trades, D(0))
+    assert (s.gross, s.fees, s.funding, s.realized) == (D(10), D("1.005"), D("-0.1"), t.pnl)

@@ -83,6 +83,7 @@ class PositionView:
     leverage: int
     stop: Decimal | None
     take: Decimal | None
+    liq: Decimal | None = None  # paper: the isolated liquidation price
 
 
 @dataclass(frozen=True)
@@ -152,7 +153,7 @@ def snapshot_of(trader: Trader) -> TraderSnapshot:
         positions.append(
             PositionView(
                 s, pos.side_name, abs(pos.qty), pos.entry, mark, pos.unrealized(mark),
-                int(trader.values.get("leverage", 1)), book.stop, book.take,
+                int(trader.values.get("leverage", 1)), book.stop, book.take, book.liq,
             )
         )
     p = trader.portfolio

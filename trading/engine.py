@@ -237,7 +237,7 @@ class Engine(EngineReports):
         price = f.fmt_price if f else str
         qty = f.fmt_qty if f else str
         exits = "".join(
-            f" · {name} {price(level)}" for name, level in (("SL", p.stop), ("TP", p.take)) if level is not None
+            f" · {name} {price(level)}" for name, level in (("SL", p.stop), ("TP", p.take), ("liq", p.liq)) if level is not None
         )
         return (
             f"{p.side} {qty(p.qty)} {p.symbol} @ {price(p.entry)} · mark {price(p.mark)} · "

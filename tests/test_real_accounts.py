@@ -241,3 +241,19 @@ def test_hedge_mode_legs_are_kept_apart_and_never_adopted() -> None:
     ]
     (line,) = hedged_lines(state)
     assert "LONG 0.01 at 70000" in line and "SHORT 0.02 at 71000" in line and "adopts neither" in line
+
+
+def test_set_leverage_is_checked_against_the_symbols_brackets(source, tmp_path) -> None:  # noqa: F811
+    """A small coin's brackets allow 20x only up to 5,000 USDT: /set leverage=20 with a 1,000
+    USDT stake (a 20,000 USDT position) is refused at /set with the highest leverage that fits."""
+    acc = Account(source, symbol="SOLUSDT")
+    try:
+        acc.start_bot(str(tmp_path / "bot.sqlite"), SYMBOLS="SOLUSDT", STRATEGY="ema_cross", MAX_LEVERAGE="20")
+        msg = acc.say("/set leverage=20 stake_usdt=1000", "leverage: at most 10x for SOLUSDT")
+        assert "20000 USDT position is limited to 10x" in msg["text"] and "nothing changed" in msg["text"], msg["text"]
+        assert acc.bot.engine.params()[1]["leverage"] == 3  # type: ignore[union-attr]
+        acc.say("/set leverage=10 stake_usdt=1000", "leverage")
+        assert acc.bot.engine.params()[1]["leverage"] == 10  # type: ignore[union-attr]
+        acc.say("/set leverage=20", "leverage: at most 10x for SOLUSDT")  # the stored stake counts too
+    finally:
+        acc.close()

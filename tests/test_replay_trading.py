@@ -328,3 +328,17 @@ def test_hedge_mode_answers_and_the_change_mode_rules(ex: ReplayExchange, client
     assert close.code == -1106
     ex.set_account_modes(multi_assets=True)
     assert client.futures_get_multi_assets_mode() == {"multiAssetsMargin": True}
+
+
+def test_each_symbol_has_its_own_brackets() -> None:
+    """BTC and ETH get Binance's large-cap table; other symbols a small coin's (20x up to
+    5,000 USDT), in /leverageBracket, in what /leverage accepts and in the margin checks."""
+    with ReplayExchange(generate(700), start_index=START, paused=True, extra_symbols={"SOLUSDT": generate(700)}) as ex:
+        c = Client(ex.api_key, ex.api_secret, ping=False)
+        c.FUTURES_URL = ex.rest_url + "/fapi"
+        btc, sol = (c.futures_leverage_bracket(symbol=s) for s in ("BTCUSDT", "SOLUSDT"))
+        assert (btc["brackets"][0]["initialLeverage"], btc["brackets"][0]["notionalCap"]) == (125, 300_000)
+        assert (sol["brackets"][0]["initialLeverage"], sol["brackets"][0]["notionalCap"]) == (20, 5_000)
+        assert c.futures_change_leverage(symbol="BTCUSDT", leverage=50)["leverage"] == 50
+        assert api_error(c.futures_change_leverage, symbol="SOLUSDT", leverage=50).code == -4028
+        assert c.futures_change_leverage(symbol="SOLUSDT", leverage=10)["maxNotionalValue"] == "25000"

@@ -27,6 +27,7 @@ from trading.brokers import Broker, OrderRefused, OrderRequest, PaperBroker
 from trading.candles import Candle
 from trading.config import Settings
 from trading.confirmations import Confirmations, Outcome, Proposal
+from trading.exchange.brackets import BracketCache, leverage_problem
 from trading.exchange.market import make_client, paper_funding_rate
 from trading.exchange.reconcile import differences, hedged_lines, reconcile
 from trading.futures import DEFAULT_BRACKETS
@@ -118,8 +119,8 @@ class LiveTrading:
         self.pause = self.trader.pause = PauseGate(
             lambda: RuntimeState(self._conn()).get(STATE_KEY), lambda v: RuntimeState(self._conn()).set(STATE_KEY, v)
         )
-        if broker is not None and settings.trading_mode != "paper":
-            self.trader.instance = instance_id(self._conn())
+        exchange = hasattr(broker, "keep_clock")  # demo/live: ids carry the instance, /set meets the brackets
+        self._brackets, self.trader.instance = (BracketCache(broker), instance_id(self._conn())) if exchange else (None, "")
         # Proposals a crash left confirmed or being placed: only these are reconciled, never
         # one that a person confirms in this process (it would race its own placement).
         self._leftovers = {
@@ -140,9 +141,9 @@ class LiveTrading:
         """Validate all, store all, schedule all, or raise ParamError and change nothing."""
         with self._lock:
             merged = self.schema.validate(self.values, changes)
-            cap = self.settings.max_leverage
-            if "leverage" in changes and int(merged.get("leverage", 1)) > cap:
-                raise ParamError(f"leverage: at most {cap} here (MAX_LEVERAGE), got {merged['leverage']}")
+            problem = leverage_problem(self.settings.max_leverage, self._brackets, changes, merged, self.settings.symbols)
+            if problem:
+                raise ParamError(problem)
             diff = [
                 ParamChange(name, fmt_value(self.values[name]), fmt_value(merged[name]))
                 for name in changes
@@ -294,7 +295,6 @@ class LiveTrading:
         broker = self.trader.broker
         if not hasattr(broker, "lookup"):
             return []
-        broker.resync_clock()  # before the first signed request: a drifting host clock is -1021
         with self.trader.lock:
             said = self._settle_leftovers(broker) + self._adopt_positions(broker)
             return said + self.trader.protect_all(check=True)

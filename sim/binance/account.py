@@ -37,6 +37,7 @@ from sim.binance.rules import (
     TAKER_FEE,
     maint_margin,
     max_notional,
+    symbol_max_leverage,
 )
 
 
@@ -87,7 +88,7 @@ class Account:
         return abs(pos.amt) * self.mark(pos.symbol) / pos.leverage
 
     def maint(self, pos: Position) -> Decimal:
-        return maint_margin(pos.amt * self.mark(pos.symbol)) if pos.amt else ZERO
+        return maint_margin(pos.amt * self.mark(pos.symbol), pos.symbol) if pos.amt else ZERO
 
     def has_open_orders(self, symbol: str) -> bool:
         return bool(self._open[symbol])
@@ -339,14 +340,14 @@ class Account:
         raw = params.get("leverage")
         if not raw:
             raise mandatory("leverage")
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_LEVERAGE:
+        if not raw.isdigit() or not 1 <= int(raw) <= min(MAX_LEVERAGE, symbol_max_leverage(spec.symbol)):
             raise BinanceError(-4028, f"Leverage {raw} is not valid")
         lev = int(raw)
         pos = self.positions[spec.symbol]
-        if abs(pos.amt) * self.mark(spec.symbol) > max_notional(lev):
+        if abs(pos.amt) * self.mark(spec.symbol) > max_notional(lev, spec.symbol):
             raise BinanceError(-2027, "Exceeded the maximum allowable position at current leverage.")
         pos.leverage = lev
-        return {"leverage": lev, "maxNotionalValue": str(max_notional(lev)), "symbol": spec.symbol}
+        return {"leverage": lev, "maxNotionalValue": str(max_notional(lev, spec.symbol)), "symbol": spec.symbol}
 
     def change_position_mode(self, params: Mapping[str, str], open_algo: int = 0) -> dict[str, object]:
         """Binance's rules: the same mode is -4059; any open order (plain or conditional) is

@@ -36,17 +36,18 @@ from sim.binance.clock import Step
 from sim.binance.errors import BinanceError
 from sim.binance.orders import ZERO, Trade, decimal_param
 from sim.binance.reports import fixed
-from sim.binance.rules import BRACKETS, Bracket, maint_margin
+from sim.binance.rules import Bracket, brackets_for, maint_margin
 from sim.binance.user_events import AccountWatcher
 
 LIQUIDATION_FEE = Decimal("0.0125")  # exchangeInfo's liquidationFee
 
 
-def bracket_of(notional: Decimal) -> Bracket:
-    for b in BRACKETS:
+def bracket_of(notional: Decimal, symbol: str = "BTCUSDT") -> Bracket:
+    table = brackets_for(symbol)
+    for b in table:
         if abs(notional) < b.cap:
             return b
-    return BRACKETS[-1]
+    return table[-1]
 
 
 class Liquidator:
@@ -95,7 +96,7 @@ class Liquidator:
             if s == sym or self.isolated(s) or not pos.amt:
                 continue
             mark = (marks or {}).get(s, acc.mark(s))
-            total += (mark - pos.entry) * pos.amt - maint_margin(pos.amt * mark)
+            total += (mark - pos.entry) * pos.amt - maint_margin(pos.amt * mark, s)
         return total
 
     def liquidation_price(self, sym: str) -> Decimal:
@@ -103,7 +104,7 @@ class Liquidator:
         if not pos.amt:
             return ZERO
         a, entry = abs(pos.amt), pos.entry
-        b = bracket_of(a * entry)
+        b = bracket_of(a * entry, sym)
         c = self.collateral(sym)
         if pos.amt > 0:
             price = (a * entry - c - b.cum) / (a * (1 - b.maint_ratio))
@@ -120,7 +121,7 @@ class Liquidator:
     def margin_of(self, sym: str, price: Decimal) -> tuple[Decimal, Decimal]:
         """(margin, maintenance margin) of the position if the price were `price`."""
         pos = self.account.positions[sym]
-        return self.collateral(sym) + (price - pos.entry) * pos.amt, maint_margin(pos.amt * price)
+        return self.collateral(sym) + (price - pos.entry) * pos.amt, maint_margin(pos.amt * price, sym)
 
     # ---- the replayed price --------------------------------------------------------------------
 
@@ -216,7 +217,7 @@ class Liquidator:
                         "iw": fixed(acc.isolated_wallets[sym] if iso else ZERO, 8),
                         "mp": fixed(mark, 8),
                         "up": fixed(acc.unrealized(pos), 8),
-                        "mm": fixed(maint_margin(pos.amt * mark), 8),
+                        "mm": fixed(maint_margin(pos.amt * mark, pos.symbol), 8),
                     }
                 ],
             }

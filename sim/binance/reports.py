@@ -162,7 +162,7 @@ def position_risk(
                     "leverage": str(pos.leverage),
                     "marginType": "isolated" if isolated else "cross",
                     "isAutoAddMargin": "false",
-                    "maxNotionalValue": str(max_notional(pos.leverage)),
+                    "maxNotionalValue": str(max_notional(pos.leverage, pos.symbol)),
                 }
             )
         rows.append(row)
@@ -271,7 +271,7 @@ def _account_position(account: Account, sym: str, version: int) -> dict[str, obj
                 "leverage": str(pos.leverage),
                 "isolated": account.margin_types[sym] == "ISOLATED",
                 "entryPrice": trimmed(pos.entry),
-                "maxNotional": str(max_notional(pos.leverage)),
+                "maxNotional": str(max_notional(pos.leverage, pos.symbol)),
                 "bidNotional": "0",
                 "askNotional": "0",
             }
@@ -296,7 +296,7 @@ def symbol_config(account: Account, params: Mapping[str, str]) -> list[dict[str,
             "marginType": account.margin_types[s],
             "isAutoAddMargin": "false",
             "leverage": account.positions[s].leverage,
-            "maxNotionalValue": str(max_notional(account.positions[s].leverage)),
+            "maxNotionalValue": str(max_notional(account.positions[s].leverage, s)),
         }
         for s in symbols
     ]

@@ -47,18 +47,37 @@ BRACKETS = _brackets(
 )  # fmt: skip
 
 
-def max_notional(leverage: int) -> int:
+# A small coin's brackets (Binance gives them far lower leverage): every symbol but BTC
+# and ETH uses these, so a replay of several symbols has per-symbol brackets to meet.
+ALT_BRACKETS = _brackets(
+    (
+        (20, 5_000, "0.01"), (10, 25_000, "0.025"), (5, 100_000, "0.05"), (4, 250_000, "0.1"),
+        (3, 1_000_000, "0.125"), (2, 5_000_000, "0.25"), (1, 10_000_000, "0.5"),
+    )
+)  # fmt: skip
+
+
+def brackets_for(symbol: str) -> tuple[Bracket, ...]:
+    return BRACKETS if symbol.startswith(("BTC", "ETH")) else ALT_BRACKETS
+
+
+def symbol_max_leverage(symbol: str) -> int:
+    return brackets_for(symbol)[0].leverage
+
+
+def max_notional(leverage: int, symbol: str = "BTCUSDT") -> int:
     """The largest position notional a symbol may hold at `leverage`."""
-    return max(b.cap for b in BRACKETS if b.leverage >= leverage)
+    return max((b.cap for b in brackets_for(symbol) if b.leverage >= leverage), default=0)
 
 
-def maint_margin(notional: Decimal) -> Decimal:
+def maint_margin(notional: Decimal, symbol: str = "BTCUSDT") -> Decimal:
     """Maintenance margin of a position of this absolute notional."""
     n = abs(notional)
-    for b in BRACKETS:
+    table = brackets_for(symbol)
+    for b in table:
         if n < b.cap:
             return n * b.maint_ratio - b.cum
-    last = BRACKETS[-1]
+    last = table[-1]
     return n * last.maint_ratio - last.cum
 
 
@@ -75,6 +94,6 @@ def brackets_json(symbol: str) -> dict[str, object]:
                 "maintMarginRatio": float(b.maint_ratio),
                 "cum": float(b.cum),
             }
-            for i, b in enumerate(BRACKETS, start=1)
+            for i, b in enumerate(brackets_for(symbol), start=1)
         ],
     }

@@ -28,6 +28,7 @@ from bot import (  # noqa: F401  (these modules register commands and buttons)
     backtest_commands,
     buttons,
     chart_commands,
+    chats,
     ops_commands,
     order_commands,
     param_commands,
@@ -111,6 +112,9 @@ def build_application(
     )
 
     async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if (move := chats.service_move(update, access)) is not None:
+            await chats.follow(context.application, *move)
+            raise ApplicationHandlerStop
         chat = update.effective_chat
         if not access.chat_allowed(chat.id if chat else None):
             raise ApplicationHandlerStop
@@ -194,10 +198,12 @@ async def on_startup(app: Application) -> None:
     """Bind the notice queue to this loop and publish the command list (setMyCommands)."""
     notifier: TelegramNotifier = app.bot_data["notifier"]
     engine: Engine = app.bot_data["engine"]
-    chat_id = engine.settings.notice_chat_id
+    await chats.restore(app)  # a group that became a supergroup in an earlier run
 
     async def send(html: str) -> None:
-        await app.bot.send_message(chat_id, html, parse_mode=ParseMode.HTML, read_timeout=NOTICE_READ_TIMEOUT)
+        await chats.to_notice_chat(
+            app, lambda chat_id: app.bot.send_message(chat_id, html, parse_mode=ParseMode.HTML, read_timeout=NOTICE_READ_TIMEOUT)
+        )
 
     async def deliver(notice: Notice) -> None:
         await proposals.deliver(app, notice)

@@ -11,12 +11,12 @@ import logging
 from dataclasses import replace
 from html import escape
 
-from telegram import InlineKeyboardMarkup
+from telegram import InlineKeyboardMarkup, Message
 from telegram.constants import ParseMode
-from telegram.error import BadRequest
+from telegram.error import BadRequest, ChatMigrated
 from telegram.ext import Application
 
-from bot import views
+from bot import chats, views
 from bot.buttons import PressResult, Signer, button, button_action
 from bot.commands import off_loop
 from bot.ratelimit import urgent
@@ -87,17 +87,26 @@ async def deliver(app: Application, notice: Notice) -> None:
     rules = await off_loop(engine.symbol_filters, p.symbol)
     if notice.kind == "proposal":
         html = proposal_html(p, rules)
-        msg = await app.bot.send_message(
-            chat_id, html, parse_mode=ParseMode.HTML, reply_markup=proposal_keyboard(signer, chat_id, p.id)
-        )
-        _changed(app.bot_data, chat_id, msg.message_id, html, True)
-        await off_loop(engine.set_proposal_message, p.id, chat_id, msg.message_id)
+
+        async def post(chat_id: int) -> Message:
+            return await app.bot.send_message(
+                chat_id, html, parse_mode=ParseMode.HTML, reply_markup=proposal_keyboard(signer, chat_id, p.id)
+            )
+
+        msg = await chats.to_notice_chat(app, post)
+        _changed(app.bot_data, msg.chat_id, msg.message_id, html, True)
+        await off_loop(engine.set_proposal_message, p.id, msg.chat_id, msg.message_id)
         return
     current = await off_loop(engine.proposal, p.id) or p
+    html = proposal_html(current, rules)
     if current.message_id is None:
-        await app.bot.send_message(chat_id, proposal_html(current, rules), parse_mode=ParseMode.HTML)
+        await chats.to_notice_chat(app, lambda c: app.bot.send_message(c, html, parse_mode=ParseMode.HTML))
         return
-    await _edit(app, current.chat_id or chat_id, current.message_id, current, rules)
+    try:
+        await _edit(app, current.chat_id or chat_id, current.message_id, current, rules)
+    except ChatMigrated as e:  # posted in the group before it became a supergroup: show it anew there
+        await chats.follow(app, current.chat_id or chat_id, e.new_chat_id)
+        await app.bot.send_message(engine.settings.notice_chat_id, html, parse_mode=ParseMode.HTML)
 
 
 async def _edit(app: Application, chat_id: int, message_id: int, p: Proposal, rules: SymbolFilters | None) -> None:

@@ -57,7 +57,7 @@ async def serve(
         assert app.updater is not None
         await app.updater.start_polling(
             poll_interval=0.0, timeout=poll_timeout, drop_pending_updates=False,
-            allowed_updates=["message", "callback_query"],
+            allowed_updates=["message", "callback_query", "my_chat_member"],
         )
         if await asyncio.to_thread(engine.resume_stream):
             log.info("stream was running before the restart; resumed")

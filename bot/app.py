@@ -34,6 +34,7 @@ from bot import (  # noqa: F401  (these modules register commands and buttons)
     param_commands,
     pending_commands,
     proposals,
+    reach,
     report_commands,
     status_buttons,
     strategy_commands,
@@ -114,6 +115,9 @@ def build_application(
     async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if (move := chats.service_move(update, access)) is not None:
             await chats.follow(context.application, *move)
+            raise ApplicationHandlerStop
+        if update.my_chat_member is not None:
+            reach.on_member_update(context.application, update.my_chat_member)
             raise ApplicationHandlerStop
         chat = update.effective_chat
         if not access.chat_allowed(chat.id if chat else None):
@@ -208,7 +212,7 @@ async def on_startup(app: Application) -> None:
     async def deliver(notice: Notice) -> None:
         await proposals.deliver(app, notice)
 
-    notifier.bind(send, deliver)
+    notifier.bind(send, deliver, reach.make(app, notifier))
     app.bot_data["logs"].install()
     await app.bot.set_my_commands([BotCommand(c.name, c.description[:256]) for c in COMMANDS])
     log.info("bot @%s serving chats %s", app.bot.username, engine.settings.telegram_chat_ids)
@@ -216,6 +220,8 @@ async def on_startup(app: Application) -> None:
 
 async def on_shutdown(app: Application) -> None:
     await app.bot_data["throttle"].flush()
+    if "reach" in app.bot_data:
+        await app.bot_data["reach"].close()
     notifier: TelegramNotifier = app.bot_data["notifier"]
     app.bot_data["logs"].remove()
     await notifier.close()

@@ -26,9 +26,10 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
-from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
 from bot.ratelimit import PRIORITY, URGENT
 from bot.views import MAX_MESSAGE, notice_html
@@ -95,7 +96,12 @@ class TelegramNotifier:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lanes = {"urgent": _Lane("urgent", True), "normal": _Lane("normal", False)}
         self._deliver: Deliver | None = None
+        self._reach: Any = None  # bot.reach.ChatReach: what a 403 (bot removed) waits for
         self.sent = 0
+
+    def held(self) -> int:
+        """Notices waiting to be sent, all lanes."""
+        return sum(len(lane.pending) for lane in self._lanes.values())
 
     @property
     def _pending(self) -> deque[_Queued]:  # the normal lane (kept for callers that look)
@@ -116,11 +122,12 @@ class TelegramNotifier:
             log.info("notice after shutdown not sent: %s", notice.text)
 
     # ---------------------------------------------------------------- event loop side
-    def bind(self, send: Send, deliver: Deliver | None = None) -> None:
+    def bind(self, send: Send, deliver: Deliver | None = None, reach: Any = None) -> None:
         """Start the consumers on the running loop; `send` posts one HTML message, `deliver`
         renders a SOLO notice (a proposal with its buttons, an edit of its message)."""
         self._loop = asyncio.get_running_loop()
         self._deliver = deliver
+        self._reach = reach
         for lane in self._lanes.values():
             lane.wake = asyncio.Event()
             lane.idle = asyncio.Event()
@@ -204,6 +211,12 @@ class TelegramNotifier:
                 seconds = wait.total_seconds() if hasattr(wait, "total_seconds") else float(wait)
                 log.info("notice rate-limited; retrying in %.1fs", seconds)
                 await asyncio.sleep(seconds)
+            except Forbidden as e:  # the bot was removed from the chat or blocked
+                if self._reach is None:
+                    log.error("notice rejected by Telegram (%s): %r", e, text[:200])
+                    return True
+                self._reach.lost(str(e))
+                await self._reach.wait()  # kept, and sent once the chat takes messages again
             except BadRequest as e:  # a NetworkError in PTB, but sending again cannot help
                 log.error("notice rejected by Telegram (%s): %r", e, text[:200])
                 return True

@@ -1,0 +1,49 @@
+"""The bot removed from its group while a strategy trades with CONFIRM_ORDERS=off, end to end
+through the local Bot API (403 Forbidden and the my_chat_member update): no new position
+while it cannot post, exits still managed, one summary once it is back in the group."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from tests.test_bot_e2e import GROUP, World, source  # noqa: F401  (fixture)
+from tests.test_orders_e2e import Seen
+
+
+def test_kicked_bot_opens_nothing_manages_exits_and_sums_up_when_back(source, tmp_path):  # noqa: F811
+    w = World(source, tmp_path, seconds_per_candle=0.02, CONFIRM_ORDERS="off")
+    try:
+        api = w.api
+        seen = Seen(w.engine.stream.feed.sink)
+        w.engine.stream.feed.sink = seen
+        mark = api.mark()
+        w.say("/start")
+        assert api.wait_for_text(GROUP, "· opened", start=mark, timeout=30), "the strategy trades"
+        mark = api.mark()
+        api.kick(GROUP)
+        assert api.wait_for(lambda c: c.error_code == 403, start=mark, timeout=10), "the bot tries and is refused"
+        assert "chat_unreachable" in w.engine.paused_reasons()
+        trader = w.engine.trader
+        cursor = trader.cursor("BTCUSDT")
+        held = trader.portfolio.positions.get("BTCUSDT")
+        qty = held.qty if held is not None else Decimal(0)
+        # Let the market run through several crosses while the bot is out of the group.
+        assert seen.wait(cursor + 150 * 15 * 60_000, timeout=30)
+        after = [f for f in w.engine.recent_fills(500) if f.time > cursor]
+        assert after, "the position was still managed (closed on the next cross)"
+        for f in after:  # each fill only shrinks the position: nothing opened or increased
+            new = qty + (f.qty if f.side == "BUY" else -f.qty)
+            assert abs(new) < abs(qty) and (new == 0 or (new > 0) == (qty > 0)), (f, qty)
+            qty = new
+        assert not [c for c in api.calls[mark:] if c.ok and c.chat_id == GROUP]
+
+        mark = api.mark()
+        api.readd(GROUP)
+        back = api.wait_for_text(GROUP, "Back in the chat", start=mark, timeout=10)
+        assert back is not None and "no new position was opened" in back["text"]
+        assert api.wait_for_text(GROUP, "· opened", start=mark, timeout=30), "entries allowed again"
+        assert "chat_unreachable" not in w.engine.paused_reasons()
+        summaries = [m for m in api.sent(GROUP) if "Back in the chat" in (m.get("text") or "")]
+        assert len(summaries) == 1
+    finally:
+        w.close()

@@ -28,6 +28,7 @@ NOTICE_ICONS = {
     "signal": "📣",
     "order_filled": "✅",
     "order_refused": "⛔",
+    "strategy_error": "⚠️",
     "reconciled": "🔁",
     "candle_closed": "🕯",
 }

@@ -236,3 +236,23 @@ def test_the_grid_runs_dataframe_strategies_through_the_shared_backtest() -> Non
     for cell in result.cells:
         shared = run_backtest(candles, strategy="bb_breakout", values=cell.values, warmup=100, filters=F).stats
         assert (cell.stats.trades, cell.stats.net_pnl, cell.stats.fees) == (shared.trades, shared.net_pnl, shared.fees)
+
+
+def test_a_switch_takes_effect_at_the_next_candle_warmed_and_keeps_the_position() -> None:
+    candles = synthetic(720)
+    p = Portfolio(D("10000"))
+    t = Trader(symbols=["SYNTH"], interval_ms=900_000, strategy="ema_cross", values={"fast": 3, "slow": 8},
+               filters={"SYNTH": F}, portfolio=p, broker=PaperBroker({"SYNTH": F}, D("0.0005"), p), min_warmup=300)
+    replay(t, candles[:600], warmup=300)
+    held = p.positions["SYNTH"].qty
+    assert held  # ema_cross 3/8 on a random walk is always in a position
+    t.set_strategy("bb_breakout", strategy_class("bb_breakout").schema.defaults())
+    assert t.strategy_name == "ema_cross"  # nothing changes before the next closed candle
+    t.on_candle(candles[600], False)
+    book = t.books["SYNTH"]
+    assert t.strategy_name == "bb_breakout" and type(book.strategy).__name__ == "Frame_BbBreakout"
+    assert book.strategy.seen > book.strategy.warmup  # warmed from the history: it decides at once
+    assert p.positions["SYNTH"].qty == held or t.books["SYNTH"].pending  # kept (unless bb decided)
+    for c in candles[601:]:
+        t.on_candle(c, False)
+    assert any(tr.open_time > candles[600].open_time for tr in p.trades)

@@ -15,7 +15,7 @@ from storage.audit import AuditLog
 from storage.db import open_db
 from tests.conftest import PERP_15M, shared_file
 from tests.helpers import RecordingNotifier, replay_settings
-from tests.test_bot_e2e import ADMIN, GUEST, World, source  # noqa: F401  (fixture)
+from tests.test_bot_e2e import ADMIN, GROUP, GUEST, World, source  # noqa: F401  (fixture)
 from tests.test_frame_strategy import PEEKS, PLUGIN, write_plugin
 from tests.test_parity import Watch, trade_tuples
 from trading.backtest import run_backtest
@@ -136,3 +136,23 @@ def test_strategy_command_switches_audited_refuses_and_survives_a_restart(source
         assert w2.engine.trader.strategy_name == "rsi_reversion"
     finally:
         w2.close()
+
+
+def test_backtest_and_optimize_take_another_strategy(source, tmp_path) -> None:  # noqa: F811
+    from tests.test_backtest_e2e import photo_after
+
+    w = World(source, tmp_path)
+    try:
+        w.reply("/backtest 2 strategy=nope", "unknown strategy 'nope'")
+        w.reply("/backtest 2 strategy=rsi_reversion fast=9", "unknown parameter 'fast'")
+        mark = w.say("/backtest 2 strategy=rsi_reversion low=25")
+        photo = photo_after(w, mark)
+        assert "reply_markup" not in photo and "/strategy rsi_reversion" in photo["caption"]
+        table = [m["text"] for m in w.api.sent(GROUP) if m.get("text", "").startswith("Backtest ·")][-1]
+        assert re.search(r"strategy +ema_cross +rsi_reversion", table) and re.search(r"low +— +25", table)
+        mark = w.say("/optimize bb_period=10..20:10 2 strategy=bb_breakout")
+        photo = photo_after(w, mark)
+        assert "reply_markup" not in photo and "/strategy bb_breakout" in photo["caption"]
+        assert w.engine.strategy == "ema_cross"  # a what-if changes nothing
+    finally:
+        w.close()

@@ -237,3 +237,30 @@ def test_pnl_shows_funding_apart_from_fees_and_a_replay_books_it_before_fills_at
     assert (t.funding, t.pnl, p.balance) == (D("-0.1"), D(10) - D("1.005") - D("0.1"), D(1000) + t.pnl)
     s = pnl_summary("all", 9 * 3_600_000, p.trades, D(0))
     assert (s.gross, s.fees, s.funding, s.realized) == (D(10), D("1.005"), D("-0.1"), t.pnl)
+
+
+def test_live_a_confirmed_order_placed_after_the_funding_open_does_not_pay_it_a_close_does():
+    """Live (paper) with confirmations, orders fill mid-candle: a position opened at 08:05
+    was not held at 08:00; one closed at 16:05 was held at 16:00 and pays, once."""
+    from trading.brokers import PaperBroker
+    from trading.portfolio import Portfolio
+    from trading.trader import Trader
+
+    f = SymbolFilters.btcusdt()
+    p = Portfolio(D(10_000))
+    t = Trader(symbols=["BTCUSDT"], interval_ms=IV, strategy="none", values=None, filters={"BTCUSDT": f},
+               portfolio=p, broker=PaperBroker({"BTCUSDT": f}, FEE, p), funding=FundingRates({}, D("0.0001")),
+               brackets={"BTCUSDT": BTCUSDT_BRACKETS})
+    bars = [candle(i, 100_000 + i, 100_100, 99_900, 100_000) for i in range(70)]
+    for c in bars[:32]:
+        t.on_candle(c, False)
+    t.on_forming(bars[32])  # 08:00 is forming
+    t.place(t.legs("BTCUSDT", 1, "/long", bars[32].open_time, qty=D("0.01")), D(100_050))
+    for c in bars[32:64]:
+        t.on_candle(c, False)
+    assert p.funding == 0
+    t.on_forming(bars[64])  # 16:00 is forming: the position was held at its open
+    t.place(t.legs("BTCUSDT", 0, "/close", bars[64].open_time), D(100_070))
+    t.on_candle(bars[64], False)
+    (trade,) = p.trades
+    assert trade.funding == p.funding == -D("0.01") * D(100_064) * D("0.0001")

@@ -43,6 +43,7 @@ class Book:
     liq: Decimal | None = None
     liq_f: float = 0.0
     liq_long: bool = True  # the side liq is for: a long is liquidated below it
+    forming: Candle | None = None  # live: the forming candle's latest update
     funded_to: int | None = None  # open time of the last candle whose funding times were booked
 
     def state(self) -> dict[str, Any]:

@@ -126,7 +126,7 @@ class Trader(TraderExits, FuturesRules, StrategySeam):
         book = self.books.get(candle.symbol)
         if book is None:
             return
-        book.last_price = candle.close
+        book.last_price, book.forming = candle.close, candle
         if not book.pending or (book.cursor is not None and candle.open_time <= book.cursor):
             return
         with self._lock:
@@ -316,6 +316,8 @@ class Trader(TraderExits, FuturesRules, StrategySeam):
             book = self.books[symbol]
             time = (self.last_open(symbol) or 0) + self.interval_ms  # the forming candle
             closed: list[ClosedTrade] = []
+            if self.funding is not None and book.forming is not None and book.forming.open_time == time:
+                self._commit_funding(book, self._fund(book, book.forming))  # held into its open: before the fills
             for leg in legs:
                 if leg.reduce_only:
                     pos = self.portfolio.positions.get(symbol)

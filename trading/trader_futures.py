@@ -66,6 +66,11 @@ class FuturesRules:
             out.append((ts, book.symbol, amount, rate))
         return out
 
+    def _commit_funding(self, book: Book, funded: list[tuple[int, str, Decimal, Decimal]]) -> None:
+        """Funding booked on its own (a confirmed order placed mid-candle, after the funding time)."""
+        if funded and getattr(self, "journal", None) is not None:
+            self._commit(book, [], funded)  # type: ignore[attr-defined]
+
     # ------------------------------------------------------------- isolated margin
     def _margin_on_open(self, book: Book, fill: Fill, leverage: int) -> None:
         """The fill's initial margin joins the position's; its liquidation price follows."""

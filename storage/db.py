@@ -202,7 +202,22 @@ def _v7(db: sqlite_utils.Database) -> None:
     db["leverage_brackets"].create({"symbol": str, "brackets": str, "fetched_at": int}, pk="symbol")
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
+def _v8(db: sqlite_utils.Database) -> None:
+    # The book follows the exchange (storage/trades.py): every Binance fill booked once, keyed
+    # by `<symbol>:t<trade id>` (or `<symbol>:o<order id>` for an order booked whole when its
+    # trades could not be read), whichever way it arrived first (REST answer, user stream,
+    # reconciliation after a gap). fee_asset/fee_amount keep a fee paid in another asset (BNB)
+    # beside the USDT value booked in fills.fee.
+    db["exchange_fills"].create(
+        {"key": str, "fill_id": str, "mode": str, "symbol": str, "trade_id": int, "ts": int,
+         "fee_asset": str, "fee_amount": str},
+        pk="key",
+        not_null={"fill_id", "mode", "symbol", "ts"},
+    )  # fmt: skip
+    db["exchange_fills"].create_index(["mode", "symbol", "trade_id"])
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -69,11 +69,21 @@ class TradeJournal:
                     (f.order_id, f.time, mode, f.symbol, f.side, str(f.qty), str(f.price),
                      int(f.order_id.endswith(("-c", "-sl", "-tp", "-liq", "-end"))), now),
                 )
+                keys = tuple(getattr(f, "keys", ()) or ())
+                trade = next((k for k in keys if ":t" in k), None)
+                fill_id = f.order_id + ("/" + trade.split(":", 1)[1] if trade else "/1")
                 conn.execute(
                     f"INSERT OR IGNORE INTO fills ({', '.join(_FILL_COLS)}, realized_pnl) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'USDT', NULL)",
-                    (f.order_id + "/1", f.order_id, f.time, f.symbol, f.side, str(f.price), str(f.qty), str(f.fee)),
+                    (fill_id, f.order_id, f.time, f.symbol, f.side, str(f.price), str(f.qty), str(f.fee)),
                 )
+                amount = getattr(f, "fee_amount", None)
+                conn.executemany(
+                    "INSERT OR IGNORE INTO exchange_fills (key, fill_id, mode, symbol, trade_id, ts, fee_asset, "
+                    "fee_amount) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(k, fill_id, mode, f.symbol, int(k.split(":t", 1)[1]) if ":t" in k else None, f.time,
+                      getattr(f, "fee_asset", "USDT"), None if amount is None else str(amount)) for k in keys],
+                )  # fmt: skip
             if funding:
                 FundingStore(self._db()).insert(
                     [(f"{sym}-{ts}", ts, sym, amount, rate) for ts, sym, amount, rate in funding], mode)
@@ -118,6 +128,35 @@ class TradeJournal:
     def funding(self) -> list[tuple[int, str, Any]]:
         """This mode's funding payments (ts, symbol, amount), oldest first."""
         return FundingStore(self._db()).payments(self.mode)  # type: ignore[return-value]
+
+    def exchange_keys(self) -> set[str]:
+        """Every exchange fill key booked in this mode (what makes a second arrival a no-op)."""
+        cur = self._db().conn.execute("SELECT key FROM exchange_fills WHERE mode=?", (self.mode,))
+        return {r[0] for r in cur.fetchall()}
+
+    def last_trade(self, symbol: str) -> tuple[int | None, int | None]:
+        """(highest booked Binance trade id, latest fill time) of a symbol in this mode: where a
+        reconciliation after a gap starts asking (`fromId`, else `startTime`)."""
+        conn = self._db().conn
+        tid = conn.execute(
+            "SELECT MAX(trade_id) FROM exchange_fills WHERE mode=? AND symbol=?", (self.mode, symbol)
+        ).fetchone()[0]
+        ts = conn.execute(
+            "SELECT MAX(f.ts) FROM fills f JOIN orders o ON o.client_order_id = f.client_order_id "
+            "WHERE o.mode=? AND f.symbol=?",
+            (self.mode, symbol),
+        ).fetchone()[0]
+        return tid, ts
+
+    def fee_assets(self) -> list[dict[str, Any]]:
+        """Fees paid in another asset than USDT: the asset, the amount and the USDT value booked."""
+        cur = self._db().conn.execute(
+            "SELECT e.fill_id, e.symbol, e.ts, e.fee_asset, e.fee_amount, f.fee FROM exchange_fills e "
+            "JOIN fills f ON f.id = e.fill_id WHERE e.mode=? AND e.fee_asset != 'USDT' ORDER BY e.ts",
+            (self.mode,),
+        )
+        cols = ("fill_id", "symbol", "ts", "fee_asset", "fee_amount", "fee_usdt")
+        return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
 
     def close(self) -> None:
         db = getattr(self._local, "db", None)

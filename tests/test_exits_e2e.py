@@ -136,3 +136,34 @@ def test_an_exit_already_crossed_closes_by_market_and_says_so(demo) -> None:
     assert open_algo(w) == []
     (opened, closed) = w.ex.orders()
     assert closed["reduceOnly"] is True and closed["side"] == "SELL"
+
+
+def wait_text(w: World, words: str, start: int = 0, timeout: float = 20.0) -> str:
+    msg = w.api.wait_for_text(GROUP, words, start=start, timeout=timeout)
+    assert msg is not None, f"no {words!r} in the chat; sent: {[c.params.get('text') for c in w.api.calls[start:] if c.params.get('text')]}"
+    return msg["text"]
+
+
+def test_a_triggered_exit_is_booked_once_told_and_the_other_cancelled(demo) -> None:
+    w = demo
+    assert w.engine.user_stream.wait_until(lambda u: u.connected, timeout=10)
+    w.engine.set_params({"stop_loss_pct": "0.3", "take_profit_pct": "0.3"}, ADMIN)
+    next_candle(w)
+    confirm(w, "long")
+    assert len(open_algo(w)) == 2
+    mark = w.api.mark()
+    w.ex.resume()
+    text = w.api.wait_for(
+        lambda c: "filled: SELL 0.010 BTCUSDT" in str(c.params.get("text", "")) and "-loss" in str(c.params.get("text", ""))
+        or "take-profit filled" in str(c.params.get("text", "")), start=mark, timeout=30,
+    )  # fmt: skip
+    assert text is not None
+    line = text.params["text"]
+    assert "PnL" in line and "no position left" in line, line
+    assert w.engine.trader.portfolio.side("BTCUSDT") == 0
+    assert open_algo(w) == []  # the other exit was cancelled before the chat was told
+    w.ex.pause()
+    fills = w.engine.recent_fills(10)
+    assert [f.side for f in fills] == ["BUY", "SELL"], fills
+    assert w.engine.live.journal.exchange_keys() >= {k for k in w.engine.trader.known_keys}
+    w.reply("/status", "no position")

@@ -127,7 +127,7 @@ def fill_text(fill: Fill, req: OrderRequest, closed: list[ClosedTrade], f: Symbo
     """The order_filled notice (README "Notices")."""
     text = (
         f"{mode} {fill.side} {f.fmt_qty(fill.qty)} {fill.symbol} "
-        f"at {f.fmt_price(fill.price)} · fee {fill.fee.quantize(Decimal('0.01'))} USDT"
+        f"at {f.fmt_price(fill.price)} · fee {fee_words(fill)}"
     )
     if closed:
         t = closed[-1]
@@ -171,3 +171,14 @@ def snapshot_of(trader: Trader) -> TraderSnapshot:
         trades=len(p.trades),
         indicators={s: b.strategy.indicators() for s, b in trader.books.items()},
     )
+
+
+def fee_words(fill: Fill) -> str:
+    """`0.12 USDT`, or `0.00021 BNB = 0.13 USDT` (or `… no BNB price: booked as 0 USDT`)."""
+    cent = Decimal("0.01")
+    if fill.fee_asset == "USDT" or fill.fee_amount is None:
+        return f"{fill.fee.quantize(cent)} USDT"
+    amount = f"{fill.fee_amount.normalize():f} {fill.fee_asset}"
+    if not fill.fee and fill.fee_amount:
+        return f"{amount} (no {fill.fee_asset} price: booked as 0 USDT)"
+    return f"{amount} = {fill.fee.quantize(cent)} USDT"

@@ -103,6 +103,11 @@ class Engine(EngineReports):
         self.trader = self.live.trader
         sink = CandleAnnouncer(self.trader, notifier, self.symbol_filters) if settings.notify_candles else self.trader
         self.stream = KlineStream(settings, notifier, sink)
+        self.user_stream = None  # demo/live: the account's events (trading/exchange/user_stream.py)
+        if self.live.follower is not None:
+            from trading.exchange.user_stream import UserStream
+
+            self.user_stream = UserStream(settings, notifier, self.live.follower)
         self._local = threading.local()
         self._born = time.monotonic()  # /health's uptime: since this bot started
         self._symbols_checked = False
@@ -134,6 +139,7 @@ class Engine(EngineReports):
         self._check_account()
         self._state().set("stream", "on")
         self._reconcile()
+        self._start_user_stream()
         return self.stream.start()
 
     def _check_account(self) -> None:
@@ -154,6 +160,8 @@ class Engine(EngineReports):
     def stop(self) -> bool:
         """True if it was running and is now stopped, False if it was not running."""
         self._state().set("stream", "off")
+        if self.user_stream is not None:
+            self.user_stream.stop()
         return self.stream.stop()
 
     def resume_stream(self) -> bool:
@@ -165,8 +173,13 @@ class Engine(EngineReports):
                 self.notifier.notify(Notice("account_mode", f"stream not resumed: {e}"))
                 return False
             self._reconcile()
+            self._start_user_stream()
             return self.stream.start()
         return False
+
+    def _start_user_stream(self) -> None:
+        if self.user_stream is not None:
+            self.user_stream.start()
 
     def _reconcile(self) -> None:
         """Exchange modes: the exchange is the truth for positions and for orders a crash
@@ -198,6 +211,8 @@ class Engine(EngineReports):
 
     def close(self) -> None:
         """Shutdown: stop the stream but keep the operator's wish for the next start."""
+        if self.user_stream is not None:
+            self.user_stream.stop()
         self.stream.stop()
 
     # ------------------------------------------------------------- questions

@@ -116,6 +116,8 @@ class LiveTrading:
             funding=paper_funding_rate(settings) if paper else None,  # paper: we are the exchange
             brackets={s: DEFAULT_BRACKETS[s] for s in settings.symbols if s in DEFAULT_BRACKETS} if paper else None,
         )
+        self.trader.known_keys = self.journal.exchange_keys()
+        self.follower = self._follower(broker, notifier)
         self.pause = self.trader.pause = PauseGate(
             lambda: RuntimeState(self._conn()).get(STATE_KEY), lambda v: RuntimeState(self._conn()).set(STATE_KEY, v)
         )
@@ -135,6 +137,14 @@ class LiveTrading:
         from trading.exchange.protection import ExchangeExits
 
         return ExchangeExits(broker, instance_id(self._conn()), self.settings.stop_working_type)
+
+    def _follower(self, broker: Any, notifier: Notifier) -> Any:
+        """Demo/live: the book follows the account's fills (trading/exchange/account_sync.py)."""
+        if not hasattr(broker, "place_exit"):
+            return None
+        from trading.exchange.account_sync import AccountFollower
+
+        return AccountFollower(self.trader, broker.client, self.journal, self.settings.symbols, notifier, broker._call)
 
     # ------------------------------------------------------------- parameters
     def set_params(self, changes: Mapping[str, Any], user_id: int | None) -> list[ParamChange]:
@@ -296,8 +306,10 @@ class LiveTrading:
         if not hasattr(broker, "lookup"):
             return []
         with self.trader.lock:
-            said = self._settle_leftovers(broker) + self._adopt_positions(broker)
-            return said + self.trader.protect_all(check=True)
+            said = self._settle_leftovers(broker)
+            if self.follower is not None:  # fills made while the bot was down, by trade id
+                said += self.follower.catch_up()
+            return said + self._adopt_positions(broker) + self.trader.protect_all(check=True)
 
     def _settle_leftovers(self, broker: Any) -> list[str]:
         said: list[str] = []

@@ -37,6 +37,11 @@ class Fill:
     fee: Decimal  # in the quote asset (USDT)
     time: int  # ms: the fill candle's open time
     reason: str = ""
+    # Exchange fills: what booked it, once (`<symbol>:t<trade id>`, `<symbol>:o<order id>`),
+    # and a fee paid in another asset (BNB): its asset and amount; `fee` is its USDT value.
+    keys: tuple[str, ...] = ()
+    fee_asset: str = "USDT"
+    fee_amount: Decimal | None = None
 
     @property
     def signed_qty(self) -> Decimal:

@@ -35,6 +35,7 @@ from trading.portfolio import BUY, SELL, ClosedTrade, Fill, Portfolio
 from trading.strategies import CLOSE, LONG, Decision, Values, make_strategy
 from trading.symbols import SymbolFilters
 from trading.trader_exits import TraderExits
+from trading.trader_follow import TraderFollow
 from trading.trader_futures import FuturesRules
 from trading.trader_strategy import StrategySeam, warm_strategy
 
@@ -51,7 +52,7 @@ class Journal(Protocol):
         """Fills and the new state in one transaction, so a crash never half-books a candle."""
 
 
-class Trader(TraderExits, FuturesRules, StrategySeam):
+class Trader(TraderExits, FuturesRules, StrategySeam, TraderFollow):
     def __init__(
         self,
         *,
@@ -95,6 +96,7 @@ class Trader(TraderExits, FuturesRules, StrategySeam):
         # take-profit resting on the exchange; the candle check below is then not used.
         self.exits = exits
         self.funding, self.brackets, self.strategy_warmup = funding, dict(brackets or {}), strategy_warmup
+        self.known_keys: set[str] = set()  # exchange fills booked (trading/trader_follow.py)
         self._leverage: dict[str, int] = {}  # what the exchange was last told, per symbol
         self.pause: PauseGate | None = None  # live only: while paused, no new entries
         self._lock = self.lock = threading.RLock()  # `lock`: for whoever must see the book still
@@ -274,7 +276,10 @@ class Trader(TraderExits, FuturesRules, StrategySeam):
             self._check_limits(req, price)
             self._ensure_leverage(req)
         fill = self.broker.execute(req, price, time)
+        if fill.keys and self.seen(fill):  # already booked from the user data stream
+            return fill, []
         closed = self.portfolio.apply(fill)
+        self.known_keys.update(fill.keys)
         pos = self.portfolio.positions[book.symbol]
         if closed:
             self._flat(book)

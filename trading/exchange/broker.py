@@ -9,9 +9,9 @@ recvWindow) → refused, so the person can propose again; the question itself fa
 OrderUnknown, for reconciliation. A refusal is never retried: each code becomes the line
 a trader reads in the chat.
 
-Fees come from the order's trades and are assumed to be in USDT (the quote asset of
-every USDⓈ-M symbol the bot trades; a BNB fee discount would show up as a logged
-warning, not as a wrong number silently booked).
+Fees come from the order's trades (USDT, or BNB with Binance's fee discount: converted at
+BNB's price at the fill time, trading/exchange/fees.py); the trade ids go with the fill so
+the same trade arriving on the user data stream is a no-op.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -29,6 +30,7 @@ from binance.exceptions import BinanceAPIException
 from trading.brokers.base import ExchangePosition, OrderRefused, OrderRequest, OrderUnknown
 from trading.exchange.errors import REASONS
 from trading.exchange.exits import ExitOrders
+from trading.exchange.fees import fee_in_usdt
 from trading.exchange.orders import (
     ANY_ERROR,
     NET_ERRORS,
@@ -214,20 +216,25 @@ class BinanceBroker(ExitOrders):
                 f"Binance did not fill it: order {request.id} is {order.get('status')} with nothing executed"
             )
         price = dec(order.get("avgPrice")) or dec(order.get("cumQuote")) / qty
-        fee = self._fee(request.symbol, order, qty * price)
         when = int(order.get("updateTime") or order.get("time") or 0)
-        return Fill(
+        fill = Fill(
             request.id,
             request.symbol,
             order.get("side", request.side),
             qty,
             price,
-            fee,
+            ZERO,
             when,
             request.reason,
         )
+        return self._with_trades(fill, order, qty * price)
 
-    def _fee(self, symbol: str, order: dict[str, Any], notional: Decimal) -> Decimal:
+    def _with_trades(self, fill: Fill, order: dict[str, Any], notional: Decimal) -> Fill:
+        """The order's trades: their ids (each booked once, whichever way it arrives) and
+        their fees, in USDT (a BNB fee converted at BNB's price then, asset and amount kept).
+        Unreadable: the taker estimate, keyed by the order id so no trade is booked twice."""
+        symbol = fill.symbol
+        order_key = f"{symbol}:o{order.get('orderId')}"
         try:
             trades = self._call(
                 self.client.futures_account_trades, symbol=symbol, orderId=order["orderId"]
@@ -240,13 +247,10 @@ class BinanceBroker(ExitOrders):
                 _what(e),
                 estimate,
             )
-            return estimate
-        assets = {t.get("commissionAsset") for t in trades}
-        if assets - {"USDT"}:
-            log.warning(
-                "order %s paid fees in %s; booked as USDT amounts", order.get("orderId"), assets
-            )
-        return sum((dec(t.get("commission")) for t in trades), ZERO)
+            return replace(fill, fee=estimate, keys=(order_key,))
+        keys = tuple(f"{symbol}:t{t['id']}" for t in trades if "id" in t) + (order_key,)
+        fee, asset, amount = fee_in_usdt(self.client, trades, self._call)
+        return replace(fill, fee=fee, keys=keys, fee_asset=asset, fee_amount=amount)
 
     # ---- errors ----------------------------------------------------------------------
 

@@ -88,10 +88,6 @@ class ExchangeExits:
     def resting(self, symbol: str) -> Resting | None:
         return self._resting.get(symbol)
 
-    def forget(self, symbol: str) -> None:
-        """One exit fired: the position is closed, the other one is cancelled by the next sync."""
-        self._resting.pop(symbol, None)
-
     def sync(
         self,
         symbol: str,

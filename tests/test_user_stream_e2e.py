@@ -1,0 +1,94 @@
+"""Faults on the account stream (demo mode, replay exchange, real bot, local Bot API): a stop
+that fills while the user stream is down, while the listenKey has expired, or while the bot
+itself is down, is booked exactly once (REST catch-up by trade id) and told in the chat."""
+
+from __future__ import annotations
+
+import math
+
+from tests.test_bot_e2e import ADMIN, GROUP, source  # noqa: F401  (fixture)
+from tests.test_exits_e2e import Seen, World, confirm, demo_world, next_candle, open_algo
+
+
+def protected_long(w: World) -> None:
+    assert w.engine.user_stream.wait_until(lambda u: u.connected, timeout=10)
+    w.engine.set_params({"stop_loss_pct": "0.3", "take_profit_pct": "0.3"}, ADMIN)
+    next_candle(w)
+    confirm(w, "long")
+    assert len(open_algo(w)) == 2
+
+
+def exchange_flat(w: World) -> bool:
+    return w.ex.call(lambda: not any(p.amt for p in w.ex.account.positions.values()))
+
+
+def exit_told(w: World, start: int, timeout: float = 30.0) -> str:
+    call = w.api.wait_for(
+        lambda c: any(k in str(c.params.get("text", "")) for k in ("stop-loss filled", "take-profit filled")),
+        start=start, timeout=timeout,
+    )  # fmt: skip
+    assert call is not None, [c.params.get("text") for c in w.api.calls[start:] if c.params.get("text")]
+    return str(call.params["text"])
+
+
+def booked_once(w: World) -> None:
+    fills = w.engine.recent_fills(10)
+    assert [f.side for f in fills] == ["BUY", "SELL"], fills
+    assert w.engine.trader.portfolio.side("BTCUSDT") == 0
+    told = [c for c in w.api.calls if "filled:" in str(c.params.get("text", "")) and "outside" not in str(c.params.get("text", ""))]
+    assert sum("-loss filled" in str(c.params["text"]) or "take-profit filled" in str(c.params["text"]) for c in told) == 1
+
+
+def test_a_stop_filling_while_the_account_stream_is_down_is_booked_once_on_reconnect(source, tmp_path) -> None:  # noqa: F811
+    w = demo_world(source, tmp_path)
+    try:
+        protected_long(w)
+        w.ex.call(lambda: w.ex.user_stream.drop(down_seconds=math.inf))
+        assert w.engine.user_stream.wait_until(lambda u: not u.connected, timeout=10)
+        mark = w.api.mark()
+        w.ex.resume()
+        assert w.ex.wait_until(lambda: exchange_flat(w), timeout=30)
+        w.ex.pause()
+        assert w.engine.trader.portfolio.side("BTCUSDT") == 1  # the book has not heard yet
+        w.ex.call(w.ex.user_stream.up)
+        exit_told(w, mark)
+        assert w.api.wait_for_text(GROUP, "account stream lost", start=mark, timeout=5)
+        booked_once(w)
+        assert open_algo(w) == []
+    finally:
+        w.close()
+
+
+def test_an_expired_listen_key_is_replaced_and_nothing_is_lost(source, tmp_path) -> None:  # noqa: F811
+    w = demo_world(source, tmp_path)
+    try:
+        protected_long(w)
+        first = w.engine.user_stream.key
+        w.ex.call(w.ex.user_stream.expire_listen_key)
+        assert w.engine.user_stream.wait_until(lambda u: u.connects >= 2 and u.connected, timeout=10)
+        assert w.engine.user_stream.key != first
+        mark = w.api.mark()
+        w.ex.resume()
+        exit_told(w, mark)
+        booked_once(w)
+    finally:
+        w.close()
+
+
+def test_a_stop_filling_while_the_bot_is_down_is_booked_at_the_next_start(source, tmp_path) -> None:  # noqa: F811
+    w = demo_world(source, tmp_path)
+    try:
+        protected_long(w)
+        w.bot.stop()
+        w.ex.resume()
+        assert w.ex.wait_until(lambda: exchange_flat(w), timeout=30)
+        w.ex.pause()
+        mark = w.api.mark()
+        w.bot = type(w.bot)(w.settings, **w.bot.kwargs).start()
+        w.seen = Seen(w.engine.stream.feed.sink)
+        w.engine.stream.feed.sink = w.seen
+        exit_told(w, mark)
+        booked_once(w)
+        assert open_algo(w) == []
+    finally:
+        w.close()

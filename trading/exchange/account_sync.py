@@ -1,0 +1,191 @@
+"""What the user data stream's events (and the REST catch-up after a gap) do to the book.
+
+- Order trade updates (x=TRADE, or x=CALCULATED for a liquidation or an auto-deleverage):
+  one fill per trade, keyed `<symbol>:t<trade id>`, booked through the trader (a no-op when
+  the order's REST answer or an earlier arrival booked it). Who placed it is read from the
+  client order id: the bot's exits (`tgx-<instance>-…-sl`/`-tp`), a liquidation
+  (`autoclose-…`), an auto-deleverage (`adl_autoclose`), the bot's own orders (`tg…`), or
+  anyone else (a trade by hand in Binance's app or website).
+- ALGO_UPDATE, informational (the fill itself arrives as an ORDER_TRADE_UPDATE); a FINISHED
+  exit of the bot's is logged.
+- MARGIN_CALL: a chat warning with each position and the margin ratio (maintenance margin
+  over margin balance).
+- After every (re)connect, `on_connected`: account trades since the last booked trade id
+  (per symbol, `fromId`; without one, since the last booked fill), booked the same way,
+  then every position's exits checked against the exchange's open algo orders.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from trading.exchange.fees import asset_price
+from trading.exchange.orders import ANY_ERROR, _what, dec
+from trading.notifier import Notice, Notifier
+from trading.portfolio import Fill
+
+log = logging.getLogger(__name__)
+ZERO = Decimal(0)
+OWN_PREFIXES = ("tg-", "tgp-", "tgx-", "tgo-")
+
+
+class AccountFollower:
+    def __init__(
+        self,
+        trader: Any,
+        client: Any,
+        journal: Any,
+        symbols: Sequence[str],
+        notifier: Notifier,
+        call: Callable[..., Any] | None = None,
+    ) -> None:
+        self.trader = trader
+        self.client = client
+        self.journal = journal
+        self.symbols = tuple(symbols)
+        self.notifier = notifier
+        self._call = call or (lambda fn, **kw: fn(**kw))
+        self._client_ids: dict[tuple[str, int], str] = {}
+        self._lock = threading.Lock()  # one catch-up at a time (start, reconnect)
+        self.booked = 0  # fills this follower booked (tests, bench)
+        self.on_booked: Callable[[Fill], None] | None = None
+
+    # ------------------------------------------------------------------ who placed it
+    def what(self, client_id: str) -> str:
+        keeper = self.trader.exits
+        kind = keeper.kind_of(client_id) if keeper is not None else None
+        if kind is not None:
+            return kind
+        if client_id.startswith("autoclose-"):
+            return "liquidation"
+        if client_id.startswith("adl_autoclose"):
+            return "adl"
+        if client_id.startswith(OWN_PREFIXES):
+            return "own"
+        return "outside"
+
+    # ------------------------------------------------------------------ stream events
+    def on_event(self, event: Mapping[str, Any]) -> None:
+        kind = event.get("e")
+        if kind == "ORDER_TRADE_UPDATE":
+            self._order_update(event.get("o") or {})
+        elif kind == "MARGIN_CALL":
+            self._margin_call(event)
+        elif kind == "ALGO_UPDATE":
+            o = event.get("o") or {}
+            log.info("algo order %s %s: %s", o.get("caid"), o.get("o"), o.get("X"))
+
+    def _order_update(self, o: Mapping[str, Any]) -> None:
+        if o.get("x") not in ("TRADE", "CALCULATED") or o.get("s") not in self.symbols:
+            return
+        symbol, trade_id, order_id = o["s"], int(o.get("t") or 0), int(o.get("i") or 0)
+        qty, price, when = dec(o.get("l")), dec(o.get("L")), int(o.get("T") or 0)
+        if not qty:
+            return
+        client_id = str(o.get("c") or f"order-{order_id}")
+        self._client_ids[(symbol, order_id)] = client_id
+        fill = self._fill(symbol, client_id, o.get("S", ""), qty, price, when, trade_id, order_id,
+                          dec(o.get("n")), o.get("N") or "USDT")  # fmt: skip
+        self._book(fill, self.what(client_id), order_id)
+
+    def _fill(
+        self, symbol: str, client_id: str, side: str, qty: Decimal, price: Decimal, when: int,
+        trade_id: int, order_id: int, commission: Decimal, asset: str,
+    ) -> Fill:  # fmt: skip
+        fee, amount = commission, None
+        if asset != "USDT":
+            amount = commission
+            rate = asset_price(self.client, asset, when, self._call) if commission else ZERO
+            fee = (commission * rate).quantize(Decimal("0.00000001")) if rate is not None else ZERO
+        keys = (f"{symbol}:t{trade_id}",) if trade_id else (f"{symbol}:o{order_id}",)
+        return Fill(client_id, symbol, side, qty, price, fee, when, "exchange", keys, asset, amount)
+
+    def _book(self, fill: Fill, what: str, order_id: int) -> None:
+        if self.trader.seen(fill) or f"{fill.symbol}:o{order_id}" in self.trader.known_keys:
+            return  # booked already (its order was booked whole when its trades were unreadable)
+        if self.trader.book_exchange_fill(fill, what) is not None:
+            self.booked += 1
+            if self.on_booked is not None:
+                self.on_booked(fill)
+
+    def _margin_call(self, event: Mapping[str, Any]) -> None:
+        rows = [p for p in event.get("p") or [] if p.get("s") in self.symbols] or list(event.get("p") or [])
+        wallet = dec(event.get("cw"))
+        upnl = sum((dec(p.get("up")) for p in rows), ZERO)
+        maint = sum((dec(p.get("mm")) for p in rows), ZERO)
+        balance = wallet + upnl
+        ratio = f"{(maint / balance * 100).quantize(Decimal('0.1'))} %" if balance > 0 else "over 100 %"
+        parts = [
+            f"{p.get('s')} {'long' if dec(p.get('pa')) > 0 else 'short'} {abs(dec(p.get('pa'))).normalize():f} "
+            f"(mark {dec(p.get('mp')).normalize():f}, uPnL {dec(p.get('up')).quantize(Decimal('0.01')):+} USDT)"
+            for p in rows
+        ]
+        self._notify(
+            "margin_call",
+            f"MARGIN CALL: margin ratio {ratio} (maintenance {maint.quantize(Decimal('0.01'))} USDT of "
+            f"{balance.quantize(Decimal('0.01'))} USDT margin balance); {'; '.join(parts) or 'no position'}: "
+            "add margin or reduce the position before it is liquidated",
+        )
+
+    # ------------------------------------------------------------------ after a (re)connect
+    def on_connected(self) -> None:
+        for line in self.catch_up():
+            self._notify("reconciled", f"reconcile: {line}")
+
+    def catch_up(self) -> list[str]:
+        """Book every account trade of the traded symbols since the last one booked."""
+        said: list[str] = []
+        with self._lock:
+            for symbol in self.symbols:
+                n = self._catch_up_symbol(symbol)
+                if n:
+                    said.append(f"{symbol}: {n} fill(s) made while the account stream was down, booked")
+            said += self.trader.protect_all(check=True)
+        return said
+
+    def _catch_up_symbol(self, symbol: str) -> int:
+        last_id, last_ts = self.journal.last_trade(symbol)
+        if last_id is None and last_ts is None:
+            return 0  # nothing booked yet: the position reconciliation at /start covers it
+        params: dict[str, Any] = {"symbol": symbol, "limit": 1000}
+        if last_id is not None:
+            params["fromId"] = last_id + 1
+        else:
+            params["startTime"] = int(last_ts) + 1
+        try:
+            rows = self._call(self.client.futures_account_trades, **params)
+        except ANY_ERROR as e:
+            log.warning("account trades of %s unreadable: %s", symbol, _what(e))
+            self._notify("reconciled", f"reconcile: {symbol}: account trades unreadable ({_what(e)}); retried on the next reconnect")
+            return 0
+        before = self.booked
+        for t in sorted(rows, key=lambda r: (int(r.get("time") or 0), int(r.get("id") or 0))):
+            order_id = int(t.get("orderId") or 0)
+            client_id = self._client_id(symbol, order_id)
+            fill = self._fill(symbol, client_id, t.get("side", ""), dec(t.get("qty")), dec(t.get("price")),
+                              int(t.get("time") or 0), int(t.get("id") or 0), order_id, dec(t.get("commission")),
+                              t.get("commissionAsset") or "USDT")  # fmt: skip
+            self._book(fill, self.what(client_id), order_id)
+        return self.booked - before
+
+    def _client_id(self, symbol: str, order_id: int) -> str:
+        """A trade's client order id (userTrades does not carry it): from the order."""
+        key = (symbol, order_id)
+        if key not in self._client_ids:
+            try:
+                order = self._call(self.client.futures_get_order, symbol=symbol, orderId=order_id)
+                self._client_ids[key] = str(order.get("clientOrderId") or f"order-{order_id}")
+            except ANY_ERROR as e:
+                log.warning("order %s of %s unreadable: %s", order_id, symbol, _what(e))
+                return f"order-{order_id}"
+        return self._client_ids[key]
+
+    def _notify(self, kind: str, text: str) -> None:
+        try:
+            self.notifier.notify(Notice(kind, text, {}))
+        except Exception:
+            log.exception("notifier failed on %s", kind)

@@ -53,7 +53,7 @@ class TraderFollow:
             elif pos.side != before or (fill.signed_qty > 0) == (pos.qty > 0):
                 self._set_exits(book, pos.entry, pos.side)  # a new or larger position: its exits
             if self.journal is not None:
-                self.journal.commit(book.symbol, self._state(book), [fill])
+                self.journal.commit(book.symbol, book.state(), [fill])
             self._protect(book)  # flat: the other exit is cancelled before the chat is told
             self._tell_fill(fill, what, closed, before)
             return closed

@@ -119,10 +119,4 @@ async def trades(ctx: Ctx) -> None:
 @command("balance", "wallet, equity and available margin")
 async def balance(ctx: Ctx) -> None:
     w = await ctx.call(ctx.engine.wallet)
-    cent = Decimal("0.01")
-    await ctx.reply(
-        f"<b>Balance · {escape(w.mode)}</b>\n"
-        f"Wallet: {w.balance.quantize(cent)} USDT\n"
-        f"Equity: {w.equity.quantize(cent)} USDT\n"
-        f"Margin used: {w.margin_used.quantize(cent)} USDT · available {w.available.quantize(cent)} USDT"
-    )
+    await ctx.reply(views.wallet_html(w))

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 from html import escape
-from typing import Protocol
+from typing import Any, Protocol
 
 from trading.candles import Candle, fmt_num, ohlcv_line
 from trading.engine import EngineStatus
@@ -226,3 +227,32 @@ def split_html(text: str, limit: int = MAX_MESSAGE) -> list[str]:
     if current:
         chunks.append("\n".join(current))
     return chunks
+
+
+def wallet_html(w: Any) -> str:
+    """/balance: the book's wallet; in demo/live Binance's beside it, and the difference."""
+    cent = Decimal("0.01")
+    lines = [
+        f"<b>Balance · {escape(w.mode)}</b>",
+        f"Wallet: {w.balance.quantize(cent)} USDT" + (f" (funding {w.funding.quantize(cent):+})" if w.funding else ""),
+        f"Equity: {w.equity.quantize(cent)} USDT",
+        f"Margin used: {w.margin_used.quantize(cent)} USDT · available {w.available.quantize(cent)} USDT",
+    ]
+    ex = w.exchange
+    if ex is not None:
+        lines += [
+            "<b>Binance</b>",
+            f"Wallet: {ex.balance.quantize(cent)} USDT · available {ex.available.quantize(cent)} USDT",
+            f"Margin: {ex.margin_used.quantize(cent)} USDT · unrealized {ex.unrealized.quantize(cent):+} USDT",
+        ]
+        gap = ex.balance - w.balance
+        if abs(gap) < cent:
+            lines.append("The book matches Binance's wallet.")
+        else:
+            lines.append(
+                f"The book differs from Binance's wallet by {gap.quantize(cent):+} USDT (funding, fees or trades "
+                "the book has not booked, or a deposit/transfer: the book starts from PAPER_BALANCE)"
+            )
+    elif "book" in w.mode:
+        lines.append("Binance's wallet: unreadable right now")
+    return "\n".join(lines)

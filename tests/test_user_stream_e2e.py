@@ -92,3 +92,27 @@ def test_a_stop_filling_while_the_bot_is_down_is_booked_at_the_next_start(source
         assert open_algo(w) == []
     finally:
         w.close()
+
+
+def test_trades_by_hand_are_booked_told_and_get_exits(source, tmp_path) -> None:  # noqa: F811
+    w = demo_world(source, tmp_path)
+    try:
+        protected_long(w)
+        mark = w.api.mark()
+        w.ex.trade_by_hand(close=True)  # closed in Binance's app
+        msg = w.api.wait_for_text(GROUP, "closed outside the bot", start=mark, timeout=10)
+        assert msg is not None
+        assert "SELL 0.010 BTCUSDT" in msg["text"] and "PnL" in msg["text"] and "no position left" in msg["text"]
+        assert w.engine.trader.portfolio.side("BTCUSDT") == 0 and open_algo(w) == []
+        balance = w.reply("/balance", "Binance")["text"]
+        assert "The book matches Binance's wallet." in balance, balance
+        mark = w.api.mark()
+        w.ex.trade_by_hand("SELL", "0.02")  # a short opened by hand: booked, and it gets exits
+        msg = w.api.wait_for_text(GROUP, "traded outside the bot", start=mark, timeout=10)
+        assert msg is not None and "now short 0.020" in msg["text"], msg
+        assert sorted(o["orderType"] for o in open_algo(w)) == ["STOP_MARKET", "TAKE_PROFIT_MARKET"]
+        assert all(o["side"] == "BUY" for o in open_algo(w))
+        assert [f.side for f in w.engine.recent_fills(10)] == ["BUY", "SELL", "SELL"]
+        w.reply("/status", "short 0.020 BTCUSDT")
+    finally:
+        w.close()

@@ -5,6 +5,7 @@ about control (start, stop, orders) and under the size rule."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -55,7 +56,7 @@ class EngineReports:
         return max(opens) + self.settings.interval_ms if opens else int(datetime.now(UTC).timestamp() * 1000)
 
     def _closed_trades(self) -> list[Any]:
-        funding = self.live.journal.funding() if self.settings.trading_mode == "paper" else ()
+        funding = self.live.journal.funding()  # paper's own, or the exchange's (user stream)
         return Portfolio.replay(self.settings.paper_balance, self.live.stored_fills(), funding).trades
 
     def recent_fills(self, n: int) -> list[Fill]:
@@ -64,7 +65,18 @@ class EngineReports:
     def wallet(self) -> Wallet:
         snap = self.trader.snapshot()
         marks = {p.symbol: p.mark for p in snap.positions}
-        return paper_wallet(self.trader.portfolio, marks, int(snap.values.get("leverage", 1)))
+        book = paper_wallet(self.trader.portfolio, marks, int(snap.values.get("leverage", 1)))
+        read = getattr(self.trader.broker, "wallet", None)
+        if read is None:
+            return book
+        book = replace(book, mode=f"{self.settings.trading_mode} (the bot's book)")
+        try:
+            w = read()
+        except Exception:  # noqa: BLE001 (shown as unreadable; the book still answers)
+            return book
+        ex = Wallet("Binance", w["wallet"], w["wallet"] + w["unrealized"], w["margin"], w["available"],
+                    unrealized=w["unrealized"])  # fmt: skip
+        return replace(book, exchange=ex)
 
     def health(self) -> Health:
         """/health: the stream, the last candle and order, the clock, the database, uptime."""

@@ -27,6 +27,7 @@ from trading.brokers import Broker, OrderRefused, OrderRequest, PaperBroker
 from trading.candles import Candle
 from trading.config import Settings
 from trading.confirmations import Confirmations, Outcome, Proposal
+from trading.exchange.account_sync import exchange_exits, exchange_follower
 from trading.exchange.brackets import BracketCache, leverage_problem
 from trading.exchange.market import make_client, paper_funding_rate
 from trading.exchange.reconcile import differences, hedged_lines, reconcile
@@ -83,8 +84,8 @@ class LiveTrading:
         self.values: Values = self.schema.load(self._params().current(self.strategy))
         refuse_at_start(self.strategy, self.values, self._stored_candles())  # ConfigError: not traded
         paper = mode == "paper"
-        portfolio = Portfolio.replay(settings.paper_balance, self.stored_fills(),
-                                     self.journal.funding() if paper else ())
+        # funding booked in this mode: the paper trader's own, or the exchange's (user stream)
+        portfolio = Portfolio.replay(settings.paper_balance, self.stored_fills(), self.journal.funding())
         rules = ExchangeFilters(settings.symbols, filters)
         broker = make_broker(settings, rules, portfolio)
         self.confirmations = (
@@ -112,12 +113,14 @@ class LiveTrading:
             approver=self.confirmations,
             max_leverage=getattr(settings, "max_leverage", None),
             max_notional=getattr(settings, "max_position_notional", None),
-            exits=self._exit_keeper(broker),
+            exits=exchange_exits(broker, lambda: instance_id(self._conn()), settings.stop_working_type),
             funding=paper_funding_rate(settings) if paper else None,  # paper: we are the exchange
             brackets={s: DEFAULT_BRACKETS[s] for s in settings.symbols if s in DEFAULT_BRACKETS} if paper else None,
         )
-        self.trader.known_keys = self.journal.exchange_keys()
-        self.follower = self._follower(broker, notifier)
+        self.trader.known_keys = self.journal.exchange_keys() | {
+            f"funding:{sym}-{ts}" for ts, sym, _ in self.journal.funding()
+        }
+        self.follower = exchange_follower(broker, self.trader, self.journal, settings.symbols, notifier)
         self.pause = self.trader.pause = PauseGate(
             lambda: RuntimeState(self._conn()).get(STATE_KEY), lambda v: RuntimeState(self._conn()).set(STATE_KEY, v)
         )
@@ -129,22 +132,6 @@ class LiveTrading:
             p.id for p in (self.confirmations.open() if self.confirmations is not None else []) if p.status != "pending"
         }
         self.recover()
-
-    def _exit_keeper(self, broker: Any) -> Any:
-        """Demo/live: the stop-loss and take-profit rest on the exchange (protection.py)."""
-        if not hasattr(broker, "place_exit"):
-            return None
-        from trading.exchange.protection import ExchangeExits
-
-        return ExchangeExits(broker, instance_id(self._conn()), self.settings.stop_working_type)
-
-    def _follower(self, broker: Any, notifier: Notifier) -> Any:
-        """Demo/live: the book follows the account's fills (trading/exchange/account_sync.py)."""
-        if not hasattr(broker, "place_exit"):
-            return None
-        from trading.exchange.account_sync import AccountFollower
-
-        return AccountFollower(self.trader, broker.client, self.journal, self.settings.symbols, notifier, broker._call)
 
     # ------------------------------------------------------------- parameters
     def set_params(self, changes: Mapping[str, Any], user_id: int | None) -> list[ParamChange]:

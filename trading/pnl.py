@@ -66,12 +66,15 @@ class Wallet:
     equity: Decimal  # balance + unrealized
     margin_used: Decimal
     available: Decimal
+    funding: Decimal = Decimal(0)  # booked funding, + received, − paid
+    unrealized: Decimal = Decimal(0)
+    exchange: Wallet | None = None  # demo/live: what Binance says (futures account)
 
 
 def paper_wallet(portfolio: Portfolio, marks: dict[str, Decimal], leverage: int) -> Wallet:
     used = portfolio.used_margin(leverage)
     equity = portfolio.equity(marks)
-    return Wallet("paper", portfolio.balance, equity, used, equity - used)
+    return Wallet("paper", portfolio.balance, equity, used, equity - used, portfolio.funding, equity - portfolio.balance)
 
 
 # ---------------------------------------------------------------- /daily, /weekly, /monthly, /performance

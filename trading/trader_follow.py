@@ -58,6 +58,22 @@ class TraderFollow:
             self._tell_fill(fill, what, closed, before)
             return closed
 
+    def book_funding(self: Trader, symbol: str, amount: Decimal, ts: int, rate: Decimal | None = None) -> bool:
+        """One funding payment the exchange booked (+ received, − paid), once per symbol and
+        funding time (the stream's account update and the income history agree on it)."""
+        key = f"funding:{symbol}-{ts}"
+        with self._lock:
+            book = self.books.get(symbol)
+            if book is None or key in self.known_keys:
+                return False
+            self.portfolio.apply_funding(symbol, amount, ts)
+            self.known_keys.add(key)
+            if self.journal is not None:
+                self.journal.commit(symbol, book.state(), [], funding=[(ts, symbol, amount, rate)])  # type: ignore[call-arg]
+            word = "received" if amount > 0 else "paid"
+            self._say("funding", f"{self.mode}: funding {symbol}: {word} {abs(amount).quantize(Decimal('0.0001'))} USDT")
+            return True
+
     def _tell_fill(self: Trader, fill: Fill, what: str, closed: list[ClosedTrade], before: int) -> None:
         f = self.filters[fill.symbol]
         if what == "own":

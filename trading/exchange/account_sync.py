@@ -73,6 +73,9 @@ class AccountFollower:
         kind = event.get("e")
         if kind == "ORDER_TRADE_UPDATE":
             self._order_update(event.get("o") or {})
+        elif kind == "ACCOUNT_UPDATE" and (event.get("a") or {}).get("m") == "FUNDING_FEE":
+            # A cross position's FUNDING_FEE update names no symbol: the income history does.
+            self.catch_up_funding()
         elif kind == "MARGIN_CALL":
             self._margin_call(event)
         elif kind == "ALGO_UPDATE":
@@ -144,8 +147,33 @@ class AccountFollower:
                 n = self._catch_up_symbol(symbol)
                 if n:
                     said.append(f"{symbol}: {n} fill(s) made while the account stream was down, booked")
+            n = self.catch_up_funding()
+            if n:
+                said.append(f"{n} funding payment(s) booked")
             said += self.trader.protect_all(check=True)
         return said
+
+    def catch_up_funding(self) -> int:
+        """FUNDING_FEE rows of the income history since the last one booked (or since the
+        first fill booked in this mode), each booked once per symbol and funding time."""
+        paid = self.journal.funding()
+        if paid:
+            start = max(ts for ts, _, _ in paid) + 1
+        else:
+            fills = self.journal.fills()
+            if not fills:
+                return 0
+            start = int(fills[0]["time"])
+        try:
+            rows = self._call(self.client.futures_income_history, incomeType="FUNDING_FEE", startTime=start, limit=1000)
+        except ANY_ERROR as e:
+            log.warning("income history unreadable: %s", _what(e))
+            return 0
+        n = 0
+        for r in sorted(rows, key=lambda r: int(r.get("time") or 0)):
+            if r.get("symbol") in self.symbols and r.get("asset", "USDT") == "USDT":
+                n += self.trader.book_funding(r["symbol"], dec(r.get("income")), int(r.get("time") or 0))
+        return n
 
     def _catch_up_symbol(self, symbol: str) -> int:
         last_id, last_ts = self.journal.last_trade(symbol)
@@ -189,3 +217,22 @@ class AccountFollower:
             self.notifier.notify(Notice(kind, text, {}))
         except Exception:
             log.exception("notifier failed on %s", kind)
+
+
+def exchange_exits(broker: Any, instance: Callable[[], str], working_type: str) -> Any:
+    """Demo/live: the stop-loss and take-profit rest on the exchange (protection.py); None
+    for the paper broker, whose candle check is the exit."""
+    if not hasattr(broker, "place_exit"):
+        return None
+    from trading.exchange.protection import ExchangeExits
+
+    return ExchangeExits(broker, instance(), working_type)
+
+
+def exchange_follower(
+    broker: Any, trader: Any, journal: Any, symbols: Sequence[str], notifier: Notifier
+) -> AccountFollower | None:
+    """Demo/live: the book follows the account's fills and funding; None for paper."""
+    if not hasattr(broker, "place_exit"):
+        return None
+    return AccountFollower(trader, broker.client, journal, symbols, notifier, broker._call)

@@ -354,6 +354,15 @@ class BinanceBroker(ExitOrders):
             for r in rows
         ]
 
+    def wallet(self) -> dict[str, Decimal]:
+        """USDT wallet, available balance, initial margin and unrealized PnL (GET /fapi/v3/account
+        through python-binance's futures_account)."""
+        a = self._call(self.client.futures_account)
+        return {
+            "wallet": dec(a.get("totalWalletBalance")), "available": dec(a.get("availableBalance")),
+            "margin": dec(a.get("totalInitialMargin")), "unrealized": dec(a.get("totalUnrealizedProfit")),
+        }  # fmt: skip
+
     def open_orders(self, symbol: str) -> list[ExchangeOrder]:
         """Resting orders and untriggered conditional (algo) orders, the stops among them."""
         plain = self._call(self.client.futures_get_open_orders, symbol=symbol)

@@ -30,7 +30,7 @@ from trading.portfolio import Fill
 
 log = logging.getLogger(__name__)
 ZERO = Decimal(0)
-OWN_PREFIXES = ("tg-", "tgp-", "tgx-", "tgo-")
+OWN_PREFIXES = ("tg-", "tgp-")
 
 
 class AccountFollower:
@@ -64,8 +64,9 @@ class AccountFollower:
             return "liquidation"
         if client_id.startswith("adl_autoclose"):
             return "adl"
-        if client_id.startswith(OWN_PREFIXES):
-            return "own"
+        iid = keeper.prefix[len("tgx-") : -1] if keeper is not None else ""
+        if iid and client_id.startswith(tuple(f"{p}{iid}-" for p in OWN_PREFIXES)):
+            return "own"  # this bot's own order (client ids carry the database's instance id)
         return "outside"
 
     # ------------------------------------------------------------------ stream events

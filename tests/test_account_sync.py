@@ -1,0 +1,80 @@
+"""The account follower's pieces that need no exchange: who placed a fill (by client id),
+MARGIN_CALL's chat warning, a BNB fee in USDT at BNB's price (asset and amount kept, and
+never a wrong number when no price can be had), the user-stream URL routing."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from tests.helpers import RecordingNotifier
+from trading.book import fee_words
+from trading.config import load_settings
+from trading.exchange.account_sync import AccountFollower
+from trading.exchange.fees import fee_in_usdt
+from trading.exchange.protection import ExchangeExits
+from trading.exchange.user_stream import user_ws_base
+from trading.portfolio import Fill
+
+
+class _Trader:
+    def __init__(self) -> None:
+        self.exits = ExchangeExits(broker=None, instance_id="abcd1234")  # type: ignore[arg-type]
+
+
+class _Prices:
+    def __init__(self, price: str | None) -> None:
+        self.price = price
+
+    def futures_symbol_ticker(self, symbol: str) -> dict:
+        if self.price is None:
+            raise OSError("no route")
+        return {"symbol": symbol, "price": self.price}
+
+    def futures_klines(self, **kw: object) -> list:
+        if self.price is None:
+            raise OSError("no route")
+        start = int(kw["startTime"])  # type: ignore[arg-type]
+        return [[start + 60_000, "1", "1", "1", self.price]]
+
+
+def test_who_placed_a_fill_is_read_from_its_client_id() -> None:
+    f = AccountFollower(_Trader(), None, None, ["BTCUSDT"], RecordingNotifier())
+    sl, tp = f.trader.exits.exit_ids("BTCUSDT", 1_700_000_000_000, 0)
+    assert [f.what(c) for c in (sl, tp)] == ["stop_loss", "take_profit"]
+    assert f.what("autoclose-1700000000000") == "liquidation"
+    assert f.what("adl_autoclose") == "adl"
+    assert f.what("tgp-abcd1234-3-1") == "own"
+    assert f.what("web_Xy12") == "outside" and f.what("tgx-ffff0000-x-sl") == "outside"  # another bot's
+
+
+def test_margin_call_warns_with_the_position_and_the_margin_ratio() -> None:
+    notes = RecordingNotifier()
+    f = AccountFollower(_Trader(), None, None, ["BTCUSDT"], notes)
+    f.on_event({"e": "MARGIN_CALL", "E": 1, "cw": "100", "p": [
+        {"s": "BTCUSDT", "ps": "BOTH", "pa": "-0.5", "mt": "CROSSED", "iw": "0", "mp": "70000",
+         "up": "-20", "mm": "64"}]})  # fmt: skip
+    (n,) = notes.notices
+    assert n.kind == "margin_call"
+    assert "margin ratio 80.0 %" in n.text and "BTCUSDT short 0.5" in n.text and "uPnL -20.00" in n.text
+
+
+def test_a_bnb_fee_is_booked_in_usdt_at_the_bnb_price_with_asset_and_amount() -> None:
+    trades = [{"commission": "0.0003", "commissionAsset": "BNB", "time": 1_000}]
+    usdt, asset, amount = fee_in_usdt(_Prices("600.5"), trades)
+    assert (usdt, asset, amount) == (Decimal("0.18015000"), "BNB", Decimal("0.0003"))
+    fill = Fill("x", "BTCUSDT", "BUY", Decimal(1), Decimal(1), usdt, 0, "", (), asset, amount)
+    assert fee_words(fill) == "0.0003 BNB = 0.18 USDT"
+    # No BNB price: 0 USDT booked, and the chat line says so (never a wrong number silently).
+    usdt, asset, amount = fee_in_usdt(_Prices(None), trades)
+    assert usdt == 0 and amount == Decimal("0.0003")
+    fill = Fill("x", "BTCUSDT", "BUY", Decimal(1), Decimal(1), usdt, 0, "", (), asset, amount)
+    assert fee_words(fill) == "0.0003 BNB (no BNB price: booked as 0 USDT)"
+
+
+def test_the_user_stream_url_follows_the_2026_routing() -> None:
+    def base(**env: str) -> str:
+        return user_ws_base(load_settings(environ=env, env_file=None))
+
+    assert base() == "wss://fstream.binance.com/private"
+    assert base(BINANCE_WS_URL="ws://127.0.0.1:8081/market") == "ws://127.0.0.1:8081/private"
+    assert base(BINANCE_USER_WS_URL="wss://elsewhere.example/private/") == "wss://elsewhere.example/private"

@@ -43,9 +43,9 @@ def test_a_stop_filling_while_the_account_stream_is_down_is_booked_once_on_recon
     w = demo_world(source, tmp_path)
     try:
         protected_long(w)
+        mark = w.api.mark()
         w.ex.call(lambda: w.ex.user_stream.drop(down_seconds=math.inf))
         assert w.engine.user_stream.wait_until(lambda u: not u.connected, timeout=10)
-        mark = w.api.mark()
         w.ex.resume()
         assert w.ex.wait_until(lambda: exchange_flat(w), timeout=30)
         w.ex.pause()

@@ -34,6 +34,7 @@ from trading.exchange.market import (
     unknown_symbols,
 )
 from trading.exchange.stream import KlineStream, StreamStatus
+from trading.exchange.user_stream import user_stream_for
 from trading.feed import CandleSink
 from trading.live import LiveTrading, ParamChange
 from trading.notifier import Notice, Notifier
@@ -82,13 +83,8 @@ class CandleAnnouncer:
             return
         f = self._filters(candle.symbol)
         line = ohlcv_line(candle, f.fmt_price, f.fmt_qty) if f else ohlcv_line(candle)
-        self._notifier.notify(
-            Notice(
-                "candle_closed",
-                f"{candle.symbol} {candle.interval} closed {candle.opened_at:%Y-%m-%d %H:%M} UTC · " + line,
-                {"candle": candle, "backfilled": backfilled},
-            )
-        )
+        text = f"{candle.symbol} {candle.interval} closed {candle.opened_at:%Y-%m-%d %H:%M} UTC · " + line
+        self._notifier.notify(Notice("candle_closed", text, {"candle": candle, "backfilled": backfilled}))
 
 
 class Engine(EngineReports):
@@ -103,11 +99,7 @@ class Engine(EngineReports):
         self.trader = self.live.trader
         sink = CandleAnnouncer(self.trader, notifier, self.symbol_filters) if settings.notify_candles else self.trader
         self.stream = KlineStream(settings, notifier, sink)
-        self.user_stream = None  # demo/live: the account's events (trading/exchange/user_stream.py)
-        if self.live.follower is not None:
-            from trading.exchange.user_stream import UserStream
-
-            self.user_stream = UserStream(settings, notifier, self.live.follower)
+        self.user_stream = user_stream_for(settings, notifier, self.live.follower)  # demo/live: account events
         self._local = threading.local()
         self._born = time.monotonic()  # /health's uptime: since this bot started
         self._symbols_checked = False
@@ -139,7 +131,7 @@ class Engine(EngineReports):
         self._check_account()
         self._state().set("stream", "on")
         self._reconcile()
-        self._start_user_stream()
+        self.user_stream.start()
         return self.stream.start()
 
     def _check_account(self) -> None:
@@ -160,8 +152,7 @@ class Engine(EngineReports):
     def stop(self) -> bool:
         """True if it was running and is now stopped, False if it was not running."""
         self._state().set("stream", "off")
-        if self.user_stream is not None:
-            self.user_stream.stop()
+        self.user_stream.stop()
         return self.stream.stop()
 
     def resume_stream(self) -> bool:
@@ -173,13 +164,9 @@ class Engine(EngineReports):
                 self.notifier.notify(Notice("account_mode", f"stream not resumed: {e}"))
                 return False
             self._reconcile()
-            self._start_user_stream()
+            self.user_stream.start()
             return self.stream.start()
         return False
-
-    def _start_user_stream(self) -> None:
-        if self.user_stream is not None:
-            self.user_stream.start()
 
     def _reconcile(self) -> None:
         """Exchange modes: the exchange is the truth for positions and for orders a crash
@@ -211,8 +198,7 @@ class Engine(EngineReports):
 
     def close(self) -> None:
         """Shutdown: stop the stream but keep the operator's wish for the next start."""
-        if self.user_stream is not None:
-            self.user_stream.stop()
+        self.user_stream.stop()
         self.stream.stop()
 
     # ------------------------------------------------------------- questions

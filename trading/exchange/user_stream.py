@@ -244,3 +244,19 @@ class UserStream:
         if key:
             with contextlib.suppress(*ANY_ERROR):
                 self.client.futures_stream_close(listenKey=key)
+
+
+class NoUserStream:
+    """Paper mode: the paper broker is the exchange, there is no account stream."""
+
+    connected = False
+
+    def start(self) -> bool:
+        return False
+
+    def stop(self) -> bool:
+        return False
+
+
+def user_stream_for(settings: Settings, notifier: Notifier, follower: AccountHandler | None) -> UserStream | NoUserStream:
+    return NoUserStream() if follower is None else UserStream(settings, notifier, follower)

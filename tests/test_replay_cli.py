@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_cli_serves_and_stops_on_interrupt() -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sim.binance", "--port", "0", "--speed", "0.01", "--report-every", "5"],
+        [sys.executable, "-m", "sim.binance", "--port", "0", "--speed", "0.01", "--report-every", "5",
+         "--hedge-mode", "--multi-assets", "--clock-offset-ms", "-3000"],  # fmt: skip
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -34,6 +35,17 @@ def test_cli_serves_and_stops_on_interrupt() -> None:
         assert "BTCUSDT 15m" in proc.stdout.readline()
         assert proc.stdout.readline().startswith("closed #")  # progress lines follow
         assert requests.get(rest + "/fapi/v1/ping", timeout=5).json() == {}
+        from binance.client import Client
+        from binance.exceptions import BinanceAPIException
+
+        client = Client("replay-key", "replay-secret", ping=False)
+        client.FUTURES_URL = rest + "/fapi"
+        with pytest.raises(BinanceAPIException) as err:  # the exchange's clock is 3 s behind ours
+            client.futures_get_position_mode()
+        assert err.value.code == -1021
+        client.timestamp_offset = -3000
+        assert client.futures_get_position_mode() == {"dualSidePosition": True}
+        assert client.futures_get_multi_assets_mode() == {"multiAssetsMargin": True}
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=10) == 0
     finally:

@@ -29,7 +29,7 @@ from trading.intervals import INTERVAL_MS
 from trading.logsafe import setup_logging
 
 DEMO_DIR = Path("demo")
-DEMO_CHAT = -1001234567890
+DEMO_CHAT = -4012345678  # a basic group, as a new group starts: /upgrade makes it a supergroup
 DEMO_ADMIN = 111111
 DEMO_GUEST = 222222
 DEFAULT_SYMBOL = "BTCUSDT"
@@ -269,7 +269,7 @@ def run_demo(*, script: str | None = None, data: str | None = None, speed: float
             ex.stop()
             raise
         try:
-            api.add_chat(DEMO_CHAT, "supergroup", "Demo traders")
+            api.add_chat(DEMO_CHAT, "group", "Demo traders")
             settings = demo_settings(ex, api, db_path, market)
             bot = BotThread(
                 settings, rate_limits=DEMO_LIMITS, poll_timeout=2, feed_check_seconds=2.0

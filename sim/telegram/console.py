@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple, TextIO, cast
 
+from sim.telegram.console_events import CONTROLS_HELP, handle_control, render_refusal
 from sim.telegram.formatting import utf16_len, utf16_slice
 from sim.telegram.local_api import MESSAGE_METHODS, Call, LocalBotApi
 
@@ -43,6 +44,7 @@ Console commands (not sent to the bot):
   /buttons            list the messages whose buttons are still there
   /press <msg> <n>    press button n of message #msg (an older message's buttons)
   /help-console       this list
+""" + CONTROLS_HELP + """
 Type a button's number to press it on the latest message posted or edited with buttons
 (never an older one); any other line goes to the bot as a message."""
 
@@ -97,6 +99,8 @@ def _keyboard_lines(message: dict[str, Any]) -> list[str]:
 
 def render_event(method: str, event: dict[str, Any], *, photo_path: str | None = None) -> str:
     """One bot action as terminal lines, or "" for actions a person would not notice."""
+    if method == "refused":
+        return render_refusal(event)
     if method == "answerCallbackQuery":
         text = event.get("text") or ""
         if not text:
@@ -327,6 +331,8 @@ class ConsoleChat:
             self._switch_user(rest)
         elif command == "/chat":
             self._switch_chat(rest)
+        elif handle_control(self, command, rest):
+            pass
         elif command == "/buttons":
             self._list_buttons()
         elif command == "/press":

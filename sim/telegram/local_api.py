@@ -186,6 +186,14 @@ class LocalBotApi(ChatDriver):
         return json_response({"ok": True, "result": result}, 200)
 
     def _fail(self, call: Call, error: ApiError) -> web.Response:
+        notable = error.code in (403, 429) or "upgraded" in error.description or "too old" in error.description
+        if notable and call.method != "getUpdates":
+            # what a person watching would want to know: the bot was refused (the console shows it)
+            self._state.publish(
+                "refused",
+                {"method": call.method, "chat_id": call.params.get("chat_id"), "error_code": error.code,
+                 "description": error.description},
+            )
         self._state.record(
             Call(
                 call.method,

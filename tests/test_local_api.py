@@ -40,7 +40,7 @@ from telegram.ext import (
     ContextTypes,
 )
 
-from sim.telegram.console import ConsoleChat, run_script
+from sim.telegram.console import NEW_BUTTONS_GRACE, ConsoleChat, run_script
 from sim.telegram.formatting import EntityParseError, parse_html, parse_markdown_v2
 from sim.telegram.local_api import LocalBotApi
 
@@ -637,9 +637,9 @@ def test_console_numbers_press_only_the_latest_keyboard(api: LocalBotApi, monkey
     screen = io.StringIO()
     chat = ConsoleChat(api, CHAT, ADMIN, output_stream=screen, prompt=False)
 
-    def said(line: str) -> str:
+    def said(line: str) -> str:  # typed once the screen had been read (see the test below)
         start = len(screen.getvalue())
-        chat.handle_line(line)
+        chat.handle_line(line, time.monotonic() + NEW_BUTTONS_GRACE)
         return screen.getvalue()[start:]
 
     said("2")
@@ -679,3 +679,44 @@ def test_console_numbers_press_only_the_latest_keyboard(api: LocalBotApi, monkey
     assert said("/buttons") == (
         f"(no buttons; the latest buttons, on #{old_id}, are gone: that message was deleted)\n"
     )
+
+
+def test_a_number_typed_as_new_buttons_arrive_presses_nothing(api: LocalBotApi, monkeypatch: Any) -> None:
+    """Seen in the demo: `1` meant for /status's Refresh confirmed a strategy proposal that
+    arrived while it was typed. A number presses a message only if it was already the latest
+    with buttons NEW_BUTTONS_GRACE before the number was entered; the same message edited
+    meanwhile (Refresh twice) is still pressed."""
+    api.add_chat(CHAT, "group", "Traders")
+    refresh = InlineKeyboardMarkup([[InlineKeyboardButton("Refresh", callback_data="refresh")]])
+    confirm = InlineKeyboardMarkup([[InlineKeyboardButton("Confirm", callback_data="confirm")]])
+    status_id = with_bot(api, lambda bot: bot.send_message(CHAT, "Status", reply_markup=refresh)).message_id
+    pressed: list[tuple[int, str]] = []
+    monkeypatch.setattr(api, "press_button", lambda chat, user, mid, data, **kw: pressed.append((mid, data)))
+    screen = io.StringIO()
+    chat = ConsoleChat(api, CHAT, ADMIN, output_stream=screen, prompt=False)
+    later = time.monotonic() + NEW_BUTTONS_GRACE
+
+    chat.handle_line("1", later)  # the status message had been on the screen: pressed
+    assert pressed == [(status_id, "refresh")]
+    with_bot(api, lambda bot: bot.edit_message_text("Status (refreshed)", CHAT, status_id, reply_markup=refresh))
+    posted, edited = last_call_at(api, "sendMessage"), last_call_at(api, "editMessageText")
+    assert edited > posted + 0.001
+    # Typed right after the refresh (within the grace), the message itself read before it:
+    chat.handle_line("1", max(posted + NEW_BUTTONS_GRACE + 0.001, edited))  # pressed again
+    assert pressed[-1] == (status_id, "refresh") and len(pressed) == 2
+
+    proposal_id = with_bot(api, lambda bot: bot.send_message(CHAT, "proposal #1", reply_markup=confirm)).message_id
+    arrived = last_call_at(api, "sendMessage")
+    start = len(screen.getvalue())
+    chat.handle_line("1", arrived + NEW_BUTTONS_GRACE / 2)  # typed as the proposal arrived: neither pressed
+    assert len(pressed) == 2
+    assert screen.getvalue()[start:] == (
+        f"(not pressed: message #{proposal_id} with new buttons arrived just before you typed 1; "
+        "read it, then type the number again)\n"
+    )
+    chat.handle_line("1", arrived + NEW_BUTTONS_GRACE * 1.5)  # once it has been read
+    assert pressed[-1] == (proposal_id, "confirm")
+
+
+def last_call_at(api: LocalBotApi, method: str) -> float:
+    return next(c.at for c in reversed(api.calls) if c.method == method and c.ok)

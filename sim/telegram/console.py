@@ -14,6 +14,7 @@ import re
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple, TextIO, cast
@@ -134,6 +135,11 @@ def keyboard_messages(api: LocalBotApi, chat_id: int) -> list[dict[str, Any]]:
     return [m for m in api.sent(chat_id) if not m["deleted"] and keyboard_buttons(m)]
 
 
+# A number presses a message only if it was already the latest with buttons this long before
+# the number was entered (reading a new message and deciding takes longer than this).
+NEW_BUTTONS_GRACE = 1.0
+
+
 class LatestKeyboard(NamedTuple):
     """The message numbers refer to: the last one the bot posted or edited with buttons.
 
@@ -148,10 +154,13 @@ class LatestKeyboard(NamedTuple):
     gone: str = ""
 
 
-def latest_keyboard(api: LocalBotApi, chat_id: int) -> LatestKeyboard | None:
-    """None if the bot never showed buttons in the chat."""
+def latest_keyboard(api: LocalBotApi, chat_id: int, before: float | None = None) -> LatestKeyboard | None:
+    """None if the bot never showed buttons in the chat (up to monotonic time `before`, when
+    given: which message numbers referred to then)."""
     message_id = None
     for call in reversed(api.calls):
+        if before is not None and call.at > before:
+            continue
         if (
             call.ok
             and call.method in MESSAGE_METHODS
@@ -316,8 +325,9 @@ class ConsoleChat:
             self._unsubscribe()
             self._unsubscribe = None
 
-    def handle_line(self, line: str) -> bool:
-        """Acts on one typed line; False means the person asked to leave."""
+    def handle_line(self, line: str, entered: float | None = None) -> bool:
+        """Acts on one typed line (entered at monotonic time `entered`, default now); False
+        means the person asked to leave."""
         line = line.strip()
         if not line:
             return True
@@ -338,7 +348,7 @@ class ConsoleChat:
         elif command == "/press":
             self._press_on(rest)
         elif line.isdigit():
-            self._press(int(line))
+            self._press(int(line), entered)
         else:
             self._say(line)
         return True
@@ -378,12 +388,25 @@ class ConsoleChat:
             lines.append(f"(numbers press nothing: {gone})" if lines else f"(no buttons; {gone})")
         self.write("\n".join(lines) if lines else "(no buttons)")
 
-    def _press(self, number: int) -> None:
+    def _press(self, number: int, entered: float | None = None) -> None:
         """Presses button `number` of the latest message posted or edited with buttons; if
-        its buttons are gone, says so and presses nothing (never an older message's)."""
+        its buttons are gone, says so and presses nothing (never an older message's).
+
+        A number typed while a new message with buttons arrived was meant for what was on
+        the screen before (a `1` for Refresh must not confirm a proposal that popped up as
+        it was typed): the message pressed must already have been the latest one with
+        buttons NEW_BUTTONS_GRACE seconds before the line was entered, else nothing is."""
         latest = latest_keyboard(self.api, self.chat_id)
         if latest is None:
             self.write(f"(no button {number}: the bot has shown no buttons here)")
+            return
+        entered = time.monotonic() if entered is None else entered
+        earlier = latest_keyboard(self.api, self.chat_id, before=entered - NEW_BUTTONS_GRACE)
+        if earlier is None or earlier.message_id != latest.message_id:
+            self.write(
+                f"(not pressed: message #{latest.message_id} with new buttons arrived just before "
+                f"you typed {number}; read it, then type the number again)"
+            )
             return
         if latest.message is None:
             self.write(
@@ -484,9 +507,10 @@ class ConsoleChat:
                     break
                 finally:
                     self._reading = False
+                    entered = time.monotonic()
                     with self._lock:
                         self._prompt_shown = False
-                if not self.handle_line(line):
+                if not self.handle_line(line, entered):
                     return
             if not use_input and not self.output_gone:
                 self._drain()

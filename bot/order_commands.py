@@ -103,16 +103,17 @@ async def trades(ctx: Ctx) -> None:
         if len(ctx.args) > 1 or not ctx.args[0].isdigit() or not 1 <= int(ctx.args[0]) <= TRADES_MAX:
             raise UsageError(f"/trades [n]: n must be from 1 to {TRADES_MAX}, got {views.echo(' '.join(ctx.args))}")
         n = int(ctx.args[0])
-    fills = await ctx.call(ctx.engine.recent_fills, n)
+    legs = await ctx.call(ctx.engine.recent_trades, n)
+    fills = [f for f, _ in legs]
     if not fills:
         await ctx.reply("No fills yet.")
         return
     rules = {s: await ctx.call(ctx.engine.symbol_filters, s) for s in {f.symbol for f in fills}}
     rows = []
-    for f in fills:
+    for f, leg in legs:  # the leg: what the fill did to the position (open, add, reduce, close, reverse)
         r = rules.get(f.symbol)
         qty, price = (r.fmt_qty(f.qty), r.fmt_price(f.price)) if r else (f"{f.qty:f}", f"{f.price:f}")
-        rows.append(f"{views.utc(f.time)[5:]}  {f.side:<4} {qty} {f.symbol} @ {price}  fee {f.fee.quantize(Decimal('0.01'))}")
+        rows.append(f"{views.utc(f.time)[5:]}  {leg:<7} {f.side:<4} {qty} {f.symbol} @ {price}  fee {f.fee.quantize(Decimal('0.01'))} USDT")
     await ctx.reply(f"<b>Last {len(fills)} fill{'s' if len(fills) != 1 else ''}</b>\n<pre>{escape(chr(10).join(rows))}</pre>")
 
 

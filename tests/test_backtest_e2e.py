@@ -104,7 +104,7 @@ def test_bad_input_is_refused_in_one_line(source, tmp_path):  # noqa: F811
         w.reply("/backtest 3 speed=3", "unknown parameter 'speed'")
         w.reply("/backtest 3 fast=30 slow=20", "fast (30) must be smaller than slow (20)")
         w.reply("/backtest 3 fast=9 fast=10", "fast is given twice")
-        w.reply("/backtest 3 leverage=125", "leverage: at most 10 here (MAX_LEVERAGE), got 125")
+        w.reply("/backtest 3 leverage=125", "leverage: must be from 1 to 10 here (MAX_LEVERAGE), got 125")
         w.reply("/optimize 3", "give at least one parameter range")
         w.reply("/optimize fast=5..", "is not a number")
         w.reply("/optimize fast=2..200 slow=3..500", "combinations; at most 2,000")

@@ -107,7 +107,7 @@ def test_confirm_once_status_pnl_close_and_reject(source, tmp_path):  # noqa: F8
 
         w.reply("/status", "long 0.010 BTCUSDT")
         w.reply("/pnl", "Unrealized")
-        w.reply("/trades", "BUY  0.010 BTCUSDT")
+        w.reply("/trades", "open    BUY  0.010 BTCUSDT")  # each row says what the fill did
         w.reply("/balance", "Margin used")
 
         mark = w.api.mark()
@@ -117,6 +117,9 @@ def test_confirm_once_status_pnl_close_and_reject(source, tmp_path):  # noqa: F8
         assert press(w, ADMIN, close_msg, 0).startswith("filled: SELL 0.010 BTCUSDT")
         assert w.engine.trader.portfolio.side("BTCUSDT") == 0
         w.reply("/status", "no position")
+        trades = w.reply("/trades", "Last 2 fills")["text"]
+        assert "open    BUY  0.010 BTCUSDT" in trades and "close   SELL 0.010 BTCUSDT" in trades
+        w.reply("/balance", "Balance · paper\n")
         w.reply("/close", "No BTCUSDT position to close")
 
         mark = w.api.mark()
@@ -186,6 +189,7 @@ def test_testnet_mode_places_exactly_one_signed_order_per_confirmed_proposal(sou
         msg = proposal_message(w, mark, 1)
         assert "Not allowed" in press(w, GUEST, msg, 0)
         assert w.ex.stats.order_posts == {}
+        w.reply("/balance", "Balance · demo (the bot's book)")  # titled by mode, not "paper"
 
         mark = w.api.mark()
         data = msg["reply_markup"]["inline_keyboard"][0][0]["callback_data"]

@@ -23,7 +23,10 @@ def test_params_and_set_all_or_none_refused_audited_and_kept(source, tmp_path): 
         w.reply("/set fast=30 slow=20", "fast (30) must be smaller than slow (20); nothing changed")
         w.reply("/set speed=3", "unknown parameter 'speed'")
         w.reply("/set fast", "expected name=value")
-        w.reply("/set leverage=50", "leverage: at most 10 here (MAX_LEVERAGE), got 50; nothing changed")
+        # One range, the effective cap, whatever was typed: the same words as /params' 1…10.
+        w.reply("/set leverage=50", "leverage: must be from 1 to 10 here (MAX_LEVERAGE), got 50; nothing changed")
+        w.reply("/set leverage=200", "leverage: must be from 1 to 10 here (MAX_LEVERAGE), got 200; nothing changed")
+        w.reply("/set leverage=0", "leverage: must be from 1 to 10 here (MAX_LEVERAGE), got 0; nothing changed")
         assert w.engine.params()[1]["fast"] == 12
 
         # A non-admin is refused and changes nothing.

@@ -16,6 +16,7 @@ from trading.pnl import (
     PnlSummary,
     SymbolPerformance,
     Wallet,
+    fill_legs,
     paper_wallet,
     performance,
     period_table,
@@ -77,6 +78,11 @@ class EngineReports:
         ex = Wallet("Binance", w["wallet"], w["wallet"] + w["unrealized"], w["margin"], w["available"],
                     unrealized=w["unrealized"])  # fmt: skip
         return replace(book, exchange=ex)
+
+    def recent_trades(self, n: int) -> list[tuple[Fill, str]]:
+        """/trades: the last n fills, each with what it did (open, add, reduce, close, reverse)."""
+        fills = self.live.stored_fills()
+        return list(zip(fills, fill_legs(fills), strict=True))[-n:]
 
     def health(self) -> Health:
         """/health: the stream, the last candle and order, the clock, the database, uptime."""

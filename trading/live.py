@@ -38,7 +38,7 @@ from trading.notifier import Notifier
 from trading.pause import PAUSED_LINE, STATE_KEY, PauseGate
 from trading.portfolio import Fill, Portfolio
 from trading.strategies import ParamError, Schema, Values, strategy_class
-from trading.strategies.params import fmt_value
+from trading.strategies.params import check_leverage, fmt_value
 from trading.symbols import FilterError, SymbolFilters
 from trading.trader import Trader
 
@@ -137,6 +137,7 @@ class LiveTrading:
     def set_params(self, changes: Mapping[str, Any], user_id: int | None) -> list[ParamChange]:
         """Validate all, store all, schedule all, or raise ParamError and change nothing."""
         with self._lock:
+            check_leverage(self.schema, changes, self.settings.max_leverage)
             merged = self.schema.validate(self.values, changes)
             problem = leverage_problem(self.settings.max_leverage, self._brackets, changes, merged, self.settings.symbols)
             if problem:

@@ -20,7 +20,7 @@ from trading.candles import Candle
 from trading.config import ConfigError
 from trading.strategies import STRATEGIES, ParamError, Values, normalize_name, strategy_class
 from trading.strategies.check import live_check
-from trading.strategies.params import fmt_value
+from trading.strategies.params import check_leverage, fmt_value
 
 log = logging.getLogger(__name__)
 KEY, ENV_KEY = "strategy", "strategy_env"
@@ -95,10 +95,9 @@ def switch(live: Any, spec: str, changes: Mapping[str, Any], user_id: int | None
         raise ParamError(str(e)) from None
     with live._lock:
         stored = cls.schema.load(live._params().current(spec))
+        check_leverage(cls.schema, changes, live.settings.max_leverage)
         values = cls.schema.validate(stored, changes)
-        cap = live.settings.max_leverage
-        if int(values.get("leverage", 1)) > cap:
-            raise ParamError(f"leverage: at most {cap} here (MAX_LEVERAGE), got {values['leverage']}")
+        check_leverage(cls.schema, changes, live.settings.max_leverage, values)
         if spec == live.strategy and values == live.values:
             raise ParamError(f"{spec} is already the strategy with these parameters")
         refused = refusal(spec, values, live._stored_candles())

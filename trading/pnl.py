@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from trading.portfolio import ClosedTrade, Portfolio
+from trading.portfolio import ClosedTrade, Fill, Portfolio
 
 DAY_MS = 86_400_000
 PERIODS = {"today": 1, "7d": 7, "30d": 30, "all": None}
@@ -71,10 +71,33 @@ class Wallet:
     exchange: Wallet | None = None  # demo/live: what Binance says (futures account)
 
 
-def paper_wallet(portfolio: Portfolio, marks: dict[str, Decimal], leverage: int) -> Wallet:
+def paper_wallet(portfolio: Portfolio, marks: dict[str, Decimal], leverage: int, mode: str = "paper") -> Wallet:
+    """The bot's book as a wallet, titled by the mode it trades in (paper, demo, live)."""
     used = portfolio.used_margin(leverage)
     equity = portfolio.equity(marks)
-    return Wallet("paper", portfolio.balance, equity, used, equity - used, portfolio.funding, equity - portfolio.balance)
+    return Wallet(mode, portfolio.balance, equity, used, equity - used, portfolio.funding, equity - portfolio.balance)
+
+
+def fill_legs(fills: Sequence[Fill]) -> list[str]:
+    """What each fill did to its symbol's position, in order: `open`, `add`, `reduce`,
+    `close`, or `reverse` (closed and opened the other side): /trades labels its rows so."""
+    held: dict[str, Decimal] = {}
+    out = []
+    for f in fills:
+        before = held.get(f.symbol, Decimal(0))
+        after = before + f.signed_qty
+        held[f.symbol] = after
+        if not before:
+            out.append("open")
+        elif (before > 0) == (f.signed_qty > 0):
+            out.append("add")
+        elif not after:
+            out.append("close")
+        elif (after > 0) == (before > 0):
+            out.append("reduce")
+        else:
+            out.append("reverse")
+    return out
 
 
 # ---------------------------------------------------------------- /daily, /weekly, /monthly, /performance

@@ -95,7 +95,7 @@ def leverage_problem(
     the position stake_usdt × leverage implies; None when the change may be stored."""
     leverage = int(merged.get("leverage", 1))
     if "leverage" in changes and leverage > cap:
-        return f"leverage: at most {cap} here (MAX_LEVERAGE), got {merged['leverage']}"
+        return f"leverage: must be from 1 to {cap} here (MAX_LEVERAGE), got {merged['leverage']}"
     if brackets is None or not {"leverage", "stake_usdt"} & set(changes):
         return None
     return brackets.problem(symbols, leverage, Decimal(repr(float(merged.get("stake_usdt", 0)))))

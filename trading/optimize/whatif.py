@@ -29,7 +29,8 @@ from trading.intervals import interval_ms
 from trading.optimize import SweepResult, sweep
 from trading.optimize.grid import Grid, cell_values, parse_grid
 from trading.optimize.report import fmt_value
-from trading.strategies import ParamError, Schema, Values, strategy_class
+from trading.strategies import Schema, Values, strategy_class
+from trading.strategies.params import check_leverage
 from trading.symbols import SymbolFilters
 
 if TYPE_CHECKING:
@@ -139,10 +140,9 @@ class WhatIf:
         schema = strategy_class(other or self._strategy()).schema
         if other is None and not changes:
             return None
+        check_leverage(schema, changes, self.settings.max_leverage)
         merged = schema.validate({} if other else dict(self._values()), changes)
-        cap = self.settings.max_leverage
-        if int(merged.get("leverage", 1)) > cap:
-            raise ParamError(f"leverage: at most {cap} here (MAX_LEVERAGE), got {merged['leverage']}")
+        check_leverage(schema, changes, self.settings.max_leverage, merged)
         return merged
 
     def check_grid(self, words: Sequence[str], max_cells: int, strategy: str | None = None) -> Grid:

@@ -136,3 +136,25 @@ def _num(x: int | float) -> str:
 def _quote(text: str, limit: int = 32) -> str:
     """Echo at most a short prefix of what the user typed."""
     return repr(text if len(text) <= limit else text[:limit] + "…")
+
+
+def check_leverage(
+    schema: Schema, changes: Mapping[str, Any], cap: int, merged: Mapping[str, Any] | None = None
+) -> None:
+    """One leverage range everywhere (/params, /set, /backtest, /strategy, the README):
+    1…MAX_LEVERAGE, the effective cap, never the schema's wider 1…125. Checked on what was
+    typed (before the schema's own range, so 200 and 50 get the same answer) and, with
+    `merged`, on the values that will be used. A strategy without leverage: nothing to do."""
+    if not any(p.name == "leverage" for p in schema.params):
+        return
+    raw = changes.get("leverage")
+    value: Any = raw
+    if raw is not None:
+        try:
+            value = int(str(raw).strip())
+        except ValueError:
+            return  # not a whole number: the schema says so
+    elif merged is not None and "leverage" in merged:
+        value = merged["leverage"]
+    if value is not None and not 1 <= int(value) <= cap:
+        raise ParamError(f"leverage: must be from 1 to {cap} here (MAX_LEVERAGE), got {value}")

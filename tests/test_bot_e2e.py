@@ -243,11 +243,14 @@ def test_a_restart_resumes_the_stream_into_the_same_series(source, tmp_path):
         w.reply("/start", "Starting")
         assert w.api.wait_for_text(GROUP, "socket started", timeout=15)
         assert w.engine.stream.wait_until(lambda s: s.closed_candles >= 55, timeout=20)
-        w.bot.stop()  # the process goes away while streaming
-        assert w.api.wait_for_text(GROUP, "socket stopped", timeout=10)
+        mark = w.api.mark()
+        w.bot.stop()  # the process goes away while streaming (SIGTERM, a redeploy): not a /stop
+        assert w.api.wait_for_text(GROUP, "bot stopping: socket closed", start=mark, timeout=10)
+        assert not w.api.wait_for_text(GROUP, "socket stopped", start=mark, timeout=0.1)
         mark = w.api.mark()
         w.bot = BotThread(w.settings, rate_limits=LOOSE, poll_timeout=1).start()
-        assert w.api.wait_for_text(GROUP, "socket started", start=mark, timeout=15)
+        assert w.api.wait_for_text(GROUP, "bot restarted; resumed streaming BTCUSDT 15m", start=mark, timeout=15)
+        assert not w.api.wait_for_text(GROUP, "socket started", start=mark, timeout=0.1)
         n = w.engine.stream.status().closed_candles
         assert w.engine.stream.wait_until(lambda s: s.closed_candles >= n + 5, timeout=20)
         w.engine.stop()

@@ -90,7 +90,7 @@ def test_sigkill_after_a_proposal_and_between_order_and_fill(tmp_path) -> None:
             proposal = say(api, "/long 0.01", "Order proposal #1")
             kill(bot)
             bot = spawn(api, ex, db, log)
-            assert api.wait_for_text(GROUP, "socket started", timeout=20), "the restarted bot resumes the stream"
+            assert api.wait_for_text(GROUP, "bot restarted; resumed streaming", timeout=20), "the restarted bot resumes the stream"
             mark = api.mark()
             api.press_button(GROUP, ADMIN, proposal["message_id"], confirm_data(proposal))
             answer = api.wait_for(lambda c: c.method == "answerCallbackQuery", start=mark, timeout=20)

@@ -24,7 +24,7 @@ def test_long_and_stop_typed_two_hours_before_a_restart_are_not_run(source, tmp_
         line = w.api.wait_for_text(GROUP, "Not executed", start=mark, timeout=10)
         assert line is not None, [c.params.get("text") for c in w.api.calls[mark:] if c.method == "sendMessage"]
         assert "/long 0.01 by user 1001 (2h00m old)" in line["text"] and "/stop by user 1001" in line["text"]
-        assert w.api.wait_for_text(GROUP, "socket started", start=mark, timeout=15)  # resumed, not stopped
+        assert w.api.wait_for_text(GROUP, "bot restarted; resumed streaming", start=mark, timeout=15)  # not stopped
         # A fresh command right after is run as usual.
         w.reply("/status", "Status")
         assert w.engine.stream.running

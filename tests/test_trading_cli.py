@@ -74,5 +74,5 @@ def test_data_replays_candles_until_interrupted(tmp_path):
             proc.kill()
     assert proc.returncode == 0, err
     assert any("socket started" in x for x in seen), seen
-    assert "socket stopped" in out
+    assert "bot stopping: socket closed" in out and "socket stopped" not in out  # Ctrl-C is not a /stop
     assert not (tmp_path / "data").exists()  # the replay went to a temporary database

@@ -165,7 +165,7 @@ class Engine(EngineReports):
                 return False
             self._reconcile()
             self.user_stream.start()
-            return self.stream.start()
+            return self.stream.start(why="resume")
         return False
 
     def _reconcile(self) -> None:
@@ -197,9 +197,10 @@ class Engine(EngineReports):
         return self.live.pause.reasons()
 
     def close(self) -> None:
-        """Shutdown: stop the stream but keep the operator's wish for the next start."""
+        """Shutdown: stop the streams but keep the operator's wish for the next start (said as
+        "bot stopping", not as a /stop)."""
         self.user_stream.stop()
-        self.stream.stop()
+        self.stream.stop(why="shutdown")
 
     # ------------------------------------------------------------- questions
     def status(self) -> EngineStatus:

@@ -73,6 +73,7 @@ class KlineStream:
         self._state_lock = threading.Condition()
         self._state = StreamState()
         self._stop = threading.Event()
+        self._why = "start"  # why the last start or stop happened (the notices say so)
         self._thread: threading.Thread | None = None
         self._watchdog: threading.Thread | None = None
         self._ws: StreamApp | None = None
@@ -93,11 +94,14 @@ class KlineStream:
     def running(self) -> bool:
         return self._state.running
 
-    def start(self) -> bool:
-        """Start the stream thread; False (and nothing changes) if it is already running."""
+    def start(self, why: str = "start") -> bool:
+        """Start the stream thread; False (and nothing changes) if it is already running.
+        `why` is "start" (a /start) or "resume" (the bot restarted while streaming): the
+        first notice says which, so a redeploy does not read as someone's /start."""
         with self._lifecycle:
             if self._thread is not None and self._thread.is_alive():
                 return False
+            self._why = why
             self._stop.clear()
             with self._state_lock:
                 self._state = StreamState(
@@ -111,16 +115,18 @@ class KlineStream:
             self._watchdog.start()
             return True
 
-    def stop(self, timeout: float = 5.0) -> bool:
+    def stop(self, timeout: float = 5.0, why: str = "stop") -> bool:
         """Close the socket, cut REST in flight and join the thread; True once it has ended.
 
         False if it was not running, or (logged) if it is still alive after `timeout`:
         a stop is never reported while the thread lives, so /start keeps refusing then.
+        `why` is "stop" (a /stop) or "shutdown" (SIGTERM, a redeploy): said in the notice.
         """
         with self._lifecycle:
             thread = self._thread
             if thread is None or not thread.is_alive():
                 return False
+            self._why = why
             self._stop.set()
             ws = self._ws
             if ws is not None:
@@ -243,9 +249,11 @@ class KlineStream:
             self._notify("socket_error", f"socket error: backfill failed, {e}", error=str(e))
         self._state.last_message = time.monotonic()  # the catch-up is not silence
         if first:
+            resumed = self._why == "resume"
             self._notify(
                 "socket_started",
-                f"socket started: streaming {symbols} {self.settings.interval}"
+                ("bot restarted; resumed streaming" if resumed else "socket started: streaming")
+                + f" {symbols} {self.settings.interval}"
                 + (f" (warm-up fetched {backfilled} candles)" if backfilled else ""),
                 backfilled=backfilled,
             )
@@ -291,7 +299,11 @@ class KlineStream:
             self._state_lock.notify_all()
         if self._events is not None:
             self._events.record("stop", f"code={code} reason={reason or ''}".strip())
-        self._notify("socket_stopped", "socket stopped", code=code, reason=reason)
+        if self._why == "shutdown":
+            text = "bot stopping: socket closed; streaming resumes when the bot starts again"
+        else:
+            text = "socket stopped"
+        self._notify("socket_stopped", text, code=code, reason=reason)
 
     # ------------------------------------------------------------------ drops, reconnects, watchdog
     def connection_lost(self, text: str) -> None:

@@ -120,3 +120,32 @@ def test_the_strategy_opens_nothing_while_paused_but_still_closes(replay, caplog
     assert engine.trader.portfolio.side("BTCUSDT") == 0
     assert all(p.status != "filled" or p.id in (first.id, turn.id) for p in (engine.proposal(x.id) for x in proposals(notifier)))
     assert engine.recent_fills(10)[-1].qty == Decimal(str(engine.recent_fills(10)[0].qty))
+
+
+def test_a_proposal_settled_at_start_has_its_message_brought_to_its_final_state(source, tmp_path):  # noqa: F811
+    """A crash between "confirmed" and the fill: the restarted bot settles the proposal from
+    its book and edits the proposal's own message to say so (no buttons left to press)."""
+    from storage.db import open_db
+    from storage.proposals import ProposalStore
+
+    w = started(source, tmp_path)
+    try:
+        mark = w.api.mark()
+        w.say("/long 0.01")
+        msg = proposal_message(w, mark, 1)
+        w.bot.stop()
+        store = ProposalStore(open_db(w.db_path))  # as a crash after the claim leaves it
+        assert store.transition(1, "pending", "confirmed", by=ADMIN)
+        assert store.transition(1, "confirmed", "placed", result="placing")
+        mark = w.api.mark()
+        w.bot = BotThread(w.settings, rate_limits=LOOSE, poll_timeout=1).start()
+        edit = w.api.wait_for(
+            lambda c: c.method == "editMessageText" and c.params.get("message_id") in (msg["message_id"], str(msg["message_id"])),
+            start=mark, timeout=10,
+        )
+        assert edit is not None, [c.method for c in w.api.calls[mark:]]
+        assert "not placed: the bot restarted before the order was sent" in edit.params["text"]
+        assert "reply_markup" not in edit.params or not edit.params["reply_markup"]
+        assert w.engine.proposal(1).status == "failed"
+    finally:
+        w.close()

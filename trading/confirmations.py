@@ -61,6 +61,9 @@ class Outcome:
     approvals: tuple[str, ...] = ()  # four-eyes: who has confirmed so far, while one more is needed
 
 
+PLACING = "placing"  # the result while a confirmed proposal's orders are on their way
+
+
 def leg_id(instance: str, proposal_id: int, n: int) -> str:
     """Client order id of a proposal's leg, `tgp-<instance>-<proposal>-<leg>`: deterministic,
     ≤ 36 chars, unique per database and account for ever (storage.state.instance_id)."""
@@ -204,9 +207,16 @@ class Confirmations:
                 return Outcome(False, line, self.get(p.id))
         return Outcome(True, "confirmed", self.get(p.id))
 
-    def finish(self, proposal_id: int, frm: str | tuple[str, ...], to: str, line: str) -> Proposal | None:
+    def finish(
+        self, proposal_id: int, frm: str | tuple[str, ...], to: str, line: str, *, announce: bool = False
+    ) -> Proposal | None:
+        """`announce`: also edit the proposal's message to this state (a press answers its own
+        message; a placement in flight or a settlement at start has no press to do it)."""
         self._store().transition(proposal_id, frm, to, result=line)
-        return self.get(proposal_id)
+        p = self.get(proposal_id)
+        if announce and p is not None and self.notifier is not None:
+            self.notifier.notify(Notice("proposal_update", f"proposal #{p.id} {p.status}: {line}", {"proposal": p}))
+        return p
 
     def reject(self, proposal_id: int, user_id: int | None, who: str) -> Outcome:
         p = self.get(proposal_id)

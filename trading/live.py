@@ -26,7 +26,7 @@ from trading.book import Placement
 from trading.brokers import Broker, OrderRefused, OrderRequest, PaperBroker
 from trading.candles import Candle
 from trading.config import Settings
-from trading.confirmations import Confirmations, Outcome, Proposal
+from trading.confirmations import PLACING, Confirmations, Outcome, Proposal
 from trading.exchange.account_sync import exchange_exits, exchange_follower
 from trading.exchange.brackets import BracketCache, leverage_problem
 from trading.exchange.market import make_client, paper_funding_rate
@@ -224,7 +224,7 @@ class LiveTrading:
         claim = conf.claim(proposal_id, user_id, self.trader.cursor(p.symbol), price)
         if not claim.ok:
             return claim
-        conf.finish(p.id, "confirmed", "placed", "placing")  # a crash from here on is reconciled, never re-sent
+        conf.finish(p.id, "confirmed", "placed", PLACING)  # a crash from here on is reconciled, never re-sent
         placed = self.trader.place(p.legs, price)
         line = placement_line(placed, self.trader.filters[p.symbol])
         if placed.unknown:
@@ -281,7 +281,7 @@ class LiveTrading:
                 if done
                 else "not placed: the bot restarted before the order was sent"
             )
-            self.confirmations.finish(p.id, p.status, "filled" if done else "failed", line)
+            self.confirmations.finish(p.id, p.status, "filled" if done else "failed", line, announce=True)
 
     def reconcile(self) -> list[str]:
         """On an exchange, before streaming: settle every proposal a crash left confirmed or
@@ -313,7 +313,7 @@ class LiveTrading:
                 if found
                 else "not placed: the exchange has no order for it (the bot restarted before sending)"
             )
-            self.confirmations.finish(p.id, p.status, "filled" if found else "failed", line)  # type: ignore[union-attr]
+            self.confirmations.finish(p.id, p.status, "filled" if found else "failed", line, announce=True)  # type: ignore[union-attr]
             said.append(f"proposal #{p.id}: {line}")
         self._leftovers.clear()
         return said

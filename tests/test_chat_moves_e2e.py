@@ -41,7 +41,7 @@ def test_a_group_that_becomes_a_supergroup_is_followed_across_a_restart(source, 
         assert w.settings.telegram_chat_ids == (OLD,)
         mark = api.mark()
         w.bot = BotThread(w.settings, rate_limits=LOOSE, poll_timeout=1).start()
-        assert api.wait_for_text(new, "socket started", start=mark, timeout=15), "the resumed stream's notice"
+        assert api.wait_for_text(new, "bot restarted; resumed streaming", start=mark, timeout=15), "the resumed stream's notice"
         api.send_message(new, ADMIN, "/status", chat_type="supergroup")
         assert api.wait_for_text(new, "Status", start=mark, timeout=10)
         api.send_message(new, ADMIN, "/short 0.01", chat_type="supergroup")

@@ -24,12 +24,15 @@ def test_kicked_bot_opens_nothing_manages_exits_and_sums_up_when_back(source, tm
         assert api.wait_for(lambda c: c.error_code == 403, start=mark, timeout=10), "the bot tries and is refused"
         assert "chat_unreachable" in w.engine.paused_reasons()
         trader = w.engine.trader
-        cursor = trader.cursor("BTCUSDT")
-        held = trader.portfolio.positions.get("BTCUSDT")
-        qty = held.qty if held is not None else Decimal(0)
+        with trader.lock:  # the position and the fills it came from, as one snapshot (an order
+            # decided before the kick may fill at the forming candle's open, before the cursor moves)
+            cursor = trader.cursor("BTCUSDT")
+            held = trader.portfolio.positions.get("BTCUSDT")
+            qty = held.qty if held is not None else Decimal(0)
+            booked = {f.order_id for f in w.engine.recent_fills(500)}
         # Let the market run through several crosses while the bot is out of the group.
         assert seen.wait(cursor + 150 * 15 * 60_000, timeout=30)
-        after = [f for f in w.engine.recent_fills(500) if f.time > cursor]
+        after = [f for f in w.engine.recent_fills(500) if f.order_id not in booked]
         assert after, "the position was still managed (closed on the next cross)"
         for f in after:  # each fill only shrinks the position: nothing opened or increased
             new = qty + (f.qty if f.side == "BUY" else -f.qty)

@@ -257,3 +257,18 @@ def test_set_leverage_is_checked_against_the_symbols_brackets(source, tmp_path) 
         acc.say("/set leverage=20", "leverage: at most 10x for SOLUSDT")  # the stored stake counts too
     finally:
         acc.close()
+
+
+def test_a_manual_order_above_its_leverage_bracket_is_refused_when_proposed(source, tmp_path) -> None:  # noqa: F811
+    acc = Account(source, symbol="SOLUSDT")
+    try:
+        acc.start_bot(str(tmp_path / "bot.sqlite"), SYMBOLS="SOLUSDT", STRATEGY="ema_cross", MAX_LEVERAGE="20",
+                      MAX_POSITION_NOTIONAL="100000")  # fmt: skip
+        acc.say("/set leverage=20 stake_usdt=100", "leverage")  # 2,000 USDT: within 20x's bracket
+        engine = started(acc)  # candles close: the new leverage is in force
+        assert engine.trader.values["leverage"] == 20
+        outcome = engine.propose_order("long", None, Decimal("0.1"), ADMIN)  # ~7,000 USDT at 20x
+        assert not isinstance(outcome, Proposal) and "limited to 10x by Binance's leverage brackets" in outcome.line
+        assert acc.ex.stats.order_posts == {}
+    finally:
+        acc.close()

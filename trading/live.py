@@ -249,6 +249,9 @@ class LiveTrading:
                 check_limits(leg, price, trader.portfolio, f, trader.max_leverage, trader.max_notional)
             except (FilterError, OrderRefused) as e:
                 return str(e)
+            held = abs(p.qty) if (p := trader.portfolio.positions.get(leg.symbol)) is not None else Decimal(0)
+            if self._brackets is not None and (why := self._brackets.order_problem(leg.symbol, leg.leverage, (held + qty) * price)):
+                return why
         return None
 
     def price(self, symbol: str) -> Decimal | None:

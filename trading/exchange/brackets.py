@@ -87,6 +87,18 @@ class BracketCache:
                 self._tables[symbol] = parse_brackets(answer, symbol)
         return bracket_problem(self._tables, symbols, leverage, stake)
 
+    def order_problem(self, symbol: str, leverage: int, notional: Decimal) -> str | None:
+        """A manual order whose resulting position is above what `leverage` allows (-2027 at
+        Binance): refused when proposed, with the bracket's maximum."""
+        self.problem((symbol,), 1, Decimal(0))  # reads the symbol's brackets once
+        table = self._tables.get(symbol)
+        if not table or leverage <= max_leverage(table, notional):
+            return None
+        return (
+            f"a {notional.quantize(Decimal(1))} USDT {symbol} position is limited to {max_leverage(table, notional)}x "
+            f"by Binance's leverage brackets; leverage is {leverage}x (/set leverage=…)"
+        )
+
 
 def leverage_problem(
     cap: int, brackets: BracketCache | None, changes: Mapping[str, Any], merged: Mapping[str, Any], symbols: Iterable[str]

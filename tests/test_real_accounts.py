@@ -28,6 +28,7 @@ class Account:
         self.api = LocalBotApi().start()
         self.api.add_chat(GROUP, "supergroup", "Traders")
         self.bot: BotThread | None = None
+        self.seen: Seen | None = None
 
     def start_bot(self, db_path: str, **extra: str) -> BotThread:
         settings = load_settings(
@@ -76,7 +77,7 @@ def account(source):  # noqa: F811
 def started(acc: Account):  # type: ignore[no-untyped-def]
     """/start, then the market paused once the trader has every candle the exchange closed."""
     engine = acc.bot.engine  # type: ignore[union-attr]
-    seen = engine.stream.feed.sink = Seen(engine.stream.feed.sink)
+    seen = acc.seen = engine.stream.feed.sink = Seen(engine.stream.feed.sink)
     acc.say("/start", "socket started")
     acc.ex.pause()  # the market stands still while orders are proposed and confirmed…
     while True:  # …once the trader has every candle the exchange closed
@@ -265,8 +266,9 @@ def test_a_manual_order_above_its_leverage_bracket_is_refused_when_proposed(sour
         acc.start_bot(str(tmp_path / "bot.sqlite"), SYMBOLS="SOLUSDT", STRATEGY="ema_cross", MAX_LEVERAGE="20",
                       MAX_POSITION_NOTIONAL="100000")  # fmt: skip
         acc.say("/set leverage=20 stake_usdt=100", "leverage")  # 2,000 USDT: within 20x's bracket
-        engine = started(acc)  # candles close: the new leverage is in force
-        assert engine.trader.values["leverage"] == 20
+        engine = started(acc)
+        assert acc.ex.advance(1) and acc.seen.wait(acc.ex.candles[acc.ex.current_index - 1].open_time)
+        assert engine.trader.values["leverage"] == 20  # a candle closed: the new leverage is in force
         outcome = engine.propose_order("long", None, Decimal("0.1"), ADMIN)  # ~7,000 USDT at 20x
         assert not isinstance(outcome, Proposal) and "limited to 10x by Binance's leverage brackets" in outcome.line
         assert acc.ex.stats.order_posts == {}

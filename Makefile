@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(PY) bench/bot_latency.py
 	$(PY) bench/backtest.py
 	$(PY) bench/order_latency.py
+	$(PY) bench/flood.py
 	$(PY) bench/strategy.py
 
 lint: $(STAMP)

@@ -16,22 +16,25 @@ def test_kicked_bot_opens_nothing_manages_exits_and_sums_up_when_back(source, tm
         api = w.api
         seen = Seen(w.engine.stream.feed.sink)
         w.engine.stream.feed.sink = seen
+        w.reply("/set fast=3 slow=7", "fast")  # short EMAs: a cross every few candles
         mark = api.mark()
         w.say("/start")
         assert api.wait_for_text(GROUP, "· opened", start=mark, timeout=30), "the strategy trades"
+        w.ex.pause()  # the market holds still while the bot learns it was removed
         mark = api.mark()
         api.kick(GROUP)
         assert api.wait_for(lambda c: c.error_code == 403, start=mark, timeout=10), "the bot tries and is refused"
         assert "chat_unreachable" in w.engine.paused_reasons()
         trader = w.engine.trader
-        with trader.lock:  # the position and the fills it came from, as one snapshot (an order
-            # decided before the kick may fill at the forming candle's open, before the cursor moves)
-            cursor = trader.cursor("BTCUSDT")
+        with trader.lock:  # the position and the fills booked so far, at one moment
+            booked = {f.order_id for f in w.engine.recent_fills(500)}
             held = trader.portfolio.positions.get("BTCUSDT")
             qty = held.qty if held is not None else Decimal(0)
-            booked = {f.order_id for f in w.engine.recent_fills(500)}
+            cursor = trader.cursor("BTCUSDT")
+        assert qty, "a position is open (the strategy only reverses)"
+        w.ex.resume()
         # Let the market run through several crosses while the bot is out of the group.
-        assert seen.wait(cursor + 150 * 15 * 60_000, timeout=30)
+        assert seen.wait(cursor + 60 * 15 * 60_000, timeout=30)
         after = [f for f in w.engine.recent_fills(500) if f.order_id not in booked]
         assert after, "the position was still managed (closed on the next cross)"
         for f in after:  # each fill only shrinks the position: nothing opened or increased

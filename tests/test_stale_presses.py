@@ -1,0 +1,52 @@
+"""A press carries no date: one that was already waiting when the bot started is judged by
+the latest moment it can have happened after, its message's last showing or the previous
+run's last heartbeat (bot/stale.py)."""
+
+from __future__ import annotations
+
+import datetime as dtm
+
+from telegram import CallbackQuery, Chat, Message, Update, User
+
+from bot.stale import StaleGate
+
+NOW = 1_800_000_000.0
+CHAT = Chat(-1001, "supergroup")
+USER = User(7, "Ann", False)
+
+
+def press(update_id: int, shown_ago: float) -> Update:
+    message = Message(5, dtm.datetime.fromtimestamp(NOW - shown_ago, dtm.UTC), CHAT)
+    return Update(update_id, callback_query=CallbackQuery("q", USER, "ci", message=message, data="x"))
+
+
+def command(text: str, ago: float) -> Update:
+    return Update(1, message=Message(9, dtm.datetime.fromtimestamp(NOW - ago, dtm.UTC), CHAT, from_user=USER, text=text))
+
+
+async def _noop(chat_id: int, html: str) -> None:
+    return None
+
+
+def gate(alive_before: float | None) -> StaleGate:
+    g = StaleGate(120, _noop)
+    g.started_at, g.backlog_until, g.alive_before = NOW, 100, alive_before
+    return g
+
+
+def test_commands_by_their_date() -> None:
+    g = gate(None)
+    assert g.age(command("/long", 7200), now=NOW) == 7200
+    assert g.age(command("/long", 30), now=NOW) is None
+    assert g.age(command("just words", 7200), now=NOW) is None  # not a command: nothing to run
+
+
+def test_backlog_presses_by_the_latest_they_can_have_happened_after() -> None:
+    # Bot down for 2 hours, message shown 3 hours ago: the press may be 2 hours old.
+    assert gate(NOW - 7200).age(press(50, 3 * 3600), now=NOW) == 7200
+    # Bot down for 30 s: the press is at most 30 s old, whatever the message's age.
+    assert gate(NOW - 30).age(press(50, 3 * 3600), now=NOW) is None
+    # Message edited 10 s before the start: pressed after that.
+    assert gate(NOW - 7200).age(press(50, 10), now=NOW) is None
+    # After the backlog, a press is live.
+    assert gate(NOW - 7200).age(press(101, 3 * 3600), now=NOW) is None

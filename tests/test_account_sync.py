@@ -34,7 +34,7 @@ class _Prices:
         if self.price is None:
             raise OSError("no route")
         start = int(kw["startTime"])  # type: ignore[arg-type]
-        return [[start + 60_000, "1", "1", "1", self.price]]
+        return [[start, "1", "1", "1", "1"], [start + 60_000, "1", "1", "1", self.price]]
 
 
 def test_who_placed_a_fill_is_read_from_its_client_id() -> None:
@@ -61,6 +61,7 @@ def test_margin_call_warns_with_the_position_and_the_margin_ratio() -> None:
 def test_a_bnb_fee_is_booked_in_usdt_at_the_bnb_price_with_asset_and_amount() -> None:
     trades = [{"commission": "0.0003", "commissionAsset": "BNB", "time": 1_000}]
     usdt, asset, amount = fee_in_usdt(_Prices("600.5"), trades)
+    assert fee_in_usdt(_Prices("600.5"), trades, recent=False)[0] == usdt  # its 1-minute candle
     assert (usdt, asset, amount) == (Decimal("0.18015000"), "BNB", Decimal("0.0003"))
     fill = Fill("x", "BTCUSDT", "BUY", Decimal(1), Decimal(1), usdt, 0, "", (), asset, amount)
     assert fee_words(fill) == "0.0003 BNB = 0.18 USDT"

@@ -116,3 +116,30 @@ def test_trades_by_hand_are_booked_told_and_get_exits(source, tmp_path) -> None:
         w.reply("/status", "short 0.020 BTCUSDT")
     finally:
         w.close()
+
+
+def test_liquidation_adl_and_margin_call_are_booked_and_told(source, tmp_path) -> None:  # noqa: F811
+    w = demo_world(source, tmp_path)
+    try:
+        protected_long(w)
+        mark = w.api.mark()
+        w.ex.control("margin-call", symbol="BTCUSDT")
+        msg = w.api.wait_for_text(GROUP, "MARGIN CALL", start=mark, timeout=10)
+        assert msg is not None and "BTCUSDT long 0.01" in msg["text"] and "margin ratio" in msg["text"], msg
+        mark = w.api.mark()
+        w.ex.control("adl", symbol="BTCUSDT", quantity="0.004")
+        msg = w.api.wait_for_text(GROUP, "auto-deleveraged (ADL)", start=mark, timeout=10)
+        assert msg is not None and "SELL 0.004 BTCUSDT" in msg["text"] and "now long 0.006" in msg["text"], msg
+        mark = w.api.mark()
+        w.ex.control("liquidate", symbol="BTCUSDT")
+        msg = w.api.wait_for_text(GROUP, "liquidated", start=mark, timeout=10)
+        assert msg is not None and "SELL 0.006 BTCUSDT" in msg["text"] and "no position left" in msg["text"], msg
+        assert w.engine.trader.portfolio.side("BTCUSDT") == 0
+        balance = w.reply("/balance", "Binance")["text"]
+        if "matches" not in balance:  # the clearance fee follows the fill
+            assert w.api.wait_for_text(GROUP, "insurance clearance fee", start=mark, timeout=10)
+            balance = w.reply("/balance", "Binance")["text"]
+        assert "The book matches Binance's wallet." in balance, balance
+        assert open_algo(w) == []
+    finally:
+        w.close()

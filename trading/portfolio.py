@@ -12,7 +12,7 @@ itself is never computed in float.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 ZERO = Decimal(0)
@@ -150,7 +150,18 @@ class Portfolio:
 
     # ------------------------------------------------------------- writing
     def apply(self, fill: Fill) -> list[ClosedTrade]:
-        """Book one fill; returns the trades it closed (zero or one)."""
+        """Book one fill; returns the trades it closed (zero or one). A fill without quantity
+        is a charge with no trade (Binance's insurance clearance fee after a liquidation): a
+        fee, added to the symbol's last closed trade."""
+        if not fill.qty:
+            self.fees += fill.fee
+            for i in range(len(self.trades) - 1, -1, -1):
+                t = self.trades[i]
+                if t.symbol == fill.symbol:
+                    self.trades[i] = replace(t, fees=t.fees + fill.fee, pnl=t.pnl - fill.fee)
+                    break
+            self.balance_f = float(self.balance)
+            return []
         pos = self.position(fill.symbol)
         delta = fill.signed_qty
         closed: list[ClosedTrade] = []

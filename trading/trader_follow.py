@@ -74,6 +74,21 @@ class TraderFollow:
             self._say("funding", f"{self.mode}: funding {symbol}: {word} {abs(amount).quantize(Decimal('0.0001'))} USDT")
             return True
 
+    def book_charge(self: Trader, symbol: str, amount: Decimal, ts: int, key: str, what: str) -> bool:
+        """A charge with no trade (the insurance clearance fee a liquidation leaves), once."""
+        with self._lock:
+            book = self.books.get(symbol)
+            if book is None or key in self.known_keys or not amount:
+                return False
+            fill = Fill(f"{what}-{symbol}-{ts}", symbol, "SELL", Decimal(0), Decimal(0), amount, ts, what, (key,))
+            self.portfolio.apply(fill)
+            self.known_keys.add(key)
+            if self.journal is not None:
+                self.journal.commit(symbol, book.state(), [fill])
+            self._say("order_filled", f"{self.mode}: {symbol} insurance clearance fee after the liquidation: "
+                      f"{amount.quantize(Decimal('0.01'))} USDT")  # fmt: skip
+            return True
+
     def _tell_fill(self: Trader, fill: Fill, what: str, closed: list[ClosedTrade], before: int) -> None:
         f = self.filters[fill.symbol]
         if what == "own":

@@ -77,6 +77,8 @@ class AccountFollower:
         elif kind == "ACCOUNT_UPDATE" and (event.get("a") or {}).get("m") == "FUNDING_FEE":
             # A cross position's FUNDING_FEE update names no symbol: the income history does.
             self.catch_up_funding()
+        elif kind == "ACCOUNT_UPDATE" and (event.get("a") or {}).get("m") == "INSURANCE_CLEAR":
+            self.catch_up_charges()
         elif kind == "MARGIN_CALL":
             self._margin_call(event)
         elif kind == "ALGO_UPDATE":
@@ -98,12 +100,12 @@ class AccountFollower:
 
     def _fill(
         self, symbol: str, client_id: str, side: str, qty: Decimal, price: Decimal, when: int,
-        trade_id: int, order_id: int, commission: Decimal, asset: str,
+        trade_id: int, order_id: int, commission: Decimal, asset: str, recent: bool = True,
     ) -> Fill:  # fmt: skip
         fee, amount = commission, None
         if asset != "USDT":
             amount = commission
-            rate = asset_price(self.client, asset, when, self._call) if commission else ZERO
+            rate = asset_price(self.client, asset, when, self._call, recent=recent) if commission else ZERO
             fee = (commission * rate).quantize(Decimal("0.00000001")) if rate is not None else ZERO
         keys = (f"{symbol}:t{trade_id}",) if trade_id else (f"{symbol}:o{order_id}",)
         return Fill(client_id, symbol, side, qty, price, fee, when, "exchange", keys, asset, amount)
@@ -148,11 +150,32 @@ class AccountFollower:
                 n = self._catch_up_symbol(symbol)
                 if n:
                     said.append(f"{symbol}: {n} fill(s) made while the account stream was down, booked")
+            self.catch_up_charges()
             n = self.catch_up_funding()
             if n:
                 said.append(f"{n} funding payment(s) booked")
             said += self.trader.protect_all(check=True)
         return said
+
+    def catch_up_charges(self) -> int:
+        """INSURANCE_CLEAR rows of the income history (the clearance fee of a liquidation),
+        each booked once as a fee (keyed by symbol and time)."""
+        fills = self.journal.fills()
+        if not fills:
+            return 0
+        try:
+            rows = self._call(self.client.futures_income_history, incomeType="INSURANCE_CLEAR",
+                              startTime=int(fills[0]["time"]), limit=1000)  # fmt: skip
+        except ANY_ERROR as e:
+            log.warning("income history unreadable: %s", _what(e))
+            return 0
+        n = 0
+        for r in rows:
+            symbol, ts = r.get("symbol"), int(r.get("time") or 0)
+            if symbol in self.symbols and r.get("asset", "USDT") == "USDT":
+                key = f"{symbol}:insurance{ts}"
+                n += self.trader.book_charge(symbol, -dec(r.get("income")), ts, key, "insurance-clear")
+        return n
 
     def catch_up_funding(self) -> int:
         """FUNDING_FEE rows of the income history since the last one booked (or since the
@@ -197,7 +220,7 @@ class AccountFollower:
             client_id = self._client_id(symbol, order_id)
             fill = self._fill(symbol, client_id, t.get("side", ""), dec(t.get("qty")), dec(t.get("price")),
                               int(t.get("time") or 0), int(t.get("id") or 0), order_id, dec(t.get("commission")),
-                              t.get("commissionAsset") or "USDT")  # fmt: skip
+                              t.get("commissionAsset") or "USDT", recent=False)  # fmt: skip
             self._book(fill, self.what(client_id), order_id)
         return self.booked - before
 

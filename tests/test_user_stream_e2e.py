@@ -5,6 +5,7 @@ itself is down, is booked exactly once (REST catch-up by trade id) and told in t
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 
 from tests.test_bot_e2e import ADMIN, GROUP, source  # noqa: F401  (fixture)
 from tests.test_exits_e2e import Seen, World, confirm, demo_world, next_candle, open_algo
@@ -141,5 +142,28 @@ def test_liquidation_adl_and_margin_call_are_booked_and_told(source, tmp_path) -
             balance = w.reply("/balance", "Binance")["text"]
         assert "The book matches Binance's wallet." in balance, balance
         assert open_algo(w) == []
+    finally:
+        w.close()
+
+
+def test_funding_on_the_exchange_is_booked_once_and_shown(source, tmp_path) -> None:  # noqa: F811
+    w = demo_world(source, tmp_path)
+    try:
+        assert w.engine.user_stream.wait_until(lambda u: u.connected, timeout=10)
+        confirm(w, "long")  # no exits: the market may move
+        next_candle(w)  # the payment comes after the opening fill, on the market's clock
+        mark = w.api.mark()
+        w.ex.control("funding", rate="0.001")  # a long pays a positive rate
+        msg = w.api.wait_for_text(GROUP, "funding BTCUSDT: paid", start=mark, timeout=10)
+        assert msg is not None
+        paid = w.engine.trader.portfolio.funding
+        assert paid < 0
+        w.engine.live.follower.catch_up()  # the income history again: nothing booked twice
+        assert w.engine.trader.portfolio.funding == paid
+        assert "The book matches Binance's wallet." in w.reply("/balance", "Binance")["text"]
+        next_candle(w)
+        confirm(w, "close", None)
+        pnl = w.reply("/pnl", "funding")["text"]
+        assert f"funding {paid.quantize(Decimal('0.01')):+}" in pnl, pnl
     finally:
         w.close()

@@ -62,6 +62,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--hedge-mode", action="store_true",
                    help="the account starts in Hedge Mode (dual-side positions): one-way orders get -4061/-1106")  # fmt: skip
     p.add_argument("--multi-assets", action="store_true", help="the account starts in Multi-Assets margin mode")
+    p.add_argument("--margin-type", choices=("CROSSED", "ISOLATED"), default="CROSSED",
+                   help="every symbol's margin type at start")  # fmt: skip
+    p.add_argument("--funding-rate", default="0.0001", help="funding rate paid at 00/08/16 UTC")
+    p.add_argument("--funding-csv", metavar="FILE", help="funding_time_ms,rate rows instead of --funding-rate")
+    p.add_argument("--fee-burn", action="store_true", help="BNB fee discount on (POST /fapi/v1/feeBurn switches it)")
+    p.add_argument("--bnb-balance", default="0", help="BNB in the futures wallet at start")
+    p.add_argument("--bnb-price", default=None, help="BNB price in USDT when BNBUSDT is not served (default 600)")
+    p.add_argument("--listen-key-ttl", type=float, default=3600.0, help="seconds a listenKey lives without a keep-alive")
     p.add_argument("--report-every", type=int, default=0, metavar="CANDLES",
                    help="print a line every N closed candles (default: about every 5 s)")  # fmt: skip
     return p.parse_args(argv)
@@ -123,10 +131,17 @@ def main(argv: list[str] | None = None) -> int:
             api_secret=args.api_secret,
             ping_interval=args.ping_interval,
             clock_offset_ms=args.clock_offset_ms,
+            margin_type=args.margin_type,
+            funding_rate=args.funding_rate,
+            funding_csv=args.funding_csv,
+            fee_burn=args.fee_burn,
+            bnb_balance=args.bnb_balance,
+            bnb_price=args.bnb_price,
+            listen_key_ttl=args.listen_key_ttl,
         )
         ex.start()
         ex.set_account_modes(hedge=args.hedge_mode, multi_assets=args.multi_assets)
-    except (ValueError, RuntimeError) as e:
+    except (ValueError, RuntimeError, ArithmeticError, OSError) as e:
         print(f"replay: {e}", file=sys.stderr)
         return 2
     every = args.report_every or (max(1, round(5 / speed)) if speed else 1000)

@@ -73,6 +73,10 @@ class Account:
         self.margin_types: dict[str, str] = {s: "CROSSED" for s in specs}
         self.isolated_wallets: dict[str, Decimal] = {s: ZERO for s in specs}
         self.liquidation_price: Callable[[str], Decimal] = lambda symbol: ZERO
+        # assets besides USDT (BNB) and the trades whose commission they paid (fees.py)
+        self.other_assets: dict[str, Decimal] = {}
+        self.fee_assets: dict[int, tuple[str, Decimal]] = {}
+        self.fee_burn: Callable[[], bool] = lambda: False
 
     # ---- views ---------------------------------------------------------------------------
 
@@ -89,6 +93,10 @@ class Account:
 
     def maint(self, pos: Position) -> Decimal:
         return maint_margin(pos.amt * self.mark(pos.symbol), pos.symbol) if pos.amt else ZERO
+
+    def commission_of(self, trade: Trade) -> tuple[str, Decimal]:
+        """The asset and amount a trade's commission was paid in."""
+        return self.fee_assets.get(trade.trade_id, (self.specs[trade.symbol].quote_asset, trade.commission))
 
     def has_open_orders(self, symbol: str) -> bool:
         return bool(self._open[symbol])

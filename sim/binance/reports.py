@@ -92,8 +92,8 @@ def user_trades(account: Account, params: Mapping[str, str]) -> list[dict[str, o
     return [
         {
             "buyer": t.side == "BUY",
-            "commission": fixed(t.commission, 8),
-            "commissionAsset": spec.quote_asset,
+            "commission": fixed(account.commission_of(t)[1], 8),
+            "commissionAsset": account.commission_of(t)[0],
             "id": t.trade_id,
             "maker": t.maker,
             "orderId": t.order_id,
@@ -183,6 +183,20 @@ def balances(account: Account) -> list[dict[str, object]]:
             "marginAvailable": True,
             "updateTime": account.update_time,
         }
+    ] + [
+        {
+            "accountAlias": ACCOUNT_ALIAS,
+            "asset": asset,
+            "balance": fixed(amount, 8),
+            "crossWalletBalance": fixed(amount, 8),
+            "crossUnPnl": "0.00000000",
+            "availableBalance": fixed(amount, 8),
+            "maxWithdrawAmount": fixed(amount, 8),
+            "marginAvailable": True,
+            "updateTime": account.update_time,
+        }
+        for asset, amount in account.other_assets.items()
+        if amount
     ]
 
 
@@ -194,7 +208,7 @@ def account_info(account: Account, *, version: int) -> dict[str, object]:
         out.update(
             {
                 "feeTier": 0,
-                "feeBurn": False,
+                "feeBurn": account.fee_burn(),
                 "canTrade": True,
                 "canDeposit": True,
                 "canWithdraw": True,

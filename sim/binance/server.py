@@ -25,6 +25,7 @@ from sim.binance.controls import Controls
 from sim.binance.data import SourceCandle, generate
 from sim.binance.errors import Handler, binance_errors
 from sim.binance.faults import Faults
+from sim.binance.fees import BnbFees
 from sim.binance.funding import DEFAULT_RATE, FundingPayer, FundingRates
 from sim.binance.klines import closed_fields, rest_row
 from sim.binance.liquidation import Liquidator
@@ -77,6 +78,9 @@ class ReplayExchange:
         margin_call_ratio: float = 0.8,
         funding_rate: Decimal | str | float = DEFAULT_RATE,
         funding_csv: str | None = None,
+        fee_burn: bool = False,
+        bnb_balance: Decimal | str | float = 0,
+        bnb_price: Decimal | str | float | None = None,
     ) -> None:
         if candles is None:
             candles = generate(max(0, start_index) + GENERATED_CANDLES_AFTER_START, interval=interval or "15m")
@@ -137,6 +141,11 @@ class ReplayExchange:
             self.funding, self.account, self.watcher, self.series, self.clock.market_time_ms()
         )
         self.controls.add("funding", self.funding_payer.control)
+        self.bnb_fees = BnbFees(
+            self.account, self.watcher, self.clock.price, fee_burn=fee_burn, bnb_balance=Decimal(str(bnb_balance)),
+            bnb_price=None if bnb_price is None else Decimal(str(bnb_price)),
+        )  # fmt: skip
+        self.controls.add("bnb-deposit", self.bnb_fees.deposit)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
@@ -374,7 +383,14 @@ class ReplayExchange:
         app.add_routes(self._trading.routes())
         app.add_routes(self.user_stream.routes())
         app.add_routes(self.controls.routes())
-        app.add_routes([web.get("/fapi/v1/income", self._trading.signed(self.watcher.income.query))])
+        signed = self._trading.signed
+        app.add_routes(
+            [
+                web.get("/fapi/v1/income", signed(self.watcher.income.query)),
+                web.post("/fapi/v1/feeBurn", signed(self.bnb_fees.set_fee_burn)),
+                web.get("/fapi/v1/feeBurn", signed(self.bnb_fees.get_fee_burn)),
+            ]
+        )
         add_routes(app, self.hub)
         runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
         await runner.setup()

@@ -40,16 +40,6 @@ def is_liquidation(client_id: str) -> bool:
     return client_id.startswith(LIQUIDATION_PREFIXES)
 
 
-class FeeBook:
-    """The asset each trade's commission was paid in (USDT unless the BNB discount paid it)."""
-
-    def __init__(self) -> None:
-        self.assets: dict[int, tuple[str, Decimal]] = {}
-
-    def of(self, trade: Trade, quote: str) -> tuple[str, Decimal]:
-        return self.assets.get(trade.trade_id, (quote, trade.commission))
-
-
 class AccountWatcher:
     def __init__(
         self,
@@ -62,7 +52,6 @@ class AccountWatcher:
         self.algo = algo
         self.publish = publish
         self.now = now
-        self.fees = FeeBook()
         self.income = Income(now)
         self.income.add("TRANSFER", account.wallet, "USDT", account.update_time, info="TRANSFER")
         self._orders_seen = 0
@@ -174,7 +163,7 @@ class AccountWatcher:
                             symbol=t.symbol, trade_id=t.trade_id)  # fmt: skip
         for hook in self.on_trade:
             hook(t)
-        asset, amount = self.fees.of(t, spec.quote_asset)
+        asset, amount = self.account.commission_of(t)
         if amount:
             self.income.add("COMMISSION", -amount, asset, t.time, symbol=t.symbol, trade_id=t.trade_id)
 
@@ -228,8 +217,7 @@ class AccountWatcher:
             "er": "0",
         }
         if trade is not None:  # "will not push if no commission"
-            asset, amount = self.fees.of(trade, spec.quote_asset)
-            o["N"], o["n"] = asset, fixed(amount, 8)
+            o["N"], o["n"] = self.account.commission_of(trade)[0], fixed(self.account.commission_of(trade)[1], 8)
         return {"e": "ORDER_TRADE_UPDATE", "E": when, "T": when, "o": o}
 
     def algo_event(self, o: AlgoOrder, status: str, when: int) -> Event:
@@ -275,9 +263,11 @@ class AccountWatcher:
         acc = self.account
         wallet = fixed(acc.wallet, 8)
         balances: list[dict[str, object]] = [{"a": "USDT", "wb": wallet, "cw": wallet, "bc": fixed(change, 8)}]
-        extra = getattr(acc, "extra_balances", None)
-        if extra:
-            balances += [{"a": a, "wb": fixed(v, 8), "cw": fixed(v, 8), "bc": "0"} for a, v in extra().items()]
+        balances += [
+            {"a": a, "wb": fixed(v, 8), "cw": fixed(v, 8), "bc": "0.00000000"}
+            for a, v in acc.other_assets.items()
+            if v or acc.fee_burn()
+        ]
         positions = []
         for sym in symbols or []:
             pos = acc.positions[sym]

@@ -22,6 +22,7 @@ from bot.app import RateLimits
 from bot.runner import BotThread
 from sim.binance import ReplayExchange, SourceCandle, generate, load_csv
 from sim.binance.server import GENERATED_CANDLES_AFTER_START
+from sim.demo_exchange import BANNER_EXCHANGE, choose_broker, console_commands, exchange_settings
 from sim.telegram.console import ConsoleChat, make_console, run_script, silence_stdout
 from sim.telegram.local_api import LocalBotApi
 from trading.config import ConfigError, load_settings
@@ -41,7 +42,8 @@ _WARM_UP = 500  # candles before the replay's "now", for the bot's warm-up fetch
 # Generated walks start near real prices so the numbers look familiar.
 _START_PRICES = {"BTCUSDT": 50000.0, "ETHUSDT": 3000.0, "BNBUSDT": 500.0, "SOLUSDT": 150.0}
 # Trading settings taken from the environment when set there (README, the demo). Never
-# TELEGRAM_*, BINANCE_*, TRADING_MODE or DB_PATH: the demo is always paper, offline, in demo/.
+# TELEGRAM_*, BINANCE_*, TRADING_MODE or DB_PATH: the demo is always offline, in demo/, paper
+# unless --exchange or DEMO_BROKER=exchange runs it in demo mode against the replay exchange.
 PASSED_THROUGH = (
     "STRATEGY",
     "CONFIRM_ORDERS",
@@ -127,13 +129,14 @@ def _generated(symbol: str, interval: str, seed: int) -> list[SourceCandle]:
     )
 
 
-def start_exchange(market: Market, data: str | None, speed: float) -> ReplayExchange:
+def start_exchange(market: Market, data: str | None, speed: float, broker: str = "paper") -> ReplayExchange:
+    margin = "ISOLATED" if broker == "exchange" else "CROSSED"
     if data:
         try:
             candles = load_csv(data)
         except (OSError, ValueError) as e:
             raise DemoError(f"cannot replay --data {data}: {e}") from None
-        ex = ReplayExchange(candles, symbol=market.symbols[0], seconds_per_candle=speed)
+        ex = ReplayExchange(candles, symbol=market.symbols[0], seconds_per_candle=speed, margin_type=margin)
     else:
         first, *others = market.symbols
         extra = {s: _generated(s, market.interval, seed=i + 2) for i, s in enumerate(others)}
@@ -144,6 +147,7 @@ def start_exchange(market: Market, data: str | None, speed: float) -> ReplayExch
             extra_symbols=extra,
             start_index=_WARM_UP,
             seconds_per_candle=speed,
+            margin_type=margin,
         )
     market.interval = ex.interval
     if market.note:
@@ -155,11 +159,13 @@ def start_exchange(market: Market, data: str | None, speed: float) -> ReplayExch
 
 
 def demo_settings(
-    ex: Any, api: Any, db_path: Path, market: Market, environ: Mapping[str, str] | None = None
+    ex: Any, api: Any, db_path: Path, market: Market, environ: Mapping[str, str] | None = None,
+    broker: str = "paper",
 ) -> Any:
-    """The bot's settings: loopback URLs, the demo chat, paper mode, demo/ for the database,
-    and the trading settings of PASSED_THROUGH from `environ` (os.environ if None) where set.
-    A bad value is a DemoError whose one line is the config error."""
+    """The bot's settings: loopback URLs, the demo chat, paper mode (or, with broker
+    "exchange", demo mode against the replay exchange: demo_exchange.py), demo/ for the
+    database, and the trading settings of PASSED_THROUGH from `environ` (os.environ if
+    None) where set. A bad value is a DemoError whose one line is the config error."""
     environ = os.environ if environ is None else environ
     chosen = {**DEMO_DEFAULTS}
     chosen.update({k: environ[k] for k in PASSED_THROUGH if environ.get(k, "").strip()})
@@ -179,6 +185,7 @@ def demo_settings(
                 "DB_PATH": str(db_path),
                 "LOG_LEVEL": "WARNING",
                 "STREAM_STALE_SECONDS": "10",
+                **(exchange_settings(ex) if broker == "exchange" else {}),
             },
             env_file=None,
         )
@@ -228,7 +235,7 @@ def _fresh_demo_dir() -> tuple[Path, Path]:
     return db_path, photos
 
 
-def start(script: str | None, data: str | None, speed: float) -> int:
+def start(script: str | None, data: str | None, speed: float, exchange: bool = False) -> int:
     """The one start of the demo, for `python -m sim` and `python -m bot --demo`: a bad
     option is one line on stderr and exit 2."""
     if speed < 0:
@@ -239,7 +246,7 @@ def start(script: str | None, data: str | None, speed: float) -> int:
     with contextlib.suppress(AttributeError, ValueError):
         sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     try:
-        return run_demo(script=script, data=data, speed=speed)
+        return run_demo(script=script, data=data, speed=speed, exchange=exchange)
     except DemoError as e:
         print(f"demo: {e}", file=sys.stderr)
         return 2
@@ -248,10 +255,13 @@ def start(script: str | None, data: str | None, speed: float) -> int:
         return 0
 
 
-def run_demo(*, script: str | None = None, data: str | None = None, speed: float = 0.5) -> int:
+def run_demo(
+    *, script: str | None = None, data: str | None = None, speed: float = 0.5, exchange: bool = False
+) -> int:
     market = choose_market(os.environ, data)
+    broker = choose_broker(os.environ, exchange)
     # Everything that can be refused is refused before demo/ is touched.
-    demo_settings(_Placeholder, _Placeholder, DEMO_DIR / "demo.sqlite", market)
+    demo_settings(_Placeholder, _Placeholder, DEMO_DIR / "demo.sqlite", market, broker=broker)
     lines = None
     if script:
         try:
@@ -262,7 +272,7 @@ def run_demo(*, script: str | None = None, data: str | None = None, speed: float
         log_handler = setup_logging("WARNING", [])
         logging.getLogger("bot").setLevel(logging.WARNING)
         db_path, photos = _fresh_demo_dir()
-        ex = start_exchange(market, data, speed)
+        ex = start_exchange(market, data, speed, broker)
         try:
             api = LocalBotApi().start()
         except BaseException:
@@ -270,7 +280,7 @@ def run_demo(*, script: str | None = None, data: str | None = None, speed: float
             raise
         try:
             api.add_chat(DEMO_CHAT, "group", "Demo traders")
-            settings = demo_settings(ex, api, db_path, market)
+            settings = demo_settings(ex, api, db_path, market, broker=broker)
             bot = BotThread(
                 settings, rate_limits=DEMO_LIMITS, poll_timeout=2, feed_check_seconds=2.0
             )
@@ -285,7 +295,10 @@ def run_demo(*, script: str | None = None, data: str | None = None, speed: float
                     print(f"demo: {market.note}")
                 return 0 if run_script(api, lines, DEMO_CHAT, DEMO_ADMIN, out=sys.stdout).ok else 1
             print(_banner(market, data, speed, api.bot_username, photos, settings))
-            chat = make_console(api, DEMO_CHAT, DEMO_ADMIN, photo_dir=str(photos))
+            if broker == "exchange":
+                print(BANNER_EXCHANGE)
+            commands = console_commands(ex) if broker == "exchange" else None
+            chat = make_console(api, DEMO_CHAT, DEMO_ADMIN, photo_dir=str(photos), commands=commands)
             _log_above_prompt(log_handler, chat)
             chat.run(sys.stdin)
             return 0

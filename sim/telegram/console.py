@@ -237,8 +237,11 @@ class ConsoleChat:
         wait_replies: float = 0.0,
         settle: float = 1.0,
         drain_timeout: float = 20.0,
+        commands: dict[str, Callable[[str], str]] | None = None,
     ) -> None:
-        """`wait_replies` > 0 is for lines from a pipe rather than a person: each sent line
+        """`commands` are extra console commands (not sent to the bot): `/name rest` writes
+        what commands["/name"](rest) returns (the demo's /hand and /exchange).
+        `wait_replies` > 0 is for lines from a pipe rather than a person: each sent line
         waits up to that many seconds for the bot's answer and then until the bot has been
         quiet for `settle` seconds, so that a late notice is not read as the next line's
         answer; at end of input the chat waits (up to `drain_timeout`) for the bot to finish."""
@@ -254,6 +257,7 @@ class ConsoleChat:
         self.wait_replies = wait_replies
         self.settle = settle
         self.drain_timeout = drain_timeout
+        self.commands = dict(commands or {})
         self._lock = threading.RLock()
         self._prompt_shown = False
         self._interactive = prompt and _isatty(self.out)
@@ -347,6 +351,8 @@ class ConsoleChat:
             self._list_buttons()
         elif command == "/press":
             self._press_on(rest)
+        elif command in self.commands:
+            self.write(self.commands[command](rest))
         elif line.isdigit():
             self._press(int(line), entered)
         else:
@@ -577,6 +583,7 @@ def make_console(
     photo_dir: str | Path | None = "demo",
     prompt: bool = True,
     wait_replies: float | None = None,
+    commands: dict[str, Callable[[str], str]] | None = None,
 ) -> ConsoleChat:
     """The chat `run_console` runs. With piped input (no terminal) each line waits up to 10 s
     for the bot's reply unless `wait_replies` says otherwise, so that the output reads in
@@ -591,6 +598,7 @@ def make_console(
         photo_dir=photo_dir,
         prompt=prompt,
         wait_replies=wait_replies,
+        commands=commands,
     )
 
 

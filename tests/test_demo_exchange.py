@@ -51,7 +51,7 @@ def test_demo_runs_on_the_exchange_path_with_a_hand_trade(tmp_path: Path) -> Non
     proc = subprocess.run(
         [sys.executable, "-m", "bot", "--demo", "--exchange", "--speed", "0.05"],
         cwd=tmp_path,
-        input="/start\n/hand buy 0.010\n/hand close\n/stop\n",
+        input="/start\n/hand buy 0.010\n/hand close\n",
         capture_output=True,
         text=True,
         timeout=120,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from decimal import ROUND_CEILING, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 import pytest
 from binance.client import Client
@@ -99,3 +99,43 @@ def test_liquidate_adl_and_margin_call_controls(ex: ReplayExchange, client: Clie
         ex.control("liquidate")
     assert getattr(err.value, "code", None) == -2022
     reader.close()
+
+
+def test_a_stop_above_the_liquidation_price_closes_first(ex: ReplayExchange, client: Client) -> None:
+    client.futures_change_margin_type(symbol="BTCUSDT", marginType="ISOLATED")
+    client.futures_change_leverage(symbol="BTCUSDT", leverage=125)
+    client.futures_create_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.100")
+    (pos,) = client.futures_position_information(symbol="BTCUSDT")
+    entry, liq = Decimal(pos["entryPrice"]), Decimal(pos["liquidationPrice"])
+    stop = (liq + (entry - liq) / 10).quantize(Decimal("0.1"))  # just above the liquidation price
+    below = (liq - (entry - liq)).quantize(Decimal("0.1"))
+    client.futures_create_algo_order(symbol="BTCUSDT", side="SELL", type="STOP_MARKET", algoType="CONDITIONAL",
+                                     triggerPrice=str(stop), closePosition="true", clientAlgoId="sl")  # fmt: skip
+    client.futures_create_algo_order(symbol="BTCUSDT", side="SELL", type="STOP_MARKET", algoType="CONDITIONAL",
+                                     triggerPrice=str(below), closePosition="true", clientAlgoId="late")  # fmt: skip
+    for _ in range(200):
+        ex.advance(1)
+        if not client.futures_position_information(symbol="BTCUSDT"):
+            break
+    assert client.futures_get_algo_order(clientAlgoId="sl")["algoStatus"] == "FINISHED"
+    assert not any(o["clientOrderId"].startswith("autoclose-") for o in ex.orders())
+    assert client.futures_get_algo_order(clientAlgoId="late")["algoStatus"] == "NEW"
+
+
+def test_a_stop_below_the_liquidation_price_comes_too_late(ex: ReplayExchange, client: Client) -> None:
+    client.futures_change_margin_type(symbol="BTCUSDT", marginType="ISOLATED")
+    client.futures_change_leverage(symbol="BTCUSDT", leverage=125)
+    client.futures_create_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.100")
+    (pos,) = client.futures_position_information(symbol="BTCUSDT")
+    iw, liq = Decimal(pos["isolatedWallet"]), Decimal(pos["liquidationPrice"])
+    wallet = Decimal(client.futures_account_balance()[0]["balance"])
+    below = liq.quantize(Decimal("0.1"), rounding=ROUND_FLOOR) - Decimal("0.1")  # one tick below
+    client.futures_create_algo_order(symbol="BTCUSDT", side="SELL", type="STOP_MARKET", algoType="CONDITIONAL",
+                                     triggerPrice=str(below), closePosition="true", clientAlgoId="late")  # fmt: skip
+    for _ in range(200):
+        ex.advance(1)
+        if not client.futures_position_information(symbol="BTCUSDT"):
+            break
+    assert client.futures_get_algo_order(clientAlgoId="late")["algoStatus"] == "EXPIRED"
+    assert [o["clientOrderId"] for o in ex.orders()][-1] == "autoclose-1"
+    assert 0 < wallet - Decimal(client.futures_account_balance()[0]["balance"]) <= iw

@@ -129,6 +129,8 @@ class Liquidator:
         return None
 
     def on_step(self, step: Step) -> None:
+        """Runs after the limit-order matching and before the algo book: a liquidation
+        reached before a stop's trigger along the path comes first (and expires the stop)."""
         self.watcher.sync()  # fills of this step first: they change the margin
         for item in step.items:
             sym = item.series.symbol
@@ -141,7 +143,8 @@ class Liquidator:
             margin, maint = self.margin_of(sym, worst)
             if margin <= maint:
                 price = self._on_tick(sym, min(max(self.liquidation_price(sym), low), high))
-                self.liquidate(sym, price, item.update.event_time)
+                if not self._stop_comes_first(sym, price, low, high):
+                    self.liquidate(sym, price, item.update.event_time)
                 continue
             margin, maint = self.margin_of(sym, self.account.mark(sym))
             if margin > 0 and maint >= margin * self.margin_call_ratio:
@@ -150,6 +153,20 @@ class Liquidator:
                     self.margin_call(sym, item.update.event_time)
             else:
                 self._called.discard(sym)
+
+    def _stop_comes_first(self, sym: str, liq: Decimal, low: Decimal, high: Decimal) -> bool:
+        """A resting stop that closes the position and lies between the price and the
+        liquidation price fires first on the way down (up, for a short): the algo book,
+        the next sink, closes the position and there is nothing to liquidate."""
+        long = self.account.positions[sym].amt > 0
+        for o in self.algo.orders.values():
+            if o.symbol != sym or o.status != "NEW" or not (o.close_position or o.reduce_only):
+                continue
+            if (o.side == "SELL") != long or o.fires_below != long:
+                continue
+            if (liq <= o.trigger and low <= o.trigger) if long else (o.trigger <= liq and o.trigger <= high):
+                return True
+        return False
 
     # ---- liquidation, ADL, margin call ---------------------------------------------------------
 

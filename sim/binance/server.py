@@ -367,9 +367,9 @@ class ReplayExchange:
         self.faults.attach(loop, self.hub)
         self.clock.add_sink(self.hub)
         self.clock.add_sink(self.account)
-        self.clock.add_sink(self._trading.algo)
         self.clock.add_sink(self.funding_payer)
-        self.clock.add_sink(self.liquidator)
+        self.clock.add_sink(self.liquidator)  # before the algo book: see Liquidator.on_step
+        self.clock.add_sink(self._trading.algo)
         self.clock.add_sink(_SyncSink(self.watcher.sync))
         app = web.Application(
             middlewares=[

@@ -165,5 +165,6 @@ def test_a_triggered_exit_is_booked_once_told_and_the_other_cancelled(demo) -> N
     w.ex.pause()
     fills = w.engine.recent_fills(10)
     assert [f.side for f in fills] == ["BUY", "SELL"], fills
-    assert w.engine.live.journal.exchange_keys() >= {k for k in w.engine.trader.known_keys}
+    # (a funding payment the replay made meanwhile is known by its funding key, kept apart)
+    assert w.engine.live.journal.exchange_keys() >= {k for k in w.engine.trader.known_keys if not k.startswith("funding:")}
     w.reply("/status", "no position")

@@ -14,6 +14,7 @@ from bot.commands import Ctx, UsageError, command
 from bot.ratelimit import urgent
 from trading.confirmations import Outcome, Proposal
 from trading.pnl import PERIODS
+from trading.strategies.params import is_plain_number
 
 TRADES_DEFAULT, TRADES_MAX = 10, 50
 MAX_QTY = Decimal(10) ** 7  # base-asset units; the symbol's LOT_SIZE decides the real limit
@@ -27,6 +28,8 @@ def parse_order_args(args: list[str], usage: str) -> tuple[Decimal | None, str |
     symbol: str | None = None
     for word in args:
         try:
+            if not is_plain_number(word):  # Decimal() reads "0_01" as 1 and "０.０１" as 0.01
+                raise InvalidOperation(word)
             value = Decimal(word)
         except InvalidOperation:
             if not word.isascii() or not word.isalnum() or len(word) > 20:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from trading.strategies.params import ParamError, Schema, Values
+from trading.strategies.params import ParamError, Schema, Values, is_plain_number
 
 MAX_AXIS = 1000
 
@@ -28,6 +28,8 @@ def _echo(text: str) -> str:
 
 def _num(text: str, word: str) -> Decimal:
     try:
+        if not is_plain_number(text.strip()):  # Decimal() reads "0_5" as 5
+            raise InvalidOperation(text)
         value = Decimal(text.strip())
     except InvalidOperation:
         raise GridError(f"grid {_echo(word)}: {_echo(text)} is not a number") from None

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from trading.backtest.stats import plural
 from trading.optimize import METRICS, Cell, SweepResult
+from trading.strategies.params import fmt_value as params_fmt_value
 
 if TYPE_CHECKING:
     from trading.charts.heatmap import HeatmapData
@@ -17,7 +18,8 @@ MONEY = {"net_pnl", "return_pct", "pnl_dd"}
 
 
 def fmt_value(v: int | float) -> str:
-    return f"{v:g}" if isinstance(v, float) else str(v)
+    """As /set shows it, every digit: an Apply button carries this text, so it must be exact."""
+    return params_fmt_value(v)
 
 
 def cell_label(cell: Cell) -> str:

@@ -8,11 +8,23 @@ Decimal where money is computed (the broker), not here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 Values = dict[str, int | float]
+
+# ASCII digits, one optional point, an optional exponent. Python's int(), float() and
+# Decimal() also take "0_5" (= 5) and full-width or other scripts' digits: a typo for 0.5
+# would become a ten times wider stop, so only this plain form is a number here.
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+
+
+def is_plain_number(text: str) -> bool:
+    """True for what people write as a number (`0.5`, `-2`, `1e3`), not `0_5` or `５`."""
+    return _PLAIN_NUMBER.fullmatch(text) is not None
 Rule = Callable[[Mapping[str, int | float]], str | None]
 
 
@@ -38,6 +50,8 @@ class Param:
             text = raw.strip()
             try:
                 value = int(text) if self.type is int else float(text)
+                if value == value and abs(value) != float("inf") and not is_plain_number(text):
+                    raise ValueError(text)  # "0_5", "５": Python reads them, people mean otherwise
             except ValueError:
                 kind = "a whole number" if self.type is int else "a number"
                 raise ParamError(f"{self.name}: expected {kind}, got {_quote(text)}") from None
@@ -125,7 +139,10 @@ def parse_assignments(args: Iterable[str]) -> dict[str, str]:
 
 
 def fmt_value(value: int | float) -> str:
-    return str(value) if isinstance(value, int) else f"{value:g}"
+    """Every digit of the value, no exponent: 1000000 (not 1e+06), 1234.5678 (not 1234.57)."""
+    if isinstance(value, int):
+        return str(value)
+    return format(Decimal(repr(value)).normalize(), "f")
 
 
 def _num(x: int | float) -> str:

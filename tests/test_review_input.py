@@ -1,0 +1,59 @@
+"""What a person types is read as they meant it, or refused: never another number.
+
+Python's int(), float() and Decimal() read "0_5" as 5 and "０.５" (full-width) as 0.5, so
+`/set stop_loss_pct=0_5` (a typo for 0.5) used to set a 5 % stop and `/long 0_01` to
+propose 1 BTC. Values are shown with every digit (not 1e+06, not 1234.57), and /config
+names every setting as README's table does.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.commands import UsageError
+from bot.order_commands import parse_order_args
+from trading.optimize.grid import GridError, parse_grid
+from trading.optimize.report import fmt_value as grid_fmt_value
+from trading.strategies import EmaCross, ParamError
+from trading.strategies.params import fmt_value
+
+
+@pytest.mark.parametrize("raw", ["0_5", "1_0", "０.５", "９", "0x1", "1 0"])
+def test_set_refuses_what_is_not_a_plain_number(raw):
+    schema = EmaCross.schema
+    with pytest.raises(ParamError, match="expected a"):
+        schema.validate({}, {"stop_loss_pct": raw})
+    with pytest.raises(ParamError, match="expected a"):
+        schema.validate({}, {"fast": raw})
+
+
+def test_set_still_reads_plain_numbers():
+    v = EmaCross.schema.validate({}, {"stop_loss_pct": "0.5", "fast": "+9", "stake_usdt": "1e3", "take_profit_pct": ".5"})
+    assert (v["stop_loss_pct"], v["fast"], v["stake_usdt"], v["take_profit_pct"]) == (0.5, 9, 1000.0, 0.5)
+
+
+@pytest.mark.parametrize("raw", ["0_01", "０.０１", "1_000"])
+def test_long_refuses_what_is_not_a_plain_quantity(raw):
+    with pytest.raises(UsageError, match="neither a quantity nor a symbol"):
+        parse_order_args([raw], "/long [qty] [symbol]")
+
+
+def test_long_still_reads_quantity_and_symbol():
+    qty, symbol = parse_order_args(["ethusdt", "0.01"], "/long [qty] [symbol]")
+    assert (str(qty), symbol) == ("0.01", "ETHUSDT")
+
+
+def test_grid_refuses_underscored_numbers():
+    with pytest.raises(GridError, match="is not a number"):
+        parse_grid(["stop_loss_pct=0_5..1"], EmaCross.schema)
+
+
+@pytest.mark.parametrize("fmt", [fmt_value, grid_fmt_value])
+def test_values_show_every_digit(fmt):
+    assert fmt(1_000_000.0) == "1000000"
+    assert fmt(1234.5678) == "1234.5678"
+    assert fmt(100000.5) == "100000.5"
+    assert fmt(0.5) == "0.5"
+    assert fmt(5.0) == "5"
+    assert fmt(12) == "12"
+

@@ -12,6 +12,8 @@ import pytest
 
 from bot.commands import UsageError
 from bot.order_commands import parse_order_args
+from trading.config import Settings
+from trading.health import effective_settings
 from trading.optimize.grid import GridError, parse_grid
 from trading.optimize.report import fmt_value as grid_fmt_value
 from trading.strategies import EmaCross, ParamError
@@ -57,3 +59,9 @@ def test_values_show_every_digit(fmt):
     assert fmt(5.0) == "5"
     assert fmt(12) == "12"
 
+
+def test_config_shows_off_and_the_derived_user_stream_url():
+    shown = dict(effective_settings(Settings()))
+    assert shown["FOUR_EYES_NOTIONAL"] == "off"
+    assert shown["BINANCE_USER_WS_URL"] == "wss://fstream.binance.com/private (derived)"
+    assert "None" not in shown.values()

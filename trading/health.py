@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from trading.exchange.stream import StreamStatus
+from trading.exchange.user_stream import user_ws_base
 
 SECRET_FIELDS = {"telegram_token", "binance_api_key", "binance_api_secret"}
 ENV_NAMES = {"telegram_chat_ids": "TELEGRAM_CHAT_ID"}  # where the variable's name is not the field's
@@ -66,6 +67,10 @@ def effective_settings(settings: Any) -> list[tuple[str, str]]:
         value = getattr(settings, f.name)
         if f.name in SECRET_FIELDS:
             shown = "*** (set)" if value else "(not set)"
+        elif f.name == "binance_user_ws_url" and not value:
+            shown = f"{user_ws_base(settings)} (derived)"
+        elif value is None:  # an optional limit left off (FOUR_EYES_NOTIONAL=off)
+            shown = "off"
         elif isinstance(value, (tuple, frozenset, set)):
             shown = ",".join(str(x) for x in (sorted(value) if not isinstance(value, tuple) else value))
         elif isinstance(value, bool):

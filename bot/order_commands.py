@@ -103,7 +103,8 @@ async def pnl(ctx: Ctx) -> None:
 async def trades(ctx: Ctx) -> None:
     n = TRADES_DEFAULT
     if ctx.args:
-        if len(ctx.args) > 1 or not ctx.args[0].isdigit() or not 1 <= int(ctx.args[0]) <= TRADES_MAX:
+        word = ctx.args[0]  # ASCII digits only, as /klines and /logs: int() fails on "²", reads "５"
+        if len(ctx.args) > 1 or not (word.isascii() and word.isdigit()) or not 1 <= int(word) <= TRADES_MAX:
             raise UsageError(f"/trades [n]: n must be from 1 to {TRADES_MAX}, got {views.echo(' '.join(ctx.args))}")
         n = int(ctx.args[0])
     legs = await ctx.call(ctx.engine.recent_trades, n)

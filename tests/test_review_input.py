@@ -65,3 +65,15 @@ def test_config_shows_off_and_the_derived_user_stream_url():
     assert shown["FOUR_EYES_NOTIONAL"] == "off"
     assert shown["BINANCE_USER_WS_URL"] == "wss://fstream.binance.com/private (derived)"
     assert "None" not in shown.values()
+
+
+@pytest.mark.parametrize("raw", ["²", "５", "1_0"])
+def test_trades_count_is_ascii_digits_like_klines(raw):
+    """`/trades ²` crashed (str.isdigit() is True, int() refuses it); `/trades ５` was read as 5."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from bot.order_commands import trades
+
+    with pytest.raises(UsageError, match="n must be from 1 to 50"):
+        asyncio.run(trades(SimpleNamespace(args=[raw])))

@@ -377,10 +377,9 @@ async def _feed_watch(context: ContextTypes.DEFAULT_TYPE) -> None:
 async def _status_post(context: ContextTypes.DEFAULT_TYPE) -> None:
     engine: Engine = context.bot_data["engine"]
     st = await off_loop(engine.status)
-    chat_id = engine.settings.notice_chat_id
-    if chat_id is not None:
-        formats = await number_formats(engine, st.symbols)
-        await context.bot.send_message(chat_id, views.status_html(st, formats), parse_mode=ParseMode.HTML)
+    if engine.settings.notice_chat_id is not None:
+        html = views.status_html(st, await number_formats(engine, st.symbols))
+        await chats.to_notice_chat(context.application, lambda c: context.bot.send_message(c, html, parse_mode=ParseMode.HTML))
 
 
 async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 from telegram.constants import ParseMode
 from telegram.ext import ContextTypes, JobQueue
 
-from bot import views
+from bot import chats, views
 from bot.commands import Ctx, UsageError, command, off_loop, parse_count
 from trading.backtest.stats import num, plural
 from trading.config import Settings
@@ -116,11 +116,14 @@ async def post_daily_report(context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     report = await off_loop(engine.daily_report, _yesterday())
     caption = report_caption(engine.settings.trading_mode, report)
-    if report.equity is not None:
-        await context.bot.send_photo(chat_id, report.equity.png, caption=caption, parse_mode=ParseMode.HTML)
-    else:
-        await context.bot.send_message(chat_id, caption + "\nNo fills yet, so no equity chart.",
-                                       parse_mode=ParseMode.HTML)
+    png = report.equity.png if report.equity is not None else None
+
+    async def post(chat: int) -> object:  # to the supergroup if the group moved meanwhile
+        if png is not None:
+            return await context.bot.send_photo(chat, png, caption=caption, parse_mode=ParseMode.HTML)
+        return await context.bot.send_message(chat, caption + "\nNo fills yet, so no equity chart.", parse_mode=ParseMode.HTML)
+
+    await chats.to_notice_chat(context.application, post)
 
 
 def schedule_daily_report(jq: JobQueue, settings: Settings) -> None:

@@ -165,9 +165,14 @@ async def backtest(ctx: Ctx) -> None:
                                                cmp.key)]])
     ctx.outcome = ("ran" + (f" strategy={cmp.strategy}" if cmp.strategy else "")
                    + (" " + " ".join(f"{k}={v}" for k, v in cmp.changes.items()) if cmp.changes else ""))
+    # The chart says what it shows in the table's own words: the same window, the same net PnL.
+    shown = cmp.candidate or cmp.current
+    net = dict(shown.stats.rows())["net PnL"]
+    column = "given" if cmp.candidate else "current"
     caption = (f"Equity of {cmp.strategy}; trade it with /strategy {cmp.strategy} (admins)." if cmp.strategy
-               else "Equity with the " + ("given" if cmp.key else "current") + " parameters.")
-    await ctx.reply_photo(cmp.png, caption, markup)
+               else "Equity with the " + column + " parameters.")
+    caption += f"\n{period} · net PnL {net} (the table's {column} column)"
+    await ctx.reply_photo(cmp.png, escape(caption), markup)
 
 
 @command("optimize", "what-if over a grid, as a heatmap: /optimize fast=5..20 slow=20..60 [days] [metric=net_pnl]",

@@ -82,15 +82,17 @@ async def equity(ctx: Ctx) -> None:
             "The curve appears after the first trade."
         )
         return
-    await ctx.reply_photo(report.png, equity_caption(ctx.engine.settings.trading_mode, report))
+    summary = await ctx.call(ctx.engine.pnl, "all")
+    await ctx.reply_photo(report.png, equity_caption(ctx.engine.settings.trading_mode, report, summary))
 
 
-def equity_caption(mode: str, r: Any) -> str:
+def equity_caption(mode: str, r: Any, s: Any) -> str:
+    """`s`: /pnl all's summary, so the two say PnL with the same numbers and words."""
     return (
         f"<b>Equity · {escape(mode)}</b>\n"
         f"Balance {_usdt(r.balance)} USDT · equity {_usdt(r.equity)} USDT\n"
-        f"Realized {_signed(r.realized)} · fees {_usdt(r.fees)} · net {_signed(r.realized - r.fees)} USDT\n"
-        f"{plural(r.trades, 'closed trade')} · max drawdown {num(r.max_drawdown_pct, '.1f')}%"
+        + "\n".join(escape(line) for line in views.pnl_lines(s))
+        + f"\n{plural(r.trades, 'closed trade')} · max drawdown {num(r.max_drawdown_pct, '.1f')}%"
     )
 
 

@@ -87,15 +87,11 @@ async def pnl(ctx: Ctx) -> None:
         raise UsageError(f"/pnl [{'|'.join(PERIODS)}]: got {views.echo(' '.join(ctx.args))}")
     s = await ctx.call(ctx.engine.pnl, period)
     since = "all time" if s.since_ms is None else f"since {views.utc(s.since_ms)} UTC"
-    cent = Decimal("0.01")
     win = f"win rate {s.win_rate:.0f} %" if s.trades else "no trade closed yet"
     await ctx.reply(
         f"<b>PnL · {escape(period)}</b> ({since})\n"
-        f"Realized: {s.gross.quantize(cent):+} USDT · fees {s.fees.quantize(cent)}"
-        + (f" · funding {s.funding.quantize(cent):+}" if s.funding else "")
-        + f" · net {s.realized.quantize(cent):+}\n"
-        f"Unrealized (open position): {s.unrealized.quantize(cent):+} USDT\n"
-        f"Trades closed: {s.trades} · {win}"
+        + "\n".join(escape(line) for line in views.pnl_lines(s))
+        + f"\nTrades closed: {s.trades} · {win}"
     )
 
 

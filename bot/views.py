@@ -133,6 +133,21 @@ def status_html(st: EngineStatus, formats: Mapping[str, NumberFormat] | None = N
     return "\n".join(lines)
 
 
+def pnl_lines(s: Any) -> list[str]:
+    """/pnl and /equity say PnL with the same definitions and words: realized = the trades
+    closed (gross before fees, their fees, [funding,] net), unrealized = the open position now."""
+    def signed(x: Decimal) -> str:
+        q = x.quantize(Decimal("0.01"))
+        return f"{q if q else abs(q):+}"  # never "-0.00"
+
+    funding = f" · funding {signed(s.funding)}" if getattr(s, "funding", 0) else ""
+    return [
+        f"Realized (closed trades): gross {signed(s.gross)} · fees {s.fees.quantize(Decimal('0.01'))}"
+        f"{funding} · net {signed(s.realized)} USDT",
+        f"Unrealized (open position): {signed(s.unrealized)} USDT",
+    ]
+
+
 PAUSE_REASONS = {"admin": "an admin's /pause", "chat_unreachable": "the bot could not post to its chat"}
 
 

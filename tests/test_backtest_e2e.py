@@ -5,6 +5,7 @@ as /set would (stored with who, audited, refused to non-admins)."""
 from __future__ import annotations
 
 import io
+import re
 
 from PIL import Image
 
@@ -47,8 +48,13 @@ def test_backtest_compares_and_apply_changes_params_like_set(source, tmp_path): 
         ids = {c.result["message_id"] for c in progress if c.ok}
         assert len(ids) == 1  # one message, edited
         table = next(m for m in w.api.sent(GROUP) if m["message_id"] in ids)["text"]
-        assert "current" in table and "given" in table and "net PnL" in table and "max drawdown" in table
+        assert "current" in table and "given" in table and "net PnL USDT" in table and "max drawdown USDT" in table
+        assert "fees USDT" in table and re.search(r"win rate\s+(—|[\d.]+ %)", table)  # every number with its unit
         assert "fast" in table and "slow" in table
+        # The chart shows the same window and the same PnL as the text: its caption says both.
+        window = table.splitlines()[0].split(" · ", 2)[2]
+        net = re.search(r"net PnL USDT\s+\S+\s+(\S+)", table)[1]  # the "given" column
+        assert window in photo["caption"] and f"net PnL {net} USDT" in photo["caption"], (table, photo["caption"])
         # candles were fetched over REST into the store: 2 days of 15m plus the warm-up, and
         # with them the funding history (GET /fapi/v1/fundingRate), which the run booked
         assert KlineStore(open_db(w.db_path)).count("BTCUSDT", "15m") >= 2 * 96

@@ -55,7 +55,12 @@ def test_chart_and_equity_show_the_fills_made_in_the_test(trading_world):
     snap = w.engine.trader.snapshot()
     assert "Equity · paper" in msg["caption"]
     assert f"{snap.trades} closed trade{'' if snap.trades == 1 else 's'}" in msg["caption"]
-    assert f"fees {snap.fees.quantize(snap.fees.__class__('0.01')):,}" in msg["caption"]
+    # The same definitions and words as /pnl all: closed trades' gross, fees, net; the open position.
+    pnl = w.reply("/pnl all", "PnL · all")["text"]
+    for line in pnl.splitlines()[1:3]:
+        assert line in msg["caption"], (line, msg["caption"])
+    assert pnl.splitlines()[1].startswith("Realized (closed trades): gross ")
+    assert pnl.splitlines()[2].startswith("Unrealized (open position): ")
 
     mark = w.say("/chart btcusdt 30")  # either order
     assert "last 30 candles" in photo(w, mark)[0]["caption"]

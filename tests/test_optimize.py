@@ -150,7 +150,7 @@ def test_cli_grid_prints_best_cells_and_writes_the_heatmap(tmp_path, capsys, per
                 "--grid", "fast=6..12:2", "--grid", "slow=20..40:5", "--top", "4", "--heatmap", str(out)])
     text = capsys.readouterr().out
     assert code == 0
-    assert "1✓" in text and "fast=" in text and "net PnL" in text and "win %" in text and "max DD" in text
+    assert "1✓" in text and "fast=" in text and "net PnL USDT" in text and "win %" in text and "max DD USDT" in text
     assert text.count("✓") >= 3 and out.stat().st_size > 5_000
     assert cli(["--csv", str(perp_csv), "--grid", "fast=5..", "--env-file", os.devnull]) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -210,7 +210,12 @@ def test_stats_words_no_negative_zero_plurals_and_no_win_rate_without_trades():
         realized = fees = Decimal(0)
         trades, max_drawdown_pct = 1, -0.01
 
-    caption = equity_caption("paper", Report())
+    from trading.pnl import PnlSummary
+
+    zero = Decimal(0)
+    caption = equity_caption("paper", Report(), PnlSummary("all", None, zero, zero, zero, 1, 0, Decimal("-0.001")))
+    assert "Realized (closed trades): gross +0.00 · fees 0.00 · net +0.00 USDT" in caption, caption
+    assert "Unrealized (open position): +0.00 USDT" in caption, caption  # never "-0.00"
     assert "1 closed trade ·" in caption and "max drawdown 0.0%" in caption, caption
     cell = type("C", (), {"stats": flat, "params": {"fast": 5}})()
     result = type("R", (), {"ranked": [cell], "verified": []})()

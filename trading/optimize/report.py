@@ -28,7 +28,7 @@ def cell_label(cell: Cell) -> str:
 
 def best_table(result: SweepResult, top: int = 5) -> str:
     """rank, params, trades, net PnL, win rate, max drawdown: monospace, one cell a line."""
-    rows = [("#", "parameters", "trades", "net PnL", "win %", "max DD")]
+    rows = [("#", "parameters", "trades", "net PnL USDT", "win %", "max DD USDT")]
     for rank, cell in enumerate(result.ranked[:top], 1):
         s = cell.stats
         assert s is not None

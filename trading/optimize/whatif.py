@@ -173,7 +173,8 @@ class WhatIf:
         png = render_equity(
             equity_curve(shown, float(self.settings.paper_balance)),
             title=f"Backtest · {candles[0].symbol} {candles[0].interval} · {period.title}",
-            subtitle=f"{other}" if other else ("the given parameters" if given else "the current parameters"),
+            subtitle=(f"{other}" if other else ("the given parameters" if given else "the current parameters"))
+            + f" · net PnL {dict(shown.stats.rows())['net PnL']}",  # the text's own words and number
         )
         return Comparison(days, candles[0].symbol, candles[0].interval, ran, given,
                           {k: str(v) for k, v in changes.items()}, key, png, period, other)
@@ -332,6 +333,9 @@ def equity_curve(result: BacktestResult, initial: float) -> EquityCurve:
     return EquityCurve(times=times, equity=list(result.equity), peak=peak, daily=daily, initial=initial)
 
 
+UNITS = {"net PnL": " USDT", "fees": " USDT", "funding": " USDT", "max drawdown": " USDT"}
+
+
 def stats_table(cmp: Comparison) -> str:
     """Side by side, monospace: the changed parameters, then the stats."""
     cols = [("current", cmp.current)] + ([("given", cmp.candidate)] if cmp.candidate else [])
@@ -343,7 +347,8 @@ def stats_table(cmp: Comparison) -> str:
                              for _, r in cols)))
     for label in ("trades", "win rate", "net PnL", "fees", "funding", "liquidations", "max drawdown",
                   "exposure", "buy and hold"):
-        rows.append((label, *(_short(dict(r.stats.rows())[label]) for _, r in cols)))  # type: ignore[union-attr]
+        shown = label + UNITS.get(label, "")  # the values are trimmed to fit a phone: the unit goes here
+        rows.append((shown, *(_short(dict(r.stats.rows())[label]) for _, r in cols)))  # type: ignore[union-attr]
     w = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join([r[0].ljust(w[0])] + [r[i].rjust(w[i]) for i in range(1, len(r))]).rstrip()
                      for r in rows)

@@ -77,14 +77,20 @@ def main() -> int:
                 api.send_message(GROUP, ADMIN, command)
                 msg = api.wait_for_text(GROUP, "Order proposal #", timeout=10, start=mark)
                 assert msg is not None, f"no proposal for {command}"
+                assert "reply_markup" in msg, msg
                 data = msg["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
                 pid = msg["text"].split("#", 1)[1].split(":", 1)[0]
                 mark = api.mark()
                 t0 = time.perf_counter()
                 api.press_button(GROUP, ADMIN, msg["message_id"], data)
                 done = api.wait_for(lambda c: c.method == "answerCallbackQuery", start=mark, timeout=10)
-                assert done is not None and f"tgp-{pid}-1" in arrived, f"round {i}: no order at the exchange"
-                latencies.append((arrived[f"tgp-{pid}-1"] - t0) * 1000)
+                # ids are tgp-<instance>-<proposal>-<leg>: the instance id is the database's own
+                ids = [k for k in arrived if k.startswith("tgp-") and k.endswith(f"-{pid}-1")]
+                assert done is not None and len(ids) == 1, f"round {i}: no order at the exchange"
+                latencies.append((arrived[ids[0]] - t0) * 1000)
+                # the press is answered before its message is edited: wait for the edit, or
+                # the next round would take this proposal's edit for its own proposal
+                assert api.wait_for_text(GROUP, "filled:", timeout=10, start=mark), f"round {i}: no edit"
             posts = ex.stats.order_posts
             assert all(n == 1 for n in posts.values()), "an order was sent twice"
         finally:

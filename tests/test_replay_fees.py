@@ -62,3 +62,14 @@ def test_bnb_price_setting_when_bnbusdt_is_not_served() -> None:
         fee = Decimal(trade["quoteQty"]) * Decimal("0.0005") * Decimal("0.9") / 500
         assert (trade["commissionAsset"], Decimal(trade["commission"])) == ("BNB", fee.quantize(Decimal("1e-8")))
         assert Decimal(client.futures_account_balance()[0]["balance"]) == 10000
+
+
+def test_the_bnb_price_setting_is_served_as_bnbusdt_market_data() -> None:
+    with ReplayExchange(generate(1000), start_index=600, paused=True, fee_burn=True, bnb_price="512.5") as ex:
+        client = client_for(ex)
+        assert client.futures_symbol_ticker(symbol="BNBUSDT")["price"] == "512.5"
+        now = client.futures_time()["serverTime"]
+        rows = client.futures_klines(symbol="BNBUSDT", interval="1m", startTime=now - 60_000, limit=2)
+        assert [r[4] for r in rows] == ["512.5"] * len(rows)
+        assert any(r[0] <= now < r[0] + 60_000 for r in rows)  # how a client finds the fill's minute
+        assert client.futures_symbol_ticker(symbol="BTCUSDT")["symbol"] == "BTCUSDT"

@@ -11,6 +11,8 @@ A fill's commission is then `notional × fee rate × 0.9 / BNB price` BNB (8 dec
 `N`="BNB" and `n` on ORDER_TRADE_UPDATE, `commissionAsset` BNB in userTrades, a COMMISSION
 income row in BNB, the BNB balance in ACCOUNT_UPDATE and `/balance`, and the USDT wallet
 untouched by the fee. `commissionRate` stays the undiscounted rates, as on Binance.
+When BNBUSDT is not replayed, `ticker/price` and `klines` (any interval, flat candles) for
+BNBUSDT answer at `bnb_price`, so a client converting a BNB fee meets the same price.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from decimal import Decimal
 
 from sim.binance.account import Account
 from sim.binance.errors import BinanceError, mandatory
+from sim.binance.intervals import INTERVAL_MS
 from sim.binance.orders import ZERO, Trade, bool_param, decimal_param
 from sim.binance.user_events import AccountWatcher
 
@@ -45,6 +48,9 @@ class BnbFees:
         self.bnb_price_setting = bnb_price
         account.other_assets["BNB"] = bnb_balance
         account.fee_burn = lambda: self.fee_burn
+        self.priced: dict[str, Callable[[], Decimal]] = {}
+        if "BNBUSDT" not in account.specs:
+            self.priced["BNBUSDT"] = self.bnb_price
         watcher.on_trade.append(self._on_trade)
 
     def bnb_price(self) -> Decimal:
@@ -85,3 +91,25 @@ class BnbFees:
         self.watcher.income.add("TRANSFER", amount, "BNB", now)
         self.watcher.publish(self.watcher.account_update("DEPOSIT", now))
         return {"BNB": str(self.account.other_assets["BNB"])}
+
+
+def priced_klines(params: Mapping[str, str], price: Decimal, now_ms: int) -> list[list[object]]:
+    """Flat closed candles at `price` for a symbol the replay prices but does not replay:
+    Binance's window rule (from startTime the first `limit`, else the last up to endTime/now)."""
+    step = INTERVAL_MS.get(params.get("interval", ""))
+    if step is None:
+        raise BinanceError(-1120, "Invalid interval.")
+    for name in ("limit", "startTime", "endTime"):
+        if params.get(name) and not params[name].isdigit():
+            raise BinanceError(-1100, f"Illegal characters found in parameter '{name}'; legal range is '^[0-9]{{1,20}}$'.")
+    limit = min(max(int(params.get("limit") or 500), 1), 1500)
+    end = min(int(params["endTime"]), now_ms) if params.get("endTime") else now_ms
+    last = end - end % step
+    if params.get("startTime"):
+        first = int(params["startTime"]) - int(params["startTime"]) % step
+        first += step if first < int(params["startTime"]) else 0
+        times = list(range(first, last + 1, step))[:limit]
+    else:
+        times = list(range(last - (limit - 1) * step, last + 1, step))
+    p = str(price)
+    return [[t, p, p, p, p, "0", t + step - 1, "0", 0, "0", "0", "0"] for t in times]

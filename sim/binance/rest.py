@@ -11,13 +11,15 @@ exactly the closed ones.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from decimal import Decimal
 
 from aiohttp import web
 
 from sim.binance.auth import ClientClocks
 from sim.binance.clock import ReplayClock
 from sim.binance.errors import BinanceError, illegal_chars, json_response, mandatory
+from sim.binance.fees import priced_klines
 from sim.binance.funding import FundingRates
 from sim.binance.intervals import INTERVAL_MS
 from sim.binance.klines import rest_row_json
@@ -69,6 +71,8 @@ class PublicApi:
         self.clocks = clocks
         self.rest_forming = rest_forming
         self.funding = FundingRates()  # the server sets the one its payments use
+        # symbols not replayed but priced by a setting (fees.py: BNBUSDT for BNB fees)
+        self.priced: dict[str, Callable[[], Decimal]] = {}
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -144,6 +148,8 @@ class PublicApi:
 
     async def klines(self, request: web.Request) -> web.Response:
         q = request.query
+        if q.get("symbol") in self.priced and q.get("symbol") not in self.series:
+            return json_response(priced_klines(q, self.priced[q["symbol"]](), self.clock.market_time_ms()))
         series = symbol_param(self.series, q)
         interval = q.get("interval")
         if not interval:
@@ -196,6 +202,9 @@ class PublicApi:
         def one(s: Series) -> dict[str, object]:
             return {"symbol": s.symbol, "price": self.clock.price(s.symbol), "time": now}
 
+        symbol = request.query.get("symbol")
+        if symbol in self.priced and symbol not in self.series:
+            return json_response({"symbol": symbol, "price": str(self.priced[symbol]()), "time": now})
         if "symbol" in request.query:
             return json_response(one(symbol_param(self.series, request.query)))
         return json_response([one(s) for s in self.series.values()])

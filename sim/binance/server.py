@@ -146,6 +146,7 @@ class ReplayExchange:
             bnb_price=None if bnb_price is None else Decimal(str(bnb_price)),
         )  # fmt: skip
         self.controls.add("bnb-deposit", self.bnb_fees.deposit)
+        self._public.priced.update(self.bnb_fees.priced)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()

@@ -145,7 +145,7 @@ class AccountFollower:
     def catch_up(self) -> list[str]:
         """Book every account trade of the traded symbols since the last one booked."""
         said: list[str] = []
-        with self._lock:
+        with self.trader.lock, self._lock:  # the trader's lock first, as reconcile() takes it
             for symbol in self.symbols:
                 n = self._catch_up_symbol(symbol)
                 if n:

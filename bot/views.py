@@ -263,6 +263,11 @@ def wallet_html(w: Any) -> str:
         gap = ex.balance - w.balance
         if abs(gap) < cent:
             lines.append("The book matches Binance's wallet.")
+        elif w.other_fees and abs(gap - w.other_fees) < cent:
+            lines.append(
+                f"The book matches Binance's wallet once the fees paid in BNB ({w.other_fees.quantize(cent)} USDT "
+                "booked; Binance took them from the BNB balance, not from USDT) are counted."
+            )
         else:
             lines.append(
                 f"The book differs from Binance's wallet by {gap.quantize(cent):+} USDT (funding, fees or trades "

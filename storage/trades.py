@@ -151,7 +151,7 @@ class TradeJournal:
     def fee_assets(self) -> list[dict[str, Any]]:
         """Fees paid in another asset than USDT: the asset, the amount and the USDT value booked."""
         cur = self._db().conn.execute(
-            "SELECT e.fill_id, e.symbol, e.ts, e.fee_asset, e.fee_amount, f.fee FROM exchange_fills e "
+            "SELECT DISTINCT e.fill_id, e.symbol, e.ts, e.fee_asset, e.fee_amount, f.fee FROM exchange_fills e "
             "JOIN fills f ON f.id = e.fill_id WHERE e.mode=? AND e.fee_asset != 'USDT' ORDER BY e.ts",
             (self.mode,),
         )

@@ -167,3 +167,25 @@ def test_funding_on_the_exchange_is_booked_once_and_shown(source, tmp_path) -> N
         assert f"funding {paid.quantize(Decimal('0.01')):+}" in pnl, pnl
     finally:
         w.close()
+
+
+def test_a_bnb_discount_fee_is_booked_in_usdt_at_the_bnb_price_with_asset_and_amount(source, tmp_path) -> None:  # noqa: F811
+    w = demo_world(source, tmp_path)
+    try:
+        client = w.engine.trader.broker.client
+        client._request_futures_api("post", "feeBurn", True, data={"feeBurn": "true"})  # noqa: SLF001
+        w.ex.control("bnb-deposit", amount="1")
+        assert w.engine.user_stream.wait_until(lambda u: u.connected, timeout=10)
+        line = confirm(w, "long")  # the REST answer's fill
+        assert "BNB = " in line or "BNB" in line, line
+        mark = w.api.mark()
+        w.ex.trade_by_hand(close=True)  # the stream's fill
+        msg = w.api.wait_for_text(GROUP, "closed outside the bot", start=mark, timeout=10)
+        assert msg is not None and " BNB = " in msg["text"], msg
+        rows = w.engine.live.journal.fee_assets()
+        assert len(rows) == 2 and all(r["fee_asset"] == "BNB" for r in rows), rows
+        for r in rows:  # USDT value = BNB amount × the BNB price (600 in the replay)
+            assert Decimal(r["fee_usdt"]) == (Decimal(r["fee_amount"]) * 600).quantize(Decimal("0.00000001"))
+        assert "matches Binance's wallet once the fees paid in BNB" in w.reply("/balance", "Binance")["text"]
+    finally:
+        w.close()

@@ -77,7 +77,8 @@ class EngineReports:
             return book
         ex = Wallet("Binance", w["wallet"], w["wallet"] + w["unrealized"], w["margin"], w["available"],
                     unrealized=w["unrealized"])  # fmt: skip
-        return replace(book, exchange=ex)
+        other = sum((Decimal(r["fee_usdt"]) for r in self.live.journal.fee_assets()), Decimal(0))
+        return replace(book, exchange=ex, other_fees=other)
 
     def recent_trades(self, n: int) -> list[tuple[Fill, str]]:
         """/trades: the last n fills, each with what it did (open, add, reduce, close, reverse)."""

@@ -22,7 +22,7 @@ from storage.klines import KlineStore
 from storage.params import ParamStore
 from storage.state import RuntimeState, instance_id
 from storage.trades import TradeJournal
-from trading.book import Placement
+from trading.book import Placement, fee_words
 from trading.brokers import Broker, OrderRefused, OrderRequest, PaperBroker
 from trading.candles import Candle
 from trading.config import Settings
@@ -387,7 +387,7 @@ def make_broker(settings: Settings, rules: Mapping[str, SymbolFilters], portfoli
 def placement_line(placed: Placement, f: SymbolFilters) -> str:
     """The proposal message's final line: what was filled, at what price and fee, or why not."""
     parts = [
-        f"{x.side} {f.fmt_qty(x.qty)} {x.symbol} at {f.fmt_price(x.price)} (fee {x.fee.quantize(Decimal('0.01'))} USDT)"
+        f"{x.side} {f.fmt_qty(x.qty)} {x.symbol} at {f.fmt_price(x.price)} (fee {fee_words(x)})"
         for x in placed.fills
     ]
     line = ("filled: " + "; ".join(parts)) if parts else ""

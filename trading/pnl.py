@@ -69,6 +69,7 @@ class Wallet:
     funding: Decimal = Decimal(0)  # booked funding, + received, − paid
     unrealized: Decimal = Decimal(0)
     exchange: Wallet | None = None  # demo/live: what Binance says (futures account)
+    other_fees: Decimal = Decimal(0)  # fees paid in BNB (their USDT value): not from the USDT wallet
 
 
 def paper_wallet(portfolio: Portfolio, marks: dict[str, Decimal], leverage: int, mode: str = "paper") -> Wallet:

@@ -189,3 +189,21 @@ def test_a_bnb_discount_fee_is_booked_in_usdt_at_the_bnb_price_with_asset_and_am
         assert "matches Binance's wallet once the fees paid in BNB" in w.reply("/balance", "Binance")["text"]
     finally:
         w.close()
+
+
+def test_after_a_reconnect_a_missing_exit_is_placed_again(source, tmp_path) -> None:  # noqa: F811
+    w = demo_world(source, tmp_path, STOP_WORKING_TYPE="CONTRACT_PRICE")
+    try:
+        protected_long(w)
+        stop = next(o for o in open_algo(w) if o["orderType"] == "STOP_MARKET")
+        assert stop["workingType"] == "CONTRACT_PRICE"
+        w.engine.trader.broker.cancel_exit("BTCUSDT", stop["clientAlgoId"])  # lost, as by a hand in the app
+        mark = w.api.mark()
+        connects = w.engine.user_stream.connects
+        w.ex.call(lambda: w.ex.user_stream.drop())
+        assert w.engine.user_stream.wait_until(lambda u: u.connects > connects and u.connected, timeout=10)
+        assert w.api.wait_for_text(GROUP, "placed again", start=mark, timeout=10)
+        kinds = sorted(o["orderType"] for o in open_algo(w))
+        assert kinds == ["STOP_MARKET", "TAKE_PROFIT_MARKET"], kinds
+    finally:
+        w.close()

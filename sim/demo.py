@@ -98,11 +98,11 @@ def choose_market(environ: Mapping[str, str], data: str | None) -> Market:
     """
     wanted_interval = environ.get("INTERVAL", "").strip()
     if wanted_interval and wanted_interval not in INTERVAL_MS:
-        raise DemoError(f"INTERVAL={wanted_interval!r} is not a Binance interval")
+        raise DemoError(f"config error: INTERVAL: {wanted_interval!r} is not a Binance interval ({', '.join(INTERVAL_MS)})")
     wanted_symbols = [s.strip().upper() for s in environ.get("SYMBOLS", "").split(",") if s.strip()]
     for symbol in wanted_symbols:
         if not re.fullmatch(r"[A-Z0-9]{2,20}", symbol):
-            raise DemoError(f"SYMBOLS: {symbol!r} is not a Binance symbol")
+            raise DemoError(f"config error: SYMBOLS: {symbol!r} is not a Binance symbol")
     if data is None:
         symbols = list(dict.fromkeys(wanted_symbols)) or [DEFAULT_SYMBOL]
         return Market(symbols, wanted_interval or DEFAULT_INTERVAL)

@@ -77,3 +77,28 @@ def test_trades_count_is_ascii_digits_like_klines(raw):
 
     with pytest.raises(UsageError, match="n must be from 1 to 50"):
         asyncio.run(trades(SimpleNamespace(args=[raw])))
+
+
+@pytest.mark.parametrize(("name", "raw"), [("PROPOSAL_TTL", "1_0"), ("PAPER_BALANCE", "1_000"),
+                                          ("MAX_LEVERAGE", "１０"), ("STREAM_STALE_SECONDS", "nan")])
+def test_settings_refuse_what_is_not_a_plain_number(name, raw):
+    from trading.config import ConfigError, load_settings
+
+    with pytest.raises(ConfigError, match=f"^{name}: .* is not a"):
+        load_settings({name: raw}, env_file=None)
+
+
+def test_a_money_setting_out_of_range_names_its_range_in_plain_digits():
+    from trading.config import ConfigError, load_settings
+
+    with pytest.raises(ConfigError, match=r"PAPER_BALANCE: must be from 0 to 1,000,000,000,000, got -5$"):
+        load_settings({"PAPER_BALANCE": "-5"}, env_file=None)
+
+
+@pytest.mark.parametrize("environ", [{"INTERVAL": "7m"}, {"SYMBOLS": "BTC-USDT"}])
+def test_the_demos_market_settings_are_config_errors_like_the_others(environ):
+    """README: a bad value is one `demo: config error: …` line (the demo prints the `demo: `)."""
+    from sim.demo import DemoError, choose_market
+
+    with pytest.raises(DemoError, match=f"^config error: {next(iter(environ))}: "):
+        choose_market(environ, None)

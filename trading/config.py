@@ -8,6 +8,7 @@ a bad value raises `ConfigError` whose message is one line naming the variable.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import time as dt_time
@@ -145,8 +146,19 @@ def _int_list(name: str, raw: str) -> tuple[int, ...]:
     return tuple(out)
 
 
+# A setting's number as people write it: ASCII digits and one point. Python's int(), float()
+# and Decimal() also read "1_0" (10), "１０" (full-width), "nan" and "inf".
+_PLAIN = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+
+
+def is_plain_number(text: str) -> bool:
+    return _PLAIN.fullmatch(text) is not None
+
+
 def _number(name: str, raw: str, *, minimum: float, integer: bool = False) -> float:
     try:
+        if not is_plain_number(raw.strip()):  # "1_0" and "１０" are not numbers here
+            raise ValueError(raw)
         value = int(raw) if integer else float(raw)
     except ValueError:
         kind = "a whole number" if integer else "a number"
@@ -175,11 +187,13 @@ def _leverage(raw: str) -> int:
 
 def _money(name: str, raw: str, *, minimum: Decimal, maximum: Decimal) -> Decimal:
     try:
+        if not is_plain_number(raw.strip()):  # "1_000" and "１０" are not numbers here
+            raise InvalidOperation(raw)
         value = Decimal(raw)
     except InvalidOperation:
         raise ConfigError(f"{name}: {raw!r} is not a number") from None
     if not value.is_finite() or not minimum <= value <= maximum:
-        raise ConfigError(f"{name}: must be from {minimum} to {maximum}, got {raw}")
+        raise ConfigError(f"{name}: must be from {minimum:,f} to {maximum:,f}, got {raw}")
     return value
 
 

@@ -73,6 +73,8 @@ async def health(ctx: Ctx) -> None:
         o = h.last_order
         order = f"{views.utc(o['ts'], seconds=True)} UTC · {o['side']} {o['symbol']} · {o['status'] or '?'} ({o['client_order_id']})"
     offset = "n/a (not measured)" if h.clock_offset_ms is None else f"{h.clock_offset_ms:+} ms"
+    if h.clock_offset_ms is not None and abs(h.clock_offset_ms) >= 1000:  # as /status says it
+        offset += f" (Binance {views.clock_gap(h.clock_offset_ms)} this host)"
     await ctx.reply(
         "<b>Health</b>\n"
         f"Market stream: {views.escape(stream)}\n"

@@ -12,6 +12,7 @@ import pytest
 
 from bot.commands import UsageError
 from bot.order_commands import parse_order_args
+from tests.test_bot_e2e import source  # noqa: F401  (fixture)
 from trading.config import Settings
 from trading.health import effective_settings
 from trading.optimize.grid import GridError, parse_grid
@@ -102,3 +103,23 @@ def test_the_demos_market_settings_are_config_errors_like_the_others(environ):
 
     with pytest.raises(DemoError, match=f"^config error: {next(iter(environ))}: "):
         choose_market(environ, None)
+
+
+def test_health_shows_the_account_stream_in_demo_and_na_in_paper(source, tmp_path):  # noqa: F811
+    """/health said `User stream: n/a` in demo mode while the account stream ran."""
+    import math
+
+    from tests.test_exits_e2e import demo_world
+    from trading.exchange.user_stream import NoUserStream
+    from trading.health import user_stream_state
+
+    assert user_stream_state(NoUserStream()) == "n/a (paper: no account stream)"
+    w = demo_world(source, tmp_path)
+    try:
+        assert w.engine.user_stream.wait_until(lambda u: u.connected, timeout=10)
+        assert w.engine.health().user_stream.startswith("🟢 connected · ")
+        w.ex.call(lambda: w.ex.user_stream.drop(down_seconds=math.inf))
+        assert w.engine.user_stream.wait_until(lambda u: not u.connected, timeout=10)
+        assert w.engine.health().user_stream.startswith("🟡 reconnecting")
+    finally:
+        w.close()

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from trading.health import Health, db_size
+from trading.health import Health, db_size, user_stream_state
 from trading.pnl import (
     PeriodRow,
     PnlSummary,
@@ -91,7 +91,7 @@ class EngineReports:
         newest = [c.open_time for c in self.status().last_closed.values()]
         orders = self.live.journal.orders(1)
         return Health(
-            stream=st, user_stream="n/a", last_candle_open=max(newest) if newest else None,
+            stream=st, user_stream=user_stream_state(self.user_stream), last_candle_open=max(newest) if newest else None,
             last_order=orders[0] if orders else None, clock_offset_ms=self.clock_offset_ms(),
             db_bytes=db_size(self.settings.db_path), uptime=time.monotonic() - self._born,
         )

@@ -24,7 +24,7 @@ ENV_NAMES = {"telegram_chat_ids": "TELEGRAM_CHAT_ID"}  # where the variable's na
 @dataclass(frozen=True)
 class Health:
     stream: StreamStatus
-    user_stream: str  # "n/a" until a user data stream exists
+    user_stream: str  # the account stream's state; "n/a (paper …)" where there is none
     last_candle_open: int | None  # ms, the newest closed candle of any symbol
     last_order: dict[str, Any] | None  # the newest order row (time, side, symbol, status)
     clock_offset_ms: int | None  # the exchange's clock minus ours, when measured
@@ -58,6 +58,16 @@ def version() -> tuple[str, str | None]:
         except (OSError, subprocess.SubprocessError):
             commit = None
     return ver, (commit[:12] if commit else None)
+
+
+def user_stream_state(stream: Any) -> str:
+    """/health's line for the account stream (demo/live); paper has none (NoUserStream)."""
+    if not hasattr(stream, "running"):
+        return "n/a (paper: no account stream)"
+    if not stream.running:
+        return "🔴 stopped"
+    state = "🟢 connected" if stream.connected else "🟡 reconnecting"
+    return f"{state} · {stream.events} event{'s' if stream.events != 1 else ''}"
 
 
 def effective_settings(settings: Any) -> list[tuple[str, str]]:

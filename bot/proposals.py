@@ -7,6 +7,8 @@ engine's conditional update in SQLite, never here: this module only shows what h
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from dataclasses import replace
 from html import escape
@@ -20,7 +22,7 @@ from bot import chats, views
 from bot.buttons import PressResult, Signer, button, button_action
 from bot.commands import off_loop
 from bot.ratelimit import urgent
-from trading.confirmations import Outcome, Proposal
+from trading.confirmations import PLACING, Outcome, Proposal
 from trading.notifier import Notice
 from trading.symbols import SymbolFilters
 
@@ -62,6 +64,8 @@ def proposal_html(p: Proposal, rules: SymbolFilters | None = None, approvals: tu
         lines.append(f"Confirm places it at the market (admins); it expires {until}.")
         if approvals:  # four-eyes: one admin has confirmed, a second must
             lines.append(f"<b>{len(approvals)} of 2 approvals</b> (by {escape(', '.join(approvals))})")
+    elif p.status in ("confirmed", "placed") and p.result in (None, PLACING):
+        lines.append("<b>placing…</b> the order is on its way to the exchange; this message shows the result")
     else:
         result = p.result or ""
         if result.startswith(p.status):  # "filled: BUY …", "expired unanswered", "rejected by …"
@@ -176,12 +180,32 @@ def _forget(bot_data: dict, chat_id: int, message_id: int) -> None:  # type: ign
     bot_data.setdefault("proposal_rendered", {}).pop((chat_id, message_id), None)
 
 
+PLACING_AFTER = 0.3  # s: a Confirm answered faster is shown only in its final state
+
+
+async def _show_placing(p, pid: int) -> None:  # type: ignore[no-untyped-def]
+    """While the orders are in flight: "placing…", no buttons. Edited in the press's own
+    coroutine, before its final edit, so the final state can never be overwritten by it."""
+    current = await off_loop(p.engine.proposal, pid)
+    if current is None or current.status not in ("confirmed", "placed") or p.query.message is None:
+        return
+    html = proposal_html(current, await off_loop(p.engine.symbol_filters, current.symbol))
+    if not _changed(p.context.bot_data, p.chat_id, p.query.message.message_id, html, False):
+        return
+    with urgent(), contextlib.suppress(BadRequest):
+        await p.query.edit_message_text(html, parse_mode=ParseMode.HTML, reply_markup=None)
+
+
 @button_action("prop:confirm", admin=True)
 async def confirm(p, arg: str) -> PressResult:  # type: ignore[no-untyped-def]
     pid = _proposal_id(arg)
     if pid is None:
         return PressResult("refused: bad proposal id", "This button is not valid.", alert=True)
-    outcome: Outcome = await off_loop(p.engine.confirm, pid, p.user_id, _who(p))
+    placing = asyncio.ensure_future(off_loop(p.engine.confirm, pid, p.user_id, _who(p)))
+    done, _ = await asyncio.wait({placing}, timeout=PLACING_AFTER)
+    if not done:  # an exchange taking its time: say so on the message (buttons off) meanwhile
+        await _show_placing(p, pid)
+    outcome: Outcome = await placing
     audit = f"confirm #{pid}: " + (outcome.proposal.status if outcome.proposal else "unknown proposal")
     if outcome.approvals:
         audit = f"confirm #{pid}: approval {len(outcome.approvals)} of 2"

@@ -75,14 +75,19 @@ def test_a_reader_that_leaves_early_ends_the_demo_quietly(tmp_path: Path) -> Non
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
     try:
-        assert demo.stdin is not None
+        assert demo.stdin is not None and demo.stdout is not None and demo.stderr is not None
         demo.stdin.write("/start\n")  # answers go to a pipe nobody reads any more
         demo.stdin.flush()
-        out, err = demo.communicate(timeout=60)  # stdin is then closed too, but not before it ended
+        out = demo.stdout.read()  # head's 3 lines, then its end
+        demo.wait(timeout=60)  # ends by itself: stdin is still open, nobody typed /quit
+        err = demo.stderr.read()
     finally:
         if demo.poll() is None:
             demo.kill()
             demo.wait()
+        for stream in (demo.stdin, demo.stdout, demo.stderr):
+            if stream is not None:
+                stream.close()
     assert len(out.splitlines()) == 3
     assert "Traceback" not in err and "BrokenPipe" not in err and "Exception ignored" not in err, err
 

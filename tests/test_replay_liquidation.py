@@ -139,3 +139,15 @@ def test_a_stop_below_the_liquidation_price_comes_too_late(ex: ReplayExchange, c
     assert client.futures_get_algo_order(clientAlgoId="late")["algoStatus"] == "EXPIRED"
     assert [o["clientOrderId"] for o in ex.orders()][-1] == "autoclose-1"
     assert 0 < wallet - Decimal(client.futures_account_balance()[0]["balance"]) <= iw
+
+
+def test_an_isolated_margin_call_carries_no_cross_wallet(ex: ReplayExchange, client: Client) -> None:
+    reader = Reader(f"{ex.user_ws_url}/ws/{client.futures_stream_get_listen_key()}")
+    client.futures_change_margin_type(symbol="BTCUSDT", marginType="ISOLATED")
+    client.futures_create_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.100")
+    iw = client.futures_position_information(symbol="BTCUSDT")[0]["isolatedWallet"]
+    ex.control("margin-call")
+    (call,) = reader.until(has("MARGIN_CALL"))[-1:]
+    assert "cw" not in call  # "only pushed with crossed position margin call"
+    assert (call["p"][0]["mt"], call["p"][0]["iw"]) == ("ISOLATED", iw)  # type: ignore[index]
+    reader.close()

@@ -220,11 +220,13 @@ class Liquidator:
         pos = acc.positions[sym]
         mark = acc.mark(sym)
         iso = self.isolated(sym)
+        event: dict[str, object] = {"e": "MARGIN_CALL", "E": when}
+        if not iso:  # "Cross Wallet Balance. Only pushed with crossed position margin call"
+            isolated = sum((acc.isolated_wallets[s] for s in acc.specs if self.isolated(s)), ZERO)
+            event["cw"] = fixed(acc.wallet - isolated, 8)
         self.watcher.publish(
             {
-                "e": "MARGIN_CALL",
-                "E": when,
-                "cw": fixed(acc.wallet, 8),
+                **event,
                 "p": [
                     {
                         "s": sym,

@@ -56,9 +56,6 @@ def test_the_banner_reaches_a_pipe_without_pythonunbuffered(tmp_path: Path) -> N
         out = lines_of(demo.stdout)
         read_until(out, "Try:", timeout=30)  # while the demo waits for its first line
         assert demo.stdin is not None
-        demo.stdin.write("/start\n")
-        demo.stdin.flush()
-        read_until(out, "socket started", timeout=30)
         demo.stdin.close()
         assert demo.wait(timeout=60) == 0
     finally:

@@ -58,6 +58,17 @@ def test_margin_call_warns_with_the_position_and_the_margin_ratio() -> None:
     assert "margin ratio 80.0 %" in n.text and "BTCUSDT short 0.5" in n.text and "uPnL -20.00" in n.text
 
 
+def test_an_isolated_margin_call_uses_the_positions_own_wallet() -> None:
+    """Binance sends no cw for an isolated position's margin call: its margin balance is iw + up."""
+    notes = RecordingNotifier()
+    f = AccountFollower(_Trader(), None, None, ["BTCUSDT"], notes)
+    f.on_event({"e": "MARGIN_CALL", "E": 1, "p": [
+        {"s": "BTCUSDT", "ps": "BOTH", "pa": "0.1", "mt": "ISOLATED", "iw": "50", "mp": "65000",
+         "up": "-30", "mm": "16"}]})  # fmt: skip
+    (n,) = notes.notices
+    assert "margin ratio 80.0 %" in n.text and "of 20.00 USDT margin balance" in n.text
+
+
 def test_a_bnb_fee_is_booked_in_usdt_at_the_bnb_price_with_asset_and_amount() -> None:
     trades = [{"commission": "0.0003", "commissionAsset": "BNB", "time": 1_000}]
     usdt, asset, amount = fee_in_usdt(_Prices("600.5"), trades)

@@ -120,10 +120,14 @@ class AccountFollower:
 
     def _margin_call(self, event: Mapping[str, Any]) -> None:
         rows = [p for p in event.get("p") or [] if p.get("s") in self.symbols] or list(event.get("p") or [])
-        wallet = dec(event.get("cw"))
-        upnl = sum((dec(p.get("up")) for p in rows), ZERO)
+        # Binance sends cw (the cross wallet) only for a cross position's margin call; an
+        # isolated position's margin balance is its own wallet iw plus its uPnL.
+        isolated = [p for p in rows if p.get("mt") == "ISOLATED"]
+        cross = [p for p in rows if p.get("mt") != "ISOLATED"]
+        balance = sum((dec(p.get("iw")) + dec(p.get("up")) for p in isolated), ZERO)
+        if cross:
+            balance += dec(event.get("cw")) + sum((dec(p.get("up")) for p in cross), ZERO)
         maint = sum((dec(p.get("mm")) for p in rows), ZERO)
-        balance = wallet + upnl
         ratio = f"{(maint / balance * 100).quantize(Decimal('0.1'))} %" if balance > 0 else "over 100 %"
         parts = [
             f"{p.get('s')} {'long' if dec(p.get('pa')) > 0 else 'short'} {abs(dec(p.get('pa'))).normalize():f} "

@@ -1,7 +1,10 @@
 """Proposal messages: posted with Confirm and Reject, edited to their final state.
 
-The buttons carry the proposal id inside the signed callback data, so a button cannot be
-edited into another proposal's. Whether a press places anything is decided by the
+The buttons carry the proposal id and the database's instance id inside the signed callback
+data, so a button cannot be edited into another proposal's, and a message left over from an
+older database (numbers restart at 1 with a new file) never acts on the new file's proposal
+with the same number. A press acts only from the proposal's own message; any other is told
+"This button belongs to an older proposal" and loses its buttons. Whether a press places anything is decided by the
 engine's conditional update in SQLite, never here: this module only shows what happened.
 """
 
@@ -22,7 +25,7 @@ from bot import chats, views
 from bot.buttons import PressResult, Signer, button, button_action
 from bot.commands import off_loop
 from bot.ratelimit import urgent
-from trading.confirmations import PLACING, Outcome, Proposal
+from trading.confirmations import OLDER, PLACING, Outcome, Proposal
 from trading.notifier import Notice
 from trading.symbols import SymbolFilters
 
@@ -75,8 +78,8 @@ def proposal_html(p: Proposal, rules: SymbolFilters | None = None, approvals: tu
     return "\n".join(lines)
 
 
-def proposal_keyboard(signer: Signer, chat_id: int, proposal_id: int) -> InlineKeyboardMarkup:
-    arg = str(proposal_id)
+def proposal_keyboard(signer: Signer, chat_id: int, proposal_id: int, instance: str) -> InlineKeyboardMarkup:
+    arg = f"{proposal_id}.{instance}"
     return InlineKeyboardMarkup(
         [[button(signer, chat_id, "Confirm", "prop:confirm", arg), button(signer, chat_id, "Reject", "prop:reject", arg)]]
     )
@@ -94,7 +97,7 @@ async def deliver(app: Application, notice: Notice) -> None:
 
         async def post(chat_id: int) -> Message:
             return await app.bot.send_message(
-                chat_id, html, parse_mode=ParseMode.HTML, reply_markup=proposal_keyboard(signer, chat_id, p.id)
+                chat_id, html, parse_mode=ParseMode.HTML, reply_markup=proposal_keyboard(signer, chat_id, p.id, engine.instance_id)
             )
 
         msg = await chats.to_notice_chat(app, post)
@@ -118,7 +121,7 @@ async def _edit(app: Application, chat_id: int, message_id: int, p: Proposal, ru
     buttons = p.status == "pending"
     if not _changed(app.bot_data, chat_id, message_id, html, buttons):
         return
-    markup = proposal_keyboard(app.bot_data["signer"], chat_id, p.id) if buttons else None
+    markup = proposal_keyboard(app.bot_data["signer"], chat_id, p.id, app.bot_data["engine"].instance_id) if buttons else None
     try:
         await app.bot.edit_message_text(html, chat_id=chat_id, message_id=message_id, parse_mode=ParseMode.HTML, reply_markup=markup)
     except BadRequest as e:
@@ -132,13 +135,33 @@ def _who(p) -> str:  # type: ignore[no-untyped-def]
     return f"@{user.username}" if user and user.username else f"user {p.user_id}"
 
 
-def _proposal_id(arg: str) -> int | None:
-    return int(arg) if arg.isdigit() and len(arg) < 12 else None
+def _proposal_id(arg: str) -> tuple[int, str] | None:
+    """`<id>.<instance>`; a button from before instance ids (a bare number) is an older one."""
+    pid, _, instance = arg.partition(".")
+    return (int(pid), instance) if pid.isdigit() and len(pid) < 12 else None
+
+
+def _pressed(p) -> tuple[int, int] | None:  # type: ignore[no-untyped-def]
+    message = p.query.message
+    return (message.chat.id, message.message_id) if message is not None else None
+
+
+async def _older(p, audit: str) -> PressResult:  # type: ignore[no-untyped-def]
+    """A button that is not its proposal's: say so and take the buttons off that message."""
+    if p.query.message is not None:
+        try:
+            await p.query.edit_message_reply_markup(reply_markup=None)
+        except BadRequest as e:
+            if "not modified" not in str(e).lower():
+                raise
+    return PressResult(f"{audit}: refused (button of an older proposal)", OLDER, alert=True)
 
 
 async def _answer(p, outcome: Outcome, audit: str) -> PressResult:  # type: ignore[no-untyped-def]
     """Answer the press with what it did; edit the pressed message afterwards, and only when
     what it shows changed (a storm of presses on a filled proposal edits nothing)."""
+    if outcome.stale_button:
+        return await _older(p, audit.split(":")[0])
     result = PressResult(audit, outcome.line[:190], alert=not outcome.ok and not outcome.approvals)
     if outcome.proposal is None or p.query.message is None:
         return result
@@ -150,7 +173,7 @@ async def _answer(p, outcome: Outcome, audit: str) -> PressResult:  # type: igno
         return result
 
     async def edit() -> None:
-        markup = proposal_keyboard(p.signer, p.chat_id, shown.id) if buttons else None
+        markup = proposal_keyboard(p.signer, p.chat_id, shown.id, p.engine.instance_id) if buttons else None
         with urgent():
             try:
                 await p.query.edit_message_text(html, parse_mode=ParseMode.HTML, reply_markup=markup)
@@ -189,6 +212,8 @@ async def _show_placing(p, pid: int) -> None:  # type: ignore[no-untyped-def]
     current = await off_loop(p.engine.proposal, pid)
     if current is None or current.status not in ("confirmed", "placed") or p.query.message is None:
         return
+    if current.message_id not in (None, p.query.message.message_id):  # not this proposal's message
+        return
     html = proposal_html(current, await off_loop(p.engine.symbol_filters, current.symbol))
     if not _changed(p.context.bot_data, p.chat_id, p.query.message.message_id, html, False):
         return
@@ -198,10 +223,13 @@ async def _show_placing(p, pid: int) -> None:  # type: ignore[no-untyped-def]
 
 @button_action("prop:confirm", admin=True)
 async def confirm(p, arg: str) -> PressResult:  # type: ignore[no-untyped-def]
-    pid = _proposal_id(arg)
-    if pid is None:
+    parsed = _proposal_id(arg)
+    if parsed is None:
         return PressResult("refused: bad proposal id", "This button is not valid.", alert=True)
-    placing = asyncio.ensure_future(off_loop(p.engine.confirm, pid, p.user_id, _who(p)))
+    pid, instance = parsed
+    if instance != p.engine.instance_id:
+        return await _older(p, f"confirm #{pid}")
+    placing = asyncio.ensure_future(off_loop(p.engine.confirm, pid, p.user_id, _who(p), _pressed(p)))
     done, _ = await asyncio.wait({placing}, timeout=PLACING_AFTER)
     if not done:  # an exchange taking its time: say so on the message (buttons off) meanwhile
         await _show_placing(p, pid)
@@ -216,8 +244,11 @@ async def confirm(p, arg: str) -> PressResult:  # type: ignore[no-untyped-def]
 
 @button_action("prop:reject", admin=True)
 async def reject(p, arg: str) -> PressResult:  # type: ignore[no-untyped-def]
-    pid = _proposal_id(arg)
-    if pid is None:
+    parsed = _proposal_id(arg)
+    if parsed is None:
         return PressResult("refused: bad proposal id", "This button is not valid.", alert=True)
-    outcome: Outcome = await off_loop(p.engine.reject, pid, p.user_id, _who(p))
+    pid, instance = parsed
+    if instance != p.engine.instance_id:
+        return await _older(p, f"reject #{pid}")
+    outcome: Outcome = await off_loop(p.engine.reject, pid, p.user_id, _who(p), _pressed(p))
     return await _answer(p, outcome, f"reject #{pid}: " + ("rejected" if outcome.ok else f"refused ({outcome.line})"))

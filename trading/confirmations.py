@@ -59,6 +59,10 @@ class Outcome:
     line: str
     proposal: Proposal | None = None
     approvals: tuple[str, ...] = ()  # four-eyes: who has confirmed so far, while one more is needed
+    stale_button: bool = False  # the press came from a message that is not this proposal's
+
+
+OLDER = "This button belongs to an older proposal."
 
 
 PLACING = "placing"  # the result while a confirmed proposal's orders are on their way
@@ -181,13 +185,19 @@ class Confirmations:
         self._store()
         return self._local.db
 
-    def claim(self, proposal_id: int, user_id: int | None, cursor: int | None, price: Decimal | None) -> Outcome:
+    def claim(
+        self, proposal_id: int, user_id: int | None, cursor: int | None, price: Decimal | None,
+        message: tuple[int, int] | None = None,
+    ) -> Outcome:
         """Win the pending → confirmed race, then check expiry and drift. The caller places
-        the legs only when `ok`; any other answer changed nothing it could double."""
+        the legs only when `ok`; any other answer changed nothing it could double.
+
+        `message` is the (chat id, message id) the press came from: a button acts only on
+        the proposal posted in that very message (numbers restart with a new database)."""
         store = self._store()
         p = self.get(proposal_id)
-        if p is None:
-            return Outcome(False, "No such proposal.")
+        if p is None or not self.owns(p, message):
+            return Outcome(False, OLDER, None, stale_button=True) if message else Outcome(False, "No such proposal.")
         if p.status != "pending":
             return Outcome(False, f"Proposal #{p.id} is {p.status}, no longer pending.", p)
         if self._expired(p, cursor):
@@ -218,10 +228,10 @@ class Confirmations:
             self.notifier.notify(Notice("proposal_update", f"proposal #{p.id} {p.status}: {line}", {"proposal": p}))
         return p
 
-    def reject(self, proposal_id: int, user_id: int | None, who: str) -> Outcome:
+    def reject(self, proposal_id: int, user_id: int | None, who: str, message: tuple[int, int] | None = None) -> Outcome:
         p = self.get(proposal_id)
-        if p is None:
-            return Outcome(False, "No such proposal.")
+        if p is None or not self.owns(p, message):
+            return Outcome(False, OLDER, None, stale_button=True) if message else Outcome(False, "No such proposal.")
         line = f"rejected by {who}"
         if self._store().transition(proposal_id, "pending", "rejected", by=user_id, result=line):
             return Outcome(True, line, self.get(proposal_id))
@@ -255,6 +265,14 @@ class Confirmations:
                     if self.notifier is not None:
                         self.notifier.notify(Notice("proposal_update", f"proposal #{pid} expired unanswered", {"proposal": p}))
         return done
+
+    @staticmethod
+    def owns(p: Proposal, message: tuple[int, int] | None) -> bool:
+        """True when no message is given (a direct call) or it is the proposal's own. A
+        proposal whose message was never recorded (the bot died between posting it and
+        storing its id) owns the press: the signed instance id already says it is this
+        database's, and it was posted once."""
+        return message is None or p.message_id is None or (p.chat_id, p.message_id) == message
 
     def _expired(self, p: Proposal, cursor: int | None) -> bool:
         if p.expires_at is not None and time.time() * 1000 >= p.expires_at:

@@ -21,7 +21,7 @@ from storage.audit import AuditLog
 from storage.db import open_db
 from storage.events import EventLog
 from storage.klines import KlineStore
-from storage.state import RuntimeState
+from storage.state import RuntimeState, instance_id
 from trading.candles import Candle, ohlcv_line
 from trading.config import Settings
 from trading.confirmations import Outcome, Proposal
@@ -103,6 +103,7 @@ class Engine(EngineReports):
         self._local = threading.local()
         self._born = time.monotonic()  # /health's uptime: since this bot started
         self._symbols_checked = False
+        self._instance: str | None = None
         # Create/migrate the schema now, so a bad DB_PATH fails at start, not on /start.
         open_db(settings.db_path).close()
 
@@ -276,11 +277,21 @@ class Engine(EngineReports):
             raise ValueError(f"{symbol} is not traded (SYMBOLS={','.join(self.settings.symbols)})")
         return self.live.propose_order(action, symbol, qty, user_id)
 
-    def confirm(self, proposal_id: int, user_id: int | None, who: str | None = None) -> Outcome:
-        return self.live.confirm(proposal_id, user_id, who)
+    def confirm(
+        self, proposal_id: int, user_id: int | None, who: str | None = None, message: tuple[int, int] | None = None
+    ) -> Outcome:
+        return self.live.confirm(proposal_id, user_id, who, message)
 
-    def reject(self, proposal_id: int, user_id: int | None, who: str) -> Outcome:
-        return self.live.reject(proposal_id, user_id, who)
+    def reject(self, proposal_id: int, user_id: int | None, who: str, message: tuple[int, int] | None = None) -> Outcome:
+        return self.live.reject(proposal_id, user_id, who, message)
+
+    @property
+    def instance_id(self) -> str:
+        """This database's identity (storage.state.instance_id): carried by proposal buttons,
+        so a button made for another database's proposal #7 never acts on this one's #7."""
+        if self._instance is None:
+            self._instance = instance_id(self._conn())
+        return self._instance
 
     def reject_all(self, up_to: int, user_id: int | None, who: str) -> list[Proposal]:
         """Reject every proposal up to `up_to` that is still pending (the ones /pending listed)."""

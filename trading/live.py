@@ -26,7 +26,7 @@ from trading.book import Placement, fee_words
 from trading.brokers import Broker, OrderRefused, OrderRequest, PaperBroker
 from trading.candles import Candle
 from trading.config import Settings
-from trading.confirmations import PLACING, Confirmations, Outcome, Proposal
+from trading.confirmations import OLDER, PLACING, Confirmations, Outcome, Proposal
 from trading.exchange.account_sync import exchange_exits, exchange_follower
 from trading.exchange.brackets import BracketCache, leverage_problem
 from trading.exchange.market import make_client, paper_funding_rate
@@ -206,14 +206,17 @@ class LiveTrading:
         placed = trader.place(legs, price)
         return Outcome(placed.error is None, placement_line(placed, trader.filters[symbol]))
 
-    def confirm(self, proposal_id: int, user_id: int | None, who: str | None = None) -> Outcome:
-        """Exactly one of any number of presses places the orders; the others are told why not."""
+    def confirm(
+        self, proposal_id: int, user_id: int | None, who: str | None = None, message: tuple[int, int] | None = None
+    ) -> Outcome:
+        """Exactly one of any number of presses places the orders; the others are told why not.
+        `message`: the (chat, message id) pressed, which must be the proposal's own."""
         conf = self.confirmations
         if conf is None:
             return Outcome(False, "Confirmations are off (CONFIRM_ORDERS=off).")
         p = conf.get(proposal_id)
-        if p is None:
-            return Outcome(False, "No such proposal.")
+        if p is None or not conf.owns(p, message):
+            return Outcome(False, OLDER, None, stale_button=True) if message else Outcome(False, "No such proposal.")
         if p.action != "close" and p.status == "pending" and self.pause.paused():  # stays pending
             return Outcome(False, PAUSED_LINE, p)
         if (waiting := conf.approve(p, user_id, who or f"user {user_id}")) is not None:  # four-eyes first
@@ -221,7 +224,7 @@ class LiveTrading:
         price = self.price(p.symbol)
         if price is None:  # checked before the claim: a press now changes nothing
             return Outcome(False, f"No {p.symbol} price yet; try again once the stream runs.", p)
-        claim = conf.claim(proposal_id, user_id, self.trader.cursor(p.symbol), price)
+        claim = conf.claim(proposal_id, user_id, self.trader.cursor(p.symbol), price, message)
         if not claim.ok:
             return claim
         conf.finish(p.id, "confirmed", "placed", PLACING)  # a crash from here on is reconciled, never re-sent
@@ -263,10 +266,10 @@ class LiveTrading:
         rows = self._klines().latest(symbol, self.settings.interval, 1)
         return Decimal(repr(float(rows[0]["close"]))) if rows else None
 
-    def reject(self, proposal_id: int, user_id: int | None, who: str) -> Outcome:
+    def reject(self, proposal_id: int, user_id: int | None, who: str, message: tuple[int, int] | None = None) -> Outcome:
         if self.confirmations is None:
             return Outcome(False, "Confirmations are off (CONFIRM_ORDERS=off).")
-        return self.confirmations.reject(proposal_id, user_id, who)
+        return self.confirmations.reject(proposal_id, user_id, who, message)
 
     def recover(self) -> None:
         """Paper, after a crash: a proposal confirmed or being placed is settled from what

@@ -217,7 +217,14 @@ def _v8(db: sqlite_utils.Database) -> None:
     db["exchange_fills"].create_index(["mode", "symbol", "trade_id"])
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]
+def _v9(db: sqlite_utils.Database) -> None:
+    # A proposal's intent (long | short | close) and the signed position it was made on, so
+    # Confirm derives its orders from the position at the press (trading/intents.py).
+    db["proposals"].add_column("intent", str)
+    db["proposals"].add_column("basis", str)
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

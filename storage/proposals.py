@@ -16,7 +16,7 @@ import sqlite_utils
 COLUMNS = (
     "id", "created_at", "symbol", "side", "action", "quantity", "ref_price", "reason",
     "requested_by", "source", "legs", "valid_until_open", "expires_at", "status",
-    "decided_by", "decided_at", "result", "chat_id", "message_id",
+    "decided_by", "decided_at", "result", "chat_id", "message_id", "intent", "basis",
 )
 OPEN_STATES = ("pending", "confirmed", "placed")
 
@@ -48,16 +48,18 @@ class ProposalStore:
         return None if row is None else dict(zip(COLUMNS, row, strict=True))
 
     def transition(
-        self, proposal_id: int, frm: str | tuple[str, ...], to: str, *, by: int | None = None, result: str | None = None
+        self, proposal_id: int, frm: str | tuple[str, ...], to: str, *, by: int | None = None,
+        result: str | None = None, legs: str | None = None,
     ) -> bool:
-        """Move it from `frm` to `to`; False if it was not in `frm` (someone else won)."""
+        """Move it from `frm` to `to` (with the legs it places, when given, in the same
+        statement); False if it was not in `frm` (someone else won)."""
         states = (frm,) if isinstance(frm, str) else frm
         marks = ", ".join("?" * len(states))
         with self._conn:
             cur = self._conn.execute(
                 f"UPDATE proposals SET status=?, decided_by=COALESCE(?, decided_by), decided_at=?, "
-                f"result=COALESCE(?, result) WHERE id=? AND status IN ({marks})",
-                (to, by, _now(), result, proposal_id, *states),
+                f"result=COALESCE(?, result), legs=COALESCE(?, legs) WHERE id=? AND status IN ({marks})",
+                (to, by, _now(), result, legs, proposal_id, *states),
             )
         return cur.rowcount == 1
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -25,6 +25,7 @@ from storage.db import open_db
 from storage.proposals import ProposalStore
 from storage.state import instance_id
 from trading.brokers.base import OrderRequest, client_order_id
+from trading.intents import intent_of
 from trading.notifier import Notice, Notifier
 
 
@@ -44,6 +45,8 @@ class Proposal:
     message_id: int | None
     valid_until_open: int | None
     expires_at: int | None
+    intent: str = ""  # long | short | close (trading/intents.py)
+    basis: Decimal | None = None  # the signed position it was proposed on
 
     @property
     def qty_text(self) -> str:
@@ -109,7 +112,10 @@ class Confirmations:
         source: str,
         requested_by: int | None,
         valid_until_open: int | None,
+        basis: Decimal | None = None,
     ) -> Proposal:
+        """Store and announce it. `basis`: the signed position the legs were made from, so
+        Confirm can tell whether the position moved since (trading/intents.py)."""
         now = int(time.time() * 1000)
         store = self._store()
         pid = store.create(
@@ -117,7 +123,8 @@ class Confirmations:
                 "symbol": symbol, "side": legs[0].side, "action": action,
                 "quantity": None if legs[-1].qty is None else str(legs[-1].qty),
                 "ref_price": str(ref_price), "reason": reason, "requested_by": requested_by,
-                "source": source, "legs": "[]",
+                "source": source, "legs": "[]", "intent": intent_of(legs),
+                "basis": None if basis is None else str(basis),
                 # PROPOSAL_TTL replaces the default rule (valid until the next candle closes).
                 "valid_until_open": None if self.ttl_seconds else valid_until_open,
                 "expires_at": now + int(self.ttl_seconds * 1000) if self.ttl_seconds else None,
@@ -146,6 +153,11 @@ class Confirmations:
             old = self.get(row["id"])
             if self.notifier is not None and old is not None:
                 self.notifier.notify(Notice("proposal_update", f"proposal #{old.id} superseded", {"proposal": old}))
+
+    def name_leg(self, proposal_id: int, n: int) -> str:
+        """The client order id of a proposal's n-th leg (legs derived again at Confirm)."""
+        self._store()
+        return leg_id(instance_id(self._local.db), proposal_id, n)
 
     # ------------------------------------------------------------- reading
     def get(self, proposal_id: int) -> Proposal | None:
@@ -188,9 +200,14 @@ class Confirmations:
     def claim(
         self, proposal_id: int, user_id: int | None, cursor: int | None, price: Decimal | None,
         message: tuple[int, int] | None = None,
+        derive: Callable[[Proposal], list[OrderRequest] | str] | None = None,
     ) -> Outcome:
         """Win the pending → confirmed race, then check expiry and drift. The caller places
         the legs only when `ok`; any other answer changed nothing it could double.
+
+        `derive` gives the legs to place now (stored by the winning update itself, so a
+        crash after it is reconciled against exactly those), or the line refusing it: the
+        proposal then ends `failed` with `refused: <line>`, once, by a conditional update.
 
         `message` is the (chat id, message id) the press came from: a button acts only on
         the proposal posted in that very message (numbers restart with a new database)."""
@@ -204,7 +221,14 @@ class Confirmations:
             if store.transition(p.id, "pending", "expired", result="expired before it was confirmed"):
                 return Outcome(False, f"Proposal #{p.id} has expired.", self.get(p.id))
             return Outcome(False, f"Proposal #{p.id} is no longer pending.", self.get(p.id))
-        if not store.transition(p.id, "pending", "confirmed", by=user_id):
+        legs = derive(p) if derive is not None else list(p.legs)
+        if isinstance(legs, str):
+            line = f"refused: {legs}"
+            if store.transition(p.id, "pending", "failed", by=user_id, result=line):
+                return Outcome(False, line, self.get(p.id))
+            return Outcome(False, f"Proposal #{p.id} is no longer pending.", self.get(p.id))
+        stored = json.dumps([x.to_dict() for x in legs])
+        if not store.transition(p.id, "pending", "confirmed", by=user_id, legs=stored):
             return Outcome(False, f"Proposal #{p.id} is no longer pending.", self.get(p.id))
         if price is not None and p.ref_price and self.max_drift_pct:
             drift = abs(price - p.ref_price) / p.ref_price * 100
@@ -306,4 +330,5 @@ def _from_row(r: dict[str, Any]) -> Proposal:
         ref_price=Decimal(r["ref_price"] or "0"), reason=r["reason"] or "", source=r["source"] or "",
         requested_by=r["requested_by"], status=r["status"], result=r["result"], chat_id=r["chat_id"],
         message_id=r["message_id"], valid_until_open=r["valid_until_open"], expires_at=r["expires_at"],
+        intent=r.get("intent") or "", basis=None if r.get("basis") is None else Decimal(r["basis"]),
     )

@@ -32,6 +32,7 @@ from trading.exchange.brackets import BracketCache, leverage_problem
 from trading.exchange.market import make_client, paper_funding_rate
 from trading.exchange.reconcile import differences, hedged_lines, reconcile
 from trading.futures import DEFAULT_BRACKETS
+from trading.intents import intent_of, legs_now, position_text
 from trading.limits import check_limits
 from trading.live_strategy import Switch, chosen_strategy, refuse_at_start, switch
 from trading.notifier import Notifier
@@ -202,6 +203,7 @@ class LiveTrading:
                 symbol=symbol, action=kind, legs=legs, ref_price=price, reason=reason,
                 # at least one whole candle to answer in: until the candle after the forming one closes
                 source="manual", requested_by=user_id, valid_until_open=last + 2 * self.settings.interval_ms,
+                basis=self._held(symbol),
             )
         placed = trader.place(legs, price)
         return Outcome(placed.error is None, placement_line(placed, trader.filters[symbol]))
@@ -224,16 +226,36 @@ class LiveTrading:
         price = self.price(p.symbol)
         if price is None:  # checked before the claim: a press now changes nothing
             return Outcome(False, f"No {p.symbol} price yet; try again once the stream runs.", p)
-        claim = conf.claim(proposal_id, user_id, self.trader.cursor(p.symbol), price, message)
-        if not claim.ok:
-            return claim
-        conf.finish(p.id, "confirmed", "placed", PLACING)  # a crash from here on is reconciled, never re-sent
-        placed = self.trader.place(p.legs, price)
-        line = placement_line(placed, self.trader.filters[p.symbol])
+        trader = self.trader
+        rules = trader.filters.get(p.symbol) if hasattr(trader.filters, "get") else None
+        fmt = rules.fmt_qty if rules is not None else None
+        # Under the trader's lock from deriving the legs to booking their fills: the position
+        # the legs are derived from is the one they are placed on.
+        with trader.lock:
+            before = self._held(p.symbol)
+
+            def derive(q: Proposal) -> list[OrderRequest] | str:
+                return legs_now(
+                    q.intent or intent_of(q.legs), q.basis, before, q.legs, lambda n: conf.name_leg(q.id, n), fmt
+                )
+
+            claim = conf.claim(proposal_id, user_id, trader.cursor(p.symbol), price, message, derive)
+            if not claim.ok or claim.proposal is None:
+                return claim
+            p = claim.proposal
+            conf.finish(p.id, "confirmed", "placed", PLACING)  # a crash from here on is reconciled, never re-sent
+            placed = trader.place(p.legs, price)
+            after = self._held(p.symbol)
+        line = placement_line(placed, trader.filters[p.symbol])
+        line += f" · position: {position_text(before, fmt)} → {position_text(after, fmt)}"
         if placed.unknown:
             return Outcome(False, line, conf.finish(p.id, "placed", "placed", line))
         status = "failed" if placed.error and not placed.fills else "filled"
         return Outcome(status == "filled", line, conf.finish(p.id, "placed", status, line))
+
+    def _held(self, symbol: str) -> Decimal:
+        pos = self.trader.portfolio.positions.get(symbol)
+        return pos.qty if pos is not None else Decimal(0)
 
     def _check_now(self, legs: list[OrderRequest], price: Decimal) -> str | None:
         """The symbol's filters and the hard limits, at today's price, before anyone is asked

@@ -246,6 +246,7 @@ class Trader(TraderExits, FuturesRules, StrategySeam, TraderFollow):
             self.approver.propose(
                 symbol=symbol, action=action, legs=reqs, ref_price=dec(candle.close), reason=d.reason,
                 source="strategy", requested_by=None, valid_until_open=candle.open_time + self.interval_ms,
+                basis=self.portfolio.positions[symbol].qty if symbol in self.portfolio.positions else Decimal(0),
             )
             return
         book.pending = reqs

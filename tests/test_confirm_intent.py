@@ -1,0 +1,192 @@
+"""Confirm acts on the position as it is at the press (issue 17).
+
+A proposal stores its intent (long q / short q / close) and the position it was made on;
+Confirm derives the orders from the position at the press, or refuses with "the position
+changed since this proposal; propose again". Every pair flat/long/short (when proposed)
+× long/short/close × the position at the press, through the engine's real confirm path
+against the replay exchange; then the three cases seen in the chat, end to end through the
+local Bot API.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from decimal import Decimal
+
+import pytest
+
+from sim.binance import ReplayExchange, load_csv
+from tests.conftest import PERP_15M, shared_file
+from tests.helpers import RecordingNotifier, replay_settings
+from tests.test_bot_e2e import ADMIN, GROUP, World, source  # noqa: F401  (fixture)
+from tests.test_orders_e2e import Seen, press, proposal_message, started
+from trading.confirmations import Proposal
+from trading.engine import Engine
+from trading.feed import load_csv_candles
+from trading.portfolio import Fill
+
+START = 600
+Q = Decimal("0.002")
+L, S = Decimal("0.010"), Decimal("-0.010")
+REFUSED, NOTHING = "refused", "nothing"
+
+# (intent, position when proposed, position at the press) → the position after Confirm,
+# or REFUSED ("the position changed …") / NOTHING ("nothing to close"). README's table.
+EXPECTED = {
+    # long q: from flat or short it ends long q; an add (proposed long) needs that very long
+    ("long", 0, 0): Q, ("long", 0, L): REFUSED, ("long", 0, S): Q, ("long", 0, 2 * L): REFUSED,
+    ("long", L, 0): REFUSED, ("long", L, L): L + Q, ("long", L, S): REFUSED, ("long", L, 2 * L): REFUSED,
+    ("long", S, 0): Q, ("long", S, L): REFUSED, ("long", S, S): Q, ("long", S, 2 * L): REFUSED,
+    # short q: the mirror
+    ("short", 0, 0): -Q, ("short", 0, L): -Q, ("short", 0, S): REFUSED, ("short", 0, 2 * L): -Q,
+    ("short", L, 0): -Q, ("short", L, L): -Q, ("short", L, S): REFUSED, ("short", L, 2 * L): -Q,
+    ("short", S, 0): REFUSED, ("short", S, L): REFUSED, ("short", S, S): S - Q, ("short", S, 2 * L): REFUSED,
+    # close: whatever is held, reduce-only; flat at the press: nothing to close
+    ("close", L, 0): NOTHING, ("close", L, L): 0, ("close", L, S): 0, ("close", L, 2 * L): 0,
+    ("close", S, 0): NOTHING, ("close", S, L): 0, ("close", S, S): 0, ("close", S, 2 * L): 0,
+}
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory):
+    path = shared_file(PERP_15M)
+    db_path = str(tmp_path_factory.mktemp("intent") / "bot.sqlite")
+    with ReplayExchange(load_csv(path), start_index=START, seconds_per_candle=0, updates_per_candle=1, paused=True) as ex:
+        settings = replay_settings(ex, db_path, STRATEGY="none", PROPOSAL_TTL="600", MAX_DRIFT_PCT="100")
+        engine = Engine(settings, RecordingNotifier())
+        seen = Seen(engine.stream.feed.sink)
+        engine.stream.feed.sink = seen
+        try:
+            assert engine.start()
+            assert seen.wait(load_csv_candles(path)[START - 1].open_time)
+            yield engine
+        finally:
+            engine.stop()
+
+
+_fills = itertools.count()
+
+
+def hold(engine: Engine, target: Decimal) -> None:
+    """Move the book to `target` (signed) as fills from elsewhere would (a stop, another proposal)."""
+    trader = engine.trader
+    pos = trader.portfolio.positions.get("BTCUSDT")
+    gap = Decimal(target) - (pos.qty if pos is not None else 0)
+    if gap:
+        price = trader.current_price("BTCUSDT")
+        trader.adopt([Fill(f"elsewhere-{next(_fills)}", "BTCUSDT", "BUY" if gap > 0 else "SELL", abs(gap), price, Decimal(0), 0)])
+
+
+@pytest.mark.parametrize(("intent", "basis", "held"), sorted(EXPECTED, key=str))
+def test_confirm_derives_the_orders_from_the_position_at_the_press(engine, intent, basis, held) -> None:
+    hold(engine, basis)
+    p = engine.propose_order(intent, None, None if intent == "close" else Q, ADMIN)
+    assert isinstance(p, Proposal), p
+    hold(engine, held)
+    outcome = engine.confirm(p.id, ADMIN)
+    after = engine.trader.portfolio.positions["BTCUSDT"].qty
+    want = EXPECTED[(intent, basis, held)]
+    stored = engine.proposal(p.id)
+    if want == REFUSED:
+        assert not outcome.ok and outcome.line.startswith("refused: the position changed since this proposal; propose again")
+        assert stored.status == "failed" and after == held
+    elif want == NOTHING:
+        assert not outcome.ok and outcome.line == "refused: nothing to close: the position is already flat"
+        assert stored.status == "failed" and after == held
+    else:
+        assert outcome.ok, outcome.line
+        assert after == want, (outcome.line, after)
+        assert stored.status == "filled"
+        # The message states what was placed and the position before and after, truthfully.
+        sides = re.findall(r"(BUY|SELL) ([\d.]+) BTCUSDT", outcome.line)
+        assert sum((Decimal(q) if s == "BUY" else -Decimal(q)) for s, q in sides) == after - held
+        assert [(leg.side, leg.qty) for leg in stored.legs] == [(s, Decimal(q)) for s, q in sides]
+        assert outcome.line.endswith(f"position: {word(held)} → {word(after)}"), outcome.line
+    assert not engine.confirm(p.id, ADMIN).ok  # decided once
+    hold(engine, 0)
+
+
+def word(qty: Decimal) -> str:
+    if not qty:
+        return "flat"
+    return f"{'long' if qty > 0 else 'short'} {abs(qty):.3f}"
+
+
+# ------------------------------------------------------------------ the cases seen, end to end
+def test_long_and_short_both_confirmed_end_short_not_flat(source, tmp_path) -> None:  # noqa: F811
+    w = started(source, tmp_path, PROPOSAL_TTL="600")
+    try:
+        mark = w.api.mark()
+        w.say("/long 0.01")
+        long_msg = proposal_message(w, mark, 1)
+        mark = w.api.mark()
+        w.say("/short 0.01")
+        short_msg = proposal_message(w, mark, 2)
+        assert press(w, ADMIN, long_msg, 0).startswith("filled: BUY 0.010 BTCUSDT")
+        answer = press(w, ADMIN, short_msg, 0)
+        assert answer.startswith("filled: SELL 0.010 BTCUSDT") and "; SELL 0.010 BTCUSDT" in answer, answer
+        assert w.engine.trader.portfolio.positions["BTCUSDT"].qty == Decimal("-0.010")
+        edited = w.api.wait_for_text(GROUP, "position: long 0.010 → short 0.010", start=mark)
+        assert edited is not None and "Orders: SELL all reduce-only → SELL 0.010" in edited["text"]
+        w.reply("/status", "short 0.010 BTCUSDT")
+    finally:
+        w.close()
+
+
+def test_a_close_confirmed_after_a_reversal_closes_the_short(source, tmp_path) -> None:  # noqa: F811
+    w = started(source, tmp_path, PROPOSAL_TTL="600")
+    try:
+        mark = w.api.mark()
+        w.say("/long 0.01")
+        assert press(w, ADMIN, proposal_message(w, mark, 1), 0).startswith("filled: BUY 0.010")
+        mark = w.api.mark()
+        w.say("/close")
+        close_msg = proposal_message(w, mark, 2)
+        mark = w.api.mark()
+        w.say("/short 0.005")
+        assert press(w, ADMIN, proposal_message(w, mark, 3), 0).startswith("filled: SELL 0.010")
+        assert w.engine.trader.portfolio.positions["BTCUSDT"].qty == Decimal("-0.005")
+        answer = press(w, ADMIN, close_msg, 0)
+        assert answer.startswith("filled: BUY 0.005 BTCUSDT"), answer
+        assert w.engine.trader.portfolio.side("BTCUSDT") == 0
+        assert w.api.wait_for_text(GROUP, "position: short 0.005 → flat")
+        # A second /long on top of the first, both proposed flat: the second is refused.
+        mark = w.api.mark()
+        w.say("/long 0.002")
+        first = proposal_message(w, mark, 4)
+        mark = w.api.mark()
+        w.say("/long 0.002")
+        second = proposal_message(w, mark, 5)
+        assert press(w, ADMIN, first, 0).startswith("filled: BUY 0.002")
+        assert press(w, ADMIN, second, 0).startswith("refused: the position changed since this proposal; propose again")
+        assert w.engine.trader.portfolio.positions["BTCUSDT"].qty == Decimal("0.002")
+    finally:
+        w.close()
+
+
+def test_a_strategy_proposal_confirmed_after_a_manual_trade_ends_on_its_side(source, tmp_path) -> None:  # noqa: F811
+    w = started(source, tmp_path, PROPOSAL_TTL="600")
+    try:
+        # The strategy's own proposal (the trader's approver, as on a closed candle), made flat.
+        from trading.brokers.base import OrderRequest
+
+        engine = w.engine
+        price = engine.trader.current_price("BTCUSDT")
+        mark = w.api.mark()
+        opening = engine.trader.legs("BTCUSDT", -1, "EMA cross (test)", engine.trader.cursor("BTCUSDT"), Decimal("0.004"))
+        assert [leg.side for leg in opening] == ["SELL"] and isinstance(opening[0], OrderRequest)
+        engine.live.confirmations.propose(
+            symbol="BTCUSDT", action="short", legs=opening, ref_price=price, reason="EMA cross (test)",
+            source="strategy", requested_by=None, valid_until_open=None, basis=Decimal(0),
+        )
+        strategy_msg = proposal_message(w, mark, 1)
+        mark = w.api.mark()
+        w.say("/long 0.01")
+        assert press(w, ADMIN, proposal_message(w, mark, 2), 0).startswith("filled: BUY 0.010")
+        answer = press(w, ADMIN, strategy_msg, 0)
+        assert re.match(r"filled: SELL 0\.010 BTCUSDT at [\d.]+ \(fee [\d.]+ USDT\); SELL 0\.004 BTCUSDT", answer), answer
+        assert w.engine.trader.portfolio.positions["BTCUSDT"].qty == Decimal("-0.004"), "short, not a smaller long"
+        assert w.api.wait_for_text(GROUP, "position: long 0.010 → short 0.004")
+    finally:
+        w.close()

@@ -55,6 +55,7 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 FEED_CHECK_SECONDS = 5.0
+EXPIRY_CHECK_SECONDS = 1.0  # PROPOSAL_TTL is checked this often, stream or no stream
 # How long a notice's sendMessage waits for Telegram's answer (PTB's default read timeout).
 NOTICE_READ_TIMEOUT = 5.0
 
@@ -149,6 +150,8 @@ def build_application(
     jq = app.job_queue
     assert jq is not None, "python-telegram-bot[job-queue] is required"
     jq.run_repeating(_feed_watch, interval=feed_check_seconds, first=feed_check_seconds, name="feed-watch")
+    if settings.confirm_orders:
+        jq.run_repeating(_expire_proposals, interval=EXPIRY_CHECK_SECONDS, first=EXPIRY_CHECK_SECONDS, name="proposal-expiry")
     if settings.status_post_minutes > 0:
         period = settings.status_post_minutes * 60
         jq.run_repeating(_status_post, interval=period, first=period, name="status-post")
@@ -372,6 +375,13 @@ async def _feed_watch(context: ContextTypes.DEFAULT_TYPE) -> None:
         context.bot_data.pop("feed_down_since", None)
         if st.running:
             notifier.notify(Notice("feed_back", f"feed back after {views.duration(time.monotonic() - was_down)}"))
+
+
+async def _expire_proposals(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Proposals past PROPOSAL_TTL expire (and lose their buttons) even while no candle
+    closes: after /stop, or while the stream reconnects."""
+    engine: Engine = context.bot_data["engine"]
+    await off_loop(engine.expire_proposals)
 
 
 async def _status_post(context: ContextTypes.DEFAULT_TYPE) -> None:

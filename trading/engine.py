@@ -9,6 +9,7 @@ past it.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -41,6 +42,8 @@ from trading.notifier import Notice, Notifier
 from trading.optimize.whatif import Comparison, Optimization, WhatIf
 from trading.symbols import SymbolFilters
 from trading.trader import TraderSnapshot
+
+log = logging.getLogger(__name__)
 
 
 class StartRefused(ValueError):
@@ -97,6 +100,7 @@ class Engine(EngineReports):
         self.whatif = WhatIf(settings, lambda: self._klines(), lambda: self.live.values, self.symbol_filters,
                              strategy=lambda: self.live.strategy)
         self.trader = self.live.trader
+        self.live.live_price = self.live_price
         sink = CandleAnnouncer(self.trader, notifier, self.symbol_filters) if settings.notify_candles else self.trader
         self.stream = KlineStream(settings, notifier, sink)
         self.user_stream = user_stream_for(settings, notifier, self.live.follower)  # demo/live: account events
@@ -297,6 +301,30 @@ class Engine(EngineReports):
         """Reject every proposal up to `up_to` that is still pending (the ones /pending listed)."""
         c = self.live.confirmations
         return c.reject_all(up_to, user_id, who) if c is not None else []
+
+    def live_price(self, symbol: str) -> Decimal | None:
+        """The price a Confirm may fill at: the stream's latest while it is connected and its
+        last message is no older than STREAM_STALE_SECONDS; else the exchange's price asked
+        now (one quick request); else None (stopped, reconnecting and the exchange silent).
+        A price from before /stop or a drop is never used: it could be hours old."""
+        st = self.stream.status()
+        age = st.last_message_age
+        if st.running and st.connected and age is not None and age <= self.settings.stream_stale_seconds:
+            price = self.trader.current_price(symbol)
+            if price is not None:
+                return price
+        try:
+            answer = make_client(self.settings, timeout=5).futures_symbol_ticker(symbol=symbol)
+            return Decimal(str(answer["price"]))
+        except Exception as e:  # noqa: BLE001 (any failure means: no live price)
+            log.info("no live price for %s from the exchange: %s", symbol, type(e).__name__)
+            return None
+
+    def expire_proposals(self) -> int:
+        """PROPOSAL_TTL expiry by the wall clock, whether or not candles are closing (a
+        JobQueue job calls it), so a stopped stream never leaves stale live buttons."""
+        c = self.live.confirmations
+        return len(c.expire_due(-1)) if c is not None else 0
 
     def proposal(self, proposal_id: int) -> Proposal | None:
         c = self.live.confirmations

@@ -71,7 +71,14 @@ class ExchangeFilters(Mapping[str, SymbolFilters]):
         return len(self._symbols)
 
 
+NO_LIVE_PRICE = "no live price (stream stopped/reconnecting); try again when it is back"
+
+
 class LiveTrading:
+    # A fill's price: the Engine sets it to the stream's price while that is fresh, else one
+    # fetched from the exchange at the press, else None (trading/engine.py).
+    live_price: Callable[[str], Decimal | None]
+
     def __init__(
         self, settings: Settings, notifier: Notifier, filters: Callable[[str], SymbolFilters | None]
     ) -> None:
@@ -98,6 +105,7 @@ class LiveTrading:
             else None
         )
         self.notifier = notifier
+        self.live_price = self.price
         self.trader = Trader(
             symbols=settings.symbols,
             interval_ms=settings.interval_ms,
@@ -223,9 +231,9 @@ class LiveTrading:
             return Outcome(False, PAUSED_LINE, p)
         if (waiting := conf.approve(p, user_id, who or f"user {user_id}")) is not None:  # four-eyes first
             return waiting
-        price = self.price(p.symbol)
+        price = self.live_price(p.symbol)
         if price is None:  # checked before the claim: a press now changes nothing
-            return Outcome(False, f"No {p.symbol} price yet; try again once the stream runs.", p)
+            return Outcome(False, NO_LIVE_PRICE, p)
         trader = self.trader
         rules = trader.filters.get(p.symbol) if hasattr(trader.filters, "get") else None
         fmt = rules.fmt_qty if rules is not None else None

@@ -46,7 +46,7 @@ class ExchangeUnavailable(RuntimeError):
     """REST kept failing after the retries; the message says why, for the chat."""
 
 
-def make_client(settings: Settings) -> Client:
+def make_client(settings: Settings, timeout: float = 10) -> Client:
     """A python-binance Client aimed at settings.binance_rest_url, with no network at construction.
 
     python-binance ignores FUTURES_URL when testnet=True, so testnet is selected purely by
@@ -56,7 +56,7 @@ def make_client(settings: Settings) -> Client:
         settings.binance_api_key or None,
         settings.binance_api_secret or None,
         ping=False,
-        requests_params={"timeout": 10},
+        requests_params={"timeout": timeout},
     )
     base = settings.binance_rest_url.rstrip("/")
     client.FUTURES_URL = base + "/fapi"

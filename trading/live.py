@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -22,14 +22,13 @@ from storage.klines import KlineStore
 from storage.params import ParamStore
 from storage.state import RuntimeState, instance_id
 from storage.trades import TradeJournal
-from trading.book import Placement, fee_words
-from trading.brokers import Broker, OrderRefused, OrderRequest, PaperBroker
+from trading.brokers import OrderRefused, OrderRequest
 from trading.candles import Candle
 from trading.config import Settings
 from trading.confirmations import OLDER, PLACING, Confirmations, Outcome, Proposal
 from trading.exchange.account_sync import exchange_exits, exchange_follower
 from trading.exchange.brackets import BracketCache, leverage_problem
-from trading.exchange.market import make_client, paper_funding_rate
+from trading.exchange.market import paper_funding_rate
 from trading.exchange.reconcile import differences, hedged_lines, reconcile
 from trading.futures import DEFAULT_BRACKETS
 from trading.intents import intent_of, legs_now, position_text
@@ -37,6 +36,7 @@ from trading.limits import check_limits
 from trading.live_strategy import Switch, chosen_strategy, refuse_at_start, switch
 from trading.notifier import Notifier
 from trading.pause import PAUSED_LINE, STATE_KEY, PauseGate
+from trading.placing import ExchangeFilters, make_broker, placement_line
 from trading.portfolio import Fill, Portfolio
 from trading.strategies import ParamError, Schema, Values, strategy_class
 from trading.strategies.params import check_leverage, fmt_value
@@ -49,26 +49,6 @@ class ParamChange:
     name: str
     old: str
     new: str
-
-
-class ExchangeFilters(Mapping[str, SymbolFilters]):
-    """Symbol rules fetched on first use (the exchange may be down when the bot starts)."""
-
-    def __init__(self, symbols: tuple[str, ...], load: Callable[[str], SymbolFilters | None]) -> None:
-        self._symbols = symbols
-        self._load = load
-
-    def __getitem__(self, symbol: str) -> SymbolFilters:
-        f = self._load(symbol) if symbol in self._symbols else None
-        if f is None:
-            raise KeyError(symbol)
-        return f
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._symbols)
-
-    def __len__(self) -> int:
-        return len(self._symbols)
 
 
 NO_LIVE_PRICE = "no live price (stream stopped/reconnecting); try again when it is back"
@@ -404,30 +384,3 @@ class LiveTrading:
 
     def _klines(self) -> KlineStore:
         return KlineStore(self._conn())
-
-
-def make_broker(settings: Settings, rules: Mapping[str, SymbolFilters], portfolio: Portfolio) -> Broker:
-    """Paper fills on live prices by default; real orders only in demo or live mode."""
-    if settings.trading_mode == "paper":
-        return PaperBroker(rules, settings.paper_fee_pct / 100, portfolio, settings.paper_slippage_bps)
-    from trading.exchange.broker import (
-        BinanceBroker,  # python-binance order calls: exchange modes only
-    )
-
-    return BinanceBroker(make_client(settings), rules, settings.trading_mode)
-
-
-def placement_line(placed: Placement, f: SymbolFilters) -> str:
-    """The proposal message's final line: what was filled, at what price and fee, or why not."""
-    parts = [
-        f"{x.side} {f.fmt_qty(x.qty)} {x.symbol} at {f.fmt_price(x.price)} (fee {fee_words(x)})"
-        for x in placed.fills
-    ]
-    line = ("filled: " + "; ".join(parts)) if parts else ""
-    if placed.closed:
-        t = placed.closed[-1]
-        line += f" · closed {t.side}: PnL {t.pnl.quantize(Decimal('0.01')):+} USDT net of fees"
-    if placed.error:
-        why = f"failed: {placed.error}"
-        line = f"{line} · then {why}" if line else why
-    return line or "nothing to do: the position was already closed"

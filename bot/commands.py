@@ -20,6 +20,7 @@ from telegram.constants import ParseMode
 
 from bot import buttons, views
 from trading.engine import Engine, StartRefused
+from trading.numbers import NumberError, parse_whole
 
 log = logging.getLogger(__name__)
 
@@ -216,8 +217,8 @@ def parse_count(args: list[str], *, default: int, maximum: int, usage: str) -> i
     if not args:
         return default
     try:
-        n = int(args[0])
-    except ValueError:
+        n = parse_whole(args[0])  # plain ASCII digits only (trading/numbers.py)
+    except NumberError:
         raise UsageError(
             f"{usage}: n must be a whole number from 1 to {maximum}, got {views.echo(args[0])}"
         ) from None

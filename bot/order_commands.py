@@ -6,15 +6,15 @@ Reject when CONFIRM_ORDERS=on, placed at once and reported when off.
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from html import escape
 
 from bot import views
 from bot.commands import Ctx, UsageError, command
 from bot.ratelimit import urgent
 from trading.confirmations import Outcome, Proposal
+from trading.numbers import NumberError, looks_numeric, parse_decimal, parse_whole
 from trading.pnl import PERIODS
-from trading.strategies.params import is_plain_number
 
 TRADES_DEFAULT, TRADES_MAX = 10, 50
 MAX_QTY = Decimal(10) ** 7  # base-asset units; the symbol's LOT_SIZE decides the real limit
@@ -27,16 +27,16 @@ def parse_order_args(args: list[str], usage: str) -> tuple[Decimal | None, str |
     qty: Decimal | None = None
     symbol: str | None = None
     for word in args:
-        try:
-            if not is_plain_number(word):  # Decimal() reads "0_01" as 1 and "０.０１" as 0.01
-                raise InvalidOperation(word)
-            value = Decimal(word)
-        except InvalidOperation:
+        if not looks_numeric(word):
             if not word.isascii() or not word.isalnum() or len(word) > 20:
-                raise UsageError(f"{usage}: {views.echo(word)} is neither a quantity nor a symbol") from None
+                raise UsageError(f"{usage}: {views.echo(word)} is neither a quantity nor a symbol")
             symbol = word.upper()
             continue
-        if not value.is_finite() or value <= 0:
+        try:
+            value = parse_decimal(word)
+        except NumberError as e:
+            raise UsageError(f"{usage}: the quantity {e}") from None
+        if value <= 0:
             raise UsageError(f"{usage}: the quantity must be a positive number, got {views.echo(word)}")
         if value > MAX_QTY:
             raise UsageError(f"{usage}: {views.echo(word)} is not a quantity anyone trades (in the base asset, e.g. 0.01)")
@@ -99,10 +99,12 @@ async def pnl(ctx: Ctx) -> None:
 async def trades(ctx: Ctx) -> None:
     n = TRADES_DEFAULT
     if ctx.args:
-        word = ctx.args[0]  # ASCII digits only, as /klines and /logs: int() fails on "²", reads "５"
-        if len(ctx.args) > 1 or not (word.isascii() and word.isdigit()) or not 1 <= int(word) <= TRADES_MAX:
+        try:
+            n = parse_whole(ctx.args[0]) if len(ctx.args) == 1 else 0
+        except NumberError:
+            n = 0
+        if not 1 <= n <= TRADES_MAX:
             raise UsageError(f"/trades [n]: n must be from 1 to {TRADES_MAX}, got {views.echo(' '.join(ctx.args))}")
-        n = int(ctx.args[0])
     legs = await ctx.call(ctx.engine.recent_trades, n)
     fills = [f for f, _ in legs]
     if not fills:

@@ -224,7 +224,7 @@ def test_testnet_mode_places_exactly_one_signed_order_per_confirmed_proposal(sou
 def test_silly_orders_are_refused_when_proposed_not_at_confirm(source, tmp_path):  # noqa: F811
     w = started(source, tmp_path, MAX_LEVERAGE="10", MAX_POSITION_NOTIONAL="5000")
     try:
-        w.reply("/long 1e9", "is not a quantity anyone trades")
+        w.reply("/long 1000000000", "is not a quantity anyone trades")
         w.reply("/long 0.01 0.02", "one quantity, got two")
         w.reply("/long 0.0000001", "Not proposed: quantity 0.0000001 is below BTCUSDT's step 0.001 (LOT_SIZE)")
         w.reply("/long 0.001", "Not proposed: order value")

@@ -19,7 +19,7 @@ def test_params_and_set_all_or_none_refused_audited_and_kept(source, tmp_path): 
         assert re.search(r"fast +=.12 +2…200", msg["text"])
 
         # One bad value: nothing changes, one clear line.
-        w.reply("/set fast=9 slow=abc", "slow: expected a whole number, got 'abc'; nothing changed")
+        w.reply("/set fast=9 slow=abc", "slow: 'abc' is not a number (plain digits and one point, like 0.01); nothing changed")
         w.reply("/set fast=30 slow=20", "fast (30) must be smaller than slow (20); nothing changed")
         w.reply("/set speed=3", "unknown parameter 'speed'")
         w.reply("/set fast", "expected name=value")
@@ -49,7 +49,7 @@ def test_params_and_set_all_or_none_refused_audited_and_kept(source, tmp_path): 
     audit = [(a["action"], a["user_id"], a["outcome"]) for a in AuditLog(db).recent(50) if a["action"] == "/set"]
     assert ("/set", GUEST, "refused: not admin") in audit
     assert ("/set", ADMIN, "changed fast=9 slow=30 stop_loss_pct=1.5") in audit
-    assert any(o.startswith("usage: /set: slow: expected a whole number") for _, _, o in audit)
+    assert any(o.startswith("usage: /set: slow: 'abc' is not a number") for _, _, o in audit)
 
     # A restart keeps the change.
     w2 = World(source, tmp_path)

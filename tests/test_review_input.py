@@ -24,20 +24,20 @@ from trading.strategies.params import fmt_value
 @pytest.mark.parametrize("raw", ["0_5", "1_0", "０.５", "９", "0x1", "1 0"])
 def test_set_refuses_what_is_not_a_plain_number(raw):
     schema = EmaCross.schema
-    with pytest.raises(ParamError, match="expected a"):
+    with pytest.raises(ParamError, match="is not a number"):
         schema.validate({}, {"stop_loss_pct": raw})
-    with pytest.raises(ParamError, match="expected a"):
+    with pytest.raises(ParamError, match="is not a number"):
         schema.validate({}, {"fast": raw})
 
 
 def test_set_still_reads_plain_numbers():
-    v = EmaCross.schema.validate({}, {"stop_loss_pct": "0.5", "fast": "+9", "stake_usdt": "1e3", "take_profit_pct": ".5"})
+    v = EmaCross.schema.validate({}, {"stop_loss_pct": "0.5", "fast": "+9", "stake_usdt": "1000", "take_profit_pct": ".5"})
     assert (v["stop_loss_pct"], v["fast"], v["stake_usdt"], v["take_profit_pct"]) == (0.5, 9, 1000.0, 0.5)
 
 
 @pytest.mark.parametrize("raw", ["0_01", "０.０１", "1_000"])
 def test_long_refuses_what_is_not_a_plain_quantity(raw):
-    with pytest.raises(UsageError, match="neither a quantity nor a symbol"):
+    with pytest.raises(UsageError, match="is not a number"):
         parse_order_args([raw], "/long [qty] [symbol]")
 
 

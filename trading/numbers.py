@@ -14,8 +14,8 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
-PLAIN = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
-WHOLE = re.compile(r"-?[0-9]+")
+PLAIN = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+WHOLE = re.compile(r"[+-]?[0-9]+")
 MAX_CHARS = 30  # no plain number anyone means is longer
 
 

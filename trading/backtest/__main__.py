@@ -28,6 +28,7 @@ from trading.config import ConfigError, load_settings
 from trading.exchange.market import to_ms
 from trading.feed import load_csv_candles, load_stored_candles
 from trading.intervals import INTERVAL_MS
+from trading.numbers import plain
 from trading.strategies import STRATEGIES, ParamError, normalize_name, strategy_class
 from trading.strategies.check import check_strategy
 from trading.strategies.params import parse_assignments
@@ -180,7 +181,7 @@ def _progress_bar(done: int, total: int) -> None:
 
 def _report(result: BacktestResult, args: argparse.Namespace, warm: int, interval: str) -> str:
     t = result.trader
-    params = " ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in t.values.items())
+    params = " ".join(f"{k}={plain(v)}" for k, v in t.values.items())
     head = [
         f"{t.strategy_name} on {next(iter(t.books))} {interval} · "
         f"{traded_span(result.times[0], result.times[-1], len(result.times), warm)}",

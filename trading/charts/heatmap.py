@@ -20,6 +20,7 @@ from matplotlib import colormaps, patheffects
 from matplotlib.colors import LinearSegmentedColormap, Normalize, TwoSlopeNorm
 
 from trading.charts import style
+from trading.numbers import plain
 
 Coord = tuple[int | float, ...]
 NEUTRAL = "#3a3f4b"
@@ -64,7 +65,7 @@ def _pick(values: list[float], higher: bool) -> float:
 
 
 def _fmt(v: int | float) -> str:
-    return f"{v:g}" if isinstance(v, float) else str(v)
+    return plain(v)
 
 
 def _cell_text(v: float) -> str:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
-from trading.strategies.params import ParamError, Schema, Values, is_plain_number
+from trading.numbers import NumberError, parse_decimal, plain
+from trading.strategies.params import ParamError, Schema, Values
 
 MAX_AXIS = 1000
 
@@ -28,14 +29,9 @@ def _echo(text: str) -> str:
 
 def _num(text: str, word: str) -> Decimal:
     try:
-        if not is_plain_number(text.strip()):  # Decimal() reads "0_5" as 5
-            raise InvalidOperation(text)
-        value = Decimal(text.strip())
-    except InvalidOperation:
-        raise GridError(f"grid {_echo(word)}: {_echo(text)} is not a number") from None
-    if not value.is_finite():
-        raise GridError(f"grid {_echo(word)}: {_echo(text)} is not a finite number")
-    return value
+        return parse_decimal(text)
+    except NumberError as e:
+        raise GridError(f"grid {_echo(word)}: {e}") from None
 
 
 def parse_values(spec: str, word: str) -> list[Decimal]:
@@ -98,7 +94,7 @@ def parse_grid(words: Iterable[str], schema: Schema, *, max_cells: int | None = 
             raise GridError(f"grid: {e}") from None
         raw = parse_values(spec.strip(), word)
         try:
-            typed = tuple(param.parse(str(v) if param.type is float else _whole(v, word)) for v in raw)
+            typed = tuple(param.parse(plain(v) if param.type is float else _whole(v, word)) for v in raw)
         except ParamError as e:
             raise GridError(f"grid: {e}") from None
         names.append(name)

@@ -8,8 +8,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from trading.backtest.stats import plural
+from trading.numbers import plain
 from trading.optimize import METRICS, Cell, SweepResult
-from trading.strategies.params import fmt_value as params_fmt_value
 
 if TYPE_CHECKING:
     from trading.charts.heatmap import HeatmapData
@@ -18,8 +18,8 @@ MONEY = {"net_pnl", "return_pct", "pnl_dd"}
 
 
 def fmt_value(v: int | float) -> str:
-    """As /set shows it, every digit: an Apply button carries this text, so it must be exact."""
-    return params_fmt_value(v)
+    """As people write it (1000000, never 1e+06): also what Apply hands back to /set."""
+    return plain(v)
 
 
 def cell_label(cell: Cell) -> str:

@@ -8,23 +8,26 @@ Decimal where money is computed (the broker), not here.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
+
+from trading.numbers import NumberError, parse_decimal, plain
 
 Values = dict[str, int | float]
 
-# ASCII digits, one optional point, an optional exponent. Python's int(), float() and
-# Decimal() also take "0_5" (= 5) and full-width or other scripts' digits: a typo for 0.5
-# would become a ten times wider stop, so only this plain form is a number here.
-_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 
 
 def is_plain_number(text: str) -> bool:
-    """True for what people write as a number (`0.5`, `-2`, `1e3`), not `0_5` or `５`."""
-    return _PLAIN_NUMBER.fullmatch(text) is not None
+    """True for what people write as a number (`0.5`, `-2`, `+9`): trading/numbers.py's one
+    parser, so `0_5`, `５`, `1e3`, `nan` are not."""
+    try:
+        parse_decimal(text)
+    except NumberError:
+        return False
+    return True
+
+
 Rule = Callable[[Mapping[str, int | float]], str | None]
 
 
@@ -41,27 +44,39 @@ class Param:
     maximum: int | float
     help: str
 
-    def parse(self, raw: str | int | float) -> int | float:
+    def parse(self, raw: str | int | float, *, stored: bool = False) -> int | float:
+        """A value typed by a person: a plain ASCII decimal only (trading/numbers.py), so
+        `0_01`, full-width digits, `1e-400`, `nan` and `-0` are refused in one line. A value
+        read back from storage (`stored`) may be in an older spelling (`1e+06`)."""
         if isinstance(raw, bool):
             raise ParamError(f"{self.name}: expected a number, got {raw!r}")
         if isinstance(raw, int | float):
             value: int | float = raw
-        else:
+        elif stored:
             text = raw.strip()
             try:
                 value = int(text) if self.type is int else float(text)
                 if value == value and abs(value) != float("inf") and not is_plain_number(text):
                     raise ValueError(text)  # "0_5", "５": Python reads them, people mean otherwise
             except ValueError:
-                kind = "a whole number" if self.type is int else "a number"
-                raise ParamError(f"{self.name}: expected {kind}, got {_quote(text)}") from None
+                raise ParamError(f"{self.name}: expected a number, got {_quote(text)}") from None
+        else:
+            try:
+                exact = parse_decimal(raw)
+            except NumberError as e:
+                raise ParamError(f"{self.name}: {e}") from None
+            if self.type is int and exact != exact.to_integral_value():
+                raise ParamError(f"{self.name}: expected a whole number, got {plain(exact)}")
+            value = int(exact) if self.type is int else float(exact)
         if self.type is int and (not float(value).is_integer()):
-            raise ParamError(f"{self.name}: expected a whole number, got {value}")
+            raise ParamError(f"{self.name}: expected a whole number, got {plain(value)}")
         value = self.type(value)
         if value != value or value in (float("inf"), float("-inf")):
             raise ParamError(f"{self.name}: expected a finite number")
         if not self.minimum <= value <= self.maximum:
-            raise ParamError(f"{self.name}: must be from {self.minimum:g} to {self.maximum:g}, got {value:g}")
+            raise ParamError(
+                f"{self.name}: must be from {_num(self.minimum)} to {_num(self.maximum)}, got {plain(value)}"
+            )
         return value
 
     def range_text(self, maximum: int | float | None = None) -> str:
@@ -113,7 +128,7 @@ class Schema:
         values = self.defaults()
         for name, raw in stored.items():
             try:
-                values[name] = self.get(name).parse(raw)
+                values[name] = self.get(name).parse(raw, stored=True)
             except ParamError:
                 continue
         try:
@@ -139,10 +154,8 @@ def parse_assignments(args: Iterable[str]) -> dict[str, str]:
 
 
 def fmt_value(value: int | float) -> str:
-    """Every digit of the value, no exponent: 1000000 (not 1e+06), 1234.5678 (not 1234.57)."""
-    if isinstance(value, int):
-        return str(value)
-    return format(Decimal(repr(value)).normalize(), "f")
+    """As people write it: 1000000, 2.5 (never 1e+06)."""
+    return plain(value)
 
 
 def _num(x: int | float) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 from trading.config import ConfigError, load_settings
 
@@ -40,6 +41,23 @@ def main(argv: list[str] | None = None) -> int:
         Access.check_config(settings)
     except ConfigError as e:
         print(f"config error: {e}", file=sys.stderr)
+        return 2
+
+    from storage.guard import InstanceLocked, StorageUnusable, check_writable, hold_lock
+
+    try:
+        if Path(settings.db_path).is_dir():
+            check_writable(settings.db_path)  # says "is a directory" before a lock is made beside it
+        lock = hold_lock(settings.db_path)  # noqa: F841 (held until the process exits)
+        check_writable(settings.db_path)
+    except InstanceLocked as e:
+        print(str(e), file=sys.stderr)
+        return 2
+    except StorageUnusable as e:
+        print(f"config error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # the lock file cannot be made beside the database
+        print(f"config error: DB_PATH: cannot use {settings.db_path}: {e.strerror or e}", file=sys.stderr)
         return 2
 
     from bot.runner import run

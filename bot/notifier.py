@@ -45,7 +45,7 @@ Deliver = Callable[[Notice], Awaitable[object]]
 SOLO: frozenset[str] = frozenset({"proposal", "proposal_update"})
 
 # Sent again when Telegram may or may not have posted them (see the module docstring).
-AT_LEAST_ONCE: frozenset[str] = frozenset({"signal", "order_filled", "order_refused", "proposal"})
+AT_LEAST_ONCE: frozenset[str] = frozenset({"signal", "order_filled", "order_refused", "proposal", "storage_fault"})
 
 # httpx failures that happen before Telegram has the whole request.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.WriteError, httpx.WriteTimeout)

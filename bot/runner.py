@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from telegram.error import Conflict, TelegramError
 from telegram.ext import Application
 
 from bot import stale
@@ -31,6 +32,29 @@ from trading.config import Settings
 from trading.engine import Engine
 
 log = logging.getLogger(__name__)
+
+
+class PollingErrors:
+    """getUpdates failures as one line each, never a traceback per retry. A 409 Conflict
+    means another process polls this token: said once (again only after CONFLICT_REPEAT
+    seconds), since PTB retries it every few seconds for as long as both run."""
+
+    CONFLICT_REPEAT = 600.0
+
+    def __init__(self) -> None:
+        self._conflict_said: float | None = None
+
+    def __call__(self, exc: TelegramError) -> None:
+        if isinstance(exc, Conflict):
+            now = time.monotonic()
+            if self._conflict_said is None or now - self._conflict_said >= self.CONFLICT_REPEAT:
+                self._conflict_said = now
+                log.error(
+                    "another bot is polling this token (Telegram: 409 Conflict); one bot per token: "
+                    "stop the other one (this one keeps polling)"
+                )
+            return
+        log.warning("polling Telegram failed (%s: %s); retrying", type(exc).__name__, exc)
 
 
 async def serve(
@@ -57,7 +81,7 @@ async def serve(
         assert app.updater is not None
         await app.updater.start_polling(
             poll_interval=0.0, timeout=poll_timeout, drop_pending_updates=False,
-            allowed_updates=["message", "callback_query", "my_chat_member"],
+            allowed_updates=["message", "callback_query", "my_chat_member"], error_callback=PollingErrors(),
         )
         if await asyncio.to_thread(engine.resume_stream):
             log.info("stream was running before the restart; resumed")

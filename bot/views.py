@@ -32,6 +32,7 @@ NOTICE_ICONS = {
     "strategy_error": "⚠️",
     "reconciled": "🔁",
     "candle_closed": "🕯",
+    "storage_fault": "🛑",
 }
 
 

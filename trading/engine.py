@@ -21,6 +21,7 @@ from typing import Any
 from storage.audit import AuditLog
 from storage.db import open_db
 from storage.events import EventLog
+from storage.guard import FileIdentity
 from storage.klines import KlineStore
 from storage.state import RuntimeState, instance_id
 from trading.candles import Candle, ohlcv_line
@@ -109,7 +110,10 @@ class Engine(EngineReports):
         self._symbols_checked = False
         self._instance: str | None = None
         # Create/migrate the schema now, so a bad DB_PATH fails at start, not on /start.
-        open_db(settings.db_path).close()
+        db = open_db(settings.db_path)
+        self._identity = FileIdentity.of(settings.db_path, db)
+        db.close()
+        self.halted: str | None = None  # why trading stopped for good in this run
 
     # ------------------------------------------------------------- control
     def start(self) -> bool:
@@ -118,6 +122,8 @@ class Engine(EngineReports):
         Raises StartRefused when the exchange says a configured symbol does not exist
         (checked once; if the exchange cannot be reached the stream starts and retries).
         """
+        if self.check_database():
+            raise StartRefused(self.halted or "")
         if self.stream.running:
             return False
         if not self._symbols_checked:
@@ -279,12 +285,35 @@ class Engine(EngineReports):
         symbol = (symbol or self.settings.symbols[0]).upper()
         if symbol not in self.settings.symbols:
             raise ValueError(f"{symbol} is not traded (SYMBOLS={','.join(self.settings.symbols)})")
+        if self.check_database():
+            return Outcome(False, f"Not proposed: {self.halted}")
         return self.live.propose_order(action, symbol, qty, user_id)
 
     def confirm(
         self, proposal_id: int, user_id: int | None, who: str | None = None, message: tuple[int, int] | None = None
     ) -> Outcome:
+        if self.check_database():
+            return Outcome(False, f"Not placed: {self.halted}")
         return self.live.confirm(proposal_id, user_id, who, message)
+
+    def check_database(self) -> str | None:
+        """The line saying trading stopped, once DB_PATH no longer names the file the bot
+        started on (deleted, or replaced by another file). Then the stream is closed,
+        nothing is proposed or placed, and the chat and the log say so once: the open
+        connections would keep the old file while every new one made a new one."""
+        if self.halted is not None or self._identity is None:
+            return self.halted
+        what = self._identity.changed()
+        if what is None:
+            return None
+        self.halted = (
+            f"the database DB_PATH={self.settings.db_path} was {what} while the bot ran; "
+            "trading stopped (stream closed, no orders). Restore it and restart the bot"
+        )
+        log.error("%s", self.halted)
+        self.notifier.notify(Notice("storage_fault", self.halted))
+        self.stream.stop()
+        return self.halted
 
     def reject(self, proposal_id: int, user_id: int | None, who: str, message: tuple[int, int] | None = None) -> Outcome:
         return self.live.reject(proposal_id, user_id, who, message)

@@ -161,3 +161,27 @@ def test_a_database_deleted_under_the_bot_stops_trading_and_says_so(source, tmp_
         assert not w.engine.stream.running and w.engine.open_proposals() == []
     finally:
         w.close()
+
+
+def test_a_disk_that_refuses_writes_at_run_time_stops_the_stream_with_one_line(source, tmp_path, monkeypatch) -> None:  # noqa: F811
+    import sqlite3
+
+    from storage.klines import KlineStore
+
+    w = started(source, tmp_path)
+    try:
+        def full(self, candle, source):  # type: ignore[no-untyped-def]
+            raise sqlite3.OperationalError("database or disk is full")
+
+        monkeypatch.setattr(KlineStore, "upsert", full)
+        mark = w.api.mark()
+        w.ex.resume()  # the next closed candle cannot be stored
+        said = w.api.wait_for_text(GROUP, "storage: cannot write DB_PATH=", start=mark, timeout=15)
+        assert said is not None and "database or disk is full" in said["text"] and "the stream stopped" in said["text"]
+        assert w.engine.stream.wait_until(lambda st: not st.running, timeout=10), "no stream thread left behind"
+        assert w.engine.stream._thread is not None and not w.engine.stream._thread.is_alive()  # noqa: SLF001
+        w.reply("/status", "stopped")
+        faults = [c for c in w.api.calls[mark:] if c.method == "sendMessage" and "storage:" in str(c.params.get("text"))]
+        assert len(faults) == 1, "said once"
+    finally:
+        w.close()

@@ -10,18 +10,18 @@ Why it is shaped like this:
 - `skip_utf8_validation=True`: the library's UTF-8 check is pure Python, byte by byte,
   and costs more than everything else per frame; json.loads validates the text anyway.
 - stop() wakes the dispatcher by shutting the raw socket down and cuts any REST request
-  in flight: a hung catch-up would otherwise hold the thread for the request timeout
-  while /start answers "Already running".
+  in flight: a hung catch-up would otherwise hold the thread while /start answers.
 - Every (re)connect catches up over REST *after* the socket is open: anything closing
   later arrives on the socket, anything before is in the REST answer.
-- The watchdog reports a silence once per outage (until a message arrives again), but
-  keeps forcing the reconnect every period.
+- The watchdog reports a silence once per outage, but keeps forcing the reconnect.
+- A database that refuses a write (disk full) ends the thread cleanly, said once.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -277,9 +277,21 @@ class KlineStream:
             return
         if candle is None:
             return
-        self._feed_candle(candle)
+        try:
+            self._feed_candle(candle)
+        except sqlite3.Error as e:
+            return self._storage_failed(ws, e)
         if self.latency_recorder is not None:
             self.latency_recorder(time.perf_counter_ns() - t0, candle.closed)
+
+    def _storage_failed(self, ws: StreamApp, e: sqlite3.Error) -> None:  # said once, in the chat and the log
+        if not self._stop.is_set():
+            line = f"storage: cannot write DB_PATH={self.settings.db_path} ({describe(e)}); the stream stopped"
+            log.error("%s", line)
+            self._notify("storage_fault", line + "; nothing is traded: fix the disk, then /start", error=str(e))
+            self._stop.set()
+            ws.keep_running = False
+            ws.shutdown()
 
     def _on_error(self, ws: StreamApp, error: Exception) -> None:
         # Only the first connection's drops and callback exceptions land here; drops are

@@ -18,6 +18,10 @@ from pathlib import Path
 
 import sqlite_utils
 
+# What a refused read or write raises (disk full, read-only, gone), for code outside storage/
+# that must tell a storage fault from its own errors without importing sqlite3.
+StorageError = sqlite3.Error
+
 
 def _v1(db: sqlite_utils.Database) -> None:
     db["klines"].create(

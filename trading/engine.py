@@ -9,7 +9,6 @@ past it.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable
@@ -27,6 +26,7 @@ from storage.state import RuntimeState, instance_id
 from trading.candles import Candle, ohlcv_line
 from trading.config import Settings
 from trading.confirmations import Outcome, Proposal
+from trading.engine_guards import EngineGuards
 from trading.engine_reports import EngineReports
 from trading.exchange.account import AccountRefused, check_account, switch_to_one_way
 from trading.exchange.market import (
@@ -43,8 +43,6 @@ from trading.notifier import Notice, Notifier
 from trading.optimize.whatif import Comparison, Optimization, WhatIf
 from trading.symbols import SymbolFilters
 from trading.trader import TraderSnapshot
-
-log = logging.getLogger(__name__)
 
 
 class StartRefused(ValueError):
@@ -91,7 +89,7 @@ class CandleAnnouncer:
         self._notifier.notify(Notice("candle_closed", text, {"candle": candle, "backfilled": backfilled}))
 
 
-class Engine(EngineReports):
+class Engine(EngineGuards, EngineReports):
     def __init__(self, settings: Settings, notifier: Notifier) -> None:
         self.settings = settings
         self.notifier = notifier
@@ -296,25 +294,6 @@ class Engine(EngineReports):
             return Outcome(False, f"Not placed: {self.halted}")
         return self.live.confirm(proposal_id, user_id, who, message)
 
-    def check_database(self) -> str | None:
-        """The line saying trading stopped, once DB_PATH no longer names the file the bot
-        started on (deleted, or replaced by another file). Then the stream is closed,
-        nothing is proposed or placed, and the chat and the log say so once: the open
-        connections would keep the old file while every new one made a new one."""
-        if self.halted is not None or self._identity is None:
-            return self.halted
-        what = self._identity.changed()
-        if what is None:
-            return None
-        self.halted = (
-            f"the database DB_PATH={self.settings.db_path} was {what} while the bot ran; "
-            "trading stopped (stream closed, no orders). Restore it and restart the bot"
-        )
-        log.error("%s", self.halted)
-        self.notifier.notify(Notice("storage_fault", self.halted))
-        self.stream.stop()
-        return self.halted
-
     def reject(self, proposal_id: int, user_id: int | None, who: str, message: tuple[int, int] | None = None) -> Outcome:
         return self.live.reject(proposal_id, user_id, who, message)
 
@@ -330,30 +309,6 @@ class Engine(EngineReports):
         """Reject every proposal up to `up_to` that is still pending (the ones /pending listed)."""
         c = self.live.confirmations
         return c.reject_all(up_to, user_id, who) if c is not None else []
-
-    def live_price(self, symbol: str) -> Decimal | None:
-        """The price a Confirm may fill at: the stream's latest while it is connected and its
-        last message is no older than STREAM_STALE_SECONDS; else the exchange's price asked
-        now (one quick request); else None (stopped, reconnecting and the exchange silent).
-        A price from before /stop or a drop is never used: it could be hours old."""
-        st = self.stream.status()
-        age = st.last_message_age
-        if st.running and st.connected and age is not None and age <= self.settings.stream_stale_seconds:
-            price = self.trader.current_price(symbol)
-            if price is not None:
-                return price
-        try:
-            answer = make_client(self.settings, timeout=5).futures_symbol_ticker(symbol=symbol)
-            return Decimal(str(answer["price"]))
-        except Exception as e:  # noqa: BLE001 (any failure means: no live price)
-            log.info("no live price for %s from the exchange: %s", symbol, type(e).__name__)
-            return None
-
-    def expire_proposals(self) -> int:
-        """PROPOSAL_TTL expiry by the wall clock, whether or not candles are closing (a
-        JobQueue job calls it), so a stopped stream never leaves stale live buttons."""
-        c = self.live.confirmations
-        return len(c.expire_due(-1)) if c is not None else 0
 
     def proposal(self, proposal_id: int) -> Proposal | None:
         c = self.live.confirmations

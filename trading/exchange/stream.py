@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import logging
 import random
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from storage.db import open_db
+from storage.db import StorageError, open_db
 from storage.events import EventLog
 from storage.klines import KlineStore
 from trading.candles import Candle, MalformedFrame, parse_kline_message
@@ -279,12 +278,12 @@ class KlineStream:
             return
         try:
             self._feed_candle(candle)
-        except sqlite3.Error as e:
+        except StorageError as e:
             return self._storage_failed(ws, e)
         if self.latency_recorder is not None:
             self.latency_recorder(time.perf_counter_ns() - t0, candle.closed)
 
-    def _storage_failed(self, ws: StreamApp, e: sqlite3.Error) -> None:  # said once, in the chat and the log
+    def _storage_failed(self, ws: StreamApp, e: StorageError) -> None:  # said once, in the chat and the log
         if not self._stop.is_set():
             line = f"storage: cannot write DB_PATH={self.settings.db_path} ({describe(e)}); the stream stopped"
             log.error("%s", line)

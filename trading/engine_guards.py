@@ -1,0 +1,69 @@
+"""The engine's guards on the money path: a live price for a Confirm, PROPOSAL_TTL expiry
+by the clock, and the database file the bot started on. A mixin of trading.engine.Engine,
+kept apart so the engine file stays about control and under the size rule."""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+from typing import Any
+
+from trading.exchange.market import make_client
+from trading.notifier import Notice
+
+log = logging.getLogger("trading.engine")
+
+
+class EngineGuards:
+    """Needs the engine's settings, live, trader, stream, notifier, halted and _identity."""
+
+    settings: Any
+    live: Any
+    trader: Any
+    stream: Any
+    notifier: Any
+    halted: str | None
+    _identity: Any
+
+    def live_price(self, symbol: str) -> Decimal | None:
+        """The price a Confirm may fill at: the stream's latest while it is connected and its
+        last message is no older than STREAM_STALE_SECONDS; else the exchange's price asked
+        now (one quick request); else None (stopped, reconnecting and the exchange silent).
+        A price from before /stop or a drop is never used: it could be hours old."""
+        st = self.stream.status()
+        age = st.last_message_age
+        if st.running and st.connected and age is not None and age <= self.settings.stream_stale_seconds:
+            price = self.trader.current_price(symbol)
+            if price is not None:
+                return price
+        try:
+            answer = make_client(self.settings, timeout=5).futures_symbol_ticker(symbol=symbol)
+            return Decimal(str(answer["price"]))
+        except Exception as e:  # noqa: BLE001 (any failure means: no live price)
+            log.info("no live price for %s from the exchange: %s", symbol, type(e).__name__)
+            return None
+
+    def expire_proposals(self) -> int:
+        """PROPOSAL_TTL expiry by the wall clock, whether or not candles are closing (a
+        JobQueue job calls it), so a stopped stream never leaves stale live buttons."""
+        c = self.live.confirmations
+        return len(c.expire_due(-1)) if c is not None else 0
+
+    def check_database(self) -> str | None:
+        """The line saying trading stopped, once DB_PATH no longer names the file the bot
+        started on (deleted, or replaced by another file). Then the stream is closed,
+        nothing is proposed or placed, and the chat and the log say so once: the open
+        connections would keep the old file while every new one made a new one."""
+        if self.halted is not None or self._identity is None:
+            return self.halted
+        what = self._identity.changed()
+        if what is None:
+            return None
+        self.halted = (
+            f"the database DB_PATH={self.settings.db_path} was {what} while the bot ran; "
+            "trading stopped (stream closed, no orders). Restore it and restart the bot"
+        )
+        log.error("%s", self.halted)
+        self.notifier.notify(Notice("storage_fault", self.halted))
+        self.stream.stop()
+        return self.halted

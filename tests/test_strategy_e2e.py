@@ -113,7 +113,7 @@ def test_strategy_command_switches_audited_refuses_and_survives_a_restart(source
         msg = w.reply("/strategy", "Available", user=GUEST)["text"]  # anyone may look
         assert "Strategy: ema_cross" in msg and "rsi_reversion" in msg and "bb_breakout" in msg
         w.reply("/strategy rsi_reversion low=25", "Not allowed: only admins can use /strategy.", user=GUEST)
-        w.reply("/strategy rsi_reversion low=abc", "low: expected a number, got 'abc'; nothing changed")
+        w.reply("/strategy rsi_reversion low=abc", "low: 'abc' is not a number (plain digits and one point, like 0.01); nothing changed")
         w.reply("/strategy rsi_reversion low=80", "need low < mid < high")
         w.reply("/strategy nope", "unknown strategy 'nope'")
         w.reply(f"/strategy {peeks}", "look-ahead: enter_")

@@ -25,7 +25,7 @@ from storage.klines import KlineStore
 from storage.state import RuntimeState, instance_id
 from trading.candles import Candle, ohlcv_line
 from trading.config import Settings
-from trading.confirmations import Outcome, Proposal
+from trading.confirmations import Outcome
 from trading.engine_guards import EngineGuards
 from trading.engine_reports import EngineReports
 from trading.exchange.account import AccountRefused, check_account, switch_to_one_way
@@ -106,10 +106,10 @@ class Engine(EngineGuards, EngineReports):
         self._local = threading.local()
         self._born = time.monotonic()  # /health's uptime: since this bot started
         self._symbols_checked = False
-        self._instance: str | None = None
         # Create/migrate the schema now, so a bad DB_PATH fails at start, not on /start.
         db = open_db(settings.db_path)
         self._identity = FileIdentity.of(settings.db_path, db)
+        self._instance = instance_id(db)  # read once here, never on the chat's event loop
         db.close()
         self.halted: str | None = None  # why trading stopped for good in this run
 
@@ -287,48 +287,6 @@ class Engine(EngineGuards, EngineReports):
             return Outcome(False, f"Not proposed: {self.halted}")
         return self.live.propose_order(action, symbol, qty, user_id)
 
-    def confirm(
-        self, proposal_id: int, user_id: int | None, who: str | None = None, message: tuple[int, int] | None = None
-    ) -> Outcome:
-        if self.check_database():
-            return Outcome(False, f"Not placed: {self.halted}")
-        return self.live.confirm(proposal_id, user_id, who, message)
-
-    def reject(self, proposal_id: int, user_id: int | None, who: str, message: tuple[int, int] | None = None) -> Outcome:
-        return self.live.reject(proposal_id, user_id, who, message)
-
-    @property
-    def instance_id(self) -> str:
-        """This database's identity (storage.state.instance_id): carried by proposal buttons,
-        so a button made for another database's proposal #7 never acts on this one's #7."""
-        if self._instance is None:
-            self._instance = instance_id(self._conn())
-        return self._instance
-
-    def reject_all(self, up_to: int, user_id: int | None, who: str) -> list[Proposal]:
-        """Reject every proposal up to `up_to` that is still pending (the ones /pending listed)."""
-        c = self.live.confirmations
-        return c.reject_all(up_to, user_id, who) if c is not None else []
-
-    def proposal(self, proposal_id: int) -> Proposal | None:
-        c = self.live.confirmations
-        return c.get(proposal_id) if c is not None else None
-
-    def approvals(self, proposal_id: int) -> list[str]:
-        """Four-eyes: the admins who confirmed a pending proposal so far."""
-        c = self.live.confirmations
-        return c.approvals(proposal_id) if c is not None else []
-
-    def open_proposals(self) -> list[Proposal]:
-        c = self.live.confirmations
-        return c.open() if c is not None else []
-
-    def set_proposal_message(self, proposal_id: int, chat_id: int, message_id: int) -> None:
-        c = self.live.confirmations
-        if c is not None:
-            c.set_message(proposal_id, chat_id, message_id)
-
-    # ------------------------------------------------------------- strategy parameters
     def params(self) -> tuple[Any, dict[str, int | float]]:
         """(schema, current values): what /params shows."""
         return self.live.schema, dict(self.live.values)

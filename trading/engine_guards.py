@@ -1,6 +1,7 @@
-"""The engine's guards on the money path: a live price for a Confirm, PROPOSAL_TTL expiry
-by the clock, and the database file the bot started on. A mixin of trading.engine.Engine,
-kept apart so the engine file stays about control and under the size rule."""
+"""The engine's proposals side and its guards on the money path: Confirm and Reject (bound
+to this database's instance id), a live price for a Confirm, PROPOSAL_TTL expiry by the
+clock, and the database file the bot started on. A mixin of trading.engine.Engine, kept
+apart so the engine file stays about control and under the size rule."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import logging
 from decimal import Decimal
 from typing import Any
 
+from trading.confirmations import Outcome, Proposal
 from trading.exchange.market import make_client
 from trading.notifier import Notice
 
@@ -15,7 +17,7 @@ log = logging.getLogger("trading.engine")
 
 
 class EngineGuards:
-    """Needs the engine's settings, live, trader, stream, notifier, halted and _identity."""
+    """Needs the engine's settings, live, trader, stream, notifier, halted, _identity, _instance."""
 
     settings: Any
     live: Any
@@ -24,6 +26,48 @@ class EngineGuards:
     notifier: Any
     halted: str | None
     _identity: Any
+    _instance: str
+
+    def confirm(
+        self, proposal_id: int, user_id: int | None, who: str | None = None, message: tuple[int, int] | None = None
+    ) -> Outcome:
+        if self.check_database():
+            return Outcome(False, f"Not placed: {self.halted}")
+        return self.live.confirm(proposal_id, user_id, who, message)
+
+    def reject(self, proposal_id: int, user_id: int | None, who: str, message: tuple[int, int] | None = None) -> Outcome:
+        return self.live.reject(proposal_id, user_id, who, message)
+
+    @property
+    def instance_id(self) -> str:
+        """This database's identity (storage.state.instance_id): carried by proposal buttons,
+        so a button made for another database's proposal #7 never acts on this one's #7."""
+        return self._instance  # read by Engine.__init__, never on the chat's event loop
+
+    def reject_all(self, up_to: int, user_id: int | None, who: str) -> list[Proposal]:
+        """Reject every proposal up to `up_to` that is still pending (the ones /pending listed)."""
+        c = self.live.confirmations
+        return c.reject_all(up_to, user_id, who) if c is not None else []
+
+    def proposal(self, proposal_id: int) -> Proposal | None:
+        c = self.live.confirmations
+        return c.get(proposal_id) if c is not None else None
+
+    def approvals(self, proposal_id: int) -> list[str]:
+        """Four-eyes: the admins who confirmed a pending proposal so far."""
+        c = self.live.confirmations
+        return c.approvals(proposal_id) if c is not None else []
+
+    def open_proposals(self) -> list[Proposal]:
+        c = self.live.confirmations
+        return c.open() if c is not None else []
+
+    def set_proposal_message(self, proposal_id: int, chat_id: int, message_id: int) -> None:
+        c = self.live.confirmations
+        if c is not None:
+            c.set_message(proposal_id, chat_id, message_id)
+
+    # ------------------------------------------------------------- strategy parameters
 
     def live_price(self, symbol: str) -> Decimal | None:
         """The price a Confirm may fill at: the stream's latest while it is connected and its

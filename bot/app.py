@@ -55,8 +55,6 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 FEED_CHECK_SECONDS = 5.0
-EXPIRY_CHECK_SECONDS = 1.0  # PROPOSAL_TTL is checked this often, stream or no stream
-DB_CHECK_SECONDS = 2.0  # DB_PATH still names the file the bot started on
 # How long a notice's sendMessage waits for Telegram's answer (PTB's default read timeout).
 NOTICE_READ_TIMEOUT = 5.0
 
@@ -151,9 +149,7 @@ def build_application(
     jq = app.job_queue
     assert jq is not None, "python-telegram-bot[job-queue] is required"
     jq.run_repeating(_feed_watch, interval=feed_check_seconds, first=feed_check_seconds, name="feed-watch")
-    jq.run_repeating(_check_database, interval=DB_CHECK_SECONDS, first=DB_CHECK_SECONDS, name="database-check")
-    if settings.confirm_orders:
-        jq.run_repeating(_expire_proposals, interval=EXPIRY_CHECK_SECONDS, first=EXPIRY_CHECK_SECONDS, name="proposal-expiry")
+    proposals.schedule_guards(jq, settings)
     if settings.status_post_minutes > 0:
         period = settings.status_post_minutes * 60
         jq.run_repeating(_status_post, interval=period, first=period, name="status-post")
@@ -377,19 +373,6 @@ async def _feed_watch(context: ContextTypes.DEFAULT_TYPE) -> None:
         context.bot_data.pop("feed_down_since", None)
         if st.running:
             notifier.notify(Notice("feed_back", f"feed back after {views.duration(time.monotonic() - was_down)}"))
-
-
-async def _check_database(context: ContextTypes.DEFAULT_TYPE) -> None:
-    """A database file deleted or replaced under the bot stops trading (engine.check_database)."""
-    engine: Engine = context.bot_data["engine"]
-    await off_loop(engine.check_database)
-
-
-async def _expire_proposals(context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Proposals past PROPOSAL_TTL expire (and lose their buttons) even while no candle
-    closes: after /stop, or while the stream reconnects."""
-    engine: Engine = context.bot_data["engine"]
-    await off_loop(engine.expire_proposals)
 
 
 async def _status_post(context: ContextTypes.DEFAULT_TYPE) -> None:

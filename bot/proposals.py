@@ -19,12 +19,13 @@ from html import escape
 from telegram import InlineKeyboardMarkup, Message
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated
-from telegram.ext import Application
+from telegram.ext import Application, ContextTypes, JobQueue
 
 from bot import chats, views
 from bot.buttons import PressResult, Signer, button, button_action
 from bot.commands import off_loop
 from bot.ratelimit import urgent
+from trading.config import Settings
 from trading.confirmations import OLDER, PLACING, Outcome, Proposal
 from trading.notifier import Notice
 from trading.symbols import SymbolFilters
@@ -252,3 +253,24 @@ async def reject(p, arg: str) -> PressResult:  # type: ignore[no-untyped-def]
         return await _older(p, f"reject #{pid}")
     outcome: Outcome = await off_loop(p.engine.reject, pid, p.user_id, _who(p), _pressed(p))
     return await _answer(p, outcome, f"reject #{pid}: " + ("rejected" if outcome.ok else f"refused ({outcome.line})"))
+
+
+EXPIRY_CHECK_SECONDS = 1.0  # PROPOSAL_TTL is checked this often, stream or no stream
+DB_CHECK_SECONDS = 2.0  # DB_PATH still names the file the bot started on
+
+
+def schedule_guards(jq: JobQueue, settings: Settings) -> None:
+    """JobQueue jobs that run whether or not the stream does: proposals past PROPOSAL_TTL
+    expire (and lose their buttons) after /stop too, and a database file deleted or
+    replaced under the bot stops trading (engine.check_database)."""
+    jq.run_repeating(_check_database, interval=DB_CHECK_SECONDS, first=DB_CHECK_SECONDS, name="database-check")
+    if settings.confirm_orders:
+        jq.run_repeating(_expire_proposals, interval=EXPIRY_CHECK_SECONDS, first=EXPIRY_CHECK_SECONDS, name="proposal-expiry")
+
+
+async def _check_database(context: ContextTypes.DEFAULT_TYPE) -> None:
+    await off_loop(context.bot_data["engine"].check_database)
+
+
+async def _expire_proposals(context: ContextTypes.DEFAULT_TYPE) -> None:
+    await off_loop(context.bot_data["engine"].expire_proposals)

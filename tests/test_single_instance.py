@@ -181,7 +181,10 @@ def test_a_disk_that_refuses_writes_at_run_time_stops_the_stream_with_one_line(s
         said = w.api.wait_for_text(GROUP, "storage: cannot write DB_PATH=", start=mark, timeout=15)
         assert said is not None and "database or disk is full" in said["text"] and "the stream stopped" in said["text"]
         assert w.engine.stream.wait_until(lambda st: not st.running, timeout=10), "no stream thread left behind"
-        assert w.engine.stream._thread is not None and not w.engine.stream._thread.is_alive()  # noqa: SLF001
+        thread = w.engine.stream._thread  # noqa: SLF001
+        assert thread is not None
+        thread.join(10)  # it is ending: state says stopped just before the thread returns
+        assert not thread.is_alive()
         w.reply("/status", "stopped")
         faults = [c for c in w.api.calls[mark:] if c.method == "sendMessage" and "storage:" in str(c.params.get("text"))]
         assert len(faults) == 1, "said once"

@@ -27,12 +27,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from storage.db import StorageError, open_db
+from storage.db import open_db
 from storage.events import EventLog
 from storage.klines import KlineStore
 from trading.candles import Candle, MalformedFrame, parse_kline_message
 from trading.config import Settings
 from trading.exchange.market import ExchangeUnavailable, interruptible, make_client
+from trading.exchange.stream_faults import storage_guarded
 from trading.exchange.stream_status import StreamState
 from trading.exchange.stream_status import StreamStatus as StreamStatus
 from trading.exchange.ws_app import StreamApp, describe
@@ -77,7 +78,7 @@ class KlineStream:
         self._watchdog: threading.Thread | None = None
         self._ws: StreamApp | None = None
         self.feed = LiveFeed(settings, sink, self._state_lock, self._stop)
-        self._feed_candle = self.feed.on_candle
+        self._feed_candle = storage_guarded(self, self.feed.on_candle)  # a refused write ends the thread
         # Created on the stream thread (sqlite connections belong to one thread).
         self._events: EventLog | None = None
         self._cut_rest: Callable[[], int] = lambda: 0
@@ -276,21 +277,9 @@ class KlineStream:
             return
         if candle is None:
             return
-        try:
-            self._feed_candle(candle)
-        except StorageError as e:
-            return self._storage_failed(ws, e)
+        self._feed_candle(candle)
         if self.latency_recorder is not None:
             self.latency_recorder(time.perf_counter_ns() - t0, candle.closed)
-
-    def _storage_failed(self, ws: StreamApp, e: StorageError) -> None:  # said once, in the chat and the log
-        if not self._stop.is_set():
-            line = f"storage: cannot write DB_PATH={self.settings.db_path} ({describe(e)}); the stream stopped"
-            log.error("%s", line)
-            self._notify("storage_fault", line + "; nothing is traded: fix the disk, then /start", error=str(e))
-            self._stop.set()
-            ws.keep_running = False
-            ws.shutdown()
 
     def _on_error(self, ws: StreamApp, error: Exception) -> None:
         # Only the first connection's drops and callback exceptions land here; drops are

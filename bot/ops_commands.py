@@ -120,6 +120,9 @@ async def config(ctx: Ctx) -> None:
     s = ctx.engine.settings
     secrets = [s.telegram_token, s.binance_api_key, s.binance_api_secret]
     rows = effective_settings(s)
+    trading = ctx.engine.strategy
+    if trading != s.strategy:  # /strategy chose another one: /config must not contradict /strategy
+        rows = [(k, f"{v} (trading {trading}, chosen with /strategy)" if k == "STRATEGY" else v) for k, v in rows]
     width = max(len(k) for k, _ in rows)
     body = "\n".join(f"{k.ljust(width)}  {redact(v, secrets)}" for k, v in rows)
     await ctx.reply(f"<b>Settings in effect</b>\n<pre>{views.escape(body)}</pre>")

@@ -123,3 +123,20 @@ def test_health_shows_the_account_stream_in_demo_and_na_in_paper(source, tmp_pat
         assert w.engine.health().user_stream.startswith("🟡 reconnecting")
     finally:
         w.close()
+
+
+def test_config_names_the_strategy_chosen_with_strategy(source, tmp_path):  # noqa: F811
+    """/config said `STRATEGY none` while /strategy (and the trading) said rsi_reversion."""
+    import re
+
+    from tests.test_bot_e2e import ADMIN
+    from tests.test_orders_e2e import started
+
+    w = started(source, tmp_path)
+    try:
+        assert re.search(r"STRATEGY\s+none\n", w.reply("/config", "Settings in effect")["text"])
+        w.engine.switch_strategy("rsi_reversion", {}, ADMIN)
+        config = w.reply("/config", "Settings in effect")["text"]
+        assert re.search(r"STRATEGY\s+none \(trading rsi_reversion, chosen with /strategy\)", config), config
+    finally:
+        w.close()

@@ -8,7 +8,6 @@ a bad value raises `ConfigError` whose message is one line naming the variable.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import time as dt_time
@@ -16,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from trading.intervals import INTERVAL_MS
+from trading.numbers import PLAIN
 
 MODES = ("paper", "demo", "live")
 # Binance retired the futures testnet for Demo Trading (keys from demo.binance.com); the old
@@ -146,13 +146,10 @@ def _int_list(name: str, raw: str) -> tuple[int, ...]:
     return tuple(out)
 
 
-# A setting's number as people write it: ASCII digits and one point. Python's int(), float()
-# and Decimal() also read "1_0" (10), "１０" (full-width), "nan" and "inf".
-_PLAIN = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
-
-
 def is_plain_number(text: str) -> bool:
-    return _PLAIN.fullmatch(text) is not None
+    """A setting's number as people write it, read as the chat reads one (trading/numbers.py):
+    Python's int(), float() and Decimal() also take "1_0" (10), "１０", "nan" and "inf"."""
+    return PLAIN.fullmatch(text) is not None
 
 
 def _number(name: str, raw: str, *, minimum: float, integer: bool = False) -> float:

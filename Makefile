@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test demo replay bench lint lock clean
+.PHONY: install test test-slow test-all demo replay bench lint lock clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -c 'import venv, ensurepip' 2>/dev/null || \
@@ -16,7 +16,15 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# test: the fast default (everything but the multi-second end-to-end runs marked `slow`);
+# test-slow: those; test-all: both in one run. CI (.ci/run) runs test, then test-slow.
 test: $(STAMP)
+	$(PY) -m pytest -q -m "not slow"
+
+test-slow: $(STAMP)
+	$(PY) -m pytest -q -m slow
+
+test-all: $(STAMP)
 	$(PY) -m pytest -q
 
 demo: $(STAMP)

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from tests.test_bot_e2e import GROUP, World, source  # noqa: F401  (fixture)
 from tests.test_orders_e2e import Seen
 
 
+@pytest.mark.slow
 def test_kicked_bot_opens_nothing_manages_exits_and_sums_up_when_back(source, tmp_path):  # noqa: F811
     w = World(source, tmp_path, seconds_per_candle=0.02, CONFIRM_ORDERS="off")
     try:

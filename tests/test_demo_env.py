@@ -172,6 +172,7 @@ def test_a_killed_demo_leaves_no_lock_behind(tmp_path: Path) -> None:
     lock_demo_dir(folder).close()  # the kernel released the dead demo's lock
 
 
+@pytest.mark.slow
 def test_a_second_demo_in_the_same_folder_refuses_and_leaves_the_first_alone(
     tmp_path: Path,
 ) -> None:

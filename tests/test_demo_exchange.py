@@ -47,6 +47,7 @@ def test_hand_and_exchange_console_commands() -> None:
         assert exchange("").startswith("usage: /exchange")
 
 
+@pytest.mark.slow
 def test_demo_runs_on_the_exchange_path_with_a_hand_trade(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "bot", "--demo", "--exchange", "--speed", "0.05"],

@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from sim.binance import generate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,6 +41,7 @@ def run_demo_piped(tmp_path: Path, lines: str, env: dict[str, str] | None = None
     return proc.stdout
 
 
+@pytest.mark.slow
 def test_piped_input_gets_every_answer_in_order(tmp_path):
     """Each line waits for its answers, and end of input waits for the last ones: a pipe
     reads like a person who waits before typing the next command."""
@@ -55,6 +58,7 @@ def test_piped_input_gets_every_answer_in_order(tmp_path):
     assert "the bot has answered everything" in lines[-1]
 
 
+@pytest.mark.slow
 def test_banner_names_the_bot_and_the_env_chooses_the_market(tmp_path):
     out = run_demo_piped(tmp_path, "/start\n/stop\n", {"SYMBOLS": "ETHUSDT", "INTERVAL": "1h"})
     assert "the bot is @ReplayTradeBot" in out and "/status@ReplayTradeBot" in out

@@ -458,6 +458,7 @@ def app_in_thread(api: LocalBotApi) -> Iterator[None]:
     assert not failure
 
 
+@pytest.mark.slow
 def test_run_script_and_console_with_a_real_bot(api: LocalBotApi, tmp_path: Any) -> None:
     api.add_chat(CHAT, "group", "Traders")
     with app_in_thread(api):

@@ -89,6 +89,7 @@ def test_fast_path_models_funding_slippage_the_exit_at_end_and_a_short_warm_up(c
     check_random_cells(data, result, 6, rng, **kw)
 
 
+@pytest.mark.slow
 def test_the_parallel_sweep_over_a_year_verifies_its_best_cells(candles):
     grid = parse_grid(["fast=5..20", "slow=30..60:2"], SCHEMA)  # enough work for the pool
     result = sweep(candles, grid, verify=3, workers=2)

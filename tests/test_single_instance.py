@@ -120,6 +120,7 @@ def test_an_unusable_database_is_one_line_naming_db_path_and_exit_2(tmp_path, ca
         assert "disk" in lines[0], lines  # SQLite: "database or disk is full" (ENOSPC), "disk I/O error" (EFBIG)
 
 
+@pytest.mark.slow
 def test_a_second_poller_on_the_token_is_one_clear_line_not_a_traceback_loop(source, tmp_path, caplog) -> None:  # noqa: F811
     caplog.set_level(logging.INFO)
     w = World(source, tmp_path)

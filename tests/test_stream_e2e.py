@@ -50,6 +50,7 @@ def last_closed_at_least(open_time: int):
     return check
 
 
+@pytest.mark.slow
 def test_300_candles_with_10_random_drops_store_exactly_the_source(source, db_path):
     rng = random.Random(20261124)
     drops = spaced_drop_points(rng, START + 5, 10, 285)

@@ -151,6 +151,7 @@ def test_each_drop_reports_its_own_close_code(db_path):
     assert "4002" in drops[2] and "second reason" in drops[2], drops
 
 
+@pytest.mark.slow
 def test_a_stale_stream_stuck_in_rest_is_reported_once(silent, db_path):
     with ReplayExchange(None, interval="15m", start_index=300, seconds_per_candle=0.05) as ex:
         settings = replay_settings(

@@ -7,6 +7,7 @@ rewrote the old message, while the new proposal's own message kept live buttons.
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 from bot.runner import BotThread
@@ -90,6 +91,12 @@ def test_a_button_acts_only_from_its_own_proposals_message(source, tmp_path):  #
         mark = w.api.mark()
         w.say("/long 0.002")
         msg = proposal_message(w, mark, 1)
+        # The bot stores the message id once Telegram's answer to the send is back; a press
+        # before that is taken as on the proposal's own message (a crash can leave it unset).
+        deadline = time.monotonic() + 10
+        while w.engine.proposal(1).message_id is None:
+            assert time.monotonic() < deadline, "the proposal's message id was never stored"
+            time.sleep(0.01)
         other = w.reply("/help", "Commands")  # any other bot message in the chat
         text, _ = press(w, msg, 0, message_id=other["message_id"])
         assert text == "This button belongs to an older proposal."

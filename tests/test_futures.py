@@ -79,7 +79,7 @@ def test_liquidation_at_binances_price_loses_the_margin_and_its_fees(side, stake
 def test_a_liquidation_leaves_the_wallet_at_zero_never_below(tmp_path, capsys):
     """The issue's case: 125x on a 150 USDT wallet booked −470.33 and a wallet of −320.33."""
     env = tmp_path / ".env"
-    env.write_text("MAX_LEVERAGE=125\n")
+    env.write_text("MAX_LEVERAGE=125\nMAX_POSITION_NOTIONAL=20000\n")  # 100 × 125: the bot must allow it
     out = tmp_path / "t.csv"
     args = ["--csv", str(shared_file(PERP_15M)), "--param", "leverage=125", "--balance", "150",
             "--start", "2025-03-10 09:00", "--end", "2025-03-10 15:00", "--env-file", str(env), "--trades-out", str(out)]

@@ -54,8 +54,16 @@ def test_every_command_refuses_them_in_one_line_and_changes_nothing(world) -> No
     assert values == schema.defaults()
 
 
-def test_values_are_shown_as_people_write_them(world) -> None:  # noqa: F811
-    w: World = world
+def test_values_are_shown_as_people_write_them(source, tmp_path) -> None:  # noqa: F811
+    # a 3,000,000 USDT position must be allowed for /set to take the stake
+    w = World(source, tmp_path, MAX_POSITION_NOTIONAL="5000000")
+    try:
+        _shown_as_written(w)
+    finally:
+        w.close()
+
+
+def _shown_as_written(w: World) -> None:
     msg = w.reply("/set stake_usdt=1000000", "stake_usdt: 100 → 1000000")
     assert "e+" not in msg["text"].lower()
     msg = w.reply("/params", "stake_usdt")

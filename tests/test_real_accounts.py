@@ -249,7 +249,8 @@ def test_set_leverage_is_checked_against_the_symbols_brackets(source, tmp_path) 
     USDT stake (a 20,000 USDT position) is refused at /set with the highest leverage that fits."""
     acc = Account(source, symbol="SOLUSDT")
     try:
-        acc.start_bot(str(tmp_path / "bot.sqlite"), SYMBOLS="SOLUSDT", STRATEGY="ema_cross", MAX_LEVERAGE="20")
+        acc.start_bot(str(tmp_path / "bot.sqlite"), SYMBOLS="SOLUSDT", STRATEGY="ema_cross", MAX_LEVERAGE="20",
+                      MAX_POSITION_NOTIONAL="100000")  # the brackets, not this limit, are tested
         msg = acc.say("/set leverage=20 stake_usdt=1000", "leverage: at most 10x for SOLUSDT")
         assert "20000 USDT position is limited to 10x" in msg["text"] and "nothing changed" in msg["text"], msg["text"]
         assert acc.bot.engine.params()[1]["leverage"] == 3  # type: ignore[union-attr]

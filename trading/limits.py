@@ -3,7 +3,9 @@ MAX_POSITION_NOTIONAL): checked on every opening order, in every mode, before th
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
+from typing import Any
 
 from trading.brokers.base import OrderRefused, OrderRequest
 from trading.portfolio import BUY, Portfolio
@@ -32,3 +34,22 @@ def check_limits(
             f"position would be {notional.quantize(Decimal('0.01'))} USDT, above MAX_POSITION_NOTIONAL "
             f"{max_notional.normalize():f} USDT"
         )
+
+
+def stake_problem(values: Mapping[str, Any] | None, max_notional: Decimal | None) -> str | None:
+    """Why a stake-sized parameter set can never open a position here, or None.
+
+    stake_usdt × leverage is the position every opening order of such a strategy asks for;
+    above MAX_POSITION_NOTIONAL the live bot refuses each one (check_limits), so /set,
+    /strategy, /backtest, the CLI and the grid refuse the parameters up front rather than
+    show trades the bot would never make."""
+    if not values or max_notional is None or "stake_usdt" not in values:
+        return None
+    notional = Decimal(str(values["stake_usdt"])) * int(values.get("leverage", 1))
+    if notional <= max_notional:
+        return None
+    return (
+        f"stake_usdt × leverage = {notional.normalize():f} USDT is above MAX_POSITION_NOTIONAL "
+        f"{max_notional.normalize():f} USDT: the bot would refuse every opening order "
+        "(lower stake_usdt or leverage, or raise MAX_POSITION_NOTIONAL)"
+    )

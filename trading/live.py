@@ -32,7 +32,7 @@ from trading.exchange.market import paper_funding_rate
 from trading.exchange.reconcile import differences, hedged_lines, reconcile
 from trading.futures import DEFAULT_BRACKETS
 from trading.intents import intent_of, legs_now, position_text
-from trading.limits import check_limits
+from trading.limits import check_limits, stake_problem
 from trading.live_strategy import Switch, chosen_strategy, refuse_at_start, switch
 from trading.notifier import Notifier
 from trading.pause import PAUSED_LINE, STATE_KEY, PauseGate
@@ -129,6 +129,7 @@ class LiveTrading:
             check_leverage(self.schema, changes, self.settings.max_leverage)
             merged = self.schema.validate(self.values, changes)
             problem = leverage_problem(self.settings.max_leverage, self._brackets, changes, merged, self.settings.symbols)
+            problem = problem or stake_problem(merged, self.settings.max_position_notional)
             if problem:
                 raise ParamError(problem)
             diff = [

@@ -18,6 +18,7 @@ from typing import Any
 from storage.state import RuntimeState
 from trading.candles import Candle
 from trading.config import ConfigError
+from trading.limits import stake_problem
 from trading.strategies import STRATEGIES, ParamError, Values, normalize_name, strategy_class
 from trading.strategies.check import live_check
 from trading.strategies.params import check_leverage, fmt_value
@@ -98,6 +99,9 @@ def switch(live: Any, spec: str, changes: Mapping[str, Any], user_id: int | None
         check_leverage(cls.schema, changes, live.settings.max_leverage)
         values = cls.schema.validate(stored, changes)
         check_leverage(cls.schema, changes, live.settings.max_leverage, values)
+        problem = stake_problem(values, live.settings.max_position_notional)
+        if problem:
+            raise ParamError(problem)
         if spec == live.strategy and values == live.values:
             raise ParamError(f"{spec} is already the strategy with these parameters")
         refused = refusal(spec, values, live._stored_candles())

@@ -28,6 +28,7 @@ from trading.config import ConfigError, load_settings
 from trading.exchange.market import to_ms
 from trading.feed import load_csv_candles, load_stored_candles
 from trading.intervals import INTERVAL_MS
+from trading.limits import stake_problem
 from trading.numbers import plain
 from trading.strategies import STRATEGIES, ParamError, normalize_name, strategy_class
 from trading.strategies.check import check_strategy
@@ -106,6 +107,9 @@ def _load(args: argparse.Namespace) -> tuple[list[Candle], dict[str, Any]]:
     if leverage > settings.max_leverage:
         raise ValueError(f"leverage {leverage} is above MAX_LEVERAGE {settings.max_leverage} "
                          "(the live bot would refuse its orders; raise MAX_LEVERAGE to test it)")
+    problem = stake_problem(values or cls.schema.validate({}, {}), settings.max_position_notional)
+    if problem:
+        raise ValueError(problem)
     db = None
     if args.csv is not None:
         candles = load_csv_candles(args.csv, symbol=symbol, interval=args.interval)
@@ -139,6 +143,7 @@ def _load(args: argparse.Namespace) -> tuple[list[Candle], dict[str, Any]]:
     own = cls(values).warmup
     return candles, dict(strategy=strategy, values=values, warmup=warmup, start=start, balance=balance,
                          fee_rate=fee_pct / 100, max_leverage=settings.max_leverage,
+                         max_notional=settings.max_position_notional,
                          strategy_warmup=args.warmup, strategy_default=own,
                          **futures_cli.futures_kwargs(args, settings, symbol, db))
 

@@ -24,6 +24,7 @@ from trading.backtest import run_backtest, split_warmup
 from trading.backtest.stats import Stats
 from trading.candles import Candle
 from trading.futures import DEFAULT_BRACKETS, Bracket, FundingRate, funding_times
+from trading.limits import stake_problem
 from trading.optimize import fast
 from trading.optimize.grid import Grid, GridError, cell_values, parse_grid
 from trading.strategies import DEFAULT_STRATEGY, Values, strategy_class
@@ -113,6 +114,7 @@ def sweep(
     workers: int | None = None,
     progress: Progress | None = None,
     max_leverage: int | None = None,
+    max_notional: Decimal | None = None,
     slippage_bps: Decimal = Decimal(0),
     funding: FundingRate | None = None,
     brackets: Sequence[Bracket] | None = None,
@@ -140,6 +142,8 @@ def sweep(
     for c in cells:
         if c.values is not None and max_leverage is not None and int(c.values.get("leverage", 1)) > max_leverage:
             c.values, c.note = None, f"leverage above MAX_LEVERAGE {max_leverage}"
+        elif c.values is not None and stake_problem(c.values, max_notional):
+            c.values, c.note = None, f"stake_usdt × leverage above MAX_POSITION_NOTIONAL {max_notional}"
     live = [i for i, c in enumerate(cells) if c.values is not None]
     market, why = _market(candles, warmup, start_ms, filters, balance, fee_rate, strategy, table or (),
                           strategy_warmup, funding, slippage_bps, exit_at_end)

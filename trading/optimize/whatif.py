@@ -26,11 +26,12 @@ from trading.exchange.market import closed_candles, make_client, server_time_ms,
 from trading.feed import load_stored_candles
 from trading.futures import DEFAULT_BRACKETS, FUNDING_PERIOD_MS, FundingRates, brackets_from_json
 from trading.intervals import interval_ms
+from trading.limits import stake_problem
 from trading.optimize import SweepResult, sweep
 from trading.optimize.grid import Grid, cell_values, parse_grid
 from trading.optimize.report import fmt_value
 from trading.strategies import Schema, Values, strategy_class
-from trading.strategies.params import check_leverage
+from trading.strategies.params import ParamError, check_leverage
 from trading.symbols import SymbolFilters
 
 if TYPE_CHECKING:
@@ -143,6 +144,9 @@ class WhatIf:
         check_leverage(schema, changes, self.settings.max_leverage)
         merged = schema.validate({} if other else dict(self._values()), changes)
         check_leverage(schema, changes, self.settings.max_leverage, merged)
+        problem = stake_problem(merged, self.settings.max_position_notional)
+        if problem:
+            raise ParamError(problem)
         return merged
 
     def check_grid(self, words: Sequence[str], max_cells: int, strategy: str | None = None) -> Grid:
@@ -194,7 +198,7 @@ class WhatIf:
         kw = self._backtest_kw(candles[0].symbol, warm, start, name)
         result = sweep(candles, grid, strategy=name, base=current, start_ms=start,
                        metric=metric, warmup=kw["warmup"], balance=kw["balance"], fee_rate=kw["fee_rate"],
-                       filters=kw["filters"], max_leverage=kw["max_leverage"], slippage_bps=kw["slippage_bps"],
+                       filters=kw["filters"], max_leverage=kw["max_leverage"], max_notional=kw["max_notional"], slippage_bps=kw["slippage_bps"],
                        funding=kw["funding"], brackets=kw["brackets"],
                        progress=lambda done, total: say(f"running {done:,}/{total:,} combinations…"))
         keys = [] if other else [self.remember({k: fmt_value(v) for k, v in c.params.items()}) for c in result.ranked[:5]]
@@ -307,6 +311,7 @@ class WhatIf:
         return dict(strategy=name, warmup=warm, start_ms=start,
                     balance=self.settings.paper_balance, fee_rate=self.settings.paper_fee_pct / 100,
                     filters=filters, max_leverage=self.settings.max_leverage,
+                    max_notional=self.settings.max_position_notional,
                     slippage_bps=self.settings.paper_slippage_bps,
                     funding=FundingRates.of(rates) if rates else None, brackets=brackets)
 

@@ -187,6 +187,9 @@ def test_testnet_mode_places_exactly_one_signed_order_per_confirmed_proposal(sou
         mark = w.api.mark()
         w.say("/long 0.0109")  # rounded down to the 0.001 step: 0.010
         msg = proposal_message(w, mark, 1)
+        # what was typed is quoted as typed, and the rounding said (it quoted "/long 0.01")
+        assert "/long 0.0109 (rounded down to the step: 0.010)" in msg["text"], msg["text"]
+        assert "Quantity: 0.010" in msg["text"]
         assert "Not allowed" in press(w, GUEST, msg, 0)
         assert w.ex.stats.order_posts == {}
         w.reply("/balance", "Balance · demo (the bot's book)")  # titled by mode, not "paper"

@@ -171,6 +171,7 @@ class LiveTrading:
             last = rows[0]["open_time"] if rows else None
         if last is None:
             return Outcome(False, f"No {symbol} candle yet: /start the stream first.")
+        asked = qty  # the proposal quotes what was typed, and says when it was rounded
         if qty is not None:  # what will be sent: rounded down to the symbol's step, shown as such
             rules = trader.filters.get(symbol) if hasattr(trader.filters, "get") else None
             if rules is not None:
@@ -178,7 +179,9 @@ class LiveTrading:
                 if not stepped:
                     return Outcome(False, f"Not proposed: quantity {qty.normalize():f} is below {symbol}'s step {rules.market_step.normalize():f} (LOT_SIZE)")
                 qty = stepped
-        reason = f"/{action}" + (f" {qty.normalize():f}" if qty is not None else "") + (f" {symbol}" if symbol != self.settings.symbols[0] else "")
+        reason = f"/{action}" + (f" {asked.normalize():f}" if asked is not None else "") + (f" {symbol}" if symbol != self.settings.symbols[0] else "")
+        if asked is not None and qty is not None and qty != asked:
+            reason += f" (rounded down to the step: {qty:f})"
         # decided at the last candle's open (exchange clock: lookups accept orders after it)
         legs = trader.legs(symbol, want, reason, last, qty, stamp=int(time.time() * 1000))
         if not legs:

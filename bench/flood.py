@@ -27,6 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from loopback import ADMIN, GROUP, demo_environ, pct  # noqa: E402  (bench/loopback.py)
+
 from bot.app import TELEGRAM_LIMITS  # noqa: E402
 from bot.runner import BotThread  # noqa: E402
 from sim.binance import ReplayExchange, load_csv  # noqa: E402
@@ -34,14 +36,9 @@ from sim.telegram.local_api import LocalBotApi  # noqa: E402
 from trading.config import load_settings  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "binance_perp_BTCUSDT_15m_nmtrong062000.csv.gz"
-GROUP, ADMIN, MEMBER = -1001000000001, 1001, 2002
+MEMBER = 2002
 TARGET_S = 5.0
 FLOOD, FLOOD_SECONDS = 100, 5.0
-
-
-def pct(values: list[float], q: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(q * len(values)))]
 
 
 def main() -> int:
@@ -68,14 +65,7 @@ def main() -> int:
     sent_floods = 0
     with tempfile.TemporaryDirectory() as tmp:
         settings = load_settings(
-            environ={
-                "TELEGRAM_TOKEN": api.token, "TELEGRAM_BASE_URL": api.base_url,
-                "TELEGRAM_CHAT_ID": str(GROUP), "TELEGRAM_ADMIN_IDS": str(ADMIN),
-                "TRADING_MODE": "demo", "BINANCE_API_KEY": ex.api_key, "BINANCE_API_SECRET": ex.api_secret,
-                "BINANCE_REST_URL": ex.rest_url, "BINANCE_WS_URL": ex.ws_url,
-                "DB_PATH": str(Path(tmp) / "bot.sqlite"), "STRATEGY": "none", "WARMUP_CANDLES": "50",
-                "PROPOSAL_TTL": "3600", "MAX_DRIFT_PCT": "100", "LOG_LEVEL": "WARNING",
-            },
+            environ=demo_environ(ex, api, str(Path(tmp) / "bot.sqlite"), PROPOSAL_TTL="3600", MAX_DRIFT_PCT="100"),
             env_file=None,
         )
         bot = BotThread(settings, rate_limits=TELEGRAM_LIMITS, poll_timeout=1).start()

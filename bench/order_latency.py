@@ -12,7 +12,6 @@ Prints p50/p99/max and the ratio to the target (p99 ≤ 50 ms).
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
 import threading
@@ -22,6 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from loopback import ADMIN, GROUP, demo_environ, latency_lines  # noqa: E402  (bench/loopback.py)
+
 from bot.app import RateLimits  # noqa: E402
 from bot.runner import BotThread  # noqa: E402
 from sim.binance import ReplayExchange, load_csv  # noqa: E402
@@ -29,7 +30,6 @@ from sim.telegram.local_api import LocalBotApi  # noqa: E402
 from trading.config import load_settings  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "binance_perp_BTCUSDT_15m_nmtrong062000.csv.gz"
-GROUP, ADMIN = -1001000000001, 1001
 TARGET_P99_MS = 50.0
 
 
@@ -52,17 +52,7 @@ def main() -> int:
 
     stats.order_posted = timed  # type: ignore[method-assign]
     with tempfile.TemporaryDirectory() as tmp:
-        settings = load_settings(
-            environ={
-                "TELEGRAM_TOKEN": api.token, "TELEGRAM_BASE_URL": api.base_url,
-                "TELEGRAM_CHAT_ID": str(GROUP), "TELEGRAM_ADMIN_IDS": str(ADMIN),
-                "TRADING_MODE": "demo", "BINANCE_API_KEY": ex.api_key, "BINANCE_API_SECRET": ex.api_secret,
-                "BINANCE_REST_URL": ex.rest_url, "BINANCE_WS_URL": ex.ws_url,
-                "DB_PATH": str(Path(tmp) / "bot.sqlite"), "STRATEGY": "none", "WARMUP_CANDLES": "50",
-                "PROPOSAL_TTL": "3600", "MAX_DRIFT_PCT": "100", "LOG_LEVEL": "WARNING",
-            },
-            env_file=None,
-        )
+        settings = load_settings(environ=demo_environ(ex, api, str(Path(tmp) / "bot.sqlite"), PROPOSAL_TTL="3600", MAX_DRIFT_PCT="100"), env_file=None)
         loose = RateLimits(overall_per_second=10_000, group_per_minute=1_000_000, max_retries=3)
         bot = BotThread(settings, rate_limits=loose, poll_timeout=1).start()
         try:
@@ -97,12 +87,9 @@ def main() -> int:
             bot.stop()
             api.stop()
             ex.stop()
-    latencies.sort()
-    p50 = statistics.median(latencies)
-    p99 = latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]
     print(f"Confirm press at the Bot API → signed POST /fapi/v1/order at the exchange ({len(latencies)} orders, loopback)")
-    print(f"p50 {p50:.1f} ms · p99 {p99:.1f} ms · max {latencies[-1]:.1f} ms")
-    print(f"target p99 ≤ {TARGET_P99_MS:.0f} ms: {'met' if p99 <= TARGET_P99_MS else 'NOT met'} ({TARGET_P99_MS / p99:.1f}× under)")
+    for line in latency_lines(latencies, TARGET_P99_MS):
+        print(line)
     print(f"each order posted once: {len(posts)} client ids, {sum(posts.values())} POSTs")
     return 0
 

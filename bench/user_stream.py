@@ -13,7 +13,6 @@ having booked the fill first. Prints p50/p99/max against the target (p99 ≤ 100
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
 import threading
@@ -23,6 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from loopback import ADMIN, GROUP, demo_environ, latency_lines  # noqa: E402  (bench/loopback.py)
+
 from bot.app import RateLimits  # noqa: E402
 from bot.runner import BotThread  # noqa: E402
 from sim.binance import ReplayExchange, load_csv  # noqa: E402
@@ -30,7 +31,6 @@ from sim.telegram.local_api import LocalBotApi  # noqa: E402
 from trading.config import load_settings  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "binance_perp_BTCUSDT_15m_nmtrong062000.csv.gz"
-GROUP, ADMIN = -1001000000001, 1001
 TARGET_P99_MS = 100.0
 
 
@@ -44,17 +44,7 @@ def main() -> int:
     api = LocalBotApi().start()
     api.add_chat(GROUP, "supergroup", "Traders")
     with tempfile.TemporaryDirectory() as tmp:
-        settings = load_settings(
-            environ={
-                "TELEGRAM_TOKEN": api.token, "TELEGRAM_BASE_URL": api.base_url,
-                "TELEGRAM_CHAT_ID": str(GROUP), "TELEGRAM_ADMIN_IDS": str(ADMIN),
-                "TRADING_MODE": "demo", "BINANCE_API_KEY": ex.api_key, "BINANCE_API_SECRET": ex.api_secret,
-                "BINANCE_REST_URL": ex.rest_url, "BINANCE_WS_URL": ex.ws_url,
-                "DB_PATH": str(Path(tmp) / "bot.sqlite"), "STRATEGY": "none", "WARMUP_CANDLES": "50",
-                "LOG_LEVEL": "WARNING",
-            },
-            env_file=None,
-        )  # fmt: skip
+        settings = load_settings(environ=demo_environ(ex, api, str(Path(tmp) / "bot.sqlite")), env_file=None)
         loose = RateLimits(overall_per_second=10_000, group_per_minute=1_000_000, max_retries=3)
         bot = BotThread(settings, rate_limits=loose, poll_timeout=1).start()
         try:
@@ -80,12 +70,9 @@ def main() -> int:
             bot.stop()
             api.stop()
             ex.stop()
-    latencies.sort()
-    p50 = statistics.median(latencies)
-    p99 = latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]
     print(f"fill on the exchange → booked and its chat line at the Bot API ({len(latencies)} fills, loopback)")
-    print(f"p50 {p50:.1f} ms · p99 {p99:.1f} ms · max {latencies[-1]:.1f} ms")
-    print(f"target p99 ≤ {TARGET_P99_MS:.0f} ms: {'met' if p99 <= TARGET_P99_MS else 'NOT met'} ({TARGET_P99_MS / p99:.1f}× under)")
+    for line in latency_lines(latencies, TARGET_P99_MS):
+        print(line)
     print(f"fills booked from the stream: {booked} (each once); position at the end: {pos}")
     return 0
 

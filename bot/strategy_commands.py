@@ -9,6 +9,7 @@ manages it. Everything said here is what the engine did (trading/live.py).
 from __future__ import annotations
 
 from html import escape
+from pathlib import Path
 
 from bot.commands import Ctx, UsageError, command
 from trading.live_strategy import available
@@ -51,12 +52,18 @@ async def _show(ctx: Ctx) -> None:
     schema, values = await ctx.call(ctx.engine.params)
     current = ctx.engine.strategy
     lines = [f"Strategy: <b>{escape(current)}</b> · {escape(_values(values))}", "Available:"]
-    for name, summary in available():
-        mark = "✓ " if name == current else ""
+    folder = ctx.engine.settings.strategy_dir
+    shown = await ctx.call(available, folder)
+    def spec(name: str) -> str:  # what a chat name stands for (trading.strategies.chat_strategy)
+        return str(Path(folder) / name) if ":" in name else name
+
+    for name, summary in shown:
+        mark = "✓ " if spec(name) == current else ""
         lines.append(f"• {mark}<code>{escape(name)}</code>: {escape(summary)}")
-    if ":" in current:
-        lines.append(f"• ✓ <code>{escape(current)}</code>: a plugin")
-    lines.append("• <code>path/to/file.py:ClassName</code>: your own (README, \"Write your own strategy\")")
+    if ":" in current and not any(spec(name) == current for name, _ in shown):
+        lines.append(f"• ✓ <code>{escape(current)}</code>: a plugin (STRATEGY)")
+    lines.append(f"• <code>file.py:ClassName</code>: your own, a file in STRATEGY_DIR ({escape(folder)}); "
+                 "README, \"Write your own strategy\"")
     lines.append("Switch (admins): /strategy NAME [name=value …], from the next closed candle; "
                  "/backtest strategy=NAME first.")
     await ctx.reply("\n".join(lines))

@@ -194,7 +194,7 @@ def test_a_failing_populate_places_nothing_says_so_once_and_the_stream_goes_on(t
 
 def test_plugin_mistakes_are_one_line_and_stop_the_start(tmp_path) -> None:
     good = write_plugin(tmp_path, PLUGIN)
-    bad = write_plugin(tmp_path, "import nothing_here\n", "bad.py")
+    bad = write_plugin(tmp_path, "import nothing_here\n\n\nclass Mine:\n    pass\n", "bad.py")
     cases = {
         f"{tmp_path}/missing.py:Mine": "no file",
         f"{good}:Nope": "has no class Nope",

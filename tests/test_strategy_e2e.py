@@ -107,8 +107,9 @@ def test_plugin_decisions_become_proposals(db_path, tmp_path) -> None:
 
 
 def test_strategy_command_switches_audited_refuses_and_survives_a_restart(source, tmp_path) -> None:  # noqa: F811
-    peeks = write_plugin(tmp_path, PEEKS, "peeks.py") + ":Peeks"
-    w = World(source, tmp_path)
+    write_plugin(tmp_path, PEEKS, "peeks.py")
+    peeks = "peeks.py:Peeks"  # from the chat: a file in STRATEGY_DIR (issue 25)
+    w = World(source, tmp_path, STRATEGY_DIR=str(tmp_path / "strategies"))
     try:
         msg = w.reply("/strategy", "Available", user=GUEST)["text"]  # anyone may look
         assert "Strategy: ema_cross" in msg and "rsi_reversion" in msg and "bb_breakout" in msg

@@ -72,6 +72,9 @@ class Settings:
     report_time: dt_time = dt_time(0, 0)
     # The trading core (README "Configuration").
     strategy: str = "ema_cross"
+    # The one folder /strategy, /backtest and /optimize load plugins from (file.py:Class);
+    # relative to the working directory. STRATEGY itself may name any path or module.
+    strategy_dir: str = "strategies"
     paper_balance: Decimal = Decimal("10000")
     paper_fee_pct: Decimal = Decimal("0.05")
     paper_slippage_bps: Decimal = Decimal(0)  # market fills this many basis points worse
@@ -361,6 +364,7 @@ def load_settings(
         daily_report=_flag("DAILY_REPORT", get("DAILY_REPORT", "on")),
         report_time=_report_time(get("REPORT_TIME", "00:00")),
         strategy=strategy,
+        strategy_dir=get("STRATEGY_DIR", "strategies") or "strategies",
         paper_balance=_money(
             "PAPER_BALANCE", get("PAPER_BALANCE", "10000"), minimum=Decimal(0), maximum=Decimal("1e12")
         ),

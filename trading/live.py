@@ -65,7 +65,7 @@ class LiveTrading:
         self.settings = settings
         self._local = threading.local()
         self._lock = threading.Lock()  # serialises /set and /strategy: validate against the latest
-        self.strategy = chosen_strategy(RuntimeState(self._conn()), settings.strategy)
+        self.strategy = chosen_strategy(RuntimeState(self._conn()), settings.strategy, settings.strategy_dir)
         self.schema: Schema = strategy_class(self.strategy).schema
         mode = settings.trading_mode
         self.journal = TradeJournal(settings.db_path, mode)

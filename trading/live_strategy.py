@@ -13,15 +13,24 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from storage.state import RuntimeState
 from trading.candles import Candle
 from trading.config import ConfigError
 from trading.limits import stake_problem
-from trading.strategies import STRATEGIES, ParamError, Values, normalize_name, strategy_class
+from trading.strategies import (
+    STRATEGIES,
+    ParamError,
+    StrategyError,
+    Values,
+    chat_strategy,
+    strategy_class,
+)
 from trading.strategies.check import live_check
 from trading.strategies.params import check_leverage, fmt_value
+from trading.strategies.plugins import chat_plugins
 
 log = logging.getLogger(__name__)
 KEY, ENV_KEY = "strategy", "strategy_env"
@@ -37,8 +46,9 @@ class Switch:
     positions: list[str]
 
 
-def chosen_strategy(state: RuntimeState, env_strategy: str) -> str:
-    """The strategy chosen with /strategy if STRATEGY is still what it was then, else STRATEGY."""
+def chosen_strategy(state: RuntimeState, env_strategy: str, strategy_dir: str) -> str:
+    """The strategy chosen with /strategy if STRATEGY is still what it was then, else STRATEGY.
+    A stored plugin is loaded only if it is still a file in STRATEGY_DIR (the chat's rule)."""
     stored, stored_env = state.get(KEY), state.get(ENV_KEY)
     if not stored or stored == env_strategy:
         return env_strategy
@@ -46,6 +56,9 @@ def chosen_strategy(state: RuntimeState, env_strategy: str) -> str:
         log.warning("STRATEGY changed to %s since /strategy chose %s: running %s", env_strategy, stored, env_strategy)
         return env_strategy
     try:
+        if chat_strategy(Path(stored.rpartition(":")[0]).name + ":" + stored.rpartition(":")[2]
+                         if ":" in stored else stored, strategy_dir) != stored:
+            raise StrategyError(f"{stored} is not a file in STRATEGY_DIR ({strategy_dir})")
         strategy_class(stored)
     except ValueError as e:
         log.warning("the strategy chosen with /strategy no longer loads (%s): running STRATEGY=%s", e, env_strategy)
@@ -80,17 +93,18 @@ def refuse_at_start(name: str, values: Values, stored: Sequence[Candle]) -> None
         raise ConfigError(f"STRATEGY: {refused}")
 
 
-def available() -> list[tuple[str, str]]:
-    """(name, one line) of each built-in, for /strategy."""
-    return [(name, SUMMARIES.get(name, "")) for name in STRATEGIES]
+def available(strategy_dir: str) -> list[tuple[str, str]]:
+    """(name, one line) of each built-in and each plugin class in STRATEGY_DIR, for /strategy."""
+    return [(name, SUMMARIES.get(name, "")) for name in STRATEGIES] + [
+        (name, "a plugin in STRATEGY_DIR") for name in chat_plugins(strategy_dir)]
 
 
 def switch(live: Any, spec: str, changes: Mapping[str, Any], user_id: int | None) -> Switch:
     """/strategy NAME [name=value …] on a LiveTrading: load, validate all values against the
     new schema (from its stored values), check, store (params and the choice), and hand to
     the trader from the next closed candle. ParamError (one line) and nothing changes."""
-    spec = normalize_name(spec)
     try:
+        spec = chat_strategy(spec, live.settings.strategy_dir, (live.strategy, live.settings.strategy))
         cls = strategy_class(spec)
     except ValueError as e:
         raise ParamError(str(e)) from None

@@ -30,7 +30,7 @@ from trading.limits import stake_problem
 from trading.optimize import SweepResult, sweep
 from trading.optimize.grid import Grid, cell_values, parse_grid
 from trading.optimize.report import fmt_value
-from trading.strategies import Schema, Values, strategy_class
+from trading.strategies import Schema, Values, chat_strategy, strategy_class
 from trading.strategies.params import ParamError, check_leverage
 from trading.symbols import SymbolFilters
 
@@ -127,11 +127,14 @@ class WhatIf:
 
     # ------------------------------------------------------------- questions
     def other(self, strategy: str | None) -> str | None:
-        """`strategy` when it names another strategy than the live one (ValueError if unknown)."""
+        """`strategy` (a name from the chat: a built-in or a file in STRATEGY_DIR) when it names
+        another strategy than the live one (ValueError if unknown or not allowed)."""
         if strategy is None:
             return None
+        live = self._strategy()
+        strategy = chat_strategy(strategy, self.settings.strategy_dir, (live, self.settings.strategy))
         strategy_class(strategy)
-        return strategy if strategy != self._strategy() else None
+        return strategy if strategy != live else None
 
     def check_changes(self, changes: Mapping[str, str], strategy: str | None = None) -> Values | None:
         """The changed parameter set (another strategy: its defaults and the changes), or

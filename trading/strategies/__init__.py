@@ -1,7 +1,8 @@
 """Strategies by name (the STRATEGY setting): each a plain class with a parameter schema.
 
 Built-ins are listed here; `path/to/file.py:ClassName` or `package.module:ClassName` names
-a plugin (trading/strategies/plugins.py). Incremental strategies (`on_candle`) and
+a plugin (trading/strategies/plugins.py) in STRATEGY; a name from the chat goes through
+`chat_strategy` (a built-in, or a file in STRATEGY_DIR). Incremental strategies (`on_candle`) and
 DataFrame strategies (`populate`, behind `FrameAdapter`) look the same from here on.
 """
 
@@ -12,7 +13,7 @@ from trading.strategies.bb_breakout import BbBreakout
 from trading.strategies.ema_cross import EmaCross
 from trading.strategies.frame import FrameStrategy, StrategyError, adapter_for
 from trading.strategies.params import Param, ParamError, Schema, Values
-from trading.strategies.plugins import is_plugin_spec, load_plugin
+from trading.strategies.plugins import chat_spec, is_plugin_spec, load_plugin
 from trading.strategies.rsi_reversion import RsiReversion
 
 STRATEGIES: dict[str, type] = {
@@ -33,6 +34,16 @@ def normalize_name(spec: str) -> str:
     return spec if is_plugin_spec(spec) else spec.lower()
 
 
+def chat_strategy(name: str, strategy_dir: str, operator: tuple[str, ...] = ()) -> str:
+    """The spec a name typed in the chat stands for: a built-in name, one of `operator`'s
+    (STRATEGY, the strategy trading now) as written, or `file.py:Class` resolved inside
+    STRATEGY_DIR; StrategyError (one line) for any other path or module spec."""
+    spec = normalize_name(name)
+    if not is_plugin_spec(spec) or spec in operator:
+        return spec
+    return chat_spec(spec, strategy_dir)
+
+
 def strategy_class(name: str) -> type:
     """The Strategy class for a built-in name or a plugin spec; ValueError (StrategyError
     for plugins) with one line otherwise."""
@@ -42,7 +53,7 @@ def strategy_class(name: str) -> type:
         return STRATEGIES[name]
     except KeyError:
         raise ValueError(
-            f"unknown strategy {name!r}; known: {', '.join(STRATEGIES)} (or path/to/file.py:ClassName)"
+            f"unknown strategy {name!r}; known: {', '.join(STRATEGIES)} (or file.py:ClassName in STRATEGY_DIR)"
         ) from None
 
 
@@ -70,6 +81,7 @@ __all__ = [
     "Strategy",
     "StrategyError",
     "Values",
+    "chat_strategy",
     "make_strategy",
     "normalize_name",
     "strategy_class",

@@ -125,13 +125,16 @@ def live_check(cls: type, values: dict | None, stored: Sequence[Candle], samples
     """The check a live start or /strategy switch runs: on the stored candles when there are
     enough (the last 3,000 at most, so it stays under a second), else on a synthetic random
     walk (deterministic): look-ahead and a short window show on any prices."""
-    st = cls(values)
+    name = getattr(cls, "name", cls.__name__)
+    try:
+        st = cls(values)
+    except StrategyError as e:
+        return CheckReport(name, False, 0, 0, 0, 0.0, note=f"failed: {e}")
     need = getattr(st, "window", 0) + samples + 2
     candles = list(stored[-max(3000, need):]) if len(stored) >= need else synthetic(max(need, 1000))
     try:
         return check_strategy(cls, values, candles, samples)
     except StrategyError as e:
-        name = getattr(cls, "name", cls.__name__)
         return CheckReport(name, False, 0, getattr(st, "window", 0), getattr(st, "startup", 0), 0.0,
                            note=f"populate failed: {e}")
 

@@ -40,6 +40,7 @@ import pandas as pd
 
 from trading.candles import Candle
 from trading.strategies.base import CLOSE, LONG, SHORT, Decision
+from trading.strategies.contained import StrategyError, contained
 from trading.strategies.params import Param, Schema, Values
 
 SIGNALS = ("enter_long", "exit_long", "enter_short", "exit_short")
@@ -54,10 +55,6 @@ MONEY: tuple[Param, ...] = (
     Param("stop_loss_pct", float, 0.0, 0.0, 50.0, "stop-loss distance from entry, % (0 = off)"),
     Param("take_profit_pct", float, 0.0, 0.0, 500.0, "take-profit distance from entry, % (0 = off)"),
 )
-
-
-class StrategyError(ValueError):
-    """One line for the chat and the log: the strategy could not decide; no order follows."""
 
 
 class FrameStrategy:
@@ -102,10 +99,7 @@ def run_populate(impl: Any, df: pd.DataFrame, values: Values, tail: int | None =
     but a frame of the same rows with four 0/1 columns; NaN is refused by nan_check, on
     the rows acted on (startup rows may hold NaN)."""
     rows = len(df)
-    try:
-        out = impl.populate(df, dict(values))
-    except Exception as e:
-        raise StrategyError(f"populate raised {type(e).__name__}: {str(e)[:160]}") from e
+    out = contained("populate", lambda: impl.populate(df, dict(values)))
     if not isinstance(out, pd.DataFrame):
         raise StrategyError(f"populate returned {type(out).__name__}, not a DataFrame")
     if len(out) != rows:
@@ -164,7 +158,7 @@ class FrameAdapter:
         """`warmup`: candles before the first decision instead of startup_candles (the
         backtest's --warmup); the live window stays startup_candles + window_extra."""
         self.values: Values = self.schema.validate({}, values or {})
-        self.impl = self.impl_cls()
+        self.impl = contained(f"{self.impl_cls.__name__}()", self.impl_cls)
         self.startup = max(0, int(self.impl.startup(self.values)) if hasattr(self.impl, "startup")
                            else int(getattr(self.impl, "startup_candles", 0)))
         self._gate = self.startup if warmup is None else max(0, warmup)

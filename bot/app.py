@@ -5,6 +5,7 @@ Everything Telegram-specific is assembled here; commands.py holds the behaviour.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -42,7 +43,7 @@ from bot import (  # noqa: F401  (these modules register commands and buttons)
 )
 from bot.access import Access
 from bot.commands import COMMANDS, Command, Ctx, UsageError, number_formats, off_loop
-from bot.concurrency import PerSenderOrder
+from bot.concurrency import Admit, PerSenderOrder
 from bot.notifier import TelegramNotifier
 from bot.ratelimit import PriorityRateLimiter
 from bot.stale import HEARTBEAT_SECONDS, StaleGate
@@ -82,6 +83,7 @@ def build_application(
     Access.check_config(settings)
     access = Access(settings)
     signer = buttons.Signer(settings.telegram_token)
+    processor = PerSenderOrder()
     app = (
         Application.builder()
         .token(settings.telegram_token)
@@ -94,7 +96,7 @@ def build_application(
                 max_retries=rate_limits.max_retries,
             )
         )
-        .concurrent_updates(PerSenderOrder())
+        .concurrent_updates(processor)
         .build()
     )
 
@@ -112,6 +114,35 @@ def build_application(
         logs=LogRing(secrets),
     )
 
+    told: set[asyncio.Task[None]] = set()
+
+    def admit(update: object) -> Admit:
+        """Before an update holds anything: Telegram's own and admins' run at once, a member's
+        within the per-person budget in the members' slots, the excess is dropped here."""
+        if not isinstance(update, Update):
+            return Admit.ADMIN
+        message = update.message
+        if update.my_chat_member is not None or (message is not None and (message.migrate_from_chat_id or message.migrate_to_chat_id)):
+            return Admit.ADMIN  # Telegram's service updates: the gate judges them
+        chat, user = update.effective_chat, update.effective_user
+        if not access.chat_allowed(chat.id if chat else None):
+            return Admit.DROP
+        assert chat is not None
+        if user is None or access.is_admin(user.id):
+            return Admit.ADMIN
+        if not (message or update.callback_query) or stale.age(update) is not None:
+            return Admit.MEMBER  # an old one is told as such (cheaply), not counted as a flood
+        run, tell = throttle.allow(chat.id, user.id)
+        if run:
+            return Admit.MEMBER
+        if tell:  # at most once a minute per person: nothing else of the excess is sent
+            task = asyncio.get_running_loop().create_task(_throttled(update))
+            told.add(task)
+            task.add_done_callback(told.discard)
+        return Admit.DROP
+
+    processor.admit = admit
+
     async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if (move := chats.service_move(update, access)) is not None:
             await chats.follow(context.application, *move)
@@ -127,12 +158,6 @@ def build_application(
         if age is not None:
             await _ignore_stale(update, context, chat.id, age)
             raise ApplicationHandlerStop
-        user = update.effective_user
-        if user is not None and (update.message or update.callback_query) and not access.is_admin(user.id):
-            run, tell = throttle.allow(chat.id, user.id)
-            if not run:
-                await _throttled(update, tell)
-                raise ApplicationHandlerStop
 
     app.add_handler(TypeHandler(Update, gate), group=-1)
     # New messages only: PTB's handlers also match edited_message, and an edited "/stop"
@@ -182,14 +207,14 @@ async def _ignore_stale(update: Update, context: ContextTypes.DEFAULT_TYPE, chat
             await update.callback_query.answer("Not done: this press is too old; press again.", show_alert=True)
 
 
-async def _throttled(update: Update, tell: bool) -> None:
-    """Over a member's budget: a press gets a toast (free), a command at most one line a minute."""
+async def _throttled(update: Update) -> None:
+    """Over a member's budget, at most once a minute: a press gets a toast, a command one line."""
     user = update.effective_user
     who = f"@{user.username}" if user and user.username else (user.first_name if user else "someone")
     with contextlib.suppress(Exception):
         if update.callback_query is not None:
             await update.callback_query.answer("Slow down: too many presses.")
-        elif tell and update.message is not None:
+        elif update.message is not None:
             await update.message.reply_text(slow_down_line(views.escape(who)), parse_mode=ParseMode.HTML, do_quote=False)
 
 

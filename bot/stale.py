@@ -2,8 +2,9 @@
 
 Telegram keeps a bot's undelivered updates for up to 24 hours, so a bot that was down gets,
 at its next start, the `/long` or `/stop` someone typed hours ago; run now, it would trade at
-today's price on yesterday's intent. A command's message carries its date, so one older than
-STALE_COMMAND_SECONDS is not run. A button press carries no date of its own: a press that
+today's price on yesterday's intent. A command's message carries its date, so one typed more
+than STALE_COMMAND_SECONDS before this run started is not run. What was typed while the bot
+ran is never stale, however long it waited behind others in the bot's own queue. A button press carries no date of its own: a press that
 was already waiting when the bot started (the start's backlog) happened while the bot was
 down, at the earliest when the message it was pressed on was last shown and at the latest
 when the bot came back; if the earliest is older than the limit it is not run either.
@@ -54,8 +55,12 @@ class StaleGate:
         if message is not None:
             if not (message.text or "").startswith("/") or message.date is None:
                 return None
-            age = (time.time() if now is None else now) - message.date.timestamp()
-            return age if age > self.max_age else None
+            typed = message.date.timestamp()
+            # Stale is typed while the bot was down, never "waited in our own queue": only
+            # what was typed more than the limit before this run started.
+            if self.started_at - typed <= self.max_age:
+                return None
+            return (time.time() if now is None else now) - typed
         query = update.callback_query
         if query is None or self.backlog_until is None or update.update_id > self.backlog_until:
             return None

@@ -82,3 +82,36 @@ def test_a_members_flood_delays_neither_the_proposal_nor_the_order(source, tmp_p
         assert ignored >= 90, ignored  # 100 commands and 50 presses, a few within the budget
     finally:
         w.close()
+
+
+MEMBERS = tuple(range(2001, 2007))  # six members, each using their normal share
+FLOODER = 2100
+
+
+def test_members_traffic_neither_delays_an_admins_commands_nor_makes_them_stale(source, tmp_path):  # noqa: F811
+    """issue 25: six members' normal share and one member's 400 /help held every one of PTB's
+    update slots (each waiting on the flooder's lock), so the admin's Confirm and /pause waited
+    minutes and were then called stale. Bounded: 431 updates, loopback, 10 s per wait."""
+    from tests.test_single_instance import wait_until
+
+    w = started(source, tmp_path, rate_limits=TELEGRAM_LIMITS, group_limit=20, STALE_COMMAND_SECONDS="2", **EXCHANGE)
+    try:
+        arrivals = Arrivals(w.ex)
+        mark = w.say("/long 0.01")
+        msg = proposal_message(w, mark, 1)
+        for member in MEMBERS:
+            for _ in range(5):
+                w.api.send_message(GROUP, member, "/help")
+        for _ in range(400):
+            w.api.send_message(GROUP, FLOODER, "/help")
+        data = msg["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+        w.api.press_button(GROUP, ADMIN, msg["message_id"], data)
+        w.say("/pause")
+        assert arrivals.wait_any(timeout=10) is not None, "the admin's Confirm waited behind the members"
+        assert wait_until(lambda: bool(w.engine.paused_reasons()), timeout=10), "the admin's /pause waited behind the members"
+        audit = [(a["action"], a["outcome"]) for a in w.engine.audit_log(50)]
+        assert not any(o.startswith("ignored: stale") for _, o in audit), audit
+        assert not any("Not executed" in (c.params.get("text") or "") for c in w.api.calls), "called stale"
+        assert list(w.ex.stats.order_posts.values()) == [1], w.ex.stats.order_posts
+    finally:
+        w.close()

@@ -50,3 +50,16 @@ def test_backlog_presses_by_the_latest_they_can_have_happened_after() -> None:
     assert gate(NOW - 7200).age(press(50, 10), now=NOW) is None
     # After the backlog, a press is live.
     assert gate(NOW - 7200).age(press(101, 3 * 3600), now=NOW) is None
+
+
+def test_a_command_typed_while_the_bot_ran_is_never_stale_however_long_it_waited() -> None:
+    # issue 25: an admin's /pause queued behind members' traffic was called stale (121s old).
+    g = gate(NOW - 30)
+    typed_after_start = Update(
+        2, message=Message(9, dtm.datetime.fromtimestamp(NOW + 5, dtm.UTC), CHAT, from_user=USER, text="/pause")
+    )
+    assert g.age(typed_after_start, now=NOW + 5 + 413) is None
+    # Typed 100 s before the start and handled 300 s after it: waited for the bot 100 s only.
+    assert g.age(command("/pause", 100), now=NOW + 300) is None
+    # Typed 200 s before the start: typed while the bot was down, older than the limit.
+    assert g.age(command("/pause", 200), now=NOW + 10) == 210

@@ -5,7 +5,6 @@ Everything Telegram-specific is assembled here; commands.py holds the behaviour.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import time
@@ -42,12 +41,13 @@ from bot import (  # noqa: F401  (these modules register commands and buttons)
     views,
 )
 from bot.access import Access
+from bot.admission import Admission
 from bot.commands import COMMANDS, Command, Ctx, UsageError, number_formats, off_loop
-from bot.concurrency import Admit, PerSenderOrder
+from bot.concurrency import PerSenderOrder
 from bot.notifier import TelegramNotifier
 from bot.ratelimit import PriorityRateLimiter
 from bot.stale import HEARTBEAT_SECONDS, StaleGate
-from bot.throttle import Throttle, slow_down_line
+from bot.throttle import Throttle
 from trading.engine import Engine
 from trading.logsafe import LogRing
 from trading.notifier import Notice
@@ -114,34 +114,7 @@ def build_application(
         logs=LogRing(secrets),
     )
 
-    told: set[asyncio.Task[None]] = set()
-
-    def admit(update: object) -> Admit:
-        """Before an update holds anything: Telegram's own and admins' run at once, a member's
-        within the per-person budget in the members' slots, the excess is dropped here."""
-        if not isinstance(update, Update):
-            return Admit.ADMIN
-        message = update.message
-        if update.my_chat_member is not None or (message is not None and (message.migrate_from_chat_id or message.migrate_to_chat_id)):
-            return Admit.ADMIN  # Telegram's service updates: the gate judges them
-        chat, user = update.effective_chat, update.effective_user
-        if not access.chat_allowed(chat.id if chat else None):
-            return Admit.DROP
-        assert chat is not None
-        if user is None or access.is_admin(user.id):
-            return Admit.ADMIN
-        if not (message or update.callback_query) or stale.age(update) is not None:
-            return Admit.MEMBER  # an old one is told as such (cheaply), not counted as a flood
-        run, tell = throttle.allow(chat.id, user.id)
-        if run:
-            return Admit.MEMBER
-        if tell:  # at most once a minute per person: nothing else of the excess is sent
-            task = asyncio.get_running_loop().create_task(_throttled(update))
-            told.add(task)
-            task.add_done_callback(told.discard)
-        return Admit.DROP
-
-    processor.admit = admit
+    processor.admit = Admission(access, stale, throttle)
 
     async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if (move := chats.service_move(update, access)) is not None:
@@ -205,17 +178,6 @@ async def _ignore_stale(update: Update, context: ContextTypes.DEFAULT_TYPE, chat
     if update.callback_query is not None:
         with contextlib.suppress(Exception):  # Telegram may already call it too old
             await update.callback_query.answer("Not done: this press is too old; press again.", show_alert=True)
-
-
-async def _throttled(update: Update) -> None:
-    """Over a member's budget, at most once a minute: a press gets a toast, a command one line."""
-    user = update.effective_user
-    who = f"@{user.username}" if user and user.username else (user.first_name if user else "someone")
-    with contextlib.suppress(Exception):
-        if update.callback_query is not None:
-            await update.callback_query.answer("Slow down: too many presses.")
-        elif update.message is not None:
-            await update.message.reply_text(slow_down_line(views.escape(who)), parse_mode=ParseMode.HTML, do_quote=False)
 
 
 async def _heartbeat(context: ContextTypes.DEFAULT_TYPE) -> None:

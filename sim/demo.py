@@ -284,6 +284,10 @@ def run_demo(
             bot = BotThread(
                 settings, rate_limits=DEMO_LIMITS, poll_timeout=2, feed_check_seconds=2.0
             )
+        except ConfigError as e:  # found while building the engine (STRATEGY failing its check)
+            api.stop()
+            ex.stop()
+            raise DemoError(f"config error: {e}") from None
         except BaseException:
             api.stop()
             ex.stop()

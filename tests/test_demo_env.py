@@ -218,3 +218,45 @@ def test_a_second_demo_in_the_same_folder_refuses_and_leaves_the_first_alone(
             first.kill()
             first.wait()
     lock_demo_dir(tmp_path / "demo").close()  # released on exit
+
+
+CHEAT = '''
+from trading.strategies import FrameStrategy, Schema
+
+
+class Cheat(FrameStrategy):
+    schema = Schema(())
+    startup_candles = 5
+
+    def populate(self, df, params):
+        nxt = df["Close"].shift(-1)
+        df["enter_long"] = nxt > df["Close"]
+        df["exit_long"] = False
+        df["enter_short"] = nxt < df["Close"]
+        df["exit_short"] = False
+        return df
+
+
+class Raises(Cheat):
+    def populate(self, df, params):
+        raise KeyError("close")
+'''
+
+
+@pytest.mark.parametrize("cls, words", [("Cheat", "look-ahead: "), ("Raises", "populate raised KeyError")])
+def test_a_strategy_failing_its_check_is_one_config_line_and_exit_2(tmp_path: Path, cls: str, words: str) -> None:
+    """issue 26: STRATEGY=../cheat.py:Cheat make demo printed a traceback and exited 1."""
+    (tmp_path / "cheat.py").write_text(CHEAT)
+    run_in = tmp_path / "here"
+    run_in.mkdir()
+    script = tmp_path / "script.txt"
+    script.write_text("/help\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "sim", "--script", str(script)],
+        cwd=run_in, capture_output=True, text=True, timeout=120,
+        env={**ENV, "STRATEGY": f"../cheat.py:{cls}"},
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("demo: config error: STRATEGY: check ../cheat.py:"), proc.stderr
+    assert words in lines[0] and "Traceback" not in proc.stdout + proc.stderr

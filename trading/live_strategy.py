@@ -71,10 +71,12 @@ def remember(state: RuntimeState, strategy: str, env_strategy: str) -> None:
     state.set(ENV_KEY, env_strategy)
 
 
-def refusal(name: str, values: Values, stored: Sequence[Candle]) -> str | None:
-    """None if `name` may trade live with `values`; else the check's line."""
+def refusal(name: str, values: Values, stored: Sequence[Candle], warn: bool = True) -> str | None:
+    """None if `name` may trade live with `values`; else the check's line (logged as a
+    warning unless `warn` is off: the caller says it itself)."""
     report = live_check(strategy_class(name), values, stored)
-    (log.info if report.ok else log.warning)("%s", report.line())
+    if report.ok or warn:
+        (log.info if report.ok else log.warning)("%s", report.line())
     return None if report.ok else report.line() + "; not traded live"
 
 
@@ -87,8 +89,8 @@ SUMMARIES = {
 
 
 def refuse_at_start(name: str, values: Values, stored: Sequence[Candle]) -> None:
-    """ConfigError (the bot does not start) when the check fails."""
-    refused = refusal(name, values, stored)
+    """ConfigError (the bot does not start, saying so in one line) when the check fails."""
+    refused = refusal(name, values, stored, warn=False)
     if refused:
         raise ConfigError(f"STRATEGY: {refused}")
 

@@ -14,7 +14,9 @@ is a warning on stderr (the backtest still runs; the live bot would refuse it).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
+import os
 import sys
 import time
 from decimal import Decimal, InvalidOperation
@@ -69,6 +71,35 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The CLI; a reader that leaves early (`… | head -1`) ends it quietly."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # here, where a closed pipe is caught, not at exit
+        return code
+    except BrokenPipeError:
+        _silence_stdout()
+        return 0
+
+
+def _silence_stdout() -> None:
+    """fd 1 to /dev/null: what is still buffered for the reader that left is dropped at
+    exit instead of raising BrokenPipeError again while flushing."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
+def _time(flag: str, raw: str) -> int:
+    """A --start/--end value in ms; ValueError (exit 2, one line) for anything unreadable."""
+    try:
+        return to_ms(raw)
+    except Exception:  # noqa: BLE001  python-binance's dateparser raises its own UnknownDateFormat
+        raise ValueError(f"{flag}: cannot read {raw[:40]!r} as a UTC date/time (e.g. 2025-01-31 or "
+                         "\"2025-01-31 12:00\") or ms") from None
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -118,9 +149,9 @@ def _load(args: argparse.Namespace) -> tuple[list[Candle], dict[str, Any]]:
         if not Path(db).is_file():
             raise ValueError(f"--db: no database at {db}")
         candles = load_stored_candles(db, symbol, args.interval or settings.interval)
-    start = to_ms(args.start) if args.start else None
+    start = _time("--start", args.start) if args.start else None
     if args.end:
-        end = to_ms(args.end)
+        end = _time("--end", args.end)
         candles = [c for c in candles if c.open_time <= end]
     if not candles:
         raise ValueError("no candles in that range")

@@ -44,6 +44,7 @@ from bot.access import Access
 from bot.admission import Admission
 from bot.commands import COMMANDS, Command, Ctx, UsageError, number_formats, off_loop
 from bot.concurrency import PerSenderOrder
+from bot.masking import MaskingRequest
 from bot.notifier import TelegramNotifier
 from bot.ratelimit import PriorityRateLimiter
 from bot.stale import HEARTBEAT_SECONDS, StaleGate
@@ -97,6 +98,7 @@ def build_application(
             )
         )
         .concurrent_updates(processor)
+        .request(MaskingRequest())
         .build()
     )
 

@@ -4,6 +4,10 @@ One file, WAL mode, so the trading thread writes while the chat side reads. Each
 opens its own connection (sqlite3 connections refuse cross-thread use, which is what we
 want: it turns a threading mistake into an immediate error).
 
+Every string written through these connections is masked first (trading.logsafe.mask:
+the Telegram token, the Binance key and secret, their prefixes and encoded forms), so an
+error text that echoes a request never stores a secret, whichever table it lands in.
+
 Migrations are an ordered list of functions; `schema_version` records how many ran.
 Append new ones, never edit old ones: a deployed bot's file was built by them.
 """
@@ -18,9 +22,40 @@ from pathlib import Path
 
 import sqlite_utils
 
+from trading.logsafe import mask
+
 # What a refused read or write raises (disk full, read-only, gone), for code outside storage/
 # that must tell a storage fault from its own errors without importing sqlite3.
 StorageError = sqlite3.Error
+
+
+def _masked(params: object) -> object:
+    if isinstance(params, dict):
+        return {k: mask(v) if isinstance(v, str) else v for k, v in params.items()}
+    if isinstance(params, (tuple, list)):
+        return tuple(mask(v) if isinstance(v, str) else v for v in params)
+    return params
+
+
+class _MaskingCursor(sqlite3.Cursor):
+    def execute(self, sql: str, parameters: object = (), /) -> sqlite3.Cursor:  # type: ignore[override]
+        return super().execute(sql, _masked(parameters))  # type: ignore[arg-type]
+
+    def executemany(self, sql: str, seq: object, /) -> sqlite3.Cursor:  # type: ignore[override]
+        return super().executemany(sql, (_masked(p) for p in seq))  # type: ignore[arg-type, attr-defined, misc]
+
+
+class MaskingConnection(sqlite3.Connection):
+    """A connection whose every write of a string is masked (the storage boundary)."""
+
+    def cursor(self, factory: type[sqlite3.Cursor] | None = None) -> sqlite3.Cursor:  # type: ignore[override]
+        return super().cursor(factory or _MaskingCursor)
+
+    def execute(self, sql: str, parameters: object = (), /) -> sqlite3.Cursor:  # type: ignore[override]
+        return self.cursor().execute(sql, parameters)
+
+    def executemany(self, sql: str, seq: object, /) -> sqlite3.Cursor:  # type: ignore[override]
+        return self.cursor().executemany(sql, seq)
 
 
 def _v1(db: sqlite_utils.Database) -> None:
@@ -236,7 +271,7 @@ def open_db(path: str | Path) -> sqlite_utils.Database:
     """Open (creating and migrating if needed) the bot's database for this thread."""
     if str(path) != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(str(path), timeout=10.0)
+    conn = sqlite3.connect(str(path), timeout=10.0, factory=MaskingConnection)
     db = sqlite_utils.Database(conn)
     if str(path) != ":memory:":
         db.enable_wal()

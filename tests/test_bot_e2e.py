@@ -43,12 +43,13 @@ class World:
         *,
         rate_limits: RateLimits = LOOSE,
         group_limit: int | None = None,
+        exchange: dict | None = None,
         **extra: str,
     ) -> None:
         """`group_limit`: the local Bot API enforces that many messages a minute per group
         (Telegram's ~20), and `rate_limits` are what the bot paces itself by."""
         self.source = source
-        self.ex = ReplayExchange(source, start_index=START, seconds_per_candle=seconds_per_candle).start()
+        self.ex = ReplayExchange(source, start_index=START, seconds_per_candle=seconds_per_candle, **(exchange or {})).start()
         self.api = LocalBotApi(group_limit=group_limit).start()
         self.api.add_chat(GROUP, "supergroup", "Traders")
         self.api.add_chat(OTHER_CHAT, "supergroup", "Strangers")

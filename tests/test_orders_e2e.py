@@ -56,8 +56,9 @@ class Seen:
             return self._cond.wait_for(lambda: self.last >= open_time, timeout)
 
 
-def started(source, tmp_path, **env) -> World:  # type: ignore[no-untyped-def]  # noqa: F811
-    w = World(source, tmp_path, **{"STRATEGY": "none", **env})
+def started(source, tmp_path, exchange=None, **env) -> World:  # type: ignore[no-untyped-def]  # noqa: F811
+    """`exchange`: keyword arguments of the ReplayExchange (its API key and secret, say)."""
+    w = World(source, tmp_path, exchange=exchange, **{"STRATEGY": "none", **env})
     seen = Seen(w.engine.stream.feed.sink)
     w.engine.stream.feed.sink = seen
     w.reply("/start", "Starting")

@@ -39,6 +39,7 @@ from trading.exchange.stream import KlineStream, StreamStatus
 from trading.exchange.user_stream import user_stream_for
 from trading.feed import CandleSink
 from trading.live import LiveTrading, ParamChange
+from trading.logsafe import register
 from trading.notifier import Notice, Notifier
 from trading.optimize.whatif import Comparison, Optimization, WhatIf
 from trading.symbols import SymbolFilters
@@ -91,6 +92,8 @@ class CandleAnnouncer:
 
 class Engine(EngineGuards, EngineReports):
     def __init__(self, settings: Settings, notifier: Notifier) -> None:
+        # Before anything is written or said: every boundary masks these (trading/logsafe.py).
+        register([settings.telegram_token, settings.binance_api_key, settings.binance_api_secret])
         self.settings = settings
         self.notifier = notifier
         self._filters: dict[str, SymbolFilters] = {}

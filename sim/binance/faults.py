@@ -65,6 +65,7 @@ class OrderFault:
     placed: bool = False
     delay: float = 0.0
     drop: bool = False
+    echo: int | None = None  # answer with this status and a body quoting the request (echo_response)
 
 
 class ConnectionControl(Protocol):
@@ -199,6 +200,17 @@ class Faults:
         with self._lock:
             self._order_pending.extend([OrderFault(err, placed)] * count)
 
+    def order_echo(self, status: int, count: int = 1) -> None:
+        """Answer the next `count` order POSTs as a proxy or gateway in front of Binance may:
+        with a body that quotes the request, its headers (X-MBX-APIKEY included) and its
+        body. 400/403: Binance's JSON shape, code -1100, the quote in `msg`; 5xx: an HTML
+        error page; 200: a non-JSON page, the key starting some 90 characters in. The
+        order is not placed (the gateway answered instead of Binance)."""
+        if not (status == 200 or 400 <= status <= 599):
+            raise ValueError("status must be 200 or an HTTP error status")
+        with self._lock:
+            self._order_pending.extend([OrderFault(echo=status)] * count)
+
     def order_answer_delay(self, seconds: float, count: int = 1) -> None:
         """Place the next `count` orders, then answer only after `seconds` (past a client's timeout)."""
         with self._lock:
@@ -299,3 +311,16 @@ def rest_error(status: int, retry_after: float | None) -> BinanceError:
     if status >= 500:
         return BinanceError(*INTERNAL_ERROR, status=status, headers=headers)
     return BinanceError(-1000, "An unknown error occurred while processing the request.", status, headers)
+
+
+async def echo_response(request: web.Request, status: int) -> web.Response:
+    """A gateway's answer that quotes the request it was given (see Faults.order_echo): the
+    API key header first, then every header and the body."""
+    body = await request.text()
+    key = request.headers.get("X-MBX-APIKEY", "")
+    headers = "; ".join(f"{k}={v}" for k, v in request.headers.items())
+    quoted = f"{request.method} {request.path_qs} X-MBX-APIKEY={key} headers: {headers} body: {body}"
+    if 400 <= status < 500:
+        return BinanceError(-1100, f"Illegal characters found in parameter 'quantity'; request: {quoted}", status).response()
+    page = f"<html><body><h1>{status} upstream unreadable</h1><pre>{quoted}</pre></body></html>"
+    return web.Response(status=status, text=page, content_type="text/html")

@@ -17,7 +17,7 @@ from sim.binance.account import Account
 from sim.binance.algo import AlgoBook
 from sim.binance.auth import Signer
 from sim.binance.errors import json_response
-from sim.binance.faults import Faults
+from sim.binance.faults import Faults, echo_response
 from sim.binance.rules import brackets_json
 from sim.binance.stats import Stats
 
@@ -102,6 +102,8 @@ class TradingApi:
                 return json_response(result)
             if self.stats is not None:
                 self.stats.count("rest_faults_served")
+            if fault.echo is not None:
+                return await echo_response(request, fault.echo)
             if fault.error is not None and not fault.placed:
                 raise fault.error
             result = action(params)  # the order exists from here on

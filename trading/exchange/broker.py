@@ -28,7 +28,7 @@ from binance.client import Client
 from binance.exceptions import BinanceAPIException
 
 from trading.brokers.base import ExchangePosition, OrderRefused, OrderRequest, OrderUnknown
-from trading.exchange.errors import REASONS
+from trading.exchange.errors import REASONS, error_message
 from trading.exchange.exits import ExitOrders
 from trading.exchange.fees import fee_in_usdt
 from trading.exchange.orders import (
@@ -270,7 +270,7 @@ class BinanceBroker(ExitOrders):
             )
         if e.code == TIMESTAMP:
             self.resync_clock()
-        reason = REASONS.get(e.code, str(e.message).rstrip(".") or f"HTTP {e.status_code}")
+        reason = REASONS.get(e.code) or error_message(e.message).rstrip(".") or f"HTTP {e.status_code}"
         return OrderRefused(
             f"Binance refused: {reason.format_map(_Blank(fmt, symbol=symbol))} ({e.code})", e.code
         )

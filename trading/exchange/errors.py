@@ -2,10 +2,21 @@
 
 Binance's USDⓈ-M error-code list, for the endpoints the bot calls: POST /fapi/v1/order,
 /leverage, /algoOrder, positionSide/dual and the signed reads. A code without a line here
-shows Binance's own message; each line is what a trader needs to decide what to do next.
+shows Binance's own message, masked and bounded (`error_message`); each line is what a trader needs to decide what to do next.
 """
 
 from __future__ import annotations
+
+from trading.logsafe import mask_bounded
+
+MESSAGE_LIMIT = 160  # characters of an exchange's own message shown to people
+
+
+def error_message(message: object) -> str:
+    """An exchange's own error message as people may see it: masked, then cut to
+    MESSAGE_LIMIT (a gateway's error page can quote the request, headers and key included)."""
+    text = " ".join(str(message or "").split())
+    return mask_bounded(text, MESSAGE_LIMIT)
 
 # One line per code the order path can meet (Binance's USDⓈ-M error-code list for
 # POST /fapi/v1/order, /leverage, /algoOrder, positionSide/dual); {symbol}/{leverage} filled in.

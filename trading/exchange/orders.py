@@ -14,6 +14,8 @@ from typing import Any
 import requests
 from binance.exceptions import BinanceAPIException, BinanceRequestException
 
+from trading.exchange.errors import error_message
+
 ZERO = Decimal(0)
 
 
@@ -42,9 +44,12 @@ ANY_ERROR = (BinanceAPIException, *NET_ERRORS)
 
 
 def _what(e: Exception) -> str:
+    """An exchange error for a log line or the chat: its status and code, and its message
+    masked, then bounded (an error page may echo the request, key included)."""
     if isinstance(e, BinanceAPIException):
-        return f"HTTP {e.status_code} {e.code}: {e.message}"
-    return f"{type(e).__name__}: {e}"[:160]
+        return f"HTTP {e.status_code} {e.code}: {error_message(e.message)}"
+    text, name = str(e), type(e).__name__
+    return error_message(text if text.startswith(name) else f"{name}: {text}")
 
 
 def dec(value: Any) -> Decimal:

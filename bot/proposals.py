@@ -264,7 +264,7 @@ def schedule_guards(jq: JobQueue, settings: Settings) -> None:
     expire (and lose their buttons) after /stop too, and a database file deleted or
     replaced under the bot stops trading (engine.check_database)."""
     jq.run_repeating(_check_database, interval=DB_CHECK_SECONDS, first=DB_CHECK_SECONDS, name="database-check")
-    if settings.confirm_orders:
+    if settings.confirm_orders or settings.four_eyes_notional is not None:
         jq.run_repeating(_expire_proposals, interval=EXPIRY_CHECK_SECONDS, first=EXPIRY_CHECK_SECONDS, name="proposal-expiry")
 
 

@@ -171,12 +171,17 @@ class Confirmations:
         self._store().set_message(proposal_id, chat_id, message_id)
 
     # ------------------------------------------------------------- deciding
-    def approve(self, p: Proposal, user_id: int | None, who: str) -> Outcome | None:
-        """Four-eyes, before the pending → confirmed race: above FOUR_EYES_NOTIONAL this
-        admin's Confirm is recorded (once per admin) and the order goes ahead only once two
-        different admins have confirmed. None: go ahead; an Outcome: wait for one more."""
+    def approve(
+        self, p: Proposal, user_id: int | None, who: str, before: Decimal, legs: Sequence[OrderRequest], price: Decimal
+    ) -> Outcome | None:
+        """Four-eyes, before the pending → confirmed race: when the position these `legs`
+        lead to from `before` is worth more than FOUR_EYES_NOTIONAL at `price` (and the
+        order does not only reduce it), this admin's Confirm is recorded (once per admin)
+        and the order goes ahead only once two different admins have confirmed. None: go
+        ahead; an Outcome: wait for one more. Called under the trader's lock, so orders
+        confirmed one after another are each counted on the position the one before left."""
         limit = self.four_eyes_notional
-        if limit is None or p.status != "pending" or opening_notional(p) <= limit:
+        if limit is None or p.status != "pending" or not needs_two(before, legs, price, limit):
             return None
         if user_id is None:
             return Outcome(False, "Only a known admin can approve this order.", p)
@@ -304,14 +309,36 @@ class Confirmations:
         return p.valid_until_open is not None and cursor is not None and cursor >= p.valid_until_open
 
 
-def opening_notional(p: Proposal) -> Decimal:
-    """The value the proposal would open, in USDT (reduce-only legs only lower the risk)."""
-    total = Decimal(0)
-    for leg in p.legs:
-        if leg.reduce_only:
-            continue
-        total += leg.qty * p.ref_price if leg.qty is not None else (leg.stake or Decimal(0)) * (leg.leverage or 1)
-    return total
+def position_after(before: Decimal, legs: Sequence[OrderRequest], price: Decimal) -> Decimal:
+    """The signed position once `legs` filled on `before` (a stake-sized leg at `price`)."""
+    after = before
+    for leg in legs:
+        qty = leg.qty if leg.qty is not None else (leg.stake or Decimal(0)) * (leg.leverage or 1) / price
+        after += qty if leg.side == "BUY" else -qty
+    return after
+
+
+def reduces(before: Decimal, after: Decimal) -> bool:
+    """Only lowers the position: to flat, or smaller on the same side."""
+    return after == 0 or (before * after > 0 and abs(after) <= abs(before))
+
+
+def needs_two(before: Decimal, legs: Sequence[OrderRequest], price: Decimal, limit: Decimal) -> bool:
+    """Four-eyes: the position the order leads to is worth more than `limit` at `price`,
+    and the order is not one that only reduces the position (a close never waits)."""
+    after = position_after(before, legs, price)
+    return not reduces(before, after) and abs(after) * price > limit
+
+
+def four_eyes_line(before: Decimal, legs: Sequence[OrderRequest], price: Decimal, limit: Decimal | None) -> str | None:
+    """CONFIRM_ORDERS=off: why these orders are proposed for two admins instead of placed, or None."""
+    if limit is None or not needs_two(before, legs, price, limit):
+        return None
+    worth = (abs(position_after(before, legs, price)) * price).quantize(Decimal("0.01"))
+    return (
+        f"two admins must confirm: the position would be {worth:f} USDT, above FOUR_EYES_NOTIONAL "
+        f"{limit.normalize():f} (CONFIRM_ORDERS=off places only smaller orders at once)"
+    )
 
 
 def proposal_text(p: Proposal) -> str:

@@ -25,7 +25,7 @@ from storage.trades import TradeJournal
 from trading.brokers import OrderRefused, OrderRequest
 from trading.candles import Candle
 from trading.config import Settings
-from trading.confirmations import OLDER, PLACING, Confirmations, Outcome, Proposal
+from trading.confirmations import OLDER, PLACING, Confirmations, Outcome, Proposal, four_eyes_line
 from trading.exchange.account_sync import exchange_exits, exchange_follower
 from trading.exchange.brackets import BracketCache, leverage_problem
 from trading.exchange.market import paper_funding_rate
@@ -81,7 +81,8 @@ class LiveTrading:
                 settings.db_path, notifier, ttl_seconds=settings.proposal_ttl, max_drift_pct=settings.max_drift_pct,
                 four_eyes_notional=settings.four_eyes_notional,
             )
-            if settings.confirm_orders and broker is not None
+            # CONFIRM_ORDERS=off still proposes an order four-eyes must approve (propose_order)
+            if (settings.confirm_orders or settings.four_eyes_notional is not None) and broker is not None
             else None
         )
         self.notifier = notifier
@@ -99,7 +100,7 @@ class LiveTrading:
             journal=self.journal,
             history_loader=self._history,
             mode=mode,
-            approver=self.confirmations,
+            approver=self.confirmations if settings.confirm_orders else None,
             max_leverage=getattr(settings, "max_leverage", None),
             max_notional=getattr(settings, "max_position_notional", None),
             exits=exchange_exits(broker, lambda: instance_id(self._conn()), settings.stop_working_type),
@@ -190,6 +191,12 @@ class LiveTrading:
         if problem:
             return Outcome(False, f"Not proposed: {problem}")
         kind = "reverse" if len(legs) == 2 else action
+        if self.confirmations is not None and not self.settings.confirm_orders:
+            why = four_eyes_line(self._held(symbol), legs, price, self.settings.four_eyes_notional)
+            if why is None:
+                placed = trader.place(legs, price)
+                return Outcome(placed.error is None, placement_line(placed, trader.filters[symbol]))
+            reason += f" · {why}"
         if self.confirmations is not None:
             return self.confirmations.propose(
                 symbol=symbol, action=kind, legs=legs, ref_price=price, reason=reason,
@@ -213,8 +220,6 @@ class LiveTrading:
             return Outcome(False, OLDER, None, stale_button=True) if message else Outcome(False, "No such proposal.")
         if p.action != "close" and p.status == "pending" and self.pause.paused():  # stays pending
             return Outcome(False, PAUSED_LINE, p)
-        if (waiting := conf.approve(p, user_id, who or f"user {user_id}")) is not None:  # four-eyes first
-            return waiting
         price = self.live_price(p.symbol)
         if price is None:  # checked before the claim: a press now changes nothing
             return Outcome(False, NO_LIVE_PRICE, p)
@@ -230,7 +235,10 @@ class LiveTrading:
                 return legs_now(
                     q.intent or intent_of(q.legs), q.basis, before, q.legs, lambda n: conf.name_leg(q.id, n), fmt
                 )
-
+            planned = derive(p)  # four-eyes counts the position these orders lead to, at this price
+            waiting = None if isinstance(planned, str) else conf.approve(p, user_id, who or f"user {user_id}", before, planned, price)
+            if waiting is not None:
+                return waiting
             claim = conf.claim(proposal_id, user_id, trader.cursor(p.symbol), price, message, derive)
             if not claim.ok or claim.proposal is None:
                 return claim

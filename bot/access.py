@@ -18,6 +18,9 @@ class Access:
     def __init__(self, settings: Settings) -> None:
         self.chats = frozenset(settings.telegram_chat_ids)
         self.admins = settings.telegram_admin_ids
+        # The private chats configured at start: their owners are the admins when none are
+        # listed. Never the chats added later (a group's move adds one): that cannot make anyone an admin.
+        self.owners = frozenset(c for c in settings.telegram_chat_ids if c > 0)
         self._ignored: set[int] = set()
 
     @staticmethod
@@ -42,4 +45,4 @@ class Access:
 
     def is_admin(self, user_id: int | None) -> bool:
         # In a private allowed chat with no admins configured, the chat owner is the admin.
-        return user_id is not None and (user_id in self.admins or (not self.admins and user_id in self.chats))
+        return user_id is not None and (user_id in self.admins or (not self.admins and user_id in self.owners))

@@ -120,7 +120,7 @@ def build_application(
 
     async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if (move := chats.service_move(update, access)) is not None:
-            await chats.follow(context.application, *move)
+            await chats.claimed(context.application, update, *move)
             raise ApplicationHandlerStop
         if update.my_chat_member is not None:
             reach.on_member_update(context.application, update.my_chat_member)

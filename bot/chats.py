@@ -5,7 +5,9 @@ supergroup chat" and the new id (`migrate_to_chat_id`; PTB raises `ChatMigrated`
 service messages in both chats. Either way the bot follows: it serves and posts to the new
 id from then on, remembers the move in runtime_state (the `.env` still names the old id, so
 each start applies it again), tells the new chat once, and logs the line to change
-TELEGRAM_CHAT_ID at every start until the configuration names the new id.
+TELEGRAM_CHAT_ID at every start until the configuration names the new id. A move is followed
+only when it is consistent (see `claimed`): a forged service message must not move the bot to
+an attacker's chat. Who is an admin never changes with a move (bot/access.py).
 """
 
 from __future__ import annotations
@@ -75,6 +77,9 @@ async def restore(app: Application) -> None:
     for _ in range(len(moves) + 1):  # a group moved twice: follow the chain
         changed = False
         for old, (new, _told) in moves.items():
+            if not consistent(old, new):  # remembered by an earlier version from a forged message
+                log.error("runtime_state remembers a chat move %s → %s that is not a group becoming a supergroup; ignored", old, new)
+                continue
             if old in engine.settings.telegram_chat_ids and _apply(app, old, new):
                 log.warning(config_line(old, new))
                 changed = True
@@ -110,8 +115,25 @@ async def follow(app: Application, old: int, new: int) -> None:
         await _save(engine, moves)
 
 
+SUPERGROUP_BASE = 10**12  # supergroup (and channel) ids are -100…: below -10**12
+
+
+def is_basic_group(chat_id: int) -> bool:
+    return -SUPERGROUP_BASE < chat_id < 0
+
+
+def is_supergroup(chat_id: int) -> bool:
+    return chat_id < -SUPERGROUP_BASE
+
+
+def consistent(old: int, new: int) -> bool:
+    """Only a basic group becomes a supergroup; never a private chat, never to one."""
+    return is_basic_group(old) and is_supergroup(new)
+
+
 def service_move(update: Update, access: Access) -> tuple[int, int] | None:
-    """(old, new) when the update is Telegram's service message about a served group's move."""
+    """(old, new) when the update claims a served group's move (a service message); the
+    gate handles it as such, and `claimed` decides whether it is followed."""
     message = update.message
     if message is None:
         return None
@@ -122,6 +144,39 @@ def service_move(update: Update, access: Access) -> tuple[int, int] | None:
     return None
 
 
+async def claimed(app: Application, update: Update, old: int, new: int) -> None:
+    """A service message says the group `old` is now `new`. Real Telegram creates these only
+    itself, but a self-hosted or proxied Bot API can forge one, so it is followed only when it
+    is consistent: a basic group to a supergroup (the message posted in a chat of that kind)
+    and either both service messages agree or Telegram, asked about the old id, answers 400
+    with the same `migrate_to_chat_id`. Otherwise one log line and nothing changes."""
+    message = update.message
+    assert message is not None
+    side = "to" if message.migrate_to_chat_id else "from"
+    expected_type = "group" if side == "to" else "supergroup"
+    if not consistent(old, new) or message.chat.type != expected_type:
+        log.warning("ignoring a chat-move message from chat %s (%s → %s): not a group becoming a supergroup", message.chat.id, old, new)
+        return
+    claims: dict[tuple[int, int], set[str]] = app.bot_data.setdefault("chat_move_claims", {})
+    sides = claims.setdefault((old, new), set())
+    sides.add(side)
+    if sides == {"to", "from"}:
+        await follow(app, old, new)
+        return
+    try:
+        await app.bot.get_chat(old)
+    except ChatMigrated as e:
+        if e.new_chat_id == new:
+            await follow(app, old, new)
+        else:
+            log.warning("ignoring a chat-move message %s → %s: Telegram says %s moved to %s", old, new, old, e.new_chat_id)
+        return
+    except Exception as e:  # cannot tell now: the other service message or a refused send will
+        log.warning("could not confirm the chat move %s → %s with Telegram (%s); waiting for its other sign", old, new, e)
+        return
+    log.warning("ignoring a chat-move message %s → %s: Telegram says %s was not upgraded", old, new, old)
+
+
 async def to_notice_chat(app: Application, send: Callable[[int], Awaitable[T]]) -> T:
     """`send(chat_id)` to the notice chat; if Telegram says the group moved, follow it and
     send again to the new id (nothing was posted: the 400 refused it)."""
@@ -130,5 +185,8 @@ async def to_notice_chat(app: Application, send: Callable[[int], Awaitable[T]]) 
     try:
         return await send(chat_id)
     except ChatMigrated as e:
+        if not consistent(chat_id, e.new_chat_id):
+            log.error("Telegram says chat %s moved to %s, which is not a group becoming a supergroup; not followed", chat_id, e.new_chat_id)
+            raise
         await follow(app, chat_id, e.new_chat_id)
         return await send(engine.settings.notice_chat_id)

@@ -218,6 +218,10 @@ class TelegramNotifier:
                 self._reach.lost(str(e))
                 await self._reach.wait()  # kept, and sent once the chat takes messages again
             except BadRequest as e:  # a NetworkError in PTB, but sending again cannot help
+                if self._reach is not None and "not enough rights" in str(e).lower():
+                    self._reach.lost(str(e))  # restricted by an admin: as removed, until lifted
+                    await self._reach.wait()
+                    continue
                 log.error("notice rejected by Telegram (%s): %r", e, text[:200])
                 return True
             except NetworkError as e:

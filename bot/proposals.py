@@ -113,6 +113,8 @@ async def deliver(app: Application, notice: Notice) -> None:
     try:
         await _edit(app, current.chat_id or chat_id, current.message_id, current, rules)
     except ChatMigrated as e:  # posted in the group before it became a supergroup: show it anew there
+        if not chats.consistent(current.chat_id or chat_id, e.new_chat_id):
+            raise
         await chats.follow(app, current.chat_id or chat_id, e.new_chat_id)
         await app.bot.send_message(engine.settings.notice_chat_id, html, parse_mode=ParseMode.HTML)
 

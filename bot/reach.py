@@ -4,7 +4,9 @@ Telegram answers 403 Forbidden ("bot was kicked from the group chat", "bot was b
 the user") and sends a `my_chat_member` update. From the first sign the bot pauses new
 entries (the same pause as /pause, reason `chat_unreachable`: closes, stop-losses and
 take-profits keep running, an unmanaged position is worse), logs at error level, and tries
-the chat again with backoff (at once when Telegram says the bot was added back). The
+the chat again with backoff (at once when Telegram says the bot was added back). An admin
+restricting the bot (`restricted` without `can_send_messages`: its sends answer 400) is the
+same: nobody can see what it does. The
 notices wait meanwhile. The first message that gets through is one summary of the time
 away; then the pause reason is lifted and the waiting notices follow.
 """
@@ -150,8 +152,14 @@ def on_member_update(app, change) -> None:  # type: ignore[no-untyped-def]
     engine = app.bot_data["engine"]
     if r is None or change.chat.id != engine.settings.notice_chat_id:
         return
-    status = change.new_chat_member.status
+    member = change.new_chat_member
+    status = member.status
     if status in ("kicked", "left", "banned"):
         r.lost(f"the bot was removed from the chat ({status})")
+    elif status == "restricted" and not getattr(member, "is_member", True):
+        r.lost("the bot was removed from the chat (restricted, not a member)")
+    elif status == "restricted" and not getattr(member, "can_send_messages", True):
+        # Restricted by an admin: its sends answer 400 "not enough rights", nobody sees a thing.
+        r.lost("an admin of the chat restricted the bot: it may not send messages")
     elif status in ("member", "administrator", "creator", "restricted"):
         r.poke()

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.test_bot_e2e import GROUP, World, source  # noqa: F401  (fixture)
+from tests.test_bot_e2e import ADMIN, GROUP, World, source  # noqa: F401  (fixture)
 from tests.test_orders_e2e import Seen
 
 
@@ -54,5 +54,23 @@ def test_kicked_bot_opens_nothing_manages_exits_and_sums_up_when_back(source, tm
         assert "chat_unreachable" not in w.engine.paused_reasons()
         summaries = [m for m in api.sent(GROUP) if "Back in the chat" in (m.get("text") or "")]
         assert len(summaries) == 1
+    finally:
+        w.close()
+
+
+def test_restricted_by_an_admin_pauses_entries_until_lifted(source, tmp_path):  # noqa: F811
+    """issue 26: `restricted` without can_send_messages (sends answer 400 "not enough rights")
+    is as good as removed: nobody sees the bot; it was taken for "added back"."""
+    from tests.test_single_instance import wait_until
+
+    w = World(source, tmp_path, STRATEGY="none")
+    try:
+        w.reply("/status", "Status")
+        mark = w.api.mark()
+        w.api.restrict(GROUP, ADMIN)
+        assert wait_until(lambda: "chat_unreachable" in w.engine.paused_reasons(), timeout=10), w.engine.paused_reasons()
+        w.api.unrestrict(GROUP, ADMIN)
+        assert w.api.wait_for_text(GROUP, "Back in the chat", start=mark, timeout=15)
+        assert wait_until(lambda: "chat_unreachable" not in w.engine.paused_reasons(), timeout=10)
     finally:
         w.close()

@@ -50,13 +50,21 @@ def test_an_upgraded_group_answers_migrate_to_chat_id_and_says_so_in_both_chats(
             await bot.send_message(GROUP, "hello")
         assert e.value.new_chat_id == new
         await bot.send_message(new, "hello there")
-        return list(await bot.get_updates())
+        return list(await bot.get_updates(allowed_updates=["message", "my_chat_member"]))
 
     updates = with_bot(api, body)
     old_side = [u.message for u in updates if u.message and u.message.migrate_to_chat_id]
     new_side = [u.message for u in updates if u.message and u.message.migrate_from_chat_id]
     assert old_side[0].chat.id == GROUP and old_side[0].migrate_to_chat_id == new
     assert new_side[0].chat.id == new and new_side[0].chat.type == "supergroup"
+    # issue 26: as Telegram sends it, the new chat's message is GroupAnonymousBot's on behalf
+    # of the supergroup, and a my_chat_member for the new id follows.
+    assert old_side[0].from_user.id == ADMIN
+    anon = new_side[0].from_user
+    assert (anon.id, anon.is_bot, anon.username) == (1087968824, True, "GroupAnonymousBot")
+    assert new_side[0].sender_chat is not None and new_side[0].sender_chat.id == new
+    joined = [u.my_chat_member for u in updates if u.my_chat_member]
+    assert [(c.chat.id, c.old_chat_member.status, c.new_chat_member.status) for c in joined] == [(new, "left", "member")]
     refused = next(c for c in api.calls if c.error_code == 400)
     assert refused.description == "Bad Request: group chat was upgraded to a supergroup chat"
 
@@ -102,3 +110,22 @@ def test_messages_can_be_dated_in_the_past_and_privacy_mode_is_on(api: LocalBotA
     updates = with_bot(api, body)
     assert [u.message.text for u in updates] == ["/stop"]
     assert time.time() - updates[0].message.date.timestamp() >= 7199
+
+
+def test_a_restricted_bot_gets_my_chat_member_restricted_and_400_on_sends(api: LocalBotApi) -> None:
+    """issue 26: the `restricted` member status, as PTB parses it (every permission present)."""
+    api.restrict(GROUP, ADMIN)
+
+    async def body(bot: Bot) -> list:  # type: ignore[type-arg]
+        with pytest.raises(BadRequest, match="(?i)not enough rights to send text messages"):
+            await bot.send_message(GROUP, "anyone?")
+        updates = list(await bot.get_updates(allowed_updates=["message", "my_chat_member"]))
+        api.unrestrict(GROUP, ADMIN)
+        await bot.send_message(GROUP, "back")
+        return updates + list(await bot.get_updates(offset=updates[-1].update_id + 1))
+
+    updates = with_bot(api, body)
+    changes = [u.my_chat_member for u in updates if u.my_chat_member]
+    assert [c.new_chat_member.status for c in changes] == ["restricted", "member"]
+    restricted = changes[0].new_chat_member
+    assert restricted.is_member and not restricted.can_send_messages

@@ -15,6 +15,7 @@ from typing import Any
 CONTROLS_HELP = """\
   /upgrade            make this group a supergroup (new chat id; the console moves there)
   /kick, /readd       remove the bot from this chat / add it back (403 while removed)
+  /restrict, /unrestrict  an admin restricts the bot (status restricted, 400 on sends) / lifts it
   /limit <n|off>      Telegram's per-group limit: 429 beyond n messages a minute
   /past <s> <text>    send text dated s seconds ago (typed while the bot was down)"""
 
@@ -44,6 +45,16 @@ def handle_control(chat: Any, command: str, rest: str) -> bool:
     elif command == "/readd":
         api.readd(chat.chat_id, chat.user_id)
         chat.write(f"(the bot is in chat {chat.chat_id} again)")
+    elif command in ("/restrict", "/unrestrict"):
+        try:
+            if command == "/restrict":
+                api.restrict(chat.chat_id, chat.user_id)
+                chat.write(f"(the bot may not post in chat {chat.chat_id}; its sends there answer 400 until /unrestrict)")
+            else:
+                api.unrestrict(chat.chat_id, chat.user_id)
+                chat.write(f"(the bot may post in chat {chat.chat_id} again)")
+        except ValueError as e:
+            chat.write(f"({e})")
     elif command == "/limit":
         if rest == "off":
             api.group_limit(None)

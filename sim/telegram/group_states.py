@@ -8,7 +8,12 @@ The texts are Telegram's own, as clients see them (python-telegram-bot maps the 
 - 400 `Bad Request: group chat was upgraded to a supergroup chat`,
   `parameters.migrate_to_chat_id`: any call naming the old id once a group was upgraded;
 - 403 `Forbidden: bot was kicked from the group chat` (`supergroup chat`), or `Forbidden:
-  bot was blocked by the user` in a private chat.
+  bot was blocked by the user` in a private chat;
+- 400 `Bad Request: not enough rights to send text messages to the chat`: a send where an
+  admin restricted the bot (`my_chat_member` with the status `restricted`).
+An upgrade posts `migrate_to_chat_id` in the old group (from the user) and
+`migrate_from_chat_id` in the new one from GroupAnonymousBot (1087968824) with `sender_chat`
+the supergroup, then a `my_chat_member` (left → member) for the new id.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from typing import Any
 
 from sim.telegram.wire import ApiError, as_int
 
-__all__ = ["GROUP_LIMITED_METHODS", "GroupLimit", "Membership"]
+__all__ = ["GROUP_ANONYMOUS_BOT", "GROUP_LIMITED_METHODS", "GroupLimit", "Membership", "restricted_member"]
 
 GROUP_LIMITED_METHODS = frozenset(
     {
@@ -32,6 +37,27 @@ GROUP_LIMITED_METHODS = frozenset(
 """Calls that put something in the group (new messages and edits): these spend its budget."""
 
 UPGRADED = "Bad Request: group chat was upgraded to a supergroup chat"
+NO_RIGHTS = "Bad Request: not enough rights to send text messages to the chat"
+SEND_METHODS = frozenset({"sendMessage", "sendPhoto", "sendDocument", "sendMediaGroup"})
+GROUP_ANONYMOUS_BOT = {"id": 1087968824, "is_bot": True, "first_name": "Group", "username": "GroupAnonymousBot"}
+"""Who Telegram says posted a group's own service messages (and anonymous admins' ones)."""
+
+
+def restricted_member(user: dict[str, Any], *, can_send_messages: bool, until_date: int = 0) -> dict[str, Any]:
+    """A ChatMemberRestricted as the Bot API sends it: every permission present."""
+    rights = {
+        name: can_send_messages
+        for name in (
+            "can_send_messages", "can_send_audios", "can_send_documents", "can_send_photos", "can_send_videos",
+            "can_send_video_notes", "can_send_voice_notes", "can_send_polls", "can_send_other_messages",
+            "can_add_web_page_previews", "can_react_to_messages",
+        )
+    }
+    return {
+        "user": user, "status": "restricted", "is_member": True, **rights,
+        "can_change_info": False, "can_invite_users": False, "can_pin_messages": False,
+        "can_manage_topics": False, "can_edit_tag": False, "until_date": until_date,
+    }
 
 
 def _chat_of(params: dict[str, Any]) -> int | None:
@@ -89,6 +115,7 @@ class Membership:
         self._lock = threading.Lock()
         self.removed: dict[int, str] = {}  # chat id → the 403 description
         self.migrated: dict[int, int] = {}  # old group id → the supergroup's id
+        self.muted: set[int] = set()  # chats where the bot is restricted from sending
 
     def check(self, method: str, params: dict[str, Any]) -> None:
         chat_id = _chat_of(params)
@@ -97,10 +124,20 @@ class Membership:
         with self._lock:
             new_id = self.migrated.get(chat_id)
             removed = self.removed.get(chat_id)
+            muted = chat_id in self.muted
         if new_id is not None:
             raise ApiError(400, UPGRADED, {"migrate_to_chat_id": new_id})
         if removed is not None:
             raise ApiError(403, removed)
+        if muted and method in SEND_METHODS:
+            raise ApiError(400, NO_RIGHTS)
+
+    def mute(self, chat_id: int, muted: bool) -> bool:
+        """True if that changed anything."""
+        with self._lock:
+            was = chat_id in self.muted
+            (self.muted.add if muted else self.muted.discard)(chat_id)
+            return was != muted
 
     def remove(self, chat_id: int, chat_type: str) -> None:
         text = (
@@ -152,14 +189,25 @@ class GroupEvents:
             new = state.ensure_chat(new_id, "supergroup", old.get("title"), None, None)
             user = state.users.get(user_id) or state.ensure_user(user_id, "Alice", None)
             now = int(time.time())
-            for where, field, other in ((old, "migrate_to_chat_id", new_id), (new, "migrate_from_chat_id", chat_id)):
-                message = {
-                    "message_id": state.new_message_id(where["id"]), "from": dict(user),
-                    "chat": dict(where), "date": now, field: other,
-                }
+            # In the old group the message is the user's; in the new one Telegram posts it as
+            # GroupAnonymousBot on behalf of the supergroup itself (sender_chat).
+            to_old = {"from": dict(user), "chat": dict(old), "migrate_to_chat_id": new_id}
+            to_new = {"from": dict(GROUP_ANONYMOUS_BOT), "sender_chat": dict(new), "chat": dict(new), "migrate_from_chat_id": chat_id}
+            for where, fields in ((old, to_old), (new, to_new)):
+                message = {"message_id": state.new_message_id(where["id"]), "date": now, **fields}
                 state.messages[(where["id"], message["message_id"])] = message
                 self._updates.push("message", dict(message))
             self._membership.migrate(chat_id, new_id)
+            # The bot is now a member of the supergroup: Telegram tells it so, for the new id.
+            me = state.identity.user()
+            self._updates.push(
+                "my_chat_member",
+                {
+                    "chat": dict(new), "from": dict(user), "date": now,
+                    "old_chat_member": {"user": me, "status": "left"},
+                    "new_chat_member": {"user": me, "status": "member"},
+                },
+            )
             state.cond.notify_all()
         return new_id
 
@@ -171,6 +219,39 @@ class GroupEvents:
     def readd(self, chat_id: int, user_id: int = 1) -> None:
         """Adds the bot back (or unblocks it): a `my_chat_member` update, calls work again."""
         self._member_change(chat_id, user_id, kicked=False)
+
+    def restrict(self, chat_id: int, user_id: int = 1, *, can_send_messages: bool = False) -> None:
+        """An admin restricts the bot in a (super)group: a `my_chat_member` update with the
+        status `restricted`; without `can_send_messages` every send there answers 400
+        `not enough rights to send text messages to the chat` until `unrestrict`."""
+        self._rights_change(chat_id, user_id, restricted=True, can_send_messages=can_send_messages)
+
+    def unrestrict(self, chat_id: int, user_id: int = 1) -> None:
+        """The restriction is lifted: `my_chat_member` restricted → member, sends work again."""
+        self._rights_change(chat_id, user_id, restricted=False, can_send_messages=True)
+
+    def _rights_change(self, chat_id: int, user_id: int, *, restricted: bool, can_send_messages: bool) -> None:
+        state = self._state
+        with state.lock:
+            chat = state.chats.get(chat_id)
+            if chat is None or chat["type"] == "private":
+                raise ValueError(f"chat {chat_id} is not a group")
+            was_muted = chat_id in self._membership.muted
+            self._membership.mute(chat_id, restricted and not can_send_messages)
+            me = state.identity.user()
+            member = {"user": me, "status": "member"}
+            limited = restricted_member(me, can_send_messages=can_send_messages)
+            before = restricted_member(me, can_send_messages=not was_muted) if not restricted else limited
+            user = state.users.get(user_id) or state.ensure_user(user_id, "Alice", None)
+            self._updates.push(
+                "my_chat_member",
+                {
+                    "chat": dict(chat), "from": dict(user), "date": int(time.time()),
+                    "old_chat_member": member if restricted else before,
+                    "new_chat_member": limited if restricted else member,
+                },
+            )
+            state.cond.notify_all()
 
     def bot_removed(self, chat_id: int) -> bool:
         return self._membership.is_removed(chat_id)

@@ -6,6 +6,9 @@ any number of racing presses wins, and a press after a restart finds the same st
 
 Confirm re-checks, after winning the race and before placing: expiry (the proposal is
 valid until the candle after the one that decided it closes, or `PROPOSAL_TTL` seconds),
+by the clock: that candle's close time is stored as a wall-clock deadline, so it holds
+whether or not candles arrive (a stopped stream, a restart hours later), at the press,
+in the JobQueue's expiry job and at start;
 and price drift since the proposal (`MAX_DRIFT_PCT`). A confirmed proposal is placed
 under client order ids derived from its id, so the exchange itself refuses a duplicate.
 """
@@ -86,9 +89,17 @@ class Confirmations:
         ttl_seconds: float,
         max_drift_pct: Decimal,
         four_eyes_notional: Decimal | None = None,
+        interval_ms: int | None = None,
+        market_offset: Callable[[], int | None] | None = None,
     ) -> None:
+        """`interval_ms`: the candle length, for the close time of a proposal's last candle;
+        `market_offset`: the market's clock minus ours in ms (None: not known, taken as 0),
+        so that close time (market time) becomes a wall-clock deadline."""
         self.db_path = db_path
         self.notifier = notifier
+        self.interval_ms = interval_ms
+        self.market_offset = market_offset or (lambda: None)
+        self.clock: Callable[[], float] = time.time  # seconds; tests move it
         self.ttl_seconds = ttl_seconds
         self.max_drift_pct = max_drift_pct
         self.four_eyes_notional = four_eyes_notional
@@ -116,8 +127,15 @@ class Confirmations:
     ) -> Proposal:
         """Store and announce it. `basis`: the signed position the legs were made from, so
         Confirm can tell whether the position moved since (trading/intents.py)."""
-        now = int(time.time() * 1000)
+        now = int(self.clock() * 1000)
         store = self._store()
+        if self.ttl_seconds:
+            expires_at: int | None = now + int(self.ttl_seconds * 1000)
+        elif valid_until_open is not None and self.interval_ms:
+            # the wall-clock moment the candle opening at valid_until_open closes
+            expires_at = valid_until_open + self.interval_ms - (self.market_offset() or 0)
+        else:
+            expires_at = None
         pid = store.create(
             {
                 "symbol": symbol, "side": legs[0].side, "action": action,
@@ -127,7 +145,7 @@ class Confirmations:
                 "basis": None if basis is None else str(basis),
                 # PROPOSAL_TTL replaces the default rule (valid until the next candle closes).
                 "valid_until_open": None if self.ttl_seconds else valid_until_open,
-                "expires_at": now + int(self.ttl_seconds * 1000) if self.ttl_seconds else None,
+                "expires_at": expires_at,
             }
         )
         # The legs get their client order ids from the row's id, so store them after.
@@ -286,7 +304,11 @@ class Confirmations:
         """Pending proposals whose time is up, expired (each once) and announced."""
         store = self._store()
         done = []
-        for pid in store.due(candle_open, int(time.time() * 1000)):
+        now = int(self.clock() * 1000)
+        due = store.due(candle_open, now)
+        due += [r["id"] for r in store.with_status("pending") if r["id"] not in due and r["expires_at"] is None
+                and (d := self._deadline(_from_row(r))) is not None and d <= now]  # fmt: skip
+        for pid in due:
             if store.transition(pid, "pending", "expired", result="expired unanswered"):
                 p = self.get(pid)
                 if p is not None:
@@ -294,6 +316,15 @@ class Confirmations:
                     if self.notifier is not None:
                         self.notifier.notify(Notice("proposal_update", f"proposal #{pid} expired unanswered", {"proposal": p}))
         return done
+
+    def _deadline(self, p: Proposal) -> int | None:
+        """Wall ms at which `p` expires; a proposal stored without one (before the clock rule)
+        gets its candle's close time, converted with today's market offset."""
+        if p.expires_at is not None:
+            return p.expires_at
+        if p.valid_until_open is not None and self.interval_ms:
+            return p.valid_until_open + self.interval_ms - (self.market_offset() or 0)
+        return None
 
     @staticmethod
     def owns(p: Proposal, message: tuple[int, int] | None) -> bool:
@@ -304,7 +335,7 @@ class Confirmations:
         return message is None or p.message_id is None or (p.chat_id, p.message_id) == message
 
     def _expired(self, p: Proposal, cursor: int | None) -> bool:
-        if p.expires_at is not None and time.time() * 1000 >= p.expires_at:
+        if (deadline := self._deadline(p)) is not None and self.clock() * 1000 >= deadline:
             return True
         return p.valid_until_open is not None and cursor is not None and cursor >= p.valid_until_open
 

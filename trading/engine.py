@@ -99,6 +99,8 @@ class Engine(EngineGuards, EngineReports):
         self._filters: dict[str, SymbolFilters] = {}
         self._filters_lock = threading.Lock()
         self.live = LiveTrading(settings, notifier, self.symbol_filters)
+        if self.live.confirmations is not None:  # proposal deadlines by the market's clock
+            self.live.confirmations.market_offset = self.market_offset_ms
         self.whatif = WhatIf(settings, lambda: self._klines(), lambda: self.live.values, self.symbol_filters,
                              strategy=lambda: self.live.strategy)
         self.trader = self.live.trader

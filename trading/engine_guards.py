@@ -6,6 +6,7 @@ apart so the engine file stays about control and under the size rule."""
 from __future__ import annotations
 
 import logging
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -14,6 +15,8 @@ from trading.exchange.market import make_client
 from trading.notifier import Notice
 
 log = logging.getLogger("trading.engine")
+
+OFFSET_RETRY_SECONDS = 60.0  # /time asked again at most this often while it does not answer
 
 
 class EngineGuards:
@@ -27,6 +30,7 @@ class EngineGuards:
     halted: str | None
     _identity: Any
     _instance: str
+    _asked_offset: tuple[int | None, float] = (None, -OFFSET_RETRY_SECONDS - 1.0)
 
     def confirm(
         self, proposal_id: int, user_id: int | None, who: str | None = None, message: tuple[int, int] | None = None
@@ -86,6 +90,27 @@ class EngineGuards:
         except Exception as e:  # noqa: BLE001 (any failure means: no live price)
             log.info("no live price for %s from the exchange: %s", symbol, type(e).__name__)
             return None
+
+    def market_offset_ms(self) -> int | None:
+        """The market's clock minus ours (ms), so a proposal's candle close (market time)
+        becomes a wall-clock deadline: from the last candle that closed live, else the
+        exchange broker's measured offset, else Binance's /time asked once (paper mode right
+        after a start: the replay's clock is not the wall clock); None if none answers."""
+        sampled = self.trader.market_offset_ms
+        if sampled is not None:
+            return sampled
+        measured = getattr(self.trader.broker, "clock_offset_ms", None)
+        if measured is not None:
+            return measured
+        asked, at = self._asked_offset
+        if asked is None and time.monotonic() - at > OFFSET_RETRY_SECONDS:
+            try:
+                server = int(make_client(self.settings, timeout=5).futures_time()["serverTime"])
+                asked = server - int(time.time() * 1000)
+            except Exception as e:  # noqa: BLE001 (no answer: the wall clock is taken as the market's)
+                log.info("no exchange time for proposal deadlines: %s", type(e).__name__)
+            self._asked_offset = (asked, time.monotonic())
+        return asked
 
     def expire_proposals(self) -> int:
         """PROPOSAL_TTL expiry by the wall clock, whether or not candles are closing (a

@@ -79,8 +79,8 @@ class LiveTrading:
         self.confirmations = (
             Confirmations(
                 settings.db_path, notifier, ttl_seconds=settings.proposal_ttl, max_drift_pct=settings.max_drift_pct,
-                four_eyes_notional=settings.four_eyes_notional,
-            )
+                four_eyes_notional=settings.four_eyes_notional, interval_ms=settings.interval_ms,
+            )  # its market_offset is the engine's (Engine.market_offset_ms)
             # CONFIRM_ORDERS=off still proposes an order four-eyes must approve (propose_order)
             if (settings.confirm_orders or settings.four_eyes_notional is not None) and broker is not None
             else None

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
@@ -88,6 +89,7 @@ class Trader(TraderExits, FuturesRules, StrategySeam, TraderFollow):
         self.notifier = notifier
         self.journal = journal
         self.history_loader = history_loader
+        self.market_offset_ms: int | None = None  # the market's clock minus ours, at the last live close
         self.approver = approver  # trading.confirmations.Confirmations when CONFIRM_ORDERS=on
         self.instance = ""  # the database's instance id in exchange modes (client order ids)
         self.max_leverage = max_leverage
@@ -151,6 +153,8 @@ class Trader(TraderExits, FuturesRules, StrategySeam, TraderFollow):
                 fills += self._check_exits(book, candle)
             book.history.append(candle)
             book.last_close = book.last_price = candle.close
+            if not backfilled:  # it closed just now: the market's clock minus ours (proposal deadlines)
+                self.market_offset_ms = candle.open_time + self.interval_ms - int(time.time() * 1000)
             if self.approver is not None:
                 self.approver.expire_due(candle.open_time)
             decision = self._strategy_decides(book, candle)

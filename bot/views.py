@@ -33,6 +33,7 @@ NOTICE_ICONS = {
     "reconciled": "🔁",
     "candle_closed": "🕯",
     "storage_fault": "🛑",
+    "storage_busy": "⏳",
 }
 
 

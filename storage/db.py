@@ -29,6 +29,16 @@ from trading.logsafe import mask
 StorageError = sqlite3.Error
 
 
+def transient(e: BaseException) -> bool:
+    """A write refused only because another connection holds the lock (SQLITE_BUSY or
+    SQLITE_LOCKED after the busy timeout): it succeeds once the lock is released, unlike
+    a full, read-only or missing disk."""
+    code = getattr(e, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return isinstance(e, sqlite3.OperationalError) and "locked" in str(e)
+
+
 def _masked(params: object) -> object:
     if isinstance(params, dict):
         return {k: mask(v) if isinstance(v, str) else v for k, v in params.items()}

@@ -28,6 +28,7 @@ NOTICE_KINDS = {
     "proposal": "an order waiting for Confirm/Reject (carries the proposal; the chat adds the buttons)",
     "proposal_update": "a proposal reached its end without a press (expired); the chat edits its message",
     "order_refused": "the broker refused an order (symbol filters, margin); the text says why",
+    "storage_busy": "another process held the database's write lock; the stream retries the candle and goes on",
     "strategy_error": "a DataFrame strategy could not decide (populate raised, NaN or wrong columns): no order",
 }
 

@@ -10,6 +10,8 @@ old inode, every new one creates a fresh file). So:
 - `check_writable(path)`: at start, open, migrate and write once, so a directory, a
   read-only file or a full disk is one line naming DB_PATH, not a traceback later.
 - `FileIdentity`: the file's (device, inode) and instance id at start, compared later.
+- `integrity_problem(path)`: SQLite's `PRAGMA quick_check` at start, so a file damaged
+  while the bot was down (a torn WAL, a bad disk) is said, not silently traded on.
 """
 
 from __future__ import annotations
@@ -75,6 +77,24 @@ def check_writable(db_path: str | Path) -> None:
         raise
     except (sqlite3.Error, OSError) as e:
         raise StorageUnusable(f"DB_PATH: cannot use {db_path}: {_reason(e)}") from None
+
+
+QUICK_CHECK_ERRORS = 5  # quick_check stops after this many problems
+
+
+def integrity_problem(db_path: str | Path) -> str | None:
+    """None when SQLite's quick_check says "ok"; else what it found (at most
+    QUICK_CHECK_ERRORS lines, joined), or why the file could not be checked."""
+    if str(db_path) == ":memory:" or not Path(db_path).is_file():
+        return None
+    conn = sqlite3.connect(str(db_path), timeout=10.0)
+    try:
+        found = [str(r[0]) for r in conn.execute(f"PRAGMA quick_check({QUICK_CHECK_ERRORS})").fetchall()]
+    except sqlite3.DatabaseError as e:
+        return _reason(e)
+    finally:
+        conn.close()
+    return None if found == ["ok"] else "; ".join(found)
 
 
 def _reason(e: BaseException) -> str:

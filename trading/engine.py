@@ -26,7 +26,7 @@ from storage.state import RuntimeState, instance_id
 from trading.candles import Candle, ohlcv_line
 from trading.config import Settings
 from trading.confirmations import Outcome
-from trading.engine_guards import EngineGuards
+from trading.engine_guards import EngineGuards, check_integrity
 from trading.engine_reports import EngineReports
 from trading.exchange.account import AccountRefused, check_account, switch_to_one_way
 from trading.exchange.market import (
@@ -94,6 +94,7 @@ class Engine(EngineGuards, EngineReports):
     def __init__(self, settings: Settings, notifier: Notifier) -> None:
         # Before anything is written or said: every boundary masks these (trading/logsafe.py).
         register([settings.telegram_token, settings.binance_api_key, settings.binance_api_secret])
+        check_integrity(settings.db_path, notifier)  # before anything reads the file
         self.settings = settings
         self.notifier = notifier
         self._filters: dict[str, SymbolFilters] = {}

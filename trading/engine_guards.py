@@ -10,6 +10,7 @@ import time
 from decimal import Decimal
 from typing import Any
 
+from storage.guard import integrity_problem
 from trading.confirmations import Outcome, Proposal
 from trading.exchange.market import make_client
 from trading.notifier import Notice
@@ -136,3 +137,18 @@ class EngineGuards:
         self.notifier.notify(Notice("storage_fault", self.halted))
         self.stream.stop()
         return self.halted
+
+
+def check_integrity(db_path: str, notifier: Any) -> str | None:
+    """SQLite's quick_check at start (storage.guard.integrity_problem): a damaged file is
+    said once in the chat and the log, with what was found; the line, or None."""
+    damage = integrity_problem(db_path)
+    if damage is None:
+        return None
+    line = (
+        f"storage: DB_PATH={db_path} failed SQLite's quick_check at start: {damage[:300]}; stored rows "
+        "may be missing or wrong: stop the bot and restore a backup (or check the disk)"
+    )
+    log.error("%s", line)
+    notifier.notify(Notice("storage_fault", line))
+    return line

@@ -29,6 +29,7 @@ from bot import (  # noqa: F401  (these modules register commands and buttons)
     buttons,
     chart_commands,
     chats,
+    dashboard_commands,
     ops_commands,
     order_commands,
     param_commands,
@@ -205,6 +206,7 @@ async def on_startup(app: Application) -> None:
     notifier.bind(send, deliver, reach.make(app, notifier))
     app.bot_data["logs"].install()
     await app.bot.set_my_commands([BotCommand(c.name, c.description[:256]) for c in COMMANDS])
+    await dashboard_commands.set_menu_button(app)
     log.info("bot @%s serving chats %s", app.bot.username, engine.settings.telegram_chat_ids)
 
 

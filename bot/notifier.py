@@ -97,7 +97,19 @@ class TelegramNotifier:
         self._lanes = {"urgent": _Lane("urgent", True), "normal": _Lane("normal", False)}
         self._deliver: Deliver | None = None
         self._reach: Any = None  # bot.reach.ChatReach: what a 403 (bot removed) waits for
+        self._watchers: list[Callable[[Notice], None]] = []
         self.sent = 0
+
+    def watch(self, watcher: Callable[[Notice], None]) -> Callable[[], None]:
+        """Also hand every notice to `watcher` (the dashboard's live updates), on the thread
+        that notified; it must return at once. The chat's delivery is not changed by it.
+        Returns the function that stops the watching."""
+        self._watchers = [*self._watchers, watcher]
+
+        def stop() -> None:
+            self._watchers = [w for w in self._watchers if w is not watcher]
+
+        return stop
 
     def held(self) -> int:
         """Notices waiting to be sent, all lanes."""
@@ -114,12 +126,16 @@ class TelegramNotifier:
         lane = self._lanes["urgent" if notice.kind in URGENT_KINDS else "normal"]
         lane.pending.append(_Queued(notice.kind, notice_html(notice), solo))
         loop, wake = self._loop, lane.wake
-        if loop is None or wake is None:
-            return  # before the bot is up: bind() starts with what is queued
-        try:
-            loop.call_soon_threadsafe(wake.set)
-        except RuntimeError:  # loop closed: the bot is shutting down
-            log.info("notice after shutdown not sent: %s", notice.text)
+        if loop is not None and wake is not None:  # before the bot is up: bind() starts with what is queued
+            try:
+                loop.call_soon_threadsafe(wake.set)
+            except RuntimeError:  # loop closed: the bot is shutting down
+                log.info("notice after shutdown not sent: %s", notice.text)
+        for watcher in self._watchers:
+            try:
+                watcher(notice)
+            except Exception:
+                log.exception("a notice watcher failed on %s", notice.kind)
 
     # ---------------------------------------------------------------- event loop side
     def bind(self, send: Send, deliver: Deliver | None = None, reach: Any = None) -> None:

@@ -13,8 +13,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import replace
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 from html import escape
+from typing import Any
 
 from telegram import InlineKeyboardMarkup, Message
 from telegram.constants import ParseMode
@@ -133,9 +135,65 @@ async def _edit(app: Application, chat_id: int, message_id: int, p: Proposal, ru
             raise
 
 
-def _who(p) -> str:  # type: ignore[no-untyped-def]
+@dataclass(frozen=True)
+class ProposalPress:
+    """A Confirm or Reject of one proposal, by whom and on which message: a chat button's
+    press (`from_button`) or the dashboard's (`on_message`, the proposal's own message).
+    Both go through press_confirm/press_reject below, so the page and the chat take the very
+    same path (the engine's conditional update) and edit the message the same way."""
+
+    engine: Any
+    bot_data: dict[str, Any]
+    signer: Signer
+    chat_id: int
+    message_id: int | None
+    user_id: int | None
+    who: str
+    edit_text: Callable[[str, InlineKeyboardMarkup | None], Awaitable[object]]
+    drop_buttons: Callable[[], Awaitable[object]]
+
+    @property
+    def message(self) -> tuple[int, int] | None:
+        return (self.chat_id, self.message_id) if self.message_id is not None else None
+
+
+def from_button(p) -> ProposalPress:  # type: ignore[no-untyped-def]
+    """A press of the buttons under a message (bot.app.PressCtx)."""
     user = p.query.from_user
-    return f"@{user.username}" if user and user.username else f"user {p.user_id}"
+    message = p.query.message
+
+    async def edit_text(html: str, markup: InlineKeyboardMarkup | None) -> object:
+        return await p.query.edit_message_text(html, parse_mode=ParseMode.HTML, reply_markup=markup)
+
+    async def drop_buttons() -> object:
+        return await p.query.edit_message_reply_markup(reply_markup=None)
+
+    return ProposalPress(
+        p.engine, p.context.bot_data, p.signer, message.chat.id if message is not None else p.chat_id,
+        message.message_id if message is not None else None, p.user_id,
+        f"@{user.username}" if user and user.username else f"user {p.user_id}", edit_text, drop_buttons,
+    )
+
+
+def on_message(app: Application, chat_id: int, message_id: int | None, user_id: int, who: str) -> ProposalPress:
+    """A press from outside the chat (the dashboard) on the proposal's own message."""
+
+    async def edit_text(html: str, markup: InlineKeyboardMarkup | None) -> object:
+        if message_id is None:
+            return None
+        return await app.bot.edit_message_text(
+            html, chat_id=chat_id, message_id=message_id, parse_mode=ParseMode.HTML, reply_markup=markup
+        )
+
+    async def drop_buttons() -> object:
+        if message_id is None:
+            return None
+        return await app.bot.edit_message_reply_markup(chat_id=chat_id, message_id=message_id, reply_markup=None)
+
+    bot_data = app.bot_data
+    return ProposalPress(
+        bot_data["engine"], bot_data, bot_data["signer"], chat_id, message_id, user_id, who, edit_text, drop_buttons
+    )
 
 
 def _proposal_id(arg: str) -> tuple[int, str] | None:
@@ -144,45 +202,41 @@ def _proposal_id(arg: str) -> tuple[int, str] | None:
     return (int(pid), instance) if pid.isdigit() and len(pid) < 12 else None
 
 
-def _pressed(p) -> tuple[int, int] | None:  # type: ignore[no-untyped-def]
-    message = p.query.message
-    return (message.chat.id, message.message_id) if message is not None else None
-
-
-async def _older(p, audit: str) -> PressResult:  # type: ignore[no-untyped-def]
+async def _older(x: ProposalPress, audit: str) -> PressResult:
     """A button that is not its proposal's: say so and take the buttons off that message."""
-    if p.query.message is not None:
+    if x.message_id is not None:
         try:
-            await p.query.edit_message_reply_markup(reply_markup=None)
+            await x.drop_buttons()
         except BadRequest as e:
             if "not modified" not in str(e).lower():
                 raise
     return PressResult(f"{audit}: refused (button of an older proposal)", OLDER, alert=True)
 
 
-async def _answer(p, outcome: Outcome, audit: str) -> PressResult:  # type: ignore[no-untyped-def]
+async def _answer(x: ProposalPress, outcome: Outcome, audit: str) -> PressResult:
     """Answer the press with what it did; edit the pressed message afterwards, and only when
     what it shows changed (a storm of presses on a filled proposal edits nothing)."""
     if outcome.stale_button:
-        return await _older(p, audit.split(":")[0])
+        return await _older(x, audit.split(":")[0])
     result = PressResult(audit, outcome.line[:190], alert=not outcome.ok and not outcome.approvals)
-    if outcome.proposal is None or p.query.message is None:
+    if outcome.proposal is None or x.message_id is None:
         return result
     shown = outcome.proposal
-    rules = await off_loop(p.engine.symbol_filters, shown.symbol)
+    rules = await off_loop(x.engine.symbol_filters, shown.symbol)
     html = proposal_html(shown, rules, outcome.approvals)
     buttons = shown.status == "pending"
-    if not _changed(p.context.bot_data, p.chat_id, p.query.message.message_id, html, buttons):
+    message_id = x.message_id
+    if not _changed(x.bot_data, x.chat_id, message_id, html, buttons):
         return result
 
     async def edit() -> None:
-        markup = proposal_keyboard(p.signer, p.chat_id, shown.id, p.engine.instance_id) if buttons else None
+        markup = proposal_keyboard(x.signer, x.chat_id, shown.id, x.engine.instance_id) if buttons else None
         with urgent():
             try:
-                await p.query.edit_message_text(html, parse_mode=ParseMode.HTML, reply_markup=markup)
+                await x.edit_text(html, markup)
             except BadRequest as e:
                 if "not modified" not in str(e).lower():
-                    _forget(p.context.bot_data, p.chat_id, p.query.message.message_id)
+                    _forget(x.bot_data, x.chat_id, message_id)
                     raise
 
     return replace(result, then=edit)
@@ -209,19 +263,44 @@ def _forget(bot_data: dict, chat_id: int, message_id: int) -> None:  # type: ign
 PLACING_AFTER = 0.3  # s: a Confirm answered faster is shown only in its final state
 
 
-async def _show_placing(p, pid: int) -> None:  # type: ignore[no-untyped-def]
+async def _show_placing(x: ProposalPress, pid: int) -> None:
     """While the orders are in flight: "placing…", no buttons. Edited in the press's own
     coroutine, before its final edit, so the final state can never be overwritten by it."""
-    current = await off_loop(p.engine.proposal, pid)
-    if current is None or current.status not in ("confirmed", "placed") or p.query.message is None:
+    current = await off_loop(x.engine.proposal, pid)
+    if current is None or current.status not in ("confirmed", "placed") or x.message_id is None:
         return
-    if current.message_id not in (None, p.query.message.message_id):  # not this proposal's message
+    if current.message_id not in (None, x.message_id):  # not this proposal's message
         return
-    html = proposal_html(current, await off_loop(p.engine.symbol_filters, current.symbol))
-    if not _changed(p.context.bot_data, p.chat_id, p.query.message.message_id, html, False):
+    html = proposal_html(current, await off_loop(x.engine.symbol_filters, current.symbol))
+    if not _changed(x.bot_data, x.chat_id, x.message_id, html, False):
         return
     with urgent(), contextlib.suppress(BadRequest):
-        await p.query.edit_message_text(html, parse_mode=ParseMode.HTML, reply_markup=None)
+        await x.edit_text(html, None)
+
+
+async def press_confirm(x: ProposalPress, pid: int, instance: str) -> PressResult:
+    """Confirm #pid as `x.user_id` (an admin: the caller checked): the engine's conditional
+    update decides; the result says what to answer and `then` edits the message."""
+    if instance != x.engine.instance_id:
+        return await _older(x, f"confirm #{pid}")
+    placing = asyncio.ensure_future(off_loop(x.engine.confirm, pid, x.user_id, x.who, x.message))
+    done, _ = await asyncio.wait({placing}, timeout=PLACING_AFTER)
+    if not done:  # an exchange taking its time: say so on the message (buttons off) meanwhile
+        await _show_placing(x, pid)
+    outcome: Outcome = await placing
+    audit = f"confirm #{pid}: " + (outcome.proposal.status if outcome.proposal else "unknown proposal")
+    if outcome.approvals:
+        audit = f"confirm #{pid}: approval {len(outcome.approvals)} of 2"
+    elif not outcome.ok and outcome.proposal is not None and outcome.proposal.status in ("pending", "placed", "filled"):
+        audit = f"confirm #{pid}: refused ({outcome.line})"
+    return await _answer(x, outcome, audit)
+
+
+async def press_reject(x: ProposalPress, pid: int, instance: str) -> PressResult:
+    if instance != x.engine.instance_id:
+        return await _older(x, f"reject #{pid}")
+    outcome: Outcome = await off_loop(x.engine.reject, pid, x.user_id, x.who, x.message)
+    return await _answer(x, outcome, f"reject #{pid}: " + ("rejected" if outcome.ok else f"refused ({outcome.line})"))
 
 
 @button_action("prop:confirm", admin=True)
@@ -229,20 +308,7 @@ async def confirm(p, arg: str) -> PressResult:  # type: ignore[no-untyped-def]
     parsed = _proposal_id(arg)
     if parsed is None:
         return PressResult("refused: bad proposal id", "This button is not valid.", alert=True)
-    pid, instance = parsed
-    if instance != p.engine.instance_id:
-        return await _older(p, f"confirm #{pid}")
-    placing = asyncio.ensure_future(off_loop(p.engine.confirm, pid, p.user_id, _who(p), _pressed(p)))
-    done, _ = await asyncio.wait({placing}, timeout=PLACING_AFTER)
-    if not done:  # an exchange taking its time: say so on the message (buttons off) meanwhile
-        await _show_placing(p, pid)
-    outcome: Outcome = await placing
-    audit = f"confirm #{pid}: " + (outcome.proposal.status if outcome.proposal else "unknown proposal")
-    if outcome.approvals:
-        audit = f"confirm #{pid}: approval {len(outcome.approvals)} of 2"
-    elif not outcome.ok and outcome.proposal is not None and outcome.proposal.status in ("pending", "placed", "filled"):
-        audit = f"confirm #{pid}: refused ({outcome.line})"
-    return await _answer(p, outcome, audit)
+    return await press_confirm(from_button(p), *parsed)
 
 
 @button_action("prop:reject", admin=True)
@@ -250,11 +316,7 @@ async def reject(p, arg: str) -> PressResult:  # type: ignore[no-untyped-def]
     parsed = _proposal_id(arg)
     if parsed is None:
         return PressResult("refused: bad proposal id", "This button is not valid.", alert=True)
-    pid, instance = parsed
-    if instance != p.engine.instance_id:
-        return await _older(p, f"reject #{pid}")
-    outcome: Outcome = await off_loop(p.engine.reject, pid, p.user_id, _who(p), _pressed(p))
-    return await _answer(p, outcome, f"reject #{pid}: " + ("rejected" if outcome.ok else f"refused ({outcome.line})"))
+    return await press_reject(from_button(p), *parsed)
 
 
 EXPIRY_CHECK_SECONDS = 1.0  # PROPOSAL_TTL is checked this often, stream or no stream

@@ -28,6 +28,7 @@ from bot.app import (
     on_startup,
 )
 from bot.notifier import TelegramNotifier
+from bot.webapp import server as webapp
 from trading.config import Settings
 from trading.engine import Engine
 
@@ -78,6 +79,7 @@ async def serve(
         await stale.prepare(app, app.bot_data["stale"], lambda: asyncio.to_thread(engine.remembered, "alive_at"))
         await asyncio.to_thread(engine.remember, "alive_at", f"{time.time():.0f}")
         await app.start()
+        await webapp.start(app)  # the dashboard, when WEBAPP_URL is set
         assert app.updater is not None
         await app.updater.start_polling(
             poll_interval=0.0, timeout=poll_timeout, drop_pending_updates=False,
@@ -91,6 +93,7 @@ async def serve(
             await stop.wait()
         finally:
             await app.updater.stop()
+            await webapp.stop(app)
             # Stop the stream while the loop still runs, so "socket stopped" is delivered.
             if engine.stream.running:
                 await asyncio.to_thread(engine.close)

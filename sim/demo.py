@@ -13,6 +13,7 @@ import logging
 import os
 import re
 import shutil
+import socket
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -160,7 +161,7 @@ def start_exchange(market: Market, data: str | None, speed: float, broker: str =
 
 def demo_settings(
     ex: Any, api: Any, db_path: Path, market: Market, environ: Mapping[str, str] | None = None,
-    broker: str = "paper",
+    broker: str = "paper", webapp_port: int = 0,
 ) -> Any:
     """The bot's settings: loopback URLs, the demo chat, paper mode (or, with broker
     "exchange", demo mode against the replay exchange: demo_exchange.py), demo/ for the
@@ -185,6 +186,10 @@ def demo_settings(
                 "DB_PATH": str(db_path),
                 "LOG_LEVEL": "WARNING",
                 "STREAM_STALE_SECONDS": "10",
+                # The dashboard on a loopback port (README "The dashboard").
+                "WEBAPP_URL": f"http://127.0.0.1:{webapp_port}",
+                "WEBAPP_HOST": "127.0.0.1",
+                "WEBAPP_PORT": str(webapp_port),
                 **(exchange_settings(ex) if broker == "exchange" else {}),
             },
             env_file=None,
@@ -200,6 +205,13 @@ class _Placeholder:
     base_url = "http://127.0.0.1:1/bot"
     rest_url = "http://127.0.0.1:1"
     ws_url = "ws://127.0.0.1:1/market"
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on now (the dashboard's)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def lock_demo_dir(folder: Path = DEMO_DIR) -> IO[str]:
@@ -280,7 +292,9 @@ def run_demo(
             raise
         try:
             api.add_chat(DEMO_CHAT, "group", "Demo traders")
-            settings = demo_settings(ex, api, db_path, market, broker=broker)
+            api.add_member(DEMO_CHAT, DEMO_ADMIN)
+            api.add_member(DEMO_CHAT, DEMO_GUEST)
+            settings = demo_settings(ex, api, db_path, market, broker=broker, webapp_port=free_port())
             bot = BotThread(
                 settings, rate_limits=DEMO_LIMITS, poll_timeout=2, feed_check_seconds=2.0
             )
@@ -301,8 +315,14 @@ def run_demo(
             print(_banner(market, data, speed, api.bot_username, photos, settings))
             if broker == "exchange":
                 print(BANNER_EXCHANGE)
+            page = f"{settings.webapp_url}/"
+            print(
+                f"The dashboard (open it in a browser; as user {DEMO_ADMIN}, for an hour; "
+                f"/as {DEMO_GUEST} prints a non-admin's):\n  "
+                + api.open_web_app(page, DEMO_ADMIN, start_param=str(DEMO_CHAT))
+            )
             commands = console_commands(ex) if broker == "exchange" else None
-            chat = make_console(api, DEMO_CHAT, DEMO_ADMIN, photo_dir=str(photos), commands=commands)
+            chat = make_console(api, DEMO_CHAT, DEMO_ADMIN, photo_dir=str(photos), commands=commands, dashboard=page)
             _log_above_prompt(log_handler, chat)
             chat.run(sys.stdin)
             return 0

@@ -3,6 +3,9 @@
 Every variable name here is documented in the README and `.env.example`; renaming one
 breaks users' deployments, so treat them as an API. Validation happens once at start and
 a bad value raises `ConfigError` whose message is one line naming the variable.
+
+It is over 400 lines because it is the one place where every setting is read and validated:
+splitting the contract across files would let a variable go undocumented or unchecked.
 """
 
 from __future__ import annotations
@@ -92,6 +95,11 @@ class Settings:
     # from BINANCE_WS_URL: its trailing /market becomes /private).
     stop_working_type: str = "MARK_PRICE"
     binance_user_ws_url: str = ""
+    # The dashboard Mini App (README "The dashboard"): off unless webapp_url is set.
+    webapp_url: str = ""  # the public base Telegram opens (https; http only on loopback)
+    webapp_host: str = "0.0.0.0"  # where the bot's web server listens
+    webapp_port: int = 8080  # WEBAPP_PORT, else the platform's PORT
+    webapp_auth_max_age: float = 3600.0  # s: initData older than this is refused (401)
 
     @property
     def interval_ms(self) -> int:
@@ -236,6 +244,29 @@ def _ws_url(raw: str) -> str:
             f"only under /market: use {root}/market"
         )
     return value
+
+
+def _webapp_url(raw: str) -> str:
+    """WEBAPP_URL: Telegram opens Mini Apps over https only; http is allowed on a loopback
+    host (the offline demo, tests). A path is kept (a platform may serve under one)."""
+    if not raw:
+        return ""
+    value = _url("WEBAPP_URL", raw, ("https", "http"))
+    if "?" in value or "#" in value:
+        raise ConfigError(f"WEBAPP_URL: {raw[:64]!r} must be a base address without ? or #")
+    host = value.split("://", 1)[1].split("/")[0].rsplit(":", 1)[0].strip("[]").lower()
+    if value.startswith("http://") and host not in ("127.0.0.1", "localhost", "::1"):
+        raise ConfigError(
+            f"WEBAPP_URL: {value} is http; Telegram opens Mini Apps only over https "
+            "(http is allowed on 127.0.0.1 or localhost)"
+        )
+    return value
+
+
+def _port(name: str, raw: str) -> int:
+    if not (raw.isascii() and raw.isdigit()) or not 0 <= int(raw) <= 65535:
+        raise ConfigError(f"{name}: {raw[:32]!r} is not a TCP port (0 to 65535)")
+    return int(raw)
 
 
 def _report_time(raw: str) -> dt_time:
@@ -385,4 +416,8 @@ def load_settings(
         ),
         stop_working_type=working_type,
         binance_user_ws_url=user_ws,
+        webapp_url=_webapp_url(get("WEBAPP_URL")),
+        webapp_host=get("WEBAPP_HOST", "0.0.0.0"),
+        webapp_port=_port("WEBAPP_PORT" if get("WEBAPP_PORT") else "PORT", get("WEBAPP_PORT") or get("PORT", "8080")),
+        webapp_auth_max_age=_number("WEBAPP_AUTH_MAX_AGE", get("WEBAPP_AUTH_MAX_AGE", "3600"), minimum=10),
     )

@@ -238,8 +238,10 @@ class ConsoleChat:
         settle: float = 1.0,
         drain_timeout: float = 20.0,
         commands: dict[str, Callable[[str], str]] | None = None,
+        dashboard: str | None = None,
     ) -> None:
-        """`commands` are extra console commands (not sent to the bot): `/name rest` writes
+        """`dashboard`: the dashboard's page; `/as <id>` then prints its address with that
+        user's initData. `commands` are extra console commands (not sent to the bot): `/name rest` writes
         what commands["/name"](rest) returns (the demo's /hand and /exchange).
         `wait_replies` > 0 is for lines from a pipe rather than a person: each sent line
         waits up to that many seconds for the bot's answer and then until the bot has been
@@ -258,6 +260,7 @@ class ConsoleChat:
         self.settle = settle
         self.drain_timeout = drain_timeout
         self.commands = dict(commands or {})
+        self.dashboard = dashboard
         self._lock = threading.RLock()
         self._prompt_shown = False
         self._interactive = prompt and _isatty(self.out)
@@ -367,6 +370,10 @@ class ConsoleChat:
         self.user_id = int(parts[0])
         self.first_name = parts[1] if len(parts) > 1 else f"User{self.user_id}"
         self.write(f"(now speaking as user {self.user_id}, {self.first_name})")
+        if self.dashboard:
+            self.api.add_member(self.chat_id, self.user_id, self.first_name)
+            url = self.api.open_web_app(self.dashboard, self.user_id, start_param=str(self.chat_id))
+            self.write(f"(the dashboard as user {self.user_id}: {url})")
 
     def _switch_chat(self, rest: str) -> None:
         if not re.fullmatch(r"-?\d+", rest):
@@ -584,6 +591,7 @@ def make_console(
     prompt: bool = True,
     wait_replies: float | None = None,
     commands: dict[str, Callable[[str], str]] | None = None,
+    dashboard: str | None = None,
 ) -> ConsoleChat:
     """The chat `run_console` runs. With piped input (no terminal) each line waits up to 10 s
     for the bot's reply unless `wait_replies` says otherwise, so that the output reads in
@@ -599,6 +607,7 @@ def make_console(
         prompt=prompt,
         wait_replies=wait_replies,
         commands=commands,
+        dashboard=dashboard,
     )
 
 

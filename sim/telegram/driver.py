@@ -104,6 +104,7 @@ class ChatDriver(GroupEvents):
             title = chat_title if chat_type != "private" else None
             chat = state.ensure_chat(chat_id, chat_type, title, first_name, username)
             user = state.ensure_user(user_id, first_name, username)
+            state.members.setdefault(chat_id, set()).add(user_id)
             message: dict[str, Any] = {
                 "message_id": state.new_message_id(chat_id),
                 "from": copy.deepcopy(user),
@@ -153,6 +154,7 @@ class ChatDriver(GroupEvents):
             if message is None or message["from"]["id"] != state.identity.id:
                 raise LookupError(f"no bot message {message_id} in chat {chat_id}")
             user = state.ensure_user(user_id, first_name, username)
+            state.members.setdefault(chat_id, set()).add(user_id)
             query_id = str(next(state.callback_ids))
             query = {
                 "id": query_id,
@@ -169,6 +171,17 @@ class ChatDriver(GroupEvents):
                 "from": copy.deepcopy(user),
             }
             return self._updates.push("callback_query", query)
+
+    def add_member(self, chat_id: int, user_id: int, first_name: str = "Alice", username: str | None = None) -> None:
+        """`user_id` joins the group (getChatMember answers `member`); speaking there does too."""
+        with self._state.lock:
+            self._state.ensure_user(user_id, first_name, username)
+            self._state.members.setdefault(chat_id, set()).add(user_id)
+
+    def remove_member(self, chat_id: int, user_id: int) -> None:
+        """`user_id` leaves the group (getChatMember answers `left`)."""
+        with self._state.lock:
+            self._state.members.get(chat_id, set()).discard(user_id)
 
     def flood(
         self,

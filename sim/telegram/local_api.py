@@ -31,6 +31,7 @@ from sim.telegram.message_methods import MessageMethods
 from sim.telegram.server import HttpServer
 from sim.telegram.state import MESSAGE_METHODS, BotIdentity, Call, ChatState
 from sim.telegram.updates import UpdateQueue
+from sim.telegram.web_apps import WebAppMethods, launch_url
 from sim.telegram.wire import NOT_FOUND, ApiError, bad, error_response, json_response, read_params
 
 __all__ = ["DEFAULT_TOKEN", "MESSAGE_METHODS", "ApiError", "Call", "LocalBotApi"]
@@ -77,9 +78,11 @@ class LocalBotApi(ChatDriver):
         self._server = HttpServer(
             host, port, self._on_method, self._on_file, updates.bind, updates.close
         )
+        self.web_apps = WebAppMethods(state)
         handlers: dict[str, Any] = {
             **updates.handlers(),
             **BotMethods(state).handlers(),
+            **self.web_apps.handlers(),
             **MessageMethods(state, self._files).handlers(),
             **self._files.handlers(),
         }
@@ -121,6 +124,11 @@ class LocalBotApi(ChatDriver):
     def file_url(self) -> str:
         """Where getFile's file_path is downloadable: `file_url + token + "/" + file_path`."""
         return f"http://{self.host}:{self.port}/file/bot"
+
+    def open_web_app(self, page: str, user_id: int, *, start_param: str | None = None, **kwargs: Any) -> str:
+        """What a Telegram client opens when `user_id` taps the Mini App: `page` with the
+        launch parameters (signed initData) in its fragment."""
+        return launch_url(page, self.web_apps.init_data(user_id, start_param=start_param, **kwargs))
 
     # -- lifecycle -------------------------------------------------------------------------------
 

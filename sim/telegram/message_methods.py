@@ -123,7 +123,7 @@ class MessageMethods:
         self, chat_id: int, params: dict[str, Any], fields: dict[str, Any], extras: dict[str, Any]
     ) -> Result:
         """Stores a new bot message after the checks every send method shares."""
-        markup = inline_markup(params, inline_only=False)
+        markup = inline_markup(params, inline_only=False, private=self._private(chat_id))
         reply = reply_to(self._state, chat_id, params)
         fields = {"reply_to_message": reply, **fields, "reply_markup": markup}
         message = self._state.store_bot_message(chat_id, fields, extras)
@@ -205,8 +205,11 @@ class MessageMethods:
     def edit_message_reply_markup(self, params: dict[str, Any], files: Any) -> Result:
         with self._state.lock:
             key, message = self._state.editable(params)
-            markup = inline_markup(params, inline_only=True)
+            markup = inline_markup(params, inline_only=True, private=self._private(key[0]))
             return self._state.apply_edit(key, message, {"reply_markup": markup})
+
+    def _private(self, chat_id: int) -> bool:
+        return self._state.chats.get(chat_id, {}).get("type") == "private"
 
     def _edit(
         self,
@@ -217,7 +220,7 @@ class MessageMethods:
         changes: dict[str, Any],
     ) -> Result:
         # Without reply_markup Telegram drops the keyboard, like this does.
-        changes["reply_markup"] = inline_markup(params, inline_only=True)
+        changes["reply_markup"] = inline_markup(params, inline_only=True, private=self._private(key[0]))
         result, view = self._state.apply_edit(key, message, changes)
         raw = {"raw_text": params.get(text_key), "parse_mode": params.get("parse_mode")}
         self._state.extras[key].update(raw)

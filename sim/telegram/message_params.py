@@ -61,8 +61,10 @@ def formatted(
     return text, parsed
 
 
-def inline_markup(params: dict[str, Any], *, inline_only: bool) -> dict[str, Any] | None:
-    """Validates reply_markup; only an inline keyboard becomes part of the Message."""
+def inline_markup(params: dict[str, Any], *, inline_only: bool, private: bool = True) -> dict[str, Any] | None:
+    """Validates reply_markup; only an inline keyboard becomes part of the Message. A
+    `web_app` button outside a private chat is refused as Telegram refuses it
+    (BUTTON_TYPE_INVALID: "Available only in private chats between a user and the bot")."""
     markup = params.get("reply_markup")
     if markup in (None, ""):
         return None
@@ -80,6 +82,8 @@ def inline_markup(params: dict[str, Any], *, inline_only: bool) -> dict[str, Any
     for row in rows:
         for button in row:
             _check_button(button)
+            if not private and isinstance(button, dict) and "web_app" in button:
+                raise bad("BUTTON_TYPE_INVALID")
     if not any(rows):
         return None
     return {"inline_keyboard": copy.deepcopy(rows)}

@@ -89,6 +89,7 @@ class ChatState:
         self.calls: list[Call] = []
         self.chats: dict[int, dict[str, Any]] = {}
         self.users: dict[int, dict[str, Any]] = {}
+        self.members: dict[int, set[int]] = {}  # group → the users in it (getChatMember)
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}
         # Bot-sent messages: send order, and what the JSON message cannot hold.
         self.bot_messages: list[tuple[int, int]] = []

@@ -1,0 +1,188 @@
+"""The dashboard Mini App over HTTP, the real bot polling the local Bot API and trading on the
+replay exchange: who may see it (initData validated on every request, members only), that
+its figures are /status's, /pnl's and /balance's to the cent, that an admin's Confirm from
+the page places one order and edits the proposal's chat message exactly as the button
+would, that everyone else's POST is refused and audited, and that no secret reaches it."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from tests.dashboard import PUBLIC, base, dashboard_world, http, init_data, state
+from tests.test_bot_e2e import ADMIN, GROUP, GUEST, World, source  # noqa: F401  (fixture)
+from tests.test_orders_e2e import press, proposal_message
+
+STRANGER = 4242  # a Telegram user in no served chat
+
+
+def text_after(message: str, head: str) -> str:
+    return next(line for line in message.split("\n") if line.startswith(head))[len(head):]
+
+
+def test_initdata_is_checked_on_every_request(source, tmp_path):  # noqa: F811
+    w = dashboard_world(source, tmp_path)
+    try:
+        good = init_data(w, ADMIN)
+        assert http(w, "GET", "/api/state", good)[0] == 200
+        tampered = good.replace("Ada", "Eve")
+        expired = init_data(w, ADMIN, auth_date=int(time.time()) - 3601)
+        foreign = init_data(w, ADMIN, token="999:ANOTHER-BOT-TOKEN")
+        future = init_data(w, ADMIN, auth_date=int(time.time()) + 3600)
+        no_hash = good.rsplit("&hash=", 1)[0]
+        for bad in (None, "", tampered, expired, foreign, future, no_hash, good + "&hash=00", "x" * 5000):
+            for path in ("/api/state", "/api/events", "/api/chart.png", "/api/equity.png"):
+                status, _, body = http(w, "GET", path, bad)
+                assert (status, body) == (401, b"unauthorized"), (path, bad and bad[:40], status, body)
+            status, _, body = http(w, "POST", "/api/proposals/1/confirm", bad, {"instance": "x"})
+            assert (status, body) == (401, b"unauthorized")
+        # A valid initData, but its user is in no served chat: nothing shown either.
+        w.api.add_member(-100777, STRANGER, "Sam")  # known to Telegram, not in the group
+        status, _, body = http(w, "GET", "/api/state", init_data(w, STRANGER))
+        assert status == 403 and b"not a member" in body
+        w.api.add_member(GROUP, STRANGER, "Sam")
+        w.bot.app.bot_data["dashboard"].members.forget()
+        assert http(w, "GET", "/api/state", init_data(w, STRANGER))[0] == 200
+        assert state(w, GUEST)["me"] == {"id": GUEST, "who": "@gus", "admin": False}
+        assert state(w, ADMIN)["me"]["admin"] is True
+    finally:
+        w.close()
+
+
+def test_the_page_shows_the_chats_numbers_to_the_cent(source, tmp_path):  # noqa: F811
+    w = dashboard_world(source, tmp_path)
+    try:
+        mark = w.api.mark()
+        w.say("/long 0.01")
+        assert press(w, ADMIN, proposal_message(w, mark, 1), 0).startswith("filled: BUY 0.010 BTCUSDT")
+        s = state(w)
+        status = w.reply("/status", "Position:")["text"]
+        assert s["positions"][0]["line"] == text_after(status, "Position: ")
+        assert s["status_text"].split("\n")[-2:] == status.split("\n")[-2:]
+        pos = s["positions"][0]
+        assert (pos["side"], pos["qty"]) == ("long", "0.010")
+        assert f"@ {pos['entry']} · mark {pos['mark']} · uPnL {pos['upnl']} USDT" in pos["line"]
+        pnl = w.reply("/pnl", "PnL · today")["text"].split("\n")
+        assert s["pnl"]["today"]["lines"] == pnl[1:3]
+        assert s["pnl"]["today"]["unrealized"] + " USDT" == text_after(pnl[2], "Unrealized (open position): ")
+        balance = w.reply("/balance", "Balance · paper")["text"].split("\n")
+        assert s["account"]["lines"] == balance
+        a = s["account"]
+        assert balance[1] == f"Wallet: {a['wallet']} USDT" and balance[2] == f"Equity: {a['equity']} USDT"
+        assert balance[3] == f"Margin used: {a['margin']} USDT · available {a['available']} USDT"
+        trades = w.reply("/trades", "Last 1 fill")["text"]
+        t = s["trades"][0]
+        assert f"{t['leg']:<7} {t['side']:<4} {t['qty']} {t['symbol']} @ {t['price']}  fee {t['fee']} USDT" in trades
+        schema, values = w.engine.params()
+        assert s["strategy"] == w.engine.strategy and len(s["params"]) == len(schema.params)
+    finally:
+        w.close()
+
+
+def test_confirm_from_the_page_places_once_and_edits_the_chat_message(source, tmp_path):  # noqa: F811
+    w = dashboard_world(source, tmp_path)
+    try:
+        mark = w.api.mark()
+        w.say("/long 0.01")
+        msg = proposal_message(w, mark, 1)
+        s = state(w)
+        assert [p["id"] for p in s["proposals"]] == [1] and s["proposals"][0]["actionable"]
+        assert "Order proposal #1: long BTCUSDT" in s["proposals"][0]["text"]
+        body = {"instance": s["instance"]}
+        # Refused, each with nothing placed: a guest's valid initData, a cross-origin request,
+        # a form post (no JSON), another database's proposal.
+        status, _, answer = http(w, "POST", "/api/proposals/1/confirm", init_data(w, GUEST), body)
+        assert status == 403 and json.loads(answer)["note"] == "Not allowed: only admins can do that."
+        evil = {"Origin": "https://evil.example"}
+        assert http(w, "POST", "/api/proposals/1/confirm", init_data(w, ADMIN), body, evil)[0] == 403
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        assert http(w, "POST", "/api/proposals/1/confirm", init_data(w, ADMIN), body, form)[0] == 415
+        status, _, answer = http(w, "POST", "/api/proposals/1/confirm", init_data(w, ADMIN), {"instance": "0ld"})
+        assert json.loads(answer)["note"] == "This button belongs to an older proposal."
+        assert w.engine.proposal(1).status == "pending" and w.engine.recent_fills(5) == []
+
+        mark = w.api.mark()
+        status, _, answer = http(w, "POST", "/api/proposals/1/confirm", init_data(w, ADMIN), body,
+                                 {"Origin": PUBLIC})
+        assert status == 200 and json.loads(answer)["note"].startswith("filled: BUY 0.010 BTCUSDT"), answer
+        edit = w.api.wait_for(lambda c: c.method == "editMessageText" and c.ok, start=mark, timeout=10)
+        assert edit is not None and int(edit.params["message_id"]) == msg["message_id"]
+        shown = next(m for m in w.api.sent(GROUP) if m["message_id"] == msg["message_id"])
+        assert "filled: BUY 0.010 BTCUSDT" in shown["text"] and "reply_markup" not in shown
+        # Again, from the page or the chat: nothing more is placed.
+        status, _, answer = http(w, "POST", "/api/proposals/1/confirm", init_data(w, ADMIN), body)
+        assert "no longer pending" in json.loads(answer)["note"]
+        assert "no longer pending" in press(w, ADMIN, msg, 0)
+        assert len(w.engine.recent_fills(5)) == 1
+        audit = [(r["user_id"], r["action"], r["detail"], r["outcome"]) for r in w.engine.audit_log(20)]
+        assert (GUEST, "dashboard", "confirm #1", "refused: not admin") in audit
+        assert (ADMIN, "dashboard", "confirm #1", "confirm #1: filled") in audit
+        assert state(w)["proposals"] == []
+
+        # Reject from the page: the message says who, as the chat's Reject does.
+        mark = w.api.mark()
+        w.say("/close")
+        close_msg = proposal_message(w, mark, 2)
+        status, _, answer = http(w, "POST", "/api/proposals/2/reject", init_data(w, ADMIN), body)
+        assert json.loads(answer)["note"] == f"rejected by user {ADMIN}"  # (the admin has no @username now)
+        assert w.api.wait_for_text(GROUP, f"rejected by user {ADMIN}", start=mark)
+        shown = next(m for m in w.api.sent(GROUP) if m["message_id"] == close_msg["message_id"])
+        assert "reply_markup" not in shown and w.engine.proposal(2).status == "rejected"
+        assert w.engine.trader.portfolio.side("BTCUSDT") == 1
+    finally:
+        w.close()
+
+
+def test_no_secret_reaches_the_page(source, tmp_path):  # noqa: F811
+    key, secret = "KEY-a8f3e1d2c4b5", "SECRET-9c7d6e5f4a3b"
+    w = dashboard_world(source, tmp_path, BINANCE_API_KEY=key, BINANCE_API_SECRET=secret)
+    try:
+        mark = w.api.mark()
+        w.say("/long 0.01")
+        assert press(w, ADMIN, proposal_message(w, mark, 1), 0).startswith("filled")
+        w.say("/short 0.01")
+        assert w.api.wait_for_text(GROUP, "Order proposal #2", start=mark)
+        dash = w.bot.app.bot_data["dashboard"]
+        token = w.settings.telegram_token
+        forbidden = [token, token.split(":")[1], key, secret, dash._key.hex(), w.bot.app.bot_data["signer"]._key.hex()]
+        init = init_data(w, ADMIN)
+        bodies = []
+        for path in ("/", "/static/app.js", "/static/app.css", "/api/state", "/api/chart.png", "/api/equity.png"):
+            status, headers, body = http(w, "GET", path, init)
+            assert status == 200, path
+            bodies.append(body + json.dumps(headers).encode())
+        status, headers, body = http(w, "GET", "/api/events", init, read=65536)
+        assert status == 200 and headers["Content-Type"] == "text/event-stream" and body.startswith(b"event: state")
+        bodies.append(body)
+        for body in bodies:
+            for s in forbidden:
+                assert s.encode() not in body and s.lower().encode() not in body.lower()
+    finally:
+        w.close()
+
+
+def test_dashboard_command_and_menu_button(source, tmp_path):  # noqa: F811
+    w = dashboard_world(source, tmp_path)
+    try:
+        msg = w.reply("/dashboard", "The dashboard")
+        button = msg["reply_markup"]["inline_keyboard"][0][0]
+        assert button["url"] == f"https://t.me/{w.api.bot_username}?startapp={GROUP}"
+        assert w.api.web_apps.get_chat_menu_button({}, None)[0] == {
+            "type": "web_app", "text": "Dashboard", "web_app": {"url": PUBLIC + "/"},
+        }
+        status, headers, page = http(w, "GET", "/")
+        assert status == 200 and b"static/app.js" in page and "script-src 'self'" in headers["Content-Security-Policy"]
+        assert base(w).startswith("http://127.0.0.1:")
+    finally:
+        w.close()
+
+
+def test_dashboard_off_says_how_to_turn_it_on(source, tmp_path):  # noqa: F811
+    w = World(source, tmp_path)
+    try:
+        assert "dashboard" not in w.bot.app.bot_data
+        msg = w.reply("/dashboard", "The dashboard is off")
+        assert "WEBAPP_URL" in msg["text"] and "reply_markup" not in msg
+        assert w.api.web_apps.get_chat_menu_button({}, None)[0] == {"type": "default"}
+    finally:
+        w.close()

@@ -186,3 +186,42 @@ def test_dashboard_off_says_how_to_turn_it_on(source, tmp_path):  # noqa: F811
         assert w.api.web_apps.get_chat_menu_button({}, None)[0] == {"type": "default"}
     finally:
         w.close()
+
+
+def test_a_confirm_before_the_proposal_message_is_recorded_still_edits_it(source, tmp_path):  # noqa: F811
+    """The page lists a proposal as soon as it is stored; its chat message may still be on its
+    way (here Telegram answers the first send with 429). The press waits for the message, so
+    the message ends filled and without buttons, as after a button press."""
+    w = dashboard_world(source, tmp_path)
+    try:
+        w.api.flood(count=1, retry_after=1, methods=("sendMessage",))
+        mark = w.api.mark()
+        w.say("/long 0.01")
+        deadline = time.monotonic() + 10
+        while w.engine.proposal(1) is None and time.monotonic() < deadline:
+            time.sleep(0.01)  # polling a condition: the proposal stored, its message not yet posted
+        assert w.engine.proposal(1).message_id is None
+        status, _, answer = http(w, "POST", "/api/proposals/1/confirm", init_data(w, ADMIN), {"instance": w.engine.instance_id})
+        assert json.loads(answer)["note"].startswith("filled: BUY 0.010 BTCUSDT"), answer
+        msg = proposal_message(w, mark, 1)
+        assert w.api.wait_for_text(GROUP, "filled: BUY 0.010 BTCUSDT", start=mark)
+        shown = next(m for m in w.api.sent(GROUP) if m["message_id"] == msg["message_id"])
+        assert "filled: BUY 0.010" in shown["text"] and "reply_markup" not in shown, shown
+    finally:
+        w.close()
+
+
+def test_an_open_page_does_not_hold_the_bots_shutdown_up(source, tmp_path):  # noqa: F811
+    import http.client
+
+    w = dashboard_world(source, tmp_path)
+    conn = http.client.HTTPConnection("127.0.0.1", w.bot.app.bot_data["dashboard"].port, timeout=10)
+    try:
+        conn.request("GET", "/api/events", headers={"Authorization": "tma " + init_data(w, ADMIN)})
+        response = conn.getresponse()
+        assert response.status == 200 and response.read1(65536).startswith(b"event: state")
+        w.bot.stop(timeout=10)  # the page stays open meanwhile
+        assert w.bot._thread is not None and not w.bot._thread.is_alive()
+    finally:
+        conn.close()
+        w.close()

@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).with_name("static")
 HEARTBEAT = 15.0  # s: a comment line keeps proxies from closing an idle event stream
+MESSAGE_WAIT = 3.0  # s a press waits for its proposal's chat message to be recorded
 FAILED = "That did not work (Telegram or the exchange did not answer); try again."
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -63,6 +64,7 @@ class Dashboard:
         self.feed = LiveFeed(lambda: page.build(self.engine))
         self._charts: dict[str, tuple[str, bytes]] = {}
         self._unwatch: Any = None
+        self._streams: set[asyncio.Task[Any]] = set()  # open event streams, ended at shutdown
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
         self.web = web.Application(middlewares=[_headers])
@@ -80,7 +82,7 @@ class Dashboard:
     async def start(self) -> None:
         self.feed.start()
         self._unwatch = self.app.bot_data["notifier"].watch(self.feed.poke)
-        self._runner = web.AppRunner(self.web, access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(self.web, access_log=None, handle_signals=False, shutdown_timeout=2.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.settings.webapp_host, self.settings.webapp_port)
         await site.start()
@@ -93,6 +95,8 @@ class Dashboard:
         if self._unwatch is not None:
             self._unwatch()
         await self.feed.stop()
+        for task in list(self._streams):  # an open page's stream would hold the shutdown up
+            task.cancel()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -141,6 +145,9 @@ class Dashboard:
         )
         await response.prepare(request)
         q = self.feed.subscribe()
+        task = asyncio.current_task()
+        if task is not None:
+            self._streams.add(task)
         try:
             await response.write(_event(await self.feed.current()))
             while time.time() < ends:
@@ -154,6 +161,8 @@ class Dashboard:
             pass
         finally:
             self.feed.unsubscribe(q)
+            if task is not None:
+                self._streams.discard(task)
         return response
 
     async def _chart(self, request: web.Request) -> web.Response:
@@ -204,6 +213,13 @@ class Dashboard:
         except ValueError:
             instance = ""
         p = await off_loop(self.engine.proposal, pid)
+        # A proposal seen on the page before the bot recorded its chat message (posting it is
+        # under way): wait for the message, so the press acts and edits as the button would.
+        waited = 0.0
+        while p is not None and p.message_id is None and p.status == "pending" and waited < MESSAGE_WAIT:
+            await asyncio.sleep(0.05)
+            waited += 0.05
+            p = await off_loop(self.engine.proposal, pid)
         if p is None:
             await off_loop(self.engine.audit, chat_id, user.id, "dashboard", what, "refused: no such proposal")
             return web.json_response({"ok": False, "note": "No such proposal."}, status=404)

@@ -10,6 +10,7 @@ const auth = { Authorization: "tma " + initData };
 let me = null;
 let state = null;
 let chartKey = null;
+const notes = new Map(); // proposal id → {text, cls, busy}: kept across re-renders
 const dash = { renders: 0, firstRenderMs: null, charts: 0, errors: [] };
 window.__dash = dash;
 
@@ -60,7 +61,7 @@ function tone(signed) {
 
 function put(id, ...nodes) {
   const box = document.getElementById(id);
-  box.replaceChildren(...nodes);
+  box.replaceChildren(...nodes.filter((n) => n !== null && n !== undefined && n !== false));
 }
 
 function renderPositions(s) {
@@ -118,11 +119,15 @@ function renderAccount(s) {
     el("div", { class: "line", k: "pnl-all" }, all.lines.join("\n")));
 }
 
-async function act(p, verb, button) {
-  const row = button.parentElement;
-  for (const b of row.querySelectorAll("button")) b.disabled = true;
-  const note = row.parentElement.querySelector(".note");
-  note.textContent = verb === "confirm" ? "Confirming…" : "Rejecting…";
+function setNote(id, text, cls, busy) {
+  notes.set(id, { text, cls, busy });
+  const note = document.querySelector('[data-k="prop-' + id + '-note"]');
+  if (note) { note.textContent = text; note.className = "note " + (cls || ""); }
+  for (const b of document.querySelectorAll('[data-k="confirm-' + id + '"], [data-k="reject-' + id + '"]')) b.disabled = busy;
+}
+
+async function act(p, verb) {
+  setNote(p.id, verb === "confirm" ? "Confirming…" : "Rejecting…", "", true);
   try {
     const r = await fetch("api/proposals/" + p.id + "/" + verb, {
       method: "POST", headers: Object.assign({ "Content-Type": "application/json" }, auth),
@@ -130,22 +135,33 @@ async function act(p, verb, button) {
     });
     let answer = {};
     try { answer = await r.json(); } catch (e) { answer = { note: r.status === 401 ? "Session expired: open the dashboard again." : "Refused (" + r.status + ")." }; }
-    note.textContent = answer.note || "";
-    note.className = "note " + (answer.ok ? "ok" : "bad");
+    setNote(p.id, answer.note || "", answer.ok ? "ok" : "bad", false);
+    notes.get(p.id).outside = true; // shown under "Done" once the proposal left the list
+    renderDone();
   } catch (e) {
-    note.textContent = "The bot did not answer; try again.";
-    for (const b of row.querySelectorAll("button")) b.disabled = false;
+    setNote(p.id, "The bot did not answer; try again.", "bad", false);
   }
 }
 
+function renderDone() {
+  // The answers to this page's own presses, kept after the proposal left the pending list.
+  const open = new Set((state ? state.proposals : []).map((p) => p.id));
+  const done = [...notes.entries()].filter(([id, n]) => n.outside && !open.has(id));
+  put("done", ...done.map(([id, n]) => el("div", { class: "note " + (n.cls || ""), k: "prop-" + id + "-note" }, "#" + id + ": " + n.text)));
+}
+
 function renderProposals(s) {
+  renderDone();
   if (!s.proposals.length) { put("proposals", el("div", { class: "hint", k: "no-proposals" }, "none")); return; }
-  put("proposals", ...s.proposals.map((p) => el("div", { class: "prop", k: "prop-" + p.id },
-    el("pre", { class: "msg", k: "prop-" + p.id + "-text" }, p.text),
-    me && me.admin && p.actionable ? el("div", { class: "actions" },
-      el("button", { class: "confirm", k: "confirm-" + p.id, onclick: (e) => act(p, "confirm", e.currentTarget) }, "Confirm"),
-      el("button", { class: "reject", k: "reject-" + p.id, onclick: (e) => act(p, "reject", e.currentTarget) }, "Reject")) : null,
-    el("div", { class: "note", k: "prop-" + p.id + "-note" }))));
+  put("proposals", ...s.proposals.map((p) => {
+    const n = notes.get(p.id) || {};
+    return el("div", { class: "prop", k: "prop-" + p.id },
+      el("pre", { class: "msg", k: "prop-" + p.id + "-text" }, p.text),
+      me && me.admin && p.actionable ? el("div", { class: "actions" },
+        el("button", { class: "confirm", k: "confirm-" + p.id, disabled: n.busy, onclick: () => act(p, "confirm") }, "Confirm"),
+        el("button", { class: "reject", k: "reject-" + p.id, disabled: n.busy, onclick: () => act(p, "reject") }, "Reject")) : null,
+      el("div", { class: "note " + (n.cls || ""), k: "prop-" + p.id + "-note" }, n.text || ""));
+  }));
 }
 
 function renderTrades(s) {

@@ -156,7 +156,7 @@ async def backtest(ctx: Ctx) -> None:
     period = cmp.period.describe() if cmp.period else f"last {cmp.days} days"
     await progress.done(
         f"Backtest · {escape(cmp.symbol)} {escape(cmp.interval)} · {escape(period)}"
-        f"\n<pre>{escape(stats_table(cmp))}</pre>"
+        f"\n<pre>{escape(stats_table(cmp))}</pre>" + _warnings(cmp.check, cmp.notes)
     )
     markup = None
     if cmp.key:
@@ -169,9 +169,14 @@ async def backtest(ctx: Ctx) -> None:
     shown = cmp.candidate or cmp.current
     net = dict(shown.stats.rows())["net PnL"]
     column = "given" if cmp.candidate else "current"
-    caption = (f"Equity of {cmp.strategy}; trade it with /strategy {cmp.strategy} (admins)." if cmp.strategy
-               else "Equity with the " + column + " parameters.")
+    if cmp.check:  # a result the live bot would never trade: said in the picture's own words
+        caption = f"Equity of {cmp.strategy}: it fails the look-ahead/window check, the live bot refuses it."
+    elif cmp.strategy:
+        caption = f"Equity of {cmp.strategy}; trade it with /strategy {cmp.strategy} (admins)."
+    else:
+        caption = "Equity with the " + column + " parameters."
     caption += f"\n{period} · net PnL {net} (the table's {column} column)"
+    caption += "".join(f"\n{note}" for note in cmp.notes)
     await ctx.reply_photo(cmp.png, escape(caption), markup)
 
 
@@ -195,15 +200,29 @@ async def optimize(ctx: Ctx) -> None:
         f"{escape(opt.period.describe() if opt.period else f'last {opt.days} days')} · best by {m.label}"
         + (" (lower is better)" if not m.higher_is_better else "")
         + f"\n<pre>{escape(best_table(result, 5))}</pre>\n{escape(summary_line(result))}"
+        + _warnings(opt.check, opt.notes)
     )
     rows = [[button(ctx.signer, ctx.chat_id, f"✅ #{i} {cell_label(cell)}"[:60], "params:apply", key)]
             for i, (cell, key) in enumerate(zip(result.ranked, opt.keys, strict=False), 1)]
     ctx.outcome = f"ran {len(result.cells)} combinations" + (f" of {strategy}" if not opt.keys else "")
-    if not opt.keys:  # another strategy: applying it is a switch, not a /set
-        await ctx.reply_photo(opt.png, f"Switch to a cell with /strategy {strategy} name=value … (admins).")
+    if opt.check:
+        await ctx.reply_photo(opt.png, escape(f"{strategy} fails the look-ahead/window check: the live bot refuses it."
+                                              + "".join(f"\n{note}" for note in opt.notes)))
         return
-    await ctx.reply_photo(opt.png, "Apply a best cell with its button (the same as /set; from the next closed candle).",
+    if not opt.keys:  # another strategy: applying it is a switch, not a /set
+        await ctx.reply_photo(opt.png, escape(f"Switch to a cell with /strategy {strategy} name=value … (admins)."
+                                              + "".join(f"\n{note}" for note in opt.notes)))
+        return
+    await ctx.reply_photo(opt.png, escape("Apply a best cell with its button (the same as /set; from the next closed "
+                                          "candle)." + "".join(f"\n{note}" for note in opt.notes)),
                           InlineKeyboardMarkup(rows))
+
+
+def _warnings(check: str | None, notes: list[str]) -> str:
+    """Below the table: a failed check (the result is not what the live bot would trade) and
+    what the run left out."""
+    lines = ([f"⚠️ {check}; the live bot refuses this strategy (/strategy would be refused)"] if check else [])
+    return "".join(f"\n{escape(line)}" for line in lines + [f"⚠️ {n}" for n in notes])
 
 
 @button_action("params:apply", admin=True)

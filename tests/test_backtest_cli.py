@@ -48,3 +48,17 @@ def test_a_reader_that_leaves_early_ends_it_quietly(tmp_path, extra) -> None:
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 0, err
     assert "Traceback" not in err and "BrokenPipe" not in err, err
+
+
+def test_a_strategy_failing_the_check_is_marked_in_the_report(tmp_path, capsys) -> None:
+    """issue 26: one stderr line above an unmarked `+93.25 %` report."""
+    from tests.test_whatif_results_e2e import CHEAT
+
+    (tmp_path / "cheat.py").write_text(CHEAT)
+    out = tmp_path / "trades.csv"
+    args = ["--csv", str(walk_csv(tmp_path)), "--strategy", f"{tmp_path}/cheat.py:Peeks", "--warmup", "100",
+            "--env-file", env_file(tmp_path), "--trades-out", str(out)]
+    assert cli(args) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].startswith("⚠️ FAILED CHECK, the live bot refuses this strategy: check ") and "look-ahead" in printed[0]
+    assert printed[-1].startswith(f"trades written to {out} (NOT what the live bot would trade: check ")

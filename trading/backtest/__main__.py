@@ -121,7 +121,9 @@ def _main(argv: list[str] | None) -> int:
     print(_report(result, args, warm, interval))
     if args.trades_out:
         write_trades(result, args.trades_out)
-        print(f"trades written to {args.trades_out}")
+        failed = getattr(args, "failed_check", None)
+        print(f"trades written to {args.trades_out}"
+              + (f" (NOT what the live bot would trade: {failed})" if failed else ""))
     return 0
 
 
@@ -188,6 +190,7 @@ def _run(args: argparse.Namespace) -> tuple[BacktestResult, int, str]:
         report = check_strategy(strategy_class(kw["strategy"]), kw["values"], candles)
         if not report.ok:
             print(f"warning: {report.line()}; the live bot refuses it", file=sys.stderr)
+            args.failed_check = report.line()  # the report and the --trades-out line carry it too
     t0 = time.perf_counter()
     result = run_backtest(
         candles, **kw, progress=_progress_bar if sys.stderr.isatty() and len(candles) > 100_000 else None
@@ -223,6 +226,9 @@ def _report(result: BacktestResult, args: argparse.Namespace, warm: int, interva
         f"{traded_span(result.times[0], result.times[-1], len(result.times), warm)}",
         f"parameters: {params}",
     ]
+    failed = getattr(args, "failed_check", None)
+    if failed:  # the numbers below are not a result the live bot could have: it refuses the strategy
+        head.insert(0, f"⚠️ FAILED CHECK, the live bot refuses this strategy: {failed}")
     rep = getattr(args, "report", {})
     own = rep.get("strategy_default")
     if args.warmup is not None and own is not None and args.warmup < own:

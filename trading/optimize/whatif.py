@@ -9,6 +9,7 @@ it has expired; applying always goes through the engine's validated, audited /se
 
 from __future__ import annotations
 
+import logging
 import secrets
 import threading
 from collections import OrderedDict
@@ -31,12 +32,14 @@ from trading.optimize import SweepResult, sweep
 from trading.optimize.grid import Grid, cell_values, parse_grid
 from trading.optimize.report import fmt_value
 from trading.strategies import Schema, Values, chat_strategy, strategy_class
+from trading.strategies.check import live_check
 from trading.strategies.params import ParamError, check_leverage
 from trading.symbols import SymbolFilters
 
 if TYPE_CHECKING:
     from trading.charts.data import EquityCurve
 
+log = logging.getLogger(__name__)
 Say = Callable[[str], None]
 DAY_MS = 86_400_000
 PAGE = 1500
@@ -85,6 +88,8 @@ class Comparison:
     png: bytes = b""
     period: Period | None = None
     strategy: str | None = None  # the candidate's strategy when it is not the current one
+    check: str | None = None  # that strategy's failed look-ahead/window check: the live bot refuses it
+    notes: list[str] = field(default_factory=list)  # what the run left out (funding not answered, …)
 
 
 @dataclass
@@ -96,6 +101,8 @@ class Optimization:
     png: bytes
     keys: list[str] = field(default_factory=list)  # one per best cell, best first
     period: Period | None = None
+    check: str | None = None  # another strategy's failed look-ahead/window check
+    notes: list[str] = field(default_factory=list)
 
 
 class WhatIf:
@@ -162,15 +169,16 @@ class WhatIf:
         current, name = dict(self._values()), self._strategy()
         other = self.other(strategy)
         wanted = self.check_changes(changes, strategy)  # ParamError: nothing ran
-        warm = max(self._warmup([current], name), self._warmup([wanted], other or name) if wanted else 0)
-        candles, start = self.candles(days, warm, say)
+        warm = max(self._warmup([current], name), self._warmup([wanted], other or name) if wanted is not None else 0)
+        candles, start, notes = self.candles(days, warm, say)
+        check = self._check(other, wanted, candles, say) if other is not None else None
         say("running…")
-        kw = self._backtest_kw(candles[0].symbol, warm, start, name)
+        kw = self._backtest_kw(candles[0].symbol, warm, start, name, funding=not notes)
         ran = run_backtest(candles, values=current, **kw)
         if other is not None:
             kw["strategy"] = other
-        given = run_backtest(candles, values=wanted, **kw) if wanted else None
-        key = self.remember({k: str(v) for k, v in changes.items()}) if wanted and other is None else None
+        given = run_backtest(candles, values=wanted, **kw) if wanted is not None else None
+        key = self.remember({k: str(v) for k, v in changes.items()}) if wanted is not None and other is None else None
         from trading.charts.equity import (
             render_equity,  # matplotlib only when a picture is asked for
         )
@@ -184,7 +192,7 @@ class WhatIf:
             + f" · net PnL {dict(shown.stats.rows())['net PnL']}",  # the text's own words and number
         )
         return Comparison(days, candles[0].symbol, candles[0].interval, ran, given,
-                          {k: str(v) for k, v in changes.items()}, key, png, period, other)
+                          {k: str(v) for k, v in changes.items()}, key, png, period, other, check, notes)
 
     def optimize(self, words: Sequence[str], days: int, metric: str, say: Say, *, max_cells: int,
                  strategy: str | None = None) -> Optimization:
@@ -196,9 +204,10 @@ class WhatIf:
         grid = self.check_grid(words, max_cells, strategy)  # GridError before any fetching
         current = schema.defaults() if other else dict(self._values())
         warm = self._warmup([current, *_cells(grid, schema, current)], name)
-        candles, start = self.candles(days, warm, say)
+        candles, start, notes = self.candles(days, warm, say)
+        check = self._check(other, current, candles, say) if other is not None else None
         say(f"running {grid.size:,} combinations…")
-        kw = self._backtest_kw(candles[0].symbol, warm, start, name)
+        kw = self._backtest_kw(candles[0].symbol, warm, start, name, funding=not notes)
         result = sweep(candles, grid, strategy=name, base=current, start_ms=start,
                        metric=metric, warmup=kw["warmup"], balance=kw["balance"], fee_rate=kw["fee_rate"],
                        filters=kw["filters"], max_leverage=kw["max_leverage"], max_notional=kw["max_notional"], slippage_bps=kw["slippage_bps"],
@@ -212,7 +221,14 @@ class WhatIf:
         period = self._period(days, candles, start, result.candles)
         png = render_heatmap(heatmap_data(result, title=f"{name} · {sym} · {period.title}",
                           subtitle=f"{grid.describe()} = {grid.size:,} combinations"))
-        return Optimization(days, candles[0].symbol, candles[0].interval, result, png, keys, period)
+        return Optimization(days, candles[0].symbol, candles[0].interval, result, png, keys, period, check, notes)
+
+    @staticmethod
+    def _check(name: str, values: Values | None, candles: Sequence[Candle], say: Say) -> str | None:
+        """None, or the line of the check a switch to `name` would fail (on these candles)."""
+        say("checking look-ahead…")
+        report = live_check(strategy_class(name), values, candles)
+        return None if report.ok else report.line()
 
     def _period(self, days: int, candles: Sequence[Candle], start: int, traded: int) -> Period:
         step = interval_ms(candles[0].interval)
@@ -221,9 +237,10 @@ class WhatIf:
         return Period(days, first, candles[-1].open_time, traded, step, short=first > asked)
 
     # ------------------------------------------------------------- candles
-    def candles(self, days: int, warm: int, say: Say) -> tuple[list[Candle], int]:
+    def candles(self, days: int, warm: int, say: Say) -> tuple[list[Candle], int, list[str]]:
         """The stored closed candles of the last `days` (plus `warm` before them), fetching
-        what is missing; returns them and the first traded open time."""
+        what is missing; returns them, the first traded open time and what is left out (the
+        funding rates when the exchange does not answer for them: the run goes without)."""
         s = self.settings
         symbol, interval = s.symbols[0], s.interval
         step = interval_ms(interval)
@@ -255,7 +272,7 @@ class WhatIf:
                     got += (page_end - cursor) // step + 1
                     say(f"fetching candles {got:,}/{total:,}…")
                     cursor = page_end + step
-        self._fetch_futures_terms(client, symbol, first, last, say)
+        notes = self._fetch_futures_terms(client, symbol, first, last, say)
         candles = load_stored_candles(store, symbol, interval, first, last)
         if candles and candles[0].open_time > first:  # history starts later: warm up on its first candles
             if len(candles) < warm + 2:
@@ -264,16 +281,23 @@ class WhatIf:
             start = max(start, candles[warm].open_time)
         if len([c for c in candles if c.open_time >= start]) < 2:
             raise ValueError(f"not enough {symbol} {interval} candles for the last {days} days")
-        return candles, start
+        return candles, start, notes
 
-    def _fetch_futures_terms(self, client: object, symbol: str, first: int, last: int, say: Say) -> None:
+    def _fetch_futures_terms(self, client: object, symbol: str, first: int, last: int, say: Say) -> list[str]:
         """Funding rates (`GET /fapi/v1/fundingRate`, public) for the window, and the leverage
-        brackets (`GET /fapi/v1/leverageBracket`, signed: only with an API key), into the store."""
+        brackets (`GET /fapi/v1/leverageBracket`, signed: only with an API key), into the store.
+        Returns what is left out: funding when the exchange does not answer for it (said)."""
         store = FundingStore(self._klines().db)
         since = max(first, (store.last_rate_time(symbol) or 0) + 1)
         while since <= last:
-            rows = with_retries(lambda s=since: client.futures_funding_rate(  # type: ignore[attr-defined]
-                symbol=symbol, startTime=s, endTime=last, limit=1000), what=f"funding rates {symbol}")
+            try:
+                rows = with_retries(lambda s=since: client.futures_funding_rate(  # type: ignore[attr-defined]
+                    symbol=symbol, startTime=s, endTime=last, limit=1000), what=f"funding rates {symbol}")
+            except Exception as e:  # noqa: BLE001  any refusal or silence of that one route
+                status = getattr(e, "status_code", None)
+                why = f"HTTP {status}" if status else type(e).__name__
+                log.warning("funding rates %s not fetched (%s): the what-if runs without funding", symbol, e)
+                return [f"without funding: the exchange did not answer GET /fapi/v1/fundingRate ({why})"]
             if not rows:
                 break
             say(f"fetching funding rates… {len(rows):,}")
@@ -287,10 +311,11 @@ class WhatIf:
                 entries = with_retries(lambda: client.futures_leverage_bracket(symbol=symbol),  # type: ignore[attr-defined]
                                        what=f"leverage brackets {symbol}")
             except Exception:  # the default table (or none) stands in; the report says which
-                return
+                return []
             entry = entries[0] if isinstance(entries, list) and entries else entries
             if isinstance(entry, dict) and entry.get("brackets"):
                 store.save_brackets(symbol, entry["brackets"])
+        return []
 
     @staticmethod
     def _oldest(client: object, symbol: str, interval: str, since: int) -> int | None:
@@ -303,14 +328,14 @@ class WhatIf:
         need = max(strategy_class(name)(v).warmup for v in sets)
         return max(self.settings.warmup_candles, need)
 
-    def _backtest_kw(self, symbol: str, warm: int, start: int, name: str) -> dict[str, object]:
+    def _backtest_kw(self, symbol: str, warm: int, start: int, name: str, funding: bool = True) -> dict[str, object]:
         filters = self._filters(symbol) or (SymbolFilters.btcusdt() if symbol == "BTCUSDT" else None)
         if filters is None:
             raise ValueError(f"{symbol}'s trading rules are unknown (exchangeInfo not reachable)")
         store = FundingStore(self._klines().db)
         stored = store.brackets(symbol)
         brackets = brackets_from_json({"brackets": stored}) if stored else DEFAULT_BRACKETS.get(symbol, ())
-        rates = store.rates(symbol, start - FUNDING_PERIOD_MS)
+        rates = store.rates(symbol, start - FUNDING_PERIOD_MS) if funding else []
         return dict(strategy=name, warmup=warm, start_ms=start,
                     balance=self.settings.paper_balance, fee_rate=self.settings.paper_fee_pct / 100,
                     filters=filters, max_leverage=self.settings.max_leverage,
@@ -350,6 +375,8 @@ def stats_table(cmp: Comparison) -> str:
     rows: list[tuple[str, ...]] = [("", *(c[0] for c in cols))]
     if cmp.strategy:
         rows.append(("strategy", *(_short(r.trader.strategy_name)[:16] for _, r in cols)))  # type: ignore[union-attr]
+    if cmp.check:  # the given column's strategy fails the check the live bot runs
+        rows.append(("check", *(("FAILED" if r is cmp.candidate else "passed") for _, r in cols)))
     for name in cmp.changes:
         rows.append((name, *(fmt_value(r.trader.values[name]) if name in r.trader.values else "—"  # type: ignore[union-attr]
                              for _, r in cols)))

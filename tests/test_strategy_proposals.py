@@ -127,3 +127,33 @@ def test_a_newer_strategy_proposal_supersedes_the_older_pending_one(db_path) -> 
     from storage.state import instance_id
 
     assert [leg.id for leg in second.legs] == [f"tgp-{instance_id(open_db(db_path))}-{second.id}-1"]
+
+
+def test_confirm_orders_off_proposes_a_strategy_order_four_eyes_must_approve(db_path) -> None:
+    """CONFIRM_ORDERS=off places the strategy's orders unattended, except one whose resulting
+    position is above FOUR_EYES_NOTIONAL: that one is proposed for two admins (issue 25)."""
+    path = shared_file(PERP_15M)
+    source, candles = load_csv(path), load_csv_candles(path)
+    with ReplayExchange(source, start_index=START, seconds_per_candle=0, updates_per_candle=1, paused=True) as ex:
+        notifier = RecordingNotifier()
+        settings = replay_settings(ex, db_path, WARMUP_CANDLES=str(WARMUP), CONFIRM_ORDERS="off", FOUR_EYES_NOTIONAL="1")
+        engine = Engine(settings, notifier)
+        engine.live.set_params({k: str(v) for k, v in VALUES.items()}, ADMIN)
+        seen = Seen(engine.stream.feed.sink)
+        engine.stream.feed.sink = seen
+        assert engine.start()
+        try:
+            assert seen.wait(candles[START - 1].open_time)
+            for i in range(START, START + STEPS):
+                ex.advance(1)
+                assert seen.wait(candles[i].open_time)
+                if proposals(notifier):
+                    break
+            found = proposals(notifier)
+            assert found, "the strategy decided within the replay"
+            assert "two admins must confirm: the position would be" in found[0].reason, found[0].reason
+            ex.advance(1)  # the next open: nothing placed unattended
+            assert seen.wait(candles[i + 1].open_time)
+            assert engine.recent_fills(10) == []
+        finally:
+            engine.stop()

@@ -213,6 +213,10 @@ class Confirmations:
             tuple(names),
         )
 
+    def four_eyes_why(self, before: Decimal, legs: Sequence[OrderRequest], price: Decimal) -> str | None:
+        """CONFIRM_ORDERS=off: why these orders are proposed instead of placed, or None."""
+        return four_eyes_line(before, legs, price, self.four_eyes_notional)
+
     def approvals(self, proposal_id: int) -> list[str]:
         return ApprovalStore(self._store_db()).names(proposal_id)
 

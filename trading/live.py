@@ -100,13 +100,14 @@ class LiveTrading:
             journal=self.journal,
             history_loader=self._history,
             mode=mode,
-            approver=self.confirmations if settings.confirm_orders else None,
+            approver=self.confirmations,
             max_leverage=getattr(settings, "max_leverage", None),
             max_notional=getattr(settings, "max_position_notional", None),
             exits=exchange_exits(broker, lambda: instance_id(self._conn()), settings.stop_working_type),
             funding=paper_funding_rate(settings) if paper else None,  # paper: we are the exchange
             brackets={s: DEFAULT_BRACKETS[s] for s in settings.symbols if s in DEFAULT_BRACKETS} if paper else None,
         )
+        self.trader.confirm_all = settings.confirm_orders
         self.trader.known_keys = self.journal.exchange_keys() | {
             f"funding:{sym}-{ts}" for ts, sym, _ in self.journal.funding()
         }

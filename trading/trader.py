@@ -90,7 +90,8 @@ class Trader(TraderExits, FuturesRules, StrategySeam, TraderFollow):
         self.journal = journal
         self.history_loader = history_loader
         self.market_offset_ms: int | None = None  # the market's clock minus ours, at the last live close
-        self.approver = approver  # trading.confirmations.Confirmations when CONFIRM_ORDERS=on
+        self.approver = approver  # trading.confirmations.Confirmations (CONFIRM_ORDERS=on, or four-eyes)
+        self.confirm_all = True  # CONFIRM_ORDERS: False proposes only what four-eyes must approve
         self.instance = ""  # the database's instance id in exchange modes (client order ids)
         self.max_leverage = max_leverage
         self.max_notional = max_notional
@@ -245,12 +246,12 @@ class Trader(TraderExits, FuturesRules, StrategySeam, TraderFollow):
                 decision=d,
             )
             return
-        if self.approver is not None:
-            action = "reverse" if len(reqs) == 2 else ("close" if reqs[0].reduce_only else d.action)
+        basis = self.portfolio.positions[symbol].qty if symbol in self.portfolio.positions else Decimal(0)
+        why = None if self.approver is None or self.confirm_all else self.approver.four_eyes_why(basis, reqs, dec(candle.close))
+        if self.approver is not None and (self.confirm_all or why):  # off: only what four-eyes must approve
             self.approver.propose(
-                symbol=symbol, action=action, legs=reqs, ref_price=dec(candle.close), reason=d.reason,
-                source="strategy", requested_by=None, valid_until_open=candle.open_time + self.interval_ms,
-                basis=self.portfolio.positions[symbol].qty if symbol in self.portfolio.positions else Decimal(0),
+                symbol=symbol, action="reverse" if len(reqs) == 2 else ("close" if reqs[0].reduce_only else d.action), legs=reqs, ref_price=dec(candle.close), reason=d.reason + (f" · {why}" if why else ""),
+                source="strategy", requested_by=None, valid_until_open=candle.open_time + self.interval_ms, basis=basis,
             )
             return
         book.pending = reqs

@@ -56,7 +56,7 @@ class Admission:
 
 async def _slow_down(update: Update) -> None:
     user = update.effective_user
-    who = f"@{user.username}" if user and user.username else (user.first_name if user else "someone")
+    who = views.who(user) if user and user.username else (views.one_line(user.first_name or "") or "someone" if user else "someone")
     with contextlib.suppress(Exception):
         if update.callback_query is not None:
             await update.callback_query.answer("Slow down: too many presses.")

@@ -109,7 +109,10 @@ def build_application(
     async def audit_throttled(chat_id: int, user_id: int, count: int) -> None:
         await off_loop(engine.audit, chat_id, user_id, "throttled", f"{count} updates", f"ignored: over the per-user budget ({count})")
 
-    stale = StaleGate(settings.stale_command_seconds, say)
+    async def audit_stale(chat_id: int, user_id: int | None, detail: str, outcome: str) -> None:
+        await off_loop(engine.audit, chat_id, user_id, "stale", detail[:AUDIT_DETAIL], outcome)
+
+    stale = StaleGate(settings.stale_command_seconds, say, audit_stale)
     secrets = [settings.telegram_token, settings.binance_api_key, settings.binance_api_secret]
     throttle = Throttle(audit_throttled)
     app.bot_data.update(
@@ -160,7 +163,7 @@ def build_application(
 
 
 async def _ignore_stale(update: Update, context: ContextTypes.DEFAULT_TYPE, chat_id: int, age: float) -> None:
-    """An old command or press: not run; audited, answered (a press), told in the batch line."""
+    """An old command or press: not run; answered (a press), told and audited with its burst."""
     message = update.message
     if message is not None:
         word = (message.text or "").split()[0]
@@ -168,16 +171,7 @@ async def _ignore_stale(update: Update, context: ContextTypes.DEFAULT_TYPE, chat
         if target and target.lower() != (context.bot.username or "").lower():
             return  # another bot's command
     stale: StaleGate = context.bot_data["stale"]
-    item = stale.ignore(chat_id, update, age)
-    engine: Engine = context.bot_data["engine"]
-    user = update.effective_user
-    action = item.what.split()[0] if message is not None else "button"
-    detail = (message.text or "")[:AUDIT_DETAIL] if message is not None else (update.callback_query.data or "")[:AUDIT_DETAIL]  # type: ignore[union-attr]
-    outcome = f"ignored: stale ({'unknown age' if age == float('inf') else f'{age:.0f}s old'})"
-    try:
-        await off_loop(engine.audit, chat_id, user.id if user else None, action, detail, outcome)
-    except Exception:
-        log.exception("audit of an ignored old update failed")
+    stale.ignore(chat_id, update, age)  # audited with its sender's burst
     if update.callback_query is not None:
         with contextlib.suppress(Exception):  # Telegram may already call it too old
             await update.callback_query.answer("Not done: this press is too old; press again.", show_alert=True)
@@ -212,6 +206,7 @@ async def on_startup(app: Application) -> None:
 
 async def on_shutdown(app: Application) -> None:
     await app.bot_data["throttle"].flush()
+    await app.bot_data["stale"].flush()
     if "reach" in app.bot_data:
         await app.bot_data["reach"].close()
     notifier: TelegramNotifier = app.bot_data["notifier"]

@@ -50,8 +50,7 @@ async def pending(ctx: Ctx) -> None:
 async def reject_all(p, arg: str) -> PressResult:  # type: ignore[no-untyped-def]
     if not (arg.isdigit() and len(arg) < 12):
         return PressResult("refused: bad proposal id", "This button is not valid.", alert=True)
-    user = p.query.from_user
-    who = f"@{user.username}" if user and user.username else f"user {p.user_id}"
+    who = views.who(p.query.from_user, p.user_id)
     done = await off_loop(p.engine.reject_all, int(arg), p.user_id, who)
     said = (
         f"Rejected by {who}: " + ", ".join(f"#{x.id}" for x in done)

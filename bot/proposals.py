@@ -63,17 +63,17 @@ def proposal_html(p: Proposal, rules: SymbolFilters | None = None, approvals: tu
         f"{STATUS_ICON.get(p.status, '•')} <b>Order proposal #{p.id}</b>: {escape(p.action)} {escape(p.symbol)}",
         f"Quantity: {escape(size)} · ref price {price(p.ref_price)}",
         f"Orders: {escape(legs)}",
-        f"Asked by {escape(who)}: {escape(p.reason[:300])}",
+        f"Asked by {escape(who)}: {escape(views.one_line(p.reason[:300]))}",
     ]
     if p.status == "pending":
         until = "when the next candle closes" if p.expires_at is None else f"at {views.utc(p.expires_at, seconds=True)} UTC"
         lines.append(f"Confirm places it at the market (admins); it expires {until}.")
         if approvals:  # four-eyes: one admin has confirmed, a second must
-            lines.append(f"<b>{len(approvals)} of 2 approvals</b> (by {escape(', '.join(approvals))})")
+            lines.append(f"<b>{len(approvals)} of 2 approvals</b> (by {escape(views.one_line(', '.join(approvals)))})")
     elif p.status in ("confirmed", "placed") and p.result in (None, PLACING):
         lines.append("<b>placing…</b> the order is on its way to the exchange; this message shows the result")
     else:
-        result = p.result or ""
+        result = views.one_line(p.result or "")  # may quote a name: never a line of its own
         if result.startswith(p.status):  # "filled: BUY …", "expired unanswered", "rejected by …"
             lines.append(f"<b>{escape(p.status)}</b>{escape(result[len(p.status):])}")
         else:
@@ -171,7 +171,7 @@ def from_button(p) -> ProposalPress:  # type: ignore[no-untyped-def]
     return ProposalPress(
         p.engine, p.context.bot_data, p.signer, message.chat.id if message is not None else p.chat_id,
         message.message_id if message is not None else None, p.user_id,
-        f"@{user.username}" if user and user.username else f"user {p.user_id}", edit_text, drop_buttons,
+        views.who(user, p.user_id), edit_text, drop_buttons,
     )
 
 
@@ -192,7 +192,7 @@ def on_message(app: Application, chat_id: int, message_id: int | None, user_id: 
 
     bot_data = app.bot_data
     return ProposalPress(
-        bot_data["engine"], bot_data, bot_data["signer"], chat_id, message_id, user_id, who, edit_text, drop_buttons
+        bot_data["engine"], bot_data, bot_data["signer"], chat_id, message_id, user_id, views.one_line(who), edit_text, drop_buttons
     )
 
 

@@ -34,6 +34,8 @@ from trading.engine import Engine
 
 log = logging.getLogger(__name__)
 
+ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
+
 
 class PollingErrors:
     """getUpdates failures as one line each, never a traceback per retry. A 409 Conflict
@@ -76,14 +78,16 @@ async def serve(
         on_app(app)
     async with app:
         await on_startup(app)
-        await stale.prepare(app, app.bot_data["stale"], lambda: asyncio.to_thread(engine.remembered, "alive_at"))
+        await stale.prepare(
+            app, app.bot_data["stale"], lambda: asyncio.to_thread(engine.remembered, "alive_at"), ALLOWED_UPDATES
+        )
         await asyncio.to_thread(engine.remember, "alive_at", f"{time.time():.0f}")
         await app.start()
         await webapp.start(app)  # the dashboard, when WEBAPP_URL is set
         assert app.updater is not None
         await app.updater.start_polling(
             poll_interval=0.0, timeout=poll_timeout, drop_pending_updates=False,
-            allowed_updates=["message", "callback_query", "my_chat_member"], error_callback=PollingErrors(),
+            allowed_updates=ALLOWED_UPDATES, error_callback=PollingErrors(),
         )
         if await asyncio.to_thread(engine.resume_stream):
             log.info("stream was running before the restart; resumed")

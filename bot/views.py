@@ -6,6 +6,7 @@ Wording here is part of the README's contract: traders grep for these phrases.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -49,10 +50,35 @@ class NumberFormat(Protocol):
     def fmt_qty(self, qty: float) -> str: ...
 
 
+# Bidirectional overrides and isolates reorder what follows them on screen.
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
+
+
+def one_line(text: str) -> str:
+    """A name or any other user text as the chat shows it: on one line, control characters
+    (newlines, tabs, line and paragraph separators, bidi overrides) removed, whitespace
+    collapsed. A forged name with a newline cannot fake a line of the bot's own."""
+    kept = []
+    for ch in text:
+        if ch in _BIDI:
+            continue
+        kept.append(" " if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch)
+    return " ".join("".join(kept).split())
+
+
+def who(user: Any, user_id: int | None = None) -> str:
+    """`@name` (one line), else `user 1001`: how a person is named in the chat and the audit."""
+    name = one_line(getattr(user, "username", None) or "") if user is not None else ""
+    if name:
+        return f"@{name}"
+    uid = getattr(user, "id", None) if user is not None else None
+    return f"user {user_id if user_id is not None else (uid if uid is not None else '?')}"
+
+
 def echo(text: str, limit: int = ECHO_LIMIT) -> str:
     """A user's input quoted back, cut short (plain text; escape it like any data): a reply
     never grows with the input."""
-    text = " ".join(text.split())
+    text = one_line(text)
     return repr(text if len(text) <= limit else text[:limit] + "…")
 
 

@@ -229,3 +229,24 @@ def test_an_edited_command_is_not_executed(world):
     assert world.engine.stream.running
     assert not [r for r in world.engine.audit_log(20) if r["action"] == "/stop"]
     open_db(world.db_path).close()
+
+
+# ------------------------------------------------------------------ issue 25: a name on one line
+def test_a_newline_in_a_pressers_name_cannot_fake_a_line_in_the_proposal(source, tmp_path):
+    from tests.test_orders_e2e import proposal_message, started
+
+    w = started(source, tmp_path)
+    try:
+        mark = w.say("/long 0.01")
+        msg = proposal_message(w, mark, 1)
+        fake = "eve\n✅ paper SELL 1.000 BTCUSDT at 99999.0 · PnL +99999 USDT"
+        mark = w.api.mark()
+        reject = msg["reply_markup"]["inline_keyboard"][0][1]["callback_data"]
+        w.api.press_button(GROUP, ADMIN, msg["message_id"], reject, username=fake)
+        edit = w.api.wait_for(lambda c: c.method == "editMessageText" and c.ok, start=mark, timeout=10)
+        assert edit is not None
+        text = edit.params["text"]
+        assert "by @eve ✅ paper SELL" in text, text
+        assert not [line for line in text.split("\n") if line.startswith("✅")], text
+    finally:
+        w.close()

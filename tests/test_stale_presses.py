@@ -63,3 +63,12 @@ def test_a_command_typed_while_the_bot_ran_is_never_stale_however_long_it_waited
     assert g.age(command("/pause", 100), now=NOW + 300) is None
     # Typed 200 s before the start: typed while the bot was down, older than the limit.
     assert g.age(command("/pause", 200), now=NOW + 10) == 210
+
+
+def test_names_and_user_text_are_shown_on_one_line() -> None:
+    from bot import views
+
+    forged = "eve\n✅ paper SELL 1.000 BTCUSDT\r\u2028PnL +99999\u202e USDT\t\x00"
+    assert views.one_line(forged) == "eve ✅ paper SELL 1.000 BTCUSDT PnL +99999 USDT"
+    assert views.who(USER) == "user 7"
+    assert views.who(User(8, "Eve", False, username="eve\nfake"), 8) == "@eve fake"

@@ -99,8 +99,7 @@ async def serve(
             await app.updater.stop()
             await webapp.stop(app)
             # Stop the stream while the loop still runs, so "socket stopped" is delivered.
-            if engine.stream.running:
-                await asyncio.to_thread(engine.close)
+            await asyncio.to_thread(engine.close)  # the account stream runs even when the market one does not
             await notifier.drain(timeout=5.0)
             await asyncio.to_thread(engine.remember, "alive_at", f"{time.time():.0f}")
             await app.stop()

@@ -60,6 +60,44 @@ def test_a_stop_filling_while_the_account_stream_is_down_is_booked_once_on_recon
         w.close()
 
 
+def test_a_stop_filling_after_stop_is_booked_and_told_before_any_start(source, tmp_path) -> None:  # noqa: F811
+    """Issue 26: /stop stops the market stream only; the account stream goes on, so an exit
+    filling on Binance meanwhile is booked and told at once, and /status shows it."""
+    w = demo_world(source, tmp_path)
+    try:
+        protected_long(w)
+        mark = w.api.mark()
+        w.say("/stop")
+        assert w.api.wait_for_text(GROUP, "socket stopped", start=mark, timeout=10)
+        assert not w.engine.stream.running
+        assert w.engine.user_stream.connected
+        w.ex.resume()  # the replay's prices move on: the stop (or the take) triggers there
+        assert w.ex.wait_until(lambda: exchange_flat(w), timeout=30)
+        w.ex.pause()
+        exit_told(w, mark)
+        booked_once(w)
+        w.reply("/status", "Position: no position")
+        assert not w.engine.stream.running  # all of it before any /start
+    finally:
+        w.close()
+
+
+def test_the_account_is_followed_from_the_bots_start_without_a_start_command(source, tmp_path) -> None:  # noqa: F811
+    from tests.test_bot_e2e import World
+    from tests.test_exits_e2e import DEMO
+
+    w = World(source, tmp_path, **{"STRATEGY": "ema_cross", **DEMO})
+    try:
+        assert w.engine.user_stream.wait_until(lambda u: u.connected, timeout=10)
+        assert not w.engine.stream.running
+        mark = w.api.mark()
+        w.ex.trade_by_hand("BUY", "0.01")
+        assert w.api.wait_for_text(GROUP, "traded outside the bot", start=mark, timeout=10)
+        assert w.engine.trader.portfolio.side("BTCUSDT") == 1
+    finally:
+        w.close()
+
+
 def test_an_expired_listen_key_is_replaced_and_nothing_is_lost(source, tmp_path) -> None:  # noqa: F811
     w = demo_world(source, tmp_path)
     try:

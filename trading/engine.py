@@ -165,13 +165,17 @@ class Engine(EngineGuards, EngineReports):
         return line
 
     def stop(self) -> bool:
-        """True if it was running and is now stopped, False if it was not running."""
+        """True if it was running and is now stopped, False if it was not running. The
+        market stream only: the account stream (demo/live) keeps following the account, so
+        an exit that fills on the exchange meanwhile is booked and told at once (issue 26)."""
         self._state().set("stream", "off")
-        self.user_stream.stop()
         return self.stream.stop()
 
     def resume_stream(self) -> bool:
-        """After a restart: start the stream again if the last request was /start."""
+        """At the bot's start: the account stream (demo/live) always, the market stream
+        again if the last request was /start."""
+        if self._state().get("stream") != "on":
+            self.user_stream.start()  # the account is followed whenever the bot runs
         if self._state().get("stream") == "on":
             try:
                 self._check_account()
@@ -212,8 +216,8 @@ class Engine(EngineGuards, EngineReports):
         return self.live.pause.reasons()
 
     def close(self) -> None:
-        """Shutdown: stop the streams but keep the operator's wish for the next start (said as
-        "bot stopping", not as a /stop)."""
+        """Shutdown: stop the streams (the account stream too) but keep the operator's wish
+        for the next start (said as "bot stopping", not as a /stop)."""
         self.user_stream.stop()
         self.stream.stop(why="shutdown")
 

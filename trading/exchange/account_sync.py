@@ -42,8 +42,10 @@ class AccountFollower:
         symbols: Sequence[str],
         notifier: Notifier,
         call: Callable[..., Any] | None = None,
+        keep_clock: Callable[[], None] | None = None,
     ) -> None:
         self.trader = trader
+        self._keep_clock = keep_clock  # the broker's: signed calls need Binance's clock
         self.client = client
         self.journal = journal
         self.symbols = tuple(symbols)
@@ -143,6 +145,8 @@ class AccountFollower:
 
     # ------------------------------------------------------------------ after a (re)connect
     def on_connected(self) -> None:
+        if self._keep_clock is not None:  # the account stream may connect before any /start measured it
+            self._keep_clock()
         for line in self.catch_up():
             self._notify("reconciled", f"reconcile: {line}")
 
@@ -263,4 +267,5 @@ def exchange_follower(
     """Demo/live: the book follows the account's fills and funding; None for paper."""
     if not hasattr(broker, "place_exit"):
         return None
-    return AccountFollower(trader, broker.client, journal, symbols, notifier, broker._call)
+    return AccountFollower(trader, broker.client, journal, symbols, notifier, broker._call,
+                           getattr(broker, "keep_clock", None))  # fmt: skip

@@ -37,6 +37,7 @@ class Seen:
     def __init__(self, sink) -> None:  # type: ignore[no-untyped-def]
         self.sink, self._cond, self.last = sink, threading.Condition(), -1
         self.cursor, self.warmup, self.on_forming = sink.cursor, sink.warmup, sink.on_forming
+        self.caught_up = getattr(sink, "caught_up", lambda: None)
 
     def warm(self, symbol, candles) -> None:  # type: ignore[no-untyped-def]
         self.sink.warm(symbol, candles)

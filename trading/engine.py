@@ -79,6 +79,7 @@ class CandleAnnouncer:
         self._sink, self._notifier, self._filters = sink, notifier, filters
         self.cursor, self.warmup, self.warm = sink.cursor, sink.warmup, sink.warm
         self.on_forming = sink.on_forming
+        self.caught_up = getattr(sink, "caught_up", lambda: None)
 
     def on_candle(self, candle: Candle, backfilled: bool) -> None:
         self._sink.on_candle(candle, backfilled)

@@ -54,6 +54,8 @@ class CandleSink(Protocol):
     def on_candle(self, candle: Candle, backfilled: bool) -> None:
         """One new closed candle; called on the feed's thread."""
 
+    # Optional: `caught_up()`, called once a catch-up's backfilled candles are all handed on.
+
     def on_forming(self, candle: Candle) -> None:
         """An update of the forming candle (live only); must be cheap."""
 
@@ -149,8 +151,11 @@ class LiveFeed:
         """
         now = server_time_ms(self._client, self._stop)
         total = 0
-        for symbol in self.symbols:
-            total += self._fill(symbol, now) if symbol in self._live else self._start(symbol, now)
+        try:
+            for symbol in self.symbols:
+                total += self._fill(symbol, now) if symbol in self._live else self._start(symbol, now)
+        finally:
+            self._caught_up()
         return total
 
     def on_candle(self, candle: Candle) -> None:
@@ -167,7 +172,10 @@ class LiveFeed:
             last = self._stored.get(symbol)
             if last is not None and candle.open_time > last + self._iv:
                 # A hole on this connection: fill it before this candle.
-                self._fill(symbol, candle.close_time + 1, candle.open_time - self._iv)
+                try:
+                    self._fill(symbol, candle.close_time + 1, candle.open_time - self._iv)
+                finally:
+                    self._caught_up()
         except ExchangeUnavailable:
             # Keep the hole open (nothing stored, nothing handed on); the next closed
             # candle retries, so storage and the sink never skip a candle.
@@ -266,6 +274,16 @@ class LiveFeed:
             if forming is not None and forming.open_time <= last.open_time:
                 del self.forming[last.symbol]
             self._changed.notify_all()
+
+    def _caught_up(self) -> None:
+        """A catch-up (backfilled candles) is delivered: the sink may say what it decided on them."""
+        hook = getattr(self.sink, "caught_up", None)
+        if hook is None:
+            return
+        try:
+            hook()
+        except Exception:  # a consumer bug must not stop the feed
+            log.exception("candle sink failed after a catch-up")
 
     def _deliver(self, candle: Candle, backfilled: bool) -> None:
         symbol = candle.symbol

@@ -11,8 +11,9 @@ set of rules. Per closed candle, in this order (freqtrade's backtesting semantic
 3. the strategy takes in the candle and may decide; its orders wait for the next open.
 
 A decision on a backfilled candle (one that closed while the socket was down) is handled
-the same way by the paper broker: deterministic, so parity holds through drops. Modes
-without a broker only announce what they would do.
+the same way by the paper broker with CONFIRM_ORDERS=off, so parity holds through drops;
+else it is never proposed or placed, but said once the catch-up is over (trading/missed.py).
+Modes without a broker only announce what they would do.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from trading.brokers.base import Broker, OrderRefused, OrderRequest, OrderUnknow
 from trading.candles import Candle
 from trading.futures import Bracket, FundingRate
 from trading.limits import check_limits
+from trading.missed import MissedDecisions, missed_line
 from trading.notifier import Notice, Notifier
 from trading.pause import PauseGate, entries_gated
 from trading.portfolio import BUY, SELL, ClosedTrade, Fill, Portfolio
@@ -100,6 +102,7 @@ class Trader(TraderExits, FuturesRules, StrategySeam, TraderFollow):
         self.exits = exits
         self.funding, self.brackets, self.strategy_warmup = funding, dict(brackets or {}), strategy_warmup
         self.known_keys: set[str] = set()  # exchange fills booked (trading/trader_follow.py)
+        self.missed = MissedDecisions()  # decisions on backfilled candles, said at caught_up()
         self._leverage: dict[str, int] = {}  # what the exchange was last told, per symbol
         self.pause: PauseGate | None = None  # live only: while paused, no new entries
         self._lock = self.lock = threading.RLock()  # `lock`: for whoever must see the book still
@@ -126,6 +129,13 @@ class Trader(TraderExits, FuturesRules, StrategySeam, TraderFollow):
             book = self.books[symbol]
             book.history.clear()
             self._rewarm(book, candles)
+
+    def caught_up(self) -> None:
+        """The feed has handed on a whole catch-up: each symbol's missed decisions, one line."""
+        with self._lock:
+            taken = self.missed.take()
+        for symbol, missed in taken.items():
+            self._say("signal", missed_line(symbol, missed, proposed=self.approver is not None), missed=len(missed))
 
     def on_forming(self, candle: Candle) -> None:
         book = self.books.get(candle.symbol)
@@ -237,14 +247,9 @@ class Trader(TraderExits, FuturesRules, StrategySeam, TraderFollow):
         if self.broker is None:
             self._say("signal", f"{self.mode}: would {d.action} {symbol} at the next open · {d.reason}", decision=d)
             return
-        if backfilled and self.broker.mode != "paper":
-            # A real order now would chase a signal whose moment has passed.
-            self._say(
-                "signal",
-                f"missed: {d.action} {symbol} was decided on a candle that closed while the stream was down "
-                f"({utc_minute(candle.open_time)} UTC, close {candle.close:g}); not placed · {d.reason}",
-                decision=d,
-            )
+        if backfilled and (self.approver is not None or self.broker.mode != "paper"):
+            # Its moment has passed: no order chases it, nobody is asked about old prices.
+            self.missed.add(symbol, d, candle)
             return
         basis = self.portfolio.positions[symbol].qty if symbol in self.portfolio.positions else Decimal(0)
         why = None if self.approver is None or self.confirm_all else self.approver.four_eyes_why(basis, reqs, dec(candle.close))

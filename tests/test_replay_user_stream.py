@@ -128,13 +128,14 @@ def test_market_orders_push_order_and_account_updates(ex: ReplayExchange, client
     client.futures_create_order(symbol="BTCUSDT", side="SELL", type="MARKET", quantity="0.004",
                                 reduceOnly="true", newClientOrderId="bot-part")  # fmt: skip
     events = reader.until(has("ACCOUNT_UPDATE", 2))
-    assert reader.kinds() == ["ORDER_TRADE_UPDATE", "ORDER_TRADE_UPDATE", "ACCOUNT_UPDATE"] * 2
-    new, fill, account = events[:3]
+    # Binance's fast TRADE_LITE comes first for each trade (issue 26)
+    assert reader.kinds() == ["ORDER_TRADE_UPDATE", "TRADE_LITE", "ORDER_TRADE_UPDATE", "ACCOUNT_UPDATE"] * 2
+    new, lite, fill, account = events[:4]
     o = new["o"]
     assert (o["x"], o["X"], o["c"], o["S"], o["o"], o["q"], o["z"]) == (
         "NEW", "NEW", "bot-open", "BUY", "MARKET", "0.010", "0.000"
     )  # fmt: skip
-    assert "n" not in o and "N" not in o  # "will not push if no commission"
+    assert (o["n"], o["N"]) == ("0", "USDT")  # on every order update, as Binance's wire has them
     trades = client.futures_account_trades(symbol="BTCUSDT")
     f = fill["o"]
     assert (f["x"], f["X"], f["t"], f["i"]) == ("TRADE", "FILLED", trades[0]["id"], trades[0]["orderId"])
@@ -142,16 +143,17 @@ def test_market_orders_push_order_and_account_updates(ex: ReplayExchange, client
     assert f["N"] == "USDT" and Decimal(f["n"]) == Decimal(trades[0]["commission"]) > 0
     assert (f["rp"], f["ps"], f["R"], f["m"], f["ot"]) == ("0.00000000", "BOTH", False, False, "MARKET")
     assert fill["E"] == fill["T"] == f["T"] == trades[0]["time"]
+    assert (lite["t"], lite["i"], lite["l"], lite["L"], lite["c"], lite["S"]) == (f["t"], f["i"], f["l"], f["L"], f["c"], f["S"])
     a = account["a"]
     assert a["m"] == "ORDER"
     (usdt,) = a["B"]
     assert Decimal(usdt["wb"]) == 10000 - Decimal(trades[0]["commission"]) and usdt["bc"] == "0.00000000"
     (pos,) = a["P"]
     assert (pos["s"], pos["pa"], Decimal(pos["ep"]), pos["ps"]) == ("BTCUSDT", "0.010", price, "BOTH")
-    close = events[4]["o"]
+    close = events[6]["o"]
     assert (close["c"], close["R"], close["X"]) == ("bot-part", True, "FILLED")
     assert Decimal(close["rp"]) == Decimal(trades[1]["realizedPnl"])
-    final = events[5]["a"]
+    final = events[7]["a"]
     assert final["P"][0]["pa"] == "0.006"
     assert Decimal(final["B"][0]["wb"]) == Decimal(client.futures_account_balance()[0]["balance"])
     times = [e["E"] for e in events]
@@ -167,7 +169,7 @@ def test_query_routes_and_event_filter(ex: ReplayExchange, client: Client) -> No
     plain.until(has("ACCOUNT_UPDATE"))
     (only,) = wrapped.until(lambda ev: len(ev) >= 1)
     assert only["stream"] == key and only["data"]["e"] == "ACCOUNT_UPDATE"  # type: ignore[index]
-    assert plain.kinds() == ["ORDER_TRADE_UPDATE", "ORDER_TRADE_UPDATE", "ACCOUNT_UPDATE"]
+    assert plain.kinds() == ["ORDER_TRADE_UPDATE", "TRADE_LITE", "ORDER_TRADE_UPDATE", "ACCOUNT_UPDATE"]
     plain.close()
     wrapped.close()
 
@@ -190,13 +192,14 @@ def test_a_stop_triggered_by_the_replayed_price_is_told_in_order(ex: ReplayExcha
     ex.advance(40)
     events = reader.until(has("ALGO_UPDATE", X="FINISHED"))
     events = [e for e in events if e["e"] != "ACCOUNT_UPDATE" or e["a"]["m"] == "ORDER"]  # type: ignore[index]
-    tail = events[3:]  # (a funding time may pass meanwhile)
+    tail = events[4:]  # (a funding time may pass meanwhile)
     algo_states = [e["o"]["X"] for e in tail if e["e"] == "ALGO_UPDATE"]  # type: ignore[index]
     assert algo_states == ["NEW", "TRIGGERING", "TRIGGERED", "FINISHED"]
     assert [e["e"] for e in tail[1:]] == [
-        "ALGO_UPDATE", "ALGO_UPDATE", "ORDER_TRADE_UPDATE", "ORDER_TRADE_UPDATE", "ACCOUNT_UPDATE", "ALGO_UPDATE",
+        "ALGO_UPDATE", "ALGO_UPDATE", "ORDER_TRADE_UPDATE", "TRADE_LITE", "ORDER_TRADE_UPDATE", "ACCOUNT_UPDATE",
+        "ALGO_UPDATE",
     ]  # fmt: skip
-    triggered, fill, finished = tail[2], tail[4], tail[6]
+    triggered, fill, finished = tail[2], tail[5], tail[7]
     actual = client.futures_get_algo_order(algoId=algo["algoId"])["actualOrderId"]
     assert triggered["o"]["ai"] == actual == str(fill["o"]["i"])  # type: ignore[index]
     f = fill["o"]
@@ -206,7 +209,7 @@ def test_a_stop_triggered_by_the_replayed_price_is_told_in_order(ex: ReplayExcha
     assert Decimal(f["rp"]) == (trigger - price) * Decimal("0.01")
     fo = finished["o"]
     assert (fo["caid"], fo["aid"], fo["aq"], Decimal(fo["ap"])) == ("bot-sl", algo["algoId"], "0.010", trigger)
-    assert tail[5]["a"]["P"][0]["pa"] == "0.000"  # type: ignore[index]
+    assert tail[6]["a"]["P"][0]["pa"] == "0.000"  # type: ignore[index]
     assert [e["E"] for e in events] == sorted(e["E"] for e in events)  # type: ignore[type-var]
     reader.close()
 

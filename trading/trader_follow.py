@@ -25,6 +25,7 @@ WHAT = {
     "take_profit": "take-profit filled",
     "liquidation": "liquidated",
     "adl": "auto-deleveraged (ADL)",
+    "settlement": "closed by Binance's settlement (delisting or delivery)",
     "outside": "closed outside the bot",
 }
 

@@ -254,6 +254,28 @@ class Account:
         self._cancel(order)
         return order_json(self, order)
 
+    def modify_order(self, params: Mapping[str, str]) -> dict[str, object]:
+        """PUT /fapi/v1/order: a resting LIMIT order's price and quantity (Binance modifies
+        LIMIT orders only; side, quantity and price are mandatory); it keeps its ids and is
+        told on the user stream as x=AMENDMENT."""
+        order = self.find_order(params)
+        if order is None or not order.is_open:
+            raise BinanceError(-2013, "Order does not exist.")
+        for name in ("side", "quantity", "price"):
+            if not params.get(name):
+                raise mandatory(name)
+        spec = self.require_spec(params)
+        req = parse_order(spec, {**params, "type": "LIMIT", "timeInForce": order.time_in_force},
+                          self.mark(spec.symbol), hedge=self.hedge)  # fmt: skip
+        if order.type != "LIMIT" or req.side != order.side:
+            raise BinanceError(-2013, "Order does not exist.")
+        if req.price == order.price and req.qty == order.orig_qty:
+            raise BinanceError(-5027, "No need to modify the order.")
+        order.price, order.orig_qty = req.price, req.qty
+        order.update_time = self._now()
+        order.amendments += 1
+        return order_json(self, order)
+
     def cancel_all(self, params: Mapping[str, str]) -> dict[str, object]:
         spec = self.require_spec(params)
         for order in list(self._open[spec.symbol]):

@@ -44,6 +44,7 @@ class Order:
     status: str = "NEW"
     executed_qty: Decimal = ZERO
     cum_quote: Decimal = ZERO
+    amendments: int = 0  # PUT /fapi/v1/order: each is an ORDER_TRADE_UPDATE x=AMENDMENT
 
     @property
     def sign(self) -> int:

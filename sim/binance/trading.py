@@ -55,6 +55,7 @@ class TradingApi:
             web.post("/fapi/v1/order", self._placing(a.place_order, "newClientOrderId")),
             web.get("/fapi/v1/order", s(a.get_order)),
             web.delete("/fapi/v1/order", s(a.cancel_order)),
+            web.put("/fapi/v1/order", s(a.modify_order)),
             web.get("/fapi/v1/openOrders", s(a.open_orders)),
             web.delete("/fapi/v1/allOpenOrders", s(a.cancel_all)),
             web.get("/fapi/v1/allOrders", s(a.all_orders)),

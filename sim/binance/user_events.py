@@ -2,11 +2,15 @@
 
 The account and the algo book know nothing about the stream. `AccountWatcher.sync()`
 compares them with what it has already told and turns each difference into the events
-Binance pushes for it, in event-time order: a new order (`ORDER_TRADE_UPDATE` x=NEW),
-each fill (x=TRADE, or x=CALCULATED for a liquidation or ADL order, with the trade id
-`t`, commission `n`/`N`, realized profit `rp`) followed by the `ACCOUNT_UPDATE` (reason
-ORDER) it causes, a cancel or an expiry, and each state of a conditional order
-(`ALGO_UPDATE`: NEW, then TRIGGERING, TRIGGERED, FINISHED or EXPIRED; CANCELED).
+Binance pushes for it, in event-time order: a new order (`ORDER_TRADE_UPDATE` x=NEW), a
+modification (x=AMENDMENT, PUT /fapi/v1/order), each fill (first `TRADE_LITE`, Binance's
+fast subset of a trade, for x=TRADE only; then x=TRADE, or x=CALCULATED for a liquidation
+or ADL order, with the trade id `t`, commission `n`/`N`, realized profit `rp`) followed by
+the `ACCOUNT_UPDATE` (reason ORDER; position rows with the margin asset `ma`) it causes, a
+cancel or an expiry, and each state of a conditional order (`ALGO_UPDATE`: NEW, then
+TRIGGERING, TRIGGERED, FINISHED or EXPIRED; CANCELED). Every order update carries `n`/`N`,
+as Binance's wire does (`"n":"0","N":"USDT"` on one that traded nothing); the shapes are
+pinned by tests/fixtures/binance_user_stream.json, written from captured payloads.
 
 sync() runs on the server's loop after every REST request, after every replayed price
 step (after matching and algo triggering), and right after an order POST has changed
@@ -58,6 +62,7 @@ class AccountWatcher:
         self._order_status: dict[int, str] = {}  # orders not yet final -> status told
         self._order_filled: dict[int, Decimal] = {}
         self._order_quote: dict[int, Decimal] = {}
+        self._order_amended: dict[int, int] = {}  # amendments told, per open order
         self._trades_seen = 0
         self._algo_seen = 0
         self._algo_status: dict[int, str] = {}
@@ -127,7 +132,7 @@ class AccountWatcher:
         changed = list(new_orders)
         for oid, told in list(self._order_status.items()):
             order = acc.orders[oid]
-            if order.status != told or oid in by_order:
+            if order.status != told or oid in by_order or order.amendments != self._order_amended.get(oid, 0):
                 changed.append(order)
         for order in changed:
             algo = fired.get(order.order_id)
@@ -136,12 +141,18 @@ class AccountWatcher:
                                                  filled=ZERO, quote=ZERO))  # fmt: skip
                 self._order_filled[order.order_id] = ZERO
                 self._order_quote[order.order_id] = ZERO
+            if order.amendments != self._order_amended.get(order.order_id, 0):
+                self._order_amended[order.order_id] = order.amendments
+                add(order.update_time, self.order_event(order, "AMENDMENT", "PARTIALLY_FILLED"
+                                                        if order.executed_qty else "NEW", order.update_time))  # fmt: skip
             for t in by_order.get(order.order_id, []):
                 filled = self._order_filled[order.order_id] + t.qty
                 quote = self._order_quote[order.order_id] + t.qty * t.price
                 self._order_filled[order.order_id], self._order_quote[order.order_id] = filled, quote
                 status = "FILLED" if filled >= order.orig_qty else "PARTIALLY_FILLED"
                 kind = "CALCULATED" if is_liquidation(order.client_id) else "TRADE"
+                if kind == "TRADE":  # Binance's fast trade stream comes first, TRADE only
+                    add(t.time, self.trade_lite(order, t))
                 add(t.time, self.order_event(order, kind, status, t.time, algo=algo, trade=t,
                                              filled=filled, quote=quote))  # fmt: skip
                 add(t.time, self.account_update("ORDER", t.time, symbols=[t.symbol]))
@@ -152,6 +163,7 @@ class AccountWatcher:
                 self._order_status.pop(order.order_id, None)
                 self._order_filled.pop(order.order_id, None)
                 self._order_quote.pop(order.order_id, None)
+                self._order_amended.pop(order.order_id, None)
             else:
                 self._order_status[order.order_id] = order.status
 
@@ -216,9 +228,22 @@ class AccountWatcher:
             "gtd": 0,
             "er": "0",
         }
-        if trade is not None:  # "will not push if no commission"
-            o["N"], o["n"] = self.account.commission_of(trade)[0], fixed(self.account.commission_of(trade)[1], 8)
+        # Binance's wire carries both on every order update (captured: "n":"0","N":"USDT" on a NEW)
+        asset, amount = self.account.commission_of(trade) if trade is not None else (spec.quote_asset, ZERO)
+        o["N"], o["n"] = asset, fixed(amount, 8) if trade is not None else "0"
         return {"e": "ORDER_TRADE_UPDATE", "E": when, "T": when, "o": o}
+
+    def trade_lite(self, order: Order, trade: Trade) -> Event:
+        """TRADE_LITE: Binance's low-latency subset of a trade, sent before the fill's
+        ACCOUNT_UPDATE and ORDER_TRADE_UPDATE (its USDⓈ-M user data stream docs)."""
+        spec = self.account.specs[order.symbol]
+        pp, qp = spec.price_precision, spec.quantity_precision
+        return {
+            "e": "TRADE_LITE", "E": trade.time, "T": trade.time, "s": order.symbol,
+            "q": fixed(order.orig_qty, qp), "p": fixed(order.price, pp), "m": bool(trade.maker),
+            "c": order.client_id, "S": order.side, "L": fixed(trade.price, pp), "l": fixed(trade.qty, qp),
+            "t": trade.trade_id, "i": order.order_id,
+        }  # fmt: skip
 
     def algo_event(self, o: AlgoOrder, status: str, when: int) -> Event:
         spec = self.account.specs[o.symbol]
@@ -283,6 +308,7 @@ class AccountWatcher:
                     "mt": "isolated" if acc.margin_types[sym] == "ISOLATED" else "cross",
                     "iw": fixed(acc.isolated_wallets[sym] if acc.margin_types[sym] == "ISOLATED" else ZERO, 8),
                     "ps": "BOTH",
+                    "ma": acc.specs[sym].quote_asset,  # the margin asset
                 }
             )
         return {"e": "ACCOUNT_UPDATE", "E": when, "T": when, "a": {"m": reason, "B": balances, "P": positions}}

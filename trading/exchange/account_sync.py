@@ -3,9 +3,15 @@
 - Order trade updates (x=TRADE, or x=CALCULATED for a liquidation or an auto-deleverage):
   one fill per trade, keyed `<symbol>:t<trade id>`, booked through the trader (a no-op when
   the order's REST answer or an earlier arrival booked it). Who placed it is read from the
-  client order id: the bot's exits (`tgx-<instance>-…-sl`/`-tp`), a liquidation
-  (`autoclose-…`), an auto-deleverage (`adl_autoclose`), the bot's own orders (`tg…`), or
-  anyone else (a trade by hand in Binance's app or website).
+  client order id: the bot's exits (`tgx-<instance>-…-sl`/`-tp`), Binance itself (BINANCE_IDS:
+  a liquidation `autoclose-…`, an auto-deleverage `adl_autoclose`, a delisting or delivery
+  settlement `settlement_autoclose-…`), the bot's own orders (`tg…`), or anyone else (a
+  trade by hand in Binance's app or website). A Hedge Mode leg (`ps` LONG/SHORT, e.g. a
+  trade by hand after the account was switched) is never booked into the one-way net book,
+  as the reconciliation at /start keeps such legs apart: said once per symbol.
+- TRADE_LITE (Binance's fast subset of a fill, sent before its ORDER_TRADE_UPDATE) and
+  x=AMENDMENT (an order modified, nothing traded) book nothing: the fill is booked once,
+  from the order update with x=TRADE (or CALCULATED).
 - ALGO_UPDATE, informational (the fill itself arrives as an ORDER_TRADE_UPDATE); a FINISHED
   exit of the bot's is logged.
 - MARGIN_CALL: a chat warning with each position and the margin ratio (maintenance margin
@@ -31,6 +37,9 @@ from trading.portfolio import Fill
 log = logging.getLogger(__name__)
 ZERO = Decimal(0)
 OWN_PREFIXES = ("tg-", "tgp-")
+# Orders Binance places itself, by client id prefix (the USDⓈ-M user data stream docs'
+# "special client order id"; nautilus_trader reads the same three): the one table.
+BINANCE_IDS = (("autoclose-", "liquidation"), ("adl_autoclose", "adl"), ("settlement_autoclose-", "settlement"))
 
 
 class AccountFollower:
@@ -53,6 +62,7 @@ class AccountFollower:
         self._call = call or (lambda fn, **kw: fn(**kw))
         self._client_ids: dict[tuple[str, int], str] = {}
         self._lock = threading.Lock()  # one catch-up at a time (start, reconnect)
+        self._hedge_told: set[str] = set()  # symbols whose Hedge Mode legs were said
         self.booked = 0  # fills this follower booked (tests, bench)
         self.on_booked: Callable[[Fill], None] | None = None
 
@@ -62,10 +72,9 @@ class AccountFollower:
         kind = keeper.kind_of(client_id) if keeper is not None else None
         if kind is not None:
             return kind
-        if client_id.startswith("autoclose-"):
-            return "liquidation"
-        if client_id.startswith("adl_autoclose"):
-            return "adl"
+        for prefix, what in BINANCE_IDS:
+            if client_id.startswith(prefix):
+                return what
         iid = keeper.prefix[len("tgx-") : -1] if keeper is not None else ""
         if iid and client_id.startswith(tuple(f"{p}{iid}-" for p in OWN_PREFIXES)):
             return "own"  # this bot's own order (client ids carry the database's instance id)
@@ -94,6 +103,8 @@ class AccountFollower:
         qty, price, when = dec(o.get("l")), dec(o.get("L")), int(o.get("T") or 0)
         if not qty:
             return
+        if self._hedge_leg(symbol, str(o.get("ps") or "BOTH"), o.get("S", ""), qty, price):
+            return
         client_id = str(o.get("c") or f"order-{order_id}")
         self._client_ids[(symbol, order_id)] = client_id
         fill = self._fill(symbol, client_id, o.get("S", ""), qty, price, when, trade_id, order_id,
@@ -119,6 +130,21 @@ class AccountFollower:
             self.booked += 1
             if self.on_booked is not None:
                 self.on_booked(fill)
+
+    def _hedge_leg(self, symbol: str, side: str, order_side: str, qty: Decimal, price: Decimal) -> bool:
+        """True for a fill of a Hedge Mode leg (positionSide LONG/SHORT): kept out of the net
+        book, said once per symbol (Hedge Mode is not traded yet)."""
+        if side == "BOTH":
+            return False
+        if symbol not in self._hedge_told:
+            self._hedge_told.add(symbol)
+            self._notify(
+                "account_mode",
+                f"{symbol}: a Hedge Mode fill ({side} leg: {order_side} {qty.normalize():f} at {price.normalize():f}) "
+                "is not booked: the bot trades one net position per symbol, so Hedge Mode legs stay out of its "
+                "book (as at /start); switch the account to One-way Mode",
+            )
+        return True
 
     def _margin_call(self, event: Mapping[str, Any]) -> None:
         rows = [p for p in event.get("p") or [] if p.get("s") in self.symbols] or list(event.get("p") or [])
@@ -225,6 +251,9 @@ class AccountFollower:
         before = self.booked
         for t in sorted(rows, key=lambda r: (int(r.get("time") or 0), int(r.get("id") or 0))):
             order_id = int(t.get("orderId") or 0)
+            if self._hedge_leg(symbol, str(t.get("positionSide") or "BOTH"), t.get("side", ""),
+                               dec(t.get("qty")), dec(t.get("price"))):  # fmt: skip
+                continue
             client_id = self._client_id(symbol, order_id)
             fill = self._fill(symbol, client_id, t.get("side", ""), dec(t.get("qty")), dec(t.get("price")),
                               int(t.get("time") or 0), int(t.get("id") or 0), order_id, dec(t.get("commission")),

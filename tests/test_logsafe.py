@@ -36,3 +36,23 @@ def test_tracebacks_and_printed_lines_are_redacted_too():
     text = buf.getvalue()
     assert "Traceback" in text and "SECRET-TOKEN" not in text
     assert redact(f"cannot reach https://x/bot{token}/getMe", [token]) == "cannot reach https://x/bot***/getMe"
+
+
+def test_the_masking_rule_covers_prefixes_suffixes_encodings_and_the_token_hash():
+    from trading.logsafe import Masker, mask_bounded, register
+
+    key = "vmPUZq7Rk2XbN4cW8sLdT1yHfJ6gA0eMzUoViQ3pBnC5tYxEwKrS9aDlGjh8FmOh"
+    secret = "s3cr/t+with=odd&chars:0123456789"
+    token = "7654321:AAE-hash_part_of_the_token_xyz"
+    m = Masker([key, secret, token])
+    assert m.mask(f"X-MBX-APIKEY={key[:25]}") == "X-MBX-APIKEY=***", "a prefix left by a cut"
+    assert m.mask(f"…{key[-12:]} end") == "…*** end", "a suffix"
+    assert m.mask(f"key {key[:7]} is short") == f"key {key[:7]} is short", "7 characters are not a secret"
+    assert "***" in m.mask("sig=s3cr%2Ft%2Bwith%3Dodd%26chars%3A0123456789") and "0123456789" not in m.mask(
+        "sig=s3cr%2Ft%2Bwith%3Dodd%26chars%3A0123456789"
+    )
+    assert m.mask(f"/bot{token}/getMe") == "/bot***/getMe"
+    assert m.mask("bot 7654321: hash AAE-hash_part_of") == "bot 7654321: hash ***", "the bot id is public"
+    register([key])
+    cut = mask_bounded("x" * 150 + key, 160)
+    assert len(cut) <= 160 and key[:8] not in cut and "vmPUZq7R"[:8] not in cut

@@ -42,6 +42,12 @@ def _forms(s: str) -> set[str]:
     return forms
 
 
+def _hash_part(s: str) -> str:
+    """What runs are looked for in: a Telegram token's part after the (public) bot id."""
+    head, colon, tail = s.partition(":")
+    return tail if colon and head.isdigit() and len(tail) >= MIN_SECRET else s
+
+
 def secret_variants(secrets: Iterable[str]) -> list[str]:
     """Each secret as written and as it appears percent-encoded in a URL, longest first."""
     out: set[str] = set()
@@ -66,7 +72,7 @@ class Masker:
             known = set(self._secrets) | {s for s in secrets if s and len(s) >= MIN_SECRET}
             variants = secret_variants(known)
             grams: dict[str, list[tuple[str, int]]] = {}
-            for v in variants:
+            for v in sorted({f for s in known for f in _forms(_hash_part(s))}, key=len, reverse=True):
                 if len(v) <= MIN_RUN:
                     continue
                 for i in range(len(v) - MIN_RUN + 1):

@@ -1,19 +1,13 @@
 """The trader: candle → strategy → order request → broker → fill → portfolio, for every symbol.
 
-It is the feed's one consumer in the live bot *and* in the backtest, so both run this code
-and nothing else; a trade that differs between them is a bug in a driver, not a second
-set of rules. Per closed candle, in this order (freqtrade's backtesting semantics):
-
-1. funding due at this open is booked on the position held into it, then orders decided
-   on the previous candle fill at this open (live, the forming candle's first update did);
-2. liquidation (paper), stop-loss, take-profit against this candle's low/high (the first
-   reached wins; a stop and a take both touched: the stop; a gap fills at the open);
-3. the strategy takes in the candle and may decide; its orders wait for the next open.
-
-A decision on a backfilled candle (one that closed while the socket was down) is handled
-the same way by the paper broker with CONFIRM_ORDERS=off, so parity holds through drops;
-else it is never proposed or placed, but said once the catch-up is over (trading/missed.py).
-Modes without a broker only announce what they would do.
+The feed's one consumer in the live bot *and* the backtest: a trade that differs between
+them is a bug in a driver. Per closed candle (freqtrade's backtesting semantics): funding
+due at this open on the position held into it, then the orders decided on the previous
+candle fill at this open; liquidation (paper), stop-loss, take-profit against the low/high
+(the stop first; a gap fills at the open); then the strategy may decide for the next open.
+A decision on a backfilled candle is placed by the paper broker with CONFIRM_ORDERS=off
+(parity through drops); else never proposed or placed, said once after the catch-up
+(trading/missed.py). Modes without a broker only announce what they would do.
 """
 
 from __future__ import annotations

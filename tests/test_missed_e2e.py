@@ -24,7 +24,11 @@ def test_decisions_on_candles_closed_while_stopped_are_one_missed_line_not_propo
         w.engine.stream.feed.sink = seen
         w.reply("/start", "Starting")
         assert w.api.wait_for_text(GROUP, "socket started", timeout=15)
+        # The trader must have decided a live candle before the stop (a never-decided trader
+        # warms on the latest candles at the next start and decides nothing on them).
+        assert w.ex.wait_for_index(w.ex.current_index + 1, timeout=15)
         w.ex.pause()
+        assert seen.wait(w.source[w.ex.current_index - 1].open_time)
         mark = w.api.mark()
         w.say("/stop")
         assert w.api.wait_for_text(GROUP, "socket stopped", start=mark, timeout=10)

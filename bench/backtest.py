@@ -1,7 +1,7 @@
 """Backtest benchmark: the default strategy over a real year of 15m candles, in process.
 
 Times `run_backtest` (the live bot's own trader, paper broker and portfolio driven by
-`trading.feed.replay`) over 35,039 BTCUSDT perpetual candles, excluding the file read,
+`trading.core.feed.replay`) over 35,039 BTCUSDT perpetual candles, excluding the file read,
 which is timed apart. Prints the best and median of several runs, the per-candle cost,
 the ratio to the target (0.2 s) and to freqtrade 2026.9's backtest phase of the same
 rules and data on this kind of machine (3.8 s, quoted from the issue; not re-measured
@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from trading.backtest import run_backtest  # noqa: E402
-from trading.feed import load_csv_candles  # noqa: E402
-from trading.futures import FundingRates  # noqa: E402
+from trading.backtest.data import load_csv_candles  # noqa: E402
+from trading.core.futures import FundingRates  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "binance_perp_BTCUSDT_15m_nmtrong062000.csv.gz"
 TARGET_S = 0.2

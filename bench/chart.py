@@ -17,9 +17,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.test_charts import traded  # noqa: E402  (a trader that records its fills)
+from trading.backtest.data import load_csv_candles  # noqa: E402
 from trading.charts.candles import render_candles  # noqa: E402
 from trading.charts.data import Levels, candle_chart  # noqa: E402
-from trading.feed import load_csv_candles  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "binance_perp_BTCUSDT_15m_nmtrong062000.csv.gz"
 TARGET_MS = 300.0

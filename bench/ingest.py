@@ -26,8 +26,8 @@ sys.path.insert(0, str(ROOT))
 
 from sim.binance import ReplayExchange, load_csv  # noqa: E402
 from trading.config import load_settings  # noqa: E402
-from trading.exchange.stream import KlineStream  # noqa: E402
-from trading.notifier import LoggingNotifier  # noqa: E402
+from trading.core.events import LoggingNotifier  # noqa: E402
+from trading.live.feed import kline_stream  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "binance_perp_BTCUSDT_5m_won9892000.csv.gz"
 START = 600
@@ -91,7 +91,7 @@ def run(data: str, candles: int, utf8_validation: bool) -> dict[str, float]:
             if closed:
                 lat_closed.append(ns)
 
-        stream = KlineStream(settings, LoggingNotifier(), latency_recorder=record)
+        stream = kline_stream(settings, LoggingNotifier(), latency_recorder=record)
         stream.run_options["skip_utf8_validation"] = not utf8_validation
         stream.start()
         assert stream.wait_until(lambda s: s.connected and len(s.last_closed) > 0, timeout=30), "no connection"

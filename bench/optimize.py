@@ -22,12 +22,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from trading.backtest import run_backtest  # noqa: E402
-from trading.feed import load_csv_candles  # noqa: E402
-from trading.futures import FundingRates  # noqa: E402
+from trading.backtest.data import load_csv_candles  # noqa: E402
+from trading.core.futures import FundingRates  # noqa: E402
+from trading.core.strategies import strategy_class  # noqa: E402
 from trading.optimize import sweep  # noqa: E402
 from trading.optimize.grid import parse_grid  # noqa: E402
 from trading.optimize.report import best_table, summary_line  # noqa: E402
-from trading.strategies import strategy_class  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "binance_perp_BTCUSDT_15m_nmtrong062000.csv.gz"
 TARGET_S = 10.0

@@ -25,10 +25,10 @@ sys.path.insert(0, str(ROOT))
 import talib  # noqa: E402
 
 from trading.backtest import run_backtest  # noqa: E402
-from trading.feed import load_csv_candles  # noqa: E402
-from trading.strategies import FrameStrategy, Schema  # noqa: E402
-from trading.strategies.check import check_strategy  # noqa: E402
-from trading.strategies.frame import MONEY, adapter_for  # noqa: E402
+from trading.backtest.data import load_csv_candles  # noqa: E402
+from trading.core.strategies import FrameStrategy, Schema  # noqa: E402
+from trading.core.strategies.check import check_strategy  # noqa: E402
+from trading.core.strategies.frame import MONEY, adapter_for  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "binance_perp_BTCUSDT_15m_nmtrong062000.csv.gz"
 LIVE_TARGET_MS, BACKTEST_TARGET_S = 50.0, 1.0
@@ -97,7 +97,7 @@ def main() -> int:
 
 def _backtest(cls, candles):  # type: ignore[no-untyped-def]
     """run_backtest with the bench's class registered under a name (no file to import)."""
-    from trading import strategies
+    from trading.core import strategies
 
     strategies.STRATEGIES.setdefault(cls.name, cls)
     return run_backtest(candles, strategy=cls.name, warmup=900)

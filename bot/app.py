@@ -50,9 +50,9 @@ from bot.notifier import TelegramNotifier
 from bot.ratelimit import PriorityRateLimiter
 from bot.stale import HEARTBEAT_SECONDS, StaleGate
 from bot.throttle import Throttle
-from trading.engine import Engine
+from trading.core.events import Notice
+from trading.live.service import Engine
 from trading.logsafe import LogRing
-from trading.notifier import Notice
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)

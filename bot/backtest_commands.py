@@ -23,11 +23,11 @@ from telegram.error import BadRequest
 from bot.buttons import PressResult, button, button_action
 from bot.commands import Ctx, UsageError, command, off_loop
 from bot.views import echo
-from trading.live import ParamChange
+from trading.core.strategies import ParamError
+from trading.core.strategies.params import parse_assignments
+from trading.live.node import ParamChange
 from trading.optimize import METRICS, GridError
 from trading.optimize.report import cell_label
-from trading.strategies import ParamError
-from trading.strategies.params import parse_assignments
 
 DAYS_DEFAULT, DAYS_MAX = 30, 365
 MAX_CELLS = 2000
@@ -74,7 +74,7 @@ def parse_days(word: str, usage: str) -> int:
 
 def pop_strategy(args: list[str]) -> tuple[str | None, list[str]]:
     """`strategy=NAME` taken out of the words (a built-in name or a plugin spec)."""
-    from trading.strategies import normalize_name
+    from trading.core.strategies import normalize_name
 
     found = [w for w in args if w.partition("=")[0].strip().lower() == "strategy"]
     if len(found) > 1:
@@ -151,7 +151,7 @@ async def backtest(ctx: Ctx) -> None:
     _check(ctx, "Backtest", ctx.engine.whatif.check_changes, changes, strategy)
     run = functools.partial(ctx.engine.backtest, strategy=strategy)
     cmp, progress = await _run(ctx, "Backtest", run, days, changes)
-    from trading.optimize.whatif import stats_table
+    from trading.live.whatif import stats_table
 
     period = cmp.period.describe() if cmp.period else f"last {cmp.days} days"
     await progress.done(

@@ -21,7 +21,7 @@ from bot import chats, views
 from bot.commands import Ctx, UsageError, command, off_loop, parse_count
 from trading.backtest.stats import num, plural
 from trading.config import Settings
-from trading.engine import Engine
+from trading.live.service import Engine
 
 log = logging.getLogger(__name__)
 

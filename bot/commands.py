@@ -19,8 +19,8 @@ from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
 
 from bot import buttons, views
-from trading.engine import Engine, StartRefused
-from trading.numbers import NumberError, parse_whole
+from trading.core.numbers import NumberError, parse_whole
+from trading.live.service import Engine, StartRefused
 
 log = logging.getLogger(__name__)
 
@@ -217,7 +217,7 @@ def parse_count(args: list[str], *, default: int, maximum: int, usage: str) -> i
     if not args:
         return default
     try:
-        n = parse_whole(args[0])  # plain ASCII digits only (trading/numbers.py)
+        n = parse_whole(args[0])  # plain ASCII digits only (trading/core/numbers.py)
     except NumberError:
         raise UsageError(
             f"{usage}: n must be a whole number from 1 to {maximum}, got {views.echo(args[0])}"

@@ -32,8 +32,9 @@ import httpx
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
 from bot.ratelimit import PRIORITY, URGENT
+from bot.texts import text
 from bot.views import MAX_MESSAGE, notice_html
-from trading.notifier import Notice
+from trading.core.events import Notice
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +131,7 @@ class TelegramNotifier:
             try:
                 loop.call_soon_threadsafe(wake.set)
             except RuntimeError:  # loop closed: the bot is shutting down
-                log.info("notice after shutdown not sent: %s", notice.text)
+                log.info("notice after shutdown not sent: %s", text(notice))
         for watcher in self._watchers:
             try:
                 watcher(notice)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot import views
 from bot.commands import Ctx, UsageError, command
-from trading.pause import describe
+from trading.core.pause import describe
 
 
 @command("pause", "no new entries, strategy or manual (closes, stops and the stream keep running)", admin=True)
@@ -89,7 +89,7 @@ async def health(ctx: Ctx) -> None:
 
 @command("version", "the bot's version and source commit")
 async def version(ctx: Ctx) -> None:
-    from trading.health import version as bot_version
+    from trading.live.health import version as bot_version
 
     ver, commit = await ctx.call(bot_version)
     await ctx.reply(f"tgtrader {views.escape(ver)} · commit {views.escape(commit or 'unknown (not a git checkout)')}")
@@ -114,7 +114,7 @@ async def logs(ctx: Ctx) -> None:
 
 @command("config", "the effective settings (secrets masked)")
 async def config(ctx: Ctx) -> None:
-    from trading.health import effective_settings
+    from trading.live.health import effective_settings
     from trading.logsafe import redact
 
     s = ctx.engine.settings

@@ -10,9 +10,9 @@ from __future__ import annotations
 from html import escape
 
 from bot.commands import Ctx, UsageError, command
-from trading.live import ParamChange
-from trading.strategies import ParamError
-from trading.strategies.params import fmt_value, parse_assignments
+from trading.core.strategies import ParamError
+from trading.core.strategies.params import fmt_value, parse_assignments
+from trading.live.node import ParamChange
 
 
 @command("params", "strategy parameters: value, range, meaning")

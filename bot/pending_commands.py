@@ -2,7 +2,7 @@
 
 The button carries the highest id the list showed, signed, so a proposal posted after the
 list was sent is never rejected by a press on it. Each rejection is its own conditional
-update (trading/confirmations.py): a Confirm racing Reject all places at most once.
+update (trading/live/proposals.py): a Confirm racing Reject all places at most once.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from telegram.error import BadRequest
 from bot import views
 from bot.buttons import PressResult, button, button_action
 from bot.commands import Ctx, UsageError, command, off_loop
-from trading.confirmations import Proposal
+from trading.live.proposals import Proposal
 
 
 def pending_line(p: Proposal) -> str:

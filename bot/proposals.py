@@ -28,9 +28,9 @@ from bot.buttons import PressResult, Signer, button, button_action
 from bot.commands import off_loop
 from bot.ratelimit import urgent
 from trading.config import Settings
-from trading.confirmations import OLDER, PLACING, Outcome, Proposal
-from trading.notifier import Notice
-from trading.symbols import SymbolFilters
+from trading.core.events import Notice
+from trading.core.symbols import SymbolFilters
+from trading.live.proposals import OLDER, PLACING, Outcome, Proposal
 
 log = logging.getLogger(__name__)
 

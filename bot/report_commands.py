@@ -12,7 +12,7 @@ from html import escape
 
 from bot import views
 from bot.commands import Ctx, UsageError, command
-from trading.pnl import PERIOD_UNITS, PeriodRow
+from trading.core.pnl import PERIOD_UNITS, PeriodRow
 
 CENT = Decimal("0.01")
 LABEL = {"daily": "day", "weekly": "week from", "monthly": "month"}

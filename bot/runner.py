@@ -30,7 +30,7 @@ from bot.app import (
 from bot.notifier import TelegramNotifier
 from bot.webapp import server as webapp
 from trading.config import Settings
-from trading.engine import Engine
+from trading.live.service import Engine
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from telegram.error import BadRequest
 from bot import views
 from bot.buttons import PressResult, button_action, status_keyboard
 from bot.commands import number_formats, off_loop
-from trading.engine import StartRefused
+from trading.live.service import StartRefused
 
 
 async def show_status(p, result: PressResult) -> PressResult:  # type: ignore[no-untyped-def]

@@ -3,7 +3,7 @@
 A switch is validated whole (the name loads, every name=value against the new schema,
 MAX_LEVERAGE), checked for look-ahead and a short window, stored with who and when, and
 applied from the next closed candle; the open position stays and the new strategy
-manages it. Everything said here is what the engine did (trading/live.py).
+manages it. Everything said here is what the engine did (trading/live/node.py).
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from html import escape
 from pathlib import Path
 
 from bot.commands import Ctx, UsageError, command
-from trading.live_strategy import available
-from trading.strategies import ParamError
-from trading.strategies.params import fmt_value, parse_assignments
+from trading.core.strategies import ParamError
+from trading.core.strategies.params import fmt_value, parse_assignments
+from trading.live.params import available
 
 USAGE = "/strategy [NAME [name=value …]]"
 
@@ -54,7 +54,7 @@ async def _show(ctx: Ctx) -> None:
     lines = [f"Strategy: <b>{escape(current)}</b> · {escape(_values(values))}", "Available:"]
     folder = ctx.engine.settings.strategy_dir
     shown = await ctx.call(available, folder)
-    def spec(name: str) -> str:  # what a chat name stands for (trading.strategies.chat_strategy)
+    def spec(name: str) -> str:  # what a chat name stands for (trading.core.strategies.chat_strategy)
         return str(Path(folder) / name) if ":" in name else name
 
     for name, summary in shown:

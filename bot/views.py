@@ -13,9 +13,10 @@ from decimal import Decimal
 from html import escape
 from typing import Any, Protocol
 
-from trading.candles import Candle, fmt_num, ohlcv_line
-from trading.engine import EngineStatus
-from trading.notifier import Notice
+from bot.texts import text
+from trading.core.candles import Candle, fmt_num, ohlcv_line
+from trading.core.events import Event
+from trading.live.service import EngineStatus
 
 MAX_MESSAGE = 4096
 
@@ -43,7 +44,7 @@ ECHO_LIMIT = 32
 
 
 class NumberFormat(Protocol):
-    """How a symbol's prices and quantities print; trading.symbols.SymbolFilters is one."""
+    """How a symbol's prices and quantities print; trading.core.symbols.SymbolFilters is one."""
 
     def fmt_price(self, price: float) -> str: ...
 
@@ -114,9 +115,9 @@ def clock_gap(offset_ms: int) -> str:
     return f"{size} {'ahead of' if offset_ms > 0 else 'behind'}"
 
 
-def notice_html(notice: Notice) -> str:
+def notice_html(notice: Event) -> str:
     icon = NOTICE_ICONS.get(notice.kind, "ℹ️")
-    return f"{icon} {escape(notice.text[:1000])}"
+    return f"{icon} {escape(text(notice)[:1000])}"
 
 
 def status_html(st: EngineStatus, formats: Mapping[str, NumberFormat] | None = None) -> str:

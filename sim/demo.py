@@ -27,7 +27,7 @@ from sim.demo_exchange import BANNER_EXCHANGE, choose_broker, console_commands, 
 from sim.telegram.console import ConsoleChat, make_console, run_script, silence_stdout
 from sim.telegram.local_api import LocalBotApi
 from trading.config import ConfigError, load_settings
-from trading.intervals import INTERVAL_MS
+from trading.core.intervals import INTERVAL_MS
 from trading.logsafe import setup_logging
 
 DEMO_DIR = Path("demo")

@@ -37,7 +37,7 @@ _UPSERT = (
 
 
 class KlineLike(Protocol):
-    """Anything with the candle attributes (trading.candles.Candle satisfies it)."""
+    """Anything with the candle attributes (trading.core.candles.Candle satisfies it)."""
 
     symbol: str
     interval: str

@@ -18,7 +18,6 @@ COLUMNS = (
     "requested_by", "source", "legs", "valid_until_open", "expires_at", "status",
     "decided_by", "decided_at", "result", "chat_id", "message_id", "intent", "basis",
 )
-OPEN_STATES = ("pending", "confirmed", "placed")
 
 
 def _now() -> int:

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 
 from trading.config import Settings, load_settings
-from trading.notifier import Notice
+from trading.core.events import Notice
 
 
 class RecordingNotifier:
@@ -55,7 +55,7 @@ def leg_id(db_path: str, proposal: int, n: int = 1) -> str:
     """The client order id a database gives a proposal's leg (it carries the instance id)."""
     from storage.db import open_db
     from storage.state import instance_id
-    from trading.confirmations import leg_id as make
+    from trading.live.proposals import leg_id as make
 
     db = open_db(db_path)
     try:

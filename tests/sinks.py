@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from trading.candles import Candle
+from trading.core.candles import Candle
 
 
 class RecordingSink:

@@ -7,13 +7,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 from tests.helpers import RecordingNotifier
-from trading.book import fee_words
 from trading.config import load_settings
+from trading.core.portfolio import Fill
 from trading.exchange.account_sync import AccountFollower
 from trading.exchange.fees import fee_in_usdt
 from trading.exchange.protection import ExchangeExits
 from trading.exchange.user_stream import user_ws_base
-from trading.portfolio import Fill
+from trading.live.placing import fee_words
 
 
 class _Trader:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from trading.backtest.__main__ import main as cli
-from trading.strategies.check import synthetic
+from trading.core.strategies.check import synthetic
 
 ROOT = Path(__file__).resolve().parents[1]
 

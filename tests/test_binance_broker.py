@@ -9,8 +9,8 @@ import pytest
 from binance.client import Client
 
 from sim.binance import ReplayExchange, generate
-from trading.brokers.base import OrderRefused, OrderRequest, OrderUnknown
 from trading.config import load_settings
+from trading.core.brokers.base import OrderRefused, OrderRequest, OrderUnknown
 from trading.exchange.broker import BinanceBroker
 from trading.exchange.market import make_client, symbol_filters
 

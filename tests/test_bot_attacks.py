@@ -201,7 +201,7 @@ def test_any_callback_data_gets_the_not_valid_alert_and_an_audit_row(world):
 def test_a_notice_answered_after_the_timeout_is_not_sent_again(world, monkeypatch):
     monkeypatch.setattr(bot_app, "NOTICE_READ_TIMEOUT", 0.3)
     delivered = slow_once(world.api, "sendMessage", 1.5, lambda p: "slow notice" in str(p.get("text", "")))
-    from trading.notifier import Notice
+    from trading.core.events import Notice
 
     mark = world.api.mark()
     world.bot.notifier.notify(Notice("socket_error", "slow notice"))

@@ -17,7 +17,7 @@ from storage.events import EventLog
 from storage.klines import KlineStore
 from tests.test_stream_e2e import last_closed_at_least
 from trading.config import load_settings
-from trading.notifier import Notice
+from trading.core.events import Notice
 
 GROUP = -1001000000001
 OTHER_CHAT = -1009999999999

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from trading.candles import MalformedFrame, candle_from_rest, parse_kline_message
+from trading.core.candles import MalformedFrame, candle_from_rest, parse_kline_message
 
 FRAME = {
     "stream": "btcusdt@kline_15m",

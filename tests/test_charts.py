@@ -12,8 +12,7 @@ import matplotlib.image as mpimg
 import pytest
 
 from trading.backtest import run_backtest
-from trading.brokers import PaperBroker
-from trading.candles import Candle
+from trading.backtest.data import load_csv_candles
 from trading.charts import style
 from trading.charts.candles import render_candles, time_ticks
 from trading.charts.data import (
@@ -29,11 +28,13 @@ from trading.charts.data import (
 from trading.charts.equity import render_equity
 from trading.charts.reports import connected_seconds
 from trading.config import ConfigError, load_settings
-from trading.feed import load_csv_candles, replay
-from trading.portfolio import Fill, Portfolio
-from trading.strategies import make_strategy
-from trading.symbols import SymbolFilters
-from trading.trader import Trader
+from trading.core.brokers import PaperBroker
+from trading.core.candles import Candle
+from trading.core.feed import replay
+from trading.core.portfolio import Fill, Portfolio
+from trading.core.strategies import make_strategy
+from trading.core.symbols import SymbolFilters
+from trading.core.trader import Trader
 
 VALUES = {"fast": 5, "slow": 13, "rsi_period": 14, "stop_loss_pct": 1.0, "take_profit_pct": 2.0}
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from bot.runner import BotThread
 from tests.test_bot_e2e import ADMIN, LOOSE, World, source  # noqa: F401  (fixture)
-from trading.notifier import Notice
+from trading.core.events import Notice
 
 OLD = -4000000042  # a basic group: ids without -100
 

@@ -163,8 +163,8 @@ def test_routed_and_non_binance_stream_urls_are_accepted():
 
 
 def test_paper_slippage_bps_is_checked_and_reaches_the_paper_broker(tmp_path):
-    from trading.live import make_broker
-    from trading.portfolio import Portfolio
+    from trading.core.portfolio import Portfolio
+    from trading.live.node import make_broker
 
     assert load().paper_slippage_bps == 0
     s = load(PAPER_SLIPPAGE_BPS="2.5")

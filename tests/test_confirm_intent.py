@@ -21,10 +21,10 @@ from tests.conftest import PERP_15M, shared_file
 from tests.helpers import RecordingNotifier, replay_settings
 from tests.test_bot_e2e import ADMIN, GROUP, World, source  # noqa: F401  (fixture)
 from tests.test_orders_e2e import Seen, press, proposal_message, started
-from trading.confirmations import Proposal
-from trading.engine import Engine
-from trading.feed import load_csv_candles
-from trading.portfolio import Fill
+from trading.backtest.data import load_csv_candles
+from trading.core.portfolio import Fill
+from trading.live.proposals import Proposal
+from trading.live.service import Engine
 
 START = 600
 Q = Decimal("0.002")
@@ -169,7 +169,7 @@ def test_a_strategy_proposal_confirmed_after_a_manual_trade_ends_on_its_side(sou
     w = started(source, tmp_path, PROPOSAL_TTL="600")
     try:
         # The strategy's own proposal (the trader's approver, as on a closed candle), made flat.
-        from trading.brokers.base import OrderRequest
+        from trading.core.brokers.base import OrderRequest
 
         engine = w.engine
         price = engine.trader.current_price("BTCUSDT")

@@ -221,7 +221,7 @@ def test_a_second_demo_in_the_same_folder_refuses_and_leaves_the_first_alone(
 
 
 CHEAT = '''
-from trading.strategies import FrameStrategy, Schema
+from trading.core.strategies import FrameStrategy, Schema
 
 
 class Cheat(FrameStrategy):

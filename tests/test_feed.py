@@ -10,8 +10,9 @@ from sim.binance import load_csv
 from storage.db import open_db
 from storage.klines import KlineStore
 from tests.sinks import RecordingSink
-from trading.candles import Candle
-from trading.feed import load_csv_candles, load_stored_candles, replay
+from trading.backtest.data import load_csv_candles, load_stored_candles
+from trading.core.candles import Candle
+from trading.core.feed import replay
 
 M15 = 900_000
 

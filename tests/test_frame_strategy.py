@@ -9,25 +9,26 @@ from decimal import Decimal as D
 import numpy as np
 import pytest
 
+from bot.texts import text
 from tests.helpers import RecordingNotifier
 from trading.backtest import run_backtest
-from trading.brokers import PaperBroker
 from trading.config import ConfigError, load_settings
-from trading.feed import replay
-from trading.portfolio import Portfolio
-from trading.strategies import CLOSE, LONG, SHORT, StrategyError, strategy_class
-from trading.strategies.check import check_strategy, synthetic
-from trading.strategies.frame import decide
-from trading.symbols import SymbolFilters
-from trading.trader import Trader
+from trading.core.brokers import PaperBroker
+from trading.core.feed import replay
+from trading.core.portfolio import Portfolio
+from trading.core.strategies import CLOSE, LONG, SHORT, StrategyError, strategy_class
+from trading.core.strategies.check import check_strategy, synthetic
+from trading.core.strategies.frame import decide
+from trading.core.symbols import SymbolFilters
+from trading.core.trader import Trader
 
 F = SymbolFilters.btcusdt()
 
 # A trader's own strategy, the way the README shows it: kept in a file outside our package.
 PLUGIN = '''
 import talib
-from trading.strategies import FrameStrategy, Param, Schema
-from trading.strategies.frame import MONEY
+from trading.core.strategies import FrameStrategy, Param, Schema
+from trading.core.strategies.frame import MONEY
 
 
 class Mine(FrameStrategy):
@@ -49,7 +50,7 @@ class Mine(FrameStrategy):
 '''
 
 PEEKS = '''
-from trading.strategies import FrameStrategy, Schema
+from trading.core.strategies import FrameStrategy, Schema
 
 
 class Peeks(FrameStrategy):
@@ -67,7 +68,7 @@ class Peeks(FrameStrategy):
 
 SHORT_STARTUP = '''
 import talib
-from trading.strategies import FrameStrategy, Schema
+from trading.core.strategies import FrameStrategy, Schema
 
 
 class Hasty(FrameStrategy):
@@ -87,8 +88,8 @@ class Hasty(FrameStrategy):
 
 FAILING = '''
 import math
-from trading.strategies import FrameStrategy, Schema
-from trading.strategies.frame import MONEY
+from trading.core.strategies import FrameStrategy, Schema
+from trading.core.strategies.frame import MONEY
 
 
 class Fails(FrameStrategy):
@@ -184,7 +185,7 @@ def test_a_failing_populate_places_nothing_says_so_once_and_the_stream_goes_on(t
     t = trader_for(spec, notes)
     candles = synthetic(40)
     replay(t, candles, warmup=5)
-    errors = [n.text for n in notes.notices if n.kind == "strategy_error"]
+    errors = [text(n) for n in notes.notices if n.kind == "strategy_error"]
     assert len(errors) == 1 and words in errors[0] and errors[0].endswith("; no order")
     assert not t.portfolio.trades and not t.portfolio.positions.get("SYNTH") and not t.books["SYNTH"].pending
     assert t.cursor("SYNTH") == candles[-1].open_time  # every candle was still taken in
@@ -199,7 +200,7 @@ def test_plugin_mistakes_are_one_line_and_stop_the_start(tmp_path) -> None:
         f"{tmp_path}/missing.py:Mine": "no file",
         f"{good}:Nope": "has no class Nope",
         f"{bad}:Mine": "loading " + bad + " raised ModuleNotFoundError",
-        "trading.strategies.frame:SIGNALS": "has no class SIGNALS",
+        "trading.core.strategies.frame:SIGNALS": "has no class SIGNALS",
         "no_such_pkg.mod:Mine": "importing no_such_pkg.mod raised ModuleNotFoundError",
     }
     for spec, words in cases.items():

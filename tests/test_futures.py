@@ -1,4 +1,4 @@
-"""The futures model (trading/futures.py) through the trader and the backtest: isolated
+"""The futures model (trading/core/futures.py) through the trader and the backtest: isolated
 liquidation at Binance's price in two bracket tiers, funding across 0, 1 and 3 funding
 times, slippage on entries and stops, MAX_LEVERAGE, and freqtrade's year reproduced trade
 for trade (its warm-up and its force exit at the end)."""
@@ -13,13 +13,13 @@ import pytest
 from tests.conftest import PERP_15M, shared_file
 from trading.backtest import run_backtest
 from trading.backtest.__main__ import main as cli
-from trading.candles import Candle
-from trading.futures import BTCUSDT_BRACKETS, FundingRates, liquidation_price
+from trading.core.candles import Candle
+from trading.core.futures import BTCUSDT_BRACKETS, FundingRates, liquidation_price
+from trading.core.strategies import strategy_class
+from trading.core.symbols import SymbolFilters
 from trading.optimize import sweep
 from trading.optimize.grid import parse_grid
 from trading.optimize.report import summary_line
-from trading.strategies import strategy_class
-from trading.symbols import SymbolFilters
 
 IV = 900_000  # 15m; a funding time every 32 candles
 FEE = D("0.0005")
@@ -227,8 +227,8 @@ def test_db_backtest_takes_funding_and_brackets_from_the_store(tmp_path, capsys)
 
 
 def test_pnl_shows_funding_apart_from_fees_and_a_replay_books_it_before_fills_at_the_same_time():
-    from trading.pnl import pnl_summary
-    from trading.portfolio import Fill, Portfolio
+    from trading.core.pnl import pnl_summary
+    from trading.core.portfolio import Fill, Portfolio
 
     fills = [Fill("tg-BTCUSDT-0-o", "BTCUSDT", "BUY", D("0.01"), D(100_000), D("0.5"), 0),
              Fill("tg-BTCUSDT-1-c", "BTCUSDT", "SELL", D("0.01"), D(101_000), D("0.505"), 8 * 3_600_000)]
@@ -242,9 +242,9 @@ def test_pnl_shows_funding_apart_from_fees_and_a_replay_books_it_before_fills_at
 def test_live_a_confirmed_order_placed_after_the_funding_open_does_not_pay_it_a_close_does():
     """Live (paper) with confirmations, orders fill mid-candle: a position opened at 08:05
     was not held at 08:00; one closed at 16:05 was held at 16:00 and pays, once."""
-    from trading.brokers import PaperBroker
-    from trading.portfolio import Portfolio
-    from trading.trader import Trader
+    from trading.core.brokers import PaperBroker
+    from trading.core.portfolio import Portfolio
+    from trading.core.trader import Trader
 
     f = SymbolFilters.btcusdt()
     p = Portfolio(D(10_000))

@@ -10,7 +10,7 @@ import pytest
 from telegram.error import BadRequest, NetworkError, TimedOut
 
 from bot.notifier import AT_LEAST_ONCE, TelegramNotifier, proven_undelivered
-from trading.notifier import Notice
+from trading.core.events import Notice
 
 
 def caused(exc: Exception, cause: Exception) -> Exception:

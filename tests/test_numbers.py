@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 
 from tests.test_bot_e2e import GROUP, World, source, world  # noqa: F401  (fixtures)
-from trading.numbers import NumberError, parse_decimal, parse_whole, plain
+from trading.core.numbers import NumberError, parse_decimal, parse_whole, plain
 
 REFUSED = ["0_01", "０.０１", "-0", "-0.0", "1e-400", "1e+06", "1E6", "nan", "NaN", "inf", "-Infinity", "0x10", "1,5", " ", "1.2.3"]
 

@@ -19,12 +19,12 @@ from PIL import Image
 from tests.conftest import PERP_15M, shared_file
 from trading.backtest import run_backtest
 from trading.backtest.__main__ import main as cli
-from trading.feed import load_csv_candles
-from trading.futures import FundingRates
+from trading.backtest.data import load_csv_candles
+from trading.core.futures import FundingRates
+from trading.core.strategies import strategy_class
 from trading.optimize import GridError, sweep
 from trading.optimize.grid import parse_grid
 from trading.optimize.report import heatmap_png
-from trading.strategies import strategy_class
 
 SCHEMA = strategy_class("ema_cross").schema
 FIELDS = ("trades", "wins", "net_pnl", "fees", "final_balance", "max_drawdown", "max_drawdown_pct",
@@ -211,7 +211,7 @@ def test_stats_words_no_negative_zero_plurals_and_no_win_rate_without_trades():
         realized = fees = Decimal(0)
         trades, max_drawdown_pct = 1, -0.01
 
-    from trading.pnl import PnlSummary
+    from trading.core.pnl import PnlSummary
 
     zero = Decimal(0)
     caption = equity_caption("paper", Report(), PnlSummary("all", None, zero, zero, zero, 1, 0, Decimal("-0.001")))

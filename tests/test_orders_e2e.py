@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from tests.helpers import leg_id
 from tests.test_bot_e2e import ADMIN, GROUP, GUEST, World, source  # noqa: F401  (fixture)
-from trading.confirmations import Proposal
+from trading.live.proposals import Proposal
 
 
 def proposal_message(w: World, mark: int, pid: int) -> dict:

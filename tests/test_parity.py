@@ -17,17 +17,18 @@ from decimal import Decimal
 
 import pytest
 
+from bot.texts import text
 from sim.binance import ReplayExchange, load_csv
 from storage.db import open_db
 from storage.params import ParamStore
 from tests.conftest import PERP_15M, shared_file
 from tests.helpers import RecordingNotifier, replay_settings
 from trading.backtest import run_backtest
-from trading.candles import Candle
-from trading.engine import Engine
-from trading.feed import load_csv_candles
-from trading.futures import FundingRates
-from trading.portfolio import Portfolio
+from trading.backtest.data import load_csv_candles
+from trading.core.candles import Candle
+from trading.core.futures import FundingRates
+from trading.core.portfolio import Portfolio
+from trading.live.service import Engine
 
 WARMUP = 500
 # The replay runs at full speed in chunks: free-running, a disconnected client would let
@@ -111,5 +112,5 @@ def test_live_trades_equal_the_backtest_through_random_drops(db_path: str) -> No
     assert booked.fees == expected.trader.portfolio.fees > Decimal(0)
     assert booked.funding == engine.trader.portfolio.funding == expected.trader.portfolio.funding
     assert [t.exit_reason for t in booked.trades] == [t.exit_reason for t in expected.trades]
-    said = [n.text for n in notes.notices if " liquidated at " in n.text]  # the chat says it, live
+    said = [t for n in notes.notices if " liquidated at " in (t := text(n))]  # the chat says it, live
     assert len(said) == expected.stats.liquidations and "USDT lost, clearance fee" in said[0]

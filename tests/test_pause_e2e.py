@@ -11,7 +11,7 @@ from tests.helpers import leg_id
 from tests.test_bot_e2e import ADMIN, GROUP, GUEST, LOOSE, World, source  # noqa: F401  (fixture)
 from tests.test_orders_e2e import press, proposal_message, started
 from tests.test_strategy_proposals import START, proposals, replay  # noqa: F401  (fixture)
-from trading.pause import PAUSED_LINE
+from trading.core.pause import PAUSED_LINE
 
 
 def test_pause_refuses_entries_keeps_closes_and_survives_a_restart(source, tmp_path):  # noqa: F811
@@ -96,7 +96,7 @@ def test_the_strategy_opens_nothing_while_paused_but_still_closes(replay, caplog
     side = engine.trader.portfolio.side("BTCUSDT")
     assert side != 0
     engine.pause("admin", ADMIN)
-    caplog.set_level(logging.INFO, logger="trading.pause")
+    caplog.set_level(logging.INFO, logger="trading.core.pause")
     # Until the strategy turns: its reversal comes as a close only.
     while len(proposals(notifier)) == 1:
         ex.advance(1)

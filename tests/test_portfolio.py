@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
-from trading.portfolio import BUY, SELL, Fill, Portfolio
+from trading.core.portfolio import BUY, SELL, Fill, Portfolio
 
 
 def fill(i: int, side: str, qty: str, price: str, fee_rate: str = "0.0005") -> Fill:

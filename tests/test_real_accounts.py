@@ -15,7 +15,7 @@ from tests.helpers import leg_id
 from tests.test_bot_e2e import ADMIN, GROUP, LOOSE, START, source  # noqa: F401  (fixture)
 from tests.test_orders_e2e import Seen
 from trading.config import load_settings
-from trading.confirmations import Proposal
+from trading.live.proposals import Proposal
 
 DEMO = {"TRADING_MODE": "demo", "BINANCE_API_KEY": "replay-key", "BINANCE_API_SECRET": "replay-secret"}
 
@@ -207,7 +207,7 @@ def test_a_leverage_call_that_gets_no_clear_answer_is_the_orders_refusal(account
 def test_a_network_error_on_the_leverage_call_is_a_refusal_not_a_crash() -> None:
     import requests
 
-    from trading.brokers.base import OrderRefused
+    from trading.core.brokers.base import OrderRefused
     from trading.exchange.broker import BinanceBroker
 
     class Down:
@@ -221,7 +221,7 @@ def test_a_network_error_on_the_leverage_call_is_a_refusal_not_a_crash() -> None
 def test_hedge_mode_legs_are_kept_apart_and_never_adopted() -> None:
     """positionRisk of a Hedge Mode account has a LONG and a SHORT row per symbol; the book
     must not take either (or whichever came last) as the net position."""
-    from trading.brokers.base import ExchangePosition
+    from trading.core.brokers.base import ExchangePosition
     from trading.exchange.reconcile import differences, hedged_lines, reconcile
 
     class Reader:

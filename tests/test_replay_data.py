@@ -204,7 +204,7 @@ def test_the_replay_exchange_needs_nothing_from_the_product() -> None:
     import ast
 
     from sim.binance.intervals import INTERVAL_MS
-    from trading.intervals import INTERVAL_MS as PRODUCT_INTERVALS
+    from trading.core.intervals import INTERVAL_MS as PRODUCT_INTERVALS
 
     leaks = []
     for path in sorted((Path(__file__).resolve().parents[1] / "sim" / "binance").glob("*.py")):

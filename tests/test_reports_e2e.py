@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from tests.test_bot_e2e import ADMIN, GROUP, GUEST, source  # noqa: F401  (fixture)
 from tests.test_orders_e2e import press, proposal_message, started
-from trading.confirmations import Proposal
+from trading.live.proposals import Proposal
 
 NEW = ("pause", "resume", "daily", "weekly", "monthly", "performance", "pending", "health", "version", "logs", "config")
 

@@ -14,11 +14,11 @@ from bot.commands import UsageError
 from bot.order_commands import parse_order_args
 from tests.test_bot_e2e import source  # noqa: F401  (fixture)
 from trading.config import Settings
-from trading.health import effective_settings
+from trading.core.strategies import EmaCross, ParamError
+from trading.core.strategies.params import fmt_value
+from trading.live.health import effective_settings
 from trading.optimize.grid import GridError, parse_grid
 from trading.optimize.report import fmt_value as grid_fmt_value
-from trading.strategies import EmaCross, ParamError
-from trading.strategies.params import fmt_value
 
 
 @pytest.mark.parametrize("raw", ["0_5", "1_0", "０.５", "９", "0x1", "1 0"])
@@ -111,7 +111,7 @@ def test_health_shows_the_account_stream_in_demo_and_na_in_paper(source, tmp_pat
 
     from tests.test_exits_e2e import demo_world
     from trading.exchange.user_stream import NoUserStream
-    from trading.health import user_stream_state
+    from trading.live.health import user_stream_state
 
     assert user_stream_state(NoUserStream()) == "n/a (paper: no account stream)"
     w = demo_world(source, tmp_path)

@@ -9,11 +9,11 @@ from decimal import Decimal
 from tests.test_bot_e2e import World, source  # noqa: F401  (fixture)
 from tests.test_futures import IV, candle, entered
 from trading.backtest.__main__ import main as cli
-from trading.limits import stake_problem
+from trading.core.limits import stake_problem
+from trading.core.strategies import strategy_class
 from trading.optimize import sweep
 from trading.optimize.grid import parse_grid
 from trading.optimize.report import summary_line
-from trading.strategies import strategy_class
 
 
 def test_stake_problem_names_the_limit() -> None:

@@ -6,7 +6,7 @@ import pytest
 from storage.db import SCHEMA_VERSION, open_db, schema_version
 from storage.events import EventLog
 from storage.klines import KlineStore
-from trading.candles import Candle
+from trading.core.candles import Candle
 
 
 def candle(t: int, close: float = 1.0) -> Candle:

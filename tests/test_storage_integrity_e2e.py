@@ -32,7 +32,7 @@ def test_a_damaged_database_is_said_at_start(source, tmp_path, caplog):  # noqa:
         assert not w.api.wait_for_text(GROUP, "quick_check", timeout=0.1), "a sound file says nothing"
         corrupt_table(w.db_path, "audit")
         mark = w.api.mark()
-        with caplog.at_level(logging.ERROR, logger="trading.engine"):
+        with caplog.at_level(logging.ERROR, logger="trading.live.service"):
             w.bot = type(w.bot)(w.settings, **w.bot.kwargs).start()
             said = w.api.wait_for_text(GROUP, "failed SQLite's quick_check at start", start=mark, timeout=15)
         assert said is not None, [c.params.get("text") for c in w.api.calls[mark:] if c.method == "sendMessage"]

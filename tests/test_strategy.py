@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from tests.conftest import PERP_15M, shared_file
-from trading.candles import Candle
-from trading.strategies import CLOSE, LONG, SHORT, EmaCross, ParamError, make_strategy
-from trading.strategies.params import parse_assignments
+from trading.core.candles import Candle
+from trading.core.strategies import CLOSE, LONG, SHORT, EmaCross, ParamError, make_strategy
+from trading.core.strategies.params import parse_assignments
 
 
 def candles_from_closes(closes: list[float]) -> list[Candle]:

@@ -17,7 +17,7 @@ pathlib.Path({marker!r}).write_text("ran")
 
 EXITS = '''
 import sys
-from trading.strategies import FrameStrategy, Schema
+from trading.core.strategies import FrameStrategy, Schema
 sys.exit(3)
 
 
@@ -26,7 +26,7 @@ class Exits(FrameStrategy):
 '''
 
 INIT_EXITS = '''
-from trading.strategies import FrameStrategy, Schema
+from trading.core.strategies import FrameStrategy, Schema
 
 
 class Quits(FrameStrategy):
@@ -87,5 +87,5 @@ def test_strategy_in_the_environment_keeps_paths_and_a_systemexit_is_one_config_
         assert "raised SystemExit: 3" in str(e)
     else:
         raise AssertionError("a plugin calling sys.exit() must be a config error")
-    ok = load_settings(environ={**env, "STRATEGY": "trading.strategies.rsi_reversion:RsiReversion"}, env_file=None)
-    assert ok.strategy == "trading.strategies.rsi_reversion:RsiReversion" and ok.strategy_dir == "strategies"
+    ok = load_settings(environ={**env, "STRATEGY": "trading.core.strategies.rsi_reversion:RsiReversion"}, env_file=None)
+    assert ok.strategy == "trading.core.strategies.rsi_reversion:RsiReversion" and ok.strategy_dir == "strategies"

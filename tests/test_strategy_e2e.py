@@ -19,10 +19,10 @@ from tests.test_bot_e2e import ADMIN, GROUP, GUEST, World, source  # noqa: F401 
 from tests.test_frame_strategy import PEEKS, PLUGIN, write_plugin
 from tests.test_parity import Watch, trade_tuples
 from trading.backtest import run_backtest
+from trading.backtest.data import load_csv_candles
 from trading.charts.data import candle_chart
-from trading.engine import Engine
-from trading.feed import load_csv_candles
-from trading.portfolio import Portfolio
+from trading.core.portfolio import Portfolio
+from trading.live.service import Engine
 
 WARMUP = 300
 CANDLES = 700  # fewer than ema_cross's year: populate runs once per live candle

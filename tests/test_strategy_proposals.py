@@ -13,8 +13,8 @@ from tests.conftest import PERP_15M, shared_file
 from tests.helpers import RecordingNotifier, replay_settings
 from tests.test_orders_e2e import Seen
 from trading.backtest import run_backtest
-from trading.engine import Engine
-from trading.feed import load_csv_candles
+from trading.backtest.data import load_csv_candles
+from trading.live.service import Engine
 
 START, WARMUP, STEPS = 600, 100, 400
 VALUES = {"fast": 5, "slow": 13}
@@ -110,8 +110,8 @@ def test_confirm_refuses_a_price_that_drifted_too_far(db_path) -> None:
 
 def test_a_newer_strategy_proposal_supersedes_the_older_pending_one(db_path) -> None:
     from storage.db import open_db
-    from trading.brokers.base import OrderRequest
-    from trading.confirmations import Confirmations
+    from trading.core.brokers.base import OrderRequest
+    from trading.live.proposals import Confirmations
 
     open_db(db_path).close()
     notifier = RecordingNotifier()

@@ -12,7 +12,7 @@ from storage.events import EventLog
 from storage.klines import KlineStore
 from tests.helpers import RecordingNotifier, replay_settings
 from trading.exchange.market import historical_klines, make_client
-from trading.exchange.stream import KlineStream
+from trading.live.feed import kline_stream
 
 START = 600
 
@@ -57,7 +57,7 @@ def test_300_candles_with_10_random_drops_store_exactly_the_source(source, db_pa
     with ReplayExchange(source, start_index=START, seconds_per_candle=0.01, updates_per_candle=4) as ex:
         ex.faults.drop_at_candles(drops)
         notifier = RecordingNotifier()
-        stream = KlineStream(replay_settings(ex, db_path), notifier)
+        stream = kline_stream(replay_settings(ex, db_path), notifier)
         assert stream.start()
         target = source[START + 300].open_time
         assert stream.wait_until(last_closed_at_least(target), timeout=90)

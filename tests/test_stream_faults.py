@@ -17,7 +17,7 @@ from storage.db import open_db
 from storage.klines import KlineStore
 from tests.helpers import RecordingNotifier, replay_settings
 from tests.sinks import RecordingSink
-from trading.exchange.stream import KlineStream
+from trading.live.feed import kline_stream
 
 M15 = 900_000
 
@@ -63,7 +63,7 @@ def test_an_outage_longer_than_the_warmup_is_backfilled_and_every_candle_decided
     with ReplayExchange(None, interval="15m", start_index=300, paused=True) as ex:
         settings = replay_settings(ex, db_path, WARMUP_CANDLES="100")
         sink = RecordingSink(warmup=100)
-        stream = KlineStream(settings, RecordingNotifier(), sink)
+        stream = kline_stream(settings, RecordingNotifier(), sink)
         assert stream.start()
         assert sink.wait_for(lambda s: len(s.warmed) == 1)
         ex.advance(5)
@@ -71,7 +71,7 @@ def test_an_outage_longer_than_the_warmup_is_backfilled_and_every_candle_decided
         assert stream.stop()
 
         ex.advance(250)  # the bot is away for 2.5 warm-ups
-        stream = KlineStream(settings, RecordingNotifier(), sink)  # a new process, same trader
+        stream = kline_stream(settings, RecordingNotifier(), sink)  # a new process, same trader
         assert stream.start()
         last_closed = ex.candles[ex.clock.current_index - 1].open_time
         assert sink.wait_for(lambda s: s.times()[-1:] == [last_closed])
@@ -96,7 +96,7 @@ def test_a_handshake_that_never_answers_times_out_and_retries_and_reads_as_down(
     with ReplayExchange(None, interval="15m", start_index=300, seconds_per_candle=0.05) as ex:
         settings = replay_settings(ex, db_path, BINANCE_WS_URL=f"ws://127.0.0.1:{silent.port}/market")
     notifier = RecordingNotifier()
-    stream = KlineStream(settings, notifier)
+    stream = kline_stream(settings, notifier)
     stream.handshake_timeout = 0.2
     assert stream.start()
     started = time.monotonic()
@@ -114,7 +114,7 @@ def test_a_handshake_that_never_answers_times_out_and_retries_and_reads_as_down(
 def test_stop_during_a_hung_rest_call_ends_the_thread_and_start_works_at_once(silent, db_path):
     with ReplayExchange(None, interval="15m", start_index=300, seconds_per_candle=0.05) as ex:
         settings = replay_settings(ex, db_path, BINANCE_REST_URL=f"http://127.0.0.1:{silent.port}")
-        stream = KlineStream(settings, RecordingNotifier())
+        stream = kline_stream(settings, RecordingNotifier())
         assert stream.start()
         assert stream.wait_until(lambda s: s.connected, 10)
         assert silent.wait_for_connections(1)  # the catch-up's request is hanging now
@@ -131,7 +131,7 @@ def test_stop_during_a_hung_rest_call_ends_the_thread_and_start_works_at_once(si
 def test_each_drop_reports_its_own_close_code(db_path):
     with ReplayExchange(None, interval="15m", start_index=300, seconds_per_candle=0.02) as ex:
         notifier = RecordingNotifier()
-        stream = KlineStream(replay_settings(ex, db_path), notifier)
+        stream = kline_stream(replay_settings(ex, db_path), notifier)
         stream.start()
         assert stream.wait_until(lambda s: s.connected and s.closed_candles >= 3, 20)
 
@@ -158,7 +158,7 @@ def test_a_stale_stream_stuck_in_rest_is_reported_once(silent, db_path):
             ex, db_path, BINANCE_REST_URL=f"http://127.0.0.1:{silent.port}", STREAM_STALE_SECONDS="1"
         )
         notifier = RecordingNotifier()
-        stream = KlineStream(settings, notifier)
+        stream = kline_stream(settings, notifier)
         stream.start()
         assert notifier.wait_for(lambda ns: any(n.kind == "stale" for n in ns), 10)
         # Three more stale periods with the thread still stuck: no second notice.

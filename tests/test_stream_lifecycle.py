@@ -11,8 +11,9 @@ from storage.db import open_db
 from storage.events import EventLog
 from storage.klines import KlineStore
 from tests.helpers import RecordingNotifier, replay_settings
-from trading.engine import Engine
 from trading.exchange.stream import KlineStream
+from trading.live.feed import kline_stream
+from trading.live.service import Engine
 
 
 @pytest.fixture
@@ -41,7 +42,7 @@ def started(stream: KlineStream, n_closed: int = 3, timeout: float = 20) -> bool
 
 
 def test_start_twice_is_one_connection_and_stop_is_idempotent(ex, db_path):
-    stream = KlineStream(replay_settings(ex, db_path), RecordingNotifier())
+    stream = kline_stream(replay_settings(ex, db_path), RecordingNotifier())
     assert stream.start() is True
     assert stream.start() is False
     assert started(stream)
@@ -85,7 +86,7 @@ def test_restart_resumes_what_the_operator_asked_for(ex, db_path):
 
 
 def test_malformed_frames_are_counted_logged_once_per_kind_and_harmless(ex, db_path):
-    stream = KlineStream(replay_settings(ex, db_path), RecordingNotifier())
+    stream = kline_stream(replay_settings(ex, db_path), RecordingNotifier())
     stream.start()
     assert started(stream)
     for kind in ("json", "shape", "binary", "json"):
@@ -102,7 +103,7 @@ def test_malformed_frames_are_counted_logged_once_per_kind_and_harmless(ex, db_p
 
 def test_stall_trips_the_watchdog_and_reconnects_without_a_gap(ex, db_path):
     notifier = RecordingNotifier()
-    stream = KlineStream(replay_settings(ex, db_path, STREAM_STALE_SECONDS="1"), notifier)
+    stream = kline_stream(replay_settings(ex, db_path, STREAM_STALE_SECONDS="1"), notifier)
     stream.start()
     assert started(stream)
     ex.faults.stall()  # no frames, no pongs, connection stays open
@@ -118,7 +119,7 @@ def test_stall_trips_the_watchdog_and_reconnects_without_a_gap(ex, db_path):
 
 def test_server_close_code_is_reported(ex, db_path):
     notifier = RecordingNotifier()
-    stream = KlineStream(replay_settings(ex, db_path), notifier)
+    stream = kline_stream(replay_settings(ex, db_path), notifier)
     stream.start()
     assert started(stream)
     ex.faults.close_with(1001, "going away")
@@ -130,7 +131,7 @@ def test_server_close_code_is_reported(ex, db_path):
 
 def test_backfill_rides_out_rest_errors(ex, db_path):
     notifier = RecordingNotifier()
-    stream = KlineStream(replay_settings(ex, db_path), notifier)
+    stream = kline_stream(replay_settings(ex, db_path), notifier)
     stream.start()
     assert started(stream)
     ex.faults.rest_errors(503, count=2)
@@ -149,7 +150,7 @@ def test_exchange_down_at_start_is_reported_and_retried(db_path):
     settings = replay_settings(ex, db_path)
     ex.stop()  # nothing listens on that port now
     notifier = RecordingNotifier()
-    stream = KlineStream(settings, notifier)
+    stream = kline_stream(settings, notifier)
     stream.start()
     assert notifier.wait_for(lambda ns: any("cannot connect" in n.text for n in ns), 10)
     t0 = time.monotonic()
@@ -158,7 +159,7 @@ def test_exchange_down_at_start_is_reported_and_retried(db_path):
 
 
 def test_unknown_symbol_is_refused_with_the_variable_named(ex, db_path):
-    from trading.engine import StartRefused
+    from trading.live.service import StartRefused
 
     engine = Engine(replay_settings(ex, db_path, SYMBOLS="BTCUSDT,FOOUSDT"), RecordingNotifier())
     with pytest.raises(StartRefused, match=r"^SYMBOLS: FOOUSDT not listed"):
@@ -172,7 +173,7 @@ def test_one_connection_streams_every_symbol(db_path):
     btc = generate(2000, start_ms=1_700_000_000_000 // 900_000 * 900_000, interval="15m", seed=1)
     eth = generate(2000, start_ms=btc[0].open_time, interval="15m", seed=2, start_price=2000.0)
     with ReplayExchange(btc, extra_symbols={"ETHUSDT": eth}, start_index=300, seconds_per_candle=0.02) as ex:
-        stream = KlineStream(replay_settings(ex, db_path, SYMBOLS="BTCUSDT,ETHUSDT"), RecordingNotifier())
+        stream = kline_stream(replay_settings(ex, db_path, SYMBOLS="BTCUSDT,ETHUSDT"), RecordingNotifier())
         assert "btcusdt@kline_15m/ethusdt@kline_15m" in stream.url
         stream.start()
         assert stream.wait_until(lambda s: len(s.last_closed) == 2 and s.closed_candles >= 10, 20)
@@ -194,7 +195,7 @@ def test_one_connection_streams_every_symbol(db_path):
 def test_concurrent_start_and_stop_calls_act_once(ex, db_path):
     import threading
 
-    stream = KlineStream(replay_settings(ex, db_path), RecordingNotifier())
+    stream = kline_stream(replay_settings(ex, db_path), RecordingNotifier())
 
     def race(fn) -> list[bool]:
         results: list[bool] = []

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
+from bot.texts import text
 from storage.trades import TradeJournal
 from tests.helpers import RecordingNotifier
-from trading.brokers import PaperBroker
-from trading.candles import Candle
-from trading.feed import replay
-from trading.portfolio import Fill, Portfolio
-from trading.strategies import EmaCross
-from trading.symbols import SymbolFilters
-from trading.trader import Trader
+from trading.core.brokers import PaperBroker
+from trading.core.candles import Candle
+from trading.core.feed import replay
+from trading.core.portfolio import Fill, Portfolio
+from trading.core.strategies import EmaCross
+from trading.core.symbols import SymbolFilters
+from trading.core.trader import Trader
 
 IV = 900_000
 F = SymbolFilters.btcusdt()
@@ -72,7 +73,7 @@ def test_below_min_notional_is_refused_with_the_reason() -> None:
     t = make_trader(values, notifier=n)
     replay(t, flat_then([(100_000, 101_000, 99_900, 101_000), (101_500, 101_600, 101_400, 101_500)], values), warmup=0)
     assert t.portfolio.side("BTCUSDT") == 0
-    refused = [x.text for x in n.notices if x.kind == "order_refused"]
+    refused = [text(x) for x in n.notices if x.kind == "order_refused"]
     assert refused and "MIN_NOTIONAL" in refused[0] or "LOT_SIZE" in refused[0]
 
 

@@ -245,3 +245,18 @@ def test_after_a_reconnect_a_missing_exit_is_placed_again(source, tmp_path) -> N
         assert kinds == ["STOP_MARKET", "TAKE_PROFIT_MARKET"], kinds
     finally:
         w.close()
+
+
+def test_the_listen_key_is_closed_on_shutdown(source, tmp_path) -> None:  # noqa: F811
+    """Binance: `DELETE /fapi/v1/listenKey` closes out a user data stream; the bot says so
+    when it shuts down, so no key it held stays open for its hour."""
+    w = demo_world(source, tmp_path)
+    try:
+        assert w.engine.user_stream.wait_until(lambda u: u.connected, timeout=10)
+        key = w.engine.user_stream.key
+        assert key and w.ex.user_stream.closed == []
+        w.bot.stop()  # the bot's shutdown
+        assert w.ex.user_stream.closed == [key]
+    finally:
+        w.api.stop()
+        w.ex.stop()

@@ -3,10 +3,10 @@ from datetime import UTC, datetime
 
 from bot.buttons import BadButton, Signer
 from bot.views import MAX_MESSAGE, klines_html, notice_html, num, split_html, status_html
-from trading.candles import Candle
-from trading.engine import EngineStatus
+from trading.core.candles import Candle
+from trading.core.events import Notice
 from trading.exchange.stream import StreamStatus
-from trading.notifier import Notice
+from trading.live.service import EngineStatus
 
 
 def c(t: int) -> Candle:

@@ -11,8 +11,8 @@ from tests.test_backtest_e2e import photo_after
 from tests.test_bot_e2e import GROUP, World, source  # noqa: F401  (fixture)
 from tests.test_frame_strategy import PEEKS, write_plugin
 
-CHEAT = PEEKS.replace("from trading.strategies import FrameStrategy, Schema",
-                      "from trading.strategies import FrameStrategy, Schema\nfrom trading.strategies.frame import MONEY"
+CHEAT = PEEKS.replace("from trading.core.strategies import FrameStrategy, Schema",
+                      "from trading.core.strategies import FrameStrategy, Schema\nfrom trading.core.strategies.frame import MONEY"
                       ).replace("schema = Schema(())", "schema = Schema(MONEY)")
 
 

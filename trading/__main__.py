@@ -18,17 +18,20 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+from bot.texts import text
 from trading.config import ConfigError, Settings, load_settings
-from trading.engine import Engine, StartRefused
+from trading.core.events import Event
 from trading.exchange.market import make_client
-from trading.notifier import Notice
+from trading.live.service import Engine, StartRefused
 
 UNREACHABLE_HINT = "check the network and BINANCE_REST_URL; `python -m trading --data FILE` replays candles offline"
 
 
 class PrintNotifier:
-    def notify(self, notice: Notice) -> None:
-        print(notice.text, flush=True)
+    """Prints each notice in the chat's own words (bot/texts.py: the one place they are written)."""
+
+    def notify(self, event: Event) -> None:
+        print(text(event), flush=True)
 
 
 class Unreachable(RuntimeError):

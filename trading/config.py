@@ -17,8 +17,8 @@ from datetime import time as dt_time
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from trading.intervals import INTERVAL_MS
-from trading.numbers import PLAIN
+from trading.core.intervals import INTERVAL_MS
+from trading.core.numbers import PLAIN
 
 MODES = ("paper", "demo", "live")
 # Binance retired the futures testnet for Demo Trading (keys from demo.binance.com); the old
@@ -158,7 +158,7 @@ def _int_list(name: str, raw: str) -> tuple[int, ...]:
 
 
 def is_plain_number(text: str) -> bool:
-    """A setting's number as people write it, read as the chat reads one (trading/numbers.py):
+    """A setting's number as people write it, read as the chat reads one (trading/core/numbers.py):
     Python's int(), float() and Decimal() also take "1_0" (10), "１０", "nan" and "inf"."""
     return PLAIN.fullmatch(text) is not None
 
@@ -345,7 +345,7 @@ def load_settings(
     if user_ws:
         user_ws = _url("BINANCE_USER_WS_URL", user_ws, ("ws", "wss"))
 
-    from trading.strategies import (  # late: strategies import config's neighbours
+    from trading.core.strategies import (  # late: strategies import config's neighbours
         normalize_name,
         strategy_class,
     )

@@ -12,7 +12,7 @@ rule, and every boundary calls it:
   cut of a text.
 
 The secrets are the process's own: `register` adds them once the settings are read
-(trading.engine.Engine, setup_logging, LogRing), and `mask(text)` applies all of them.
+(trading.live.service.Engine, setup_logging, LogRing), and `mask(text)` applies all of them.
 
 httpx logs every request URL at INFO, and Telegram URLs contain the bot token; exception
 texts carry it too (an error page that echoes the request path), and so do the tracebacks

@@ -17,7 +17,7 @@ from bot import views
 from bot.commands import number_formats, off_loop
 from bot.proposals import proposal_html
 from bot.views import pause_reasons
-from trading.strategies.params import fmt_value
+from trading.core.strategies.params import fmt_value
 
 CENT = Decimal("0.01")
 TRADES_SHOWN = 12

@@ -74,6 +74,7 @@ class UserStream:
         self.conns: list[PrivateConnection] = []
         self.down_until = 0.0
         self.published: list[dict[str, object]] = []  # every event, for tests (bounded)
+        self.closed: list[str] = []  # keys a client closed (DELETE), for tests
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -111,6 +112,7 @@ class UserStream:
         key = await self._given_key(request)
         if self.active_key() is None or (key and key != self.key):
             raise EXPIRED
+        self.closed.append(self.key or "")
         self._forget_key(notify=False)
         return json_response({})
 

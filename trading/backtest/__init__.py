@@ -2,7 +2,7 @@
 recorded candles, with nothing of its own but the loop that records equity.
 
 There is deliberately no second implementation of the rules here: `run_backtest` builds
-the same `Trader` the live engine builds and drives it through `trading.feed.replay`, so a
+the same `Trader` the live engine builds and drives it through `trading.core.feed.replay`, so a
 backtest trade is what the live bot would have done on those candles.
 """
 
@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from trading.backtest.stats import Stats, compute_stats
-from trading.brokers import PaperBroker
-from trading.candles import Candle
-from trading.feed import replay
-from trading.futures import DEFAULT_BRACKETS, Bracket, FundingRate
-from trading.portfolio import ClosedTrade, Portfolio
-from trading.strategies import DEFAULT_STRATEGY, Values
-from trading.symbols import SymbolFilters
-from trading.trader import Trader
+from trading.core.brokers import PaperBroker
+from trading.core.candles import Candle
+from trading.core.feed import replay
+from trading.core.futures import DEFAULT_BRACKETS, Bracket, FundingRate
+from trading.core.portfolio import ClosedTrade, Portfolio
+from trading.core.strategies import DEFAULT_STRATEGY, Values
+from trading.core.symbols import SymbolFilters
+from trading.core.trader import Trader
 
 __all__ = ["BacktestResult", "Stats", "run_backtest", "split_warmup"]
 
@@ -101,7 +101,7 @@ def run_backtest(
     """Trade one symbol's candles. With start_ms, candles before it only warm the strategy
     (the last `warmup` of them, as the live bot warms up); without, the first `warmup` do.
 
-    The futures model (trading/futures.py) is the paper broker's: MAX_LEVERAGE refuses an
+    The futures model (trading/core/futures.py) is the paper broker's: MAX_LEVERAGE refuses an
     opening order above it, fills slip `slippage_bps`, funding is booked at the funding
     times from `funding`, and positions are liquidated with `brackets` (default: the
     symbol's documented table; liquidation=False or no table: off). strategy_warmup lets

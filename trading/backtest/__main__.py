@@ -24,17 +24,17 @@ from pathlib import Path
 from typing import Any
 
 from trading.backtest import BacktestResult, futures_cli, grid_cli, run_backtest, split_warmup
+from trading.backtest.data import load_csv_candles, load_stored_candles
 from trading.backtest.stats import traded_span
-from trading.candles import Candle
 from trading.config import ConfigError, load_settings
+from trading.core.candles import Candle
+from trading.core.intervals import INTERVAL_MS
+from trading.core.limits import stake_problem
+from trading.core.numbers import plain
+from trading.core.strategies import STRATEGIES, ParamError, normalize_name, strategy_class
+from trading.core.strategies.check import check_strategy
+from trading.core.strategies.params import parse_assignments
 from trading.exchange.market import to_ms
-from trading.feed import load_csv_candles, load_stored_candles
-from trading.intervals import INTERVAL_MS
-from trading.limits import stake_problem
-from trading.numbers import plain
-from trading.strategies import STRATEGIES, ParamError, normalize_name, strategy_class
-from trading.strategies.check import check_strategy
-from trading.strategies.params import parse_assignments
 
 TRADE_COLUMNS = ("open_time_ms", "close_time_ms", "side", "quantity", "entry_price", "exit_price", "fees", "funding",
                  "pnl", "exit_reason")

@@ -11,7 +11,12 @@ import argparse
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from trading.futures import DEFAULT_BRACKETS, FundingRates, brackets_from_json, load_funding_csv
+from trading.core.futures import (
+    DEFAULT_BRACKETS,
+    FundingRates,
+    brackets_from_json,
+    load_funding_csv,
+)
 
 MAX_SLIPPAGE_BPS = Decimal(1000)
 
@@ -78,7 +83,7 @@ def futures_kwargs(args: argparse.Namespace, settings: Any, symbol: str, db: str
         if stored:
             brackets, bsource = brackets_from_json({"brackets": stored}), "the store's leverage brackets"
         elif symbol in DEFAULT_BRACKETS:
-            brackets, bsource = DEFAULT_BRACKETS[symbol], f"the default {symbol} brackets (trading/futures.py)"
+            brackets, bsource = DEFAULT_BRACKETS[symbol], f"the default {symbol} brackets (trading/core/futures.py)"
         else:
             bsource = f"off: no leverage brackets for {symbol} (use --db with brackets fetched)"
     return dict(slippage_bps=slip, funding=funding, brackets=brackets or (), liquidation=brackets is not None,

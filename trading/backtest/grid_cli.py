@@ -13,11 +13,11 @@ from typing import Any
 
 from trading.backtest import split_warmup
 from trading.backtest.stats import traded_span
-from trading.candles import Candle
+from trading.core.candles import Candle
+from trading.core.strategies import Values, strategy_class
 from trading.optimize import METRICS, sweep
 from trading.optimize.grid import parse_grid
 from trading.optimize.report import best_table, heatmap_png, summary_line
-from trading.strategies import Values, strategy_class
 
 MAX_CELLS = 20_000
 

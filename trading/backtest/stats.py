@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from trading.portfolio import ClosedTrade
+from trading.core.portfolio import ClosedTrade
 
 CENT = Decimal("0.01")
 

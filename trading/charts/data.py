@@ -18,10 +18,10 @@ from decimal import Decimal
 
 import pandas as pd
 
-from trading.candles import Candle
+from trading.core.candles import Candle
+from trading.core.portfolio import Fill, Portfolio
+from trading.core.strategies import Values, make_strategy
 from trading.exchange.market import candles_to_frame
-from trading.portfolio import Fill, Portfolio
-from trading.strategies import Values, make_strategy
 
 NAN = float("nan")
 

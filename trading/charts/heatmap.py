@@ -20,7 +20,7 @@ from matplotlib import colormaps, patheffects
 from matplotlib.colors import LinearSegmentedColormap, Normalize, TwoSlopeNorm
 
 from trading.charts import style
-from trading.numbers import plain
+from trading.core.numbers import plain
 
 Coord = tuple[int | float, ...]
 NEUTRAL = "#3a3f4b"

@@ -26,7 +26,7 @@ def candle_png(engine: Any, n: int, symbol: str | None = None) -> bytes | None:
     bot's fills and the open position; None when no candle is stored yet.
     Raises ValueError for a symbol that is not streamed (as `engine.klines` does)."""
     from trading.charts.candles import render_candles
-    from trading.strategies import make_strategy
+    from trading.core.strategies import make_strategy
 
     settings = engine.settings
     symbol = (symbol or settings.symbols[0]).upper()

@@ -87,8 +87,6 @@ def check_account(broker: Any, say: Callable[[str], None]) -> None:
     """At /start in demo/live: measure the clock first (every signed call needs it), then
     refuse Hedge Mode (AccountRefused) and say what Multi-Assets mode means. When the modes
     cannot be read, say so and go on: an order Binance refuses for the mode is shown as such."""
-    if not hasattr(broker, "keep_clock"):
-        return
     broker.keep_clock()
     try:
         modes = read_modes(broker.client)

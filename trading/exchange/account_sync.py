@@ -29,10 +29,10 @@ from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+from trading.core.events import Notice, Notifier
+from trading.core.portfolio import Fill
 from trading.exchange.fees import asset_price
 from trading.exchange.orders import ANY_ERROR, _what, dec
-from trading.notifier import Notice, Notifier
-from trading.portfolio import Fill
 
 log = logging.getLogger(__name__)
 ZERO = Decimal(0)
@@ -280,21 +280,8 @@ class AccountFollower:
             log.exception("notifier failed on %s", kind)
 
 
-def exchange_exits(broker: Any, instance: Callable[[], str], working_type: str) -> Any:
-    """Demo/live: the stop-loss and take-profit rest on the exchange (protection.py); None
-    for the paper broker, whose candle check is the exit."""
-    if not hasattr(broker, "place_exit"):
-        return None
-    from trading.exchange.protection import ExchangeExits
-
-    return ExchangeExits(broker, instance(), working_type)
-
-
 def exchange_follower(
     broker: Any, trader: Any, journal: Any, symbols: Sequence[str], notifier: Notifier
-) -> AccountFollower | None:
-    """Demo/live: the book follows the account's fills and funding; None for paper."""
-    if not hasattr(broker, "place_exit"):
-        return None
-    return AccountFollower(trader, broker.client, journal, symbols, notifier, broker._call,
-                           getattr(broker, "keep_clock", None))  # fmt: skip
+) -> AccountFollower:
+    """Demo/live: the book follows the account's fills and funding."""
+    return AccountFollower(trader, broker.client, journal, symbols, notifier, broker._call, broker.keep_clock)

@@ -27,7 +27,9 @@ import requests
 from binance.client import Client
 from binance.exceptions import BinanceAPIException
 
-from trading.brokers.base import ExchangePosition, OrderRefused, OrderRequest, OrderUnknown
+from trading.core.brokers.base import ExchangePosition, OrderRefused, OrderRequest, OrderUnknown
+from trading.core.portfolio import Fill
+from trading.core.symbols import FilterError, SymbolFilters
 from trading.exchange.errors import REASONS, error_message
 from trading.exchange.exits import ExitOrders
 from trading.exchange.fees import fee_in_usdt
@@ -41,8 +43,6 @@ from trading.exchange.orders import (
     dec,
     order_from_json,
 )
-from trading.portfolio import Fill
-from trading.symbols import FilterError, SymbolFilters
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from binance.exceptions import BinanceAPIException
 
-from trading.brokers.base import OrderUnknown
+from trading.core.brokers.base import OrderUnknown
 from trading.exchange.orders import (
     ANY_ERROR,
     NET_ERRORS,

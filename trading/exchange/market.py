@@ -1,7 +1,7 @@
 """Historical candles over Binance futures REST (python-binance), with retries that respect
 the exchange's rate-limit answers.
 
-`historical_klines` is the seed's `Future_Hisorical_data` made into a clean function. It
+`historical_klines` gives one symbol's closed candles as a DataFrame. It
 pages `futures_klines` itself (1,500 rows a request) instead of calling python-binance's
 `futures_historical_klines`, which asks for the earliest candle first, pages by 1,000 and
 sleeps a full second after every third page; the result is the same rows with a third of
@@ -30,16 +30,15 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from trading.candles import Candle, candle_from_rest
 from trading.config import Settings, load_settings
-from trading.intervals import interval_ms
-from trading.symbols import SymbolFilters
+from trading.core.candles import Candle, candle_from_rest
+from trading.core.intervals import interval_ms
+from trading.core.symbols import SymbolFilters
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 PAGE_LIMIT = 1500  # Binance futures maximum per /fapi/v1/klines request
-OHLCV = ["Open", "High", "Low", "Close", "Volume"]
 
 
 class ExchangeUnavailable(RuntimeError):
@@ -312,21 +311,6 @@ def historical_klines(
         client, symbol.upper(), interval, to_ms(start), None if end is None else to_ms(end)
     )
     return candles_to_frame(candles)
-
-
-def Future_Hisorical_data(  # noqa: N802 - the seed's public name, kept for its users
-    stocks: str | list[str],
-    time: str,
-    start: int | str | datetime,
-    end: int | str | datetime | None = None,
-    *,
-    client: Client | None = None,
-) -> pd.DataFrame | dict[str, pd.DataFrame]:
-    """The seed's signature: one symbol → DataFrame, a list of symbols → {symbol: DataFrame}."""
-    if isinstance(stocks, str):
-        return historical_klines(stocks, time, start, end, client=client)
-    client = client or make_client(load_settings())
-    return {s: historical_klines(s, time, start, end, client=client) for s in stocks}
 
 
 def paper_funding_rate(settings: Settings) -> Callable[[str, int], Decimal | None]:

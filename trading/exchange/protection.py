@@ -1,6 +1,6 @@
 """Each open position's stop-loss and take-profit, resting on the exchange (demo and live).
 
-The trader decides the levels (trading/trader.py, from stop_loss_pct/take_profit_pct and
+The trader decides the levels (trading/core/trader.py, from stop_loss_pct/take_profit_pct and
 the entry); this keeps Binance's conditional orders equal to them: placed after an opening
 fill, replaced when the levels change, cancelled when the position is closed or reversed,
 and checked against the exchange's open algo orders on /start, on a resume and after every
@@ -22,13 +22,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
-from trading.brokers.base import OrderRefused
+from trading.core.brokers.base import WOULD_TRIGGER, OrderRefused, WouldTrigger
 from trading.exchange.orders import ExchangeOrder
-from trading.trader_exits import WOULD_TRIGGER, WouldTrigger
 
 log = logging.getLogger(__name__)
 
-WORKING_TYPES = ("MARK_PRICE", "CONTRACT_PRICE")
 KINDS = {"sl": "STOP_MARKET", "tp": "TAKE_PROFIT_MARKET"}
 _B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 
@@ -84,9 +82,6 @@ class ExchangeExits:
         if not self.is_own(client_id):
             return None
         return {"-sl": "stop_loss", "-tp": "take_profit"}.get(client_id[-3:])
-
-    def resting(self, symbol: str) -> Resting | None:
-        return self._resting.get(symbol)
 
     def sync(
         self,

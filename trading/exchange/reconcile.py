@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol
 
-from trading.brokers.base import ExchangePosition
+from trading.core.brokers.base import ExchangePosition
 from trading.exchange.market import with_retries
 from trading.exchange.orders import ExchangeOrder
 

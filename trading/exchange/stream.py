@@ -1,7 +1,7 @@
 """The background trading thread: one websocket-client connection for all symbols and its
 whole lifecycle (open, message, error, close, reconnect with backoff, watchdog).
 
-What the candles mean is the feed's business (trading/feed.py): the stream hands it every
+What the candles mean is the feed's business (trading/live/feed.py): the stream hands it every
 parsed candle and says "a connection is open, catch up now", nothing else. What
 websocket-client needs adapting for (drops after the first connection, close codes,
 handshake timeout) is in trading/exchange/ws_app.py.
@@ -15,6 +15,9 @@ Why it is shaped like this:
   later arrives on the socket, anything before is in the REST answer.
 - The watchdog reports a silence once per outage, but keeps forcing the reconnect.
 - A database that refuses a write (disk full) ends the thread cleanly, said once.
+
+The file is over 400 lines because it is that one lifecycle, every state change under one
+condition; the pieces that stand alone (ws_app, stream_status, stream_faults) are apart.
 """
 
 from __future__ import annotations
@@ -30,15 +33,14 @@ from typing import Any
 from storage.db import open_db
 from storage.events import EventLog
 from storage.klines import KlineStore
-from trading.candles import Candle, MalformedFrame, parse_kline_message
 from trading.config import Settings
+from trading.core.candles import Candle, MalformedFrame, parse_kline_message
+from trading.core.events import Notice, Notifier
 from trading.exchange.market import ExchangeUnavailable, interruptible, make_client
 from trading.exchange.stream_faults import storage_guarded
 from trading.exchange.stream_status import StreamState
 from trading.exchange.stream_status import StreamStatus as StreamStatus
 from trading.exchange.ws_app import StreamApp, describe
-from trading.feed import CandleSink, LiveFeed
-from trading.notifier import Notice, Notifier
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,11 @@ MAX_BACKOFF = 30.0
 PING_INTERVAL = 20.0
 PING_TIMEOUT = 10.0
 HANDSHAKE_TIMEOUT = 10.0
+
+
+# The feed the stream drives, built by its owner (trading/live/feed.py) around the stream's
+# condition (status changes) and stop event: begin, catch_up, on_candle, end, history.
+FeedFactory = Callable[[threading.Condition, threading.Event], Any]
 
 
 def stream_url(ws_base: str, symbols: tuple[str, ...], interval: str) -> str:
@@ -60,7 +67,7 @@ class KlineStream:
         self,
         settings: Settings,
         notifier: Notifier,
-        sink: CandleSink | None = None,
+        feed: FeedFactory,
         *,
         latency_recorder: Callable[[int, bool], None] | None = None,
     ) -> None:
@@ -77,7 +84,7 @@ class KlineStream:
         self._thread: threading.Thread | None = None
         self._watchdog: threading.Thread | None = None
         self._ws: StreamApp | None = None
-        self.feed = LiveFeed(settings, sink, self._state_lock, self._stop)
+        self.feed = feed(self._state_lock, self._stop)  # live/feed.py: store, backfill, deliver once
         self._feed_candle = storage_guarded(self, self.feed.on_candle)  # a refused write ends the thread
         # Created on the stream thread (sqlite connections belong to one thread).
         self._events: EventLog | None = None

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from storage.db import StorageError, transient
-from trading.candles import Candle
+from trading.core.candles import Candle
 from trading.exchange.ws_app import describe
 
 log = logging.getLogger("trading.exchange.stream")

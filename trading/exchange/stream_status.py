@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from trading.candles import Candle
+from trading.core.candles import Candle
 
 
 @dataclass

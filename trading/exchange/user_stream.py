@@ -27,11 +27,11 @@ from typing import Any, Protocol
 from binance.exceptions import BinanceAPIException
 
 from trading.config import Settings
+from trading.core.events import Notice, Notifier
 from trading.exchange.market import make_client
 from trading.exchange.orders import ANY_ERROR, _what
 from trading.exchange.stream import HANDSHAKE_TIMEOUT, MAX_BACKOFF, PING_INTERVAL, PING_TIMEOUT
 from trading.exchange.ws_app import StreamApp, describe
-from trading.notifier import Notice, Notifier
 
 log = logging.getLogger(__name__)
 
@@ -239,7 +239,8 @@ class UserStream:
             log.exception("notifier failed on %s", kind)
 
     def close_key(self) -> None:
-        """On shutdown: tell Binance the key is no longer needed (best effort)."""
+        """On shutdown (after stop): tell Binance the key is no longer needed
+        (`DELETE /fapi/v1/listenKey`, best effort)."""
         key, self.key = self.key, None
         if key:
             with contextlib.suppress(*ANY_ERROR):
@@ -256,6 +257,9 @@ class NoUserStream:
 
     def stop(self) -> bool:
         return False
+
+    def close_key(self) -> None:
+        return None
 
 
 def user_stream_for(settings: Settings, notifier: Notifier, follower: AccountHandler | None) -> UserStream | NoUserStream:

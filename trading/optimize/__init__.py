@@ -22,13 +22,13 @@ import numpy as np
 
 from trading.backtest import run_backtest, split_warmup
 from trading.backtest.stats import Stats
-from trading.candles import Candle
-from trading.futures import DEFAULT_BRACKETS, Bracket, FundingRate, funding_times
-from trading.limits import stake_problem
+from trading.core.candles import Candle
+from trading.core.futures import DEFAULT_BRACKETS, Bracket, FundingRate, funding_times
+from trading.core.limits import stake_problem
+from trading.core.strategies import DEFAULT_STRATEGY, Values, strategy_class
+from trading.core.symbols import SymbolFilters
 from trading.optimize import fast
 from trading.optimize.grid import Grid, GridError, cell_values, parse_grid
-from trading.strategies import DEFAULT_STRATEGY, Values, strategy_class
-from trading.symbols import SymbolFilters
 
 __all__ = ["METRICS", "Cell", "Grid", "GridError", "ParityError", "SweepResult", "parse_grid", "sweep"]
 
@@ -84,10 +84,6 @@ class SweepResult:
     workers: int = 1
     candles: int = 0  # traded (after the warm-up)
     warmup: int = 0  # candles before them that only warmed the strategy
-
-    def score(self, cell: Cell) -> float:
-        assert cell.stats is not None
-        return METRICS[self.metric].get(cell.stats)
 
     @property
     def fallbacks(self) -> dict[str, int]:

@@ -1,6 +1,6 @@
 """The grid's fast path: ema_cross over many parameter sets, in numpy, with exact money.
 
-Why a second copy of rules that live in trading/trader.py? The trader costs ~2 µs a candle
+Why a second copy of rules that live in trading/core/trader.py? The trader costs ~2 µs a candle
 per parameter set, so a 656-cell grid over a year of 15m candles would take ~45 s. Here
 each EMA span is computed once (with the strategy's own float operations, so crosses are
 the same to the bit), crosses are found by array compares, stop/take first touches by one

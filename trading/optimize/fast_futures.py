@@ -1,17 +1,33 @@
 """The fast path's futures model: slippage, funding and the liquidation guard, in the same
 exact integers as trading/optimize/fast.py (split from it by job; the rules are the
-trader's, trading/futures.py and trading/brokers/paper.py).
+trader's, trading/core/futures.py and trading/core/brokers/paper.py).
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from trading.optimize.fast import Market
+
+class Market(Protocol):
+    """What these rules read of fast.Market (one symbol's candles as scaled integer arrays)."""
+
+    n: int
+    D: int
+    Q: int
+    M: int
+    R: int
+    S: int
+    tick_u: int
+    slip_num: int
+    open_u: np.ndarray
+    high_f: np.ndarray
+    low_f: np.ndarray
+    fund_at: np.ndarray | None
+    fund_rate: np.ndarray | None
+    brackets: tuple[tuple[float, float, float, float], ...]
 
 I64_SAFE = 2**62
 
@@ -60,7 +76,7 @@ def funding(m: Market, fill: np.ndarray, exit_at: np.ndarray, sd: np.ndarray,
              q_u: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each trade's funding (units 10^-M), and every payment's candle and amount: a trade
     pays at the funding times after its fill candle up to its exit candle (held into that
-    open), qty × open × rate rounded half-up to 8 decimals, as trading/futures.py does."""
+    open), qty × open × rate rounded half-up to 8 decimals, as trading/core/futures.py does."""
     K = len(fill)
     none = np.zeros(0, dtype=np.int64)
     if m.fund_at is None or m.fund_rate is None or not K:
@@ -91,7 +107,7 @@ def funding(m: Market, fill: np.ndarray, exit_at: np.ndarray, sd: np.ndarray,
 def no_liquidation(m: Market, fill: np.ndarray, ends: np.ndarray, sd: np.ndarray, q_u: np.ndarray,
                     entry_u: np.ndarray, leverage: int, exit_at: np.ndarray) -> None:
     """Unsupported if any candle a trade is open for (its exit candle included) comes
-    within 1e-6 of the trade's liquidation price (trading/futures.py's formula, in float)."""
+    within 1e-6 of the trade's liquidation price (trading/core/futures.py's formula, in float)."""
     q = q_u / 10.0**m.Q
     e = entry_u / 10.0**m.D
     margin = q * e / leverage

@@ -13,8 +13,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-from trading.numbers import NumberError, parse_decimal, plain
-from trading.strategies.params import ParamError, Schema, Values
+from trading.core.numbers import NumberError, parse_decimal, plain
+from trading.core.strategies.params import ParamError, Schema, Values
 
 MAX_AXIS = 1000
 

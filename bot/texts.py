@@ -1,0 +1,161 @@
+"""The chat's words for what the trading side reports (freqtrade's rpc/telegram split).
+
+The core emits typed events with numbers (trading/core/events.py); every line a person
+reads about them is written here, once, so a notice reads the same whichever path
+produced it (a paper fill, the exchange's answer, the account stream). The wording is a
+contract (docs, "Notices"): tests hold it.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from functools import singledispatch
+
+from trading.core.brokers.base import OrderRequest
+from trading.core.events import (
+    ChargeBooked,
+    Event,
+    ExitFailed,
+    ExitWouldTrigger,
+    ExternalFill,
+    FundingBooked,
+    Liquidated,
+    Notice,
+    OrderFilled,
+    OrderRefusedEvent,
+    Signal,
+    StrategyFailed,
+)
+from trading.core.intervals import utc_minute
+from trading.core.portfolio import ClosedTrade, Fill
+from trading.core.symbols import SymbolFilters
+from trading.live.placing import fee_words
+
+CENT = Decimal("0.01")
+WHAT = {
+    "stop_loss": "stop-loss filled",
+    "take_profit": "take-profit filled",
+    "liquidation": "liquidated",
+    "adl": "auto-deleveraged (ADL)",
+    "settlement": "closed by Binance's settlement (delisting or delivery)",
+    "outside": "closed outside the bot",
+}
+
+
+class _Plain:
+    """A symbol's numbers as they came, when its exchange rules are not known."""
+
+    @staticmethod
+    def fmt_qty(q: Decimal) -> str:
+        return f"{q.normalize():f}"
+
+    fmt_price = fmt_qty
+
+
+def _rules(e: Event) -> SymbolFilters:
+    return getattr(e, "rules", None) or _Plain()  # type: ignore[return-value]
+
+
+@singledispatch
+def text(event: Event) -> str:
+    """The notice's line (plain text; the chat escapes it)."""
+    return getattr(event, "text", event.kind)
+
+
+@text.register
+def _(e: Notice) -> str:
+    return e.text
+
+
+def closed_words(closed: tuple[ClosedTrade, ...] | list[ClosedTrade]) -> str:
+    if not closed:
+        return ""
+    t = closed[-1]
+    return f" · closed {t.side}: PnL {t.pnl.quantize(CENT):+} USDT net of fees"
+
+
+def fill_text(fill: Fill, req: OrderRequest, closed: tuple[ClosedTrade, ...] | list[ClosedTrade], f: SymbolFilters,
+              mode: str) -> str:  # fmt: skip
+    """The order_filled notice (docs, "Notices")."""
+    out = f"{mode} {fill.side} {f.fmt_qty(fill.qty)} {fill.symbol} at {f.fmt_price(fill.price)} · fee {fee_words(fill)}"
+    out += closed_words(closed)
+    if req.kind == "open":
+        out += f" · opened {'long' if fill.side == 'BUY' else 'short'}"
+    if req.kind in ("stop_loss", "take_profit"):
+        out += f" · {req.reason} hit"
+    return out
+
+
+@text.register
+def _(e: OrderFilled) -> str:
+    return fill_text(e.fill, e.request, e.closed, _rules(e), e.mode)
+
+
+@text.register
+def _(e: Signal) -> str:
+    d = e.decision
+    if e.how == "announce":
+        return f"{e.mode}: would {d.action} {e.symbol} at the next open · {d.reason}"
+    if e.how == "missed":
+        return (f"missed: {d.action} {e.symbol} was decided on a candle that closed while the stream was down "
+                f"({utc_minute(e.candle_open)} UTC, close {e.candle_close:g}); not placed · {d.reason}")  # fmt: skip
+    late = f" (decided on a backfilled candle, {utc_minute(e.candle_open)} UTC)" if e.backfilled else ""
+    return f"signal {d.action} {e.symbol}: {d.reason}; orders at the next open{late}"
+
+
+@text.register
+def _(e: OrderRefusedEvent) -> str:
+    r = e.request
+    return f"{e.mode} order refused: {r.side} {r.symbol} ({r.kind}): {e.reason}"
+
+
+@text.register
+def _(e: Liquidated) -> str:
+    f, fill = _rules(e), e.fill
+    pnl = f" · PnL {e.closed[-1].pnl.quantize(CENT):+} USDT" if e.closed else ""
+    return (f"{e.mode} {fill.symbol} {e.side} liquidated at {f.fmt_price(fill.price)} "
+            f"({utc_minute(fill.time)} UTC): margin {e.margin.quantize(CENT)} USDT lost, "
+            f"clearance fee {fill.fee.quantize(CENT)} USDT{pnl}")  # fmt: skip
+
+
+@text.register
+def _(e: ExternalFill) -> str:
+    f, fill = _rules(e), e.fill
+    label = WHAT.get(e.what, WHAT["outside"])
+    if e.what == "outside" and (not e.before or (fill.signed_qty > 0) == (e.before > 0)):
+        label = "traded outside the bot"
+    out = f"{e.mode}: {label}: {fill.side} {f.fmt_qty(fill.qty)} {fill.symbol} at {f.fmt_price(fill.price)}"
+    out += " · fee " + fee_words(fill) + closed_words(e.closed)
+    side = "long" if e.after > 0 else "short"
+    out += f" · now {side} {f.fmt_qty(abs(e.after))}" if e.after else " · no position left"
+    return out
+
+
+@text.register
+def _(e: FundingBooked) -> str:
+    word = "received" if e.amount > 0 else "paid"
+    return f"{e.mode}: funding {e.symbol}: {word} {abs(e.amount).quantize(Decimal('0.0001'))} USDT"
+
+
+@text.register
+def _(e: ChargeBooked) -> str:
+    return f"{e.mode}: {e.symbol} insurance clearance fee after the liquidation: {e.amount.quantize(CENT)} USDT"
+
+
+@text.register
+def _(e: ExitFailed) -> str:
+    if e.stage == "closing":
+        return f"{e.mode}: closing {e.symbol} by market: {e.error}"
+    return f"{e.mode}: exits for {e.symbol} not {e.stage} on the exchange: {e.error}"
+
+
+@text.register
+def _(e: ExitWouldTrigger) -> str:
+    f = _rules(e)
+    return (f"{e.mode}: the {e.exit.replace('_', '-')} at {f.fmt_price(e.level)} would trigger at once (-2021): "
+            f"closing {e.symbol} by market now")  # fmt: skip
+
+
+@text.register
+def _(e: StrategyFailed) -> str:
+    return f"strategy {e.strategy} failed on {e.symbol} {utc_minute(e.candle_open)} UTC: {e.error}; no order"

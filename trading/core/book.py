@@ -1,0 +1,74 @@
+"""One symbol's trading state: what the trader keeps per symbol and the journal stores.
+
+State only: the rules that change it are the trader's parts (exits, paper_margin,
+strategy_host); the views of it are snapshot.py's.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from trading.core.brokers.base import OrderRequest
+from trading.core.candles import Candle
+from trading.core.strategies import Strategy
+
+
+@dataclass
+class Book:
+    """One symbol's trading state."""
+
+    symbol: str
+    strategy: Strategy
+    history: deque[Candle]
+    cursor: int | None = None
+    pending: list[OrderRequest] = field(default_factory=list)
+    stop: Decimal | None = None
+    take: Decimal | None = None
+    stop_f: float = 0.0
+    take_f: float = 0.0
+    last_close: float = 0.0
+    last_price: float = 0.0  # the forming candle's latest price (live), else the last close
+    decided: int = 0  # candles decided on in this process
+    problem: str | None = None  # the strategy's last failure, said once (trader._strategy_decides)
+    # isolated margin (paper broker): the position's margin and liquidation price
+    margin: Decimal = Decimal(0)
+    liq: Decimal | None = None
+    liq_f: float = 0.0
+    liq_long: bool = True  # the side liq is for: a long is liquidated below it
+    forming: Candle | None = None  # live: the forming candle's latest update
+    funded_to: int | None = None  # open time of the last candle whose funding times were booked
+
+    def flat(self) -> None:
+        """No position: no levels, no margin."""
+        self.stop = self.take = self.liq = None
+        self.stop_f = self.take_f = self.liq_f = 0.0
+        self.margin = Decimal(0)
+
+    def state(self) -> dict[str, Any]:
+        """What the journal keeps of a book between restarts (money as exact text)."""
+        return {
+            "cursor": self.cursor,
+            "pending": [r.to_dict() for r in self.pending],
+            "stop": None if self.stop is None else str(self.stop),
+            "take": None if self.take is None else str(self.take),
+            "margin": str(self.margin),
+            "liq": None if self.liq is None else str(self.liq),
+            "liq_long": self.liq_long,
+            "funded_to": self.funded_to,
+        }
+
+    def restore(self, state: dict[str, Any] | None) -> None:
+        if not state:
+            return
+        self.cursor = state.get("cursor")
+        self.pending = [OrderRequest.from_dict(d) for d in state.get("pending", [])]
+        for name in ("stop", "take", "liq"):
+            raw = state.get(name)
+            setattr(self, name, None if raw is None else Decimal(raw))
+            setattr(self, name + "_f", 0.0 if raw is None else float(raw))
+        self.margin = Decimal(state.get("margin") or 0)
+        self.funded_to = state.get("funded_to")
+        self.liq_long = bool(state.get("liq_long", True))

@@ -1,0 +1,205 @@
+"""What the trading side tells people, as typed events; the words are bot/texts.py's.
+
+The trading thread never awaits and never knows about Telegram: it hands an `Event` to a
+`Notifier`, whose implementation (bot.notifier for the chat, LoggingNotifier here) must
+return quickly and must not raise. The core emits only the typed events below, with the
+numbers a person needs and no text (freqtrade's rpc/telegram split: data here, words in the
+chat). `Notice` carries a line already worded, for the stream's and the account's own
+reports (socket started, reconciled, …) that are not money events. Every kind and its
+wording is a user-facing contract (docs, "Notices"); `EVENT_KINDS` lists them all.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, fields
+from decimal import Decimal
+from typing import Any, ClassVar, Protocol
+
+from trading.core.brokers.base import OrderRequest
+from trading.core.portfolio import ClosedTrade, Fill
+from trading.core.strategies import Decision
+from trading.core.symbols import SymbolFilters
+
+log = logging.getLogger("trading.notices")
+
+
+class Event:
+    """A thing that happened, for people; `kind` names its notice (docs, "Notices")."""
+
+    kind: ClassVar[str]
+
+
+@dataclass(frozen=True)
+class Notice(Event):
+    """A report worded where it happens (the stream, the account, proposals): `kind` is one
+    of NOTICE_KINDS; `data` carries what the chat needs beside the text (a proposal)."""
+
+    kind: str  # type: ignore[misc]  (an instance field here: one class, many kinds)
+    text: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Signal(Event):
+    """The strategy decided. `how`: "orders" (they fill at the next open), "announce" (a mode
+    without a broker: what it would do) or "missed" (decided on a candle that closed while
+    the stream was down, on an exchange: not placed)."""
+
+    kind: ClassVar[str] = "signal"
+    mode: str
+    symbol: str
+    decision: Decision
+    how: str
+    candle_open: int
+    candle_close: float
+    backfilled: bool = False
+
+
+@dataclass(frozen=True)
+class OrderFilled(Event):
+    """One of the bot's orders filled (paper, or the exchange's answer): `closed` the trades
+    it closed."""
+
+    kind: ClassVar[str] = "order_filled"
+    mode: str
+    fill: Fill
+    request: OrderRequest
+    closed: tuple[ClosedTrade, ...]
+    rules: SymbolFilters | None = None  # how the exchange writes the symbol's numbers
+
+
+@dataclass(frozen=True)
+class OrderRefusedEvent(Event):
+    kind: ClassVar[str] = "order_refused"
+    mode: str
+    request: OrderRequest
+    reason: str
+
+
+@dataclass(frozen=True)
+class Liquidated(Event):
+    """Paper: the position reached its isolated liquidation price."""
+
+    kind: ClassVar[str] = "order_filled"
+    mode: str
+    fill: Fill
+    side: str  # long | short
+    margin: Decimal
+    closed: tuple[ClosedTrade, ...]
+    rules: SymbolFilters | None = None  # how the exchange writes the symbol's numbers
+
+
+@dataclass(frozen=True)
+class ExternalFill(Event):
+    """A fill on the exchange the bot did not place itself (`what`: stop_loss, take_profit,
+    liquidation, adl, outside) or its own whose answer was lost (`own`); `before` is the
+    signed side held before it, `after` the signed quantity after."""
+
+    kind: ClassVar[str] = "order_filled"
+    mode: str
+    fill: Fill
+    what: str
+    closed: tuple[ClosedTrade, ...]
+    before: int
+    after: Decimal
+    rules: SymbolFilters | None = None  # how the exchange writes the symbol's numbers
+
+
+@dataclass(frozen=True)
+class FundingBooked(Event):
+    kind: ClassVar[str] = "funding"
+    mode: str
+    symbol: str
+    amount: Decimal  # + received, − paid
+
+
+@dataclass(frozen=True)
+class ChargeBooked(Event):
+    """A charge with no trade: the insurance clearance fee a liquidation leaves."""
+
+    kind: ClassVar[str] = "order_filled"
+    mode: str
+    symbol: str
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class ExitFailed(Event):
+    """The resting exits could not be placed or checked on the exchange (`stage`: placed,
+    checked, closing)."""
+
+    kind: ClassVar[str] = "exit_failed"
+    mode: str
+    symbol: str
+    stage: str
+    error: str
+
+
+@dataclass(frozen=True)
+class ExitWouldTrigger(Event):
+    """Binance refused an exit whose trigger is already crossed (-2021): closing by market."""
+
+    kind: ClassVar[str] = "exit_would_trigger"
+    mode: str
+    symbol: str
+    exit: str  # stop_loss | take_profit
+    level: Decimal
+    rules: SymbolFilters | None = None  # how the exchange writes the symbol's numbers
+
+
+@dataclass(frozen=True)
+class StrategyFailed(Event):
+    kind: ClassVar[str] = "strategy_error"
+    strategy: str
+    symbol: str
+    candle_open: int
+    error: str
+
+
+# Notice kinds worded where they happen (trading/exchange, trading/live): kind → meaning.
+NOTICE_KINDS = {
+    "socket_started": "the stream's websocket opened (on_open)",
+    "socket_stopped": "the stream closed for good (on_close)",
+    "socket_error": "the connection failed or dropped (on_error / drop)",
+    "reconnected": "a new connection after a drop, with the backfilled candle count",
+    "stale": "no message for too long; the watchdog forced a reconnect",
+    "candle_closed": "a candle closed (for subscribers that want every candle)",
+    "reconciled": "at start on an exchange: a proposal settled or a position adopted from the exchange",
+    "proposal": "an order waiting for Confirm/Reject (carries the proposal; the chat adds the buttons)",
+    "proposal_update": "a proposal reached its end without a press (expired); the chat edits its message",
+    "storage_busy": "another process held the database's write lock; the stream retries the candle and goes on",
+}
+TYPED = (Signal, OrderFilled, OrderRefusedEvent, Liquidated, ExternalFill, FundingBooked, ChargeBooked,
+         ExitFailed, ExitWouldTrigger, StrategyFailed)  # fmt: skip
+EVENT_KINDS = frozenset(NOTICE_KINDS) | {t.kind for t in TYPED}
+
+
+def describe(event: Event) -> str:
+    """A plain one-line form for logs with no chat attached (the words are the chat's)."""
+    if isinstance(event, Notice):
+        return event.text
+    parts = ", ".join(f"{f.name}={getattr(event, f.name)}" for f in fields(event))  # type: ignore[arg-type]
+    return f"{event.kind}: {parts}"
+
+
+class Notifier(Protocol):
+    def notify(self, event: Event) -> None:
+        """Deliver or enqueue; must not block on the network and must not raise."""
+
+
+class LoggingNotifier:
+    """Used when no chat is attached (the trading CLI, the early demo, tests)."""
+
+    def __init__(
+        self,
+        logger: logging.Logger | None = None,
+        *,
+        skip: frozenset[str] = frozenset({"candle_closed"}),
+    ) -> None:
+        self._log = logger or log
+        self._skip = skip
+
+    def notify(self, event: Event) -> None:
+        if event.kind not in self._skip:
+            self._log.info("%s", describe(event))

@@ -1,0 +1,80 @@
+"""The trader seen from outside: one consistent read of every book and the portfolio.
+
+What /status, the reports and the dashboard read; taken under the trader's lock, so a
+position is never shown half-updated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+
+from trading.core.book import Book
+from trading.core.brokers.base import OrderRequest
+from trading.core.numbers import dec
+from trading.core.portfolio import Portfolio
+from trading.core.strategies import Values
+
+
+@dataclass(frozen=True)
+class PositionView:
+    symbol: str
+    side: str
+    qty: Decimal
+    entry: Decimal
+    mark: Decimal
+    unrealized: Decimal
+    leverage: int
+    stop: Decimal | None
+    take: Decimal | None
+    liq: Decimal | None = None  # paper: the isolated liquidation price
+
+
+@dataclass(frozen=True)
+class TraderSnapshot:
+    mode: str
+    strategy: str
+    values: Values
+    positions: list[PositionView]
+    pending: list[OrderRequest]
+    balance: Decimal
+    equity: Decimal
+    realized: Decimal
+    fees: Decimal
+    trades: int
+    indicators: dict[str, dict[str, float]]
+
+
+def snapshot_of(books: Mapping[str, Book], portfolio: Portfolio, values: Values, mode: str,
+                strategy: str) -> TraderSnapshot:
+    """The caller holds the trader's lock. The mark is the latest price seen (the forming
+    candle's, live), else the last close."""
+    positions, marks = [], {}
+    for s, book in books.items():
+        last = book.last_price or book.last_close
+        if last:
+            marks[s] = dec(last)
+        pos = portfolio.positions.get(s)
+        if pos is None or not pos.qty:
+            continue
+        mark = marks.get(s, pos.entry)
+        positions.append(
+            PositionView(
+                s, pos.side_name, abs(pos.qty), pos.entry, mark, pos.unrealized(mark),
+                int(values.get("leverage", 1)), book.stop, book.take, book.liq,
+            )
+        )
+    return TraderSnapshot(
+        mode=mode,
+        strategy=strategy,
+        values=dict(values),
+        positions=positions,
+        pending=[r for b in books.values() for r in b.pending],
+        balance=portfolio.balance,
+        equity=portfolio.equity(marks),
+        realized=portfolio.realized,
+        fees=portfolio.fees,
+        trades=len(portfolio.trades),
+        indicators={s: b.strategy.indicators() for s, b in books.items()},
+    )

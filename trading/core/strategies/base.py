@@ -1,0 +1,58 @@
+"""The strategy seam: a closed candle and the current position in, at most one decision out.
+
+Strategies are pure (no I/O, no clock, no orders): the same candles give the same
+decisions, which is what lets the backtest and the live bot agree trade for trade. A
+strategy keeps its indicators incrementally (one update per closed candle), so its state
+*is* its history; `warmup` says how many candles it needs before it may speak. Sizing,
+fills, stops and money belong to the trader and the broker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar, Protocol
+
+from trading.core.candles import Candle
+from trading.core.strategies.params import Schema, Values
+
+LONG, SHORT, CLOSE = "long", "short", "close"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    action: str  # LONG | SHORT | CLOSE: the position wanted after the next candle's open
+    reason: str
+
+
+class Strategy(Protocol):
+    name: ClassVar[str]
+    schema: ClassVar[Schema]
+    values: Values
+
+    @property
+    def warmup(self) -> int:
+        """Closed candles needed before the first decision (sizes the feed's warm-up)."""
+
+    def on_candle(self, candle: Candle, position: int) -> Decision | None:
+        """Take in one closed candle; position is +1 long, -1 short, 0 flat."""
+
+    def indicators(self) -> dict[str, float]:
+        """Current indicator values, for /status and charts."""
+
+
+class NoStrategy:
+    """Observe only (STRATEGY=none): the stream runs, nothing is decided."""
+
+    name: ClassVar[str] = "none"
+    schema: ClassVar[Schema] = Schema(())
+
+    def __init__(self, values: Values | None = None, warmup: int | None = None) -> None:
+        self.values: Values = {}
+
+    warmup = 0
+
+    def on_candle(self, candle: Candle, position: int) -> Decision | None:
+        return None
+
+    def indicators(self) -> dict[str, float]:
+        return {}

@@ -1,0 +1,43 @@
+"""bb_breakout: a volatility breakout on Bollinger bands (TA-Lib), a DataFrame strategy.
+
+Long when a candle closes above the upper band (mean + k·σ of the last n closes), short
+when it closes below the lower band; a long is closed when a close falls back under the
+middle band, a short when one rises over it. The bands use a finite window (no
+recursion), so `startup_candles` is the window itself.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import pandas as pd
+import talib
+
+from trading.core.strategies.frame import MONEY, FrameStrategy
+from trading.core.strategies.params import Param, Schema, Values
+
+
+class BbBreakout(FrameStrategy):
+    name: ClassVar[str] = "bb_breakout"
+    schema: ClassVar[Schema] = Schema(
+        (
+            Param("bb_period", int, 20, 2, 500, "Bollinger window (candles)"),
+            Param("bb_std", float, 2.0, 0.5, 5.0, "band width in standard deviations"),
+            *MONEY,
+        )
+    )
+    plot: ClassVar[dict[str, str]] = {"bb_upper": "price", "bb_mid": "price", "bb_lower": "price"}
+
+    def startup(self, params: Values) -> int:
+        return int(params["bb_period"])
+
+    def populate(self, df: pd.DataFrame, params: Values) -> pd.DataFrame:
+        k = float(params["bb_std"])
+        upper, mid, lower = talib.BBANDS(df["Close"], timeperiod=int(params["bb_period"]), nbdevup=k, nbdevdn=k)
+        df["bb_upper"], df["bb_mid"], df["bb_lower"] = upper, mid, lower
+        close = df["Close"]
+        df["enter_long"] = close > upper
+        df["exit_long"] = close < mid
+        df["enter_short"] = close < lower
+        df["exit_short"] = close > mid
+        return df

@@ -1,0 +1,147 @@
+"""ema_cross, the default strategy: long on the EMA(fast)/EMA(slow) up-cross, short on the
+down-cross; the opposite cross closes and reverses. An optional RSI filter blocks entries
+into an overbought long or an oversold short (the cross then only closes).
+
+The EMAs equal pandas' `ewm(span=n, adjust=False).mean()` over the candles seen (seeded
+with the first close), updated once per candle and never recomputed. The RSI is Wilder's,
+as `ewm(alpha=1/n, adjust=False)` of the gains and losses. Stops, take-profits, sizing
+and leverage are parameters here but are applied by the trader and the broker.
+
+This method runs on every closed candle of every backtest, so it is written for speed:
+locals, no allocation unless it decides.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from trading.core.candles import Candle
+from trading.core.strategies.base import CLOSE, LONG, SHORT, Decision
+from trading.core.strategies.params import Param, Schema, Values
+
+
+def _fast_below_slow(v: dict[str, int | float]) -> str | None:
+    if v["fast"] >= v["slow"]:
+        return f"fast ({v['fast']}) must be smaller than slow ({v['slow']})"
+    return None
+
+
+def _rsi_bounds(v: dict[str, int | float]) -> str | None:
+    if v["rsi_oversold"] >= v["rsi_overbought"]:
+        return f"rsi_oversold ({v['rsi_oversold']:g}) must be below rsi_overbought ({v['rsi_overbought']:g})"
+    return None
+
+
+SCHEMA = Schema(
+    (
+        Param("fast", int, 12, 2, 200, "fast EMA length (candles)"),
+        Param("slow", int, 26, 3, 500, "slow EMA length (candles); must exceed fast"),
+        Param("stake_usdt", float, 100.0, 1.0, 1_000_000.0, "margin per trade in USDT"),
+        Param("leverage", int, 3, 1, 125, "position size = stake_usdt × leverage"),
+        Param("stop_loss_pct", float, 0.0, 0.0, 50.0, "stop-loss distance from entry, % (0 = off)"),
+        Param("take_profit_pct", float, 0.0, 0.0, 500.0, "take-profit distance from entry, % (0 = off)"),
+        Param("rsi_period", int, 0, 0, 100, "RSI filter length (0 = off)"),
+        Param("rsi_overbought", float, 70.0, 1.0, 99.0, "with the RSI filter: no new long above this"),
+        Param("rsi_oversold", float, 30.0, 1.0, 99.0, "with the RSI filter: no new short below this"),
+    ),
+    rules=(_fast_below_slow, _rsi_bounds),
+)
+
+
+class EmaCross:
+    name: ClassVar[str] = "ema_cross"
+    schema: ClassVar[Schema] = SCHEMA
+
+    def __init__(self, values: Values | None = None, warmup: int | None = None) -> None:
+        """`warmup` replaces the default of three slow lengths (a backtest's --warmup)."""
+        self.values: Values = SCHEMA.validate({}, values or {})
+        v = self.values
+        self.fast, self.slow = int(v["fast"]), int(v["slow"])
+        self._af = 2.0 / (self.fast + 1)
+        self._as = 2.0 / (self.slow + 1)
+        self._rsi_n = int(v["rsi_period"])
+        self._rsi_a = 1.0 / self._rsi_n if self._rsi_n else 0.0
+        self._overbought = float(v["rsi_overbought"])
+        self._oversold = float(v["rsi_oversold"])
+        self._warmup = 3 * max(self.slow, self._rsi_n + 1) if warmup is None else max(0, warmup)
+        self.ema_fast: float | None = None
+        self.ema_slow: float | None = None
+        self._diff: float | None = None
+        self._prev_close: float | None = None
+        self._gain: float | None = None
+        self._loss: float | None = None
+        self.seen = 0
+
+    @property
+    def warmup(self) -> int:
+        """Three slow lengths: the seed's weight in the EMA has decayed below 0.3 % by then."""
+        return self._warmup
+
+    def rsi(self) -> float | None:
+        if self._gain is None or self._loss is None:
+            return None
+        if self._loss == 0.0:
+            return 100.0 if self._gain > 0 else 50.0
+        return 100.0 - 100.0 / (1.0 + self._gain / self._loss)
+
+    def indicators(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        if self.ema_fast is not None and self.ema_slow is not None:
+            out[f"ema{self.fast}"] = self.ema_fast
+            out[f"ema{self.slow}"] = self.ema_slow
+        r = self.rsi() if self._rsi_n else None
+        if r is not None:
+            out[f"rsi{self._rsi_n}"] = r
+        return out
+
+    def on_candle(self, candle: Candle, position: int) -> Decision | None:
+        close = candle.close
+        ef = self.ema_fast
+        if ef is None:
+            ef = es = close
+        else:
+            es = self.ema_slow
+            ef += self._af * (close - ef)
+            es += self._as * (close - es)  # type: ignore[operator]
+        self.ema_fast, self.ema_slow = ef, es
+        if self._rsi_n:
+            self._update_rsi(close)
+        prev, diff = self._diff, ef - es  # type: ignore[operator]
+        self._diff = diff
+        self.seen += 1
+        if prev is None or self.seen <= self._warmup:
+            return None
+        if prev <= 0.0 < diff:
+            return self._cross(LONG, position, ef, es)  # type: ignore[arg-type]
+        if prev >= 0.0 > diff:
+            return self._cross(SHORT, position, ef, es)  # type: ignore[arg-type]
+        return None
+
+    def _update_rsi(self, close: float) -> None:
+        prev = self._prev_close
+        self._prev_close = close
+        if prev is None:
+            return
+        change = close - prev
+        gain, loss = (change, 0.0) if change > 0 else (0.0, -change)
+        if self._gain is None:
+            self._gain, self._loss = gain, loss
+        else:
+            a = self._rsi_a
+            self._gain += a * (gain - self._gain)
+            self._loss += a * (loss - self._loss)  # type: ignore[operator]
+
+    def _cross(self, side: str, position: int, ef: float, es: float) -> Decision | None:
+        want = 1 if side == LONG else -1
+        if position == want:
+            return None
+        word = "above" if side == LONG else "below"
+        reason = f"EMA{self.fast} crossed {word} EMA{self.slow} ({ef:.2f} vs {es:.2f})"
+        if self._rsi_n:
+            rsi = self.rsi()
+            if rsi is not None and (
+                (side == LONG and rsi > self._overbought) or (side == SHORT and rsi < self._oversold)
+            ):
+                blocked = f"{reason}; {side} blocked by RSI{self._rsi_n} {rsi:.1f}"
+                return Decision(CLOSE, blocked) if position == -want else None
+        return Decision(side, reason)

@@ -1,0 +1,102 @@
+"""The strategy each book runs: made from a name and values, warmed up, asked on every
+closed candle (a failure said once, no order), and switched or re-tuned at the next close.
+
+Owned by the trader; it holds what is chosen (name, values) and what is due to change,
+so the trader only asks it for a decision and tells it when a candle closed.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from trading.core.book import Book
+from trading.core.candles import Candle
+from trading.core.strategies import Decision, Strategy, StrategyError, Values, make_strategy
+
+HistoryLoader = Callable[[str, int, int], list[Candle]]  # (symbol, n, last open time) → candles
+
+
+class StrategyHost:
+    def __init__(self, name: str, values: Values | None, strategy_warmup: int | None, min_warmup: int,
+                 history_loader: HistoryLoader | None = None) -> None:  # fmt: skip
+        self.name = name
+        self.strategy_warmup = strategy_warmup
+        self.min_warmup = min_warmup
+        self.history_loader = history_loader
+        self._probe: Strategy | None = make_strategy(name, values, strategy_warmup)
+        self.values: Values = dict(self._probe.values)
+        self._next_name: str | None = None
+        self._next_values: Values | None = None
+
+    def make(self) -> Strategy:
+        """A strategy for one more book (the first reuses the one that read the values)."""
+        probe, self._probe = self._probe, None
+        return probe or make_strategy(self.name, self.values, self.strategy_warmup)
+
+    def window(self, strategy: Strategy) -> int:
+        return max(self.min_warmup, strategy.warmup, 1)
+
+    # ------------------------------------------------------------- changes at the next close
+    def set_values(self, values: Values) -> None:
+        """Validated values, applied from the next closed candle (all symbols at once)."""
+        self._next_values = dict(values)
+
+    def set_strategy(self, name: str, values: Values) -> None:
+        """Another strategy (checked by the caller) from the next closed candle, with its
+        validated values; an open position stays and the new strategy manages it."""
+        self._next_name, self._next_values = name, dict(values)
+
+    @property
+    def due(self) -> bool:
+        return self._next_values is not None
+
+    def apply(self, books: Iterable[Book]) -> None:
+        """What was set takes effect: every book gets a new strategy, warmed on its history
+        (more fetched when the new one needs a longer window)."""
+        values, self._next_values = self._next_values or {}, None
+        if self._next_name is not None:
+            self.name, self._next_name = self._next_name, None
+        self.values = values
+        for book in books:
+            strategy = make_strategy(self.name, values, self.strategy_warmup)
+            need = self.window(strategy)
+            history = list(book.history)
+            if need > len(history) and self.history_loader is not None and book.cursor is not None:
+                history = self.history_loader(book.symbol, need, book.cursor)
+            book.strategy = strategy
+            book.history = deque(maxlen=max(need, book.history.maxlen or 1))
+            rewarm(book, history)
+
+    # ------------------------------------------------------------- deciding
+    def decide(self, book: Book, candle: Candle, side: int) -> tuple[Decision | None, str | None]:
+        """The strategy's decision, and the failure to tell when a DataFrame strategy fails
+        (populate raising, NaN signals, wrong columns) in a new way: no order, the stream
+        goes on, and the same failure is told only once."""
+        try:
+            decision = book.strategy.on_candle(candle, side)
+        except StrategyError as e:
+            new = str(e) != book.problem
+            book.problem = str(e)
+            return None, str(e) if new else None
+        book.problem = None
+        return decision, None
+
+
+def rewarm(book: Book, candles: Sequence[Candle]) -> None:
+    book.history.extend(candles)
+    warm_strategy(book.strategy, candles)
+    if candles:
+        book.last_close = book.last_price = candles[-1].close
+
+
+def warm_strategy(strategy: Any, candles: Sequence[Candle]) -> None:
+    """Warm-up candles into a strategy: DataFrame strategies keep them without populating
+    (nothing is decided on them), incremental ones take each in."""
+    bulk = getattr(strategy, "warm", None)
+    if bulk is not None:
+        bulk(candles)
+        return
+    for c in candles:
+        strategy.on_candle(c, 0)

@@ -1,0 +1,614 @@
+"""The trader: candle → strategy → order request → broker → fill → portfolio, for every symbol.
+
+It is the feed's one consumer in the live bot *and* in the backtest, so both run this code
+and nothing else; a trade that differs between them is a bug in a driver, not a second
+set of rules. Per closed candle, in this order (freqtrade's backtesting semantics):
+
+1. funding due at this open is booked on the position held into it, then orders decided
+   on the previous candle fill at this open (live, the forming candle's first update did);
+2. liquidation (paper), stop-loss, take-profit against this candle's low/high (the first
+   reached wins; a stop and a take both touched: the stop; a gap fills at the open);
+3. the strategy takes in the candle and may decide; its orders wait for the next open.
+
+A decision on a backfilled candle (one that closed while the socket was down) is handled
+the same way by the paper broker with CONFIRM_ORDERS=off, so parity holds through drops;
+else it is never proposed or placed, but said once the catch-up is over (trading/core/missed.py).
+Modes without a broker only announce what they would do.
+
+The trader composes owned parts, each with its own state and rules: the books (one per
+symbol), the strategy host (strategy_host.py), the exit levels (exits.py), the paper
+margin where this process is the exchange (paper_margin.py), the portfolio. The file is
+over 400 lines because it is the one place where those parts meet on the money path: every
+fill, from a paper order, a confirmed proposal or the exchange's account stream, is booked
+here exactly once (by its keys) under one lock, with its journal commit and its resting
+exits, and told as a typed event (core/events.py; the words are the chat's).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any, Protocol
+
+from trading.core.book import Book
+from trading.core.brokers.base import (
+    Broker,
+    OrderRefused,
+    OrderRequest,
+    OrderUnknown,
+    Placement,
+    WouldTrigger,
+)
+from trading.core.candles import Candle
+from trading.core.events import (
+    ChargeBooked,
+    Event,
+    ExitFailed,
+    ExitWouldTrigger,
+    ExternalFill,
+    FundingBooked,
+    Liquidated,
+    Notice,
+    Notifier,
+    OrderFilled,
+    OrderRefusedEvent,
+    Signal,
+    StrategyFailed,
+)
+from trading.core.exits import Exits
+from trading.core.futures import Bracket, FundingRate
+from trading.core.intervals import utc_minute
+from trading.core.limits import check_limits
+from trading.core.missed import MissedDecisions, missed_line
+from trading.core.numbers import dec
+from trading.core.paper_margin import Funded, PaperMargin
+from trading.core.pause import PauseGate, entries_gated
+from trading.core.portfolio import BUY, SELL, ClosedTrade, Fill, Portfolio
+from trading.core.snapshot import TraderSnapshot, snapshot_of
+from trading.core.strategies import CLOSE, LONG, Decision, Values
+from trading.core.strategy_host import HistoryLoader, StrategyHost, rewarm
+from trading.core.symbols import SymbolFilters
+
+log = logging.getLogger(__name__)
+
+
+class Journal(Protocol):
+    """Where the live trader keeps its state (storage/trades.py); the backtest has none."""
+
+    def load_state(self, symbol: str) -> dict[str, Any] | None: ...
+
+    def commit(self, symbol: str, state: dict[str, Any], fills: Sequence[Fill]) -> None:
+        """Fills and the new state in one transaction, so a crash never half-books a candle."""
+
+
+class RestingExits(Protocol):
+    """demo/live: the stop-loss and take-profit resting on the exchange
+    (trading/exchange/protection.py), kept equal to the book's levels."""
+
+    def sync(self, symbol: str, side: int, opened: int, stop: Decimal | None, take: Decimal | None, *,
+             check: bool = False) -> list[str]: ...  # fmt: skip
+
+
+class Trader:
+    def __init__(
+        self,
+        *,
+        symbols: Sequence[str],
+        interval_ms: int,
+        strategy: str,
+        values: Values | None,
+        filters: Mapping[str, SymbolFilters],
+        portfolio: Portfolio,
+        broker: Broker | None,
+        min_warmup: int = 0,
+        notifier: Notifier | None = None,
+        journal: Journal | None = None,
+        history_loader: HistoryLoader | None = None,
+        mode: str = "paper",
+        approver: Any = None,
+        max_leverage: int | None = None,
+        max_notional: Decimal | None = None,
+        exits: RestingExits | None = None,
+        funding: FundingRate | None = None,
+        brackets: Mapping[str, Sequence[Bracket]] | None = None,
+        strategy_warmup: int | None = None,
+        instance: str = "",
+        booked_keys: set[str] | None = None,
+        pause: PauseGate | None = None,
+        confirm_all: bool = True,
+    ) -> None:
+        """funding: the rate at a funding time (None: off); brackets: leverage brackets per
+        symbol (none: no liquidation); strategy_warmup: replaces the strategy's own warm-up;
+        instance: this database's id, carried by client order ids (exchange modes);
+        booked_keys: the exchange fills and funding already booked (the journal's)."""
+        self.interval_ms = interval_ms
+        self.filters = filters
+        self.portfolio = portfolio
+        self.broker = broker
+        self.mode = mode if broker is not None else f"{mode} (signals only)"
+        self.notifier = notifier
+        self.journal = journal
+        self.market_offset_ms: int | None = None  # the market's clock minus ours, at the last live close
+        self.approver = approver  # trading.live.proposals.Confirmations (CONFIRM_ORDERS=on, or four-eyes)
+        self.confirm_all = confirm_all  # CONFIRM_ORDERS: False proposes only what four-eyes must approve
+        self.instance = instance
+        self.max_leverage = max_leverage
+        self.max_notional = max_notional
+        self.exits = exits  # demo/live: the exits rest on the exchange; the candle check is off
+        self.levels = Exits(filters, resting=exits is not None)
+        # demo/live trade on an exchange; in paper and the backtest this process is the exchange
+        # (funding, liquidation): decided once, from the mode.
+        self.on_exchange = broker is not None and mode != "paper"
+        self.margin = (
+            PaperMargin(portfolio, filters, interval_ms, funding, dict(brackets or {}))
+            if broker is not None and not self.on_exchange else None
+        )  # fmt: skip
+        self.funding = funding
+        self.known_keys: set[str] = booked_keys if booked_keys is not None else set()
+        self.missed = MissedDecisions()  # decisions on backfilled candles, said at caught_up()
+        self._leverage: dict[str, int] = {}  # what the exchange was last told, per symbol
+        self.pause = pause  # live only: while paused, no new entries
+        self.lock = threading.RLock()  # for whoever must see the book still
+        self._levels_changed = False
+        self.strategies = StrategyHost(strategy, values, strategy_warmup, min_warmup, history_loader)
+        self.books: dict[str, Book] = {}
+        for s in symbols:
+            st = self.strategies.make()
+            self.books[s] = Book(s, st, deque(maxlen=self.strategies.window(st)))
+            if journal is not None:
+                self.books[s].restore(journal.load_state(s))
+
+    @property
+    def strategy_name(self) -> str:
+        return self.strategies.name
+
+    @property
+    def values(self) -> Values:
+        return self.strategies.values
+
+    # ------------------------------------------------------------- the feed's contract
+    def cursor(self, symbol: str) -> int | None:
+        return self.books[symbol].cursor
+
+    def warmup(self, symbol: str) -> int:
+        return self.books[symbol].history.maxlen or 1
+
+    def warm(self, symbol: str, candles: Sequence[Candle]) -> None:
+        with self.lock:
+            book = self.books[symbol]
+            book.history.clear()
+            rewarm(book, candles)
+
+    def caught_up(self) -> None:
+        """The feed has handed on a whole catch-up: each symbol's missed decisions, one line."""
+        with self.lock:
+            taken = self.missed.take()
+        for symbol, missed in taken.items():
+            self._say(Notice("signal", missed_line(symbol, missed, proposed=self.approver is not None), {"missed": len(missed)}))
+
+    def on_forming(self, candle: Candle) -> None:
+        book = self.books.get(candle.symbol)
+        if book is None:
+            return
+        book.last_price, book.forming = candle.close, candle
+        if not book.pending or (book.cursor is not None and candle.open_time <= book.cursor):
+            return
+        with self.lock:
+            funded = self._fund(book, candle)
+            fills = self._fill_pending(book, candle)
+            if self.journal is not None:
+                self._commit(book, fills, funded)
+            self._protect(book)
+
+    def on_candle(self, candle: Candle, backfilled: bool) -> None:
+        with self.lock:
+            if self.strategies.due:
+                self._apply_values()
+            book = self.books[candle.symbol]
+            funded = self._fund(book, candle) if self.funding is not None else []
+            fills = self._fill_pending(book, candle) if book.pending else []
+            lf = book.liq_f  # the liquidation price is checked inline: it is set on every paper position
+            if self.exits is None and (book.stop_f or book.take_f or (
+                    lf and (candle.low <= lf if book.liq_long else candle.high >= lf))):
+                fills += self._check_exits(book, candle)
+            book.history.append(candle)
+            book.last_close = book.last_price = candle.close
+            if not backfilled:  # it closed just now: the market's clock minus ours (proposal deadlines)
+                self.market_offset_ms = candle.open_time + self.interval_ms - int(time.time() * 1000)
+            if self.approver is not None:
+                self.approver.expire_due(candle.open_time)
+            decision = self._strategy_decides(book, candle)
+            book.cursor = candle.open_time
+            book.decided += 1
+            if decision is not None:
+                self._decide(book, decision, candle, backfilled)
+            if self.journal is not None:
+                self._commit(book, fills, funded)
+            if fills or self._levels_changed:
+                self._levels_changed = False
+                self._protect(book)
+
+    # ------------------------------------------------------------- parameters and strategy
+    def set_values(self, values: Values) -> None:
+        """Validated values, applied from the next closed candle (all symbols at once)."""
+        with self.lock:
+            self.strategies.set_values(values)
+
+    def set_strategy(self, name: str, values: Values) -> None:
+        """Another strategy (checked by the caller) from the next closed candle."""
+        with self.lock:
+            self.strategies.set_strategy(name, values)
+
+    def _apply_values(self) -> None:
+        self.strategies.apply(self.books.values())
+        for book in self.books.values():
+            pos = self.portfolio.positions.get(book.symbol)
+            if pos is not None and pos.qty:
+                self.levels.set(book, pos.entry, pos.side, self.values)
+                self._levels_changed = True
+
+    def _strategy_decides(self, book: Book, candle: Candle) -> Decision | None:
+        decision, failed = self.strategies.decide(book, candle, self.portfolio.side(candle.symbol))
+        if failed is not None:
+            log.warning("strategy %s failed on %s %s UTC: %s; no order", self.strategy_name, book.symbol,
+                        utc_minute(candle.open_time), failed)  # fmt: skip
+            self._say(StrategyFailed(self.strategy_name, book.symbol, candle.open_time, failed))
+        return decision
+
+    # ------------------------------------------------------------- decisions → orders → fills
+    def legs(self, symbol: str, want: int, reason: str, decided_at: int, qty: Decimal | None = None, stamp: int | None = None) -> list[OrderRequest]:
+        """Orders that take the position to `want` (+1 long, -1 short, 0 flat): close what
+        points the other way, then open (qty given, or stake × leverage at the fill price).
+        Their ids carry `stamp` (default decided_at) and this database's `instance` (if set)."""
+        stamp = decided_at if stamp is None else stamp
+        pos = self.portfolio.positions.get(symbol)
+        side = pos.side if pos is not None else 0
+        reqs: list[OrderRequest] = []
+        if side and side != want:
+            reqs.append(
+                OrderRequest(
+                    OrderRequest.client_id(symbol, stamp, "c", self.instance), symbol, SELL if side > 0 else BUY,
+                    "close", reason, decided_at, qty=abs(pos.qty), reduce_only=True,  # type: ignore[union-attr]
+                )
+            )
+        if want and (side != want or qty is not None):
+            v = self.values
+            if qty is None and "stake_usdt" not in v:
+                raise ValueError(f"give a quantity: strategy {self.strategy_name!r} has no stake_usdt to size from")
+            reqs.append(
+                OrderRequest(
+                    OrderRequest.client_id(symbol, stamp, "o", self.instance), symbol, BUY if want > 0 else SELL,
+                    "open", reason, decided_at, qty=qty,
+                    stake=Decimal(repr(float(v.get("stake_usdt", 0)))), leverage=int(v.get("leverage", 1)),
+                )
+            )
+        return reqs
+
+    def _decide(self, book: Book, d: Decision, candle: Candle, backfilled: bool) -> None:
+        symbol = book.symbol
+        want = 0 if d.action == CLOSE else (1 if d.action == LONG else -1)
+        reqs = entries_gated(self.pause, self.legs(symbol, want, d.reason, candle.open_time), f"strategy {d.action} {symbol}")
+        if not reqs:
+            return
+        if self.broker is None:
+            self._say(Signal(self.mode, symbol, d, "announce", candle.open_time, candle.close))
+            return
+        if backfilled and (self.approver is not None or self.on_exchange):
+            # Its moment has passed: no order chases it, nobody is asked about old prices.
+            self.missed.add(symbol, d, candle)
+            return
+        basis = self.portfolio.positions[symbol].qty if symbol in self.portfolio.positions else Decimal(0)
+        why = None if self.approver is None or self.confirm_all else self.approver.four_eyes_why(basis, reqs, dec(candle.close))
+        if self.approver is not None and (self.confirm_all or why):  # off: only what four-eyes must approve
+            self.approver.propose(
+                symbol=symbol, action="reverse" if len(reqs) == 2 else ("close" if reqs[0].reduce_only else d.action), legs=reqs, ref_price=dec(candle.close), reason=d.reason + (f" · {why}" if why else ""),
+                source="strategy", requested_by=None, valid_until_open=candle.open_time + self.interval_ms, basis=basis,
+            )
+            return
+        book.pending = reqs
+        self._say(Signal(self.mode, symbol, d, "orders", candle.open_time, candle.close, backfilled))
+
+    def _fill_pending(self, book: Book, candle: Candle) -> list[Fill]:
+        reqs, book.pending = entries_gated(self.pause, book.pending, f"{book.symbol} orders decided before the pause"), []
+        price = dec(candle.open)
+        return [f for r in reqs if (f := self._execute(book, r, price, candle.open_time)) is not None]
+
+    def _execute(self, book: Book, req: OrderRequest, price: Decimal, time: int) -> Fill | None:
+        try:
+            fill, closed = self._place_one(book, req, price, time)
+        except OrderRefused as e:
+            self._refused(req, e)
+            self._say(OrderRefusedEvent(self.mode, req, str(e)))
+            return None
+        self._say(OrderFilled(self.mode, fill, req, tuple(closed), self._rules(fill.symbol)))
+        return fill
+
+    def _place_one(self, book: Book, req: OrderRequest, price: Decimal, time: int) -> tuple[Fill, list[ClosedTrade]]:
+        """Limits, the broker, the portfolio, the stop/take levels: one order, every path."""
+        assert self.broker is not None
+        if not req.reduce_only:
+            self._check_limits(req, price)
+            self._ensure_leverage(req)
+        fill = self.broker.execute(req, price, time)
+        if fill.keys and self.seen(fill):  # already booked from the user data stream
+            return fill, []
+        closed = self.portfolio.apply(fill)
+        self.known_keys.update(fill.keys)
+        pos = self.portfolio.positions[book.symbol]
+        if closed:
+            book.flat()
+        if pos.qty and req.kind == "open":
+            self.levels.set(book, fill.price, pos.side, self.values)
+            if self.margin is not None:
+                self.margin.on_open(book, fill, req.leverage)
+        return fill, closed
+
+    def _ensure_leverage(self, req: OrderRequest) -> None:
+        """An exchange sizes margin by its own leverage setting: set it before opening."""
+        set_leverage = getattr(self.broker, "set_leverage", None)
+        if set_leverage is not None and self._leverage.get(req.symbol) != req.leverage:
+            set_leverage(req.symbol, req.leverage)
+            self._leverage[req.symbol] = req.leverage
+
+    def _check_limits(self, req: OrderRequest, price: Decimal) -> None:
+        check_limits(req, price, self.portfolio, self.filters[req.symbol], self.max_leverage, self.max_notional)
+
+    # ------------------------------------------------------------- exits, liquidation, funding (paper)
+    def _check_exits(self, book: Book, c: Candle) -> list[Fill]:
+        pos = self.portfolio.positions.get(book.symbol)
+        if pos is None or not pos.qty:
+            return []
+        long = pos.qty > 0
+        if self.margin is not None and self.margin.first(book, c, long):
+            return [self._liquidate(book, c)]
+        hit = self.levels.touched(book, c, long)
+        if hit is None:
+            return []
+        kind, price = hit
+        req = OrderRequest(
+            OrderRequest.client_id(book.symbol, c.open_time, "sl" if kind == "stop_loss" else "tp"),
+            book.symbol, SELL if long else BUY, kind, kind.replace("_", "-"), c.open_time,
+            qty=abs(pos.qty), reduce_only=True,
+        )  # fmt: skip
+        fill = self._execute(book, req, price, c.open_time)
+        return [fill] if fill is not None else []
+
+    def _liquidate(self, book: Book, c: Candle) -> Fill:
+        assert self.margin is not None
+        fill = self.margin.liquidation(book, c)
+        side, margin = self.portfolio.positions[book.symbol].side_name, book.margin
+        closed = self.portfolio.apply(fill)
+        book.flat()
+        self._say(Liquidated(self.mode, fill, side, margin, tuple(closed), self._rules(fill.symbol)))
+        return fill
+
+    def _fund(self, book: Book, candle: Candle) -> list[Funded]:
+        return self.margin.fund(book, candle) if self.margin is not None else []
+
+    def exit_at_end(self, symbol: str, candle: Candle) -> Fill | None:
+        """Close what is still open at this (last) candle's close, exit reason `end`, like
+        freqtrade's force exit at the end of a backtest."""
+        pos = self.portfolio.positions.get(symbol)
+        if pos is None or not pos.qty:
+            return None
+        req = OrderRequest(OrderRequest.client_id(symbol, candle.open_time, "end"), symbol,
+                           SELL if pos.qty > 0 else BUY, "close", "end", candle.open_time,
+                           qty=abs(pos.qty), reduce_only=True)  # fmt: skip
+        return self._execute(self.books[symbol], req, dec(candle.close), candle.open_time)
+
+    # ------------------------------------------------------------- the exits resting on the exchange
+    def protect_all(self, *, check: bool = True) -> list[str]:
+        """Every symbol's exits as the book says, checked against the exchange (start,
+        resume, user-stream reconnect): missing ones placed again, own orphans cancelled."""
+        said: list[str] = []
+        with self.lock:
+            for book in self.books.values():
+                said += self._protect(book, check=check)
+        return said
+
+    def _protect(self, book: Book, *, check: bool = False) -> list[str]:
+        """Exchange modes: make the resting exits match the position and its levels. A
+        trigger already crossed (-2021) closes the position by market at once, said so."""
+        if self.exits is None:
+            return []
+        pos = self.portfolio.positions.get(book.symbol)
+        side = pos.side if pos is not None else 0
+        opened = pos.opened_at if pos is not None and side else 0
+        try:
+            return self.exits.sync(book.symbol, side, opened, book.stop, book.take, check=check)
+        except WouldTrigger as e:
+            self._close_now(book, e)
+        except (OrderRefused, OrderUnknown) as e:
+            self._say(ExitFailed(self.mode, book.symbol, "placed", str(e)))
+        except Exception as e:  # noqa: BLE001 (a read or a cancel failed: said, the next sync retries)
+            log.exception("exits of %s", book.symbol)
+            self._say(ExitFailed(self.mode, book.symbol, "checked", str(e)))
+        return []
+
+    def _close_now(self, book: Book, e: WouldTrigger) -> None:
+        pos = self.portfolio.positions[book.symbol]
+        self._say(ExitWouldTrigger(self.mode, book.symbol, e.kind, e.level, self._rules(book.symbol)))
+        time = (self.last_open(book.symbol) or 0) + self.interval_ms
+        req = OrderRequest(
+            OrderRequest.client_id(book.symbol, time, "sl" if e.kind == "stop_loss" else "tp"),
+            book.symbol, SELL if pos.qty > 0 else BUY, e.kind, e.kind.replace("_", "-"), time,
+            qty=abs(pos.qty), reduce_only=True,
+        )  # fmt: skip
+        price = self.current_price(book.symbol) or e.level
+        try:
+            fill = self._execute(book, req, price, time)
+        except OrderUnknown as err:
+            self._say(ExitFailed(self.mode, book.symbol, "closing", str(err)))
+            return
+        if fill is not None:
+            self._book(book, [fill])
+            self._protect(book)
+
+    # ------------------------------------------------------------- confirmed proposals
+    def last_open(self, symbol: str) -> int | None:
+        """Open time of the latest closed candle taken in (decided on, or warm-up)."""
+        book = self.books[symbol]
+        if book.cursor is not None:
+            return book.cursor
+        return book.history[-1].open_time if book.history else None
+
+    def current_price(self, symbol: str) -> Decimal | None:
+        book = self.books.get(symbol)
+        return dec(book.last_price) if book is not None and book.last_price else None
+
+    def place(self, legs: Sequence[OrderRequest], price: Decimal) -> Placement:
+        """Place a confirmed proposal's legs now, in order; stop at the first refusal.
+
+        A close leg closes what is held *now* (a stop may have closed it since the
+        proposal), so it is resized, or skipped when there is nothing left to close."""
+        fills: list[Fill] = []
+        with self.lock:
+            symbol = legs[0].symbol
+            book = self.books[symbol]
+            time = (self.last_open(symbol) or 0) + self.interval_ms  # the forming candle
+            closed: list[ClosedTrade] = []
+            if self.margin is not None and book.forming is not None and book.forming.open_time == time:
+                funded = self._fund(book, book.forming)  # held into its open: before the fills
+                if funded and self.journal is not None:
+                    self._commit(book, [], funded)
+            for leg in legs:
+                if leg.reduce_only:
+                    pos = self.portfolio.positions.get(symbol)
+                    if pos is None or not pos.qty or (pos.qty > 0) == (leg.side == BUY):
+                        continue
+                    leg = leg.but(qty=abs(pos.qty))
+                try:
+                    fill, done = self._place_one(book, leg, price, time)
+                except OrderRefused as e:
+                    self._book(book, fills)
+                    self._refused(leg, e)
+                    self._protect(book)
+                    return Placement(fills, closed, str(e), e.code)
+                except OrderUnknown as e:
+                    self._book(book, fills)
+                    return Placement(fills, closed, f"outcome unknown: {e}", None, unknown=True)
+                fills.append(fill)
+                closed += done
+            self._book(book, fills)
+            self._protect(book)
+            return Placement(fills, closed, None, None)
+
+    # ------------------------------------------------------------- fills the exchange reports
+    def seen(self, fill: Fill) -> bool:
+        return any(k in self.known_keys for k in fill.keys)
+
+    def adopt(self, fills: Sequence[Fill]) -> None:
+        """Book fills that happened outside this process's view (found on the exchange after
+        a restart, or a reconciliation): into the portfolio and the journal, once."""
+        with self.lock:
+            for fill in fills:
+                self.portfolio.apply(fill)
+                book = self.books[fill.symbol]
+                pos = self.portfolio.positions[fill.symbol]
+                if pos.qty:  # the position as it is now gets the exits of its entry
+                    self.levels.set(book, pos.entry, pos.side, self.values)
+                else:
+                    book.stop = book.take = None
+                    book.stop_f = book.take_f = 0.0
+                self._book(book, [fill])
+
+    def book_exchange_fill(self, fill: Fill, what: str) -> list[ClosedTrade] | None:
+        """Book one exchange fill unless one of its keys was booked already (then None).
+        Every Binance fill carries keys (`<symbol>:t<trade id>`, and `<symbol>:o<order id>`
+        for an order booked whole): the first arrival books it (the order's REST answer, the
+        user data stream, or the REST reconciliation after a gap), any later one is a no-op.
+
+        `what`: "own" (the bot's order, whose REST answer was lost), "stop_loss",
+        "take_profit", "liquidation", "adl" or "outside"."""
+        with self.lock:
+            book = self.books.get(fill.symbol)
+            if book is None or self.seen(fill):
+                return None
+            before = self.portfolio.side(fill.symbol)
+            closed = self.portfolio.apply(fill)
+            self.known_keys.update(fill.keys)
+            pos = self.portfolio.positions[fill.symbol]
+            if not pos.qty:
+                book.flat()
+            elif pos.side != before or (fill.signed_qty > 0) == (pos.qty > 0):
+                self.levels.set(book, pos.entry, pos.side, self.values)  # a new or larger position: its exits
+            if self.journal is not None:
+                self.journal.commit(book.symbol, book.state(), [fill])
+            self._protect(book)  # flat: the other exit is cancelled before the chat is told
+            if what == "own":
+                req = OrderRequest(fill.order_id, fill.symbol, fill.side, "open" if not before else "close", "", 0)
+                self._say(OrderFilled(self.mode, fill, req, tuple(closed), self._rules(fill.symbol)))
+            else:
+                self._say(ExternalFill(self.mode, fill, what, tuple(closed), before, pos.qty, self._rules(fill.symbol)))
+            return closed
+
+    def book_funding(self, symbol: str, amount: Decimal, ts: int, rate: Decimal | None = None) -> bool:
+        """One funding payment the exchange booked (+ received, − paid), once per symbol and
+        funding time (the stream's account update and the income history agree on it)."""
+        key = f"funding:{symbol}-{ts}"
+        with self.lock:
+            book = self.books.get(symbol)
+            if book is None or key in self.known_keys:
+                return False
+            self.portfolio.apply_funding(symbol, amount, ts)
+            self.known_keys.add(key)
+            if self.journal is not None:
+                self.journal.commit(symbol, book.state(), [], funding=[(ts, symbol, amount, rate)])  # type: ignore[call-arg]
+            self._say(FundingBooked(self.mode, symbol, amount))
+            return True
+
+    def book_charge(self, symbol: str, amount: Decimal, ts: int, key: str, what: str) -> bool:
+        """A charge with no trade (the insurance clearance fee a liquidation leaves), once."""
+        with self.lock:
+            book = self.books.get(symbol)
+            if book is None or key in self.known_keys or not amount:
+                return False
+            fill = Fill(f"{what}-{symbol}-{ts}", symbol, "SELL", Decimal(0), Decimal(0), amount, ts, what, (key,))
+            self.portfolio.apply(fill)
+            self.known_keys.add(key)
+            if self.journal is not None:
+                self.journal.commit(symbol, book.state(), [fill])
+            self._say(ChargeBooked(self.mode, symbol, amount))
+            return True
+
+    # ------------------------------------------------------------- the journal
+    def _refused(self, req: OrderRequest, e: Exception) -> None:
+        record = getattr(self.journal, "record_refusal", None)
+        if record is not None:
+            record(req.id, req.symbol, req.side, None if req.qty is None else str(req.qty), req.reduce_only, str(e))
+
+    def _book(self, book: Book, fills: list[Fill]) -> None:
+        if self.journal is not None and fills:
+            self.journal.commit(book.symbol, book.state(), fills)
+
+    def _commit(self, book: Book, fills: list[Fill], funded: list[Funded]) -> None:
+        """Fills, funding and state in one transaction (a journal without funding: paper funding off)."""
+        assert self.journal is not None
+        if funded:
+            self.journal.commit(book.symbol, book.state(), fills, funding=funded)  # type: ignore[call-arg]
+        else:
+            self.journal.commit(book.symbol, book.state(), fills)
+
+    # ------------------------------------------------------------- reading and telling
+    def snapshot(self) -> TraderSnapshot:
+        with self.lock:
+            return snapshot_of(self.books, self.portfolio, self.values, self.mode, self.strategy_name)
+
+    def _rules(self, symbol: str) -> SymbolFilters | None:
+        try:
+            return self.filters[symbol]
+        except KeyError:  # the exchange's rules not fetched yet: the chat prints plain numbers
+            return None
+
+    def _say(self, event: Event) -> None:
+        if self.notifier is None:
+            return
+        try:
+            self.notifier.notify(event)
+        except Exception:  # a notifier must not stop trading; say so in the log
+            log.exception("notifier failed on %s", event.kind)
+

@@ -1,0 +1,134 @@
+"""Which strategy the live bot runs, and the checks before it trades one.
+
+The strategy is STRATEGY from the environment until an admin switches with /strategy; the
+choice is stored (runtime_state) with the STRATEGY it replaced, so a restart keeps it,
+while an operator who edits STRATEGY afterwards gets what they wrote. Every start and
+every switch runs the look-ahead and window check (trading/core/strategies/check.py) on the
+stored candles (a synthetic walk when too few are stored): a failing strategy is refused
+in one line, never traded.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from storage.state import RuntimeState
+from trading.config import ConfigError
+from trading.core.candles import Candle
+from trading.core.limits import stake_problem
+from trading.core.strategies import (
+    STRATEGIES,
+    ParamError,
+    StrategyError,
+    Values,
+    chat_strategy,
+    strategy_class,
+)
+from trading.core.strategies.check import live_check
+from trading.core.strategies.params import check_leverage, fmt_value
+from trading.core.strategies.plugins import chat_plugins
+
+log = logging.getLogger(__name__)
+KEY, ENV_KEY = "strategy", "strategy_env"
+
+
+@dataclass(frozen=True)
+class Switch:
+    """What /strategy did: old and new names, the new values, the position kept (or None)."""
+
+    old: str
+    new: str
+    values: Values
+    positions: list[str]
+
+
+def chosen_strategy(state: RuntimeState, env_strategy: str, strategy_dir: str) -> str:
+    """The strategy chosen with /strategy if STRATEGY is still what it was then, else STRATEGY.
+    A stored plugin is loaded only if it is still a file in STRATEGY_DIR (the chat's rule)."""
+    stored, stored_env = state.get(KEY), state.get(ENV_KEY)
+    if not stored or stored == env_strategy:
+        return env_strategy
+    if stored_env != env_strategy:
+        log.warning("STRATEGY changed to %s since /strategy chose %s: running %s", env_strategy, stored, env_strategy)
+        return env_strategy
+    try:
+        if chat_strategy(Path(stored.rpartition(":")[0]).name + ":" + stored.rpartition(":")[2]
+                         if ":" in stored else stored, strategy_dir) != stored:
+            raise StrategyError(f"{stored} is not a file in STRATEGY_DIR ({strategy_dir})")
+        strategy_class(stored)
+    except ValueError as e:
+        log.warning("the strategy chosen with /strategy no longer loads (%s): running STRATEGY=%s", e, env_strategy)
+        return env_strategy
+    return stored
+
+
+def remember(state: RuntimeState, strategy: str, env_strategy: str) -> None:
+    state.set(KEY, strategy)
+    state.set(ENV_KEY, env_strategy)
+
+
+def refusal(name: str, values: Values, stored: Sequence[Candle], warn: bool = True) -> str | None:
+    """None if `name` may trade live with `values`; else the check's line (logged as a
+    warning unless `warn` is off: the caller says it itself)."""
+    report = live_check(strategy_class(name), values, stored)
+    if report.ok or warn:
+        (log.info if report.ok else log.warning)("%s", report.line())
+    return None if report.ok else report.line() + "; not traded live"
+
+
+SUMMARIES = {
+    "ema_cross": "EMA(fast)/EMA(slow) cross, long and short (incremental)",
+    "rsi_reversion": "RSI under low: long, over high: short, exit at mid (DataFrame, TA-Lib)",
+    "bb_breakout": "a close beyond a Bollinger band: in that direction, exit at the middle band (DataFrame, TA-Lib)",
+    "none": "observe only: the stream runs, nothing is decided",
+}
+
+
+def refuse_at_start(name: str, values: Values, stored: Sequence[Candle]) -> None:
+    """ConfigError (the bot does not start, saying so in one line) when the check fails."""
+    refused = refusal(name, values, stored, warn=False)
+    if refused:
+        raise ConfigError(f"STRATEGY: {refused}")
+
+
+def available(strategy_dir: str) -> list[tuple[str, str]]:
+    """(name, one line) of each built-in and each plugin class in STRATEGY_DIR, for /strategy."""
+    return [(name, SUMMARIES.get(name, "")) for name in STRATEGIES] + [
+        (name, "a plugin in STRATEGY_DIR") for name in chat_plugins(strategy_dir)]
+
+
+def switch(live: Any, spec: str, changes: Mapping[str, Any], user_id: int | None) -> Switch:
+    """/strategy NAME [name=value …] on a LiveTrading: load, validate all values against the
+    new schema (from its stored values), check, store (params and the choice), and hand to
+    the trader from the next closed candle. ParamError (one line) and nothing changes."""
+    try:
+        spec = chat_strategy(spec, live.settings.strategy_dir, (live.strategy, live.settings.strategy))
+        cls = strategy_class(spec)
+    except ValueError as e:
+        raise ParamError(str(e)) from None
+    with live._lock:
+        stored = cls.schema.load(live._params().current(spec))
+        check_leverage(cls.schema, changes, live.settings.max_leverage)
+        values = cls.schema.validate(stored, changes)
+        check_leverage(cls.schema, changes, live.settings.max_leverage, values)
+        problem = stake_problem(values, live.settings.max_position_notional)
+        if problem:
+            raise ParamError(problem)
+        if spec == live.strategy and values == live.values:
+            raise ParamError(f"{spec} is already the strategy with these parameters")
+        refused = refusal(spec, values, live._stored_candles())
+        if refused:
+            raise ParamError(refused)
+        diff = {k: (fmt_value(stored[k]), fmt_value(values[k])) for k in changes if values[k] != stored[k]}
+        if diff:
+            live._params().change(spec, diff, user_id)
+        remember(RuntimeState(live._conn()), spec, live.settings.strategy)
+        old, live.strategy, live.schema, live.values = live.strategy, spec, cls.schema, values
+        live.trader.set_strategy(spec, values)
+        held = [f"{p.symbol} {p.side} {p.qty.normalize():f}" for p in live.trader.snapshot().positions]
+        log.info("strategy %s → %s by %s: %s", old, spec, user_id, values)
+        return Switch(old, spec, values, held)

@@ -1,0 +1,408 @@
+"""What-if from the chat: /backtest and /optimize on the stored candles of the last N days.
+
+Candles the store lacks are fetched over REST first (and kept, so the next question is
+local). Candidate parameter sets offered behind an Apply button are kept here, in memory,
+under a short random key: Telegram's callback data holds 64 bytes, a parameter set does
+not fit, and a key that dies with the process is the safe failure (the button then says
+it has expired; applying always goes through the engine's validated, audited /set path).
+
+It lives with the running bot (it reads the store and the exchange), not with the research
+code it drives. The file is over 400 lines because it is that one question end to end:
+the window, the missing candles, funding, the runs and their comparison.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
+
+from storage.funding import FundingStore
+from storage.klines import KlineStore
+from trading.backtest import BacktestResult, run_backtest
+from trading.backtest.data import load_stored_candles
+from trading.config import Settings
+from trading.core.candles import Candle
+from trading.core.futures import (
+    DEFAULT_BRACKETS,
+    FUNDING_PERIOD_MS,
+    FundingRates,
+    brackets_from_json,
+)
+from trading.core.intervals import interval_ms
+from trading.core.limits import stake_problem
+from trading.core.strategies import Schema, Values, chat_strategy, strategy_class
+from trading.core.strategies.check import live_check
+from trading.core.strategies.params import ParamError, check_leverage
+from trading.core.symbols import SymbolFilters
+from trading.exchange.market import closed_candles, make_client, server_time_ms, with_retries
+from trading.optimize import SweepResult, sweep
+from trading.optimize.grid import Grid, cell_values, parse_grid
+from trading.optimize.report import fmt_value
+
+if TYPE_CHECKING:
+    from trading.charts.data import EquityCurve
+
+log = logging.getLogger(__name__)
+Say = Callable[[str], None]
+DAY_MS = 86_400_000
+PAGE = 1500
+MAX_CANDIDATES = 500
+
+
+@dataclass(frozen=True)
+class Period:
+    """The candles a what-if actually traded, against the days it was asked for."""
+
+    asked_days: int
+    first_ms: int  # open time of the first traded candle
+    last_ms: int  # open time of the last
+    candles: int  # traded (the warm-up before them not counted)
+    step_ms: int
+    short: bool  # the exchange (or the store) starts later than the days asked for
+
+    @property
+    def days(self) -> float:
+        return self.candles * self.step_ms / DAY_MS
+
+    @property
+    def title(self) -> str:
+        """For a chart title: 'last 30 days', or '5.2 days (asked 365)'."""
+        return f"{self.days:.1f} days (asked {self.asked_days})" if self.short else f"last {self.asked_days} days"
+
+    def describe(self) -> str:
+        span = f"{_utc(self.first_ms)} → {_utc(self.last_ms)} UTC · {self.candles:,} candles"
+        if self.short:
+            return (
+                f"asked {self.asked_days} days; the history available leaves {self.days:.1f} days to trade "
+                f"after the warm-up: {span}"
+            )
+        return f"last {self.asked_days} days: {span}"
+
+
+@dataclass
+class Comparison:
+    days: int
+    symbol: str
+    interval: str
+    current: BacktestResult
+    candidate: BacktestResult | None
+    changes: dict[str, str]
+    key: str | None  # the Apply button's candidate id
+    png: bytes = b""
+    period: Period | None = None
+    strategy: str | None = None  # the candidate's strategy when it is not the current one
+    check: str | None = None  # that strategy's failed look-ahead/window check: the live bot refuses it
+    notes: list[str] = field(default_factory=list)  # what the run left out (funding not answered, …)
+
+
+@dataclass
+class Optimization:
+    days: int
+    symbol: str
+    interval: str
+    result: SweepResult
+    png: bytes
+    keys: list[str] = field(default_factory=list)  # one per best cell, best first
+    period: Period | None = None
+    check: str | None = None  # another strategy's failed look-ahead/window check
+    notes: list[str] = field(default_factory=list)
+
+
+class WhatIf:
+    def __init__(
+        self, settings: Settings, klines: Callable[[], KlineStore], values: Callable[[], Values],
+        filters: Callable[[str], SymbolFilters | None], strategy: Callable[[], str] | None = None,
+    ) -> None:
+        self.settings = settings
+        self._strategy = strategy or (lambda: settings.strategy)  # the live one (/strategy switches it)
+        self._klines = klines
+        self._values = values
+        self._filters = filters
+        self._lock = threading.Lock()
+        self._candidates: OrderedDict[str, dict[str, str]] = OrderedDict()
+
+    # ------------------------------------------------------------- candidates behind buttons
+    def remember(self, changes: Mapping[str, str]) -> str:
+        key = secrets.token_urlsafe(6)
+        with self._lock:
+            self._candidates[key] = dict(changes)
+            while len(self._candidates) > MAX_CANDIDATES:
+                self._candidates.popitem(last=False)
+        return key
+
+    def candidate(self, key: str) -> dict[str, str] | None:
+        with self._lock:
+            found = self._candidates.get(key)
+            return dict(found) if found is not None else None
+
+    # ------------------------------------------------------------- questions
+    def other(self, strategy: str | None) -> str | None:
+        """`strategy` (a name from the chat: a built-in or a file in STRATEGY_DIR) when it names
+        another strategy than the live one (ValueError if unknown or not allowed)."""
+        if strategy is None:
+            return None
+        live = self._strategy()
+        strategy = chat_strategy(strategy, self.settings.strategy_dir, (live, self.settings.strategy))
+        strategy_class(strategy)
+        return strategy if strategy != live else None
+
+    def check_changes(self, changes: Mapping[str, str], strategy: str | None = None) -> Values | None:
+        """The changed parameter set (another strategy: its defaults and the changes), or
+        ParamError/ValueError: called before anything is posted or fetched. A leverage above
+        MAX_LEVERAGE is refused as the live bot would refuse its orders."""
+        other = self.other(strategy)
+        schema = strategy_class(other or self._strategy()).schema
+        if other is None and not changes:
+            return None
+        check_leverage(schema, changes, self.settings.max_leverage)
+        merged = schema.validate({} if other else dict(self._values()), changes)
+        check_leverage(schema, changes, self.settings.max_leverage, merged)
+        problem = stake_problem(merged, self.settings.max_position_notional)
+        if problem:
+            raise ParamError(problem)
+        return merged
+
+    def check_grid(self, words: Sequence[str], max_cells: int, strategy: str | None = None) -> Grid:
+        """The grid, or GridError/ParamError: called before anything is posted or fetched."""
+        return parse_grid(words, strategy_class(self.other(strategy) or self._strategy()).schema, max_cells=max_cells)
+
+    def backtest(self, days: int, changes: Mapping[str, str], say: Say, strategy: str | None = None) -> Comparison:
+        """The current parameters and, with changes (or another strategy), the given ones
+        over the same candles."""
+        current, name = dict(self._values()), self._strategy()
+        other = self.other(strategy)
+        wanted = self.check_changes(changes, strategy)  # ParamError: nothing ran
+        warm = max(self._warmup([current], name), self._warmup([wanted], other or name) if wanted is not None else 0)
+        candles, start, notes = self.candles(days, warm, say)
+        check = self._check(other, wanted, candles, say) if other is not None else None
+        say("running…")
+        kw = self._backtest_kw(candles[0].symbol, warm, start, name, funding=not notes)
+        ran = run_backtest(candles, values=current, **kw)
+        if other is not None:
+            kw["strategy"] = other
+        given = run_backtest(candles, values=wanted, **kw) if wanted is not None else None
+        key = self.remember({k: str(v) for k, v in changes.items()}) if wanted is not None and other is None else None
+        from trading.charts.equity import (
+            render_equity,  # matplotlib only when a picture is asked for
+        )
+
+        period = self._period(days, candles, start, len(ran.times))
+        shown = given or ran
+        png = render_equity(
+            equity_curve(shown, float(self.settings.paper_balance)),
+            title=f"Backtest · {candles[0].symbol} {candles[0].interval} · {period.title}",
+            subtitle=(f"{other}" if other else ("the given parameters" if given else "the current parameters"))
+            + f" · net PnL {dict(shown.stats.rows())['net PnL']}",  # the text's own words and number
+        )
+        return Comparison(days, candles[0].symbol, candles[0].interval, ran, given,
+                          {k: str(v) for k, v in changes.items()}, key, png, period, other, check, notes)
+
+    def optimize(self, words: Sequence[str], days: int, metric: str, say: Say, *, max_cells: int,
+                 strategy: str | None = None) -> Optimization:
+        """A grid over the current strategy (its values as the base) or another (its defaults);
+        Apply buttons only for the current one (the other needs /strategy)."""
+        other = self.other(strategy)
+        name = other or self._strategy()
+        schema = strategy_class(name).schema
+        grid = self.check_grid(words, max_cells, strategy)  # GridError before any fetching
+        current = schema.defaults() if other else dict(self._values())
+        warm = self._warmup([current, *_cells(grid, schema, current)], name)
+        candles, start, notes = self.candles(days, warm, say)
+        check = self._check(other, current, candles, say) if other is not None else None
+        say(f"running {grid.size:,} combinations…")
+        kw = self._backtest_kw(candles[0].symbol, warm, start, name, funding=not notes)
+        result = sweep(candles, grid, strategy=name, base=current, start_ms=start,
+                       metric=metric, warmup=kw["warmup"], balance=kw["balance"], fee_rate=kw["fee_rate"],
+                       filters=kw["filters"], max_leverage=kw["max_leverage"], max_notional=kw["max_notional"], slippage_bps=kw["slippage_bps"],
+                       funding=kw["funding"], brackets=kw["brackets"],
+                       progress=lambda done, total: say(f"running {done:,}/{total:,} combinations…"))
+        keys = [] if other else [self.remember({k: fmt_value(v) for k, v in c.params.items()}) for c in result.ranked[:5]]
+        from trading.charts.heatmap import render_heatmap
+        from trading.optimize.report import heatmap_data
+
+        sym = f"{candles[0].symbol} {candles[0].interval}"
+        period = self._period(days, candles, start, result.candles)
+        png = render_heatmap(heatmap_data(result, title=f"{name} · {sym} · {period.title}",
+                          subtitle=f"{grid.describe()} = {grid.size:,} combinations"))
+        return Optimization(days, candles[0].symbol, candles[0].interval, result, png, keys, period, check, notes)
+
+    @staticmethod
+    def _check(name: str, values: Values | None, candles: Sequence[Candle], say: Say) -> str | None:
+        """None, or the line of the check a switch to `name` would fail (on these candles)."""
+        say("checking look-ahead…")
+        report = live_check(strategy_class(name), values, candles)
+        return None if report.ok else report.line()
+
+    def _period(self, days: int, candles: Sequence[Candle], start: int, traded: int) -> Period:
+        step = interval_ms(candles[0].interval)
+        asked = candles[-1].open_time - days * DAY_MS + step
+        first = next((c.open_time for c in candles if c.open_time >= start), candles[-1].open_time)
+        return Period(days, first, candles[-1].open_time, traded, step, short=first > asked)
+
+    # ------------------------------------------------------------- candles
+    def candles(self, days: int, warm: int, say: Say) -> tuple[list[Candle], int, list[str]]:
+        """The stored closed candles of the last `days` (plus `warm` before them), fetching
+        what is missing; returns them, the first traded open time and what is left out (the
+        funding rates when the exchange does not answer for them: the run goes without)."""
+        s = self.settings
+        symbol, interval = s.symbols[0], s.interval
+        step = interval_ms(interval)
+        client = make_client(s)
+        now = server_time_ms(client)
+        last = now // step * step - step  # the last closed candle's open
+        start = last - days * DAY_MS + step
+        first = start - warm * step
+        store = self._klines()
+        have = set(store.open_times(symbol, interval, first, last))
+        missing = [t for t in range(first, last + 1, step) if t not in have]
+        if missing:  # what the exchange does not have cannot be fetched (a young market, the replay)
+            oldest = self._oldest(client, symbol, interval, missing[0])
+            missing = [t for t in missing if oldest is not None and t >= oldest]
+        if missing:  # fetched in contiguous runs, a page at a time, so progress can be shown
+            runs: list[list[int]] = []
+            for t in missing:
+                if runs and t == runs[-1][1] + step:
+                    runs[-1][1] = t
+                else:
+                    runs.append([t, t])
+            total, got = len(missing), 0
+            say(f"fetching {total:,} candles…")
+            for lo, hi in runs:
+                cursor = lo
+                while cursor <= hi:
+                    page_end = min(hi, cursor + (PAGE - 1) * step)
+                    store.upsert_many(closed_candles(client, symbol, interval, cursor, page_end, now_ms=now))
+                    got += (page_end - cursor) // step + 1
+                    say(f"fetching candles {got:,}/{total:,}…")
+                    cursor = page_end + step
+        notes = self._fetch_futures_terms(client, symbol, first, last, say)
+        candles = load_stored_candles(store, symbol, interval, first, last)
+        if candles and candles[0].open_time > first:  # history starts later: warm up on its first candles
+            if len(candles) < warm + 2:
+                raise ValueError(f"only {len(candles):,} {symbol} {interval} candles exist, "
+                                 f"fewer than the {warm:,}-candle warm-up needs")
+            start = max(start, candles[warm].open_time)
+        if len([c for c in candles if c.open_time >= start]) < 2:
+            raise ValueError(f"not enough {symbol} {interval} candles for the last {days} days")
+        return candles, start, notes
+
+    def _fetch_futures_terms(self, client: object, symbol: str, first: int, last: int, say: Say) -> list[str]:
+        """Funding rates (`GET /fapi/v1/fundingRate`, public) for the window, and the leverage
+        brackets (`GET /fapi/v1/leverageBracket`, signed: only with an API key), into the store.
+        Returns what is left out: funding when the exchange does not answer for it (said)."""
+        store = FundingStore(self._klines().db)
+        since = max(first, (store.last_rate_time(symbol) or 0) + 1)
+        while since <= last:
+            try:
+                rows = with_retries(lambda s=since: client.futures_funding_rate(  # type: ignore[attr-defined]
+                    symbol=symbol, startTime=s, endTime=last, limit=1000), what=f"funding rates {symbol}")
+            except Exception as e:  # noqa: BLE001  any refusal or silence of that one route
+                status = getattr(e, "status_code", None)
+                why = f"HTTP {status}" if status else type(e).__name__
+                log.warning("funding rates %s not fetched (%s): the what-if runs without funding", symbol, e)
+                return [f"without funding: the exchange did not answer GET /fapi/v1/fundingRate ({why})"]
+            if not rows:
+                break
+            say(f"fetching funding rates… {len(rows):,}")
+            store.upsert_rates(symbol, [(int(r["fundingTime"]), str(r["fundingRate"]), r.get("markPrice"))
+                                        for r in rows])
+            since = int(rows[-1]["fundingTime"]) + 1
+            if len(rows) < 1000:
+                break
+        if self.settings.binance_api_key and store.brackets(symbol) is None:
+            try:
+                entries = with_retries(lambda: client.futures_leverage_bracket(symbol=symbol),  # type: ignore[attr-defined]
+                                       what=f"leverage brackets {symbol}")
+            except Exception:  # the default table (or none) stands in; the report says which
+                return []
+            entry = entries[0] if isinstance(entries, list) and entries else entries
+            if isinstance(entry, dict) and entry.get("brackets"):
+                store.save_brackets(symbol, entry["brackets"])
+        return []
+
+    @staticmethod
+    def _oldest(client: object, symbol: str, interval: str, since: int) -> int | None:
+        """The open time of the exchange's first candle at or after `since` (None: none)."""
+        rows = with_retries(lambda: client.futures_klines(  # type: ignore[attr-defined]
+            symbol=symbol, interval=interval, startTime=since, limit=1), what=f"klines {symbol}")
+        return int(rows[0][0]) if rows else None
+
+    def _warmup(self, sets: Sequence[Values], name: str) -> int:
+        need = max(strategy_class(name)(v).warmup for v in sets)
+        return max(self.settings.warmup_candles, need)
+
+    def _backtest_kw(self, symbol: str, warm: int, start: int, name: str, funding: bool = True) -> dict[str, object]:
+        filters = self._filters(symbol) or (SymbolFilters.btcusdt() if symbol == "BTCUSDT" else None)
+        if filters is None:
+            raise ValueError(f"{symbol}'s trading rules are unknown (exchangeInfo not reachable)")
+        store = FundingStore(self._klines().db)
+        stored = store.brackets(symbol)
+        brackets = brackets_from_json({"brackets": stored}) if stored else DEFAULT_BRACKETS.get(symbol, ())
+        rates = store.rates(symbol, start - FUNDING_PERIOD_MS) if funding else []
+        return dict(strategy=name, warmup=warm, start_ms=start,
+                    balance=self.settings.paper_balance, fee_rate=self.settings.paper_fee_pct / 100,
+                    filters=filters, max_leverage=self.settings.max_leverage,
+                    max_notional=self.settings.max_position_notional,
+                    slippage_bps=self.settings.paper_slippage_bps,
+                    funding=FundingRates.of(rates) if rates else None, brackets=brackets)
+
+
+def _cells(grid: Grid, schema: Schema, base: Values) -> list[Values]:
+    """Every valid cell's values: the warm-up must cover the slowest of them."""
+    return [v for c in grid.combos() if (v := cell_values(schema, base, c)) is not None]
+
+
+def equity_curve(result: BacktestResult, initial: float) -> EquityCurve:
+    """The backtest's marks as the /equity chart draws them (times: candle close, UTC)."""
+    from trading.charts.data import EquityCurve
+
+    step = result.times[1] - result.times[0] if len(result.times) > 1 else 0
+    times = [datetime.fromtimestamp((t + step) / 1000, tz=UTC) for t in result.times]
+    peak, run = [], float("-inf")
+    for e in result.equity:
+        run = max(run, e)
+        peak.append(run)
+    daily: dict[date, float] = {}
+    for tr in result.trades:
+        day = (datetime.fromtimestamp(tr.close_time / 1000, tz=UTC)).date()
+        daily[day] = daily.get(day, 0.0) + float(tr.pnl)
+    return EquityCurve(times=times, equity=list(result.equity), peak=peak, daily=daily, initial=initial)
+
+
+UNITS = {"net PnL": " USDT", "fees": " USDT", "funding": " USDT", "max drawdown": " USDT"}
+
+
+def stats_table(cmp: Comparison) -> str:
+    """Side by side, monospace: the changed parameters, then the stats."""
+    cols = [("current", cmp.current)] + ([("given", cmp.candidate)] if cmp.candidate else [])
+    rows: list[tuple[str, ...]] = [("", *(c[0] for c in cols))]
+    if cmp.strategy:
+        rows.append(("strategy", *(_short(r.trader.strategy_name)[:16] for _, r in cols)))  # type: ignore[union-attr]
+    if cmp.check:  # the given column's strategy fails the check the live bot runs
+        rows.append(("check", *(("FAILED" if r is cmp.candidate else "passed") for _, r in cols)))
+    for name in cmp.changes:
+        rows.append((name, *(fmt_value(r.trader.values[name]) if name in r.trader.values else "—"  # type: ignore[union-attr]
+                             for _, r in cols)))
+    for label in ("trades", "win rate", "net PnL", "fees", "funding", "liquidations", "max drawdown",
+                  "exposure", "buy and hold"):
+        shown = label + UNITS.get(label, "")  # the values are trimmed to fit a phone: the unit goes here
+        rows.append((shown, *(_short(dict(r.stats.rows())[label]) for _, r in cols)))  # type: ignore[union-attr]
+    w = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join([r[0].ljust(w[0])] + [r[i].rjust(w[i]) for i in range(1, len(r))]).rstrip()
+                     for r in rows)
+
+
+def _utc(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def _short(text: str) -> str:
+    """Stats.rows() wording, trimmed to fit a phone: the part before the bracket."""
+    return text.split(" (")[0].replace(" USDT", "").replace(" of candles", "")
+

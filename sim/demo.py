@@ -23,6 +23,7 @@ from bot.app import RateLimits
 from bot.runner import BotThread
 from sim.binance import ReplayExchange, SourceCandle, generate, load_csv
 from sim.binance.server import GENERATED_CANDLES_AFTER_START
+from sim.demo_error import DemoError
 from sim.demo_exchange import BANNER_EXCHANGE, choose_broker, console_commands, exchange_settings
 from sim.telegram.console import ConsoleChat, make_console, run_script, silence_stdout
 from sim.telegram.local_api import LocalBotApi
@@ -75,10 +76,6 @@ Try:  /start   /status   /klines 5   /chart   /equity   /params   /help   /stop 
       (press those with /press <message #> <n>); /as {guest} to speak as a non-admin, /as {admin} to switch back
       /quit (or Ctrl-D) to leave.   Photos the bot sends are saved under {photos}/; each start clears {folder}/.
 """
-
-
-class DemoError(RuntimeError):
-    """A demo option is wrong; the message is the one line shown."""
 
 
 class Market:

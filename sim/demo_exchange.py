@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from sim.demo_error import DemoError
+
 BROKERS = ("paper", "exchange")
 
 BANNER_EXCHANGE = """\
@@ -34,8 +36,6 @@ def choose_broker(environ: Mapping[str, str], exchange_flag: bool) -> str:
         return "exchange"
     wanted = environ.get("DEMO_BROKER", "").strip().lower() or "paper"
     if wanted not in BROKERS:
-        from sim.demo import DemoError
-
         raise DemoError(f"DEMO_BROKER={wanted!r} is not one of {', '.join(BROKERS)}")
     return wanted
 

@@ -24,9 +24,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from trading.backtest import run_backtest  # noqa: E402
+from trading.backtest import BacktestOptions, run_backtest  # noqa: E402
 from trading.backtest.data import load_csv_candles  # noqa: E402
 from trading.core.futures import FundingRates  # noqa: E402
+from trading.core.futures_model import FuturesModel  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "binance_perp_BTCUSDT_15m_nmtrong062000.csv.gz"
 TARGET_S = 0.2
@@ -45,12 +46,13 @@ def main() -> int:
     t0 = time.perf_counter()
     candles = load_csv_candles(args.data)
     load_s = time.perf_counter() - t0
-    model = dict(slippage_bps=args.slippage_bps,
-                 funding=FundingRates({}, args.funding_rate / 100) if args.funding_rate is not None else None)
+    options = BacktestOptions(model=FuturesModel(
+        slippage_bps=args.slippage_bps,
+        funding=FundingRates({}, args.funding_rate / 100) if args.funding_rate is not None else None))
     times, result = [], None
     for _ in range(args.runs):
         t0 = time.perf_counter()
-        result = run_backtest(candles, **model)
+        result = run_backtest(candles, options)
         times.append(time.perf_counter() - t0)
     assert result is not None
     best, median = min(times), statistics.median(times)
@@ -68,7 +70,7 @@ def main() -> int:
     if args.profile:
         prof = cProfile.Profile()
         prof.enable()
-        run_backtest(candles, **model)
+        run_backtest(candles, options)
         prof.disable()
         pstats.Stats(prof).sort_stats("tottime").print_stats(8)
     return 0

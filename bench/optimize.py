@@ -21,9 +21,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from trading.backtest import run_backtest  # noqa: E402
+from trading.backtest import BacktestOptions, run_backtest  # noqa: E402
 from trading.backtest.data import load_csv_candles  # noqa: E402
 from trading.core.futures import FundingRates  # noqa: E402
+from trading.core.futures_model import FuturesModel  # noqa: E402
 from trading.core.strategies import strategy_class  # noqa: E402
 from trading.optimize import sweep  # noqa: E402
 from trading.optimize.grid import parse_grid  # noqa: E402
@@ -52,17 +53,18 @@ def main() -> int:
     if args.stops:
         words = ["fast=6..15", "slow=25..55:10", "stop_loss_pct=0..2:0.5", "take_profit_pct=0,1,2,4"]
     grid = parse_grid(words, strategy_class("ema_cross").schema)
-    model = dict(slippage_bps=args.slippage_bps,
-                 funding=FundingRates({}, args.funding_rate / 100) if args.funding_rate is not None else None)
+    options = BacktestOptions(model=FuturesModel(
+        slippage_bps=args.slippage_bps,
+        funding=FundingRates({}, args.funding_rate / 100) if args.funding_rate is not None else None))
     times, result = [], None
     for _ in range(args.runs):
         t0 = time.perf_counter()
-        result = sweep(candles, grid, workers=args.workers, verify=3, **model)
+        result = sweep(candles, grid, options, workers=args.workers, verify=3)
         times.append(time.perf_counter() - t0)
     assert result is not None
     best = result.ranked[0]
     t0 = time.perf_counter()
-    shared = run_backtest(candles, values=best.values, **model).stats
+    shared = run_backtest(candles, options.with_values(best.values)).stats
     one_s = time.perf_counter() - t0
     for f in FIELDS:
         assert getattr(best.stats, f) == getattr(shared, f), (f, getattr(best.stats, f), getattr(shared, f))

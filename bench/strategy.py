@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 import talib  # noqa: E402
 
-from trading.backtest import run_backtest  # noqa: E402
+from trading.backtest import BacktestOptions, run_backtest  # noqa: E402
 from trading.backtest.data import load_csv_candles  # noqa: E402
 from trading.core.strategies import FrameStrategy, Schema  # noqa: E402
 from trading.core.strategies.check import check_strategy  # noqa: E402
@@ -100,7 +100,7 @@ def _backtest(cls, candles):  # type: ignore[no-untyped-def]
     from trading.core import strategies
 
     strategies.STRATEGIES.setdefault(cls.name, cls)
-    return run_backtest(candles, strategy=cls.name, warmup=900)
+    return run_backtest(candles, BacktestOptions(strategy=cls.name, warmup=900))
 
 
 if __name__ == "__main__":

@@ -19,8 +19,8 @@ from telegram.ext import ContextTypes, JobQueue
 
 from bot import chats, views
 from bot.commands import Ctx, UsageError, command, off_loop, parse_count
-from trading.backtest.stats import num, plural
 from trading.config import Settings
+from trading.core.numbers import num, plural
 from trading.live.service import Engine
 
 log = logging.getLogger(__name__)

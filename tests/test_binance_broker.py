@@ -12,7 +12,8 @@ from sim.binance import ReplayExchange, generate
 from trading.config import load_settings
 from trading.core.brokers.base import OrderRefused, OrderRequest, OrderUnknown
 from trading.exchange.broker import BinanceBroker
-from trading.exchange.market import make_client, symbol_filters
+from trading.exchange.exchange_info import symbol_filters
+from trading.exchange.rest import make_client
 
 START = 600
 ORDER_PATH = "/fapi/v1/order"

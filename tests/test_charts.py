@@ -11,7 +11,7 @@ from decimal import Decimal
 import matplotlib.image as mpimg
 import pytest
 
-from trading.backtest import run_backtest
+from trading.backtest import BacktestOptions, run_backtest
 from trading.backtest.data import load_csv_candles
 from trading.charts import style
 from trading.charts.candles import render_candles, time_ticks
@@ -140,7 +140,7 @@ def test_renders_leave_no_figures_behind(candles):
 
 
 def test_equity_curve_equals_the_backtests_mark_to_market(candles):
-    result = run_backtest(candles, values=VALUES, warmup=100)
+    result = run_backtest(candles, BacktestOptions(values=VALUES, warmup=100))
     _, fills = traded(candles, VALUES)
     curve = equity_curve(Decimal(10000), fills, {"BTCUSDT": candles[100:]})
     assert curve.equity == pytest.approx(result.equity, abs=1e-6)

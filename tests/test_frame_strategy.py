@@ -11,7 +11,7 @@ import pytest
 
 from bot.texts import text
 from tests.helpers import RecordingNotifier
-from trading.backtest import run_backtest
+from trading.backtest import BacktestOptions, run_backtest
 from trading.config import ConfigError, load_settings
 from trading.core.brokers import PaperBroker
 from trading.core.feed import replay
@@ -142,7 +142,7 @@ def test_plugin_from_a_file_backtests_the_same_as_the_live_path(tmp_path) -> Non
     candles = synthetic(700)
     cls = strategy_class(spec)
     assert cls.name == spec and [p.name for p in cls.schema.params][:2] == ["fast", "slow"]
-    bt = run_backtest(candles, strategy=spec, warmup=300, filters=F)
+    bt = run_backtest(candles, BacktestOptions(strategy=spec, warmup=300, filters=F))
     assert len(bt.trades) >= 3
     # The live path: populate per closed candle on the last startup + window_extra candles.
     live = trader_for(spec)
@@ -190,7 +190,7 @@ def test_a_failing_populate_places_nothing_says_so_once_and_the_stream_goes_on(t
     assert not t.portfolio.trades and not t.portfolio.positions.get("SYNTH") and not t.books["SYNTH"].pending
     assert t.cursor("SYNTH") == candles[-1].open_time  # every candle was still taken in
     with pytest.raises(StrategyError, match=words.split(" at")[0]):  # the backtest stops in one line
-        run_backtest(candles, strategy=spec, warmup=5, filters=F)
+        run_backtest(candles, BacktestOptions(strategy=spec, warmup=5, filters=F))
 
 
 def test_plugin_mistakes_are_one_line_and_stop_the_start(tmp_path) -> None:
@@ -216,14 +216,14 @@ def test_wrong_columns_are_refused(tmp_path) -> None:
     spec = write_plugin(tmp_path, src, "nocol.py") + ":Fails"
     strategy_class(spec).impl_cls.mode = "ok"
     with pytest.raises(StrategyError, match="populate did not set exit_short"):
-        run_backtest(synthetic(30), strategy=spec, warmup=5, filters=F)
+        run_backtest(synthetic(30), BacktestOptions(strategy=spec, warmup=5, filters=F))
 
 
 @pytest.mark.parametrize("name", ["rsi_reversion", "bb_breakout"])
 def test_builtins_pass_the_check_and_trade(name) -> None:
     candles = synthetic(3000)
     assert check_strategy(strategy_class(name), None, candles, samples=20).ok
-    assert run_backtest(candles, strategy=name, warmup=300, filters=F).trades
+    assert run_backtest(candles, BacktestOptions(strategy=name, warmup=300, filters=F)).trades
 
 
 def test_the_grid_runs_dataframe_strategies_through_the_shared_backtest() -> None:
@@ -232,10 +232,10 @@ def test_the_grid_runs_dataframe_strategies_through_the_shared_backtest() -> Non
 
     candles = synthetic(1500)
     grid = parse_grid(["bb_period=10,20", "bb_std=1.5,2"], strategy_class("bb_breakout").schema)
-    result = sweep(candles, grid, strategy="bb_breakout", warmup=100, filters=F, workers=1)
+    result = sweep(candles, grid, BacktestOptions(strategy="bb_breakout", warmup=100, filters=F), workers=1)
     assert len(result.ranked) == 4 and not any(c.fast for c in result.cells)
     for cell in result.cells:
-        shared = run_backtest(candles, strategy="bb_breakout", values=cell.values, warmup=100, filters=F).stats
+        shared = run_backtest(candles, BacktestOptions(strategy="bb_breakout", values=cell.values, warmup=100, filters=F)).stats
         assert (cell.stats.trades, cell.stats.net_pnl, cell.stats.fees) == (shared.trades, shared.net_pnl, shared.fees)
 
 

@@ -11,10 +11,11 @@ from decimal import Decimal as D
 import pytest
 
 from tests.conftest import PERP_15M, shared_file
-from trading.backtest import run_backtest
+from trading.backtest import BacktestOptions, run_backtest
 from trading.backtest.__main__ import main as cli
 from trading.core.candles import Candle
 from trading.core.futures import BTCUSDT_BRACKETS, FundingRates, liquidation_price
+from trading.core.futures_model import FuturesModel
 from trading.core.strategies import strategy_class
 from trading.core.symbols import SymbolFilters
 from trading.optimize import sweep
@@ -40,9 +41,10 @@ def entered(side: int, decide_at: int = 11) -> list[Candle]:
     return out
 
 
-def run(candles, stake, leverage, **kw):
+def run(candles, stake, leverage, exit_at_end=False, **model):
     values = {"fast": 2, "slow": 3, "stake_usdt": stake, "leverage": leverage}
-    return run_backtest(candles, values=values, warmup=0, fee_rate=FEE, **kw)
+    return run_backtest(candles, BacktestOptions(values=values, warmup=0, exit_at_end=exit_at_end,
+                                                 model=FuturesModel(fee_rate=FEE, **model)))
 
 
 @pytest.mark.parametrize(
@@ -142,7 +144,8 @@ def test_slippage_on_entries_stops_and_gaps():
     stop_candle = candle(13, 100_500, 100_500, 98_000, 98_500)  # opens above the stop, reaches it
     gap_candle = candle(13, 98_500, 98_600, 98_000, 98_500)  # opens below the stop
     for c, trigger in ((stop_candle, D("99099.0")), (gap_candle, D("98500"))):
-        r = run_backtest(entered(1) + [c], values=values, warmup=0, fee_rate=FEE, slippage_bps=D(10))
+        r = run_backtest(entered(1) + [c], BacktestOptions(values=values, warmup=0,
+                                                            model=FuturesModel(fee_rate=FEE, slippage_bps=D(10))))
         (trade,) = r.trades
         assert trade.entry_price == D("100100.0") and trade.exit_reason == "stop_loss"
         # the worse of the trigger and the open, then 10 bps lower (a sell), floored to the tick
@@ -184,7 +187,8 @@ def test_freqtrades_year_trade_for_trade(tmp_path, capsys):
 def test_grid_cells_above_max_leverage_are_skipped_and_counted():
     candles = entered(1) + [candle(i, 100_000, 100_500, 99_500, 100_000) for i in range(13, 40)]
     grid = parse_grid(["leverage=5,10,20,50", "fast=2,5"], strategy_class("ema_cross").schema)
-    result = sweep(candles, grid, base={"fast": 2, "slow": 6}, warmup=0, max_leverage=10, verify=0)
+    result = sweep(candles, grid, BacktestOptions(values={"fast": 2, "slow": 6}, warmup=0,
+                                          model=FuturesModel(max_leverage=10)), verify=0)
     assert sorted({c.params["leverage"] for c in result.cells if c.stats is not None}) == [5, 10]
     assert "4 skipped (leverage above MAX_LEVERAGE 10)" in summary_line(result)
 
@@ -249,8 +253,8 @@ def test_live_a_confirmed_order_placed_after_the_funding_open_does_not_pay_it_a_
     f = SymbolFilters.btcusdt()
     p = Portfolio(D(10_000))
     t = Trader(symbols=["BTCUSDT"], interval_ms=IV, strategy="none", values=None, filters={"BTCUSDT": f},
-               portfolio=p, broker=PaperBroker({"BTCUSDT": f}, FEE, p), funding=FundingRates({}, D("0.0001")),
-               brackets={"BTCUSDT": BTCUSDT_BRACKETS})
+               portfolio=p, broker=PaperBroker({"BTCUSDT": f}, FEE, p),
+               model=FuturesModel(funding=FundingRates({}, D("0.0001")), brackets={"BTCUSDT": BTCUSDT_BRACKETS}))
     bars = [candle(i, 100_000 + i, 100_100, 99_900, 100_000) for i in range(70)]
     for c in bars[:32]:
         t.on_candle(c, False)

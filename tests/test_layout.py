@@ -192,3 +192,29 @@ def test_no_class_is_a_slice_of_another() -> None:
                 if first.arg == "self" and isinstance(ann, ast.Name) and ann.id[:1].isupper() and ann.id != "object":
                     slices.append(f"{path.relative_to(ROOT).as_posix()}:{node.name}")
     assert not slices, "methods annotated self: (mixins): " + ", ".join(slices)
+
+
+def _room(module: str) -> str:
+    parts = module.split(".")
+    return ".".join(parts[:2]) if parts[0] == "trading" and len(parts) > 1 else parts[0]
+
+
+def _room_graph() -> dict[str, set[str]]:
+    """Room (bot, storage, trading.core, trading.backtest, …) → the rooms it imports. An
+    entry point (`__main__`) stands above the rooms it starts and is left out: the backtest
+    CLI, `python -m trading.backtest [--grid …]`, serves both research rooms."""
+    rooms: dict[str, set[str]] = {}
+    for module, targets in _product_graph().items():
+        if module.rpartition(".")[2] == "__main__":
+            continue
+        rooms.setdefault(_room(module), set()).update(_room(t) for t in targets if _room(t) != _room(module))
+    return rooms
+
+
+def test_no_import_cycles_between_rooms() -> None:
+    """Research builds one way: optimize/ on backtest/ (never the reverse), charts/ draws
+    what it is handed and imports neither (their number formatting is core/numbers.py)."""
+    rooms = _room_graph()
+    assert _cycles(rooms) == []
+    assert not rooms["trading.charts"] & {"trading.backtest", "trading.optimize", "trading.exchange"}
+    assert "trading.optimize" not in rooms["trading.backtest"]

@@ -17,10 +17,12 @@ import pytest
 from PIL import Image
 
 from tests.conftest import PERP_15M, shared_file
-from trading.backtest import run_backtest
+from trading.backtest import BacktestOptions, run_backtest
 from trading.backtest.__main__ import main as cli
 from trading.backtest.data import load_csv_candles
+from trading.backtest.options import DEFAULT_OPTIONS
 from trading.core.futures import FundingRates
+from trading.core.futures_model import FuturesModel
 from trading.core.strategies import strategy_class
 from trading.optimize import GridError, sweep
 from trading.optimize.grid import parse_grid
@@ -40,10 +42,10 @@ def same(a, b) -> bool:
     return all(getattr(a, f) == getattr(b, f) for f in FIELDS)
 
 
-def check_random_cells(candles, result, n, rng, **kw) -> int:
+def check_random_cells(candles, result, n, rng, options=DEFAULT_OPTIONS) -> int:
     cells = [c for c in result.cells if c.stats is not None]
     for cell in rng.sample(cells, min(n, len(cells))):
-        shared = run_backtest(candles, values=cell.values, **kw).stats
+        shared = run_backtest(candles, options.with_values(cell.values)).stats
         assert same(cell.stats, shared), (cell.params, cell.stats, shared)
     return len(cells)
 
@@ -61,9 +63,9 @@ def test_fast_path_with_stops_takes_leverage_and_a_start_date(candles):
     rng = random.Random(7)
     data = candles[5_000:17_000]
     grid = parse_grid(["fast=5,9,14", "slow=21,34", "stop_loss_pct=0..2:0.4", "take_profit_pct=0,0.6,1.3,3"], SCHEMA)
-    kw = dict(start_ms=data[3_000].open_time, warmup=300, balance=Decimal("2500"), fee_rate=Decimal("0.0004"))
-    base = {"leverage": 20, "stake_usdt": 75.5}
-    result = sweep(data, grid, base=base, verify=1, **kw)
+    options = BacktestOptions(values={"leverage": 20, "stake_usdt": 75.5}, start_ms=data[3_000].open_time, warmup=300,
+                              balance=Decimal("2500"), model=FuturesModel(fee_rate=Decimal("0.0004")))
+    result = sweep(data, grid, options, verify=1)
     fast_cells = [c for c in result.cells if c.stats is not None and c.fast]
     # at 20x a 4.6 % move liquidates: those few cells (no stop) go through the shared backtest
     liquidated = [c for c in result.cells if not c.fast]
@@ -71,7 +73,7 @@ def test_fast_path_with_stops_takes_leverage_and_a_start_date(candles):
     assert any(c.stats.liquidations for c in liquidated)
     assert len(fast_cells) + len(liquidated) == grid.size
     assert any(c.stats.trades and c.params["stop_loss_pct"] for c in fast_cells)
-    check_random_cells(data, result, 8, rng, **kw)
+    check_random_cells(data, result, 8, rng, options)
 
 
 def test_fast_path_models_funding_slippage_the_exit_at_end_and_a_short_warm_up(candles):
@@ -81,12 +83,13 @@ def test_fast_path_models_funding_slippage_the_exit_at_end_and_a_short_warm_up(c
                              for t in range(data[0].open_time - data[0].open_time % 28_800_000, data[-1].open_time,
                                             28_800_000)])
     grid = parse_grid(["fast=5,9,14", "slow=21,34", "stop_loss_pct=0,0.7", "take_profit_pct=0,1.5"], SCHEMA)
-    kw = dict(warmup=50, balance=Decimal("3000"), fee_rate=Decimal("0.0004"), funding=rates,
-              slippage_bps=Decimal("2.5"), exit_at_end=True, strategy_warmup=50)
-    result = sweep(data, grid, base={"leverage": 5, "stake_usdt": 200}, verify=2, **kw)
+    options = BacktestOptions(values={"leverage": 5, "stake_usdt": 200}, warmup=50, balance=Decimal("3000"),
+                              exit_at_end=True, strategy_warmup=50,
+                              model=FuturesModel(fee_rate=Decimal("0.0004"), funding=rates, slippage_bps=Decimal("2.5")))
+    result = sweep(data, grid, options, verify=2)
     assert all(c.fast for c in result.cells), {c.note for c in result.cells}
     assert all(c.stats.funding and c.stats.open_pnl == 0 for c in result.cells)
-    check_random_cells(data, result, 6, rng, **kw)
+    check_random_cells(data, result, 6, rng, options)
 
 
 @pytest.mark.slow
@@ -95,18 +98,19 @@ def test_the_parallel_sweep_over_a_year_verifies_its_best_cells(candles):
     result = sweep(candles, grid, verify=3, workers=2)
     assert result.workers == 2 and len(result.verified) == 3
     best = result.ranked[0]
-    assert same(best.stats, run_backtest(candles, values=best.values).stats)
+    assert same(best.stats, run_backtest(candles, BacktestOptions(values=best.values)).stats)
 
 
 def test_unsupported_cells_run_the_shared_backtest_and_say_why(candles):
     data = candles[:3_000]
-    rsi = sweep(data, parse_grid(["fast=8,12"], SCHEMA), base={"rsi_period": 14}, verify=0)
+    rsi = sweep(data, parse_grid(["fast=8,12"], SCHEMA), BacktestOptions(values={"rsi_period": 14}), verify=0)
     assert {c.note for c in rsi.cells} == {"the RSI filter is on"} and not any(c.fast for c in rsi.cells)
     # 1 USDT × 1x is below MIN_NOTIONAL: every open is refused; only the trader knows that wording
-    tiny = sweep(data, parse_grid(["fast=8,12"], SCHEMA), base={"stake_usdt": 1, "leverage": 1}, verify=0)
+    tiny = sweep(data, parse_grid(["fast=8,12"], SCHEMA), BacktestOptions(values={"stake_usdt": 1, "leverage": 1}),
+                 verify=0)
     assert all(not c.fast and "refuse" in c.note for c in tiny.cells)
     for c in tiny.cells:
-        assert same(c.stats, run_backtest(data, values=c.values).stats) and c.stats.trades == 0
+        assert same(c.stats, run_backtest(data, BacktestOptions(values=c.values)).stats) and c.stats.trades == 0
 
 
 def test_metric_direction_and_rule_breaking_cells(candles):
@@ -194,7 +198,8 @@ def test_cli_plain_and_grid_describe_the_same_traded_span(tmp_path, capsys, perp
 
 def test_stats_words_no_negative_zero_plurals_and_no_win_rate_without_trades():
     from bot.chart_commands import equity_caption
-    from trading.backtest.stats import Stats, plural
+    from trading.backtest.stats import Stats
+    from trading.core.numbers import plural
     from trading.optimize.report import best_table
 
     flat = Stats(candles=1, trades=0, wins=0, net_pnl=Decimal("-0.001"), fees=Decimal(0),

@@ -8,7 +8,7 @@ from decimal import Decimal
 from sim.binance import ReplayExchange, generate
 from sim.binance.funding import FUNDING_PERIOD_MS
 from trading.config import load_settings
-from trading.exchange.market import paper_funding_rate
+from trading.exchange.funding import paper_funding_rate
 
 CANDLES = generate(1000)
 

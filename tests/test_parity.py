@@ -23,10 +23,11 @@ from storage.db import open_db
 from storage.params import ParamStore
 from tests.conftest import PERP_15M, shared_file
 from tests.helpers import RecordingNotifier, replay_settings
-from trading.backtest import run_backtest
+from trading.backtest import BacktestOptions, run_backtest
 from trading.backtest.data import load_csv_candles
 from trading.core.candles import Candle
 from trading.core.futures import FundingRates
+from trading.core.futures_model import FuturesModel
 from trading.core.portfolio import Portfolio
 from trading.live.service import Engine
 
@@ -100,8 +101,8 @@ def test_live_trades_equal_the_backtest_through_random_drops(db_path: str) -> No
     assert watch.backfilled > 0, "the drops must have sent some candles through REST backfill"
 
     values = {k: new for k, (_, new) in VALUES.items()}
-    expected = run_backtest(candles, values=values, warmup=WARMUP, filters=filters,
-                            funding=FundingRates({}, Decimal("0.0001")))
+    expected = run_backtest(candles, BacktestOptions(values=values, warmup=WARMUP, filters=filters,
+                                                   model=FuturesModel(funding=FundingRates({}, Decimal("0.0001")))))
     live = engine.live.stored_fills()
     booked = Portfolio.replay(settings.paper_balance, live, engine.live.journal.funding())
     assert len(expected.trades) > 100

@@ -9,6 +9,8 @@ from decimal import Decimal
 from tests.test_bot_e2e import World, source  # noqa: F401  (fixture)
 from tests.test_futures import IV, candle, entered
 from trading.backtest.__main__ import main as cli
+from trading.backtest.options import BacktestOptions
+from trading.core.futures_model import FuturesModel
 from trading.core.limits import stake_problem
 from trading.core.strategies import strategy_class
 from trading.optimize import sweep
@@ -38,8 +40,8 @@ def test_the_backtest_cli_refuses_a_stake_the_bot_would_refuse(tmp_path, capsys)
 def test_grid_cells_above_the_notional_limit_are_skipped_and_counted() -> None:
     candles = entered(1) + [candle(i, 100_000, 100_500, 99_500, 100_000) for i in range(13, 40)]
     grid = parse_grid(["stake_usdt=100,200,500", "fast=2,5"], strategy_class("ema_cross").schema)
-    result = sweep(candles, grid, base={"fast": 2, "slow": 6, "leverage": 3}, warmup=0,
-                   max_notional=Decimal("1000"), verify=0)
+    result = sweep(candles, grid, BacktestOptions(values={"fast": 2, "slow": 6, "leverage": 3}, warmup=0,
+                                          model=FuturesModel(max_notional=Decimal("1000"))), verify=0)
     assert sorted({c.params["stake_usdt"] for c in result.cells if c.stats is not None}) == [100, 200]
     assert "2 skipped (stake_usdt × leverage above MAX_POSITION_NOTIONAL 1000)" in summary_line(result)
 

@@ -18,7 +18,7 @@ from tests.helpers import RecordingNotifier, replay_settings
 from tests.test_bot_e2e import ADMIN, GROUP, GUEST, World, source  # noqa: F401  (fixture)
 from tests.test_frame_strategy import PEEKS, PLUGIN, write_plugin
 from tests.test_parity import Watch, trade_tuples
-from trading.backtest import run_backtest
+from trading.backtest import BacktestOptions, run_backtest
 from trading.backtest.data import load_csv_candles
 from trading.charts.data import candle_chart
 from trading.core.portfolio import Portfolio
@@ -52,7 +52,7 @@ def live_vs_backtest(db_path: str, strategy: str, seed: int, **extra: str):
         engine.stop()
     assert watch.seen == [c.open_time for c in candles[WARMUP:]]
     assert watch.backfilled > 0, "the drops must have sent some candles through REST backfill"
-    expected = run_backtest(candles, strategy=strategy, warmup=WARMUP, filters=filters)
+    expected = run_backtest(candles, BacktestOptions(strategy=strategy, warmup=WARMUP, filters=filters))
     booked = Portfolio.replay(settings.paper_balance, engine.live.stored_fills())
     return engine, booked, expected, candles
 

@@ -12,7 +12,7 @@ from sim.binance import ReplayExchange, load_csv
 from tests.conftest import PERP_15M, shared_file
 from tests.helpers import RecordingNotifier, replay_settings
 from tests.test_orders_e2e import Seen
-from trading.backtest import run_backtest
+from trading.backtest import BacktestOptions, run_backtest
 from trading.backtest.data import load_csv_candles
 from trading.live.service import Engine
 
@@ -57,7 +57,7 @@ def test_proposals_appear_where_the_backtest_decides_and_confirmed_ones_fill(rep
     decided = sorted({p.valid_until_open - iv for p in proposals(notifier)})
     assert confirmed == len(decided) > 5
 
-    expected = run_backtest(candles[START - WARMUP : START + STEPS], warmup=WARMUP, values=VALUES)
+    expected = run_backtest(candles[START - WARMUP : START + STEPS], BacktestOptions(warmup=WARMUP, values=VALUES))
     decision_candles = sorted({t.open_time - iv for t in expected.trades} | {t.close_time - iv for t in expected.trades})
     last = expected.trader.portfolio.positions.get("BTCUSDT")
     if last is not None and last.qty:

@@ -11,7 +11,8 @@ from storage.db import open_db
 from storage.events import EventLog
 from storage.klines import KlineStore
 from tests.helpers import RecordingNotifier, replay_settings
-from trading.exchange.market import historical_klines, make_client
+from trading.exchange.klines import historical_klines
+from trading.exchange.rest import make_client
 from trading.live.feed import kline_stream
 
 START = 600

@@ -21,7 +21,7 @@ from pathlib import Path
 from bot.texts import text
 from trading.config import ConfigError, Settings, load_settings
 from trading.core.events import Event
-from trading.exchange.market import make_client
+from trading.exchange.rest import make_client
 from trading.live.service import Engine, StartRefused
 
 UNREACHABLE_HINT = "check the network and BINANCE_REST_URL; `python -m trading --data FILE` replays candles offline"

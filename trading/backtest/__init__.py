@@ -8,21 +8,19 @@ backtest trade is what the live bot would have done on those candles.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from trading.backtest.options import DEFAULT_OPTIONS, BacktestOptions
 from trading.backtest.stats import Stats, compute_stats
 from trading.core.brokers import PaperBroker
 from trading.core.candles import Candle
 from trading.core.feed import replay
-from trading.core.futures import DEFAULT_BRACKETS, Bracket, FundingRate
 from trading.core.portfolio import ClosedTrade, Portfolio
-from trading.core.strategies import DEFAULT_STRATEGY, Values
-from trading.core.symbols import SymbolFilters
 from trading.core.trader import Trader
 
-__all__ = ["BacktestResult", "Stats", "run_backtest", "split_warmup"]
+__all__ = ["BacktestOptions", "BacktestResult", "Stats", "run_backtest", "split_warmup"]
 
 Progress = Callable[[int, int], None]  # (done, total)
 
@@ -79,56 +77,35 @@ def split_warmup(candles: Sequence[Candle], warmup: int, start_ms: int | None) -
 
 
 def run_backtest(
-    candles: Sequence[Candle],
-    *,
-    strategy: str = DEFAULT_STRATEGY,
-    values: Values | None = None,
-    filters: SymbolFilters | None = None,
-    warmup: int = 500,
-    start_ms: int | None = None,
-    balance: Decimal = Decimal("10000"),
-    fee_rate: Decimal = Decimal("0.0005"),
-    progress: Progress | None = None,
-    max_leverage: int | None = None,
-    max_notional: Decimal | None = None,
-    slippage_bps: Decimal = Decimal(0),
-    funding: FundingRate | None = None,
-    brackets: Sequence[Bracket] | None = None,
-    liquidation: bool = True,
-    strategy_warmup: int | None = None,
-    exit_at_end: bool = False,
+    candles: Sequence[Candle], options: BacktestOptions = DEFAULT_OPTIONS, *, progress: Progress | None = None
 ) -> BacktestResult:
-    """Trade one symbol's candles. With start_ms, candles before it only warm the strategy
-    (the last `warmup` of them, as the live bot warms up); without, the first `warmup` do.
+    """Trade one symbol's candles. With options.start_ms, candles before it only warm the
+    strategy (the last `warmup` of them, as the live bot warms up); without, the first
+    `warmup` do.
 
-    The futures model (trading/core/futures.py) is the paper broker's: MAX_LEVERAGE refuses an
-    opening order above it, fills slip `slippage_bps`, funding is booked at the funding
-    times from `funding`, and positions are liquidated with `brackets` (default: the
-    symbol's documented table; liquidation=False or no table: off). strategy_warmup lets
-    the strategy decide earlier than its own default; exit_at_end closes what is still open
-    at the last candle's close (exit reason `end`)."""
+    The futures model (options.model, trading/core/futures_model.py) is the paper broker's:
+    MAX_LEVERAGE refuses an opening order above it, fills slip `slippage_bps`, funding is
+    booked at the funding times from `funding`, and positions are liquidated with the
+    symbol's `brackets` (none: off). strategy_warmup lets the strategy decide earlier than
+    its own default; exit_at_end closes what is still open at the last candle's close
+    (exit reason `end`)."""
     if not candles:
         raise ValueError("no candles to backtest")
+    o, model = options, options.model
     symbol = candles[0].symbol
-    filters = filters or SymbolFilters.btcusdt()
-    candles, warm = split_warmup(candles, warmup, start_ms)
-    portfolio = Portfolio(balance)
-    table = (brackets if brackets is not None else DEFAULT_BRACKETS.get(symbol)) if liquidation else None
-    bracket_map: Mapping[str, Sequence[Bracket]] = {symbol: table} if table else {}
+    candles, warm = split_warmup(candles, o.warmup, o.start_ms)
+    portfolio = Portfolio(o.balance)
     trader = Trader(
         symbols=[symbol],
         interval_ms=candles[0].close_time - candles[0].open_time + 1,
-        strategy=strategy,
-        values=values,
-        filters={symbol: filters},
+        strategy=o.strategy,
+        values=o.values,
+        filters={symbol: o.filters},
         portfolio=portfolio,
-        broker=PaperBroker({symbol: filters}, fee_rate, portfolio, slippage_bps),
-        min_warmup=warmup,
-        max_leverage=max_leverage,
-        max_notional=max_notional,
-        funding=funding,
-        brackets=bracket_map,
-        strategy_warmup=strategy_warmup,
+        broker=PaperBroker({symbol: o.filters}, model.fee_rate, portfolio, model.slippage_bps),
+        min_warmup=o.warmup,
+        model=model,
+        strategy_warmup=o.strategy_warmup,
     )
     for book in trader.books.values():  # DataFrame strategies: one populate over the whole history
         precompute = getattr(book.strategy, "precompute", None)
@@ -136,7 +113,7 @@ def run_backtest(
             precompute(candles)
     rec = _Recorder(trader, symbol, len(candles) - warm, progress)
     replay(rec, candles, warmup=warm)
-    if exit_at_end and len(candles) > warm:
+    if o.exit_at_end and len(candles) > warm:
         trader.exit_at_end(symbol, candles[-1])
         rec.equity[-1] = portfolio.balance_f
     stats = compute_stats(
@@ -144,7 +121,7 @@ def run_backtest(
         equity=rec.equity,
         closes=rec.closes,
         exposed=rec.exposed,
-        balance=balance,
+        balance=o.balance,
         final_balance=portfolio.balance,
         fees=portfolio.fees,
         funding=portfolio.funding,

@@ -4,7 +4,10 @@
     python -m trading.backtest --db [PATH] [--symbol S --interval I --start D --end D]
     python -m trading.backtest --csv FILE --strategy path/to/mine.py:Mine --check   (look-ahead and window check)
     python -m trading.backtest --csv FILE --grid fast=5..20 --grid slow=20..60 [--metric net_pnl]
-        [--grid stop_loss_pct=0..3:0.5] [--heatmap out.png]   (a sweep: trading/backtest/grid_cli.py)
+        [--grid stop_loss_pct=0..3:0.5] [--heatmap out.png]   (a sweep: trading/optimize/cli.py)
+
+This entry point serves both research packages (the grid's part is trading/optimize/cli.py):
+trading.optimize builds on trading.backtest, never the reverse, so only this file imports both.
 
 Exit status: 0 done, 1 the check failed (--check), 2 bad arguments or data (one line on
 stderr saying which). A DataFrame strategy is checked before every backtest too: a failure
@@ -23,7 +26,13 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from trading.backtest import BacktestResult, futures_cli, grid_cli, run_backtest, split_warmup
+from trading.backtest import (
+    BacktestOptions,
+    BacktestResult,
+    futures_cli,
+    run_backtest,
+    split_warmup,
+)
 from trading.backtest.data import load_csv_candles, load_stored_candles
 from trading.backtest.stats import traded_span
 from trading.config import ConfigError, load_settings
@@ -34,11 +43,11 @@ from trading.core.numbers import plain
 from trading.core.strategies import STRATEGIES, ParamError, normalize_name, strategy_class
 from trading.core.strategies.check import check_strategy
 from trading.core.strategies.params import parse_assignments
-from trading.exchange.market import to_ms
+from trading.optimize import cli as grid_cli
+from trading.times import to_ms
 
 TRADE_COLUMNS = ("open_time_ms", "close_time_ms", "side", "quantity", "entry_price", "exit_price", "fees", "funding",
                  "pnl", "exit_reason")
-REPORT_ONLY = ("funding_source", "brackets_source", "strategy_default")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -104,14 +113,12 @@ def _main(argv: list[str] | None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.grid:
-            candles, kw = _load(args)
-            for k in REPORT_ONLY:
-                kw.pop(k)
-            print(grid_cli.run_grid(args, candles, **kw))
+            candles, options, _ = _load(args)
+            print(grid_cli.run_grid(args, candles, options))
             return 0
         if args.check:
-            candles, kw = _load(args)
-            report = check_strategy(strategy_class(kw["strategy"]), kw["values"], candles)
+            candles, options, _ = _load(args)
+            report = check_strategy(strategy_class(options.strategy), options.values, candles)
             print(report.line())
             return 0 if report.ok else 1
         result, warm, interval = _run(args)
@@ -127,8 +134,9 @@ def _main(argv: list[str] | None) -> int:
     return 0
 
 
-def _load(args: argparse.Namespace) -> tuple[list[Candle], dict[str, Any]]:
-    """The candles and run_backtest's keyword arguments, from the flags and the settings."""
+def _load(args: argparse.Namespace) -> tuple[list[Candle], BacktestOptions, dict[str, Any]]:
+    """The candles, the run's options (built once, from the flags and the settings) and the
+    report's words about them (funding_source, brackets_source, strategy_default)."""
     settings = load_settings(env_file=args.env_file)
     symbol = (args.symbol or settings.symbols[0]).upper()
     if args.interval and args.interval not in INTERVAL_MS:
@@ -173,30 +181,26 @@ def _load(args: argparse.Namespace) -> tuple[list[Candle], dict[str, Any]]:
         where = "in the file" if args.csv is not None else "stored"
         raise ValueError(f"--warmup {warmup} leaves no candle to trade ({len(candles):,} {where}"
                          f"{' up to --end' if args.end else ''})")
-    own = cls(values).warmup
-    return candles, dict(strategy=strategy, values=values, warmup=warmup, start=start, balance=balance,
-                         fee_rate=fee_pct / 100, max_leverage=settings.max_leverage,
-                         max_notional=settings.max_position_notional,
-                         strategy_warmup=args.warmup, strategy_default=own,
-                         **futures_cli.futures_kwargs(args, settings, symbol, db))
+    model, sources = futures_cli.futures_model(args, settings, symbol, db, fee_pct / 100)
+    options = BacktestOptions(strategy=strategy, values=values, warmup=warmup, start_ms=start, balance=balance,
+                              strategy_warmup=args.warmup, exit_at_end=args.exit_at_end, model=model)
+    return candles, options, dict(sources, strategy_default=cls(values).warmup)
 
 
 def _run(args: argparse.Namespace) -> tuple[BacktestResult, int, str]:
     """The run, the warm-up candles before it and the interval."""
-    candles, kw = _load(args)
-    kw["start_ms"] = kw.pop("start")
-    args.report = {k: kw.pop(k) for k in REPORT_ONLY}
-    if hasattr(strategy_class(kw["strategy"]), "impl_cls"):  # a DataFrame strategy: check, warn, run
-        report = check_strategy(strategy_class(kw["strategy"]), kw["values"], candles)
+    candles, options, args.report = _load(args)
+    if hasattr(strategy_class(options.strategy), "impl_cls"):  # a DataFrame strategy: check, warn, run
+        report = check_strategy(strategy_class(options.strategy), options.values, candles)
         if not report.ok:
             print(f"warning: {report.line()}; the live bot refuses it", file=sys.stderr)
             args.failed_check = report.line()  # the report and the --trades-out line carry it too
     t0 = time.perf_counter()
     result = run_backtest(
-        candles, **kw, progress=_progress_bar if sys.stderr.isatty() and len(candles) > 100_000 else None
+        candles, options, progress=_progress_bar if sys.stderr.isatty() and len(candles) > 100_000 else None
     )
     result.seconds = time.perf_counter() - t0
-    return result, split_warmup(candles, kw["warmup"], kw["start_ms"])[1], candles[0].interval
+    return result, split_warmup(candles, options.warmup, options.start_ms)[1], candles[0].interval
 
 
 def _decimal(flag: str, raw: str | None, default: Decimal) -> Decimal:

@@ -1,5 +1,5 @@
-"""The backtest CLI's futures options: MAX_LEVERAGE, slippage, funding, liquidation and
-freqtrade's edges (--exit-at-end), turned into run_backtest's keyword arguments.
+"""The backtest CLI's futures options: slippage, funding, liquidation (with the settings'
+fee, MAX_LEVERAGE and MAX_POSITION_NOTIONAL), turned into the run's `FuturesModel`.
 
 Kept apart from __main__ so the single-run CLI stays readable. Funding rates come, in
 order, from --funding FILE, the store (--db: fetched with the klines), or --funding-rate.
@@ -17,6 +17,7 @@ from trading.core.futures import (
     brackets_from_json,
     load_funding_csv,
 )
+from trading.core.futures_model import FuturesModel
 
 MAX_SLIPPAGE_BPS = Decimal(1000)
 
@@ -44,8 +45,10 @@ def _number(flag: str, raw: str) -> Decimal:
     return value
 
 
-def futures_kwargs(args: argparse.Namespace, settings: Any, symbol: str, db: str | None) -> dict[str, Any]:
-    """run_backtest's futures arguments and `funding_source`/`brackets_source` (report words)."""
+def futures_model(
+    args: argparse.Namespace, settings: Any, symbol: str, db: str | None, fee_rate: Decimal
+) -> tuple[FuturesModel, dict[str, str]]:
+    """The run's futures model and `funding_source`/`brackets_source` (report words)."""
     slip = settings.paper_slippage_bps if args.slippage_bps is None else _number("--slippage-bps", args.slippage_bps)
     if not 0 <= slip <= MAX_SLIPPAGE_BPS:
         raise ValueError(f"--slippage-bps must be from 0 to {MAX_SLIPPAGE_BPS}")
@@ -86,5 +89,7 @@ def futures_kwargs(args: argparse.Namespace, settings: Any, symbol: str, db: str
             brackets, bsource = DEFAULT_BRACKETS[symbol], f"the default {symbol} brackets (trading/core/futures.py)"
         else:
             bsource = f"off: no leverage brackets for {symbol} (use --db with brackets fetched)"
-    return dict(slippage_bps=slip, funding=funding, brackets=brackets or (), liquidation=brackets is not None,
-                exit_at_end=args.exit_at_end, funding_source=source, brackets_source=bsource)
+    model = FuturesModel(fee_rate=fee_rate, slippage_bps=slip, max_leverage=settings.max_leverage,
+                         max_notional=settings.max_position_notional, funding=funding,
+                         brackets={symbol: brackets} if brackets else {})
+    return model, dict(funding_source=source, brackets_source=bsource)

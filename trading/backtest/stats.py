@@ -8,14 +8,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from trading.core.numbers import num
 from trading.core.portfolio import ClosedTrade
 
 CENT = Decimal("0.01")
-
-
-def plural(n: int, word: str, many: str | None = None) -> str:
-    """'1 trade', '2 trades', '1,000 candles'."""
-    return f"{n:,} {word if n == 1 else many or word + 's'}"
 
 
 def traded_span(first_ms: int, last_ms: int, traded: int, warm: int) -> str:
@@ -25,14 +21,6 @@ def traded_span(first_ms: int, last_ms: int, traded: int, warm: int) -> str:
 
     return f"{utc(first_ms)} → {utc(last_ms)} UTC · {traded:,} candles traded" + (
         f" (after {warm:,} warm-up)" if warm else "")
-
-
-def num(x: float | Decimal, spec: str) -> str:
-    """format(x, spec), but a value that rounds to zero has no minus sign ('-0.0' reads as a loss)."""
-    text = format(x, spec)
-    if text.startswith("-") and not text.strip("-+0.,% "):
-        return ("+" if "+" in spec else "") + text[1:]
-    return text
 
 
 @dataclass(frozen=True)

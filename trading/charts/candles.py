@@ -14,9 +14,9 @@ import mplfinance as mpf
 from matplotlib.collections import PolyCollection
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from trading.backtest.stats import plural
 from trading.charts import style
 from trading.charts.data import CandleChart
+from trading.core.numbers import plural
 
 MARKET = mpf.make_marketcolors(
     up=style.UP, down=style.DOWN, edge="inherit", wick="inherit", volume="inherit",

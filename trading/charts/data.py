@@ -19,9 +19,9 @@ from decimal import Decimal
 import pandas as pd
 
 from trading.core.candles import Candle
+from trading.core.frames import candles_to_frame
 from trading.core.portfolio import Fill, Portfolio
 from trading.core.strategies import Values, make_strategy
-from trading.exchange.market import candles_to_frame
 
 NAN = float("nan")
 

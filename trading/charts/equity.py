@@ -13,9 +13,9 @@ from typing import Any
 import matplotlib.dates as mdates
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from trading.backtest.stats import num
 from trading.charts import style
 from trading.charts.data import EquityCurve
+from trading.core.numbers import num
 
 
 def render_equity(curve: EquityCurve, *, title: str = "Equity", subtitle: str = "") -> bytes:

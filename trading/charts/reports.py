@@ -13,8 +13,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from trading.backtest.stats import num, plural
 from trading.charts.data import DaySummary, Levels, candle_chart, day_summary, equity_curve
+from trading.core.numbers import num, plural
 
 # Candles an equity chart reads at most (a year of 15m is 35,000): the picture is 1,000 px wide.
 EQUITY_MAX_CANDLES = 60_000

@@ -6,7 +6,8 @@ is 0.0, and `nan`, `inf`, `-0` and `1e+06` all parse. A quantity or a parameter 
 types is accepted only as digits with at most one point (an optional leading minus, never
 on a zero), so what was typed is what is used; every command (/long, /short, /set,
 /backtest name=value, /optimize grids, /trades …) goes through `parse_decimal`, and values
-are shown back with `plain` (1000000, never 1E+6 or 1e+06).
+are shown back with `plain` (1000000, never 1E+6 or 1e+06). `num` and `plural` are how the
+research reports, the charts and the chat show a figure and a count.
 """
 
 from __future__ import annotations
@@ -67,6 +68,19 @@ def plain(value: Decimal | float | int) -> str:
         return str(d)
     text = f"{d.normalize():f}"
     return "0" if text in ("-0", "0") else text
+
+
+def num(x: float | Decimal, spec: str) -> str:
+    """format(x, spec), but a value that rounds to zero has no minus sign ('-0.0' reads as a loss)."""
+    text = format(x, spec)
+    if text.startswith("-") and not text.strip("-+0.,% "):
+        return ("+" if "+" in spec else "") + text[1:]
+    return text
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """'1 trade', '2 trades', '1,000 candles'."""
+    return f"{n:,} {word if n == 1 else many or word + 's'}"
 
 
 def dec(x: float) -> Decimal:

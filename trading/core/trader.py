@@ -60,7 +60,7 @@ from trading.core.events import (
     StrategyFailed,
 )
 from trading.core.exits import Exits
-from trading.core.futures import Bracket, FundingRate
+from trading.core.futures_model import DEFAULT_MODEL, FuturesModel
 from trading.core.intervals import utc_minute
 from trading.core.limits import check_limits
 from trading.core.missed import MissedDecisions, missed_line
@@ -110,19 +110,16 @@ class Trader:
         history_loader: HistoryLoader | None = None,
         mode: str = "paper",
         approver: Any = None,
-        max_leverage: int | None = None,
-        max_notional: Decimal | None = None,
+        model: FuturesModel = DEFAULT_MODEL,
         exits: RestingExits | None = None,
-        funding: FundingRate | None = None,
-        brackets: Mapping[str, Sequence[Bracket]] | None = None,
         strategy_warmup: int | None = None,
         instance: str = "",
         booked_keys: set[str] | None = None,
         pause: PauseGate | None = None,
         confirm_all: bool = True,
     ) -> None:
-        """funding: the rate at a funding time (None: off); brackets: leverage brackets per
-        symbol (none: no liquidation); strategy_warmup: replaces the strategy's own warm-up;
+        """model: the caps every mode applies, and the funding and the leverage brackets
+        (liquidation) booked here where this process is the exchange; strategy_warmup: replaces the strategy's own warm-up;
         instance: this database's id, carried by client order ids (exchange modes);
         booked_keys: the exchange fills and funding already booked (the journal's)."""
         self.interval_ms = interval_ms
@@ -136,18 +133,19 @@ class Trader:
         self.approver = approver  # trading.live.proposals.Confirmations (CONFIRM_ORDERS=on, or four-eyes)
         self.confirm_all = confirm_all  # CONFIRM_ORDERS: False proposes only what four-eyes must approve
         self.instance = instance
-        self.max_leverage = max_leverage
-        self.max_notional = max_notional
+        self.model = model
+        self.max_leverage = model.max_leverage
+        self.max_notional = model.max_notional
         self.exits = exits  # demo/live: the exits rest on the exchange; the candle check is off
         self.levels = Exits(filters, resting=exits is not None)
         # demo/live trade on an exchange; in paper and the backtest this process is the exchange
         # (funding, liquidation): decided once, from the mode.
         self.on_exchange = broker is not None and mode != "paper"
         self.margin = (
-            PaperMargin(portfolio, filters, interval_ms, funding, dict(brackets or {}))
+            PaperMargin(portfolio, filters, interval_ms, model.funding, model.brackets)
             if broker is not None and not self.on_exchange else None
         )  # fmt: skip
-        self.funding = funding
+        self.funding = model.funding
         self.known_keys: set[str] = booked_keys if booked_keys is not None else set()
         self.missed = MissedDecisions()  # decisions on backfilled candles, said at caught_up()
         self._leverage: dict[str, int] = {}  # what the exchange was last told, per symbol

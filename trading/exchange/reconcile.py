@@ -15,8 +15,8 @@ from decimal import Decimal
 from typing import Protocol
 
 from trading.core.brokers.base import ExchangePosition
-from trading.exchange.market import with_retries
 from trading.exchange.orders import ExchangeOrder
+from trading.exchange.rest import with_retries
 
 ZERO = Decimal(0)
 
@@ -42,7 +42,7 @@ class ExchangeState:
 def reconcile(broker: AccountReader, symbols: Iterable[str]) -> ExchangeState:
     """Positions and open orders (plain and conditional) of the configured symbols.
 
-    Reads are retried on transient failures (trading.exchange.market.with_retries); after that,
+    Reads are retried on transient failures (trading.exchange.rest.with_retries); after that,
     ExchangeUnavailable: the caller must not trade on a guess.
     """
     symbols = tuple(symbols)

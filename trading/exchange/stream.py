@@ -36,7 +36,7 @@ from storage.klines import KlineStore
 from trading.config import Settings
 from trading.core.candles import Candle, MalformedFrame, parse_kline_message
 from trading.core.events import Notice, Notifier
-from trading.exchange.market import ExchangeUnavailable, interruptible, make_client
+from trading.exchange.rest import ExchangeUnavailable, interruptible, make_client
 from trading.exchange.stream_faults import storage_guarded
 from trading.exchange.stream_status import StreamState
 from trading.exchange.stream_status import StreamStatus as StreamStatus

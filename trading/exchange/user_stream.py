@@ -28,8 +28,8 @@ from binance.exceptions import BinanceAPIException
 
 from trading.config import Settings
 from trading.core.events import Notice, Notifier
-from trading.exchange.market import make_client
 from trading.exchange.orders import ANY_ERROR, _what
+from trading.exchange.rest import make_client
 from trading.exchange.stream import HANDSHAKE_TIMEOUT, MAX_BACKOFF, PING_INTERVAL, PING_TIMEOUT
 from trading.exchange.ws_app import StreamApp, describe
 

@@ -16,7 +16,8 @@ from trading.config import Settings
 from trading.core.candles import Candle
 from trading.core.events import Notifier
 from trading.core.feed import CandleSink, HistoryOnly
-from trading.exchange.market import ExchangeUnavailable, closed_candles, server_time_ms
+from trading.exchange.klines import closed_candles
+from trading.exchange.rest import ExchangeUnavailable, server_time_ms
 from trading.exchange.stream import KlineStream
 
 log = logging.getLogger(__name__)

@@ -26,7 +26,7 @@ from trading.config import Settings
 from trading.core.brokers import OrderRefused, OrderRequest
 from trading.core.candles import Candle
 from trading.core.events import Notifier
-from trading.core.futures import DEFAULT_BRACKETS
+from trading.core.futures_model import FuturesModel
 from trading.core.intents import intent_of, legs_now, position_text
 from trading.core.limits import check_limits, stake_problem
 from trading.core.pause import PAUSED_LINE, STATE_KEY, PauseGate
@@ -37,7 +37,7 @@ from trading.core.symbols import FilterError, SymbolFilters
 from trading.core.trader import Trader
 from trading.exchange.account_sync import exchange_follower
 from trading.exchange.brackets import BracketCache, leverage_problem
-from trading.exchange.market import paper_funding_rate
+from trading.exchange.funding import paper_funding_rate
 from trading.exchange.protection import ExchangeExits
 from trading.exchange.reconcile import differences, hedged_lines, reconcile
 from trading.live.params import Switch, chosen_strategy, refuse_at_start, switch
@@ -109,11 +109,11 @@ class LiveTrading:
             history_loader=self._history,
             mode=mode,
             approver=self.confirmations,
-            max_leverage=getattr(settings, "max_leverage", None),
-            max_notional=getattr(settings, "max_position_notional", None),
+            model=FuturesModel(fee_rate=settings.paper_fee_pct / 100, slippage_bps=settings.paper_slippage_bps,
+                               max_leverage=getattr(settings, "max_leverage", None),
+                               max_notional=getattr(settings, "max_position_notional", None),
+                               funding=paper_funding_rate(settings) if paper else None),  # paper: we are the exchange
             exits=ExchangeExits(broker, instance_id(self._conn()), settings.stop_working_type) if exchange else None,
-            funding=paper_funding_rate(settings) if paper else None,  # paper: we are the exchange
-            brackets={s: DEFAULT_BRACKETS[s] for s in settings.symbols if s in DEFAULT_BRACKETS} if paper else None,
             instance=instance_id(self._conn()) if exchange else "",
             booked_keys=self.journal.exchange_keys() | {f"funding:{sym}-{ts}" for ts, sym, _ in self.journal.funding()},
             pause=self.pause,

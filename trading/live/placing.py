@@ -14,7 +14,7 @@ from trading.core.brokers import Broker, PaperBroker
 from trading.core.brokers.base import Placement
 from trading.core.portfolio import Fill, Portfolio
 from trading.core.symbols import SymbolFilters
-from trading.exchange.market import make_client
+from trading.exchange.rest import make_client
 
 
 class ExchangeFilters(Mapping[str, SymbolFilters]):

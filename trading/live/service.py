@@ -30,12 +30,8 @@ from trading.core.feed import CandleSink
 from trading.core.symbols import SymbolFilters
 from trading.core.trader import TraderSnapshot
 from trading.exchange.account import AccountRefused, check_account, switch_to_one_way
-from trading.exchange.market import (
-    ExchangeUnavailable,
-    make_client,
-    symbol_filters,
-    unknown_symbols,
-)
+from trading.exchange.exchange_info import symbol_filters, unknown_symbols
+from trading.exchange.rest import ExchangeUnavailable, make_client
 from trading.exchange.stream import StreamStatus
 from trading.exchange.user_stream import user_stream_for
 from trading.live.feed import kline_stream

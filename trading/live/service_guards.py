@@ -12,7 +12,7 @@ from typing import Any
 
 from storage.guard import integrity_problem
 from trading.core.events import Notice
-from trading.exchange.market import make_client
+from trading.exchange.rest import make_client
 from trading.live.proposals import Outcome, Proposal
 
 log = logging.getLogger("trading.live.service")

@@ -18,13 +18,13 @@ import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
 from storage.funding import FundingStore
 from storage.klines import KlineStore
-from trading.backtest import BacktestResult, run_backtest
+from trading.backtest import BacktestOptions, BacktestResult, run_backtest
 from trading.backtest.data import load_stored_candles
 from trading.config import Settings
 from trading.core.candles import Candle
@@ -34,13 +34,15 @@ from trading.core.futures import (
     FundingRates,
     brackets_from_json,
 )
+from trading.core.futures_model import FuturesModel
 from trading.core.intervals import interval_ms
 from trading.core.limits import stake_problem
 from trading.core.strategies import Schema, Values, chat_strategy, strategy_class
 from trading.core.strategies.check import live_check
 from trading.core.strategies.params import ParamError, check_leverage
 from trading.core.symbols import SymbolFilters
-from trading.exchange.market import closed_candles, make_client, server_time_ms, with_retries
+from trading.exchange.klines import closed_candles
+from trading.exchange.rest import make_client, server_time_ms, with_retries
 from trading.optimize import SweepResult, sweep
 from trading.optimize.grid import Grid, cell_values, parse_grid
 from trading.optimize.report import fmt_value
@@ -182,11 +184,11 @@ class WhatIf:
         candles, start, notes = self.candles(days, warm, say)
         check = self._check(other, wanted, candles, say) if other is not None else None
         say("running…")
-        kw = self._backtest_kw(candles[0].symbol, warm, start, name, funding=not notes)
-        ran = run_backtest(candles, values=current, **kw)
+        options = self._options(candles[0].symbol, warm, start, name, funding=not notes)
+        ran = run_backtest(candles, options.with_values(current))
         if other is not None:
-            kw["strategy"] = other
-        given = run_backtest(candles, values=wanted, **kw) if wanted is not None else None
+            options = replace(options, strategy=other)
+        given = run_backtest(candles, options.with_values(wanted)) if wanted is not None else None
         key = self.remember({k: str(v) for k, v in changes.items()}) if wanted is not None and other is None else None
         from trading.charts.equity import (
             render_equity,  # matplotlib only when a picture is asked for
@@ -216,11 +218,8 @@ class WhatIf:
         candles, start, notes = self.candles(days, warm, say)
         check = self._check(other, current, candles, say) if other is not None else None
         say(f"running {grid.size:,} combinations…")
-        kw = self._backtest_kw(candles[0].symbol, warm, start, name, funding=not notes)
-        result = sweep(candles, grid, strategy=name, base=current, start_ms=start,
-                       metric=metric, warmup=kw["warmup"], balance=kw["balance"], fee_rate=kw["fee_rate"],
-                       filters=kw["filters"], max_leverage=kw["max_leverage"], max_notional=kw["max_notional"], slippage_bps=kw["slippage_bps"],
-                       funding=kw["funding"], brackets=kw["brackets"],
+        options = self._options(candles[0].symbol, warm, start, name, funding=not notes).with_values(current)
+        result = sweep(candles, grid, options, metric=metric,
                        progress=lambda done, total: say(f"running {done:,}/{total:,} combinations…"))
         keys = [] if other else [self.remember({k: fmt_value(v) for k, v in c.params.items()}) for c in result.ranked[:5]]
         from trading.charts.heatmap import render_heatmap
@@ -337,7 +336,7 @@ class WhatIf:
         need = max(strategy_class(name)(v).warmup for v in sets)
         return max(self.settings.warmup_candles, need)
 
-    def _backtest_kw(self, symbol: str, warm: int, start: int, name: str, funding: bool = True) -> dict[str, object]:
+    def _options(self, symbol: str, warm: int, start: int, name: str, funding: bool = True) -> BacktestOptions:
         filters = self._filters(symbol) or (SymbolFilters.btcusdt() if symbol == "BTCUSDT" else None)
         if filters is None:
             raise ValueError(f"{symbol}'s trading rules are unknown (exchangeInfo not reachable)")
@@ -345,12 +344,11 @@ class WhatIf:
         stored = store.brackets(symbol)
         brackets = brackets_from_json({"brackets": stored}) if stored else DEFAULT_BRACKETS.get(symbol, ())
         rates = store.rates(symbol, start - FUNDING_PERIOD_MS) if funding else []
-        return dict(strategy=name, warmup=warm, start_ms=start,
-                    balance=self.settings.paper_balance, fee_rate=self.settings.paper_fee_pct / 100,
-                    filters=filters, max_leverage=self.settings.max_leverage,
-                    max_notional=self.settings.max_position_notional,
-                    slippage_bps=self.settings.paper_slippage_bps,
-                    funding=FundingRates.of(rates) if rates else None, brackets=brackets)
+        model = FuturesModel(fee_rate=self.settings.paper_fee_pct / 100, slippage_bps=self.settings.paper_slippage_bps,
+                             max_leverage=self.settings.max_leverage, max_notional=self.settings.max_position_notional,
+                             funding=FundingRates.of(rates) if rates else None, brackets={symbol: brackets})
+        return BacktestOptions(strategy=name, filters=filters, warmup=warm, start_ms=start,
+                               balance=self.settings.paper_balance, model=model)
 
 
 def _cells(grid: Grid, schema: Schema, base: Values) -> list[Values]:

@@ -16,17 +16,16 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
 
 import numpy as np
 
 from trading.backtest import run_backtest, split_warmup
+from trading.backtest.options import DEFAULT_OPTIONS, BacktestOptions
 from trading.backtest.stats import Stats
 from trading.core.candles import Candle
-from trading.core.futures import DEFAULT_BRACKETS, Bracket, FundingRate, funding_times
+from trading.core.futures import FundingRate, funding_times
 from trading.core.limits import stake_problem
-from trading.core.strategies import DEFAULT_STRATEGY, Values, strategy_class
-from trading.core.symbols import SymbolFilters
+from trading.core.strategies import Values, strategy_class
 from trading.optimize import fast
 from trading.optimize.grid import Grid, GridError, cell_values, parse_grid
 
@@ -97,43 +96,24 @@ class SweepResult:
 def sweep(
     candles: Sequence[Candle],
     grid: Grid,
+    options: BacktestOptions = DEFAULT_OPTIONS,
     *,
-    strategy: str = DEFAULT_STRATEGY,
-    base: Values | None = None,
-    warmup: int = 500,
-    start_ms: int | None = None,
-    balance: Decimal = Decimal("10000"),
-    fee_rate: Decimal = Decimal("0.0005"),
-    filters: SymbolFilters | None = None,
     metric: str = "net_pnl",
     verify: int = 3,
     workers: int | None = None,
     progress: Progress | None = None,
-    max_leverage: int | None = None,
-    max_notional: Decimal | None = None,
-    slippage_bps: Decimal = Decimal(0),
-    funding: FundingRate | None = None,
-    brackets: Sequence[Bracket] | None = None,
-    liquidation: bool = True,
-    strategy_warmup: int | None = None,
-    exit_at_end: bool = False,
 ) -> SweepResult:
-    """Every cell of the grid over the candles, with run_backtest's arguments and meaning.
-    A cell whose leverage is above max_leverage is skipped and counted, as the live bot
-    would refuse its orders."""
+    """Every cell of the grid over the candles, with run_backtest's options and meaning
+    (options.values is the base every cell changes). A cell whose leverage is above
+    MAX_LEVERAGE is skipped and counted, as the live bot would refuse its orders."""
     if metric not in METRICS:
         raise GridError(f"metric: {metric[:32]!r} is not one of {', '.join(METRICS)}")
     if not candles:
         raise ValueError("no candles to backtest")
     t0 = time.perf_counter()
-    schema = strategy_class(strategy).schema
-    base = schema.validate({}, base or {})
-    filters = filters or SymbolFilters.btcusdt()
-    table = (brackets if brackets is not None else DEFAULT_BRACKETS.get(candles[0].symbol)) if liquidation else None
-    kw: dict[str, Any] = dict(strategy=strategy, warmup=warmup, start_ms=start_ms, balance=balance,
-                              fee_rate=fee_rate, filters=filters, max_leverage=max_leverage,
-                              slippage_bps=slippage_bps, funding=funding, brackets=table or (),
-                              strategy_warmup=strategy_warmup, exit_at_end=exit_at_end)
+    schema = strategy_class(options.strategy).schema
+    base = schema.validate({}, options.values or {})
+    max_leverage, max_notional = options.model.max_leverage, options.model.max_notional
     cells = [Cell(c, cell_values(schema, base, c)) for c in grid.combos()]
     for c in cells:
         if c.values is not None and max_leverage is not None and int(c.values.get("leverage", 1)) > max_leverage:
@@ -141,8 +121,7 @@ def sweep(
         elif c.values is not None and stake_problem(c.values, max_notional):
             c.values, c.note = None, f"stake_usdt × leverage above MAX_POSITION_NOTIONAL {max_notional}"
     live = [i for i, c in enumerate(cells) if c.values is not None]
-    market, why = _market(candles, warmup, start_ms, filters, balance, fee_rate, strategy, table or (),
-                          strategy_warmup, funding, slippage_bps, exit_at_end)
+    market, why = _market(candles, options)
     jobs, slow_path = [], []
     for i in live:
         v = cells[i].values
@@ -174,26 +153,26 @@ def sweep(
         else:
             v = cells[i].values
             assert v is not None and market is not None
-            cells[i].stats, cells[i].fast = _stats(r, market, balance, v), True
+            cells[i].stats, cells[i].fast = _stats(r, market, options.balance, v), True
     for i in sorted(slow_path):
-        cells[i].stats = run_backtest(candles, values=cells[i].values, **kw).stats
+        cells[i].stats = run_backtest(candles, options.with_values(cells[i].values)).stats
         tick(1)
     m = METRICS[metric]
     scored = [c for c in cells if c.stats is not None]
     ranked = sorted(scored, key=lambda c: (m.get(c.stats) * (1 if m.higher_is_better else -1),  # type: ignore[arg-type]
                                            float(c.stats.net_pnl)), reverse=True)  # type: ignore[union-attr]
-    seen, warm = split_warmup(candles, warmup, start_ms)
+    seen, warm = split_warmup(candles, options.warmup, options.start_ms)
     result = SweepResult(grid, metric, cells, ranked, workers=workers if use_pool else 1,
                          candles=len(seen) - warm, warmup=warm)
-    result.verified = [verify_cell(candles, c, **kw) for c in ranked[:verify]]
+    result.verified = [verify_cell(candles, c, options) for c in ranked[:verify]]
     result.seconds = time.perf_counter() - t0
     return result
 
 
-def verify_cell(candles: Sequence[Candle], cell: Cell, **kw: Any) -> Cell:
+def verify_cell(candles: Sequence[Candle], cell: Cell, options: BacktestOptions) -> Cell:
     """Re-run one cell through the shared backtest; ParityError unless they agree exactly."""
     assert cell.stats is not None
-    shared = run_backtest(candles, values=cell.values, **kw).stats
+    shared = run_backtest(candles, options.with_values(cell.values)).stats
     got = cell.stats
     if (got.trades, got.net_pnl, got.fees, got.wins, got.funding) != (
             shared.trades, shared.net_pnl, shared.fees, shared.wins, shared.funding):
@@ -204,22 +183,18 @@ def verify_cell(candles: Sequence[Candle], cell: Cell, **kw: Any) -> Cell:
     return cell
 
 
-def _market(
-    candles: Sequence[Candle], warmup: int, start_ms: int | None, filters: SymbolFilters,
-    balance: Decimal, fee_rate: Decimal, strategy: str, brackets: Sequence[Bracket] = (),
-    strategy_warmup: int | None = None, funding: FundingRate | None = None,
-    slippage_bps: Decimal = Decimal(0), exit_at_end: bool = False,
-) -> tuple[fast.Market | None, str]:
-    if strategy != "ema_cross":
-        return None, f"the fast path covers ema_cross only, not {strategy}"
-    candles, warm = split_warmup(candles, warmup, start_ms)  # run_backtest's cut: both see the same candles
+def _market(candles: Sequence[Candle], o: BacktestOptions) -> tuple[fast.Market | None, str]:
+    if o.strategy != "ema_cross":
+        return None, f"the fast path covers ema_cross only, not {o.strategy}"
+    candles, warm = split_warmup(candles, o.warmup, o.start_ms)  # run_backtest's cut: both see the same candles
+    m = o.model
     try:
-        rates = _funding_rates(candles, funding) if funding is not None else None
+        rates = _funding_rates(candles, m.funding) if m.funding is not None else None
         return fast.Market.build(
             [c.open for c in candles], [c.high for c in candles], [c.low for c in candles],
-            [c.close for c in candles], warm=warm, filters=filters, balance=balance, fee_rate=fee_rate,
-            brackets=tuple((float(b.floor), float(b.cap), float(b.mmr), float(b.cum)) for b in brackets),
-            decide_from=strategy_warmup, funding=rates, slippage_bps=slippage_bps, exit_at_end=exit_at_end,
+            [c.close for c in candles], warm=warm, filters=o.filters, balance=o.balance, fee_rate=m.fee_rate,
+            brackets=tuple((float(b.floor), float(b.cap), float(b.mmr), float(b.cum)) for b in m.table(candles[0].symbol)),
+            decide_from=o.strategy_warmup, funding=rates, slippage_bps=m.slippage_bps, exit_at_end=o.exit_at_end,
         ), ""
     except fast.Unsupported as e:
         return None, str(e)

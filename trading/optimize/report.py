@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from trading.backtest.stats import plural
-from trading.core.numbers import plain
+from trading.core.numbers import plain, plural
 from trading.optimize import METRICS, Cell, SweepResult
 
 if TYPE_CHECKING:

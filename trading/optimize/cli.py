@@ -1,20 +1,21 @@
 """`python -m trading.backtest … --grid fast=5..20 --grid slow=20..60 [--metric M] [--heatmap out.png]`.
 
-Kept apart from __main__ so the single-run CLI stays readable; it reuses its candle and
-settings handling and adds only the sweep, the table of best cells and the picture.
+The grid's part of the backtest CLI (trading/backtest/__main__.py, which reads the candles
+and the settings into the run's options and hands them here): the sweep, the table of the
+best cells and the picture. It lives with the optimizer so that trading.backtest never
+imports trading.optimize (only its entry point does).
 """
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from decimal import Decimal
-from typing import Any
 
 from trading.backtest import split_warmup
+from trading.backtest.options import BacktestOptions
 from trading.backtest.stats import traded_span
 from trading.core.candles import Candle
-from trading.core.strategies import Values, strategy_class
+from trading.core.strategies import strategy_class
 from trading.optimize import METRICS, sweep
 from trading.optimize.grid import parse_grid
 from trading.optimize.report import best_table, heatmap_png, summary_line
@@ -34,19 +35,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--heatmap", metavar="FILE.png", help="write the heatmap (or a bar chart for one parameter)")
 
 
-def run_grid(
-    args: argparse.Namespace, candles: Sequence[Candle], *, strategy: str, values: Values | None,
-    warmup: int, start: int | None, balance: Decimal, fee_rate: Decimal, **model: Any,
-) -> str:
-    """The report to print; GridError/ParamError/ValueError for bad input (exit 2)."""
+def run_grid(args: argparse.Namespace, candles: Sequence[Candle], options: BacktestOptions) -> str:
+    """The report to print; GridError/ParamError/ValueError for bad input (exit 2).
+    options.values is every cell's base."""
     if args.top < 1 or args.verify < 0:
         raise ValueError("--top must be 1 or more and --verify 0 or more")
+    strategy = options.strategy
     grid = parse_grid(args.grid, strategy_class(strategy).schema, max_cells=MAX_CELLS)
-    result = sweep(candles, grid, strategy=strategy, base=values, warmup=warmup, start_ms=start,
-                   balance=balance, fee_rate=fee_rate, metric=args.metric, verify=min(args.verify, args.top),
-                   workers=args.workers, **model)
+    result = sweep(candles, grid, options, metric=args.metric, verify=min(args.verify, args.top), workers=args.workers)
     first = result.ranked[0] if result.ranked else None
-    seen, warm = split_warmup(candles, warmup, start)
+    seen, warm = split_warmup(candles, options.warmup, options.start_ms)
     span = traded_span(seen[warm].open_time, seen[-1].open_time, len(seen) - warm, warm)
     m = METRICS[args.metric]
     head = [f"{strategy} on {candles[0].symbol} {candles[0].interval} · {span}",

@@ -228,7 +228,7 @@ def test_exits_are_conditional_orders_that_close_the_position_when_crossed(
     path = [Decimal(c.low) for c in ex.candles[START : START + 40]]
     stop = min(path) + Decimal("0.05")  # off the tick: rounded by the broker
     take = fill.price * 2  # never reached
-    sl, tp = broker.place_exits(r.id, "BTCUSDT", "SELL", stop, take)
+    sl, tp = broker.exits.place_exits(r.id, "BTCUSDT", "SELL", stop, take)
     assert (sl.client_id, sl.type, sl.close_position) == (f"{r.id}-sl", "STOP_MARKET", True)
     assert sl.stop_price == broker.filters["BTCUSDT"].round_price(stop)
     assert (tp.client_id, tp.type, tp.algo) == (f"{r.id}-tp", "TAKE_PROFIT_MARKET", True)
@@ -239,7 +239,7 @@ def test_exits_are_conditional_orders_that_close_the_position_when_crossed(
     assert broker.positions() == []  # the stop fired and closed the long
     (left,) = broker.open_orders("BTCUSDT")
     assert left.client_id == tp.client_id
-    broker.cancel_exits("BTCUSDT")
+    broker.exits.cancel_exits("BTCUSDT")
     assert broker.open_orders("BTCUSDT") == []
     closing = exchange_orders(ex)[-1]
     assert closing["clientOrderId"] == sl.client_id and closing["reduceOnly"] is True
@@ -250,7 +250,7 @@ def test_a_stop_that_would_fire_at_once_is_refused(ex: ReplayExchange, broker: B
     r = req()
     fill = broker.execute(r, price_now(ex), 0)
     with pytest.raises(OrderRefused, match=r"immediately .* \(-2021\)"):
-        broker.place_exits(r.id, "BTCUSDT", "SELL", fill.price * 2, None)
+        broker.exits.place_exits(r.id, "BTCUSDT", "SELL", fill.price * 2, None)
 
 
 def test_reconcile_reads_positions_and_orders_in_the_contract_types(
@@ -260,7 +260,7 @@ def test_reconcile_reads_positions_and_orders_in_the_contract_types(
 
     r = req()
     fill = broker.execute(r, price_now(ex), 0)
-    broker.place_exits(r.id, "BTCUSDT", "SELL", fill.price / 2, None, qty=fill.qty)
+    broker.exits.place_exits(r.id, "BTCUSDT", "SELL", fill.price / 2, None, qty=fill.qty)
     state = reconcile(broker, ["BTCUSDT"])
     assert state.qty("BTCUSDT") == fill.qty and state.positions["BTCUSDT"].entry == fill.price
     (stop,) = state.orders["BTCUSDT"]

@@ -110,7 +110,7 @@ def test_a_restart_keeps_the_exits_and_cancels_own_orphans(source, tmp_path) -> 
         assert len(before) == 2
         keeper = w.engine.trader.exits
         # An orphan of the bot's own (e.g. a crash between a cancel and its answer).
-        w.engine.trader.broker.place_exit(
+        w.engine.trader.broker.exits.place_exit(
             keeper.prefix + "zz-orphan-sl", "BTCUSDT", "SELL", "STOP_MARKET",
             w.engine.trader.portfolio.positions["BTCUSDT"].entry / 2, "MARK_PRICE",
         )  # fmt: skip

@@ -235,7 +235,7 @@ def test_after_a_reconnect_a_missing_exit_is_placed_again(source, tmp_path) -> N
         protected_long(w)
         stop = next(o for o in open_algo(w) if o["orderType"] == "STOP_MARKET")
         assert stop["workingType"] == "CONTRACT_PRICE"
-        w.engine.trader.broker.cancel_exit("BTCUSDT", stop["clientAlgoId"])  # lost, as by a hand in the app
+        w.engine.trader.broker.exits.cancel_exit("BTCUSDT", stop["clientAlgoId"])  # lost, as by a hand in the app
         mark = w.api.mark()
         connects = w.engine.user_stream.connects
         w.ex.call(lambda: w.ex.user_stream.drop())

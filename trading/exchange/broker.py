@@ -60,7 +60,7 @@ def _retry_after(e: BinanceAPIException) -> str:
     return raw or "?"
 
 
-class BinanceBroker(ExitOrders):
+class BinanceBroker:
     def __init__(
         self,
         client: Client,
@@ -85,6 +85,8 @@ class BinanceBroker(ExitOrders):
         self._monotonic = monotonic
         self.clock_offset_ms: int | None = None  # Binance's clock minus this host's, once measured
         self._synced_at: float | None = None
+        # the stop-loss and take-profit orders resting on this account (trading/exchange/protection.py)
+        self.exits = ExitOrders(client, self._filters, self._call, self._refusal)
 
     # ---- the contract ----------------------------------------------------------------
 

@@ -2,17 +2,20 @@
 
 Since 2025-12-09 Binance takes STOP_MARKET / TAKE_PROFIT_MARKET only as algo orders, with
 their own client ids (`clientAlgoId`); an unclear answer is settled by asking for that id,
-as for a MARKET order. A mixin of BinanceBroker, kept apart so the order path reads alone.
+as for a MARKET order. A part the broker owns (`BinanceBroker.exits`), given the broker's
+signed call, its symbol rules and its refusal wording, so the order path reads alone.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 from binance.exceptions import BinanceAPIException
 
-from trading.core.brokers.base import OrderUnknown
+from trading.core.brokers.base import OrderRefused, OrderUnknown
+from trading.core.symbols import SymbolFilters
 from trading.exchange.orders import (
     ANY_ERROR,
     NET_ERRORS,
@@ -25,6 +28,20 @@ from trading.exchange.orders import (
 
 
 class ExitOrders:
+    """The conditional orders of one account: placed, cancelled and listed by client id."""
+
+    def __init__(
+        self,
+        client: Any,
+        filters: Callable[[str], SymbolFilters],
+        call: Callable[..., Any],
+        refusal: Callable[..., OrderRefused],
+    ) -> None:
+        self.client = client
+        self._filters = filters  # the broker's: a symbol without rules is that order's refusal
+        self._call = call  # the broker's signed call (its timeout)
+        self._refusal = refusal  # the broker's wording of a definite refusal (and its clock resync)
+
     def place_exits(
         self,
         base_id: str,

@@ -113,7 +113,7 @@ class LiveTrading:
                                max_leverage=getattr(settings, "max_leverage", None),
                                max_notional=getattr(settings, "max_position_notional", None),
                                funding=paper_funding_rate(settings) if paper else None),  # paper: we are the exchange
-            exits=ExchangeExits(broker, instance_id(self._conn()), settings.stop_working_type) if exchange else None,
+            exits=ExchangeExits(broker.exits, instance_id(self._conn()), settings.stop_working_type) if exchange else None,
             instance=instance_id(self._conn()) if exchange else "",
             booked_keys=self.journal.exchange_keys() | {f"funding:{sym}-{ts}" for ts, sym, _ in self.journal.funding()},
             pause=self.pause,

@@ -165,7 +165,9 @@ def _load(args: argparse.Namespace) -> tuple[list[Candle], BacktestOptions, dict
         candles = [c for c in candles if c.open_time <= end]
     if not candles:
         raise ValueError("no candles in that range")
-    warmup = args.warmup if args.warmup is not None else settings.warmup_candles
+    # Not given: WARMUP_CANDLES, or the strategy's own when it needs more (its startup_candles):
+    # the header's "after N warm-up" is where trading really starts.
+    warmup = args.warmup if args.warmup is not None else max(settings.warmup_candles, cls(values).warmup)
     if warmup < 0:
         raise ValueError("--warmup must be 0 or more")
     balance = _decimal("--balance", args.balance, settings.paper_balance)

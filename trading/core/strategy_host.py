@@ -36,7 +36,10 @@ class StrategyHost:
         return probe or make_strategy(self.name, self.values, self.strategy_warmup)
 
     def window(self, strategy: Strategy) -> int:
-        return max(self.min_warmup, strategy.warmup, 1)
+        """Candles a book keeps and warms on: WARMUP_CANDLES, or more when the strategy needs
+        it: its warm-up, and a DataFrame strategy's live window (startup + window_extra),
+        which it decides from."""
+        return max(self.min_warmup, strategy.warmup, getattr(strategy, "window", 0), 1)
 
     # ------------------------------------------------------------- changes at the next close
     def set_values(self, values: Values) -> None:

@@ -261,7 +261,8 @@ class KlineStream:
                 "socket_started",
                 ("bot restarted; resumed streaming" if resumed else "socket started: streaming")
                 + f" {symbols} {self.settings.interval}"
-                + (f" (warm-up fetched {backfilled} candles)" if backfilled else ""),
+                + (f" (warm-up fetched {backfilled} candles)" if backfilled else "")
+                + self.feed.warmup_note(),
                 backfilled=backfilled,
             )
         else:

@@ -81,6 +81,14 @@ class LiveFeed:
     def end(self) -> None:
         self._klines = self._events = self._client = None
 
+    def warmup_note(self) -> str:
+        """For the start line: the warm-up actually used when the sink (the strategy's startup
+        and live window) needs more than WARMUP_CANDLES, else nothing (the usual line stays)."""
+        used = max((self.sink.warmup(s) for s in self.symbols), default=0)
+        if used <= self._keep:
+            return ""
+        return f"; warm-up {used:,} candles (the strategy's startup and live window, above WARMUP_CANDLES {self._keep:,})"
+
     def catch_up(self) -> int:
         """A connection is open: store and hand on everything closed since the last stored
         candle; the first time in a run, warm the sink first. Returns candles fetched.

@@ -60,7 +60,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="the exchange's clock runs MS ahead of this host (negative: behind); "
                         "signed requests on the host's clock outside recvWindow get -1021")  # fmt: skip
     p.add_argument("--hedge-mode", action="store_true",
-                   help="the account starts in Hedge Mode (dual-side positions): one-way orders get -4061/-1106")  # fmt: skip
+                   help="the account starts in Hedge Mode (dual-side positions: LONG/SHORT legs; one-way orders get -4061/-1106)")  # fmt: skip
     p.add_argument("--multi-assets", action="store_true", help="the account starts in Multi-Assets margin mode")
     p.add_argument("--margin-type", choices=("CROSSED", "ISOLATED"), default="CROSSED",
                    help="every symbol's margin type at start")  # fmt: skip

@@ -1,9 +1,17 @@
-"""A small paper account: one-way positions, MARKET/LIMIT orders, cross or isolated margin, fees.
+"""A small paper account: one-way or Hedge Mode positions, MARKET/LIMIT orders, cross or isolated margin, fees.
 
 Just enough of Binance's matching and bookkeeping for a bot's order path to be exercised
 for real: validation with Binance's error codes, fills against the replayed price path,
 positions with entry price and realized PnL, fees, and the balance that results. No order
 book; liquidation and funding are liquidation.py's and funding.py's.
+
+Position modes: One-way Mode keeps one BOTH position per symbol; Hedge Mode a LONG and a
+SHORT leg per symbol, each with its own entry, PnL and (isolated) margin, leverage shared
+by the symbol as on Binance. A Hedge Mode order names its leg (positionSide): BUY LONG /
+SELL SHORT open or add, SELL LONG / BUY SHORT reduce that leg only and never flip it (an
+empty leg, or more than it holds, is -2022 as Binance answers such a close). The mode
+changes only on an idle account (-4059/-4067/-4068), by POST /fapi/v1/positionSide/dual
+or the `position-mode` control (the owner in Binance's app); `mode_changed` is then told.
 
 Every time the account stamps (order and trade times, position and balance updates) is
 on the market clock, the clock `/fapi/v1/time` serves: a fill at a 2024 price carries a
@@ -57,7 +65,8 @@ class Account:
         # The deposit is an update: clients (ccxt) skip assets whose updateTime is 0 as
         # never initialised, which would hide a fresh account's whole balance.
         self.update_time = now()
-        self.positions = {s: Position(s) for s in specs}
+        self.positions = {s: Position(s) for s in specs}  # BOTH; its leverage is the symbol's
+        self.legs = {s: {ps: Position(s, side=ps) for ps in ("LONG", "SHORT")} for s in specs}
         self.orders: dict[int, Order] = {}
         self._by_client_id: dict[tuple[str, str], Order] = {}
         self._open: dict[str, list[Order]] = {s: [] for s in specs}
@@ -66,17 +75,36 @@ class Account:
         # Multi-Assets margin; switched by POST /positionSide/dual or a test's control.
         self.hedge = False
         self.multi_assets = False
+        self.mode_changed: Callable[[int], None] = lambda when: None  # the user stream's ACCOUNT_CONFIG_UPDATE
         self._order_ids = itertools.count(8_389_765_000_000_001)
         self._trade_ids = itertools.count(6_200_000_001)
-        # CROSSED or ISOLATED per symbol; the isolated margin of each position and its
-        # liquidation price are kept by liquidation.py, which sets these
+        # CROSSED or ISOLATED per symbol; the isolated margin of each position
+        # (Position.isolated_wallet) and its liquidation price are kept by liquidation.py
         self.margin_types: dict[str, str] = {s: "CROSSED" for s in specs}
-        self.isolated_wallets: dict[str, Decimal] = {s: ZERO for s in specs}
-        self.liquidation_price: Callable[[str], Decimal] = lambda symbol: ZERO
+        self.liquidation_price: Callable[[Position], Decimal] = lambda pos: ZERO
         # assets besides USDT (BNB) and the trades whose commission they paid (fees.py)
         self.other_assets: dict[str, Decimal] = {}
         self.fee_assets: dict[int, tuple[str, Decimal]] = {}
         self.fee_burn: Callable[[], bool] = lambda: False
+
+    # ---- positions -----------------------------------------------------------------------
+
+    def position(self, symbol: str, position_side: str = "BOTH") -> Position:
+        return self.positions[symbol] if position_side == "BOTH" else self.legs[symbol][position_side]
+
+    def rows(self, symbol: str | None = None) -> list[Position]:
+        """The positions of the account's mode (BOTH, or LONG and SHORT), per symbol."""
+        symbols = [symbol] if symbol is not None else list(self.positions)
+        if self.hedge:
+            return [leg for s in symbols for leg in self.legs[s].values()]
+        return [self.positions[s] for s in symbols]
+
+    def every_position(self) -> list[Position]:
+        """Both modes' rows (the other mode's are flat: the mode changes only when idle)."""
+        return list(self.positions.values()) + [leg for legs in self.legs.values() for leg in legs.values()]
+
+    def isolated_total(self) -> Decimal:
+        return sum((p.isolated_wallet for p in self.every_position()), ZERO)
 
     # ---- views ---------------------------------------------------------------------------
 
@@ -111,7 +139,7 @@ class Account:
         return total
 
     def totals(self) -> dict[str, Decimal]:
-        positions = self.positions.values()
+        positions = self.every_position()
         upnl = sum((self.unrealized(p) for p in positions), ZERO)
         pos_im = sum((self.position_margin(p) for p in positions), ZERO)
         maint = sum((self.maint(p) for p in positions), ZERO)
@@ -152,7 +180,7 @@ class Account:
     def place_order(self, params: Mapping[str, str]) -> dict[str, object]:
         spec = self.require_spec(params)
         req = parse_order(spec, params, self.mark(spec.symbol), hedge=self.hedge)
-        pos = self.positions[spec.symbol]
+        pos = self.position(spec.symbol, req.position_side)
         self._check_reduce_only(pos, req)
         client_id = self._unused_client_id(spec, params)
         self._check_margin(pos, req)
@@ -162,8 +190,11 @@ class Account:
 
     @staticmethod
     def _check_reduce_only(pos: Position, req: OrderRequest) -> None:
-        """A reduce-only order must face an open position (Binance refuses it up front)."""
+        """A reduce-only order must face an open position (Binance refuses it up front);
+        a Hedge Mode close (SELL LONG, BUY SHORT) must find at least its quantity in the leg."""
         if req.reduce_only and (not pos.amt or (pos.amt > 0) == (req.sign > 0)):
+            raise BinanceError(-2022, "ReduceOnly Order is rejected.")
+        if req.reduces and pos.side != "BOTH" and req.qty > abs(pos.amt):
             raise BinanceError(-2022, "ReduceOnly Order is rejected.")
 
     def _unused_client_id(self, spec: SymbolSpec, params: Mapping[str, str]) -> str:
@@ -178,7 +209,7 @@ class Account:
 
     def _check_margin(self, pos: Position, req: OrderRequest) -> None:
         """Opening exposure needs initial margin (and the taker fee, if it fills now)."""
-        if req.reduce_only:
+        if req.reduces:
             return
         mark = self.mark(pos.symbol)
         if req.marketable:
@@ -194,7 +225,7 @@ class Account:
         now = self._now()
         order = Order(
             next(self._order_ids), client_id, req.spec.symbol, req.side, req.type,
-            req.time_in_force, req.qty, req.price, req.reduce_only, now, now,
+            req.time_in_force, req.qty, req.price, req.reduce_only, now, now, position_side=req.position_side,
         )  # fmt: skip
         self.orders[order.order_id] = order
         self._by_client_id[(order.symbol, client_id)] = order
@@ -210,11 +241,13 @@ class Account:
             self._open[order.symbol].append(order)
 
     def execute_triggered(
-        self, symbol: str, side: str, qty: Decimal, *, client_id: str, reduce_only: bool, price: Decimal, when: int
-    ) -> Order:
+        self, symbol: str, side: str, qty: Decimal, *, client_id: str, reduce_only: bool, price: Decimal, when: int,
+        position_side: str = "BOTH",
+    ) -> Order:  # fmt: skip
         """A fired conditional order: a MARKET order filled at its trigger price (algo.py)."""
         order = Order(
-            next(self._order_ids), client_id, symbol, side, "MARKET", "GTC", qty, ZERO, reduce_only, when, when
+            next(self._order_ids), client_id, symbol, side, "MARKET", "GTC", qty, ZERO, reduce_only, when, when,
+            position_side=position_side,
         )  # fmt: skip
         self.orders[order.order_id] = order
         self._by_client_id[(symbol, client_id)] = order
@@ -265,8 +298,9 @@ class Account:
             if not params.get(name):
                 raise mandatory(name)
         spec = self.require_spec(params)
-        req = parse_order(spec, {**params, "type": "LIMIT", "timeInForce": order.time_in_force},
-                          self.mark(spec.symbol), hedge=self.hedge)  # fmt: skip
+        terms = {**params, "type": "LIMIT", "timeInForce": order.time_in_force, "positionSide": order.position_side}
+        terms.pop("reduceOnly", None)  # the order keeps its own (Modify Order takes neither)
+        req = parse_order(spec, terms, self.mark(spec.symbol), hedge=self.hedge)
         if order.type != "LIMIT" or req.side != order.side:
             raise BinanceError(-2013, "Order does not exist.")
         if req.price == order.price and req.qty == order.orig_qty:
@@ -316,7 +350,7 @@ class Account:
         return None
 
     def _fill(self, order: Order, price: Decimal, *, maker: bool, when: int) -> None:
-        pos = self.positions[order.symbol]
+        pos = self.position(order.symbol, order.position_side)
         qty = self._fillable(order, pos)
         if not qty:
             order.status, order.update_time = "EXPIRED", when
@@ -332,14 +366,14 @@ class Account:
         order.update_time = when
         self.trades.append(
             Trade(next(self._trade_ids), order.order_id, order.symbol, order.side, price, qty,
-                  realized, fee, maker, when)
+                  realized, fee, maker, when, order.position_side)
         )  # fmt: skip
 
     @staticmethod
     def _fillable(order: Order, pos: Position) -> Decimal:
         """What is left to fill; a reduce-only order never flips or grows the position."""
         qty = order.orig_qty - order.executed_qty
-        if not order.reduce_only:
+        if not order.reduce_only and not order.closes_leg:
             return qty
         if pos.amt and (pos.amt > 0) != (order.sign > 0):
             return min(qty, abs(pos.amt))
@@ -373,10 +407,11 @@ class Account:
         if not raw.isdigit() or not 1 <= int(raw) <= min(MAX_LEVERAGE, symbol_max_leverage(spec.symbol)):
             raise BinanceError(-4028, f"Leverage {raw} is not valid")
         lev = int(raw)
-        pos = self.positions[spec.symbol]
-        if abs(pos.amt) * self.mark(spec.symbol) > max_notional(lev, spec.symbol):
+        held = max(abs(p.amt) for p in [self.positions[spec.symbol], *self.legs[spec.symbol].values()])
+        if held * self.mark(spec.symbol) > max_notional(lev, spec.symbol):
             raise BinanceError(-2027, "Exceeded the maximum allowable position at current leverage.")
-        pos.leverage = lev
+        for pos in [self.positions[spec.symbol], *self.legs[spec.symbol].values()]:
+            pos.leverage = lev
         return {"leverage": lev, "maxNotionalValue": str(max_notional(lev, spec.symbol)), "symbol": spec.symbol}
 
     def change_position_mode(self, params: Mapping[str, str], open_algo: int = 0) -> dict[str, object]:
@@ -392,9 +427,10 @@ class Account:
             raise BinanceError(-4059, "No need to change position side.")
         if open_algo or any(self._open.values()):
             raise BinanceError(-4067, "Position side cannot be changed if there exists open orders.")
-        if any(p.amt for p in self.positions.values()):
+        if any(p.amt for p in self.every_position()):
             raise BinanceError(-4068, "Position side cannot be changed if there exists position.")
         self.hedge = want
+        self.mode_changed(self._now())
         return {"code": 200, "msg": "success"}
 
     def change_margin_type(self, params: Mapping[str, str]) -> dict[str, object]:
@@ -410,7 +446,7 @@ class Account:
             raise BinanceError(-1100, "Illegal characters found in parameter 'marginType'; legal range is 'ISOLATED, CROSSED'.")
         if self.margin_types[spec.symbol] == margin_type:
             raise BinanceError(-4046, "No need to change margin type.")
-        if self.positions[spec.symbol].amt:
+        if any(p.amt for p in [self.positions[spec.symbol], *self.legs[spec.symbol].values()]):
             raise BinanceError(-4048, "Margin type cannot be changed if there exists position.")
         if self._open[spec.symbol]:
             raise BinanceError(-4047, "Margin type cannot be changed if there exists open orders.")

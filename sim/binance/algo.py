@@ -9,6 +9,10 @@ the replay) and the algo order is FINISHED with its actualOrderId. One that find
 to reduce (the position was closed meanwhile) ends EXPIRED, which is also what happens on
 Binance to a reduce-only order with nothing to reduce. STOP / TAKE_PROFIT (limit) and
 TRAILING_STOP_MARKET are refused with -1116.
+
+In Hedge Mode an algo order names its leg (positionSide, reduceOnly refused -1106 as on
+the order endpoint); closePosition closes that leg only, and the fired MARKET order
+trades that leg (a SELL LONG stop reduces the LONG leg and never touches the SHORT one).
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ class AlgoOrder:
     status: str = "NEW"
     trigger_time: int = 0
     actual_order_id: int | None = None
+    position_side: str = "BOTH"
 
     @property
     def fires_below(self) -> bool:
@@ -82,7 +87,7 @@ class AlgoBook:
             raise mandatory("type")
         if kind not in KINDS:
             raise BinanceError(-1116, "Invalid orderType.")
-        position_side(params, hedge=self.account.hedge)
+        ps = position_side(params, hedge=self.account.hedge)
         trigger = self._trigger(spec, params)
         close = bool_param(params, "closePosition")
         reduce_only = bool_param(params, "reduceOnly")
@@ -99,7 +104,7 @@ class AlgoBook:
         now = self.account._now()
         order = AlgoOrder(
             next(self._ids), client_id, spec.symbol, side, kind, qty, trigger, close, reduce_only,
-            params.get("workingType") or "CONTRACT_PRICE", now, now,
+            params.get("workingType") or "CONTRACT_PRICE", now, now, position_side=ps,
         )  # fmt: skip
         self.orders[order.algo_id] = order
         self._by_client_id[client_id] = order
@@ -146,12 +151,12 @@ class AlgoBook:
                     self._fire(o, item.update.event_time)
 
     def _fire(self, o: AlgoOrder, when: int) -> None:
-        pos = self.account.positions[o.symbol]
+        pos = self.account.position(o.symbol, o.position_side)
         qty = abs(pos.amt) if o.close_position else o.qty
         client_id = o.client_id if (o.symbol, o.client_id) not in self.account._by_client_id else ""
         order = self.account.execute_triggered(
             o.symbol, o.side, qty, client_id=client_id or f"algo-{o.algo_id}",
-            reduce_only=o.reduce_only or o.close_position, price=o.trigger, when=when,
+            reduce_only=o.reduce_only or o.close_position, price=o.trigger, when=when, position_side=o.position_side,
         )  # fmt: skip
         o.trigger_time = o.update_time = when
         o.actual_order_id = order.order_id
@@ -207,7 +212,7 @@ class AlgoBook:
             "orderType": o.type,
             "symbol": o.symbol,
             "side": o.side,
-            "positionSide": "BOTH",
+            "positionSide": o.position_side,
             "timeInForce": "GTC",
             "quantity": fixed(o.qty, qp),
             "algoStatus": o.status,

@@ -5,6 +5,12 @@ from outside the bot (no signature; the server listens on loopback).
   `symbol` (default: the first served) and `source=web|android|ios` (default web): a MARKET
   order on the account as if placed in Binance's app or website, client id `web_…`,
   `android_…` or `ios_…` like Binance's. Answers the order (RESULT) or Binance's error.
+  In Hedge Mode with `positionSide=LONG|SHORT` (the app names the leg too); `close=true`
+  closes that leg (SELL LONG / BUY SHORT, no reduceOnly: Binance refuses it there).
+- `POST /_sim/position-mode?dual=true|false` (server.py): the owner switches the position
+  mode in Binance's app, under the same rules as the API (-4059/-4067/-4068);
+  `event=false` switches it without the ACCOUNT_CONFIG_UPDATE (clients have reported
+  Binance sending none).
 - `POST /_sim/user-stream/expire`, `/_sim/user-stream/drop?down_seconds=S` (`inf`: until
   `/_sim/user-stream/up`), `/_sim/user-stream/up`: the user-stream faults.
 
@@ -36,16 +42,24 @@ def hand_client_id(source: str) -> str:
 
 
 def trade_by_hand(account: Account, params: Mapping[str, str], default_symbol: str) -> dict[str, object]:
-    """A MARKET order from outside the bot; `close=true` closes the whole position."""
+    """A MARKET order from outside the bot; `close=true` closes the whole position (the
+    named leg in Hedge Mode)."""
     symbol = params.get("symbol") or default_symbol
     order: dict[str, str] = {"symbol": symbol, "type": "MARKET", "newOrderRespType": "RESULT"}
     order["newClientOrderId"] = hand_client_id(params.get("source") or "web")
+    ps = params.get("positionSide") or ""
+    if ps:
+        order["positionSide"] = ps
     if params.get("close", "").lower() == "true":
         spec = account.require_spec({"symbol": symbol})
-        amt = account.positions[spec.symbol].amt
+        if account.hedge and ps not in ("LONG", "SHORT"):
+            raise BinanceError(-4061, "Order's position side does not match user's setting.")
+        amt = account.position(spec.symbol, ps if account.hedge else "BOTH").amt
         if not amt:
             raise BinanceError(-2022, "ReduceOnly Order is rejected.")
-        order.update(side="SELL" if amt > 0 else "BUY", quantity=str(abs(amt)), reduceOnly="true")
+        order.update(side="SELL" if amt > 0 else "BUY", quantity=str(abs(amt)))
+        if not account.hedge:
+            order["reduceOnly"] = "true"
     else:
         order.update(side=params.get("side", ""), quantity=params.get("quantity", ""))
     return account.place_order(order)

@@ -12,7 +12,9 @@ position pays `position amount × mark × rate` (longs pay a positive rate, shor
 it); the mark is the open of the candle at that time, as the history's markPrice says.
 The wallet changes (an isolated position's margin too), `ACCOUNT_UPDATE` m=FUNDING_FEE goes
 out (balance `B` only; the position `P` too when isolated, as Binance sends it) and a
-FUNDING_FEE income row is written. Control `funding` pays one now (`rate=` to override).
+FUNDING_FEE income row is written. In Hedge Mode each leg pays on its own notional (a
+LONG and a SHORT leg of the same size pay and receive the same amount): one payment,
+event and income row per leg. Control `funding` pays one now (`rate=` to override).
 """
 
 from __future__ import annotations
@@ -121,7 +123,8 @@ class FundingPayer:
     def pay(self, when: int, rate: Decimal) -> list[Decimal]:
         acc = self.account
         paid = []
-        for sym, pos in acc.positions.items():
+        for pos in acc.every_position():  # each Hedge Mode leg pays on its own notional
+            sym = pos.symbol
             if not pos.amt or not rate:
                 continue
             mark = mark_at(self.series[sym], when) if sym in self.series else None
@@ -131,10 +134,10 @@ class FundingPayer:
             acc.update_time = when
             isolated = acc.margin_types[sym] == "ISOLATED"
             if isolated:
-                acc.isolated_wallets[sym] += fee
+                pos.isolated_wallet += fee
             self.watcher.income.add("FUNDING_FEE", fee, "USDT", when, symbol=sym)
             self.watcher.publish(
-                self.watcher.account_update("FUNDING_FEE", when, symbols=[sym] if isolated else [], change=fee)
+                self.watcher.account_update("FUNDING_FEE", when, positions=[pos] if isolated else [], change=fee)
             )
             paid.append(fee)
         return paid

@@ -45,6 +45,7 @@ class Order:
     executed_qty: Decimal = ZERO
     cum_quote: Decimal = ZERO
     amendments: int = 0  # PUT /fapi/v1/order: each is an ORDER_TRADE_UPDATE x=AMENDMENT
+    position_side: str = "BOTH"  # LONG/SHORT in Hedge Mode
 
     @property
     def sign(self) -> int:
@@ -54,14 +55,29 @@ class Order:
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
 
+    @property
+    def closes_leg(self) -> bool:
+        """SELL LONG / BUY SHORT: a Hedge Mode order that reduces its leg (never flips it)."""
+        return closes_leg(self.side, self.position_side)
+
+
+def closes_leg(side: str, position_side: str) -> bool:
+    return (position_side, side) in (("LONG", "SELL"), ("SHORT", "BUY"))
+
 
 @dataclass
 class Position:
+    """One position row: the symbol's BOTH position in One-way Mode, or one leg (LONG,
+    amt >= 0; SHORT, amt <= 0, as Binance signs positionAmt) in Hedge Mode. An isolated
+    position keeps its own wallet (per leg in Hedge Mode)."""
+
     symbol: str
     amt: Decimal = ZERO
     entry: Decimal = ZERO
     leverage: int = DEFAULT_LEVERAGE
     update_time: int = 0
+    side: str = "BOTH"
+    isolated_wallet: Decimal = ZERO
 
 
 @dataclass
@@ -76,6 +92,7 @@ class Trade:
     commission: Decimal
     maker: bool
     time: int
+    position_side: str = "BOTH"
 
 
 @dataclass(frozen=True)
@@ -92,6 +109,12 @@ class OrderRequest:
     ack: bool  # newOrderRespType=ACK: answer before the fill is visible
     marketable: bool  # executes on arrival (MARKET, or a LIMIT through the mark)
     reference: Decimal  # the price the notional is judged at
+    position_side: str = "BOTH"
+
+    @property
+    def reduces(self) -> bool:
+        """Reduce-only in One-way Mode, or a leg's close in Hedge Mode."""
+        return self.reduce_only or closes_leg(self.side, self.position_side)
 
     @property
     def sign(self) -> int:
@@ -147,26 +170,28 @@ def client_order_id(params: Mapping[str, str]) -> str:
 # ---- the order request -------------------------------------------------------------------------
 
 
-def position_side(params: Mapping[str, str], *, hedge: bool) -> None:
-    """Binance's answers for the account's position mode. One-way: positionSide must be
-    BOTH (or absent). Hedge Mode: reduceOnly is -1106 and BOTH/absent is -4061; LONG/SHORT
-    orders are real on Binance but not replayed here (-1020, like isolated margin)."""
-    ps = params.get("positionSide", "BOTH")
+def position_side(params: Mapping[str, str], *, hedge: bool) -> str:
+    """Binance's answers for the account's position mode (New Order: positionSide "Default
+    BOTH for One-way Mode; LONG or SHORT for Hedge Mode. It must be sent in Hedge Mode";
+    reduceOnly "cannot be sent in Hedge Mode"). One-way: positionSide must be BOTH (or
+    absent), else -4061. Hedge Mode: reduceOnly sent at all, even "false", is -1106;
+    BOTH/absent is -4061. Returns the side the order trades."""
+    ps = params.get("positionSide") or "BOTH"
     if not hedge:
         if ps != "BOTH":
             raise BinanceError(-4061, "Order's position side does not match user's setting.")
-        return
+        return ps
     if params.get("reduceOnly"):
         raise BinanceError(-1106, "Parameter 'reduceonly' sent when not required.")
     if ps not in ("LONG", "SHORT"):
         raise BinanceError(-4061, "Order's position side does not match user's setting.")
-    raise BinanceError(-1020, "This operation is not supported.")
+    return ps
 
 
 def parse_order(spec: SymbolSpec, params: Mapping[str, str], mark: Decimal, *, hedge: bool = False) -> OrderRequest:
     side = _side(params)
     otype = _order_type(params)
-    position_side(params, hedge=hedge)
+    ps = position_side(params, hedge=hedge)
     reduce_only = bool_param(params, "reduceOnly")
     ack = _ack(params)
     qty = _quantity(spec, params, market=otype == "MARKET")
@@ -177,12 +202,12 @@ def parse_order(spec: SymbolSpec, params: Mapping[str, str], mark: Decimal, *, h
         if params.get("price"):
             raise BinanceError(-1106, "Parameter 'price' sent when not required.")
         tif, price, marketable, reference = "GTC", ZERO, True, mark
-    if not reduce_only and qty * reference < spec.min_notional:
+    if not reduce_only and not closes_leg(side, ps) and qty * reference < spec.min_notional:
         raise BinanceError(
             -4164,
             f"Order's notional must be no smaller than {spec.min_notional} (unless you choose reduce only).",
         )
-    return OrderRequest(spec, side, otype, tif, qty, price, reduce_only, ack, marketable, reference)
+    return OrderRequest(spec, side, otype, tif, qty, price, reduce_only, ack, marketable, reference, ps)
 
 
 def _side(params: Mapping[str, str]) -> str:

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from sim.binance.errors import illegal_chars
-from sim.binance.orders import ZERO, Order, limit_param
+from sim.binance.orders import ZERO, Order, Position, limit_param
 from sim.binance.rules import MAKER_FEE, TAKER_FEE, max_notional
 
 if TYPE_CHECKING:  # the account formats its own orders with order_json
@@ -56,7 +56,7 @@ def order_json(
         "reduceOnly": order.reduce_only,
         "closePosition": False,
         "side": order.side,
-        "positionSide": "BOTH",
+        "positionSide": order.position_side,
         "stopPrice": fixed(ZERO, pp),
         "workingType": "CONTRACT_PRICE",
         "priceProtect": False,
@@ -102,7 +102,7 @@ def user_trades(account: Account, params: Mapping[str, str]) -> list[dict[str, o
             "quoteQty": fixed(t.price * t.qty, pp + qp),
             "realizedPnl": fixed(t.realized_pnl, 8),
             "side": t.side,
-            "positionSide": "BOTH",
+            "positionSide": t.position_side,
             "symbol": t.symbol,
             "time": t.time,
         }
@@ -114,12 +114,12 @@ def position_risk(
     account: Account, params: Mapping[str, str], *, version: int
 ) -> list[dict[str, object]]:
     """v2 lists every symbol (with leverage); v3, like Binance, only symbols with a
-    position or open orders, and without leverage (it moved to symbolConfig)."""
+    position or open orders, and without leverage (it moved to symbolConfig). In Hedge
+    Mode each symbol has a LONG and a SHORT row (positionAmt signed: SHORT's negative)."""
     spec = account.spec_for(params)
-    symbols = [spec.symbol] if spec else list(account.positions)
     rows: list[dict[str, object]] = []
-    for sym in symbols:
-        pos = account.positions[sym]
+    for pos in account.rows(spec.symbol if spec else None):
+        sym = pos.symbol
         if version >= 3 and not pos.amt and not account.has_open_orders(sym):
             continue
         order_im = account.open_order_margin(sym)
@@ -129,7 +129,7 @@ def position_risk(
         im = account.position_margin(pos)
         row: dict[str, object] = {
             "symbol": sym,
-            "positionSide": "BOTH",
+            "positionSide": pos.side,
             "positionAmt": fixed(pos.amt, account.specs[sym].quantity_precision),
             "entryPrice": trimmed(pos.entry),
             "breakEvenPrice": trimmed(pos.entry * (1 + TAKER_FEE * (1 if pos.amt > 0 else -1)))
@@ -137,11 +137,11 @@ def position_risk(
             else "0.0",
             "markPrice": fixed(mark, 8),
             "unRealizedProfit": fixed(account.unrealized(pos), 8),
-            "liquidationPrice": trimmed(account.liquidation_price(sym)) if pos.amt else "0",
-            "isolatedMargin": fixed(_isolated_margin(account, sym), 8),
+            "liquidationPrice": trimmed(account.liquidation_price(pos)) if pos.amt else "0",
+            "isolatedMargin": fixed(_isolated_margin(account, pos), 8),
             "notional": fixed(notional, 8),
             "marginAsset": account.specs[sym].quote_asset,
-            "isolatedWallet": fixed(account.isolated_wallets[sym], 8) if isolated else "0",
+            "isolatedWallet": fixed(pos.isolated_wallet, 8) if isolated else "0",
             "updateTime": pos.update_time,
         }
         if version >= 3:
@@ -233,11 +233,7 @@ def account_info(account: Account, *, version: int) -> dict[str, object]:
         }
     )
     out["assets"] = [_asset(account, f8, version)]
-    out["positions"] = [
-        _account_position(account, sym, version)
-        for sym, pos in account.positions.items()
-        if version < 3 or pos.amt
-    ]
+    out["positions"] = [_account_position(account, pos, version) for pos in account.rows() if version < 3 or pos.amt]
     return out
 
 
@@ -262,17 +258,17 @@ def _asset(account: Account, f8: Mapping[str, str], version: int) -> dict[str, o
     return asset
 
 
-def _account_position(account: Account, sym: str, version: int) -> dict[str, object]:
-    pos = account.positions[sym]
+def _account_position(account: Account, pos: Position, version: int) -> dict[str, object]:
+    sym = pos.symbol
     mark = account.mark(sym)
     row: dict[str, object] = {
         "symbol": sym,
-        "positionSide": "BOTH",
+        "positionSide": pos.side,
         "positionAmt": fixed(pos.amt, account.specs[sym].quantity_precision),
         "unrealizedProfit": fixed(account.unrealized(pos), 8),
-        "isolatedMargin": fixed(_isolated_margin(account, sym), 8),
+        "isolatedMargin": fixed(_isolated_margin(account, pos), 8),
         "notional": fixed(pos.amt * mark, 8),
-        "isolatedWallet": fixed(account.isolated_wallets[sym], 8) if account.margin_types[sym] == "ISOLATED" else "0",
+        "isolatedWallet": fixed(pos.isolated_wallet, 8) if account.margin_types[sym] == "ISOLATED" else "0",
         "initialMargin": fixed(account.position_margin(pos) + account.open_order_margin(sym), 8),
         "maintMargin": fixed(account.maint(pos), 8),
         "updateTime": pos.update_time,
@@ -293,11 +289,11 @@ def _account_position(account: Account, sym: str, version: int) -> dict[str, obj
     return row
 
 
-def _isolated_margin(account: Account, sym: str) -> Decimal:
+def _isolated_margin(account: Account, pos: Position) -> Decimal:
     """Binance's isolatedMargin: the isolated wallet plus the unrealized PnL (0 for cross)."""
-    if account.margin_types[sym] != "ISOLATED" or not account.positions[sym].amt:
+    if account.margin_types[pos.symbol] != "ISOLATED" or not pos.amt:
         return ZERO
-    return account.isolated_wallets[sym] + account.unrealized(account.positions[sym])
+    return pos.isolated_wallet + account.unrealized(pos)
 
 
 def symbol_config(account: Account, params: Mapping[str, str]) -> list[dict[str, object]]:

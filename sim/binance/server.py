@@ -126,7 +126,10 @@ class ReplayExchange:
             self.account, self._trading.algo, self.user_stream.publish, self.clock.market_time_ms
         )
         self._trading.changed = self.watcher.sync
+        self._config_events = True
+        self.account.mode_changed = self._mode_changed
         self.controls = Controls(self.account, self.user_stream, symbol)
+        self.controls.add("position-mode", self._switch_mode_in_app)
         if margin_type not in ("CROSSED", "ISOLATED"):
             raise ValueError("margin_type must be CROSSED or ISOLATED")
         self.account.margin_types.update(dict.fromkeys(self.series, margin_type))
@@ -208,16 +211,36 @@ class ReplayExchange:
         return self.call(run)
 
     def trade_by_hand(
-        self, side: str = "", quantity: object = "", *, close: bool = False, symbol: str = "", source: str = "web"
-    ) -> object:
+        self, side: str = "", quantity: object = "", *, close: bool = False, symbol: str = "", source: str = "web",
+        position_side: str = "",
+    ) -> object:  # fmt: skip
         """A MARKET order as if from Binance's app (client id `web_…`); close=True closes
-        the whole position."""
+        the whole position (in Hedge Mode the leg `position_side` names)."""
         params: dict[str, object] = {"side": side, "quantity": quantity, "source": source}
         if close:
             params["close"] = "true"
         if symbol:
             params["symbol"] = symbol
+        if position_side:
+            params["positionSide"] = position_side
         return self.control("trade", **params)
+
+    def switch_position_mode(self, hedge: bool, *, event: bool = True) -> object:
+        """The owner switches the position mode in Binance's app (the `position-mode`
+        control): refused like the API when the account is not idle."""
+        return self.control("position-mode", dual=str(hedge).lower(), event=str(event).lower())
+
+    def _mode_changed(self, when: int) -> None:
+        if self._config_events:
+            self.user_stream.publish(self.watcher.config_update(when))
+
+    def _switch_mode_in_app(self, params: dict[str, str]) -> object:
+        self._config_events = params.get("event", "true").lower() != "false"
+        try:
+            open_algo = len(self._trading.algo.open_orders({}))
+            return self.account.change_position_mode({"dualSidePosition": params.get("dual", "")}, open_algo)
+        finally:
+            self._config_events = True
 
     def market_time_ms(self) -> int:
         return self.clock.market_time_ms()

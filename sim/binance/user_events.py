@@ -26,7 +26,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from sim.binance.income import Income
-from sim.binance.orders import ZERO, Order, Trade
+from sim.binance.orders import ZERO, Order, Position, Trade
 from sim.binance.reports import fixed, trimmed
 from sim.binance.rules import TAKER_FEE
 
@@ -66,7 +66,7 @@ class AccountWatcher:
         self._trades_seen = 0
         self._algo_seen = 0
         self._algo_status: dict[int, str] = {}
-        self._realized: dict[str, Decimal] = {}  # "cr": accumulated realized profit per symbol
+        self._realized: dict[tuple[str, str], Decimal] = {}  # "cr": accumulated realized profit per position
         self.on_trade: list[Callable[[Trade], None]] = []  # fee conversion, income hooks
 
     # ---- the diff ------------------------------------------------------------------------
@@ -155,7 +155,7 @@ class AccountWatcher:
                     add(t.time, self.trade_lite(order, t))
                 add(t.time, self.order_event(order, kind, status, t.time, algo=algo, trade=t,
                                              filled=filled, quote=quote))  # fmt: skip
-                add(t.time, self.account_update("ORDER", t.time, symbols=[t.symbol]))
+                add(t.time, self.account_update("ORDER", t.time, positions=self.changed_rows(t)))
             if order.status in ("CANCELED", "EXPIRED"):
                 add(order.update_time, self.order_event(order, order.status, order.status,
                                                         order.update_time, algo=algo))  # fmt: skip
@@ -169,7 +169,8 @@ class AccountWatcher:
 
     def _book_income(self, t: Trade) -> None:
         spec = self.account.specs[t.symbol]
-        self._realized[t.symbol] = self._realized.get(t.symbol, ZERO) + t.realized_pnl
+        key = (t.symbol, t.position_side)
+        self._realized[key] = self._realized.get(key, ZERO) + t.realized_pnl
         if t.realized_pnl:
             self.income.add("REALIZED_PNL", t.realized_pnl, spec.quote_asset, t.time,
                             symbol=t.symbol, trade_id=t.trade_id)  # fmt: skip
@@ -217,7 +218,7 @@ class AccountWatcher:
             "R": order.reduce_only,
             "wt": algo.working_type if algo else "CONTRACT_PRICE",
             "ot": algo.type if algo else otype,
-            "ps": getattr(order, "position_side", "BOTH"),
+            "ps": order.position_side,
             "cp": bool(algo.close_position) if algo else False,
             "rp": fixed(trade.realized_pnl if trade else ZERO, 8),
             "pP": False,
@@ -258,7 +259,7 @@ class AccountWatcher:
             "o": o.type,
             "s": o.symbol,
             "S": o.side,
-            "ps": getattr(o, "position_side", "BOTH"),
+            "ps": o.position_side,
             "f": "GTC",
             "q": fixed(o.qty, qp),
             "X": status,
@@ -281,10 +282,20 @@ class AccountWatcher:
             body["rm"] = "Reduce Only reject"
         return {"e": "ALGO_UPDATE", "T": when, "E": when, "o": body}
 
+    def changed_rows(self, t: Trade) -> list[Position]:
+        """The rows a fill's ACCOUNT_UPDATE carries. Binance (USDⓈ-M changelog 2020-11-09):
+        "P will push the details in the BOTH position of this symbol. If the change happens
+        in LONG or SHORT position, the changed LONG or SHORT position of this symbol will be
+        pushed": BOTH, and in Hedge Mode the leg the fill changed."""
+        rows = [self.account.positions[t.symbol]]
+        if t.position_side != "BOTH":
+            rows.append(self.account.position(t.symbol, t.position_side))
+        return rows
+
     def account_update(
-        self, reason: str, when: int, *, symbols: list[str] | None = None, change: Decimal = ZERO
+        self, reason: str, when: int, *, positions: list[Position] | None = None, change: Decimal = ZERO
     ) -> Event:
-        """Balances, and the positions of `symbols` (none for a cross FUNDING_FEE)."""
+        """Balances, and the rows of `positions` (none for a cross FUNDING_FEE)."""
         acc = self.account
         wallet = fixed(acc.wallet, 8)
         balances: list[dict[str, object]] = [{"a": "USDT", "wb": wallet, "cw": wallet, "bc": fixed(change, 8)}]
@@ -293,22 +304,32 @@ class AccountWatcher:
             for a, v in acc.other_assets.items()
             if v or acc.fee_burn()
         ]
-        positions = []
-        for sym in symbols or []:
-            pos = acc.positions[sym]
+        rows = []
+        for pos in positions or []:
+            sym = pos.symbol
             side = 1 if pos.amt > 0 else -1
-            positions.append(
+            isolated = acc.margin_types[sym] == "ISOLATED"
+            rows.append(
                 {
                     "s": sym,
                     "pa": fixed(pos.amt, acc.specs[sym].quantity_precision),
                     "ep": trimmed(pos.entry),
                     "bep": trimmed(pos.entry * (1 + TAKER_FEE * side)) if pos.amt else "0",
-                    "cr": fixed(self._realized.get(sym, ZERO), 8),
+                    "cr": fixed(self._realized.get((sym, pos.side), ZERO), 8),
                     "up": fixed(acc.unrealized(pos), 8),
-                    "mt": "isolated" if acc.margin_types[sym] == "ISOLATED" else "cross",
-                    "iw": fixed(acc.isolated_wallets[sym] if acc.margin_types[sym] == "ISOLATED" else ZERO, 8),
-                    "ps": "BOTH",
+                    "mt": "isolated" if isolated else "cross",
+                    "iw": fixed(pos.isolated_wallet if isolated else ZERO, 8),
+                    "ps": pos.side,
                     "ma": acc.specs[sym].quote_asset,  # the margin asset
                 }
             )
-        return {"e": "ACCOUNT_UPDATE", "E": when, "T": when, "a": {"m": reason, "B": balances, "P": positions}}
+        return {"e": "ACCOUNT_UPDATE", "E": when, "T": when, "a": {"m": reason, "B": balances, "P": rows}}
+
+    def config_update(self, when: int) -> Event:
+        """ACCOUNT_CONFIG_UPDATE after a position-mode change. Binance documents two bodies
+        (`ac`: a symbol's leverage; `ai`: the account's Multi-Assets mode `j`), none for the
+        position mode: what clients saw after switching it in the app is the `ai` body
+        (Binance.Net #886: `ai.j` false whichever mode), and at other times nothing at all
+        (Binance.Net #1189). So the event says the account's configuration changed and a
+        client must read the mode itself (GET /fapi/v1/positionSide/dual)."""
+        return {"e": "ACCOUNT_CONFIG_UPDATE", "E": when, "T": when, "ai": {"j": self.account.multi_assets}}

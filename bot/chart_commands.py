@@ -102,7 +102,7 @@ def report_caption(mode: str, r: Any) -> str:
     up = r.uptime_seconds
     return (
         f"<b>Daily report · {r.day:%a %d %b %Y} (UTC) · {escape(mode)}</b>\n"
-        f"Realized {_signed(s.realized)} · fees {_usdt(s.fees)} · net {_signed(s.net)} USDT\n"
+        f"{escape(views.realized_line(s))}\n"
         f"Trades closed {s.trades:,} · fills {s.fills:,}\n"
         f"Balance {_usdt(r.balance)} USDT · equity {_usdt(r.equity_now)} USDT\n"
         f"Stream connected {int(up // 3600)}h{int(up % 3600 // 60):02d}m ({up / 864:.1f}% of the day) · "

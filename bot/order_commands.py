@@ -95,7 +95,7 @@ async def pnl(ctx: Ctx) -> None:
     )
 
 
-@command("trades", "the last fills: /trades [n] (default 10, max 50)")
+@command("trades", "the last fills and other charges: /trades [n] (default 10, max 50)")
 async def trades(ctx: Ctx) -> None:
     n = TRADES_DEFAULT
     if ctx.args:
@@ -113,10 +113,17 @@ async def trades(ctx: Ctx) -> None:
     rules = {s: await ctx.call(ctx.engine.symbol_filters, s) for s in {f.symbol for f in fills}}
     rows = []
     for f, leg in legs:  # the leg: what the fill did to the position (open, add, reduce, close, reverse)
+        if leg == "charge":  # not a fill: an other charge (the clearance fee after a liquidation)
+            rows.append(f"{views.utc(f.time)[5:]}  charge  {f.symbol} clearance fee {f.fee.quantize(Decimal('0.01'))} USDT")
+            continue
         r = rules.get(f.symbol)
         qty, price = (r.fmt_qty(f.qty), r.fmt_price(f.price)) if r else (f"{f.qty:f}", f"{f.price:f}")
         rows.append(f"{views.utc(f.time)[5:]}  {leg:<7} {f.side:<4} {qty} {f.symbol} @ {price}  fee {f.fee.quantize(Decimal('0.01'))} USDT")
-    await ctx.reply(f"<b>Last {len(fills)} fill{'s' if len(fills) != 1 else ''}</b>\n<pre>{escape(chr(10).join(rows))}</pre>")
+    n_charges = sum(1 for _, leg in legs if leg == "charge")
+    n_fills = len(fills) - n_charges
+    title = f"Last {n_fills} fill{'s' if n_fills != 1 else ''}" + (
+        f" and {n_charges} charge{'s' if n_charges != 1 else ''}" if n_charges else "")
+    await ctx.reply(f"<b>{title}</b>\n<pre>{escape(chr(10).join(rows))}</pre>")
 
 
 @command("balance", "wallet, equity and available margin")

@@ -1,8 +1,11 @@
 """Trading reports traders know from freqtrade: /daily, /weekly, /monthly, /performance.
 
-Money columns are USDT with the same words as /pnl and /equity: gross (before fees), fees,
-net (gross − fees). Periods are UTC (weeks from Monday) and end at the market's latest
-candle, like /pnl; only closed trades count (the open position is /pnl's "unrealized").
+Money columns are USDT in the ledger's words, the same as /pnl and /equity
+(trading/core/ledger.py): gross (price PnL of what was closed, partial closes included),
+fees, funding, other charges (a column only when there are any), net (gross − fees +
+funding − charges: the wallet's change). Periods are UTC (weeks from Monday) and end at the
+market's latest candle, like /pnl; "trades" counts whole trades closed; the open position is
+/pnl's "unrealized".
 """
 
 from __future__ import annotations
@@ -45,19 +48,22 @@ def table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
 
 def periods_html(unit: str, rows: list[PeriodRow]) -> str:
     fmt = {"daily": "%Y-%m-%d", "weekly": "%Y-%m-%d", "monthly": "%Y-%m"}[unit]
+    charges = any(r.charges for r in rows)
     body = [
         (
-            views.utc_fmt(r.start_ms, fmt), money(r.gross), money(r.fees, sign=False), money(r.net),
-            str(r.trades), f"{r.return_pct.quantize(CENT):+}" if r.trades else "0.00",
+            views.utc_fmt(r.start_ms, fmt), money(r.gross), money(r.fees, sign=False), money(r.funding),
+            *((money(r.charges, sign=False),) if charges else ()), money(r.net),
+            str(r.trades), f"{r.return_pct.quantize(CENT):+}" if r.net else "0.00",
         )
         for r in rows
     ]
-    head = (LABEL[unit], "gross", "fees", "net", "trades", "return %")
+    head = (LABEL[unit], "gross", "fees", "funding", *(("charges",) if charges else ()), "net", "trades", "return %")
     total = sum((r.net for r in rows), Decimal(0))
     n_trades = sum(r.trades for r in rows)
     return (
         f"<b>{unit.capitalize()} PnL</b> · last {len(rows)} UTC {LABEL[unit].split()[0]}{'s' if len(rows) != 1 else ''} "
-        f"(USDT; closed trades; return = net ÷ the wallet at the period's start)\n"
+        f"(USDT; net = gross − fees + funding{' − charges' if charges else ''}; "
+        f"return = net ÷ the wallet at the period's start)\n"
         f"<pre>{escape(table(head, body))}</pre>\n"
         f"Total: net {money(total)} USDT over {n_trades} trade{'s' if n_trades != 1 else ''}"
     )
@@ -69,7 +75,7 @@ async def _periods(ctx: Ctx, unit: str) -> None:
     await ctx.reply(periods_html(unit, rows))
 
 
-@command("daily", f"PnL per UTC day: gross, fees, net, trades, return (/daily [n], default {PERIOD_UNITS['daily'][0]})")
+@command("daily", f"PnL per UTC day: gross, fees, funding, net, trades, return (/daily [n], default {PERIOD_UNITS['daily'][0]})")
 async def daily(ctx: Ctx) -> None:
     await _periods(ctx, "daily")
 
@@ -84,7 +90,7 @@ async def monthly(ctx: Ctx) -> None:
     await _periods(ctx, "monthly")
 
 
-@command("performance", "closed trades per symbol: trades, wins, gross, fees, net")
+@command("performance", "PnL per symbol, all time: trades, wins, gross, fees, funding, net")
 async def performance(ctx: Ctx) -> None:
     if ctx.args:
         raise UsageError("/performance takes no arguments")
@@ -92,6 +98,11 @@ async def performance(ctx: Ctx) -> None:
     if not perf:
         await ctx.reply("No trade closed yet.")
         return
-    body = [(p.symbol, str(p.trades), str(p.wins), money(p.gross), money(p.fees, sign=False), money(p.net)) for p in perf]
-    head = ("symbol", "trades", "wins", "gross", "fees", "net")
-    await ctx.reply(f"<b>Performance</b> · all closed trades (USDT)\n<pre>{escape(table(head, body))}</pre>")
+    charges = any(p.charges for p in perf)
+    body = [
+        (p.symbol, str(p.trades), str(p.wins), money(p.gross), money(p.fees, sign=False), money(p.funding),
+         *((money(p.charges, sign=False),) if charges else ()), money(p.net))
+        for p in perf
+    ]
+    head = ("symbol", "trades", "wins", "gross", "fees", "funding", *(("charges",) if charges else ()), "net")
+    await ctx.reply(f"<b>Performance</b> · all time (USDT; trades = whole trades closed)\n<pre>{escape(table(head, body))}</pre>")

@@ -126,6 +126,9 @@ def _(e: ExternalFill) -> str:
         label = "traded outside the bot"
     out = f"{e.mode}: {label}: {fill.side} {f.fmt_qty(fill.qty)} {fill.symbol} at {f.fmt_price(fill.price)}"
     out += " · fee " + fee_words(fill) + closed_words(e.closed)
+    if e.before and e.after and (e.after > 0) == (e.before > 0) and (fill.signed_qty > 0) != (e.before > 0):
+        net = e.gross - fill.fee  # the ledger's entry of that part: its gross and its fee
+        out += f" · part closed: gross {e.gross.quantize(CENT):+} USDT, net of its fee {net.quantize(CENT):+} USDT"
     side = "long" if e.after > 0 else "short"
     out += f" · now {side} {f.fmt_qty(abs(e.after))}" if e.after else " · no position left"
     return out

@@ -163,18 +163,26 @@ def status_html(st: EngineStatus, formats: Mapping[str, NumberFormat] | None = N
 
 
 def pnl_lines(s: Any) -> list[str]:
-    """/pnl and /equity say PnL with the same definitions and words: realized = the trades
-    closed (gross before fees, their fees, [funding,] net), unrealized = the open position now."""
-    def signed(x: Decimal) -> str:
-        q = x.quantize(Decimal("0.01"))
-        return f"{q if q else abs(q):+}"  # never "-0.00"
+    """/pnl, /equity and the daily report say PnL in the ledger's words (trading/core/ledger.py):
+    realized = what the period booked (gross of what was closed, partial closes included;
+    fees; funding and other charges when there are any; net, the wallet's change),
+    unrealized = the open position now (absent from a summary of a past day)."""
+    lines = [realized_line(s)]
+    if getattr(s, "unrealized", None) is not None:
+        lines.append(f"Unrealized (open position): {signed(s.unrealized)} USDT")
+    return lines
 
-    funding = f" · funding {signed(s.funding)}" if getattr(s, "funding", 0) else ""
-    return [
-        f"Realized (closed trades): gross {signed(s.gross)} · fees {s.fees.quantize(Decimal('0.01'))}"
-        f"{funding} · net {signed(s.realized)} USDT",
-        f"Unrealized (open position): {signed(s.unrealized)} USDT",
-    ]
+
+def signed(x: Decimal) -> str:
+    q = x.quantize(Decimal("0.01"))
+    return f"{q if q else abs(q):+}"  # never "-0.00"
+
+
+def realized_line(s: Any) -> str:
+    funding = f" · funding {signed(s.funding)}" if s.funding else ""
+    charges = f" · other charges {s.charges.quantize(Decimal('0.01'))}" if s.charges else ""
+    return (f"Realized: gross {signed(s.gross)} · fees {s.fees.quantize(Decimal('0.01'))}"
+            f"{funding}{charges} · net {signed(s.net)} USDT")
 
 
 PAUSE_REASONS = {"admin": "an admin's /pause", "chat_unreachable": "the bot could not post to its chat"}
@@ -278,7 +286,9 @@ def wallet_html(w: Any) -> str:
     cent = Decimal("0.01")
     lines = [
         f"<b>Balance · {escape(w.mode)}</b>",
-        f"Wallet: {w.balance.quantize(cent)} USDT" + (f" (funding {w.funding.quantize(cent):+})" if w.funding else ""),
+        f"Wallet: {w.balance.quantize(cent)} USDT" + (f" ({'; '.join(extra)})" if (extra := [
+            *([f"funding {w.funding.quantize(cent):+}"] if w.funding else []),
+            *([f"other charges {w.charges.quantize(cent)}"] if getattr(w, "charges", 0) else [])]) else ""),
         f"Equity: {w.equity.quantize(cent)} USDT",
         f"Margin used: {w.margin_used.quantize(cent)} USDT · available {w.available.quantize(cent)} USDT",
     ]

@@ -19,11 +19,12 @@ from trading.charts.data import (
     Levels,
     candle_chart,
     candles_frame,
-    daily_realized,
+    daily_net,
     day_summary,
     equity_curve,
     fill_markers,
     indicator_series,
+    ledger_of,
 )
 from trading.charts.equity import render_equity
 from trading.charts.reports import connected_seconds
@@ -142,7 +143,7 @@ def test_renders_leave_no_figures_behind(candles):
 def test_equity_curve_equals_the_backtests_mark_to_market(candles):
     result = run_backtest(candles, BacktestOptions(values=VALUES, warmup=100))
     _, fills = traded(candles, VALUES)
-    curve = equity_curve(Decimal(10000), fills, {"BTCUSDT": candles[100:]})
+    curve = equity_curve(ledger_of(Decimal(10000), fills), {"BTCUSDT": candles[100:]})
     assert curve.equity == pytest.approx(result.equity, abs=1e-6)
     assert curve.peak == [max(curve.equity[: i + 1]) for i in range(len(curve.equity))]
     assert curve.max_drawdown_pct <= 0
@@ -154,7 +155,7 @@ def test_equity_curve_equals_the_backtests_mark_to_market(candles):
 
 def test_flat_equity_curve_renders():
     c = Candle("BTCUSDT", "15m", 0, 899_999, 1, 1, 1, 1, 1)
-    curve = equity_curve(Decimal(100), [], {"BTCUSDT": [c]})
+    curve = equity_curve(ledger_of(Decimal(100), []), {"BTCUSDT": [c]})
     assert curve.equity == [100.0] and curve.daily == {}
     assert render_equity(curve)[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -165,11 +166,12 @@ def test_day_summary_books_the_days_fills():
         Fill("a", "BTCUSDT", "BUY", Decimal("0.01"), Decimal("100000"), Decimal("0.5"), t0),
         Fill("b", "BTCUSDT", "SELL", Decimal("0.01"), Decimal("101000"), Decimal("0.5"), t0 + 900_000),
     ]
-    d1 = day_summary(Decimal(10000), fills, date(2025, 1, 1))
-    d2 = day_summary(Decimal(10000), fills, date(2025, 1, 2))
-    assert (d1.realized, d1.fees, d1.fills, d1.trades) == (0, Decimal("0.5"), 1, 0)
-    assert (d2.realized, d2.fees, d2.net, d2.fills, d2.trades) == (Decimal("10.00"), Decimal("0.5"), Decimal("9.50"), 1, 1)
-    assert daily_realized(Decimal(10000), fills) == {date(2025, 1, 1): -0.5, date(2025, 1, 2): 9.5}
+    ledger = ledger_of(Decimal(10000), fills)
+    d1 = day_summary(ledger, date(2025, 1, 1))
+    d2 = day_summary(ledger, date(2025, 1, 2))
+    assert (d1.gross, d1.fees, d1.fills, d1.trades) == (0, Decimal("0.5"), 1, 0)
+    assert (d2.gross, d2.fees, d2.net, d2.fills, d2.trades) == (Decimal("10.00"), Decimal("0.5"), Decimal("9.50"), 1, 1)
+    assert daily_net(ledger) == {date(2025, 1, 1): -0.5, date(2025, 1, 2): 9.5}
 
 
 def test_connected_seconds_within_the_day():
@@ -224,7 +226,7 @@ def _tiny_curve(candles):
     _, fills = traded(short, {"fast": 2, "slow": 3, "stake_usdt": 50, "leverage": 3})
     i = next(k for k, c in enumerate(short) if c.open_time == fills[0].time)
     window = short[i - 1 : i + 8]
-    return equity_curve(Decimal(10000), [f for f in fills if f.time <= window[-1].open_time][:2],
+    return equity_curve(ledger_of(Decimal(10000), [f for f in fills if f.time <= window[-1].open_time][:2]),
                         {"BTCUSDT": window})
 
 

@@ -55,11 +55,11 @@ def test_chart_and_equity_show_the_fills_made_in_the_test(trading_world):
     snap = w.engine.trader.snapshot()
     assert "Equity · paper" in msg["caption"]
     assert f"{snap.trades} closed trade{'' if snap.trades == 1 else 's'}" in msg["caption"]
-    # The same definitions and words as /pnl all: closed trades' gross, fees, net; the open position.
+    # The same definitions and words as /pnl all: the ledger's gross, fees, net; the open position.
     pnl = w.reply("/pnl all", "PnL · all")["text"]
     for line in pnl.splitlines()[1:3]:
         assert line in msg["caption"], (line, msg["caption"])
-    assert pnl.splitlines()[1].startswith("Realized (closed trades): gross ")
+    assert pnl.splitlines()[1].startswith("Realized: gross ")
     assert pnl.splitlines()[2].startswith("Unrealized (open position): ")
 
     mark = w.say("/chart btcusdt 30")  # either order

@@ -239,7 +239,7 @@ def test_pnl_shows_funding_apart_from_fees_and_a_replay_books_it_before_fills_at
     p = Portfolio.replay(D(1000), fills, [(8 * 3_600_000, "BTCUSDT", D("-0.1"))])  # paid at the closing open
     (t,) = p.trades
     assert (t.funding, t.pnl, p.balance) == (D("-0.1"), D(10) - D("1.005") - D("0.1"), D(1000) + t.pnl)
-    s = pnl_summary("all", 9 * 3_600_000, p.trades, D(0))
+    s = pnl_summary("all", 9 * 3_600_000, p.ledger, D(0))
     assert (s.gross, s.fees, s.funding, s.realized) == (D(10), D("1.005"), D("-0.1"), t.pnl)
 
 

@@ -220,7 +220,7 @@ def test_stats_words_no_negative_zero_plurals_and_no_win_rate_without_trades():
 
     zero = Decimal(0)
     caption = equity_caption("paper", Report(), PnlSummary("all", None, zero, zero, zero, 1, 0, Decimal("-0.001")))
-    assert "Realized (closed trades): gross +0.00 · fees 0.00 · net +0.00 USDT" in caption, caption
+    assert "Realized: gross +0.00 · fees 0.00 · net +0.00 USDT" in caption, caption
     assert "Unrealized (open position): +0.00 USDT" in caption, caption  # never "-0.00"
     assert "1 closed trade ·" in caption and "max drawdown 0.0%" in caption, caption
     cell = type("C", (), {"stats": flat, "params": {"fast": 5}})()

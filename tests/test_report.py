@@ -10,7 +10,7 @@ import matplotlib.image as mpimg
 
 from bot.chart_commands import REPORT_JOB
 from tests.test_bot_e2e import GROUP, World, source  # noqa: F401  (fixture)
-from trading.charts.data import day_summary, utc_day
+from trading.charts.data import day_summary, ledger_of, utc_day
 
 
 def report_job(w: World):
@@ -53,7 +53,7 @@ def test_report_fires_at_report_time_with_the_equity_chart(source, tmp_path):  #
         fills = w.engine.live.stored_fills()
         day = utc_day(fills[0].time)
         report = w.engine.daily_report(day)
-        expected = day_summary(w.settings.paper_balance, fills, day)
+        expected = day_summary(ledger_of(w.settings.paper_balance, fills, w.engine.live.journal.funding()), day)
         assert report.summary == expected and expected.fills >= 1
         assert report.equity is not None and report.equity.trades == w.engine.trader.snapshot().trades
     finally:

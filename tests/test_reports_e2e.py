@@ -40,7 +40,7 @@ def test_reports_pending_health_version_logs_config(source, tmp_path):  # noqa: 
         rows = pre_rows(daily)
         assert len(rows) == 3 and "last 3 UTC days" in daily
         newest = rows[0]  # newest first: today's (the market's) day holds the trade
-        assert newest[-2] == "1" and Decimal(newest[3].replace(",", "")) == net.quantize(Decimal("0.01"))
+        assert newest[-2] == "1" and Decimal(newest[4].replace(",", "")) == net.quantize(Decimal("0.01"))
         assert Decimal(newest[2].replace(",", "")) == fees.quantize(Decimal("0.01"))
         assert [r[-2] for r in rows[1:]] == ["0", "0"]
         ret = net / w.engine.settings.paper_balance * 100

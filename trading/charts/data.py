@@ -2,7 +2,7 @@
 
 The numbers on a chart must be the bot's own numbers: indicator lines come from the very
 strategy class that trades (replayed over the candles, warm-up included, through a fresh
-instance), markers from the stored fills, equity from `Portfolio` replaying those fills.
+instance), markers from the stored fills, equity from the ledger (trading/core/ledger.py).
 Keeping this free of matplotlib lets tests compare it with the strategy and the portfolio
 directly, and lets the drawing modules stay about looks.
 """
@@ -20,6 +20,7 @@ import pandas as pd
 
 from trading.core.candles import Candle
 from trading.core.frames import candles_to_frame
+from trading.core.ledger import Ledger
 from trading.core.portfolio import Fill, Portfolio
 from trading.core.strategies import Values, make_strategy
 
@@ -145,10 +146,10 @@ def candle_chart(
 # ------------------------------------------------------------------ equity
 @dataclass
 class EquityCurve:
-    times: list[datetime]  # candle close times, UTC
+    times: list[datetime]  # candle close times, UTC (and, last, the book now)
     equity: list[float]  # mark-to-market at each close
     peak: list[float]  # running maximum of equity
-    daily: dict[date, float] = field(default_factory=dict)  # wallet change per UTC day (realized net of fees)
+    daily: dict[date, float] = field(default_factory=dict)  # the ledger's net per UTC day (the wallet's change)
     initial: float = 0.0
 
     @property
@@ -164,78 +165,70 @@ def utc_day(ms: int) -> date:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).date()
 
 
-def equity_curve(
-    initial: Decimal, fills: Sequence[Fill], candles: Mapping[str, Sequence[Candle]]
-) -> EquityCurve:
-    """Mark-to-market equity at every candle close from the fills replayed in order.
+def ledger_of(initial: Decimal, fills: Iterable[Fill], funding: Iterable[tuple[int, str, Decimal]] = ()) -> Ledger:
+    """The ledger the stored fills and funding payments describe (`Portfolio.replay`'s)."""
+    return Portfolio.replay(initial, fills, funding).ledger
 
-    A fill belongs to the candle it filled in (its open or its range), so it is booked before
-    that candle's close is marked. The time axis is the first symbol's candles; other
-    symbols are marked with their latest close at or before each time.
+
+def equity_curve(
+    ledger: Ledger, candles: Mapping[str, Sequence[Candle]], now: tuple[int, Mapping[str, float]] | None = None
+) -> EquityCurve:
+    """Mark-to-market equity at every candle close from the ledger: fills, funding payments
+    and other charges, each booked at its time (an entry inside a candle before its close is
+    marked). The time axis is the first symbol's candles; other symbols are marked with
+    their latest close at or before each time. `now` (ms, marks by symbol): a last point for
+    the book as it is now, with what was booked after the last close (a fill in the forming
+    candle), so the curve ends on the book's equity: wallet (initial + Σ net) + unrealized.
     """
     symbols = list(candles)
+    initial = float(ledger.initial)
     if not symbols or not candles[symbols[0]]:
-        return EquityCurve([], [], [], {}, float(initial))
-    p = Portfolio(initial)
-    ordered = sorted(fills, key=lambda f: f.time)  # stable: same-candle fills keep their order
-    closes: dict[str, dict[int, float]] = {s: {c.open_time: c.close for c in candles[s]} for s in symbols}
-    marks: dict[str, float] = {}
-    times, equity, peak = [], [], []
-    top = -math.inf
-    k = 0
-    for c in candles[symbols[0]]:
-        while k < len(ordered) and ordered[k].time <= c.open_time:
-            p.apply(ordered[k])
-            k += 1
-        for s in symbols:
-            close = closes[s].get(c.open_time)
-            if close is not None:
-                marks[s] = close
-        value = p.balance_f + sum(
-            (marks[s] - pos.entry_f) * pos.qty_f for s, pos in p.positions.items() if pos.qty_f and s in marks
-        )
-        top = max(top, value)
-        times.append(datetime.fromtimestamp((c.close_time + 1) / 1000, tz=UTC))
-        equity.append(value)
+        return EquityCurve([], [], [], {}, initial)
+    marks: dict[int, dict[str, float]] = defaultdict(dict)
+    for s in symbols:
+        for c in candles[s]:
+            marks[c.close_time][s] = c.close
+    axis = [c.close_time for c in candles[symbols[0]]]
+    if now is not None:
+        end = max(axis[-1] + 1, now[0], max((e.time for e in ledger.entries), default=0))
+        marks[end] = {**marks[end], **now[1]}
+        axis.append(end)
+    equity = ledger.marked(axis, marks)
+    times = [datetime.fromtimestamp((t + 1) / 1000, tz=UTC) for t in axis[: len(candles[symbols[0]])]]
+    if now is not None:
+        times.append(max(times[-1], datetime.fromtimestamp(axis[-1] / 1000, tz=UTC)))
+    peak, top = [], -math.inf
+    for v in equity:
+        top = max(top, v)
         peak.append(top)
-    return EquityCurve(times, equity, peak, daily_realized(initial, ordered), float(initial))
+    return EquityCurve(times, equity, peak, daily_net(ledger), initial)
 
 
-def daily_realized(initial: Decimal, fills: Iterable[Fill]) -> dict[date, float]:
-    """Wallet change per UTC day of the fill: realized PnL minus the fees paid that day.
-
-    This is what the exchange does to the wallet, so the days add up to balance − initial.
-    """
-    p = Portfolio(initial)
+def daily_net(ledger: Ledger) -> dict[date, float]:
+    """The ledger's net per UTC day (gross − fees + funding − charges): what the exchange did
+    to the wallet, so the days add up to wallet − initial."""
     out: dict[date, Decimal] = defaultdict(Decimal)
-    for f in fills:
-        before = p.balance
-        p.apply(f)
-        out[utc_day(f.time)] += p.balance - before
+    for e in ledger.entries:
+        out[utc_day(e.time)] += e.net
     return {d: float(v) for d, v in sorted(out.items())}
 
 
 @dataclass(frozen=True)
 class DaySummary:
+    """One UTC day of the ledger (the daily report), in its words."""
+
     day: date
-    realized: Decimal  # gross PnL of the day's closing fills
+    gross: Decimal  # price PnL of what was closed that day, partial closes included
     fees: Decimal
-    net: Decimal  # realized − fees: the wallet's change that day
+    net: Decimal  # gross − fees + funding − charges: the wallet's change that day
     fills: int
-    trades: int  # trades closed that day
+    trades: int  # whole trades closed that day
+    funding: Decimal = Decimal(0)
+    charges: Decimal = Decimal(0)
 
 
-def day_summary(initial: Decimal, fills: Iterable[Fill], day: date) -> DaySummary:
-    """One UTC day's trading from the stored fills (for the daily report)."""
-    p = Portfolio(initial)
-    realized = fees = Decimal(0)
-    n_fills = n_trades = 0
-    for f in sorted(fills, key=lambda f: f.time):
-        r0, f0 = p.realized, p.fees
-        closed = p.apply(f)
-        if utc_day(f.time) == day:
-            realized += p.realized - r0
-            fees += p.fees - f0
-            n_fills += 1
-            n_trades += len(closed)
-    return DaySummary(day, realized, fees, realized - fees, n_fills, n_trades)
+def day_summary(ledger: Ledger, day: date) -> DaySummary:
+    """One UTC day's trading from the ledger (for the daily report)."""
+    start = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)
+    t = ledger.between(start, start + 86_400_000)
+    return DaySummary(day, t.gross, t.fees, t.net, t.fills, t.trades, t.funding, t.charges)

@@ -62,32 +62,35 @@ class EquityReport:
     fees: Decimal
     trades: int
     max_drawdown_pct: float
+    curve_end: float = 0.0  # the curve's last point (its end label): the book's equity now
 
 
 def equity_png(engine: Any) -> EquityReport | None:
-    """The equity chart from the stored fills; None before the first fill (nothing to draw)."""
+    """The equity chart from the ledger (fills, funding and charges at their times), ending on
+    the book's equity now; None before the first entry (nothing to draw)."""
     from trading.charts.equity import render_equity
 
-    fills = engine.live.stored_fills()
-    if not fills:
+    ledger = engine.ledger()
+    if not ledger.entries:
         return None
     settings = engine.settings
     interval = settings.interval_ms
-    first = min(f.time for f in fills)
+    first = min(e.time for e in ledger.entries)
     candles = {}
     for symbol in settings.symbols:
         last = engine.klines(1, symbol)
         count = 1 if not last else (last[-1].open_time - first) // interval + 2
         candles[symbol] = engine.klines(max(1, min(count, EQUITY_MAX_CANDLES)), symbol)
-    curve = equity_curve(settings.paper_balance, fills, candles)
+    snap = engine.trader.snapshot()
+    last_open = max((c[-1].open_time for c in candles.values() if c), default=0)
+    curve = equity_curve(ledger, candles, now=(last_open + interval, {p.symbol: float(p.mark) for p in snap.positions}))
     if not curve.times:
         return None
-    snap = engine.trader.snapshot()
     subtitle = f"{plural(snap.trades, 'trade')} · max DD {num(curve.max_drawdown_pct, '.1f')}%"
     title = f"Equity · {settings.trading_mode} · {', '.join(settings.symbols)}"
     png = render_equity(curve, title=title, subtitle=subtitle)
     return EquityReport(png, snap.balance, snap.equity, snap.realized, snap.fees, snap.trades,
-                        curve.max_drawdown_pct)
+                        curve.max_drawdown_pct, curve.equity[-1])
 
 
 @dataclass(frozen=True)
@@ -105,8 +108,7 @@ def daily_report(engine: Any, day: date) -> DailyReport:
     """The UTC day's trading, stream health and (if there are fills) the equity chart."""
     start = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)
     end = start + 86_400_000
-    fills = engine.live.stored_fills()
-    summary = day_summary(engine.settings.paper_balance, fills, day)
+    summary = day_summary(engine.ledger(), day)
     events = engine.events(100_000)
     snap = engine.trader.snapshot()
     return DailyReport(

@@ -94,7 +94,8 @@ class Liquidated(Event):
 class ExternalFill(Event):
     """A fill on the exchange the bot did not place itself (`what`: stop_loss, take_profit,
     liquidation, adl, outside) or its own whose answer was lost (`own`); `before` is the
-    signed side held before it, `after` the signed quantity after."""
+    signed side held before it, `after` the signed quantity after; `gross` the price PnL of
+    what it closed (the ledger's, a partial close's too)."""
 
     kind: ClassVar[str] = "order_filled"
     mode: str
@@ -104,6 +105,7 @@ class ExternalFill(Event):
     before: int
     after: Decimal
     rules: SymbolFilters | None = None  # how the exchange writes the symbol's numbers
+    gross: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,6 @@
-"""PnL for a period, the latest fills and the wallet: what /pnl, /trades and /balance say.
+"""PnL for a period, the latest fills and the wallet: what /pnl, /trades, /balance,
+/daily…/monthly and /performance say, every one read off the one ledger
+(trading/core/ledger.py) in its vocabulary: gross, fees, funding, other charges, net.
 
 Periods are measured back from the market's latest candle, not from the wall clock: for
 a live bot the two agree, and a replay of history (the demo) still has a "today".
@@ -10,7 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from trading.core.portfolio import ClosedTrade, Fill, Portfolio
+from trading.core.ledger import Ledger
+from trading.core.portfolio import Fill, Portfolio
 
 DAY_MS = 86_400_000
 PERIODS = {"today": 1, "7d": 7, "30d": 30, "all": None}
@@ -18,15 +21,22 @@ PERIODS = {"today": 1, "7d": 7, "30d": 30, "all": None}
 
 @dataclass(frozen=True)
 class PnlSummary:
+    """One period of the ledger and the open positions now."""
+
     period: str
     since_ms: int | None
-    realized: Decimal  # closed trades in the period, net of their fees, funding included
-    gross: Decimal  # the same trades before fees and funding
-    fees: Decimal  # the fees of those trades (the /equity chart's "fees")
-    trades: int
+    realized: Decimal  # net: gross − fees + funding − charges booked in the period (the wallet's change)
+    gross: Decimal  # price PnL of what was closed in the period, partial closes included
+    fees: Decimal  # trading fees paid in the period
+    trades: int  # whole trades closed in the period
     wins: int
     unrealized: Decimal  # the open positions now
-    funding: Decimal = Decimal(0)  # funding of those trades, + received, − paid
+    funding: Decimal = Decimal(0)  # + received, − paid, in the period
+    charges: Decimal = Decimal(0)  # other charges (the clearance fee after a liquidation)
+
+    @property
+    def net(self) -> Decimal:
+        return self.realized
 
     @property
     def win_rate(self) -> float:
@@ -43,26 +53,16 @@ def period_start(period: str, now_ms: int) -> int | None:
     return midnight - (days - 1) * DAY_MS
 
 
-def pnl_summary(period: str, now_ms: int, trades: Sequence[ClosedTrade], unrealized: Decimal) -> PnlSummary:
+def pnl_summary(period: str, now_ms: int, ledger: Ledger, unrealized: Decimal) -> PnlSummary:
     since = period_start(period, now_ms)
-    chosen = [t for t in trades if since is None or t.close_time >= since]
-    return PnlSummary(
-        period=period,
-        since_ms=since,
-        realized=sum((t.pnl for t in chosen), Decimal(0)),
-        gross=sum((t.pnl + t.fees - t.funding for t in chosen), Decimal(0)),
-        fees=sum((t.fees for t in chosen), Decimal(0)),
-        trades=len(chosen),
-        wins=sum(1 for t in chosen if t.pnl > 0),
-        unrealized=unrealized,
-        funding=sum((t.funding for t in chosen), Decimal(0)),
-    )
+    t = ledger.between(since)
+    return PnlSummary(period, since, t.net, t.gross, t.fees, t.trades, t.wins, unrealized, t.funding, t.charges)
 
 
 @dataclass(frozen=True)
 class Wallet:
     mode: str
-    balance: Decimal  # wallet: initial + realized − fees
+    balance: Decimal  # wallet: initial + Σ net of the ledger
     equity: Decimal  # balance + unrealized
     margin_used: Decimal
     available: Decimal
@@ -70,21 +70,27 @@ class Wallet:
     unrealized: Decimal = Decimal(0)
     exchange: Wallet | None = None  # demo/live: what Binance says (futures account)
     other_fees: Decimal = Decimal(0)  # fees paid in BNB (their USDT value): not from the USDT wallet
+    charges: Decimal = Decimal(0)  # other charges booked (the clearance fee after a liquidation)
 
 
 def paper_wallet(portfolio: Portfolio, marks: dict[str, Decimal], leverage: int, mode: str = "paper") -> Wallet:
     """The bot's book as a wallet, titled by the mode it trades in (paper, demo, live)."""
     used = portfolio.used_margin(leverage)
     equity = portfolio.equity(marks)
-    return Wallet(mode, portfolio.balance, equity, used, equity - used, portfolio.funding, equity - portfolio.balance)
+    return Wallet(mode, portfolio.balance, equity, used, equity - used, portfolio.funding, equity - portfolio.balance,
+                  charges=portfolio.charges)
 
 
 def fill_legs(fills: Sequence[Fill]) -> list[str]:
     """What each fill did to its symbol's position, in order: `open`, `add`, `reduce`,
-    `close`, or `reverse` (closed and opened the other side): /trades labels its rows so."""
+    `close`, or `reverse` (closed and opened the other side), or `charge` for a booking
+    without quantity (the clearance fee: an other charge, not a fill): /trades labels its rows so."""
     held: dict[str, Decimal] = {}
     out = []
     for f in fills:
+        if not f.qty:
+            out.append("charge")
+            continue
         before = held.get(f.symbol, Decimal(0))
         after = before + f.signed_qty
         held[f.symbol] = after
@@ -107,14 +113,16 @@ PERIOD_UNITS = {"daily": (7, 90), "weekly": (4, 52), "monthly": (6, 24)}  # defa
 
 @dataclass(frozen=True)
 class PeriodRow:
-    """One UTC day, ISO week (from Monday) or calendar month of closed trades."""
+    """One UTC day, ISO week (from Monday) or calendar month of the ledger."""
 
     start_ms: int
     gross: Decimal
     fees: Decimal
     net: Decimal
-    trades: int
-    start_balance: Decimal  # the wallet at the period's start (initial + net of earlier trades)
+    trades: int  # whole trades closed in it
+    start_balance: Decimal  # the wallet at the period's start (initial + the net booked before)
+    funding: Decimal = Decimal(0)
+    charges: Decimal = Decimal(0)
 
     @property
     def return_pct(self) -> Decimal:
@@ -141,18 +149,15 @@ def _period_starts(unit: str, now_ms: int, n: int) -> list[int]:
     return [int(s.timestamp() * 1000) for s in reversed(starts)]
 
 
-def period_table(unit: str, n: int, now_ms: int, trades: Sequence[ClosedTrade], initial: Decimal) -> list[PeriodRow]:
-    """Closed trades by the UTC period they closed in, newest first; periods without a
-    trade are listed too (with 0), so a quiet day reads as quiet, not as missing."""
+def period_table(unit: str, n: int, now_ms: int, ledger: Ledger) -> list[PeriodRow]:
+    """The ledger by the UTC period each entry was booked in, newest first; periods without
+    an entry are listed too (with 0), so a quiet day reads as quiet, not as missing."""
     starts = _period_starts(unit, now_ms, n)
     ends = starts[1:] + [2**63]
     rows = []
     for start, end in zip(starts, ends, strict=True):
-        chosen = [t for t in trades if start <= t.close_time < end]
-        before = sum((t.pnl for t in trades if t.close_time < start), Decimal(0))
-        fees = sum((t.fees for t in chosen), Decimal(0))
-        net = sum((t.pnl for t in chosen), Decimal(0))
-        rows.append(PeriodRow(start, net + fees, fees, net, len(chosen), initial + before))
+        t = ledger.between(start, end)
+        rows.append(PeriodRow(start, t.gross, t.fees, t.net, t.trades, ledger.wallet_at(start), t.funding, t.charges))
     return rows[::-1]
 
 
@@ -164,14 +169,14 @@ class SymbolPerformance:
     gross: Decimal
     fees: Decimal
     net: Decimal
+    funding: Decimal = Decimal(0)
+    charges: Decimal = Decimal(0)
 
 
-def performance(trades: Sequence[ClosedTrade]) -> list[SymbolPerformance]:
-    """All closed trades per symbol, best net first (freqtrade's /performance)."""
+def performance(ledger: Ledger) -> list[SymbolPerformance]:
+    """The whole ledger per symbol, best net first (freqtrade's /performance)."""
     out = []
-    for symbol in sorted({t.symbol for t in trades}):
-        mine = [t for t in trades if t.symbol == symbol]
-        fees = sum((t.fees for t in mine), Decimal(0))
-        net = sum((t.pnl for t in mine), Decimal(0))
-        out.append(SymbolPerformance(symbol, len(mine), sum(1 for t in mine if t.pnl > 0), net + fees, fees, net))
+    for symbol in ledger.symbols():
+        t = ledger.between(symbol=symbol)
+        out.append(SymbolPerformance(symbol, t.trades, t.wins, t.gross, t.fees, t.net, t.funding, t.charges))
     return sorted(out, key=lambda p: p.net, reverse=True)

@@ -7,6 +7,9 @@ the same price; its fee is split between the two in proportion to quantity.
 
 Floats mirror the position for the hot path (equity marks on every backtest candle); money
 itself is never computed in float.
+
+Every booking also writes its entry in the portfolio's `ledger` (trading/core/ledger.py):
+the one record every money view reads.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+
+from trading.core.ledger import CHARGE, FILL, FUNDING, Entry, Ledger
 
 ZERO = Decimal(0)
 BUY, SELL = "BUY", "SELL"
@@ -55,7 +60,7 @@ class ClosedTrade:
     qty: Decimal  # the largest size the position reached
     entry_price: Decimal  # average entry
     exit_price: Decimal  # average exit
-    fees: Decimal  # entry + exit fees (a liquidation's clearance fee included)
+    fees: Decimal  # entry + exit fees, and the insurance clearance fee after a liquidation
     pnl: Decimal  # realized, net of fees, funding included
     open_time: int
     close_time: int
@@ -101,24 +106,28 @@ class Portfolio:
     initial: Decimal
     positions: dict[str, Position] = field(default_factory=dict)
     realized: Decimal = ZERO  # gross realized PnL, all symbols
-    fees: Decimal = ZERO
+    fees: Decimal = ZERO  # trading fees (USDT value), all symbols
     funding: Decimal = ZERO  # + received, − paid, all symbols
     trades: list[ClosedTrade] = field(default_factory=list)
     fills: int = 0
     balance_f: float = 0.0
+    charges: Decimal = ZERO  # other charges, not fills (the clearance fee after a liquidation)
+    ledger: Ledger = field(init=False)
 
     def __post_init__(self) -> None:
         self.balance_f = float(self.balance)
+        self.ledger = Ledger(self.initial)
 
     # ------------------------------------------------------------- reading
     @property
     def balance(self) -> Decimal:
-        """Wallet: initial + realized − fees + funding (what the exchange calls the wallet balance)."""
-        return self.initial + self.realized - self.fees + self.funding
+        """Wallet: initial + realized − fees + funding − charges (what the exchange calls the
+        wallet balance): initial + Σ net of the ledger."""
+        return self.initial + self.net_pnl
 
     @property
     def net_pnl(self) -> Decimal:
-        return self.realized - self.fees + self.funding
+        return self.realized - self.fees + self.funding - self.charges
 
     def position(self, symbol: str) -> Position:
         pos = self.positions.get(symbol)
@@ -151,29 +160,33 @@ class Portfolio:
     # ------------------------------------------------------------- writing
     def apply(self, fill: Fill) -> list[ClosedTrade]:
         """Book one fill; returns the trades it closed (zero or one). A fill without quantity
-        is a charge with no trade (Binance's insurance clearance fee after a liquidation): a
-        fee, added to the symbol's last closed trade."""
+        is a charge with no trade (Binance's insurance clearance fee after a liquidation): an
+        other charge in the ledger, and a cost of the symbol's last closed trade."""
         if not fill.qty:
-            self.fees += fill.fee
+            self.charges += fill.fee
             for i in range(len(self.trades) - 1, -1, -1):
                 t = self.trades[i]
                 if t.symbol == fill.symbol:
                     self.trades[i] = replace(t, fees=t.fees + fill.fee, pnl=t.pnl - fill.fee)
                     break
             self.balance_f = float(self.balance)
+            pos = self.positions.get(fill.symbol)
+            self.ledger.add(Entry(fill.time, fill.symbol, CHARGE, charges=fill.fee,
+                                  qty=pos.qty if pos else ZERO, entry=pos.entry if pos else ZERO))  # fmt: skip
             return []
         pos = self.position(fill.symbol)
         delta = fill.signed_qty
         closed: list[ClosedTrade] = []
         self.fees += fill.fee
         self.fills += 1
+        gross = ZERO
         if pos.qty == 0 or (pos.qty > 0) == (delta > 0):
             self._increase(pos, delta, fill.price, fill.fee, fill.time)
         else:
             reducing = min(abs(delta), abs(pos.qty))
             rest = abs(delta) - reducing
             close_fee = fill.fee * reducing / abs(delta)
-            pnl = (fill.price - pos.entry) * reducing * pos.side
+            gross = pnl = (fill.price - pos.entry) * reducing * pos.side
             self.realized += pnl
             pos.realized += pnl
             pos.fees += close_fee
@@ -186,6 +199,8 @@ class Portfolio:
                 self._increase(pos, rest if delta > 0 else -rest, fill.price, fill.fee - close_fee, fill.time)
         pos._sync()
         self.balance_f = float(self.balance)
+        self.ledger.add(Entry(fill.time, fill.symbol, FILL, gross=gross, fees=fill.fee, closed=tuple(closed),
+                              qty=pos.qty, entry=pos.entry, fee_asset=fill.fee_asset))  # fmt: skip
         return closed
 
     def _increase(self, pos: Position, delta: Decimal, price: Decimal, fee: Decimal, time: int) -> None:
@@ -208,6 +223,8 @@ class Portfolio:
         if pos is not None and pos.qty:
             pos.funding += amount
         self.balance_f = float(self.balance)
+        self.ledger.add(Entry(ts, symbol, FUNDING, funding=amount,
+                              qty=pos.qty if pos else ZERO, entry=pos.entry if pos else ZERO))  # fmt: skip
 
     def _close(self, pos: Position, time: int, reason: str = "signal") -> ClosedTrade:
         trade = ClosedTrade(

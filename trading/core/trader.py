@@ -541,7 +541,9 @@ class Trader:
                 req = OrderRequest(fill.order_id, fill.symbol, fill.side, "open" if not before else "close", "", 0)
                 self._say(OrderFilled(self.mode, fill, req, tuple(closed), self._rules(fill.symbol)))
             else:
-                self._say(ExternalFill(self.mode, fill, what, tuple(closed), before, pos.qty, self._rules(fill.symbol)))
+                gross = self.portfolio.ledger.entries[-1].gross  # what this fill closed, partly or whole
+                self._say(ExternalFill(self.mode, fill, what, tuple(closed), before, pos.qty, self._rules(fill.symbol),
+                                       gross))  # fmt: skip
             return closed
 
     def book_funding(self, symbol: str, amount: Decimal, ts: int, rate: Decimal | None = None) -> bool:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from trading.core.ledger import Ledger
 from trading.core.pnl import (
     PeriodRow,
     PnlSummary,
@@ -21,7 +22,7 @@ from trading.core.pnl import (
     period_table,
     pnl_summary,
 )
-from trading.core.portfolio import Fill, Portfolio
+from trading.core.portfolio import Fill
 from trading.live.health import Health, db_size, user_stream_state
 
 
@@ -41,14 +42,14 @@ class EngineReports:
     def pnl(self, period: str) -> PnlSummary:
         snap = self.trader.snapshot()
         unrealized = sum((p.unrealized for p in snap.positions), Decimal(0))
-        return pnl_summary(period, self._market_now(), self._closed_trades(), unrealized)
+        return pnl_summary(period, self._market_now(), self.ledger(), unrealized)
 
     def pnl_periods(self, unit: str, n: int) -> list[PeriodRow]:
-        """/daily, /weekly, /monthly: closed trades per UTC period, newest first."""
-        return period_table(unit, n, self._market_now(), self._closed_trades(), self.settings.paper_balance)
+        """/daily, /weekly, /monthly: the ledger per UTC period, newest first."""
+        return period_table(unit, n, self._market_now(), self.ledger())
 
     def performance(self) -> list[SymbolPerformance]:
-        return performance(self._closed_trades())
+        return performance(self.ledger())
 
     def _market_now(self) -> int:
         """The end of the market's latest candle taken in (warm-up included: a replay has its own
@@ -56,9 +57,11 @@ class EngineReports:
         opens = [t for s in self.settings.symbols if (t := self.trader.last_open(s)) is not None]
         return max(opens) + self.settings.interval_ms if opens else int(datetime.now(UTC).timestamp() * 1000)
 
-    def _closed_trades(self) -> list[Any]:
-        funding = self.live.journal.funding()  # paper's own, or the exchange's (user stream)
-        return Portfolio.replay(self.settings.paper_balance, self.live.stored_fills(), funding).trades
+    def ledger(self) -> Ledger:
+        """The one ledger every money view reads: the trader's book's (replayed from the stored
+        fills and funding at start, then every booking), read under its lock."""
+        with self.trader.lock:
+            return self.trader.portfolio.ledger.copy()
 
     def recent_fills(self, n: int) -> list[Fill]:
         return self.live.stored_fills()[-n:]

@@ -1,0 +1,189 @@
+"""Issue 26, one ledger, end to end (the real bot through the local Bot API and the replay
+exchange): every money view says the same gross, fees, funding, other charges and net.
+
+1. paper: /long 0.01 → Confirm → funding paid → /close → Confirm: /pnl, /daily, /weekly,
+   /monthly, /performance, /balance, /equity (curve end and caption) and the daily report
+   agree to the cent, funding its own column everywhere;
+2. --exchange: /long 0.02 → Confirm, /hand sell 0.005, /exchange adl quantity=0.005,
+   /exchange funding: realized (partial closes, the open trade's fee and funding) +
+   unrealized = equity at every step, and the by-hand notice gives the part's PnL;
+3. /exchange liquidate: the clearance fee is an other charge in /pnl and its own row in
+   /trades, never a zero-size fill.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+from sim.demo_exchange import console_commands
+from tests.test_bot_e2e import ADMIN, GROUP, source  # noqa: F401  (fixture)
+from tests.test_exits_e2e import demo_world, next_candle
+from tests.test_orders_e2e import press, proposal_message, started
+from trading.charts.data import utc_day
+
+CENT = Decimal("0.01")
+MONEY = r"([-+]?[\d,]+\.\d\d)"
+
+
+def num(text: str) -> Decimal:
+    return Decimal(text.replace(",", ""))
+
+
+def q(x: Decimal) -> Decimal:
+    return x.quantize(CENT)
+
+
+def realized(text: str) -> dict[str, Decimal]:
+    """The ledger line of /pnl, /equity's caption or the daily report, by word."""
+    m = re.search(r"Realized(?: \(closed trades\))?: (gross .*?) USDT", text)  # (the old label too: the numbers are tested)
+    assert m, text
+    return {k: num(v) for k, v in re.findall(r"(gross|fees|funding|other charges|net) " + MONEY, m.group(1))}
+
+
+def table(text: str) -> tuple[list[str], list[list[str]]]:
+    pre = re.search(r"<pre>(.*?)</pre>", text, re.S) or re.search(r"\n((?:.*\n?)+)", text)
+    lines = [ln for ln in (pre.group(1) if pre else text).splitlines() if ln.strip()]
+    head = next(ln.split() for ln in lines if "gross" in ln)
+    rows = [ln.split() for ln in lines if re.match(r"^(\d{4}-\d\d|[A-Z]{5,})", ln)]
+    return head, rows
+
+
+def column_sums(text: str) -> dict[str, Decimal]:
+    head, rows = table(text)
+    head = [h for h in head if h not in ("from", "%")]  # "week from", "return %": one column each
+    assert all(len(r) == len(head) for r in rows), (head, rows)
+    return {name: sum((num(r[i]) for r in rows), Decimal(0))
+            for i, name in enumerate(head) if name in ("gross", "fees", "funding", "charges", "net")}
+
+
+def test_paper_long_funding_close_every_view_the_same_numbers(source, tmp_path):  # noqa: F811
+    w = started(source, tmp_path)
+    try:
+        mark = w.api.mark()
+        w.say("/long 0.01")
+        assert press(w, ADMIN, proposal_message(w, mark, 1), 0).startswith("filled")
+        seen = w.engine.stream.feed.sink  # let the market pass a funding time (8 h = 32 candles) with the long open
+        w.ex.resume()
+        assert w.ex.wait_for_index(w.ex.current_index + 34, timeout=20)
+        w.ex.pause()
+        assert seen.wait(w.source[w.ex.current_index - 1].open_time)
+        assert w.engine.trader.portfolio.funding != 0, "no funding was booked"
+        mark = w.api.mark()
+        w.say("/close")
+        assert press(w, ADMIN, proposal_message(w, mark, 2), 0).startswith("filled")
+
+        p = w.engine.trader.portfolio
+        want = {"gross": q(p.realized), "fees": q(p.fees), "funding": q(p.funding), "net": q(p.net_pnl)}
+        assert p.funding < 0 and p.balance == w.engine.settings.paper_balance + p.net_pnl
+
+        pnl = w.reply("/pnl all", "PnL · all")["text"]
+        assert realized(pnl) == want, pnl
+        assert "Trades closed: 1" in pnl
+        for cmd, title in (("/daily 3", "Daily PnL"), ("/weekly 2", "Weekly PnL"), ("/monthly 2", "Monthly PnL")):
+            body = w.reply(cmd, title)["text"]
+            assert column_sums(body) == want, (cmd, body)
+            assert re.search(r"gross\s+fees\s+funding\s+net\s+trades", body), body
+        perf = w.reply("/performance", "Performance")["text"]
+        assert column_sums(perf) == want, perf
+        balance = w.reply("/balance", "Balance")["text"]
+        wallet = num(re.search(r"Wallet: " + MONEY, balance).group(1))
+        assert wallet == q(w.engine.settings.paper_balance + p.net_pnl), balance
+
+        # /equity: the curve's end is the caption's equity, funding included; the caption is /pnl all's line
+        report = w.engine.equity_chart()
+        assert report is not None and q(Decimal(report.curve_end)) == q(report.equity) == wallet
+        mark = w.say("/equity")
+        sent = w.api.wait_for(lambda c: c.method == "sendPhoto", start=mark, timeout=15)
+        assert sent is not None
+        caption = sent.params["caption"]
+        assert f"Balance {wallet:,} USDT · equity {wallet:,} USDT" in caption, caption
+        assert realized(caption) == want, caption
+        # the daily report of the day the trade closed on: the same words
+        day = utc_day(w.engine.live.stored_fills()[-1].time)
+        from bot.chart_commands import report_caption
+
+        days = {utc_day(e.time) for e in w.engine.ledger().entries}
+        parts = [realized(report_caption("paper", w.engine.daily_report(d))) for d in sorted(days)]
+        for word in want:
+            assert sum((x.get(word, Decimal(0)) for x in parts), Decimal(0)) == want[word], (word, parts)
+        assert day in days
+    finally:
+        w.close()
+
+
+def test_exchange_partial_reduce_adl_funding_realized_plus_unrealized_is_equity(source, tmp_path):  # noqa: F811
+    w = demo_world(source, tmp_path, STRATEGY="none", MAX_POSITION_NOTIONAL="5000")
+    hand, exchange = console_commands(w.ex)["/hand"], console_commands(w.ex)["/exchange"]
+    start = w.engine.settings.paper_balance
+
+    def whole(step: str) -> dict[str, Decimal]:
+        pnl = w.reply("/pnl all", "PnL · all")["text"]
+        line = realized(pnl)
+        unreal = num(re.search(r"Unrealized \(open position\): " + MONEY, pnl).group(1))
+        balance = w.reply("/balance", "Balance")["text"]
+        wallet = num(re.search(r"Wallet: " + MONEY, balance).group(1))
+        equity = num(re.search(r"Equity: " + MONEY, balance).group(1))
+        assert q(start + line["net"]) == wallet, (step, pnl, balance)
+        assert abs(start + line["net"] + unreal - equity) <= CENT, (step, pnl, balance)  # each rounded to the cent
+        terms = line["gross"] - line["fees"] + line.get("funding", 0) - line.get("other charges", 0)
+        assert abs(terms - line["net"]) <= 2 * CENT, (step, line)  # four amounts, each rounded to the cent
+        return line
+
+    try:
+        assert w.engine.user_stream.wait_until(lambda u: u.connected, timeout=10)
+        mark = w.api.mark()
+        w.say("/long 0.02")
+        assert press(w, ADMIN, proposal_message(w, mark, 1), 0).startswith("filled")
+        next_candle(w)
+        opened = whole("opened")
+        assert opened["fees"] > 0 and opened["net"] < 0  # the open trade's fee is booked now, not at its close
+
+        mark = w.api.mark()
+        assert "SELL 0.005 BTCUSDT filled" in hand("sell 0.005")
+        msg = w.api.wait_for_text(GROUP, "closed outside the bot", start=mark, timeout=10)
+        assert msg is not None and "now long 0.015" in msg["text"], msg
+        part = re.search(r"part closed: gross " + MONEY + r" USDT, net of its fee " + MONEY + " USDT", msg["text"])
+        assert part, msg["text"]
+        after_hand = whole("by hand")
+        assert after_hand["gross"] == num(part.group(1)) and after_hand["gross"] != 0
+
+        mark = w.api.mark()
+        exchange("adl quantity=0.005")
+        assert w.api.wait_for_text(GROUP, "auto-deleveraged (ADL)", start=mark, timeout=10)
+        mark = w.api.mark()
+        exchange("funding rate=0.001")
+        assert w.api.wait_for_text(GROUP, "funding BTCUSDT: paid", start=mark, timeout=10)
+        funded = whole("adl and funding")
+        assert funded["funding"] < 0 and funded["gross"] != after_hand["gross"]
+
+        report = w.engine.equity_chart()  # the curve ends on the book's equity: funding and fees included
+        assert report is not None and abs(Decimal(report.curve_end) - report.equity) < CENT, report
+
+    finally:
+        w.close()
+
+
+def test_exchange_liquidation_the_clearance_fee_is_an_other_charge_not_a_zero_fill(source, tmp_path):  # noqa: F811
+    w = demo_world(source, tmp_path, STRATEGY="none")
+    exchange = console_commands(w.ex)["/exchange"]
+    try:
+        assert w.engine.user_stream.wait_until(lambda u: u.connected, timeout=10)
+        mark = w.api.mark()
+        w.say("/long 0.01")
+        assert press(w, ADMIN, proposal_message(w, mark, 1), 0).startswith("filled")
+        mark = w.api.mark()
+        assert "liquidate" in exchange("liquidate")
+        notice = w.api.wait_for_text(GROUP, "insurance clearance fee", start=mark, timeout=10)
+        assert notice is not None
+        fee = num(re.search(r"clearance fee after the liquidation: " + MONEY, notice["text"]).group(1))
+        pnl = w.reply("/pnl all", "PnL · all")["text"]
+        line = realized(pnl)
+        assert line.get("other charges") == fee, pnl  # not folded into the trading fees
+        assert line["fees"] < fee, pnl
+        trades = w.reply("/trades", "Last")["text"]
+        assert " 0.000 BTCUSDT" not in trades and "@ 0.0 " not in trades, trades  # no zero-size fill
+        assert re.search(rf"charge\s+BTCUSDT clearance fee {fee} USDT", trades), trades
+        assert "Last 2 fills and 1 charge" in trades, trades
+    finally:
+        w.close()

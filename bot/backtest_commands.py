@@ -165,9 +165,10 @@ async def backtest(ctx: Ctx) -> None:
                                                cmp.key)]])
     ctx.outcome = ("ran" + (f" strategy={cmp.strategy}" if cmp.strategy else "")
                    + (" " + " ".join(f"{k}={v}" for k, v in cmp.changes.items()) if cmp.changes else ""))
-    # The chart says what it shows in the table's own words: the same window, the same net PnL.
+    # The chart says what it shows in the table's own words: the same window, the same net PnL and equity.
+    from trading.live.whatif import end_words
+
     shown = cmp.candidate or cmp.current
-    net = dict(shown.stats.rows())["net PnL"]
     column = "given" if cmp.candidate else "current"
     if cmp.check:  # a result the live bot would never trade: said in the picture's own words
         caption = f"Equity of {cmp.strategy}: it fails the look-ahead/window check, the live bot refuses it."
@@ -175,7 +176,7 @@ async def backtest(ctx: Ctx) -> None:
         caption = f"Equity of {cmp.strategy}; trade it with /strategy {cmp.strategy} (admins)."
     else:
         caption = "Equity with the " + column + " parameters."
-    caption += f"\n{period} · net PnL {net} (the table's {column} column)"
+    caption += f"\n{period} · {end_words(shown)}, the chart's last point (the table's {column} column)"
     caption += "".join(f"\n{note}" for note in cmp.notes)
     await ctx.reply_photo(cmp.png, escape(caption), markup)
 

@@ -187,3 +187,50 @@ def test_exchange_liquidation_the_clearance_fee_is_an_other_charge_not_a_zero_fi
         assert "Last 2 fills and 1 charge" in trades, trades
     finally:
         w.close()
+
+
+def test_backtest_table_chart_and_caption_say_the_same_end_and_window(source, tmp_path):  # noqa: F811
+    """/backtest: the table's net + unrealized is its end equity, the chart ends on it and
+    starts at the window's first traded candle, its day bars add up to the net."""
+    from datetime import UTC, datetime
+
+    from tests.test_backtest_e2e import photo_after
+    from tests.test_bot_e2e import World
+    from trading.live.whatif import equity_curve
+
+    w = World(source, tmp_path)
+    try:
+        w.ex.pause()  # the market holds still: the run below sees the same last two days
+        mark = w.say("/backtest 2")
+        photo = photo_after(w, mark)
+        table = next(c.params["text"] for c in reversed(w.api.calls[mark:])
+                     if c.method in ("sendMessage", "editMessageText") and "<pre>" in c.params.get("text", ""))
+        cell = {k: num(re.search(rf"^{k} USDT\s+(\S+)", table, re.M)[1]) for k in ("net PnL", "unrealized", "equity")}
+        start = w.engine.settings.paper_balance
+        assert abs(start + cell["net PnL"] + cell["unrealized"] - cell["equity"]) <= CENT, table
+        assert f"equity {cell['equity']:,} USDT" in photo["caption"], (table, photo["caption"])
+        # the chart's own numbers: the same run again over the stored candles (the chat's code path)
+        cmp = w.engine.backtest(2, {}, lambda _: None)
+        curve = equity_curve(cmp.current, float(start))
+        assert f"{curve.equity[-1]:,.2f}" == f"{cell['equity']:,}", (curve.equity[-1], table)
+        assert curve.times[0] == datetime.fromtimestamp(cmp.period.first_ms / 1000, tz=UTC), (curve.times[0], cmp.period)
+        assert curve.equity[0] == float(start)
+        assert abs(sum(curve.daily.values()) - float(cmp.current.stats.net_pnl)) < 1e-6
+        assert q(cmp.current.stats.net_pnl) == cell["net PnL"]
+    finally:
+        w.close()
+
+
+def test_backtest_cli_report_net_unrealized_equity(capsys):
+    """The CLI report in the same words: net = final balance − balance, + unrealized = equity."""
+    from tests.conftest import PERP_15M, shared_file
+    from trading.backtest.__main__ import main as cli
+
+    path = shared_file(PERP_15M)
+    assert cli(["--csv", str(path), "--start", "2025-03-10 00:00", "--end", "2025-03-12 00:00", "--env-file", "/dev/null"]) == 0
+    text = capsys.readouterr().out
+    row = {k: num(re.search(rf"^  {k} +([-+]?[\d,]+\.\d\d) USDT", text, re.M)[1])
+           for k in ("gross", "fees", "funding", "net PnL", "unrealized", "equity", "final balance")}
+    assert row["final balance"] == 10_000 + row["net PnL"], text
+    assert abs(row["gross"] - row["fees"] + row["funding"] - row["net PnL"]) <= 2 * CENT, text
+    assert abs(10_000 + row["net PnL"] + row["unrealized"] - row["equity"]) <= CENT, text

@@ -116,6 +116,7 @@ def run_backtest(
     if o.exit_at_end and len(candles) > warm:
         trader.exit_at_end(symbol, candles[-1])
         rec.equity[-1] = portfolio.balance_f
+    booked = portfolio.ledger.between()  # the run's ledger: what /pnl would say of it
     stats = compute_stats(
         trades=portfolio.trades,
         equity=rec.equity,
@@ -123,8 +124,10 @@ def run_backtest(
         exposed=rec.exposed,
         balance=o.balance,
         final_balance=portfolio.balance,
-        fees=portfolio.fees,
-        funding=portfolio.funding,
+        fees=booked.fees,
+        funding=booked.funding,
+        gross=booked.gross,
+        charges=booked.charges,
         notional=Decimal(repr(float(trader.values.get("stake_usdt", 0)))) * int(trader.values.get("leverage", 1)),
     )
     return BacktestResult(trader, list(portfolio.trades), rec.times, rec.equity, rec.closes, stats)

@@ -1,5 +1,7 @@
-"""What a trader reads off a backtest: trades, win rate, net PnL, fees, drawdown, exposure,
-and buy-and-hold over the same candles for comparison."""
+"""What a trader reads off a backtest: trades, win rate, the ledger's gross, fees, funding
+and net (trading/core/ledger.py: the same words as /pnl), the open position's unrealized PnL
+and the end equity (the equity chart's last point), drawdown, exposure, and buy-and-hold
+over the same candles for comparison."""
 
 from __future__ import annotations
 
@@ -28,10 +30,10 @@ class Stats:
     candles: int
     trades: int
     wins: int
-    net_pnl: Decimal  # closed trades, net of fees, funding included
+    net_pnl: Decimal  # the ledger's net: gross − fees + funding − charges booked (the wallet's change)
     fees: Decimal
-    final_balance: Decimal
-    open_pnl: float  # the position still open at the end, marked at the last close
+    final_balance: Decimal  # the wallet at the end: the balance + net
+    open_pnl: float  # unrealized: the position still open at the end, marked at the last close
     max_drawdown: float  # USDT, peak to trough of mark-to-market equity
     max_drawdown_pct: float
     exposure_pct: float
@@ -40,10 +42,17 @@ class Stats:
     return_pct: float
     funding: Decimal = Decimal(0)  # all funding booked, + received, − paid (open position's too)
     liquidations: int = 0
+    gross: Decimal = Decimal(0)  # price PnL of what was closed
+    charges: Decimal = Decimal(0)  # other charges (none on paper: its clearance fee is the liquidation's fee)
 
     @property
     def win_rate(self) -> float:
         return 100.0 * self.wins / self.trades if self.trades else 0.0
+
+    @property
+    def end_equity(self) -> float:
+        """The final balance plus the open position at the last close: the equity chart's last point."""
+        return float(self.final_balance) + self.open_pnl
 
     def rows(self) -> list[tuple[str, str]]:
         win = f"{num(self.win_rate, '.1f')} % ({self.wins:,} won)" if self.trades else "— (no closed trade)"
@@ -51,11 +60,15 @@ class Stats:
             ("candles traded", f"{self.candles:,}"),
             ("trades", f"{self.trades:,}"),
             ("win rate", win),
-            ("net PnL", f"{num(self.net_pnl.quantize(CENT), '+,')} USDT ({num(self.return_pct, '+.2f')} %)"),
+            ("gross", f"{num(self.gross.quantize(CENT), '+,')} USDT (price PnL of what was closed)"),
             ("fees", f"{num(self.fees.quantize(CENT), ',')} USDT"),
             ("funding", f"{num(self.funding.quantize(CENT), '+,')} USDT (+ received, − paid)"),
+            *([("other charges", f"{num(self.charges.quantize(CENT), ',')} USDT")] if self.charges else []),
+            ("net PnL", f"{num(self.net_pnl.quantize(CENT), '+,')} USDT ({num(self.return_pct, '+.2f')} %; "
+                        "gross − fees + funding, the wallet's change)"),
+            ("unrealized", f"{num(self.open_pnl, '+,.2f')} USDT (the open position at the last close)"),
+            ("equity", f"{num(self.end_equity, ',.2f')} USDT (balance + net + unrealized: the chart's end)"),
             ("liquidations", f"{self.liquidations:,}"),
-            ("open position PnL", f"{num(self.open_pnl, '+,.2f')} USDT"),
             ("final balance", f"{num(self.final_balance.quantize(CENT), ',')} USDT"),
             ("max drawdown", f"{num(self.max_drawdown, ',.2f')} USDT ({num(self.max_drawdown_pct, '.2f')} %)"),
             ("exposure", f"{num(self.exposure_pct, '.1f')} % of candles"),
@@ -75,7 +88,11 @@ def compute_stats(
     fees: Decimal,
     notional: Decimal,
     funding: Decimal = Decimal(0),
+    gross: Decimal | None = None,
+    charges: Decimal = Decimal(0),
 ) -> Stats:
+    """`gross`, `fees`, `funding`, `charges`: the run's ledger totals; net is what they left in
+    the wallet (final − balance), the open trade's fees and funding included."""
     peak, dd, dd_pct = float("-inf"), 0.0, 0.0
     for e in equity:
         if e > peak:
@@ -84,7 +101,7 @@ def compute_stats(
         if drop > dd:
             dd, dd_pct = drop, 100.0 * drop / peak if peak > 0 else 0.0
     n = len(equity)
-    net = sum((t.pnl for t in trades), Decimal(0))
+    net = final_balance - balance
     bh = (closes[-1] / closes[0] - 1.0) if n and closes[0] else 0.0
     open_pnl = (equity[-1] - float(final_balance)) if n else 0.0
     return Stats(
@@ -103,4 +120,6 @@ def compute_stats(
         return_pct=float(100 * net / balance) if balance else 0.0,
         funding=funding,
         liquidations=sum(1 for t in trades if t.exit_reason == "liquidation"),
+        gross=net + fees - funding + charges if gross is None else gross,
+        charges=charges,
     )

@@ -19,7 +19,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from storage.funding import FundingStore
@@ -200,7 +200,7 @@ class WhatIf:
             equity_curve(shown, float(self.settings.paper_balance)),
             title=f"Backtest · {candles[0].symbol} {candles[0].interval} · {period.title}",
             subtitle=(f"{other}" if other else ("the given parameters" if given else "the current parameters"))
-            + f" · net PnL {dict(shown.stats.rows())['net PnL']}",  # the text's own words and number
+            + f" · {end_words(shown)}",  # the table's own words and numbers
         )
         return Comparison(days, candles[0].symbol, candles[0].interval, ran, given,
                           {k: str(v) for k, v in changes.items()}, key, png, period, other, check, notes)
@@ -357,23 +357,27 @@ def _cells(grid: Grid, schema: Schema, base: Values) -> list[Values]:
 
 
 def equity_curve(result: BacktestResult, initial: float) -> EquityCurve:
-    """The backtest's marks as the /equity chart draws them (times: candle close, UTC)."""
-    from trading.charts.data import EquityCurve
+    """The backtest's marks as the /equity chart draws them: from the traded window's first
+    open (the start, before anything was booked) to its last close, ending on the table's
+    equity; the day bars are the run's ledger net per UTC day (they add up to its net PnL)."""
+    from trading.charts.data import EquityCurve, daily_net
 
     step = result.times[1] - result.times[0] if len(result.times) > 1 else 0
     times = [datetime.fromtimestamp((t + step) / 1000, tz=UTC) for t in result.times]
+    equity = list(result.equity)
+    if result.times:  # the window the text names starts at the first traded candle's open
+        times.insert(0, datetime.fromtimestamp(result.times[0] / 1000, tz=UTC))
+        equity.insert(0, initial)
     peak, run = [], float("-inf")
-    for e in result.equity:
+    for e in equity:
         run = max(run, e)
         peak.append(run)
-    daily: dict[date, float] = {}
-    for tr in result.trades:
-        day = (datetime.fromtimestamp(tr.close_time / 1000, tz=UTC)).date()
-        daily[day] = daily.get(day, 0.0) + float(tr.pnl)
-    return EquityCurve(times=times, equity=list(result.equity), peak=peak, daily=daily, initial=initial)
+    daily = daily_net(result.trader.portfolio.ledger)
+    return EquityCurve(times=times, equity=equity, peak=peak, daily=daily, initial=initial)
 
 
-UNITS = {"net PnL": " USDT", "fees": " USDT", "funding": " USDT", "max drawdown": " USDT"}
+UNITS = {"gross": " USDT", "net PnL": " USDT", "fees": " USDT", "funding": " USDT", "unrealized": " USDT",
+         "equity": " USDT", "max drawdown": " USDT"}
 
 
 def stats_table(cmp: Comparison) -> str:
@@ -387,13 +391,21 @@ def stats_table(cmp: Comparison) -> str:
     for name in cmp.changes:
         rows.append((name, *(fmt_value(r.trader.values[name]) if name in r.trader.values else "—"  # type: ignore[union-attr]
                              for _, r in cols)))
-    for label in ("trades", "win rate", "net PnL", "fees", "funding", "liquidations", "max drawdown",
-                  "exposure", "buy and hold"):
+    for label in ("trades", "win rate", "gross", "fees", "funding", "net PnL", "unrealized", "equity",
+                  "liquidations", "max drawdown", "exposure", "buy and hold"):
         shown = label + UNITS.get(label, "")  # the values are trimmed to fit a phone: the unit goes here
         rows.append((shown, *(_short(dict(r.stats.rows())[label]) for _, r in cols)))  # type: ignore[union-attr]
     w = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join([r[0].ljust(w[0])] + [r[i].rjust(w[i]) for i in range(1, len(r))]).rstrip()
                      for r in rows)
+
+
+def end_words(result: BacktestResult) -> str:
+    """The table's net, unrealized and equity, as the chart and its caption say them: the
+    chart's last point is that equity."""
+    rows = dict(result.stats.rows())
+    return (f"net PnL {_short(rows['net PnL'])} USDT · unrealized {_short(rows['unrealized'])} USDT · "
+            f"equity {_short(rows['equity'])} USDT")
 
 
 def _utc(ms: int) -> str:

@@ -217,7 +217,7 @@ def _funding_rates(candles: Sequence[Candle], funding: FundingRate) -> list[tupl
 
 def _stats(raw: fast.Raw, m: fast.Market, balance: Decimal, v: Values) -> Stats:
     scale = Decimal(1).scaleb(-m.M)
-    net = Decimal(raw.net_u) * scale
+    net = Decimal(raw.final_u - m.balance_u) * scale  # the ledger's net: the wallet's change (compute_stats')
     closes = m.close_f[m.warm :]
     n = len(closes)
     bh = (float(closes[-1]) / float(closes[0]) - 1.0) if n and closes[0] else 0.0
@@ -229,6 +229,7 @@ def _stats(raw: fast.Raw, m: fast.Market, balance: Decimal, v: Values) -> Stats:
         exposure_pct=100.0 * raw.exposed / n if n else 0.0, buy_hold_pct=100.0 * bh,
         buy_hold_usdt=float(notional) * bh, return_pct=float(100 * net / balance) if balance else 0.0,
         funding=Decimal(raw.funding_u) * scale,
+        gross=net + Decimal(raw.fees_u) * scale - Decimal(raw.funding_u) * scale,  # no other charges on paper
     )
 
 

@@ -224,3 +224,40 @@ def test_a_clearance_fee_is_an_other_charge_and_a_partial_close_is_realized_when
     assert (t.gross, t.fees, t.charges, t.trades) == (D(-115), D("1.95"), D("6.03"), 1)
     assert t.net == p.balance - 10_000 == p.trades[0].pnl  # the one whole trade carries every cost
     assert (p.fees, p.charges) == (D("1.95"), D("6.03"))
+
+
+def test_a_backtest_reports_its_ledger_and_its_chart_ends_on_the_equity() -> None:
+    """/backtest and the CLI: the stats are the run's ledger (gross, fees, funding, net = the
+    wallet's change), the end equity is balance + net + unrealized, and the chart (from the
+    first traded open, with the start) ends on it, its day bars adding up to the net."""
+    from trading.backtest import BacktestOptions, run_backtest
+    from trading.core.futures import FundingRates
+    from trading.core.futures_model import FuturesModel
+    from trading.live.whatif import equity_curve as backtest_curve
+
+    seen = {"liquidation": 0, "open at the end": 0}
+    for seed in range(5):
+        rng = random.Random(seed)
+        price, candles = 60_000.0, []
+        for i in range(500):
+            o, price = price, price * (1 + rng.uniform(-0.006, 0.006))
+            t = T0 + i * IV
+            candles.append(Candle("BTCUSDT", "15m", t, t + IV - 1, o, max(o, price) * 1.001, min(o, price) * 0.999,
+                                  price, 1.0))  # fmt: skip
+        values = {"fast": rng.randint(2, 6), "slow": rng.randint(8, 20), "stake_usdt": 100,
+                  "leverage": rng.choice((5, 50, 125))}  # fmt: skip
+        model = FuturesModel(fee_rate=D("0.0005"), funding=FundingRates({}, D(rng.choice(("0.0001", "-0.0003")))))
+        r = run_backtest(candles, BacktestOptions(values=values, warmup=30, model=model))
+        s, t = r.stats, r.trader.portfolio.ledger.between()
+        why = f"seed {seed}"
+        assert (s.gross, s.fees, s.funding, s.charges, s.trades, s.wins) == (
+            t.gross, t.fees, t.funding, t.charges, t.trades, t.wins), why
+        assert s.net_pnl == t.net == s.final_balance - D(10_000), why
+        assert abs(s.end_equity - r.equity[-1]) < 1e-6, why
+        curve = backtest_curve(r, 10_000.0)
+        assert curve.equity[0] == 10_000.0 and curve.equity[-1] == r.equity[-1], why
+        assert curve.times[0].timestamp() * 1000 == r.times[0], why  # the first traded candle's open
+        assert abs(sum(curve.daily.values()) - float(s.net_pnl)) < 1e-6, why
+        seen["liquidation"] += s.liquidations
+        seen["open at the end"] += bool(s.open_pnl)
+    assert all(seen.values()), seen  # the cases the issue met: an open position at the end, a liquidation

@@ -115,7 +115,7 @@ def _(e: Liquidated) -> str:
     pnl = f" · PnL {e.closed[-1].pnl.quantize(CENT):+} USDT" if e.closed else ""
     return (f"{e.mode} {fill.symbol} {e.side} liquidated at {f.fmt_price(fill.price)} "
             f"({utc_minute(fill.time)} UTC): margin {e.margin.quantize(CENT)} USDT lost, "
-            f"clearance fee {fill.fee.quantize(CENT)} USDT{pnl}")  # fmt: skip
+            f"clearance fee {e.clearance.quantize(CENT)} USDT{pnl}")  # fmt: skip
 
 
 @text.register

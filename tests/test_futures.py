@@ -74,6 +74,9 @@ def test_liquidation_at_binances_price_loses_the_margin_and_its_fees(side, stake
     assert (trade.exit_reason, trade.exit_price, trade.qty) == ("liquidation", lp, qty)
     gross = (lp - D(100_000)) * qty * side
     assert trade.fees == entry_fee + (margin + gross)  # the rest of the margin is the clearance fee
+    # issue 26: in the run's words the clearance fee is an other charge, not a trading fee
+    assert (r.stats.fees, r.stats.charges) == (entry_fee, margin + gross)
+    assert [e.kind for e in r.trader.portfolio.ledger.entries if e.closed or e.charges][-2:] == ["fill", "charge"]
     assert trade.pnl == -(margin + entry_fee)
     assert r.trader.portfolio.balance == D(10_000) - margin - entry_fee
     assert r.stats.liquidations == 1

@@ -235,7 +235,7 @@ def test_a_backtest_reports_its_ledger_and_its_chart_ends_on_the_equity() -> Non
     from trading.core.futures_model import FuturesModel
     from trading.live.whatif import equity_curve as backtest_curve
 
-    seen = {"liquidation": 0, "open at the end": 0}
+    seen = {"liquidation": 0, "open at the end": 0, "clearance fee charged": 0}
     for seed in range(5):
         rng = random.Random(seed)
         price, candles = 60_000.0, []
@@ -259,5 +259,7 @@ def test_a_backtest_reports_its_ledger_and_its_chart_ends_on_the_equity() -> Non
         assert curve.times[0].timestamp() * 1000 == r.times[0], why  # the first traded candle's open
         assert abs(sum(curve.daily.values()) - float(s.net_pnl)) < 1e-6, why
         seen["liquidation"] += s.liquidations
+        seen["clearance fee charged"] += s.charges > 0
+        assert not s.charges or s.liquidations, why  # a charge only after a liquidation
         seen["open at the end"] += bool(s.open_pnl)
     assert all(seen.values()), seen  # the cases the issue met: an open position at the end, a liquidation

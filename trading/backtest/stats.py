@@ -43,7 +43,7 @@ class Stats:
     funding: Decimal = Decimal(0)  # all funding booked, + received, − paid (open position's too)
     liquidations: int = 0
     gross: Decimal = Decimal(0)  # price PnL of what was closed
-    charges: Decimal = Decimal(0)  # other charges (none on paper: its clearance fee is the liquidation's fee)
+    charges: Decimal = Decimal(0)  # other charges: the clearance fees of liquidations
 
     @property
     def win_rate(self) -> float:

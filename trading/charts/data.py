@@ -106,7 +106,7 @@ def fill_markers(fills: Iterable[Fill], candles: Sequence[Candle], symbol: str) 
     return [
         Marker(where[f.time], f.time, f.side, float(f.price), float(f.qty))
         for f in fills
-        if f.symbol == symbol and f.time in where
+        if f.symbol == symbol and f.time in where and f.qty  # a charge (no quantity) is not a fill
     ]
 
 

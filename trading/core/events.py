@@ -79,7 +79,8 @@ class OrderRefusedEvent(Event):
 
 @dataclass(frozen=True)
 class Liquidated(Event):
-    """Paper: the position reached its isolated liquidation price."""
+    """Paper: the position reached its isolated liquidation price; what remained of the margin
+    is the insurance clearance fee (`clearance`, an other charge)."""
 
     kind: ClassVar[str] = "order_filled"
     mode: str
@@ -88,6 +89,7 @@ class Liquidated(Event):
     margin: Decimal
     closed: tuple[ClosedTrade, ...]
     rules: SymbolFilters | None = None  # how the exchange writes the symbol's numbers
+    clearance: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -362,7 +363,7 @@ class Trader:
             return []
         long = pos.qty > 0
         if self.margin is not None and self.margin.first(book, c, long):
-            return [self._liquidate(book, c)]
+            return self._liquidate(book, c)
         hit = self.levels.touched(book, c, long)
         if hit is None:
             return []
@@ -375,14 +376,23 @@ class Trader:
         fill = self._execute(book, req, price, c.open_time)
         return [fill] if fill is not None else []
 
-    def _liquidate(self, book: Book, c: Candle) -> Fill:
+    def _liquidate(self, book: Book, c: Candle) -> list[Fill]:
+        """The liquidation fill (no trading fee) and, as on Binance, what remains of the margin
+        as the insurance clearance fee: an other charge (a fill without quantity), not a fee."""
         assert self.margin is not None
-        fill = self.margin.liquidation(book, c)
+        liq = self.margin.liquidation(book, c)
+        fill, clearance = replace(liq, fee=Decimal(0)), liq.fee
         side, margin = self.portfolio.positions[book.symbol].side_name, book.margin
         closed = self.portfolio.apply(fill)
+        fills = [fill]
+        if clearance:
+            fills.append(Fill(f"liquidation-{fill.symbol}-{c.open_time}", fill.symbol, fill.side, Decimal(0), Decimal(0),
+                              clearance, c.open_time, "liquidation"))  # fmt: skip
+            self.portfolio.apply(fills[-1])  # a cost of the trade it ends, too
+            closed = self.portfolio.trades[-1:]
         book.flat()
-        self._say(Liquidated(self.mode, fill, side, margin, tuple(closed), self._rules(fill.symbol)))
-        return fill
+        self._say(Liquidated(self.mode, fill, side, margin, tuple(closed), self._rules(fill.symbol), clearance))
+        return fills
 
     def _fund(self, book: Book, candle: Candle) -> list[Funded]:
         return self.margin.fund(book, candle) if self.margin is not None else []

@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test test-slow test-all demo replay bench lint lock clean
+.PHONY: install test test-slow test-all demo replay bench lint docs lock clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -c 'import venv, ensurepip' 2>/dev/null || \
@@ -15,6 +15,13 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The documentation site's tools (mkdocs, the Material theme) are the `docs` extra: only
+# `make docs` installs them; the product never imports them.
+DOCS_STAMP := $(VENV)/.installed-docs
+$(DOCS_STAMP): pyproject.toml $(STAMP)
+	$(PY) -m pip install -q -e '.[docs]'
+	touch $(DOCS_STAMP)
 
 # test: the fast default (everything but the multi-second end-to-end runs marked `slow`);
 # test-slow: those; test-all: both in one run. CI (.ci/run) runs test, then test-slow.
@@ -41,6 +48,11 @@ bench: $(STAMP)
 	$(PY) bench/flood.py
 	$(PY) bench/strategy.py
 
+# docs: the site from docs/ (mkdocs.yml) into site/; --strict fails on a broken link or anchor,
+# a page missing from the nav or a missing image. CI runs it.
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
@@ -56,4 +68,4 @@ lock:
 	rm -rf .lock-venv build *.egg-info
 
 clean:
-	rm -rf $(VENV) demo .pytest_cache
+	rm -rf $(VENV) demo .pytest_cache site

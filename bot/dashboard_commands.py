@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 OFF = (
     "The dashboard is off. To turn it on, set WEBAPP_URL to the bot's public https address "
     "(and WEBAPP_PORT to where it listens, if not the platform's PORT), set the same address as "
-    "the bot's Mini App in @BotFather, and restart the bot (README \"The dashboard\")."
+    "the bot's Mini App in @BotFather, and restart the bot (docs/dashboard.md)."
 )
 
 

@@ -63,7 +63,7 @@ async def _show(ctx: Ctx) -> None:
     if ":" in current and not any(spec(name) == current for name, _ in shown):
         lines.append(f"• ✓ <code>{escape(current)}</code>: a plugin (STRATEGY)")
     lines.append(f"• <code>file.py:ClassName</code>: your own, a file in STRATEGY_DIR ({escape(folder)}); "
-                 "README, \"Write your own strategy\"")
+                 "docs/strategies.md, \"Write your own strategy\"")
     lines.append("Switch (admins): /strategy NAME [name=value …], from the next closed candle; "
                  "/backtest strategy=NAME first.")
     await ctx.reply("\n".join(lines))

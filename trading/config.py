@@ -1,7 +1,8 @@
 """Settings from the environment and `.env`: the bot's public configuration contract.
 
-Every variable name here is documented in the README and `.env.example`; renaming one
-breaks users' deployments, so treat them as an API. Validation happens once at start and
+Every variable name here is documented in docs/configuration.md (tests/test_docs.py holds the
+page to what load_settings reads) and `.env.example`; renaming one breaks users' deployments,
+so treat them as an API. Validation happens once at start and
 a bad value raises `ConfigError` whose message is one line naming the variable.
 
 It is over 400 lines because it is the one place where every setting is read and validated:

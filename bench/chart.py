@@ -62,7 +62,7 @@ def bench_command(runs: int) -> None:
     try:
         w.reply(f"/set fast={VALUES['fast']} slow={VALUES['slow']} rsi_period=14", "Parameters changed")
         w.reply("/start", "Starting")
-        assert w.engine.stream.wait_until(lambda s: s.closed_candles >= N, timeout=60)
+        assert w.engine.wait_stream(lambda s: s.closed_candles >= N, timeout=60)
         w.engine.stop()
         times = []
         for i in range(runs + 2):

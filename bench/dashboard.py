@@ -66,8 +66,7 @@ def main() -> int:
             api.send_message(GROUP, ADMIN, "/start")
             assert api.wait_for_text(GROUP, "socket started", timeout=15, start=mark)
             ex.pause()
-            user = bot.engine.user_stream
-            assert user is not None and user.wait_until(lambda u: u.connected, timeout=10), "no user stream"
+            assert bot.engine.wait_account(lambda u: u.connected, timeout=10), "no user stream"
             page = f"http://127.0.0.1:{bot.app.bot_data['dashboard'].port}/"
             browser.viewport(*PHONE, mobile=True, scale=2)
             for i in range(args.loads + 1):

@@ -52,8 +52,7 @@ def main() -> int:
             api.send_message(GROUP, ADMIN, "/start")
             assert api.wait_for_text(GROUP, "socket started", timeout=15, start=mark)
             ex.pause()
-            user = bot.engine.user_stream
-            assert user is not None and user.wait_until(lambda u: u.connected, timeout=10), "no user stream"
+            assert bot.engine.wait_account(lambda u: u.connected, timeout=10), "no user stream"
             latencies = []
             for i in range(args.rounds):
                 side, words = ("BUY", "traded outside the bot") if i % 2 == 0 else ("SELL", "closed outside the bot")
@@ -64,8 +63,8 @@ def main() -> int:
                 t1 = time.perf_counter()
                 assert msg is not None, f"round {i}: no chat line for the {side} by hand"
                 latencies.append((t1 - t0) * 1000)
-            booked = bot.engine.live.follower.booked
-            pos = bot.engine.trader.portfolio.side("BTCUSDT")
+            booked = bot.engine.internals().follower.booked
+            pos = bot.engine.side("BTCUSDT")
         finally:
             bot.stop()
             api.stop()

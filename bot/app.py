@@ -338,7 +338,7 @@ async def _press(p: PressCtx, action: str) -> buttons.PressResult:
 async def _feed_watch(context: ContextTypes.DEFAULT_TYPE) -> None:
     """Tell the group once when the running stream has been down or silent too long, and once when it is back."""
     engine: Engine = context.bot_data["engine"]
-    st = engine.stream.status()
+    st = engine.stream_status()
     stale_after = engine.settings.stream_stale_seconds
     down = st.running and (
         (not st.connected and st.last_message_age is not None and st.last_message_age > stale_after)

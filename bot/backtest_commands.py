@@ -25,9 +25,7 @@ from bot.commands import Ctx, UsageError, command, off_loop
 from bot.views import echo
 from trading.core.strategies import ParamError
 from trading.core.strategies.params import parse_assignments
-from trading.live.node import ParamChange
-from trading.optimize import METRICS, GridError
-from trading.optimize.report import cell_label
+from trading.live.service import METRICS, GridError, ParamChange, cell_label
 
 DAYS_DEFAULT, DAYS_MAX = 30, 365
 MAX_CELLS = 2000
@@ -148,10 +146,10 @@ async def _run(ctx: Ctx, prefix: str, fn: Callable[..., T], *args: object) -> tu
 async def backtest(ctx: Ctx) -> None:
     strategy, words = pop_strategy(ctx.args)
     days, changes = parse_backtest_args(words)
-    _check(ctx, "Backtest", ctx.engine.whatif.check_changes, changes, strategy)
+    _check(ctx, "Backtest", ctx.engine.check_backtest, changes, strategy)
     run = functools.partial(ctx.engine.backtest, strategy=strategy)
     cmp, progress = await _run(ctx, "Backtest", run, days, changes)
-    from trading.live.whatif import stats_table
+    from trading.live.service import stats_table
 
     period = cmp.period.describe() if cmp.period else f"last {cmp.days} days"
     await progress.done(
@@ -166,7 +164,7 @@ async def backtest(ctx: Ctx) -> None:
     ctx.outcome = ("ran" + (f" strategy={cmp.strategy}" if cmp.strategy else "")
                    + (" " + " ".join(f"{k}={v}" for k, v in cmp.changes.items()) if cmp.changes else ""))
     # The chart says what it shows in the table's own words: the same window, the same net PnL and equity.
-    from trading.live.whatif import end_words
+    from trading.live.service import end_words
 
     shown = cmp.candidate or cmp.current
     column = "given" if cmp.candidate else "current"
@@ -186,11 +184,11 @@ async def backtest(ctx: Ctx) -> None:
 async def optimize(ctx: Ctx) -> None:
     strategy, words = pop_strategy(ctx.args)
     grid, days, metric = parse_optimize_args(words)
-    _check(ctx, "Optimize", ctx.engine.whatif.check_grid, grid, MAX_CELLS, strategy)
+    _check(ctx, "Optimize", ctx.engine.check_optimize, grid, MAX_CELLS, strategy)
     run = functools.partial(ctx.engine.optimize, max_cells=MAX_CELLS, strategy=strategy)
     opt, progress = await _run(ctx, "Optimize", run, grid, days, metric)
     result = opt.result
-    from trading.optimize.report import best_table, summary_line
+    from trading.live.service import best_table, summary_line
 
     if not result.ranked:
         await progress.done("Optimize: no valid combination (each breaks a rule, e.g. fast ≥ slow).")

@@ -9,7 +9,7 @@ every start of the bot.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from html import escape
 from typing import Any
@@ -135,9 +135,7 @@ def schedule_daily_report(jq: JobQueue, settings: Settings) -> None:
 
 
 def _yesterday() -> Any:
-    from trading.charts.reports import previous_utc_day
-
-    return previous_utc_day(datetime.now(UTC))
+    return (datetime.now(UTC) - timedelta(days=1)).date()  # the UTC day before today
 
 
 def _usdt(x: Decimal | float) -> str:

@@ -89,7 +89,7 @@ async def health(ctx: Ctx) -> None:
 
 @command("version", "the bot's version and source commit")
 async def version(ctx: Ctx) -> None:
-    from trading.live.health import version as bot_version
+    from trading.live.service import version as bot_version
 
     ver, commit = await ctx.call(bot_version)
     await ctx.reply(f"tgtrader {views.escape(ver)} · commit {views.escape(commit or 'unknown (not a git checkout)')}")
@@ -114,7 +114,7 @@ async def logs(ctx: Ctx) -> None:
 
 @command("config", "the effective settings (secrets masked)")
 async def config(ctx: Ctx) -> None:
-    from trading.live.health import effective_settings
+    from trading.live.service import effective_settings
     from trading.logsafe import redact
 
     s = ctx.engine.settings

@@ -14,7 +14,7 @@ from bot.commands import Ctx, UsageError, command
 from bot.ratelimit import urgent
 from trading.core.numbers import NumberError, looks_numeric, parse_decimal, parse_whole
 from trading.core.pnl import PERIODS
-from trading.live.proposals import Outcome, Proposal
+from trading.live.service import Outcome, Proposal
 
 TRADES_DEFAULT, TRADES_MAX = 10, 50
 MAX_QTY = Decimal(10) ** 7  # base-asset units; the symbol's LOT_SIZE decides the real limit

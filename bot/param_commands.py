@@ -12,7 +12,7 @@ from html import escape
 from bot.commands import Ctx, UsageError, command
 from trading.core.strategies import ParamError
 from trading.core.strategies.params import fmt_value, parse_assignments
-from trading.live.node import ParamChange
+from trading.live.service import ParamChange
 
 
 @command("params", "strategy parameters: value, range, meaning")

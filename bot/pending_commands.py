@@ -16,7 +16,7 @@ from telegram.error import BadRequest
 from bot import views
 from bot.buttons import PressResult, button, button_action
 from bot.commands import Ctx, UsageError, command, off_loop
-from trading.live.proposals import Proposal
+from trading.live.service import Proposal
 
 
 def pending_line(p: Proposal) -> str:

@@ -30,7 +30,7 @@ from bot.ratelimit import urgent
 from trading.config import Settings
 from trading.core.events import Notice
 from trading.core.symbols import SymbolFilters
-from trading.live.proposals import OLDER, PLACING, Outcome, Proposal
+from trading.live.service import OLDER, PLACING, Outcome, Proposal
 
 log = logging.getLogger(__name__)
 

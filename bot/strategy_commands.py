@@ -14,7 +14,7 @@ from pathlib import Path
 from bot.commands import Ctx, UsageError, command
 from trading.core.strategies import ParamError
 from trading.core.strategies.params import fmt_value, parse_assignments
-from trading.live.params import available
+from trading.live.service import available
 
 USAGE = "/strategy [NAME [name=value …]]"
 

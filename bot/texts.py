@@ -29,7 +29,7 @@ from trading.core.events import (
 from trading.core.intervals import utc_minute
 from trading.core.portfolio import ClosedTrade, Fill
 from trading.core.symbols import SymbolFilters
-from trading.live.placing import fee_words
+from trading.live.service import fee_words
 
 CENT = Decimal("0.01")
 WHAT = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from trading.config import Settings, load_settings
 from trading.core.events import Notice
@@ -62,3 +63,12 @@ def leg_id(db_path: str, proposal: int, n: int = 1) -> str:
         return make(instance_id(db), proposal, n)
     finally:
         db.close()
+
+
+def observe(engine: Any, wrap: Any) -> Any:
+    """Put `wrap(sink)` between the live feed and the sink it delivers to (the trader, or the
+    candle announcer) and return it, so a test can wait until a candle is taken in or record
+    each one: the one place tests look under the service at the candle sink."""
+    feed = engine.internals().stream.feed
+    feed.sink = watcher = wrap(feed.sink)
+    return watcher

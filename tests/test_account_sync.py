@@ -13,12 +13,9 @@ from trading.exchange.account_sync import AccountFollower
 from trading.exchange.fees import fee_in_usdt
 from trading.exchange.protection import ExchangeExits
 from trading.exchange.user_stream import user_ws_base
-from trading.live.placing import fee_words
+from trading.live.service import fee_words
 
-
-class _Trader:
-    def __init__(self) -> None:
-        self.exits = ExchangeExits(broker=None, instance_id="abcd1234")  # type: ignore[arg-type]
+EXITS = ExchangeExits(broker=None, instance_id="abcd1234")  # type: ignore[arg-type]
 
 
 class _Prices:
@@ -38,8 +35,8 @@ class _Prices:
 
 
 def test_who_placed_a_fill_is_read_from_its_client_id() -> None:
-    f = AccountFollower(_Trader(), None, None, ["BTCUSDT"], RecordingNotifier())
-    sl, tp = f.trader.exits.exit_ids("BTCUSDT", 1_700_000_000_000, 0)
+    f = AccountFollower(None, None, ["BTCUSDT"], RecordingNotifier(), EXITS)  # type: ignore[arg-type]
+    sl, tp = EXITS.exit_ids("BTCUSDT", 1_700_000_000_000, 0)
     assert [f.what(c) for c in (sl, tp)] == ["stop_loss", "take_profit"]
     assert f.what("autoclose-1700000000000") == "liquidation"
     assert f.what("adl_autoclose") == "adl"
@@ -49,7 +46,7 @@ def test_who_placed_a_fill_is_read_from_its_client_id() -> None:
 
 def test_margin_call_warns_with_the_position_and_the_margin_ratio() -> None:
     notes = RecordingNotifier()
-    f = AccountFollower(_Trader(), None, None, ["BTCUSDT"], notes)
+    f = AccountFollower(None, None, ["BTCUSDT"], notes, EXITS)  # type: ignore[arg-type]
     f.on_event({"e": "MARGIN_CALL", "E": 1, "cw": "100", "p": [
         {"s": "BTCUSDT", "ps": "BOTH", "pa": "-0.5", "mt": "CROSSED", "iw": "0", "mp": "70000",
          "up": "-20", "mm": "64"}]})  # fmt: skip
@@ -61,7 +58,7 @@ def test_margin_call_warns_with_the_position_and_the_margin_ratio() -> None:
 def test_an_isolated_margin_call_uses_the_positions_own_wallet() -> None:
     """Binance sends no cw for an isolated position's margin call: its margin balance is iw + up."""
     notes = RecordingNotifier()
-    f = AccountFollower(_Trader(), None, None, ["BTCUSDT"], notes)
+    f = AccountFollower(None, None, ["BTCUSDT"], notes, EXITS)  # type: ignore[arg-type]
     f.on_event({"e": "MARGIN_CALL", "E": 1, "p": [
         {"s": "BTCUSDT", "ps": "BOTH", "pa": "0.1", "mt": "ISOLATED", "iw": "50", "mp": "65000",
          "up": "-30", "mm": "16"}]})  # fmt: skip
@@ -90,3 +87,41 @@ def test_the_user_stream_url_follows_the_2026_routing() -> None:
     assert base() == "wss://fstream.binance.com/private"
     assert base(BINANCE_WS_URL="ws://127.0.0.1:8081/market") == "ws://127.0.0.1:8081/private"
     assert base(BINANCE_USER_WS_URL="wss://elsewhere.example/private/") == "wss://elsewhere.example/private"
+
+
+class _Sink:
+    """What the follower hands on (trading/live/follow.py books it): recorded, nothing booked."""
+
+    def __init__(self, known: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+        self.fills: list[tuple[Fill, str, str]] = []
+        self.known = known
+
+    def fill(self, fill: Fill, what: str, order_key: str) -> bool:
+        self.fills.append((fill, what, order_key))
+        return not (set(fill.keys) | {order_key}) & self.known
+
+
+def test_an_order_update_is_decoded_into_one_fill_handed_to_the_sink() -> None:
+    """The exchange side decodes; it never reads or books into a trader (issue 27)."""
+    sink = _Sink()
+    sl, _ = EXITS.exit_ids("BTCUSDT", 1_700_000_000_000, 0)
+    f = AccountFollower(sink, None, ["BTCUSDT"], RecordingNotifier(), EXITS)  # type: ignore[arg-type]
+    update = {"s": "BTCUSDT", "c": sl, "S": "SELL", "x": "TRADE", "X": "FILLED", "i": 42, "l": "0.010",
+              "L": "65000.5", "T": 1_700_000_900_000, "t": 7, "n": "0.325", "N": "USDT", "ps": "BOTH"}
+    f.on_event({"e": "ORDER_TRADE_UPDATE", "o": update})
+    f.on_event({"e": "ORDER_TRADE_UPDATE", "o": {**update, "x": "AMENDMENT"}})  # nothing traded
+    f.on_event({"e": "TRADE_LITE", "s": "BTCUSDT", "c": sl, "l": "0.010", "L": "65000.5", "t": 7})
+    ((fill, what, order_key),) = sink.fills
+    assert (fill.symbol, fill.side, fill.qty, fill.price, fill.fee) == (
+        "BTCUSDT", "SELL", Decimal("0.010"), Decimal("65000.5"), Decimal("0.325"))
+    assert fill.keys == ("BTCUSDT:t7",) and fill.order_id == sl and fill.time == 1_700_000_900_000
+    assert (what, order_key) == ("stop_loss", "BTCUSDT:o42")
+    assert f.booked == 1
+
+
+def test_a_fill_the_sink_knows_is_not_counted() -> None:
+    sink = _Sink(known={"BTCUSDT:o42"})  # its order was booked whole when its trades were unreadable
+    f = AccountFollower(sink, None, ["BTCUSDT"], RecordingNotifier(), EXITS)  # type: ignore[arg-type]
+    f.on_event({"e": "ORDER_TRADE_UPDATE", "o": {"s": "BTCUSDT", "c": "web_1", "S": "BUY", "x": "TRADE", "i": 42,
+                                                 "l": "0.002", "L": "65000", "T": 1, "t": 8, "n": "0", "N": "USDT"}})
+    assert len(sink.fills) == 1 and f.booked == 0

@@ -194,7 +194,7 @@ def test_any_callback_data_gets_the_not_valid_alert_and_an_audit_row(world):
     refused = [r for r in rows if r["action"] == "button" and r["outcome"].startswith("refused")]
     assert len(refused) == len(NASTY)
     assert all(len(r["detail"]) <= 100 for r in refused)
-    assert not world.engine.stream.running
+    assert not world.engine.stream_status().running
 
 
 # ------------------------------------------------------------------ 13: slow Telegram
@@ -226,7 +226,7 @@ def test_an_edited_command_is_not_executed(world):
     world.reply("/help", "Commands")
     replies = [c.params.get("text", "") for c in world.api.calls[mark:] if c.method == "sendMessage"]
     assert not [t for t in replies if "stopped" in t or "Not running" in t or "Unknown" in t], replies
-    assert world.engine.stream.running
+    assert world.engine.stream_status().running
     assert not [r for r in world.engine.audit_log(20) if r["action"] == "/stop"]
     open_db(world.db_path).close()
 

@@ -41,7 +41,7 @@ def test_the_audit_records_the_outcome_that_was_answered(world):  # noqa: F811
 
 def test_status_and_klines_print_a_price_the_same_way(world):  # noqa: F811
     world.reply("/start", "Starting")
-    assert world.engine.stream.wait_until(lambda s: s.closed_candles >= 3, timeout=20)
+    assert world.engine.wait_stream(lambda s: s.closed_candles >= 3, timeout=20)
     world.engine.stop()
     status = world.reply("/status", "Status")["text"]
     close = re.search(r"C (\S+)  V", status).group(1)

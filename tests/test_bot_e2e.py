@@ -119,7 +119,7 @@ def test_start_status_klines_stop_as_a_group_would(world, source):
     world.reply("/start@" + world.api.bot_username, "Starting")
     assert world.api.wait_for_text(GROUP, "socket started", timeout=15) is not None
     target = source[START + 20].open_time
-    assert world.engine.stream.wait_until(last_closed_at_least(target), timeout=30)
+    assert world.engine.wait_stream(last_closed_at_least(target), timeout=30)
     world.reply("/start", "Already running")
 
     status = world.reply("/status", "Status")["text"]
@@ -148,7 +148,7 @@ def test_stop_reports_socket_stopped(world):
     mark = world.say("/stop")
     assert world.api.wait_for_text(GROUP, "Stream stopped", start=mark)
     assert world.api.wait_for_text(GROUP, "socket stopped", start=mark)
-    assert not world.engine.stream.running
+    assert not world.engine.stream_status().running
 
 
 def test_dropped_connection_is_reported_and_leaves_no_gap(world, source):
@@ -160,7 +160,7 @@ def test_dropped_connection_is_reported_and_leaves_no_gap(world, source):
     assert world.api.wait_for_text(GROUP, "socket error", start=mark, timeout=20)
     assert world.api.wait_for_text(GROUP, "reconnected", start=mark, timeout=20)
     target = source[drop_at + 10].open_time
-    assert world.engine.stream.wait_until(last_closed_at_least(target), timeout=30)
+    assert world.engine.wait_stream(last_closed_at_least(target), timeout=30)
     world.engine.stop()
     times = KlineStore(open_db(world.db_path)).open_times("BTCUSDT", "15m")
     assert all(b - a == 900_000 for a, b in zip(times, times[1:], strict=False))
@@ -169,7 +169,7 @@ def test_dropped_connection_is_reported_and_leaves_no_gap(world, source):
 
 def test_non_admin_cannot_start_and_the_stream_stays_stopped(world):
     world.reply("/start", "Not allowed", user=GUEST)
-    assert not world.engine.stream.running
+    assert not world.engine.stream_status().running
     world.reply("/status", "Stream: 🔴 stopped", user=GUEST)  # read-only is fine
     audit = world.engine.audit_log(5)
     assert audit[0]["user_id"] == GUEST and audit[0]["outcome"].startswith("refused")
@@ -188,7 +188,7 @@ def test_bad_input_gets_a_clear_answer(world):
     world.reply("/klines many", "'MANY' is not streamed")
     world.reply("/klines 5 btcusdt extra", "at most a count and a symbol")
     world.reply("/frobnicate", "Unknown command /frobnicate")
-    assert not world.engine.stream.running
+    assert not world.engine.stream_status().running
 
 
 def test_status_buttons_refresh_and_are_admin_only_and_unforgeable(world):
@@ -200,7 +200,7 @@ def test_status_buttons_refresh_and_are_admin_only_and_unforgeable(world):
     world.api.press_button(GROUP, GUEST, msg["message_id"], toggle)
     answer = world.api.wait_for(lambda c: c.method == "answerCallbackQuery", start=mark)
     assert answer and "Not allowed" in answer.params.get("text", "")
-    assert not world.engine.stream.running
+    assert not world.engine.stream_status().running
 
     mark = world.api.mark()
     world.api.press_button(GROUP, ADMIN, msg["message_id"], refresh[:-2] + "xx")
@@ -210,7 +210,7 @@ def test_status_buttons_refresh_and_are_admin_only_and_unforgeable(world):
     mark = world.api.mark()
     world.api.press_button(GROUP, ADMIN, msg["message_id"], toggle)
     assert world.api.wait_for_text(GROUP, "socket started", start=mark, timeout=15)
-    assert world.engine.stream.running
+    assert world.engine.stream_status().running
 
 
 def test_burst_of_200_notices_under_429_arrives_complete_and_in_order(world):
@@ -243,7 +243,7 @@ def test_a_restart_resumes_the_stream_into_the_same_series(source, tmp_path):
     try:
         w.reply("/start", "Starting")
         assert w.api.wait_for_text(GROUP, "socket started", timeout=15)
-        assert w.engine.stream.wait_until(lambda s: s.closed_candles >= 55, timeout=20)
+        assert w.engine.wait_stream(lambda s: s.closed_candles >= 55, timeout=20)
         mark = w.api.mark()
         w.bot.stop()  # the process goes away while streaming (SIGTERM, a redeploy): not a /stop
         assert w.api.wait_for_text(GROUP, "bot stopping: socket closed", start=mark, timeout=10)
@@ -252,8 +252,8 @@ def test_a_restart_resumes_the_stream_into_the_same_series(source, tmp_path):
         w.bot = BotThread(w.settings, rate_limits=LOOSE, poll_timeout=1).start()
         assert w.api.wait_for_text(GROUP, "bot restarted; resumed streaming BTCUSDT 15m", start=mark, timeout=15)
         assert not w.api.wait_for_text(GROUP, "socket started", start=mark, timeout=0.1)
-        n = w.engine.stream.status().closed_candles
-        assert w.engine.stream.wait_until(lambda s: s.closed_candles >= n + 5, timeout=20)
+        n = w.engine.stream_status().closed_candles
+        assert w.engine.wait_stream(lambda s: s.closed_candles >= n + 5, timeout=20)
         w.engine.stop()
         times = KlineStore(open_db(w.db_path)).open_times("BTCUSDT", "15m")
         assert all(b - a == 900_000 for a, b in zip(times, times[1:], strict=False))

@@ -32,7 +32,7 @@ def trading_world(source, tmp_path):  # noqa: F811
     w = World(source, tmp_path, seconds_per_candle=0.01, CONFIRM_ORDERS="off")
     w.reply("/set fast=2 slow=3", "Parameters changed")
     w.reply("/start", "Starting")
-    assert w.engine.stream.wait_until(lambda s: len(w.engine.live.stored_fills()) >= 6, timeout=30)
+    assert w.engine.wait_stream(lambda s: len(w.engine.fills()) >= 6, timeout=30)
     w.engine.stop()  # freeze the series and the book
     yield w
     w.close()
@@ -40,7 +40,7 @@ def trading_world(source, tmp_path):  # noqa: F811
 
 def test_chart_and_equity_show_the_fills_made_in_the_test(trading_world):
     w = trading_world
-    fills = w.engine.live.stored_fills()
+    fills = w.engine.fills()
     window = w.engine.klines(60)
     assert fill_markers(fills, window, "BTCUSDT"), "the chart window holds fills"
 
@@ -52,7 +52,7 @@ def test_chart_and_equity_show_the_fills_made_in_the_test(trading_world):
     mark = w.say("/equity")
     msg, png = photo(w, mark)
     assert decoded(png)[0] == 1280
-    snap = w.engine.trader.snapshot()
+    snap = w.engine.snapshot()
     assert "Equity · paper" in msg["caption"]
     assert f"{snap.trades} closed trade{'' if snap.trades == 1 else 's'}" in msg["caption"]
     # The same definitions and words as /pnl all: the ledger's gross, fees, net; the open position.
@@ -86,7 +86,7 @@ def test_status_is_answered_while_a_chart_draws(source, tmp_path):  # noqa: F811
     w = World(source, tmp_path)
     try:
         w.reply("/start", "Starting")
-        assert w.engine.stream.wait_until(lambda s: s.closed_candles >= 3, timeout=20)
+        assert w.engine.wait_stream(lambda s: s.closed_candles >= 3, timeout=20)
         w.engine.stop()
         with style.RENDER_LOCK:  # the chart's worker thread waits here, mid-command
             mark = w.say("/chart 200")

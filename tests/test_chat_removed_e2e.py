@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from tests.helpers import observe
 from tests.test_bot_e2e import ADMIN, GROUP, World, source  # noqa: F401  (fixture)
 from tests.test_orders_e2e import Seen
 
@@ -17,8 +18,7 @@ def test_kicked_bot_opens_nothing_manages_exits_and_sums_up_when_back(source, tm
     w = World(source, tmp_path, seconds_per_candle=0.02, CONFIRM_ORDERS="off")
     try:
         api = w.api
-        seen = Seen(w.engine.stream.feed.sink)
-        w.engine.stream.feed.sink = seen
+        seen = observe(w.engine, Seen)
         w.reply("/set fast=3 slow=7", "fast")  # short EMAs: a cross every few candles
         mark = api.mark()
         w.say("/start")
@@ -28,7 +28,7 @@ def test_kicked_bot_opens_nothing_manages_exits_and_sums_up_when_back(source, tm
         api.kick(GROUP)
         assert api.wait_for(lambda c: c.error_code == 403, start=mark, timeout=10), "the bot tries and is refused"
         assert "chat_unreachable" in w.engine.paused_reasons()
-        trader = w.engine.trader
+        trader = w.engine.internals().trader
         with trader.lock:  # the position and the fills booked so far, at one moment
             booked = {f.order_id for f in w.engine.recent_fills(500)}
             held = trader.portfolio.positions.get("BTCUSDT")

@@ -164,11 +164,12 @@ def test_routed_and_non_binance_stream_urls_are_accepted():
 
 def test_paper_slippage_bps_is_checked_and_reaches_the_paper_broker(tmp_path):
     from trading.core.portfolio import Portfolio
+    from trading.live.mode import Mode
     from trading.live.node import make_broker
 
     assert load().paper_slippage_bps == 0
     s = load(PAPER_SLIPPAGE_BPS="2.5")
-    assert make_broker(s, {}, Portfolio(s.paper_balance)).slippage_bps == Decimal("2.5")
+    assert make_broker(s, Mode("paper"), {}, Portfolio(s.paper_balance)).slippage_bps == Decimal("2.5")
     for bad in ("-1", "1001", "abc"):
         with pytest.raises(ConfigError, match="PAPER_SLIPPAGE_BPS"):
             load(PAPER_SLIPPAGE_BPS=bad)

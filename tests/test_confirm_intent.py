@@ -18,7 +18,7 @@ import pytest
 
 from sim.binance import ReplayExchange, load_csv
 from tests.conftest import PERP_15M, shared_file
-from tests.helpers import RecordingNotifier, replay_settings
+from tests.helpers import RecordingNotifier, observe, replay_settings
 from tests.test_bot_e2e import ADMIN, GROUP, World, source  # noqa: F401  (fixture)
 from tests.test_orders_e2e import Seen, press, proposal_message, started
 from trading.backtest.data import load_csv_candles
@@ -55,8 +55,7 @@ def engine(tmp_path_factory):
     with ReplayExchange(load_csv(path), start_index=START, seconds_per_candle=0, updates_per_candle=1, paused=True) as ex:
         settings = replay_settings(ex, db_path, STRATEGY="none", PROPOSAL_TTL="600", MAX_DRIFT_PCT="100")
         engine = Engine(settings, RecordingNotifier())
-        seen = Seen(engine.stream.feed.sink)
-        engine.stream.feed.sink = seen
+        seen = observe(engine, Seen)
         try:
             assert engine.start()
             assert seen.wait(load_csv_candles(path)[START - 1].open_time)
@@ -70,7 +69,7 @@ _fills = itertools.count()
 
 def hold(engine: Engine, target: Decimal) -> None:
     """Move the book to `target` (signed) as fills from elsewhere would (a stop, another proposal)."""
-    trader = engine.trader
+    trader = engine.internals().trader
     pos = trader.portfolio.positions.get("BTCUSDT")
     gap = Decimal(target) - (pos.qty if pos is not None else 0)
     if gap:
@@ -85,7 +84,7 @@ def test_confirm_derives_the_orders_from_the_position_at_the_press(engine, inten
     assert isinstance(p, Proposal), p
     hold(engine, held)
     outcome = engine.confirm(p.id, ADMIN)
-    after = engine.trader.portfolio.positions["BTCUSDT"].qty
+    after = engine.position("BTCUSDT").qty
     want = EXPECTED[(intent, basis, held)]
     stored = engine.proposal(p.id)
     if want == REFUSED:
@@ -126,7 +125,7 @@ def test_long_and_short_both_confirmed_end_short_not_flat(source, tmp_path) -> N
         assert press(w, ADMIN, long_msg, 0).startswith("filled: BUY 0.010 BTCUSDT")
         answer = press(w, ADMIN, short_msg, 0)
         assert answer.startswith("filled: SELL 0.010 BTCUSDT") and "; SELL 0.010 BTCUSDT" in answer, answer
-        assert w.engine.trader.portfolio.positions["BTCUSDT"].qty == Decimal("-0.010")
+        assert w.engine.position("BTCUSDT").qty == Decimal("-0.010")
         edited = w.api.wait_for_text(GROUP, "position: long 0.010 → short 0.010", start=mark)
         assert edited is not None and "Orders: SELL all reduce-only → SELL 0.010" in edited["text"]
         w.reply("/status", "short 0.010 BTCUSDT")
@@ -146,10 +145,10 @@ def test_a_close_confirmed_after_a_reversal_closes_the_short(source, tmp_path) -
         mark = w.api.mark()
         w.say("/short 0.005")
         assert press(w, ADMIN, proposal_message(w, mark, 3), 0).startswith("filled: SELL 0.010")
-        assert w.engine.trader.portfolio.positions["BTCUSDT"].qty == Decimal("-0.005")
+        assert w.engine.position("BTCUSDT").qty == Decimal("-0.005")
         answer = press(w, ADMIN, close_msg, 0)
         assert answer.startswith("filled: BUY 0.005 BTCUSDT"), answer
-        assert w.engine.trader.portfolio.side("BTCUSDT") == 0
+        assert w.engine.side("BTCUSDT") == 0
         assert w.api.wait_for_text(GROUP, "position: short 0.005 → flat")
         # A second /long on top of the first, both proposed flat: the second is refused.
         mark = w.api.mark()
@@ -160,7 +159,7 @@ def test_a_close_confirmed_after_a_reversal_closes_the_short(source, tmp_path) -
         second = proposal_message(w, mark, 5)
         assert press(w, ADMIN, first, 0).startswith("filled: BUY 0.002")
         assert press(w, ADMIN, second, 0).startswith("refused: the position changed since this proposal; propose again")
-        assert w.engine.trader.portfolio.positions["BTCUSDT"].qty == Decimal("0.002")
+        assert w.engine.position("BTCUSDT").qty == Decimal("0.002")
     finally:
         w.close()
 
@@ -172,11 +171,11 @@ def test_a_strategy_proposal_confirmed_after_a_manual_trade_ends_on_its_side(sou
         from trading.core.brokers.base import OrderRequest
 
         engine = w.engine
-        price = engine.trader.current_price("BTCUSDT")
+        price = engine.last_price("BTCUSDT")
         mark = w.api.mark()
-        opening = engine.trader.legs("BTCUSDT", -1, "EMA cross (test)", engine.trader.cursor("BTCUSDT"), Decimal("0.004"))
+        opening = engine.internals().trader.legs("BTCUSDT", -1, "EMA cross (test)", engine.cursor("BTCUSDT"), Decimal("0.004"))
         assert [leg.side for leg in opening] == ["SELL"] and isinstance(opening[0], OrderRequest)
-        engine.live.confirmations.propose(
+        engine.internals().confirmations.propose(
             symbol="BTCUSDT", action="short", legs=opening, ref_price=price, reason="EMA cross (test)",
             source="strategy", requested_by=None, valid_until_open=None, basis=Decimal(0),
         )
@@ -186,7 +185,7 @@ def test_a_strategy_proposal_confirmed_after_a_manual_trade_ends_on_its_side(sou
         assert press(w, ADMIN, proposal_message(w, mark, 2), 0).startswith("filled: BUY 0.010")
         answer = press(w, ADMIN, strategy_msg, 0)
         assert re.match(r"filled: SELL 0\.010 BTCUSDT at [\d.]+ \(fee [\d.]+ USDT\); SELL 0\.004 BTCUSDT", answer), answer
-        assert w.engine.trader.portfolio.positions["BTCUSDT"].qty == Decimal("-0.004"), "short, not a smaller long"
+        assert w.engine.position("BTCUSDT").qty == Decimal("-0.004"), "short, not a smaller long"
         assert w.api.wait_for_text(GROUP, "position: long 0.010 → short 0.004")
     finally:
         w.close()

@@ -11,6 +11,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 import pytest
 
+from tests.helpers import observe
 from tests.test_bot_e2e import ADMIN, GROUP, World, source  # noqa: F401  (fixture)
 from tests.test_orders_e2e import Seen
 
@@ -19,8 +20,7 @@ DEMO = {"TRADING_MODE": "demo", "BINANCE_API_KEY": "replay-key", "BINANCE_API_SE
 
 def demo_world(source, tmp_path, **env: str) -> World:  # noqa: F811
     w = World(source, tmp_path, **{"STRATEGY": "ema_cross", **DEMO, **env})
-    seen = w.seen = Seen(w.engine.stream.feed.sink)
-    w.engine.stream.feed.sink = seen
+    w.seen = observe(w.engine, Seen)
     w.reply("/start", "Starting")
     assert w.api.wait_for_text(GROUP, "socket started", timeout=15)
     settle(w)
@@ -45,7 +45,7 @@ def next_candle(w: World) -> None:
 
 
 def open_algo(w: World) -> list[dict]:
-    return w.engine.trader.broker.client.futures_get_open_algo_orders(symbol="BTCUSDT")
+    return w.engine.internals().broker.client.futures_get_open_algo_orders(symbol="BTCUSDT")
 
 
 def confirm(w: World, action: str, qty: str | None = "0.01") -> str:
@@ -67,7 +67,7 @@ def test_exits_rest_on_the_exchange_follow_the_book_and_are_cancelled_on_close(d
     w.reply("/set stop_loss_pct=2 take_profit_pct=4", "stop_loss_pct")
     next_candle(w)  # parameters apply from the next closed candle
     assert confirm(w, "long").startswith("filled: BUY 0.010 BTCUSDT")
-    entry = w.engine.trader.portfolio.positions["BTCUSDT"].entry
+    entry = w.engine.position("BTCUSDT").entry
     tick = Decimal("0.10")
     sl_at = (entry * Decimal("0.98") / tick).to_integral_value(ROUND_CEILING) * tick
     tp_at = (entry * Decimal("1.04") / tick).to_integral_value(ROUND_FLOOR) * tick
@@ -81,7 +81,7 @@ def test_exits_rest_on_the_exchange_follow_the_book_and_are_cancelled_on_close(d
     w.reply("/status", f"SL {sl_at:.1f} · TP {tp_at:.1f}")
     # A stop the user placed by hand on the exchange: the bot never touches it.
     half = (entry / 2 / tick).to_integral_value() * tick
-    w.engine.trader.broker.client.futures_create_algo_order(
+    w.engine.internals().broker.client.futures_create_algo_order(
         symbol="BTCUSDT", side="SELL", type="STOP_MARKET", algoType="CONDITIONAL",
         triggerPrice=f"{half}", quantity="0.005", reduceOnly="true", clientAlgoId="mine-1",
     )  # fmt: skip
@@ -108,16 +108,15 @@ def test_a_restart_keeps_the_exits_and_cancels_own_orphans(source, tmp_path) -> 
         confirm(w, "long")
         before = sorted(o["clientAlgoId"] for o in open_algo(w))
         assert len(before) == 2
-        keeper = w.engine.trader.exits
+        keeper = w.engine.internals().trader.exits
         # An orphan of the bot's own (e.g. a crash between a cancel and its answer).
-        w.engine.trader.broker.exits.place_exit(
+        w.engine.internals().broker.exits.place_exit(
             keeper.prefix + "zz-orphan-sl", "BTCUSDT", "SELL", "STOP_MARKET",
-            w.engine.trader.portfolio.positions["BTCUSDT"].entry / 2, "MARK_PRICE",
+            w.engine.position("BTCUSDT").entry / 2, "MARK_PRICE",
         )  # fmt: skip
         w.bot.stop()
         w.bot = type(w.bot)(w.settings, **w.bot.kwargs).start()
-        w.seen = Seen(w.engine.stream.feed.sink)
-        w.engine.stream.feed.sink = w.seen
+        w.seen = observe(w.engine, Seen)
         w.ex.resume()
         assert w.api.wait_for_text(GROUP, "cancelled 1 exit order(s) of the bot", timeout=15)
         assert sorted(o["clientAlgoId"] for o in open_algo(w)) == before
@@ -132,7 +131,7 @@ def test_an_exit_already_crossed_closes_by_market_and_says_so(demo) -> None:
     mark = w.api.mark()
     confirm(w, "long")
     assert w.api.wait_for_text(GROUP, "would trigger at once (-2021)", start=mark, timeout=10)
-    assert w.engine.trader.portfolio.side("BTCUSDT") == 0
+    assert w.engine.side("BTCUSDT") == 0
     assert open_algo(w) == []
     (opened, closed) = w.ex.orders()
     assert closed["reduceOnly"] is True and closed["side"] == "SELL"
@@ -146,7 +145,7 @@ def wait_text(w: World, words: str, start: int = 0, timeout: float = 20.0) -> st
 
 def test_a_triggered_exit_is_booked_once_told_and_the_other_cancelled(demo) -> None:
     w = demo
-    assert w.engine.user_stream.wait_until(lambda u: u.connected, timeout=10)
+    assert w.engine.wait_account(lambda u: u.connected, timeout=10)
     w.engine.set_params({"stop_loss_pct": "0.3", "take_profit_pct": "0.3"}, ADMIN)
     next_candle(w)
     confirm(w, "long")
@@ -160,11 +159,11 @@ def test_a_triggered_exit_is_booked_once_told_and_the_other_cancelled(demo) -> N
     assert text is not None
     line = text.params["text"]
     assert "PnL" in line and "no position left" in line, line
-    assert w.engine.trader.portfolio.side("BTCUSDT") == 0
+    assert w.engine.side("BTCUSDT") == 0
     assert open_algo(w) == []  # the other exit was cancelled before the chat was told
     w.ex.pause()
     fills = w.engine.recent_fills(10)
     assert [f.side for f in fills] == ["BUY", "SELL"], fills
     # (a funding payment the replay made meanwhile is known by its funding key, kept apart)
-    assert w.engine.live.journal.exchange_keys() >= {k for k in w.engine.trader.known_keys if not k.startswith("funding:")}
+    assert w.engine.internals().journal.exchange_keys() >= {k for k in w.engine.internals().trader.known_keys if not k.startswith("funding:")}
     w.reply("/status", "no position")

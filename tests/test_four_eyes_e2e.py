@@ -75,13 +75,13 @@ def test_four_eyes_counts_the_position_an_order_leads_to_not_the_order(source, t
         w.say("/long 0.006")
         second = proposal_message(w, mark, 2)
         assert press(w, ADMIN, second, 0).startswith("1 of 2 approvals"), "flat → 0.012 is above the limit"
-        assert w.engine.trader.portfolio.positions["BTCUSDT"].qty == Decimal("0.006")
+        assert w.engine.position("BTCUSDT").qty == Decimal("0.006")
         assert press(w, SECOND, second, 0).startswith("filled: BUY 0.006 BTCUSDT")
         # A close only reduces: one admin, whatever the size.
         mark = w.api.mark()
         w.say("/close")
         assert press(w, ADMIN, proposal_message(w, mark, 3), 0).startswith("filled: SELL 0.012 BTCUSDT")
-        assert w.engine.trader.portfolio.side("BTCUSDT") == 0
+        assert w.engine.side("BTCUSDT") == 0
     finally:
         w.close()
 
@@ -92,17 +92,17 @@ def test_confirm_orders_off_still_needs_two_admins_above_the_limit(source, tmp_p
     )
     try:
         w.reply("/long 0.005", "BUY 0.005")  # ~360 USDT: placed at once, as CONFIRM_ORDERS=off says
-        assert w.engine.trader.portfolio.positions["BTCUSDT"].qty == Decimal("0.005")
+        assert w.engine.position("BTCUSDT").qty == Decimal("0.005")
         mark = w.api.mark()
         w.say("/long 0.008")  # the position would be 0.013 (~935 USDT): proposed, not placed
         msg = proposal_message(w, mark, 1)
         assert "two admins must confirm: the position would be" in msg["text"], msg["text"]
         assert "FOUR_EYES_NOTIONAL 500" in msg["text"]
-        assert w.engine.trader.portfolio.positions["BTCUSDT"].qty == Decimal("0.005")
+        assert w.engine.position("BTCUSDT").qty == Decimal("0.005")
         assert press(w, ADMIN, msg, 0).startswith("1 of 2 approvals")
-        assert w.engine.trader.portfolio.positions["BTCUSDT"].qty == Decimal("0.005")
+        assert w.engine.position("BTCUSDT").qty == Decimal("0.005")
         assert press(w, SECOND, msg, 0).startswith("filled: BUY 0.008 BTCUSDT")
         w.reply("/close", "SELL 0.013")  # reducing: at once, one admin
-        assert w.engine.trader.portfolio.side("BTCUSDT") == 0
+        assert w.engine.side("BTCUSDT") == 0
     finally:
         w.close()

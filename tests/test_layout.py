@@ -218,3 +218,120 @@ def test_no_import_cycles_between_rooms() -> None:
     assert _cycles(rooms) == []
     assert not rooms["trading.charts"] & {"trading.backtest", "trading.optimize", "trading.exchange"}
     assert "trading.optimize" not in rooms["trading.backtest"]
+
+
+# What bot/ may import from trading/: the service (and the names it re-exports in __all__),
+# the settings, the core's types, events and numbers, and the log masking. Everything else
+# of trading/ is reached through the service (issue 27: one facade).
+BOT_MAY_IMPORT = ("trading.live.service", "trading.config", "trading.logsafe")
+BOT_MAY_IMPORT_UNDER = ("trading.core.",)
+
+
+def test_bot_imports_only_the_service_config_core_and_logsafe() -> None:
+    leaks = []
+    for path in sorted((ROOT / "bot").rglob("*.py")):
+        for m in sorted(_imported_modules(path)):
+            if m.split(".")[0] != "trading":
+                continue
+            if m in BOT_MAY_IMPORT or m.startswith(BOT_MAY_IMPORT_UNDER) or m == "trading.core":
+                continue
+            leaks.append(f"{path.relative_to(ROOT).as_posix()}: {m}")
+    assert not leaks, "bot/ reaching past the service: " + "; ".join(leaks)
+
+
+def test_bot_imports_from_the_service_only_what_it_exports() -> None:
+    """`from trading.live.service import X`: X is the service or a name in its __all__."""
+    import trading.live.service as service
+
+    exported = set(service.__all__)
+    bad = []
+    for path in sorted((ROOT / "bot").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module == "trading.live.service":
+                bad += [f"{path.relative_to(ROOT).as_posix()}: {a.name}" for a in node.names if a.name not in exported]
+    assert not bad, "names bot/ takes from the service that it does not export: " + "; ".join(bad)
+
+
+def _mixins(tree: ast.Module) -> list[str]:
+    """Classes that read `self.<name>` attributes they never set, define or inherit from a
+    base in the same file: slices of another class (a mixin), not parts owning their state.
+    Protocols, dataclasses, NamedTuples and exceptions are values, not parts, and skipped."""
+    classes = {n.name: n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)}
+
+    def own(cls: ast.ClassDef) -> set[str]:
+        names: set[str] = set()
+        for node in ast.walk(cls):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                names.add(node.name)
+            elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store) and getattr(node.value, "id", "") == "self":
+                names.add(node.attr)
+            elif isinstance(node, ast.Assign):
+                names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+            elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and (
+                node.value is not None or "ClassVar" in ast.unparse(node.annotation)
+            ):  # a class attribute (a bare `live: Any` is a promise that another class sets it)
+                names.add(node.target.id)
+        for base in cls.bases:
+            if isinstance(base, ast.Name) and base.id in classes:
+                names |= own(classes[base.id])
+        return names
+
+    out = []
+    for cls in classes.values():
+        bases = {getattr(b, "id", getattr(b, "attr", "")) for b in cls.bases}
+        if cls.decorator_list or bases & {"Protocol", "NamedTuple", "Exception", "ValueError", "RuntimeError", "TypedDict"}:
+            continue
+        if any(b not in classes for b in bases if b):
+            continue  # a subclass of something imported: its attributes come from there
+        reads = {
+            n.attr for n in ast.walk(cls)
+            if isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Load) and getattr(n.value, "id", "") == "self"
+        }
+        missing = reads - own(cls)
+        if missing:
+            out.append(f"{cls.name} ({', '.join(sorted(missing))})")
+    return out
+
+
+def test_no_mixins_in_the_live_and_exchange_sides() -> None:
+    """Engine(EngineGuards, EngineReports) and BinanceBroker(ExitOrders) were classes cut into
+    slices that read each other's attributes; each part now owns its state and is composed."""
+    found = []
+    for pkg in ("trading/live", "trading/exchange", "trading/core"):
+        for path in sorted((ROOT / pkg).rglob("*.py")):
+            found += [f"{path.relative_to(ROOT).as_posix()}: {m}" for m in _mixins(ast.parse(path.read_text(encoding="utf-8")))]
+    assert not found, "classes reading attributes they do not own (mixins): " + "; ".join(found)
+
+
+def test_the_mixin_finder_finds_a_mixin() -> None:
+    tree = ast.parse(
+        "class Guards:\n    def confirm(self):\n        return self.live.confirm()\n"
+        "class Part:\n    def __init__(self, live):\n        self.live = live\n    def confirm(self):\n        return self.live.confirm()\n"
+    )
+    assert _mixins(tree) == ["Guards (live)"]
+
+
+def test_no_probes_of_what_a_part_is() -> None:
+    """The mode is decided once (trading/live/mode.py) and handed over: no `hasattr(...)` probes
+    on brokers, streams or filters, no `broker.mode != "paper"` guesses in live/ and exchange/."""
+    probes = []
+    for pkg in ("trading/live", "trading/exchange"):
+        for path in sorted((ROOT / pkg).rglob("*.py")):
+            text = path.read_text(encoding="utf-8")
+            for node in ast.walk(ast.parse(text)):
+                if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "hasattr":
+                    probes.append(f"{path.relative_to(ROOT).as_posix()}:{node.lineno}")
+            if 'broker.mode != "paper"' in text or "broker.mode == \"paper\"" in text:
+                probes.append(f"{path.relative_to(ROOT).as_posix()}: broker.mode")
+    assert not probes, "probes instead of the Mode: " + ", ".join(probes)
+
+
+def test_the_exchange_side_never_reaches_into_the_trader_or_the_live_bot() -> None:
+    """exchange/ speaks Binance and returns core values; live/follow.py books what it decodes
+    (the user-stream fill path goes one way: exchange → live/follow → core → events → chat)."""
+    leaks = []
+    for path in sorted((ROOT / "trading" / "exchange").rglob("*.py")):
+        bad = sorted(m for m in _imported_modules(path) if m.startswith(("trading.live", "trading.core.trader")))
+        if bad:
+            leaks.append(f"{path.relative_to(ROOT).as_posix()}: {', '.join(bad)}")
+    assert not leaks, "; ".join(leaks)

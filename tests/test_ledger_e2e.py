@@ -72,17 +72,17 @@ def test_paper_long_funding_close_every_view_the_same_numbers(source, tmp_path):
         mark = w.api.mark()
         w.say("/long 0.01")
         assert press(w, ADMIN, proposal_message(w, mark, 1), 0).startswith("filled")
-        seen = w.engine.stream.feed.sink  # let the market pass a funding time (8 h = 32 candles) with the long open
+        seen = w.engine.internals().stream.feed.sink  # let the market pass a funding time (8 h = 32 candles) with the long open
         w.ex.resume()
         assert w.ex.wait_for_index(w.ex.current_index + 34, timeout=20)
         w.ex.pause()
         assert seen.wait(w.source[w.ex.current_index - 1].open_time)
-        assert w.engine.trader.portfolio.funding != 0, "no funding was booked"
+        assert w.engine.funding_booked() != 0, "no funding was booked"
         mark = w.api.mark()
         w.say("/close")
         assert press(w, ADMIN, proposal_message(w, mark, 2), 0).startswith("filled")
 
-        p = w.engine.trader.portfolio
+        p = w.engine.internals().trader.portfolio
         want = {"gross": q(p.realized), "fees": q(p.fees), "funding": q(p.funding), "net": q(p.net_pnl)}
         assert p.funding < 0 and p.balance == w.engine.settings.paper_balance + p.net_pnl
 
@@ -109,7 +109,7 @@ def test_paper_long_funding_close_every_view_the_same_numbers(source, tmp_path):
         assert f"Balance {wallet:,} USDT · equity {wallet:,} USDT" in caption, caption
         assert realized(caption) == want, caption
         # the daily report of the day the trade closed on: the same words
-        day = utc_day(w.engine.live.stored_fills()[-1].time)
+        day = utc_day(w.engine.fills()[-1].time)
         from bot.chart_commands import report_caption
 
         days = {utc_day(e.time) for e in w.engine.ledger().entries}
@@ -142,7 +142,7 @@ def test_exchange_partial_reduce_adl_funding_realized_plus_unrealized_is_equity(
         return line
 
     try:
-        assert w.engine.user_stream.wait_until(lambda u: u.connected, timeout=10)
+        assert w.engine.wait_account(lambda u: u.connected, timeout=10)
         mark = w.api.mark()
         w.say("/long 0.02")
         assert press(w, ADMIN, proposal_message(w, mark, 1), 0).startswith("filled")
@@ -179,7 +179,7 @@ def test_exchange_liquidation_the_clearance_fee_is_an_other_charge_not_a_zero_fi
     w = demo_world(source, tmp_path, STRATEGY="none")
     exchange = console_commands(w.ex)["/exchange"]
     try:
-        assert w.engine.user_stream.wait_until(lambda u: u.connected, timeout=10)
+        assert w.engine.wait_account(lambda u: u.connected, timeout=10)
         mark = w.api.mark()
         w.say("/long 0.01")
         assert press(w, ADMIN, proposal_message(w, mark, 1), 0).startswith("filled")

@@ -32,7 +32,7 @@ def test_a_confirm_after_stop_fills_at_the_exchanges_price_now(source, tmp_path)
         mark = w.api.mark()
         w.say("/long 0.01")
         msg = proposal_message(w, mark, 1)
-        stale = w.engine.trader.current_price("BTCUSDT")
+        stale = w.engine.last_price("BTCUSDT")
         stop_and_move_the_market(w)
         now = exchange_price(w)
         assert now != stale

@@ -4,6 +4,7 @@ the catch-up's decisions are one `missed:` line, not a proposal (and an expiry) 
 
 from __future__ import annotations
 
+from tests.helpers import observe
 from tests.test_bot_e2e import ADMIN, GROUP, World, source  # noqa: F401  (fixture)
 from tests.test_orders_e2e import Seen
 
@@ -20,8 +21,7 @@ def test_decisions_on_candles_closed_while_stopped_are_one_missed_line_not_propo
     w = World(source, tmp_path, STRATEGY="ema_cross", CONFIRM_ORDERS="on")
     try:
         w.engine.set_params({"fast": "3", "slow": "8"}, ADMIN)
-        seen = w.seen = Seen(w.engine.stream.feed.sink)
-        w.engine.stream.feed.sink = seen
+        seen = w.seen = observe(w.engine, Seen)
         w.reply("/start", "Starting")
         assert w.api.wait_for_text(GROUP, "socket started", timeout=15)
         # The trader must have decided a live candle before the stop (a never-decided trader
@@ -50,6 +50,6 @@ def test_decisions_on_candles_closed_while_stopped_are_one_missed_line_not_propo
         print(line)
         assert len(said) <= 6, said  # the replies, the summary, socket started: not 52 messages
         assert len(w.engine.open_proposals()) == proposed_before == 0
-        assert w.engine.trader.portfolio.side("BTCUSDT") == 0  # nothing was placed either
+        assert w.engine.side("BTCUSDT") == 0  # nothing was placed either
     finally:
         w.close()

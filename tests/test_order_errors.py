@@ -47,10 +47,10 @@ def test_each_exchange_error_gives_its_line_a_stored_refusal_and_no_second_order
         lines.append(outcome.line)
         assert w.engine.proposal(proposal.id).status == "failed"
         assert w.ex.stats.order_posts.get(leg_id(w.db_path, n)) == 1, (code, w.ex.stats.order_posts)
-        stored = {o["client_order_id"]: o for o in w.engine.live.journal.orders()}
+        stored = {o["client_order_id"]: o for o in w.engine.internals().journal.orders()}
         assert stored[leg_id(w.db_path, n)]["status"] == "REJECTED" and stored[leg_id(w.db_path, n)]["error"]
     assert w.ex.orders() == []  # nothing reached the book
-    assert w.engine.trader.portfolio.side("BTCUSDT") == 0
+    assert w.engine.side("BTCUSDT") == 0
 
 
 def test_an_unclear_answer_is_settled_by_the_client_id_not_by_sending_again(demo) -> None:

@@ -9,7 +9,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
-from tests.helpers import leg_id
+from tests.helpers import leg_id, observe
 from tests.test_bot_e2e import ADMIN, GROUP, GUEST, World, source  # noqa: F401  (fixture)
 from trading.live.proposals import Proposal
 
@@ -60,8 +60,7 @@ class Seen:
 def started(source, tmp_path, exchange=None, **env) -> World:  # type: ignore[no-untyped-def]  # noqa: F811
     """`exchange`: keyword arguments of the ReplayExchange (its API key and secret, say)."""
     w = World(source, tmp_path, exchange=exchange, **{"STRATEGY": "none", **env})
-    seen = Seen(w.engine.stream.feed.sink)
-    w.engine.stream.feed.sink = seen
+    seen = observe(w.engine, Seen)
     w.reply("/start", "Starting")
     assert w.api.wait_for_text(GROUP, "socket started", timeout=15)
     w.ex.pause()  # the market stands still while people press buttons…
@@ -72,7 +71,7 @@ def started(source, tmp_path, exchange=None, **env) -> World:  # type: ignore[no
         assert seen.wait(source[index - 1].open_time)
         if w.ex.current_index == index:
             break
-    assert w.engine.trader.current_price("BTCUSDT") is not None
+    assert w.engine.last_price("BTCUSDT") is not None
     return w
 
 
@@ -87,7 +86,7 @@ def test_confirm_once_status_pnl_close_and_reject(source, tmp_path):  # noqa: F8
         assert "Not allowed" in press(w, GUEST, msg, 0)
         p1 = w.engine.proposal(1)
         assert p1.status == "pending", (
-            p1, w.engine.trader.cursor("BTCUSDT"), w.ex.current_index, w.engine.stream.status().reconnects,
+            p1, w.engine.cursor("BTCUSDT"), w.ex.current_index, w.engine.stream_status().reconnects,
             [e["kind"] for e in w.engine.events(30)],
         )
 
@@ -117,7 +116,7 @@ def test_confirm_once_status_pnl_close_and_reject(source, tmp_path):  # noqa: F8
         close_msg = proposal_message(w, mark, 2)
         assert "reduce-only" in close_msg["text"]
         assert press(w, ADMIN, close_msg, 0).startswith("filled: SELL 0.010 BTCUSDT")
-        assert w.engine.trader.portfolio.side("BTCUSDT") == 0
+        assert w.engine.side("BTCUSDT") == 0
         w.reply("/status", "no position")
         trades = w.reply("/trades", "Last 2 fills")["text"]
         assert "open    BUY  0.010 BTCUSDT" in trades and "close   SELL 0.010 BTCUSDT" in trades
@@ -130,7 +129,7 @@ def test_confirm_once_status_pnl_close_and_reject(source, tmp_path):  # noqa: F8
         assert "rejected by" in press(w, ADMIN, short_msg, 1)
         assert w.engine.proposal(3).status == "rejected"
         assert "no longer pending" in press(w, ADMIN, short_msg, 0)
-        assert w.engine.trader.portfolio.side("BTCUSDT") == 0
+        assert w.engine.side("BTCUSDT") == 0
 
         w.reply("/long -1", "the quantity must be a positive number")
         w.reply("/long 0.01 ethusdt", "ETHUSDT is not traded")
@@ -160,7 +159,7 @@ def test_a_thousand_concurrent_confirms_place_exactly_one_order(source, tmp_path
     try:
         proposal = w.engine.propose_order("long", None, Decimal("0.01"), ADMIN)
         assert isinstance(proposal, Proposal)
-        diag = (proposal.valid_until_open, w.engine.trader.cursor("BTCUSDT"), w.engine.trader.last_open("BTCUSDT"), w.ex.current_index, source[w.ex.current_index - 1].open_time)
+        diag = (proposal.valid_until_open, w.engine.cursor("BTCUSDT"), w.engine.last_open("BTCUSDT"), w.ex.current_index, source[w.ex.current_index - 1].open_time)
         go = threading.Event()
 
         def confirm(i: int):
@@ -171,7 +170,7 @@ def test_a_thousand_concurrent_confirms_place_exactly_one_order(source, tmp_path
             futures = [pool.submit(confirm, i) for i in range(1000)]
             go.set()
             outcomes = [f.result(timeout=60) for f in futures]
-        assert sum(o.ok for o in outcomes) == 1, (sorted({o.line for o in outcomes}), diag, w.engine.trader.cursor("BTCUSDT"), w.ex.current_index, w.engine.proposal(proposal.id))
+        assert sum(o.ok for o in outcomes) == 1, (sorted({o.line for o in outcomes}), diag, w.engine.cursor("BTCUSDT"), w.ex.current_index, w.engine.proposal(proposal.id))
         assert len(w.engine.recent_fills(10)) == 1
         assert w.engine.proposal(proposal.id).status == "filled"
     finally:
@@ -219,8 +218,8 @@ def test_testnet_mode_places_exactly_one_signed_order_per_confirmed_proposal(sou
         assert w.ex.stats.order_posts == {one: 1, two: 1}
         closing = w.ex.orders()[-1]
         assert (closing["clientOrderId"], closing["reduceOnly"], closing["origQty"]) == (two, True, "0.010")
-        assert w.engine.trader.portfolio.side("BTCUSDT") == 0
-        positions = w.engine.trader.broker.positions(("BTCUSDT",))
+        assert w.engine.side("BTCUSDT") == 0
+        positions = w.engine.internals().broker.positions(("BTCUSDT",))
         assert all(p.qty == 0 for p in positions)
     finally:
         w.close()

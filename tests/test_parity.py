@@ -22,7 +22,7 @@ from sim.binance import ReplayExchange, load_csv
 from storage.db import open_db
 from storage.params import ParamStore
 from tests.conftest import PERP_15M, shared_file
-from tests.helpers import RecordingNotifier, replay_settings
+from tests.helpers import RecordingNotifier, observe, replay_settings
 from trading.backtest import BacktestOptions, run_backtest
 from trading.backtest.data import load_csv_candles
 from trading.core.candles import Candle
@@ -85,8 +85,7 @@ def test_live_trades_equal_the_backtest_through_random_drops(db_path: str) -> No
         ParamStore(open_db(db_path)).change("ema_cross", VALUES, None)
         notes = RecordingNotifier()
         engine = Engine(settings, notes)
-        watch = Watch(engine.trader, candles[-1].open_time)
-        engine.stream.feed.sink = watch  # observe the very sink the engine wired
+        watch = observe(engine, lambda sink: Watch(sink, candles[-1].open_time))  # observe the very sink the engine wired
         filters = engine.symbol_filters()
         assert engine.start()
         # The replay stays paused until the feed's first catch-up has warmed the trader, so
@@ -103,15 +102,15 @@ def test_live_trades_equal_the_backtest_through_random_drops(db_path: str) -> No
     values = {k: new for k, (_, new) in VALUES.items()}
     expected = run_backtest(candles, BacktestOptions(values=values, warmup=WARMUP, filters=filters,
                                                    model=FuturesModel(funding=FundingRates({}, Decimal("0.0001")))))
-    live = engine.live.stored_fills()
-    booked = Portfolio.replay(settings.paper_balance, live, engine.live.journal.funding())
+    live = engine.fills()
+    booked = Portfolio.replay(settings.paper_balance, live, engine.internals().journal.funding())
     assert len(expected.trades) > 100
     assert expected.stats.liquidations > 5 and expected.stats.funding < 0
     assert trade_tuples(booked.trades) == trade_tuples(expected.trades)
-    assert trade_tuples(engine.trader.portfolio.trades) == trade_tuples(expected.trades)
+    assert trade_tuples(engine.closed_trades()) == trade_tuples(expected.trades)
     assert booked.balance == expected.trader.portfolio.balance
     assert booked.fees == expected.trader.portfolio.fees > Decimal(0)
-    assert booked.funding == engine.trader.portfolio.funding == expected.trader.portfolio.funding
+    assert booked.funding == engine.funding_booked() == expected.trader.portfolio.funding
     assert [t.exit_reason for t in booked.trades] == [t.exit_reason for t in expected.trades]
     said = [t for n in notes.notices if " liquidated at " in (t := text(n))]  # the chat says it, live
     assert len(said) == expected.stats.liquidations and "USDT lost, clearance fee" in said[0]

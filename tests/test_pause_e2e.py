@@ -38,7 +38,7 @@ def test_pause_refuses_entries_keeps_closes_and_survives_a_restart(source, tmp_p
         assert PAUSED_LINE in press(w, ADMIN, early, 0)
         assert w.engine.proposal(2).status == "pending"  # refused, not consumed
         assert [f.order_id for f in w.engine.recent_fills(10)] == [leg_id(w.db_path, 1)]
-        assert w.engine.stream.running
+        assert w.engine.stream_status().running
 
         # Restarted (a redeploy): still paused.
         w.bot.stop()
@@ -51,7 +51,7 @@ def test_pause_refuses_entries_keeps_closes_and_survives_a_restart(source, tmp_p
         w.say("/close")  # closes keep working while paused
         close_msg = proposal_message(w, mark, 3)
         assert press(w, ADMIN, close_msg, 0).startswith("filled: SELL 0.010 BTCUSDT")
-        assert w.engine.trader.portfolio.side("BTCUSDT") == 0
+        assert w.engine.side("BTCUSDT") == 0
 
         w.reply("/resume", "Not allowed", user=GUEST)
         w.reply("/resume", "Resumed: new entries allowed")
@@ -93,7 +93,7 @@ def test_the_strategy_opens_nothing_while_paused_but_still_closes(replay, caplog
         assert i < START + 2_000, "the strategy never proposed"
     first = proposals(notifier)[0]
     assert engine.confirm(first.id, ADMIN).ok
-    side = engine.trader.portfolio.side("BTCUSDT")
+    side = engine.side("BTCUSDT")
     assert side != 0
     engine.pause("admin", ADMIN)
     caplog.set_level(logging.INFO, logger="trading.core.pause")
@@ -106,7 +106,7 @@ def test_the_strategy_opens_nothing_while_paused_but_still_closes(replay, caplog
     turn = proposals(notifier)[-1]
     assert turn.action == "close" and [leg.reduce_only for leg in turn.legs] == [True]
     assert engine.confirm(turn.id, ADMIN).ok
-    assert engine.trader.portfolio.side("BTCUSDT") == 0
+    assert engine.side("BTCUSDT") == 0
     assert "skipped while paused (admin): no new entries; its close is kept" in caplog.text
     # Flat and paused: the next crosses propose nothing, each logged once on its candle.
     n = len(proposals(notifier))
@@ -117,7 +117,7 @@ def test_the_strategy_opens_nothing_while_paused_but_still_closes(replay, caplog
     assert len(proposals(notifier)) == n
     skipped = [r for r in caplog.records if "skipped while paused" in r.getMessage()]
     assert len(skipped) >= 2
-    assert engine.trader.portfolio.side("BTCUSDT") == 0
+    assert engine.side("BTCUSDT") == 0
     assert all(p.status != "filled" or p.id in (first.id, turn.id) for p in (engine.proposal(x.id) for x in proposals(notifier)))
     assert engine.recent_fills(10)[-1].qty == Decimal(str(engine.recent_fills(10)[0].qty))
 

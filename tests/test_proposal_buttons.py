@@ -11,6 +11,7 @@ import time
 from dataclasses import replace
 
 from bot.runner import BotThread
+from tests.helpers import observe
 from tests.test_bot_e2e import ADMIN, GROUP, LOOSE, World, source  # noqa: F401  (fixture)
 from tests.test_orders_e2e import Seen, proposal_message, started
 
@@ -33,8 +34,7 @@ def restart_on_a_fresh_database(w: World, tmp_path) -> None:  # noqa: F811
     w.bot.stop()
     w.settings = replace(w.settings, db_path=str(tmp_path / "fresh.sqlite"))
     w.bot = BotThread(w.settings, rate_limits=LOOSE, poll_timeout=1)
-    seen = Seen(w.engine.stream.feed.sink)
-    w.engine.stream.feed.sink = seen
+    seen = observe(w.engine, Seen)
     w.bot.start()
     w.ex.resume()
     w.reply("/start", "Starting")

@@ -11,7 +11,7 @@ import pytest
 from bot.runner import BotThread
 from sim.binance import ReplayExchange
 from sim.telegram.local_api import LocalBotApi
-from tests.helpers import leg_id
+from tests.helpers import leg_id, observe
 from tests.test_bot_e2e import ADMIN, GROUP, LOOSE, START, source  # noqa: F401  (fixture)
 from tests.test_orders_e2e import Seen
 from trading.config import load_settings
@@ -77,7 +77,7 @@ def account(source):  # noqa: F811
 def started(acc: Account):  # type: ignore[no-untyped-def]
     """/start, then the market paused once the trader has every candle the exchange closed."""
     engine = acc.bot.engine  # type: ignore[union-attr]
-    seen = acc.seen = engine.stream.feed.sink = Seen(engine.stream.feed.sink)
+    seen = acc.seen = observe(engine, Seen)
     acc.say("/start", "socket started")
     acc.ex.pause()  # the market stands still while orders are proposed and confirmed…
     while True:  # …once the trader has every candle the exchange closed
@@ -148,7 +148,7 @@ def test_a_hedge_mode_account_is_refused_clearly_and_switched_by_an_admin(accoun
     msg = account.say("/start", "cannot start")
     assert "Hedge Mode" in msg["text"] and "One-way Mode" in msg["text"], msg["text"]
     account.say("/long 0.01", "/start the stream first")
-    assert account.ex.stats.order_posts == {} and not account.bot.engine.stream.running  # type: ignore[union-attr]
+    assert account.ex.stats.order_posts == {} and not account.bot.engine.stream_status().running  # type: ignore[union-attr]
     assert "switched the account to One-way Mode" in press(account, msg)
     assert account.ex.call(lambda: account.ex.account.hedge) is False
     assert "already in One-way Mode" in press(account, msg)  # Binance's -4059, said plainly
@@ -269,7 +269,7 @@ def test_a_manual_order_above_its_leverage_bracket_is_refused_when_proposed(sour
         acc.say("/set leverage=20 stake_usdt=100", "leverage")  # 2,000 USDT: within 20x's bracket
         engine = started(acc)
         assert acc.ex.advance(1) and acc.seen.wait(acc.ex.candles[acc.ex.current_index - 1].open_time)
-        assert engine.trader.values["leverage"] == 20  # a candle closed: the new leverage is in force
+        assert engine.snapshot().values["leverage"] == 20  # a candle closed: the new leverage is in force
         outcome = engine.propose_order("long", None, Decimal("0.1"), ADMIN)  # ~7,000 USDT at 20x
         assert not isinstance(outcome, Proposal) and "limited to 10x by Binance's leverage brackets" in outcome.line
         assert acc.ex.stats.order_posts == {}

@@ -30,7 +30,7 @@ def test_report_fires_at_report_time_with_the_equity_chart(source, tmp_path):  #
 
         w.reply("/set fast=2 slow=3", "Parameters changed")
         w.reply("/start", "Starting")
-        assert w.engine.stream.wait_until(lambda s: len(w.engine.live.stored_fills()) >= 4, timeout=30)
+        assert w.engine.wait_stream(lambda s: len(w.engine.fills()) >= 4, timeout=30)
         w.engine.stop()  # the report does not need the stream
 
         # Advance the job's clock: it is due now.
@@ -50,12 +50,12 @@ def test_report_fires_at_report_time_with_the_equity_chart(source, tmp_path):  #
         assert job.next_t > datetime.now(UTC) and (job.next_t.hour, job.next_t.minute) == (6, 30)
 
         # The numbers for the day the replayed fills are on (the replay runs in 2024).
-        fills = w.engine.live.stored_fills()
+        fills = w.engine.fills()
         day = utc_day(fills[0].time)
         report = w.engine.daily_report(day)
-        expected = day_summary(ledger_of(w.settings.paper_balance, fills, w.engine.live.journal.funding()), day)
+        expected = day_summary(ledger_of(w.settings.paper_balance, fills, w.engine.internals().journal.funding()), day)
         assert report.summary == expected and expected.fills >= 1
-        assert report.equity is not None and report.equity.trades == w.engine.trader.snapshot().trades
+        assert report.equity is not None and report.equity.trades == w.engine.snapshot().trades
     finally:
         w.close()
 

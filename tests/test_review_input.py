@@ -113,13 +113,13 @@ def test_health_shows_the_account_stream_in_demo_and_na_in_paper(source, tmp_pat
     from trading.exchange.user_stream import NoUserStream
     from trading.live.health import user_stream_state
 
-    assert user_stream_state(NoUserStream()) == "n/a (paper: no account stream)"
+    assert user_stream_state(NoUserStream(), exchange=False) == "n/a (paper: no account stream)"
     w = demo_world(source, tmp_path)
     try:
-        assert w.engine.user_stream.wait_until(lambda u: u.connected, timeout=10)
+        assert w.engine.wait_account(lambda u: u.connected, timeout=10)
         assert w.engine.health().user_stream.startswith("🟢 connected · ")
         w.ex.call(lambda: w.ex.user_stream.drop(down_seconds=math.inf))
-        assert w.engine.user_stream.wait_until(lambda u: not u.connected, timeout=10)
+        assert w.engine.wait_account(lambda u: not u.connected, timeout=10)
         assert w.engine.health().user_stream.startswith("🟡 reconnecting")
     finally:
         w.close()

@@ -158,10 +158,10 @@ def test_a_database_deleted_under_the_bot_stops_trading_and_says_so(source, tmp_
         # Deleted: a connection opened since may already have made a new, empty file there.
         said = w.api.wait_for_text(GROUP, "while the bot ran; trading stopped", start=mark, timeout=15)
         assert said is not None and f"DB_PATH={w.db_path}" in said["text"]
-        assert w.engine.stream.wait_until(lambda st: not st.running, timeout=10)
+        assert w.engine.wait_stream(lambda st: not st.running, timeout=10)
         w.reply("/long 0.01", "Not proposed: the database DB_PATH=")
         w.reply("/start", "while the bot ran; trading stopped")
-        assert not w.engine.stream.running and w.engine.open_proposals() == []
+        assert not w.engine.stream_status().running and w.engine.open_proposals() == []
     finally:
         w.close()
 
@@ -181,8 +181,8 @@ def test_a_disk_that_refuses_writes_at_run_time_stops_the_stream_with_one_line(s
         w.ex.resume()  # the next closed candle cannot be stored
         said = w.api.wait_for_text(GROUP, "storage: cannot write DB_PATH=", start=mark, timeout=15)
         assert said is not None and "database or disk is full" in said["text"] and "the stream stopped" in said["text"]
-        assert w.engine.stream.wait_until(lambda st: not st.running, timeout=10), "no stream thread left behind"
-        thread = w.engine.stream._thread  # noqa: SLF001
+        assert w.engine.wait_stream(lambda st: not st.running, timeout=10), "no stream thread left behind"
+        thread = w.engine.internals().stream._thread  # noqa: SLF001
         assert thread is not None
         thread.join(10)  # it is ending: state says stopped just before the thread returns
         assert not thread.is_alive()

@@ -27,7 +27,7 @@ def test_long_and_stop_typed_two_hours_before_a_restart_are_not_run(source, tmp_
         assert w.api.wait_for_text(GROUP, "bot restarted; resumed streaming", start=mark, timeout=15)  # not stopped
         # A fresh command right after is run as usual.
         w.reply("/status", "Status")
-        assert w.engine.stream.running
+        assert w.engine.stream_status().running
         assert w.engine.open_proposals() == []
         assert not any("Order proposal" in (c.params.get("text") or "") for c in w.api.calls[mark:])
         # One audit row for the sender's burst, with the count (issue 25).

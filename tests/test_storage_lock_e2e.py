@@ -20,7 +20,7 @@ def test_a_write_lock_held_elsewhere_pauses_the_stream_and_loses_nothing(source,
     w = started(source, tmp_path)
     other = sqlite3.connect(w.db_path, timeout=1, isolation_level=None)
     try:
-        seen = w.engine.stream.feed.sink
+        seen = w.engine.internals().stream.feed.sink
         first = w.ex.current_index
         mark = w.api.mark()
         other.execute("BEGIN IMMEDIATE")  # the write lock, as a backup or an sqlite3 shell takes it
@@ -32,7 +32,7 @@ def test_a_write_lock_held_elsewhere_pauses_the_stream_and_loses_nothing(source,
         assert seen.wait(last, timeout=40), "every candle reaches the trader once the lock is gone"
         w.ex.advance(1)
         assert seen.wait(source[first + 3].open_time, timeout=20), "the stream goes on by itself"
-        assert w.engine.stream.status().running
+        assert w.engine.stream_status().running
         rows = other.execute(
             "SELECT open_time FROM klines WHERE open_time >= ? ORDER BY open_time", (source[first].open_time,)
         ).fetchall()

@@ -14,7 +14,7 @@ from sim.binance import ReplayExchange, load_csv
 from storage.audit import AuditLog
 from storage.db import open_db
 from tests.conftest import PERP_15M, shared_file
-from tests.helpers import RecordingNotifier, replay_settings
+from tests.helpers import RecordingNotifier, observe, replay_settings
 from tests.test_bot_e2e import ADMIN, GROUP, GUEST, World, source  # noqa: F401  (fixture)
 from tests.test_frame_strategy import PEEKS, PLUGIN, write_plugin
 from tests.test_parity import Watch, trade_tuples
@@ -40,8 +40,7 @@ def live_vs_backtest(db_path: str, strategy: str, seed: int, **extra: str):
         settings = replay_settings(ex, db_path, WARMUP_CANDLES=str(WARMUP), STRATEGY=strategy,
                                    CONFIRM_ORDERS="off", **extra)
         engine = Engine(settings, RecordingNotifier())
-        watch = Watch(engine.trader, candles[-1].open_time)
-        engine.stream.feed.sink = watch
+        watch = observe(engine, lambda sink: Watch(sink, candles[-1].open_time))  # observe the very sink the engine wired
         filters = engine.symbol_filters()
         assert engine.start()
         assert watch.warmed.wait(10)
@@ -53,7 +52,7 @@ def live_vs_backtest(db_path: str, strategy: str, seed: int, **extra: str):
     assert watch.seen == [c.open_time for c in candles[WARMUP:]]
     assert watch.backfilled > 0, "the drops must have sent some candles through REST backfill"
     expected = run_backtest(candles, BacktestOptions(strategy=strategy, warmup=WARMUP, filters=filters))
-    booked = Portfolio.replay(settings.paper_balance, engine.live.stored_fills())
+    booked = Portfolio.replay(settings.paper_balance, engine.fills())
     return engine, booked, expected, candles
 
 
@@ -79,7 +78,7 @@ def test_plugin_from_a_file_trades_live_as_in_the_backtest_and_charts_its_indica
     assert engine.chart(100)[:8] == b"\x89PNG\r\n\x1a\n"
 
     # A switch keeps the open position and says so.
-    held = engine.trader.snapshot().positions
+    held = engine.snapshot().positions
     switched = engine.switch_strategy("rsi_reversion", {"low": "25"}, ADMIN)
     assert switched.old == spec and switched.new == "rsi_reversion" and switched.values["low"] == 25
     assert len(switched.positions) == len(held)
@@ -93,8 +92,7 @@ def test_plugin_decisions_become_proposals(db_path, tmp_path) -> None:
         notifier = RecordingNotifier()
         settings = replay_settings(ex, db_path, WARMUP_CANDLES=str(WARMUP), STRATEGY=spec, CONFIRM_ORDERS="on")
         engine = Engine(settings, notifier)
-        watch = Watch(engine.trader, candles[-1].open_time)
-        engine.stream.feed.sink = watch
+        watch = observe(engine, lambda sink: Watch(sink, candles[-1].open_time))  # observe the very sink the engine wired
         assert engine.start()
         assert watch.warmed.wait(10)
         ex.advance(len(candles) - WARMUP, timeout=30)
@@ -103,7 +101,7 @@ def test_plugin_decisions_become_proposals(db_path, tmp_path) -> None:
     made = [n.data["proposal"] for n in notifier.notices if n.kind == "proposal"]
     assert made and all(p.source == "strategy" and p.reason.startswith(f"{spec}: enter_") or
                         p.reason.startswith(f"{spec}: exit_") for p in made)
-    assert not engine.trader.portfolio.trades  # nothing placed without a Confirm
+    assert not engine.closed_trades()  # nothing placed without a Confirm
 
 
 def test_strategy_command_switches_audited_refuses_and_survives_a_restart(source, tmp_path) -> None:  # noqa: F811
@@ -134,7 +132,7 @@ def test_strategy_command_switches_audited_refuses_and_survives_a_restart(source
     w2 = World(source, tmp_path)  # a restart keeps the choice and its parameters
     try:
         assert w2.engine.strategy == "rsi_reversion" and w2.engine.params()[1]["low"] == 25
-        assert w2.engine.trader.strategy_name == "rsi_reversion"
+        assert w2.engine.snapshot().strategy == "rsi_reversion"
     finally:
         w2.close()
 

@@ -10,7 +10,7 @@ import pytest
 
 from sim.binance import ReplayExchange, load_csv
 from tests.conftest import PERP_15M, shared_file
-from tests.helpers import RecordingNotifier, replay_settings
+from tests.helpers import RecordingNotifier, observe, replay_settings
 from tests.test_orders_e2e import Seen
 from trading.backtest import BacktestOptions, run_backtest
 from trading.backtest.data import load_csv_candles
@@ -33,9 +33,8 @@ def replay(db_path):
         notifier = RecordingNotifier()
         settings = replay_settings(ex, db_path, WARMUP_CANDLES=str(WARMUP), CONFIRM_ORDERS="on", MAX_DRIFT_PCT="100")
         engine = Engine(settings, notifier)
-        engine.live.set_params({k: str(v) for k, v in VALUES.items()}, ADMIN)
-        seen = Seen(engine.stream.feed.sink)
-        engine.stream.feed.sink = seen
+        engine.set_params({k: str(v) for k, v in VALUES.items()}, ADMIN)
+        seen = observe(engine, Seen)
         assert engine.start()
         assert seen.wait(candles[START - 1].open_time)
         yield ex, engine, notifier, seen, candles
@@ -63,7 +62,7 @@ def test_proposals_appear_where_the_backtest_decides_and_confirmed_ones_fill(rep
     if last is not None and last.qty:
         decision_candles = sorted(set(decision_candles) | {last.opened_at - iv})
     assert decided == decision_candles
-    assert engine.trader.portfolio.side("BTCUSDT") == expected.trader.portfolio.side("BTCUSDT")
+    assert engine.side("BTCUSDT") == expected.trader.portfolio.side("BTCUSDT")
     assert len(engine.recent_fills(1000)) == sum(len(p.legs) for p in proposals(notifier))
 
 
@@ -91,8 +90,7 @@ def test_confirm_refuses_a_price_that_drifted_too_far(db_path) -> None:
     with ReplayExchange(source, start_index=START, seconds_per_candle=0, updates_per_candle=1, paused=True) as ex:
         settings = replay_settings(ex, db_path, STRATEGY="none", PROPOSAL_TTL="600", MAX_DRIFT_PCT="0.0001")
         engine = Engine(settings, RecordingNotifier())
-        seen = Seen(engine.stream.feed.sink)
-        engine.stream.feed.sink = seen
+        seen = observe(engine, Seen)
         candles = load_csv_candles(path)
         try:
             assert engine.start()
@@ -138,9 +136,8 @@ def test_confirm_orders_off_proposes_a_strategy_order_four_eyes_must_approve(db_
         notifier = RecordingNotifier()
         settings = replay_settings(ex, db_path, WARMUP_CANDLES=str(WARMUP), CONFIRM_ORDERS="off", FOUR_EYES_NOTIONAL="1")
         engine = Engine(settings, notifier)
-        engine.live.set_params({k: str(v) for k, v in VALUES.items()}, ADMIN)
-        seen = Seen(engine.stream.feed.sink)
-        engine.stream.feed.sink = seen
+        engine.set_params({k: str(v) for k, v in VALUES.items()}, ADMIN)
+        seen = observe(engine, Seen)
         assert engine.start()
         try:
             assert seen.wait(candles[START - 1].open_time)

@@ -65,7 +65,7 @@ def test_engine_reports_not_running(ex, db_path):
     engine = Engine(replay_settings(ex, db_path), RecordingNotifier())
     assert engine.stop() is False
     assert engine.start() is True
-    assert engine.stream.wait_until(lambda s: s.connected and s.closed_candles > 0, 10)
+    assert engine.wait_stream(lambda s: s.connected and s.closed_candles > 0, 10)
     assert engine.status().stream.connected
     assert engine.stop() is True
     assert engine.status().last_closed["BTCUSDT"] is not None  # read back from SQLite
@@ -164,7 +164,7 @@ def test_unknown_symbol_is_refused_with_the_variable_named(ex, db_path):
     engine = Engine(replay_settings(ex, db_path, SYMBOLS="BTCUSDT,FOOUSDT"), RecordingNotifier())
     with pytest.raises(StartRefused, match=r"^SYMBOLS: FOOUSDT not listed"):
         engine.start()
-    assert not engine.stream.running
+    assert not engine.stream_status().running
 
 
 def test_one_connection_streams_every_symbol(db_path):

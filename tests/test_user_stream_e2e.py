@@ -7,12 +7,13 @@ from __future__ import annotations
 import math
 from decimal import Decimal
 
+from tests.helpers import observe
 from tests.test_bot_e2e import ADMIN, GROUP, source  # noqa: F401  (fixture)
 from tests.test_exits_e2e import Seen, World, confirm, demo_world, next_candle, open_algo
 
 
 def protected_long(w: World) -> None:
-    assert w.engine.user_stream.wait_until(lambda u: u.connected, timeout=10)
+    assert w.engine.wait_account(lambda u: u.connected, timeout=10)
     w.engine.set_params({"stop_loss_pct": "0.3", "take_profit_pct": "0.3"}, ADMIN)
     next_candle(w)
     confirm(w, "long")
@@ -35,7 +36,7 @@ def exit_told(w: World, start: int, timeout: float = 30.0) -> str:
 def booked_once(w: World) -> None:
     fills = w.engine.recent_fills(10)
     assert [f.side for f in fills] == ["BUY", "SELL"], fills
-    assert w.engine.trader.portfolio.side("BTCUSDT") == 0
+    assert w.engine.side("BTCUSDT") == 0
     told = [c for c in w.api.calls if "filled:" in str(c.params.get("text", "")) and "outside" not in str(c.params.get("text", ""))]
     assert sum("-loss filled" in str(c.params["text"]) or "take-profit filled" in str(c.params["text"]) for c in told) == 1
 
@@ -46,11 +47,11 @@ def test_a_stop_filling_while_the_account_stream_is_down_is_booked_once_on_recon
         protected_long(w)
         mark = w.api.mark()
         w.ex.call(lambda: w.ex.user_stream.drop(down_seconds=math.inf))
-        assert w.engine.user_stream.wait_until(lambda u: not u.connected, timeout=10)
+        assert w.engine.wait_account(lambda u: not u.connected, timeout=10)
         w.ex.resume()
         assert w.ex.wait_until(lambda: exchange_flat(w), timeout=30)
         w.ex.pause()
-        assert w.engine.trader.portfolio.side("BTCUSDT") == 1  # the book has not heard yet
+        assert w.engine.side("BTCUSDT") == 1  # the book has not heard yet
         w.ex.call(w.ex.user_stream.up)
         exit_told(w, mark)
         assert w.api.wait_for_text(GROUP, "account stream lost", start=mark, timeout=5)
@@ -69,15 +70,15 @@ def test_a_stop_filling_after_stop_is_booked_and_told_before_any_start(source, t
         mark = w.api.mark()
         w.say("/stop")
         assert w.api.wait_for_text(GROUP, "socket stopped", start=mark, timeout=10)
-        assert not w.engine.stream.running
-        assert w.engine.user_stream.connected
+        assert not w.engine.stream_status().running
+        assert w.engine.account_status().connected
         w.ex.resume()  # the replay's prices move on: the stop (or the take) triggers there
         assert w.ex.wait_until(lambda: exchange_flat(w), timeout=30)
         w.ex.pause()
         exit_told(w, mark)
         booked_once(w)
         w.reply("/status", "Position: no position")
-        assert not w.engine.stream.running  # all of it before any /start
+        assert not w.engine.stream_status().running  # all of it before any /start
     finally:
         w.close()
 
@@ -88,12 +89,12 @@ def test_the_account_is_followed_from_the_bots_start_without_a_start_command(sou
 
     w = World(source, tmp_path, **{"STRATEGY": "ema_cross", **DEMO})
     try:
-        assert w.engine.user_stream.wait_until(lambda u: u.connected, timeout=10)
-        assert not w.engine.stream.running
+        assert w.engine.wait_account(lambda u: u.connected, timeout=10)
+        assert not w.engine.stream_status().running
         mark = w.api.mark()
         w.ex.trade_by_hand("BUY", "0.01")
         assert w.api.wait_for_text(GROUP, "traded outside the bot", start=mark, timeout=10)
-        assert w.engine.trader.portfolio.side("BTCUSDT") == 1
+        assert w.engine.side("BTCUSDT") == 1
     finally:
         w.close()
 
@@ -102,10 +103,10 @@ def test_an_expired_listen_key_is_replaced_and_nothing_is_lost(source, tmp_path)
     w = demo_world(source, tmp_path)
     try:
         protected_long(w)
-        first = w.engine.user_stream.key
+        first = w.engine.account_status().key
         w.ex.call(w.ex.user_stream.expire_listen_key)
-        assert w.engine.user_stream.wait_until(lambda u: u.connects >= 2 and u.connected, timeout=10)
-        assert w.engine.user_stream.key != first
+        assert w.engine.wait_account(lambda u: u.connects >= 2 and u.connected, timeout=10)
+        assert w.engine.account_status().key != first
         mark = w.api.mark()
         w.ex.resume()
         exit_told(w, mark)
@@ -124,8 +125,7 @@ def test_a_stop_filling_while_the_bot_is_down_is_booked_at_the_next_start(source
         w.ex.pause()
         mark = w.api.mark()
         w.bot = type(w.bot)(w.settings, **w.bot.kwargs).start()
-        w.seen = Seen(w.engine.stream.feed.sink)
-        w.engine.stream.feed.sink = w.seen
+        w.seen = observe(w.engine, Seen)
         exit_told(w, mark)
         booked_once(w)
         assert open_algo(w) == []
@@ -142,7 +142,7 @@ def test_trades_by_hand_are_booked_told_and_get_exits(source, tmp_path) -> None:
         msg = w.api.wait_for_text(GROUP, "closed outside the bot", start=mark, timeout=10)
         assert msg is not None
         assert "SELL 0.010 BTCUSDT" in msg["text"] and "PnL" in msg["text"] and "no position left" in msg["text"]
-        assert w.engine.trader.portfolio.side("BTCUSDT") == 0 and open_algo(w) == []
+        assert w.engine.side("BTCUSDT") == 0 and open_algo(w) == []
         balance = w.reply("/balance", "Binance")["text"]
         assert "The book matches Binance's wallet." in balance, balance
         mark = w.api.mark()
@@ -173,7 +173,7 @@ def test_liquidation_adl_and_margin_call_are_booked_and_told(source, tmp_path) -
         w.ex.control("liquidate", symbol="BTCUSDT")
         msg = w.api.wait_for_text(GROUP, "liquidated", start=mark, timeout=10)
         assert msg is not None and "SELL 0.006 BTCUSDT" in msg["text"] and "no position left" in msg["text"], msg
-        assert w.engine.trader.portfolio.side("BTCUSDT") == 0
+        assert w.engine.side("BTCUSDT") == 0
         balance = w.reply("/balance", "Binance")["text"]
         if "matches" not in balance:  # the clearance fee follows the fill
             assert w.api.wait_for_text(GROUP, "insurance clearance fee", start=mark, timeout=10)
@@ -187,24 +187,24 @@ def test_liquidation_adl_and_margin_call_are_booked_and_told(source, tmp_path) -
 def test_funding_on_the_exchange_is_booked_once_and_shown(source, tmp_path) -> None:  # noqa: F811
     w = demo_world(source, tmp_path)
     try:
-        assert w.engine.user_stream.wait_until(lambda u: u.connected, timeout=10)
+        assert w.engine.wait_account(lambda u: u.connected, timeout=10)
         confirm(w, "long")  # no exits: the market may move
         next_candle(w)  # the payment comes after the opening fill, on the market's clock
         mark = w.api.mark()
         w.ex.control("funding", rate="0.001")  # a long pays a positive rate
         msg = w.api.wait_for_text(GROUP, "funding BTCUSDT: paid", start=mark, timeout=10)
         assert msg is not None
-        paid = w.engine.trader.portfolio.funding
+        paid = w.engine.funding_booked()
         assert paid < 0
-        w.engine.live.follower.catch_up()  # the income history again: nothing booked twice
-        assert w.engine.trader.portfolio.funding == paid
+        w.engine.internals().follower.catch_up()  # the income history again: nothing booked twice
+        assert w.engine.funding_booked() == paid
         assert "The book matches Binance's wallet." in w.reply("/balance", "Binance")["text"]
         next_candle(w)
         confirm(w, "close", None)
         # /pnl all's funding is every payment booked (a regular funding time may have passed
         # while the position was open, its notice arriving after the command: wait for /pnl)
         pnl = w.reply("/pnl all", "PnL · all")["text"]
-        booked = w.engine.trader.portfolio.funding  # flat now: no payment comes after the close
+        booked = w.engine.funding_booked()  # flat now: no payment comes after the close
         assert f"funding {booked.quantize(Decimal('0.01')):+}" in pnl, pnl
     finally:
         w.close()
@@ -213,17 +213,17 @@ def test_funding_on_the_exchange_is_booked_once_and_shown(source, tmp_path) -> N
 def test_a_bnb_discount_fee_is_booked_in_usdt_at_the_bnb_price_with_asset_and_amount(source, tmp_path) -> None:  # noqa: F811
     w = demo_world(source, tmp_path)
     try:
-        client = w.engine.trader.broker.client
+        client = w.engine.internals().broker.client
         client._request_futures_api("post", "feeBurn", True, data={"feeBurn": "true"})  # noqa: SLF001
         w.ex.control("bnb-deposit", amount="1")
-        assert w.engine.user_stream.wait_until(lambda u: u.connected, timeout=10)
+        assert w.engine.wait_account(lambda u: u.connected, timeout=10)
         line = confirm(w, "long")  # the REST answer's fill
         assert "BNB = " in line or "BNB" in line, line
         mark = w.api.mark()
         w.ex.trade_by_hand(close=True)  # the stream's fill
         msg = w.api.wait_for_text(GROUP, "closed outside the bot", start=mark, timeout=10)
         assert msg is not None and " BNB = " in msg["text"], msg
-        rows = w.engine.live.journal.fee_assets()
+        rows = w.engine.internals().journal.fee_assets()
         assert len(rows) == 2 and all(r["fee_asset"] == "BNB" for r in rows), rows
         for r in rows:  # USDT value = BNB amount × the BNB price (600 in the replay)
             assert Decimal(r["fee_usdt"]) == (Decimal(r["fee_amount"]) * 600).quantize(Decimal("0.00000001"))
@@ -238,11 +238,11 @@ def test_after_a_reconnect_a_missing_exit_is_placed_again(source, tmp_path) -> N
         protected_long(w)
         stop = next(o for o in open_algo(w) if o["orderType"] == "STOP_MARKET")
         assert stop["workingType"] == "CONTRACT_PRICE"
-        w.engine.trader.broker.exits.cancel_exit("BTCUSDT", stop["clientAlgoId"])  # lost, as by a hand in the app
+        w.engine.internals().broker.exits.cancel_exit("BTCUSDT", stop["clientAlgoId"])  # lost, as by a hand in the app
         mark = w.api.mark()
-        connects = w.engine.user_stream.connects
+        connects = w.engine.account_status().connects
         w.ex.call(lambda: w.ex.user_stream.drop())
-        assert w.engine.user_stream.wait_until(lambda u: u.connects > connects and u.connected, timeout=10)
+        assert w.engine.wait_account(lambda u: u.connects > connects and u.connected, timeout=10)
         assert w.api.wait_for_text(GROUP, "placed again", start=mark, timeout=10)
         kinds = sorted(o["orderType"] for o in open_algo(w))
         assert kinds == ["STOP_MARKET", "TAKE_PROFIT_MARKET"], kinds
@@ -255,8 +255,8 @@ def test_the_listen_key_is_closed_on_shutdown(source, tmp_path) -> None:  # noqa
     when it shuts down, so no key it held stays open for its hour."""
     w = demo_world(source, tmp_path)
     try:
-        assert w.engine.user_stream.wait_until(lambda u: u.connected, timeout=10)
-        key = w.engine.user_stream.key
+        assert w.engine.wait_account(lambda u: u.connected, timeout=10)
+        key = w.engine.account_status().key
         assert key and w.ex.user_stream.closed == []
         w.bot.stop()  # the bot's shutdown
         assert w.ex.user_stream.closed == [key]

@@ -82,8 +82,8 @@ def test_trade_lite_and_an_amendment_book_nothing_and_a_fill_is_booked_once(sour
     try:
         protected_long(w)  # the bot's own fill: TRADE_LITE, the order update, the REST answer
         assert [f.side for f in w.engine.recent_fills(10)] == ["BUY"]
-        client = w.engine.trader.broker.client
-        price = w.engine.trader.current_price("BTCUSDT")
+        client = w.engine.internals().broker.client
+        price = w.engine.last_price("BTCUSDT")
         low = (price * Decimal("0.5")).quantize(Decimal("0.1"))
         placed = client.futures_create_order(symbol="BTCUSDT", side="BUY", type="LIMIT", timeInForce="GTC",
                                              quantity="0.005", price=f"{low}", newClientOrderId="web_limitByHand01")  # fmt: skip
@@ -91,15 +91,15 @@ def test_trade_lite_and_an_amendment_book_nothing_and_a_fill_is_booked_once(sour
         client.futures_modify_order(symbol="BTCUSDT", orderId=placed["orderId"], side="BUY", quantity="0.005",
                                     price=f"{low + 1}")  # fmt: skip
         assert order_updates(w.ex, "AMENDMENT")
-        events = w.engine.user_stream.events
+        events = w.engine.account_status().events
         publish(w, FIXTURES["order_amendment"])  # the captured shape too
-        assert w.engine.user_stream.wait_until(lambda u: u.events >= events + 1, timeout=10)
+        assert w.engine.wait_account(lambda u: u.events >= events + 1, timeout=10)
         mark2 = w.api.mark()
         w.ex.trade_by_hand("BUY", "0.005")  # TRADE_LITE, then ORDER_TRADE_UPDATE x=TRADE
         msg = w.api.wait_for_text(GROUP, "traded outside the bot", start=mark2, timeout=10)
         assert msg is not None and "BUY 0.005 BTCUSDT" in msg["text"], msg
         assert [f.side for f in w.engine.recent_fills(10)] == ["BUY", "BUY"]  # once each, the lite never
-        assert w.engine.trader.portfolio.positions["BTCUSDT"].qty == Decimal("0.015")
+        assert w.engine.position("BTCUSDT").qty == Decimal("0.015")
         said = [str(c.params.get("text", "")) for c in w.api.calls[mark:]]
         assert sum("outside the bot" in t for t in said) == 1, said
     finally:
@@ -110,17 +110,17 @@ def test_a_hedge_mode_leg_stays_out_of_the_net_book_and_is_said_once(source, tmp
     w = demo_world(source, tmp_path)
     try:
         protected_long(w)
-        held = w.engine.trader.portfolio.positions["BTCUSDT"].qty
+        held = w.engine.position("BTCUSDT").qty
         mark = w.api.mark()
         publish(w, FIXTURES["order_trade_hedge_long"])
         msg = w.api.wait_for_text(GROUP, "Hedge Mode fill", start=mark, timeout=10)
         assert msg is not None and "LONG leg" in msg["text"] and "not booked" in msg["text"], msg
         second = json.loads(json.dumps(FIXTURES["order_trade_hedge_long"]))
         second["o"]["t"] += 1
-        events = w.engine.user_stream.events
+        events = w.engine.account_status().events
         publish(w, second)
-        assert w.engine.user_stream.wait_until(lambda u: u.events >= events + 1, timeout=10)
-        assert w.engine.trader.portfolio.positions["BTCUSDT"].qty == held
+        assert w.engine.wait_account(lambda u: u.events >= events + 1, timeout=10)
+        assert w.engine.position("BTCUSDT").qty == held
         assert [f.side for f in w.engine.recent_fills(10)] == ["BUY"]
         said = [str(c.params.get("text", "")) for c in w.api.calls[mark:]]
         assert sum("Hedge Mode fill" in t for t in said) == 1, said
@@ -139,7 +139,7 @@ def test_a_settlement_is_told_as_binances_settlement(source, tmp_path) -> None: 
         assert msg is not None, [c.params.get("text") for c in w.api.calls[mark:]]
         assert "closed by Binance's settlement (delisting or delivery): SELL 0.010 BTCUSDT" in msg["text"], msg
         assert "outside the bot" not in msg["text"] and "no position left" in msg["text"], msg
-        assert w.engine.trader.portfolio.side("BTCUSDT") == 0
+        assert w.engine.side("BTCUSDT") == 0
     finally:
         w.close()
 
@@ -147,10 +147,7 @@ def test_a_settlement_is_told_as_binances_settlement(source, tmp_path) -> None: 
 def test_binances_own_client_ids_are_one_table() -> None:
     from trading.exchange.account_sync import BINANCE_IDS, AccountFollower
 
-    class NoExits:
-        exits = None
-
-    follower = AccountFollower(NoExits(), None, None, ("BTCUSDT",), None)  # type: ignore[arg-type]
+    follower = AccountFollower(None, None, ("BTCUSDT",), None)  # type: ignore[arg-type]
     assert [p for p, _ in BINANCE_IDS] == ["autoclose-", "adl_autoclose", "settlement_autoclose-"]
     assert [follower.what(c) for c in ("autoclose-1742590000193", "adl_autoclose", "settlement_autoclose-17",
                                        "web_x")] == ["liquidation", "adl", "settlement", "outside"]  # fmt: skip

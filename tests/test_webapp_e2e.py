@@ -128,7 +128,7 @@ def test_confirm_from_the_page_places_once_and_edits_the_chat_message(source, tm
         assert w.api.wait_for_text(GROUP, f"rejected by user {ADMIN}", start=mark)
         shown = next(m for m in w.api.sent(GROUP) if m["message_id"] == close_msg["message_id"])
         assert "reply_markup" not in shown and w.engine.proposal(2).status == "rejected"
-        assert w.engine.trader.portfolio.side("BTCUSDT") == 1
+        assert w.engine.side("BTCUSDT") == 1
     finally:
         w.close()
 

@@ -37,13 +37,13 @@ def candle_png(engine: Any, n: int, symbol: str | None = None) -> bytes | None:
     candles = engine.klines(n + warmup, symbol)
     if not candles:
         return None
-    snap = engine.trader.snapshot()
+    snap = engine.snapshot()
     pos = next((p for p in snap.positions if p.symbol == symbol), None)
     levels = None
     if pos is not None:
         levels = Levels(pos.side, float(pos.entry), _f(pos.stop), _f(pos.take))
     window_start = candles[-min(n, len(candles))].open_time
-    fills = [f for f in engine.live.stored_fills() if f.symbol == symbol and f.time >= window_start]
+    fills = [f for f in engine.fills() if f.symbol == symbol and f.time >= window_start]
     rules = engine.symbol_filters(symbol)
     chart = candle_chart(
         symbol=symbol, interval=settings.interval, mode=settings.trading_mode, candles=candles, n=n,
@@ -81,7 +81,7 @@ def equity_png(engine: Any) -> EquityReport | None:
         last = engine.klines(1, symbol)
         count = 1 if not last else (last[-1].open_time - first) // interval + 2
         candles[symbol] = engine.klines(max(1, min(count, EQUITY_MAX_CANDLES)), symbol)
-    snap = engine.trader.snapshot()
+    snap = engine.snapshot()
     last_open = max((c[-1].open_time for c in candles.values() if c), default=0)
     curve = equity_curve(ledger, candles, now=(last_open + interval, {p.symbol: float(p.mark) for p in snap.positions}))
     if not curve.times:
@@ -110,7 +110,7 @@ def daily_report(engine: Any, day: date) -> DailyReport:
     end = start + 86_400_000
     summary = day_summary(engine.ledger(), day)
     events = engine.events(100_000)
-    snap = engine.trader.snapshot()
+    snap = engine.snapshot()
     return DailyReport(
         day=day,
         summary=summary,

@@ -509,6 +509,11 @@ class Trader:
     def seen(self, fill: Fill) -> bool:
         return any(k in self.known_keys for k in fill.keys)
 
+    def knows(self, key: str) -> bool:
+        """An exchange fill or funding key booked already (`<symbol>:o<order id>`: an order
+        booked whole when its trades were unreadable)."""
+        return key in self.known_keys
+
     def adopt(self, fills: Sequence[Fill]) -> None:
         """Book fills that happened outside this process's view (found on the exchange after
         a restart, or a reconciliation): into the portfolio and the journal, once."""

@@ -1,7 +1,7 @@
 """What the user data stream's events (and the REST catch-up after a gap) do to the book.
 
 - Order trade updates (x=TRADE, or x=CALCULATED for a liquidation or an auto-deleverage):
-  one fill per trade, keyed `<symbol>:t<trade id>`, booked through the trader (a no-op when
+  one fill per trade, keyed `<symbol>:t<trade id>`, booked once through the sink (a no-op when
   the order's REST answer or an earlier arrival booked it). Who placed it is read from the
   client order id: the bot's exits (`tgx-<instance>-…-sl`/`-tp`), Binance itself (BINANCE_IDS:
   a liquidation `autoclose-…`, an auto-deleverage `adl_autoclose`, a delisting or delivery
@@ -19,6 +19,10 @@
 - After every (re)connect, `on_connected`: account trades since the last booked trade id
   (per symbol, `fromId`; without one, since the last booked fill), booked the same way,
   then every position's exits checked against the exchange's open algo orders.
+
+This module only speaks Binance: it decodes the venue's messages into core values (a Fill, a
+funding payment, a charge) and hands each to its sink (trading/live/follow.py), which books it
+once through the trader; it never reads or changes the trader itself.
 """
 
 from __future__ import annotations
@@ -26,13 +30,15 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from trading.core.events import Notice, Notifier
 from trading.core.portfolio import Fill
 from trading.exchange.fees import asset_price
 from trading.exchange.orders import ANY_ERROR, _what, dec
+from trading.exchange.protection import ExchangeExits
 
 log = logging.getLogger(__name__)
 ZERO = Decimal(0)
@@ -42,33 +48,60 @@ OWN_PREFIXES = ("tg-", "tgp-")
 BINANCE_IDS = (("autoclose-", "liquidation"), ("adl_autoclose", "adl"), ("settlement_autoclose-", "settlement"))
 
 
+class AccountSink(Protocol):
+    """Where the decoded account events go (trading/live/follow.py books them)."""
+
+    def fill(self, fill: Fill, what: str, order_key: str) -> bool:
+        """Book one fill unless it (or its order, `order_key`, booked whole) was; True if booked now."""
+
+    def funding(self, symbol: str, amount: Decimal, ts: int) -> bool:
+        """Book one funding payment (+ received, − paid) once; True if booked now."""
+
+    def charge(self, symbol: str, amount: Decimal, ts: int, key: str, what: str) -> bool:
+        """Book a charge with no trade (an insurance clearance fee) once; True if booked now."""
+
+    def held(self) -> AbstractContextManager[object]:
+        """The book held still for a whole catch-up (no order placed meanwhile)."""
+
+    def synced(self) -> list[str]:
+        """After a catch-up: the resting exits checked against the exchange; what it changed."""
+
+    def last_trade(self, symbol: str) -> tuple[int | None, int | None]:
+        """(the last booked trade id, the last booked fill's time) of a symbol."""
+
+    def first_fill_time(self) -> int | None:
+        """The time of the first fill booked in this mode (None: none yet)."""
+
+    def last_funding_time(self) -> int | None:
+        """The time of the last funding payment booked (None: none yet)."""
+
+
 class AccountFollower:
     def __init__(
         self,
-        trader: Any,
+        sink: AccountSink,
         client: Any,
-        journal: Any,
         symbols: Sequence[str],
         notifier: Notifier,
+        exits: ExchangeExits | None = None,
         call: Callable[..., Any] | None = None,
         keep_clock: Callable[[], None] | None = None,
     ) -> None:
-        self.trader = trader
+        self.sink = sink
+        self.exits = exits  # the bot's resting exits: which client ids are its stop and take
         self._keep_clock = keep_clock  # the broker's: signed calls need Binance's clock
         self.client = client
-        self.journal = journal
         self.symbols = tuple(symbols)
         self.notifier = notifier
         self._call = call or (lambda fn, **kw: fn(**kw))
         self._client_ids: dict[tuple[str, int], str] = {}
         self._lock = threading.Lock()  # one catch-up at a time (start, reconnect)
         self._hedge_told: set[str] = set()  # symbols whose Hedge Mode legs were said
-        self.booked = 0  # fills this follower booked (tests, bench)
-        self.on_booked: Callable[[Fill], None] | None = None
+        self.booked = 0  # fills this follower booked (a catch-up counts its own)
 
     # ------------------------------------------------------------------ who placed it
     def what(self, client_id: str) -> str:
-        keeper = self.trader.exits
+        keeper = self.exits
         kind = keeper.kind_of(client_id) if keeper is not None else None
         if kind is not None:
             return kind
@@ -124,12 +157,9 @@ class AccountFollower:
         return Fill(client_id, symbol, side, qty, price, fee, when, "exchange", keys, asset, amount)
 
     def _book(self, fill: Fill, what: str, order_id: int) -> None:
-        if self.trader.seen(fill) or f"{fill.symbol}:o{order_id}" in self.trader.known_keys:
-            return  # booked already (its order was booked whole when its trades were unreadable)
-        if self.trader.book_exchange_fill(fill, what) is not None:
+        # `<symbol>:o<order id>`: its order was booked whole when its trades were unreadable
+        if self.sink.fill(fill, what, f"{fill.symbol}:o{order_id}"):
             self.booked += 1
-            if self.on_booked is not None:
-                self.on_booked(fill)
 
     def _hedge_leg(self, symbol: str, side: str, order_side: str, qty: Decimal, price: Decimal) -> bool:
         """True for a fill of a Hedge Mode leg (positionSide LONG/SHORT): kept out of the net
@@ -179,7 +209,7 @@ class AccountFollower:
     def catch_up(self) -> list[str]:
         """Book every account trade of the traded symbols since the last one booked."""
         said: list[str] = []
-        with self.trader.lock, self._lock:  # the trader's lock first, as reconcile() takes it
+        with self.sink.held(), self._lock:  # the book's lock first, as the reconciliation takes it
             for symbol in self.symbols:
                 n = self._catch_up_symbol(symbol)
                 if n:
@@ -188,18 +218,18 @@ class AccountFollower:
             n = self.catch_up_funding()
             if n:
                 said.append(f"{n} funding payment(s) booked")
-            said += self.trader.protect_all(check=True)
+            said += self.sink.synced()
         return said
 
     def catch_up_charges(self) -> int:
         """INSURANCE_CLEAR rows of the income history (the clearance fee of a liquidation),
         each booked once as a fee (keyed by symbol and time)."""
-        fills = self.journal.fills()
-        if not fills:
+        first = self.sink.first_fill_time()
+        if first is None:
             return 0
         try:
             rows = self._call(self.client.futures_income_history, incomeType="INSURANCE_CLEAR",
-                              startTime=int(fills[0]["time"]), limit=1000)  # fmt: skip
+                              startTime=first, limit=1000)  # fmt: skip
         except ANY_ERROR as e:
             log.warning("income history unreadable: %s", _what(e))
             return 0
@@ -208,20 +238,20 @@ class AccountFollower:
             symbol, ts = r.get("symbol"), int(r.get("time") or 0)
             if symbol in self.symbols and r.get("asset", "USDT") == "USDT":
                 key = f"{symbol}:insurance{ts}"
-                n += self.trader.book_charge(symbol, -dec(r.get("income")), ts, key, "insurance-clear")
+                n += self.sink.charge(symbol, -dec(r.get("income")), ts, key, "insurance-clear")
         return n
 
     def catch_up_funding(self) -> int:
         """FUNDING_FEE rows of the income history since the last one booked (or since the
         first fill booked in this mode), each booked once per symbol and funding time."""
-        paid = self.journal.funding()
-        if paid:
-            start = max(ts for ts, _, _ in paid) + 1
+        last = self.sink.last_funding_time()
+        if last is not None:
+            start = last + 1
         else:
-            fills = self.journal.fills()
-            if not fills:
+            first = self.sink.first_fill_time()
+            if first is None:
                 return 0
-            start = int(fills[0]["time"])
+            start = first
         try:
             rows = self._call(self.client.futures_income_history, incomeType="FUNDING_FEE", startTime=start, limit=1000)
         except ANY_ERROR as e:
@@ -230,11 +260,11 @@ class AccountFollower:
         n = 0
         for r in sorted(rows, key=lambda r: int(r.get("time") or 0)):
             if r.get("symbol") in self.symbols and r.get("asset", "USDT") == "USDT":
-                n += self.trader.book_funding(r["symbol"], dec(r.get("income")), int(r.get("time") or 0))
+                n += self.sink.funding(r["symbol"], dec(r.get("income")), int(r.get("time") or 0))
         return n
 
     def _catch_up_symbol(self, symbol: str) -> int:
-        last_id, last_ts = self.journal.last_trade(symbol)
+        last_id, last_ts = self.sink.last_trade(symbol)
         if last_id is None and last_ts is None:
             return 0  # nothing booked yet: the position reconciliation at /start covers it
         params: dict[str, Any] = {"symbol": symbol, "limit": 1000}
@@ -278,10 +308,3 @@ class AccountFollower:
             self.notifier.notify(Notice(kind, text, {}))
         except Exception:
             log.exception("notifier failed on %s", kind)
-
-
-def exchange_follower(
-    broker: Any, trader: Any, journal: Any, symbols: Sequence[str], notifier: Notifier
-) -> AccountFollower:
-    """Demo/live: the book follows the account's fills and funding."""
-    return AccountFollower(trader, broker.client, journal, symbols, notifier, broker._call, broker.keep_clock)

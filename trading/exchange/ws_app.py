@@ -38,34 +38,44 @@ class ConnectionHooks(Protocol):
         """Wait out the backoff; False to end run_forever instead of reconnecting."""
 
 
-class _ReadHooks:
+def _read_reporting(app: StreamApp, read: Callable[[], None]) -> None:
+    """The dispatcher's read, reporting how the connection ended to the app's hooks."""
+    try:
+        read()
+    except Exception as e:
+        app.hooks.connection_lost(app.lost_reason(e))
+        raise
+    if app.keep_running:
+        # The loop ended without an exception: the server sent a close frame.
+        app.hooks.connection_lost(app.lost_reason(None))
+
+
+def _reconnect_asking(app: StreamApp, reconnector: Callable[..., None]) -> None:
+    """Reconnect only when the hooks say so (after their backoff)."""
+    if not app.hooks.before_reconnect():
+        app.keep_running = False
+        return
+    reconnector(reconnecting=True)
+
+
+class _Dispatcher(Dispatcher):
     app: StreamApp
 
-    def read(
-        self, sock: Any, read_callback: Callable[[], bool], check_callback: Callable[[], bool]
-    ) -> None:
-        try:
-            super().read(sock, read_callback, check_callback)  # type: ignore[misc]
-        except Exception as e:
-            self.app.hooks.connection_lost(self.app.lost_reason(e))
-            raise
-        if self.app.keep_running:
-            # The loop ended without an exception: the server sent a close frame.
-            self.app.hooks.connection_lost(self.app.lost_reason(None))
+    def read(self, sock: Any, read_callback: Callable[[], bool], check_callback: Callable[[], bool]) -> None:
+        _read_reporting(self.app, lambda: super(_Dispatcher, self).read(sock, read_callback, check_callback))
 
     def reconnect(self, seconds: int, reconnector: Callable[..., None]) -> None:
-        if not self.app.hooks.before_reconnect():
-            self.app.keep_running = False
-            return
-        reconnector(reconnecting=True)
+        _reconnect_asking(self.app, reconnector)
 
 
-class _Dispatcher(_ReadHooks, Dispatcher):
-    pass
+class _SSLDispatcher(SSLDispatcher):
+    app: StreamApp
 
+    def read(self, sock: Any, read_callback: Callable[[], bool], check_callback: Callable[[], bool]) -> None:
+        _read_reporting(self.app, lambda: super(_SSLDispatcher, self).read(sock, read_callback, check_callback))
 
-class _SSLDispatcher(_ReadHooks, SSLDispatcher):
-    pass
+    def reconnect(self, seconds: int, reconnector: Callable[..., None]) -> None:
+        _reconnect_asking(self.app, reconnector)
 
 
 class StreamApp(websocket.WebSocketApp):

@@ -7,15 +7,17 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from storage.events import EventLog
 from storage.klines import KlineStore
 from trading.config import Settings
-from trading.core.candles import Candle
-from trading.core.events import Notifier
+from trading.core.candles import Candle, ohlcv_line
+from trading.core.events import Notice, Notifier
 from trading.core.feed import CandleSink, HistoryOnly
+from trading.core.symbols import SymbolFilters
+from trading.core.trader import Trader
 from trading.exchange.klines import closed_candles
 from trading.exchange.rest import ExchangeUnavailable, server_time_ms
 from trading.exchange.stream import KlineStream
@@ -248,3 +250,22 @@ def kline_stream(settings: Settings, notifier: Notifier, sink: CandleSink | None
     """The market stream with its live feed: the stream owns the socket, the feed what the
     candles mean (stored, backfilled, handed to `sink` once; no sink: history only)."""
     return KlineStream(settings, notifier, lambda changed, stop: LiveFeed(settings, sink, changed, stop), **options)
+
+
+class CandleAnnouncer:
+    """NOTIFY_CANDLES=1: the trader, plus a notice for every closed candle."""
+
+    def __init__(self, trader: Trader, notifier: Notifier, filters: Callable[[str], SymbolFilters | None]) -> None:
+        self._sink, self._notifier, self._filters = trader, notifier, filters
+        self.cursor, self.warmup, self.warm = trader.cursor, trader.warmup, trader.warm
+        self.on_forming = trader.on_forming
+        self.caught_up = trader.caught_up
+
+    def on_candle(self, candle: Candle, backfilled: bool) -> None:
+        self._sink.on_candle(candle, backfilled)
+        if backfilled:  # a long outage would otherwise post one message per missed candle
+            return
+        f = self._filters(candle.symbol)
+        line = ohlcv_line(candle, f.fmt_price, f.fmt_qty) if f else ohlcv_line(candle)
+        text = f"{candle.symbol} {candle.interval} closed {candle.opened_at:%Y-%m-%d %H:%M} UTC · " + line
+        self._notifier.notify(Notice("candle_closed", text, {"candle": candle, "backfilled": backfilled}))

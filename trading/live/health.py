@@ -60,9 +60,9 @@ def version() -> tuple[str, str | None]:
     return ver, (commit[:12] if commit else None)
 
 
-def user_stream_state(stream: Any) -> str:
+def user_stream_state(stream: Any, exchange: bool) -> str:
     """/health's line for the account stream (demo/live); paper has none (NoUserStream)."""
-    if not hasattr(stream, "running"):
+    if not exchange:
         return "n/a (paper: no account stream)"
     if not stream.running:
         return "🔴 stopped"

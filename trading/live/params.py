@@ -1,28 +1,32 @@
-"""Which strategy the live bot runs, and the checks before it trades one.
+"""Which strategy the live bot runs with which parameters (/set, /strategy), and the checks
+before it trades one.
 
 The strategy is STRATEGY from the environment until an admin switches with /strategy; the
 choice is stored (runtime_state) with the STRATEGY it replaced, so a restart keeps it,
 while an operator who edits STRATEGY afterwards gets what they wrote. Every start and
 every switch runs the look-ahead and window check (trading/core/strategies/check.py) on the
 stored candles (a synthetic walk when too few are stored): a failing strategy is refused
-in one line, never traded.
+in one line, never traded. A /set is validated whole against the latest values, stored with
+who and when in one transaction, and handed to the trader to apply from the next closed candle.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from storage.state import RuntimeState
-from trading.config import ConfigError
+from trading.config import ConfigError, Settings
 from trading.core.candles import Candle
 from trading.core.limits import stake_problem
 from trading.core.strategies import (
     STRATEGIES,
     ParamError,
+    Schema,
     StrategyError,
     Values,
     chat_strategy,
@@ -31,9 +35,19 @@ from trading.core.strategies import (
 from trading.core.strategies.check import live_check
 from trading.core.strategies.params import check_leverage, fmt_value
 from trading.core.strategies.plugins import chat_plugins
+from trading.core.trader import Trader
+from trading.exchange.brackets import BracketCache, leverage_problem
+from trading.live.store import Db
 
 log = logging.getLogger(__name__)
 KEY, ENV_KEY = "strategy", "strategy_env"
+
+
+@dataclass(frozen=True)
+class ParamChange:
+    name: str
+    old: str
+    new: str
 
 
 @dataclass(frozen=True)
@@ -101,34 +115,78 @@ def available(strategy_dir: str) -> list[tuple[str, str]]:
         (name, "a plugin in STRATEGY_DIR") for name in chat_plugins(strategy_dir)]
 
 
-def switch(live: Any, spec: str, changes: Mapping[str, Any], user_id: int | None) -> Switch:
-    """/strategy NAME [name=value …] on a LiveTrading: load, validate all values against the
-    new schema (from its stored values), check, store (params and the choice), and hand to
-    the trader from the next closed candle. ParamError (one line) and nothing changes."""
-    try:
-        spec = chat_strategy(spec, live.settings.strategy_dir, (live.strategy, live.settings.strategy))
-        cls = strategy_class(spec)
-    except ValueError as e:
-        raise ParamError(str(e)) from None
-    with live._lock:
-        stored = cls.schema.load(live._params().current(spec))
-        check_leverage(cls.schema, changes, live.settings.max_leverage)
-        values = cls.schema.validate(stored, changes)
-        check_leverage(cls.schema, changes, live.settings.max_leverage, values)
-        problem = stake_problem(values, live.settings.max_position_notional)
-        if problem:
-            raise ParamError(problem)
-        if spec == live.strategy and values == live.values:
-            raise ParamError(f"{spec} is already the strategy with these parameters")
-        refused = refusal(spec, values, live._stored_candles())
-        if refused:
-            raise ParamError(refused)
-        diff = {k: (fmt_value(stored[k]), fmt_value(values[k])) for k in changes if values[k] != stored[k]}
-        if diff:
-            live._params().change(spec, diff, user_id)
-        remember(RuntimeState(live._conn()), spec, live.settings.strategy)
-        old, live.strategy, live.schema, live.values = live.strategy, spec, cls.schema, values
-        live.trader.set_strategy(spec, values)
-        held = [f"{p.symbol} {p.side} {p.qty.normalize():f}" for p in live.trader.snapshot().positions]
-        log.info("strategy %s → %s by %s: %s", old, spec, user_id, values)
-        return Switch(old, spec, values, held)
+def stored_candles(db: Db, settings: Settings) -> list[Candle]:
+    """The first symbol's stored candles (the last 3,000), for the look-ahead and window check."""
+    return db.latest(settings.symbols[0], settings.interval, 3000)
+
+
+class Params:
+    """The strategy trading now and its values; /set and /strategy change them, serialised by
+    one lock so each change is validated against the latest values. `strategy` and `values`
+    are the ones the trader was built with (chosen at start: trading/live/node.py)."""
+
+    def __init__(
+        self, settings: Settings, db: Db, trader: Trader, strategy: str, values: Values,
+        brackets: BracketCache | None,
+    ) -> None:  # fmt: skip
+        self.settings = settings
+        self._db = db
+        self._trader = trader
+        self._brackets = brackets  # demo/live: a /set meets Binance's leverage brackets
+        self.strategy = strategy
+        self.schema: Schema = strategy_class(strategy).schema
+        self.values: Values = values
+        self._lock = threading.Lock()
+
+    def set_params(self, changes: Mapping[str, Any], user_id: int | None) -> list[ParamChange]:
+        """Validate all, store all, schedule all, or raise ParamError and change nothing."""
+        with self._lock:
+            check_leverage(self.schema, changes, self.settings.max_leverage)
+            merged = self.schema.validate(self.values, changes)
+            problem = leverage_problem(self.settings.max_leverage, self._brackets, changes, merged, self.settings.symbols)
+            problem = problem or stake_problem(merged, self.settings.max_position_notional)
+            if problem:
+                raise ParamError(problem)
+            diff = [
+                ParamChange(name, fmt_value(self.values[name]), fmt_value(merged[name]))
+                for name in changes
+                if merged[name] != self.values[name]
+            ]
+            if diff:
+                self._db.params().change(self.strategy, {c.name: (c.old, c.new) for c in diff}, user_id)
+                self.values = merged
+                self._trader.set_values(merged)
+            return diff
+
+    def switch_strategy(self, spec: str, changes: Mapping[str, Any], user_id: int | None) -> Switch:
+        """/strategy NAME [name=value …]: load, validate all values against the new schema
+        (from its stored values), check, store (params and the choice), and hand to the
+        trader from the next closed candle. ParamError (one line) and nothing changes."""
+        settings = self.settings
+        try:
+            spec = chat_strategy(spec, settings.strategy_dir, (self.strategy, settings.strategy))
+            cls = strategy_class(spec)
+        except ValueError as e:
+            raise ParamError(str(e)) from None
+        with self._lock:
+            stored = cls.schema.load(self._db.params().current(spec))
+            check_leverage(cls.schema, changes, settings.max_leverage)
+            values = cls.schema.validate(stored, changes)
+            check_leverage(cls.schema, changes, settings.max_leverage, values)
+            problem = stake_problem(values, settings.max_position_notional)
+            if problem:
+                raise ParamError(problem)
+            if spec == self.strategy and values == self.values:
+                raise ParamError(f"{spec} is already the strategy with these parameters")
+            refused = refusal(spec, values, stored_candles(self._db, settings))
+            if refused:
+                raise ParamError(refused)
+            diff = {k: (fmt_value(stored[k]), fmt_value(values[k])) for k in changes if values[k] != stored[k]}
+            if diff:
+                self._db.params().change(spec, diff, user_id)
+            remember(self._db.state(), spec, settings.strategy)
+            old, self.strategy, self.schema, self.values = self.strategy, spec, cls.schema, values
+            self._trader.set_strategy(spec, values)
+            held = [f"{p.symbol} {p.side} {p.qty.normalize():f}" for p in self._trader.snapshot().positions]
+            log.info("strategy %s → %s by %s: %s", old, spec, user_id, values)
+            return Switch(old, spec, values, held)

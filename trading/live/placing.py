@@ -1,51 +1,15 @@
-"""How the live bot places orders: the broker for the mode, the exchange's symbol rules
-fetched on first use, and the line a placement leaves in the proposal's message.
-
-Kept apart from trading/live/node.py (the trader's lifecycle) so each file does one job.
-"""
+"""The words a placement leaves: the proposal message's final line (what was filled, at what
+price and fee, or why not) and a fill's fee. Pure formatting of core values, shared by the
+order path (trading/live/orders.py, which stores the line with the proposal) and the chat's
+renderer (bot/texts.py, through trading.live.service)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 
-from trading.config import Settings
-from trading.core.brokers import Broker, PaperBroker
 from trading.core.brokers.base import Placement
-from trading.core.portfolio import Fill, Portfolio
+from trading.core.portfolio import Fill
 from trading.core.symbols import SymbolFilters
-from trading.exchange.rest import make_client
-
-
-class ExchangeFilters(Mapping[str, SymbolFilters]):
-    """Symbol rules fetched on first use (the exchange may be down when the bot starts)."""
-
-    def __init__(self, symbols: tuple[str, ...], load: Callable[[str], SymbolFilters | None]) -> None:
-        self._symbols = symbols
-        self._load = load
-
-    def __getitem__(self, symbol: str) -> SymbolFilters:
-        f = self._load(symbol) if symbol in self._symbols else None
-        if f is None:
-            raise KeyError(symbol)
-        return f
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._symbols)
-
-    def __len__(self) -> int:
-        return len(self._symbols)
-
-
-def make_broker(settings: Settings, rules: Mapping[str, SymbolFilters], portfolio: Portfolio) -> Broker:
-    """Paper fills on live prices by default; real orders only in demo or live mode."""
-    if settings.trading_mode == "paper":
-        return PaperBroker(rules, settings.paper_fee_pct / 100, portfolio, settings.paper_slippage_bps)
-    from trading.exchange.broker import (
-        BinanceBroker,  # python-binance order calls: exchange modes only
-    )
-
-    return BinanceBroker(make_client(settings), rules, settings.trading_mode)
 
 
 def placement_line(placed: Placement, f: SymbolFilters) -> str:

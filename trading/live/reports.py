@@ -1,15 +1,21 @@
-"""The engine's read-only money views: /pnl, /daily…/monthly, /performance, /trades,
-/balance and /health. A mixin of trading.live.service.Engine, kept apart so the engine file stays
-about control (start, stop, orders) and under the size rule."""
+"""The live bot's read-only money views: /pnl, /daily…/monthly, /performance, /trades,
+/balance and /health. A part given what it reads (the trader, this mode's journal, the
+broker's account on an exchange, the two streams, the last closed candles), so it answers
+from the same book the trader keeps and never changes anything."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from storage.trades import TradeJournal
+from trading.config import Settings
+from trading.core.brokers import Broker
+from trading.core.candles import Candle
 from trading.core.ledger import Ledger
 from trading.core.pnl import (
     PeriodRow,
@@ -23,24 +29,41 @@ from trading.core.pnl import (
     pnl_summary,
 )
 from trading.core.portfolio import Fill
+from trading.core.trader import Trader
+from trading.exchange.stream import KlineStream
 from trading.live.health import Health, db_size, user_stream_state
+from trading.live.mode import Mode
+from trading.live.store import Db, stored_fills
 
 
-class EngineReports:
-    """Needs the engine's settings, live (trader, journal, fills), stream, status() and _born."""
+class Reports:
+    def __init__(
+        self, settings: Settings, mode: Mode, trader: Trader, broker: Broker, journal: TradeJournal,
+        stream: KlineStream, user_stream: Any, db: Db, clock_offset: Callable[[], int | None],
+    ) -> None:  # fmt: skip
+        self.settings = settings
+        self.mode = mode
+        self._trader = trader
+        self._broker = broker
+        self._journal = journal
+        self._stream = stream
+        self._user_stream = user_stream  # demo/live: the account stream; paper: NoUserStream
+        self._db = db
+        self._clock_offset = clock_offset
+        self._born = time.monotonic()  # /health's uptime: since this bot started
 
-    settings: Any
-    live: Any
-    trader: Any
-    stream: Any
-    _born: float
-
-    def status(self) -> Any: ...
-
-    def clock_offset_ms(self) -> int | None: ...
+    def last_closed(self) -> dict[str, Candle]:
+        """Each symbol's newest closed candle: the stream's, else the newest stored."""
+        last = dict(self._stream.status().last_closed)
+        for symbol in self.settings.symbols:
+            if symbol not in last:
+                stored = self._db.latest(symbol, self.settings.interval, 1)
+                if stored:
+                    last[symbol] = stored[0]
+        return last
 
     def pnl(self, period: str) -> PnlSummary:
-        snap = self.trader.snapshot()
+        snap = self._trader.snapshot()
         unrealized = sum((p.unrealized for p in snap.positions), Decimal(0))
         return pnl_summary(period, self._market_now(), self.ledger(), unrealized)
 
@@ -54,47 +77,47 @@ class EngineReports:
     def _market_now(self) -> int:
         """The end of the market's latest candle taken in (warm-up included: a replay has its own
         'today', and fills are stamped with the forming candle's open), else the wall clock."""
-        opens = [t for s in self.settings.symbols if (t := self.trader.last_open(s)) is not None]
+        opens = [t for s in self.settings.symbols if (t := self._trader.last_open(s)) is not None]
         return max(opens) + self.settings.interval_ms if opens else int(datetime.now(UTC).timestamp() * 1000)
 
     def ledger(self) -> Ledger:
         """The one ledger every money view reads: the trader's book's (replayed from the stored
         fills and funding at start, then every booking), read under its lock."""
-        with self.trader.lock:
-            return self.trader.portfolio.ledger.copy()
+        with self._trader.lock:
+            return self._trader.portfolio.ledger.copy()
 
     def recent_fills(self, n: int) -> list[Fill]:
-        return self.live.stored_fills()[-n:]
+        return stored_fills(self._journal)[-n:]
 
     def wallet(self) -> Wallet:
-        snap = self.trader.snapshot()
+        snap = self._trader.snapshot()
         marks = {p.symbol: p.mark for p in snap.positions}
-        book = paper_wallet(self.trader.portfolio, marks, int(snap.values.get("leverage", 1)))
-        read = getattr(self.trader.broker, "wallet", None)
-        if read is None:
+        book = paper_wallet(self._trader.portfolio, marks, int(snap.values.get("leverage", 1)))
+        if not self.mode.exchange:
             return book
-        book = replace(book, mode=f"{self.settings.trading_mode} (the bot's book)")
+        book = replace(book, mode=f"{self.mode.name} (the bot's book)")
         try:
-            w = read()
+            w = self._broker.wallet()  # type: ignore[attr-defined]
         except Exception:  # noqa: BLE001 (shown as unreadable; the book still answers)
             return book
         ex = Wallet("Binance", w["wallet"], w["wallet"] + w["unrealized"], w["margin"], w["available"],
                     unrealized=w["unrealized"])  # fmt: skip
-        other = sum((Decimal(r["fee_usdt"]) for r in self.live.journal.fee_assets()), Decimal(0))
+        other = sum((Decimal(r["fee_usdt"]) for r in self._journal.fee_assets()), Decimal(0))
         return replace(book, exchange=ex, other_fees=other)
 
     def recent_trades(self, n: int) -> list[tuple[Fill, str]]:
         """/trades: the last n fills, each with what it did (open, add, reduce, close, reverse)."""
-        fills = self.live.stored_fills()
+        fills = stored_fills(self._journal)
         return list(zip(fills, fill_legs(fills), strict=True))[-n:]
 
     def health(self) -> Health:
         """/health: the stream, the last candle and order, the clock, the database, uptime."""
-        st = self.stream.status()
-        newest = [c.open_time for c in self.status().last_closed.values()]
-        orders = self.live.journal.orders(1)
+        st = self._stream.status()
+        newest = [c.open_time for c in self.last_closed().values()]
+        orders = self._journal.orders(1)
         return Health(
-            stream=st, user_stream=user_stream_state(self.user_stream), last_candle_open=max(newest) if newest else None,
-            last_order=orders[0] if orders else None, clock_offset_ms=self.clock_offset_ms(),
-            db_bytes=db_size(self.settings.db_path), uptime=time.monotonic() - self._born,
+            stream=st, user_stream=user_stream_state(self._user_stream, self.mode.exchange),
+            last_candle_open=max(newest) if newest else None, last_order=orders[0] if orders else None,
+            clock_offset_ms=self._clock_offset(), db_bytes=db_size(self.settings.db_path),
+            uptime=time.monotonic() - self._born,
         )

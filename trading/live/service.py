@@ -1,46 +1,63 @@
-"""The engine: the one object the chat calls into.
+"""The service: the one object the chat calls into (the only trading module bot/ imports,
+with the few names it re-exports for the chat, listed in __all__).
 
-Its methods are thread-safe and may block (SQLite reads, joining the stream thread), so
-the async chat side calls them through asyncio.to_thread. It owns the stream and the
-strategy hook and answers the questions /status and /klines ask. Later features
-(confirmations, orders, positions) hang off the same object so the chat never reaches
-past it.
+Its methods are thread-safe and may block (SQLite reads, joining the stream thread), so the
+async chat side calls them through asyncio.to_thread. The object graph is built once by
+trading/live/node.py; this holds the parts and answers for them: control (start, stop,
+pause), the questions /status and /klines ask, orders and confirmations (live/orders.py),
+parameters (live/params.py), the what-if (live/whatif.py), the money views and /health
+(live/reports.py), the audit log and the chat's small durable facts. Tests and benches use the
+same seams, plus the few read-only ones at the end (`position`, `snapshot`, `wait_stream`, …).
+It is over 400 lines because it is the one facade: one short method per thing the chat asks,
+each handing over to the part that owns the answer (no layer of pass-throughs below it).
 """
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable
+from copy import copy
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from storage.audit import AuditLog
-from storage.db import open_db
-from storage.events import EventLog
-from storage.guard import FileIdentity
-from storage.klines import KlineStore
-from storage.state import RuntimeState, instance_id
 from trading.config import Settings
-from trading.core.candles import Candle, ohlcv_line
+from trading.core.candles import Candle
 from trading.core.events import Notice, Notifier
-from trading.core.feed import CandleSink
+from trading.core.portfolio import ClosedTrade, Fill, Position
 from trading.core.symbols import SymbolFilters
 from trading.core.trader import TraderSnapshot
 from trading.exchange.account import AccountRefused, check_account, switch_to_one_way
-from trading.exchange.exchange_info import symbol_filters, unknown_symbols
+from trading.exchange.exchange_info import unknown_symbols
 from trading.exchange.rest import ExchangeUnavailable, make_client
 from trading.exchange.stream import StreamStatus
-from trading.exchange.user_stream import user_stream_for
-from trading.live.feed import kline_stream
-from trading.live.node import LiveTrading, ParamChange
-from trading.live.proposals import Outcome
-from trading.live.reports import EngineReports
-from trading.live.service_guards import EngineGuards, check_integrity
-from trading.live.whatif import Comparison, Optimization, WhatIf
-from trading.logsafe import register
+from trading.live.health import Health, effective_settings, version
+from trading.live.node import Node, build
+from trading.live.params import ParamChange, Switch, available
+from trading.live.placing import fee_words
+from trading.live.proposals import OLDER, PLACING, Outcome, Proposal
+from trading.live.store import stored_fills
+from trading.live.whatif import Comparison, Optimization, end_words, stats_table
+from trading.optimize import METRICS, GridError
+from trading.optimize.report import best_table, cell_label, summary_line
+
+# What bot/ may import from here besides the service itself (tests/test_layout.py holds it).
+__all__ = [
+    "METRICS", "OLDER", "PLACING", "Engine", "EngineStatus", "GridError", "Outcome", "ParamChange", "Proposal",
+    "StartRefused", "Switch", "available", "best_table", "cell_label", "effective_settings", "end_words", "fee_words",
+    "stats_table", "summary_line", "version",
+]
+
+
+@dataclass(frozen=True)
+class AccountStatus:
+    """The account stream's state, for tests, benches and /health-like checks."""
+
+    running: bool
+    connected: bool
+    connects: int  # connections opened since the bot started
+    events: int  # account events received
+    key: str | None  # the listenKey in use (None between keys)
 
 
 class StartRefused(ValueError):
@@ -67,55 +84,24 @@ class EngineStatus:
     paused: frozenset[str] = frozenset()
 
 
-class CandleAnnouncer:
-    """NOTIFY_CANDLES=1: the trader, plus a notice for every closed candle."""
-
-    def __init__(
-        self, sink: CandleSink, notifier: Notifier, filters: Callable[[str], SymbolFilters | None]
-    ) -> None:
-        self._sink, self._notifier, self._filters = sink, notifier, filters
-        self.cursor, self.warmup, self.warm = sink.cursor, sink.warmup, sink.warm
-        self.on_forming = sink.on_forming
-        self.caught_up = getattr(sink, "caught_up", lambda: None)
-
-    def on_candle(self, candle: Candle, backfilled: bool) -> None:
-        self._sink.on_candle(candle, backfilled)
-        if backfilled:  # a long outage would otherwise post one message per missed candle
-            return
-        f = self._filters(candle.symbol)
-        line = ohlcv_line(candle, f.fmt_price, f.fmt_qty) if f else ohlcv_line(candle)
-        text = f"{candle.symbol} {candle.interval} closed {candle.opened_at:%Y-%m-%d %H:%M} UTC · " + line
-        self._notifier.notify(Notice("candle_closed", text, {"candle": candle, "backfilled": backfilled}))
-
-
-class Engine(EngineGuards, EngineReports):
+class Engine:
     def __init__(self, settings: Settings, notifier: Notifier) -> None:
-        # Before anything is written or said: every boundary masks these (trading/logsafe.py).
-        register([settings.telegram_token, settings.binance_api_key, settings.binance_api_secret])
-        check_integrity(settings.db_path, notifier)  # before anything reads the file
+        node = build(settings, notifier)
         self.settings = settings
         self.notifier = notifier
-        self._filters: dict[str, SymbolFilters] = {}
-        self._filters_lock = threading.Lock()
-        self.live = LiveTrading(settings, notifier, self.symbol_filters)
-        if self.live.confirmations is not None:  # proposal deadlines by the market's clock
-            self.live.confirmations.market_offset = self.market_offset_ms
-        self.whatif = WhatIf(settings, lambda: self._klines(), lambda: self.live.values, self.symbol_filters,
-                             strategy=lambda: self.live.strategy)
-        self.trader = self.live.trader
-        self.live.live_price = self.live_price
-        sink = CandleAnnouncer(self.trader, notifier, self.symbol_filters) if settings.notify_candles else self.trader
-        self.stream = kline_stream(settings, notifier, sink)
-        self.user_stream = user_stream_for(settings, notifier, self.live.follower)  # demo/live: account events
-        self._local = threading.local()
-        self._born = time.monotonic()  # /health's uptime: since this bot started
+        self.mode = node.mode
+        self._node = node
+        self._db = node.db
+        self._orders = node.orders
+        self._params = node.params
+        self._reports = node.reports
+        self._whatif = node.whatif
+        self._guard = node.guard
+        self._pause = node.pause
+        self._trader = node.trader
+        self._stream = node.stream
+        self._user_stream = node.user_stream
         self._symbols_checked = False
-        # Create/migrate the schema now, so a bad DB_PATH fails at start, not on /start.
-        db = open_db(settings.db_path)
-        self._identity = FileIdentity.of(settings.db_path, db)
-        self._instance = instance_id(db)  # read once here, never on the chat's event loop
-        db.close()
-        self.halted: str | None = None  # why trading stopped for good in this run
 
     # ------------------------------------------------------------- control
     def start(self) -> bool:
@@ -126,7 +112,7 @@ class Engine(EngineGuards, EngineReports):
         """
         if self.check_database():
             raise StartRefused(self.halted or "")
-        if self.stream.running:
+        if self._stream.running:
             return False
         if not self._symbols_checked:
             try:
@@ -142,24 +128,24 @@ class Engine(EngineGuards, EngineReports):
                     f"{self.settings.binance_rest_url}"
                 )
         self._check_account()
-        self._state().set("stream", "on")
+        self._db.state().set("stream", "on")
         self._reconcile()
-        self.user_stream.start()
-        return self.stream.start()
+        self._user_stream.start()
+        return self._stream.start()
 
     def _check_account(self) -> None:
         """demo/live: the clock measured, Hedge Mode refused, Multi-Assets explained."""
         try:
-            if self.live.exchange:
-                check_account(self.trader.broker, lambda line: self.notifier.notify(Notice("account_mode", line)))
+            if self.mode.exchange:
+                check_account(self._node.broker, lambda line: self.notifier.notify(Notice("account_mode", line)))
         except AccountRefused as e:
             raise StartRefused(str(e), e.switchable) from None
 
     def switch_to_one_way(self, user_id: int | None) -> str:
         """An admin's button: Hedge Mode → One-way (Binance refuses it with positions or
         open orders); audited; the line says what happened."""
-        broker = self.trader.broker
-        line = switch_to_one_way(broker.client) if self.live.exchange else "paper mode has no account mode"
+        broker: Any = self._node.broker
+        line = switch_to_one_way(broker.client) if self.mode.exchange else "paper mode has no account mode"
         self.audit(None, user_id, "position_mode", "one-way", line)
         return line
 
@@ -167,23 +153,23 @@ class Engine(EngineGuards, EngineReports):
         """True if it was running and is now stopped, False if it was not running. The
         market stream only: the account stream (demo/live) keeps following the account, so
         an exit that fills on the exchange meanwhile is booked and told at once (issue 26)."""
-        self._state().set("stream", "off")
-        return self.stream.stop()
+        self._db.state().set("stream", "off")
+        return self._stream.stop()
 
     def resume_stream(self) -> bool:
         """At the bot's start: the account stream (demo/live) always, the market stream
         again if the last request was /start."""
-        if self._state().get("stream") != "on":
-            self.user_stream.start()  # the account is followed whenever the bot runs
-        if self._state().get("stream") == "on":
+        if self._db.state().get("stream") != "on":
+            self._user_stream.start()  # the account is followed whenever the bot runs
+        if self._db.state().get("stream") == "on":
             try:
                 self._check_account()
             except StartRefused as e:
                 self.notifier.notify(Notice("account_mode", f"stream not resumed: {e}"))
                 return False
             self._reconcile()
-            self.user_stream.start()
-            return self.stream.start(why="resume")
+            self._user_stream.start()
+            return self._stream.start(why="resume")
         return False
 
     def _reconcile(self) -> None:
@@ -191,7 +177,7 @@ class Engine(EngineGuards, EngineReports):
         left unsettled; say what changed. If it cannot be asked, say so and go on streaming
         (placing stays safe: every order is keyed by its client id)."""
         try:
-            lines = self.live.reconcile()
+            lines = self._node.recovery.reconcile()
         except Exception as e:  # noqa: BLE001 (any failure here is reported, never fatal)
             lines = [f"could not reconcile with the exchange ({type(e).__name__}); check /status before trading"]
         for line in lines:
@@ -200,41 +186,38 @@ class Engine(EngineGuards, EngineReports):
     def pause(self, reason: str, by: int | None) -> bool:
         """No new entries (strategy or manual) while any reason is set; closes, exits and the
         stream go on. True if `reason` was not set before. Kept across restarts; audited."""
-        changed = self.live.pause.add(reason)
+        changed = self._pause.add(reason)
         self.audit(None, by, "pause", reason, "paused" if changed else "already paused")
         return changed
 
     def resume(self, reason: str, by: int | None) -> bool:
         """Lift one reason; entries are allowed again once no reason is left. True if it was set."""
-        changed = self.live.pause.remove(reason)
-        left = self.live.pause.reasons()
+        changed = self._pause.remove(reason)
+        left = self._pause.reasons()
         self.audit(None, by, "resume", reason, ("resumed" if not left else f"still paused: {', '.join(sorted(left))}") if changed else "was not paused")
         return changed
 
     def paused_reasons(self) -> frozenset[str]:
-        return self.live.pause.reasons()
+        return self._pause.reasons()
 
     def close(self) -> None:
         """Shutdown: stop the streams (the account stream too) but keep the operator's wish
         for the next start (said as "bot stopping", not as a /stop)."""
-        self.user_stream.stop()
-        self.user_stream.close_key()
-        self.stream.stop(why="shutdown")
+        self._user_stream.stop()
+        self._user_stream.close_key()
+        self._stream.stop(why="shutdown")
 
     # ------------------------------------------------------------- questions
     def status(self) -> EngineStatus:
-        st = self.stream.status()
+        st = self._stream.status()
         midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-        reconnects = self._events().count("reconnect", int(midnight.timestamp() * 1000))
-        snap = self.trader.snapshot()
+        reconnects = self._db.events().count("reconnect", int(midnight.timestamp() * 1000))
+        snap = self._trader.snapshot()
         last_closed = dict(st.last_closed)
-        for symbol in self.settings.symbols:
-            if symbol not in last_closed:
-                rows = self._klines().latest(symbol, self.settings.interval, 1)
-                if rows:
-                    last_closed[symbol] = Candle.from_row(rows[0])
+        for symbol, candle in self._reports.last_closed().items():
+            last_closed.setdefault(symbol, candle)
         return EngineStatus(
-            mode=self.settings.trading_mode,
+            mode=self.mode.name,
             symbols=self.settings.symbols,
             interval=self.settings.interval,
             stream=st,
@@ -251,7 +234,7 @@ class Engine(EngineGuards, EngineReports):
     def clock_offset_ms(self) -> int | None:
         """Binance's clock minus this host's, as last measured (at /start, then before an
         order every 10 minutes); None in paper mode or before the first measurement."""
-        return getattr(self.trader.broker, "clock_offset_ms", None)
+        return self._node.clock.broker_offset()
 
     def _position_line(self, p: Any) -> str:
         f = self.symbol_filters(p.symbol)
@@ -272,66 +255,110 @@ class Engine(EngineGuards, EngineReports):
             raise ValueError(
                 f"{symbol} is not streamed (SYMBOLS={','.join(self.settings.symbols)})"
             )
-        rows = self._klines().latest(symbol, self.settings.interval, n)
-        return [Candle.from_row(r) for r in rows]
+        return self._db.latest(symbol, self.settings.interval, n)
 
     def symbol_filters(self, symbol: str | None = None) -> SymbolFilters | None:
         """The symbol's exchangeInfo rules (cached after the first answer); None while the
         exchange cannot be reached, so callers fall back to plain number formatting."""
-        symbol = (symbol or self.settings.symbols[0]).upper()
-        with self._filters_lock:
-            if symbol not in self._filters:
-                try:
-                    self._filters.update(symbol_filters(make_client(self.settings), self.settings.symbols))
-                except (ExchangeUnavailable, KeyError):
-                    return None
-            return self._filters.get(symbol)
+        return self._node.rules.lookup(symbol)
 
-    # ------------------------------------------------------------- orders and confirmations
-    def propose_order(self, action: str, symbol: str | None, qty: Decimal | None, user_id: int | None) -> Any:
+    # ------------------------------------------------------------- orders and confirmations (live/orders.py)
+    def propose_order(self, action: str, symbol: str | None, qty: Decimal | None, user_id: int | None) -> Proposal | Outcome:
         """/long, /short, /close: a Proposal to confirm, or an Outcome (placed at once, or why not)."""
-        symbol = (symbol or self.settings.symbols[0]).upper()
-        if symbol not in self.settings.symbols:
-            raise ValueError(f"{symbol} is not traded (SYMBOLS={','.join(self.settings.symbols)})")
-        if self.check_database():
-            return Outcome(False, f"Not proposed: {self.halted}")
-        return self.live.propose_order(action, symbol, qty, user_id)
+        return self._orders.propose_order(action, symbol, qty, user_id)
 
+    def confirm(
+        self, proposal_id: int, user_id: int | None, who: str | None = None, message: tuple[int, int] | None = None
+    ) -> Outcome:
+        return self._orders.confirm(proposal_id, user_id, who, message)
+
+    def reject(self, proposal_id: int, user_id: int | None, who: str, message: tuple[int, int] | None = None) -> Outcome:
+        return self._orders.reject(proposal_id, user_id, who, message)
+
+    def reject_all(self, up_to: int, user_id: int | None, who: str) -> list[Proposal]:
+        return self._orders.reject_all(up_to, user_id, who)
+
+    def proposal(self, proposal_id: int) -> Proposal | None:
+        return self._orders.proposal(proposal_id)
+
+    def approvals(self, proposal_id: int) -> list[str]:
+        return self._orders.approvals(proposal_id)
+
+    def open_proposals(self) -> list[Proposal]:
+        return self._orders.open_proposals()
+
+    def set_proposal_message(self, proposal_id: int, chat_id: int, message_id: int) -> None:
+        self._orders.set_proposal_message(proposal_id, chat_id, message_id)
+
+    def expire_proposals(self) -> int:
+        return self._orders.expire_proposals()
+
+    def live_price(self, symbol: str) -> Decimal | None:
+        return self._orders.live_price(symbol)
+
+    def market_offset_ms(self) -> int | None:
+        return self._node.clock.offset_ms()
+
+    @property
+    def instance_id(self) -> str:
+        """This database's identity (storage.state.instance_id): carried by proposal buttons,
+        so a button made for another database's proposal #7 never acts on this one's #7."""
+        return self._node.instance  # read at build, never on the chat's event loop
+
+    def check_database(self) -> str | None:
+        """The line saying trading stopped once DB_PATH no longer names the file the bot
+        started on (live/guard.py); None while it does."""
+        return self._guard.check()
+
+    @property
+    def halted(self) -> str | None:
+        """Why trading stopped for good in this run."""
+        return self._guard.halted
+
+    # ------------------------------------------------------------- strategy parameters (live/params.py)
     def params(self) -> tuple[Any, dict[str, int | float]]:
         """(schema, current values): what /params shows."""
-        return self.live.schema, dict(self.live.values)
+        return self._params.schema, dict(self._params.values)
 
     def set_params(self, changes: dict[str, str], user_id: int | None) -> list[ParamChange]:
         """All or none, from the next closed candle; raises ParamError with the reason."""
-        return self.live.set_params(changes, user_id)
+        return self._params.set_params(changes, user_id)
 
     @property
     def strategy(self) -> str:
         """The strategy trading now (STRATEGY, or the one chosen with /strategy)."""
-        return self.live.strategy
+        return self._params.strategy
 
-    def switch_strategy(self, name: str, changes: dict[str, str], user_id: int | None) -> Any:
+    def switch_strategy(self, name: str, changes: dict[str, str], user_id: int | None) -> Switch:
         """/strategy NAME [name=value …]: a Switch, or ParamError with the reason (nothing changed)."""
-        return self.live.switch_strategy(name, changes, user_id)
+        return self._params.switch_strategy(name, changes, user_id)
 
     # ------------------------------------------------------------- what-if (trading/live/whatif.py)
+    def check_backtest(self, changes: dict[str, str], strategy: str | None = None) -> Any:
+        """/backtest's parameters checked before anything is posted or fetched (ParamError/ValueError)."""
+        return self._whatif.check_changes(changes, strategy)
+
+    def check_optimize(self, grid: list[str], max_cells: int, strategy: str | None = None) -> Any:
+        """/optimize's grid checked before anything is posted or fetched (GridError/ParamError)."""
+        return self._whatif.check_grid(grid, max_cells, strategy)
+
     def backtest(self, days: int, changes: dict[str, str], say: Callable[[str], None],
                  strategy: str | None = None) -> Comparison:
         """Current vs given parameters (of `strategy`, default the current one) over the last
         `days` (missing candles fetched first)."""
-        return self.whatif.backtest(days, changes, say, strategy=strategy)
+        return self._whatif.backtest(days, changes, say, strategy=strategy)
 
     def optimize(
         self, grid: list[str], days: int, metric: str, say: Callable[[str], None], *, max_cells: int,
         strategy: str | None = None,
     ) -> Optimization:
         """A parameter grid over the last `days`; the best cells re-run through the backtest."""
-        return self.whatif.optimize(grid, days, metric, say, max_cells=max_cells, strategy=strategy)
+        return self._whatif.optimize(grid, days, metric, say, max_cells=max_cells, strategy=strategy)
 
     def apply_candidate(self, key: str, user_id: int | None) -> list[ParamChange]:
         """A set offered behind an Apply button, through /set's validated, audited path;
         KeyError if it is no longer known (the bot restarted since)."""
-        changes = self.whatif.candidate(key)
+        changes = self._whatif.candidate(key)
         if changes is None:
             raise KeyError(key)
         return self.set_params(changes, user_id)
@@ -357,35 +384,112 @@ class Engine(EngineGuards, EngineReports):
         return daily_report(self, day or previous_utc_day())
 
     def events(self, limit: int = 20) -> list[dict[str, Any]]:
-        return self._events().recent(limit)
+        return self._db.events().recent(limit)
 
     def audit(self, chat_id: int | None, user_id: int | None, action: str, detail: str, outcome: str) -> None:
         """Every control request and refusal is kept, with who asked (no secrets in detail)."""
-        AuditLog(self._conn()).record(chat_id, user_id, action, detail, outcome)
+        self._db.audit().record(chat_id, user_id, action, detail, outcome)
 
     def audit_log(self, limit: int = 20) -> list[dict[str, Any]]:
-        return AuditLog(self._conn()).recent(limit)
+        return self._db.audit().recent(limit)
 
     def remembered(self, key: str) -> str | None:
         """A small durable fact the chat side keeps across restarts (runtime_state)."""
-        return self._state().get(f"chat.{key}")
+        return self._db.state().get(f"chat.{key}")
 
     def remember(self, key: str, value: str) -> None:
-        self._state().set(f"chat.{key}", value)
+        self._db.state().set(f"chat.{key}", value)
 
-    # ------------------------------------------------------------- stream thread side
-    # ------------------------------------------------------------- per-thread storage
-    def _conn(self) -> Any:
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = self._local.db = open_db(self.settings.db_path)
-        return db
+    # ------------------------------------------------------------- money views and /health (live/reports.py)
+    def pnl(self, period: str) -> Any:
+        return self._reports.pnl(period)
 
-    def _klines(self) -> KlineStore:
-        return KlineStore(self._conn())
+    def pnl_periods(self, unit: str, n: int) -> list[Any]:
+        """/daily, /weekly, /monthly: closed trades per UTC period, newest first."""
+        return self._reports.pnl_periods(unit, n)
 
-    def _events(self) -> EventLog:
-        return EventLog(self._conn())
+    def performance(self) -> list[Any]:
+        return self._reports.performance()
 
-    def _state(self) -> RuntimeState:
-        return RuntimeState(self._conn())
+    def ledger(self) -> Any:
+        """The one ledger every money view reads (trading/core/ledger.py), a copy."""
+        return self._reports.ledger()
+
+    def recent_fills(self, n: int) -> list[Any]:
+        return self._reports.recent_fills(n)
+
+    def recent_trades(self, n: int) -> list[Any]:
+        """/trades: the last n fills, each with what it did (open, add, reduce, close, reverse)."""
+        return self._reports.recent_trades(n)
+
+    def wallet(self) -> Any:
+        return self._reports.wallet()
+
+    def health(self) -> Health:
+        return self._reports.health()
+
+    # ------------------------------------------------------------- read-only seams (charts, tests, benches)
+    def snapshot(self) -> TraderSnapshot:
+        """The trader's positions, levels and values now (what /status shows)."""
+        return self._trader.snapshot()
+
+    def fills(self) -> list[Fill]:
+        """Every fill booked in this mode, oldest first."""
+        return stored_fills(self._node.journal)
+
+    def position(self, symbol: str) -> Position | None:
+        """The book's position of a symbol (None before its first fill); a copy to read."""
+        with self._trader.lock:
+            pos = self._trader.portfolio.positions.get(symbol)
+            return copy(pos) if pos is not None else None
+
+    def side(self, symbol: str) -> int:
+        """+1 long, -1 short, 0 flat in the book."""
+        return self._trader.portfolio.side(symbol)
+
+    def closed_trades(self) -> list[ClosedTrade]:
+        """The trades the book closed in this run's portfolio (replayed from storage at start)."""
+        with self._trader.lock:
+            return list(self._trader.portfolio.trades)
+
+    def funding_booked(self) -> Decimal:
+        """The funding the book has booked in total (+ received, − paid)."""
+        return self._trader.portfolio.funding
+
+    def last_price(self, symbol: str) -> Decimal | None:
+        """The latest price the trader saw (None before its first candle)."""
+        return self._trader.current_price(symbol)
+
+    def cursor(self, symbol: str) -> int | None:
+        """Open time of the last closed candle the trader decided on (None before one)."""
+        return self._trader.cursor(symbol)
+
+    def last_open(self, symbol: str) -> int | None:
+        """Open time of the latest closed candle the trader took in (decided on, or warm-up)."""
+        return self._trader.last_open(symbol)
+
+    def account_status(self) -> AccountStatus:
+        """The account stream (demo/live) as it is now; paper: never running."""
+        u = self._user_stream
+        if not self.mode.exchange:
+            return AccountStatus(False, False, 0, 0, None)
+        return AccountStatus(u.running, u.connected, u.connects, u.events, u.key)  # type: ignore[union-attr]
+
+    def wait_account(self, predicate: Callable[[AccountStatus], bool], timeout: float = 10.0) -> bool:
+        """Wait (on the account stream's condition) until `predicate(account_status())` holds."""
+        if not self.mode.exchange:
+            return predicate(self.account_status())
+        return self._user_stream.wait_until(lambda _: predicate(self.account_status()), timeout)  # type: ignore[union-attr]
+
+    def stream_status(self) -> StreamStatus:
+        return self._stream.status()
+
+    def wait_stream(self, predicate: Callable[[StreamStatus], bool], timeout: float = 10.0) -> bool:
+        """Wait (on the stream's condition, never a sleep) until `predicate(status)` holds."""
+        return self._stream.wait_until(predicate, timeout)
+
+    def internals(self) -> Node:
+        """The built parts (trading/live/node.py), for a test or a bench that must look under
+        the facade (this mode's journal, a proposal clock moved forward, the account follower's
+        catch-up). The chat never calls it: everything it needs is a method above."""
+        return self._node

@@ -1,0 +1,54 @@
+"""The account's events booked once: the one way a fill from the user data stream (or the
+REST catch-up after a gap) reaches the book and the chat.
+
+exchange/account_sync.py decodes Binance's messages into core values and hands them here;
+this books each once through the trader's public booking API (its keys `<symbol>:t<trade id>`,
+`<symbol>:o<order id>`, `funding:<symbol>-<time>` are the trader's: the first arrival books,
+any later one is a no-op), whose booking then has exchange/protection keep the resting exits
+in sync before the event goes to the chat (the trader's notifier). The catch-up's starting
+points are read from this mode's journal, never by the exchange side.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from decimal import Decimal
+
+from storage.trades import TradeJournal
+from trading.core.portfolio import Fill
+from trading.core.trader import Trader
+
+
+class Follow:
+    def __init__(self, trader: Trader, journal: TradeJournal) -> None:
+        self._trader = trader
+        self._journal = journal
+
+    def fill(self, fill: Fill, what: str, order_key: str) -> bool:
+        trader = self._trader
+        if trader.seen(fill) or trader.knows(order_key):
+            return False  # booked already (its order was booked whole when its trades were unreadable)
+        return trader.book_exchange_fill(fill, what) is not None
+
+    def funding(self, symbol: str, amount: Decimal, ts: int) -> bool:
+        return self._trader.book_funding(symbol, amount, ts)
+
+    def charge(self, symbol: str, amount: Decimal, ts: int, key: str, what: str) -> bool:
+        return self._trader.book_charge(symbol, amount, ts, key, what)
+
+    def held(self) -> AbstractContextManager[object]:
+        return self._trader.lock  # the reconciliation at /start takes it first, too
+
+    def synced(self) -> list[str]:
+        return self._trader.protect_all(check=True)
+
+    def last_trade(self, symbol: str) -> tuple[int | None, int | None]:
+        return self._journal.last_trade(symbol)
+
+    def first_fill_time(self) -> int | None:
+        fills = self._journal.fills()
+        return int(fills[0]["time"]) if fills else None
+
+    def last_funding_time(self) -> int | None:
+        paid = self._journal.funding()
+        return max(ts for ts, _, _ in paid) if paid else None

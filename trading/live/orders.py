@@ -1,0 +1,282 @@
+"""Orders from the chat: /long, /short, /close proposed (or placed at once with
+CONFIRM_ORDERS=off), Confirm and Reject, the price a Confirm fills at, and the market's clock
+that turns a proposal's candle close into a wall-clock deadline.
+
+Exactly one of any number of presses places a proposal's orders (the state machine is
+trading/live/proposals.py); from deriving the legs to booking their fills the trader's lock is
+held, so the position the legs are derived from is the one they are placed on.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from decimal import Decimal
+
+from trading.config import Settings
+from trading.core.brokers import Broker, OrderRefused, OrderRequest
+from trading.core.intents import intent_of, legs_now, position_text
+from trading.core.limits import check_limits
+from trading.core.pause import PAUSED_LINE, PauseGate
+from trading.core.symbols import FilterError
+from trading.core.trader import Trader
+from trading.exchange.brackets import BracketCache
+from trading.exchange.rest import make_client
+from trading.exchange.stream import KlineStream
+from trading.live.guard import DatabaseGuard
+from trading.live.mode import Mode
+from trading.live.placing import placement_line
+from trading.live.proposals import OLDER, PLACING, Confirmations, Outcome, Proposal, four_eyes_line
+from trading.live.store import Db
+
+log = logging.getLogger("trading.live.service")
+
+NO_LIVE_PRICE = "no live price (stream stopped/reconnecting); try again when it is back"
+OFFSET_RETRY_SECONDS = 60.0  # /time asked again at most this often while it does not answer
+
+
+class MarketClock:
+    """The market's clock minus ours (ms), so a proposal's candle close (market time) becomes
+    a wall-clock deadline: from the last candle that closed live (`sampled`, the trader's),
+    else the exchange broker's measured offset, else Binance's /time asked once (paper mode
+    right after a start: the replay's clock is not the wall clock); None if none answers."""
+
+    def __init__(self, settings: Settings, mode: Mode, broker: Broker, sampled: Callable[[], int | None]) -> None:
+        self._settings = settings
+        self._broker = broker if mode.exchange else None  # a BinanceBroker measures Binance's clock
+        self._sampled = sampled
+        self._asked: tuple[int | None, float] = (None, -OFFSET_RETRY_SECONDS - 1.0)
+
+    def broker_offset(self) -> int | None:
+        """Binance's clock minus this host's, as the broker last measured it (exchange modes)."""
+        return self._broker.clock_offset_ms if self._broker is not None else None  # type: ignore[attr-defined]
+
+    def offset_ms(self) -> int | None:
+        sampled = self._sampled()
+        if sampled is not None:
+            return sampled
+        measured = self.broker_offset()
+        if measured is not None:
+            return measured
+        asked, at = self._asked
+        if asked is None and time.monotonic() - at > OFFSET_RETRY_SECONDS:
+            try:
+                server = int(make_client(self._settings, timeout=5).futures_time()["serverTime"])
+                asked = server - int(time.time() * 1000)
+            except Exception as e:  # noqa: BLE001 (no answer: the wall clock is taken as the market's)
+                log.info("no exchange time for proposal deadlines: %s", type(e).__name__)
+            self._asked = (asked, time.monotonic())
+        return asked
+
+
+class Orders:
+    def __init__(
+        self, settings: Settings, db: Db, trader: Trader, confirmations: Confirmations | None, pause: PauseGate,
+        stream: KlineStream, guard: DatabaseGuard, brackets: BracketCache | None,
+    ) -> None:  # fmt: skip
+        self.settings = settings
+        self._db = db
+        self._trader = trader
+        self.confirmations = confirmations  # None: CONFIRM_ORDERS=off and no four-eyes limit
+        self._pause = pause
+        self._stream = stream  # the market stream: is its price fresh enough for a Confirm?
+        self._guard = guard
+        self._brackets = brackets
+
+    # ------------------------------------------------------------- /long, /short, /close
+    def propose_order(self, action: str, symbol: str | None, qty: Decimal | None, user_id: int | None) -> Proposal | Outcome:
+        """A Proposal to confirm (CONFIRM_ORDERS=on), or an Outcome (placed at once, or why not)."""
+        symbol = (symbol or self.settings.symbols[0]).upper()
+        if symbol not in self.settings.symbols:
+            raise ValueError(f"{symbol} is not traded (SYMBOLS={','.join(self.settings.symbols)})")
+        if self._guard.check():
+            return Outcome(False, f"Not proposed: {self._guard.halted}")
+        trader = self._trader
+        if trader.broker is None:
+            return Outcome(False, f"{trader.mode}: no broker places orders in this mode yet")
+        want = {"long": 1, "short": -1, "close": 0}[action]
+        if want and self._pause.paused():
+            return Outcome(False, PAUSED_LINE)
+        if want == 0 and not trader.portfolio.side(symbol):
+            return Outcome(False, f"No {symbol} position to close.")
+        price = self.price(symbol)
+        if price is None:
+            return Outcome(False, f"No {symbol} price yet: /start the stream first.")
+        last = trader.last_open(symbol)
+        if last is None:  # right after a restart, before the feed's warm-up: what is stored
+            stored = self._db.latest(symbol, self.settings.interval, 1)
+            last = stored[0].open_time if stored else None
+        if last is None:
+            return Outcome(False, f"No {symbol} candle yet: /start the stream first.")
+        asked = qty  # the proposal quotes what was typed, and says when it was rounded
+        if qty is not None:  # what will be sent: rounded down to the symbol's step, shown as such
+            rules = trader.filters.get(symbol)
+            if rules is not None:
+                stepped = rules.floor_qty(qty)
+                if not stepped:
+                    return Outcome(False, f"Not proposed: quantity {qty.normalize():f} is below {symbol}'s step {rules.market_step.normalize():f} (LOT_SIZE)")
+                qty = stepped
+        reason = f"/{action}" + (f" {asked.normalize():f}" if asked is not None else "") + (f" {symbol}" if symbol != self.settings.symbols[0] else "")
+        if asked is not None and qty is not None and qty != asked:
+            reason += f" (rounded down to the step: {qty:f})"
+        # decided at the last candle's open (exchange clock: lookups accept orders after it)
+        legs = trader.legs(symbol, want, reason, last, qty, stamp=int(time.time() * 1000))
+        if not legs:
+            return Outcome(False, f"Already {action} {symbol}; give a quantity to add to it.")
+        problem = self._check_now(legs, price)
+        if problem:
+            return Outcome(False, f"Not proposed: {problem}")
+        kind = "reverse" if len(legs) == 2 else action
+        if self.confirmations is not None and not self.settings.confirm_orders:
+            why = four_eyes_line(self.held(symbol), legs, price, self.settings.four_eyes_notional)
+            if why is None:
+                placed = trader.place(legs, price)
+                return Outcome(placed.error is None, placement_line(placed, trader.filters[symbol]))
+            reason += f" · {why}"
+        if self.confirmations is not None:
+            return self.confirmations.propose(
+                symbol=symbol, action=kind, legs=legs, ref_price=price, reason=reason,
+                # at least one whole candle to answer in: until the candle after the forming one closes
+                source="manual", requested_by=user_id, valid_until_open=last + 2 * self.settings.interval_ms,
+                basis=self.held(symbol),
+            )
+        placed = trader.place(legs, price)
+        return Outcome(placed.error is None, placement_line(placed, trader.filters[symbol]))
+
+    # ------------------------------------------------------------- Confirm and Reject
+    def confirm(
+        self, proposal_id: int, user_id: int | None, who: str | None = None, message: tuple[int, int] | None = None
+    ) -> Outcome:
+        """Exactly one of any number of presses places the orders; the others are told why not.
+        `message`: the (chat, message id) pressed, which must be the proposal's own."""
+        if self._guard.check():
+            return Outcome(False, f"Not placed: {self._guard.halted}")
+        conf = self.confirmations
+        if conf is None:
+            return Outcome(False, "Confirmations are off (CONFIRM_ORDERS=off).")
+        p = conf.get(proposal_id)
+        if p is None or not conf.owns(p, message):
+            return Outcome(False, OLDER, None, stale_button=True) if message else Outcome(False, "No such proposal.")
+        if p.action != "close" and p.status == "pending" and self._pause.paused():  # stays pending
+            return Outcome(False, PAUSED_LINE, p)
+        price = self.live_price(p.symbol)
+        if price is None:  # checked before the claim: a press now changes nothing
+            return Outcome(False, NO_LIVE_PRICE, p)
+        trader = self._trader
+        rules = trader.filters.get(p.symbol)
+        fmt = rules.fmt_qty if rules is not None else None
+        # Under the trader's lock from deriving the legs to booking their fills: the position
+        # the legs are derived from is the one they are placed on.
+        with trader.lock:
+            before = self.held(p.symbol)
+
+            def derive(q: Proposal) -> list[OrderRequest] | str:
+                return legs_now(
+                    q.intent or intent_of(q.legs), q.basis, before, q.legs, lambda n: conf.name_leg(q.id, n), fmt
+                )
+            planned = derive(p)  # four-eyes counts the position these orders lead to, at this price
+            waiting = None if isinstance(planned, str) else conf.approve(p, user_id, who or f"user {user_id}", before, planned, price)
+            if waiting is not None:
+                return waiting
+            claim = conf.claim(proposal_id, user_id, trader.cursor(p.symbol), price, message, derive)
+            if not claim.ok or claim.proposal is None:
+                return claim
+            p = claim.proposal
+            conf.finish(p.id, "confirmed", "placed", PLACING)  # a crash from here on is reconciled, never re-sent
+            placed = trader.place(p.legs, price)
+            after = self.held(p.symbol)
+        line = placement_line(placed, trader.filters[p.symbol])
+        line += f" · position: {position_text(before, fmt)} → {position_text(after, fmt)}"
+        if placed.unknown:
+            return Outcome(False, line, conf.finish(p.id, "placed", "placed", line))
+        status = "failed" if placed.error and not placed.fills else "filled"
+        return Outcome(status == "filled", line, conf.finish(p.id, "placed", status, line))
+
+    def reject(self, proposal_id: int, user_id: int | None, who: str, message: tuple[int, int] | None = None) -> Outcome:
+        if self.confirmations is None:
+            return Outcome(False, "Confirmations are off (CONFIRM_ORDERS=off).")
+        return self.confirmations.reject(proposal_id, user_id, who, message)
+
+    def reject_all(self, up_to: int, user_id: int | None, who: str) -> list[Proposal]:
+        """Reject every proposal up to `up_to` that is still pending (the ones /pending listed)."""
+        c = self.confirmations
+        return c.reject_all(up_to, user_id, who) if c is not None else []
+
+    def proposal(self, proposal_id: int) -> Proposal | None:
+        c = self.confirmations
+        return c.get(proposal_id) if c is not None else None
+
+    def approvals(self, proposal_id: int) -> list[str]:
+        """Four-eyes: the admins who confirmed a pending proposal so far."""
+        c = self.confirmations
+        return c.approvals(proposal_id) if c is not None else []
+
+    def open_proposals(self) -> list[Proposal]:
+        c = self.confirmations
+        return c.open() if c is not None else []
+
+    def set_proposal_message(self, proposal_id: int, chat_id: int, message_id: int) -> None:
+        c = self.confirmations
+        if c is not None:
+            c.set_message(proposal_id, chat_id, message_id)
+
+    def expire_proposals(self) -> int:
+        """PROPOSAL_TTL expiry by the wall clock, whether or not candles are closing (a
+        JobQueue job calls it), so a stopped stream never leaves stale live buttons."""
+        c = self.confirmations
+        return len(c.expire_due(-1)) if c is not None else 0
+
+    # ------------------------------------------------------------- prices and checks
+    def price(self, symbol: str) -> Decimal | None:
+        """The latest price the trader saw, else (right after a restart, before the feed's
+        warm-up) the last stored close."""
+        live = self._trader.current_price(symbol)
+        if live is not None:
+            return live
+        stored = self._db.latest(symbol, self.settings.interval, 1)
+        return Decimal(repr(float(stored[0].close))) if stored else None
+
+    def live_price(self, symbol: str) -> Decimal | None:
+        """The price a Confirm may fill at: the stream's latest while it is connected and its
+        last message is no older than STREAM_STALE_SECONDS; else the exchange's price asked
+        now (one quick request); else None (stopped, reconnecting and the exchange silent).
+        A price from before /stop or a drop is never used: it could be hours old."""
+        st = self._stream.status()
+        age = st.last_message_age
+        if st.running and st.connected and age is not None and age <= self.settings.stream_stale_seconds:
+            price = self._trader.current_price(symbol)
+            if price is not None:
+                return price
+        try:
+            answer = make_client(self.settings, timeout=5).futures_symbol_ticker(symbol=symbol)
+            return Decimal(str(answer["price"]))
+        except Exception as e:  # noqa: BLE001 (any failure means: no live price)
+            log.info("no live price for %s from the exchange: %s", symbol, type(e).__name__)
+            return None
+
+    def held(self, symbol: str) -> Decimal:
+        pos = self._trader.portfolio.positions.get(symbol)
+        return pos.qty if pos is not None else Decimal(0)
+
+    def _check_now(self, legs: list[OrderRequest], price: Decimal) -> str | None:
+        """The symbol's filters and the hard limits, at today's price, before anyone is asked
+        to confirm an order that could only fail (a silly size is refused here, in one line)."""
+        trader = self._trader
+        for leg in legs:
+            if leg.reduce_only:
+                continue
+            try:
+                f = trader.filters[leg.symbol]
+            except KeyError:
+                return None  # no exchange rules yet: Confirm checks again
+            qty = leg.qty if leg.qty is not None else f.floor_qty(leg.stake * leg.leverage / price)
+            try:
+                f.check_order(qty, price)
+                check_limits(leg, price, trader.portfolio, f, trader.max_leverage, trader.max_notional)
+            except (FilterError, OrderRefused) as e:
+                return str(e)
+            held = abs(p.qty) if (p := trader.portfolio.positions.get(leg.symbol)) is not None else Decimal(0)
+            if self._brackets is not None and (why := self._brackets.order_problem(leg.symbol, leg.leverage, (held + qty) * price)):
+                return why
+        return None

@@ -1,0 +1,118 @@
+"""After a crash or a restart: what the book, the proposals and the exchange say is settled
+before anything is traded again.
+
+Paper: a proposal confirmed or being placed is settled from what was booked (its legs' client
+order ids in the fills), never placed again. On an exchange, when the stream starts, the
+exchange is asked instead: each such proposal's orders by their client ids (fills found there
+are booked), fills made while the account stream was down, then the exchange's position is
+adopted wherever the book disagrees and the resting exits are checked.
+"""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+
+from storage.trades import TradeJournal
+from trading.config import Settings
+from trading.core.brokers import Broker
+from trading.core.portfolio import Fill
+from trading.core.trader import Trader
+from trading.exchange.account_sync import AccountFollower
+from trading.exchange.protection import ExchangeExits
+from trading.exchange.reconcile import differences, hedged_lines, reconcile
+from trading.live.mode import Mode
+from trading.live.proposals import Confirmations
+from trading.live.store import stored_fills
+
+
+class Recovery:
+    def __init__(
+        self, settings: Settings, mode: Mode, trader: Trader, broker: Broker, journal: TradeJournal,
+        confirmations: Confirmations | None, exits: ExchangeExits | None, follower: AccountFollower | None,
+    ) -> None:  # fmt: skip
+        self.settings = settings
+        self.mode = mode
+        self._trader = trader
+        self._broker = broker
+        self._journal = journal
+        self._confirmations = confirmations
+        self._exits = exits  # demo/live: the bot's own resting exits, known by client id
+        self._follower = follower
+        # Proposals a crash left confirmed or being placed: only these are reconciled, never
+        # one that a person confirms in this process (it would race its own placement).
+        self._leftovers = {p.id for p in (confirmations.open() if confirmations is not None else []) if p.status != "pending"}
+
+    def recover(self) -> None:
+        """Paper, at start: every leftover proposal settled from the stored fills."""
+        if self._confirmations is None or self.mode.exchange:
+            return
+        booked = {f.order_id for f in stored_fills(self._journal)}
+        for p in self._confirmations.open():
+            if p.status == "pending":
+                continue
+            done = [leg for leg in p.legs if leg.id in booked]
+            line = (
+                f"filled before a restart ({len(done)} of {len(p.legs)} orders booked)"
+                if done
+                else "not placed: the bot restarted before the order was sent"
+            )
+            self._confirmations.finish(p.id, p.status, "filled" if done else "failed", line, announce=True)
+
+    def reconcile(self) -> list[str]:
+        """On an exchange, before streaming: settle every leftover proposal by asking for its
+        orders' client ids (booking fills found there), then adopt the exchange's position
+        wherever the book disagrees. Returns what it changed.
+
+        Holds the trader's lock throughout, so no order is being placed while the book and
+        the exchange are compared."""
+        if not self.mode.exchange:
+            return []
+        with self._trader.lock:
+            said = self._settle_leftovers()
+            if self._follower is not None:  # fills made while the bot was down, by trade id
+                said += self._follower.catch_up()
+            return said + self._adopt_positions() + self._trader.protect_all(check=True)
+
+    def _settle_leftovers(self) -> list[str]:
+        said: list[str] = []
+        conf = self._confirmations
+        booked = {f.order_id for f in stored_fills(self._journal)}
+        for pid in sorted(self._leftovers):
+            p = conf.get(pid) if conf is not None else None
+            if conf is None or p is None or p.status not in ("confirmed", "placed"):
+                continue
+            found = [f for leg in p.legs if leg.id not in booked and (f := self._broker.lookup(leg)) is not None]  # type: ignore[attr-defined]
+            self._trader.adopt(found)
+            line = (
+                f"filled (found on the exchange after a restart: {', '.join(f.order_id for f in found)})"
+                if found
+                else "not placed: the exchange has no order for it (the bot restarted before sending)"
+            )
+            conf.finish(p.id, p.status, "filled" if found else "failed", line, announce=True)
+            said.append(f"proposal #{p.id}: {line}")
+        self._leftovers.clear()
+        return said
+
+    def _adopt_positions(self) -> list[str]:
+        trader = self._trader
+        state = reconcile(self._broker, self.settings.symbols)
+        book = {s: pos.qty for s, pos in trader.portfolio.positions.items()}
+        said = [f"{line}; the book now follows the exchange" for line in differences(state, book)] + hedged_lines(state)
+        keeper = self._exits
+        for symbol, orders in state.orders.items():
+            orders = [o for o in orders if keeper is None or not keeper.is_own(o.client_id)]
+            if orders:  # resting orders the bot did not place in this run: say so, touch nothing
+                listed = ", ".join(f"{o.type} {o.side} {o.client_id}" for o in orders[:5])
+                said.append(f"{symbol}: {len(orders)} open order(s) on the exchange ({listed}); left as they are")
+        for symbol in self.settings.symbols:
+            gap = state.qty(symbol) - book.get(symbol, Decimal(0))
+            if gap and symbol not in state.hedged:
+                pos = state.positions.get(symbol)
+                price = pos.entry if pos is not None else (trader.current_price(symbol) or Decimal(0))
+                now = int(time.time() * 1000)
+                trader.adopt([
+                    Fill(f"reconcile-{symbol}-{now}", symbol, "BUY" if gap > 0 else "SELL",
+                         abs(gap), price, Decimal(0), now, "reconciled with the exchange")
+                ])
+        return said

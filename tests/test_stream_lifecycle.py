@@ -75,11 +75,11 @@ def test_restart_resumes_what_the_operator_asked_for(ex, db_path):
     settings = replay_settings(ex, db_path)
     first = Engine(settings, RecordingNotifier())
     first.start()
-    assert first.stream.wait_until(lambda s: s.connected, 10)
+    assert first.wait_stream(lambda s: s.connected, 10)
     first.close()  # a shutdown, not /stop
     second = Engine(settings, RecordingNotifier())
     assert second.resume_stream() is True
-    assert second.stream.wait_until(lambda s: s.connected, 10)
+    assert second.wait_stream(lambda s: s.connected, 10)
     second.stop()
     third = Engine(settings, RecordingNotifier())
     assert third.resume_stream() is False  # /stop is remembered too

@@ -3,7 +3,7 @@
 A switch is validated whole (the name loads, every name=value against the new schema,
 MAX_LEVERAGE), checked for look-ahead and a short window, stored with who and when, and
 applied from the next closed candle; the open position stays and the new strategy
-manages it. Everything said here is what the engine did (trading/live/node.py).
+manages it. Everything said here is what the service did (trading/live/params.py).
 """
 
 from __future__ import annotations

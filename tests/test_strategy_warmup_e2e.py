@@ -41,10 +41,10 @@ def test_the_live_bot_fetches_the_declared_warmup_and_says_it(source, tmp_path) 
     spec = write_plugin(tmp_path, RSI_TREND.replace("STARTUP", "400"), "rsi_trend.py") + ":RsiTrend"
     w = World(source, tmp_path, STRATEGY=spec)  # WARMUP_CANDLES=50
     try:
-        assert w.engine.trader.warmup("BTCUSDT") == 500  # startup 400 + window_extra 100
+        assert w.engine.internals().trader.warmup("BTCUSDT") == 500  # startup 400 + window_extra 100
         msg = w.reply("/start", "socket started", timeout=30)["text"]
         assert "warm-up 500 candles (the strategy's startup and live window, above WARMUP_CANDLES 50)" in msg
-        book = w.engine.trader.books["BTCUSDT"]
+        book = w.engine.internals().trader.books["BTCUSDT"]
         assert len(book.strategy._candles) == 500  # the live window is full from the first decision
     finally:
         w.close()

@@ -273,7 +273,13 @@ def _v9(db: sqlite_utils.Database) -> None:
     db["proposals"].add_column("basis", str)
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9]
+def _v10(db: sqlite_utils.Database) -> None:
+    # Hedge Mode (issue 28): the leg a fill traded (LONG/SHORT; BOTH in One-way Mode), so a
+    # restart books each fill into its own position again (trading/core/portfolio.py).
+    db["fills"].add_column("position_side", str, not_null_default="BOTH")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -32,6 +32,7 @@ class FillLike(Protocol):
     fee: Any
     time: int
     reason: str
+    position_side: str  # LONG / SHORT for a Hedge Mode leg, BOTH in One-way Mode
 
 
 _FILL_COLS = ("id", "client_order_id", "ts", "symbol", "side", "price", "quantity", "fee", "fee_asset")
@@ -73,10 +74,11 @@ class TradeJournal:
                 trade = next((k for k in keys if ":t" in k), None)
                 fill_id = f.order_id + ("/" + trade.split(":", 1)[1] if trade else "/1")
                 conn.execute(
-                    f"INSERT OR IGNORE INTO fills ({', '.join(_FILL_COLS)}, realized_pnl) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'USDT', NULL)",
-                    (fill_id, f.order_id, f.time, f.symbol, f.side, str(f.price), str(f.qty), str(f.fee)),
-                )
+                    f"INSERT OR IGNORE INTO fills ({', '.join(_FILL_COLS)}, realized_pnl, position_side) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'USDT', NULL, ?)",
+                    (fill_id, f.order_id, f.time, f.symbol, f.side, str(f.price), str(f.qty), str(f.fee),
+                     f.position_side),
+                )  # fmt: skip
                 amount = getattr(f, "fee_amount", None)
                 conn.executemany(
                     "INSERT OR IGNORE INTO exchange_fills (key, fill_id, mode, symbol, trade_id, ts, fee_asset, "
@@ -117,12 +119,12 @@ class TradeJournal:
     def fills(self, since_ms: int = 0) -> list[dict[str, Any]]:
         """Every fill of this mode in booking order (text money, as stored)."""
         cur = self._db().conn.execute(
-            "SELECT f.client_order_id, f.symbol, f.side, f.quantity, f.price, f.fee, f.ts "
+            "SELECT f.client_order_id, f.symbol, f.side, f.quantity, f.price, f.fee, f.ts, f.position_side "
             "FROM fills f JOIN orders o ON o.client_order_id = f.client_order_id "
             "WHERE o.mode=? AND f.ts >= ? ORDER BY f.ts, f.rowid",
             (self.mode, since_ms),
         )
-        cols = ("order_id", "symbol", "side", "qty", "price", "fee", "time")
+        cols = ("order_id", "symbol", "side", "qty", "price", "fee", "time", "position_side")
         return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
 
     def funding(self) -> list[tuple[int, str, Any]]:

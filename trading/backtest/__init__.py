@@ -61,6 +61,9 @@ class _Recorder:
         if pos is not None and pos.qty_f:
             self.exposed += 1
             self.equity.append(self.trader.portfolio.balance_f + (candle.close - pos.entry_f) * pos.qty_f)
+        elif self.trader.hedge:  # the legs, marked at the close
+            self.exposed += bool(self.trader.portfolio.open_of(self.symbol))
+            self.equity.append(self.trader.portfolio.equity_f(self.symbol, candle.close))
         else:
             self.equity.append(self.trader.portfolio.balance_f)
         if self.progress is not None and len(self.times) % 5000 == 0:
@@ -106,6 +109,7 @@ def run_backtest(
         min_warmup=o.warmup,
         model=model,
         strategy_warmup=o.strategy_warmup,
+        hedge=o.hedge,
     )
     for book in trader.books.values():  # DataFrame strategies: one populate over the whole history
         precompute = getattr(book.strategy, "precompute", None)

@@ -28,6 +28,7 @@ class BacktestOptions:
     strategy_warmup: int | None = None  # replaces the strategy's own warm-up (it may decide earlier)
     exit_at_end: bool = False  # close what is still open at the last candle's close (reason `end`)
     model: FuturesModel = field(default_factory=FuturesModel)
+    hedge: bool = False  # Hedge Mode: LONG and SHORT legs apart, by core/hedge.py's rule (as live)
 
     def with_values(self, values: Values | None) -> BacktestOptions:
         return replace(self, values=values)

@@ -17,6 +17,21 @@ from trading.core.strategies import Strategy
 
 
 @dataclass
+class Levels:
+    """A Hedge Mode leg's stop-loss and take-profit (the Book's own fields are the One-way
+    position's; the same names, so the exit rules read either)."""
+
+    stop: Decimal | None = None
+    take: Decimal | None = None
+    stop_f: float = 0.0
+    take_f: float = 0.0
+
+    def flat(self) -> None:
+        self.stop = self.take = None
+        self.stop_f = self.take_f = 0.0
+
+
+@dataclass
 class Book:
     """One symbol's trading state."""
 
@@ -40,6 +55,11 @@ class Book:
     liq_long: bool = True  # the side liq is for: a long is liquidated below it
     forming: Candle | None = None  # live: the forming candle's latest update
     funded_to: int | None = None  # open time of the last candle whose funding times were booked
+    legs: dict[str, Levels] = field(default_factory=lambda: {"LONG": Levels(), "SHORT": Levels()})  # Hedge Mode
+
+    def levels(self, position_side: str) -> Book | Levels:
+        """Where a position's stop and take live: the book (One-way) or its leg's Levels."""
+        return self if position_side == "BOTH" else self.legs[position_side]
 
     def flat(self) -> None:
         """No position: no levels, no margin."""
@@ -58,7 +78,9 @@ class Book:
             "liq": None if self.liq is None else str(self.liq),
             "liq_long": self.liq_long,
             "funded_to": self.funded_to,
-        }
+            "legs": {ps: [None if lv.stop is None else str(lv.stop), None if lv.take is None else str(lv.take)]
+                     for ps, lv in self.legs.items() if lv.stop is not None or lv.take is not None},
+        }  # fmt: skip
 
     def restore(self, state: dict[str, Any] | None) -> None:
         if not state:
@@ -72,3 +94,7 @@ class Book:
         self.margin = Decimal(state.get("margin") or 0)
         self.funded_to = state.get("funded_to")
         self.liq_long = bool(state.get("liq_long", True))
+        for ps, (stop, take) in (state.get("legs") or {}).items():
+            lv = self.legs[ps]
+            lv.stop, lv.take = (None if stop is None else Decimal(stop)), (None if take is None else Decimal(take))
+            lv.stop_f, lv.take_f = float(lv.stop or 0), float(lv.take or 0)

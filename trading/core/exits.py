@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
-from trading.core.book import Book
+from trading.core.book import Book, Levels
 from trading.core.candles import Candle
 from trading.core.numbers import dec
 from trading.core.strategies import Values
@@ -38,21 +38,23 @@ class Exits:
         self.filters = filters
         self.resting = resting
 
-    def set(self, book: Book, entry: Decimal, side: int, values: Values) -> None:
+    def set(self, book: Book, entry: Decimal, side: int, values: Values, position_side: str = "BOTH") -> None:
+        """The levels of the book's position (One-way) or of its Hedge Mode leg."""
         f = self.filters[book.symbol]
+        lv = book.levels(position_side)
         sl = Decimal(repr(float(values.get("stop_loss_pct", 0))))
         tp = Decimal(repr(float(values.get("take_profit_pct", 0))))
         if self.resting:  # what rests on the exchange: never wider than the percentage
-            book.stop = exit_level(f, entry, side, sl, "sl") if sl else None
-            book.take = exit_level(f, entry, side, tp, "tp") if tp else None
+            lv.stop = exit_level(f, entry, side, sl, "sl") if sl else None
+            lv.take = exit_level(f, entry, side, tp, "tp") if tp else None
         else:
-            book.stop = f.round_price(entry * (1 - side * sl / HUNDRED)) if sl else None
-            book.take = f.round_price(entry * (1 + side * tp / HUNDRED)) if tp else None
-        book.stop_f = float(book.stop) if book.stop is not None else 0.0
-        book.take_f = float(book.take) if book.take is not None else 0.0
+            lv.stop = f.round_price(entry * (1 - side * sl / HUNDRED)) if sl else None
+            lv.take = f.round_price(entry * (1 + side * tp / HUNDRED)) if tp else None
+        lv.stop_f = float(lv.stop) if lv.stop is not None else 0.0
+        lv.take_f = float(lv.take) if lv.take is not None else 0.0
 
     @staticmethod
-    def touched(book: Book, c: Candle, long: bool) -> tuple[str, Decimal] | None:
+    def touched(book: Book | Levels, c: Candle, long: bool) -> tuple[str, Decimal] | None:
         """(stop_loss | take_profit, fill price) if the candle reached a level: the stop
         first; a candle opening beyond the level fills at its open."""
         if book.stop_f and (c.low <= book.stop_f if long else c.high >= book.stop_f):

@@ -1,5 +1,7 @@
 """Hard limits that hold whatever the strategy's parameters say (MAX_LEVERAGE,
-MAX_POSITION_NOTIONAL): checked on every opening order, in every mode, before the broker."""
+MAX_POSITION_NOTIONAL): checked on every opening order, in every mode, before the broker.
+In Hedge Mode MAX_POSITION_NOTIONAL holds the sum of the symbol's two legs: a LONG and a
+SHORT leg each carry their own margin, liquidation and funding, so both count."""
 
 from __future__ import annotations
 
@@ -26,8 +28,11 @@ def check_limits(
     if max_notional is None:
         return
     qty = req.qty if req.qty is not None else filters.floor_qty(req.stake * req.leverage / price)
-    pos = portfolio.positions.get(req.symbol)
-    held = abs(pos.qty) if pos is not None and pos.qty and (pos.qty > 0) == (req.side == BUY) else Decimal(0)
+    if req.position_side != "BOTH":  # Hedge Mode: both legs count (a hedge still holds both notionals)
+        held = portfolio.exposure(req.symbol)
+    else:
+        pos = portfolio.positions.get(req.symbol)
+        held = abs(pos.qty) if pos is not None and pos.qty and (pos.qty > 0) == (req.side == BUY) else Decimal(0)
     notional = (held + qty) * price
     if notional > max_notional:
         raise OrderRefused(

@@ -1,4 +1,11 @@
-"""Positions and PnL from fills, in Decimal: one-way mode, one net position per symbol.
+"""Positions and PnL from fills, in Decimal: one net position per symbol in One-way Mode,
+a LONG and a SHORT leg per symbol in Hedge Mode (Binance's "dual side position").
+
+One model for both: a position is named by `position_key(symbol, position_side)`: its
+symbol in One-way Mode (position side BOTH, as Binance calls it), `SYMBOL:LONG` /
+`SYMBOL:SHORT` for a Hedge Mode leg. A fill carries the position side it traded and is
+booked into that position only; a leg never flips (Binance closes a leg by its own
+quantity at most), so the rules below are the same for a net position and a leg.
 
 Everything here is a pure function of the fills in order, so the chat's numbers, the
 backtest's and a recomputation from the stored fills are the same by construction
@@ -22,6 +29,17 @@ from trading.core.ledger import CHARGE, FILL, FUNDING, Entry, Ledger
 
 ZERO = Decimal(0)
 BUY, SELL = "BUY", "SELL"
+BOTH, LONG_LEG, SHORT_LEG = "BOTH", "LONG", "SHORT"  # Binance's positionSide values
+
+
+def position_key(symbol: str, position_side: str = BOTH) -> str:
+    """How the book names a position: by symbol in One-way Mode, by (symbol, side) in Hedge Mode."""
+    return symbol if position_side == BOTH else f"{symbol}:{position_side}"
+
+
+def leg_of(side: int) -> str:
+    """The Hedge Mode leg a direction trades: +1 LONG, -1 SHORT."""
+    return LONG_LEG if side > 0 else SHORT_LEG
 # The closing fill's client order id suffix → ClosedTrade.exit_reason (the ids are the
 # trader's deterministic ones, so stored fills give the same); anything else: a signal's.
 EXIT_REASONS = {"-sl": "stop_loss", "-tp": "take_profit", "-liq": "liquidation", "-end": "end"}
@@ -47,10 +65,15 @@ class Fill:
     keys: tuple[str, ...] = ()
     fee_asset: str = "USDT"
     fee_amount: Decimal | None = None
+    position_side: str = BOTH  # the Hedge Mode leg it traded (LONG/SHORT), BOTH in One-way Mode
 
     @property
     def signed_qty(self) -> Decimal:
         return self.qty if self.side == BUY else -self.qty
+
+    @property
+    def key(self) -> str:
+        return position_key(self.symbol, self.position_side)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,12 +89,13 @@ class ClosedTrade:
     close_time: int
     exit_reason: str = "signal"  # signal | stop_loss | take_profit | liquidation | end
     funding: Decimal = ZERO  # funding while it was open: + received, − paid
+    position_side: str = BOTH  # the Hedge Mode leg it was on
 
 
 @dataclass
 class Position:
     symbol: str
-    qty: Decimal = ZERO  # signed: > 0 long, < 0 short
+    qty: Decimal = ZERO  # signed: > 0 long, < 0 short (a SHORT leg's is ≤ 0)
     entry: Decimal = ZERO  # average entry price
     opened_at: int = 0
     trade_side: int = 0  # +1 / -1 for the trade in progress (kept until it is booked)
@@ -85,6 +109,11 @@ class Position:
     # float mirrors for marks
     qty_f: float = 0.0
     entry_f: float = 0.0
+    position_side: str = BOTH
+
+    @property
+    def key(self) -> str:
+        return position_key(self.symbol, self.position_side)
 
     @property
     def side(self) -> int:
@@ -129,19 +158,34 @@ class Portfolio:
     def net_pnl(self) -> Decimal:
         return self.realized - self.fees + self.funding - self.charges
 
-    def position(self, symbol: str) -> Position:
-        pos = self.positions.get(symbol)
+    def position(self, symbol: str, position_side: str = BOTH) -> Position:
+        key = position_key(symbol, position_side)
+        pos = self.positions.get(key)
         if pos is None:
-            pos = self.positions[symbol] = Position(symbol)
+            pos = self.positions[key] = Position(symbol, position_side=position_side)
         return pos
 
-    def side(self, symbol: str) -> int:
-        pos = self.positions.get(symbol)
+    def held(self, symbol: str, position_side: str = BOTH) -> Position | None:
+        """The position if it is open, else None."""
+        pos = self.positions.get(position_key(symbol, position_side))
+        return pos if pos is not None and pos.qty else None
+
+    def side(self, symbol: str, position_side: str = BOTH) -> int:
+        pos = self.positions.get(position_key(symbol, position_side))
         return pos.side if pos is not None else 0
+
+    def open_of(self, symbol: str) -> list[Position]:
+        """A symbol's open positions: its net one, or its open legs (LONG first)."""
+        return [p for p in (self.positions.get(position_key(symbol, ps)) for ps in (BOTH, LONG_LEG, SHORT_LEG))
+                if p is not None and p.qty]  # fmt: skip
+
+    def exposure(self, symbol: str) -> Decimal:
+        """What the limits count: the sum of the symbol's legs' sizes (the net size in One-way)."""
+        return sum((abs(p.qty) for p in self.open_of(symbol)), ZERO)
 
     def unrealized(self, marks: Mapping[str, Decimal]) -> Decimal:
         return sum(
-            (p.unrealized(marks[s]) for s, p in self.positions.items() if p.qty and s in marks), ZERO
+            (p.unrealized(marks[p.symbol]) for p in self.positions.values() if p.qty and p.symbol in marks), ZERO
         )
 
     def equity(self, marks: Mapping[str, Decimal]) -> Decimal:
@@ -151,11 +195,16 @@ class Portfolio:
         return sum((abs(p.qty) * p.entry for p in self.positions.values()), ZERO) / max(1, leverage)
 
     def equity_f(self, symbol: str, mark: float) -> float:
-        """Float mark-to-market equity for one symbol's book (the backtest's curve)."""
+        """Float mark-to-market equity for one symbol's book (the backtest's curve), both legs."""
         pos = self.positions.get(symbol)
-        if pos is None or not pos.qty_f:
-            return self.balance_f
-        return self.balance_f + (mark - pos.entry_f) * pos.qty_f
+        if pos is not None and pos.qty_f:
+            return self.balance_f + (mark - pos.entry_f) * pos.qty_f
+        out = self.balance_f
+        for ps in (LONG_LEG, SHORT_LEG):
+            leg = self.positions.get(position_key(symbol, ps))
+            if leg is not None and leg.qty_f:
+                out += (mark - leg.entry_f) * leg.qty_f
+        return out
 
     # ------------------------------------------------------------- writing
     def apply(self, fill: Fill) -> list[ClosedTrade]:
@@ -174,7 +223,7 @@ class Portfolio:
             self.ledger.add(Entry(fill.time, fill.symbol, CHARGE, charges=fill.fee,
                                   qty=pos.qty if pos else ZERO, entry=pos.entry if pos else ZERO))  # fmt: skip
             return []
-        pos = self.position(fill.symbol)
+        pos = self.position(fill.symbol, fill.position_side)
         delta = fill.signed_qty
         closed: list[ClosedTrade] = []
         self.fees += fill.fee
@@ -214,12 +263,13 @@ class Portfolio:
         pos.fees += fee
         pos.peak_qty = max(pos.peak_qty, abs(pos.qty))
 
-    def apply_funding(self, symbol: str, amount: Decimal, ts: int) -> None:
+    def apply_funding(self, symbol: str, amount: Decimal, ts: int, position_side: str = BOTH) -> None:
         """Book one funding payment (+ received, − paid): into the wallet, and into the trade
-        in progress when one is open (its pnl then includes it). `ts` is the funding time;
-        it is not needed for the sums, but every booking path names when."""
+        in progress when one is open (its pnl then includes it); in Hedge Mode each leg pays
+        on its own notional. `ts` is the funding time; it is not needed for the sums, but
+        every booking path names when."""
         self.funding += amount
-        pos = self.positions.get(symbol)
+        pos = self.positions.get(position_key(symbol, position_side))
         if pos is not None and pos.qty:
             pos.funding += amount
         self.balance_f = float(self.balance)
@@ -239,6 +289,7 @@ class Portfolio:
             close_time=time,
             exit_reason=reason,
             funding=pos.funding,
+            position_side=pos.position_side,
         )
         self.trades.append(trade)
         pos.entry = ZERO

@@ -62,6 +62,7 @@ from trading.core.events import (
 )
 from trading.core.exits import Exits
 from trading.core.futures_model import DEFAULT_MODEL, FuturesModel
+from trading.core.hedge import hedge_legs
 from trading.core.intervals import utc_minute
 from trading.core.limits import check_limits
 from trading.core.missed import MissedDecisions, missed_line
@@ -91,7 +92,7 @@ class RestingExits(Protocol):
     (trading/exchange/protection.py), kept equal to the book's levels."""
 
     def sync(self, symbol: str, side: int, opened: int, stop: Decimal | None, take: Decimal | None, *,
-             check: bool = False) -> list[str]: ...  # fmt: skip
+             check: bool = False, position_side: str = "BOTH") -> list[str]: ...  # fmt: skip
 
 
 class Trader:
@@ -118,11 +119,13 @@ class Trader:
         booked_keys: set[str] | None = None,
         pause: PauseGate | None = None,
         confirm_all: bool = True,
+        hedge: bool = False,
     ) -> None:
         """model: the caps every mode applies, and the funding and the leverage brackets
         (liquidation) booked here where this process is the exchange; strategy_warmup: replaces the strategy's own warm-up;
         instance: this database's id, carried by client order ids (exchange modes);
-        booked_keys: the exchange fills and funding already booked (the journal's)."""
+        booked_keys: the exchange fills and funding already booked (the journal's);
+        hedge: the account trades Hedge Mode legs (exchange modes: hedge.py's rule)."""
         self.interval_ms = interval_ms
         self.filters = filters
         self.portfolio = portfolio
@@ -134,6 +137,7 @@ class Trader:
         self.approver = approver  # trading.live.proposals.Confirmations (CONFIRM_ORDERS=on, or four-eyes)
         self.confirm_all = confirm_all  # CONFIRM_ORDERS: False proposes only what four-eyes must approve
         self.instance = instance
+        self.hedge = hedge
         self.model = model
         self.max_leverage = model.max_leverage
         self.max_notional = model.max_notional
@@ -142,9 +146,11 @@ class Trader:
         # demo/live trade on an exchange; in paper and the backtest this process is the exchange
         # (funding, liquidation): decided once, from the mode.
         self.on_exchange = broker is not None and mode != "paper"
+        # Paper margin (liquidation, funding) is per net position: a Hedge Mode book in paper and
+        # the backtest has none (README "Hedge Mode"); on an exchange, Binance keeps it per leg.
         self.margin = (
             PaperMargin(portfolio, filters, interval_ms, model.funding, model.brackets)
-            if broker is not None and not self.on_exchange else None
+            if broker is not None and not self.on_exchange and not hedge else None
         )  # fmt: skip
         self.funding = model.funding
         self.known_keys: set[str] = booked_keys if booked_keys is not None else set()
@@ -214,6 +220,8 @@ class Trader:
             if self.exits is None and (book.stop_f or book.take_f or (
                     lf and (candle.low <= lf if book.liq_long else candle.high >= lf))):
                 fills += self._check_exits(book, candle)
+            elif self.exits is None and self.hedge:
+                fills += self._check_leg_exits(book, candle)
             book.history.append(candle)
             book.last_close = book.last_price = candle.close
             if not backfilled:  # it closed just now: the market's clock minus ours (proposal deadlines)
@@ -259,11 +267,16 @@ class Trader:
         return decision
 
     # ------------------------------------------------------------- decisions → orders → fills
-    def legs(self, symbol: str, want: int, reason: str, decided_at: int, qty: Decimal | None = None, stamp: int | None = None) -> list[OrderRequest]:
+    def legs(self, symbol: str, want: int, reason: str, decided_at: int, qty: Decimal | None = None,
+             stamp: int | None = None, only: str = "") -> list[OrderRequest]:  # fmt: skip
         """Orders that take the position to `want` (+1 long, -1 short, 0 flat): close what
         points the other way, then open (qty given, or stake × leverage at the fill price).
-        Their ids carry `stamp` (default decided_at) and this database's `instance` (if set)."""
+        Their ids carry `stamp` (default decided_at) and this database's `instance` (if set).
+        In Hedge Mode the legs apart (core/hedge.py; `only`: close that leg alone)."""
         stamp = decided_at if stamp is None else stamp
+        if self.hedge:
+            return hedge_legs(self.portfolio, symbol, want, reason, decided_at, qty, stamp, instance=self.instance,
+                              values=self.values, strategy=self.strategy_name, only=only)  # fmt: skip
         pos = self.portfolio.positions.get(symbol)
         side = pos.side if pos is not None else 0
         reqs: list[OrderRequest] = []
@@ -304,7 +317,7 @@ class Trader:
         why = None if self.approver is None or self.confirm_all else self.approver.four_eyes_why(basis, reqs, dec(candle.close))
         if self.approver is not None and (self.confirm_all or why):  # off: only what four-eyes must approve
             self.approver.propose(
-                symbol=symbol, action="reverse" if len(reqs) == 2 else ("close" if reqs[0].reduce_only else d.action), legs=reqs, ref_price=dec(candle.close), reason=d.reason + (f" · {why}" if why else ""),
+                symbol=symbol, action="reverse" if len(reqs) == 2 and not reqs[1].closes else ("close" if reqs[0].closes else d.action), legs=reqs, ref_price=dec(candle.close), reason=d.reason + (f" · {why}" if why else ""),
                 source="strategy", requested_by=None, valid_until_open=candle.open_time + self.interval_ms, basis=basis,
             )
             return
@@ -329,7 +342,7 @@ class Trader:
     def _place_one(self, book: Book, req: OrderRequest, price: Decimal, time: int) -> tuple[Fill, list[ClosedTrade]]:
         """Limits, the broker, the portfolio, the stop/take levels: one order, every path."""
         assert self.broker is not None
-        if not req.reduce_only:
+        if not req.closes:
             self._check_limits(req, price)
             self._ensure_leverage(req)
         fill = self.broker.execute(req, price, time)
@@ -337,11 +350,12 @@ class Trader:
             return fill, []
         closed = self.portfolio.apply(fill)
         self.known_keys.update(fill.keys)
-        pos = self.portfolio.positions[book.symbol]
+        pos = self.portfolio.position(book.symbol, fill.position_side)
         if closed:
-            book.flat()
+            self._flat(book, fill.position_side)
         if pos.qty and req.kind == "open":
-            self.levels.set(book, fill.price, pos.side, self.values)
+            self.levels.set(book, pos.entry if fill.position_side != "BOTH" else fill.price, pos.side, self.values,
+                            fill.position_side)  # fmt: skip
             if self.margin is not None:
                 self.margin.on_open(book, fill, req.leverage)
         return fill, closed
@@ -376,6 +390,29 @@ class Trader:
         fill = self._execute(book, req, price, c.open_time)
         return [fill] if fill is not None else []
 
+    def _check_leg_exits(self, book: Book, c: Candle) -> list[Fill]:
+        """Hedge Mode, paper and the backtest: each leg's stop and take against the candle
+        (the rules of the net position's, leg by leg, LONG first)."""
+        out: list[Fill] = []
+        for ps, long in (("LONG", True), ("SHORT", False)):
+            lv = book.legs[ps]
+            pos = self.portfolio.held(book.symbol, ps)
+            if pos is None or not (lv.stop_f or lv.take_f):
+                continue
+            hit = self.levels.touched(lv, c, long)
+            if hit is None:
+                continue
+            kind, price = hit
+            tag = ("sl" if kind == "stop_loss" else "tp") + ("-l" if long else "-s")  # exit_reason reads "-sl-"
+            req = OrderRequest(
+                OrderRequest.client_id(book.symbol, c.open_time, tag), book.symbol, SELL if long else BUY, kind,
+                kind.replace("_", "-"), c.open_time, qty=abs(pos.qty), position_side=ps,
+            )  # fmt: skip
+            fill = self._execute(book, req, price, c.open_time)
+            if fill is not None:
+                out.append(fill)
+        return out
+
     def _liquidate(self, book: Book, c: Candle) -> list[Fill]:
         """The liquidation fill (no trading fee) and, as on Binance, what remains of the margin
         as the insurance clearance fee: an other charge (a fill without quantity), not a fee."""
@@ -399,7 +436,12 @@ class Trader:
 
     def exit_at_end(self, symbol: str, candle: Candle) -> Fill | None:
         """Close what is still open at this (last) candle's close, exit reason `end`, like
-        freqtrade's force exit at the end of a backtest."""
+        freqtrade's force exit at the end of a backtest (both legs in Hedge Mode: the last fill)."""
+        if self.hedge:
+            fills = [f for req in self.legs(symbol, 0, "end", candle.open_time)
+                     if (f := self._execute(self.books[symbol], req.but(id=req.id + "-end"), dec(candle.close),
+                                            candle.open_time)) is not None]  # fmt: skip
+            return fills[-1] if fills else None
         pos = self.portfolio.positions.get(symbol)
         if pos is None or not pos.qty:
             return None
@@ -423,13 +465,21 @@ class Trader:
         trigger already crossed (-2021) closes the position by market at once, said so."""
         if self.exits is None:
             return []
-        pos = self.portfolio.positions.get(book.symbol)
+        said: list[str] = []
+        for ps in ("LONG", "SHORT") if self.hedge else ("BOTH",):
+            said += self._protect_one(book, ps, check)
+        return said
+
+    def _protect_one(self, book: Book, ps: str, check: bool) -> list[str]:
+        assert self.exits is not None
+        pos = self.portfolio.held(book.symbol, ps)
         side = pos.side if pos is not None else 0
-        opened = pos.opened_at if pos is not None and side else 0
+        opened = pos.opened_at if pos is not None else 0
+        lv = book.levels(ps)
         try:
-            return self.exits.sync(book.symbol, side, opened, book.stop, book.take, check=check)
+            return self.exits.sync(book.symbol, side, opened, lv.stop, lv.take, check=check, position_side=ps)
         except WouldTrigger as e:
-            self._close_now(book, e)
+            self._close_now(book, e, ps)
         except (OrderRefused, OrderUnknown) as e:
             self._say(ExitFailed(self.mode, book.symbol, "placed", str(e)))
         except Exception as e:  # noqa: BLE001 (a read or a cancel failed: said, the next sync retries)
@@ -437,14 +487,15 @@ class Trader:
             self._say(ExitFailed(self.mode, book.symbol, "checked", str(e)))
         return []
 
-    def _close_now(self, book: Book, e: WouldTrigger) -> None:
-        pos = self.portfolio.positions[book.symbol]
+    def _close_now(self, book: Book, e: WouldTrigger, ps: str = "BOTH") -> None:
+        pos = self.portfolio.position(book.symbol, ps)
         self._say(ExitWouldTrigger(self.mode, book.symbol, e.kind, e.level, self._rules(book.symbol)))
         time = (self.last_open(book.symbol) or 0) + self.interval_ms
+        tag = "sl" if e.kind == "stop_loss" else "tp"
         req = OrderRequest(
-            OrderRequest.client_id(book.symbol, time, "sl" if e.kind == "stop_loss" else "tp"),
+            OrderRequest.client_id(book.symbol, time, tag if ps == "BOTH" else f"{tag}-{ps[0].lower()}"),
             book.symbol, SELL if pos.qty > 0 else BUY, e.kind, e.kind.replace("_", "-"), time,
-            qty=abs(pos.qty), reduce_only=True,
+            qty=abs(pos.qty), reduce_only=ps == "BOTH", position_side=ps,
         )  # fmt: skip
         price = self.current_price(book.symbol) or e.level
         try:
@@ -484,9 +535,9 @@ class Trader:
                 if funded and self.journal is not None:
                     self._commit(book, [], funded)
             for leg in legs:
-                if leg.reduce_only:
-                    pos = self.portfolio.positions.get(symbol)
-                    if pos is None or not pos.qty or (pos.qty > 0) == (leg.side == BUY):
+                if leg.closes:
+                    pos = self.portfolio.held(symbol, leg.position_side)
+                    if pos is None or (pos.qty > 0) == (leg.side == BUY):
                         continue
                     leg = leg.but(qty=abs(pos.qty))
                 try:
@@ -521,12 +572,12 @@ class Trader:
             for fill in fills:
                 self.portfolio.apply(fill)
                 book = self.books[fill.symbol]
-                pos = self.portfolio.positions[fill.symbol]
+                pos = self.portfolio.position(fill.symbol, fill.position_side)
                 if pos.qty:  # the position as it is now gets the exits of its entry
-                    self.levels.set(book, pos.entry, pos.side, self.values)
+                    self.levels.set(book, pos.entry, pos.side, self.values, fill.position_side)
                 else:
-                    book.stop = book.take = None
-                    book.stop_f = book.take_f = 0.0
+                    book.levels(fill.position_side).stop = book.levels(fill.position_side).take = None
+                    book.levels(fill.position_side).stop_f = book.levels(fill.position_side).take_f = 0.0
                 self._book(book, [fill])
 
     def book_exchange_fill(self, fill: Fill, what: str) -> list[ClosedTrade] | None:
@@ -541,14 +592,15 @@ class Trader:
             book = self.books.get(fill.symbol)
             if book is None or self.seen(fill):
                 return None
-            before = self.portfolio.side(fill.symbol)
+            ps = fill.position_side
+            before = self.portfolio.side(fill.symbol, ps)
             closed = self.portfolio.apply(fill)
             self.known_keys.update(fill.keys)
-            pos = self.portfolio.positions[fill.symbol]
+            pos = self.portfolio.position(fill.symbol, ps)
             if not pos.qty:
-                book.flat()
+                self._flat(book, ps)
             elif pos.side != before or (fill.signed_qty > 0) == (pos.qty > 0):
-                self.levels.set(book, pos.entry, pos.side, self.values)  # a new or larger position: its exits
+                self.levels.set(book, pos.entry, pos.side, self.values, ps)  # a new or larger position: its exits
             if self.journal is not None:
                 self.journal.commit(book.symbol, book.state(), [fill])
             self._protect(book)  # flat: the other exit is cancelled before the chat is told
@@ -589,6 +641,14 @@ class Trader:
                 self.journal.commit(symbol, book.state(), [fill])
             self._say(ChargeBooked(self.mode, symbol, amount))
             return True
+
+    @staticmethod
+    def _flat(book: Book, ps: str) -> None:
+        """The position closed: its levels go (and, One-way, the book's margin)."""
+        if ps == "BOTH":
+            book.flat()
+        else:
+            book.legs[ps].flat()
 
     # ------------------------------------------------------------- the journal
     def _refused(self, req: OrderRequest, e: Exception) -> None:

@@ -6,9 +6,10 @@
   client order id: the bot's exits (`tgx-<instance>-…-sl`/`-tp`), Binance itself (BINANCE_IDS:
   a liquidation `autoclose-…`, an auto-deleverage `adl_autoclose`, a delisting or delivery
   settlement `settlement_autoclose-…`), the bot's own orders (`tg…`), or anyone else (a
-  trade by hand in Binance's app or website). A Hedge Mode leg (`ps` LONG/SHORT, e.g. a
-  trade by hand after the account was switched) is never booked into the one-way net book,
-  as the reconciliation at /start keeps such legs apart: said once per symbol.
+  trade by hand in Binance's app or website). A Hedge Mode fill (`ps` LONG/SHORT) is booked
+  into its leg when the bot trades Hedge Mode; one whose mode is not the book's (`ps`
+  LONG/SHORT on a One-way book, BOTH on a Hedge Mode book: the account was switched in
+  Binance's app) is never booked into the wrong model: said once per symbol.
 - TRADE_LITE (Binance's fast subset of a fill, sent before its ORDER_TRADE_UPDATE) and
   x=AMENDMENT (an order modified, nothing traded) book nothing: the fill is booked once,
   from the order update with x=TRADE (or CALCULATED).
@@ -57,6 +58,13 @@ class AccountSink(Protocol):
     def funding(self, symbol: str, amount: Decimal, ts: int) -> bool:
         """Book one funding payment (+ received, − paid) once; True if booked now."""
 
+    def hedge(self) -> bool:
+        """The book trades Hedge Mode legs (positionSide LONG/SHORT), else One-way Mode."""
+
+    def account_mode(self, hedge: bool) -> str | None:
+        """The account's position mode as read while running; the line to say once when it
+        is not the book's (no order is sent then), else None."""
+
     def charge(self, symbol: str, amount: Decimal, ts: int, key: str, what: str) -> bool:
         """Book a charge with no trade (an insurance clearance fee) once; True if booked now."""
 
@@ -96,7 +104,7 @@ class AccountFollower:
         self._call = call or (lambda fn, **kw: fn(**kw))
         self._client_ids: dict[tuple[str, int], str] = {}
         self._lock = threading.Lock()  # one catch-up at a time (start, reconnect)
-        self._hedge_told: set[str] = set()  # symbols whose Hedge Mode legs were said
+        self._hedge_told: set[str] = set()  # symbols whose fills of the other position mode were said
         self.booked = 0  # fills this follower booked (a catch-up counts its own)
 
     # ------------------------------------------------------------------ who placed it
@@ -136,17 +144,18 @@ class AccountFollower:
         qty, price, when = dec(o.get("l")), dec(o.get("L")), int(o.get("T") or 0)
         if not qty:
             return
-        if self._hedge_leg(symbol, str(o.get("ps") or "BOTH"), o.get("S", ""), qty, price):
+        ps = str(o.get("ps") or "BOTH")
+        if self._other_mode(symbol, ps, o.get("S", ""), qty, price):
             return
         client_id = str(o.get("c") or f"order-{order_id}")
         self._client_ids[(symbol, order_id)] = client_id
         fill = self._fill(symbol, client_id, o.get("S", ""), qty, price, when, trade_id, order_id,
-                          dec(o.get("n")), o.get("N") or "USDT")  # fmt: skip
+                          dec(o.get("n")), o.get("N") or "USDT", position_side=ps)  # fmt: skip
         self._book(fill, self.what(client_id), order_id)
 
     def _fill(
         self, symbol: str, client_id: str, side: str, qty: Decimal, price: Decimal, when: int,
-        trade_id: int, order_id: int, commission: Decimal, asset: str, recent: bool = True,
+        trade_id: int, order_id: int, commission: Decimal, asset: str, recent: bool = True, position_side: str = "BOTH",
     ) -> Fill:  # fmt: skip
         fee, amount = commission, None
         if asset != "USDT":
@@ -154,25 +163,29 @@ class AccountFollower:
             rate = asset_price(self.client, asset, when, self._call, recent=recent) if commission else ZERO
             fee = (commission * rate).quantize(Decimal("0.00000001")) if rate is not None else ZERO
         keys = (f"{symbol}:t{trade_id}",) if trade_id else (f"{symbol}:o{order_id}",)
-        return Fill(client_id, symbol, side, qty, price, fee, when, "exchange", keys, asset, amount)
+        return Fill(client_id, symbol, side, qty, price, fee, when, "exchange", keys, asset, amount, position_side)
 
     def _book(self, fill: Fill, what: str, order_id: int) -> None:
         # `<symbol>:o<order id>`: its order was booked whole when its trades were unreadable
         if self.sink.fill(fill, what, f"{fill.symbol}:o{order_id}"):
             self.booked += 1
 
-    def _hedge_leg(self, symbol: str, side: str, order_side: str, qty: Decimal, price: Decimal) -> bool:
-        """True for a fill of a Hedge Mode leg (positionSide LONG/SHORT): kept out of the net
-        book, said once per symbol (Hedge Mode is not traded yet)."""
-        if side == "BOTH":
+    def _other_mode(self, symbol: str, side: str, order_side: str, qty: Decimal, price: Decimal) -> bool:
+        """True for a fill of the other position mode than the book's: kept out of it, said
+        once per symbol (the account was switched in Binance's app; entries stop until the
+        book and the account agree again)."""
+        hedge = self.sink.hedge()
+        if (side != "BOTH") == hedge:
             return False
         if symbol not in self._hedge_told:
             self._hedge_told.add(symbol)
+            what = f"{side} leg: " if side != "BOTH" else ""
+            book = "Hedge Mode legs" if hedge else "one net position per symbol (One-way Mode)"
             self._notify(
                 "account_mode",
-                f"{symbol}: a Hedge Mode fill ({side} leg: {order_side} {qty.normalize():f} at {price.normalize():f}) "
-                "is not booked: the bot trades one net position per symbol, so Hedge Mode legs stay out of its "
-                "book (as at /start); switch the account to One-way Mode",
+                f"{symbol}: a {'Hedge Mode' if side != 'BOTH' else 'One-way Mode'} fill ({what}{order_side} "
+                f"{qty.normalize():f} at {price.normalize():f}) is not booked: the bot's book holds {book}, "
+                "so it stays out of it (as at /start); the account's position mode changed",
             )
         return True
 
@@ -281,13 +294,13 @@ class AccountFollower:
         before = self.booked
         for t in sorted(rows, key=lambda r: (int(r.get("time") or 0), int(r.get("id") or 0))):
             order_id = int(t.get("orderId") or 0)
-            if self._hedge_leg(symbol, str(t.get("positionSide") or "BOTH"), t.get("side", ""),
-                               dec(t.get("qty")), dec(t.get("price"))):  # fmt: skip
+            ps = str(t.get("positionSide") or "BOTH")
+            if self._other_mode(symbol, ps, t.get("side", ""), dec(t.get("qty")), dec(t.get("price"))):
                 continue
             client_id = self._client_id(symbol, order_id)
             fill = self._fill(symbol, client_id, t.get("side", ""), dec(t.get("qty")), dec(t.get("price")),
                               int(t.get("time") or 0), int(t.get("id") or 0), order_id, dec(t.get("commission")),
-                              t.get("commissionAsset") or "USDT", recent=False)  # fmt: skip
+                              t.get("commissionAsset") or "USDT", recent=False, position_side=ps)  # fmt: skip
             self._book(fill, self.what(client_id), order_id)
         return self.booked - before
 

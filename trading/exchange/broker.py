@@ -101,7 +101,7 @@ class BinanceBroker:
         qty = self.size(request, price)
         self.keep_clock()
         try:
-            f.check_order(qty, price, reduce_only=request.reduce_only)
+            f.check_order(qty, price, reduce_only=request.closes)
         except FilterError as e:
             raise OrderRefused(str(e)) from None
         params: dict[str, Any] = {
@@ -112,7 +112,9 @@ class BinanceBroker:
             "newClientOrderId": request.id,
             "newOrderRespType": "RESULT",
         }
-        if request.reduce_only:
+        if request.position_side != "BOTH":  # Hedge Mode: the leg, and never reduceOnly (-1106)
+            params["positionSide"] = request.position_side
+        elif request.reduce_only:
             params["reduceOnly"] = "true"
         sent_at = self._monotonic()
         try:
@@ -228,6 +230,7 @@ class BinanceBroker:
             ZERO,
             when,
             request.reason,
+            position_side=order.get("positionSide") or request.position_side,
         )
         return self._with_trades(fill, order, qty * price)
 

@@ -103,15 +103,19 @@ class ExitOrders:
             ) from None
 
     def place_exit(
-        self, client_id: str, symbol: str, side: str, kind: str, trigger: Decimal, working_type: str
+        self, client_id: str, symbol: str, side: str, kind: str, trigger: Decimal, working_type: str,
+        position_side: str = "BOTH",
     ) -> ExchangeOrder:
-        """One closePosition exit under a given client id (trading/exchange/protection.py)."""
+        """One closePosition exit under a given client id (trading/exchange/protection.py); in
+        Hedge Mode with its leg's positionSide (closePosition then closes that leg only)."""
         f = self._filters(symbol)
         params: dict[str, Any] = {
             "symbol": symbol, "side": side, "type": kind, "triggerPrice": f.fmt_price(f.round_price(trigger)),
             "clientAlgoId": client_id, "algoType": "CONDITIONAL", "newOrderRespType": "ACK",
             "workingType": working_type, "priceProtect": "TRUE", "closePosition": "true",
         }  # fmt: skip
+        if position_side != "BOTH":
+            params["positionSide"] = position_side
         return algo_from_json(self._place_algo(params, symbol))
 
     def cancel_exit(self, symbol: str, client_id: str) -> bool:

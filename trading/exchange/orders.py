@@ -34,6 +34,7 @@ class ExchangeOrder:
     close_position: bool
     status: str
     algo: bool = False
+    position_side: str = "BOTH"  # LONG / SHORT: the Hedge Mode leg it acts on
 
 
 DUPLICATE_ID = -4116  # "ClientOrderId is duplicated.": it was placed before, go and find it
@@ -65,6 +66,7 @@ def order_from_json(o: Mapping[str, Any]) -> ExchangeOrder:
     return ExchangeOrder(
         o["clientOrderId"], o["symbol"], o["side"], o["type"], dec(o.get("origQty")), dec(o.get("price")),
         dec(o.get("stopPrice")), bool(o.get("reduceOnly")), bool(o.get("closePosition")), o.get("status", ""),
+        position_side=o.get("positionSide") or "BOTH",
     )  # fmt: skip
 
 
@@ -73,4 +75,5 @@ def algo_from_json(o: Mapping[str, Any]) -> ExchangeOrder:
         o["clientAlgoId"], o["symbol"], o["side"], o.get("orderType", ""), dec(o.get("quantity")),
         dec(o.get("price")), dec(o.get("triggerPrice")), bool(o.get("reduceOnly")),
         bool(o.get("closePosition")), o.get("algoStatus", ""), algo=True,
+        position_side=o.get("positionSide") or "BOTH",
     )  # fmt: skip

@@ -5,6 +5,10 @@ A bot that restarts after a crash, an OrderUnknown or a manual trade on the webs
 not assume its stored fills describe the account: the exchange is the truth for positions
 and resting orders (the stops among them), so this is read first and every difference
 is shown to the person instead of being traded over.
+
+Positions are named as the book names them (core/portfolio.position_key): by symbol in
+One-way Mode, `SYMBOL:LONG` / `SYMBOL:SHORT` for the legs of a book that trades Hedge
+Mode, so both legs are compared and adopted apart.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from trading.core.brokers.base import ExchangePosition
+from trading.core.portfolio import position_key
 from trading.exchange.orders import ExchangeOrder
 from trading.exchange.rest import with_retries
 
@@ -28,19 +33,20 @@ class AccountReader(Protocol):
 
 @dataclass(frozen=True)
 class ExchangeState:
-    positions: dict[str, ExchangePosition] = field(default_factory=dict)  # open ones only
+    positions: dict[str, ExchangePosition] = field(default_factory=dict)  # open ones only, by position key
     orders: dict[str, list[ExchangeOrder]] = field(default_factory=dict)  # every symbol asked
-    # Hedge Mode legs (positionSide LONG/SHORT): the bot keeps one net position per symbol,
-    # so it adopts neither leg and leaves the symbol's book alone; hedged_lines() says so.
+    # Hedge Mode legs (positionSide LONG/SHORT) met by a book that trades One-way Mode: it
+    # adopts neither leg and leaves the symbol's book alone; hedged_lines() says so.
     hedged: dict[str, list[ExchangePosition]] = field(default_factory=dict)
 
-    def qty(self, symbol: str) -> Decimal:
-        pos = self.positions.get(symbol)
+    def qty(self, key: str) -> Decimal:
+        pos = self.positions.get(key)
         return pos.qty if pos is not None else ZERO
 
 
-def reconcile(broker: AccountReader, symbols: Iterable[str]) -> ExchangeState:
-    """Positions and open orders (plain and conditional) of the configured symbols.
+def reconcile(broker: AccountReader, symbols: Iterable[str], *, hedge: bool = False) -> ExchangeState:
+    """Positions and open orders (plain and conditional) of the configured symbols; `hedge`:
+    the book trades Hedge Mode, so the legs are its positions.
 
     Reads are retried on transient failures (trading.exchange.rest.with_retries); after that,
     ExchangeUnavailable: the caller must not trade on a guess.
@@ -52,6 +58,9 @@ def reconcile(broker: AccountReader, symbols: Iterable[str]) -> ExchangeState:
         for s in symbols
     }
     mine = [p for p in positions if p.symbol in symbols]
+    if hedge:
+        legs = {position_key(p.symbol, p.position_side): p for p in mine if p.position_side != "BOTH" and p.qty}
+        return ExchangeState(legs, orders)
     hedged: dict[str, list[ExchangePosition]] = {}
     for p in mine:
         if p.position_side != "BOTH":
@@ -61,15 +70,15 @@ def reconcile(broker: AccountReader, symbols: Iterable[str]) -> ExchangeState:
 
 
 def differences(state: ExchangeState, book: Mapping[str, Decimal]) -> list[str]:
-    """One line per symbol whose exchange position differs from the bot's (signed qty)."""
+    """One line per position (by key) whose exchange position differs from the bot's (signed qty)."""
     lines = []
-    for symbol in sorted((set(book) | set(state.positions)) - set(state.hedged)):
-        ours, theirs = book.get(symbol, ZERO), state.qty(symbol)
+    for key in sorted((set(book) | set(state.positions)) - set(state.hedged)):
+        ours, theirs = book.get(key, ZERO), state.qty(key)
         if ours != theirs:
-            pos = state.positions.get(symbol)
+            pos = state.positions.get(key)
             where = f" at {pos.entry.normalize():f}" if pos is not None else ""
             lines.append(
-                f"{symbol}: the exchange holds {_side(theirs)}{where}, the bot's book {_side(ours)}"
+                f"{key.replace(':', ' ')}: the exchange holds {_side(theirs)}{where}, the bot's book {_side(ours)}"
             )
     return lines
 

@@ -33,6 +33,12 @@ class Follow:
     def funding(self, symbol: str, amount: Decimal, ts: int) -> bool:
         return self._trader.book_funding(symbol, amount, ts)
 
+    def hedge(self) -> bool:
+        return self._trader.hedge
+
+    def account_mode(self, hedge: bool) -> str | None:
+        return self._trader.follow_mode(hedge, running=True)
+
     def charge(self, symbol: str, amount: Decimal, ts: int, key: str, what: str) -> bool:
         return self._trader.book_charge(symbol, amount, ts, key, what)
 

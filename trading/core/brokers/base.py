@@ -59,7 +59,13 @@ class OrderRequest:
     qty: Decimal | None = None  # None: size from stake × leverage at the fill price
     stake: Decimal = Decimal(0)
     leverage: int = 1
-    reduce_only: bool = False
+    reduce_only: bool = False  # One-way Mode's close; never sent in Hedge Mode (Binance: -1106)
+    position_side: str = "BOTH"  # the Hedge Mode leg it trades: LONG / SHORT (BOTH in One-way Mode)
+
+    @property
+    def closes(self) -> bool:
+        """It reduces a position: reduce-only (One-way), or SELL LONG / BUY SHORT (Hedge Mode)."""
+        return self.reduce_only or (self.position_side, self.side) in (("LONG", "SELL"), ("SHORT", "BUY"))
 
     @staticmethod
     def client_id(symbol: str, decided_at: int, leg: str, instance: str = "") -> str:
@@ -78,7 +84,7 @@ class OrderRequest:
             "id": self.id, "symbol": self.symbol, "side": self.side, "kind": self.kind,
             "reason": self.reason, "decided_at": self.decided_at,
             "qty": None if self.qty is None else str(self.qty), "stake": str(self.stake),
-            "leverage": self.leverage, "reduce_only": self.reduce_only,
+            "leverage": self.leverage, "reduce_only": self.reduce_only, "position_side": self.position_side,
         }
 
     @classmethod
@@ -87,6 +93,7 @@ class OrderRequest:
             d["id"], d["symbol"], d["side"], d["kind"], d["reason"], d["decided_at"],
             qty=None if d["qty"] is None else Decimal(d["qty"]), stake=Decimal(d["stake"]),
             leverage=int(d["leverage"]), reduce_only=bool(d["reduce_only"]),
+            position_side=d.get("position_side") or "BOTH",
         )
 
 

@@ -54,10 +54,10 @@ class PaperBroker:
         qty = self.size(request, price)  # sized at the price the trader saw; the fill may slip
         price = self.slipped(request, price)
         try:
-            f.check_order(qty, price, reduce_only=request.reduce_only)
+            f.check_order(qty, price, reduce_only=request.closes)
         except FilterError as e:
             raise OrderRefused(str(e)) from None
-        if not request.reduce_only:
+        if not request.closes:
             free = self.portfolio.balance - self.portfolio.used_margin(request.leverage)
             if request.stake > free:
                 raise OrderRefused(
@@ -65,4 +65,5 @@ class PaperBroker:
                     f"{max(free, Decimal(0)).quantize(Decimal('0.01'))} USDT free in the paper wallet"
                 )
         fee = (qty * price * self.fee_rate).quantize(FEE_QUANTUM, rounding=ROUND_HALF_UP)
-        return Fill(request.id, request.symbol, request.side, qty, price, fee, time, request.reason)
+        return Fill(request.id, request.symbol, request.side, qty, price, fee, time, request.reason,
+                    position_side=request.position_side)

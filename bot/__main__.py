@@ -1,6 +1,6 @@
 """Run the Telegram trading bot, or its offline demo.
 
-python -m bot [--demo [--script FILE] [--data CSV] [--speed SECONDS] [--exchange]]
+python -m bot [--demo [--script FILE] [--data CSV] [--speed SECONDS] [--exchange [--hedge-mode]]]
 Without --demo: serve real Telegram (or TELEGRAM_BASE_URL) with the configuration from the
 environment and .env. A configuration mistake stops it with one line naming the variable.
 """
@@ -22,15 +22,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", metavar="CSV", help="with --demo: candles to replay (open_time_ms,open,high,low,close,volume; .gz ok)")
     parser.add_argument("--speed", type=float, default=0.5, help="with --demo: seconds per replayed candle (default 0.5)")
     parser.add_argument("--exchange", action="store_true", help="with --demo: trade on the replay exchange (TRADING_MODE=demo) instead of paper; DEMO_BROKER=exchange does the same")
+    parser.add_argument("--hedge-mode", action="store_true", help="with --demo --exchange: the replay account is in Hedge Mode (LONG and SHORT legs)")
     parser.add_argument("--env-file", default=".env", help="dotenv file to read (default .env)")
     args = parser.parse_args(argv)
 
     if args.demo:
         from sim.demo import start
 
-        return start(args.script, args.data, args.speed, args.exchange)
-    if args.script or args.data or args.exchange:
-        parser.error("--script, --data and --exchange go with --demo")
+        if args.hedge_mode and not args.exchange:
+            parser.error("--hedge-mode goes with --demo --exchange")
+        return start(args.script, args.data, args.speed, args.exchange, args.hedge_mode)
+    if args.script or args.data or args.exchange or args.hedge_mode:
+        parser.error("--script, --data, --exchange and --hedge-mode go with --demo")
 
     try:
         settings = load_settings(env_file=args.env_file)

@@ -70,14 +70,25 @@ async def short(ctx: Ctx) -> None:
     await _order(ctx, "short", *parse_order_args(ctx.args, "/short [qty] [symbol]"))
 
 
-@command("close", "propose closing a position: /close [symbol|all] (reduce-only)", admin=True)
+@command("close", "propose closing a position: /close [long|short|all] [symbol] (long/short: one Hedge Mode leg)", admin=True)
 async def close(ctx: Ctx) -> None:
-    if len(ctx.args) > 1:
-        raise UsageError("/close [symbol|all]: one symbol, or all")
-    word = ctx.args[0].upper() if ctx.args else None
-    symbols = list(ctx.engine.settings.symbols) if word == "ALL" else [word]
-    for symbol in symbols:
-        await _order(ctx, "close", None, symbol)
+    usage = "/close [long|short|all] [symbol]"
+    if len(ctx.args) > 2:
+        raise UsageError(f"{usage}: at most a leg (or all) and a symbol")
+    leg, everything, symbol = "", False, None
+    for word in ctx.args:
+        low = word.lower()
+        if low in ("long", "short", "all"):
+            if leg or everything:
+                raise UsageError(f"{usage}: one of long, short or all")
+            leg, everything = (low, False) if low != "all" else ("", True)
+        elif not word.isascii() or not word.isalnum() or len(word) > 20:
+            raise UsageError(f"{usage}: {views.echo(word)} is neither long, short, all nor a symbol")
+        else:
+            symbol = word.upper()
+    symbols = [symbol] if symbol else (list(ctx.engine.settings.symbols) if everything else [None])
+    for one in symbols:
+        await _order(ctx, f"close {leg}".strip(), None, one)
 
 
 @command("pnl", "realized and unrealized PnL, fees, trades, win rate: /pnl [today|7d|30d|all]")

@@ -46,12 +46,15 @@ def proposal_html(p: Proposal, rules: SymbolFilters | None = None, approvals: tu
     price = rules.fmt_price if rules else (lambda x: f"{x.normalize():f}")
     who = "the strategy" if p.source == "strategy" else f"user {p.requested_by}"
     legs = " → ".join(
-        f"{leg.side} {'all' if leg.reduce_only else (qty(leg.qty) if leg.qty else 'stake × leverage')}"
+        f"{leg.side}" + (f" {leg.position_side}" if leg.position_side != "BOTH" else "")  # a Hedge Mode leg
+        + f" {'all' if leg.reduce_only else (qty(leg.qty) if leg.qty else 'stake × leverage')}"
         + (" reduce-only" if leg.reduce_only else "")
         for leg in p.legs
     )
     opening = next((leg for leg in p.legs if leg.kind == "open"), None)
-    if opening is None:
+    if opening is None and p.legs and p.legs[0].position_side != "BOTH":
+        size = "the whole " + " and the whole ".join(f"{leg.position_side} leg" for leg in p.legs)
+    elif opening is None:
         size = "the whole position"
     elif opening.qty is not None:
         size = qty(opening.qty)

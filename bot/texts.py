@@ -67,6 +67,11 @@ def _(e: Notice) -> str:
     return e.text
 
 
+def leg_words(fill: Fill) -> str:
+    """` LONG leg` / ` SHORT leg` after the symbol of a Hedge Mode fill; nothing in One-way Mode."""
+    return f" {fill.position_side} leg" if fill.position_side != "BOTH" else ""
+
+
 def closed_words(closed: tuple[ClosedTrade, ...] | list[ClosedTrade]) -> str:
     if not closed:
         return ""
@@ -76,8 +81,9 @@ def closed_words(closed: tuple[ClosedTrade, ...] | list[ClosedTrade]) -> str:
 
 def fill_text(fill: Fill, req: OrderRequest, closed: tuple[ClosedTrade, ...] | list[ClosedTrade], f: SymbolFilters,
               mode: str) -> str:  # fmt: skip
-    """The order_filled notice (docs, "Notices")."""
-    out = f"{mode} {fill.side} {f.fmt_qty(fill.qty)} {fill.symbol} at {f.fmt_price(fill.price)} · fee {fee_words(fill)}"
+    """The order_filled notice (docs, "Notices"); a Hedge Mode fill names its leg."""
+    out = (f"{mode} {fill.side} {f.fmt_qty(fill.qty)} {fill.symbol}{leg_words(fill)} at {f.fmt_price(fill.price)} "
+           f"· fee {fee_words(fill)}")  # fmt: skip
     out += closed_words(closed)
     if req.kind == "open":
         out += f" · opened {'long' if fill.side == 'BUY' else 'short'}"
@@ -124,11 +130,14 @@ def _(e: ExternalFill) -> str:
     label = WHAT.get(e.what, WHAT["outside"])
     if e.what == "outside" and (not e.before or (fill.signed_qty > 0) == (e.before > 0)):
         label = "traded outside the bot"
-    out = f"{e.mode}: {label}: {fill.side} {f.fmt_qty(fill.qty)} {fill.symbol} at {f.fmt_price(fill.price)}"
+    out = f"{e.mode}: {label}: {fill.side} {f.fmt_qty(fill.qty)} {fill.symbol}{leg_words(fill)} at {f.fmt_price(fill.price)}"
     out += " · fee " + fee_words(fill) + closed_words(e.closed)
     if e.before and e.after and (e.after > 0) == (e.before > 0) and (fill.signed_qty > 0) != (e.before > 0):
         net = e.gross - fill.fee  # the ledger's entry of that part: its gross and its fee
         out += f" · part closed: gross {e.gross.quantize(CENT):+} USDT, net of its fee {net.quantize(CENT):+} USDT"
+    if fill.position_side != "BOTH":  # the leg's size; the other leg is untouched
+        ps = fill.position_side
+        return out + (f" · {ps} leg now {f.fmt_qty(abs(e.after))}" if e.after else f" · {ps} leg closed")
     side = "long" if e.after > 0 else "short"
     out += f" · now {side} {f.fmt_qty(abs(e.after))}" if e.after else " · no position left"
     return out

@@ -244,7 +244,7 @@ def _fresh_demo_dir() -> tuple[Path, Path]:
     return db_path, photos
 
 
-def start(script: str | None, data: str | None, speed: float, exchange: bool = False) -> int:
+def start(script: str | None, data: str | None, speed: float, exchange: bool = False, hedge_mode: bool = False) -> int:
     """The one start of the demo, for `python -m sim` and `python -m bot --demo`: a bad
     option is one line on stderr and exit 2."""
     if speed < 0:
@@ -255,7 +255,7 @@ def start(script: str | None, data: str | None, speed: float, exchange: bool = F
     with contextlib.suppress(AttributeError, ValueError):
         sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     try:
-        return run_demo(script=script, data=data, speed=speed, exchange=exchange)
+        return run_demo(script=script, data=data, speed=speed, exchange=exchange, hedge_mode=hedge_mode)
     except DemoError as e:
         print(f"demo: {e}", file=sys.stderr)
         return 2
@@ -265,7 +265,8 @@ def start(script: str | None, data: str | None, speed: float, exchange: bool = F
 
 
 def run_demo(
-    *, script: str | None = None, data: str | None = None, speed: float = 0.5, exchange: bool = False
+    *, script: str | None = None, data: str | None = None, speed: float = 0.5, exchange: bool = False,
+    hedge_mode: bool = False,
 ) -> int:
     market = choose_market(os.environ, data)
     broker = choose_broker(os.environ, exchange)
@@ -282,6 +283,8 @@ def run_demo(
         logging.getLogger("bot").setLevel(logging.WARNING)
         db_path, photos = _fresh_demo_dir()
         ex = start_exchange(market, data, speed, broker)
+        if hedge_mode:  # the account as its owner set it up: LONG and SHORT legs (HEDGE_MODE=auto trades it)
+            ex.set_account_modes(hedge=True)
         try:
             api = LocalBotApi().start()
         except BaseException:

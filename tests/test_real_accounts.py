@@ -144,7 +144,7 @@ def test_a_hedge_mode_account_is_refused_clearly_and_switched_by_an_admin(accoun
     """Hedge Mode: every order the bot sends would be -4061 (closes -1106). The stream does not
     start, the chat names the mode, nothing is sent; the idle account gets a switch button."""
     account.ex.set_account_modes(hedge=True)
-    account.start_bot(str(tmp_path / "bot.sqlite"))
+    account.start_bot(str(tmp_path / "bot.sqlite"), HEDGE_MODE="off")  # auto would trade its legs (test_hedge_e2e)
     msg = account.say("/start", "cannot start")
     assert "Hedge Mode" in msg["text"] and "One-way Mode" in msg["text"], msg["text"]
     account.say("/long 0.01", "/start the stream first")
@@ -168,7 +168,7 @@ def test_a_busy_hedge_mode_account_gets_no_switch_button(account: Account, tmp_p
         price=str((price * Decimal("0.97")).quantize(Decimal("0.1"))),
     )  # fmt: skip
     account.ex.set_account_modes(hedge=True)
-    account.start_bot(str(tmp_path / "bot.sqlite"))
+    account.start_bot(str(tmp_path / "bot.sqlite"), HEDGE_MODE="off")
     msg = account.say("/start", "cannot start")
     assert "Hedge Mode" in msg["text"] and "reply_markup" not in msg, msg
     assert account.bot.engine.switch_to_one_way(ADMIN).endswith("cancel them first")  # type: ignore[union-attr]

@@ -91,6 +91,9 @@ class Settings:
     four_eyes_notional: Decimal | None = None
     # Commands and presses older than this (s) when they reach the bot are not executed.
     stale_command_seconds: float = 120.0
+    # Binance's position mode (README "Hedge Mode"): auto trades the mode the account is in
+    # (Hedge Mode: LONG and SHORT legs apart); off refuses a Hedge Mode account at /start.
+    hedge_mode: str = "auto"
     # Exits on the exchange (README "Exits on the exchange"): the price Binance triggers
     # STOP_MARKET / TAKE_PROFIT_MARKET on, and the user data stream's base URL ("" = derived
     # from BINANCE_WS_URL: its trailing /market becomes /private).
@@ -342,6 +345,9 @@ def load_settings(
     working_type = get("STOP_WORKING_TYPE", "MARK_PRICE").upper()
     if working_type not in ("MARK_PRICE", "CONTRACT_PRICE"):
         raise ConfigError(f"STOP_WORKING_TYPE: {working_type!r} is not one of MARK_PRICE, CONTRACT_PRICE")
+    hedge_mode = get("HEDGE_MODE", "auto").strip().lower()
+    if hedge_mode not in ("auto", "off"):
+        raise ConfigError(f"HEDGE_MODE: {hedge_mode!r} is not one of auto, off")
     user_ws = get("BINANCE_USER_WS_URL")
     if user_ws:
         user_ws = _url("BINANCE_USER_WS_URL", user_ws, ("ws", "wss"))
@@ -416,6 +422,7 @@ def load_settings(
             "STALE_COMMAND_SECONDS", get("STALE_COMMAND_SECONDS", "120"), minimum=1
         ),
         stop_working_type=working_type,
+        hedge_mode=hedge_mode,
         binance_user_ws_url=user_ws,
         webapp_url=_webapp_url(get("WEBAPP_URL")),
         webapp_host=get("WEBAPP_HOST", "0.0.0.0"),

@@ -24,9 +24,11 @@ to an open leg, as in One-way Mode, where a second long signal is no order eithe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 from trading.core.brokers.base import OrderRequest
+from trading.core.intents import legs_now, position_text
 from trading.core.portfolio import BUY, LONG_LEG, SELL, SHORT_LEG, Portfolio, leg_of
 from trading.core.strategies import Values
 
@@ -60,3 +62,67 @@ def hedge_legs(
         decided_at, qty=qty, stake=Decimal(repr(float(values.get("stake_usdt", 0)))),
         leverage=int(values.get("leverage", 1)), position_side=ps,
     )]  # fmt: skip
+
+
+CHANGED = "the position changed since this proposal; propose again"
+
+
+def legs_at_press(
+    intent: str, basis: Decimal | None, portfolio: Portfolio, legs: tuple[OrderRequest, ...], name: Callable[[int], str],
+) -> list[OrderRequest] | str:  # fmt: skip
+    """Hedge Mode's Confirm: the orders of a proposal derived from the legs as they are at
+    the press (core/intents.py's rule, leg by leg). A close closes what its legs hold now
+    (resized; a leg gone flat is skipped; all flat: refused). A long/short opens or adds to
+    its leg when the leg is still what the proposal saw (`basis`, the leg's signed size),
+    else refused: the proposal read "add to 0.01" and the leg is now something else."""
+    if intent == "close":
+        out: list[OrderRequest] = []
+        for leg in legs:
+            pos = portfolio.held(leg.symbol, leg.position_side)
+            if pos is not None:
+                out.append(leg.but(id=name(len(out) + 1), qty=abs(pos.qty)))
+        return out or "nothing to close: the position is already flat"
+    opening = legs[0]
+    pos = portfolio.held(opening.symbol, opening.position_side)
+    held = pos.qty if pos is not None else Decimal(0)
+    if basis is not None and basis != held:
+        return f"{CHANGED} (its {opening.position_side} leg was {abs(basis).normalize():f}, now {abs(held).normalize():f})"
+    return [opening.but(id=name(1))]
+
+
+def legs_text(portfolio: Portfolio, symbol: str, fmt: Callable[[Decimal], str] | None = None) -> str:
+    """`LONG 0.010 · SHORT 0.010`, `flat`: a symbol's legs as /status and a Confirm say them."""
+    shown = [f"{p.position_side} {fmt(abs(p.qty)) if fmt else f'{abs(p.qty).normalize():f}'}"
+             for p in portfolio.open_of(symbol)]  # fmt: skip
+    return " · ".join(shown) or "flat"
+
+
+def press_legs(
+    intent: str, basis: Decimal | None, legs: tuple[OrderRequest, ...], portfolio: Portfolio, held: Decimal,
+    name: Callable[[int], str], fmt: Callable[[Decimal], str] | None = None,
+) -> list[OrderRequest] | str:  # fmt: skip
+    """Confirm's orders in either mode: Hedge Mode's legs_at_press, or core/intents.py's
+    legs_now on the net position `held`."""
+    if legs and legs[0].position_side != "BOTH":
+        return legs_at_press(intent, basis, portfolio, legs, name)
+    return legs_now(intent, basis, held, legs, name, fmt)
+
+
+def position_words(portfolio: Portfolio, symbol: str, position_side: str, fmt: Callable[[Decimal], str] | None = None) -> str:
+    """What a Confirm's answer says of the position: both legs in Hedge Mode, else the net one."""
+    if position_side != "BOTH":
+        return legs_text(portfolio, symbol, fmt)
+    pos = portfolio.held(symbol)
+    return position_text(pos.qty if pos is not None else Decimal(0), fmt)
+
+
+def order_refusal(portfolio: Portfolio, hedge: bool, mismatch: str, symbol: str, want: int, only: str) -> str | None:
+    """Why /long, /short or /close [long|short] is not even proposed, or None: the account's
+    mode changed under the book (no order is sent), a leg named in One-way Mode, nothing to close."""
+    if want and mismatch:
+        return f"Not proposed: {mismatch}"
+    if only and not hedge:
+        return f"/close {only.lower()}: the account is in One-way Mode, one position per symbol: /close {symbol}"
+    if want == 0 and not (portfolio.held(symbol, only) if only else portfolio.open_of(symbol)):
+        return f"No {symbol} {only + ' leg' if only else 'position'} to close."
+    return None

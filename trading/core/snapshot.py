@@ -29,6 +29,7 @@ class PositionView:
     stop: Decimal | None
     take: Decimal | None
     liq: Decimal | None = None  # paper: the isolated liquidation price
+    position_side: str = "BOTH"  # LONG / SHORT: a Hedge Mode leg
 
 
 @dataclass(frozen=True)
@@ -55,16 +56,16 @@ def snapshot_of(books: Mapping[str, Book], portfolio: Portfolio, values: Values,
         last = book.last_price or book.last_close
         if last:
             marks[s] = dec(last)
-        pos = portfolio.positions.get(s)
-        if pos is None or not pos.qty:
-            continue
-        mark = marks.get(s, pos.entry)
-        positions.append(
-            PositionView(
-                s, pos.side_name, abs(pos.qty), pos.entry, mark, pos.unrealized(mark),
-                int(values.get("leverage", 1)), book.stop, book.take, book.liq,
+        for pos in portfolio.open_of(s):  # the net position, or each Hedge Mode leg
+            mark = marks.get(s, pos.entry)
+            lv = book.levels(pos.position_side)
+            positions.append(
+                PositionView(
+                    s, pos.side_name, abs(pos.qty), pos.entry, mark, pos.unrealized(mark),
+                    int(values.get("leverage", 1)), lv.stop, lv.take, book.liq if pos.position_side == "BOTH" else None,
+                    pos.position_side,
+                )
             )
-        )
     return TraderSnapshot(
         mode=mode,
         strategy=strategy,

@@ -95,6 +95,10 @@ class RestingExits(Protocol):
              check: bool = False, position_side: str = "BOTH") -> list[str]: ...  # fmt: skip
 
 
+def mode_name(hedge: bool) -> str:
+    return "Hedge Mode (LONG and SHORT legs)" if hedge else "One-way Mode"
+
+
 class Trader:
     def __init__(
         self,
@@ -137,7 +141,11 @@ class Trader:
         self.approver = approver  # trading.live.proposals.Confirmations (CONFIRM_ORDERS=on, or four-eyes)
         self.confirm_all = confirm_all  # CONFIRM_ORDERS: False proposes only what four-eyes must approve
         self.instance = instance
-        self.hedge = hedge
+        # Hedge Mode: given, or what the stored book holds (legs); else it follows the account
+        # at /start (follow_mode) while the book is flat.
+        self.hedge = hedge or any(p.position_side != "BOTH" and p.qty for p in portfolio.positions.values())
+        self._mode_known = self.hedge or any(p.qty for p in portfolio.positions.values())
+        self.mode_mismatch = ""  # the account's position mode is not the book's: no order is sent
         self.model = model
         self.max_leverage = model.max_leverage
         self.max_notional = model.max_notional
@@ -239,6 +247,27 @@ class Trader:
                 self._levels_changed = False
                 self._protect(book)
 
+    # ------------------------------------------------------------- the account's position mode
+    def follow_mode(self, hedge: bool, *, running: bool) -> str | None:
+        """The account's position mode as read (at /start; while running: its account stream's
+        ACCOUNT_CONFIG_UPDATE, a reconnect). Not running, a book with no open position takes
+        the account's mode. Otherwise a mode unlike the book's stops every order (Binance
+        would refuse them) and returns the line to say, once; the same mode again clears it."""
+        with self.lock:
+            if hedge == self.hedge:
+                self._mode_known = True
+                was, self.mode_mismatch = self.mode_mismatch, ""
+                return f"the account is in {mode_name(hedge)} again, as the bot's book: orders are sent again" if was else None
+            if (not running or not self._mode_known) and not any(p.qty for p in self.portfolio.positions.values()):
+                self.hedge, self._mode_known, self.mode_mismatch = hedge, True, ""
+                return None
+            line = (f"the account was switched to {mode_name(hedge)} while the bot trades {mode_name(self.hedge)}: "
+                    "no order is sent (Binance would refuse them); /stop and /start to trade the account's mode")  # fmt: skip
+            if line == self.mode_mismatch:
+                return None
+            self.mode_mismatch = line
+            return line
+
     # ------------------------------------------------------------- parameters and strategy
     def set_values(self, values: Values) -> None:
         """Validated values, applied from the next closed candle (all symbols at once)."""
@@ -253,9 +282,8 @@ class Trader:
     def _apply_values(self) -> None:
         self.strategies.apply(self.books.values())
         for book in self.books.values():
-            pos = self.portfolio.positions.get(book.symbol)
-            if pos is not None and pos.qty:
-                self.levels.set(book, pos.entry, pos.side, self.values)
+            for pos in self.portfolio.open_of(book.symbol):  # the net position, or each leg
+                self.levels.set(book, pos.entry, pos.side, self.values, pos.position_side)
                 self._levels_changed = True
 
     def _strategy_decides(self, book: Book, candle: Candle) -> Decision | None:
@@ -342,6 +370,8 @@ class Trader:
     def _place_one(self, book: Book, req: OrderRequest, price: Decimal, time: int) -> tuple[Fill, list[ClosedTrade]]:
         """Limits, the broker, the portfolio, the stop/take levels: one order, every path."""
         assert self.broker is not None
+        if self.mode_mismatch:  # Binance would refuse it (-4061): nothing is sent
+            raise OrderRefused(self.mode_mismatch)
         if not req.closes:
             self._check_limits(req, price)
             self._ensure_leverage(req)

@@ -1,11 +1,11 @@
 """The account's position mode and margin mode, read when the stream starts in demo/live.
 
-The bot keeps one net position per symbol (Binance's one-way mode): its book, the
-reconciliation and every strategy are built on that. An account in Hedge Mode (dual-side
-positions) would refuse every order the bot sends (-4061, and -1106 for reduce-only
-closes), so the stream does not start there: one line says so and what to do, and while
-the account holds no position and no open order (plain or conditional) an admin can let
-the bot switch it to one-way (`POST /fapi/v1/positionSide/dual`, audited). Multi-Assets
+HEDGE_MODE=auto (the default): the bot trades the mode the account is in, a net position
+per symbol in One-way Mode, a LONG and a SHORT leg in Hedge Mode (core/hedge.py);
+`check_account` returns the mode read. HEDGE_MODE=off: an account in Hedge Mode is not
+traded: the stream does not start there, one line says so and what to do, and while the
+account holds no position and no open order (plain or conditional) an admin can let the
+bot switch it to one-way (`POST /fapi/v1/positionSide/dual`, audited). Multi-Assets
 mode changes only what margins a position (every asset of the account, not only USDT),
 so it is allowed, with one line saying what that means for the bot's figures.
 """
@@ -25,9 +25,9 @@ HAS_ORDERS = -4067  # "Position side cannot be changed if there exists open orde
 HAS_POSITION = -4068  # "Position side cannot be changed if there exists position."
 
 HEDGE_LINE = (
-    "the Binance account is in Hedge Mode (LONG and SHORT positions apart); the bot trades one "
+    "the Binance account is in Hedge Mode (LONG and SHORT positions apart); with HEDGE_MODE=off the bot trades one "
     "net position per symbol, so it does not start there: switch the account to One-way Mode "
-    "(Binance Futures → Preferences → Position Mode) and /start again"
+    "(Binance Futures → Preferences → Position Mode) and /start again, or set HEDGE_MODE=auto"
 )
 SWITCH_OFFER = "; it holds no position and no open order, so an admin can switch it here"
 MULTI_ASSETS_LINE = (
@@ -83,17 +83,25 @@ class AccountRefused(ValueError):
         self.switchable = switchable
 
 
-def check_account(broker: Any, say: Callable[[str], None]) -> None:
+def check_account(broker: Any, say: Callable[[str], None], *, hedge_mode: str = "off") -> bool | None:
     """At /start in demo/live: measure the clock first (every signed call needs it), then
-    refuse Hedge Mode (AccountRefused) and say what Multi-Assets mode means. When the modes
-    cannot be read, say so and go on: an order Binance refuses for the mode is shown as such."""
+    read the position mode: Hedge Mode with HEDGE_MODE=off is refused (AccountRefused);
+    say what Multi-Assets mode means. Returns whether the account is in Hedge Mode, or None
+    when the modes cannot be read (said; an order Binance refuses for the mode is shown as such)."""
     broker.keep_clock()
     try:
         modes = read_modes(broker.client)
     except ANY_ERROR as e:
         say(f"could not read the account's position mode ({_what(e)}); orders it refuses are shown as refusals")
-        return
-    if modes.hedge:
+        return None
+    if modes.hedge and hedge_mode == "off":
         raise AccountRefused(HEDGE_LINE + (SWITCH_OFFER if modes.idle else ""), modes.idle)
     if modes.multi_assets:
         say(MULTI_ASSETS_LINE)
+    return modes.hedge
+
+
+def position_mode(client: Any, timeout: float = 10.0) -> bool:
+    """GET positionSide/dual: True in Hedge Mode (after an ACCOUNT_CONFIG_UPDATE, which does
+    not carry the position mode, and after a reconnect)."""
+    return bool(client.futures_get_position_mode(requests_params={"timeout": timeout}).get("dualSidePosition"))

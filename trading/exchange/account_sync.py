@@ -15,6 +15,10 @@
   from the order update with x=TRADE (or CALCULATED).
 - ALGO_UPDATE, informational (the fill itself arrives as an ORDER_TRADE_UPDATE); a FINISHED
   exit of the bot's is logged.
+- ACCOUNT_CONFIG_UPDATE with `ai` (the account's configuration changed; Binance sends no
+  position mode in it, and has been seen to send nothing at all for a position-mode
+  change): the mode is read again (GET positionSide/dual), as after every reconnect; one
+  unlike the book's stops every order, said once (trader.follow_mode).
 - MARGIN_CALL: a chat warning with each position and the margin ratio (maintenance margin
   over margin balance).
 - After every (re)connect, `on_connected`: account trades since the last booked trade id
@@ -133,6 +137,8 @@ class AccountFollower:
             self.catch_up_charges()
         elif kind == "MARGIN_CALL":
             self._margin_call(event)
+        elif kind == "ACCOUNT_CONFIG_UPDATE" and "ai" in event:
+            self.check_mode()
         elif kind == "ALGO_UPDATE":
             o = event.get("o") or {}
             log.info("algo order %s %s: %s", o.get("caid"), o.get("o"), o.get("X"))
@@ -213,9 +219,21 @@ class AccountFollower:
         )
 
     # ------------------------------------------------------------------ after a (re)connect
+    def check_mode(self) -> None:
+        """The account's position mode against the book's; a change is said once."""
+        try:
+            hedge = bool(self._call(self.client.futures_get_position_mode).get("dualSidePosition"))
+        except ANY_ERROR as e:
+            log.warning("position mode unreadable: %s", _what(e))
+            return
+        line = self.trader.follow_mode(hedge, running=True)
+        if line:
+            self._notify("account_mode", line)
+
     def on_connected(self) -> None:
         if self._keep_clock is not None:  # the account stream may connect before any /start measured it
             self._keep_clock()
+        self.check_mode()
         for line in self.catch_up():
             self._notify("reconciled", f"reconcile: {line}")
 

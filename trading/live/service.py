@@ -137,7 +137,10 @@ class Engine:
         """demo/live: the clock measured, Hedge Mode refused, Multi-Assets explained."""
         try:
             if self.mode.exchange:
-                check_account(self._node.broker, lambda line: self.notifier.notify(Notice("account_mode", line)))
+                hedge = check_account(self._node.broker, lambda line: self.notifier.notify(Notice("account_mode", line)),
+                                      hedge_mode=self.settings.hedge_mode)  # fmt: skip
+                if hedge is not None and (line := self._node.trader.follow_mode(hedge, running=False)):
+                    raise StartRefused(line)
         except AccountRefused as e:
             raise StartRefused(str(e), e.switchable) from None
 
@@ -243,8 +246,9 @@ class Engine:
         exits = "".join(
             f" · {name} {price(level)}" for name, level in (("SL", p.stop), ("TP", p.take), ("liq", p.liq)) if level is not None
         )
+        leg = f" ({p.position_side} leg)" if p.position_side != "BOTH" else ""
         return (
-            f"{p.side} {qty(p.qty)} {p.symbol} @ {price(p.entry)} · mark {price(p.mark)} · "
+            f"{p.side} {qty(p.qty)} {p.symbol}{leg} @ {price(p.entry)} · mark {price(p.mark)} · "
             f"uPnL {p.unrealized.quantize(Decimal('0.01')):+} USDT · {p.leverage}x{exits}"
         )
 

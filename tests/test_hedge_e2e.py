@@ -1,0 +1,131 @@
+"""Hedge Mode end to end (issue 28): the real bot through the local Bot API and the replay
+exchange in Hedge Mode. /long 0.01 and /short 0.01 confirmed → both legs at the exchange
+and in /status, both legs' exits resting; the LONG stop fills → only the LONG leg closes,
+the SHORT leg and its exits stay, the chat says which; a restart reconciles both legs; a
+trade by hand on the LONG leg is booked into it; /close short closes the rest. The mode
+switched in Binance's app while running is said once and no order is sent."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from tests.test_bot_e2e import ADMIN, GROUP, World, source  # noqa: F401  (fixture)
+from tests.test_exits_e2e import DEMO, next_candle, open_algo, settle
+from tests.test_orders_e2e import Seen, press
+
+
+def hedge_world(source, tmp_path, **env: str) -> World:  # noqa: F811
+    w = World(source, tmp_path, **{"STRATEGY": "ema_cross", "CONFIRM_ORDERS": "on", "MAX_POSITION_NOTIONAL": "2000", **DEMO, **env})
+    w.ex.set_account_modes(hedge=True)  # as its owner set it up in Binance's app
+    w.seen = Seen(w.engine.stream.feed.sink)
+    w.engine.stream.feed.sink = w.seen
+    w.reply("/start", "Starting")
+    assert w.api.wait_for_text(GROUP, "socket started", timeout=15)
+    settle(w)
+    return w
+
+
+def legs_at_exchange(w: World) -> dict[str, str]:
+    rows = w.engine.trader.broker.client.futures_position_information(symbol="BTCUSDT")
+    return {r["positionSide"]: r["positionAmt"] for r in rows if Decimal(r["positionAmt"])}
+
+
+def confirmed(w: World, command: str, expect: str) -> str:
+    mark = w.api.mark()
+    w.say(command)
+    msg = w.api.wait_for_text(GROUP, f"{command}", start=mark, timeout=10)
+    while msg is not None and "Order proposal #" not in msg["text"]:  # a reply first: read on
+        msg = w.api.wait_for_text(GROUP, "Order proposal #", start=mark, timeout=10)
+    assert msg is not None and command in msg["text"], f"no proposal for {command}: {[m.get('text') for m in w.api.sent(GROUP)[-4:]]}"
+    answer = press(w, ADMIN, msg, 0)
+    assert answer.startswith(expect), answer
+    return answer
+
+
+def stop_pct_long_first(w: World, long_entry: Decimal, short_entry: Decimal) -> Decimal:
+    """A stop distance the replayed path meets on the LONG leg's side first, and the SHORT
+    leg's stop not within the next candles: so the scenario is the same on every run."""
+    candles = w.source[w.ex.current_index + 1 :]
+    for tenths in range(3, 60):
+        pct = Decimal(tenths) / 10
+        down, up = float(long_entry * (1 - pct / 100)), float(short_entry * (1 + pct / 100))
+        lows, highs = [float(c.low) for c in candles], [float(c.high) for c in candles]
+        hit = next((i for i in range(len(candles)) if lows[i] <= down or highs[i] >= up), None)
+        if hit is not None and lows[hit] <= down and all(h < up for h in highs[: hit + 4]):
+            return pct
+    raise AssertionError("no stop distance the LONG leg meets first")
+
+
+def test_hedge_mode_legs_end_to_end(source, tmp_path) -> None:  # noqa: F811
+    w = hedge_world(source, tmp_path)
+    try:
+        assert w.engine.trader.hedge
+        confirmed(w, "/long 0.01", "filled: BUY 0.010 BTCUSDT")
+        answer = confirmed(w, "/short 0.01", "filled: SELL 0.010 BTCUSDT")
+        assert "legs: LONG 0.010 → LONG 0.010 · SHORT 0.010" in answer
+        assert legs_at_exchange(w) == {"LONG": "0.010", "SHORT": "-0.010"}
+        status = w.reply("/status", "long 0.010 BTCUSDT (LONG leg)")["text"]
+        assert "short 0.010 BTCUSDT (SHORT leg)" in status
+        orders = w.ex.orders()
+        assert [(o["side"], o["positionSide"], o["reduceOnly"]) for o in orders] == [
+            ("BUY", "LONG", False), ("SELL", "SHORT", False)]  # fmt: skip
+        # both legs' exits rest on the exchange, each with its leg
+        t = w.engine.trader
+        pct = stop_pct_long_first(w, t.portfolio.held("BTCUSDT", "LONG").entry, t.portfolio.held("BTCUSDT", "SHORT").entry)
+        w.engine.set_params({"stop_loss_pct": str(pct), "take_profit_pct": "30"}, ADMIN)
+        next_candle(w)  # the levels apply from the next closed candle
+        resting = sorted((o["positionSide"], o["side"], o["orderType"]) for o in open_algo(w))
+        assert resting == [("LONG", "SELL", "STOP_MARKET"), ("LONG", "SELL", "TAKE_PROFIT_MARKET"),
+                           ("SHORT", "BUY", "STOP_MARKET"), ("SHORT", "BUY", "TAKE_PROFIT_MARKET")]  # fmt: skip
+        # a restart in the middle: both legs reconciled, no second pair of exits
+        w.bot.stop()
+        w.bot = type(w.bot)(w.settings, **w.bot.kwargs).start()
+        w.seen = Seen(w.engine.stream.feed.sink)
+        w.engine.stream.feed.sink = w.seen
+        assert w.api.wait_for_text(GROUP, "resumed streaming", timeout=15)
+        t = w.engine.trader
+        assert t.hedge and t.portfolio.held("BTCUSDT", "LONG").qty == Decimal("0.010")
+        assert t.portfolio.held("BTCUSDT", "SHORT").qty == Decimal("-0.010")
+        # the LONG stop fills on the exchange: only the LONG leg closes
+        mark = w.api.mark()
+        w.ex.resume()
+        long_leg = w.ex.account.legs["BTCUSDT"]["LONG"]  # read on the replay's Condition (no request from inside it)
+        assert w.ex.wait_until(lambda: not long_leg.amt, timeout=30)
+        said = w.api.wait_for_text(GROUP, "stop-loss filled: SELL 0.010 BTCUSDT LONG leg", start=mark, timeout=15)
+        assert said is not None and said["text"].endswith("LONG leg closed"), said
+        w.ex.pause()
+        assert legs_at_exchange(w) == {"SHORT": "-0.010"}
+        assert w.engine.trader.portfolio.held("BTCUSDT", "LONG") is None
+        assert sorted(o["positionSide"] for o in open_algo(w)) == ["SHORT", "SHORT"]  # the SHORT leg's exits stay
+        # a trade by hand in Binance's app on the LONG leg is booked into it
+        mark = w.api.mark()
+        w.ex.trade_by_hand("BUY", "0.005", position_side="LONG")
+        assert w.api.wait_for_text(GROUP, "BUY 0.005", start=mark, timeout=10)
+        assert w.engine.trader.portfolio.held("BTCUSDT", "LONG").qty == Decimal("0.005")
+        # /close short closes the SHORT leg only, then /close long the rest
+        confirmed(w, "/close short", "filled: BUY 0.010 BTCUSDT")
+        assert legs_at_exchange(w) == {"LONG": "0.005"}
+        confirmed(w, "/close long", "filled: SELL 0.005 BTCUSDT")
+        assert legs_at_exchange(w) == {}
+        mine = [o for o in w.ex.orders() if str(o["clientOrderId"]).startswith(("tg-", "tgp-"))]
+        assert len(mine) == 4 and all(o["reduceOnly"] is False for o in mine)  # never reduceOnly in Hedge Mode
+    finally:
+        w.close()
+
+
+def test_a_mode_switched_in_the_app_is_said_once_and_no_order_is_sent(source, tmp_path) -> None:  # noqa: F811
+    w = hedge_world(source, tmp_path)
+    try:
+        mark = w.api.mark()
+        w.ex.switch_position_mode(False)  # the owner switches the idle account to One-way Mode
+        said = w.api.wait_for_text(GROUP, "was switched to One-way Mode", start=mark, timeout=10)
+        assert said is not None
+        sent = len(w.ex.orders())
+        w.reply("/long 0.01", "Not proposed: the account was switched to One-way Mode")
+        w.ex.switch_position_mode(True, event=False)  # and back, silently; then once more with the event
+        w.ex.switch_position_mode(False)
+        texts = [m.get("text", "") for m in w.api.sent(GROUP) if "was switched to" in m.get("text", "")]
+        assert len(texts) == 2, texts  # once per switch it sees, never repeated
+        assert len(w.ex.orders()) == sent
+    finally:
+        w.close()

@@ -12,6 +12,7 @@ from html import escape
 from bot import views
 from bot.commands import Ctx, UsageError, command
 from bot.ratelimit import urgent
+from bot.texts import leg_words
 from trading.core.numbers import NumberError, looks_numeric, parse_decimal, parse_whole
 from trading.core.pnl import PERIODS
 from trading.live.service import Outcome, Proposal
@@ -129,7 +130,7 @@ async def trades(ctx: Ctx) -> None:
             continue
         r = rules.get(f.symbol)
         qty, price = (r.fmt_qty(f.qty), r.fmt_price(f.price)) if r else (f"{f.qty:f}", f"{f.price:f}")
-        rows.append(f"{views.utc(f.time)[5:]}  {leg:<7} {f.side:<4} {qty} {f.symbol} @ {price}  fee {f.fee.quantize(Decimal('0.01'))} USDT")
+        rows.append(f"{views.utc(f.time)[5:]}  {leg:<7} {f.side:<4} {qty} {f.symbol}{leg_words(f)} @ {price}  fee {f.fee.quantize(Decimal('0.01'))} USDT")
     n_charges = sum(1 for _, leg in legs if leg == "charge")
     n_fills = len(fills) - n_charges
     title = f"Last {n_fills} fill{'s' if n_fills != 1 else ''}" + (

@@ -66,6 +66,8 @@ def test_hedge_mode_legs_end_to_end(source, tmp_path) -> None:  # noqa: F811
         assert legs_at_exchange(w) == {"LONG": "0.010", "SHORT": "-0.010"}
         status = w.reply("/status", "long 0.010 BTCUSDT (LONG leg)")["text"]
         assert "short 0.010 BTCUSDT (SHORT leg)" in status
+        trades = w.reply("/trades", "Last 2 fills")["text"]  # each leg its own position: two opens
+        assert "open    BUY  0.010 BTCUSDT LONG leg" in trades and "open    SELL 0.010 BTCUSDT SHORT leg" in trades
         orders = w.ex.orders()
         assert [(o["side"], o["positionSide"], o["reduceOnly"]) for o in orders] == [
             ("BUY", "LONG", False), ("SELL", "SHORT", False)]  # fmt: skip

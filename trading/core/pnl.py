@@ -82,7 +82,7 @@ def paper_wallet(portfolio: Portfolio, marks: dict[str, Decimal], leverage: int,
 
 
 def fill_legs(fills: Sequence[Fill]) -> list[str]:
-    """What each fill did to its symbol's position, in order: `open`, `add`, `reduce`,
+    """What each fill did to its position (the symbol's, or its Hedge Mode leg's), in order: `open`, `add`, `reduce`,
     `close`, or `reverse` (closed and opened the other side), or `charge` for a booking
     without quantity (the clearance fee: an other charge, not a fill): /trades labels its rows so."""
     held: dict[str, Decimal] = {}
@@ -91,9 +91,9 @@ def fill_legs(fills: Sequence[Fill]) -> list[str]:
         if not f.qty:
             out.append("charge")
             continue
-        before = held.get(f.symbol, Decimal(0))
+        before = held.get(f.key, Decimal(0))
         after = before + f.signed_qty
-        held[f.symbol] = after
+        held[f.key] = after
         if not before:
             out.append("open")
         elif (before > 0) == (f.signed_qty > 0):

@@ -104,6 +104,11 @@ def test_hedge_mode_legs_end_to_end(source, tmp_path) -> None:  # noqa: F811
         w.ex.trade_by_hand("BUY", "0.005", position_side="LONG")
         assert w.api.wait_for_text(GROUP, "BUY 0.005", start=mark, timeout=10)
         assert w.engine.trader.portfolio.held("BTCUSDT", "LONG").qty == Decimal("0.005")
+        # funding is paid per leg (LONG 0.005 pays, SHORT 0.010 receives): booked as their sum
+        before, mark = w.engine.trader.portfolio.funding, w.api.mark()
+        paid = w.ex.control("funding", rate="0.001")["paid"]
+        assert len(paid) == 2 and w.api.wait_for_text(GROUP, "funding BTCUSDT: received", start=mark, timeout=10)
+        assert w.engine.trader.portfolio.funding - before == sum(Decimal(p) for p in paid) > 0
         # /close short closes the SHORT leg only, then /close long the rest
         confirmed(w, "/close short", "filled: BUY 0.010 BTCUSDT")
         assert legs_at_exchange(w) == {"LONG": "0.005"}

@@ -226,7 +226,7 @@ class AccountFollower:
         except ANY_ERROR as e:
             log.warning("position mode unreadable: %s", _what(e))
             return
-        line = self.trader.follow_mode(hedge, running=True)
+        line = self.sink.account_mode(hedge)
         if line:
             self._notify("account_mode", line)
 
@@ -288,11 +288,14 @@ class AccountFollower:
         except ANY_ERROR as e:
             log.warning("income history unreadable: %s", _what(e))
             return 0
-        n = 0
-        for r in sorted(rows, key=lambda r: int(r.get("time") or 0)):
+        # One payment per symbol and funding time: in Hedge Mode each leg pays on its own
+        # notional, two rows of the same time, so they are summed into the one booking.
+        due: dict[tuple[int, str], Decimal] = {}
+        for r in rows:
             if r.get("symbol") in self.symbols and r.get("asset", "USDT") == "USDT":
-                n += self.sink.funding(r["symbol"], dec(r.get("income")), int(r.get("time") or 0))
-        return n
+                key = (int(r.get("time") or 0), str(r["symbol"]))
+                due[key] = due.get(key, ZERO) + dec(r.get("income"))
+        return sum(self.sink.funding(symbol, amount, ts) for (ts, symbol), amount in sorted(due.items()))
 
     def _catch_up_symbol(self, symbol: str) -> int:
         last_id, last_ts = self.sink.last_trade(symbol)

@@ -177,3 +177,23 @@ def test_a_refused_leg_is_said_and_nothing_is_booked() -> None:
 def test_orders_round_trip_their_leg_through_the_journal_dict(ps: str) -> None:
     req = OrderRequest("id", "BTCUSDT", "BUY", "open", "r", 0, qty=D("0.01"), position_side=ps)
     assert OrderRequest.from_dict(req.to_dict()) == req
+
+
+def test_a_dataframe_strategys_four_columns_act_on_the_legs_apart() -> None:
+    from trading.core.strategies import CLOSE, LONG, SHORT
+    from trading.core.strategies.frame import decide_legs
+
+    assert decide_legs([1, 0, 0, 0], False, False) == [(LONG, "LONG", "enter_long")]
+    assert decide_legs([0, 0, 1, 0], True, False) == [(SHORT, "SHORT", "enter_short")]  # the LONG leg stays
+    assert decide_legs([0, 1, 0, 1], True, True) == [(CLOSE, "LONG", "exit_long"), (CLOSE, "SHORT", "exit_short")]
+    assert decide_legs([0, 1, 1, 0], True, False) == [(CLOSE, "LONG", "exit_long"), (SHORT, "SHORT", "enter_short")]
+    assert decide_legs([1, 0, 0, 0], True, False) == []  # no add to an open leg
+    assert decide_legs([1, 0, 1, 0], False, False) == []  # both entries on one row: neither (as in One-way)
+    candles = _walk(1500, seed=3)
+    opts = BacktestOptions(strategy="rsi_reversion", values={"stake_usdt": 100, "leverage": 3, "low": 45, "mid": 50, "high": 55}, warmup=60,
+                           model=FuturesModel(funding=None), hedge=True, exit_at_end=True)  # fmt: skip
+    trades = run_backtest(candles, opts).trades
+    assert {t.position_side for t in trades} == {"LONG", "SHORT"}
+    assert any(t.exit_reason == "signal" for t in trades)  # closed by its own exit column, leg by leg
+    assert any(a.position_side == "LONG" and b.position_side == "SHORT" and a.open_time < b.close_time
+               and b.open_time < a.close_time for a in trades for b in trades)  # fmt: skip

@@ -77,7 +77,7 @@ class StrategyHost:
         """The strategy's decision, and the failure to tell when a DataFrame strategy fails
         (populate raising, NaN signals, wrong columns) in a new way: no order, the stream
         goes on, and the same failure is told only once."""
-        try:
+        try:  # the hot path of every backtest candle: no list, no closure
             decision = book.strategy.on_candle(candle, side)
         except StrategyError as e:
             new = str(e) != book.problem
@@ -85,6 +85,25 @@ class StrategyHost:
             return None, str(e) if new else None
         book.problem = None
         return decision, None
+
+    def decide_legs(self, book: Book, candle: Candle, long_held: bool, short_held: bool) -> tuple[list[Decision], str | None]:
+        """Hedge Mode: a DataFrame strategy's decisions per leg (its four columns apart); an
+        incremental strategy is told flat and its decision goes through core/hedge.py's rule."""
+        per_leg = getattr(book.strategy, "on_candle_legs", None)  # the DataFrame adapter's
+        if per_leg is None:
+            return self._decisions(book, lambda: [book.strategy.on_candle(candle, 0)])
+        return self._decisions(book, lambda: per_leg(candle, long_held, short_held))
+
+    @staticmethod
+    def _decisions(book: Book, run: Callable[[], list[Decision | None]]) -> tuple[list[Decision], str | None]:
+        try:
+            decisions = [d for d in run() if d is not None]
+        except StrategyError as e:
+            new = str(e) != book.problem
+            book.problem = str(e)
+            return [], str(e) if new else None
+        book.problem = None
+        return decisions, None
 
 
 def rewarm(book: Book, candles: Sequence[Candle]) -> None:

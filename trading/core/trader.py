@@ -95,6 +95,9 @@ class RestingExits(Protocol):
              check: bool = False, position_side: str = "BOTH") -> list[str]: ...  # fmt: skip
 
 
+NO_DECISION: list[Decision] = []  # shared, never appended to
+
+
 def mode_name(hedge: bool) -> str:
     return "Hedge Mode (LONG and SHORT legs)" if hedge else "One-way Mode"
 
@@ -236,10 +239,10 @@ class Trader:
                 self.market_offset_ms = candle.open_time + self.interval_ms - int(time.time() * 1000)
             if self.approver is not None:
                 self.approver.expire_due(candle.open_time)
-            decision = self._strategy_decides(book, candle)
+            decisions = self._strategy_decides(book, candle)
             book.cursor = candle.open_time
             book.decided += 1
-            if decision is not None:
+            for decision in decisions:
                 self._decide(book, decision, candle, backfilled)
             if self.journal is not None:
                 self._commit(book, fills, funded)
@@ -286,13 +289,19 @@ class Trader:
                 self.levels.set(book, pos.entry, pos.side, self.values, pos.position_side)
                 self._levels_changed = True
 
-    def _strategy_decides(self, book: Book, candle: Candle) -> Decision | None:
-        decision, failed = self.strategies.decide(book, candle, self.portfolio.side(candle.symbol))
+    def _strategy_decides(self, book: Book, candle: Candle) -> list[Decision]:
+        if self.hedge:  # the legs apart (core/hedge.py; a DataFrame strategy's four columns per leg)
+            p = self.portfolio
+            decisions, failed = self.strategies.decide_legs(
+                book, candle, p.held(book.symbol, "LONG") is not None, p.held(book.symbol, "SHORT") is not None)
+        else:
+            decision, failed = self.strategies.decide(book, candle, self.portfolio.side(candle.symbol))
+            decisions = NO_DECISION if decision is None else [decision]
         if failed is not None:
             log.warning("strategy %s failed on %s %s UTC: %s; no order", self.strategy_name, book.symbol,
                         utc_minute(candle.open_time), failed)  # fmt: skip
             self._say(StrategyFailed(self.strategy_name, book.symbol, candle.open_time, failed))
-        return decision
+        return decisions
 
     # ------------------------------------------------------------- decisions → orders → fills
     def legs(self, symbol: str, want: int, reason: str, decided_at: int, qty: Decimal | None = None,
@@ -331,7 +340,8 @@ class Trader:
     def _decide(self, book: Book, d: Decision, candle: Candle, backfilled: bool) -> None:
         symbol = book.symbol
         want = 0 if d.action == CLOSE else (1 if d.action == LONG else -1)
-        reqs = entries_gated(self.pause, self.legs(symbol, want, d.reason, candle.open_time), f"strategy {d.action} {symbol}")
+        reqs = entries_gated(self.pause, self.legs(symbol, want, d.reason, candle.open_time, only=d.leg),
+                             f"strategy {d.action} {symbol}")  # fmt: skip
         if not reqs:
             return
         if self.broker is None:

@@ -22,6 +22,7 @@ LONG, SHORT, CLOSE = "long", "short", "close"
 class Decision:
     action: str  # LONG | SHORT | CLOSE: the position wanted after the next candle's open
     reason: str
+    leg: str = ""  # Hedge Mode: CLOSE of this leg only (LONG / SHORT); "" closes every leg
 
 
 class Strategy(Protocol):

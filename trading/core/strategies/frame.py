@@ -26,6 +26,10 @@ the same side's exit and without the other side's entry on that row (`enter_long
 (`exit_long and not enter_long`). Unlike freqtrade (one trade per pair, exits first), an
 entry against an open position reverses it (close and open at the same open); an exit
 closes; an entry in the held direction is nothing.
+
+In Hedge Mode (`on_candle_legs`) the four columns act on the two legs apart, with the same
+same-row rules: enter_long / exit_long open and close the LONG leg, enter_short /
+exit_short the SHORT leg; an entry on one side closes nothing of the other.
 """
 
 from __future__ import annotations
@@ -145,6 +149,21 @@ def decide(row: Sequence[float], position: int) -> str | None:
 REASONS = {LONG: "enter_long", SHORT: "enter_short"}
 
 
+def decide_legs(row: Sequence[float], long_held: bool, short_held: bool) -> list[tuple[str, str, str]]:
+    """Hedge Mode: (action, leg, signal) for each leg a row moves, exits first."""
+    el, xl, es, xs = (bool(x) for x in row)
+    out = []
+    if long_held and xl and not el:
+        out.append((CLOSE, "LONG", "exit_long"))
+    if short_held and xs and not es:
+        out.append((CLOSE, "SHORT", "exit_short"))
+    if not long_held and el and not (xl or es):
+        out.append((LONG, "LONG", "enter_long"))
+    if not short_held and es and not (xs or el):
+        out.append((SHORT, "SHORT", "enter_short"))
+    return out
+
+
 class FrameAdapter:
     """A DataFrame strategy behind the incremental `Strategy` seam, so the trader, brokers,
     stops and confirmations do not know which kind decided. Subclassed per strategy class
@@ -194,6 +213,29 @@ class FrameAdapter:
         self.seen += len(candles)
 
     def on_candle(self, candle: Candle, position: int) -> Decision | None:
+        row = self._row(candle)
+        if row is None:
+            return None
+        action = decide(row, position)
+        if action is None:
+            return None
+        why = REASONS.get(action, "exit_long" if position > 0 else "exit_short")
+        return Decision(action, self._why(why))
+
+    def on_candle_legs(self, candle: Candle, long_held: bool, short_held: bool) -> list[Decision]:
+        """Hedge Mode: the row's decisions for the LONG and the SHORT leg apart (decide_legs)."""
+        row = self._row(candle)
+        if row is None:
+            return []
+        return [Decision(action, self._why(why), leg if action == CLOSE else "")
+                for action, leg, why in decide_legs(row, long_held, short_held)]  # fmt: skip
+
+    def _why(self, signal: str) -> str:
+        shown = ", ".join(f"{k} {v:.2f}" for k, v in self._last.items() if not math.isnan(v))
+        return f"{self.name}: {signal}" + (f" ({shown})" if shown else "")
+
+    def _row(self, candle: Candle) -> Sequence[float] | None:
+        """The candle's row of signals (None during the warm-up)."""
         self._candles.append(candle)
         self.seen += 1
         if self.seen <= self._gate:
@@ -208,12 +250,7 @@ class FrameAdapter:
                 raise StrategyError(f"{SIGNALS[int(np.argmax(np.isnan(raw[-1])))]} is NaN")
             row = raw[-1]
             self._last = {k: float(frame[k].iat[-1]) for k in self.plot if k in frame.columns}
-        action = decide(row, position)
-        if action is None:
-            return None
-        why = REASONS.get(action, "exit_long" if position > 0 else "exit_short")
-        shown = ", ".join(f"{k} {v:.2f}" for k, v in self._last.items() if not math.isnan(v))
-        return Decision(action, f"{self.name}: {why}" + (f" ({shown})" if shown else ""))
+        return row  # type: ignore[no-any-return]
 
     def indicators(self) -> dict[str, float]:
         return {k: v for k, v in self._last.items() if not math.isnan(v)}

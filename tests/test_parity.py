@@ -114,3 +114,51 @@ def test_live_trades_equal_the_backtest_through_random_drops(db_path: str) -> No
     assert [t.exit_reason for t in booked.trades] == [t.exit_reason for t in expected.trades]
     said = [t for n in notes.notices if " liquidated at " in (t := text(n))]  # the chat says it, live
     assert len(said) == expected.stats.liquidations and "USDT lost, clearance fee" in said[0]
+
+
+HEDGE_VALUES = {"stake_usdt": ("100", "60"), "leverage": ("3", "5"), "stop_loss_pct": ("0", "3"),
+                "take_profit_pct": ("0", "3")}  # fmt: skip
+
+
+@pytest.mark.slow
+def test_hedge_mode_live_trades_equal_the_backtest(db_path: str) -> None:
+    """Hedge Mode (issue 28): the paper account in Hedge Mode and the backtest's `hedge` run
+    the same rule (core/hedge.py), so they trade for trade, with drops, for a strategy that
+    holds both legs at times (ema_cross opens the LONG leg on an up-cross and the SHORT leg
+    on a down-cross; each leg closes at its own stop or take-profit)."""
+    path = shared_file(PERP_15M)
+    source = load_csv(path)
+    candles = load_csv_candles(path)[: WARMUP + 6000]
+    rng = random.Random(20261207)
+    drops = sorted(rng.sample(range(WARMUP + 50, len(candles) - 50), 6))
+    with ReplayExchange(source[: len(candles)], start_index=WARMUP, seconds_per_candle=0, updates_per_candle=1,
+                        paused=True) as ex:  # fmt: skip
+        ex.faults.drop_at_candles(drops)
+        settings = replay_settings(ex, db_path, WARMUP_CANDLES=str(WARMUP), PAPER_HEDGE_MODE="on", **PARAMS)
+        ParamStore(open_db(db_path)).change("ema_cross", HEDGE_VALUES, None)
+        engine = Engine(settings, RecordingNotifier())
+        watch = Watch(engine.trader, candles[-1].open_time)
+        engine.stream.feed.sink = watch
+        filters = engine.symbol_filters()
+        assert engine.start() and watch.warmed.wait(10)
+        for end in range(WARMUP + CHUNK, len(candles) + CHUNK, CHUNK):
+            last = candles[min(end, len(candles)) - 1].open_time
+            ex.advance(min(end, len(candles)) - ex.current_index, timeout=30)
+            assert watch.wait_for(last), f"live run stalled at {len(watch.seen)} candles"
+        engine.stop()
+    assert watch.backfilled > 0
+    values = {k: new for k, (_, new) in HEDGE_VALUES.items()}
+    expected = run_backtest(candles, BacktestOptions(values=values, warmup=WARMUP, filters=filters, hedge=True,
+                                                   model=FuturesModel(funding=FundingRates({}, Decimal("0.0001")))))
+    booked = Portfolio.replay(settings.paper_balance, engine.live.stored_fills())
+    trades = expected.trades
+    assert len(trades) > 40 and {t.position_side for t in trades} == {"LONG", "SHORT"}
+    assert any(a.position_side == "LONG" and b.position_side == "SHORT" and a.open_time < b.close_time
+               and b.open_time < a.close_time for a in trades for b in trades), "never held both legs"  # fmt: skip
+
+    def legs(ts):  # noqa: ANN001, ANN202
+        return [(t.position_side, *trade_tuples([t])[0], t.exit_reason) for t in ts]
+
+    assert legs(booked.trades) == legs(trades)
+    assert legs(engine.trader.portfolio.trades) == legs(trades)
+    assert booked.balance == expected.trader.portfolio.balance

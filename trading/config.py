@@ -94,6 +94,7 @@ class Settings:
     # Binance's position mode (README "Hedge Mode"): auto trades the mode the account is in
     # (Hedge Mode: LONG and SHORT legs apart); off refuses a Hedge Mode account at /start.
     hedge_mode: str = "auto"
+    paper_hedge_mode: bool = False  # paper: the paper account is in Hedge Mode (its book trades legs)
     # Exits on the exchange (README "Exits on the exchange"): the price Binance triggers
     # STOP_MARKET / TAKE_PROFIT_MARKET on, and the user data stream's base URL ("" = derived
     # from BINANCE_WS_URL: its trailing /market becomes /private).
@@ -423,6 +424,7 @@ def load_settings(
         ),
         stop_working_type=working_type,
         hedge_mode=hedge_mode,
+        paper_hedge_mode=_flag("PAPER_HEDGE_MODE", get("PAPER_HEDGE_MODE", "off")),
         binance_user_ws_url=user_ws,
         webapp_url=_webapp_url(get("WEBAPP_URL")),
         webapp_host=get("WEBAPP_HOST", "0.0.0.0"),

@@ -45,13 +45,13 @@ def confirmed(w: World, command: str, expect: str) -> str:
 def stop_pct_long_first(w: World, long_entry: Decimal, short_entry: Decimal) -> Decimal:
     """A stop distance the replayed path meets on the LONG leg's side first, and the SHORT
     leg's stop not within the next candles: so the scenario is the same on every run."""
-    candles = w.source[w.ex.current_index + 1 :]
+    candles = w.source[w.ex.current_index + 1 :]  # from the candle that applies the levels
     for tenths in range(3, 60):
         pct = Decimal(tenths) / 10
         down, up = float(long_entry * (1 - pct / 100)), float(short_entry * (1 + pct / 100))
         lows, highs = [float(c.low) for c in candles], [float(c.high) for c in candles]
         hit = next((i for i in range(len(candles)) if lows[i] <= down or highs[i] >= up), None)
-        if hit is not None and lows[hit] <= down and all(h < up for h in highs[: hit + 4]):
+        if hit is not None and hit >= 3 and lows[hit] <= down and all(h < up for h in highs[: hit + 4]):
             return pct
     raise AssertionError("no stop distance the LONG leg meets first")
 

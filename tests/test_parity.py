@@ -137,8 +137,7 @@ def test_hedge_mode_live_trades_equal_the_backtest(db_path: str) -> None:
         settings = replay_settings(ex, db_path, WARMUP_CANDLES=str(WARMUP), PAPER_HEDGE_MODE="on", **PARAMS)
         ParamStore(open_db(db_path)).change("ema_cross", HEDGE_VALUES, None)
         engine = Engine(settings, RecordingNotifier())
-        watch = Watch(engine.trader, candles[-1].open_time)
-        engine.stream.feed.sink = watch
+        watch = observe(engine, lambda sink: Watch(sink, candles[-1].open_time))
         filters = engine.symbol_filters()
         assert engine.start() and watch.warmed.wait(10)
         for end in range(WARMUP + CHUNK, len(candles) + CHUNK, CHUNK):
@@ -150,7 +149,7 @@ def test_hedge_mode_live_trades_equal_the_backtest(db_path: str) -> None:
     values = {k: new for k, (_, new) in HEDGE_VALUES.items()}
     expected = run_backtest(candles, BacktestOptions(values=values, warmup=WARMUP, filters=filters, hedge=True,
                                                    model=FuturesModel(funding=FundingRates({}, Decimal("0.0001")))))
-    booked = Portfolio.replay(settings.paper_balance, engine.live.stored_fills())
+    booked = Portfolio.replay(settings.paper_balance, engine.fills())
     trades = expected.trades
     assert len(trades) > 40 and {t.position_side for t in trades} == {"LONG", "SHORT"}
     assert any(a.position_side == "LONG" and b.position_side == "SHORT" and a.open_time < b.close_time
@@ -160,5 +159,5 @@ def test_hedge_mode_live_trades_equal_the_backtest(db_path: str) -> None:
         return [(t.position_side, *trade_tuples([t])[0], t.exit_reason) for t in ts]
 
     assert legs(booked.trades) == legs(trades)
-    assert legs(engine.trader.portfolio.trades) == legs(trades)
+    assert legs(engine.closed_trades()) == legs(trades)
     assert booked.balance == expected.trader.portfolio.balance

@@ -15,7 +15,7 @@
   from the order update with x=TRADE (or CALCULATED).
 - ALGO_UPDATE, informational (the fill itself arrives as an ORDER_TRADE_UPDATE); a FINISHED
   exit of the bot's is logged.
-- ACCOUNT_CONFIG_UPDATE with `ai` (the account's configuration changed; Binance sends no
+- ACCOUNT_CONFIG_UPDATE, with `ai` (the account's configuration changed; Binance sends no
   position mode in it, and has been seen to send nothing at all for a position-mode
   change): the mode is read again (GET positionSide/dual), as after every reconnect; one
   unlike the book's stops every order, said once (trader.follow_mode).

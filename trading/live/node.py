@@ -152,6 +152,7 @@ def build(settings: Settings, notifier: Notifier) -> Node:
         booked_keys=journal.exchange_keys() | {f"funding:{sym}-{ts}" for ts, sym, _ in journal.funding()},
         pause=pause,
         confirm_all=settings.confirm_orders,
+        hedge=mode.paper and settings.paper_hedge_mode,  # the paper account's mode; exchange: /start reads it
     )
     follower = (
         AccountFollower(Follow(trader, journal), broker.client, settings.symbols, notifier, exits,  # type: ignore[attr-defined]

@@ -16,7 +16,8 @@ from decimal import Decimal
 
 from trading.config import Settings
 from trading.core.brokers import Broker, OrderRefused, OrderRequest
-from trading.core.intents import intent_of, legs_now, position_text
+from trading.core.hedge import order_refusal, position_words, press_legs
+from trading.core.intents import intent_of
 from trading.core.limits import check_limits
 from trading.core.pause import PAUSED_LINE, PauseGate
 from trading.core.symbols import FilterError
@@ -86,7 +87,8 @@ class Orders:
 
     # ------------------------------------------------------------- /long, /short, /close
     def propose_order(self, action: str, symbol: str | None, qty: Decimal | None, user_id: int | None) -> Proposal | Outcome:
-        """A Proposal to confirm (CONFIRM_ORDERS=on), or an Outcome (placed at once, or why not)."""
+        """A Proposal to confirm (CONFIRM_ORDERS=on), or an Outcome (placed at once, or why not).
+        `action`: long, short, close, or (Hedge Mode) `close long` / `close short`: one leg."""
         symbol = (symbol or self.settings.symbols[0]).upper()
         if symbol not in self.settings.symbols:
             raise ValueError(f"{symbol} is not traded (SYMBOLS={','.join(self.settings.symbols)})")
@@ -95,11 +97,12 @@ class Orders:
         trader = self._trader
         if trader.broker is None:
             return Outcome(False, f"{trader.mode}: no broker places orders in this mode yet")
+        action, only = action.partition(" ")[0], action.partition(" ")[2].upper()
         want = {"long": 1, "short": -1, "close": 0}[action]
         if want and self._pause.paused():
             return Outcome(False, PAUSED_LINE)
-        if want == 0 and not trader.portfolio.side(symbol):
-            return Outcome(False, f"No {symbol} position to close.")
+        if why := order_refusal(trader.portfolio, trader.hedge, trader.mode_mismatch, symbol, want, only):
+            return Outcome(False, why)
         price = self.price(symbol)
         if price is None:
             return Outcome(False, f"No {symbol} price yet: /start the stream first.")
@@ -117,19 +120,20 @@ class Orders:
                 if not stepped:
                     return Outcome(False, f"Not proposed: quantity {qty.normalize():f} is below {symbol}'s step {rules.market_step.normalize():f} (LOT_SIZE)")
                 qty = stepped
-        reason = f"/{action}" + (f" {asked.normalize():f}" if asked is not None else "") + (f" {symbol}" if symbol != self.settings.symbols[0] else "")
+        reason = f"/{action}" + (f" {only.lower()}" if only else "") + (f" {asked.normalize():f}" if asked is not None else "") + (f" {symbol}" if symbol != self.settings.symbols[0] else "")
         if asked is not None and qty is not None and qty != asked:
             reason += f" (rounded down to the step: {qty:f})"
         # decided at the last candle's open (exchange clock: lookups accept orders after it)
-        legs = trader.legs(symbol, want, reason, last, qty, stamp=int(time.time() * 1000))
+        legs = trader.legs(symbol, want, reason, last, qty, stamp=int(time.time() * 1000), only=only)
         if not legs:
             return Outcome(False, f"Already {action} {symbol}; give a quantity to add to it.")
         problem = self._check_now(legs, price)
         if problem:
             return Outcome(False, f"Not proposed: {problem}")
-        kind = "reverse" if len(legs) == 2 else action
+        kind = "reverse" if len(legs) == 2 and not legs[1].closes else action
+        held = self.held(symbol, legs[0].position_side)  # the net position, or the leg traded
         if self.confirmations is not None and not self.settings.confirm_orders:
-            why = four_eyes_line(self.held(symbol), legs, price, self.settings.four_eyes_notional)
+            why = four_eyes_line(held, legs, price, self.settings.four_eyes_notional)
             if why is None:
                 placed = trader.place(legs, price)
                 return Outcome(placed.error is None, placement_line(placed, trader.filters[symbol]))
@@ -139,7 +143,7 @@ class Orders:
                 symbol=symbol, action=kind, legs=legs, ref_price=price, reason=reason,
                 # at least one whole candle to answer in: until the candle after the forming one closes
                 source="manual", requested_by=user_id, valid_until_open=last + 2 * self.settings.interval_ms,
-                basis=self.held(symbol),
+                basis=held,
             )
         placed = trader.place(legs, price)
         return Outcome(placed.error is None, placement_line(placed, trader.filters[symbol]))
@@ -169,12 +173,12 @@ class Orders:
         # Under the trader's lock from deriving the legs to booking their fills: the position
         # the legs are derived from is the one they are placed on.
         with trader.lock:
-            before = self.held(p.symbol)
+            ps = p.legs[0].position_side  # a Hedge Mode leg, or BOTH
+            before, words = self.held(p.symbol, ps), [position_words(trader.portfolio, p.symbol, ps, fmt)]
 
             def derive(q: Proposal) -> list[OrderRequest] | str:
-                return legs_now(
-                    q.intent or intent_of(q.legs), q.basis, before, q.legs, lambda n: conf.name_leg(q.id, n), fmt
-                )
+                return press_legs(q.intent or intent_of(q.legs), q.basis, q.legs, trader.portfolio, before,
+                                  lambda n: conf.name_leg(q.id, n), fmt)  # fmt: skip
             planned = derive(p)  # four-eyes counts the position these orders lead to, at this price
             waiting = None if isinstance(planned, str) else conf.approve(p, user_id, who or f"user {user_id}", before, planned, price)
             if waiting is not None:
@@ -185,9 +189,9 @@ class Orders:
             p = claim.proposal
             conf.finish(p.id, "confirmed", "placed", PLACING)  # a crash from here on is reconciled, never re-sent
             placed = trader.place(p.legs, price)
-            after = self.held(p.symbol)
+            words.append(position_words(trader.portfolio, p.symbol, ps, fmt))
         line = placement_line(placed, trader.filters[p.symbol])
-        line += f" · position: {position_text(before, fmt)} → {position_text(after, fmt)}"
+        line += f" · {'legs' if ps != 'BOTH' else 'position'}: " + " → ".join(words)
         if placed.unknown:
             return Outcome(False, line, conf.finish(p.id, "placed", "placed", line))
         status = "failed" if placed.error and not placed.fills else "filled"
@@ -255,8 +259,9 @@ class Orders:
             log.info("no live price for %s from the exchange: %s", symbol, type(e).__name__)
             return None
 
-    def held(self, symbol: str) -> Decimal:
-        pos = self._trader.portfolio.positions.get(symbol)
+    def held(self, symbol: str, position_side: str = "BOTH") -> Decimal:
+        """The signed size of the symbol's net position, or of its Hedge Mode leg."""
+        pos = self._trader.portfolio.held(symbol, position_side)
         return pos.qty if pos is not None else Decimal(0)
 
     def _check_now(self, legs: list[OrderRequest], price: Decimal) -> str | None:
@@ -264,7 +269,7 @@ class Orders:
         to confirm an order that could only fail (a silly size is refused here, in one line)."""
         trader = self._trader
         for leg in legs:
-            if leg.reduce_only:
+            if leg.closes:
                 continue
             try:
                 f = trader.filters[leg.symbol]
@@ -276,7 +281,7 @@ class Orders:
                 check_limits(leg, price, trader.portfolio, f, trader.max_leverage, trader.max_notional)
             except (FilterError, OrderRefused) as e:
                 return str(e)
-            held = abs(p.qty) if (p := trader.portfolio.positions.get(leg.symbol)) is not None else Decimal(0)
+            held = abs(p.qty) if (p := trader.portfolio.held(leg.symbol, leg.position_side)) is not None else Decimal(0)
             if self._brackets is not None and (why := self._brackets.order_problem(leg.symbol, leg.leverage, (held + qty) * price)):
                 return why
         return None

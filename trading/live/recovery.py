@@ -16,7 +16,7 @@ from decimal import Decimal
 from storage.trades import TradeJournal
 from trading.config import Settings
 from trading.core.brokers import Broker
-from trading.core.portfolio import Fill
+from trading.core.portfolio import Fill, position_key
 from trading.core.trader import Trader
 from trading.exchange.account_sync import AccountFollower
 from trading.exchange.protection import ExchangeExits
@@ -96,8 +96,9 @@ class Recovery:
 
     def _adopt_positions(self) -> list[str]:
         trader = self._trader
-        state = reconcile(self._broker, self.settings.symbols)
-        book = {s: pos.qty for s, pos in trader.portfolio.positions.items()}
+        hedge = trader.hedge  # Hedge Mode: each leg compared and adopted apart
+        state = reconcile(self._broker, self.settings.symbols, hedge=hedge)
+        book = {key: pos.qty for key, pos in trader.portfolio.positions.items()}
         said = [f"{line}; the book now follows the exchange" for line in differences(state, book)] + hedged_lines(state)
         keeper = self._exits
         for symbol, orders in state.orders.items():
@@ -106,13 +107,15 @@ class Recovery:
                 listed = ", ".join(f"{o.type} {o.side} {o.client_id}" for o in orders[:5])
                 said.append(f"{symbol}: {len(orders)} open order(s) on the exchange ({listed}); left as they are")
         for symbol in self.settings.symbols:
-            gap = state.qty(symbol) - book.get(symbol, Decimal(0))
-            if gap and symbol not in state.hedged:
-                pos = state.positions.get(symbol)
-                price = pos.entry if pos is not None else (trader.current_price(symbol) or Decimal(0))
-                now = int(time.time() * 1000)
-                trader.adopt([
-                    Fill(f"reconcile-{symbol}-{now}", symbol, "BUY" if gap > 0 else "SELL",
-                         abs(gap), price, Decimal(0), now, "reconciled with the exchange")
-                ])
+            for ps in ("LONG", "SHORT") if hedge else ("BOTH",):
+                key = position_key(symbol, ps)
+                gap = state.qty(key) - book.get(key, Decimal(0))
+                if gap and symbol not in state.hedged:
+                    pos = state.positions.get(key)
+                    price = pos.entry if pos is not None else (trader.current_price(symbol) or Decimal(0))
+                    now = int(time.time() * 1000)
+                    trader.adopt([
+                        Fill(f"reconcile-{key.replace(':', '-')}-{now}", symbol, "BUY" if gap > 0 else "SELL",
+                             abs(gap), price, Decimal(0), now, "reconciled with the exchange", position_side=ps)
+                    ])
         return said

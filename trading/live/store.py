@@ -54,6 +54,6 @@ def stored_fills(journal: TradeJournal) -> list[Fill]:
     """Every fill booked in this mode, oldest first (the portfolio is their replay)."""
     return [
         Fill(d["order_id"], d["symbol"], d["side"], Decimal(d["qty"]), Decimal(d["price"]),
-             Decimal(d["fee"]), d["time"])
+             Decimal(d["fee"]), d["time"], position_side=d["position_side"])
         for d in journal.fills()
     ]

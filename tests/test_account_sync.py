@@ -100,6 +100,12 @@ class _Sink:
         self.fills.append((fill, what, order_key))
         return not (set(fill.keys) | {order_key}) & self.known
 
+    def hedge(self) -> bool:
+        return False  # a One-way book
+
+    def account_mode(self, hedge: bool) -> str | None:
+        return None
+
 
 def test_an_order_update_is_decoded_into_one_fill_handed_to_the_sink() -> None:
     """The exchange side decodes; it never reads or books into a trader (issue 27)."""

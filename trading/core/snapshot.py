@@ -61,7 +61,7 @@ def snapshot_of(books: Mapping[str, Book], portfolio: Portfolio, values: Values,
             lv = book.levels(pos.position_side)
             positions.append(
                 PositionView(
-                    s, pos.side_name, abs(pos.qty), pos.entry, mark, pos.unrealized(mark),
+                    s, pos.side_name, abs(pos.qty), pos.entry, mark, pos.unrealized(mark) + 0,  # a flat SHORT: not -0.00
                     int(values.get("leverage", 1)), lv.stop, lv.take, book.liq if pos.position_side == "BOTH" else None,
                     pos.position_side,
                 )

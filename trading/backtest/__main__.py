@@ -41,7 +41,6 @@ from trading.core.intervals import INTERVAL_MS
 from trading.core.limits import stake_problem
 from trading.core.numbers import plain
 from trading.core.strategies import STRATEGIES, ParamError, normalize_name, strategy_class
-from trading.core.strategies.check import check_strategy
 from trading.core.strategies.params import parse_assignments
 from trading.optimize import cli as grid_cli
 from trading.times import to_ms
@@ -117,6 +116,9 @@ def _main(argv: list[str] | None) -> int:
             print(grid_cli.run_grid(args, candles, options))
             return 0
         if args.check:
+            # numpy and pandas: only to check
+            from trading.core.strategies.check import check_strategy
+
             candles, options, _ = _load(args)
             report = check_strategy(strategy_class(options.strategy), options.values, candles)
             print(report.line())
@@ -193,6 +195,8 @@ def _run(args: argparse.Namespace) -> tuple[BacktestResult, int, str]:
     """The run, the warm-up candles before it and the interval."""
     candles, options, args.report = _load(args)
     if hasattr(strategy_class(options.strategy), "impl_cls"):  # a DataFrame strategy: check, warn, run
+        from trading.core.strategies.check import check_strategy
+
         report = check_strategy(strategy_class(options.strategy), options.values, candles)
         if not report.ok:
             print(f"warning: {report.line()}; the live bot refuses it", file=sys.stderr)

@@ -9,25 +9,22 @@ what the chat or the CLI shows as best is what the live bot would have done.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from decimal import Decimal
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from trading.backtest import run_backtest, split_warmup
 from trading.backtest.options import DEFAULT_OPTIONS, BacktestOptions
 from trading.backtest.stats import Stats
 from trading.core.candles import Candle
-from trading.core.futures import FundingRate, funding_times
 from trading.core.limits import stake_problem
 from trading.core.strategies import Values, strategy_class
-from trading.optimize import fast
 from trading.optimize.grid import Grid, GridError, cell_values, parse_grid
+
+if TYPE_CHECKING:
+    from trading.optimize.fast import Raw
 
 __all__ = ["METRICS", "Cell", "Grid", "GridError", "ParityError", "SweepResult", "parse_grid", "sweep"]
 
@@ -121,7 +118,11 @@ def sweep(
         elif c.values is not None and stake_problem(c.values, max_notional):
             c.values, c.note = None, f"stake_usdt × leverage above MAX_POSITION_NOTIONAL {max_notional}"
     live = [i for i, c in enumerate(cells) if c.values is not None]
-    market, why = _market(candles, options)
+    from trading.optimize import (
+        fast_grid,  # numpy only when a grid runs (a single backtest starts without it)
+    )
+
+    market, why = fast_grid.market_for(candles, options)
     jobs, slow_path = [], []
     for i in live:
         v = cells[i].values
@@ -143,9 +144,9 @@ def sweep(
         if progress is not None:
             progress(done[0], len(live))
 
-    results: dict[int, fast.Raw | str] = {}
+    results: dict[int, Raw | str] = {}
     if jobs and market is not None:
-        results.update(_run_fast(market, jobs, workers if use_pool else 1, tick))
+        results.update(fast_grid.run(market, jobs, workers if use_pool else 1, tick))
     for i, r in results.items():
         if isinstance(r, str):
             cells[i].note = r
@@ -153,7 +154,7 @@ def sweep(
         else:
             v = cells[i].values
             assert v is not None and market is not None
-            cells[i].stats, cells[i].fast = _stats(r, market, options.balance, v), True
+            cells[i].stats, cells[i].fast = fast_grid.stats_of(r, market, options.balance, v), True
     for i in sorted(slow_path):
         cells[i].stats = run_backtest(candles, options.with_values(cells[i].values)).stats
         tick(1)
@@ -181,108 +182,3 @@ def verify_cell(candles: Sequence[Candle], cell: Cell, options: BacktestOptions)
             f"net PnL {got.net_pnl} vs {shared.net_pnl}, fees {got.fees} vs {shared.fees}"
         )
     return cell
-
-
-def _market(candles: Sequence[Candle], o: BacktestOptions) -> tuple[fast.Market | None, str]:
-    if o.strategy != "ema_cross":
-        return None, f"the fast path covers ema_cross only, not {o.strategy}"
-    candles, warm = split_warmup(candles, o.warmup, o.start_ms)  # run_backtest's cut: both see the same candles
-    m = o.model
-    try:
-        rates = _funding_rates(candles, m.funding) if m.funding is not None else None
-        return fast.Market.build(
-            [c.open for c in candles], [c.high for c in candles], [c.low for c in candles],
-            [c.close for c in candles], warm=warm, filters=o.filters, balance=o.balance, fee_rate=m.fee_rate,
-            brackets=tuple((float(b.floor), float(b.cap), float(b.mmr), float(b.cum)) for b in m.table(candles[0].symbol)),
-            decide_from=o.strategy_warmup, funding=rates, slippage_bps=m.slippage_bps, exit_at_end=o.exit_at_end,
-        ), ""
-    except fast.Unsupported as e:
-        return None, str(e)
-
-
-def _funding_rates(candles: Sequence[Candle], funding: FundingRate) -> list[tuple[int, Decimal]]:
-    """(candle index, rate) of each funding time at a candle's open, as the trader asks them."""
-    step = candles[0].close_time - candles[0].open_time + 1
-    out = []
-    for i, c in enumerate(candles):
-        times = funding_times(c.open_time, step)
-        if len(times) > 1:
-            raise fast.Unsupported("more than one funding time in a candle (an interval over 8 h)")
-        for ts in times:
-            rate = funding(c.symbol, ts)
-            if rate:
-                out.append((i, rate))
-    return out
-
-
-def _stats(raw: fast.Raw, m: fast.Market, balance: Decimal, v: Values) -> Stats:
-    scale = Decimal(1).scaleb(-m.M)
-    net = Decimal(raw.final_u - m.balance_u) * scale  # the ledger's net: the wallet's change (compute_stats')
-    closes = m.close_f[m.warm :]
-    n = len(closes)
-    bh = (float(closes[-1]) / float(closes[0]) - 1.0) if n and closes[0] else 0.0
-    notional = Decimal(repr(float(v["stake_usdt"]))) * int(v["leverage"])
-    return Stats(
-        candles=n, trades=raw.trades, wins=raw.wins, net_pnl=net, fees=Decimal(raw.fees_u) * scale,
-        final_balance=Decimal(raw.final_u) * scale, open_pnl=raw.open_pnl if n else 0.0,
-        max_drawdown=raw.max_drawdown, max_drawdown_pct=raw.max_drawdown_pct,
-        exposure_pct=100.0 * raw.exposed / n if n else 0.0, buy_hold_pct=100.0 * bh,
-        buy_hold_usdt=float(notional) * bh, return_pct=float(100 * net / balance) if balance else 0.0,
-        funding=Decimal(raw.funding_u) * scale,
-        gross=net + Decimal(raw.fees_u) * scale - Decimal(raw.funding_u) * scale,  # no other charges on paper
-    )
-
-
-# ---------------------------------------------------------------- the fast path, in processes
-_MARKET: fast.Market | None = None
-_EMAS: dict[int, np.ndarray] = {}
-
-Job = tuple[int, int, int, float, int, float, float]
-
-
-def _init(market: fast.Market) -> None:
-    global _MARKET
-    _MARKET = market
-    _EMAS.clear()
-
-
-def _run_jobs(jobs: list[Job]) -> list[tuple[int, fast.Raw | str]]:
-    """A chunk of cells; each EMA span is computed once per process and reused."""
-    m = _MARKET
-    assert m is not None
-    out: list[tuple[int, fast.Raw | str]] = []
-    for i, f, s, stake, lev, sl, tp in jobs:
-        for span in (f, s):
-            if span not in _EMAS:
-                _EMAS[span] = fast.ema(m.closes, span)
-        try:
-            out.append((i, fast.simulate(m, _EMAS[f] - _EMAS[s], s, stake, lev, sl, tp)))
-        except fast.Unsupported as e:
-            out.append((i, str(e)))
-    return out
-
-
-def _run_fast(market: fast.Market, jobs: list[Job], workers: int, tick: Callable[[int], None]) -> dict[int, fast.Raw | str]:
-    jobs = sorted(jobs, key=lambda j: (j[1], j[2]))  # neighbours share EMA spans
-    results: dict[int, fast.Raw | str] = {}
-    if workers <= 1:
-        _init(market)
-        try:
-            for k in range(0, len(jobs), 50):
-                chunk = _run_jobs(jobs[k : k + 50])
-                results.update(chunk)
-                tick(len(chunk))
-        finally:
-            _init(None)  # type: ignore[arg-type]
-        return results
-    n_chunks = workers * 4
-    size = -(-len(jobs) // n_chunks)
-    # A contiguous run of fast values per chunk, chunks dealt out in order: each process
-    # computes few spans and the last chunks finish together.
-    chunks = [jobs[k : k + size] for k in range(0, len(jobs), size)]
-    ctx = multiprocessing.get_context("forkserver")  # the bot has threads; fork would copy their locks
-    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init, initargs=(market,)) as pool:
-        for chunk in pool.map(_run_jobs, chunks):
-            results.update(chunk)
-            tick(len(chunk))
-    return results

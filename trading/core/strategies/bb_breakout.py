@@ -8,13 +8,13 @@ recursion), so `startup_candles` is the window itself.
 
 from __future__ import annotations
 
-from typing import ClassVar
-
-import pandas as pd
-import talib
+from typing import TYPE_CHECKING, ClassVar
 
 from trading.core.strategies.frame import MONEY, FrameStrategy
 from trading.core.strategies.params import Param, Schema, Values
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class BbBreakout(FrameStrategy):
@@ -32,6 +32,8 @@ class BbBreakout(FrameStrategy):
         return int(params["bb_period"])
 
     def populate(self, df: pd.DataFrame, params: Values) -> pd.DataFrame:
+        import talib  # here, not at import: a run of another strategy never loads TA-Lib
+
         k = float(params["bb_std"])
         upper, mid, lower = talib.BBANDS(df["Close"], timeperiod=int(params["bb_period"]), nbdevup=k, nbdevdn=k)
         df["bb_upper"], df["bb_mid"], df["bb_lower"] = upper, mid, lower

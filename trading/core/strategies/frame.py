@@ -37,15 +37,16 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Sequence
-from typing import Any, ClassVar
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from trading.core.candles import Candle
 from trading.core.strategies.base import CLOSE, LONG, SHORT, Decision
 from trading.core.strategies.contained import StrategyError, contained
 from trading.core.strategies.params import Param, Schema, Values
+
+if TYPE_CHECKING:  # numpy and pandas are imported where a frame is built: an ema_cross run never needs them
+    import numpy as np
+    import pandas as pd
 
 SIGNALS = ("enter_long", "exit_long", "enter_short", "exit_short")
 COLUMNS = ("Open", "High", "Low", "Close", "Volume")
@@ -83,6 +84,9 @@ class FrameStrategy:
 
 def frame_of(candles: Sequence[Candle]) -> pd.DataFrame:
     """The candles as populate receives them (float columns, UTC open-time index)."""
+    import numpy as np
+    import pandas as pd
+
     index = pd.DatetimeIndex(np.array([c.open_time for c in candles], dtype="datetime64[ms]"), name="date")
     return pd.DataFrame(
         {
@@ -102,6 +106,9 @@ def run_populate(impl: Any, df: pd.DataFrame, values: Values, tail: int | None =
     rows, or all, as a k×4 array of 0/1/NaN; the frame). Raises StrategyError for anything
     but a frame of the same rows with four 0/1 columns; NaN is refused by nan_check, on
     the rows acted on (startup rows may hold NaN)."""
+    import numpy as np
+    import pandas as pd
+
     rows = len(df)
     out = contained("populate", lambda: impl.populate(df, dict(values)))
     if not isinstance(out, pd.DataFrame):
@@ -128,6 +135,8 @@ def run_populate(impl: Any, df: pd.DataFrame, values: Values, tail: int | None =
 
 def nan_check(raw: np.ndarray, frame: pd.DataFrame, first: int) -> None:
     """NaN in a signal on a row that is acted on (from `first`) is an error, never 'no signal'."""
+    import numpy as np
+
     nan = np.isnan(raw[first:])
     if nan.any():
         row, col = np.argwhere(nan)[0]
@@ -246,8 +255,9 @@ class FrameAdapter:
             self._last = {k: float(v[i]) for k, v in self._pre_ind.items()}
         else:
             raw, frame = run_populate(self.impl, frame_of(self._candles), self.values, tail=1)
-            if np.isnan(raw[-1]).any():  # (no time in the text: the trader names the candle)
-                raise StrategyError(f"{SIGNALS[int(np.argmax(np.isnan(raw[-1])))]} is NaN")
+            nan = [math.isnan(x) for x in raw[-1]]
+            if any(nan):  # (no time in the text: the trader names the candle)
+                raise StrategyError(f"{SIGNALS[nan.index(True)]} is NaN")
             row = raw[-1]
             self._last = {k: float(frame[k].iat[-1]) for k in self.plot if k in frame.columns}
         return row  # type: ignore[no-any-return]

@@ -8,13 +8,13 @@ ten lengths: the seed's weight is then under (1 - 1/n)^(10n) ≈ e^-10 of the fi
 
 from __future__ import annotations
 
-from typing import ClassVar
-
-import pandas as pd
-import talib
+from typing import TYPE_CHECKING, ClassVar
 
 from trading.core.strategies.frame import MONEY, FrameStrategy
 from trading.core.strategies.params import Param, Schema, Values
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _ordered(v: dict[str, int | float]) -> str | None:
@@ -44,6 +44,8 @@ class RsiReversion(FrameStrategy):
         return float(params["low"]), float(params["high"])
 
     def populate(self, df: pd.DataFrame, params: Values) -> pd.DataFrame:
+        import talib  # here, not at import: a run of another strategy never loads TA-Lib
+
         rsi = talib.RSI(df["Close"], timeperiod=int(params["rsi_period"]))
         df["rsi"] = rsi
         df["enter_long"] = rsi < params["low"]

@@ -226,3 +226,58 @@ def test_stats_words_no_negative_zero_plurals_and_no_win_rate_without_trades():
     cell = type("C", (), {"stats": flat, "params": {"fast": 5}})()
     result = type("R", (), {"ranked": [cell], "verified": []})()
     assert best_table(result).splitlines()[1].split()[-2] == "—"
+
+
+PLUGIN = '''
+from trading.core.strategies.frame import MONEY, FrameStrategy
+from trading.core.strategies.params import Param, Schema
+
+
+class SmaCross(FrameStrategy):
+    schema = Schema((Param("n", int, 20, 2, 200, "SMA length"), *MONEY))
+    startup_candles = 200
+
+    def populate(self, df, params):
+        sma = df["Close"].rolling(int(params["n"])).mean()
+        above = df["Close"] > sma
+        df["enter_long"], df["exit_long"] = above & ~above.shift(1, fill_value=False), ~above
+        df["enter_short"], df["exit_short"] = ~above & above.shift(1, fill_value=False), above
+        return df
+'''
+
+
+@pytest.mark.parametrize(("name", "words"), [
+    ("rsi_reversion", ["rsi_period=7,14,21", "low=25,30", "high=70,75", "leverage=2,3"]),
+    ("bb_breakout", ["bb_period=10,20,40", "bb_std=1.5,2,2.5", "stake_usdt=150,400"]),
+    ("plugin", ["n=10,30,60", "leverage=3,4"]),
+])
+def test_dataframe_strategies_take_the_fast_path_and_equal_the_shared_backtest(candles, tmp_path, name, words):
+    """issue 31: one populate per set of signal values, the decisions walked in numpy; every
+    stat of every sampled cell identical to the shared Decimal backtest, with the futures
+    model on (funding, slippage, a start date, the exit at the end)."""
+    if name == "plugin":
+        (tmp_path / "sma.py").write_text(PLUGIN)
+        name = f"{tmp_path}/sma.py:SmaCross"
+    rng = random.Random(len(words))
+    data = candles[6_000:18_000]
+    rates = FundingRates.of([(t, Decimal(rng.randint(-20_000, 60_000)).scaleb(-9))
+                             for t in range(data[0].open_time - data[0].open_time % 28_800_000, data[-1].open_time,
+                                            28_800_000)])
+    options = BacktestOptions(strategy=name, start_ms=data[2_000].open_time, warmup=400, exit_at_end=True,
+                              model=FuturesModel(funding=rates, slippage_bps=Decimal("1.5")))
+    grid = parse_grid(words, strategy_class(name).schema)
+    result = sweep(data, grid, options, verify=2)
+    assert all(c.fast for c in result.cells), {c.note for c in result.cells}
+    assert sum(c.stats.trades for c in result.cells) > 50 * grid.size
+    check_random_cells(data, result, 5, rng, options)
+
+
+def test_a_dataframe_strategy_with_a_stop_runs_the_shared_backtest_and_says_why(candles):
+    data = candles[:3_000]
+    grid = parse_grid(["rsi_period=10,14", "stop_loss_pct=0,1"], strategy_class("rsi_reversion").schema)
+    result = sweep(data, grid, BacktestOptions(strategy="rsi_reversion", warmup=300), verify=0)
+    assert [c.fast for c in result.cells] == [True, False, True, False]
+    assert result.fallbacks == {"a stop-loss or take-profit with a DataFrame strategy": 2}
+    for c in result.cells:
+        assert same(c.stats, run_backtest(data, BacktestOptions(strategy="rsi_reversion", warmup=300,
+                                                                 values=c.values)).stats)

@@ -1,7 +1,8 @@
 """What-if over a parameter grid: every cell's backtest stats, fast, and the best ones proven.
 
 Cells the fast path supports (trading/optimize/fast.py: ema_cross without the RSI filter,
-no refused orders) are simulated in numpy across worker processes; every other cell runs
+DataFrame strategies without stops, no refused orders) are simulated in numpy (ema_cross
+across worker processes; trading/optimize/fast_grid.py); every other cell runs
 the shared `run_backtest`. Whatever the path, the best cells are then re-run through
 `run_backtest` and must agree on trades, net PnL and fees, or `ParityError` is raised:
 what the chat or the CLI shows as best is what the live bot would have done.
@@ -123,13 +124,19 @@ def sweep(
     )
 
     market, why = fast_grid.market_for(candles, options)
-    jobs, slow_path = [], []
+    frame = market is not None and fast_grid.is_frame(options.strategy)
+    jobs, frame_jobs, slow_path = [], [], []
     for i in live:
         v = cells[i].values
         assert v is not None
-        if market is None or v.get("rsi_period"):
+        if market is None or (not frame and v.get("rsi_period")):
             cells[i].note = why or "the RSI filter is on"
             slow_path.append(i)
+        elif frame and (v.get("stop_loss_pct") or v.get("take_profit_pct")):
+            cells[i].note = "a stop-loss or take-profit with a DataFrame strategy"
+            slow_path.append(i)
+        elif frame:
+            frame_jobs.append((i, v))
         else:
             jobs.append((i, int(v["fast"]), int(v["slow"]), float(v["stake_usdt"]), int(v["leverage"]),
                          float(v["stop_loss_pct"]), float(v["take_profit_pct"])))
@@ -147,6 +154,8 @@ def sweep(
     results: dict[int, Raw | str] = {}
     if jobs and market is not None:
         results.update(fast_grid.run(market, jobs, workers if use_pool else 1, tick))
+    if frame_jobs and market is not None:
+        results.update(fast_grid.run_frames(market, fast_grid.FrameSignals(candles, options), frame_jobs, tick))
     for i, r in results.items():
         if isinstance(r, str):
             cells[i].note = r

@@ -1,4 +1,5 @@
-"""The grid's fast path: ema_cross over many parameter sets, in numpy, with exact money.
+"""The grid's fast path: ema_cross and DataFrame strategies over many parameter sets, in
+numpy, with exact money.
 
 Why a second copy of rules that live in trading/core/trader.py? The trader costs ~2 µs a candle
 per parameter set, so a 656-cell grid over a year of 15m candles would take ~45 s. Here
@@ -10,8 +11,11 @@ own decimals: they are the Decimal values the paper broker books, not approximat
 What it reproduces (per closed candle, as the trader does): fills at the next open, an
 opposite cross closing and reversing on the same open, quantity floored to the step,
 stop-loss/take-profit on the candle's low/high (stop first, a gap fills at the open),
-equity marked at every close. What it does not: the RSI filter, strategies other than
-ema_cross, and any cell where the broker would refuse an order (MIN_NOTIONAL, LOT_SIZE,
+equity marked at every close. A DataFrame strategy's decisions come from its own populate
+(`frame_decisions`: frame.py's row rule, the position alone deciding which rows count),
+then the same `simulate_decisions`. What it does not: the RSI filter, a stop or a take with
+a DataFrame strategy (a stop changes the position its next rows are read against), and
+any cell where the broker would refuse an order (MIN_NOTIONAL, LOT_SIZE,
 margin) or two crosses in a row go the same way (an EMA difference of exactly 0), and any
 cell where a candle reaches a position's liquidation price (found here in float with a
 margin, so a near miss falls back too): `simulate` raises Unsupported with the reason
@@ -197,12 +201,55 @@ def simulate(
         side = decided = np.empty(0, dtype=np.int64)
     if len(side) > 1 and np.any(side[1:] == side[:-1]):
         raise Unsupported("two crosses in a row the same way (EMA difference exactly 0)")
-    fill = decided[decided <= n - 2] + 1
+    return simulate_decisions(m, decided, side, stake, leverage, sl, tp)
+
+
+def frame_decisions(raw: np.ndarray, start: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The decisions a DataFrame strategy's signal rows (run_populate's k×4 array of 0/1,
+    rows in candle order) make from candle `start` on, with the position each leads to:
+    trading/core/strategies/frame.py's `decide`, row by row, without a loop. A row that
+    enters (long or short, by decide's rule) sets the position whatever it was; any other
+    row can only close the position its exit signal names. So the position after row r is
+    the side of the last entering row, unless a matching exit row came after it. Valid
+    while nothing else moves the position (no stop, take or liquidation)."""
+    if start >= n:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    el, xl, es, xs = (raw[start:n, j] == 1.0 for j in range(4))
+    go_long = el & ~(xl | es)
+    go_short = es & ~(xs | el)
+    at = np.arange(n - start)
+    last = np.maximum.accumulate(np.where(go_long | go_short, at, -1))  # the last entering row
+    side = np.where(last >= 0, np.where(go_long, 1, -1)[np.maximum(last, 0)], 0)
+    closed_long = np.maximum.accumulate(np.where(xl & ~el, at, -1)) > last
+    closed_short = np.maximum.accumulate(np.where(xs & ~es, at, -1)) > last
+    pos = np.where(((side > 0) & closed_long) | ((side < 0) & closed_short), 0, side)
+    changed = np.flatnonzero(pos != np.concatenate(([0], pos[:-1])))
+    return (changed + start).astype(np.int64), pos[changed].astype(np.int64)
+
+
+def _windows(fill: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every candle of every trade's window [fill, end): (the trade, the candle index)."""
+    lengths = ends - fill
+    tid = np.repeat(np.arange(len(fill)), lengths)
+    first = np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return tid, fill[tid] + (np.arange(len(tid)) - first)
+
+
+def simulate_decisions(
+    m: Market, decided: np.ndarray, want: np.ndarray, stake: float, leverage: int, sl: float, tp: float
+) -> Raw:
+    """The trades of a sequence of decisions (candle index, the position it wants: +1, -1,
+    0 to close), each filled at the next candle's open; a trade lasts until the next
+    decision's fill, a stop, a take or the end."""
+    n = m.n
+    ends_all = np.append(decided[1:] + 1, n)
+    trade = (want != 0) & (decided <= n - 2)
+    fill = decided[trade] + 1
     K = len(fill)
     if K == 0:
         return _flat(m)
-    sd = side[:K]
-    ends = np.append(decided[1:] + 1, n)[:K]  # exclusive: the candle whose open closes it
+    sd = want[trade]
+    ends = ends_all[trade]  # exclusive: the candle whose open closes it
     open_u = m.open_u[fill]
     entry_u = slip(open_u, sd > 0, m)  # sized at the open, filled slipped (the broker's order)
     stake_d = Decimal(repr(float(stake)))
@@ -217,7 +264,7 @@ def simulate(
     if (q_u < m.min_qty_u).any() or (q_u > m.max_qty_u).any() or (notional < m.min_notional_u).any():
         raise Unsupported("the broker would refuse an order (LOT_SIZE or MIN_NOTIONAL)")
 
-    exit_at = np.where(np.arange(K) + 1 < K, ends, n)  # n: still open at the end
+    exit_at = np.where(ends <= n - 1, ends, n)  # n: still open at the end
     exit_u = m.open_u[np.minimum(exit_at, n - 1)]
     if sl or tp:
         _exits(m, fill, ends, sd, entry_u, Decimal(repr(float(sl))), Decimal(repr(float(tp))), exit_at, exit_u)
@@ -245,14 +292,13 @@ def simulate(
     np.add.at(flow, np.minimum(exit_at, n - 1)[closed], gross[closed] - fee_out[closed])
     np.add.at(flow, fund_j, fund_amt)
     balance_f = (m.balance_u + np.cumsum(flow[:n])) / 10.0**m.M
-    tid = np.repeat(np.arange(K), ends - fill)
-    j = np.arange(fill[0], n)
+    tid, j = _windows(fill, ends)
     held = j < exit_at[tid]
     qty_f = sd * q_u / 10.0**m.Q
     equity = balance_f.copy()
-    seg = equity[fill[0] :]
     entry_f = entry_u / 10.0**m.D
-    seg[held] = seg[held] + (m.close_f[fill[0] :][held] - entry_f[tid[held]]) * qty_f[tid[held]]
+    jh, th = j[held], tid[held]
+    equity[jh] = equity[jh] + (m.close_f[jh] - entry_f[th]) * qty_f[th]
     fees_u = int(fee_in.sum() + fee_out.sum())
     final_u = m.balance_u + int(net.sum()) - int(fee_in[~closed].sum()) + int(fund_u[~closed].sum())
     if exit_at[-1] >= n and closed[-1]:  # exited at the end: the last mark is the wallet
@@ -273,9 +319,8 @@ def _exits(
 ) -> None:
     """First stop/take touch of each trade inside its own window, written into exit_at/exit_u."""
     K = len(fill)
-    tid = np.repeat(np.arange(K), ends - fill)
-    f0 = int(fill[0])
-    lo, hi, op = m.low_f[f0:], m.high_f[f0:], m.open_f[f0:]
+    tid, j = _windows(fill, ends)
+    lo, hi, op = m.low_f[j], m.high_f[j], m.open_f[j]
     long = sd[tid] > 0
     hit_s = np.zeros(len(tid), dtype=bool)
     hit_t = np.zeros(len(tid), dtype=bool)
@@ -299,8 +344,8 @@ def _exits(
     level_f = level_u / 10.0**m.D
     o, lg = op[pos], sd[who] > 0
     beyond = np.where(is_stop == lg, o <= level_f, o >= level_f)  # long stop / short take: below
-    exit_at[who] = pos + f0
-    exit_u[who] = np.where(beyond, m.open_u[pos + f0], level_u)
+    exit_at[who] = j[pos]
+    exit_u[who] = np.where(beyond, m.open_u[j[pos]], level_u)
 
 
 def _drawdown(equity: np.ndarray) -> tuple[float, float]:

@@ -122,14 +122,15 @@ def no_liquidation(m: Market, fill: np.ndarray, ends: np.ndarray, sd: np.ndarray
     lp = np.where(lp > 0, lp, np.nan)
     if np.isnan(lp).all():
         return
-    K = len(fill)
-    tid = np.repeat(np.arange(K), ends - fill)
-    j = np.arange(fill[0], m.n)
-    held = j <= exit_at[tid]
-    lpt = lp[tid]
-    long = sd[tid] > 0
+    # the candles each trade is open for: from its fill to its exit candle, but not the candle
+    # whose open closes it for the next decision (that candle is the next trade's)
+    last = np.minimum(ends - 1, exit_at)
+    bounds = np.empty(2 * len(fill), dtype=np.int64)
+    bounds[0::2], bounds[1::2] = fill, last + 1
+    low = np.minimum.reduceat(np.append(m.low_f, np.inf), bounds)[0::2]
+    high = np.maximum.reduceat(np.append(m.high_f, -np.inf), bounds)[0::2]
     with np.errstate(invalid="ignore"):
-        near = np.where(long, m.low_f[fill[0]:] <= lpt * (1 + 1e-6), m.high_f[fill[0]:] >= lpt * (1 - 1e-6))
-    if (near & held).any():
+        near = np.where(sd > 0, low <= lp * (1 + 1e-6), high >= lp * (1 - 1e-6))
+    if near.any():
         raise Unsupported("a position would be liquidated")
 

@@ -11,6 +11,7 @@ import multiprocessing
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,13 +20,23 @@ from trading.backtest.options import BacktestOptions
 from trading.backtest.stats import Stats
 from trading.core.candles import Candle
 from trading.core.futures import FundingRate, funding_times
-from trading.core.strategies import Values
+from trading.core.strategies import Values, strategy_class
+from trading.core.strategies.contained import StrategyError
+from trading.core.strategies.frame import MONEY, frame_of, nan_check, run_populate
 from trading.optimize import fast
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def is_frame(strategy: str) -> bool:
+    """A DataFrame strategy (built-in or plugin): its signals come from its own populate."""
+    return hasattr(strategy_class(strategy), "impl_cls")
 
 
 def market_for(candles: Sequence[Candle], o: BacktestOptions) -> tuple[fast.Market | None, str]:
-    if o.strategy != "ema_cross":
-        return None, f"the fast path covers ema_cross only, not {o.strategy}"
+    if o.strategy != "ema_cross" and not is_frame(o.strategy):
+        return None, f"the fast path covers ema_cross and DataFrame strategies, not {o.strategy}"
     candles, warm = split_warmup(candles, o.warmup, o.start_ms)  # run_backtest's cut: both see the same candles
     m = o.model
     try:
@@ -126,3 +137,71 @@ def run(market: fast.Market, jobs: list[Job], workers: int, tick: Callable[[int]
             results.update(chunk)
             tick(len(chunk))
     return results
+
+
+# ---------------------------------------------------------------- DataFrame strategies
+class FrameSignals:
+    """A DataFrame strategy's decisions for a cell, from one `populate` per set of its
+    signal parameters (every value but the money ones: stake, leverage, stop, take), run
+    exactly as the backtest runs it (trading/core/strategies/frame.py: the same frame of
+    the same candles, the same checks), then walked by fast.frame_decisions. A built-in
+    with `signals` (rsi_reversion, bb_breakout) gives the same columns from numpy arrays,
+    sharing its indicator across cells; the sampled cells of every grid prove it equal."""
+
+    MONEY_NAMES = frozenset(p.name for p in MONEY)
+
+    def __init__(self, candles: Sequence[Candle], o: BacktestOptions) -> None:
+        seen, self.warm = split_warmup(candles, o.warmup, o.start_ms)
+        self.n = len(seen)
+        self.cls = strategy_class(o.strategy)
+        self.strategy_warmup = o.strategy_warmup
+        self.seen = seen
+        self.close = np.array([c.close for c in seen], dtype=float)  # what frame_of's Close column holds
+        self._base: pd.DataFrame | None = None  # built for the first populate (pandas: not for the built-ins)
+        self._cache: dict[object, np.ndarray] = {}  # what a built-in's signals share across cells
+        self._memo: dict[tuple[tuple[str, object], ...], tuple[np.ndarray, np.ndarray] | str] = {}
+        self.populates = 0
+
+    def decisions(self, values: Values) -> tuple[np.ndarray, np.ndarray]:
+        key = tuple(sorted((k, v) for k, v in values.items() if k not in self.MONEY_NAMES))
+        got = self._memo.get(key)
+        if got is None:
+            got = self._memo[key] = self._compute(values)
+        if isinstance(got, str):
+            raise fast.Unsupported(got)
+        return got
+
+    def _compute(self, values: Values) -> tuple[np.ndarray, np.ndarray] | str:
+        adapter = self.cls(values, warmup=self.strategy_warmup)
+        own = getattr(self.cls.impl_cls, "signals", None)  # a built-in's populate in numpy
+        if own is not None:
+            raw = own(self.close, adapter.values, self._cache)
+        else:
+            self.populates += 1
+            try:  # a fresh copy: populate adds columns, and the next must not see them
+                if self._base is None:
+                    self._base = frame_of(self.seen)
+                raw, frame = run_populate(adapter.impl, self._base.copy(), adapter.values)
+                nan_check(raw, frame, min(adapter.warmup, self.n))
+            except StrategyError as e:  # the shared backtest says it, in its own words
+                return f"the strategy failed: {e}"
+        return fast.frame_decisions(raw, max(adapter.warmup, self.warm), self.n)
+
+
+FrameJob = tuple[int, Values]
+
+
+def run_frames(market: fast.Market, signals: FrameSignals, jobs: list[FrameJob],
+               tick: Callable[[int], None]) -> dict[int, fast.Raw | str]:
+    """Every DataFrame-strategy cell in this process (the populates are the cost, shared by
+    the cells that differ only in money)."""
+    out: dict[int, fast.Raw | str] = {}
+    for k, (i, v) in enumerate(jobs):
+        try:
+            decided, want = signals.decisions(v)
+            out[i] = fast.simulate_decisions(market, decided, want, float(v["stake_usdt"]), int(v["leverage"]), 0.0, 0.0)
+        except fast.Unsupported as e:
+            out[i] = str(e)
+        if k % 50 == 49 or k == len(jobs) - 1:
+            tick(k % 50 + 1)
+    return out

@@ -14,6 +14,7 @@ from trading.core.strategies.frame import MONEY, FrameStrategy
 from trading.core.strategies.params import Param, Schema, Values
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 
@@ -53,3 +54,18 @@ class RsiReversion(FrameStrategy):
         df["enter_short"] = rsi > params["high"]
         df["exit_short"] = rsi <= params["mid"]
         return df
+
+    @staticmethod
+    def signals(close: np.ndarray, params: Values, cache: dict[object, np.ndarray]) -> np.ndarray:
+        """populate's four columns as a k×4 array of 0/1 for the grid's fast path, with the
+        RSI of each length computed once per grid (TA-Lib over the same closes: the same floats)."""
+        import numpy as np
+        import talib
+
+        n = int(params["rsi_period"])
+        rsi = cache.get(("rsi", n))
+        if rsi is None:
+            rsi = cache["rsi", n] = talib.RSI(close, timeperiod=n)
+        with np.errstate(invalid="ignore"):
+            return np.column_stack((rsi < params["low"], rsi >= params["mid"], rsi > params["high"],
+                                    rsi <= params["mid"])).astype(float)

@@ -19,23 +19,13 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import threading
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from loopback import ADMIN, GROUP, data_argument, order_arrivals, pct, running_bot
 
-from loopback import ADMIN, GROUP, demo_environ, pct  # noqa: E402  (bench/loopback.py)
+from bot.app import TELEGRAM_LIMITS
 
-from bot.app import TELEGRAM_LIMITS  # noqa: E402
-from bot.runner import BotThread  # noqa: E402
-from sim.binance import ReplayExchange, load_csv  # noqa: E402
-from sim.telegram.local_api import LocalBotApi  # noqa: E402
-from trading.config import load_settings  # noqa: E402
-
-DEFAULT_DATA = ROOT.parent / "shared" / "data" / "binance_perp_BTCUSDT_15m_nmtrong062000.csv.gz"
 MEMBER = 2002
 TARGET_S = 5.0
 FLOOD, FLOOD_SECONDS = 100, 5.0
@@ -45,80 +35,58 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=8, help="timed orders (default 8)")
     ap.add_argument("--period", type=float, default=15.0, help="seconds between round starts (default 15)")
-    ap.add_argument("--data", default=str(DEFAULT_DATA))
+    data_argument(ap)
     args = ap.parse_args()
 
-    ex = ReplayExchange(load_csv(args.data), start_index=600, seconds_per_candle=0.05).start()
-    api = LocalBotApi(group_limit=20).start()
-    api.add_chat(GROUP, "supergroup", "Traders")
-    arrived: dict[str, float] = {}
-    stats = ex._stats  # noqa: SLF001 (the bench times the exchange's own record of each POST)
-    posted = stats.order_posted
-
-    def timed(client_id: str, *, algo: bool = False) -> None:
-        arrived.setdefault(client_id, time.perf_counter())
-        posted(client_id, algo=algo)
-
-    stats.order_posted = timed  # type: ignore[method-assign]
     proposals: list[float] = []
     orders: list[float] = []
     sent_floods = 0
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = load_settings(
-            environ=demo_environ(ex, api, str(Path(tmp) / "bot.sqlite"), PROPOSAL_TTL="3600", MAX_DRIFT_PCT="100"),
-            env_file=None,
-        )
-        bot = BotThread(settings, rate_limits=TELEGRAM_LIMITS, poll_timeout=1).start()
-        try:
+    with running_bot(args.data, rate_limits=TELEGRAM_LIMITS, group_limit=20, PROPOSAL_TTL="3600",
+                     MAX_DRIFT_PCT="100") as lb:  # fmt: skip
+        api, ex = lb.api, lb.ex
+        arrived = order_arrivals(ex)
+        lb.start(timeout=30)
+        flood_mark = api.mark()
+        for i in range(args.rounds):
+            round_start = time.perf_counter()
+
+            def flood() -> None:
+                for _ in range(FLOOD):
+                    api.send_message(GROUP, MEMBER, "/status", first_name="Mallory")
+                    time.sleep(FLOOD_SECONDS / FLOOD)
+
+            member = threading.Thread(target=flood, daemon=True)
+            member.start()
+            sent_floods += FLOOD
+            time.sleep(1.0)
+            command = "/long 0.002" if i % 2 == 0 else "/close"
             mark = api.mark()
-            api.send_message(GROUP, ADMIN, "/start")
-            assert api.wait_for_text(GROUP, "socket started", timeout=30, start=mark)
-            ex.pause()
-            flood_mark = api.mark()
-            for i in range(args.rounds):
-                round_start = time.perf_counter()
-
-                def flood() -> None:
-                    for _ in range(FLOOD):
-                        api.send_message(GROUP, MEMBER, "/status", first_name="Mallory")
-                        time.sleep(FLOOD_SECONDS / FLOOD)
-
-                member = threading.Thread(target=flood, daemon=True)
-                member.start()
-                sent_floods += FLOOD
-                time.sleep(1.0)
-                command = "/long 0.002" if i % 2 == 0 else "/close"
-                mark = api.mark()
-                t0 = time.perf_counter()
-                api.send_message(GROUP, ADMIN, command)
-                msg = api.wait_for_text(GROUP, "Order proposal #", timeout=120, start=mark)
-                assert msg is not None, f"round {i}: no proposal for {command}"
-                proposals.append(time.perf_counter() - t0)
-                data = msg["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
-                pid = msg["text"].split("#", 1)[1].split(":", 1)[0]
-                mark = api.mark()
-                t1 = time.perf_counter()
-                api.press_button(GROUP, ADMIN, msg["message_id"], data)
-                done = api.wait_for(lambda c: c.method == "answerCallbackQuery", start=mark, timeout=120)
-                leg = next((k for k in arrived if k.startswith("tgp-") and k.endswith(f"-{pid}-1")), None)
-                assert done is not None and leg is not None, f"round {i}: no order at the exchange"
-                orders.append(arrived[leg] - t1)
-                member.join()
-                rest = args.period - (time.perf_counter() - round_start)
-                if rest > 0 and i < args.rounds - 1:
-                    time.sleep(rest)
-            posts = ex.stats.order_posts
-            assert all(n == 1 for n in posts.values()), "an order was sent twice"
-            replies = [
-                c for c in api.calls[flood_mark:]
-                if c.ok and c.method == "sendMessage"
-                and any(w in (c.result or {}).get("text", "") for w in ("Status ·", "slow down"))
-            ]
-            refused = sum(1 for c in api.calls if c.error_code == 429)
-        finally:
-            bot.stop()
-            api.stop()
-            ex.stop()
+            t0 = time.perf_counter()
+            api.send_message(GROUP, ADMIN, command)
+            msg = api.wait_for_text(GROUP, "Order proposal #", timeout=120, start=mark)
+            assert msg is not None, f"round {i}: no proposal for {command}"
+            proposals.append(time.perf_counter() - t0)
+            data = msg["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+            pid = msg["text"].split("#", 1)[1].split(":", 1)[0]
+            mark = api.mark()
+            t1 = time.perf_counter()
+            api.press_button(GROUP, ADMIN, msg["message_id"], data)
+            done = api.wait_for(lambda c: c.method == "answerCallbackQuery", start=mark, timeout=120)
+            leg = next((k for k in arrived if k.startswith("tgp-") and k.endswith(f"-{pid}-1")), None)
+            assert done is not None and leg is not None, f"round {i}: no order at the exchange"
+            orders.append(arrived[leg] - t1)
+            member.join()
+            rest = args.period - (time.perf_counter() - round_start)
+            if rest > 0 and i < args.rounds - 1:
+                time.sleep(rest)
+        posts = ex.stats.order_posts
+        assert all(n == 1 for n in posts.values()), "an order was sent twice"
+        replies = [
+            c for c in api.calls[flood_mark:]
+            if c.ok and c.method == "sendMessage"
+            and any(w in (c.result or {}).get("text", "") for w in ("Status ·", "slow down"))
+        ]
+        refused = sum(1 for c in api.calls if c.error_code == 429)
     print(
         f"{args.rounds} rounds: a member's {FLOOD} × /status in {FLOOD_SECONDS:.0f} s each, an admin's order command "
         f"and Confirm 1 s in; group limit 20/min enforced by the local Bot API"

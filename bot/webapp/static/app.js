@@ -1,4 +1,4 @@
-// The tgtrader dashboard (README "The dashboard"). Plain JavaScript served by the bot: no
+// The tgtrader dashboard (docs/dashboard.md). Plain JavaScript served by the bot: no
 // CDN, no build step. Every request carries Telegram's initData (Authorization: tma …); the
 // server validates it each time. Data is put into the page with textContent only.
 "use strict";
@@ -231,11 +231,37 @@ async function render(s) {
   document.getElementById("foot").textContent = "Updated " + new Date().toISOString().slice(11, 19) + " UTC";
   dash.renders += 1;
   document.body.dataset.renders = String(dash.renders);
-  await renderCharts(s);
-  if (dash.firstRenderMs === null) {
+  const charts = refreshCharts(s);
+  if (dash.firstRenderMs === null) {  // the first full render: the pictures too
+    await charts;
     dash.firstRenderMs = performance.now();
     document.body.dataset.ready = "1";
   }
+}
+
+// The pictures are fetched beside the live updates, never in their way: the event stream goes
+// on rendering while a chart is drawn (each takes the bot a few hundred ms), and a state that
+// arrives meanwhile has its pictures fetched once the current ones are in (the newest only).
+let chartsWanted = null;
+let chartsBusy = null;
+function refreshCharts(s) {
+  chartsWanted = s;
+  if (chartsBusy === null) {
+    chartsBusy = (async () => {
+      try {
+        while (chartsWanted !== null) {
+          const next = chartsWanted;
+          chartsWanted = null;
+          await renderCharts(next);
+        }
+      } catch (e) {
+        dash.errors.push(String(e));
+      } finally {
+        chartsBusy = null;
+      }
+    })();
+  }
+  return chartsBusy;
 }
 
 function gate(status, text) {

@@ -1,4 +1,4 @@
-"""/dashboard: the button that opens the dashboard Mini App (README "The dashboard"), and the
+"""/dashboard: the button that opens the dashboard Mini App (docs/dashboard.md), and the
 bot's menu button, set at start.
 
 Telegram allows a `web_app` inline button only in a private chat; in a group the bot's Main

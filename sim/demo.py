@@ -183,7 +183,7 @@ def demo_settings(
                 "DB_PATH": str(db_path),
                 "LOG_LEVEL": "WARNING",
                 "STREAM_STALE_SECONDS": "10",
-                # The dashboard on a loopback port (README "The dashboard").
+                # The dashboard on a loopback port (docs/dashboard.md).
                 "WEBAPP_URL": f"http://127.0.0.1:{webapp_port}",
                 "WEBAPP_HOST": "127.0.0.1",
                 "WEBAPP_PORT": str(webapp_port),

@@ -74,6 +74,14 @@ def test_the_page_shows_the_chats_figures_updates_live_and_is_photographed(sourc
 
         browser.viewport(*DESKTOP)
         browser.wait("window.innerWidth === 1280")
+        # Both pictures two columns wide (the equity curve in one column had ~6 px labels), and
+        # a card's labels on the baseline of their (larger) values, not at their top.
+        widths = browser.eval("['chart-BTCUSDT', 'equity-chart'].map(k =>"
+                              " document.querySelector(`[data-k=\"${k}\"]`).getBoundingClientRect().width)")
+        assert widths[1] == widths[0] > 700, widths
+        drop = browser.eval("(r => r[0].getBoundingClientRect().top - r[1].getBoundingClientRect().top)"
+                            "(document.querySelector('[data-k=\"wallet\"]').parentElement.children)")
+        assert drop >= 1, drop
         desktop = browser.screenshot(SHOTS / "dashboard-desktop.png")
         print(f"\nscreenshots: {phone} {desktop}")
         assert phone.stat().st_size > 20_000 and desktop.stat().st_size > 20_000

@@ -100,7 +100,7 @@ class Settings:
     # from BINANCE_WS_URL: its trailing /market becomes /private).
     stop_working_type: str = "MARK_PRICE"
     binance_user_ws_url: str = ""
-    # The dashboard Mini App (README "The dashboard"): off unless webapp_url is set.
+    # The dashboard Mini App (docs/dashboard.md): off unless webapp_url is set.
     webapp_url: str = ""  # the public base Telegram opens (https; http only on loopback)
     webapp_host: str = "0.0.0.0"  # where the bot's web server listens
     webapp_port: int = 8080  # WEBAPP_PORT, else the platform's PORT

@@ -1,4 +1,4 @@
-"""The dashboard: a Telegram Mini App served by the bot itself (README "The dashboard").
+"""The dashboard: a Telegram Mini App served by the bot itself (docs/dashboard.md).
 
 `server` is the aiohttp application run inside the bot's own event loop; `auth` checks
 Telegram's signed initData on every request; `members` asks Telegram who belongs to a served

@@ -260,7 +260,7 @@ async def _headers(request: web.Request, handler: Any) -> web.StreamResponse:
 
 
 async def start(app: Application) -> Dashboard | None:
-    """Serve the dashboard when WEBAPP_URL is set (README "The dashboard")."""
+    """Serve the dashboard when WEBAPP_URL is set (docs/dashboard.md)."""
     if not app.bot_data["engine"].settings.webapp_url:
         return None
     dashboard = Dashboard(app)

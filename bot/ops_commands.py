@@ -84,6 +84,7 @@ async def health(ctx: Ctx) -> None:
         f"Clock offset (exchange − bot): {views.escape(offset)}\n"
         f"Database: {_size(h.db_bytes)} ({views.escape(ctx.engine.settings.db_path)})\n"
         f"Uptime: {views.duration(h.uptime)}"
+        + "".join("\n" + line for line in views.failing_html(h.trader))
     )
 
 

@@ -12,6 +12,7 @@ from html import escape
 from pathlib import Path
 
 from bot.commands import Ctx, UsageError, command
+from bot.views import failing_html
 from trading.core.strategies import ParamError
 from trading.core.strategies.params import fmt_value, parse_assignments
 from trading.live.service import available
@@ -51,7 +52,8 @@ async def strategy(ctx: Ctx) -> None:
 async def _show(ctx: Ctx) -> None:
     schema, values = await ctx.call(ctx.engine.params)
     current = ctx.engine.strategy
-    lines = [f"Strategy: <b>{escape(current)}</b> · {escape(_values(values))}", "Available:"]
+    status = await ctx.call(ctx.engine.status)
+    lines = [f"Strategy: <b>{escape(current)}</b> · {escape(_values(values))}", *failing_html(status.trader), "Available:"]
     folder = ctx.engine.settings.strategy_dir
     shown = await ctx.call(available, folder)
     def spec(name: str) -> str:  # what a chat name stands for (trading.core.strategies.chat_strategy)

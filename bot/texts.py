@@ -11,6 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 from functools import singledispatch
 
+from trading.core.book import Failing
 from trading.core.brokers.base import OrderRequest
 from trading.core.events import (
     ChargeBooked,
@@ -171,3 +172,10 @@ def _(e: ExitWouldTrigger) -> str:
 @text.register
 def _(e: StrategyFailed) -> str:
     return f"strategy {e.strategy} failed on {e.symbol} {utc_minute(e.candle_open)} UTC: {e.error}; no order"
+
+
+def failing_line(strategy: str, symbol: str, f: Failing) -> str:
+    """/status, /health and /strategy while a strategy fails on every candle (plain text):
+    since the candle its notice named, on how many in a row, the latest failure."""
+    n = f"{f.candles:,} candle{'s' if f.candles != 1 else ''}"
+    return f"⚠️ Strategy {strategy} failing on {symbol} since {utc_minute(f.since)} UTC ({n}, no order): {f.error}"

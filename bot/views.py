@@ -13,7 +13,7 @@ from decimal import Decimal
 from html import escape
 from typing import Any, Protocol
 
-from bot.texts import text
+from bot.texts import failing_line, text
 from trading.core.candles import Candle, fmt_num, ohlcv_line
 from trading.core.events import Event
 from trading.live.service import EngineStatus
@@ -155,11 +155,19 @@ def status_html(st: EngineStatus, formats: Mapping[str, NumberFormat] | None = N
         lines.append(f"🕒 Clock: Binance is {clock_gap(offset)} this host's clock; signed requests use Binance's time")
     if st.paused:
         lines.append(f"⏸ Paused: no new entries ({escape(pause_reasons(st.paused))}); closes and stops still run · /resume")
+    lines += failing_html(st.trader)
     lines.append("Position: " + ("; ".join(escape(p) for p in st.positions) or "no position"))
     lines.append(
         "Pending confirmations: " + (", ".join(escape(p) for p in st.pending) or "none")
     )
     return "\n".join(lines)
+
+
+def failing_html(snap: Any) -> list[str]:
+    """A line per symbol whose strategy fails on every candle, while it lasts (/status, /health,
+    /strategy): said once as a notice, shown here until a candle is decided again."""
+    failing = getattr(snap, "failing", None) or {}
+    return [escape(failing_line(snap.strategy, s, f)) for s, f in failing.items()]
 
 
 def pnl_lines(s: Any) -> list[str]:

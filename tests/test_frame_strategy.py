@@ -189,6 +189,8 @@ def test_a_failing_populate_places_nothing_says_so_once_and_the_stream_goes_on(t
     assert len(errors) == 1 and words in errors[0] and errors[0].endswith("; no order")
     assert not t.portfolio.trades and not t.portfolio.positions.get("SYNTH") and not t.books["SYNTH"].pending
     assert t.cursor("SYNTH") == candles[-1].open_time  # every candle was still taken in
+    failing = t.snapshot().failing["SYNTH"]  # shown while it lasts: since the first, every candle since
+    assert (failing.since, failing.candles) == (candles[5].open_time, 35) and words in failing.error
     with pytest.raises(StrategyError, match=words.split(" at")[0]):  # the backtest stops in one line
         run_backtest(candles, BacktestOptions(strategy=spec, warmup=5, filters=F))
 

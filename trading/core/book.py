@@ -16,6 +16,16 @@ from trading.core.candles import Candle
 from trading.core.strategies import Strategy
 
 
+@dataclass(frozen=True)
+class Failing:
+    """A strategy failing on every candle, while it lasts: the first failing candle of the run
+    (open time), how many candles in a row it failed on, and the latest failure."""
+
+    since: int
+    candles: int
+    error: str
+
+
 @dataclass
 class Levels:
     """A Hedge Mode leg's stop-loss and take-profit (the Book's own fields are the One-way
@@ -47,7 +57,7 @@ class Book:
     last_close: float = 0.0
     last_price: float = 0.0  # the forming candle's latest price (live), else the last close
     decided: int = 0  # candles decided on in this process
-    problem: str | None = None  # the strategy's last failure, said once (trader._strategy_decides)
+    failing: Failing | None = None  # while the strategy fails on every candle (strategy_host: said once)
     # isolated margin (paper broker): the position's margin and liquidation price
     margin: Decimal = Decimal(0)
     liq: Decimal | None = None

@@ -7,10 +7,10 @@ position is never shown half-updated.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
-from trading.core.book import Book
+from trading.core.book import Book, Failing
 from trading.core.brokers.base import OrderRequest
 from trading.core.numbers import dec
 from trading.core.portfolio import Portfolio
@@ -45,6 +45,7 @@ class TraderSnapshot:
     fees: Decimal
     trades: int
     indicators: dict[str, dict[str, float]]
+    failing: dict[str, Failing] = field(default_factory=dict)  # symbol → its strategy failing on every candle
 
 
 def snapshot_of(books: Mapping[str, Book], portfolio: Portfolio, values: Values, mode: str,
@@ -78,4 +79,5 @@ def snapshot_of(books: Mapping[str, Book], portfolio: Portfolio, values: Values,
         fees=portfolio.fees,
         trades=len(portfolio.trades),
         indicators={s: b.strategy.indicators() for s, b in books.items()},
+        failing={s: b.failing for s, b in books.items() if b.failing is not None},
     )

@@ -1,5 +1,6 @@
 """The strategy each book runs: made from a name and values, warmed up, asked on every
-closed candle (a failure said once, no order), and switched or re-tuned at the next close.
+closed candle (a failure said once, no order, and kept while it lasts: since which candle,
+on how many), and switched or re-tuned at the next close.
 
 Owned by the trader; it holds what is chosen (name, values) and what is due to change,
 so the trader only asks it for a decision and tells it when a candle closed.
@@ -11,7 +12,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from trading.core.book import Book
+from trading.core.book import Book, Failing
 from trading.core.candles import Candle
 from trading.core.strategies import Decision, Strategy, StrategyError, Values, make_strategy
 
@@ -68,7 +69,7 @@ class StrategyHost:
             history = list(book.history)
             if need > len(history) and self.history_loader is not None and book.cursor is not None:
                 history = self.history_loader(book.symbol, need, book.cursor)
-            book.strategy = strategy
+            book.strategy, book.failing = strategy, None  # another strategy: its own failures are its own
             book.history = deque(maxlen=max(need, book.history.maxlen or 1))
             rewarm(book, history)
 
@@ -76,14 +77,13 @@ class StrategyHost:
     def decide(self, book: Book, candle: Candle, side: int) -> tuple[Decision | None, str | None]:
         """The strategy's decision, and the failure to tell when a DataFrame strategy fails
         (populate raising, NaN signals, wrong columns) in a new way: no order, the stream
-        goes on, and the same failure is told only once."""
+        goes on, and the same failure is told only once; `book.failing` says it while it lasts
+        (one candle decided again ends it)."""
         try:  # the hot path of every backtest candle: no list, no closure
             decision = book.strategy.on_candle(candle, side)
         except StrategyError as e:
-            new = str(e) != book.problem
-            book.problem = str(e)
-            return None, str(e) if new else None
-        book.problem = None
+            return None, failed(book, candle, e)
+        book.failing = None
         return decision, None
 
     def decide_legs(self, book: Book, candle: Candle, long_held: bool, short_held: bool) -> tuple[list[Decision], str | None]:
@@ -91,19 +91,25 @@ class StrategyHost:
         incremental strategy is told flat and its decision goes through core/hedge.py's rule."""
         per_leg = getattr(book.strategy, "on_candle_legs", None)  # the DataFrame adapter's
         if per_leg is None:
-            return self._decisions(book, lambda: [book.strategy.on_candle(candle, 0)])
-        return self._decisions(book, lambda: per_leg(candle, long_held, short_held))
+            return self._decisions(book, candle, lambda: [book.strategy.on_candle(candle, 0)])
+        return self._decisions(book, candle, lambda: per_leg(candle, long_held, short_held))
 
     @staticmethod
-    def _decisions(book: Book, run: Callable[[], list[Decision | None]]) -> tuple[list[Decision], str | None]:
+    def _decisions(book: Book, candle: Candle, run: Callable[[], list[Decision | None]]) -> tuple[list[Decision], str | None]:
         try:
             decisions = [d for d in run() if d is not None]
         except StrategyError as e:
-            new = str(e) != book.problem
-            book.problem = str(e)
-            return [], str(e) if new else None
-        book.problem = None
+            return [], failed(book, candle, e)
+        book.failing = None
         return decisions, None
+
+
+def failed(book: Book, candle: Candle, e: StrategyError) -> str | None:
+    """Kept on the book while it lasts (since its first candle, how many in a row); the
+    line to tell when the failure is new, else None (said once)."""
+    was = book.failing
+    book.failing = Failing(candle.open_time, 1, str(e)) if was is None else Failing(was.since, was.candles + 1, str(e))
+    return str(e) if was is None or was.error != str(e) else None
 
 
 def rewarm(book: Book, candles: Sequence[Candle]) -> None:

@@ -14,6 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from trading.core.snapshot import TraderSnapshot
 from trading.exchange.stream import StreamStatus
 from trading.exchange.user_stream import user_ws_base
 
@@ -30,6 +31,7 @@ class Health:
     clock_offset_ms: int | None  # the exchange's clock minus ours, when measured
     db_bytes: int
     uptime: float  # seconds since the bot (its engine) started
+    trader: TraderSnapshot | None = None  # the trader's read (a strategy failing on every candle)
 
 
 def db_size(db_path: str) -> int:

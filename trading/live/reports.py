@@ -119,5 +119,5 @@ class Reports:
             stream=st, user_stream=user_stream_state(self._user_stream, self.mode.exchange),
             last_candle_open=max(newest) if newest else None, last_order=orders[0] if orders else None,
             clock_offset_ms=self._clock_offset(), db_bytes=db_size(self.settings.db_path),
-            uptime=time.monotonic() - self._born,
+            uptime=time.monotonic() - self._born, trader=self._trader.snapshot(),
         )

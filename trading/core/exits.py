@@ -31,12 +31,12 @@ def exit_level(f: SymbolFilters, entry: Decimal, side: int, pct: Decimal, kind: 
 
 
 class Exits:
-    """The levels of each book's position. `resting`: the exchange holds them (demo, live),
-    so they are rounded as the exchange needs (toward the entry) and never checked here."""
+    """The levels of each book's position, one rule in every mode: on the tick, toward the
+    entry (exit_level), as they rest on the exchange in demo and live. Paper and the backtest
+    rounded to the nearest tick, which put a take-profit beyond its percentage."""
 
-    def __init__(self, filters: Mapping[str, SymbolFilters], *, resting: bool) -> None:
+    def __init__(self, filters: Mapping[str, SymbolFilters]) -> None:
         self.filters = filters
-        self.resting = resting
 
     def set(self, book: Book, entry: Decimal, side: int, values: Values, position_side: str = "BOTH") -> None:
         """The levels of the book's position (One-way) or of its Hedge Mode leg."""
@@ -44,12 +44,8 @@ class Exits:
         lv = book.levels(position_side)
         sl = Decimal(repr(float(values.get("stop_loss_pct", 0))))
         tp = Decimal(repr(float(values.get("take_profit_pct", 0))))
-        if self.resting:  # what rests on the exchange: never wider than the percentage
-            lv.stop = exit_level(f, entry, side, sl, "sl") if sl else None
-            lv.take = exit_level(f, entry, side, tp, "tp") if tp else None
-        else:
-            lv.stop = f.round_price(entry * (1 - side * sl / HUNDRED)) if sl else None
-            lv.take = f.round_price(entry * (1 + side * tp / HUNDRED)) if tp else None
+        lv.stop = exit_level(f, entry, side, sl, "sl") if sl else None
+        lv.take = exit_level(f, entry, side, tp, "tp") if tp else None
         lv.stop_f = float(lv.stop) if lv.stop is not None else 0.0
         lv.take_f = float(lv.take) if lv.take is not None else 0.0
 

@@ -153,7 +153,7 @@ class Trader:
         self.max_leverage = model.max_leverage
         self.max_notional = model.max_notional
         self.exits = exits  # demo/live: the exits rest on the exchange; the candle check is off
-        self.levels = Exits(filters, resting=exits is not None)
+        self.levels = Exits(filters)  # the same levels in every mode; resting on the exchange in demo/live
         # demo/live trade on an exchange; in paper and the backtest this process is the exchange
         # (funding, liquidation): decided once, from the mode.
         self.on_exchange = broker is not None and mode != "paper"

@@ -152,12 +152,6 @@ class Raw:
     funding_u: int = 0
 
 
-def _round_half_even(num: np.ndarray, den: int) -> np.ndarray:
-    q, r = np.divmod(num, den)
-    up = (2 * r > den) | ((2 * r == den) & (q % 2 == 1))
-    return q + up
-
-
 def _fee(notional_u: np.ndarray, m: Market) -> np.ndarray:
     """qty × price × rate rounded half-up to 8 decimals (the broker's FEE_QUANTUM), in 10^-M."""
     x = notional_u * m.fee_num  # units 10^-(Q+D+F)
@@ -171,7 +165,7 @@ def _fee(notional_u: np.ndarray, m: Market) -> np.ndarray:
 
 
 def _level(entry_u: np.ndarray, side: np.ndarray, pct: Decimal, sign: int, m: Market) -> np.ndarray:
-    """round_price(entry × (1 ∓ pct/100)) to the tick, half-even, in price units."""
+    """exit_level(entry × (1 ∓ pct/100)): to the tick toward the entry, in price units."""
     p = _places(pct)
     if p > 6:
         raise Unsupported(f"a stop/take percentage with more than 6 decimals ({pct})")
@@ -179,8 +173,9 @@ def _level(entry_u: np.ndarray, side: np.ndarray, pct: Decimal, sign: int, m: Ma
     factor = hundred + sign * side * int(pct.scaleb(p))
     if int(entry_u.max()) * (hundred + int(pct.scaleb(p))) * m.tick_u >= I64_SAFE:
         raise Unsupported("prices too large for exact stop/take levels")
-    num = entry_u * factor
-    return _round_half_even(num, hundred * m.tick_u) * m.tick_u
+    num, den = entry_u * factor, hundred * m.tick_u
+    above = sign * side > 0  # a level above the entry rounds down, one below it up
+    return np.where(above, num // den, -((-num) // den)) * m.tick_u
 
 
 def simulate(

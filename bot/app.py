@@ -80,6 +80,7 @@ def build_application(
     *,
     rate_limits: RateLimits = TELEGRAM_LIMITS,
     feed_check_seconds: float = FEED_CHECK_SECONDS,
+    logs: LogRing | None = None,
 ) -> Application:
     settings = engine.settings
     Access.check_config(settings)
@@ -117,7 +118,7 @@ def build_application(
     throttle = Throttle(audit_throttled)
     app.bot_data.update(
         engine=engine, notifier=notifier, access=access, signer=signer, stale=stale, throttle=throttle,
-        logs=LogRing(secrets),
+        logs=logs if logs is not None else LogRing(secrets),
     )
 
     processor.admit = Admission(access, stale, throttle)

@@ -47,9 +47,9 @@ def parse_order_args(args: list[str], usage: str) -> tuple[Decimal | None, str |
     return qty, symbol
 
 
-async def _order(ctx: Ctx, action: str, qty: Decimal | None, symbol: str | None) -> None:
+async def _order(ctx: Ctx, action: str, qty: Decimal | None, symbol: str | None, typed: str | None = None) -> None:
     try:
-        result = await ctx.call(ctx.engine.propose_order, action, symbol, qty, ctx.user_id)
+        result = await ctx.call(ctx.engine.propose_order, action, symbol, qty, ctx.user_id, typed)
     except ValueError as e:
         raise UsageError(str(e)) from None
     if isinstance(result, Proposal):
@@ -88,8 +88,8 @@ async def close(ctx: Ctx) -> None:
         else:
             symbol = word.upper()
     symbols = [symbol] if symbol else (list(ctx.engine.settings.symbols) if everything else [None])
-    for one in symbols:
-        await _order(ctx, f"close {leg}".strip(), None, one)
+    for one in symbols:  # each proposal quotes what was typed: /close all
+        await _order(ctx, f"close {leg}".strip(), None, one, "/close all" if everything and not symbol else None)
 
 
 @command("pnl", "realized and unrealized PnL, fees, trades, win rate: /pnl [today|7d|30d|all]")

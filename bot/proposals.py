@@ -45,11 +45,19 @@ def proposal_html(p: Proposal, rules: SymbolFilters | None = None, approvals: tu
     qty = rules.fmt_qty if rules else (lambda q: f"{q.normalize():f}")
     price = rules.fmt_price if rules else (lambda x: f"{x.normalize():f}")
     who = "the strategy" if p.source == "strategy" else f"user {p.requested_by}"
+
+    def amount(leg: Any) -> str:  # what the leg sends: an amount, never a formula
+        if leg.reduce_only:
+            return "all reduce-only"
+        if leg.qty is not None:
+            return qty(leg.qty)
+        if rules and p.ref_price:  # sized at the fill price: about this much at the reference price
+            return f"≈{qty(rules.floor_qty(leg.stake * leg.leverage / p.ref_price))}"
+        return f"{(leg.stake * leg.leverage).normalize():f} USDT worth"
+
     legs = " → ".join(
         f"{leg.side}" + (f" {leg.position_side}" if leg.position_side != "BOTH" else "")  # a Hedge Mode leg
-        + f" {'all' if leg.reduce_only else (qty(leg.qty) if leg.qty else 'stake × leverage')}"
-        + (" reduce-only" if leg.reduce_only else "")
-        for leg in p.legs
+        + f" {amount(leg)}" for leg in p.legs
     )
     opening = next((leg for leg in p.legs if leg.kind == "open"), None)
     if opening is None and p.legs and p.legs[0].position_side != "BOTH":
@@ -59,11 +67,13 @@ def proposal_html(p: Proposal, rules: SymbolFilters | None = None, approvals: tu
     elif opening.qty is not None:
         size = qty(opening.qty)
     else:
-        notional = opening.stake * opening.leverage
-        about = f"≈{qty(rules.floor_qty(notional / p.ref_price))} " if rules and p.ref_price else ""
+        about = f"{amount(opening)} " if rules and p.ref_price else ""
         size = f"{about}({opening.stake.normalize():f} USDT × {opening.leverage}x at the fill price)"
+    turn = ""
+    if p.action == "reverse" and opening is not None:  # from which side to which
+        turn = ", short → long" if opening.side == "BUY" else ", long → short"
     lines = [
-        f"{STATUS_ICON.get(p.status, '•')} <b>Order proposal #{p.id}</b>: {escape(p.action)} {escape(p.symbol)}",
+        f"{STATUS_ICON.get(p.status, '•')} <b>Order proposal #{p.id}</b>: {escape(p.action)} {escape(p.symbol)}{turn}",
         f"Quantity: {escape(size)} · ref price {price(p.ref_price)}",
         f"Orders: {escape(legs)}",
         f"Asked by {escape(who)}: {escape(views.one_line(p.reason[:300]))}",

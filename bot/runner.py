@@ -31,6 +31,7 @@ from bot.notifier import TelegramNotifier
 from bot.webapp import server as webapp
 from trading.config import Settings
 from trading.live.service import Engine
+from trading.logsafe import LogRing
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +71,12 @@ async def serve(
     feed_check_seconds: float = FEED_CHECK_SECONDS,
     ready: threading.Event | None = None,
     on_app: Callable[[Application], None] | None = None,
+    logs: LogRing | None = None,
 ) -> None:
+    """`logs`: the /logs ring, installed before the engine was built (what it logged while
+    building, the start-up check say, is shown too); else one from now on."""
     app = build_application(
-        engine, notifier, rate_limits=rate_limits, feed_check_seconds=feed_check_seconds
+        engine, notifier, rate_limits=rate_limits, feed_check_seconds=feed_check_seconds, logs=logs
     )
     if on_app is not None:
         on_app(app)
@@ -116,9 +120,20 @@ def run(settings: Settings) -> None:
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, stop.set)
         notifier = TelegramNotifier()
-        await serve(Engine(settings, notifier), notifier, stop)
+        logs = log_ring(settings)
+        try:
+            engine = Engine(settings, notifier)
+        except BaseException:
+            logs.remove()
+            raise
+        await serve(engine, notifier, stop, logs=logs)
 
     asyncio.run(main())
+
+
+def log_ring(settings: Settings) -> LogRing:
+    """The /logs ring, on the root logger from now on (secrets masked)."""
+    return LogRing([settings.telegram_token, settings.binance_api_key, settings.binance_api_secret]).install()
 
 
 class BotThread:
@@ -133,7 +148,12 @@ class BotThread:
         self._ready = threading.Event()
         self.error: BaseException | None = None
         self.notifier = TelegramNotifier()
-        self.engine = Engine(settings, self.notifier)
+        self.logs = log_ring(settings)  # from before the engine: what building it logs is in /logs
+        try:
+            self.engine = Engine(settings, self.notifier)
+        except BaseException:
+            self.logs.remove()
+            raise
         self.app: Application | None = None
 
     def start(self, timeout: float = 15.0) -> BotThread:
@@ -150,8 +170,9 @@ class BotThread:
             self._loop = asyncio.get_running_loop()
             self._stop = asyncio.Event()
             await serve(
-                self.engine, self.notifier, self._stop, ready=self._ready, on_app=self._set_app, **self.kwargs
-            )  # type: ignore[arg-type]
+                self.engine, self.notifier, self._stop, ready=self._ready, on_app=self._set_app, logs=self.logs,
+                **self.kwargs,  # type: ignore[arg-type]
+            )
 
         try:
             asyncio.run(main())
@@ -170,6 +191,7 @@ class BotThread:
                 self._loop.call_soon_threadsafe(self._stop.set)
         if self._thread is not None:
             self._thread.join(timeout)
+        self.logs.remove()  # (the shutdown removed it already, unless the bot never started)
 
     def __enter__(self) -> BotThread:
         return self.start()

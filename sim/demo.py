@@ -306,6 +306,7 @@ def run_demo(
             api.stop()
             ex.stop()
             raise
+        chat: ConsoleChat | None = None
         try:
             bot.start()
             if lines is not None:
@@ -329,7 +330,11 @@ def run_demo(
         except KeyboardInterrupt:
             return 130
         finally:
+            if chat is not None:  # Ctrl-C, /quit: the bot's last words ("⏹ bot stopping") still reach the screen
+                chat.attach()
             bot.stop()
+            if chat is not None:
+                chat.detach()
             api.stop()
             ex.stop()
 

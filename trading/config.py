@@ -223,7 +223,7 @@ def _flag(name: str, raw: str) -> bool:
         return True
     if value in ("0", "false", "no", "off"):
         return False
-    raise ConfigError(f"{name}: {raw!r} is not a yes/no value (use 1 or 0)")
+    raise ConfigError(f"{name}: {raw!r} is neither on nor off (use on or off)")
 
 
 def _url(name: str, raw: str, schemes: tuple[str, ...]) -> str:

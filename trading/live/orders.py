@@ -86,9 +86,11 @@ class Orders:
         self._brackets = brackets
 
     # ------------------------------------------------------------- /long, /short, /close
-    def propose_order(self, action: str, symbol: str | None, qty: Decimal | None, user_id: int | None) -> Proposal | Outcome:
+    def propose_order(self, action: str, symbol: str | None, qty: Decimal | None, user_id: int | None,
+                      typed: str | None = None) -> Proposal | Outcome:  # fmt: skip
         """A Proposal to confirm (CONFIRM_ORDERS=on), or an Outcome (placed at once, or why not).
-        `action`: long, short, close, or (Hedge Mode) `close long` / `close short`: one leg."""
+        `action`: long, short, close, or (Hedge Mode) `close long` / `close short`: one leg;
+        it quotes `typed` when that is what the person typed instead of this order's own (/close all)."""
         symbol = (symbol or self.settings.symbols[0]).upper()
         if symbol not in self.settings.symbols:
             raise ValueError(f"{symbol} is not traded (SYMBOLS={','.join(self.settings.symbols)})")
@@ -120,7 +122,7 @@ class Orders:
                 if not stepped:
                     return Outcome(False, f"Not proposed: quantity {qty.normalize():f} is below {symbol}'s step {rules.market_step.normalize():f} (LOT_SIZE)")
                 qty = stepped
-        reason = f"/{action}" + (f" {only.lower()}" if only else "") + (f" {asked.normalize():f}" if asked is not None else "") + (f" {symbol}" if symbol != self.settings.symbols[0] else "")
+        reason = typed or f"/{action}" + (f" {only.lower()}" if only else "") + (f" {asked.normalize():f}" if asked is not None else "") + (f" {symbol}" if symbol != self.settings.symbols[0] else "")
         if asked is not None and qty is not None and qty != asked:
             reason += f" (rounded down to the step: {qty:f})"
         # decided at the last candle's open (exchange clock: lookups accept orders after it)

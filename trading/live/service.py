@@ -267,9 +267,11 @@ class Engine:
         return self._node.rules.lookup(symbol)
 
     # ------------------------------------------------------------- orders and confirmations (live/orders.py)
-    def propose_order(self, action: str, symbol: str | None, qty: Decimal | None, user_id: int | None) -> Proposal | Outcome:
-        """/long, /short, /close: a Proposal to confirm, or an Outcome (placed at once, or why not)."""
-        return self._orders.propose_order(action, symbol, qty, user_id)
+    def propose_order(self, action: str, symbol: str | None, qty: Decimal | None, user_id: int | None,
+                      typed: str | None = None) -> Proposal | Outcome:  # fmt: skip
+        """/long, /short, /close: a Proposal to confirm, or an Outcome (placed at once, or why not);
+        `typed`: the command as typed when it is not this order's own (/close all)."""
+        return self._orders.propose_order(action, symbol, qty, user_id, typed)
 
     def confirm(
         self, proposal_id: int, user_id: int | None, who: str | None = None, message: tuple[int, int] | None = None

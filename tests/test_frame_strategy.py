@@ -158,11 +158,14 @@ def test_look_ahead_is_caught_at_the_first_differing_candle(tmp_path) -> None:
     candles = synthetic(600)
     report = check_strategy(strategy_class(spec), None, candles, samples=30)
     assert not report.ok and report.difference is not None
-    # The first sampled end candle whose next close is higher or lower than its own
-    # (every one, on a random walk): the full history says enter, the history ending there can't.
+    # The first compared end candle (signal rows and evenly spaced ones alternately, a signal
+    # row first) whose next close is higher or lower than its own (every one, on a random
+    # walk): the full history says enter, the history ending there can't.
     window = 5 + 100
     ends = sorted({int(x) for x in np.linspace(window - 1, len(candles) - 1, 30)})
-    first = next(e for e in ends if candles[e + 1].close != candles[e].close)
+    signalling = [e for e in range(window - 1, len(candles) - 1) if candles[e + 1].close != candles[e].close]
+    drawn = sorted({int(round(x)) for x in np.linspace(0, len(signalling) - 1, 30)})
+    first = next(signalling[i] for i in drawn if signalling[i] not in ends)
     want = "enter_long" if candles[first + 1].close > candles[first].close else "enter_short"
     assert (report.difference.kind, report.difference.column) == ("look-ahead", want)
     assert report.difference.time == candles[first].open_time

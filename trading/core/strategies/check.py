@@ -13,6 +13,13 @@ the signals exactly, the plotted indicators to 0.1 %.
 The first sampled candle and column that differ are reported. freqtrade has the same
 idea as two manual commands (lookahead-analysis, recursive-analysis); here it runs on
 every live start and switch, and as `python -m trading.backtest --check`.
+
+Where: evenly spaced end candles, and the candles where the full history signals (every
+one, or an even draw from them when there are more), as freqtrade's lookahead-analysis
+verifies each entry and exit signal: a strategy that signals on 1 % of the rows and peeks
+on them is invisible to evenly spaced ends alone. The two kinds are compared alternately
+within a time budget (`seconds`), so a slow populate bounds the check, and the report says
+how many candles of each kind were compared.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,6 +45,8 @@ from trading.core.strategies.frame import (
 
 SAMPLES = 40
 REL_TOL = 1e-3
+SECONDS = 30.0  # the CLI's budget
+LIVE_SECONDS = 10.0  # a live start's or a /strategy switch's
 
 
 @dataclass(frozen=True)
@@ -59,14 +68,19 @@ class CheckReport:
     seconds: float
     difference: Difference | None = None
     note: str = ""
+    signal_ends: int = 0  # of `ends`, candles where the full history signals
+    signal_rows: int = 0  # candles where the full history signals, in all
+    planned: int = 0  # end candles the check meant to compare (fewer when the budget ran out)
 
     def line(self) -> str:
         """One line for the chat, the log and the CLI."""
         if self.note:
             return f"check {self.strategy}: {self.note}"
         if self.ok:
-            return (f"check {self.strategy}: passed ({self.ends} end candles, full vs cut history and "
-                    f"{self.window}-candle live windows, {self.seconds:.2f}s)")
+            cut = f"; time budget reached after {self.ends} of {self.planned}" if self.planned > self.ends else ""
+            return (f"check {self.strategy}: passed ({self.ends} end candles: {self.ends - self.signal_ends} evenly "
+                    f"spaced, {self.signal_ends} of the {self.signal_rows} where it signals{cut}; full vs cut "
+                    f"history and {self.window}-candle live windows, {self.seconds:.2f}s)")
         d = self.difference
         assert d is not None
         at = _utc(d.time)
@@ -78,9 +92,12 @@ class CheckReport:
                 f"{self.startup}: raise it)")
 
 
-def check_strategy(cls: type, values: dict | None, candles: Sequence[Candle], samples: int = SAMPLES) -> CheckReport:
-    """Compare end rows as described above; StrategyError if populate fails outright,
-    ValueError if there are too few candles to compare anything."""
+def check_strategy(cls: type, values: dict | None, candles: Sequence[Candle], samples: int = SAMPLES,
+                   seconds: float = SECONDS, progress: Callable[[int, int], None] | None = None) -> CheckReport:
+    """Compare end rows as described above: `samples` evenly spaced end candles and as many
+    drawn from the signal rows, alternately, until `seconds` have passed (the full-history
+    populate and the first pair of ends always run); `progress(done, planned)` after each.
+    StrategyError if populate fails outright, ValueError if there are too few candles."""
     t0 = time.perf_counter()
     st = cls(values)
     name = getattr(cls, "name", cls.__name__)
@@ -96,15 +113,45 @@ def check_strategy(cls: type, values: dict | None, candles: Sequence[Candle], sa
     plotted = [c for c in st.plot if c in full.columns]
     scale = {c: float(np.nanmedian(np.abs(full[c].to_numpy(dtype=float)))) if full[c].notna().any() else 0.0
              for c in plotted}
-    ends = sorted({int(x) for x in np.linspace(window - 1, n - 1, max(2, samples))})
+    even = sorted({int(x) for x in np.linspace(window - 1, n - 1, max(2, samples))})
+    signalling = np.flatnonzero(np.nan_to_num(full_raw[window - 1 :]).astype(bool).any(axis=1)) + window - 1
+    evenly = set(even)
+    at_signals = [e for e in _draw(signalling, samples) if e not in evenly]
+    ends = _alternate(at_signals, even)
+    checked = signal_checked = 0
     for e in ends:
+        if checked >= 2 and time.perf_counter() - t0 > seconds:
+            break
         for kind, lo in (("look-ahead", 0), ("startup", e + 1 - window)):
             raw, out = run_populate(st.impl, frame.iloc[lo : e + 1].copy(), st.values, tail=1)
             nan_check(raw, out.iloc[-1:], 0)
             d = _first_difference(kind, candles[e].open_time, full_raw[e], raw[-1], full, out, e, plotted, scale)
             if d is not None:
-                return CheckReport(name, False, ends.index(e) + 1, window, startup, time.perf_counter() - t0, d)
-    return CheckReport(name, True, len(ends), window, startup, time.perf_counter() - t0)
+                return CheckReport(name, False, checked + 1, window, startup, time.perf_counter() - t0, d,
+                                   signal_ends=signal_checked + (e in at_signals), signal_rows=len(signalling),
+                                   planned=len(ends))  # fmt: skip
+        checked += 1
+        signal_checked += e in at_signals
+        if progress is not None:
+            progress(checked, len(ends))
+    return CheckReport(name, True, checked, window, startup, time.perf_counter() - t0, signal_ends=signal_checked,
+                       signal_rows=len(signalling), planned=len(ends))  # fmt: skip
+
+
+def _draw(rows: np.ndarray, k: int) -> list[int]:
+    """Every signal row, or `k` drawn evenly over them (deterministic: the same data, the
+    same candles checked)."""
+    if len(rows) <= k:
+        return [int(r) for r in rows]
+    return [int(rows[i]) for i in sorted({int(round(x)) for x in np.linspace(0, len(rows) - 1, k)})]
+
+
+def _alternate(a: list[int], b: list[int]) -> list[int]:
+    """a[0], b[0], a[1], b[1], …: cut short by the budget, both kinds are still compared."""
+    out: list[int] = []
+    for i in range(max(len(a), len(b))):
+        out += a[i : i + 1] + b[i : i + 1]
+    return out
 
 
 def _first_difference(kind: str, when: int, want: np.ndarray, got: np.ndarray, full: pd.DataFrame,
@@ -121,10 +168,12 @@ def _first_difference(kind: str, when: int, want: np.ndarray, got: np.ndarray, f
     return None
 
 
-def live_check(cls: type, values: dict | None, stored: Sequence[Candle], samples: int = 20) -> CheckReport:
+def live_check(cls: type, values: dict | None, stored: Sequence[Candle], samples: int = 20,
+               seconds: float = LIVE_SECONDS, progress: Callable[[int, int], None] | None = None) -> CheckReport:
     """The check a live start or /strategy switch runs: on the stored candles when there are
-    enough (the last 3,000 at most, so it stays under a second), else on a synthetic random
-    walk (deterministic): look-ahead and a short window show on any prices."""
+    enough (the last 3,000 at most), else on a synthetic random walk (deterministic):
+    look-ahead and a short window show on any prices. Bounded by `seconds` (a populate that
+    takes seconds checks fewer candles, and the line says how many)."""
     name = getattr(cls, "name", cls.__name__)
     try:
         st = cls(values)
@@ -133,7 +182,7 @@ def live_check(cls: type, values: dict | None, stored: Sequence[Candle], samples
     need = getattr(st, "window", 0) + samples + 2
     candles = list(stored[-max(3000, need):]) if len(stored) >= need else synthetic(max(need, 1000))
     try:
-        return check_strategy(cls, values, candles, samples)
+        return check_strategy(cls, values, candles, samples, seconds, progress)
     except StrategyError as e:
         return CheckReport(name, False, 0, getattr(st, "window", 0), getattr(st, "startup", 0), 0.0,
                            note=f"populate failed: {e}")

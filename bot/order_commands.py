@@ -100,6 +100,15 @@ async def pnl(ctx: Ctx) -> None:
     s = await ctx.call(ctx.engine.pnl, period)
     since = "all time" if s.since_ms is None else f"since {views.utc(s.since_ms)} UTC"
     win = f"win rate {s.win_rate:.0f} %" if s.trades else "no trade closed yet"
+    if not s.trades and period == "today" and s.since_ms is not None:  # the market's day turned since the last
+        last = next((f for f, leg in reversed(await ctx.call(ctx.engine.recent_trades, 200))  # (a replay's: ~48 s)
+                     if leg in ("close", "reduce", "reverse")), None)  # fmt: skip
+        if last is not None:
+            wider = next(p for p, days in (("7d", 7), ("30d", 30), ("all", 0))
+                         if not days or last.time >= s.since_ms - (days - 1) * 86_400_000)  # fmt: skip
+            w = await ctx.call(ctx.engine.pnl, wider)
+            win = (f"none closed since {views.utc(s.since_ms)} UTC, the market's midnight; the last closed "
+                   f"{views.utc(last.time)} UTC (/pnl {wider}: {w.trades} closed, net {w.realized.quantize(Decimal('0.01')):+} USDT)")
     await ctx.reply(
         f"<b>PnL · {escape(period)}</b> ({since})\n"
         + "\n".join(escape(line) for line in views.pnl_lines(s))

@@ -31,7 +31,7 @@ class Quiet(FrameStrategy):
 def away_from_nearest(entry: Decimal, tick: Decimal, sign: int) -> tuple[str, Decimal]:
     """A percentage whose level lies past the middle of a tick, seen from the entry, so the
     nearest tick is the one beyond the percentage: (pct as typed, the raw level)."""
-    for hundredths in range(80, 200):
+    for hundredths in range(300, 600):  # far enough that the next candle reaches neither level
         pct = Decimal(hundredths) / 100
         raw = entry * (1 + sign * pct / 100)
         frac = (raw / tick) % 1

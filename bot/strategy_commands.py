@@ -8,9 +8,17 @@ manages it. Everything said here is what the service did (trading/live/params.py
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
 from html import escape
 from pathlib import Path
+from typing import Any
 
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
+
+from bot.backtest_commands import EDIT_EVERY
 from bot.commands import Ctx, UsageError, command
 from bot.views import failing_html
 from trading.core.strategies import ParamError
@@ -33,11 +41,14 @@ async def strategy(ctx: Ctx) -> None:
     name, words = ctx.args[0], ctx.args[1:]
     if "=" in name:
         raise UsageError(f"{USAGE}: the strategy's name comes first")
+    progress = CheckProgress(ctx, name)
     try:
         changes = parse_assignments(words) if words else {}
-        sw = await ctx.call(ctx.engine.switch_strategy, name, changes, ctx.user_id)
+        sw = await ctx.call(ctx.engine.switch_strategy, name, changes, ctx.user_id, progress.say)
     except ParamError as e:
         raise UsageError(f"/strategy: {str(e)[:300]}; nothing changed") from None
+    finally:
+        await progress.settled()
     ctx.outcome = f"switched {sw.old} → {sw.new}" + (" " + _values({k: sw.values[k] for k in changes}) if changes else "")
     held = (
         f"The open position stays ({escape(', '.join(sw.positions))}); {escape(sw.new)} manages it from then."
@@ -47,6 +58,41 @@ async def strategy(ctx: Ctx) -> None:
         f"Strategy: {escape(sw.old)} → <b>{escape(sw.new)}</b>, from the next closed candle (check passed).\n"
         f"<pre>{escape(_values(sw.values))}</pre>\n{held}"
     )
+
+
+class CheckProgress:
+    """The switch's look-ahead check, off the event loop, in one message: posted at its first
+    step, edited at most once a second (the last step always), in order."""
+
+    def __init__(self, ctx: Ctx, name: str) -> None:
+        self.ctx, self.name = ctx, name
+        self.loop = asyncio.get_running_loop()
+        self.message: Any = None
+        self.last = 0.0
+        self.pending: list[asyncio.Future[None]] = []
+        self._order = asyncio.Lock()
+
+    def say(self, done: int, planned: int) -> None:  # on the worker thread
+        now = time.monotonic()
+        if done < planned and now - self.last < EDIT_EVERY:
+            return
+        self.last = now
+        line = f"/strategy {self.name[:80]}: checking for look-ahead, {done} of {planned} end candles compared"
+        fut = asyncio.run_coroutine_threadsafe(self._show(escape(line)), self.loop)
+        self.pending.append(asyncio.wrap_future(fut, loop=self.loop))
+
+    async def _show(self, html: str) -> None:
+        async with self._order:
+            if self.message is None:
+                self.message = await self.ctx.reply(html)
+            else:
+                with contextlib.suppress(BadRequest):
+                    await self.message.edit_text(html, parse_mode=ParseMode.HTML)
+
+    async def settled(self) -> None:
+        """Every step shown before the answer."""
+        if self.pending:
+            await asyncio.gather(*self.pending, return_exceptions=True)
 
 
 async def _show(ctx: Ctx) -> None:

@@ -32,6 +32,7 @@ NOTICE_ICONS = {
     "order_filled": "✅",
     "order_refused": "⛔",
     "strategy_error": "⚠️",
+    "strategy_check": "⛔",
     "reconciled": "🔁",
     "candle_closed": "🕯",
     "storage_fault": "🛑",
@@ -156,6 +157,8 @@ def status_html(st: EngineStatus, formats: Mapping[str, NumberFormat] | None = N
     if st.paused:
         lines.append(f"⏸ Paused: no new entries ({escape(pause_reasons(st.paused))}); closes and stops still run · /resume")
     lines += failing_html(st.trader)
+    if getattr(st, "strategy_check", None):
+        lines.append(escape(st.strategy_check))
     lines.append("Position: " + ("; ".join(escape(p) for p in st.positions) or "no position"))
     lines.append(
         "Pending confirmations: " + (", ".join(escape(p) for p in st.pending) or "none")

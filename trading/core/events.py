@@ -172,6 +172,7 @@ NOTICE_KINDS = {
     "reconciled": "at start on an exchange: a proposal settled or a position adopted from the exchange",
     "proposal": "an order waiting for Confirm/Reject (carries the proposal; the chat adds the buttons)",
     "proposal_update": "a proposal reached its end without a press (expired); the chat edits its message",
+    "strategy_check": "the start's strategy check failed after the bot began serving: no strategy runs",
     "storage_busy": "another process held the database's write lock; the stream retries the candle and goes on",
 }
 TYPED = (Signal, OrderFilled, OrderRefusedEvent, Liquidated, ExternalFill, FundingBooked, ChargeBooked,

@@ -41,12 +41,13 @@ from trading.live.follow import Follow
 from trading.live.guard import DatabaseGuard, check_integrity
 from trading.live.mode import Mode
 from trading.live.orders import MarketClock, Orders
-from trading.live.params import Params, chosen_strategy, refuse_at_start, stored_candles
+from trading.live.params import Params, chosen_strategy, stored_candles
 from trading.live.proposals import Confirmations
 from trading.live.recovery import Recovery
 from trading.live.reports import Reports
 from trading.live.rules import SymbolRules
 from trading.live.store import Db, stored_fills
+from trading.live.strategy_check import StartCheck, refuse_late
 from trading.live.whatif import WhatIf
 from trading.logsafe import register
 
@@ -72,6 +73,7 @@ class Node:
     guard: DatabaseGuard
     clock: MarketClock
     params: Params
+    start_check: StartCheck  # the start's look-ahead check, beside the bot (trading/live/strategy_check.py)
     orders: Orders
     recovery: Recovery
     whatif: WhatIf
@@ -100,7 +102,8 @@ def build(settings: Settings, notifier: Notifier) -> Node:
 
     strategy = chosen_strategy(db.state(), settings.strategy, settings.strategy_dir)
     values = strategy_class(strategy).schema.load(db.params().current(strategy))
-    refuse_at_start(strategy, values, stored_candles(db, settings))  # ConfigError: not traded
+    # ConfigError (not traded) when it fails within its grace; else it goes on beside the bot
+    start_check = StartCheck(strategy, values, stored_candles(db, settings)).or_refuse()
     journal = TradeJournal(settings.db_path, mode.name)
     # funding booked in this mode: the paper trader's own, or the exchange's (user stream)
     portfolio = Portfolio.replay(settings.paper_balance, stored_fills(journal), journal.funding())
@@ -164,12 +167,13 @@ def build(settings: Settings, notifier: Notifier) -> Node:
     user_stream = UserStream(settings, notifier, follower) if follower is not None else NoUserStream()
     guard = DatabaseGuard(settings.db_path, identity, notifier, stream.stop)
     params = Params(settings, db, trader, strategy, values, brackets)
+    start_check.bind(lambda line: refuse_late(params, notifier, line))  # still running: refused later
     recovery = Recovery(settings, mode, trader, broker, journal, confirmations, exits, follower)
     recovery.recover()  # paper: proposals a crash left confirmed or being placed, settled now
     return Node(
         settings=settings, mode=mode, notifier=notifier, db=db, instance=instance, rules=rules, journal=journal,
         broker=broker, trader=trader, pause=pause, confirmations=confirmations, follower=follower,
-        stream=stream, user_stream=user_stream, guard=guard, clock=clock, params=params,
+        stream=stream, user_stream=user_stream, guard=guard, clock=clock, params=params, start_check=start_check,
         orders=Orders(settings, db, trader, confirmations, pause, stream, guard, brackets),
         recovery=recovery,
         whatif=WhatIf(settings, db.klines, lambda: params.values, rules.lookup, strategy=lambda: params.strategy),

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from storage.state import RuntimeState
-from trading.config import ConfigError, Settings
+from trading.config import Settings
 from trading.core.candles import Candle
 from trading.core.limits import stake_problem
 from trading.core.strategies import (
@@ -85,10 +85,11 @@ def remember(state: RuntimeState, strategy: str, env_strategy: str) -> None:
     state.set(ENV_KEY, env_strategy)
 
 
-def refusal(name: str, values: Values, stored: Sequence[Candle], warn: bool = True) -> str | None:
+def refusal(name: str, values: Values, stored: Sequence[Candle], warn: bool = True,
+            progress: Callable[[int, int], None] | None = None) -> str | None:  # fmt: skip
     """None if `name` may trade live with `values`; else the check's line (logged as a
     warning unless `warn` is off: the caller says it itself)."""
-    report = live_check(strategy_class(name), values, stored)
+    report = live_check(strategy_class(name), values, stored, progress=progress)
     if report.ok or warn:
         (log.info if report.ok else log.warning)("%s", report.line())
     return None if report.ok else report.line() + "; not traded live"
@@ -100,13 +101,6 @@ SUMMARIES = {
     "bb_breakout": "a close beyond a Bollinger band: in that direction, exit at the middle band (DataFrame, TA-Lib)",
     "none": "observe only: the stream runs, nothing is decided",
 }
-
-
-def refuse_at_start(name: str, values: Values, stored: Sequence[Candle]) -> None:
-    """ConfigError (the bot does not start, saying so in one line) when the check fails."""
-    refused = refusal(name, values, stored, warn=False)
-    if refused:
-        raise ConfigError(f"STRATEGY: {refused}")
 
 
 def available(strategy_dir: str) -> list[tuple[str, str]]:
@@ -158,10 +152,12 @@ class Params:
                 self._trader.set_values(merged)
             return diff
 
-    def switch_strategy(self, spec: str, changes: Mapping[str, Any], user_id: int | None) -> Switch:
+    def switch_strategy(self, spec: str, changes: Mapping[str, Any], user_id: int | None,
+                        progress: Callable[[int, int], None] | None = None) -> Switch:  # fmt: skip
         """/strategy NAME [name=value …]: load, validate all values against the new schema
-        (from its stored values), check, store (params and the choice), and hand to the
-        trader from the next closed candle. ParamError (one line) and nothing changes."""
+        (from its stored values), check (`progress(done, planned)` while it compares end
+        candles), store (params and the choice), and hand to the trader from the next closed
+        candle. ParamError (one line) and nothing changes."""
         settings = self.settings
         try:
             spec = chat_strategy(spec, settings.strategy_dir, (self.strategy, settings.strategy))
@@ -178,7 +174,7 @@ class Params:
                 raise ParamError(problem)
             if spec == self.strategy and values == self.values:
                 raise ParamError(f"{spec} is already the strategy with these parameters")
-            refused = refusal(spec, values, stored_candles(self._db, settings))
+            refused = refusal(spec, values, stored_candles(self._db, settings), progress=progress)
             if refused:
                 raise ParamError(refused)
             diff = {k: (fmt_value(stored[k]), fmt_value(values[k])) for k in changes if values[k] != stored[k]}
@@ -190,3 +186,11 @@ class Params:
             held = [f"{p.symbol} {p.side} {p.qty.normalize():f}" for p in self._trader.snapshot().positions]
             log.info("strategy %s → %s by %s: %s", old, spec, user_id, values)
             return Switch(old, spec, values, held)
+
+    def run_none(self) -> None:
+        """No strategy from the next closed candle (the start's check failed late:
+        trading/live/strategy_check.py); STRATEGY as written and the stored choice stay for the next start."""
+        none = strategy_class("none")
+        with self._lock:
+            self.strategy, self.schema, self.values = "none", none.schema, {}
+            self._trader.set_strategy("none", {})

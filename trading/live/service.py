@@ -82,6 +82,7 @@ class EngineStatus:
     trader: TraderSnapshot | None = None
     clock_offset_ms: int | None = None  # Binance's clock minus this host's (exchange modes)
     paused: frozenset[str] = frozenset()
+    strategy_check: str | None = None  # the start's strategy check while it runs, or its refusal
 
 
 class Engine:
@@ -101,6 +102,7 @@ class Engine:
         self._trader = node.trader
         self._stream = node.stream
         self._user_stream = node.user_stream
+        self._start_check = node.start_check
         self._symbols_checked = False
 
     # ------------------------------------------------------------- control
@@ -114,6 +116,7 @@ class Engine:
             raise StartRefused(self.halted or "")
         if self._stream.running:
             return False
+        self._start_check.wait()  # the first decision waits for the start's strategy check (bounded)
         if not self._symbols_checked:
             try:
                 bad = unknown_symbols(make_client(self.settings), self.settings.symbols)
@@ -165,6 +168,7 @@ class Engine:
         if self._db.state().get("stream") != "on":
             self._user_stream.start()  # the account is followed whenever the bot runs
         if self._db.state().get("stream") == "on":
+            self._start_check.wait()  # the first decision waits for the start's strategy check (bounded)
             try:
                 self._check_account()
             except StartRefused as e:
@@ -232,6 +236,7 @@ class Engine:
             trader=snap,
             paused=self.paused_reasons(),
             clock_offset_ms=self.clock_offset_ms(),
+            strategy_check=self._start_check.status_line(self._params.strategy),
         )
 
     def clock_offset_ms(self) -> int | None:
@@ -335,9 +340,11 @@ class Engine:
         """The strategy trading now (STRATEGY, or the one chosen with /strategy)."""
         return self._params.strategy
 
-    def switch_strategy(self, name: str, changes: dict[str, str], user_id: int | None) -> Switch:
-        """/strategy NAME [name=value …]: a Switch, or ParamError with the reason (nothing changed)."""
-        return self._params.switch_strategy(name, changes, user_id)
+    def switch_strategy(self, name: str, changes: dict[str, str], user_id: int | None,
+                        progress: Callable[[int, int], None] | None = None) -> Switch:  # fmt: skip
+        """/strategy NAME [name=value …]: a Switch, or ParamError with the reason (nothing changed);
+        `progress(done, planned)` while its check compares end candles."""
+        return self._params.switch_strategy(name, changes, user_id, progress)
 
     # ------------------------------------------------------------- what-if (trading/live/whatif.py)
     def check_backtest(self, changes: dict[str, str], strategy: str | None = None) -> Any:

@@ -24,6 +24,9 @@ from trading.core.events import (
     Notice,
     OrderFilled,
     OrderRefusedEvent,
+    ProtectionLifted,
+    ProtectionTripped,
+    ProtectionWarning,
     Signal,
     StrategyFailed,
 )
@@ -179,3 +182,52 @@ def failing_line(strategy: str, symbol: str, f: Failing) -> str:
     since the candle its notice named, on how many in a row, the latest failure."""
     n = f"{f.candles:,} candle{'s' if f.candles != 1 else ''}"
     return f"⚠️ Strategy {strategy} failing on {symbol} since {utc_minute(f.since)} UTC ({n}, no order): {f.error}"
+
+
+def _usdt(x: Decimal) -> str:
+    return f"{x.quantize(CENT):,} USDT"
+
+
+def _pct(x: Decimal) -> str:
+    return f"{x.quantize(CENT).normalize():f}%"
+
+
+def _plain(x: Decimal) -> str:
+    return f"{x.normalize():f}"
+
+
+@text.register
+def _(e: ProtectionTripped) -> str:
+    """The protection notices (docs, "Notices"): said once per trip, with the numbers."""
+    n = e.numbers
+    if e.name == "daily_loss":
+        assert e.value is not None and e.limit is not None
+        of = f" ({_plain(n['pct'])}% of {_usdt(n['day_start'])} at the day's start)" if n.get("pct") else ""
+        until = f"until {utc_minute(e.until)} UTC (the next UTC day) or an admin's /resume" if e.until else "until /resume"
+        close = "; closing the open positions now" if e.action == "close" else ""
+        return (f"daily loss limit reached: today's net {e.value.quantize(CENT):+,} USDT, limit -{_usdt(e.limit)}{of} "
+                f"(MAX_DAILY_LOSS): no new entries {until}{close}")  # fmt: skip
+    if e.name == "drawdown":
+        assert e.value is not None and e.limit is not None
+        return (f"drawdown hard stop: equity {_usdt(n['equity'])} is {_pct(e.value)} below its peak {_usdt(n['peak'])} "
+                f"(MAX_DRAWDOWN_PCT={_plain(e.limit)}): closing every position now; no new entries until an admin's /resume")  # fmt: skip
+    until = utc_minute(e.until) if e.until else "?"
+    if e.name == "stoploss_guard":
+        return (f"{e.symbol} locked: {e.value} stop-losses within {n['window']} candles "
+                f"(STOPLOSS_GUARD={_plain(e.limit or Decimal(0))}/{n['window']}): no new entries on {e.symbol} "
+                f"until {until} UTC (/unlock {e.symbol} lifts it)")  # fmt: skip
+    return (f"{e.symbol} cooldown after a close: no new entry on {e.symbol} until {until} UTC "
+            f"(COOLDOWN_CANDLES={n.get('candles')})")
+
+
+@text.register
+def _(e: ProtectionWarning) -> str:
+    return (f"drawdown {_pct(e.value)}: {e.level}% of the {_plain(e.limit)}% limit (MAX_DRAWDOWN_PCT) · "
+            f"equity {_usdt(e.numbers['equity'])}, peak {_usdt(e.numbers['peak'])}")
+
+
+@text.register
+def _(e: ProtectionLifted) -> str:
+    if e.name == "daily_loss":
+        return "daily loss limit lifted: a new UTC day, new entries allowed again"
+    return f"{e.name.replace('_', ' ')} lifted ({e.why}){f' for {e.symbol}' if e.symbol else ''}"

@@ -18,6 +18,7 @@ from trading.core.brokers import PaperBroker
 from trading.core.candles import Candle
 from trading.core.feed import replay
 from trading.core.portfolio import ClosedTrade, Portfolio
+from trading.core.protections import Protections
 from trading.core.trader import Trader
 
 __all__ = ["BacktestOptions", "BacktestResult", "Stats", "run_backtest", "split_warmup"]
@@ -98,9 +99,10 @@ def run_backtest(
     symbol = candles[0].symbol
     candles, warm = split_warmup(candles, o.warmup, o.start_ms)
     portfolio = Portfolio(o.balance)
+    interval = candles[0].close_time - candles[0].open_time + 1
     trader = Trader(
         symbols=[symbol],
-        interval_ms=candles[0].close_time - candles[0].open_time + 1,
+        interval_ms=interval,
         strategy=o.strategy,
         values=o.values,
         filters={symbol: o.filters},
@@ -110,6 +112,7 @@ def run_backtest(
         model=model,
         strategy_warmup=o.strategy_warmup,
         hedge=o.hedge,
+        protections=Protections(o.protections, interval) if o.protections.on else None,
     )
     for book in trader.books.values():  # DataFrame strategies: one populate over the whole history
         precompute = getattr(book.strategy, "precompute", None)

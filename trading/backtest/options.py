@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from trading.core.futures_model import FuturesModel
+from trading.core.protections import ProtectionRules
 from trading.core.strategies import DEFAULT_STRATEGY, Values
 from trading.core.symbols import SymbolFilters
 
@@ -29,6 +30,7 @@ class BacktestOptions:
     exit_at_end: bool = False  # close what is still open at the last candle's close (reason `end`)
     model: FuturesModel = field(default_factory=FuturesModel)
     hedge: bool = False  # Hedge Mode: LONG and SHORT legs apart, by core/hedge.py's rule (as live)
+    protections: ProtectionRules = field(default_factory=ProtectionRules)  # issue 29: the live bot's, off by default
 
     def with_values(self, values: Values | None) -> BacktestOptions:
         return replace(self, values=values)

@@ -161,6 +161,47 @@ class StrategyFailed(Event):
     error: str
 
 
+@dataclass(frozen=True)
+class ProtectionTripped(Event):
+    """An account protection tripped (trading/core/protections.py), said once. `name`:
+    daily_loss | drawdown (the account; `symbol` None) | stoploss_guard | cooldown (a lock on
+    `symbol`); `value` what was measured (today's net, the drawdown %, the stop-losses
+    counted), `limit` the setting, `until` when it ends (ms; None: until /resume), `action`
+    pause | close | lock, `numbers` the rest (peak, equity, day-start wallet, window)."""
+
+    kind: ClassVar[str] = "protection"
+    name: str
+    symbol: str | None
+    value: Decimal | None
+    limit: Decimal | None
+    until: int | None
+    action: str
+    numbers: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ProtectionWarning(Event):
+    """The drawdown reached `level` % (50, 75) of MAX_DRAWDOWN_PCT: once per equity peak."""
+
+    kind: ClassVar[str] = "protection_warning"
+    name: str
+    level: int
+    value: Decimal
+    limit: Decimal
+    numbers: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ProtectionLifted(Event):
+    """A halt or lock ended: `why` next_day | resume | unlock."""
+
+    kind: ClassVar[str] = "protection_lifted"
+    name: str
+    symbol: str | None
+    why: str
+    at: int
+
+
 # Notice kinds worded where they happen (trading/exchange, trading/live): kind → meaning.
 NOTICE_KINDS = {
     "socket_started": "the stream's websocket opened (on_open)",
@@ -176,7 +217,8 @@ NOTICE_KINDS = {
     "storage_busy": "another process held the database's write lock; the stream retries the candle and goes on",
 }
 TYPED = (Signal, OrderFilled, OrderRefusedEvent, Liquidated, ExternalFill, FundingBooked, ChargeBooked,
-         ExitFailed, ExitWouldTrigger, StrategyFailed)  # fmt: skip
+         ExitFailed, ExitWouldTrigger, StrategyFailed, ProtectionTripped, ProtectionWarning,
+         ProtectionLifted)  # fmt: skip
 EVENT_KINDS = frozenset(NOTICE_KINDS) | {t.kind for t in TYPED}
 
 

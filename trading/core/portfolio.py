@@ -42,7 +42,8 @@ def leg_of(side: int) -> str:
     return LONG_LEG if side > 0 else SHORT_LEG
 # The closing fill's client order id suffix → ClosedTrade.exit_reason (the ids are the
 # trader's deterministic ones, so stored fills give the same); anything else: a signal's.
-EXIT_REASONS = {"-sl": "stop_loss", "-tp": "take_profit", "-liq": "liquidation", "-end": "end"}
+EXIT_REASONS = {"-sl": "stop_loss", "-tp": "take_profit", "-liq": "liquidation", "-end": "end",
+                "-dd": "drawdown", "-dl": "daily_loss"}  # fmt: skip
 
 
 def exit_reason(order_id: str) -> str:

@@ -70,6 +70,7 @@ from trading.core.numbers import dec
 from trading.core.paper_margin import Funded, PaperMargin
 from trading.core.pause import PauseGate, entries_gated
 from trading.core.portfolio import BUY, SELL, ClosedTrade, Fill, Portfolio
+from trading.core.protections import Protections
 from trading.core.snapshot import TraderSnapshot, snapshot_of
 from trading.core.strategies import CLOSE, LONG, Decision, Values
 from trading.core.strategy_host import HistoryLoader, StrategyHost, rewarm
@@ -127,6 +128,7 @@ class Trader:
         pause: PauseGate | None = None,
         confirm_all: bool = True,
         hedge: bool = False,
+        protections: Protections | None = None,
     ) -> None:
         """model: the caps every mode applies, and the funding and the leverage brackets
         (liquidation) booked here where this process is the exchange; strategy_warmup: replaces the strategy's own warm-up;
@@ -168,6 +170,7 @@ class Trader:
         self.missed = MissedDecisions()  # decisions on backfilled candles, said at caught_up()
         self._leverage: dict[str, int] = {}  # what the exchange was last told, per symbol
         self.pause = pause  # live only: while paused, no new entries
+        self.protections = protections if protections is not None and protections.rules.on else None
         self.lock = threading.RLock()  # for whoever must see the book still
         self._levels_changed = False
         self.strategies = StrategyHost(strategy, values, strategy_warmup, min_warmup, history_loader)
@@ -214,6 +217,8 @@ class Trader:
         if not book.pending or (book.cursor is not None and candle.open_time <= book.cursor):
             return
         with self.lock:
+            if self.protections is not None:
+                self._roll(candle)
             funded = self._fund(book, candle)
             fills = self._fill_pending(book, candle)
             if self.journal is not None:
@@ -225,6 +230,8 @@ class Trader:
             if self.strategies.due:
                 self._apply_values()
             book = self.books[candle.symbol]
+            if self.protections is not None:
+                self._roll(candle)
             funded = self._fund(book, candle) if self.funding is not None else []
             fills = self._fill_pending(book, candle) if book.pending else []
             lf = book.liq_f  # the liquidation price is checked inline: it is set on every paper position
@@ -235,6 +242,8 @@ class Trader:
                 fills += self._check_leg_exits(book, candle)
             book.history.append(candle)
             book.last_close = book.last_price = candle.close
+            if self.protections is not None:
+                fills += self._guard(book, candle)
             if not backfilled:  # it closed just now: the market's clock minus ours (proposal deadlines)
                 self.market_offset_ms = candle.open_time + self.interval_ms - int(time.time() * 1000)
             if self.approver is not None:
@@ -340,8 +349,9 @@ class Trader:
     def _decide(self, book: Book, d: Decision, candle: Candle, backfilled: bool) -> None:
         symbol = book.symbol
         want = 0 if d.action == CLOSE else (1 if d.action == LONG else -1)
-        reqs = entries_gated(self.pause, self.legs(symbol, want, d.reason, candle.open_time, only=d.leg),
-                             f"strategy {d.action} {symbol}")  # fmt: skip
+        legs = self.legs(symbol, want, d.reason, candle.open_time, only=d.leg)
+        reqs = self._gate(entries_gated(self.pause, legs, f"strategy {d.action} {symbol}"), symbol,
+                          candle.open_time + self.interval_ms, f"strategy {d.action} {symbol}")  # fmt: skip
         if not reqs:
             return
         if self.broker is None:
@@ -363,9 +373,14 @@ class Trader:
         self._say(Signal(self.mode, symbol, d, "orders", candle.open_time, candle.close, backfilled))
 
     def _fill_pending(self, book: Book, candle: Candle) -> list[Fill]:
-        reqs, book.pending = entries_gated(self.pause, book.pending, f"{book.symbol} orders decided before the pause"), []
+        what = f"{book.symbol} orders decided before the pause"
+        reqs, book.pending = entries_gated(self.pause, book.pending, what), []
         price = dec(candle.open)
-        return [f for r in reqs if (f := self._execute(book, r, price, candle.open_time)) is not None]
+        fills: list[Fill] = []
+        for r in reqs:  # one leg at a time: a reversal's close may lock the symbol for its open (cooldown)
+            if self._gate([r], book.symbol, candle.open_time, what) and (f := self._execute(book, r, price, candle.open_time)):
+                fills.append(f)
+        return fills
 
     def _execute(self, book: Book, req: OrderRequest, price: Decimal, time: int) -> Fill | None:
         try:
@@ -393,6 +408,7 @@ class Trader:
         pos = self.portfolio.position(book.symbol, fill.position_side)
         if closed:
             self._flat(book, fill.position_side)
+            self._closed(closed)
         if pos.qty and req.kind == "open":
             self.levels.set(book, pos.entry if fill.position_side != "BOTH" else fill.price, pos.side, self.values,
                             fill.position_side)  # fmt: skip
@@ -468,6 +484,7 @@ class Trader:
             self.portfolio.apply(fills[-1])  # a cost of the trade it ends, too
             closed = self.portfolio.trades[-1:]
         book.flat()
+        self._closed(closed)
         self._say(Liquidated(self.mode, fill, side, margin, tuple(closed), self._rules(fill.symbol), clearance))
         return fills
 
@@ -546,6 +563,93 @@ class Trader:
         if fill is not None:
             self._book(book, [fill])
             self._protect(book)
+
+    # ------------------------------------------------------------- account protections
+    def _roll(self, candle: Candle) -> None:
+        assert self.protections is not None
+        for event in self.protections.roll(candle.open_time, self.portfolio.balance):
+            self._say(event)
+
+    def equity(self) -> Decimal:
+        """Wallet + the open positions' unrealized PnL at each book's latest price."""
+        marks = {s: dec(b.last_price or b.last_close) for s, b in self.books.items() if b.last_price or b.last_close}
+        return self.portfolio.equity(marks)
+
+    def _guard(self, book: Book, candle: Candle) -> list[Fill]:
+        """The account's numbers at this close: trips said, positions closed at once when a
+        protection says so (no proposal: nobody is asked to confirm a stop). The fills of
+        this candle's own book are returned (committed with it), the others' booked here."""
+        assert self.protections is not None
+        events, close = self.protections.check(candle.open_time + self.interval_ms, self.portfolio.balance, self.equity())
+        for event in events:
+            self._say(event)
+        return self._close_all(close, candle) if close is not None else []
+
+    def _close_all(self, reason: str, candle: Candle) -> list[Fill]:
+        """Every open position closed by market now (in Hedge Mode each leg, by its own close)."""
+        leg = {"drawdown": "dd", "daily_loss": "dl"}[reason]
+        mine: list[Fill] = []
+        for other in self.books.values():
+            if self.hedge:
+                reqs = self.legs(other.symbol, 0, reason, candle.open_time)
+            else:
+                pos = self.portfolio.positions.get(other.symbol)
+                if pos is None or not pos.qty:
+                    continue
+                reqs = [OrderRequest(OrderRequest.client_id(other.symbol, candle.open_time, leg, self.instance),
+                                     other.symbol, SELL if pos.qty > 0 else BUY, "close", reason, candle.open_time,
+                                     qty=abs(pos.qty), reduce_only=True)]  # fmt: skip
+            here = other.symbol == candle.symbol
+            price = dec(candle.close) if here else self.current_price(other.symbol)
+            for req in reqs:
+                fill = self._execute(other, req, price or (req.qty or Decimal(0)), candle.open_time) if price else None
+                if fill is None:
+                    continue
+                if here:
+                    mine.append(fill)
+                else:
+                    self._book(other, [fill])
+                    self._protect(other)
+        return mine
+
+    def _closed(self, closed: Sequence[ClosedTrade]) -> None:
+        if self.protections is None:
+            return
+        for trade in closed:
+            for event in self.protections.on_closed(trade.symbol, trade.exit_reason, trade.close_time):
+                self._say(event)
+
+    def _gate(self, legs: list[OrderRequest], symbol: str, now: int, what: str) -> list[OrderRequest]:
+        """The legs a protection lets through at market time `now`: all, or only the closes."""
+        why = self.protections.blocked(symbol, now) if self.protections is not None and legs else None
+        if why is None:
+            return legs
+        kept = [leg for leg in legs if leg.reduce_only]
+        if len(kept) < len(legs):
+            log.info("%s skipped (protection %s): no new entries%s", what, why, "; its close is kept" if kept else "")
+        return kept
+
+    def entry_blocked(self, symbol: str) -> str | None:
+        """Why a person's entry on `symbol` is refused now by a protection (the market's time), or None."""
+        if self.protections is None:
+            return None
+        now = int(time.time() * 1000) + (self.market_offset_ms or 0)
+        with self.lock:
+            return self.protections.blocked(symbol, now)
+
+    def resume_protections(self) -> list[str]:
+        """/resume: the halts lifted (daily_loss, drawdown); the drawdown's peak restarts now."""
+        if self.protections is None:
+            return []
+        with self.lock:
+            return self.protections.resume(self.equity())
+
+    def unlock(self, symbol: str | None) -> list[str]:
+        if self.protections is None:
+            return []
+        now = int(time.time() * 1000) + (self.market_offset_ms or 0)
+        with self.lock:
+            return self.protections.unlock(symbol, now)
 
     # ------------------------------------------------------------- confirmed proposals
     def last_open(self, symbol: str) -> int | None:
@@ -639,6 +743,7 @@ class Trader:
             pos = self.portfolio.position(fill.symbol, ps)
             if not pos.qty:
                 self._flat(book, ps)
+                self._closed(closed)
             elif pos.side != before or (fill.signed_qty > 0) == (pos.qty > 0):
                 self.levels.set(book, pos.entry, pos.side, self.values, ps)  # a new or larger position: its exits
             if self.journal is not None:

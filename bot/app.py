@@ -35,6 +35,7 @@ from bot import (  # noqa: F401  (these modules register commands and buttons)
     param_commands,
     pending_commands,
     proposals,
+    protection_commands,
     reach,
     report_commands,
     status_buttons,

@@ -162,6 +162,11 @@ def status_html(st: EngineStatus, formats: Mapping[str, NumberFormat] | None = N
     lines += failing_html(st.trader)
     if getattr(st, "strategy_check", None):
         lines.append(escape(st.strategy_check))
+    locks = getattr(st, "locks", None) or {}
+    if locks:  # one line: every symbol whose entries a protection locks now (issue 29)
+        lines.append("🔒 Locked: " + "; ".join(
+            f"{escape(s)} until {utc(lk['until'])} UTC ({LOCK_REASONS.get(lk['why'], lk['why'])})" for s, lk in locks.items()
+        ) + " · /protections")  # fmt: skip
     lines.append("Position: " + ("; ".join(escape(p) for p in st.positions) or "no position"))
     lines.append(
         "Pending confirmations: " + (", ".join(escape(p) for p in st.pending) or "none")
@@ -199,7 +204,13 @@ def realized_line(s: Any) -> str:
             f"{funding}{charges} · net {signed(s.net)} USDT")
 
 
-PAUSE_REASONS = {"admin": "an admin's /pause", "chat_unreachable": "the bot could not post to its chat"}
+PAUSE_REASONS = {
+    "admin": "an admin's /pause",
+    "chat_unreachable": "the bot could not post to its chat",
+    "daily_loss": "the daily loss limit, MAX_DAILY_LOSS (lifted the next UTC day)",
+    "drawdown": "the drawdown hard stop, MAX_DRAWDOWN_PCT",
+}
+LOCK_REASONS = {"stoploss_guard": "stop-losses, STOPLOSS_GUARD", "cooldown": "cooldown, COOLDOWN_CANDLES"}
 
 
 def pause_reasons(reasons: Iterable[str]) -> str:

@@ -285,3 +285,39 @@ def test_settings_parse_one_way() -> None:
         with pytest.raises(ValueError):
             parse_guard(bad)
     assert ProtectionRules(daily_loss=Decimal(5), daily_loss_pct=True).daily_limit(Decimal(2000)) == Decimal(100)
+
+
+def test_the_report_counts_the_trips_and_how_each_trade_ended(candles) -> None:
+    from trading.backtest.stats import exit_counts
+
+    values = {**VALUES, "stop_loss_pct": 0.4, "take_profit_pct": 0.8}
+    res = run_backtest(candles, BacktestOptions(values=values, warmup=WARM, protections=ProtectionRules(
+        stoploss_guard=(2, 40), cooldown_candles=3)))  # fmt: skip
+    rows = dict(res.stats.rows())
+    counts = {r: sum(1 for t in res.trades if t.exit_reason == r) for r in {t.exit_reason for t in res.trades}}
+    assert {"signal", "stop_loss", "take_profit"} <= set(counts)
+    said = [part.rsplit(" ", 1) for part in exit_counts(res.trades).split(" · ")]
+    assert {r: int(n.replace(",", "")) for r, n in said} == counts
+    assert [int(n.replace(",", "")) for _, n in said] == sorted(counts.values(), reverse=True)  # most first
+    trips = res.trader.protections.trips
+    assert trips["cooldown"] >= 1 and trips["stoploss_guard"] >= 1
+    assert rows["protections tripped"] == f"cooldown {trips['cooldown']:,} · stoploss_guard {trips['stoploss_guard']:,}"
+    assert dict(run_backtest(candles, BacktestOptions(values=VALUES, warmup=WARM)).stats.rows())["protections tripped"] == "none"
+
+
+def test_the_grid_falls_back_to_the_shared_backtest_when_a_protection_is_on(candles) -> None:
+    from trading.core.strategies import strategy_class
+    from trading.optimize import sweep
+    from trading.optimize.grid import parse_grid
+
+    schema = strategy_class("ema_cross").schema
+    grid = parse_grid(["fast=5,6", "stop_loss_pct=0,0.5"], schema)
+    base = BacktestOptions(values={"slow": 13, "stake_usdt": 1000, "leverage": 10}, warmup=WARM)
+    for options, fast_cells in ((base, 4), (BacktestOptions(**{**base.__dict__, "protections": ProtectionRules(cooldown_candles=3)}), 0)):
+        res = sweep(candles, grid, options, verify=0, workers=1)
+        assert sum(c.fast for c in res.cells) == fast_cells
+        for c in res.cells:
+            if not c.fast:
+                assert c.note == "the account protections are on"
+            shared = run_backtest(candles, options.with_values(c.values)).stats
+            assert (c.stats.trades, c.stats.net_pnl, c.stats.fees) == (shared.trades, shared.net_pnl, shared.fees)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from trading.core.intervals import INTERVAL_MS
 from trading.core.numbers import PLAIN
+from trading.core.protections import ACTIONS, ProtectionRules, parse_daily_loss, parse_guard
 
 MODES = ("paper", "demo", "live")
 # Binance retired the futures testnet for Demo Trading (keys from demo.binance.com); the old
@@ -105,6 +106,8 @@ class Settings:
     webapp_host: str = "0.0.0.0"  # where the bot's web server listens
     webapp_port: int = 8080  # WEBAPP_PORT, else the platform's PORT
     webapp_auth_max_age: float = 3600.0  # s: initData older than this is refused (401)
+    # Account protections (issue 29; docs "Protections"): all off by default.
+    protections: ProtectionRules = field(default_factory=ProtectionRules)
 
     @property
     def interval_ms(self) -> int:
@@ -285,6 +288,31 @@ def _report_time(raw: str) -> dt_time:
         raise ConfigError(f"REPORT_TIME: {raw[:32]!r} is not a UTC time HH:MM from 00:00 to 23:59") from None
 
 
+def _protections(daily_raw: str, action: str, dd: str, guard_raw: str, lock: str, cooldown: str) -> ProtectionRules:
+    """MAX_DAILY_LOSS, DAILY_LOSS_ACTION, MAX_DRAWDOWN_PCT, STOPLOSS_GUARD(_LOCK), COOLDOWN_CANDLES
+    (issue 29, trading/core/protections.py): all off by default."""
+    try:
+        daily, pct = parse_daily_loss(daily_raw)
+    except ValueError as e:
+        raise ConfigError(f"MAX_DAILY_LOSS: {e}") from None
+    action = action.lower()
+    if action not in ACTIONS:
+        raise ConfigError(f"DAILY_LOSS_ACTION: {action!r} is not one of {', '.join(ACTIONS)}")
+    if not is_plain_number(dd) or not 0 <= Decimal(dd) < 100:
+        raise ConfigError(f"MAX_DRAWDOWN_PCT: {dd!r} is not a percentage from 0 (off) to below 100")
+    try:
+        guard = parse_guard(guard_raw)
+    except ValueError as e:
+        raise ConfigError(f"STOPLOSS_GUARD: {e}") from None
+    if lock and not (lock.isascii() and lock.isdigit() and int(lock) >= 1):
+        raise ConfigError(f"STOPLOSS_GUARD_LOCK: {lock!r} is not a whole number of candles (1 or more)")
+    if not (cooldown.isascii() and cooldown.isdigit()):
+        raise ConfigError(f"COOLDOWN_CANDLES: {cooldown!r} is not a whole number of candles (0 = off)")
+    return ProtectionRules(daily_loss=daily, daily_loss_pct=pct, daily_loss_action=action,
+                           max_drawdown_pct=Decimal(dd) or None, stoploss_guard=guard,
+                           stoploss_guard_lock=int(lock) if lock else None, cooldown_candles=int(cooldown))  # fmt: skip
+
+
 def load_settings(
     environ: Mapping[str, str] | None = None, env_file: str | os.PathLike[str] | None = ".env"
 ) -> Settings:
@@ -430,4 +458,8 @@ def load_settings(
         webapp_host=get("WEBAPP_HOST", "0.0.0.0"),
         webapp_port=_port("WEBAPP_PORT" if get("WEBAPP_PORT") else "PORT", get("WEBAPP_PORT") or get("PORT", "8080")),
         webapp_auth_max_age=_number("WEBAPP_AUTH_MAX_AGE", get("WEBAPP_AUTH_MAX_AGE", "3600"), minimum=10),
+        protections=_protections(
+            get("MAX_DAILY_LOSS"), get("DAILY_LOSS_ACTION", "pause"), get("MAX_DRAWDOWN_PCT", "0"),
+            get("STOPLOSS_GUARD"), get("STOPLOSS_GUARD_LOCK"), get("COOLDOWN_CANDLES", "0"),
+        ),
     )

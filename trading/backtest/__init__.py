@@ -136,5 +136,6 @@ def run_backtest(
         gross=booked.gross,
         charges=booked.charges,
         notional=Decimal(repr(float(trader.values.get("stake_usdt", 0)))) * int(trader.values.get("leverage", 1)),
+        trips=trader.protections.trips if trader.protections is not None else None,
     )
     return BacktestResult(trader, list(portfolio.trades), rec.times, rec.equity, rec.closes, stats)

@@ -34,7 +34,7 @@ from trading.backtest import (
     split_warmup,
 )
 from trading.backtest.data import load_csv_candles, load_stored_candles
-from trading.backtest.stats import traded_span
+from trading.backtest.stats import exit_counts, traded_span
 from trading.config import ConfigError, load_settings
 from trading.core.candles import Candle
 from trading.core.intervals import INTERVAL_MS
@@ -247,8 +247,9 @@ def _report(result: BacktestResult, args: argparse.Namespace, warm: int, interva
     slip = result.trader.broker.slippage_bps if result.trader.broker is not None else 0  # type: ignore[attr-defined]
     head.append(f"model: funding {rep.get('funding_source', 'none')} · liquidation {rep.get('brackets_source', 'off')}"
                 f" · slippage {slip:f} bps" + (" · exit at end" if args.exit_at_end else ""))
-    width = max(len(k) for k, _ in result.stats.rows())
-    body = [f"  {k.ljust(width)}  {v}" for k, v in result.stats.rows()]
+    rows = [*result.stats.rows(), ("exits", exit_counts(result.trades))]  # how each trade ended (issue 29)
+    width = max(len(k) for k, _ in rows)
+    body = [f"  {k.ljust(width)}  {v}" for k, v in rows]
     tail = [f"({result.seconds:.2f}s)"]
     return "\n".join(head + body + tail)
 

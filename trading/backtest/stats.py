@@ -5,7 +5,8 @@ over the same candles for comparison."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -42,6 +43,7 @@ class Stats:
     return_pct: float
     funding: Decimal = Decimal(0)  # all funding booked, + received, − paid (open position's too)
     liquidations: int = 0
+    trips: tuple[tuple[str, int], ...] = ()  # the account protections that tripped (issue 29): (name, count)
     gross: Decimal = Decimal(0)  # price PnL of what was closed
     charges: Decimal = Decimal(0)  # other charges: the clearance fees of liquidations
 
@@ -74,7 +76,14 @@ class Stats:
             ("exposure", f"{num(self.exposure_pct, '.1f')} % of candles"),
             ("buy and hold", f"{num(self.buy_hold_pct, '+.2f')} % "
                              f"({num(self.buy_hold_usdt, '+,.2f')} USDT on the same notional)"),
+            ("protections tripped", " · ".join(f"{r} {n:,}" for r, n in self.trips) or "none"),
         ]
+
+
+def exit_counts(trades: Sequence[ClosedTrade]) -> str:
+    """How the trades ended (`signal 12 · stop_loss 3 · drawdown 1`), most first: the report's
+    `exits` line (each trade's exit_reason is in --trades-out)."""
+    return " · ".join(f"{r} {n:,}" for r, n in Counter(t.exit_reason for t in trades).most_common()) or "—"
 
 
 def compute_stats(
@@ -90,6 +99,7 @@ def compute_stats(
     funding: Decimal = Decimal(0),
     gross: Decimal | None = None,
     charges: Decimal = Decimal(0),
+    trips: Mapping[str, int] | None = None,
 ) -> Stats:
     """`gross`, `fees`, `funding`, `charges`: the run's ledger totals; net is what they left in
     the wallet (final − balance), the open trade's fees and funding included."""
@@ -120,6 +130,7 @@ def compute_stats(
         return_pct=float(100 * net / balance) if balance else 0.0,
         funding=funding,
         liquidations=sum(1 for t in trades if t.exit_reason == "liquidation"),
+        trips=tuple(sorted((trips or {}).items())),
         gross=net + fees - funding + charges if gross is None else gross,
         charges=charges,
     )

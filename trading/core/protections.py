@@ -52,6 +52,22 @@ STOP_REASONS = ("stop_loss", "trailing_stop")
 
 
 @dataclass(frozen=True)
+class ProtectionsView:
+    """What /protections shows: the settings, today's net and the drawdown as last measured
+    (at the latest closed candle), the halts with their numbers, the active locks."""
+
+    rules: ProtectionRules
+    daily_net: Decimal | None
+    day_start: Decimal | None  # the wallet at the UTC day's start (or at the first candle this process saw that day)
+    daily_limit: Decimal | None
+    day_end: int | None
+    drawdown: Decimal | None
+    peak: Decimal | None
+    halted: dict[str, dict[str, str]]
+    locks: dict[str, dict[str, Any]]
+
+
+@dataclass(frozen=True)
 class ProtectionRules:
     """The settings (all off by default). daily_loss: USDT, or % of the day-start wallet when
     daily_loss_pct; stoploss_guard: (N stop-losses, within W candles)."""
@@ -147,6 +163,15 @@ class Protections:
 
     def active_locks(self, now: int) -> dict[str, dict[str, Any]]:
         return {s: dict(lk) for s, lk in sorted(self.locks.items()) if now < lk["until"]}
+
+    def view(self, now: int) -> ProtectionsView:
+        net, dd = self.last.get("daily_net"), self.last.get("drawdown")
+        return ProtectionsView(
+            self.rules, None if net is None else Decimal(net), self.day_start,
+            self.rules.daily_limit(self.day_start) if self.day_start is not None else None,
+            None if self.day is None else (self.day + 1) * DAY_MS, None if dd is None else Decimal(dd), self.peak,
+            {k: dict(v) for k, v in self.halted.items()}, self.active_locks(now),
+        )  # fmt: skip
 
     # ------------------------------------------------------------- the candle's check
     def roll(self, open_time: int, wallet: Decimal) -> list[Event]:

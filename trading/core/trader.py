@@ -70,7 +70,7 @@ from trading.core.numbers import dec
 from trading.core.paper_margin import Funded, PaperMargin
 from trading.core.pause import PauseGate, entries_gated
 from trading.core.portfolio import BUY, SELL, ClosedTrade, Fill, Portfolio
-from trading.core.protections import Protections
+from trading.core.protections import Protections, ProtectionsView
 from trading.core.snapshot import TraderSnapshot, snapshot_of
 from trading.core.strategies import CLOSE, LONG, Decision, Values
 from trading.core.strategy_host import HistoryLoader, StrategyHost, rewarm
@@ -600,9 +600,9 @@ class Trader:
                                      other.symbol, SELL if pos.qty > 0 else BUY, "close", reason, candle.open_time,
                                      qty=abs(pos.qty), reduce_only=True)]  # fmt: skip
             here = other.symbol == candle.symbol
-            price = dec(candle.close) if here else self.current_price(other.symbol)
+            price = dec(candle.close) if here else (self.current_price(other.symbol) or dec(other.last_close or 0))
             for req in reqs:
-                fill = self._execute(other, req, price or (req.qty or Decimal(0)), candle.open_time) if price else None
+                fill = self._execute(other, req, price, candle.open_time)
                 if fill is None:
                     continue
                 if here:
@@ -633,9 +633,16 @@ class Trader:
         """Why a person's entry on `symbol` is refused now by a protection (the market's time), or None."""
         if self.protections is None:
             return None
-        now = int(time.time() * 1000) + (self.market_offset_ms or 0)
         with self.lock:
-            return self.protections.blocked(symbol, now)
+            return self.protections.blocked(symbol, self._market_now())
+
+    def _market_now(self) -> int:
+        """The market's time now: our clock plus the market's offset at the last live close;
+        before any (right after a start), the close of the latest candle taken in."""
+        if self.market_offset_ms is not None:
+            return int(time.time() * 1000) + self.market_offset_ms
+        opens = [t for s in self.books if (t := self.last_open(s)) is not None]
+        return max(opens) + self.interval_ms if opens else int(time.time() * 1000)
 
     def resume_protections(self) -> list[str]:
         """/resume: the halts lifted (daily_loss, drawdown); the drawdown's peak restarts now."""
@@ -644,12 +651,20 @@ class Trader:
         with self.lock:
             return self.protections.resume(self.equity())
 
+    def protection_halts(self) -> frozenset[str]:
+        return self.protections.halts() if self.protections is not None else frozenset()
+
+    def protections_view(self) -> ProtectionsView | None:
+        if self.protections is None:
+            return None
+        with self.lock:
+            return self.protections.view(self._market_now())
+
     def unlock(self, symbol: str | None) -> list[str]:
         if self.protections is None:
             return []
-        now = int(time.time() * 1000) + (self.market_offset_ms or 0)
         with self.lock:
-            return self.protections.unlock(symbol, now)
+            return self.protections.unlock(symbol, self._market_now())
 
     # ------------------------------------------------------------- confirmed proposals
     def last_open(self, symbol: str) -> int | None:

@@ -72,11 +72,28 @@ def user_stream_state(stream: Any, exchange: bool) -> str:
     return f"{state} · {stream.events} event{'s' if stream.events != 1 else ''}"
 
 
+def _protection_rows(r: Any) -> list[tuple[str, str]]:
+    def num(x: Decimal) -> str:
+        return f"{x.normalize():f}"
+
+    daily = "off" if not r.daily_loss else num(r.daily_loss) + ("%" if r.daily_loss_pct else "")
+    guard = f"{r.stoploss_guard[0]}/{r.stoploss_guard[1]}" if r.stoploss_guard else "off"
+    return [
+        ("MAX_DAILY_LOSS", daily), ("DAILY_LOSS_ACTION", r.daily_loss_action),
+        ("MAX_DRAWDOWN_PCT", num(r.max_drawdown_pct) if r.max_drawdown_pct else "off"),
+        ("STOPLOSS_GUARD", guard), ("STOPLOSS_GUARD_LOCK", str(r.guard_lock) if r.stoploss_guard else "off"),
+        ("COOLDOWN_CANDLES", str(r.cooldown_candles)),
+    ]  # fmt: skip
+
+
 def effective_settings(settings: Any) -> list[tuple[str, str]]:
     """Every setting as the bot uses it (NAME, value), secrets masked: set or not, never the value."""
     out = []
     for f in fields(settings):
         value = getattr(settings, f.name)
+        if f.name == "protections":  # one value in Settings, six variables in the environment
+            out += _protection_rows(value)
+            continue
         if f.name in SECRET_FIELDS:
             shown = "*** (set)" if value else "(not set)"
         elif f.name == "binance_user_ws_url" and not value:

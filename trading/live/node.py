@@ -43,6 +43,7 @@ from trading.live.mode import Mode
 from trading.live.orders import MarketClock, Orders
 from trading.live.params import Params, chosen_strategy, stored_candles
 from trading.live.proposals import Confirmations
+from trading.live.protections import ProtectionAudit, live_protections
 from trading.live.recovery import Recovery
 from trading.live.reports import Reports
 from trading.live.rules import SymbolRules
@@ -142,7 +143,7 @@ def build(settings: Settings, notifier: Notifier) -> Node:
         portfolio=portfolio,
         broker=broker,
         min_warmup=settings.warmup_candles,
-        notifier=notifier,
+        notifier=ProtectionAudit(notifier, db.conn),  # a protection's trip is audited too
         journal=journal,
         history_loader=history,
         mode=mode.name,
@@ -156,6 +157,7 @@ def build(settings: Settings, notifier: Notifier) -> Node:
         pause=pause,
         confirm_all=settings.confirm_orders,
         hedge=mode.paper and settings.paper_hedge_mode,  # the paper account's mode; exchange: /start reads it
+        protections=live_protections(settings, db.conn),  # issue 29: state in runtime_state
     )
     follower = (
         AccountFollower(Follow(trader, journal), broker.client, settings.symbols, notifier, exits,  # type: ignore[attr-defined]

@@ -29,6 +29,7 @@ from trading.live.guard import DatabaseGuard
 from trading.live.mode import Mode
 from trading.live.placing import placement_line
 from trading.live.proposals import OLDER, PLACING, Confirmations, Outcome, Proposal, four_eyes_line
+from trading.live.protections import blocked_line
 from trading.live.store import Db
 
 log = logging.getLogger("trading.live.service")
@@ -103,6 +104,8 @@ class Orders:
         want = {"long": 1, "short": -1, "close": 0}[action]
         if want and self._pause.paused():
             return Outcome(False, PAUSED_LINE)
+        if want and (why := trader.entry_blocked(symbol)) is not None:
+            return Outcome(False, blocked_line(why, symbol))
         if why := order_refusal(trader.portfolio, trader.hedge, trader.mode_mismatch, symbol, want, only):
             return Outcome(False, why)
         price = self.price(symbol)
@@ -166,6 +169,8 @@ class Orders:
             return Outcome(False, OLDER, None, stale_button=True) if message else Outcome(False, "No such proposal.")
         if p.action != "close" and p.status == "pending" and self._pause.paused():  # stays pending
             return Outcome(False, PAUSED_LINE, p)
+        if p.action != "close" and p.status == "pending" and (why := self._trader.entry_blocked(p.symbol)) is not None:
+            return Outcome(False, blocked_line(why, p.symbol), p)  # stays pending, like a pause
         price = self.live_price(p.symbol)
         if price is None:  # checked before the claim: a press now changes nothing
             return Outcome(False, NO_LIVE_PRICE, p)

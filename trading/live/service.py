@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from copy import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -25,6 +25,7 @@ from trading.config import Settings
 from trading.core.candles import Candle
 from trading.core.events import Notice, Notifier
 from trading.core.portfolio import ClosedTrade, Fill, Position
+from trading.core.protections import ProtectionsView
 from trading.core.symbols import SymbolFilters
 from trading.core.trader import TraderSnapshot
 from trading.exchange.account import AccountRefused, check_account, switch_to_one_way
@@ -83,6 +84,7 @@ class EngineStatus:
     clock_offset_ms: int | None = None  # Binance's clock minus this host's (exchange modes)
     paused: frozenset[str] = frozenset()
     strategy_check: str | None = None  # the start's strategy check while it runs, or its refusal
+    locks: dict[str, dict[str, Any]] = field(default_factory=dict)  # symbol → {"until": ms, "why": name} (issue 29)
 
 
 class Engine:
@@ -198,14 +200,30 @@ class Engine:
         return changed
 
     def resume(self, reason: str, by: int | None) -> bool:
-        """Lift one reason; entries are allowed again once no reason is left. True if it was set."""
-        changed = self._pause.remove(reason)
+        """Lift one reason; entries are allowed again once no reason is left. True if it was set.
+        An admin's /resume also lifts the protections' halts (daily_loss, drawdown: issue 29)."""
+        lifted = self._trader.resume_protections() if reason == "admin" else []
+        for name in lifted:
+            self.audit(None, by, "resume", name, "lifted")
+        changed = self._pause.remove(reason) or bool(lifted)
         left = self._pause.reasons()
         self.audit(None, by, "resume", reason, ("resumed" if not left else f"still paused: {', '.join(sorted(left))}") if changed else "was not paused")
         return changed
 
     def paused_reasons(self) -> frozenset[str]:
-        return self._pause.reasons()
+        """The pause's reasons and the protections' halts (daily_loss, drawdown)."""
+        return self._pause.reasons() | self._trader.protection_halts()
+
+    def protections(self) -> ProtectionsView | None:
+        """/protections: the settings, today's net and the drawdown against their limits,
+        the halts and the active locks; None when every protection is off."""
+        return self._trader.protections_view()
+
+    def unlock(self, symbol: str | None, by: int | None) -> list[str]:
+        """/unlock SYMBOL or all (None): the symbols whose lock was lifted; audited."""
+        lifted = self._trader.unlock(symbol)
+        self.audit(None, by, "unlock", symbol or "all", ("unlocked " + ", ".join(lifted)) if lifted else "no active lock")
+        return lifted
 
     def close(self) -> None:
         """Shutdown: stop the streams (the account stream too) but keep the operator's wish
@@ -237,6 +255,7 @@ class Engine:
             paused=self.paused_reasons(),
             clock_offset_ms=self.clock_offset_ms(),
             strategy_check=self._start_check.status_line(self._params.strategy),
+            locks=view.locks if (view := self.protections()) is not None else {},
         )
 
     def clock_offset_ms(self) -> int | None:

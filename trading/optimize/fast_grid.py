@@ -37,6 +37,8 @@ def is_frame(strategy: str) -> bool:
 def market_for(candles: Sequence[Candle], o: BacktestOptions) -> tuple[fast.Market | None, str]:
     if o.strategy != "ema_cross" and not is_frame(o.strategy):
         return None, f"the fast path covers ema_cross and DataFrame strategies, not {o.strategy}"
+    if o.protections.on:  # issue 29: the account protections are the shared backtest's (core/protections.py)
+        return None, "the account protections are on"
     candles, warm = split_warmup(candles, o.warmup, o.start_ms)  # run_backtest's cut: both see the same candles
     m = o.model
     try:

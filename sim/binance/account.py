@@ -27,6 +27,7 @@ from decimal import Decimal
 from sim.binance.clock import Step
 from sim.binance.errors import BinanceError, illegal_chars, mandatory
 from sim.binance.market import SymbolSpec
+from sim.binance.order_json import order_json
 from sim.binance.orders import (
     ZERO,
     Order,
@@ -37,7 +38,6 @@ from sim.binance.orders import (
     limit_param,
     parse_order,
 )
-from sim.binance.reports import order_json
 from sim.binance.rules import (
     MAKER_FEE,
     MAX_LEVERAGE,

@@ -12,63 +12,14 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from sim.binance.errors import illegal_chars
-from sim.binance.orders import ZERO, Order, Position, limit_param
+from sim.binance.formats import fixed, trimmed
+from sim.binance.orders import ZERO, Position, limit_param
 from sim.binance.rules import MAKER_FEE, TAKER_FEE, max_notional
 
 if TYPE_CHECKING:  # the account formats its own orders with order_json
     from sim.binance.account import Account
 
 ACCOUNT_ALIAS = "SgsRFzAuXqFzAuXq"
-
-
-def fixed(value: Decimal, places: int) -> str:
-    return f"{value:.{places}f}"
-
-
-def trimmed(value: Decimal) -> str:
-    """Up to 8 decimals without trailing zeros, like Binance's entryPrice ("0.0", "61234.5")."""
-    text = f"{value:.8f}".rstrip("0")
-    return text + "0" if text.endswith(".") else text
-
-
-def order_json(
-    account: Account, order: Order, *, as_new: bool = False, with_time: bool = False
-) -> dict[str, object]:
-    """Binance's order object; `as_new` is the ACK view (status NEW, nothing filled yet)."""
-    spec = account.specs[order.symbol]
-    pp, qp = spec.price_precision, spec.quantity_precision
-    executed = ZERO if as_new else order.executed_qty
-    cum_quote = ZERO if as_new else order.cum_quote
-    avg = cum_quote / executed if executed else ZERO
-    out: dict[str, object] = {
-        "orderId": order.order_id,
-        "symbol": order.symbol,
-        "status": "NEW" if as_new else order.status,
-        "clientOrderId": order.client_id,
-        "price": fixed(order.price, pp),
-        "avgPrice": fixed(avg, max(pp, 5)),
-        "origQty": fixed(order.orig_qty, qp),
-        "executedQty": fixed(executed, qp),
-        "cumQty": fixed(executed, qp),
-        "cumQuote": fixed(cum_quote, pp + qp),
-        "timeInForce": order.time_in_force,
-        "type": order.type,
-        "reduceOnly": order.reduce_only,
-        "closePosition": False,
-        "side": order.side,
-        "positionSide": order.position_side,
-        "stopPrice": fixed(ZERO, pp),
-        "workingType": "CONTRACT_PRICE",
-        "priceProtect": False,
-        "origType": order.type,
-        "priceMatch": "NONE",
-        "selfTradePreventionMode": "EXPIRE_MAKER",
-        "goodTillDate": 0,
-        "updateTime": order.time if as_new else order.update_time,
-    }
-    if with_time:
-        out["time"] = order.time
-    return out
 
 
 def user_trades(account: Account, params: Mapping[str, str]) -> list[dict[str, object]]:

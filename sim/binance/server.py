@@ -30,7 +30,7 @@ from sim.binance.funding import DEFAULT_RATE, FundingPayer, FundingRates
 from sim.binance.klines import closed_fields, rest_row
 from sim.binance.liquidation import Liquidator
 from sim.binance.market import Series
-from sim.binance.reports import order_json
+from sim.binance.order_json import order_json
 from sim.binance.rest import PublicApi
 from sim.binance.stats import Stats, StatsSnapshot
 from sim.binance.trading import TradingApi

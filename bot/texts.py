@@ -39,6 +39,7 @@ CENT = Decimal("0.01")
 WHAT = {
     "stop_loss": "stop-loss filled",
     "take_profit": "take-profit filled",
+    "trailing_stop": "trailing stop filled",
     "liquidation": "liquidated",
     "adl": "auto-deleveraged (ADL)",
     "settlement": "closed by Binance's settlement (delisting or delivery)",
@@ -91,7 +92,7 @@ def fill_text(fill: Fill, req: OrderRequest, closed: tuple[ClosedTrade, ...] | l
     out += closed_words(closed)
     if req.kind == "open":
         out += f" · opened {'long' if fill.side == 'BUY' else 'short'}"
-    if req.kind in ("stop_loss", "take_profit"):
+    if req.kind in ("stop_loss", "take_profit", "trailing_stop"):
         out += f" · {req.reason} hit"
     return out
 

@@ -36,7 +36,7 @@ class _Prices:
 
 def test_who_placed_a_fill_is_read_from_its_client_id() -> None:
     f = AccountFollower(None, None, ["BTCUSDT"], RecordingNotifier(), EXITS)  # type: ignore[arg-type]
-    sl, tp = EXITS.exit_ids("BTCUSDT", 1_700_000_000_000, 0)
+    sl, tp, _ = EXITS.exit_ids("BTCUSDT", 1_700_000_000_000, 0)
     assert [f.what(c) for c in (sl, tp)] == ["stop_loss", "take_profit"]
     assert f.what("autoclose-1700000000000") == "liquidation"
     assert f.what("adl_autoclose") == "adl"
@@ -110,7 +110,7 @@ class _Sink:
 def test_an_order_update_is_decoded_into_one_fill_handed_to_the_sink() -> None:
     """The exchange side decodes; it never reads or books into a trader (issue 27)."""
     sink = _Sink()
-    sl, _ = EXITS.exit_ids("BTCUSDT", 1_700_000_000_000, 0)
+    sl, _, _ = EXITS.exit_ids("BTCUSDT", 1_700_000_000_000, 0)
     f = AccountFollower(sink, None, ["BTCUSDT"], RecordingNotifier(), EXITS)  # type: ignore[arg-type]
     update = {"s": "BTCUSDT", "c": sl, "S": "SELL", "x": "TRADE", "X": "FILLED", "i": 42, "l": "0.010",
               "L": "65000.5", "T": 1_700_000_900_000, "t": 7, "n": "0.325", "N": "USDT", "ps": "BOTH"}

@@ -39,7 +39,7 @@ class RecordedExits:
     def __init__(self) -> None:
         self.now: dict[str, tuple[int, D | None, D | None]] = {}
 
-    def sync(self, symbol, side, opened, stop, take, *, check=False, position_side="BOTH"):  # noqa: ANN001
+    def sync(self, symbol, side, opened, stop, take, *, check=False, position_side="BOTH", **_):  # noqa: ANN001, ANN003
         self.now[position_side] = (side, stop, take)
         return []
 

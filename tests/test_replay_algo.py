@@ -100,3 +100,70 @@ def test_reduce_only_stop_with_nothing_to_reduce_expires_when_fired(
     assert actual["status"] == "EXPIRED" and actual["executedQty"] == "0.000"
     (pos,) = client.futures_position_information(symbol="BTCUSDT", version=2)
     assert pos["positionAmt"] == "0.000"
+
+
+# ---- TRAILING_STOP_MARKET (issue 29) ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("params", "code"),
+    [
+        ({"side": "SELL", "quantity": "0.010", "reduceOnly": "true"}, -1102),  # no callbackRate
+        ({"side": "SELL", "quantity": "0.010", "reduceOnly": "true", "callbackRate": "0.05"}, -1130),
+        ({"side": "SELL", "quantity": "0.010", "reduceOnly": "true", "callbackRate": "10.1"}, -1130),
+        ({"side": "SELL", "quantity": "0.010", "reduceOnly": "true", "callbackRate": "1", "activationPrice": "1"}, -2021),
+        ({"side": "BUY", "quantity": "0.010", "reduceOnly": "true", "callbackRate": "1", "activationPrice": "1e9"}, -2021),
+        ({"side": "SELL", "closePosition": "true", "callbackRate": "1"}, -1106),
+    ],
+)
+def test_trailing_stop_validation(client: Client, params: dict[str, str], code: int) -> None:
+    assert code_of(client.futures_create_algo_order, symbol="BTCUSDT", type="TRAILING_STOP_MARKET", **params) == code
+
+
+@pytest.mark.parametrize("updates", [1, 4, 9])
+def test_trailing_stop_activates_follows_the_best_price_and_fires_where_the_paper_model_does(updates: int) -> None:
+    with ReplayExchange(generate(1000), start_index=START, paused=True, updates_per_candle=updates) as ex:
+        c = Client(ex.api_key, ex.api_secret, ping=False)
+        c.FUTURES_URL = ex.rest_url + "/fapi"
+        c.futures_create_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.010")
+        now = price_now(ex)
+        act = (now * Decimal("1.002")).quantize(Decimal("0.1"))
+        order = c.futures_create_algo_order(
+            symbol="BTCUSDT", side="SELL", type="TRAILING_STOP_MARKET", quantity="0.010", reduceOnly="true",
+            callbackRate="0.5", activationPrice=str(act), clientAlgoId="tg-ts",
+        )  # fmt: skip
+        assert order["orderType"] == "TRAILING_STOP_MARKET" and order["algoStatus"] == "NEW"
+        assert order["callbackRate"] == "0.5" and Decimal(order["activatePrice"]) == act
+        # the paper model (trading/core/exits.py) over the replay's own candles: it must agree
+        from collections import deque
+
+        from trading.core.book import Book
+        from trading.core.candles import Candle
+        from trading.core.exits import Exits
+        from trading.core.strategies import make_strategy
+        from trading.core.symbols import SymbolFilters
+
+        exits = Exits({"BTCUSDT": SymbolFilters.btcusdt()})
+        model = Book("BTCUSDT", make_strategy("none"), deque())
+        exits.set(model, now, 1, {"trailing_stop_pct": 0.5, "trailing_activation_pct": 0.2})
+        model.trail_act = act
+        fired = level = None
+        for i in range(START, START + 300):
+            k = ex.candles[i]
+            row = Candle("BTCUSDT", "1h", k.open_time, k.open_time + 1, float(k.open), float(k.high), float(k.low),
+                         float(k.close), 1.0)  # fmt: skip
+            hit = exits.touched(model, row, True)
+            if hit is not None:
+                assert hit[0] == "trailing_stop"
+                fired, level = i, hit[1]
+                break
+        assert fired is not None, "the generated market never fell back 0.5 % after activating"
+        assert ex.advance(fired - START)
+        assert c.futures_get_algo_order(algoId=order["algoId"])["algoStatus"] == "NEW"
+        assert ex.advance(1)
+        got = c.futures_get_algo_order(algoId=order["algoId"])
+        assert got["algoStatus"] == "FINISHED" and Decimal(got["triggerPrice"]) == level
+        actual = c.futures_get_order(symbol="BTCUSDT", orderId=got["actualOrderId"])
+        assert actual["status"] == "FILLED" and Decimal(actual["avgPrice"]) == level
+        (pos,) = c.futures_position_information(symbol="BTCUSDT", version=2)
+        assert pos["positionAmt"] == "0.000"

@@ -7,8 +7,19 @@ fire. A replayed price update whose range reaches the trigger fires them: a MARK
 is placed on the account (reduce-only, filled at the trigger price: no gap slippage in
 the replay) and the algo order is FINISHED with its actualOrderId. One that finds nothing
 to reduce (the position was closed meanwhile) ends EXPIRED, which is also what happens on
-Binance to a reduce-only order with nothing to reduce. STOP / TAKE_PROFIT (limit) and
-TRAILING_STOP_MARKET are refused with -1116.
+Binance to a reduce-only order with nothing to reduce. STOP / TAKE_PROFIT (limit) are
+refused with -1116.
+
+TRAILING_STOP_MARKET (issue 29) takes `callbackRate` (0.1–10, %) and an optional
+`activationPrice` (a SELL's above the latest price, a BUY's below: else -2021); without
+one it is active at once from the latest price. It follows the best price since its
+activation (a SELL the highest, a BUY the lowest) and fires when the price comes back by
+the callback: trigger = best × (1 ∓ callbackRate), on the tick. It follows the replay's
+own price path (open → low → high → close for a candle that closes up, open → high → low →
+close for one that closes down; sim/binance/klines.py), leg by leg within each update, so
+its outcome does not depend on updates_per_candle and equals the paper model's reading of
+the candle (trading/core/exits.py). Quantity and reduceOnly only (Binance refuses
+closePosition on it).
 
 In Hedge Mode an algo order names its leg (positionSide, reduceOnly refused -1106 as on
 the order endpoint); closePosition closes that leg only, and the fired MARKET order
@@ -37,7 +48,9 @@ from sim.binance.orders import (
 )
 from sim.binance.reports import fixed
 
-KINDS = ("STOP_MARKET", "TAKE_PROFIT_MARKET")
+KINDS = ("STOP_MARKET", "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET")
+TRAILING = "TRAILING_STOP_MARKET"
+HUNDRED = Decimal(100)
 OPEN = ("NEW",)
 
 
@@ -59,6 +72,18 @@ class AlgoOrder:
     trigger_time: int = 0
     actual_order_id: int | None = None
     position_side: str = "BOTH"
+    callback: Decimal | None = None  # TRAILING_STOP_MARKET: callbackRate, %
+    activate: Decimal | None = None  # its activationPrice (None: active from placement)
+    best: Decimal | None = None  # the best price since activation (None: not active yet)
+    tick: Decimal = Decimal("0.1")
+
+    def trailed(self) -> Decimal | None:
+        """A trailing stop's trigger now (None: not active)."""
+        if self.best is None or self.callback is None:
+            return None
+        sign = -1 if self.side == "SELL" else 1
+        raw = self.best * (1 + sign * self.callback / HUNDRED)
+        return (raw / self.tick).to_integral_value() * self.tick
 
     @property
     def fires_below(self) -> bool:
@@ -69,6 +94,7 @@ class AlgoOrder:
 class AlgoBook:
     def __init__(self, account: Account) -> None:
         self.account = account
+        self._walk: dict[str, tuple[int, Decimal, set[str]]] = {}  # symbol → (candle, last price, extremes passed)
         self.orders: dict[int, AlgoOrder] = {}
         self._by_client_id: dict[str, AlgoOrder] = {}
         self._ids = itertools.count(3_000_000_001)
@@ -88,13 +114,23 @@ class AlgoBook:
         if kind not in KINDS:
             raise BinanceError(-1116, "Invalid orderType.")
         ps = position_side(params, hedge=self.account.hedge)
-        trigger = self._trigger(spec, params)
+        mark = self.account.mark(spec.symbol)
+        callback = activate = best = None
+        if kind == TRAILING:
+            callback, activate = self._trailing(spec, params)
+            if activate is not None and (activate <= mark if side == "SELL" else activate >= mark):
+                raise BinanceError(-2021, "Order would immediately trigger.")
+            best = mark if activate is None else None
+            trigger = ZERO
+            if bool_param(params, "closePosition"):
+                raise BinanceError(-1106, "Parameter 'closePosition' sent when not required.")
+        else:
+            trigger = self._trigger(spec, params)
         close = bool_param(params, "closePosition")
         reduce_only = bool_param(params, "reduceOnly")
         qty = self._qty(spec, params, close, reduce_only)
-        mark = self.account.mark(spec.symbol)
         probe = AlgoOrder(0, "", spec.symbol, side, kind, qty, trigger, close, reduce_only, "", 0, 0)
-        if (mark <= trigger) if probe.fires_below else (mark >= trigger):
+        if kind != TRAILING and ((mark <= trigger) if probe.fires_below else (mark >= trigger)):
             raise BinanceError(-2021, "Order would immediately trigger.")
         client_id = params.get("clientAlgoId") or f"replay-algo-{next(self._ids)}"
         if not CLIENT_ID.fullmatch(client_id):
@@ -105,6 +141,7 @@ class AlgoBook:
         order = AlgoOrder(
             next(self._ids), client_id, spec.symbol, side, kind, qty, trigger, close, reduce_only,
             params.get("workingType") or "CONTRACT_PRICE", now, now, position_side=ps,
+            callback=callback, activate=activate, best=best, tick=spec.tick_size,
         )  # fmt: skip
         self.orders[order.algo_id] = order
         self._by_client_id[client_id] = order
@@ -144,11 +181,46 @@ class AlgoBook:
         for item in step.items:
             symbol = item.series.symbol
             low, high = Decimal(item.update.low), Decimal(item.update.high)
+            path = self._path(symbol, item.series.candles[item.index], item.index, low, high, Decimal(item.update.fields.c))
             for o in list(self.orders.values()):
                 if o.status not in OPEN or o.symbol != symbol:
                     continue
-                if (low <= o.trigger) if o.fires_below else (high >= o.trigger):
+                if o.type == TRAILING:
+                    self._trail(o, path, item.update.event_time)
+                elif (low <= o.trigger) if o.fires_below else (high >= o.trigger):
                     self._fire(o, item.update.event_time)
+
+    def _path(self, symbol: str, candle: object, index: int, low: Decimal, high: Decimal, price: Decimal) -> list[Decimal]:
+        """The prices this update walked, in order: from the last one, through the candle's
+        extremes it passed (in the candle's path order), to its price."""
+        o, c = Decimal(candle.open), Decimal(candle.close)  # type: ignore[attr-defined]
+        lo, hi = Decimal(candle.low), Decimal(candle.high)  # type: ignore[attr-defined]
+        cur = self._walk.get(symbol)
+        prev, passed = (cur[1], cur[2]) if cur is not None and cur[0] == index else (o, set())
+        points = [prev]
+        for name, level in ((("lo", lo), ("hi", hi)) if c >= o else (("hi", hi), ("lo", lo))):
+            if name not in passed and (low <= level if name == "lo" else high >= level):
+                passed.add(name)
+                points.append(level)
+        points.append(price)
+        self._walk[symbol] = (index, price, passed)
+        return points
+
+    def _trail(self, o: AlgoOrder, path: list[Decimal], when: int) -> None:
+        sign = 1 if o.side == "SELL" else -1  # a SELL trails a long: the best is the highest
+        for a, b in zip(path, path[1:], strict=False):
+            if (b - a) * sign > 0:
+                if o.best is None:
+                    if o.activate is None or (b - o.activate) * sign < 0:
+                        continue
+                    o.best = b
+                elif (b - o.best) * sign > 0:
+                    o.best = b
+                o.trigger = o.trailed() or ZERO
+            elif (stop := o.trailed()) is not None and (b - stop) * sign <= 0:
+                o.trigger = stop
+                self._fire(o, when)
+                return
 
     def _fire(self, o: AlgoOrder, when: int) -> None:
         pos = self.account.position(o.symbol, o.position_side)
@@ -191,6 +263,21 @@ class AlgoBook:
         return trigger
 
     @staticmethod
+    def _trailing(spec: SymbolSpec, params: Mapping[str, str]) -> tuple[Decimal, Decimal | None]:
+        callback = decimal_param(params, "callbackRate")
+        if callback is None:
+            raise mandatory("callbackRate")
+        if not Decimal("0.1") <= callback <= Decimal(10):
+            raise BinanceError(-1130, "Data sent for parameter 'callbackRate' is not valid.")
+        activate = decimal_param(params, "activationPrice")
+        if activate is not None:
+            if activate <= 0:
+                raise BinanceError(-4001, "Price less than 0.")
+            if activate % spec.tick_size:
+                raise BinanceError(-4014, "Price not increased by tick size.")
+        return callback, activate
+
+    @staticmethod
     def _qty(spec: SymbolSpec, params: Mapping[str, str], close: bool, reduce_only: bool) -> Decimal:
         qty = decimal_param(params, "quantity")
         if close:
@@ -225,8 +312,8 @@ class AlgoBook:
             "closePosition": o.close_position,
             "priceProtect": False,
             "reduceOnly": o.reduce_only,
-            "activatePrice": "",
-            "callbackRate": "",
+            "activatePrice": fixed(o.activate, pp) if o.activate is not None else "",
+            "callbackRate": f"{o.callback.normalize():f}" if o.callback is not None else "",
             "createTime": o.time,
             "updateTime": o.update_time,
             "triggerTime": o.trigger_time,

@@ -28,17 +28,34 @@ class Failing:
 
 @dataclass
 class Levels:
-    """A Hedge Mode leg's stop-loss and take-profit (the Book's own fields are the One-way
-    position's; the same names, so the exit rules read either)."""
+    """A Hedge Mode leg's stop-loss, take-profit and trailing stop (the Book's own fields are
+    the One-way position's; the same names, so the exit rules read either)."""
 
     stop: Decimal | None = None
     take: Decimal | None = None
     stop_f: float = 0.0
     take_f: float = 0.0
+    trail: Decimal | None = None  # the trailing stop's callback, %
+    trail_act: Decimal | None = None  # its activation price (None: active from the entry)
+    trail_best: Decimal | None = None  # the best price since activation (None: not active yet)
 
     def flat(self) -> None:
-        self.stop = self.take = None
+        self.stop = self.take = self.trail = self.trail_act = self.trail_best = None
         self.stop_f = self.take_f = 0.0
+
+
+EXIT_STATE = ("stop", "take", "trail", "trail_act", "trail_best")  # what the journal keeps of a position's exits
+
+
+def exit_state(lv: Book | Levels) -> dict[str, str | None]:
+    return {name: None if getattr(lv, name) is None else str(getattr(lv, name)) for name in EXIT_STATE}
+
+
+def restore_exits(lv: Book | Levels, state: dict[str, Any]) -> None:
+    for name in EXIT_STATE:
+        raw = state.get(name)
+        setattr(lv, name, None if raw is None else Decimal(raw))
+    lv.stop_f, lv.take_f = float(lv.stop or 0), float(lv.take or 0)
 
 
 @dataclass
@@ -54,6 +71,9 @@ class Book:
     take: Decimal | None = None
     stop_f: float = 0.0
     take_f: float = 0.0
+    trail: Decimal | None = None  # the trailing stop, as Levels has it
+    trail_act: Decimal | None = None
+    trail_best: Decimal | None = None
     last_close: float = 0.0
     last_price: float = 0.0  # the forming candle's latest price (live), else the last close
     decided: int = 0  # candles decided on in this process
@@ -74,6 +94,7 @@ class Book:
     def flat(self) -> None:
         """No position: no levels, no margin."""
         self.stop = self.take = self.liq = None
+        self.trail = self.trail_act = self.trail_best = None
         self.stop_f = self.take_f = self.liq_f = 0.0
         self.margin = Decimal(0)
 
@@ -82,29 +103,25 @@ class Book:
         return {
             "cursor": self.cursor,
             "pending": [r.to_dict() for r in self.pending],
-            "stop": None if self.stop is None else str(self.stop),
-            "take": None if self.take is None else str(self.take),
+            **exit_state(self),
             "margin": str(self.margin),
             "liq": None if self.liq is None else str(self.liq),
             "liq_long": self.liq_long,
             "funded_to": self.funded_to,
-            "legs": {ps: [None if lv.stop is None else str(lv.stop), None if lv.take is None else str(lv.take)]
-                     for ps, lv in self.legs.items() if lv.stop is not None or lv.take is not None},
-        }  # fmt: skip
+            "legs": {ps: exit_state(lv) for ps, lv in self.legs.items() if any(exit_state(lv).values())},
+        }
 
     def restore(self, state: dict[str, Any] | None) -> None:
         if not state:
             return
         self.cursor = state.get("cursor")
         self.pending = [OrderRequest.from_dict(d) for d in state.get("pending", [])]
-        for name in ("stop", "take", "liq"):
-            raw = state.get(name)
-            setattr(self, name, None if raw is None else Decimal(raw))
-            setattr(self, name + "_f", 0.0 if raw is None else float(raw))
+        restore_exits(self, state)
+        raw = state.get("liq")
+        self.liq, self.liq_f = (None, 0.0) if raw is None else (Decimal(raw), float(raw))
         self.margin = Decimal(state.get("margin") or 0)
         self.funded_to = state.get("funded_to")
         self.liq_long = bool(state.get("liq_long", True))
-        for ps, (stop, take) in (state.get("legs") or {}).items():
-            lv = self.legs[ps]
-            lv.stop, lv.take = (None if stop is None else Decimal(stop)), (None if take is None else Decimal(take))
-            lv.stop_f, lv.take_f = float(lv.stop or 0), float(lv.take or 0)
+        for ps, kept in (state.get("legs") or {}).items():
+            # a list: [stop, take] as kept before the trailing stop (issue 29)
+            restore_exits(self.legs[ps], kept if isinstance(kept, dict) else dict(zip(("stop", "take"), kept, strict=False)))

@@ -43,7 +43,7 @@ def leg_of(side: int) -> str:
 # The closing fill's client order id suffix → ClosedTrade.exit_reason (the ids are the
 # trader's deterministic ones, so stored fills give the same); anything else: a signal's.
 EXIT_REASONS = {"-sl": "stop_loss", "-tp": "take_profit", "-liq": "liquidation", "-end": "end",
-                "-dd": "drawdown", "-dl": "daily_loss"}  # fmt: skip
+                "-dd": "drawdown", "-dl": "daily_loss", "-ts": "trailing_stop"}  # fmt: skip
 
 
 def exit_reason(order_id: str) -> str:

@@ -77,6 +77,7 @@ from trading.core.strategy_host import HistoryLoader, StrategyHost, rewarm
 from trading.core.symbols import SymbolFilters
 
 log = logging.getLogger(__name__)
+LEGS = {"stop_loss": "sl", "take_profit": "tp", "trailing_stop": "ts"}  # an exit's client id leg
 
 
 class Journal(Protocol):
@@ -93,7 +94,7 @@ class RestingExits(Protocol):
     (trading/exchange/protection.py), kept equal to the book's levels."""
 
     def sync(self, symbol: str, side: int, opened: int, stop: Decimal | None, take: Decimal | None, *,
-             check: bool = False, position_side: str = "BOTH") -> list[str]: ...  # fmt: skip
+             check: bool = False, position_side: str = "BOTH", trail: Any = None) -> list[str]: ...  # fmt: skip
 
 
 NO_DECISION: list[Decision] = []  # shared, never appended to
@@ -235,7 +236,7 @@ class Trader:
             funded = self._fund(book, candle) if self.funding is not None else []
             fills = self._fill_pending(book, candle) if book.pending else []
             lf = book.liq_f  # the liquidation price is checked inline: it is set on every paper position
-            if self.exits is None and (book.stop_f or book.take_f or (
+            if self.exits is None and (book.stop_f or book.take_f or book.trail is not None or (
                     lf and (candle.low <= lf if book.liq_long else candle.high >= lf))):
                 fills += self._check_exits(book, candle)
             elif self.exits is None and self.hedge:
@@ -295,7 +296,7 @@ class Trader:
         self.strategies.apply(self.books.values())
         for book in self.books.values():
             for pos in self.portfolio.open_of(book.symbol):  # the net position, or each leg
-                self.levels.set(book, pos.entry, pos.side, self.values, pos.position_side)
+                self.levels.set(book, pos.entry, pos.side, self.values, pos.position_side, keep=True)
                 self._levels_changed = True
 
     def _strategy_decides(self, book: Book, candle: Candle) -> list[Decision]:
@@ -439,7 +440,7 @@ class Trader:
             return []
         kind, price = hit
         req = OrderRequest(
-            OrderRequest.client_id(book.symbol, c.open_time, "sl" if kind == "stop_loss" else "tp"),
+            OrderRequest.client_id(book.symbol, c.open_time, LEGS[kind]),
             book.symbol, SELL if long else BUY, kind, kind.replace("_", "-"), c.open_time,
             qty=abs(pos.qty), reduce_only=True,
         )  # fmt: skip
@@ -453,13 +454,13 @@ class Trader:
         for ps, long in (("LONG", True), ("SHORT", False)):
             lv = book.legs[ps]
             pos = self.portfolio.held(book.symbol, ps)
-            if pos is None or not (lv.stop_f or lv.take_f):
+            if pos is None or not (lv.stop_f or lv.take_f or lv.trail is not None):
                 continue
-            hit = self.levels.touched(lv, c, long)
+            hit = self.levels.touched(book, c, long, ps)
             if hit is None:
                 continue
             kind, price = hit
-            tag = ("sl" if kind == "stop_loss" else "tp") + ("-l" if long else "-s")  # exit_reason reads "-sl-"
+            tag = LEGS[kind] + ("-l" if long else "-s")  # exit_reason reads "-sl-"
             req = OrderRequest(
                 OrderRequest.client_id(book.symbol, c.open_time, tag), book.symbol, SELL if long else BUY, kind,
                 kind.replace("_", "-"), c.open_time, qty=abs(pos.qty), position_side=ps,
@@ -534,7 +535,9 @@ class Trader:
         opened = pos.opened_at if pos is not None else 0
         lv = book.levels(ps)
         try:
-            return self.exits.sync(book.symbol, side, opened, lv.stop, lv.take, check=check, position_side=ps)
+            trail = (lv.trail, lv.trail_act, abs(pos.qty)) if lv.trail is not None and pos is not None else None
+            return self.exits.sync(book.symbol, side, opened, lv.stop, lv.take, check=check, position_side=ps,
+                                   trail=trail)  # fmt: skip
         except WouldTrigger as e:
             self._close_now(book, e, ps)
         except (OrderRefused, OrderUnknown) as e:
@@ -735,8 +738,9 @@ class Trader:
                 if pos.qty:  # the position as it is now gets the exits of its entry
                     self.levels.set(book, pos.entry, pos.side, self.values, fill.position_side)
                 else:
-                    book.levels(fill.position_side).stop = book.levels(fill.position_side).take = None
-                    book.levels(fill.position_side).stop_f = book.levels(fill.position_side).take_f = 0.0
+                    lv = book.levels(fill.position_side)
+                    lv.stop = lv.take = lv.trail = lv.trail_act = lv.trail_best = None
+                    lv.stop_f = lv.take_f = 0.0
                 self._book(book, [fill])
 
     def book_exchange_fill(self, fill: Fill, what: str) -> list[ClosedTrade] | None:

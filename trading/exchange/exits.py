@@ -104,18 +104,48 @@ class ExitOrders:
 
     def place_exit(
         self, client_id: str, symbol: str, side: str, kind: str, trigger: Decimal, working_type: str,
-        position_side: str = "BOTH",
+        position_side: str = "BOTH", qty: Decimal | None = None,
     ) -> ExchangeOrder:
-        """One closePosition exit under a given client id (trading/exchange/protection.py); in
-        Hedge Mode with its leg's positionSide (closePosition then closes that leg only)."""
+        """One exit under a given client id (trading/exchange/protection.py): closePosition, or
+        for `qty` (a take-profit ladder's level, on the step) reduce-only; in Hedge Mode with
+        its leg's positionSide (closePosition then closes that leg only; never reduceOnly,
+        which Binance refuses there with -1106)."""
         f = self._filters(symbol)
         params: dict[str, Any] = {
             "symbol": symbol, "side": side, "type": kind, "triggerPrice": f.fmt_price(f.round_price(trigger)),
             "clientAlgoId": client_id, "algoType": "CONDITIONAL", "newOrderRespType": "ACK",
-            "workingType": working_type, "priceProtect": "TRUE", "closePosition": "true",
+            "workingType": working_type, "priceProtect": "TRUE",
         }  # fmt: skip
+        if qty is None:
+            params["closePosition"] = "true"
+        else:
+            params["quantity"] = f.fmt_qty(f.floor_qty(qty))
+            if position_side == "BOTH":
+                params["reduceOnly"] = "true"
         if position_side != "BOTH":
             params["positionSide"] = position_side
+        return algo_from_json(self._place_algo(params, symbol))
+
+    def place_trailing(
+        self, client_id: str, symbol: str, side: str, qty: Decimal, callback: Decimal, activation: Decimal | None,
+        working_type: str, position_side: str = "BOTH",
+    ) -> ExchangeOrder:
+        """A TRAILING_STOP_MARKET for `qty` (Binance takes closePosition only on STOP_MARKET /
+        TAKE_PROFIT_MARKET): reduce-only, in Hedge Mode by its leg's positionSide instead;
+        `callbackRate` in % (0.1–10), `activationPrice` when given (else Binance activates it
+        at the price of the moment), triggered on `workingType` (STOP_WORKING_TYPE)."""
+        f = self._filters(symbol)
+        params: dict[str, Any] = {
+            "symbol": symbol, "side": side, "type": "TRAILING_STOP_MARKET", "clientAlgoId": client_id,
+            "algoType": "CONDITIONAL", "newOrderRespType": "ACK", "workingType": working_type,
+            "quantity": f.fmt_qty(f.floor_qty(qty)), "callbackRate": f"{callback.normalize():f}",
+        }  # fmt: skip
+        if position_side == "BOTH":
+            params["reduceOnly"] = "true"
+        else:
+            params["positionSide"] = position_side
+        if activation is not None:
+            params["activationPrice"] = f.fmt_price(f.round_price(activation))
         return algo_from_json(self._place_algo(params, symbol))
 
     def cancel_exit(self, symbol: str, client_id: str) -> bool:

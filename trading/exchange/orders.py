@@ -35,6 +35,8 @@ class ExchangeOrder:
     status: str
     algo: bool = False
     position_side: str = "BOTH"  # LONG / SHORT: the Hedge Mode leg it acts on
+    callback_rate: Decimal = Decimal(0)  # a TRAILING_STOP_MARKET's callbackRate (%)
+    activate_price: Decimal = Decimal(0)  # and its activatePrice (0: none was given)
 
 
 DUPLICATE_ID = -4116  # "ClientOrderId is duplicated.": it was placed before, go and find it
@@ -76,4 +78,5 @@ def algo_from_json(o: Mapping[str, Any]) -> ExchangeOrder:
         dec(o.get("price")), dec(o.get("triggerPrice")), bool(o.get("reduceOnly")),
         bool(o.get("closePosition")), o.get("algoStatus", ""), algo=True,
         position_side=o.get("positionSide") or "BOTH",
+        callback_rate=dec(o.get("callbackRate")), activate_price=dec(o.get("activatePrice")),
     )  # fmt: skip

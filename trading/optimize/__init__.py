@@ -132,6 +132,9 @@ def sweep(
         if market is None or (not frame and v.get("rsi_period")):
             cells[i].note = why or "the RSI filter is on"
             slow_path.append(i)
+        elif v.get("trailing_stop_pct"):
+            cells[i].note = "the trailing stop is on"
+            slow_path.append(i)
         elif frame and (v.get("stop_loss_pct") or v.get("take_profit_pct")):
             cells[i].note = "a stop-loss or take-profit with a DataFrame strategy"
             slow_path.append(i)

@@ -123,12 +123,14 @@ WOULD_TRIGGER = -2021
 
 class WouldTrigger(OrderRefused):
     """Binance refused an exit because its trigger is already crossed (-2021): the trader
-    closes by market instead. `kind` is "stop_loss" or "take_profit"."""
+    closes by market instead. `kind` is "stop_loss", "take_profit" or a ladder's
+    "take_profit_N"; `qty`: a ladder level's quantity (None: the whole position)."""
 
-    def __init__(self, reason: str, kind: str, level: Decimal) -> None:
+    def __init__(self, reason: str, kind: str, level: Decimal, qty: Decimal | None = None) -> None:
         super().__init__(reason, WOULD_TRIGGER)
         self.kind = kind
         self.level = level
+        self.qty = qty
 
 
 @dataclass(frozen=True)

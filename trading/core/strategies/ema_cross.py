@@ -40,6 +40,8 @@ SCHEMA = Schema(
         Param("leverage", int, 3, 1, 125, "position size = stake_usdt × leverage"),
         Param("stop_loss_pct", float, 0.0, 0.0, 50.0, "stop-loss distance from entry, % (0 = off)"),
         Param("take_profit_pct", float, 0.0, 0.0, 500.0, "take-profit distance from entry, % (0 = off)"),
+        Param("trailing_stop_pct", float, 0.0, 0.0, 10.0, "trailing stop: callback from the best price since activation, % (0 = off; 0.1–10, Binance's callbackRate)"),
+        Param("trailing_activation_pct", float, 0.0, 0.0, 500.0, "the trailing stop activates this % beyond the entry (0 = at once)"),
         Param("rsi_period", int, 0, 0, 100, "RSI filter length (0 = off)"),
         Param("rsi_overbought", float, 70.0, 1.0, 99.0, "with the RSI filter: no new long above this"),
         Param("rsi_oversold", float, 30.0, 1.0, 99.0, "with the RSI filter: no new short below this"),

@@ -31,6 +31,17 @@ def is_plain_number(text: str) -> bool:
 Rule = Callable[[Mapping[str, int | float]], str | None]
 
 
+def _callback_rate(v: Mapping[str, int | float]) -> str | None:
+    """Binance takes a trailing stop's callbackRate from 0.1 to 10 (%): the paper model too."""
+    ts = v.get("trailing_stop_pct", 0)
+    if ts and not 0.1 <= ts <= 10:
+        return f"trailing_stop_pct: 0 (off) or from 0.1 to 10 (Binance's callbackRate), got {plain(ts)}"
+    return None
+
+
+EXIT_RULES: tuple[Rule, ...] = (_callback_rate,)  # for every schema that has the exit parameters
+
+
 class ParamError(ValueError):
     """One line for the chat: which parameter, what is wrong; nothing was changed."""
 
@@ -116,7 +127,7 @@ class Schema:
         merged.update({k: v for k, v in current.items() if k in merged})
         for name, raw in changes.items():
             merged[name] = self.get(name).parse(raw)
-        for rule in self.rules:
+        for rule in self.rules + EXIT_RULES:
             problem = rule(merged)
             if problem:
                 raise ParamError(problem)

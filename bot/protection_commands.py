@@ -20,6 +20,13 @@ def _num(x: Decimal) -> str:
     return f"{x.normalize():f}"
 
 
+def _at(v: object) -> str:
+    """When the protections measured the account: at a candle's close, which is when they judge
+    (so /pnl's figure a moment after a fill can differ, and says so)."""
+    at = v.measured_at  # type: ignore[attr-defined]
+    return "" if at is None else f" at the {views.utc(at)} UTC close"
+
+
 def protections_html(v: object) -> str:  # a ProtectionsView
     r = v.rules  # type: ignore[attr-defined]
     lines = ["<b>Protections</b>"]
@@ -27,7 +34,7 @@ def protections_html(v: object) -> str:  # a ProtectionsView
     if r.daily_loss:
         limit = f"{_num(r.daily_loss)}% of the day-start wallet" if r.daily_loss_pct else _usdt(r.daily_loss)
         now = v.daily_net  # type: ignore[attr-defined]
-        today = "not measured yet" if now is None else f"{now.quantize(CENT):+,} USDT"
+        today = "not measured yet" if now is None else f"{now.quantize(CENT):+,} USDT{_at(v)}"
         cap = f" (-{_usdt(v.daily_limit)})" if r.daily_loss_pct and v.daily_limit is not None else ""  # type: ignore[attr-defined]
         state = " · ⛔ tripped: no new entries until the next UTC day or /resume" if "daily_loss" in halted else ""
         lines.append(f"Daily loss: MAX_DAILY_LOSS={views.escape(limit)}{cap}, action {r.daily_loss_action} · today's net {today}{state}")
@@ -35,7 +42,7 @@ def protections_html(v: object) -> str:  # a ProtectionsView
         lines.append("Daily loss: off (MAX_DAILY_LOSS)")
     if r.max_drawdown_pct:
         dd = v.drawdown  # type: ignore[attr-defined]
-        now = "not measured yet" if dd is None else f"{dd.quantize(CENT):f}%"
+        now = "not measured yet" if dd is None else f"{dd.quantize(CENT):f}%{_at(v)}"
         peak = f" from the peak {_usdt(v.peak)}" if v.peak is not None else ""  # type: ignore[attr-defined]
         state = " · ⛔ tripped: positions closed, no new entries until an admin's /resume" if "drawdown" in halted else ""
         lines.append(f"Drawdown: MAX_DRAWDOWN_PCT={_num(r.max_drawdown_pct)}% · now {now}{peak}{state}")

@@ -37,7 +37,7 @@ def line_after(message: str, head: str) -> str:
 
 
 def test_the_page_shows_the_chats_figures_updates_live_and_is_photographed(source, tmp_path, browser):  # noqa: F811
-    w = dashboard_world(source, tmp_path)
+    w = dashboard_world(source, tmp_path, MAX_DAILY_LOSS="50", COOLDOWN_CANDLES="4")
     try:
         mark = w.api.mark()
         w.say("/long 0.01")
@@ -57,6 +57,7 @@ def test_the_page_shows_the_chats_figures_updates_live_and_is_photographed(sourc
         assert browser.text("today-unrealized") == line_after(pnl[2], "Unrealized (open position): ")
         assert browser.text("wallet") == line_after(balance[1], "Wallet: ")
         assert browser.text("equity") == line_after(balance[2], "Equity: ")
+        assert browser.text("loss-limit").endswith(" · -50.00 USDT")  # the day's net against MAX_DAILY_LOSS
         assert browser.eval("document.querySelector('[data-k=\"chart-BTCUSDT\"]').naturalWidth") > 300
         SHOTS.mkdir(exist_ok=True)
         phone = browser.screenshot(SHOTS / "dashboard-phone.png")
@@ -64,14 +65,20 @@ def test_the_page_shows_the_chats_figures_updates_live_and_is_photographed(sourc
         # A fill while the page is open: it shows without a reload (the same page object).
         browser.eval("window.__same_page = 'yes'")
         renders = int(browser.eval("document.body.dataset.renders"))
+        charts = int(browser.eval("window.__dash.charts"))
         mark = w.api.mark()
         w.say("/close")
         assert press(w, ADMIN, proposal_message(w, mark, 2), 0).startswith("filled: SELL 0.010 BTCUSDT")
         browser.wait("document.querySelector('[data-k=\"trade-0\"]')?.textContent.includes('close')"
                      " && document.querySelector('[data-k=\"pos-BTCUSDT\"]').textContent.includes('no position')", timeout=5)
         assert browser.eval("window.__same_page") == "yes" and int(browser.eval("document.body.dataset.renders")) > renders
+        # The close locks the symbol for COOLDOWN_CANDLES: the page shows /protections' lock line, marked.
+        lock = w.reply("/protections", "🔒 BTCUSDT")["text"].split("\n")[-1]
+        browser.wait("[...document.querySelectorAll('#protections li.warn')].some(li => li.textContent === "
+                     + json.dumps(lock) + ")", timeout=5)
         assert browser.text("pnl-all") == "\n".join(w.reply("/pnl all", "PnL · all")["text"].split("\n")[1:3])
 
+        browser.wait(f"window.__dash.charts > {charts}", timeout=10)  # the pictures of the closed trade, not the open one
         browser.viewport(*DESKTOP)
         browser.wait("window.innerWidth === 1280")
         # Both pictures two columns wide (the equity curve in one column had ~6 px labels), and

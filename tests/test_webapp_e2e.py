@@ -225,3 +225,57 @@ def test_an_open_page_does_not_hold_the_bots_shutdown_up(source, tmp_path):  # n
     finally:
         conn.close()
         w.close()
+
+
+def test_the_page_shows_the_account_protections_and_locks_as_protections_says(source, tmp_path):  # noqa: F811
+    """Issue 29's protections on the page (issue 30: "the day's net against any loss limit",
+    "the active protections"): /protections' lines word for word, the loss limit on the
+    account card, a cooldown's lock after a close, gone after /unlock."""
+    from tests.helpers import observe
+    from tests.test_exits_e2e import confirm
+    from tests.test_orders_e2e import Seen
+
+    w = dashboard_world(source, tmp_path, MAX_DAILY_LOSS="50", COOLDOWN_CANDLES="4", STOPLOSS_GUARD="2/10")
+    try:
+        seen = observe(w.engine, Seen)  # one candle closes live, so the protections have measured
+        w.ex.resume()
+        assert w.ex.wait_for_index(w.ex.current_index + 2, timeout=10)
+        w.ex.pause()
+        while True:
+            index = w.ex.current_index
+            assert seen.wait(w.source[index - 1].open_time)
+            if w.ex.current_index == index:
+                break
+        s = state(w)
+        said = w.reply("/protections", "Protections")["text"].split("\n")[1:]
+        assert said and all(line in s["protections"] for line in said), (said, s["protections"])
+        assert s["account"]["loss_limit"]["limit"] == "-50.00" and s["account"]["loss_limit"]["tripped"] is False
+        from bot.views import utc
+
+        closed = w.source[w.ex.current_index - 1].open_time + 900_000  # measured at the latest close, and said so
+        assert any(f"today's net +0.00 USDT at the {utc(closed)} UTC close" in line for line in said), said
+        assert s["locks"] == []
+        assert confirm(w, "long").startswith("filled: BUY 0.010 BTCUSDT")
+        mark = w.api.mark()
+        assert confirm(w, "close", None).startswith("filled: SELL 0.010 BTCUSDT")
+        assert w.api.wait_for_text(GROUP, "cooldown after a close", timeout=10, start=mark)
+        s = state(w)
+        said = w.reply("/protections", "🔒 BTCUSDT")["text"].split("\n")[1:]
+        assert all(line in s["protections"] for line in said), (said, s["protections"])
+        assert [lk["symbol"] for lk in s["locks"]] == ["BTCUSDT"]
+        assert s["locks"][0]["why"] == "cooldown, COOLDOWN_CANDLES" and s["locks"][0]["until"] in said[-1]
+        w.reply("/unlock BTCUSDT", "Unlocked: BTCUSDT")
+        s = state(w)
+        assert s["locks"] == [] and "Locks: none" in s["protections"]
+    finally:
+        w.close()
+
+
+def test_the_page_says_when_no_account_protection_is_on(source, tmp_path):  # noqa: F811
+    w = dashboard_world(source, tmp_path)
+    try:
+        s = state(w)
+        assert s["account"]["loss_limit"] is None and s["locks"] == []
+        assert s["protections"][-1].startswith("Account protections: all off")
+    finally:
+        w.close()

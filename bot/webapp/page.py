@@ -16,6 +16,7 @@ from typing import Any
 from bot import views
 from bot.commands import number_formats, off_loop
 from bot.proposals import proposal_html
+from bot.protection_commands import protections_html
 from bot.views import pause_reasons
 from trading.core.strategies.params import fmt_value
 
@@ -60,6 +61,7 @@ async def build(engine: Any) -> dict[str, Any]:
     legs = await off_loop(engine.recent_trades, TRADES_SHOWN)
     schema, values = await off_loop(engine.params)
     proposals = await off_loop(engine.open_proposals)
+    guards = await off_loop(engine.protections)
     snap = st.trader
 
     def fmt(symbol: str) -> tuple[Any, Any]:
@@ -142,6 +144,20 @@ async def build(engine: Any) -> dict[str, Any]:
         protections.append(f"Paused: no new entries ({pause_reasons(st.paused)})")
     if engine.halted:
         protections.append(f"Trading stopped: {engine.halted}")
+    # The account protections (issue 29) in /protections' own words, line for line, and the
+    # day's net against the loss limit for the account card.
+    protections += text_of(protections_html(guards)).split("\n")[1:] if guards is not None else [
+        "Account protections: all off (MAX_DAILY_LOSS, MAX_DRAWDOWN_PCT, STOPLOSS_GUARD, COOLDOWN_CANDLES)"]
+    account["loss_limit"] = None
+    if guards is not None and guards.rules.daily_loss:
+        limit = guards.daily_limit if guards.rules.daily_loss_pct else guards.rules.daily_loss
+        account["loss_limit"] = {
+            "net": signed(guards.daily_net) if guards.daily_net is not None else None,
+            "limit": f"-{cent(limit)}" if limit is not None else None,
+            "tripped": "daily_loss" in guards.halted,
+        }
+    locks = [{"symbol": sym, "until": views.utc(lk["until"]), "why": views.LOCK_REASONS.get(lk["why"], lk["why"])}
+             for sym, lk in (guards.locks.items() if guards is not None else ())]
     s = st.stream
     return {
         "instance": engine.instance_id,
@@ -153,7 +169,7 @@ async def build(engine: Any) -> dict[str, Any]:
         },
         "markets": marks, "positions": positions, "account": account,
         "pnl": {"today": pnl(today), "all": pnl(alltime)},
-        "proposals": pending, "trades": trades, "params": params, "protections": protections,
+        "proposals": pending, "trades": trades, "params": params, "protections": protections, "locks": locks,
         "paused": pause_reasons(st.paused) if st.paused else None,
         "status_text": text_of(views.status_html(st, formats)),  # /status, word for word
         "chart_key": f"{max((c.open_time for c in st.last_closed.values()), default=0)}-"

@@ -65,6 +65,7 @@ class ProtectionsView:
     peak: Decimal | None
     halted: dict[str, dict[str, str]]
     locks: dict[str, dict[str, Any]]
+    measured_at: int | None = None  # ms: the close today's net and the drawdown were measured at
 
 
 @dataclass(frozen=True)
@@ -171,6 +172,7 @@ class Protections:
             self.rules.daily_limit(self.day_start) if self.day_start is not None else None,
             None if self.day is None else (self.day + 1) * DAY_MS, None if dd is None else Decimal(dd), self.peak,
             {k: dict(v) for k, v in self.halted.items()}, self.active_locks(now),
+            int(self.last["at"]) if "at" in self.last else None,
         )  # fmt: skip
 
     # ------------------------------------------------------------- the candle's check
@@ -195,6 +197,7 @@ class Protections:
         out: list[Event] = []
         close: str | None = None
         changed = False
+        self.last["at"] = str(close_time)
         if r.max_drawdown_pct:
             if self.peak is None or equity > self.peak:
                 self.peak, self.warned, changed = equity, [], True

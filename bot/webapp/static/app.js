@@ -103,6 +103,9 @@ function renderAccount(s) {
     kv("Margin used", a.margin + " USDT", "margin"),
     kv("Available", a.available + " USDT", "available"),
     a.funding ? kv("Funding", a.funding + " USDT", "funding") : null,
+    a.loss_limit ? kv("Today's net · limit", (a.loss_limit.net === null ? "not measured yet" : a.loss_limit.net + " USDT")
+      + (a.loss_limit.limit ? " · " + a.loss_limit.limit + " USDT" : "") + (a.loss_limit.tripped ? " · ⛔ tripped" : ""),
+      "loss-limit", a.loss_limit.tripped ? "warn" : tone(a.loss_limit.net || "0")) : null,
     a.exchange ? el("div", { class: "sub" },
       el("div", { class: "hint" }, "Binance"),
       kv("Wallet", a.exchange.wallet + " USDT", "ex-wallet"),
@@ -191,7 +194,7 @@ function renderStrategy(s) {
 }
 
 function renderProtections(s) {
-  put("protections", el("ul", {}, ...s.protections.map((line, i) => el("li", { k: "protection-" + i, class: /^(Paused|Trading stopped)/.test(line) ? "warn" : "" }, line))));
+  put("protections", el("ul", {}, ...s.protections.map((line, i) => el("li", { k: "protection-" + i, class: /^(Paused|Trading stopped|🔒)|⛔/.test(line) ? "warn" : "" }, line))));
 }
 
 async function image(url) {

@@ -74,7 +74,7 @@ def hold(engine: Engine, target: Decimal) -> None:
     gap = Decimal(target) - (pos.qty if pos is not None else 0)
     if gap:
         price = trader.current_price("BTCUSDT")
-        trader.adopt([Fill(f"elsewhere-{next(_fills)}", "BTCUSDT", "BUY" if gap > 0 else "SELL", abs(gap), price, Decimal(0), 0)])
+        trader.exchange_fills.adopt([Fill(f"elsewhere-{next(_fills)}", "BTCUSDT", "BUY" if gap > 0 else "SELL", abs(gap), price, Decimal(0), 0)])
 
 
 @pytest.mark.parametrize(("intent", "basis", "held"), sorted(EXPECTED, key=str))

@@ -167,5 +167,5 @@ def test_a_triggered_exit_is_booked_once_told_and_the_other_cancelled(demo) -> N
     fills = w.engine.recent_fills(10)
     assert [f.side for f in fills] == ["BUY", "SELL"], fills
     # (a funding payment the replay made meanwhile is known by its funding key, kept apart)
-    assert w.engine.internals().journal.exchange_keys() >= {k for k in w.engine.internals().trader.known_keys if not k.startswith("funding:")}
+    assert w.engine.internals().journal.exchange_keys() >= {k for k in w.engine.internals().trader.keys.keys if not k.startswith("funding:")}
     w.reply("/status", "no position")

@@ -86,11 +86,11 @@ def test_long_and_short_legs_their_exits_and_one_legs_stop() -> None:
     # the LONG stop fills on the exchange: only the LONG leg closes, the SHORT leg keeps its exits
     stop = Fill("tgx-x-sl", "BTCUSDT", "SELL", D("0.010"), D("98000"), D(0), 5, "exchange", ("BTCUSDT:t99",),
                 position_side="LONG")  # fmt: skip
-    (closed,) = t.book_exchange_fill(stop, "stop_loss")  # type: ignore[misc]
+    (closed,) = t.exchange_fills.book(stop, "stop_loss")  # type: ignore[misc]
     assert (closed.side, closed.position_side, closed.exit_reason) == ("long", "LONG", "stop_loss")
     assert t.portfolio.held("BTCUSDT", "LONG") is None and t.portfolio.held("BTCUSDT", "SHORT") is not None
     assert exits.now["LONG"] == (0, None, None) and exits.now["SHORT"] == (-1, D("102000.0"), D("96000.0"))
-    assert t.book_exchange_fill(stop, "stop_loss") is None  # booked once
+    assert t.exchange_fills.book(stop, "stop_loss") is None  # booked once
     # /close short: BUY SHORT the leg's quantity, never reduce-only
     (close,) = t.legs("BTCUSDT", 0, "asked", 0, only="SHORT")
     assert (close.side, close.position_side, close.qty, close.reduce_only, close.closes) == ("BUY", "SHORT", D("0.010"), False, True)

@@ -176,7 +176,7 @@ def test_drawdown_warns_at_half_and_three_quarters_closes_at_the_limit_and_waits
     for i in range(crossings[100] + 1, crossings[100] + 400):
         trader.on_candle(candles[i], False)
     assert set(opens(trader)) == before and trader.protections.halts() == {"drawdown"}
-    assert trader.resume_protections() == ["drawdown"]
+    assert trader.guard.resume() == ["drawdown"]
     for i in range(crossings[100] + 400, len(candles)):
         trader.on_candle(candles[i], False)
         if set(opens(trader)) - before:

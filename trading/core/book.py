@@ -13,6 +13,7 @@ from typing import Any
 
 from trading.core.brokers.base import OrderRequest
 from trading.core.candles import Candle
+from trading.core.numbers import dec
 from trading.core.strategies import Strategy
 
 
@@ -97,6 +98,23 @@ class Book:
         self.trail = self.trail_act = self.trail_best = None
         self.stop_f = self.take_f = self.liq_f = 0.0
         self.margin = Decimal(0)
+
+    def flat_side(self, position_side: str) -> None:
+        """That side's position closed: its levels go (and, One-way, the book's margin)."""
+        if position_side == "BOTH":
+            self.flat()
+        else:
+            self.legs[position_side].flat()
+
+    def last_open(self) -> int | None:
+        """Open time of the latest closed candle taken in (decided on, or warm-up)."""
+        if self.cursor is not None:
+            return self.cursor
+        return self.history[-1].open_time if self.history else None
+
+    def price(self) -> Decimal | None:
+        """The latest price seen (the forming candle's, else the last close), if any."""
+        return dec(self.last_price) if self.last_price else None
 
     def state(self) -> dict[str, Any]:
         """What the journal keeps of a book between restarts (money as exact text)."""

@@ -18,7 +18,7 @@
 - ACCOUNT_CONFIG_UPDATE, with `ai` (the account's configuration changed; Binance sends no
   position mode in it, and has been seen to send nothing at all for a position-mode
   change): the mode is read again (GET positionSide/dual), as after every reconnect; one
-  unlike the book's stops every order, said once (trader.follow_mode).
+  unlike the book's stops every order, said once (trader.follow_mode, core/position_mode.py).
 - MARGIN_CALL: a chat warning with each position and the margin ratio (maintenance margin
   over margin balance).
 - After every (re)connect, `on_connected`: account trades since the last booked trade id

@@ -26,12 +26,12 @@ class Follow:
 
     def fill(self, fill: Fill, what: str, order_key: str) -> bool:
         trader = self._trader
-        if trader.seen(fill) or trader.knows(order_key):
+        if trader.exchange_fills.seen(fill) or trader.exchange_fills.knows(order_key):
             return False  # booked already (its order was booked whole when its trades were unreadable)
-        return trader.book_exchange_fill(fill, what) is not None
+        return trader.exchange_fills.book(fill, what) is not None
 
     def funding(self, symbol: str, amount: Decimal, ts: int) -> bool:
-        return self._trader.book_funding(symbol, amount, ts)
+        return self._trader.exchange_fills.funding(symbol, amount, ts)
 
     def hedge(self) -> bool:
         return self._trader.hedge
@@ -40,7 +40,7 @@ class Follow:
         return self._trader.follow_mode(hedge, running=True)
 
     def charge(self, symbol: str, amount: Decimal, ts: int, key: str, what: str) -> bool:
-        return self._trader.book_charge(symbol, amount, ts, key, what)
+        return self._trader.exchange_fills.charge(symbol, amount, ts, key, what)
 
     def held(self) -> AbstractContextManager[object]:
         return self._trader.lock  # the reconciliation at /start takes it first, too

@@ -104,9 +104,9 @@ class Orders:
         want = {"long": 1, "short": -1, "close": 0}[action]
         if want and self._pause.paused():
             return Outcome(False, PAUSED_LINE)
-        if want and (why := trader.entry_blocked(symbol)) is not None:
+        if want and (why := trader.guard.entry_blocked(symbol)) is not None:
             return Outcome(False, blocked_line(why, symbol))
-        if why := order_refusal(trader.portfolio, trader.hedge, trader.mode_mismatch, symbol, want, only):
+        if why := order_refusal(trader.portfolio, trader.hedge, trader.position_mode.mismatch, symbol, want, only):
             return Outcome(False, why)
         price = self.price(symbol)
         if price is None:
@@ -169,7 +169,7 @@ class Orders:
             return Outcome(False, OLDER, None, stale_button=True) if message else Outcome(False, "No such proposal.")
         if p.action != "close" and p.status == "pending" and self._pause.paused():  # stays pending
             return Outcome(False, PAUSED_LINE, p)
-        if p.action != "close" and p.status == "pending" and (why := self._trader.entry_blocked(p.symbol)) is not None:
+        if p.action != "close" and p.status == "pending" and (why := self._trader.guard.entry_blocked(p.symbol)) is not None:
             return Outcome(False, blocked_line(why, p.symbol), p)  # stays pending, like a pause
         price = self.live_price(p.symbol)
         if price is None:  # checked before the claim: a press now changes nothing

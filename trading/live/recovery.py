@@ -83,7 +83,7 @@ class Recovery:
             if conf is None or p is None or p.status not in ("confirmed", "placed"):
                 continue
             found = [f for leg in p.legs if leg.id not in booked and (f := self._broker.lookup(leg)) is not None]  # type: ignore[attr-defined]
-            self._trader.adopt(found)
+            self._trader.exchange_fills.adopt(found)
             line = (
                 f"filled (found on the exchange after a restart: {', '.join(f.order_id for f in found)})"
                 if found
@@ -114,7 +114,7 @@ class Recovery:
                     pos = state.positions.get(key)
                     price = pos.entry if pos is not None else (trader.current_price(symbol) or Decimal(0))
                     now = int(time.time() * 1000)
-                    trader.adopt([
+                    trader.exchange_fills.adopt([
                         Fill(f"reconcile-{key.replace(':', '-')}-{now}", symbol, "BUY" if gap > 0 else "SELL",
                              abs(gap), price, Decimal(0), now, "reconciled with the exchange", position_side=ps)
                     ])

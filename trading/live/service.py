@@ -202,7 +202,7 @@ class Engine:
     def resume(self, reason: str, by: int | None) -> bool:
         """Lift one reason; entries are allowed again once no reason is left. True if it was set.
         An admin's /resume also lifts the protections' halts (daily_loss, drawdown: issue 29)."""
-        lifted = self._trader.resume_protections() if reason == "admin" else []
+        lifted = self._trader.guard.resume() if reason == "admin" else []
         for name in lifted:
             self.audit(None, by, "resume", name, "lifted")
         changed = self._pause.remove(reason) or bool(lifted)
@@ -212,16 +212,16 @@ class Engine:
 
     def paused_reasons(self) -> frozenset[str]:
         """The pause's reasons and the protections' halts (daily_loss, drawdown)."""
-        return self._pause.reasons() | self._trader.protection_halts()
+        return self._pause.reasons() | self._trader.guard.halts()
 
     def protections(self) -> ProtectionsView | None:
         """/protections: the settings, today's net and the drawdown against their limits,
         the halts and the active locks; None when every protection is off."""
-        return self._trader.protections_view()
+        return self._trader.guard.view()
 
     def unlock(self, symbol: str | None, by: int | None) -> list[str]:
         """/unlock SYMBOL or all (None): the symbols whose lock was lifted; audited."""
-        lifted = self._trader.unlock(symbol)
+        lifted = self._trader.guard.unlock(symbol)
         self.audit(None, by, "unlock", symbol or "all", ("unlocked " + ", ".join(lifted)) if lifted else "no active lock")
         return lifted
 

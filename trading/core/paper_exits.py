@@ -1,0 +1,101 @@
+"""Paper and the backtest, where this process is the exchange: a closed candle checked against
+the resting stop-loss and take-profit (the first reached wins; both touched: the stop; a gap
+fills at the open; in Hedge Mode each leg, LONG first) and against the liquidation price, whose
+fill leaves what remains of the margin as the insurance clearance fee (as on Binance).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from decimal import Decimal
+
+from trading.core.account_guard import AccountGuard
+from trading.core.book import Book
+from trading.core.brokers.base import OrderRequest
+from trading.core.candles import Candle
+from trading.core.events import Liquidated
+from trading.core.exits import Exits
+from trading.core.order_desk import OrderDesk
+from trading.core.paper_margin import PaperMargin
+from trading.core.portfolio import BUY, SELL, Fill, Portfolio
+from trading.core.records import Records
+from trading.core.symbols import SymbolFilters
+
+LEGS = {"stop_loss": "sl", "take_profit": "tp", "trailing_stop": "ts"}  # an exit's client id leg
+
+
+class PaperExits:
+    def __init__(self, *, mode: str, portfolio: Portfolio, filters: Mapping[str, SymbolFilters], levels: Exits,
+                 margin: PaperMargin | None, desk: OrderDesk, records: Records, guard: AccountGuard) -> None:  # fmt: skip
+        self.mode = mode
+        self.portfolio = portfolio
+        self.filters = filters
+        self.levels = levels
+        self.margin = margin
+        self.desk = desk
+        self.records = records
+        self.guard = guard
+
+    def check(self, book: Book, c: Candle) -> list[Fill]:
+        """The net position's liquidation, stop and take against this candle."""
+        pos = self.portfolio.positions.get(book.symbol)
+        if pos is None or not pos.qty:
+            return []
+        long = pos.qty > 0
+        if self.margin is not None and self.margin.first(book, c, long):
+            return self._liquidate(book, c)
+        hit = self.levels.touched(book, c, long)
+        if hit is None:
+            return []
+        kind, price = hit
+        req = OrderRequest(
+            OrderRequest.client_id(book.symbol, c.open_time, LEGS[kind]),
+            book.symbol, SELL if long else BUY, kind, kind.replace("_", "-"), c.open_time,
+            qty=abs(pos.qty), reduce_only=True,
+        )  # fmt: skip
+        fill = self.desk.execute(book, req, price, c.open_time)
+        return [fill] if fill is not None else []
+
+    def check_legs(self, book: Book, c: Candle) -> list[Fill]:
+        """Hedge Mode: each leg's stop and take against the candle (the rules of the net
+        position's, leg by leg, LONG first)."""
+        out: list[Fill] = []
+        for ps, long in (("LONG", True), ("SHORT", False)):
+            lv = book.legs[ps]
+            pos = self.portfolio.held(book.symbol, ps)
+            if pos is None or not (lv.stop_f or lv.take_f or lv.trail is not None):
+                continue
+            hit = self.levels.touched(book, c, long, ps)
+            if hit is None:
+                continue
+            kind, price = hit
+            tag = LEGS[kind] + ("-l" if long else "-s")  # exit_reason reads "-sl-"
+            req = OrderRequest(
+                OrderRequest.client_id(book.symbol, c.open_time, tag), book.symbol, SELL if long else BUY, kind,
+                kind.replace("_", "-"), c.open_time, qty=abs(pos.qty), position_side=ps,
+            )  # fmt: skip
+            fill = self.desk.execute(book, req, price, c.open_time)
+            if fill is not None:
+                out.append(fill)
+        return out
+
+    def _liquidate(self, book: Book, c: Candle) -> list[Fill]:
+        """The liquidation fill (no trading fee) and, as on Binance, what remains of the margin
+        as the insurance clearance fee: an other charge (a fill without quantity), not a fee."""
+        assert self.margin is not None
+        liq = self.margin.liquidation(book, c)
+        fill, clearance = replace(liq, fee=Decimal(0)), liq.fee
+        side, margin = self.portfolio.positions[book.symbol].side_name, book.margin
+        closed = self.portfolio.apply(fill)
+        fills = [fill]
+        if clearance:
+            fills.append(Fill(f"liquidation-{fill.symbol}-{c.open_time}", fill.symbol, fill.side, Decimal(0), Decimal(0),
+                              clearance, c.open_time, "liquidation"))  # fmt: skip
+            self.portfolio.apply(fills[-1])  # a cost of the trade it ends, too
+            closed = self.portfolio.trades[-1:]
+        book.flat()
+        self.guard.closed(closed)
+        self.records.say(Liquidated(self.mode, fill, side, margin, tuple(closed), self.filters.get(fill.symbol),
+                                    clearance))  # fmt: skip
+        return fills

@@ -24,13 +24,18 @@ from trading.backtest.options import DEFAULT_OPTIONS
 from trading.core.futures import FundingRates
 from trading.core.futures_model import FuturesModel
 from trading.core.strategies import strategy_class
-from trading.optimize import GridError, sweep
+from trading.optimize import GridError, compiled, sweep
 from trading.optimize.grid import parse_grid
 from trading.optimize.report import heatmap_png
 
 SCHEMA = strategy_class("ema_cross").schema
 FIELDS = ("trades", "wins", "net_pnl", "fees", "final_balance", "max_drawdown", "max_drawdown_pct",
-          "open_pnl", "exposure_pct", "buy_hold_pct", "return_pct", "candles", "funding", "liquidations")
+          "open_pnl", "exposure_pct", "buy_hold_pct", "return_pct", "candles", "funding", "liquidations",
+          "charges", "gross", "trips")
+# Both engines of the fast path: the compiled simulator (numba, kernel.py) and the numpy
+# arrays it falls back to when numba is not installed (fast.py).
+ENGINES = [pytest.param("numba", marks=pytest.mark.skipif(not compiled.available(), reason="numba not installed")),
+           "numpy"]
 
 
 @pytest.fixture(scope="module")
@@ -50,33 +55,42 @@ def check_random_cells(candles, result, n, rng, options=DEFAULT_OPTIONS) -> int:
     return len(cells)
 
 
-def test_fast_path_equals_the_shared_backtest_on_random_cells(candles):
+@pytest.mark.parametrize("engine", ENGINES)
+def test_fast_path_equals_the_shared_backtest_on_random_cells(candles, engine):
     rng = random.Random(14)
     data = candles[:12_000]
     grid = parse_grid(["fast=3..20", "slow=21..60:3"], SCHEMA)
-    result = sweep(data, grid, verify=2, workers=1)
+    result = sweep(data, grid, verify=2, workers=1, engine=engine)
+    assert result.engine == engine
     assert all(c.fast for c in result.cells if c.stats is not None)
     assert check_random_cells(data, result, 6, rng) == grid.size
 
 
-def test_fast_path_with_stops_takes_leverage_and_a_start_date(candles):
+@pytest.mark.parametrize("engine", ENGINES)
+def test_fast_path_with_stops_takes_leverage_and_a_start_date(candles, engine):
     rng = random.Random(7)
     data = candles[5_000:17_000]
     grid = parse_grid(["fast=5,9,14", "slow=21,34", "stop_loss_pct=0..2:0.4", "take_profit_pct=0,0.6,1.3,3"], SCHEMA)
     options = BacktestOptions(values={"leverage": 20, "stake_usdt": 75.5}, start_ms=data[3_000].open_time, warmup=300,
                               balance=Decimal("2500"), model=FuturesModel(fee_rate=Decimal("0.0004")))
-    result = sweep(data, grid, options, verify=1)
+    result = sweep(data, grid, options, verify=1, engine=engine)
     fast_cells = [c for c in result.cells if c.stats is not None and c.fast]
-    # at 20x a 4.6 % move liquidates: those few cells (no stop) go through the shared backtest
-    liquidated = [c for c in result.cells if not c.fast]
-    assert {c.note for c in liquidated} == {"a position would be liquidated"} and len(liquidated) <= 6
-    assert any(c.stats.liquidations for c in liquidated)
-    assert len(fast_cells) + len(liquidated) == grid.size
+    liquidated = [c for c in result.cells if c.stats.liquidations]
+    assert liquidated and len(liquidated) <= 6  # at 20x a 4.6 % move liquidates: the cells without a stop
+    if engine == "numpy":  # fast.py does not model a liquidation: those cells go through the shared backtest
+        assert {c.note for c in result.cells if not c.fast} == {"a position would be liquidated"}
+        assert not any(c.fast for c in liquidated)
+    else:  # the compiled simulator liquidates as PaperMargin does, the clearance fee an other charge
+        assert len(fast_cells) == grid.size
+        for c in liquidated:
+            assert c.stats.charges > 0
+            assert same(c.stats, run_backtest(data, options.with_values(c.values)).stats), c.params
     assert any(c.stats.trades and c.params["stop_loss_pct"] for c in fast_cells)
     check_random_cells(data, result, 8, rng, options)
 
 
-def test_fast_path_models_funding_slippage_the_exit_at_end_and_a_short_warm_up(candles):
+@pytest.mark.parametrize("engine", ENGINES)
+def test_fast_path_models_funding_slippage_the_exit_at_end_and_a_short_warm_up(candles, engine):
     rng = random.Random(11)
     data = candles[2_000:12_000]
     rates = FundingRates.of([(t, Decimal(rng.randint(-30_000, 90_000)).scaleb(-9))
@@ -86,31 +100,101 @@ def test_fast_path_models_funding_slippage_the_exit_at_end_and_a_short_warm_up(c
     options = BacktestOptions(values={"leverage": 5, "stake_usdt": 200}, warmup=50, balance=Decimal("3000"),
                               exit_at_end=True, strategy_warmup=50,
                               model=FuturesModel(fee_rate=Decimal("0.0004"), funding=rates, slippage_bps=Decimal("2.5")))
-    result = sweep(data, grid, options, verify=2)
+    result = sweep(data, grid, options, verify=2, engine=engine)
     assert all(c.fast for c in result.cells), {c.note for c in result.cells}
     assert all(c.stats.funding and c.stats.open_pnl == 0 for c in result.cells)
     check_random_cells(data, result, 6, rng, options)
 
 
 @pytest.mark.slow
-def test_the_parallel_sweep_over_a_year_verifies_its_best_cells(candles):
+@pytest.mark.parametrize("engine", ENGINES)
+def test_the_parallel_sweep_over_a_year_verifies_its_best_cells(candles, engine):
     grid = parse_grid(["fast=5..20", "slow=30..60:2"], SCHEMA)  # enough work for the pool
-    result = sweep(candles, grid, verify=3, workers=2)
+    result = sweep(candles, grid, verify=3, workers=2, engine=engine)
     assert result.workers == 2 and len(result.verified) == 3
+    assert result.parallel == ("threads" if engine == "numba" else "processes")
     best = result.ranked[0]
     assert same(best.stats, run_backtest(candles, BacktestOptions(values=best.values)).stats)
 
 
 def test_unsupported_cells_run_the_shared_backtest_and_say_why(candles):
     data = candles[:3_000]
-    rsi = sweep(data, parse_grid(["fast=8,12"], SCHEMA), BacktestOptions(values={"rsi_period": 14}), verify=0)
+    rsi = sweep(data, parse_grid(["fast=8,12"], SCHEMA), BacktestOptions(values={"rsi_period": 14}), verify=0,
+                engine="numpy")
     assert {c.note for c in rsi.cells} == {"the RSI filter is on"} and not any(c.fast for c in rsi.cells)
     # 1 USDT × 1x is below MIN_NOTIONAL: every open is refused; only the trader knows that wording
     tiny = sweep(data, parse_grid(["fast=8,12"], SCHEMA), BacktestOptions(values={"stake_usdt": 1, "leverage": 1}),
-                 verify=0)
+                 verify=0, engine="numpy")
     assert all(not c.fast and "refuse" in c.note for c in tiny.cells)
     for c in tiny.cells:
         assert same(c.stats, run_backtest(data, BacktestOptions(values=c.values)).stats) and c.stats.trades == 0
+
+
+@pytest.mark.skipif(not compiled.available(), reason="numba not installed")
+def test_the_compiled_simulator_models_the_rsi_filter_refused_orders_and_liquidations(candles):
+    """What sends a cell of the numpy path to the shared backtest, the compiled one models:
+    the RSI filter, an order the broker refuses (MIN_NOTIONAL, then a wallet too small for
+    the stake after losses), and liquidations at up to 125x with their clearance fees."""
+    rng = random.Random(3)
+    data = candles[:9_000]
+    rsi = sweep(data, parse_grid(["fast=8,12", "rsi_period=0,7,14", "rsi_overbought=55,70"], SCHEMA),
+                BacktestOptions(values={"rsi_oversold": 45}), verify=0, engine="numba")
+    assert all(c.fast for c in rsi.cells) and len({c.stats.trades for c in rsi.cells}) > 3
+    check_random_cells(data, rsi, 5, rng)
+    tiny = sweep(data, parse_grid(["fast=8,12"], SCHEMA), BacktestOptions(values={"stake_usdt": 1, "leverage": 1}),
+                 verify=0, engine="numba")
+    assert all(c.fast and c.stats.trades == 0 for c in tiny.cells)
+    check_random_cells(data, tiny, 2, rng)
+    options = BacktestOptions(values={"stake_usdt": 300}, balance=Decimal("700"))
+    wild = sweep(data, parse_grid(["fast=4,9", "slow=21,40", "leverage=25,60,125", "stop_loss_pct=0,0.9"], SCHEMA),
+                 options, verify=0, engine="numba")
+    assert all(c.fast for c in wild.cells), {c.note for c in wild.cells}
+    liquidated = [c for c in wild.cells if c.stats.liquidations]
+    assert len(liquidated) >= 6 and any(c.stats.liquidations > 1 for c in liquidated)
+    for c in rng.sample(liquidated, 4):
+        assert same(c.stats, run_backtest(data, options.with_values(c.values)).stats), c.params
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_protections_hedge_mode_and_trailing_stops_are_the_shared_backtests_and_said(candles, engine):
+    """Neither engine models the account protections, Hedge Mode's two legs or a trailing
+    stop's walk along the candle: their cells
+    run the shared backtest and the sweep says why (before, a Hedge Mode grid took the fast
+    path and showed one-way trades)."""
+    from trading.core.protections import ProtectionRules
+
+    data = candles[:3_000]
+    grid = parse_grid(["fast=8,12"], SCHEMA)
+    guarded = BacktestOptions(protections=ProtectionRules(cooldown_candles=4))
+    hedged = BacktestOptions(hedge=True, values={"stop_loss_pct": 0.5})
+    trailing = BacktestOptions(values={"trailing_stop_pct": 0.8})
+    for options, why in ((guarded, "the account protections are on"), (hedged, "Hedge Mode"),
+                         (trailing, "the trailing stop is on")):
+        result = sweep(data, grid, options, verify=0, engine=engine)
+        assert result.fallbacks == {why: 2}
+        for c in result.cells:
+            assert same(c.stats, run_backtest(data, options.with_values(c.values)).stats)
+
+
+def test_without_numba_the_grid_takes_the_numpy_path(tmp_path):
+    """numba is optional: when it cannot be imported the sweep runs fast.py's numpy path."""
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['numba'] = None\n"
+            "from tests.conftest import PERP_15M, shared_file\n"
+            "from trading.backtest.data import load_csv_candles\n"
+            "from trading.optimize import compiled, sweep\n"
+            "from trading.optimize.grid import parse_grid\n"
+            "from trading.core.strategies import strategy_class\n"
+            "assert not compiled.available()\n"
+            "r = sweep(load_csv_candles(shared_file(PERP_15M))[:3000], "
+            "parse_grid(['fast=8,12'], strategy_class('ema_cross').schema), verify=2)\n"
+            "assert r.engine == 'numpy' and all(c.fast for c in r.cells) and len(r.verified) == 2\n"
+            "print('numpy path ok')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         cwd=os.path.dirname(os.path.dirname(__file__)))
+    assert out.returncode == 0 and "numpy path ok" in out.stdout, out.stderr[-2000:]
 
 
 def test_metric_direction_and_rule_breaking_cells(candles):
@@ -246,12 +330,14 @@ class SmaCross(FrameStrategy):
 '''
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize(("name", "words"), [
     ("rsi_reversion", ["rsi_period=7,14,21", "low=25,30", "high=70,75", "leverage=2,3"]),
     ("bb_breakout", ["bb_period=10,20,40", "bb_std=1.5,2,2.5", "stake_usdt=150,400"]),
     ("plugin", ["n=10,30,60", "leverage=3,4"]),
 ])
-def test_dataframe_strategies_take_the_fast_path_and_equal_the_shared_backtest(candles, tmp_path, name, words):
+def test_dataframe_strategies_take_the_fast_path_and_equal_the_shared_backtest(candles, tmp_path, name, words,
+                                                                               engine):
     """issue 31: one populate per set of signal values, the decisions walked in numpy; every
     stat of every sampled cell identical to the shared Decimal backtest, with the futures
     model on (funding, slippage, a start date, the exit at the end)."""
@@ -266,7 +352,7 @@ def test_dataframe_strategies_take_the_fast_path_and_equal_the_shared_backtest(c
     options = BacktestOptions(strategy=name, start_ms=data[2_000].open_time, warmup=400, exit_at_end=True,
                               model=FuturesModel(funding=rates, slippage_bps=Decimal("1.5")))
     grid = parse_grid(words, strategy_class(name).schema)
-    result = sweep(data, grid, options, verify=2)
+    result = sweep(data, grid, options, verify=2, engine=engine)
     assert all(c.fast for c in result.cells), {c.note for c in result.cells}
     assert sum(c.stats.trades for c in result.cells) > 50 * grid.size
     check_random_cells(data, result, 5, rng, options)
@@ -275,9 +361,76 @@ def test_dataframe_strategies_take_the_fast_path_and_equal_the_shared_backtest(c
 def test_a_dataframe_strategy_with_a_stop_runs_the_shared_backtest_and_says_why(candles):
     data = candles[:3_000]
     grid = parse_grid(["rsi_period=10,14", "stop_loss_pct=0,1"], strategy_class("rsi_reversion").schema)
-    result = sweep(data, grid, BacktestOptions(strategy="rsi_reversion", warmup=300), verify=0)
+    result = sweep(data, grid, BacktestOptions(strategy="rsi_reversion", warmup=300), verify=0, engine="numpy")
     assert [c.fast for c in result.cells] == [True, False, True, False]
     assert result.fallbacks == {"a stop-loss or take-profit with a DataFrame strategy": 2}
     for c in result.cells:
         assert same(c.stats, run_backtest(data, BacktestOptions(strategy="rsi_reversion", warmup=300,
                                                                  values=c.values)).stats)
+
+
+@pytest.mark.skipif(not compiled.available(), reason="numba not installed")
+def test_the_compiled_simulator_reads_a_dataframe_strategy_against_its_stops(candles, tmp_path):
+    """A stop or a take moves the position the next rows are read against: the compiled
+    simulator applies frame.py's `decide` row by row with the position after the exits."""
+    (tmp_path / "sma.py").write_text(PLUGIN)
+    rng = random.Random(5)
+    data = candles[:9_000]
+    for name, words in (("rsi_reversion", ["rsi_period=10,14", "stop_loss_pct=0,0.8", "take_profit_pct=0,1.2",
+                                           "leverage=3,30"]),
+                        (f"{tmp_path}/sma.py:SmaCross", ["n=20,50", "stop_loss_pct=0.5,1", "take_profit_pct=0,2"])):
+        options = BacktestOptions(strategy=name, warmup=300, model=FuturesModel(slippage_bps=Decimal(1)))
+        result = sweep(data, parse_grid(words, strategy_class(name).schema), options, verify=1, engine="numba")
+        assert all(c.fast for c in result.cells), {c.note for c in result.cells}
+        assert any(c.stats.trades for c in result.cells)
+        check_random_cells(data, result, 4, rng, options)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not compiled.available() or os.geteuid() != 0, reason="numba, and root to run as another user")
+def test_the_compiled_simulator_caches_on_a_read_only_install():
+    """A read-only copy of the package run by a user without a home: numba cannot cache
+    beside kernel.py nor in ~/.cache, so the temp directory holds the cache; the second
+    process loads it instead of compiling."""
+    import pathlib
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    tmp_path = pathlib.Path(tempfile.mkdtemp(prefix="tgtrader-ro-", dir="/tmp"))  # outside pytest's 0700 tree
+    ro = tmp_path / "ro"
+    shutil.copytree(os.path.join(root, "trading"), ro / "trading",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    os.chmod(tmp, 0o777)
+    os.chmod(tmp_path, 0o755)
+    for d, _, files in os.walk(ro):
+        os.chmod(d, 0o555)
+        for f in files:
+            os.chmod(os.path.join(d, f), 0o444)
+    code = ("import sys, time; sys.path.insert(0, sys.argv[1])\n"
+            "from trading.core.candles import Candle\n"
+            "from trading.optimize import sweep\n"
+            "from trading.optimize.grid import parse_grid\n"
+            "from trading.core.strategies import strategy_class\n"
+            "cs = [Candle('BTCUSDT', '15m', t * 900_000, t * 900_000 + 899_999, 100.0 + t % 7, 108.0 + t % 7, "
+            "95.0 + t % 7, 101.0 + t % 5, 1.0) for t in range(400)]\n"
+            "r = sweep(cs, parse_grid(['fast=3,4'], strategy_class('ema_cross').schema), verify=1, workers=1)\n"
+            "from trading.optimize import kernel\n"
+            "print(r.engine, kernel.__file__.startswith(sys.argv[1]))\n")
+    env = dict(os.environ, HOME="/nonexistent", TMPDIR=str(tmp))
+    env.pop("NUMBA_CACHE_DIR", None)
+    try:
+        for _ in range(2):
+            out = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c",
+                                  code, str(ro)], capture_output=True, text=True, timeout=300, env=env, cwd=str(tmp))
+            assert out.returncode == 0 and out.stdout.strip() == "numba True", out.stderr[-2000:]
+        cached = [f for _, _, fs in os.walk(tmp) for f in fs if f.endswith(".nbi")]
+        assert cached, "nothing cached"
+    finally:
+        for d, _, _ in os.walk(ro):
+            os.chmod(d, 0o755)
+        shutil.rmtree(tmp_path, ignore_errors=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING
 
 from trading.backtest import run_backtest, split_warmup
@@ -35,6 +35,9 @@ Progress = Callable[[int, int], None]  # (cells done, cells)
 # of a year (14 M) took 0.59 s in one process and 1.52 s in two, so about 1,500 cells of a
 # year (50 M) per process before a second one pays.
 POOL_WORK_PER_PROCESS = 50_000_000
+# The compiled simulator's cells × candles per extra thread below which a second thread
+# does not pay (a thread costs nothing to start; measured, see docs/benchmarks.md).
+THREAD_WORK = 5_000_000
 
 
 class ParityError(AssertionError):
@@ -79,6 +82,8 @@ class SweepResult:
     verified: list[Cell] = field(default_factory=list)
     seconds: float = 0.0
     workers: int = 1
+    engine: str = "numpy"  # numba: the compiled simulator (kernel.py); numpy: fast.py's arrays
+    parallel: str = "processes"  # how `workers` > 1 ran: numba's threads, numpy's processes
     candles: int = 0  # traded (after the warm-up)
     warmup: int = 0  # candles before them that only warmed the strategy
 
@@ -100,6 +105,7 @@ def sweep(
     verify: int = 3,
     workers: int | None = None,
     progress: Progress | None = None,
+    engine: str | None = None,
 ) -> SweepResult:
     """Every cell of the grid over the candles, with run_backtest's options and meaning
     (options.values is the base every cell changes). A cell whose leverage is above
@@ -119,21 +125,31 @@ def sweep(
         elif c.values is not None and stake_problem(c.values, max_notional):
             c.values, c.note = None, f"stake_usdt × leverage above MAX_POSITION_NOTIONAL {max_notional}"
     live = [i for i, c in enumerate(cells) if c.values is not None]
-    from trading.optimize import (
-        fast_grid,  # numpy only when a grid runs (a single backtest starts without it)
+    from trading.optimize import (  # numpy (and numba) only when a grid runs: a single backtest starts without them
+        compiled,
+        fast_grid,
     )
 
     market, why = fast_grid.market_for(candles, options)
     frame = market is not None and fast_grid.is_frame(options.strategy)
-    jobs, frame_jobs, slow_path = [], [], []
+    if engine is None:
+        engine = "numba" if compiled.available() else "numpy"
+    elif engine == "numba" and not compiled.available():
+        raise ValueError("engine numba: numba is not installed (pip install numba)")
+    jobs, frame_jobs, slow_path, kernel_jobs = [], [], [], []
     for i in live:
         v = cells[i].values
         assert v is not None
-        if market is None or (not frame and v.get("rsi_period")):
-            cells[i].note = why or "the RSI filter is on"
+        if market is None:
+            cells[i].note = why
             slow_path.append(i)
-        elif v.get("trailing_stop_pct"):
+        elif v.get("trailing_stop_pct"):  # neither engine walks a candle's path (core/exits.py)
             cells[i].note = "the trailing stop is on"
+            slow_path.append(i)
+        elif engine == "numba":
+            kernel_jobs.append((i, v))
+        elif not frame and v.get("rsi_period"):
+            cells[i].note = "the RSI filter is on"
             slow_path.append(i)
         elif frame and (v.get("stop_loss_pct") or v.get("take_profit_pct")):
             cells[i].note = "a stop-loss or take-profit with a DataFrame strategy"
@@ -143,10 +159,14 @@ def sweep(
         else:
             jobs.append((i, int(v["fast"]), int(v["slow"]), float(v["stake_usdt"]), int(v["leverage"]),
                          float(v["stop_loss_pct"]), float(v["take_profit_pct"])))
-    work = len(candles) * len(jobs)
-    if workers is None:  # by the work: one process unless each would get enough of it
-        workers = max(1, min(len(os.sched_getaffinity(0)), 4, work // POOL_WORK_PER_PROCESS))
-    use_pool = workers > 1 and bool(jobs)
+    parallel = "processes"
+    if engine == "numba":  # threads: the kernel releases the GIL, nothing to start or pickle
+        parallel = "threads"
+        if workers is None:
+            workers = max(1, min(len(os.sched_getaffinity(0)), 4, len(candles) * len(kernel_jobs) // THREAD_WORK))
+    elif workers is None:  # by the work: one process unless each would get enough of it
+        workers = max(1, min(len(os.sched_getaffinity(0)), 4, len(candles) * len(jobs) // POOL_WORK_PER_PROCESS))
+    use_pool = workers > 1 and bool(jobs or kernel_jobs)
     done = [0]
 
     def tick(n: int) -> None:
@@ -155,6 +175,13 @@ def sweep(
             progress(done[0], len(live))
 
     results: dict[int, Raw | str] = {}
+    if kernel_jobs and market is not None:
+        prep = compiled.Prepared(market, options.model.table(candles[0].symbol))
+        if frame:
+            results.update(compiled.run_frames(prep, fast_grid.FrameSignals(candles, options), kernel_jobs,
+                                               workers, tick))
+        else:
+            results.update(compiled.run_ema(prep, kernel_jobs, workers, tick))
     if jobs and market is not None:
         results.update(fast_grid.run(market, jobs, workers if use_pool else 1, tick))
     if frame_jobs and market is not None:
@@ -176,7 +203,7 @@ def sweep(
                                            float(c.stats.net_pnl)), reverse=True)  # type: ignore[union-attr]
     seen, warm = split_warmup(candles, options.warmup, options.start_ms)
     result = SweepResult(grid, metric, cells, ranked, workers=workers if use_pool else 1,
-                         candles=len(seen) - warm, warmup=warm)
+                         candles=len(seen) - warm, warmup=warm, engine=engine, parallel=parallel)
     result.verified = [verify_cell(candles, c, options) for c in ranked[:verify]]
     result.seconds = time.perf_counter() - t0
     return result
@@ -187,10 +214,10 @@ def verify_cell(candles: Sequence[Candle], cell: Cell, options: BacktestOptions)
     assert cell.stats is not None
     shared = run_backtest(candles, options.with_values(cell.values)).stats
     got = cell.stats
-    if (got.trades, got.net_pnl, got.fees, got.wins, got.funding) != (
-            shared.trades, shared.net_pnl, shared.fees, shared.wins, shared.funding):
+    differ = [f.name for f in fields(Stats) if getattr(got, f.name) != getattr(shared, f.name)]
+    if differ:
         raise ParityError(
-            f"fast path and backtest disagree on {cell.params}: trades {got.trades} vs {shared.trades}, "
-            f"net PnL {got.net_pnl} vs {shared.net_pnl}, fees {got.fees} vs {shared.fees}"
+            f"fast path and backtest disagree on {cell.params}: "
+            + ", ".join(f"{n} {getattr(got, n)} vs {getattr(shared, n)}" for n in differ)
         )
     return cell

@@ -30,8 +30,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--metric", default="net_pnl", choices=sorted(METRICS), help="rank cells by this (default net_pnl)")
     g.add_argument("--top", type=int, default=10, help="best cells to print (default 10)")
     g.add_argument("--verify", type=int, default=3, help="best cells re-run through the shared backtest (default 3)")
-    g.add_argument("--workers", type=int, help="processes for the fast path (default: by the work: one unless there are ~1,500 "
-                        "year-long cells per process, at most 4)")
+    g.add_argument("--workers", type=int, help="threads of the compiled simulator (numba), or processes of the numpy path "
+                        "without it (default: by the work, at most 4)")
     g.add_argument("--heatmap", metavar="FILE.png", help="write the heatmap (or a bar chart for one parameter)")
 
 

@@ -150,6 +150,9 @@ class Raw:
     exposed: int
     last_equity: float
     funding_u: int = 0
+    charges_u: int = 0  # liquidation clearance fees (the compiled simulator's; fast.py falls back instead)
+    liquidations: int = 0
+    gross_u: int | None = None  # None: net + fees − funding (no charges)
 
 
 def _fee(notional_u: np.ndarray, m: Market) -> np.ndarray:

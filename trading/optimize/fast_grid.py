@@ -39,6 +39,8 @@ def market_for(candles: Sequence[Candle], o: BacktestOptions) -> tuple[fast.Mark
         return None, f"the fast path covers ema_cross and DataFrame strategies, not {o.strategy}"
     if o.protections.on:  # issue 29: the account protections are the shared backtest's (core/protections.py)
         return None, "the account protections are on"
+    if o.hedge:  # two legs, each with its own exits and no paper margin: the shared backtest's
+        return None, "Hedge Mode"
     candles, warm = split_warmup(candles, o.warmup, o.start_ms)  # run_backtest's cut: both see the same candles
     m = o.model
     try:
@@ -81,8 +83,9 @@ def stats_of(raw: fast.Raw, m: fast.Market, balance: Decimal, v: Values) -> Stat
         max_drawdown=raw.max_drawdown, max_drawdown_pct=raw.max_drawdown_pct,
         exposure_pct=100.0 * raw.exposed / n if n else 0.0, buy_hold_pct=100.0 * bh,
         buy_hold_usdt=float(notional) * bh, return_pct=float(100 * net / balance) if balance else 0.0,
-        funding=Decimal(raw.funding_u) * scale,
-        gross=net + Decimal(raw.fees_u) * scale - Decimal(raw.funding_u) * scale,  # no other charges on paper
+        funding=Decimal(raw.funding_u) * scale, liquidations=raw.liquidations, charges=Decimal(raw.charges_u) * scale,
+        gross=(net + Decimal(raw.fees_u) * scale - Decimal(raw.funding_u) * scale + Decimal(raw.charges_u) * scale
+               if raw.gross_u is None else Decimal(raw.gross_u) * scale),
     )
 
 
@@ -165,15 +168,21 @@ class FrameSignals:
         self.populates = 0
 
     def decisions(self, values: Values) -> tuple[np.ndarray, np.ndarray]:
-        key = tuple(sorted((k, v) for k, v in values.items() if k not in self.MONEY_NAMES))
+        key = self.key(values)
         got = self._memo.get(key)
         if got is None:
-            got = self._memo[key] = self._compute(values)
+            raw = self.raw(values)
+            got = self._memo[key] = raw if isinstance(raw, str) else fast.frame_decisions(raw[0], raw[1], self.n)
         if isinstance(got, str):
             raise fast.Unsupported(got)
         return got
 
-    def _compute(self, values: Values) -> tuple[np.ndarray, np.ndarray] | str:
+    def key(self, values: Values) -> tuple[tuple[str, object], ...]:
+        """What the signals depend on: every value but the money ones."""
+        return tuple(sorted((k, v) for k, v in values.items() if k not in self.MONEY_NAMES))
+
+    def raw(self, values: Values) -> tuple[np.ndarray, int] | str:
+        """(populate's four columns as a k×4 array of 0/1, the first row decided on), or why not."""
         adapter = self.cls(values, warmup=self.strategy_warmup)
         own = getattr(self.cls.impl_cls, "signals", None)  # a built-in's populate in numpy
         if own is not None:
@@ -187,7 +196,7 @@ class FrameSignals:
                 nan_check(raw, frame, min(adapter.warmup, self.n))
             except StrategyError as e:  # the shared backtest says it, in its own words
                 return f"the strategy failed: {e}"
-        return fast.frame_decisions(raw, max(adapter.warmup, self.warm), self.n)
+        return raw, max(adapter.warmup, self.warm)
 
 
 FrameJob = tuple[int, Values]

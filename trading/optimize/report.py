@@ -52,7 +52,7 @@ def summary_line(result: SweepResult) -> str:
     warm = f" (after {result.warmup:,} warm-up)" if result.warmup else ""
     parts = [f"{plural(cells, 'cell')} over {plural(result.candles, 'candle')}{warm} in {result.seconds:.2f}s"]
     if result.workers > 1:
-        parts.append(f"{result.workers} processes")
+        parts.append(f"{result.workers} {result.parallel}")
     if skipped:
         parts.append(f"{skipped:,} skipped (break a rule, e.g. fast ≥ slow)")
     for why, n in limited.items():

@@ -144,6 +144,7 @@ def test_the_demo_folder_lock_is_exclusive_and_released(tmp_path: Path) -> None:
     lock_demo_dir(folder).close()  # free again once closed
 
 
+@pytest.mark.slow  # multi-second (a subprocess or a long flood): make test-slow runs it
 def test_a_killed_demo_leaves_no_lock_behind(tmp_path: Path) -> None:
     folder = tmp_path / "demo"
     holder = subprocess.Popen(
@@ -243,6 +244,7 @@ class Raises(Cheat):
 '''
 
 
+@pytest.mark.slow  # multi-second (a subprocess or a long flood): make test-slow runs it
 @pytest.mark.parametrize("cls, words", [("Cheat", "look-ahead: "), ("Raises", "populate raised KeyError")])
 def test_a_strategy_failing_its_check_is_one_config_line_and_exit_2(tmp_path: Path, cls: str, words: str) -> None:
     """issue 26: STRATEGY=../cheat.py:Cheat make demo printed a traceback and exited 1."""

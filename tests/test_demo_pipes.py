@@ -12,6 +12,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 TRADING = ("STRATEGY", "CONFIRM_ORDERS", "PROPOSAL_TTL", "SYMBOLS", "INTERVAL")
 BARE = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED" and k not in TRADING}
@@ -46,6 +48,7 @@ def read_until(q: queue.Queue, text: str, timeout: float) -> list[str]:
     raise AssertionError(f"no {text!r} within {timeout}s; got {''.join(seen)!r}")
 
 
+@pytest.mark.slow  # multi-second (a subprocess or a long flood): make test-slow runs it
 def test_the_banner_reaches_a_pipe_without_pythonunbuffered(tmp_path: Path) -> None:
     assert "PYTHONUNBUFFERED" not in BARE
     demo = subprocess.Popen(
@@ -64,6 +67,7 @@ def test_the_banner_reaches_a_pipe_without_pythonunbuffered(tmp_path: Path) -> N
             demo.wait()
 
 
+@pytest.mark.slow  # multi-second (a subprocess or a long flood): make test-slow runs it
 def test_a_reader_that_leaves_early_ends_the_demo_quietly(tmp_path: Path) -> None:
     """`python -m sim | head -3`, with the person still at the terminal (stdin left open)."""
     shell = f"{sys.executable} -m sim --speed 0.05 | head -3"

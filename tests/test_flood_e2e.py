@@ -9,6 +9,8 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 from bot.app import TELEGRAM_LIMITS
 from storage.audit import AuditLog
 from storage.db import open_db
@@ -88,6 +90,7 @@ MEMBERS = tuple(range(2001, 2007))  # six members, each using their normal share
 FLOODER = 2100
 
 
+@pytest.mark.slow  # multi-second (a subprocess or a long flood): make test-slow runs it
 def test_members_traffic_neither_delays_an_admins_commands_nor_makes_them_stale(source, tmp_path):  # noqa: F811
     """issue 25: six members' normal share and one member's 400 /help held every one of PTB's
     update slots (each waiting on the flooder's lock), so the admin's Confirm and /pause waited

@@ -8,6 +8,8 @@ progress in one message while everybody's /status answers."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.test_bot_e2e import ADMIN, GROUP, GUEST, World, source  # noqa: F401  (fixture)
 from tests.test_frame_strategy import write_plugin
 
@@ -37,6 +39,7 @@ def slow(tmp_path, seconds: float, peek: int = 0, name: str = "slow.py") -> str:
     return write_plugin(tmp_path, src, name) + ":Slow"
 
 
+@pytest.mark.slow  # multi-second (a subprocess or a long flood): make test-slow runs it
 def test_a_slow_populate_does_not_hold_the_first_command_and_the_stream_waits_for_the_check(source, tmp_path) -> None:  # noqa: F811
     w = World(source, tmp_path, STRATEGY=slow(tmp_path, 2.0))
     try:

@@ -41,7 +41,7 @@ def main() -> int:
             t1 = time.perf_counter()
             assert msg is not None, f"round {i}: no chat line for the {side} by hand"
             latencies.append((t1 - t0) * 1000)
-        booked = bot.engine.internals().follower.booked
+        booked = bot.engine.account_status().booked
         pos = bot.engine.side("BTCUSDT")
     print(f"fill on the exchange → booked and its chat line at the Bot API ({len(latencies)} fills, loopback)")
     for line in latency_lines(latencies, TARGET_P99_MS):

@@ -65,10 +65,20 @@ def leg_id(db_path: str, proposal: int, n: int = 1) -> str:
         db.close()
 
 
-def observe(engine: Any, wrap: Any) -> Any:
-    """Put `wrap(sink)` between the live feed and the sink it delivers to (the trader, or the
-    candle announcer) and return it, so a test can wait until a candle is taken in or record
-    each one: the one place tests look under the service at the candle sink."""
-    feed = engine.internals().stream.feed
-    feed.sink = watcher = wrap(feed.sink)
+def observe(engine: Any, make: Any) -> Any:
+    """A watcher `make()` told every candle after the trader took it in (Engine.watch_candles),
+    so a test can wait until a candle is taken in or record each one."""
+    watcher = make()
+    engine.watch_candles(watcher)
     return watcher
+
+
+def exchange_client(settings: Settings) -> Any:
+    """A python-binance client of the test's own on the bot's exchange (its URL and keys), its
+    clock aligned with the exchange's as the bot's is: to read or change the account as a
+    person would in Binance's app, beside the bot rather than through it."""
+    from trading.exchange.rest import make_client
+
+    client = make_client(settings)
+    client.timestamp_offset = client.futures_time()["serverTime"] - int(time.time() * 1000)
+    return client

@@ -28,12 +28,15 @@ def test_kicked_bot_opens_nothing_manages_exits_and_sums_up_when_back(source, tm
         api.kick(GROUP)
         assert api.wait_for(lambda c: c.error_code == 403, start=mark, timeout=10), "the bot tries and is refused"
         assert "chat_unreachable" in w.engine.paused_reasons()
-        trader = w.engine.internals().trader
-        with trader.lock:  # the position and the fills booked so far, at one moment
-            booked = {f.order_id for f in w.engine.recent_fills(500)}
-            held = trader.portfolio.positions.get("BTCUSDT")
-            qty = held.qty if held is not None else Decimal(0)
-            cursor = trader.cursor("BTCUSDT")
+        while True:  # every candle the paused market closed taken in: the book holds still too
+            index = w.ex.current_index
+            assert seen.wait(source[index - 1].open_time)
+            if w.ex.current_index == index:
+                break
+        booked = {f.order_id for f in w.engine.recent_fills(500)}  # the position and the fills so far
+        held = w.engine.position("BTCUSDT")
+        qty = held.qty if held is not None else Decimal(0)
+        cursor = w.engine.cursor("BTCUSDT")
         assert qty, "a position is open (the strategy only reverses)"
         w.ex.resume()
         # Let the market run through several crosses while the bot is out of the group.

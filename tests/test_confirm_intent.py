@@ -10,8 +10,8 @@ local Bot API.
 
 from __future__ import annotations
 
-import itertools
 import re
+import time
 from decimal import Decimal
 
 import pytest
@@ -22,7 +22,6 @@ from tests.helpers import RecordingNotifier, observe, replay_settings
 from tests.test_bot_e2e import ADMIN, GROUP, World, source  # noqa: F401  (fixture)
 from tests.test_orders_e2e import Seen, press, proposal_message, started
 from trading.backtest.data import load_csv_candles
-from trading.core.portfolio import Fill
 from trading.live.proposals import Proposal
 from trading.live.service import Engine
 
@@ -53,7 +52,8 @@ def engine(tmp_path_factory):
     path = shared_file(PERP_15M)
     db_path = str(tmp_path_factory.mktemp("intent") / "bot.sqlite")
     with ReplayExchange(load_csv(path), start_index=START, seconds_per_candle=0, updates_per_candle=1, paused=True) as ex:
-        settings = replay_settings(ex, db_path, STRATEGY="none", PROPOSAL_TTL="600", MAX_DRIFT_PCT="100")
+        settings = replay_settings(ex, db_path, STRATEGY="none", PROPOSAL_TTL="600", MAX_DRIFT_PCT="100",
+                                   MAX_POSITION_NOTIONAL="5000")  # hold() moves the book by orders
         engine = Engine(settings, RecordingNotifier())
         seen = observe(engine, Seen)
         try:
@@ -64,17 +64,21 @@ def engine(tmp_path_factory):
             engine.stop()
 
 
-_fills = itertools.count()
+def book_qty(engine: Engine) -> Decimal:
+    pos = engine.position("BTCUSDT")
+    return pos.qty if pos is not None else Decimal(0)
 
 
 def hold(engine: Engine, target: Decimal) -> None:
-    """Move the book to `target` (signed) as fills from elsewhere would (a stop, another proposal)."""
-    trader = engine.internals().trader
-    pos = trader.portfolio.positions.get("BTCUSDT")
-    gap = Decimal(target) - (pos.qty if pos is not None else 0)
-    if gap:
-        price = trader.current_price("BTCUSDT")
-        trader.exchange_fills.adopt([Fill(f"elsewhere-{next(_fills)}", "BTCUSDT", "BUY" if gap > 0 else "SELL", abs(gap), price, Decimal(0), 0)])
+    """Move the book to `target` (signed) as another proposal would, confirmed meanwhile: a
+    close, then the open of what is wanted."""
+    if book_qty(engine) and book_qty(engine) != target:
+        other = engine.propose_order("close", None, None, ADMIN)
+        assert isinstance(other, Proposal) and engine.confirm(other.id, ADMIN).ok, other
+    if target and book_qty(engine) != target:
+        other = engine.propose_order("long" if target > 0 else "short", None, abs(Decimal(target)), ADMIN)
+        assert isinstance(other, Proposal) and engine.confirm(other.id, ADMIN).ok, other
+    assert book_qty(engine) == target
 
 
 @pytest.mark.parametrize(("intent", "basis", "held"), sorted(EXPECTED, key=str))
@@ -164,28 +168,59 @@ def test_a_close_confirmed_after_a_reversal_closes_the_short(source, tmp_path) -
         w.close()
 
 
-def test_a_strategy_proposal_confirmed_after_a_manual_trade_ends_on_its_side(source, tmp_path) -> None:  # noqa: F811
-    w = started(source, tmp_path, PROPOSAL_TTL="600")
-    try:
-        # The strategy's own proposal (the trader's approver, as on a closed candle), made flat.
-        from trading.core.brokers.base import OrderRequest
+# A strategy that shorts, flat, on the candle whose open time the file AT holds (the test writes it).
+SHORTS_ONCE = """
+import pathlib
 
+from trading.core.strategies import SHORT, Decision, Schema
+from trading.core.strategies.frame import MONEY
+
+SCHEMA = Schema(MONEY)
+
+
+class ShortsOnce:
+    name = "shorts_once"
+    schema = SCHEMA
+    warmup = 0
+
+    def __init__(self, values=None, warmup=None):
+        self.values = SCHEMA.validate({}, values or {})
+
+    def on_candle(self, candle, position):
+        at = int(pathlib.Path(AT).read_text())
+        return Decision(SHORT, "shorts once (test)") if candle.open_time == at and not position else None
+
+    def indicators(self):
+        return {}
+"""
+
+
+def test_a_strategy_proposal_confirmed_after_a_manual_trade_ends_on_its_side(source, tmp_path) -> None:  # noqa: F811
+    from tests.test_frame_strategy import write_plugin
+
+    # The strategy's own proposal (the trader's approver, on a closed candle), made flat: the
+    # market paused, the strategy shorts on the next candle to close.
+    at = tmp_path / "at.txt"
+    spec = write_plugin(tmp_path, f"AT = {str(at)!r}\n" + SHORTS_ONCE, "shorts_once.py") + ":ShortsOnce"
+    at.write_text("-1")
+    w = started(source, tmp_path, PROPOSAL_TTL="600", STRATEGY=spec)
+    try:
         engine = w.engine
-        price = engine.last_price("BTCUSDT")
+        frozen = time.time()
+        engine.set_clock(lambda: frozen)  # its candle's deadline does not pass while people press
+        at.write_text(str(w.source[w.ex.current_index].open_time))
         mark = w.api.mark()
-        opening = engine.internals().trader.legs("BTCUSDT", -1, "EMA cross (test)", engine.cursor("BTCUSDT"), Decimal("0.004"))
-        assert [leg.side for leg in opening] == ["SELL"] and isinstance(opening[0], OrderRequest)
-        engine.internals().confirmations.propose(
-            symbol="BTCUSDT", action="short", legs=opening, ref_price=price, reason="EMA cross (test)",
-            source="strategy", requested_by=None, valid_until_open=None, basis=Decimal(0),
-        )
+        assert w.ex.advance(1, timeout=15) and w.seen.wait(w.source[w.ex.current_index - 1].open_time)
         strategy_msg = proposal_message(w, mark, 1)
+        assert "shorts once (test)" in strategy_msg["text"]
         mark = w.api.mark()
         w.say("/long 0.01")
         assert press(w, ADMIN, proposal_message(w, mark, 2), 0).startswith("filled: BUY 0.010")
         answer = press(w, ADMIN, strategy_msg, 0)
-        assert re.match(r"filled: SELL 0\.010 BTCUSDT at [\d.]+ \(fee [\d.]+ USDT\); SELL 0\.004 BTCUSDT", answer), answer
-        assert w.engine.position("BTCUSDT").qty == Decimal("-0.004"), "short, not a smaller long"
-        assert w.api.wait_for_text(GROUP, "position: long 0.010 → short 0.004")
+        m = re.match(r"filled: SELL 0\.010 BTCUSDT at [\d.]+ \(fee [\d.]+ USDT\); SELL (0\.\d{3}) BTCUSDT", answer)
+        assert m, answer
+        short = Decimal(m.group(1))
+        assert short > 0 and w.engine.position("BTCUSDT").qty == -short, "short, not a smaller long"
+        assert w.api.wait_for_text(GROUP, f"position: long 0.010 → short {short}")
     finally:
         w.close()

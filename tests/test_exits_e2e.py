@@ -11,7 +11,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 import pytest
 
-from tests.helpers import observe
+from tests.helpers import exchange_client, observe
 from tests.test_bot_e2e import ADMIN, GROUP, World, source  # noqa: F401  (fixture)
 from tests.test_orders_e2e import Seen
 
@@ -45,7 +45,7 @@ def next_candle(w: World) -> None:
 
 
 def open_algo(w: World) -> list[dict]:
-    return w.engine.internals().broker.client.futures_get_open_algo_orders(symbol="BTCUSDT")
+    return exchange_client(w.settings).futures_get_open_algo_orders(symbol="BTCUSDT")
 
 
 def confirm(w: World, action: str, qty: str | None = "0.01") -> str:
@@ -81,7 +81,7 @@ def test_exits_rest_on_the_exchange_follow_the_book_and_are_cancelled_on_close(d
     w.reply("/status", f"SL {sl_at:.1f} · TP {tp_at:.1f}")
     # A stop the user placed by hand on the exchange: the bot never touches it.
     half = (entry / 2 / tick).to_integral_value() * tick
-    w.engine.internals().broker.client.futures_create_algo_order(
+    exchange_client(w.settings).futures_create_algo_order(
         symbol="BTCUSDT", side="SELL", type="STOP_MARKET", algoType="CONDITIONAL",
         triggerPrice=f"{half}", quantity="0.005", reduceOnly="true", clientAlgoId="mine-1",
     )  # fmt: skip
@@ -110,11 +110,14 @@ def test_a_restart_keeps_the_exits_and_cancels_own_orphans(source, tmp_path) -> 
         confirm(w, "long")
         before = sorted(o["clientAlgoId"] for o in open_algo(w))
         assert len(before) == 2
-        keeper = w.engine.internals().trader.exits
-        # An orphan of the bot's own (e.g. a crash between a cancel and its answer).
-        w.engine.internals().broker.exits.place_exit(
-            keeper.prefix + "zz-orphan-sl", "BTCUSDT", "SELL", "STOP_MARKET",
-            w.engine.position("BTCUSDT").entry / 2, "MARK_PRICE",
+        # An orphan of the bot's own (e.g. a crash between a cancel and its answer): its client
+        # id carries this database's prefix, placed as the bot places an exit (closePosition).
+        f = w.engine.symbol_filters("BTCUSDT")
+        exchange_client(w.settings).futures_create_algo_order(
+            symbol="BTCUSDT", side="SELL", type="STOP_MARKET", algoType="CONDITIONAL",
+            triggerPrice=f.fmt_price(f.round_price(w.engine.position("BTCUSDT").entry / 2)),
+            clientAlgoId=f"tgx-{w.engine.instance_id}-zz-orphan-sl", workingType="MARK_PRICE", priceProtect="TRUE",
+            closePosition="true", newOrderRespType="ACK",
         )  # fmt: skip
         w.bot.stop()
         w.bot = type(w.bot)(w.settings, **w.bot.kwargs).start()
@@ -167,5 +170,6 @@ def test_a_triggered_exit_is_booked_once_told_and_the_other_cancelled(demo) -> N
     fills = w.engine.recent_fills(10)
     assert [f.side for f in fills] == ["BUY", "SELL"], fills
     # (a funding payment the replay made meanwhile is known by its funding key, kept apart)
-    assert w.engine.internals().journal.exchange_keys() >= {k for k in w.engine.internals().trader.keys.keys if not k.startswith("funding:")}
+    known, stored = w.engine.exchange_keys()
+    assert stored >= {k for k in known if not k.startswith("funding:")} and known
     w.reply("/status", "no position")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tests.helpers import observe
+from tests.helpers import exchange_client, observe
 from tests.test_bot_e2e import ADMIN, GROUP, World, source  # noqa: F401  (fixture)
 from tests.test_exits_e2e import DEMO, next_candle, open_algo, settle
 from tests.test_orders_e2e import Seen, press
@@ -26,7 +26,7 @@ def hedge_world(source, tmp_path, **env: str) -> World:  # noqa: F811
 
 
 def legs_at_exchange(w: World) -> dict[str, str]:
-    rows = w.engine.internals().trader.broker.client.futures_position_information(symbol="BTCUSDT")
+    rows = exchange_client(w.settings).futures_position_information(symbol="BTCUSDT")
     return {r["positionSide"]: r["positionAmt"] for r in rows if Decimal(r["positionAmt"])}
 
 
@@ -59,7 +59,7 @@ def stop_pct_long_first(w: World, long_entry: Decimal, short_entry: Decimal) -> 
 def test_hedge_mode_legs_end_to_end(source, tmp_path) -> None:  # noqa: F811
     w = hedge_world(source, tmp_path)
     try:
-        assert w.engine.internals().trader.hedge
+        assert w.engine.hedge_mode()
         confirmed(w, "/long 0.01", "filled: BUY 0.010 BTCUSDT")
         answer = confirmed(w, "/short 0.01", "filled: SELL 0.010 BTCUSDT")
         assert "legs: LONG 0.010 → LONG 0.010 · SHORT 0.010" in answer
@@ -72,8 +72,7 @@ def test_hedge_mode_legs_end_to_end(source, tmp_path) -> None:  # noqa: F811
         assert [(o["side"], o["positionSide"], o["reduceOnly"]) for o in orders] == [
             ("BUY", "LONG", False), ("SELL", "SHORT", False)]  # fmt: skip
         # both legs' exits rest on the exchange, each with its leg
-        t = w.engine.internals().trader
-        pct = stop_pct_long_first(w, t.portfolio.held("BTCUSDT", "LONG").entry, t.portfolio.held("BTCUSDT", "SHORT").entry)
+        pct = stop_pct_long_first(w, w.engine.position("BTCUSDT", "LONG").entry, w.engine.position("BTCUSDT", "SHORT").entry)
         w.engine.set_params({"stop_loss_pct": str(pct), "take_profit_pct": "30"}, ADMIN)
         next_candle(w)  # the levels apply from the next closed candle
         resting = sorted((o["positionSide"], o["side"], o["orderType"]) for o in open_algo(w))
@@ -84,9 +83,8 @@ def test_hedge_mode_legs_end_to_end(source, tmp_path) -> None:  # noqa: F811
         w.bot = type(w.bot)(w.settings, **w.bot.kwargs).start()
         w.seen = observe(w.engine, Seen)
         assert w.api.wait_for_text(GROUP, "resumed streaming", timeout=15)
-        t = w.engine.internals().trader
-        assert t.hedge and t.portfolio.held("BTCUSDT", "LONG").qty == Decimal("0.010")
-        assert t.portfolio.held("BTCUSDT", "SHORT").qty == Decimal("-0.010")
+        assert w.engine.hedge_mode() and w.engine.position("BTCUSDT", "LONG").qty == Decimal("0.010")
+        assert w.engine.position("BTCUSDT", "SHORT").qty == Decimal("-0.010")
         # the LONG stop fills on the exchange: only the LONG leg closes
         mark = w.api.mark()
         w.ex.resume()
@@ -96,18 +94,18 @@ def test_hedge_mode_legs_end_to_end(source, tmp_path) -> None:  # noqa: F811
         assert said is not None and said["text"].endswith("LONG leg closed"), said
         w.ex.pause()
         assert legs_at_exchange(w) == {"SHORT": "-0.010"}
-        assert w.engine.internals().trader.portfolio.held("BTCUSDT", "LONG") is None
+        assert w.engine.position("BTCUSDT", "LONG") is None
         assert sorted(o["positionSide"] for o in open_algo(w)) == ["SHORT", "SHORT"]  # the SHORT leg's exits stay
         # a trade by hand in Binance's app on the LONG leg is booked into it
         mark = w.api.mark()
         w.ex.trade_by_hand("BUY", "0.005", position_side="LONG")
         assert w.api.wait_for_text(GROUP, "BUY 0.005", start=mark, timeout=10)
-        assert w.engine.internals().trader.portfolio.held("BTCUSDT", "LONG").qty == Decimal("0.005")
+        assert w.engine.position("BTCUSDT", "LONG").qty == Decimal("0.005")
         # funding is paid per leg (LONG 0.005 pays, SHORT 0.010 receives): booked as their sum
-        before, mark = w.engine.internals().trader.portfolio.funding, w.api.mark()
+        before, mark = w.engine.funding_booked(), w.api.mark()
         paid = w.ex.control("funding", rate="0.001")["paid"]
         assert len(paid) == 2 and w.api.wait_for_text(GROUP, "funding BTCUSDT: received", start=mark, timeout=10)
-        assert w.engine.internals().trader.portfolio.funding - before == sum(Decimal(p) for p in paid) > 0
+        assert w.engine.funding_booked() - before == sum(Decimal(p) for p in paid) > 0
         # /close short closes the SHORT leg only, then /close long the rest
         confirmed(w, "/close short", "filled: BUY 0.010 BTCUSDT")
         assert legs_at_exchange(w) == {"LONG": "0.005"}

@@ -335,3 +335,33 @@ def test_the_exchange_side_never_reaches_into_the_trader_or_the_live_bot() -> No
         if bad:
             leaks.append(f"{path.relative_to(ROOT).as_posix()}: {', '.join(bad)}")
     assert not leaks, "; ".join(leaks)
+
+
+def _reaches_under_the_service(tree: ast.AST) -> list[int]:
+    """Lines where `<…>.engine._private` or `.internals()` is read: under the facade."""
+    lines = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Attribute):
+            continue
+        base = node.value
+        named = getattr(base, "attr", getattr(base, "id", ""))
+        if node.attr == "internals" or (named == "engine" and node.attr.startswith("_")):
+            lines.append(node.lineno)
+    return lines
+
+
+def test_tests_and_benches_use_the_service_seams() -> None:
+    """issue 27: tests and benches use the public seams of the service the chat uses (and its
+    documented read-only ones), not the parts under it (`engine.internals().trader.portfolio`)."""
+    found = []
+    for pkg in ("tests", "bench"):
+        for path in sorted((ROOT / pkg).rglob("*.py")):
+            if path.name == "test_layout.py":
+                continue
+            found += [f"{path.relative_to(ROOT).as_posix()}:{n}" for n in _reaches_under_the_service(ast.parse(path.read_text(encoding="utf-8")))]
+    assert not found, "tests reaching under the service: " + ", ".join(found)
+
+
+def test_the_service_reach_finder_finds_one() -> None:
+    tree = ast.parse("w.engine.internals().trader.portfolio\nbot.engine._trader.lock\nw.engine.position('X')\n")
+    assert sorted(set(_reaches_under_the_service(tree))) == [1, 2]

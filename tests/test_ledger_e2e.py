@@ -72,7 +72,7 @@ def test_paper_long_funding_close_every_view_the_same_numbers(source, tmp_path):
         mark = w.api.mark()
         w.say("/long 0.01")
         assert press(w, ADMIN, proposal_message(w, mark, 1), 0).startswith("filled")
-        seen = w.engine.internals().stream.feed.sink  # let the market pass a funding time (8 h = 32 candles) with the long open
+        seen = w.seen  # let the market pass a funding time (8 h = 32 candles) with the long open
         w.ex.resume()
         assert w.ex.wait_for_index(w.ex.current_index + 34, timeout=20)
         w.ex.pause()
@@ -82,9 +82,10 @@ def test_paper_long_funding_close_every_view_the_same_numbers(source, tmp_path):
         w.say("/close")
         assert press(w, ADMIN, proposal_message(w, mark, 2), 0).startswith("filled")
 
-        p = w.engine.internals().trader.portfolio
-        want = {"gross": q(p.realized), "fees": q(p.fees), "funding": q(p.funding), "net": q(p.net_pnl)}
-        assert p.funding < 0 and p.balance == w.engine.settings.paper_balance + p.net_pnl
+        p, funding = w.engine.snapshot(), w.engine.funding_booked()  # the book's own sums, not the ledger's
+        net = p.realized - p.fees + funding
+        want = {"gross": q(p.realized), "fees": q(p.fees), "funding": q(funding), "net": q(net)}
+        assert funding < 0 and p.balance == w.engine.settings.paper_balance + net
 
         pnl = w.reply("/pnl all", "PnL · all")["text"]
         assert realized(pnl) == want, pnl
@@ -97,7 +98,7 @@ def test_paper_long_funding_close_every_view_the_same_numbers(source, tmp_path):
         assert same_as(column_sums(perf), want), (perf, want)
         balance = w.reply("/balance", "Balance")["text"]
         wallet = num(re.search(r"Wallet: " + MONEY, balance).group(1))
-        assert wallet == q(w.engine.settings.paper_balance + p.net_pnl), balance
+        assert wallet == q(w.engine.settings.paper_balance + net), balance
 
         # /equity: the curve's end is the caption's equity, funding included; the caption is /pnl all's line
         report = w.engine.equity_chart()

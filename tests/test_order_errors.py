@@ -47,7 +47,7 @@ def test_each_exchange_error_gives_its_line_a_stored_refusal_and_no_second_order
         lines.append(outcome.line)
         assert w.engine.proposal(proposal.id).status == "failed"
         assert w.ex.stats.order_posts.get(leg_id(w.db_path, n)) == 1, (code, w.ex.stats.order_posts)
-        stored = {o["client_order_id"]: o for o in w.engine.internals().journal.orders()}
+        stored = {o["client_order_id"]: o for o in w.engine.stored_orders()}
         assert stored[leg_id(w.db_path, n)]["status"] == "REJECTED" and stored[leg_id(w.db_path, n)]["error"]
     assert w.ex.orders() == []  # nothing reached the book
     assert w.engine.side("BTCUSDT") == 0

@@ -9,7 +9,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
-from tests.helpers import leg_id, observe
+from tests.helpers import exchange_client, leg_id, observe
 from tests.test_bot_e2e import ADMIN, GROUP, GUEST, World, source  # noqa: F401  (fixture)
 from trading.live.proposals import Proposal
 
@@ -32,19 +32,15 @@ def press(w: World, user: int, msg: dict, which: int) -> str:
 
 
 class Seen:
-    """Wraps the engine's sink so the test can wait until the trader has a given candle."""
+    """Watches the engine's candles so the test can wait until the trader has a given candle."""
 
-    def __init__(self, sink) -> None:  # type: ignore[no-untyped-def]
-        self.sink, self._cond, self.last = sink, threading.Condition(), -1
-        self.cursor, self.warmup, self.on_forming = sink.cursor, sink.warmup, sink.on_forming
-        self.caught_up = getattr(sink, "caught_up", lambda: None)
+    def __init__(self) -> None:
+        self._cond, self.last = threading.Condition(), -1
 
     def warm(self, symbol, candles) -> None:  # type: ignore[no-untyped-def]
-        self.sink.warm(symbol, candles)
         self._seen(candles[-1].open_time if candles else -1)
 
     def on_candle(self, candle, backfilled) -> None:  # type: ignore[no-untyped-def]
-        self.sink.on_candle(candle, backfilled)
         self._seen(candle.open_time)
 
     def _seen(self, open_time: int) -> None:
@@ -60,7 +56,7 @@ class Seen:
 def started(source, tmp_path, exchange=None, **env) -> World:  # type: ignore[no-untyped-def]  # noqa: F811
     """`exchange`: keyword arguments of the ReplayExchange (its API key and secret, say)."""
     w = World(source, tmp_path, exchange=exchange, **{"STRATEGY": "none", **env})
-    seen = observe(w.engine, Seen)
+    seen = w.seen = observe(w.engine, Seen)
     w.reply("/start", "Starting")
     assert w.api.wait_for_text(GROUP, "socket started", timeout=15)
     w.ex.pause()  # the market stands still while people press buttons…
@@ -219,8 +215,8 @@ def test_testnet_mode_places_exactly_one_signed_order_per_confirmed_proposal(sou
         closing = w.ex.orders()[-1]
         assert (closing["clientOrderId"], closing["reduceOnly"], closing["origQty"]) == (two, True, "0.010")
         assert w.engine.side("BTCUSDT") == 0
-        positions = w.engine.internals().broker.positions(("BTCUSDT",))
-        assert all(p.qty == 0 for p in positions)
+        positions = exchange_client(w.settings).futures_position_information(symbol="BTCUSDT")
+        assert all(Decimal(p["positionAmt"]) == 0 for p in positions)
     finally:
         w.close()
 

@@ -47,14 +47,14 @@ def test_paper_take_profit_and_stop_round_toward_the_entry_as_on_the_exchange(so
         mark = w.api.mark()
         w.say("/long 0.01")
         assert press(w, ADMIN, proposal_message(w, mark, 1), 0).startswith("filled: BUY 0.010 BTCUSDT")
-        entry = w.engine.internals().trader.portfolio.positions["BTCUSDT"].entry
+        entry = w.engine.position("BTCUSDT").entry
         f: SymbolFilters = w.engine.symbol_filters("BTCUSDT")
         tp, tp_raw = away_from_nearest(entry, f.tick_size, +1)
         sl, sl_raw = away_from_nearest(entry, f.tick_size, -1)
         w.reply(f"/set take_profit_pct={tp} stop_loss_pct={sl}", "take_profit_pct")
         last = w.ex.current_index
         assert w.ex.advance(1, timeout=15)  # the new levels apply from the next closed candle
-        assert w.engine.internals().stream.feed.sink.wait(source[last].open_time)
+        assert w.seen.wait(source[last].open_time)
 
         take = (tp_raw / f.tick_size).to_integral_value(rounding=ROUND_FLOOR) * f.tick_size
         stop = (sl_raw / f.tick_size).to_integral_value(rounding=ROUND_CEILING) * f.tick_size

@@ -41,23 +41,19 @@ VALUES = {"stake_usdt": ("100", "20"), "leverage": ("3", "50")}  # 1,000 USDT no
 
 
 class Watch:
-    """Wraps the engine's sink: counts decided candles, wakes the test when the last one is in."""
+    """Watches the engine's candles: counts decided ones, wakes the test when the last one is in."""
 
-    def __init__(self, sink, last_open: int) -> None:
-        self.sink = sink
+    def __init__(self, last_open: int) -> None:
         self.last_open = last_open
         self.seen: list[int] = []
         self.backfilled = 0
         self._cond = threading.Condition()
-        self.cursor, self.warmup, self.on_forming = sink.cursor, sink.warmup, sink.on_forming
         self.warmed = threading.Event()
 
     def warm(self, symbol: str, candles) -> None:
-        self.sink.warm(symbol, candles)
         self.warmed.set()
 
     def on_candle(self, candle: Candle, backfilled: bool) -> None:
-        self.sink.on_candle(candle, backfilled)
         with self._cond:
             self.seen.append(candle.open_time)
             self.backfilled += backfilled
@@ -85,7 +81,7 @@ def test_live_trades_equal_the_backtest_through_random_drops(db_path: str) -> No
         ParamStore(open_db(db_path)).change("ema_cross", VALUES, None)
         notes = RecordingNotifier()
         engine = Engine(settings, notes)
-        watch = observe(engine, lambda sink: Watch(sink, candles[-1].open_time))  # observe the very sink the engine wired
+        watch = observe(engine, lambda: Watch(candles[-1].open_time))
         filters = engine.symbol_filters()
         assert engine.start()
         # The replay stays paused until the feed's first catch-up has warmed the trader, so
@@ -103,7 +99,7 @@ def test_live_trades_equal_the_backtest_through_random_drops(db_path: str) -> No
     expected = run_backtest(candles, BacktestOptions(values=values, warmup=WARMUP, filters=filters,
                                                    model=FuturesModel(funding=FundingRates({}, Decimal("0.0001")))))
     live = engine.fills()
-    booked = Portfolio.replay(settings.paper_balance, live, engine.internals().journal.funding())
+    booked = Portfolio.replay(settings.paper_balance, live, engine.funding_payments())
     assert len(expected.trades) > 100
     assert expected.stats.liquidations > 5 and expected.stats.funding < 0
     assert trade_tuples(booked.trades) == trade_tuples(expected.trades)
@@ -137,7 +133,7 @@ def test_hedge_mode_live_trades_equal_the_backtest(db_path: str) -> None:
         settings = replay_settings(ex, db_path, WARMUP_CANDLES=str(WARMUP), PAPER_HEDGE_MODE="on", **PARAMS)
         ParamStore(open_db(db_path)).change("ema_cross", HEDGE_VALUES, None)
         engine = Engine(settings, RecordingNotifier())
-        watch = observe(engine, lambda sink: Watch(sink, candles[-1].open_time))
+        watch = observe(engine, lambda: Watch(candles[-1].open_time))
         filters = engine.symbol_filters()
         assert engine.start() and watch.warmed.wait(10)
         for end in range(WARMUP + CHUNK, len(candles) + CHUNK, CHUNK):

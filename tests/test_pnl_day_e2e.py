@@ -21,7 +21,7 @@ def test_pnl_after_the_markets_midnight_still_shows_the_trade_just_closed(source
         assert press(w, ADMIN, proposal_message(w, mark, 2), 0).startswith("filled: SELL 0.010 BTCUSDT")
         closed = w.engine.recent_fills(1)[0].time
         midnight = closed - closed % 86_400_000 + 86_400_000
-        seen = w.engine.internals().stream.feed.sink
+        seen = w.seen
         first = next(i for i, c in enumerate(source) if c.open_time >= midnight)
         assert w.ex.advance(first + 1 - w.ex.current_index, timeout=30)  # the market's day turns
         assert seen.wait(source[first].open_time)

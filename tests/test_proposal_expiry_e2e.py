@@ -25,7 +25,7 @@ def test_a_confirm_hours_after_a_stop_places_nothing(source, tmp_path):  # noqa:
         msg = proposal_message(w, mark, 1)
         assert w.engine.proposal(1).expires_at is not None, "the candle's close is a clock deadline"
         w.reply("/stop", "Stream stopped")
-        w.engine.internals().confirmations.clock = later(15)
+        w.engine.set_clock(later(15))
         answer = press(w, ADMIN, msg, 0)
         assert "expired" in answer, answer
         assert w.engine.proposal(1).status == "expired"
@@ -44,7 +44,7 @@ def test_a_restart_hours_later_expires_it_at_start(source, tmp_path):  # noqa: F
         w.reply("/stop", "Stream stopped")
         w.bot.stop()
         bot = type(w.bot)(w.settings, **w.bot.kwargs)
-        bot.engine.internals().confirmations.clock = later(17.5)
+        bot.engine.set_clock(later(17.5))
         mark = w.api.mark()
         w.bot = bot.start()
         edited = w.api.wait_for(

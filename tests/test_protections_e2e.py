@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from bot.runner import BotThread
 from bot.views import utc
-from tests.helpers import observe
+from tests.helpers import exchange_client, observe
 from tests.test_bot_e2e import ADMIN, GROUP, GUEST, LOOSE, World, source  # noqa: F401  (fixture)
 from tests.test_exits_e2e import DEMO, confirm, settle
 from tests.test_orders_e2e import Seen
@@ -134,7 +134,7 @@ def test_drawdown_hard_stop_in_demo_leaves_the_account_flat_at_the_exchange(sour
         advance_to(w, trip)
         assert w.api.wait_for_text(GROUP, "drawdown hard stop", timeout=10, start=mark)
         assert w.api.wait_for_text(GROUP, "demo SELL 0.100 BTCUSDT", timeout=10, start=mark)
-        client = w.engine.internals().broker.client
+        client = exchange_client(w.settings)
         (pos,) = client.futures_position_information(symbol="BTCUSDT", version=2)
         assert pos["positionAmt"] == "0.000"
         assert client.futures_get_open_algo_orders(symbol="BTCUSDT") == []

@@ -53,7 +53,7 @@ def test_report_fires_at_report_time_with_the_equity_chart(source, tmp_path):  #
         fills = w.engine.fills()
         day = utc_day(fills[0].time)
         report = w.engine.daily_report(day)
-        expected = day_summary(ledger_of(w.settings.paper_balance, fills, w.engine.internals().journal.funding()), day)
+        expected = day_summary(ledger_of(w.settings.paper_balance, fills, w.engine.funding_payments()), day)
         assert report.summary == expected and expected.fills >= 1
         assert report.equity is not None and report.equity.trades == w.engine.snapshot().trades
     finally:

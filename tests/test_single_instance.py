@@ -182,10 +182,7 @@ def test_a_disk_that_refuses_writes_at_run_time_stops_the_stream_with_one_line(s
         said = w.api.wait_for_text(GROUP, "storage: cannot write DB_PATH=", start=mark, timeout=15)
         assert said is not None and "database or disk is full" in said["text"] and "the stream stopped" in said["text"]
         assert w.engine.wait_stream(lambda st: not st.running, timeout=10), "no stream thread left behind"
-        thread = w.engine.internals().stream._thread  # noqa: SLF001
-        assert thread is not None
-        thread.join(10)  # it is ending: state says stopped just before the thread returns
-        assert not thread.is_alive()
+        assert w.engine.join_stream(10)  # it is ending: state says stopped just before the thread returns
         w.reply("/status", "stopped")
         faults = [c for c in w.api.calls[mark:] if c.method == "sendMessage" and "storage:" in str(c.params.get("text"))]
         assert len(faults) == 1, "said once"

@@ -20,7 +20,7 @@ def test_a_write_lock_held_elsewhere_pauses_the_stream_and_loses_nothing(source,
     w = started(source, tmp_path)
     other = sqlite3.connect(w.db_path, timeout=1, isolation_level=None)
     try:
-        seen = w.engine.internals().stream.feed.sink
+        seen = w.seen
         first = w.ex.current_index
         mark = w.api.mark()
         other.execute("BEGIN IMMEDIATE")  # the write lock, as a backup or an sqlite3 shell takes it

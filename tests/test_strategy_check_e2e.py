@@ -46,9 +46,8 @@ def test_a_slow_populate_does_not_hold_the_first_command_and_the_stream_waits_fo
         status = w.reply("/status", "Status", timeout=20)["text"]  # answered while the check runs
         assert "🔎 Checking " in status and "slow.py:Slow for look-ahead" in status, status
         assert "the stream decides nothing until it passes" in status
-        assert not w.engine.internals().start_check.wait(0)  # (still running when /status answered)
-        assert w.engine.internals().start_check.wait(120)
-        report = w.engine.internals().start_check.report
+        assert w.engine.wait_strategy_check(0) is None  # (still running when /status answered)
+        report = w.engine.wait_strategy_check(120)
         assert report is not None and report.ok and report.ends < report.planned  # bounded: cut by its budget
         assert "Checking" not in w.reply("/status", "Status")["text"]
         w.reply("/start", "socket started", timeout=30)

@@ -40,7 +40,7 @@ def live_vs_backtest(db_path: str, strategy: str, seed: int, **extra: str):
         settings = replay_settings(ex, db_path, WARMUP_CANDLES=str(WARMUP), STRATEGY=strategy,
                                    CONFIRM_ORDERS="off", **extra)
         engine = Engine(settings, RecordingNotifier())
-        watch = observe(engine, lambda sink: Watch(sink, candles[-1].open_time))  # observe the very sink the engine wired
+        watch = observe(engine, lambda: Watch(candles[-1].open_time))
         filters = engine.symbol_filters()
         assert engine.start()
         assert watch.warmed.wait(10)
@@ -92,7 +92,7 @@ def test_plugin_decisions_become_proposals(db_path, tmp_path) -> None:
         notifier = RecordingNotifier()
         settings = replay_settings(ex, db_path, WARMUP_CANDLES=str(WARMUP), STRATEGY=spec, CONFIRM_ORDERS="on")
         engine = Engine(settings, notifier)
-        watch = observe(engine, lambda sink: Watch(sink, candles[-1].open_time))  # observe the very sink the engine wired
+        watch = observe(engine, lambda: Watch(candles[-1].open_time))
         assert engine.start()
         assert watch.warmed.wait(10)
         ex.advance(len(candles) - WARMUP, timeout=30)

@@ -39,7 +39,7 @@ FAILING = re.compile(r"⚠️ Strategy \S+ failing on BTCUSDT since (\d{4}-\d\d-
 
 
 def failing(w) -> object:
-    return w.engine.internals().trader.snapshot().failing.get("BTCUSDT")
+    return w.engine.snapshot().failing.get("BTCUSDT")
 
 
 def test_a_strategy_failing_on_every_candle_is_said_once_and_shown_while_it_lasts(source, tmp_path) -> None:  # noqa: F811

@@ -5,6 +5,7 @@ says the warm-up used in the start line; the backtest header names where trading
 from __future__ import annotations
 
 import csv
+import threading
 
 from tests.test_backtest_cli import env_file, walk_csv
 from tests.test_bot_e2e import GROUP, World, source  # noqa: F401  (fixture)
@@ -37,15 +38,37 @@ class RsiTrend(FrameStrategy):
 '''
 
 
+class FirstDecision:
+    """The candles the trader was warmed on, and the rows the strategy's first decision saw."""
+
+    def __init__(self, rows) -> None:  # type: ignore[no-untyped-def]
+        self.path, self.warmed, self.rows, self.done = rows, 0, None, threading.Event()
+
+    def warm(self, symbol, candles) -> None:  # type: ignore[no-untyped-def]
+        self.warmed = len(candles)
+
+    def on_candle(self, candle, backfilled) -> None:  # type: ignore[no-untyped-def]
+        if not self.done.is_set():
+            self.rows = int(self.path.read_text())
+            self.done.set()
+
+
 def test_the_live_bot_fetches_the_declared_warmup_and_says_it(source, tmp_path) -> None:  # noqa: F811
-    spec = write_plugin(tmp_path, RSI_TREND.replace("STARTUP", "400"), "rsi_trend.py") + ":RsiTrend"
+    # the plugin writes down how many rows each populate is given (the last one: the decision's
+    # window); a column would be refused by the start's check, which it should be
+    rows = tmp_path / "rows.txt"
+    counted = f"import pathlib\nROWS = pathlib.Path({str(rows)!r})\n" + RSI_TREND.replace("STARTUP", "400").replace(
+        '        df["ema"] =', '        ROWS.write_text(str(len(df)))\n        df["ema"] =')
+    spec = write_plugin(tmp_path, counted, "rsi_trend.py") + ":RsiTrend"
     w = World(source, tmp_path, STRATEGY=spec)  # WARMUP_CANDLES=50
+    first = FirstDecision(rows)
+    w.engine.watch_candles(first)
     try:
-        assert w.engine.internals().trader.warmup("BTCUSDT") == 500  # startup 400 + window_extra 100
+        assert w.engine.warmup("BTCUSDT") == 500  # startup 400 + window_extra 100
         msg = w.reply("/start", "socket started", timeout=30)["text"]
         assert "warm-up 500 candles (the strategy's startup and live window, above WARMUP_CANDLES 50)" in msg
-        book = w.engine.internals().trader.books["BTCUSDT"]
-        assert len(book.strategy._candles) == 500  # the live window is full from the first decision
+        assert first.done.wait(30) and first.warmed == 500
+        assert first.rows == 500  # the live window is full from the first decision
     finally:
         w.close()
 

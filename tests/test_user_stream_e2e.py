@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from decimal import Decimal
 
-from tests.helpers import observe
+from tests.helpers import exchange_client, observe
 from tests.test_bot_e2e import ADMIN, GROUP, source  # noqa: F401  (fixture)
 from tests.test_exits_e2e import Seen, World, confirm, demo_world, next_candle, open_algo
 
@@ -196,7 +196,7 @@ def test_funding_on_the_exchange_is_booked_once_and_shown(source, tmp_path) -> N
         assert msg is not None
         paid = w.engine.funding_booked()
         assert paid < 0
-        w.engine.internals().follower.catch_up()  # the income history again: nothing booked twice
+        w.engine.catch_up_account()  # the income history again: nothing booked twice
         assert w.engine.funding_booked() == paid
         assert "The book matches Binance's wallet." in w.reply("/balance", "Binance")["text"]
         next_candle(w)
@@ -213,7 +213,7 @@ def test_funding_on_the_exchange_is_booked_once_and_shown(source, tmp_path) -> N
 def test_a_bnb_discount_fee_is_booked_in_usdt_at_the_bnb_price_with_asset_and_amount(source, tmp_path) -> None:  # noqa: F811
     w = demo_world(source, tmp_path)
     try:
-        client = w.engine.internals().broker.client
+        client = exchange_client(w.settings)
         client._request_futures_api("post", "feeBurn", True, data={"feeBurn": "true"})  # noqa: SLF001
         w.ex.control("bnb-deposit", amount="1")
         assert w.engine.wait_account(lambda u: u.connected, timeout=10)
@@ -223,7 +223,7 @@ def test_a_bnb_discount_fee_is_booked_in_usdt_at_the_bnb_price_with_asset_and_am
         w.ex.trade_by_hand(close=True)  # the stream's fill
         msg = w.api.wait_for_text(GROUP, "closed outside the bot", start=mark, timeout=10)
         assert msg is not None and " BNB = " in msg["text"], msg
-        rows = w.engine.internals().journal.fee_assets()
+        rows = w.engine.fee_assets()
         assert len(rows) == 2 and all(r["fee_asset"] == "BNB" for r in rows), rows
         for r in rows:  # USDT value = BNB amount × the BNB price (600 in the replay)
             assert Decimal(r["fee_usdt"]) == (Decimal(r["fee_amount"]) * 600).quantize(Decimal("0.00000001"))
@@ -238,7 +238,7 @@ def test_after_a_reconnect_a_missing_exit_is_placed_again(source, tmp_path) -> N
         protected_long(w)
         stop = next(o for o in open_algo(w) if o["orderType"] == "STOP_MARKET")
         assert stop["workingType"] == "CONTRACT_PRICE"
-        w.engine.internals().broker.exits.cancel_exit("BTCUSDT", stop["clientAlgoId"])  # lost, as by a hand in the app
+        exchange_client(w.settings).futures_cancel_algo_order(symbol="BTCUSDT", clientAlgoId=stop["clientAlgoId"])  # lost, as by a hand in the app
         mark = w.api.mark()
         connects = w.engine.account_status().connects
         w.ex.call(lambda: w.ex.user_stream.drop())

@@ -14,6 +14,7 @@ import pytest
 from binance.client import Client
 
 from sim.binance import ReplayExchange, generate
+from tests.helpers import exchange_client
 from tests.test_bot_e2e import GROUP, source  # noqa: F401  (fixture)
 from tests.test_exits_e2e import World, demo_world
 from tests.test_user_stream_e2e import protected_long
@@ -82,7 +83,7 @@ def test_trade_lite_and_an_amendment_book_nothing_and_a_fill_is_booked_once(sour
     try:
         protected_long(w)  # the bot's own fill: TRADE_LITE, the order update, the REST answer
         assert [f.side for f in w.engine.recent_fills(10)] == ["BUY"]
-        client = w.engine.internals().broker.client
+        client = exchange_client(w.settings)
         price = w.engine.last_price("BTCUSDT")
         low = (price * Decimal("0.5")).quantize(Decimal("0.1"))
         placed = client.futures_create_order(symbol="BTCUSDT", side="BUY", type="LIMIT", timeInForce="GTC",

@@ -149,6 +149,14 @@ class KlineStream:
             self._thread = None
             return True
 
+    def join(self, timeout: float = 10.0) -> bool:
+        """Wait until the stream thread has ended (a /stop, or on its own after a refused write);
+        True once no stream thread is alive."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+        return thread is None or not thread.is_alive()
+
     def status(self) -> StreamStatus:
         with self._state_lock:
             s, feed = self._state, self.feed

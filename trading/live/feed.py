@@ -8,7 +8,7 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from storage.events import EventLog
 from storage.klines import KlineStore
@@ -23,6 +23,15 @@ from trading.exchange.rest import ExchangeUnavailable, server_time_ms
 from trading.exchange.stream import KlineStream
 
 log = logging.getLogger(__name__)
+
+
+class CandleWatcher(Protocol):
+    """Told each candle after the sink took it in (Engine.watch_candles): how a test or a bench
+    waits until the trader has a candle, on a condition, never a sleep."""
+
+    def warm(self, symbol: str, candles: Sequence[Candle]) -> None: ...
+
+    def on_candle(self, candle: Candle, backfilled: bool) -> None: ...
 
 # ---------------------------------------------------------------------- the live driver
 class LiveFeed:
@@ -63,6 +72,11 @@ class LiveFeed:
         self._klines: KlineStore | None = None
         self._events: EventLog | None = None
         self._client: Any = None
+        self._watchers: list[CandleWatcher] = []
+
+    def watch(self, watcher: CandleWatcher) -> None:
+        """Tell `watcher` every candle the sink took in (warm-up and decided), after it did."""
+        self._watchers.append(watcher)
 
     # ------------------------------------------------------------------ told by the stream
     def begin(self, klines: KlineStore, events: EventLog, client: Any) -> None:
@@ -170,6 +184,8 @@ class LiveFeed:
         with self._changed:
             self._history[symbol] = deque(warm, maxlen=max(self._keep, n))
         self.sink.warm(symbol, warm)
+        for watcher in self._watchers:
+            watcher.warm(symbol, warm)
         self._decided[symbol] = warm_end
         self._live.add(symbol)
         for c in candles:
@@ -242,6 +258,8 @@ class LiveFeed:
             self._history[symbol].append(candle)
         try:
             self.sink.on_candle(candle, backfilled)
+            for watcher in self._watchers:
+                watcher.on_candle(candle, backfilled)
         except Exception:  # a consumer bug must not stop the feed
             log.exception("candle sink failed on %s %s", symbol, candle.open_time)
 

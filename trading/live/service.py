@@ -7,7 +7,9 @@ trading/live/node.py; this holds the parts and answers for them: control (start,
 pause), the questions /status and /klines ask, orders and confirmations (live/orders.py),
 parameters (live/params.py), the what-if (live/whatif.py), the money views and /health
 (live/reports.py), the audit log and the chat's small durable facts. Tests and benches use the
-same seams, plus the few read-only ones at the end (`position`, `snapshot`, `wait_stream`, …).
+same seams, plus the read-only ones at the end (`position`, `snapshot`, `funding_payments`,
+`wait_stream`, `watch_candles` to wait for a candle, …) and `set_clock`, `catch_up_account`;
+nothing reaches under the service (tests/test_layout.py holds it).
 It is over 400 lines because it is the one facade: one short method per thing the chat asks,
 each handing over to the part that owns the answer (no layer of pass-throughs below it).
 """
@@ -32,12 +34,14 @@ from trading.exchange.account import AccountRefused, check_account, switch_to_on
 from trading.exchange.exchange_info import unknown_symbols
 from trading.exchange.rest import ExchangeUnavailable, make_client
 from trading.exchange.stream import StreamStatus
+from trading.live.feed import CandleWatcher
 from trading.live.health import Health, effective_settings, version
-from trading.live.node import Node, build
+from trading.live.node import build
 from trading.live.params import ParamChange, Switch, available
 from trading.live.placing import fee_words
 from trading.live.proposals import OLDER, PLACING, Outcome, Proposal
 from trading.live.store import stored_fills
+from trading.live.strategy_check import CheckReport
 from trading.live.whatif import Comparison, Optimization, end_words, stats_table
 from trading.optimize import METRICS, GridError
 from trading.optimize.report import best_table, cell_label, summary_line
@@ -59,6 +63,7 @@ class AccountStatus:
     connects: int  # connections opened since the bot started
     events: int  # account events received
     key: str | None  # the listenKey in use (None between keys)
+    booked: int = 0  # fills the account follower booked (the stream's and its catch-ups'), each once
 
 
 class StartRefused(ValueError):
@@ -469,11 +474,41 @@ class Engine:
         """Every fill booked in this mode, oldest first."""
         return stored_fills(self._node.journal)
 
-    def position(self, symbol: str) -> Position | None:
-        """The book's position of a symbol (None before its first fill); a copy to read."""
+    def position(self, symbol: str, leg: str = "BOTH") -> Position | None:
+        """The book's position of a symbol (None before its first fill); a copy to read. In
+        Hedge Mode `leg` LONG or SHORT: that leg while it is open (None when flat)."""
         with self._trader.lock:
-            pos = self._trader.portfolio.positions.get(symbol)
+            p = self._trader.portfolio
+            pos = p.positions.get(symbol) if leg == "BOTH" else p.held(symbol, leg)
             return copy(pos) if pos is not None else None
+
+    def hedge_mode(self) -> bool:
+        """The book trades Hedge Mode legs (HEDGE_MODE, or the account's mode read at /start)."""
+        return self._trader.hedge
+
+    def warmup(self, symbol: str) -> int:
+        """Closed candles the symbol's book keeps and warms on (WARMUP_CANDLES, or more when
+        the strategy's startup and live window need it)."""
+        return self._trader.warmup(symbol)
+
+    def funding_payments(self) -> list[tuple[int, str, Any]]:
+        """Every funding payment booked in this mode (time, symbol, amount), oldest first."""
+        return self._node.journal.funding()
+
+    def stored_orders(self, limit: int = 50) -> list[dict[str, Any]]:
+        """This mode's orders as stored (client order id, status, error …), newest first."""
+        return self._node.journal.orders(limit)
+
+    def fee_assets(self) -> list[dict[str, Any]]:
+        """Fees paid in another asset than USDT (BNB): the asset, its amount, the USDT booked."""
+        return self._node.journal.fee_assets()
+
+    def exchange_keys(self) -> tuple[frozenset[str], frozenset[str]]:
+        """(the exchange fill and funding keys the book knows in memory, those stored in this
+        mode's journal): a key known but not stored would be booked again after a restart."""
+        with self._trader.lock:
+            known = frozenset(self._trader.keys.keys)
+        return known, frozenset(self._node.journal.exchange_keys())
 
     def side(self, symbol: str) -> int:
         """+1 long, -1 short, 0 flat in the book."""
@@ -505,7 +540,13 @@ class Engine:
         u = self._user_stream
         if not self.mode.exchange:
             return AccountStatus(False, False, 0, 0, None)
-        return AccountStatus(u.running, u.connected, u.connects, u.events, u.key)  # type: ignore[union-attr]
+        booked = self._node.follower.booked if self._node.follower is not None else 0
+        return AccountStatus(u.running, u.connected, u.connects, u.events, u.key, booked)  # type: ignore[union-attr]
+
+    def catch_up_account(self) -> list[str]:
+        """demo/live: book the account's trades, funding and charges made since the last one
+        booked, as after a gap of the account stream (each once); the lines it would say."""
+        return self._node.follower.catch_up() if self._node.follower is not None else []
 
     def wait_account(self, predicate: Callable[[AccountStatus], bool], timeout: float = 10.0) -> bool:
         """Wait (on the account stream's condition) until `predicate(account_status())` holds."""
@@ -520,8 +561,22 @@ class Engine:
         """Wait (on the stream's condition, never a sleep) until `predicate(status)` holds."""
         return self._stream.wait_until(predicate, timeout)
 
-    def internals(self) -> Node:
-        """The built parts (trading/live/node.py), for a test or a bench that must look under
-        the facade (this mode's journal, a proposal clock moved forward, the account follower's
-        catch-up). The chat never calls it: everything it needs is a method above."""
-        return self._node
+    def join_stream(self, timeout: float = 10.0) -> bool:
+        """Wait until the market stream's thread has ended (after it stopped); True if none is left."""
+        return self._stream.join(timeout)
+
+    def watch_candles(self, watcher: CandleWatcher) -> None:
+        """Tell `watcher` (warm, on_candle) every candle after the trader took it in: how a test
+        or a bench waits until a candle is decided, on a condition, never a sleep."""
+        self._stream.feed.watch(watcher)
+
+    def wait_strategy_check(self, timeout: float | None = None) -> CheckReport | None:
+        """Wait for the start's look-ahead check (beside the bot); its report, or None while it
+        still runs after `timeout` seconds."""
+        return self._start_check.report if self._start_check.wait(timeout) else None
+
+    def set_clock(self, clock: Callable[[], float]) -> None:
+        """The wall clock (seconds) proposals expire on; time.time unless a replay that runs
+        hours ahead (or a test of an expiry) sets its own."""
+        if self._node.confirmations is not None:
+            self._node.confirmations.clock = clock

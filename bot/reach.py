@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from telegram.error import Forbidden
 
 from bot import views
+from bot.texts import position_line
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +126,7 @@ def make(app, notifier) -> ChatReach:  # type: ignore[no-untyped-def]
     """The live bot's ChatReach, kept in bot_data; resumes probing a chat that was
     unreachable when the bot stopped (the pause reason is persisted, this object is not)."""
     from bot.chats import to_notice_chat
-    from bot.commands import off_loop
+    from bot.commands import number_formats, off_loop
     from bot.ratelimit import urgent
 
     engine = app.bot_data["engine"]
@@ -138,7 +139,9 @@ def make(app, notifier) -> ChatReach:  # type: ignore[no-untyped-def]
         await off_loop(engine.pause if on else engine.resume, REASON, None)
 
     async def positions() -> list[str]:
-        return (await off_loop(engine.status)).positions
+        st = await off_loop(engine.status)
+        formats = await number_formats(engine, st.symbols)
+        return [position_line(p, formats.get(p.symbol)) for p in st.positions]
 
     r = app.bot_data["reach"] = ChatReach(send, pause, notifier.held, positions)
     if REASON in engine.paused_reasons():

@@ -8,12 +8,16 @@ contract (docs, "Notices"): tests hold it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from functools import singledispatch
+from typing import Any, Protocol
 
 from trading.core.book import Failing
 from trading.core.brokers.base import OrderRequest
+from trading.core.candles import ohlcv_line
 from trading.core.events import (
+    CandleClosed,
     ChargeBooked,
     Event,
     ExitFailed,
@@ -32,8 +36,9 @@ from trading.core.events import (
 )
 from trading.core.intervals import utc_minute
 from trading.core.portfolio import ClosedTrade, Fill
+from trading.core.snapshot import PositionView
 from trading.core.symbols import SymbolFilters
-from trading.live.service import fee_words
+from trading.live.service import Proposal, fee_words
 
 CENT = Decimal("0.01")
 WHAT = {
@@ -45,6 +50,14 @@ WHAT = {
     "settlement": "closed by Binance's settlement (delisting or delivery)",
     "outside": "closed outside the bot",
 }
+
+
+class NumberFormat(Protocol):
+    """How a symbol's prices and quantities print; trading.core.symbols.SymbolFilters is one."""
+
+    def fmt_price(self, price: Any) -> str: ...
+
+    def fmt_qty(self, qty: Any) -> str: ...
 
 
 class _Plain:
@@ -232,3 +245,32 @@ def _(e: ProtectionLifted) -> str:
     if e.name == "daily_loss":
         return "daily loss limit lifted: a new UTC day, new entries allowed again"
     return f"{e.name.replace('_', ' ')} lifted ({e.why}){f' for {e.symbol}' if e.symbol else ''}"
+
+
+@text.register
+def _(e: CandleClosed) -> str:
+    c, f = e.candle, e.rules
+    line = ohlcv_line(c, f.fmt_price, f.fmt_qty) if f else ohlcv_line(c)
+    return f"{c.symbol} {c.interval} closed {c.opened_at:%Y-%m-%d %H:%M} UTC · " + line
+
+
+# ------------------------------------------------------------- /status (and the chat's summaries)
+def position_line(p: PositionView, f: NumberFormat | None) -> str:
+    """One open position (a Hedge Mode leg names itself): size, entry, mark, uPnL, leverage, exits."""
+    price = f.fmt_price if f else str
+    qty = f.fmt_qty if f else str
+    exits = "".join(
+        f" · {name} {price(level)}" for name, level in (("SL", p.stop), ("TP", p.take), ("liq", p.liq)) if level is not None
+    )
+    leg = f" ({p.position_side} leg)" if p.position_side != "BOTH" else ""
+    return (
+        f"{p.side} {qty(p.qty)} {p.symbol}{leg} @ {price(p.entry)} · mark {price(p.mark)} · "
+        f"uPnL {p.unrealized.quantize(CENT):+} USDT · {p.leverage}x{exits}"
+    )
+
+
+def pending_lines(pending: Sequence[OrderRequest], proposals: Sequence[Proposal]) -> list[str]:
+    """/status's pending confirmations: orders decided for the next open, then open proposals."""
+    return [f"{r.side} {r.symbol} ({r.kind}) at the next open" for r in pending] + [
+        f"#{p.id} {p.action} {p.symbol} ({p.status})" for p in proposals
+    ]

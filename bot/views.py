@@ -11,9 +11,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from html import escape
-from typing import Any, Protocol
+from typing import Any
 
-from bot.texts import failing_line, text
+from bot.texts import NumberFormat, failing_line, pending_lines, position_line, text
 from trading.core.candles import Candle, fmt_num, ohlcv_line
 from trading.core.events import Event
 from trading.live.service import EngineStatus
@@ -45,14 +45,6 @@ NOTICE_ICONS = {
 
 num = fmt_num
 ECHO_LIMIT = 32
-
-
-class NumberFormat(Protocol):
-    """How a symbol's prices and quantities print; trading.core.symbols.SymbolFilters is one."""
-
-    def fmt_price(self, price: float) -> str: ...
-
-    def fmt_qty(self, qty: float) -> str: ...
 
 
 # Bidirectional overrides and isolates reorder what follows them on screen.
@@ -167,9 +159,11 @@ def status_html(st: EngineStatus, formats: Mapping[str, NumberFormat] | None = N
         lines.append("🔒 Locked: " + "; ".join(
             f"{escape(s)} until {utc(lk['until'])} UTC ({LOCK_REASONS.get(lk['why'], lk['why'])})" for s, lk in locks.items()
         ) + " · /protections")  # fmt: skip
-    lines.append("Position: " + ("; ".join(escape(p) for p in st.positions) or "no position"))
+    fmts = formats or {}
+    lines.append("Position: " + ("; ".join(escape(position_line(p, fmts.get(p.symbol))) for p in st.positions)
+                                 or "no position"))  # fmt: skip
     lines.append(
-        "Pending confirmations: " + (", ".join(escape(p) for p in st.pending) or "none")
+        "Pending confirmations: " + (", ".join(escape(p) for p in pending_lines(st.pending, st.proposals)) or "none")
     )
     return "\n".join(lines)
 

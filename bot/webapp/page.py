@@ -17,6 +17,7 @@ from bot import views
 from bot.commands import number_formats, off_loop
 from bot.proposals import proposal_html
 from bot.protection_commands import protections_html
+from bot.texts import position_line
 from bot.views import pause_reasons
 from trading.core.strategies.params import fmt_value
 
@@ -62,15 +63,15 @@ async def build(engine: Any) -> dict[str, Any]:
     schema, values = await off_loop(engine.params)
     proposals = await off_loop(engine.open_proposals)
     guards = await off_loop(engine.protections)
-    snap = st.trader
 
     def fmt(symbol: str) -> tuple[Any, Any]:
         f = formats.get(symbol)
         return (f.fmt_price, f.fmt_qty) if f else (str, str)  # as /status without exchangeInfo
 
     positions = []
-    for p, line in zip(snap.positions if snap else [], st.positions, strict=False):
+    for p in st.positions:
         price, qty = fmt(p.symbol)
+        line = position_line(p, formats.get(p.symbol))
         positions.append({
             "symbol": p.symbol, "side": p.side, "qty": qty(p.qty), "entry": price(p.entry), "mark": price(p.mark),
             "upnl": f"{p.unrealized.quantize(CENT):+}", "leverage": p.leverage,

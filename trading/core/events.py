@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any, ClassVar, Protocol
 
 from trading.core.brokers.base import OrderRequest
+from trading.core.candles import Candle
 from trading.core.portfolio import ClosedTrade, Fill
 from trading.core.strategies import Decision
 from trading.core.symbols import SymbolFilters
@@ -202,6 +203,16 @@ class ProtectionLifted(Event):
     at: int
 
 
+@dataclass(frozen=True)
+class CandleClosed(Event):
+    """NOTIFY_CANDLES=1: a live candle closed (backfilled ones are not posted); `rules`: the
+    symbol's exchange rules for its numbers (None: plain)."""
+
+    kind: ClassVar[str] = "candle_closed"
+    candle: Candle
+    rules: SymbolFilters | None = None
+
+
 # Notice kinds worded where they happen (trading/exchange, trading/live): kind → meaning.
 NOTICE_KINDS = {
     "socket_started": "the stream's websocket opened (on_open)",
@@ -209,7 +220,6 @@ NOTICE_KINDS = {
     "socket_error": "the connection failed or dropped (on_error / drop)",
     "reconnected": "a new connection after a drop, with the backfilled candle count",
     "stale": "no message for too long; the watchdog forced a reconnect",
-    "candle_closed": "a candle closed (for subscribers that want every candle)",
     "reconciled": "at start on an exchange: a proposal settled or a position adopted from the exchange",
     "proposal": "an order waiting for Confirm/Reject (carries the proposal; the chat adds the buttons)",
     "proposal_update": "a proposal reached its end without a press (expired); the chat edits its message",
@@ -218,7 +228,7 @@ NOTICE_KINDS = {
 }
 TYPED = (Signal, OrderFilled, OrderRefusedEvent, Liquidated, ExternalFill, FundingBooked, ChargeBooked,
          ExitFailed, ExitWouldTrigger, StrategyFailed, ProtectionTripped, ProtectionWarning,
-         ProtectionLifted)  # fmt: skip
+         ProtectionLifted, CandleClosed)  # fmt: skip
 EVENT_KINDS = frozenset(NOTICE_KINDS) | {t.kind for t in TYPED}
 
 

@@ -13,8 +13,8 @@ from typing import Any, Protocol
 from storage.events import EventLog
 from storage.klines import KlineStore
 from trading.config import Settings
-from trading.core.candles import Candle, ohlcv_line
-from trading.core.events import Notice, Notifier
+from trading.core.candles import Candle
+from trading.core.events import CandleClosed, Notifier
 from trading.core.feed import CandleSink, HistoryOnly
 from trading.core.symbols import SymbolFilters
 from trading.core.trader import Trader
@@ -283,7 +283,4 @@ class CandleAnnouncer:
         self._sink.on_candle(candle, backfilled)
         if backfilled:  # a long outage would otherwise post one message per missed candle
             return
-        f = self._filters(candle.symbol)
-        line = ohlcv_line(candle, f.fmt_price, f.fmt_qty) if f else ohlcv_line(candle)
-        text = f"{candle.symbol} {candle.interval} closed {candle.opened_at:%Y-%m-%d %H:%M} UTC · " + line
-        self._notifier.notify(Notice("candle_closed", text, {"candle": candle, "backfilled": backfilled}))
+        self._notifier.notify(CandleClosed(candle, self._filters(candle.symbol)))

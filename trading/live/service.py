@@ -24,10 +24,12 @@ from decimal import Decimal
 from typing import Any
 
 from trading.config import Settings
+from trading.core.brokers.base import OrderRequest
 from trading.core.candles import Candle
 from trading.core.events import Notice, Notifier
 from trading.core.portfolio import ClosedTrade, Fill, Position
 from trading.core.protections import ProtectionsView
+from trading.core.snapshot import PositionView
 from trading.core.symbols import SymbolFilters
 from trading.core.trader import TraderSnapshot
 from trading.exchange.account import AccountRefused, check_account, switch_to_one_way
@@ -83,13 +85,14 @@ class EngineStatus:
     stream: StreamStatus
     reconnects_today: int
     last_closed: dict[str, Candle]
-    positions: list[str]
-    pending: list[str]
+    positions: list[PositionView]  # worded by bot/texts.position_line
+    pending: list[OrderRequest]  # orders decided for the next open (bot/texts.pending_lines)
     trader: TraderSnapshot | None = None
     clock_offset_ms: int | None = None  # Binance's clock minus this host's (exchange modes)
     paused: frozenset[str] = frozenset()
     strategy_check: str | None = None  # the start's strategy check while it runs, or its refusal
     locks: dict[str, dict[str, Any]] = field(default_factory=dict)  # symbol → {"until": ms, "why": name} (issue 29)
+    proposals: list[Proposal] = field(default_factory=list)  # open proposals, waiting for Confirm
 
 
 class Engine:
@@ -253,9 +256,9 @@ class Engine:
             stream=st,
             reconnects_today=reconnects,
             last_closed=last_closed,
-            positions=[self._position_line(p) for p in snap.positions],
-            pending=[f"{r.side} {r.symbol} ({r.kind}) at the next open" for r in snap.pending]
-            + [f"#{p.id} {p.action} {p.symbol} ({p.status})" for p in self.open_proposals()],
+            positions=list(snap.positions),
+            pending=list(snap.pending),
+            proposals=self.open_proposals(),
             trader=snap,
             paused=self.paused_reasons(),
             clock_offset_ms=self.clock_offset_ms(),
@@ -267,19 +270,6 @@ class Engine:
         """Binance's clock minus this host's, as last measured (at /start, then before an
         order every 10 minutes); None in paper mode or before the first measurement."""
         return self._node.clock.broker_offset()
-
-    def _position_line(self, p: Any) -> str:
-        f = self.symbol_filters(p.symbol)
-        price = f.fmt_price if f else str
-        qty = f.fmt_qty if f else str
-        exits = "".join(
-            f" · {name} {price(level)}" for name, level in (("SL", p.stop), ("TP", p.take), ("liq", p.liq)) if level is not None
-        )
-        leg = f" ({p.position_side} leg)" if p.position_side != "BOTH" else ""
-        return (
-            f"{p.side} {qty(p.qty)} {p.symbol}{leg} @ {price(p.entry)} · mark {price(p.mark)} · "
-            f"uPnL {p.unrealized.quantize(Decimal('0.01')):+} USDT · {p.leverage}x{exits}"
-        )
 
     def klines(self, n: int, symbol: str | None = None) -> list[Candle]:
         """The last n stored closed candles of a symbol (default: the first configured)."""

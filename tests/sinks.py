@@ -43,6 +43,9 @@ class RecordingSink:
     def on_forming(self, candle: Candle) -> None:
         self.forming += 1
 
+    def caught_up(self) -> None:
+        pass
+
     def times(self, symbol: str = "BTCUSDT") -> list[int]:
         with self._cond:
             return [c.open_time for c, _ in self.decided if c.symbol == symbol]

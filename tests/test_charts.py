@@ -58,6 +58,9 @@ class Recorder:
     def __init__(self) -> None:
         self.fills: list[Fill] = []
 
+    def record_refusal(self, *args: object) -> None:
+        pass
+
     def load_state(self, symbol: str) -> None:
         return None
 

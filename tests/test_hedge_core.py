@@ -28,6 +28,9 @@ class FillsAtPrice:
     def __init__(self) -> None:
         self.sent: list[OrderRequest] = []
 
+    def set_leverage(self, symbol: str, leverage: int) -> None:
+        pass
+
     def execute(self, req: OrderRequest, price: D, time: int) -> Fill:
         self.sent.append(req)
         qty = req.qty if req.qty is not None else F.floor_qty(req.stake * req.leverage / price)
@@ -49,7 +52,7 @@ def hedge_trader(max_notional: D | None = None) -> tuple[Trader, FillsAtPrice, R
     t = Trader(
         symbols=["BTCUSDT"], interval_ms=IV, strategy="ema_cross",
         values={"stop_loss_pct": 2, "take_profit_pct": 4, "stake_usdt": 100, "leverage": 5},
-        filters={"BTCUSDT": F}, portfolio=Portfolio(D("10000")), broker=broker, mode="demo", exits=exits,
+        filters={"BTCUSDT": F}, portfolio=Portfolio(D("10000")), broker=broker, mode="demo", on_exchange=True, exits=exits,
         model=FuturesModel(max_notional=max_notional), hedge=True,
     )  # fmt: skip
     return t, broker, exits

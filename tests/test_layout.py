@@ -365,3 +365,27 @@ def test_tests_and_benches_use_the_service_seams() -> None:
 def test_the_service_reach_finder_finds_one() -> None:
     tree = ast.parse("w.engine.internals().trader.portfolio\nbot.engine._trader.lock\nw.engine.position('X')\n")
     assert sorted(set(_reaches_under_the_service(tree))) == [1, 2]
+
+
+# getattr with a default in the core: only where a collaborator's member is optional by contract
+# (a user's plugin strategy, base.Strategy's docstring), or plain data access (events.describe).
+CORE_GETATTR_ALLOWED = {"trading/core/strategy_host.py", "trading/core/events.py"}
+
+
+def test_the_core_decides_by_what_it_is_given_not_by_probing() -> None:
+    """issue 27: the trader's parts call their collaborators' protocols (Broker.set_leverage,
+    Journal.record_refusal, CandleSink.caught_up) and are told the mode (on_exchange from
+    live/mode.py), not `getattr(broker, "set_leverage", None)` or `mode != "paper"`."""
+    probes = []
+    for path in sorted((ROOT / "trading" / "core").rglob("*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        if rel.startswith("trading/core/strategies/"):
+            continue  # loading a user's plugin class is reading what it declares
+        text = path.read_text(encoding="utf-8")
+        for node in ast.walk(ast.parse(text)):
+            name = getattr(node.func, "id", "") if isinstance(node, ast.Call) else ""
+            if name == "hasattr" or (name == "getattr" and len(node.args) == 3 and rel not in CORE_GETATTR_ALLOWED):
+                probes.append(f"{rel}:{node.lineno}")
+        if 'mode != "paper"' in text or 'mode == "paper"' in text:
+            probes.append(f"{rel}: a mode string compared")
+    assert not probes, "probes in the core: " + ", ".join(probes)

@@ -38,7 +38,8 @@ class CandleSink(Protocol):
     def on_candle(self, candle: Candle, backfilled: bool) -> None:
         """One new closed candle; called on the feed's thread."""
 
-    # Optional: `caught_up()`, called once a catch-up's backfilled candles are all handed on.
+    def caught_up(self) -> None:
+        """A catch-up's backfilled candles are all handed on (the trader says what it missed)."""
 
     def on_forming(self, candle: Candle) -> None:
         """An update of the forming candle (live only); must be cheap."""
@@ -65,6 +66,9 @@ class HistoryOnly:
         pass
 
     def on_forming(self, candle: Candle) -> None:
+        pass
+
+    def caught_up(self) -> None:
         pass
 
 

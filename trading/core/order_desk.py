@@ -82,7 +82,7 @@ class OrderDesk:
 
     def _ensure_leverage(self, req: OrderRequest) -> None:
         """An exchange sizes margin by its own leverage setting: set it before opening."""
-        set_leverage = getattr(self.broker, "set_leverage", None)
-        if set_leverage is not None and self._leverage.get(req.symbol) != req.leverage:
-            set_leverage(req.symbol, req.leverage)
+        assert self.broker is not None
+        if self._leverage.get(req.symbol) != req.leverage:
+            self.broker.set_leverage(req.symbol, req.leverage)
             self._leverage[req.symbol] = req.leverage

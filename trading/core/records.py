@@ -28,6 +28,10 @@ class Journal(Protocol):
     def commit(self, symbol: str, state: dict[str, Any], fills: Sequence[Fill]) -> None:
         """Fills and the new state in one transaction, so a crash never half-books a candle."""
 
+    def record_refusal(self, order_id: str, symbol: str, side: str, qty: str | None, reduce_only: bool,
+                       error: str) -> None:  # fmt: skip
+        """An order the broker refused (never placed), kept with its reason."""
+
 
 class Records:
     def __init__(self, journal: Journal | None, notifier: Notifier | None) -> None:
@@ -62,6 +66,6 @@ class Records:
             self.journal.commit(book.symbol, book.state(), [], funding=funding)  # type: ignore[call-arg]
 
     def refused(self, req: OrderRequest, e: Exception) -> None:
-        record = getattr(self.journal, "record_refusal", None)
-        if record is not None:
-            record(req.id, req.symbol, req.side, None if req.qty is None else str(req.qty), req.reduce_only, str(e))
+        if self.journal is not None:
+            self.journal.record_refusal(req.id, req.symbol, req.side, None if req.qty is None else str(req.qty),
+                                        req.reduce_only, str(e))  # fmt: skip

@@ -40,7 +40,7 @@ class StrategyHost:
         """Candles a book keeps and warms on: WARMUP_CANDLES, or more when the strategy needs
         it: its warm-up, and a DataFrame strategy's live window (startup + window_extra),
         which it decides from."""
-        return max(self.min_warmup, strategy.warmup, getattr(strategy, "window", 0), 1)
+        return max(self.min_warmup, strategy.warmup, getattr(strategy, "window", 0), 1)  # optional (base.Strategy)
 
     # ------------------------------------------------------------- changes at the next close
     def set_values(self, values: Values) -> None:
@@ -89,7 +89,7 @@ class StrategyHost:
     def decide_legs(self, book: Book, candle: Candle, long_held: bool, short_held: bool) -> tuple[list[Decision], str | None]:
         """Hedge Mode: a DataFrame strategy's decisions per leg (its four columns apart); an
         incremental strategy is told flat and its decision goes through core/hedge.py's rule."""
-        per_leg = getattr(book.strategy, "on_candle_legs", None)  # the DataFrame adapter's
+        per_leg = getattr(book.strategy, "on_candle_legs", None)  # optional (base.Strategy): the DataFrame adapter's
         if per_leg is None:
             return self._decisions(book, candle, lambda: [book.strategy.on_candle(candle, 0)])
         return self._decisions(book, candle, lambda: per_leg(candle, long_held, short_held))
@@ -122,7 +122,7 @@ def rewarm(book: Book, candles: Sequence[Candle]) -> None:
 def warm_strategy(strategy: Any, candles: Sequence[Candle]) -> None:
     """Warm-up candles into a strategy: DataFrame strategies keep them without populating
     (nothing is decided on them), incremental ones take each in."""
-    bulk = getattr(strategy, "warm", None)
+    bulk = getattr(strategy, "warm", None)  # optional (base.Strategy)
     if bulk is not None:
         bulk(candles)
         return

@@ -102,12 +102,15 @@ class Trader:
         confirm_all: bool = True,
         hedge: bool = False,
         protections: Protections | None = None,
+        on_exchange: bool = False,
     ) -> None:
         """model: the caps every mode applies, and the funding and the leverage brackets
         (liquidation) booked here where this process is the exchange; strategy_warmup: replaces the strategy's own warm-up;
         instance: this database's id, carried by client order ids (exchange modes);
         booked_keys: the exchange fills and funding already booked (the journal's);
-        hedge: the account trades Hedge Mode legs (exchange modes: hedge.py's rule)."""
+        hedge: the account trades Hedge Mode legs (exchange modes: hedge.py's rule);
+        on_exchange: demo/live trade on an exchange (live/mode.py's Mode.exchange, decided once):
+        the exchange books funding and liquidation; else (paper, the backtest) this process does."""
         self.interval_ms = interval_ms
         self.filters = filters
         self.portfolio = portfolio
@@ -130,9 +133,7 @@ class Trader:
         held = hedge or any(p.position_side != "BOTH" and p.qty for p in portfolio.positions.values())
         self.position_mode = PositionMode(held, held or any(p.qty for p in portfolio.positions.values()))
         self.levels = Exits(filters)  # the same levels in every mode; resting on the exchange in demo/live
-        # demo/live trade on an exchange; in paper and the backtest this process is the exchange
-        # (funding, liquidation): decided once, from the mode.
-        self.on_exchange = broker is not None and mode != "paper"
+        self.on_exchange = broker is not None and on_exchange
         # Paper margin (liquidation, funding) is per net position: a Hedge Mode book in paper and
         # the backtest has none (docs "Hedge Mode"); on an exchange, Binance keeps it per leg.
         self.margin = (

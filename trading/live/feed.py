@@ -241,11 +241,8 @@ class LiveFeed:
 
     def _caught_up(self) -> None:
         """A catch-up (backfilled candles) is delivered: the sink may say what it decided on them."""
-        hook = getattr(self.sink, "caught_up", None)
-        if hook is None:
-            return
         try:
-            hook()
+            self.sink.caught_up()
         except Exception:  # a consumer bug must not stop the feed
             log.exception("candle sink failed after a catch-up")
 

@@ -158,6 +158,7 @@ def build(settings: Settings, notifier: Notifier) -> Node:
         confirm_all=settings.confirm_orders,
         hedge=mode.paper and settings.paper_hedge_mode,  # the paper account's mode; exchange: /start reads it
         protections=live_protections(settings, db.conn),  # issue 29: state in runtime_state
+        on_exchange=mode.exchange,
     )
     follower = (
         AccountFollower(Follow(trader, journal), broker.client, settings.symbols, notifier, exits,  # type: ignore[attr-defined]

@@ -117,6 +117,10 @@ class Broker(Protocol):
         Raises OrderRefused (not placed, with the reason) or OrderUnknown (outcome unclear).
         """
 
+    def set_leverage(self, symbol: str, leverage: int) -> object:
+        """Before an opening order: the leverage the exchange sizes its margin by (the paper
+        broker has none to set: its margin is the order's own stake)."""
+
 
 WOULD_TRIGGER = -2021
 

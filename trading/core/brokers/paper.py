@@ -32,6 +32,9 @@ class PaperBroker:
         self.portfolio = portfolio
         self.slippage_bps = slippage_bps
 
+    def set_leverage(self, symbol: str, leverage: int) -> None:
+        """Nothing to tell: a paper fill's margin is its order's stake ÷ its own leverage."""
+
     def slipped(self, request: OrderRequest, price: Decimal) -> Decimal:
         """The price made slippage_bps worse for the trader, on the tick."""
         if not self.slippage_bps or request.kind == "liquidation":

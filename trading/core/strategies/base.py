@@ -26,6 +26,13 @@ class Decision:
 
 
 class Strategy(Protocol):
+    """What every strategy has. Three members are optional, read with a default in one place
+    (core/strategy_host.py): `window` (candles a decision reads, beyond `warmup`), `warm(candles)`
+    (take the warm-up in at once) and `on_candle_legs(candle, long_held, short_held)` (Hedge Mode,
+    per leg). The DataFrame adapter (frame.py) has all three; an incremental strategy from a
+    plugin file is the user's own class (docs/strategies.md: `on_candle`, `warmup`, `indicators`,
+    `schema`), which the bot must take as written, so they cannot be required of it."""
+
     name: ClassVar[str]
     schema: ClassVar[Schema]
     values: Values

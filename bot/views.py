@@ -1,7 +1,7 @@
 """Text the chat shows: status, candle tables, help, notices. HTML with every data value
 escaped, so a symbol or a reason containing `<`, `_` or `*` can never break a message.
 
-Wording here is part of the README's contract: traders grep for these phrases.
+Wording here is part of the docs' contract (docs/commands.md, docs/notices.md): traders grep for these phrases.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 python -m sim [--script FILE] [--data CSV] [--speed SECONDS] [--exchange]
 SYMBOLS and INTERVAL from the environment choose what generated candles are served; the
-trading settings a trader tries out (STRATEGY, CONFIRM_ORDERS, PROPOSAL_TTL, …; README, the
-offline demo) are honoured too. Credentials, TRADING_MODE and DB_PATH never are.
+trading settings a trader tries out (STRATEGY, CONFIRM_ORDERS, PROPOSAL_TTL, …; docs/quickstart.md,
+the offline demo) are honoured too. Credentials, TRADING_MODE and DB_PATH never are.
 """
 
 from __future__ import annotations

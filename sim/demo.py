@@ -43,7 +43,7 @@ DEMO_LIMITS = RateLimits(overall_per_second=100, group_per_minute=600, max_retri
 _WARM_UP = 500  # candles before the replay's "now", for the bot's warm-up fetch
 # Generated walks start near real prices so the numbers look familiar.
 _START_PRICES = {"BTCUSDT": 50000.0, "ETHUSDT": 3000.0, "BNBUSDT": 500.0, "SOLUSDT": 150.0}
-# Trading settings taken from the environment when set there (README, the demo). Never
+# Trading settings taken from the environment when set there (docs/quickstart.md, "The offline demo"). Never
 # TELEGRAM_*, BINANCE_*, TRADING_MODE or DB_PATH: the demo is always offline, in demo/, paper
 # unless --exchange or DEMO_BROKER=exchange runs it in demo mode against the replay exchange.
 PASSED_THROUGH = (

@@ -24,7 +24,7 @@ from trading.core.trader import Trader
 
 F = SymbolFilters.btcusdt()
 
-# A trader's own strategy, the way the README shows it: kept in a file outside our package.
+# A trader's own strategy, the way docs/strategies.md shows it: kept in a file outside our package.
 PLUGIN = '''
 import talib
 from trading.core.strategies import FrameStrategy, Param, Schema

@@ -53,7 +53,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m trading",
         description="Stream closed candles headless (no Telegram): backfill, store in SQLite, print.",
-        epilog="Stop with Ctrl-C. Configuration: README.md, 'Configuration'.",
+        epilog="Stop with Ctrl-C. Configuration: docs/configuration.md.",
     )
     parser.add_argument("--env-file", default=".env", metavar="FILE", help="dotenv file to read (default .env)")
     parser.add_argument(

@@ -58,24 +58,24 @@ class Settings:
     binance_api_secret: str = field(default="", repr=False)
     binance_rest_url: str = DEFAULT_REST["paper"]
     binance_ws_url: str = DEFAULT_WS["paper"]
-    # Hard limits on exchange orders (enforced by the trader; README "Configuration").
+    # Hard limits on exchange orders (enforced by the trader; docs/configuration.md).
     max_position_notional: Decimal = Decimal("1000")  # USDT, per symbol
     max_leverage: int = 10
     symbols: tuple[str, ...] = ("BTCUSDT",)
     interval: str = "15m"
     db_path: str = "data/bot.sqlite"
     log_level: str = "INFO"
-    # Operational knobs (documented in the README, all optional).
+    # Operational knobs (documented in docs/configuration.md, all optional).
     stream_stale_seconds: float = 60.0
     reconnect_delay: float = 1.0
     warmup_candles: int = 500
     status_post_minutes: float = 0.0
     notify_candles: bool = False
-    # Daily report (README "Configuration"): yesterday's trading and the equity chart,
+    # Daily report (docs/configuration.md): yesterday's trading and the equity chart,
     # posted to the notice chat at REPORT_TIME UTC.
     daily_report: bool = True
     report_time: dt_time = dt_time(0, 0)
-    # The trading core (README "Configuration").
+    # The trading core (docs/configuration.md).
     strategy: str = "ema_cross"
     # The one folder /strategy, /backtest and /optimize load plugins from (file.py:Class);
     # relative to the working directory. STRATEGY itself may name any path or module.
@@ -83,7 +83,7 @@ class Settings:
     paper_balance: Decimal = Decimal("10000")
     paper_fee_pct: Decimal = Decimal("0.05")
     paper_slippage_bps: Decimal = Decimal(0)  # market fills this many basis points worse
-    # Orders confirmed in the chat (README "Orders and confirmations").
+    # Orders confirmed in the chat (docs/orders.md).
     confirm_orders: bool = True
     proposal_ttl: float = 0.0  # seconds; 0: a proposal lives until the next candle closes
     max_drift_pct: Decimal = Decimal("0.5")
@@ -92,11 +92,11 @@ class Settings:
     four_eyes_notional: Decimal | None = None
     # Commands and presses older than this (s) when they reach the bot are not executed.
     stale_command_seconds: float = 120.0
-    # Binance's position mode (README "Hedge Mode"): auto trades the mode the account is in
+    # Binance's position mode (docs/binance.md, "Hedge Mode"): auto trades the mode the account is in
     # (Hedge Mode: LONG and SHORT legs apart); off refuses a Hedge Mode account at /start.
     hedge_mode: str = "auto"
     paper_hedge_mode: bool = False  # paper: the paper account is in Hedge Mode (its book trades legs)
-    # Exits on the exchange (README "Exits on the exchange"): the price Binance triggers
+    # Exits on the exchange (docs/exits.md): the price Binance triggers
     # STOP_MARKET / TAKE_PROFIT_MARKET on, and the user data stream's base URL ("" = derived
     # from BINANCE_WS_URL: its trailing /market becomes /private).
     stop_working_type: str = "MARK_PRICE"

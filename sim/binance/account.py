@@ -71,7 +71,7 @@ class Account:
         self._by_client_id: dict[tuple[str, str], Order] = {}
         self._open: dict[str, list[Order]] = {s: [] for s in specs}
         self.trades: list[Trade] = []
-        # Account modes (README "Replay exchange"): Hedge Mode (dual-side positions) and
+        # Account modes (docs/offline.md, "The replay exchange"): Hedge Mode (dual-side positions) and
         # Multi-Assets margin; switched by POST /positionSide/dual or a test's control.
         self.hedge = False
         self.multi_assets = False

@@ -1,6 +1,6 @@
 """DataFrame strategies: `populate(df, params) -> df` with freqtrade's four signal columns.
 
-A trader writes a class like this (README, "Write your own strategy"):
+A trader writes a class like this (docs/strategies.md, "Write your own strategy"):
 
     class MyStrategy(FrameStrategy):
         schema = Schema((Param("n", int, 14, 2, 100, "RSI length"), *MONEY))
@@ -53,7 +53,7 @@ COLUMNS = ("Open", "High", "Low", "Close", "Volume")
 WINDOW_EXTRA = 100  # live rows beyond startup_candles: what the last row is computed from
 
 # The money parameters the trader reads (sizing, stops); a schema without them trades with
-# defaults of 0 / 1 and cannot size an order, so built-ins and the README example add them.
+# defaults of 0 / 1 and cannot size an order, so built-ins and docs/strategies.md's example add them.
 MONEY: tuple[Param, ...] = (
     Param("stake_usdt", float, 100.0, 1.0, 1_000_000.0, "margin per trade in USDT"),
     Param("leverage", int, 3, 1, 125, "position size = stake_usdt × leverage"),

@@ -1,4 +1,4 @@
-"""Strategy parameters: one schema drives validation, /params, /set, the backtest CLI and the README.
+"""Strategy parameters: one schema drives validation, /params, /set, the backtest CLI and docs/strategies.md.
 
 A change is validated whole (each value's type and range, then the cross-field rules on the
 merged result) before anything is applied, so `/set fast=30 slow=20` can never leave the
@@ -182,7 +182,7 @@ def _quote(text: str, limit: int = 32) -> str:
 def check_leverage(
     schema: Schema, changes: Mapping[str, Any], cap: int, merged: Mapping[str, Any] | None = None
 ) -> None:
-    """One leverage range everywhere (/params, /set, /backtest, /strategy, the README):
+    """One leverage range everywhere (/params, /set, /backtest, /strategy, docs/strategies.md):
     1…MAX_LEVERAGE, the effective cap, never the schema's wider 1…125. Checked on what was
     typed (before the schema's own range, so 200 and 50 get the same answer) and, with
     `merged`, on the values that will be used. A strategy without leverage: nothing to do."""

@@ -31,7 +31,7 @@ L, S = Decimal("0.010"), Decimal("-0.010")
 REFUSED, NOTHING = "refused", "nothing"
 
 # (intent, position when proposed, position at the press) → the position after Confirm,
-# or REFUSED ("the position changed …") / NOTHING ("nothing to close"). docs/orders.md's table.
+# or REFUSED ("the position changed …") / NOTHING ("nothing to close"), as docs/orders.md says.
 EXPECTED = {
     # long q: from flat or short it ends long q; an add (proposed long) needs that very long
     ("long", 0, 0): Q, ("long", 0, L): REFUSED, ("long", 0, S): Q, ("long", 0, 2 * L): REFUSED,

@@ -74,9 +74,8 @@ def test_in_hedge_mode_each_leg_has_its_own_trailing_stop_by_position_side(sourc
         confirmed(w, "/short 0.015", "filled: SELL 0.015 BTCUSDT")
         w.engine.set_params({"trailing_stop_pct": "5", "trailing_activation_pct": "4"}, ADMIN)
         next_candle(w)  # the levels apply from the next closed candle
-        t = w.engine.internals().trader
         f = SymbolFilters.btcusdt()
-        acts = {ps: f.round_price(t.portfolio.held("BTCUSDT", ps).entry * Decimal(m)) for ps, m in
+        acts = {ps: f.round_price(w.engine.position("BTCUSDT", ps).entry * Decimal(m)) for ps, m in
                 (("LONG", "1.04"), ("SHORT", "0.96"))}  # fmt: skip
         rows = sorted((o["positionSide"], o["side"], o["orderType"], Decimal(o["quantity"]), o["reduceOnly"],
                        o["callbackRate"], Decimal(o["activatePrice"])) for o in open_algo(w))  # fmt: skip
@@ -84,8 +83,8 @@ def test_in_hedge_mode_each_leg_has_its_own_trailing_stop_by_position_side(sourc
             ("LONG", "SELL", "TRAILING_STOP_MARKET", Decimal("0.010"), False, "5", acts["LONG"]),
             ("SHORT", "BUY", "TRAILING_STOP_MARKET", Decimal("0.015"), False, "5", acts["SHORT"]),
         ]
-        assert (t.books["BTCUSDT"].legs["LONG"].trail_act, t.books["BTCUSDT"].legs["SHORT"].trail_act) == (
-            acts["LONG"], acts["SHORT"])
+        legs = {p.position_side: p for p in w.engine.snapshot().positions}  # the book's own levels
+        assert (legs["LONG"].trail_act, legs["SHORT"].trail_act) == (acts["LONG"], acts["SHORT"])
         confirmed(w, "/close long", "filled: SELL 0.010 BTCUSDT")
         assert [(o["positionSide"], o["orderType"]) for o in open_algo(w)] == [("SHORT", "TRAILING_STOP_MARKET")]
     finally:

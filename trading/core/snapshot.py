@@ -30,6 +30,8 @@ class PositionView:
     take: Decimal | None
     liq: Decimal | None = None  # paper: the isolated liquidation price
     position_side: str = "BOTH"  # LONG / SHORT: a Hedge Mode leg
+    trail: Decimal | None = None  # the trailing stop's callback, % (None: none)
+    trail_act: Decimal | None = None  # its activation price (None: active from the entry)
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,7 @@ def snapshot_of(books: Mapping[str, Book], portfolio: Portfolio, values: Values,
                 PositionView(
                     s, pos.side_name, abs(pos.qty), pos.entry, mark, pos.unrealized(mark) + 0,  # a flat SHORT: not -0.00
                     int(values.get("leverage", 1)), lv.stop, lv.take, book.liq if pos.position_side == "BOTH" else None,
-                    pos.position_side,
+                    pos.position_side, lv.trail, lv.trail_act,
                 )
             )
     return TraderSnapshot(

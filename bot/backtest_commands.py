@@ -28,7 +28,7 @@ from trading.core.strategies.params import parse_assignments
 from trading.live.service import METRICS, GridError, ParamChange, cell_label
 
 DAYS_DEFAULT, DAYS_MAX = 30, 365
-MAX_CELLS = 2000
+MAX_CELLS = 10_000  # the compiled grid (trading/optimize/kernel.py) answers these within the chat's patience
 EDIT_EVERY = 1.0  # seconds between progress edits (Telegram allows about one a second per chat)
 T = TypeVar("T")
 BACKTEST_USAGE = "/backtest [days] [strategy=NAME] [name=value …]"

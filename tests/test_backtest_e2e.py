@@ -113,7 +113,7 @@ def test_bad_input_is_refused_in_one_line(source, tmp_path):  # noqa: F811
         w.reply("/backtest 3 leverage=125", "leverage: must be from 1 to 10 here (MAX_LEVERAGE), got 125")
         w.reply("/optimize 3", "give at least one parameter range")
         w.reply("/optimize fast=5..", "is not a number")
-        w.reply("/optimize fast=2..200 slow=3..500", "combinations; at most 2,000")
+        w.reply("/optimize fast=2..200 slow=3..500", "combinations; at most 10,000")
         w.reply("/optimize fast=5..9 metric=luck", "metric must be one of")
         w.reply("/optimize fast=" + "9" * 100, "has too many digits")  # not the 100 digits, nor 1e+100
         w.reply("/backtest", "Not allowed: only admins can use /backtest.", user=GUEST)
@@ -175,10 +175,30 @@ def test_bad_input_posts_nothing_but_the_one_line(source, tmp_path):  # noqa: F8
         for text, expect in (("/backtest 3 speed=3", "unknown parameter 'speed'"),
                              ("/backtest 3 fast=30 slow=20", "must be smaller than slow"),
                              ("/optimize fast=5..", "is not a number"),
-                             ("/optimize fast=2..200 slow=3..500", "at most 2,000")):
+                             ("/optimize fast=2..200 slow=3..500", "at most 10,000")):
             mark = w.api.mark()
             w.reply(text, expect)
             sent = [c.params.get("text", "") for c in _bot_calls(w, mark)]
             assert len(sent) == 1 and "\n" not in sent[0], sent
+    finally:
+        w.close()
+
+
+def test_optimize_a_10000_cell_grid_answers_with_progress_in_one_edited_message(source, tmp_path):  # noqa: F811
+    """issue 31: /optimize takes the grid's compiled engine, so a 10,000-cell grid (the chat's
+    limit) answers: every progress line edits the one message, which ends as the result
+    (10,000 cells, the best re-run through the shared backtest), then the heatmap."""
+    w = World(source, tmp_path)
+    try:
+        mark = w.say("/optimize fast=5..29 slow=30..49 leverage=1..10 stop_loss_pct=0,1.5 2")
+        photo = photo_after(w, mark, timeout=120)
+        calls = [c for c in _bot_calls(w, mark) if c.method != "sendPhoto"]
+        assert len({c.result["message_id"] for c in calls}) == 1, [c.params.get("text") for c in calls]
+        texts = [c.params.get("text", "") for c in calls]
+        assert texts[0].startswith("Optimize: starting") and any("running 10,000 combinations" in t for t in texts)
+        final = next(m for m in w.api.sent(GROUP) if m["message_id"] == calls[0].result["message_id"])["text"]
+        assert "10,000 cells over" in final and "re-run through the shared backtest: identical (✓)" in final, final
+        assert "through the shared backtest (" not in final  # every cell took the fast path
+        assert photo["reply_markup"]["inline_keyboard"][0][0]["text"].startswith("✅ #1 fast=")
     finally:
         w.close()

@@ -234,6 +234,7 @@ def run_cells(lo_cell, hi_cell, ci, cf, emas, rsis, sigs, open_u, close_u, open_
         qty_f = entry_f = 0.0
         t_pnl = 0  # the trade in progress: gross − fees + funding (ClosedTrade.pnl)
         pend = NONE
+        lo_trig, hi_trig = -np.inf, np.inf
         peak = -np.inf
         dd = 0.0
         dd_pct = 0.0
@@ -279,6 +280,7 @@ def run_cells(lo_cell, hi_cell, ci, cf, emas, rsis, sigs, open_u, close_u, open_
                     qty_f = 0.0
                     stop_u = take_u = liq_u = 0
                     stop_f = take_f = liq_f = 0.0
+                    lo_trig, hi_trig = -np.inf, np.inf
                     bal_f = bal / mscale
                     if abs(bal) > max_bal:
                         max_bal = abs(bal)
@@ -318,10 +320,18 @@ def run_cells(lo_cell, hi_cell, ci, cf, emas, rsis, sigs, open_u, close_u, open_
                                 status = st
                                 break
                             liq_f = liq_u / pscale
+                        # the candle range that reaches a level: below lo_trig or above hi_trig
+                        if pos > 0:
+                            lo_trig = max(liq_f if liq_u else -np.inf, stop_f if stop_u else -np.inf)
+                            hi_trig = take_f if take_u else np.inf
+                        else:
+                            hi_trig = min(liq_f if liq_u else np.inf, stop_f if stop_u else np.inf)
+                            lo_trig = take_f if take_u else -np.inf
             # 3. liquidation, stop-loss, take-profit against this candle
-            if pos != 0 and (stop_u or take_u or liq_u):
+            lw, hg = low_f[i], high_f[i]
+            if lw <= lo_trig or hg >= hi_trig:  # a level of the position is within the candle's range
                 long = pos > 0
-                lw, hg, op = low_f[i], high_f[i], open_f[i]
+                op = open_f[i]
                 exit_px = -1
                 liquidated = False
                 if liq_u and (lw <= liq_f if long else hg >= liq_f):  # PaperMargin.first
@@ -356,6 +366,7 @@ def run_cells(lo_cell, hi_cell, ci, cf, emas, rsis, sigs, open_u, close_u, open_
                     qty_f = 0.0
                     stop_u = take_u = liq_u = 0
                     stop_f = take_f = liq_f = 0.0
+                    lo_trig, hi_trig = -np.inf, np.inf
                     bal_f = bal / mscale
                     if abs(bal) > max_bal:
                         max_bal = abs(bal)
@@ -378,15 +389,13 @@ def run_cells(lo_cell, hi_cell, ci, cf, emas, rsis, sigs, open_u, close_u, open_
                         qty_f = 0.0
                         stop_u = take_u = liq_u = 0
                         stop_f = take_f = liq_f = 0.0
+                        lo_trig, hi_trig = -np.inf, np.inf
                         bal_f = bal / mscale
                         if abs(bal) > max_bal:
                             max_bal = abs(bal)
             # 4. the equity mark at the close (the recorder), the drawdown as compute_stats walks it
-            if qty_f != 0.0:
-                exposed += 1
-                eq = bal_f + (close_f[i] - entry_f) * qty_f
-            else:
-                eq = bal_f
+            exposed += qty_f != 0.0
+            eq = bal_f + (close_f[i] - entry_f) * qty_f  # flat: qty_f = 0.0 and eq = bal_f exactly
             last_eq = eq
             if i < last_i or pos == 0:
                 if eq > peak:

@@ -32,6 +32,7 @@ from trading.core.events import (
     ProtectionTripped,
     ProtectionWarning,
     Signal,
+    StopMoved,
     StrategyFailed,
 )
 from trading.core.intervals import utc_minute
@@ -45,6 +46,7 @@ WHAT = {
     "stop_loss": "stop-loss filled",
     "take_profit": "take-profit filled",
     "trailing_stop": "trailing stop filled",
+    **{f"take_profit_{n}": f"take-profit {n} filled" for n in range(1, 10)},  # a ladder's level
     "liquidation": "liquidated",
     "adl": "auto-deleveraged (ADL)",
     "settlement": "closed by Binance's settlement (delisting or delivery)",
@@ -85,6 +87,12 @@ def _(e: Notice) -> str:
     return e.text
 
 
+def exit_words(kind: str) -> str:
+    """`stop-loss`, `take-profit`, `trailing-stop`, a ladder's `take-profit 2`."""
+    head, _, level = kind.rpartition("_")
+    return f"{head.replace('_', '-')} {level}" if level.isdigit() else kind.replace("_", "-")
+
+
 def leg_words(fill: Fill) -> str:
     """` LONG leg` / ` SHORT leg` after the symbol of a Hedge Mode fill; nothing in One-way Mode."""
     return f" {fill.position_side} leg" if fill.position_side != "BOTH" else ""
@@ -105,8 +113,8 @@ def fill_text(fill: Fill, req: OrderRequest, closed: tuple[ClosedTrade, ...] | l
     out += closed_words(closed)
     if req.kind == "open":
         out += f" · opened {'long' if fill.side == 'BUY' else 'short'}"
-    if req.kind in ("stop_loss", "take_profit", "trailing_stop"):
-        out += f" · {req.reason} hit"
+    if req.kind in ("stop_loss", "take_profit", "trailing_stop") or req.kind.startswith("take_profit_"):
+        out += f" · {exit_words(req.kind)} hit"
     return out
 
 
@@ -182,8 +190,18 @@ def _(e: ExitFailed) -> str:
 @text.register
 def _(e: ExitWouldTrigger) -> str:
     f = _rules(e)
-    return (f"{e.mode}: the {e.exit.replace('_', '-')} at {f.fmt_price(e.level)} would trigger at once (-2021): "
-            f"closing {e.symbol} by market now")  # fmt: skip
+    what = f"closing {e.symbol} by market now"
+    if e.exit.startswith("take_profit_"):  # a ladder's level: its part only
+        what = f"closing its part of {e.symbol} by market now"
+    return f"{e.mode}: the {exit_words(e.exit)} at {f.fmt_price(e.level)} would trigger at once (-2021): {what}"
+
+
+@text.register
+def _(e: StopMoved) -> str:
+    f = _rules(e)
+    leg = f" {e.position_side} leg" if e.position_side != "BOTH" else ""
+    return (f"{e.mode}: {e.symbol}{leg}: take-profit {e.level} filled; stop moved to breakeven "
+            f"{f.fmt_price(e.stop)} (entry {f.fmt_price(e.entry)} plus fees)")  # fmt: skip
 
 
 @text.register

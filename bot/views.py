@@ -34,6 +34,7 @@ NOTICE_ICONS = {
     "protection": "🛡",
     "protection_warning": "⚠️",
     "protection_lifted": "🛡",
+    "exit_moved": "🛡",
     "strategy_error": "⚠️",
     "strategy_check": "⛔",
     "reconciled": "🔁",

@@ -259,5 +259,16 @@ def test_stoploss_guard_locks_after_two_stop_losses_in_the_window(source, tmp_pa
         w.reply("/status", f"Locked: BTCUSDT until {utc(until)} UTC (stop-losses, STOPLOSS_GUARD)")
         audit = [(a["action"], a["detail"]) for a in w.engine.audit_log(60)]
         assert ("protection", "stoploss_guard BTCUSDT") in audit
+        # it survives a restart and lifts at the lock's end: refused while the candle before it
+        # is the last closed one, allowed once the market's time reaches `until`
+        restart(w)
+        w.reply("/long 0.01", "BTCUSDT is locked after its stop-losses (STOPLOSS_GUARD)")
+        w.reply("/protections", f"🔒 BTCUSDT: no new entries until {utc(until)} UTC (stop-losses, STOPLOSS_GUARD)")
+        while w.source[w.ex.current_index - 1].open_time < until - 2 * 900_000:
+            step(w)
+        w.reply("/long 0.01", "BTCUSDT is locked after its stop-losses (STOPLOSS_GUARD)")
+        step(w)
+        assert "Locked" not in w.reply("/status", "Status")["text"]
+        assert confirm(w, "long").startswith("filled: BUY 0.010 BTCUSDT")
     finally:
         w.close()

@@ -167,3 +167,55 @@ def test_trailing_stop_activates_follows_the_best_price_and_fires_where_the_pape
         assert actual["status"] == "FILLED" and Decimal(actual["avgPrice"]) == level
         (pos,) = c.futures_position_information(symbol="BTCUSDT", version=2)
         assert pos["positionAmt"] == "0.000"
+
+
+def test_partial_take_profits_and_a_trailing_stop_push_binances_events() -> None:
+    """A take-profit ladder's levels (TAKE_PROFIT_MARKET for a quantity, reduce-only) each
+    reduce the long by their quantity: ALGO_UPDATE NEW → TRIGGERING → TRIGGERED → FINISHED
+    with `aq`, the fill's ORDER_TRADE_UPDATE (`ot` TAKE_PROFIT_MARKET, `R`, `z`), and the
+    ACCOUNT_UPDATE with what is left; then a trailing stop closes the rest, its order update
+    carrying `AP` and `cr` as Binance pushes them for TRAILING_STOP_MARKET only."""
+    from tests.test_replay_user_stream import Reader, has, matching
+
+    with ReplayExchange(generate(1000), start_index=START, paused=True, updates_per_candle=4) as ex:
+        client = Client(ex.api_key, ex.api_secret, ping=False)
+        client.FUTURES_URL = ex.rest_url + "/fapi"
+        reader = Reader(f"{ex.user_ws_url}/ws/{client.futures_stream_get_listen_key()}")
+        client.futures_create_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.010")
+        price, i = price_now(ex), ex.current_index
+        highs = [Decimal(c.high) for c in ex.candles[i : i + 200]]
+        top = max(highs)
+        assert top > price
+        one, two = ((price + (top - price) * k / 4).quantize(Decimal("0.1")) for k in (1, 2))
+        for cid, level in (("lad-t1", one), ("lad-t2", two)):
+            client.futures_create_algo_order(
+                symbol="BTCUSDT", side="SELL", type="TAKE_PROFIT_MARKET", algoType="CONDITIONAL",
+                triggerPrice=str(level), quantity="0.004", reduceOnly="true", clientAlgoId=cid,
+            )  # fmt: skip
+        ex.advance(200)
+        events = reader.until(has("ALGO_UPDATE", 2, X="FINISHED"), timeout=10)
+        for cid, level in (("lad-t1", one), ("lad-t2", two)):
+            states = [e["o"]["X"] for e in matching(events, "ALGO_UPDATE", caid=cid)]  # type: ignore[index]
+            assert states == ["NEW", "TRIGGERING", "TRIGGERED", "FINISHED"], states
+            (done,) = matching(events, "ALGO_UPDATE", caid=cid, X="FINISHED")
+            assert (done["o"]["aq"], Decimal(done["o"]["ap"])) == ("0.004", level)  # type: ignore[index]
+            (fill,) = [e for e in matching(events, "ORDER_TRADE_UPDATE") if e["o"]["ot"] == "TAKE_PROFIT_MARKET"  # type: ignore[index]
+                       and e["o"]["X"] == "FILLED" and Decimal(e["o"]["L"]) == level]  # type: ignore[index]  # fmt: skip
+            assert (fill["o"]["S"], fill["o"]["z"], fill["o"]["R"], fill["o"]["cp"]) == ("SELL", "0.004", True, False)  # type: ignore[index]
+        left = [e["a"]["P"][0]["pa"] for e in matching(events, "ACCOUNT_UPDATE") if e["a"]["m"] == "ORDER"]  # type: ignore[index]
+        assert left[-2:] == ["0.006", "0.002"]
+        # the rest: a trailing stop active at once (no activationPrice), 0.5 % behind the best price
+        now = price_now(ex)
+        client.futures_create_algo_order(
+            symbol="BTCUSDT", side="SELL", type="TRAILING_STOP_MARKET", algoType="CONDITIONAL", callbackRate="0.5",
+            quantity="0.002", reduceOnly="true", clientAlgoId="lad-ts",
+        )  # fmt: skip
+        ex.advance(300)
+        events = reader.until(has("ALGO_UPDATE", 1, caid="lad-ts", X="FINISHED"), timeout=10)
+        (fill,) = [e for e in matching(events, "ORDER_TRADE_UPDATE") if e["o"]["ot"] == "TRAILING_STOP_MARKET"  # type: ignore[index]
+                   and e["o"]["X"] == "FILLED"]  # type: ignore[index]  # fmt: skip
+        assert (fill["o"]["cr"], Decimal(fill["o"]["AP"]), fill["o"]["z"]) == ("0.5", now, "0.002")  # type: ignore[index]
+        plain = [e for e in matching(events, "ORDER_TRADE_UPDATE") if e["o"]["ot"] == "TAKE_PROFIT_MARKET"]  # type: ignore[index]
+        assert all("AP" not in e["o"] and "cr" not in e["o"] for e in plain)  # type: ignore[index]
+        assert all(Decimal(r["positionAmt"]) == 0 for r in client.futures_position_information(symbol="BTCUSDT"))
+        reader.close()

@@ -19,7 +19,14 @@ own price path (open → low → high → close for a candle that closes up, ope
 close for one that closes down; sim/binance/klines.py), leg by leg within each update, so
 its outcome does not depend on updates_per_candle and equals the paper model's reading of
 the candle (trading/core/exits.py). Quantity and reduceOnly only (Binance refuses
-closePosition on it).
+closePosition on it). The fired order's ORDER_TRADE_UPDATE carries `AP` (the activation
+price: the one sent, else the price it was placed at) and `cr` (the callback rate), which
+Binance pushes only for TRAILING_STOP_MARKET.
+
+A TAKE_PROFIT_MARKET for a quantity (a take-profit ladder's level) reduces the position by
+that quantity only: the position stays open with the rest, and the account's events are
+the same as for a whole close (ALGO_UPDATE NEW … FINISHED with `aq`, ORDER_TRADE_UPDATE,
+ACCOUNT_UPDATE with the smaller `pa`).
 
 In Hedge Mode an algo order names its leg (positionSide, reduceOnly refused -1106 as on
 the order endpoint); closePosition closes that leg only, and the fired MARKET order
@@ -76,6 +83,7 @@ class AlgoOrder:
     activate: Decimal | None = None  # its activationPrice (None: active from placement)
     best: Decimal | None = None  # the best price since activation (None: not active yet)
     tick: Decimal = Decimal("0.1")
+    placed_at: Decimal = ZERO  # the price when it was placed (a trailing stop sent without activationPrice activates there)
 
     def trailed(self) -> Decimal | None:
         """A trailing stop's trigger now (None: not active)."""
@@ -141,7 +149,7 @@ class AlgoBook:
         order = AlgoOrder(
             next(self._ids), client_id, spec.symbol, side, kind, qty, trigger, close, reduce_only,
             params.get("workingType") or "CONTRACT_PRICE", now, now, position_side=ps,
-            callback=callback, activate=activate, best=best, tick=spec.tick_size,
+            callback=callback, activate=activate, best=best, tick=spec.tick_size, placed_at=mark,
         )  # fmt: skip
         self.orders[order.algo_id] = order
         self._by_client_id[client_id] = order

@@ -229,6 +229,9 @@ class AccountWatcher:
             "gtd": 0,
             "er": "0",
         }
+        if algo is not None and algo.type == "TRAILING_STOP_MARKET":  # Binance: "only pushed with TRAILING_STOP_MARKET order"
+            o["AP"] = fixed(algo.activate if algo.activate is not None else algo.placed_at, pp)
+            o["cr"] = f"{algo.callback.normalize():f}" if algo.callback is not None else "0"
         # Binance's wire carries both on every order update (captured: "n":"0","N":"USDT" on a NEW)
         asset, amount = self.account.commission_of(trade) if trade is not None else (spec.quote_asset, ZERO)
         o["N"], o["n"] = asset, fixed(amount, 8) if trade is not None else "0"

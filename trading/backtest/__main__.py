@@ -39,9 +39,8 @@ from trading.config import ConfigError, load_settings
 from trading.core.candles import Candle
 from trading.core.intervals import INTERVAL_MS
 from trading.core.limits import stake_problem
-from trading.core.numbers import plain
 from trading.core.strategies import STRATEGIES, ParamError, normalize_name, strategy_class
-from trading.core.strategies.params import parse_assignments
+from trading.core.strategies.params import fmt_value, parse_assignments
 from trading.optimize import cli as grid_cli
 from trading.times import to_ms
 
@@ -230,7 +229,7 @@ def _progress_bar(done: int, total: int) -> None:
 
 def _report(result: BacktestResult, args: argparse.Namespace, warm: int, interval: str) -> str:
     t = result.trader
-    params = " ".join(f"{k}={plain(v)}" for k, v in t.values.items())
+    params = " ".join(f"{k}={fmt_value(v)}" for k, v in t.values.items())
     head = [
         f"{t.strategy_name} on {next(iter(t.books))} {interval} · "
         f"{traded_span(result.times[0], result.times[-1], len(result.times), warm)}",

@@ -39,17 +39,29 @@ class Levels:
     trail: Decimal | None = None  # the trailing stop's callback, %
     trail_act: Decimal | None = None  # its activation price (None: active from the entry)
     trail_best: Decimal | None = None  # the best price since activation (None: not active yet)
+    # a take-profit ladder of two levels or more (core/exits.py): each level's (number, price,
+    # quantity), how many have filled, the ladder it was set from, breakeven_after, the entry
+    rungs: tuple[tuple[int, Decimal, Decimal], ...] = ()
+    hit: int = 0
+    ladder: str = ""
+    be_after: int = 0
+    entry: Decimal | None = None
 
     def flat(self) -> None:
-        self.stop = self.take = self.trail = self.trail_act = self.trail_best = None
+        self.stop = self.take = self.trail = self.trail_act = self.trail_best = self.entry = None
         self.stop_f = self.take_f = 0.0
+        self.rungs, self.hit, self.ladder, self.be_after = (), 0, "", 0
 
 
-EXIT_STATE = ("stop", "take", "trail", "trail_act", "trail_best")  # what the journal keeps of a position's exits
+EXIT_STATE = ("stop", "take", "trail", "trail_act", "trail_best", "entry")  # what the journal keeps of a position's exits
 
 
-def exit_state(lv: Book | Levels) -> dict[str, str | None]:
-    return {name: None if getattr(lv, name) is None else str(getattr(lv, name)) for name in EXIT_STATE}
+def exit_state(lv: Book | Levels) -> dict[str, Any]:
+    out: dict[str, Any] = {name: None if getattr(lv, name) is None else str(getattr(lv, name)) for name in EXIT_STATE}
+    if lv.rungs:
+        out.update(rungs=[[n, str(p), str(q)] for n, p, q in lv.rungs], hit=lv.hit, ladder=lv.ladder,
+                   be_after=lv.be_after)  # fmt: skip
+    return out
 
 
 def restore_exits(lv: Book | Levels, state: dict[str, Any]) -> None:
@@ -57,6 +69,8 @@ def restore_exits(lv: Book | Levels, state: dict[str, Any]) -> None:
         raw = state.get(name)
         setattr(lv, name, None if raw is None else Decimal(raw))
     lv.stop_f, lv.take_f = float(lv.stop or 0), float(lv.take or 0)
+    lv.rungs = tuple((int(n), Decimal(p), Decimal(q)) for n, p, q in state.get("rungs") or ())
+    lv.hit, lv.ladder, lv.be_after = int(state.get("hit") or 0), state.get("ladder") or "", int(state.get("be_after") or 0)
 
 
 @dataclass
@@ -72,9 +86,14 @@ class Book:
     take: Decimal | None = None
     stop_f: float = 0.0
     take_f: float = 0.0
-    trail: Decimal | None = None  # the trailing stop, as Levels has it
+    trail: Decimal | None = None  # the trailing stop and the take-profit ladder, as Levels has them
     trail_act: Decimal | None = None
     trail_best: Decimal | None = None
+    rungs: tuple[tuple[int, Decimal, Decimal], ...] = ()
+    hit: int = 0
+    ladder: str = ""
+    be_after: int = 0
+    entry: Decimal | None = None
     last_close: float = 0.0
     last_price: float = 0.0  # the forming candle's latest price (live), else the last close
     decided: int = 0  # candles decided on in this process
@@ -95,8 +114,9 @@ class Book:
     def flat(self) -> None:
         """No position: no levels, no margin."""
         self.stop = self.take = self.liq = None
-        self.trail = self.trail_act = self.trail_best = None
+        self.trail = self.trail_act = self.trail_best = self.entry = None
         self.stop_f = self.take_f = self.liq_f = 0.0
+        self.rungs, self.hit, self.ladder, self.be_after = (), 0, "", 0
         self.margin = Decimal(0)
 
     def flat_side(self, position_side: str) -> None:

@@ -154,6 +154,21 @@ class ExitWouldTrigger(Event):
 
 
 @dataclass(frozen=True)
+class StopMoved(Event):
+    """A take-profit ladder's level `level` filled and breakeven_after moved the position's stop
+    to the entry plus fees (core/exits.py); on the exchange the resting stop is replaced."""
+
+    kind: ClassVar[str] = "exit_moved"
+    mode: str
+    symbol: str
+    position_side: str
+    level: int
+    stop: Decimal
+    entry: Decimal
+    rules: SymbolFilters | None = None
+
+
+@dataclass(frozen=True)
 class StrategyFailed(Event):
     kind: ClassVar[str] = "strategy_error"
     strategy: str
@@ -227,7 +242,7 @@ NOTICE_KINDS = {
     "storage_busy": "another process held the database's write lock; the stream retries the candle and goes on",
 }
 TYPED = (Signal, OrderFilled, OrderRefusedEvent, Liquidated, ExternalFill, FundingBooked, ChargeBooked,
-         ExitFailed, ExitWouldTrigger, StrategyFailed, ProtectionTripped, ProtectionWarning,
+         ExitFailed, ExitWouldTrigger, StopMoved, StrategyFailed, ProtectionTripped, ProtectionWarning,
          ProtectionLifted, CandleClosed)  # fmt: skip
 EVENT_KINDS = frozenset(NOTICE_KINDS) | {t.kind for t in TYPED}
 

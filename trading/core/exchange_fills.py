@@ -56,11 +56,10 @@ class ExchangeFills:
                 book = self.books[fill.symbol]
                 pos = self.portfolio.position(fill.symbol, fill.position_side)
                 if pos.qty:  # the position as it is now gets the exits of its entry
-                    self.levels.set(book, pos.entry, pos.side, self.strategies.values, fill.position_side)
+                    self.levels.set(book, pos.entry, pos.side, self.strategies.values, fill.position_side,
+                                    qty=abs(pos.qty))  # fmt: skip
                 else:
-                    lv = book.levels(fill.position_side)
-                    lv.stop = lv.take = lv.trail = lv.trail_act = lv.trail_best = None
-                    lv.stop_f = lv.take_f = 0.0
+                    self.levels.clear(book, fill.position_side)
                 self.records.book(book, [fill])
 
     def book(self, fill: Fill, what: str) -> list[ClosedTrade] | None:
@@ -70,7 +69,8 @@ class ExchangeFills:
         user data stream, or the REST reconciliation after a gap), any later one is a no-op.
 
         `what`: "own" (the bot's order, whose REST answer was lost), "stop_loss",
-        "take_profit", "liquidation", "adl" or "outside"."""
+        "take_profit", a ladder's "take_profit_N", "trailing_stop", "liquidation", "adl" or
+        "outside"."""
         with self.lock:
             book = self.books.get(fill.symbol)
             if book is None or self.keys.seen(fill):
@@ -85,7 +85,8 @@ class ExchangeFills:
                 self.guard.closed(closed)
             elif pos.side != before or (fill.signed_qty > 0) == (pos.qty > 0):
                 # a new or larger position: its exits
-                self.levels.set(book, pos.entry, pos.side, self.strategies.values, ps)
+                self.levels.set(book, pos.entry, pos.side, self.strategies.values, ps, qty=abs(pos.qty))
+            moved = self.levels.part_filled(book, what, self.portfolio.held(fill.symbol, ps), self.mode, ps)  # a ladder's level
             self.records.commit(book, [fill])
             self.resting.protect(book)  # flat: the other exit is cancelled before the chat is told
             rules = self.filters.get(fill.symbol)
@@ -95,6 +96,8 @@ class ExchangeFills:
             else:
                 gross = self.portfolio.ledger.entries[-1].gross  # what this fill closed, partly or whole
                 self.records.say(ExternalFill(self.mode, fill, what, tuple(closed), before, pos.qty, rules, gross))
+            if moved is not None:
+                self.records.say(moved)
             return closed
 
     def funding(self, symbol: str, amount: Decimal, ts: int, rate: Decimal | None = None) -> bool:

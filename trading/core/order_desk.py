@@ -75,7 +75,7 @@ class OrderDesk:
             self.guard.closed(closed)
         if pos.qty and req.kind == "open":
             self.levels.set(book, pos.entry if fill.position_side != "BOTH" else fill.price, pos.side,
-                            self.strategies.values, fill.position_side)  # fmt: skip
+                            self.strategies.values, fill.position_side, qty=abs(pos.qty))  # fmt: skip
             if self.margin is not None:
                 self.margin.on_open(book, fill, req.leverage)
         return fill, closed

@@ -1,6 +1,6 @@
 """Paper and the backtest, where this process is the exchange: a closed candle checked against
-the resting stop-loss and take-profit (the first reached wins; both touched: the stop; a gap
-fills at the open; in Hedge Mode each leg, LONG first) and against the liquidation price, whose
+the position's exits as core/exits.py reads a candle (the stop-loss, the take-profit or a
+ladder's levels, each part its own fill, the trailing stop; in Hedge Mode each leg, LONG first) and against the liquidation price, whose
 fill leaves what remains of the margin as the insurance clearance fee (as on Binance).
 """
 
@@ -15,14 +15,12 @@ from trading.core.book import Book
 from trading.core.brokers.base import OrderRequest
 from trading.core.candles import Candle
 from trading.core.events import Liquidated
-from trading.core.exits import Exits
+from trading.core.exits import LEGS, Exits
 from trading.core.order_desk import OrderDesk
 from trading.core.paper_margin import PaperMargin
 from trading.core.portfolio import BUY, SELL, Fill, Portfolio
 from trading.core.records import Records
 from trading.core.symbols import SymbolFilters
-
-LEGS = {"stop_loss": "sl", "take_profit": "tp", "trailing_stop": "ts"}  # an exit's client id leg
 
 
 class PaperExits:
@@ -38,46 +36,47 @@ class PaperExits:
         self.guard = guard
 
     def check(self, book: Book, c: Candle) -> list[Fill]:
-        """The net position's liquidation, stop and take against this candle."""
+        """The net position's liquidation and exits against this candle."""
         pos = self.portfolio.positions.get(book.symbol)
         if pos is None or not pos.qty:
             return []
         long = pos.qty > 0
         if self.margin is not None and self.margin.first(book, c, long):
             return self._liquidate(book, c)
-        hit = self.levels.touched(book, c, long)
-        if hit is None:
-            return []
-        kind, price = hit
-        req = OrderRequest(
-            OrderRequest.client_id(book.symbol, c.open_time, LEGS[kind]),
-            book.symbol, SELL if long else BUY, kind, kind.replace("_", "-"), c.open_time,
-            qty=abs(pos.qty), reduce_only=True,
-        )  # fmt: skip
-        fill = self.desk.execute(book, req, price, c.open_time)
-        return [fill] if fill is not None else []
+        return self._exit_fills(book, c, long, "BOTH")
 
     def check_legs(self, book: Book, c: Candle) -> list[Fill]:
-        """Hedge Mode: each leg's stop and take against the candle (the rules of the net
-        position's, leg by leg, LONG first)."""
+        """Hedge Mode: each leg's exits against the candle (the rules of the net position's,
+        leg by leg, LONG first)."""
         out: list[Fill] = []
         for ps, long in (("LONG", True), ("SHORT", False)):
             lv = book.legs[ps]
+            if self.portfolio.held(book.symbol, ps) is not None and (lv.stop_f or lv.take_f or lv.trail is not None):
+                out += self._exit_fills(book, c, long, ps)
+        return out
+
+    def _exit_fills(self, book: Book, c: Candle, long: bool, ps: str) -> list[Fill]:
+        """The exits the candle reached (core/exits.py), each filled in order: a ladder's level
+        for its quantity (the ladder moves on, the stop to breakeven when due, said once),
+        else the rest of the position. Client id legs sl/tp/ts/t1…, `-l`/`-s` for a leg."""
+        out: list[Fill] = []
+        for kind, price, qty in self.levels.hits(book, c, long, ps):
             pos = self.portfolio.held(book.symbol, ps)
-            if pos is None or not (lv.stop_f or lv.take_f or lv.trail is not None):
-                continue
-            hit = self.levels.touched(book, c, long, ps)
-            if hit is None:
-                continue
-            kind, price = hit
-            tag = LEGS[kind] + ("-l" if long else "-s")  # exit_reason reads "-sl-"
+            if pos is None:
+                break
+            tag = LEGS[kind] if ps == "BOTH" else LEGS[kind] + ("-l" if long else "-s")  # exit_reason reads "-sl-"
             req = OrderRequest(
                 OrderRequest.client_id(book.symbol, c.open_time, tag), book.symbol, SELL if long else BUY, kind,
-                kind.replace("_", "-"), c.open_time, qty=abs(pos.qty), position_side=ps,
+                kind.replace("_", "-"), c.open_time, qty=abs(pos.qty) if qty is None else min(qty, abs(pos.qty)),
+                reduce_only=ps == "BOTH", position_side=ps,
             )  # fmt: skip
             fill = self.desk.execute(book, req, price, c.open_time)
-            if fill is not None:
-                out.append(fill)
+            if fill is None:
+                break
+            out.append(fill)
+            moved = self.levels.part_filled(book, kind, self.portfolio.held(book.symbol, ps), self.mode, ps)
+            if moved is not None:
+                self.records.say(moved)
         return out
 
     def _liquidate(self, book: Book, c: Candle) -> list[Fill]:

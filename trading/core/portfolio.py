@@ -43,7 +43,8 @@ def leg_of(side: int) -> str:
 # The closing fill's client order id suffix → ClosedTrade.exit_reason (the ids are the
 # trader's deterministic ones, so stored fills give the same); anything else: a signal's.
 EXIT_REASONS = {"-sl": "stop_loss", "-tp": "take_profit", "-liq": "liquidation", "-end": "end",
-                "-dd": "drawdown", "-dl": "daily_loss", "-ts": "trailing_stop"}  # fmt: skip
+                "-dd": "drawdown", "-dl": "daily_loss", "-ts": "trailing_stop",
+                **{f"-t{n}": f"take_profit_{n}" for n in range(1, 10)}}  # fmt: skip  (-t1…: a ladder's levels)
 
 
 def exit_reason(order_id: str) -> str:

@@ -132,7 +132,7 @@ class Trader:
         # at /start (follow_mode) while the book is flat.
         held = hedge or any(p.position_side != "BOTH" and p.qty for p in portfolio.positions.values())
         self.position_mode = PositionMode(held, held or any(p.qty for p in portfolio.positions.values()))
-        self.levels = Exits(filters)  # the same levels in every mode; resting on the exchange in demo/live
+        self.levels = Exits(filters, model.fee_rate)  # the same levels in every mode; resting on the exchange in demo/live
         self.on_exchange = broker is not None and on_exchange
         # Paper margin (liquidation, funding) is per net position: a Hedge Mode book in paper and
         # the backtest has none (docs "Hedge Mode"); on an exchange, Binance keeps it per leg.
@@ -162,7 +162,7 @@ class Trader:
         self.exits = exits  # demo/live: the exits rest on the exchange; the candle check is off
         self.resting = RestingKeeper(exits=exits, mode=self.mode, portfolio=portfolio, filters=filters,
                                      interval_ms=interval_ms, position_mode=self.position_mode, desk=self.desk,
-                                     records=self.records)  # fmt: skip
+                                     records=self.records, levels=self.levels)  # fmt: skip
         self.exchange_fills = ExchangeFills(
             books=self.books, mode=self.mode, portfolio=portfolio, filters=filters, levels=self.levels,
             strategies=self.strategies, keys=self.keys, records=self.records, resting=self.resting, guard=self.guard,
@@ -274,7 +274,7 @@ class Trader:
         self.strategies.apply(self.books.values())
         for book in self.books.values():
             for pos in self.portfolio.open_of(book.symbol):  # the net position, or each leg
-                self.levels.set(book, pos.entry, pos.side, self.values, pos.position_side, keep=True)
+                self.levels.set(book, pos.entry, pos.side, self.values, pos.position_side, keep=True, qty=abs(pos.qty))
                 self._levels_changed = True
 
     def _strategy_decides(self, book: Book, candle: Candle) -> list[Decision]:

@@ -22,6 +22,7 @@ from trading.backtest.stats import Stats
 from trading.core.candles import Candle
 from trading.core.limits import stake_problem
 from trading.core.strategies import Values, strategy_class
+from trading.core.strategies.ladder import Ladder
 from trading.optimize.grid import Grid, GridError, cell_values, parse_grid
 
 if TYPE_CHECKING:
@@ -96,6 +97,11 @@ class SweepResult:
         return out
 
 
+def one_level(v: Values, ladder: Ladder) -> Values:
+    """A one-level ladder is exactly take_profit_pct (core/exits.py): how the fast paths read it."""
+    return {**v, "take_profit_pct": float(ladder.levels[0][0]), "take_profit": "0"} if ladder else v
+
+
 def sweep(
     candles: Sequence[Candle],
     grid: Grid,
@@ -146,17 +152,21 @@ def sweep(
         elif v.get("trailing_stop_pct"):  # neither engine walks a candle's path (core/exits.py)
             cells[i].note = "the trailing stop is on"
             slow_path.append(i)
+        elif len(ladder := Ladder.parse(str(v.get("take_profit", "0")))) > 1:
+            cells[i].note = "a take-profit ladder"
+            slow_path.append(i)
         elif engine == "numba":
-            kernel_jobs.append((i, v))
+            kernel_jobs.append((i, one_level(v, ladder)))
         elif not frame and v.get("rsi_period"):
             cells[i].note = "the RSI filter is on"
             slow_path.append(i)
-        elif frame and (v.get("stop_loss_pct") or v.get("take_profit_pct")):
+        elif frame and (v.get("stop_loss_pct") or v.get("take_profit_pct") or ladder):
             cells[i].note = "a stop-loss or take-profit with a DataFrame strategy"
             slow_path.append(i)
         elif frame:
             frame_jobs.append((i, v))
         else:
+            v = one_level(v, ladder)
             jobs.append((i, int(v["fast"]), int(v["slow"]), float(v["stake_usdt"]), int(v["leverage"]),
                          float(v["stop_loss_pct"]), float(v["take_profit_pct"])))
     parallel = "processes"

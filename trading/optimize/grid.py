@@ -92,6 +92,8 @@ def parse_grid(words: Iterable[str], schema: Schema, *, max_cells: int | None = 
             param = schema.get(name)
         except ParamError as e:
             raise GridError(f"grid: {e}") from None
+        if param.type is not int and param.type is not float:
+            raise GridError(f"grid: {name} is a take-profit ladder, not a number: set it with /set, not on a grid")
         raw = parse_values(spec.strip(), word)
         try:
             typed = tuple(param.parse(plain(v) if param.type is float else _whole(v, word)) for v in raw)

@@ -16,9 +16,10 @@ if TYPE_CHECKING:
 MONEY = {"net_pnl", "return_pct", "pnl_dd"}
 
 
-def fmt_value(v: int | float) -> str:
-    """As people write it (1000000, never 1e+06): also what Apply hands back to /set."""
-    return plain(v)
+def fmt_value(v: int | float | str) -> str:
+    """As people write it (1000000, never 1e+06; a take-profit ladder as its text): also
+    what Apply hands back to /set."""
+    return v if isinstance(v, str) else plain(v)
 
 
 def cell_label(cell: Cell) -> str:

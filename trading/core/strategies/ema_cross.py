@@ -17,6 +17,7 @@ from typing import ClassVar
 
 from trading.core.candles import Candle
 from trading.core.strategies.base import CLOSE, LONG, SHORT, Decision
+from trading.core.strategies.ladder import Ladder
 from trading.core.strategies.params import Param, Schema, Values
 
 
@@ -42,6 +43,8 @@ SCHEMA = Schema(
         Param("take_profit_pct", float, 0.0, 0.0, 500.0, "take-profit distance from entry, % (0 = off)"),
         Param("trailing_stop_pct", float, 0.0, 0.0, 10.0, "trailing stop: callback from the best price since activation, % (0 = off; 0.1–10, Binance's callbackRate)"),
         Param("trailing_activation_pct", float, 0.0, 0.0, 500.0, "the trailing stop activates this % beyond the entry (0 = at once)"),
+        Param("take_profit", Ladder, "0", 0, 0, "take-profit ladder: distance:share,… e.g. 1.5:50,3:50 closes 50 % at +1.5 % and the rest at +3 % (0 = off; one level, e.g. 3, is take_profit_pct=3)"),
+        Param("breakeven_after", int, 0, 0, 4, "with a ladder: once this level fills, the stop moves to the entry plus fees (0 = off)"),
         Param("rsi_period", int, 0, 0, 100, "RSI filter length (0 = off)"),
         Param("rsi_overbought", float, 70.0, 1.0, 99.0, "with the RSI filter: no new long above this"),
         Param("rsi_oversold", float, 30.0, 1.0, 99.0, "with the RSI filter: no new short below this"),

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from trading.core.candles import Candle
 from trading.core.strategies.base import CLOSE, LONG, SHORT, Decision
 from trading.core.strategies.contained import StrategyError, contained
+from trading.core.strategies.ladder import Ladder
 from trading.core.strategies.params import Param, Schema, Values
 
 if TYPE_CHECKING:  # numpy and pandas are imported where a frame is built: an ema_cross run never needs them
@@ -61,6 +62,8 @@ MONEY: tuple[Param, ...] = (
     Param("take_profit_pct", float, 0.0, 0.0, 500.0, "take-profit distance from entry, % (0 = off)"),
     Param("trailing_stop_pct", float, 0.0, 0.0, 10.0, "trailing stop: callback from the best price since activation, % (0 = off; 0.1–10, Binance's callbackRate)"),
     Param("trailing_activation_pct", float, 0.0, 0.0, 500.0, "the trailing stop activates this % beyond the entry (0 = at once)"),
+    Param("take_profit", Ladder, "0", 0, 0, "take-profit ladder: distance:share,… e.g. 1.5:50,3:50 closes 50 % at +1.5 % and the rest at +3 % (0 = off; one level, e.g. 3, is take_profit_pct=3)"),
+    Param("breakeven_after", int, 0, 0, 4, "with a ladder: once this level fills, the stop moves to the entry plus fees (0 = off)"),
 )
 
 

@@ -2,8 +2,9 @@
 
 A change is validated whole (each value's type and range, then the cross-field rules on the
 merged result) before anything is applied, so `/set fast=30 slow=20` can never leave the
-strategy half-changed. Values are plain int/float; money parameters are converted to
-Decimal where money is computed (the broker), not here.
+strategy half-changed. Values are plain int/float, and the take-profit ladder's canonical
+text (a `Ladder` parameter, trading/core/strategies/ladder.py); money parameters are
+converted to Decimal where money is computed (the broker, core/exits.py), not here.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from trading.core.numbers import NumberError, parse_decimal, plain
+from trading.core.strategies.ladder import Ladder, LadderError
 
-Values = dict[str, int | float]
+Values = dict[str, int | float | str]
 
 
 
@@ -28,18 +30,31 @@ def is_plain_number(text: str) -> bool:
     return True
 
 
-Rule = Callable[[Mapping[str, int | float]], str | None]
+Rule = Callable[[Mapping[str, int | float | str]], str | None]
 
 
-def _callback_rate(v: Mapping[str, int | float]) -> str | None:
+def _callback_rate(v: Mapping[str, int | float | str]) -> str | None:
     """Binance takes a trailing stop's callbackRate from 0.1 to 10 (%): the paper model too."""
     ts = v.get("trailing_stop_pct", 0)
-    if ts and not 0.1 <= ts <= 10:
-        return f"trailing_stop_pct: 0 (off) or from 0.1 to 10 (Binance's callbackRate), got {plain(ts)}"
+    if ts and not 0.1 <= float(ts) <= 10:
+        return f"trailing_stop_pct: 0 (off) or from 0.1 to 10 (Binance's callbackRate), got {plain(float(ts))}"
     return None
 
 
-EXIT_RULES: tuple[Rule, ...] = (_callback_rate,)  # for every schema that has the exit parameters
+def _one_take_profit(v: Mapping[str, int | float | str]) -> str | None:
+    """A ladder and take_profit_pct are two ways to say the take-profit: one at a time; and
+    breakeven_after names a level that leaves something open."""
+    levels = len(Ladder.parse(str(v.get("take_profit", "0"))))
+    if levels and v.get("take_profit_pct"):
+        return "take_profit and take_profit_pct: set one (take_profit_pct=0 to use the ladder, or take_profit=0)"
+    be = int(v.get("breakeven_after", 0) or 0)
+    if be and be >= max(levels, 1):
+        return (f"breakeven_after={be}: needs a take_profit ladder with more than {be} level(s) "
+                f"(after the last one nothing is left to protect)")  # fmt: skip
+    return None
+
+
+EXIT_RULES: tuple[Rule, ...] = (_callback_rate, _one_take_profit)  # for every schema that has the exit parameters
 
 
 class ParamError(ValueError):
@@ -49,16 +64,22 @@ class ParamError(ValueError):
 @dataclass(frozen=True)
 class Param:
     name: str
-    type: type  # int or float
-    default: int | float
+    type: type  # int, float or Ladder
+    default: int | float | str
     minimum: int | float
     maximum: int | float
     help: str
 
-    def parse(self, raw: str | int | float, *, stored: bool = False) -> int | float:
+    def parse(self, raw: str | int | float, *, stored: bool = False) -> int | float | str:
         """A value typed by a person: a plain ASCII decimal only (trading/core/numbers.py), so
         `0_01`, full-width digits, `1e-400`, `nan` and `-0` are refused in one line. A value
-        read back from storage (`stored`) may be in an older spelling (`1e+06`)."""
+        read back from storage (`stored`) may be in an older spelling (`1e+06`). A Ladder
+        parameter takes `distance:share,…` and keeps its canonical text."""
+        if self.type is Ladder:
+            try:
+                return Ladder.parse(raw if isinstance(raw, str) else plain(raw)).text()
+            except LadderError as e:
+                raise ParamError(f"{self.name}: {e}") from None
         if isinstance(raw, bool):
             raise ParamError(f"{self.name}: expected a number, got {raw!r}")
         if isinstance(raw, int | float):
@@ -91,6 +112,8 @@ class Param:
         return value
 
     def range_text(self, maximum: int | float | None = None) -> str:
+        if self.type is Ladder:
+            return "0, or distance:share,… (shares add up to 100)"
         return f"{_num(self.minimum)}…{_num(self.maximum if maximum is None else maximum)}"
 
 
@@ -164,9 +187,9 @@ def parse_assignments(args: Iterable[str]) -> dict[str, str]:
     return out
 
 
-def fmt_value(value: int | float) -> str:
-    """As people write it: 1000000, 2.5 (never 1e+06)."""
-    return plain(value)
+def fmt_value(value: int | float | str) -> str:
+    """As people write it: 1000000, 2.5 (never 1e+06); a ladder as its text."""
+    return value if isinstance(value, str) else plain(value)
 
 
 def _num(x: int | float) -> str:

@@ -59,6 +59,10 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 FEED_CHECK_SECONDS = 5.0
+# demo/live: the account's position mode read again this often (a mode switched in Binance's
+# app is also caught by the account stream and at every reconnect); GET positionSide/dual weighs 30
+MODE_CHECK_SECONDS = 300.0
+MODE_CHECK_JOB = "position-mode"
 # How long a notice's sendMessage waits for Telegram's answer (PTB's default read timeout).
 NOTICE_READ_TIMEOUT = 5.0
 
@@ -161,6 +165,8 @@ def build_application(
         jq.run_repeating(_status_post, interval=period, first=period, name="status-post")
     chart_commands.schedule_daily_report(jq, settings)
     jq.run_repeating(_heartbeat, interval=HEARTBEAT_SECONDS, first=HEARTBEAT_SECONDS, name="heartbeat")
+    if engine.mode.exchange:
+        jq.run_repeating(_mode_check, interval=MODE_CHECK_SECONDS, first=MODE_CHECK_SECONDS, name=MODE_CHECK_JOB)
     return app
 
 
@@ -177,6 +183,13 @@ async def _ignore_stale(update: Update, context: ContextTypes.DEFAULT_TYPE, chat
     if update.callback_query is not None:
         with contextlib.suppress(Exception):  # Telegram may already call it too old
             await update.callback_query.answer("Not done: this press is too old; press again.", show_alert=True)
+
+
+async def _mode_check(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The account's position mode against the book's (issue 28): a change is said once,
+    and no order is sent until they agree again."""
+    engine: Engine = context.bot_data["engine"]
+    await off_loop(engine.check_position_mode)
 
 
 async def _heartbeat(context: ContextTypes.DEFAULT_TYPE) -> None:

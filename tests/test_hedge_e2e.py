@@ -133,3 +133,54 @@ def test_a_mode_switched_in_the_app_is_said_once_and_no_order_is_sent(source, tm
         assert len(w.ex.orders()) == sent
     finally:
         w.close()
+
+
+def test_a_mode_switched_without_any_event_is_found_by_the_periodic_check(source, tmp_path) -> None:  # noqa: F811
+    """Binance has been seen to send no ACCOUNT_CONFIG_UPDATE for a mode switched in its
+    app: the periodic check (a JobQueue job, run here by moving its next run to now, no
+    sleep) reads the mode again, says it once, and entries stop until the modes agree."""
+    import threading
+    from datetime import UTC, datetime
+
+    from bot.app import MODE_CHECK_JOB
+
+    w = hedge_world(source, tmp_path)
+    try:
+        (job,) = w.bot.app.job_queue.get_jobs_by_name(MODE_CHECK_JOB)
+        assert job.trigger.interval.total_seconds() == 300
+
+        ran = threading.Semaphore(0)
+        check = w.engine.check_position_mode
+
+        def counted() -> bool:
+            try:
+                return check()
+            finally:
+                ran.release()
+
+        w.engine.check_position_mode = counted  # type: ignore[method-assign]  (the job calls the engine's)
+
+        def run_check() -> None:
+            job.job.modify(next_run_time=datetime.now(UTC))
+            assert ran.acquire(timeout=10), "the periodic check did not run"
+
+        mark = w.api.mark()
+        w.ex.switch_position_mode(False, event=False)  # no ACCOUNT_CONFIG_UPDATE at all
+        assert not w.api.wait_for_text(GROUP, "was switched to One-way Mode", start=mark, timeout=0.5)
+        run_check()
+        said = w.api.wait_for_text(GROUP, "was switched to One-way Mode", start=mark, timeout=10)
+        assert said is not None and "no order is sent" in said["text"]
+        run_check()  # the same mismatch again: not said again
+        sent = len(w.ex.orders())
+        w.reply("/long 0.01", "Not proposed: the account was switched to One-way Mode")
+        said = [t for m in w.api.sent(GROUP) if "while the bot trades" in (t := m.get("text", "")) and "Not proposed" not in t]
+        assert len(said) == 1, said
+        # back in Hedge Mode (again without an event): the check finds it, entries go on
+        mark = w.api.mark()
+        w.ex.switch_position_mode(True, event=False)
+        run_check()
+        assert w.api.wait_for_text(GROUP, "the account is in Hedge Mode (LONG and SHORT legs) again", start=mark, timeout=10)
+        confirmed(w, "/long 0.01", "filled: BUY 0.010 BTCUSDT")
+        assert len(w.ex.orders()) == sent + 1
+    finally:
+        w.close()

@@ -157,6 +157,17 @@ class Engine:
         except AccountRefused as e:
             raise StartRefused(str(e), e.switchable) from None
 
+    def check_position_mode(self) -> bool:
+        """demo/live, while the account stream runs: the account's position mode read again
+        (GET positionSide/dual) against the book's, a change said once (the periodic check
+        beside the stream's ACCOUNT_CONFIG_UPDATE and every reconnect: Binance has been seen
+        to send nothing for a mode switched in its app). True if it was asked."""
+        follower = self._node.follower
+        if follower is None or not self._user_stream.running:
+            return False
+        follower.check_mode()
+        return True
+
     def switch_to_one_way(self, user_id: int | None) -> str:
         """An admin's button: Hedge Mode → One-way (Binance refuses it with positions or
         open orders); audited; the line says what happened."""

@@ -137,10 +137,9 @@ def test_a_mode_switched_in_the_app_is_said_once_and_no_order_is_sent(source, tm
 
 def test_a_mode_switched_without_any_event_is_found_by_the_periodic_check(source, tmp_path) -> None:  # noqa: F811
     """Binance has been seen to send no ACCOUNT_CONFIG_UPDATE for a mode switched in its
-    app: the periodic check (a JobQueue job, run here by moving its next run to now, no
+    app: the periodic check (a JobQueue job, run here on the bot's loop at once, no
     sleep) reads the mode again, says it once, and entries stop until the modes agree."""
-    import threading
-    from datetime import UTC, datetime
+    import asyncio
 
     from bot.app import MODE_CHECK_JOB
 
@@ -149,20 +148,8 @@ def test_a_mode_switched_without_any_event_is_found_by_the_periodic_check(source
         (job,) = w.bot.app.job_queue.get_jobs_by_name(MODE_CHECK_JOB)
         assert job.trigger.interval.total_seconds() == 300
 
-        ran = threading.Semaphore(0)
-        check = w.engine.check_position_mode
-
-        def counted() -> bool:
-            try:
-                return check()
-            finally:
-                ran.release()
-
-        w.engine.check_position_mode = counted  # type: ignore[method-assign]  (the job calls the engine's)
-
-        def run_check() -> None:
-            job.job.modify(next_run_time=datetime.now(UTC))
-            assert ran.acquire(timeout=10), "the periodic check did not run"
+        def run_check() -> None:  # the job's own callback, on the bot's loop, now (not its schedule)
+            asyncio.run_coroutine_threadsafe(job.run(w.bot.app), w.bot._loop).result(10)
 
         mark = w.api.mark()
         w.ex.switch_position_mode(False, event=False)  # no ACCOUNT_CONFIG_UPDATE at all

@@ -159,8 +159,8 @@ class Engine:
 
     def check_position_mode(self) -> bool:
         """demo/live, while the account stream runs: the account's position mode read again
-        (GET positionSide/dual) against the book's, a change said once (the periodic check
-        beside the stream's ACCOUNT_CONFIG_UPDATE and every reconnect: Binance has been seen
+        (GET positionSide/dual) against the book's, a change said once: the periodic check,
+        beside the account stream's config event and every reconnect (Binance has been seen
         to send nothing for a mode switched in its app). True if it was asked."""
         follower = self._node.follower
         if follower is None or not self._user_stream.running:

@@ -103,7 +103,8 @@ def report_caption(mode: str, r: Any) -> str:
     return (
         f"<b>Daily report · {r.day:%a %d %b %Y} (UTC) · {escape(mode)}</b>\n"
         f"{escape(views.realized_line(s))}\n"
-        f"Trades closed {s.trades:,} · fills {s.fills:,}\n"
+        + "".join(f"{escape(line)}\n" for line in views.leg_lines(s))
+        + f"Trades closed {s.trades:,} · fills {s.fills:,}\n"
         f"Balance {_usdt(r.balance)} USDT · equity {_usdt(r.equity_now)} USDT\n"
         f"Stream connected {int(up // 3600)}h{int(up % 3600 // 60):02d}m ({up / 864:.1f}% of the day) · "
         f"reconnects {r.reconnects}"

@@ -29,6 +29,7 @@ from bot.commands import off_loop
 from bot.ratelimit import urgent
 from trading.config import Settings
 from trading.core.events import Notice
+from trading.core.hedge import legs_after, sizes_text
 from trading.core.symbols import SymbolFilters
 from trading.live.service import OLDER, PLACING, Outcome, Proposal
 
@@ -76,8 +77,11 @@ def proposal_html(p: Proposal, rules: SymbolFilters | None = None, approvals: tu
         f"{STATUS_ICON.get(p.status, '•')} <b>Order proposal #{p.id}</b>: {escape(p.action)} {escape(p.symbol)}{turn}",
         f"Quantity: {escape(size)} · ref price {price(p.ref_price)}",
         f"Orders: {escape(legs)}",
-        f"Asked by {escape(who)}: {escape(views.one_line(p.reason[:300]))}",
     ]
+    if p.legs_before is not None:  # Hedge Mode: both legs when proposed, and once these orders fill
+        after, about = legs_after(p.legs_before, p.legs, p.ref_price, rules.floor_qty if rules else None)
+        lines.append(f"Legs: {escape(sizes_text(p.legs_before, qty))} → {escape(sizes_text(after, qty, about))}")
+    lines.append(f"Asked by {escape(who)}: {escape(views.one_line(p.reason[:300]))}")
     if p.status == "pending":
         until = "when the next candle closes" if p.expires_at is None else f"at {views.utc(p.expires_at, seconds=True)} UTC"
         lines.append(f"Confirm places it at the market (admins); it expires {until}.")

@@ -172,7 +172,8 @@ def _(e: ExternalFill) -> str:
 @text.register
 def _(e: FundingBooked) -> str:
     word = "received" if e.amount > 0 else "paid"
-    return f"{e.mode}: funding {e.symbol}: {word} {abs(e.amount).quantize(Decimal('0.0001'))} USDT"
+    leg = f" {e.position_side} leg" if e.position_side != "BOTH" else ""  # Hedge Mode: each leg pays on its own
+    return f"{e.mode}: funding {e.symbol}{leg}: {word} {abs(e.amount).quantize(Decimal('0.0001'))} USDT"
 
 
 @text.register
@@ -281,9 +282,12 @@ def position_line(p: PositionView, f: NumberFormat | None) -> str:
         f" · {name} {price(level)}" for name, level in (("SL", p.stop), ("TP", p.take), ("liq", p.liq)) if level is not None
     )
     leg = f" ({p.position_side} leg)" if p.position_side != "BOTH" else ""
+    # a Hedge Mode leg is a position of its own: its margin and the funding booked on it
+    money = (f" · margin {p.margin.quantize(CENT)} USDT" + (f" · funding {p.funding.quantize(CENT):+} USDT" if p.funding else "")
+             if p.position_side != "BOTH" else "")  # fmt: skip
     return (
         f"{p.side} {qty(p.qty)} {p.symbol}{leg} @ {price(p.entry)} · mark {price(p.mark)} · "
-        f"uPnL {p.unrealized.quantize(CENT):+} USDT · {p.leverage}x{exits}"
+        f"uPnL {p.unrealized.quantize(CENT):+} USDT · {p.leverage}x{exits}{money}"
     )
 
 

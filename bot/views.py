@@ -181,10 +181,16 @@ def pnl_lines(s: Any) -> list[str]:
     realized = what the period booked (gross of what was closed, partial closes included;
     fees; funding and other charges when there are any; net, the wallet's change),
     unrealized = the open position now (absent from a summary of a past day)."""
-    lines = [realized_line(s)]
+    lines = [realized_line(s), *leg_lines(s)]
     if getattr(s, "unrealized", None) is not None:
         lines.append(f"Unrealized (open position): {signed(s.unrealized)} USDT")
     return lines
+
+
+def leg_lines(s: Any) -> list[str]:
+    """Hedge Mode: each leg's share of the period, in the same words (the ledger's entries
+    of that leg: its fills and the funding charged on its own notional)."""
+    return [f"· {sym} {ps} leg: {realized_line(t)[len('Realized: '):]}" for sym, ps, t in getattr(s, "legs", ())]
 
 
 def signed(x: Decimal) -> str:
@@ -312,6 +318,9 @@ def wallet_html(w: Any) -> str:
         f"Equity: {w.equity.quantize(cent)} USDT",
         f"Margin used: {w.margin_used.quantize(cent)} USDT · available {w.available.quantize(cent)} USDT",
     ]
+    for leg in getattr(w, "legs", ()):  # Hedge Mode: each open leg's margin and funding
+        funding = f" · funding {leg.funding.quantize(cent):+} USDT" if leg.funding else ""
+        lines.append(f"· {escape(leg.symbol)} {leg.position_side} leg: margin {leg.margin.quantize(cent)} USDT{funding}")
     ex = w.exchange
     if ex is not None:
         lines += [

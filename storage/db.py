@@ -279,7 +279,16 @@ def _v10(db: sqlite_utils.Database) -> None:
     db["fills"].add_column("position_side", str, not_null_default="BOTH")
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10]
+def _v11(db: sqlite_utils.Database) -> None:
+    # Hedge Mode (issue 28): the leg a funding payment was charged on (Binance charges each
+    # leg on its own notional; BOTH in One-way Mode), so a restart books it into that leg.
+    db["funding"].add_column("position_side", str, not_null_default="BOTH")
+    # and a Hedge Mode proposal's legs as they were when it was made ({"LONG": "0.010", …}),
+    # so its message says both legs before and after
+    db["proposals"].add_column("legs_before", str)
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -22,27 +22,28 @@ class FundingStore:
         self._conn = db.conn
 
     # ------------------------------------------------------------- payments
-    def record(self, payments: Iterable[tuple[str, int, str, Decimal, Decimal | None]], source: str,
-               asset: str = "USDT") -> None:
-        """(id, ts, symbol, amount, rate) rows, in their own transaction."""
+    def record(self, payments: Iterable[tuple[Any, ...]], source: str, asset: str = "USDT") -> None:
+        """(id, ts, symbol, amount, rate[, leg]) rows, in their own transaction."""
         with self._conn:
             self.insert(payments, source, asset)
 
-    def insert(self, payments: Iterable[tuple[str, int, str, Decimal, Decimal | None]], source: str,
-               asset: str = "USDT") -> None:
-        """The same, inside the caller's transaction (the trader's journal commit)."""
+    def insert(self, payments: Iterable[tuple[Any, ...]], source: str, asset: str = "USDT") -> None:
+        """The same, inside the caller's transaction (the trader's journal commit). The leg
+        (LONG/SHORT: a Hedge Mode leg's own payment) is BOTH when a row has none."""
         self._conn.executemany(
-            "INSERT OR IGNORE INTO funding (id, ts, symbol, amount, asset, rate, source) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(pid, ts, sym, str(amount), asset, None if rate is None else str(rate), source)
-             for pid, ts, sym, amount, rate in payments],
+            "INSERT OR IGNORE INTO funding (id, ts, symbol, amount, asset, rate, source, position_side) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(pid, ts, sym, str(amount), asset, None if rate is None else str(rate), source, leg[0] if leg else "BOTH")
+             for pid, ts, sym, amount, rate, *leg in payments],
         )
 
-    def payments(self, source: str, since_ms: int = 0) -> list[tuple[int, str, Decimal]]:
-        """(ts, symbol, amount) of one source, oldest first: what Portfolio.replay takes."""
+    def payments(self, source: str, since_ms: int = 0) -> list[tuple[int, str, Decimal, str]]:
+        """(ts, symbol, amount, leg) of one source, oldest first: what Portfolio.replay takes."""
         cur = self._conn.execute(
-            "SELECT ts, symbol, amount FROM funding WHERE source=? AND ts>=? ORDER BY ts, rowid", (source, since_ms)
+            "SELECT ts, symbol, amount, position_side FROM funding WHERE source=? AND ts>=? ORDER BY ts, rowid",
+            (source, since_ms),
         )
-        return [(int(ts), sym, Decimal(amount)) for ts, sym, amount in cur.fetchall()]
+        return [(int(ts), sym, Decimal(amount), leg) for ts, sym, amount, leg in cur.fetchall()]
 
     def total(self, source: str, start_ms: int, end_ms: int) -> Decimal:
         cur = self._conn.execute(

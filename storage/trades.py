@@ -58,7 +58,7 @@ class TradeJournal:
 
     def commit(self, symbol: str, state: dict[str, Any], fills: Sequence[FillLike],
                funding: Sequence[tuple[int, str, Any, Any]] = ()) -> None:
-        """Fills, paper funding payments (ts, symbol, amount, rate) and the state, together."""
+        """Fills, funding payments (ts, symbol, amount, rate[, leg]) and the state, together."""
         conn, mode = self._db().conn, self.mode
         now = int(time.time() * 1000)
         with conn:
@@ -88,7 +88,8 @@ class TradeJournal:
                 )  # fmt: skip
             if funding:
                 FundingStore(self._db()).insert(
-                    [(f"{sym}-{ts}", ts, sym, amount, rate) for ts, sym, amount, rate in funding], mode)
+                    [(f"{sym if not leg or leg[0] == 'BOTH' else f'{sym}:{leg[0]}'}-{ts}", ts, sym, amount, rate, *leg)
+                     for ts, sym, amount, rate, *leg in funding], mode)  # fmt: skip
             conn.execute(
                 "INSERT INTO runtime_state (key, value, updated_at) VALUES (?, ?, ?) "
                 "ON CONFLICT(key) DO UPDATE SET value=excluded.value, updated_at=excluded.updated_at",
@@ -127,8 +128,8 @@ class TradeJournal:
         cols = ("order_id", "symbol", "side", "qty", "price", "fee", "time", "position_side")
         return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
 
-    def funding(self) -> list[tuple[int, str, Any]]:
-        """This mode's funding payments (ts, symbol, amount), oldest first."""
+    def funding(self) -> list[tuple[int, str, Any, str]]:
+        """This mode's funding payments (ts, symbol, amount, leg: BOTH in One-way Mode), oldest first."""
         return FundingStore(self._db()).payments(self.mode)  # type: ignore[return-value]
 
     def exchange_keys(self) -> set[str]:

@@ -101,10 +101,11 @@ def test_hedge_mode_legs_end_to_end(source, tmp_path) -> None:  # noqa: F811
         w.ex.trade_by_hand("BUY", "0.005", position_side="LONG")
         assert w.api.wait_for_text(GROUP, "BUY 0.005", start=mark, timeout=10)
         assert w.engine.position("BTCUSDT", "LONG").qty == Decimal("0.005")
-        # funding is paid per leg (LONG 0.005 pays, SHORT 0.010 receives): booked as their sum
+        # funding is paid per leg (LONG 0.005 pays, SHORT 0.010 receives): each booked into its leg
         before, mark = w.engine.funding_booked(), w.api.mark()
         paid = w.ex.control("funding", rate="0.001")["paid"]
-        assert len(paid) == 2 and w.api.wait_for_text(GROUP, "funding BTCUSDT: received", start=mark, timeout=10)
+        assert len(paid) == 2 and w.api.wait_for_text(GROUP, "funding BTCUSDT SHORT leg: received", start=mark, timeout=10)
+        assert w.api.wait_for_text(GROUP, "funding BTCUSDT LONG leg: paid", start=mark, timeout=10)
         assert w.engine.funding_booked() - before == sum(Decimal(p) for p in paid) > 0
         # /close short closes the SHORT leg only, then /close long the rest
         confirmed(w, "/close short", "filled: BUY 0.010 BTCUSDT")
@@ -169,5 +170,94 @@ def test_a_mode_switched_without_any_event_is_found_by_the_periodic_check(source
         assert w.api.wait_for_text(GROUP, "the account is in Hedge Mode (LONG and SHORT legs) again", start=mark, timeout=10)
         confirmed(w, "/long 0.01", "filled: BUY 0.010 BTCUSDT")
         assert len(w.ex.orders()) == sent + 1
+    finally:
+        w.close()
+
+
+def test_four_eyes_counts_both_legs_notional(source, tmp_path) -> None:  # noqa: F811
+    """FOUR_EYES_NOTIONAL holds per account in Hedge Mode: the sum of both legs' notional.
+    0.01 BTC (~670 USDT) on one leg is below 1000, so one Confirm places it; the SHORT 0.01
+    beside the LONG 0.01 makes ~1340 USDT, so it waits for a second admin."""
+    second = 1003
+    w = hedge_world(source, tmp_path, FOUR_EYES_NOTIONAL="1000", TELEGRAM_ADMIN_IDS=f"{ADMIN},{second}")
+    try:
+        confirmed(w, "/long 0.01", "filled: BUY 0.010 BTCUSDT")
+        answer = confirmed(w, "/short 0.01", "1 of 2 approvals")
+        assert legs_at_exchange(w) == {"LONG": "0.010"}, answer
+        p = w.engine.open_proposals()[-1]
+        assert press_by(w, second, p).startswith("filled: SELL 0.010 BTCUSDT")
+        assert legs_at_exchange(w) == {"LONG": "0.010", "SHORT": "-0.010"}
+        # closing a leg only lowers the account's notional: one Confirm
+        confirmed(w, "/close short", "filled: BUY 0.010 BTCUSDT")
+    finally:
+        w.close()
+
+
+def press_by(w: World, user: int, p) -> str:  # noqa: ANN001
+    msg = next(m for m in w.api.sent(GROUP) if m["message_id"] == p.message_id)
+    return press(w, user, msg, 0)
+
+
+def test_status_balance_and_pnl_show_each_legs_margin_and_funding_as_the_ledger(source, tmp_path) -> None:  # noqa: F811
+    """Funding per leg on the exchange path: the replay charges each leg on its own notional
+    (two FUNDING_FEE income rows, which name no leg, as Binance's); the bot books each into
+    its leg. /status, /balance and /pnl say each leg's margin and funding, equal to the
+    ledger's to the cent; a restart replays each leg's funding into it."""
+    w = hedge_world(source, tmp_path)
+    try:
+        confirmed(w, "/long 0.005", "filled: BUY 0.005 BTCUSDT")
+        confirmed(w, "/short 0.01", "filled: SELL 0.010 BTCUSDT")
+        next_candle(w)  # the legs held into the funding time (a payment at a fill's own ms replays before it)
+        mark = w.api.mark()
+        paid = [Decimal(p) for p in w.ex.control("funding", rate="0.001")["paid"]]
+        assert len(paid) == 2 and w.api.wait_for_text(GROUP, "funding BTCUSDT", start=mark, timeout=10)
+        t = w.engine.internals().trader
+        assert w.engine.internals().trader is t and t.portfolio.funding == sum(paid)
+        long_leg, short_leg = t.portfolio.held("BTCUSDT", "LONG"), t.portfolio.held("BTCUSDT", "SHORT")
+        assert w.engine.wait_account(lambda a: long_leg.funding and short_leg.funding, timeout=10)
+        assert long_leg.funding == min(paid) < 0 < max(paid) == short_leg.funding  # the long pays, the short receives
+        cent = Decimal("0.01")
+        ledger = w.engine.ledger()
+        for ps, leg in (("LONG", long_leg), ("SHORT", short_leg)):
+            assert ledger.between(symbol="BTCUSDT", position_side=ps).funding == leg.funding
+        status = w.reply("/status", "LONG leg")["text"]
+        lev = int(t.values.get("leverage", 1))
+        for leg in (long_leg, short_leg):
+            margin = (abs(leg.qty) * leg.entry / lev).quantize(cent)
+            assert f"margin {margin} USDT · funding {leg.funding.quantize(cent):+} USDT" in status, status
+        balance = w.reply("/balance", "Balance")["text"]
+        assert f"BTCUSDT SHORT leg: margin {(abs(short_leg.qty) * short_leg.entry / lev).quantize(cent)} USDT · funding {short_leg.funding.quantize(cent):+} USDT" in balance, balance
+        pnl = w.reply("/pnl all", "PnL")["text"]
+        for ps in ("LONG", "SHORT"):
+            tot = ledger.between(symbol="BTCUSDT", position_side=ps)
+            line = f"BTCUSDT {ps} leg: gross {tot.gross.quantize(cent):+} · fees {tot.fees.quantize(cent)} · funding {tot.funding.quantize(cent):+} · net {tot.net.quantize(cent):+} USDT"
+            assert line in pnl, (line, pnl)
+        # a restart: the book replayed from the journal has each leg's funding where it was booked
+        w.bot.stop()
+        w.bot = type(w.bot)(w.settings, **w.bot.kwargs).start()
+        t = w.engine.internals().trader
+        assert t.portfolio.held("BTCUSDT", "LONG").funding == min(paid)
+        assert t.portfolio.held("BTCUSDT", "SHORT").funding == max(paid)
+        assert w.engine.ledger().legs() == ledger.legs()
+    finally:
+        w.close()
+
+
+def test_a_pause_holds_for_the_account_both_legs(source, tmp_path) -> None:  # noqa: F811
+    """/pause and the chat-unreachable pause hold per account in Hedge Mode: neither leg
+    opens or adds while paused; closing a leg still works."""
+    from trading.core.pause import PAUSED_LINE
+
+    w = hedge_world(source, tmp_path)
+    try:
+        confirmed(w, "/long 0.01", "filled: BUY 0.010 BTCUSDT")
+        w.reply("/pause", "Paused: no new entries")
+        w.reply("/short 0.01", PAUSED_LINE)  # the other leg is an entry of the same account
+        w.reply("/long 0.01", PAUSED_LINE)
+        w.engine.resume("admin", ADMIN)
+        w.engine.pause("chat_unreachable", None)  # the bot could not post to its chat
+        w.reply("/short 0.01", PAUSED_LINE)
+        confirmed(w, "/close long", "filled: SELL 0.010 BTCUSDT")  # closes run while paused
+        assert legs_at_exchange(w) == {}
     finally:
         w.close()

@@ -20,8 +20,8 @@ import pandas as pd
 
 from trading.core.candles import Candle
 from trading.core.frames import candles_to_frame
-from trading.core.ledger import Ledger
-from trading.core.portfolio import Fill, Portfolio
+from trading.core.ledger import Ledger, Totals
+from trading.core.portfolio import Fill, Payment, Portfolio
 from trading.core.strategies import Values, make_strategy
 
 NAN = float("nan")
@@ -165,7 +165,7 @@ def utc_day(ms: int) -> date:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).date()
 
 
-def ledger_of(initial: Decimal, fills: Iterable[Fill], funding: Iterable[tuple[int, str, Decimal]] = ()) -> Ledger:
+def ledger_of(initial: Decimal, fills: Iterable[Fill], funding: Iterable[Payment] = ()) -> Ledger:
     """The ledger the stored fills and funding payments describe (`Portfolio.replay`'s)."""
     return Portfolio.replay(initial, fills, funding).ledger
 
@@ -225,10 +225,12 @@ class DaySummary:
     trades: int  # whole trades closed that day
     funding: Decimal = Decimal(0)
     charges: Decimal = Decimal(0)
+    legs: tuple[tuple[str, str, Totals], ...] = ()  # Hedge Mode: each leg's share of the day
 
 
 def day_summary(ledger: Ledger, day: date) -> DaySummary:
     """One UTC day's trading from the ledger (for the daily report)."""
     start = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)
     t = ledger.between(start, start + 86_400_000)
-    return DaySummary(day, t.gross, t.fees, t.net, t.fills, t.trades, t.funding, t.charges)
+    return DaySummary(day, t.gross, t.fees, t.net, t.fills, t.trades, t.funding, t.charges,
+                      tuple(ledger.legs(start, start + 86_400_000)))  # fmt: skip

@@ -117,6 +117,7 @@ class FundingBooked(Event):
     mode: str
     symbol: str
     amount: Decimal  # + received, − paid
+    position_side: str = "BOTH"  # the Hedge Mode leg it was charged on (LONG/SHORT)
 
 
 @dataclass(frozen=True)

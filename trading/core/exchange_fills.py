@@ -16,7 +16,7 @@ from trading.core.brokers.base import OrderRequest
 from trading.core.events import ChargeBooked, ExternalFill, FundingBooked, OrderFilled
 from trading.core.exits import Exits
 from trading.core.fill_keys import FillKeys
-from trading.core.portfolio import ClosedTrade, Fill, Portfolio
+from trading.core.portfolio import BOTH, ClosedTrade, Fill, Portfolio, position_key
 from trading.core.records import Records
 from trading.core.resting import RestingKeeper
 from trading.core.strategy_host import StrategyHost
@@ -100,18 +100,21 @@ class ExchangeFills:
                 self.records.say(moved)
             return closed
 
-    def funding(self, symbol: str, amount: Decimal, ts: int, rate: Decimal | None = None) -> bool:
-        """One funding payment the exchange booked (+ received, − paid), once per symbol and
-        funding time (the stream's account update and the income history agree on it)."""
-        key = f"funding:{symbol}-{ts}"
+    def funding(self, symbol: str, amount: Decimal, ts: int, rate: Decimal | None = None,
+                position_side: str = BOTH) -> bool:  # fmt: skip
+        """One funding payment the exchange booked (+ received, − paid), once per position
+        (the symbol, or its Hedge Mode leg: each pays on its own notional) and funding time
+        (the stream's account update and the income history agree on it); booked into that
+        position's trade in progress."""
+        key = f"funding:{position_key(symbol, position_side)}-{ts}"
         with self.lock:
             book = self.books.get(symbol)
             if book is None or self.keys.knows(key):
                 return False
-            self.portfolio.apply_funding(symbol, amount, ts)
+            self.portfolio.apply_funding(symbol, amount, ts, position_side)
             self.keys.add((key,))
-            self.records.funding(book, [(ts, symbol, amount, rate)])
-            self.records.say(FundingBooked(self.mode, symbol, amount))
+            self.records.funding(book, [(ts, symbol, amount, rate, position_side)])
+            self.records.say(FundingBooked(self.mode, symbol, amount, position_side))
             return True
 
     def charge(self, symbol: str, amount: Decimal, ts: int, key: str, what: str) -> bool:

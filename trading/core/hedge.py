@@ -24,7 +24,7 @@ to an open leg, as in One-way Mode, where a second long signal is no order eithe
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 
 from trading.core.brokers.base import OrderRequest
@@ -92,9 +92,40 @@ def legs_at_press(
 
 def legs_text(portfolio: Portfolio, symbol: str, fmt: Callable[[Decimal], str] | None = None) -> str:
     """`LONG 0.010 · SHORT 0.010`, `flat`: a symbol's legs as /status and a Confirm say them."""
-    shown = [f"{p.position_side} {fmt(abs(p.qty)) if fmt else f'{abs(p.qty).normalize():f}'}"
-             for p in portfolio.open_of(symbol)]  # fmt: skip
+    return sizes_text(legs_of(portfolio, symbol), fmt)
+
+
+def legs_of(portfolio: Portfolio, symbol: str) -> dict[str, Decimal]:
+    """A symbol's open legs now: LONG/SHORT → signed size (a proposal keeps them)."""
+    return {p.position_side: p.qty for p in portfolio.open_of(symbol)}
+
+
+def sizes_text(sizes: Mapping[str, Decimal], fmt: Callable[[Decimal], str] | None = None, about: frozenset[str] = frozenset()) -> str:
+    """Legs' signed sizes in words, LONG first, a flat leg left out (`flat`: none open);
+    a leg in `about` is sized at the fill price (≈ at the reference price)."""
+    shown = [f"{ps} {'≈' if ps in about else ''}{fmt(abs(q)) if fmt else f'{abs(q).normalize():f}'}"
+             for ps in (LONG_LEG, SHORT_LEG) if (q := sizes.get(ps))]  # fmt: skip
     return " · ".join(shown) or "flat"
+
+
+def legs_after(
+    before: Mapping[str, Decimal], legs: tuple[OrderRequest, ...], price: Decimal, floor: Callable[[Decimal], Decimal] | None,
+) -> tuple[dict[str, Decimal], frozenset[str]]:  # fmt: skip
+    """The legs once a proposal's orders filled on `before`: a close takes its leg to flat,
+    an open adds its quantity (stake × leverage at `price`, floored to the step by `floor`:
+    those legs are returned as sized at the fill price)."""
+    after, about = dict(before), set()
+    for leg in legs:
+        ps = leg.position_side
+        if leg.closes:
+            after[ps] = Decimal(0)
+            continue
+        qty = leg.qty
+        if qty is None:
+            raw = (leg.stake or Decimal(0)) * (leg.leverage or 1) / price if price else Decimal(0)
+            qty, _ = (floor(raw) if floor else raw), about.add(ps)
+        after[ps] = after.get(ps, Decimal(0)) + (qty if leg.side == BUY else -qty)
+    return after, frozenset(about)
 
 
 def press_legs(

@@ -33,8 +33,9 @@ CHANGED = "the position changed since this proposal; propose again"
 
 
 def intent_of(legs: tuple[OrderRequest, ...] | list[OrderRequest]) -> str:
-    """long | short | close, from the legs as proposed (the opening leg's side, if any)."""
-    opening = next((leg for leg in legs if not leg.reduce_only), None)
+    """long | short | close, from the legs as proposed (the opening leg's side, if any): a
+    Hedge Mode close (SELL LONG / BUY SHORT) is never reduce-only, so `closes` tells it."""
+    opening = next((leg for leg in legs if not leg.closes), None)
     if opening is None:
         return "close"
     return "long" if opening.side == "BUY" else "short"

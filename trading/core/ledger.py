@@ -14,8 +14,10 @@ caption, the daily report, /backtest and the backtest CLI) sums its entries:
 - net = gross − fees + funding − charges: the wallet's change.
 
 So wallet = initial + Σ net, and equity = wallet + unrealized (the open positions at a mark),
-at any moment. Each entry also carries its symbol's position after it (quantity and average
-entry), so an equity curve is the ledger marked at candle closes, with nothing replayed twice.
+at any moment. Each entry also carries its position after it (quantity and average entry;
+in Hedge Mode the leg it belongs to, LONG or SHORT: fills, funding paid on each leg's own
+notional), so an equity curve is the ledger marked at candle closes, with nothing replayed
+twice, and every view can say each leg's share (`legs`).
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ class Entry:
     qty: Decimal = ZERO  # the symbol's signed position after this entry
     entry: Decimal = ZERO  # and its average entry price
     fee_asset: str = "USDT"  # the asset a fill's fee was paid in (`fees` is its USDT value)
+    position_side: str = "BOTH"  # the Hedge Mode leg (LONG/SHORT) it belongs to; BOTH in One-way Mode
 
     @property
     def net(self) -> Decimal:
@@ -103,13 +106,23 @@ class Ledger:
     def wallet(self) -> Decimal:
         return self.initial + sum((e.net for e in self.entries), ZERO)
 
-    def between(self, start_ms: int | None = None, end_ms: int | None = None, symbol: str | None = None) -> Totals:
-        """The period [start, end) (None: unbounded), of one symbol or all."""
+    def between(self, start_ms: int | None = None, end_ms: int | None = None, symbol: str | None = None,
+                position_side: str | None = None) -> Totals:  # fmt: skip
+        """The period [start, end) (None: unbounded), of one symbol or all, of one Hedge Mode
+        leg (LONG/SHORT) or every position."""
         return totals(
             e for e in self.entries
             if (start_ms is None or e.time >= start_ms) and (end_ms is None or e.time < end_ms)
-            and (symbol is None or e.symbol == symbol)
+            and (symbol is None or e.symbol == symbol) and (position_side is None or e.position_side == position_side)
         )  # fmt: skip
+
+    def legs(self, start_ms: int | None = None, end_ms: int | None = None) -> list[tuple[str, str, Totals]]:
+        """Hedge Mode: each leg (symbol, LONG|SHORT) with entries in [start, end), its totals;
+        LONG before SHORT. Empty for a One-way book. With the symbol's other entries (a
+        clearance fee, funding that named no leg) they sum to `between`."""
+        keys = sorted({(e.symbol, e.position_side) for e in self.entries if e.position_side != "BOTH"
+                       and (start_ms is None or e.time >= start_ms) and (end_ms is None or e.time < end_ms)})  # fmt: skip
+        return [(s, ps, self.between(start_ms, end_ms, s, ps)) for s, ps in keys]
 
     def wallet_at(self, ms: int) -> Decimal:
         """The wallet just before `ms`: initial + the net of every earlier entry."""
@@ -124,15 +137,15 @@ class Ledger:
         a price there keeps its last one). Entries at a time are booked before it is marked."""
         out: list[float] = []
         wallet = float(self.initial)
-        held: dict[str, tuple[float, float]] = {}  # symbol → (qty, entry)
+        held: dict[tuple[str, str], tuple[float, float]] = {}  # (symbol, leg) → (qty, entry): both Hedge Mode legs
         last: dict[str, float] = {}
         k, entries = 0, sorted(self.entries, key=lambda e: e.time)  # stable: same-time entries keep their order
         for t in times:
             while k < len(entries) and entries[k].time <= t:
                 e = entries[k]
                 wallet += float(e.net)
-                held[e.symbol] = (float(e.qty), float(e.entry))
+                held[(e.symbol, e.position_side)] = (float(e.qty), float(e.entry))
                 k += 1
             last.update(marks.get(t, {}))
-            out.append(wallet + sum((last[s] - entry) * qty for s, (qty, entry) in held.items() if qty and s in last))
+            out.append(wallet + sum((last[s] - entry) * qty for (s, _), (qty, entry) in held.items() if qty and s in last))
         return out

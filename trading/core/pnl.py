@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from trading.core.ledger import Ledger
+from trading.core.ledger import Ledger, Totals
 from trading.core.portfolio import Fill, Portfolio
 
 DAY_MS = 86_400_000
@@ -33,6 +33,7 @@ class PnlSummary:
     unrealized: Decimal  # the open positions now
     funding: Decimal = Decimal(0)  # + received, − paid, in the period
     charges: Decimal = Decimal(0)  # other charges (the clearance fee after a liquidation)
+    legs: tuple[tuple[str, str, Totals], ...] = ()  # Hedge Mode: each leg's share (ledger.legs)
 
     @property
     def net(self) -> Decimal:
@@ -56,7 +57,8 @@ def period_start(period: str, now_ms: int) -> int | None:
 def pnl_summary(period: str, now_ms: int, ledger: Ledger, unrealized: Decimal) -> PnlSummary:
     since = period_start(period, now_ms)
     t = ledger.between(since)
-    return PnlSummary(period, since, t.net, t.gross, t.fees, t.trades, t.wins, unrealized, t.funding, t.charges)
+    return PnlSummary(period, since, t.net, t.gross, t.fees, t.trades, t.wins, unrealized, t.funding, t.charges,
+                      tuple(ledger.legs(since)))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -71,14 +73,29 @@ class Wallet:
     exchange: Wallet | None = None  # demo/live: what Binance says (futures account)
     other_fees: Decimal = Decimal(0)  # fees paid in BNB (their USDT value): not from the USDT wallet
     charges: Decimal = Decimal(0)  # other charges booked (the clearance fee after a liquidation)
+    legs: tuple[LegMargin, ...] = ()  # Hedge Mode: each open leg's margin and funding
+
+
+@dataclass(frozen=True)
+class LegMargin:
+    """An open Hedge Mode leg in /balance: the margin it holds (its size × entry ÷ leverage,
+    the book's margin used, leg by leg) and the funding booked on it since it opened."""
+
+    symbol: str
+    position_side: str
+    margin: Decimal
+    funding: Decimal
 
 
 def paper_wallet(portfolio: Portfolio, marks: dict[str, Decimal], leverage: int, mode: str = "paper") -> Wallet:
     """The bot's book as a wallet, titled by the mode it trades in (paper, demo, live)."""
     used = portfolio.used_margin(leverage)
     equity = portfolio.equity(marks)
+    legs = tuple(LegMargin(p.symbol, p.position_side, abs(p.qty) * p.entry / max(1, leverage), p.funding)
+                 for p in sorted(portfolio.positions.values(), key=lambda p: p.key)
+                 if p.qty and p.position_side != "BOTH")  # fmt: skip
     return Wallet(mode, portfolio.balance, equity, used, equity - used, portfolio.funding, equity - portfolio.balance,
-                  charges=portfolio.charges)
+                  charges=portfolio.charges, legs=legs)
 
 
 def fill_legs(fills: Sequence[Fill]) -> list[str]:

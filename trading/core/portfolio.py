@@ -32,6 +32,10 @@ BUY, SELL = "BUY", "SELL"
 BOTH, LONG_LEG, SHORT_LEG = "BOTH", "LONG", "SHORT"  # Binance's positionSide values
 
 
+# A stored funding payment: (ts, symbol, amount) or (ts, symbol, amount, leg) in Hedge Mode
+Payment = tuple[int, str, Decimal] | tuple[int, str, Decimal, str]
+
+
 def position_key(symbol: str, position_side: str = BOTH) -> str:
     """How the book names a position: by symbol in One-way Mode, by (symbol, side) in Hedge Mode."""
     return symbol if position_side == BOTH else f"{symbol}:{position_side}"
@@ -251,7 +255,8 @@ class Portfolio:
         pos._sync()
         self.balance_f = float(self.balance)
         self.ledger.add(Entry(fill.time, fill.symbol, FILL, gross=gross, fees=fill.fee, closed=tuple(closed),
-                              qty=pos.qty, entry=pos.entry, fee_asset=fill.fee_asset))  # fmt: skip
+                              qty=pos.qty, entry=pos.entry, fee_asset=fill.fee_asset,
+                              position_side=fill.position_side))  # fmt: skip
         return closed
 
     def _increase(self, pos: Position, delta: Decimal, price: Decimal, fee: Decimal, time: int) -> None:
@@ -275,8 +280,8 @@ class Portfolio:
         if pos is not None and pos.qty:
             pos.funding += amount
         self.balance_f = float(self.balance)
-        self.ledger.add(Entry(ts, symbol, FUNDING, funding=amount,
-                              qty=pos.qty if pos else ZERO, entry=pos.entry if pos else ZERO))  # fmt: skip
+        self.ledger.add(Entry(ts, symbol, FUNDING, funding=amount, qty=pos.qty if pos else ZERO,
+                              entry=pos.entry if pos else ZERO, position_side=position_side))  # fmt: skip
 
     def _close(self, pos: Position, time: int, reason: str = "signal") -> ClosedTrade:
         trade = ClosedTrade(
@@ -298,26 +303,22 @@ class Portfolio:
         return trade
 
     @classmethod
-    def replay(
-        cls, initial: Decimal, fills: Iterable[Fill], funding: Iterable[tuple[int, str, Decimal]] = ()
-    ) -> Portfolio:
-        """The portfolio the stored fills and funding payments (ts, symbol, amount) describe
-        (a restart, an audit, a test). A payment at time T comes before the fills at T: the
-        trader books funding on the position held into the funding time, then fills."""
+    def replay(cls, initial: Decimal, fills: Iterable[Fill], funding: Iterable[Payment] = ()) -> Portfolio:
+        """The portfolio the stored fills and funding payments (ts, symbol, amount[, leg])
+        describe (a restart, an audit, a test). A payment at time T comes before the fills at
+        T: the trader books funding on the position held into the funding time, then fills."""
         p = cls(initial)
         funding = list(funding)
         if not funding:
             for f in fills:
                 p.apply(f)
             return p
-        events: list[tuple[int, int, int, Fill | tuple[int, str, Decimal]]] = [
-            (ts, 0, i, (ts, sym, amt)) for i, (ts, sym, amt) in enumerate(funding)
-        ]
+        events: list[tuple[int, int, int, Fill | Payment]] = [(pay[0], 0, i, pay) for i, pay in enumerate(funding)]
         events += [(f.time, 1, i, f) for i, f in enumerate(fills)]
         for _, kind, _, e in sorted(events, key=lambda x: x[:3]):
             if kind:
                 p.apply(e)  # type: ignore[arg-type]
             else:
-                ts, sym, amt = e  # type: ignore[misc]
-                p.apply_funding(sym, amt, ts)
+                ts, sym, amt, *leg = e  # type: ignore[misc]
+                p.apply_funding(sym, amt, ts, *leg)
         return p

@@ -60,7 +60,7 @@ class Records:
         else:
             self.journal.commit(book.symbol, book.state(), fills)
 
-    def funding(self, book: Book, funding: list[tuple[int, str, Any, Any]]) -> None:
+    def funding(self, book: Book, funding: list[tuple[Any, ...]]) -> None:
         """An exchange's funding payment, with no fill (book_funding)."""
         if self.journal is not None:
             self.journal.commit(book.symbol, book.state(), [], funding=funding)  # type: ignore[call-arg]

@@ -32,6 +32,8 @@ class PositionView:
     position_side: str = "BOTH"  # LONG / SHORT: a Hedge Mode leg
     trail: Decimal | None = None  # the trailing stop's callback, % (None: none)
     trail_act: Decimal | None = None  # its activation price (None: active from the entry)
+    margin: Decimal = Decimal(0)  # its size × entry ÷ leverage (the book's margin used, per position)
+    funding: Decimal = Decimal(0)  # + received, − paid on it since it opened (the ledger's)
 
 
 @dataclass(frozen=True)
@@ -65,8 +67,10 @@ def snapshot_of(books: Mapping[str, Book], portfolio: Portfolio, values: Values,
             positions.append(
                 PositionView(
                     s, pos.side_name, abs(pos.qty), pos.entry, mark, pos.unrealized(mark) + 0,  # a flat SHORT: not -0.00
-                    int(values.get("leverage", 1)), lv.stop, lv.take, book.liq if pos.position_side == "BOTH" else None,
-                    pos.position_side, lv.trail, lv.trail_act,
+                    int(values.get("leverage", 1)), lv.stop, lv.take,
+                    book.liq if pos.position_side == "BOTH" else getattr(lv, "liq", None), pos.position_side,
+                    lv.trail, lv.trail_act, margin=abs(pos.qty) * pos.entry / max(1, int(values.get("leverage", 1))),
+                    funding=pos.funding,
                 )
             )
     return TraderSnapshot(

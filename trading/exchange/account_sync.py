@@ -59,8 +59,12 @@ class AccountSink(Protocol):
     def fill(self, fill: Fill, what: str, order_key: str) -> bool:
         """Book one fill unless it (or its order, `order_key`, booked whole) was; True if booked now."""
 
-    def funding(self, symbol: str, amount: Decimal, ts: int) -> bool:
-        """Book one funding payment (+ received, − paid) once; True if booked now."""
+    def funding(self, symbol: str, amount: Decimal, ts: int, position_side: str = "BOTH") -> bool:
+        """Book one funding payment (+ received, − paid) once, into its Hedge Mode leg
+        (LONG/SHORT) or the symbol's position (BOTH); True if booked now."""
+
+    def legs(self, symbol: str) -> dict[str, Decimal]:
+        """The book's open Hedge Mode legs of a symbol now (LONG/SHORT → size)."""
 
     def hedge(self) -> bool:
         """The book trades Hedge Mode legs (positionSide LONG/SHORT), else One-way Mode."""
@@ -86,6 +90,32 @@ class AccountSink(Protocol):
 
     def last_funding_time(self) -> int | None:
         """The time of the last funding payment booked (None: none yet)."""
+
+
+def funding_legs(
+    amounts: Sequence[Decimal], legs: Mapping[str, Decimal], settled_rate: Callable[[], Decimal | None],
+) -> list[tuple[str, Decimal]]:  # fmt: skip
+    """Hedge Mode: the leg each FUNDING_FEE row of one symbol and time was charged on.
+    Binance's income history names no leg, so: with one row and one open leg, that leg;
+    else by the settled rate's sign (a long pays a positive rate, a short receives it: a
+    LONG row is −rate's sign); without that rate, two rows apart by their sizes (each leg
+    pays on its own notional at the same mark, so the larger row is the larger leg's). When
+    none of these tells (two equal legs, no rate), the sum is the symbol's (BOTH): the money
+    is booked exact, only not split."""
+    if len(amounts) == 1 and len(legs) == 1:
+        return [(next(iter(legs)), amounts[0])]
+    rate = settled_rate()
+    if rate:
+        out: dict[str, Decimal] = {}
+        for a in amounts:
+            ps = "LONG" if (a < 0) == (rate > 0) else "SHORT"
+            out[ps] = out.get(ps, ZERO) + a
+        return sorted(out.items())
+    if len(amounts) == 2 and len(legs) == 2 and legs.get("LONG") != legs.get("SHORT") and (amounts[0] < 0) != (amounts[1] < 0):
+        small, large = sorted(amounts, key=abs)
+        bigger = "LONG" if legs["LONG"] > legs["SHORT"] else "SHORT"
+        return sorted([(bigger, large), ("SHORT" if bigger == "LONG" else "LONG", small)])
+    return [("BOTH", sum(amounts, ZERO))]
 
 
 class AccountFollower:
@@ -288,14 +318,33 @@ class AccountFollower:
         except ANY_ERROR as e:
             log.warning("income history unreadable: %s", _what(e))
             return 0
-        # One payment per symbol and funding time: in Hedge Mode each leg pays on its own
-        # notional, two rows of the same time, so they are summed into the one booking.
-        due: dict[tuple[int, str], Decimal] = {}
+        # One payment per symbol and funding time in One-way Mode. In Hedge Mode each leg pays
+        # on its own notional: a row per leg, which names no leg (nor does the account update of a
+        # cross position), so each row is told its leg here (funding_legs) and booked into it.
+        due: dict[tuple[int, str], list[Decimal]] = {}
         for r in rows:
             if r.get("symbol") in self.symbols and r.get("asset", "USDT") == "USDT":
-                key = (int(r.get("time") or 0), str(r["symbol"]))
-                due[key] = due.get(key, ZERO) + dec(r.get("income"))
-        return sum(self.sink.funding(symbol, amount, ts) for (ts, symbol), amount in sorted(due.items()))
+                due.setdefault((int(r.get("time") or 0), str(r["symbol"])), []).append(dec(r.get("income")))
+        n = 0
+        for (ts, symbol), amounts in sorted(due.items()):
+            if not self.sink.hedge():
+                n += self.sink.funding(symbol, sum(amounts, ZERO), ts)
+                continue
+            for ps, amount in funding_legs(amounts, self.sink.legs(symbol), lambda s=symbol, t=ts: self._settled_rate(s, t)):
+                n += self.sink.funding(symbol, amount, ts, ps)
+        return n
+
+    def _settled_rate(self, symbol: str, ts: int) -> Decimal | None:
+        """The rate Binance settled at the funding time `ts` (GET /fapi/v1/fundingRate; its
+        fundingTime can be a few ms off the income row's), None when there is no such row."""
+        try:
+            rows = self._call(self.client.futures_funding_rate, symbol=symbol, startTime=ts - 60_000,
+                              endTime=ts + 60_000, limit=5)  # fmt: skip
+        except ANY_ERROR as e:
+            log.warning("funding rate of %s at %s unreadable: %s", symbol, ts, _what(e))
+            return None
+        near = [r for r in rows or [] if abs(int(r.get("fundingTime") or 0) - ts) < 60_000]
+        return dec(near[0].get("fundingRate")) if near else None
 
     def _catch_up_symbol(self, symbol: str) -> int:
         last_id, last_ts = self.sink.last_trade(symbol)

@@ -3,7 +3,7 @@ REST catch-up after a gap) reaches the book and the chat.
 
 exchange/account_sync.py decodes Binance's messages into core values and hands them here;
 this books each once through the trader's public booking API (its keys `<symbol>:t<trade id>`,
-`<symbol>:o<order id>`, `funding:<symbol>-<time>` are the trader's: the first arrival books,
+`<symbol>:o<order id>`, `funding:<symbol>[:<leg>]-<time>` are the trader's: the first arrival books,
 any later one is a no-op), whose booking then has exchange/protection keep the resting exits
 in sync before the event goes to the chat (the trader's notifier). The catch-up's starting
 points are read from this mode's journal, never by the exchange side.
@@ -30,8 +30,11 @@ class Follow:
             return False  # booked already (its order was booked whole when its trades were unreadable)
         return trader.exchange_fills.book(fill, what) is not None
 
-    def funding(self, symbol: str, amount: Decimal, ts: int) -> bool:
-        return self._trader.exchange_fills.funding(symbol, amount, ts)
+    def funding(self, symbol: str, amount: Decimal, ts: int, position_side: str = "BOTH") -> bool:
+        return self._trader.exchange_fills.funding(symbol, amount, ts, position_side=position_side)
+
+    def legs(self, symbol: str) -> dict[str, Decimal]:
+        return {p.position_side: abs(p.qty) for p in self._trader.portfolio.open_of(symbol)}
 
     def hedge(self) -> bool:
         return self._trader.hedge
@@ -57,4 +60,4 @@ class Follow:
 
     def last_funding_time(self) -> int | None:
         paid = self._journal.funding()
-        return max(ts for ts, _, _ in paid) if paid else None
+        return max(pay[0] for pay in paid) if paid else None

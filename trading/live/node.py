@@ -25,7 +25,7 @@ from trading.core.candles import Candle
 from trading.core.events import Notifier
 from trading.core.futures_model import FuturesModel
 from trading.core.pause import STATE_KEY, PauseGate
-from trading.core.portfolio import Portfolio
+from trading.core.portfolio import Portfolio, position_key
 from trading.core.strategies import strategy_class
 from trading.core.symbols import SymbolFilters
 from trading.core.trader import Trader
@@ -153,7 +153,7 @@ def build(settings: Settings, notifier: Notifier) -> Node:
                            funding=paper_funding_rate(settings) if mode.paper else None),  # paper: we are the exchange
         exits=exits,
         instance=instance if mode.exchange else "",
-        booked_keys=journal.exchange_keys() | {f"funding:{sym}-{ts}" for ts, sym, _ in journal.funding()},
+        booked_keys=journal.exchange_keys() | {f"funding:{position_key(sym, leg)}-{ts}" for ts, sym, _, leg in journal.funding()},
         pause=pause,
         confirm_all=settings.confirm_orders,
         hedge=mode.paper and settings.paper_hedge_mode,  # the paper account's mode; exchange: /start reads it

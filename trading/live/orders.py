@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from trading.config import Settings
 from trading.core.brokers import Broker, OrderRefused, OrderRequest
-from trading.core.hedge import order_refusal, position_words, press_legs
+from trading.core.hedge import legs_of, order_refusal, position_words, press_legs
 from trading.core.intents import intent_of
 from trading.core.limits import check_limits
 from trading.core.pause import PAUSED_LINE, PauseGate
@@ -137,8 +137,9 @@ class Orders:
             return Outcome(False, f"Not proposed: {problem}")
         kind = "reverse" if len(legs) == 2 and not legs[1].closes else action
         held = self.held(symbol, legs[0].position_side)  # the net position, or the leg traded
+        apart = trader.portfolio.exposure(symbol) - abs(held)  # Hedge Mode: the other leg counts too
         if self.confirmations is not None and not self.settings.confirm_orders:
-            why = four_eyes_line(held, legs, price, self.settings.four_eyes_notional)
+            why = four_eyes_line(held, legs, price, self.settings.four_eyes_notional, apart)
             if why is None:
                 placed = trader.place(legs, price)
                 return Outcome(placed.error is None, placement_line(placed, trader.filters[symbol]))
@@ -148,7 +149,7 @@ class Orders:
                 symbol=symbol, action=kind, legs=legs, ref_price=price, reason=reason,
                 # at least one whole candle to answer in: until the candle after the forming one closes
                 source="manual", requested_by=user_id, valid_until_open=last + 2 * self.settings.interval_ms,
-                basis=held,
+                basis=held, legs_before=legs_of(trader.portfolio, symbol) if trader.hedge else None,
             )
         placed = trader.place(legs, price)
         return Outcome(placed.error is None, placement_line(placed, trader.filters[symbol]))
@@ -187,7 +188,9 @@ class Orders:
                 return press_legs(q.intent or intent_of(q.legs), q.basis, q.legs, trader.portfolio, before,
                                   lambda n: conf.name_leg(q.id, n), fmt)  # fmt: skip
             planned = derive(p)  # four-eyes counts the position these orders lead to, at this price
-            waiting = None if isinstance(planned, str) else conf.approve(p, user_id, who or f"user {user_id}", before, planned, price)
+            apart = trader.portfolio.exposure(p.symbol) - abs(before)  # Hedge Mode: the other leg counts too
+            waiting = None if isinstance(planned, str) else conf.approve(p, user_id, who or f"user {user_id}", before, planned,
+                                                                          price, apart)  # fmt: skip
             if waiting is not None:
                 return waiting
             claim = conf.claim(proposal_id, user_id, trader.cursor(p.symbol), price, message, derive)

@@ -50,6 +50,7 @@ class Proposal:
     expires_at: int | None
     intent: str = ""  # long | short | close (trading/core/intents.py)
     basis: Decimal | None = None  # the signed position it was proposed on
+    legs_before: dict[str, Decimal] | None = None  # Hedge Mode: the symbol's legs then (LONG/SHORT → signed size)
 
     @property
     def qty_text(self) -> str:
@@ -123,10 +124,11 @@ class Confirmations:
         source: str,
         requested_by: int | None,
         valid_until_open: int | None,
-        basis: Decimal | None = None,
+        basis: Decimal | None = None, legs_before: dict[str, Decimal] | None = None,
     ) -> Proposal:
         """Store and announce it. `basis`: the signed position the legs were made from, so
-        Confirm can tell whether the position moved since (trading/core/intents.py)."""
+        Confirm can tell whether the position moved since (trading/core/intents.py);
+        `legs_before`: Hedge Mode, both legs then, which its message shows before and after."""
         now = int(self.clock() * 1000)
         store = self._store()
         if self.ttl_seconds:
@@ -143,6 +145,7 @@ class Confirmations:
                 "ref_price": str(ref_price), "reason": reason, "requested_by": requested_by,
                 "source": source, "legs": "[]", "intent": intent_of(legs),
                 "basis": None if basis is None else str(basis),
+                "legs_before": None if legs_before is None else json.dumps({k: str(v) for k, v in legs_before.items()}),
                 # PROPOSAL_TTL replaces the default rule (valid until the next candle closes).
                 "valid_until_open": None if self.ttl_seconds else valid_until_open,
                 "expires_at": expires_at,
@@ -189,29 +192,25 @@ class Confirmations:
         self._store().set_message(proposal_id, chat_id, message_id)
 
     # ------------------------------------------------------------- deciding
-    def approve(
-        self, p: Proposal, user_id: int | None, who: str, before: Decimal, legs: Sequence[OrderRequest], price: Decimal
-    ) -> Outcome | None:
+    def approve(self, p: Proposal, user_id: int | None, who: str, before: Decimal, legs: Sequence[OrderRequest],
+                price: Decimal, apart: Decimal = Decimal(0)) -> Outcome | None:  # fmt: skip
         """Four-eyes, before the pending → confirmed race: when the position these `legs`
         lead to from `before` is worth more than FOUR_EYES_NOTIONAL at `price` (and the
         order does not only reduce it), this admin's Confirm is recorded (once per admin)
         and the order goes ahead only once two different admins have confirmed. None: go
         ahead; an Outcome: wait for one more. Called under the trader's lock, so orders
-        confirmed one after another are each counted on the position the one before left."""
+        confirmed one after another are each counted on the position the one before left
+        (`apart`: Hedge Mode, the other leg's size, which counts too: needs_two)."""
         limit = self.four_eyes_notional
-        if limit is None or p.status != "pending" or not needs_two(before, legs, price, limit):
+        if limit is None or p.status != "pending" or not needs_two(before, legs, price, limit, apart):
             return None
         if user_id is None:
             return Outcome(False, "Only a known admin can approve this order.", p)
         names = ApprovalStore(self._store_db()).add(p.id, user_id, who)
         if len(names) >= 2:
             return None
-        return Outcome(
-            False,
-            f"1 of 2 approvals (by {', '.join(names)}); a second admin's Confirm places it.",
-            p,
-            tuple(names),
-        )
+        return Outcome(False, f"1 of 2 approvals (by {', '.join(names)}); a second admin's Confirm places it.", p,
+                       tuple(names))  # fmt: skip
 
     def four_eyes_why(self, before: Decimal, legs: Sequence[OrderRequest], price: Decimal) -> str | None:
         """CONFIRM_ORDERS=off: why these orders are proposed instead of placed, or None."""
@@ -358,20 +357,23 @@ def reduces(before: Decimal, after: Decimal) -> bool:
     return after == 0 or (before * after > 0 and abs(after) <= abs(before))
 
 
-def needs_two(before: Decimal, legs: Sequence[OrderRequest], price: Decimal, limit: Decimal) -> bool:
+def needs_two(before: Decimal, legs: Sequence[OrderRequest], price: Decimal, limit: Decimal,
+              apart: Decimal = Decimal(0)) -> bool:  # fmt: skip
     """Four-eyes: the position the order leads to is worth more than `limit` at `price`,
-    and the order is not one that only reduces the position (a close never waits)."""
+    and the order is not one that only reduces the position (a close never waits). Hedge
+    Mode: `before` is the traded leg, `apart` the other's size; both legs' notional counts."""
     after = position_after(before, legs, price)
-    return not reduces(before, after) and abs(after) * price > limit
+    return not reduces(before, after) and (abs(after) + apart) * price > limit
 
 
-def four_eyes_line(before: Decimal, legs: Sequence[OrderRequest], price: Decimal, limit: Decimal | None) -> str | None:
+def four_eyes_line(before: Decimal, legs: Sequence[OrderRequest], price: Decimal, limit: Decimal | None,
+                   apart: Decimal = Decimal(0)) -> str | None:  # fmt: skip
     """CONFIRM_ORDERS=off: why these orders are proposed for two admins instead of placed, or None."""
-    if limit is None or not needs_two(before, legs, price, limit):
+    if limit is None or not needs_two(before, legs, price, limit, apart):
         return None
-    worth = (abs(position_after(before, legs, price)) * price).quantize(Decimal("0.01"))
+    worth = ((abs(position_after(before, legs, price)) + apart) * price).quantize(Decimal("0.01"))
     return (
-        f"two admins must confirm: the position would be {worth:f} USDT, above FOUR_EYES_NOTIONAL "
+        f"two admins must confirm: {'both legs' if apart else 'the position'} would be {worth:f} USDT, above FOUR_EYES_NOTIONAL "
         f"{limit.normalize():f} (CONFIRM_ORDERS=off places only smaller orders at once)"
     )
 
@@ -393,4 +395,5 @@ def _from_row(r: dict[str, Any]) -> Proposal:
         requested_by=r["requested_by"], status=r["status"], result=r["result"], chat_id=r["chat_id"],
         message_id=r["message_id"], valid_until_open=r["valid_until_open"], expires_at=r["expires_at"],
         intent=r.get("intent") or "", basis=None if r.get("basis") is None else Decimal(r["basis"]),
+        legs_before=None if r.get("legs_before") is None else {k: Decimal(v) for k, v in json.loads(r["legs_before"]).items()},
     )

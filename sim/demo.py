@@ -24,7 +24,13 @@ from bot.runner import BotThread
 from sim.binance import ReplayExchange, SourceCandle, generate, load_csv
 from sim.binance.server import GENERATED_CANDLES_AFTER_START
 from sim.demo_error import DemoError
-from sim.demo_exchange import BANNER_EXCHANGE, choose_broker, console_commands, exchange_settings
+from sim.demo_exchange import (
+    BANNER_EXCHANGE,
+    BANNER_HEDGE,
+    choose_broker,
+    console_commands,
+    exchange_settings,
+)
 from sim.telegram.console import ConsoleChat, make_console, run_script, silence_stdout
 from sim.telegram.local_api import LocalBotApi
 from trading.config import ConfigError, load_settings
@@ -316,6 +322,8 @@ def run_demo(
             print(_banner(market, data, speed, api.bot_username, photos, settings))
             if broker == "exchange":
                 print(BANNER_EXCHANGE)
+            if hedge_mode:
+                print(BANNER_HEDGE)
             page = f"{settings.webapp_url}/"
             print(
                 f"The dashboard (open it in a browser; as user {DEMO_ADMIN}, for an hour; "

@@ -28,6 +28,11 @@ margin). Act on the account from outside the bot (not sent to the bot):
       /hand close   /hand buy 0.01   /hand sell 0.01   (a trade as if in Binance's app)
       /exchange liquidate | adl | margin-call | funding | user-stream/drop | user-stream/expire
 """
+BANNER_HEDGE = """\
+The replay account is in Hedge Mode (LONG and SHORT legs): /long and /short trade their own
+leg, /close long | short | all. By hand on a leg: /hand buy 0.005 long, /hand close short.
+Switch the mode as in Binance's app: /exchange position-mode dual=false (needs a flat account).
+"""
 
 
 def choose_broker(environ: Mapping[str, str], exchange_flag: bool) -> str:
@@ -65,17 +70,21 @@ def console_commands(ex: Any) -> dict[str, Callable[[str], str]]:
 
     def hand(rest: str) -> str:
         words = rest.split()
+        # Hedge Mode: the app names the leg too (`/hand buy 0.005 long`, `/hand close short`)
+        leg = next((w.upper() for w in words[1:] if w.lower() in ("long", "short")), "")
+        words = [w for w in words if w.upper() != leg] if leg else words
+        params = {"positionSide": leg} if leg else {}
         if words[:1] == ["close"] and len(words) <= 2:
-            params = {"close": "true"}
+            params["close"] = "true"
             if len(words) == 2:
                 params["symbol"] = words[1].upper()
             return run("trade", params)
         if len(words) in (2, 3) and words[0].lower() in ("buy", "sell"):
-            params = {"side": words[0].upper(), "quantity": words[1]}
+            params.update(side=words[0].upper(), quantity=words[1])
             if len(words) == 3:
                 params["symbol"] = words[2].upper()
             return run("trade", params)
-        return "usage: /hand close [SYMBOL] | /hand buy QTY [SYMBOL] | /hand sell QTY [SYMBOL]"
+        return "usage: /hand close [long|short] [SYMBOL] | /hand buy QTY [long|short] [SYMBOL] | /hand sell QTY [long|short] [SYMBOL]"
 
     def exchange(rest: str) -> str:
         words = rest.split()

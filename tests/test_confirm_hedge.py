@@ -88,7 +88,7 @@ def hold(engine: Engine, legs: tuple[Decimal, Decimal]) -> None:
         gap = Decimal(target) - (pos.qty if pos is not None else 0)
         if gap:
             price = trader.current_price("BTCUSDT")
-            trader.adopt([Fill(f"elsewhere-{next(_fills)}", "BTCUSDT", "BUY" if gap > 0 else "SELL", abs(gap), price,
+            trader.exchange_fills.adopt([Fill(f"elsewhere-{next(_fills)}", "BTCUSDT", "BUY" if gap > 0 else "SELL", abs(gap), price,
                                Decimal(0), 0, position_side=ps)])  # fmt: skip
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -45,6 +46,21 @@ def test_hand_and_exchange_console_commands() -> None:
         assert exchange("funding rate=0.001") == "(exchange) funding: {'paid': [], 'rate': '0.001'}"
         assert exchange("nope").startswith("(exchange) no control 'nope'; there are: adl, bnb-deposit")
         assert exchange("").startswith("usage: /exchange")
+
+
+def test_hand_trades_a_hedge_mode_leg() -> None:
+    """A Hedge Mode account: a trade by hand names its leg, as Binance's app does (without
+    one the exchange answers -4061, which the console said with no way around it)."""
+    with ReplayExchange(generate(1000), start_index=600, paused=True) as ex:
+        ex.set_account_modes(hedge=True)
+        hand = console_commands(ex)["/hand"]
+        assert hand("buy 0.010").startswith("(exchange) refused: -4061")
+        assert " BUY 0.010 BTCUSDT filled at " in hand("buy 0.010 long")
+        assert " SELL 0.005 BTCUSDT filled at " in hand("sell 0.005 short")
+        legs = {ps: leg.amt for ps, leg in ex.account.legs["BTCUSDT"].items() if leg.amt}
+        assert legs == {"LONG": Decimal("0.010"), "SHORT": Decimal("-0.005")}
+        assert "SELL 0.010 BTCUSDT filled" in hand("close long")
+        assert hand("buy long").startswith("usage: /hand close [long|short]")
 
 
 @pytest.mark.slow

@@ -272,3 +272,67 @@ def test_live_a_confirmed_order_placed_after_the_funding_open_does_not_pay_it_a_
     t.on_candle(bars[64], False)
     (trade,) = p.trades
     assert trade.funding == p.funding == -D("0.01") * D(100_064) * D("0.0001")
+
+
+# ------------------------------------------------------------------ paper Hedge Mode (issue 28)
+def paper_hedge_trader(values: dict | None = None):  # noqa: ANN201
+    from trading.core.brokers import PaperBroker
+    from trading.core.portfolio import Portfolio
+    from trading.core.trader import Trader
+
+    f = SymbolFilters.btcusdt()
+    p = Portfolio(D(10_000))
+    t = Trader(symbols=["BTCUSDT"], interval_ms=IV, strategy="ema_cross" if values else "none", values=values,
+               filters={"BTCUSDT": f},
+               portfolio=p, broker=PaperBroker({"BTCUSDT": f}, FEE, p), hedge=True,
+               model=FuturesModel(funding=FundingRates({}, D("0.0001")), brackets={"BTCUSDT": BTCUSDT_BRACKETS}))  # fmt: skip
+    return t, p
+
+
+def test_paper_hedge_mode_charges_funding_on_each_legs_own_notional():
+    """PAPER_HEDGE_MODE: each leg pays (or receives) on its own notional at the funding
+    time, booked into that leg (a paper Hedge Mode book had no funding at all)."""
+    t, p = paper_hedge_trader()
+    bars = [candle(i, 100_000 + i, 100_100, 99_900, 100_000) for i in range(70)]
+    for c in bars[:32]:
+        t.on_candle(c, False)
+    t.on_forming(bars[32])
+    t.place(t.legs("BTCUSDT", 1, "/long", bars[32].open_time, qty=D("0.01")), D(100_050))
+    t.place(t.legs("BTCUSDT", -1, "/short", bars[32].open_time, qty=D("0.03")), D(100_050))
+    for c in bars[32:65]:
+        t.on_candle(c, False)
+    long_leg, short_leg = p.held("BTCUSDT", "LONG"), p.held("BTCUSDT", "SHORT")
+    assert long_leg.funding == -D("0.01") * D(100_064) * D("0.0001")  # a long pays a positive rate
+    assert short_leg.funding == D("0.03") * D(100_064) * D("0.0001")  # the short receives it
+    assert p.funding == long_leg.funding + short_leg.funding
+    legs = {ps: tot.funding for _, ps, tot in p.ledger.legs()}
+    assert legs == {"LONG": long_leg.funding, "SHORT": short_leg.funding}
+
+
+def test_paper_hedge_mode_liquidates_a_leg_on_its_own_isolated_margin():
+    """Each leg has its own isolated margin and liquidation price (One-way's formula, leg by
+    leg): a fall through the LONG leg's liquidation price closes that leg only, at that
+    price, and what is left of its margin is the clearance fee; the SHORT leg stays."""
+    t, p = paper_hedge_trader({"fast": 2, "slow": 3, "leverage": 50, "stake_usdt": 100})
+    bars = [candle(i, 100_000, 100_000, 100_000, 100_000) for i in range(12)]
+    for c in bars[:10]:
+        t.on_candle(c, False)
+    t.on_forming(bars[10])
+    t.place(t.legs("BTCUSDT", 1, "/long", bars[10].open_time, qty=D("0.05")), D(100_000))
+    t.place(t.legs("BTCUSDT", -1, "/short", bars[10].open_time, qty=D("0.05")), D(100_000))
+    entry = p.held("BTCUSDT", "LONG").entry
+    margin = D("0.05") * entry / 50
+    lp = liquidation_price(1, D("0.05"), entry, margin, BTCUSDT_BRACKETS, TICK)
+    book = t.books["BTCUSDT"]
+    assert book.legs["LONG"].liq == lp and book.legs["LONG"].margin == margin
+    assert book.legs["SHORT"].liq == liquidation_price(-1, D("0.05"), p.held("BTCUSDT", "SHORT").entry, margin,
+                                                       BTCUSDT_BRACKETS, TICK)  # fmt: skip
+    assert t.snapshot().positions[0].liq == lp  # /status shows each leg's liquidation price
+    t.on_candle(bars[10], False)
+    t.on_candle(candle(11, 99_500, 99_600, 97_000, 97_500), False)  # through the LONG leg's price only
+    assert p.held("BTCUSDT", "LONG") is None and p.held("BTCUSDT", "SHORT").qty == D("-0.05")
+    (trade,) = p.trades
+    assert (trade.position_side, trade.exit_reason, trade.exit_price) == ("LONG", "liquidation", lp)
+    gross = (lp - entry) * D("0.05")
+    assert trade.fees - D("0.05") * entry * FEE == margin + gross  # the rest of its margin: the clearance fee
+    assert book.legs["LONG"].liq is None and book.legs["SHORT"].liq is not None

@@ -121,7 +121,8 @@ def test_hedge_mode_live_trades_equal_the_backtest(db_path: str) -> None:
     """Hedge Mode (issue 28): the paper account in Hedge Mode and the backtest's `hedge` run
     the same rule (core/hedge.py), so they trade for trade, with drops, for a strategy that
     holds both legs at times (ema_cross opens the LONG leg on an up-cross and the SHORT leg
-    on a down-cross; each leg closes at its own stop or take-profit)."""
+    on a down-cross; each leg closes at its own stop or take-profit, and pays funding on its
+    own notional)."""
     path = shared_file(PERP_15M)
     source = load_csv(path)
     candles = load_csv_candles(path)[: WARMUP + 6000]
@@ -145,9 +146,12 @@ def test_hedge_mode_live_trades_equal_the_backtest(db_path: str) -> None:
     values = {k: new for k, (_, new) in HEDGE_VALUES.items()}
     expected = run_backtest(candles, BacktestOptions(values=values, warmup=WARMUP, filters=filters, hedge=True,
                                                    model=FuturesModel(funding=FundingRates({}, Decimal("0.0001")))))
-    booked = Portfolio.replay(settings.paper_balance, engine.fills())
+    booked = Portfolio.replay(settings.paper_balance, engine.fills(), engine.internals().journal.funding())
     trades = expected.trades
     assert len(trades) > 40 and {t.position_side for t in trades} == {"LONG", "SHORT"}
+    # each leg pays funding on its own notional, in both runs alike (paper Hedge Mode had none)
+    assert expected.stats.funding != 0 and booked.funding == expected.trader.portfolio.funding
+    assert {ps for _, ps, t in booked.ledger.legs() if t.funding} == {"LONG", "SHORT"}
     assert any(a.position_side == "LONG" and b.position_side == "SHORT" and a.open_time < b.close_time
                and b.open_time < a.close_time for a in trades for b in trades), "never held both legs"  # fmt: skip
 

@@ -29,8 +29,9 @@ class Failing:
 
 @dataclass
 class Levels:
-    """A Hedge Mode leg's stop-loss, take-profit and trailing stop (the Book's own fields are
-    the One-way position's; the same names, so the exit rules read either)."""
+    """A Hedge Mode leg's stop-loss, take-profit and trailing stop, and (paper) its isolated
+    margin and liquidation price (the Book's own fields are the One-way position's; the same
+    names, so the exit and margin rules read either)."""
 
     stop: Decimal | None = None
     take: Decimal | None = None
@@ -46,11 +47,17 @@ class Levels:
     ladder: str = ""
     be_after: int = 0
     entry: Decimal | None = None
+    # paper: the leg's isolated margin and liquidation price, as the Book's for a net position
+    margin: Decimal = Decimal(0)
+    liq: Decimal | None = None
+    liq_f: float = 0.0
+    liq_long: bool = True
 
     def flat(self) -> None:
-        self.stop = self.take = self.trail = self.trail_act = self.trail_best = self.entry = None
-        self.stop_f = self.take_f = 0.0
+        self.stop = self.take = self.trail = self.trail_act = self.trail_best = self.entry = self.liq = None
+        self.stop_f = self.take_f = self.liq_f = 0.0
         self.rungs, self.hit, self.ladder, self.be_after = (), 0, "", 0
+        self.margin = Decimal(0)
 
 
 EXIT_STATE = ("stop", "take", "trail", "trail_act", "trail_best", "entry")  # what the journal keeps of a position's exits
@@ -146,7 +153,8 @@ class Book:
             "liq": None if self.liq is None else str(self.liq),
             "liq_long": self.liq_long,
             "funded_to": self.funded_to,
-            "legs": {ps: exit_state(lv) for ps, lv in self.legs.items() if any(exit_state(lv).values())},
+            "legs": {ps: {**exit_state(lv), "margin": str(lv.margin), "liq": None if lv.liq is None else str(lv.liq)}
+                     for ps, lv in self.legs.items() if any(exit_state(lv).values()) or lv.liq is not None},
         }
 
     def restore(self, state: dict[str, Any] | None) -> None:
@@ -163,3 +171,7 @@ class Book:
         for ps, kept in (state.get("legs") or {}).items():
             # a list: [stop, take] as kept before the trailing stop (issue 29)
             restore_exits(self.legs[ps], kept if isinstance(kept, dict) else dict(zip(("stop", "take"), kept, strict=False)))
+            if isinstance(kept, dict) and kept.get("liq") is not None:  # paper: the leg's isolated margin
+                lv = self.legs[ps]
+                lv.margin, lv.liq = Decimal(kept.get("margin") or 0), Decimal(kept["liq"])
+                lv.liq_f, lv.liq_long = float(lv.liq), ps == "LONG"

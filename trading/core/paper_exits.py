@@ -18,7 +18,7 @@ from trading.core.events import Liquidated
 from trading.core.exits import LEGS, Exits
 from trading.core.order_desk import OrderDesk
 from trading.core.paper_margin import PaperMargin
-from trading.core.portfolio import BUY, SELL, Fill, Portfolio
+from trading.core.portfolio import BUY, SELL, Fill, Portfolio, position_key
 from trading.core.records import Records
 from trading.core.symbols import SymbolFilters
 
@@ -46,12 +46,16 @@ class PaperExits:
         return self._exit_fills(book, c, long, "BOTH")
 
     def check_legs(self, book: Book, c: Candle) -> list[Fill]:
-        """Hedge Mode: each leg's exits against the candle (the rules of the net position's,
-        leg by leg, LONG first)."""
+        """Hedge Mode: each leg's liquidation (on its own isolated margin) and exits against the
+        candle (the rules of the net position's, leg by leg, LONG first)."""
         out: list[Fill] = []
         for ps, long in (("LONG", True), ("SHORT", False)):
             lv = book.legs[ps]
-            if self.portfolio.held(book.symbol, ps) is not None and (lv.stop_f or lv.take_f or lv.trail is not None):
+            if self.portfolio.held(book.symbol, ps) is None:
+                continue
+            if self.margin is not None and self.margin.first(lv, c, long):
+                out += self._liquidate(book, c, ps)
+            elif lv.stop_f or lv.take_f or lv.trail is not None:
                 out += self._exit_fills(book, c, long, ps)
         return out
 
@@ -79,21 +83,26 @@ class PaperExits:
                 self.records.say(moved)
         return out
 
-    def _liquidate(self, book: Book, c: Candle) -> list[Fill]:
+    def _liquidate(self, book: Book, c: Candle, ps: str = "BOTH") -> list[Fill]:
         """The liquidation fill (no trading fee) and, as on Binance, what remains of the margin
-        as the insurance clearance fee: an other charge (a fill without quantity), not a fee."""
+        as the insurance clearance fee: an other charge (a fill without quantity), not a fee.
+        `ps`: a Hedge Mode leg, liquidated on its own margin (the other leg stays)."""
         assert self.margin is not None
-        liq = self.margin.liquidation(book, c)
+        liq = self.margin.liquidation(book, c, ps)
         fill, clearance = replace(liq, fee=Decimal(0)), liq.fee
-        side, margin = self.portfolio.positions[book.symbol].side_name, book.margin
+        side, margin = self.portfolio.positions[position_key(book.symbol, ps)].side_name, book.levels(ps).margin
         closed = self.portfolio.apply(fill)
         fills = [fill]
         if clearance:
-            fills.append(Fill(f"liquidation-{fill.symbol}-{c.open_time}", fill.symbol, fill.side, Decimal(0), Decimal(0),
-                              clearance, c.open_time, "liquidation"))  # fmt: skip
+            leg = "" if ps == "BOTH" else f"-{ps}"
+            fills.append(Fill(f"liquidation-{fill.symbol}-{c.open_time}{leg}", fill.symbol, fill.side, Decimal(0),
+                              Decimal(0), clearance, c.open_time, "liquidation", position_side=ps))  # fmt: skip
             self.portfolio.apply(fills[-1])  # a cost of the trade it ends, too
             closed = self.portfolio.trades[-1:]
-        book.flat()
+        if ps == "BOTH":
+            book.flat()
+        else:
+            book.legs[ps].flat()
         self.guard.closed(closed)
         self.records.say(Liquidated(self.mode, fill, side, margin, tuple(closed), self.filters.get(fill.symbol),
                                     clearance))  # fmt: skip

@@ -1,5 +1,7 @@
 """Where this process is the exchange (paper, the backtest): funding at the funding times
-and isolated-margin liquidation (trading/core/futures.py has the formulas and the why).
+and isolated-margin liquidation (trading/core/futures.py has the formulas and the why). In
+Hedge Mode each leg is a position of its own, as on Binance: it pays funding on its own
+notional and has its own isolated margin and liquidation price (kept on its Levels).
 
 An object the trader owns only in those modes: with a real broker the exchange liquidates
 and books funding itself, and the book learns both from the account stream.
@@ -10,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
-from trading.core.book import Book
+from trading.core.book import Book, Levels
 from trading.core.brokers.base import OrderRequest
 from trading.core.candles import Candle
 from trading.core.futures import (
@@ -22,11 +24,12 @@ from trading.core.futures import (
     liquidation_price,
 )
 from trading.core.numbers import dec
-from trading.core.portfolio import BUY, SELL, Fill, Portfolio
+from trading.core.portfolio import BOTH, BUY, SELL, Fill, Portfolio, position_key
 from trading.core.symbols import SymbolFilters
 
 ZERO = Decimal(0)
-Funded = tuple[int, str, Decimal, Decimal]  # (funding time, symbol, amount, rate)
+# (funding time, symbol, amount, rate[, leg]): a Hedge Mode leg's payment names its leg
+Funded = tuple[int, str, Decimal, Decimal] | tuple[int, str, Decimal, Decimal, str]
 
 
 class PaperMargin:
@@ -54,31 +57,35 @@ class PaperMargin:
         book.funded_to = t
         if -(-t // FUNDING_PERIOD_MS) * FUNDING_PERIOD_MS >= t + self.interval_ms:
             return []  # no funding time at this candle (most of them: one in 32 at 15m)
-        pos = self.portfolio.positions.get(book.symbol)
-        if pos is None or not pos.qty:
+        held = self.portfolio.open_of(book.symbol)  # the net position, or each Hedge Mode leg
+        if not held:
             return []
-        out = []
+        out: list[Funded] = []
         for ts in funding_times(candle.open_time, self.interval_ms):
             rate = self.funding(book.symbol, ts)
             if rate is None or not rate:
                 continue
-            amount = funding_amount(pos.side, pos.qty, dec(candle.open), rate)
-            self.portfolio.apply_funding(book.symbol, amount, ts)
-            out.append((ts, book.symbol, amount, rate))
+            for pos in held:  # each leg on its own notional
+                amount = funding_amount(pos.side, pos.qty, dec(candle.open), rate)
+                self.portfolio.apply_funding(book.symbol, amount, ts, pos.position_side)
+                ps = pos.position_side
+                out.append((ts, book.symbol, amount, rate) if ps == BOTH else (ts, book.symbol, amount, rate, ps))
         return out
 
     # ------------------------------------------------------------- isolated margin
     def on_open(self, book: Book, fill: Fill, leverage: int) -> None:
-        """The fill's initial margin joins the position's; its liquidation price follows."""
-        pos = self.portfolio.positions[book.symbol]
-        book.margin += fill.qty * fill.price / max(1, leverage)
-        book.liq = liquidation_price(pos.side, pos.qty, pos.entry, book.margin, self.brackets.get(book.symbol) or (),
-                                     self.filters[book.symbol].tick_size)  # fmt: skip
-        book.liq_f = float(book.liq) if book.liq is not None else 0.0
-        book.liq_long = pos.qty > 0
+        """The fill's initial margin joins its position's (the net one, or its leg's); its
+        liquidation price follows."""
+        pos = self.portfolio.positions[position_key(book.symbol, fill.position_side)]
+        lv = book.levels(fill.position_side)
+        lv.margin += fill.qty * fill.price / max(1, leverage)
+        lv.liq = liquidation_price(pos.side, pos.qty, pos.entry, lv.margin, self.brackets.get(book.symbol) or (),
+                                   self.filters[book.symbol].tick_size)  # fmt: skip
+        lv.liq_f = float(lv.liq) if lv.liq is not None else 0.0
+        lv.liq_long = pos.qty > 0
 
     @staticmethod
-    def first(book: Book, c: Candle, long: bool) -> bool:
+    def first(book: Book | Levels, c: Candle, long: bool) -> bool:
         """The candle reaches the liquidation price before any stop (a gap past it, or a
         stop farther than it)."""
         lf = book.liq_f
@@ -90,13 +97,16 @@ class PaperMargin:
         stop_hit = sf and (c.low <= sf if long else c.high >= sf)
         return not (stop_hit and (sf >= lf if long else sf <= lf))
 
-    def liquidation(self, book: Book, c: Candle) -> Fill:
-        """The fill that closes at the liquidation price; what remains of the margin is the
-        clearance fee."""
-        pos = self.portfolio.positions[book.symbol]
-        assert book.liq is not None
-        qty, price = abs(pos.qty), book.liq
-        left = book.margin + (price - pos.entry) * pos.qty
+    def liquidation(self, book: Book, c: Candle, position_side: str = BOTH) -> Fill:
+        """The fill that closes the position (or the leg) at its liquidation price; what
+        remains of its margin is the clearance fee."""
+        pos = self.portfolio.positions[position_key(book.symbol, position_side)]
+        lv = book.levels(position_side)
+        assert lv.liq is not None
+        qty, price = abs(pos.qty), lv.liq
+        left = lv.margin + (price - pos.entry) * pos.qty
         fee = max(ZERO, left).quantize(Decimal("0.00000001"))
-        return Fill(OrderRequest.client_id(book.symbol, c.open_time, "liq"), book.symbol,
-                    SELL if pos.qty > 0 else BUY, qty, price, fee, c.open_time, "liquidation")  # fmt: skip
+        tag = "liq" if position_side == BOTH else f"liq-{position_side[0].lower()}"  # exit_reason reads "-liq-"
+        return Fill(OrderRequest.client_id(book.symbol, c.open_time, tag), book.symbol,
+                    SELL if pos.qty > 0 else BUY, qty, price, fee, c.open_time, "liquidation",
+                    position_side=position_side)  # fmt: skip

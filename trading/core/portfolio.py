@@ -225,9 +225,9 @@ class Portfolio:
                     self.trades[i] = replace(t, fees=t.fees + fill.fee, pnl=t.pnl - fill.fee)
                     break
             self.balance_f = float(self.balance)
-            pos = self.positions.get(fill.symbol)
-            self.ledger.add(Entry(fill.time, fill.symbol, CHARGE, charges=fill.fee,
-                                  qty=pos.qty if pos else ZERO, entry=pos.entry if pos else ZERO))  # fmt: skip
+            pos = self.positions.get(fill.key)
+            self.ledger.add(Entry(fill.time, fill.symbol, CHARGE, charges=fill.fee, qty=pos.qty if pos else ZERO,
+                                  entry=pos.entry if pos else ZERO, position_side=fill.position_side))  # fmt: skip
             return []
         pos = self.position(fill.symbol, fill.position_side)
         delta = fill.signed_qty

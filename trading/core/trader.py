@@ -134,11 +134,11 @@ class Trader:
         self.position_mode = PositionMode(held, held or any(p.qty for p in portfolio.positions.values()))
         self.levels = Exits(filters, model.fee_rate)  # the same levels in every mode; resting on the exchange in demo/live
         self.on_exchange = broker is not None and on_exchange
-        # Paper margin (liquidation, funding) is per net position: a Hedge Mode book in paper and
-        # the backtest has none (docs "Hedge Mode"); on an exchange, Binance keeps it per leg.
+        # Paper margin (liquidation, funding) where this process is the exchange: per position,
+        # each Hedge Mode leg its own (docs "Hedge Mode"); on an exchange, Binance keeps it.
         self.margin = (
             PaperMargin(portfolio, filters, interval_ms, model.funding, model.brackets)
-            if broker is not None and not self.on_exchange and not hedge else None
+            if broker is not None and not self.on_exchange else None
         )  # fmt: skip
         self.strategies = StrategyHost(strategy, values, strategy_warmup, min_warmup, history_loader)
         self.books: dict[str, Book] = {}

@@ -284,7 +284,7 @@ def position_line(p: PositionView, f: NumberFormat | None) -> str:
     leg = f" ({p.position_side} leg)" if p.position_side != "BOTH" else ""
     # a Hedge Mode leg is a position of its own: its margin and the funding booked on it
     money = (f" · margin {p.margin.quantize(CENT)} USDT" + (f" · funding {p.funding.quantize(CENT):+} USDT" if p.funding else "")
-             if p.position_side != "BOTH" else "")  # fmt: skip
+             if p.position_side != "BOTH" and p.margin else "")  # fmt: skip
     return (
         f"{p.side} {qty(p.qty)} {p.symbol}{leg} @ {price(p.entry)} · mark {price(p.mark)} · "
         f"uPnL {p.unrealized.quantize(CENT):+} USDT · {p.leverage}x{exits}{money}"

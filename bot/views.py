@@ -152,6 +152,8 @@ def status_html(st: EngineStatus, formats: Mapping[str, NumberFormat] | None = N
         lines.append(f"🕒 Clock: Binance is {clock_gap(offset)} this host's clock; signed requests use Binance's time")
     if st.paused:
         lines.append(f"⏸ Paused: no new entries ({escape(pause_reasons(st.paused))}); closes and stops still run · /resume")
+    if getattr(st, "account_mode", ""):  # said once when found; shown here while it lasts
+        lines.append(f"⛔ Orders stopped: {escape(st.account_mode)}")
     lines += failing_html(st.trader)
     if getattr(st, "strategy_check", None):
         lines.append(escape(st.strategy_check))
@@ -307,6 +309,18 @@ def split_html(text: str, limit: int = MAX_MESSAGE) -> list[str]:
     return chunks
 
 
+def leg_margin_lines(w: Any) -> list[str]:
+    """Hedge Mode: each open leg's margin, and its funding (the book's) or liquidation price
+    (Binance's), a line each."""
+    cent = Decimal("0.01")
+    out = []
+    for leg in getattr(w, "legs", ()):
+        funding = f" · funding {leg.funding.quantize(cent):+} USDT" if leg.funding else ""
+        liq = f" · liq {leg.liq.quantize(cent)}" if getattr(leg, "liq", None) else ""
+        out.append(f"· {escape(leg.symbol)} {leg.position_side} leg: margin {leg.margin.quantize(cent)} USDT{funding}{liq}")
+    return out
+
+
 def wallet_html(w: Any) -> str:
     """/balance: the book's wallet; in demo/live Binance's beside it, and the difference."""
     cent = Decimal("0.01")
@@ -318,15 +332,14 @@ def wallet_html(w: Any) -> str:
         f"Equity: {w.equity.quantize(cent)} USDT",
         f"Margin used: {w.margin_used.quantize(cent)} USDT · available {w.available.quantize(cent)} USDT",
     ]
-    for leg in getattr(w, "legs", ()):  # Hedge Mode: each open leg's margin and funding
-        funding = f" · funding {leg.funding.quantize(cent):+} USDT" if leg.funding else ""
-        lines.append(f"· {escape(leg.symbol)} {leg.position_side} leg: margin {leg.margin.quantize(cent)} USDT{funding}")
+    lines += leg_margin_lines(w)
     ex = w.exchange
     if ex is not None:
         lines += [
             "<b>Binance</b>",
             f"Wallet: {ex.balance.quantize(cent)} USDT · available {ex.available.quantize(cent)} USDT",
             f"Margin: {ex.margin_used.quantize(cent)} USDT · unrealized {ex.unrealized.quantize(cent):+} USDT",
+            *leg_margin_lines(ex),
         ]
         gap = ex.balance - w.balance
         if abs(gap) < cent:

@@ -19,7 +19,6 @@ from tests.helpers import RecordingNotifier, observe, replay_settings
 from tests.test_bot_e2e import ADMIN
 from tests.test_orders_e2e import Seen
 from trading.backtest.data import load_csv_candles
-from trading.core.portfolio import Fill
 from trading.live.proposals import Proposal
 from trading.live.service import Engine
 
@@ -70,31 +69,33 @@ def engine(tmp_path_factory):
         seen = observe(engine, Seen)
         try:
             assert engine.start()
-            assert engine.internals().trader.hedge
+            assert engine.hedge_mode()
             assert seen.wait(load_csv_candles(path)[START - 1].open_time)
             yield engine
         finally:
             engine.stop()
 
 
-_fills = itertools.count()
+def leg_qty(engine: Engine, ps: str) -> Decimal:
+    pos = engine.position("BTCUSDT", ps)
+    return pos.qty if pos is not None else Decimal(0)
 
 
 def hold(engine: Engine, legs: tuple[Decimal, Decimal]) -> None:
-    """Move each leg to its target (LONG ≥ 0, SHORT ≤ 0) as fills from elsewhere would."""
-    trader = engine.internals().trader
+    """Move each leg to its target (LONG ≥ 0, SHORT ≤ 0) as other proposals would, confirmed
+    meanwhile: the leg closed, then opened to what is wanted (the other leg untouched)."""
     for ps, target in zip(("LONG", "SHORT"), legs, strict=True):
-        pos = trader.portfolio.held("BTCUSDT", ps)
-        gap = Decimal(target) - (pos.qty if pos is not None else 0)
-        if gap:
-            price = trader.current_price("BTCUSDT")
-            trader.exchange_fills.adopt([Fill(f"elsewhere-{next(_fills)}", "BTCUSDT", "BUY" if gap > 0 else "SELL", abs(gap), price,
-                               Decimal(0), 0, position_side=ps)])  # fmt: skip
+        if leg_qty(engine, ps) and leg_qty(engine, ps) != target:
+            other = engine.propose_order(f"close {ps.lower()}", None, None, ADMIN)
+            assert isinstance(other, Proposal) and engine.confirm(other.id, ADMIN).ok, other
+        if target and leg_qty(engine, ps) != target:
+            other = engine.propose_order(ps.lower(), None, abs(Decimal(target)), ADMIN)
+            assert isinstance(other, Proposal) and engine.confirm(other.id, ADMIN).ok, other
 
 
 def legs_now(engine: Engine) -> tuple[Decimal, Decimal]:
-    held = engine.internals().trader.portfolio.held
-    return tuple(p.qty if (p := held("BTCUSDT", ps)) is not None else Decimal(0) for ps in ("LONG", "SHORT"))  # type: ignore[return-value]
+    return tuple(p.qty if (p := engine.position("BTCUSDT", ps)) is not None else Decimal(0)  # type: ignore[return-value]
+                 for ps in ("LONG", "SHORT"))  # fmt: skip
 
 
 def words(legs: tuple[Decimal, Decimal]) -> str:

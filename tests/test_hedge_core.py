@@ -200,3 +200,39 @@ def test_a_dataframe_strategys_four_columns_act_on_the_legs_apart() -> None:
     assert any(t.exit_reason == "signal" for t in trades)  # closed by its own exit column, leg by leg
     assert any(a.position_side == "LONG" and b.position_side == "SHORT" and a.open_time < b.close_time
                and b.open_time < a.close_time for a in trades for b in trades)  # fmt: skip
+
+
+class RecordedApprover:
+    """The Confirmations seam (CONFIRM_ORDERS=on): what the trader proposes."""
+
+    def __init__(self) -> None:
+        self.proposed: list[dict] = []
+
+    def propose(self, **kw) -> None:  # noqa: ANN003
+        self.proposed.append(kw)
+
+    def four_eyes_why(self, before, legs, price, apart=D(0)):  # noqa: ANN001, ANN201
+        return None
+
+    def expire_due(self, open_time: int) -> None:
+        return None
+
+
+def test_a_strategy_proposal_names_its_leg_and_both_legs_when_made() -> None:
+    """The strategy's long decision with the SHORT leg held: its proposal's basis is the
+    LONG leg it trades (was the net position, which a Hedge Mode book does not have) and it
+    keeps both legs when made, so its message shows them before and after."""
+    approver = RecordedApprover()
+    t = Trader(
+        symbols=["BTCUSDT"], interval_ms=IV, strategy="ema_cross",
+        values={"fast": 2, "slow": 3, "stake_usdt": 100, "leverage": 5},
+        filters={"BTCUSDT": F}, portfolio=Portfolio(D("10000")), broker=FillsAtPrice(), mode="demo",
+        exits=RecordedExits(), hedge=True, approver=approver, confirm_all=True,
+    )  # fmt: skip
+    t.place(t.legs("BTCUSDT", -1, "asked", 0, D("0.010")), D("100000"))
+    for i in range(12):  # flat, then an up-move: ema_cross decides long
+        price = 100_000.0 if i < 11 else 101_000.0
+        t.on_candle(Candle("BTCUSDT", "15m", i * IV, i * IV + IV - 1, 100_000.0, price, 100_000.0, price, 1.0), False)
+    (p,) = approver.proposed
+    assert [(r.side, r.position_side) for r in p["legs"]] == [("BUY", "LONG")]
+    assert p["basis"] == 0 and p["legs_before"] == {"SHORT": D("-0.010")}

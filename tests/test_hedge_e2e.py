@@ -161,13 +161,16 @@ def test_a_mode_switched_without_any_event_is_found_by_the_periodic_check(source
         run_check()  # the same mismatch again: not said again
         sent = len(w.ex.orders())
         w.reply("/long 0.01", "Not proposed: the account was switched to One-way Mode")
-        said = [t for m in w.api.sent(GROUP) if "while the bot trades" in (t := m.get("text", "")) and "Not proposed" not in t]
+        said = [t for m in w.api.sent(GROUP) if "while the bot trades" in (t := m.get("text", ""))
+                and "Not proposed" not in t and "Orders stopped" not in t]  # fmt: skip
         assert len(said) == 1, said
+        w.reply("/status", "⛔ Orders stopped: the account was switched to One-way Mode")  # while it lasts
         # back in Hedge Mode (again without an event): the check finds it, entries go on
         mark = w.api.mark()
         w.ex.switch_position_mode(True, event=False)
         run_check()
         assert w.api.wait_for_text(GROUP, "the account is in Hedge Mode (LONG and SHORT legs) again", start=mark, timeout=10)
+        assert "Orders stopped" not in w.reply("/status", "Status")["text"]
         confirmed(w, "/long 0.01", "filled: BUY 0.010 BTCUSDT")
         assert len(w.ex.orders()) == sent + 1
     finally:
@@ -211,21 +214,26 @@ def test_status_balance_and_pnl_show_each_legs_margin_and_funding_as_the_ledger(
         mark = w.api.mark()
         paid = [Decimal(p) for p in w.ex.control("funding", rate="0.001")["paid"]]
         assert len(paid) == 2 and w.api.wait_for_text(GROUP, "funding BTCUSDT", start=mark, timeout=10)
-        t = w.engine.internals().trader
-        assert w.engine.internals().trader is t and t.portfolio.funding == sum(paid)
-        long_leg, short_leg = t.portfolio.held("BTCUSDT", "LONG"), t.portfolio.held("BTCUSDT", "SHORT")
-        assert w.engine.wait_account(lambda a: long_leg.funding and short_leg.funding, timeout=10)
+        assert w.engine.wait_account(lambda a: w.engine.funding_booked() == sum(paid), timeout=10)
+        long_leg, short_leg = w.engine.position("BTCUSDT", "LONG"), w.engine.position("BTCUSDT", "SHORT")
         assert long_leg.funding == min(paid) < 0 < max(paid) == short_leg.funding  # the long pays, the short receives
         cent = Decimal("0.01")
         ledger = w.engine.ledger()
         for ps, leg in (("LONG", long_leg), ("SHORT", short_leg)):
             assert ledger.between(symbol="BTCUSDT", position_side=ps).funding == leg.funding
         status = w.reply("/status", "LONG leg")["text"]
-        lev = int(t.values.get("leverage", 1))
+        lev = int(w.engine.snapshot().values.get("leverage", 1))
         for leg in (long_leg, short_leg):
             margin = (abs(leg.qty) * leg.entry / lev).quantize(cent)
             assert f"margin {margin} USDT · funding {leg.funding.quantize(cent):+} USDT" in status, status
         balance = w.reply("/balance", "Balance")["text"]
+        binance = balance.split("Binance", 1)[1]  # each leg as Binance keeps it, too: margin and liquidation price
+        rows = {r["positionSide"]: r for r in exchange_client(w.settings).futures_position_information(symbol="BTCUSDT")}
+        for ps in ("LONG", "SHORT"):
+            r, liq = rows[ps], Decimal(rows[ps]["liquidationPrice"])
+            margin = Decimal(r["isolatedMargin"]) or Decimal(r["positionInitialMargin"])
+            said = f"BTCUSDT {ps} leg: margin {margin.quantize(cent)} USDT" + (f" · liq {liq.quantize(cent)}" if liq else "")
+            assert f"{said}\n" in binance, binance
         assert f"BTCUSDT SHORT leg: margin {(abs(short_leg.qty) * short_leg.entry / lev).quantize(cent)} USDT · funding {short_leg.funding.quantize(cent):+} USDT" in balance, balance
         pnl = w.reply("/pnl all", "PnL")["text"]
         for ps in ("LONG", "SHORT"):
@@ -235,9 +243,8 @@ def test_status_balance_and_pnl_show_each_legs_margin_and_funding_as_the_ledger(
         # a restart: the book replayed from the journal has each leg's funding where it was booked
         w.bot.stop()
         w.bot = type(w.bot)(w.settings, **w.bot.kwargs).start()
-        t = w.engine.internals().trader
-        assert t.portfolio.held("BTCUSDT", "LONG").funding == min(paid)
-        assert t.portfolio.held("BTCUSDT", "SHORT").funding == max(paid)
+        assert w.engine.position("BTCUSDT", "LONG").funding == min(paid)
+        assert w.engine.position("BTCUSDT", "SHORT").funding == max(paid)
         assert w.engine.ledger().legs() == ledger.legs()
     finally:
         w.close()

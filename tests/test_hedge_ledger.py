@@ -7,7 +7,9 @@ funding_legs tells each row its leg); a restart replays each leg's funding into 
 from __future__ import annotations
 
 from decimal import Decimal as D
+from types import SimpleNamespace
 
+from bot.chart_commands import report_caption
 from bot.views import leg_lines, pnl_lines, wallet_html
 from storage.trades import TradeJournal
 from trading.charts.data import day_summary, ledger_of, utc_day
@@ -54,6 +56,10 @@ def test_pnl_and_the_daily_report_say_each_leg_in_the_ledgers_words() -> None:
     assert "· BTCUSDT SHORT leg: gross +0.00 · fees 0.80 · funding +0.20 · net -0.60 USDT" in lines
     day = day_summary(p.ledger, utc_day(T))
     assert leg_lines(day) == [line for line in lines if line.startswith("· ")]
+    report = SimpleNamespace(day=day.day, summary=day, uptime_seconds=3600.0, balance=p.balance, equity_now=p.balance,
+                             reconnects=0)  # fmt: skip
+    caption = report_caption("demo", report)
+    assert all(line in caption for line in leg_lines(day)), caption  # the daily report says each leg too
     # a One-way book says no leg line: its words are unchanged
     one = Portfolio(D("10000"))
     one.apply(Fill("b", "BTCUSDT", "BUY", D("0.010"), D("100000"), D("0.40"), T))

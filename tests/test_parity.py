@@ -146,7 +146,7 @@ def test_hedge_mode_live_trades_equal_the_backtest(db_path: str) -> None:
     values = {k: new for k, (_, new) in HEDGE_VALUES.items()}
     expected = run_backtest(candles, BacktestOptions(values=values, warmup=WARMUP, filters=filters, hedge=True,
                                                    model=FuturesModel(funding=FundingRates({}, Decimal("0.0001")))))
-    booked = Portfolio.replay(settings.paper_balance, engine.fills(), engine.internals().journal.funding())
+    booked = Portfolio.replay(settings.paper_balance, engine.fills(), engine.funding_payments())
     trades = expected.trades
     assert len(trades) > 40 and {t.position_side for t in trades} == {"LONG", "SHORT"}
     # each leg pays funding on its own notional, in both runs alike (paper Hedge Mode had none)

@@ -85,6 +85,7 @@ class LegMargin:
     position_side: str
     margin: Decimal
     funding: Decimal
+    liq: Decimal | None = None  # Binance's liquidation price of the leg (demo/live, its own section)
 
 
 def paper_wallet(portfolio: Portfolio, marks: dict[str, Decimal], leverage: int, mode: str = "paper") -> Wallet:

@@ -68,7 +68,7 @@ def snapshot_of(books: Mapping[str, Book], portfolio: Portfolio, values: Values,
                 PositionView(
                     s, pos.side_name, abs(pos.qty), pos.entry, mark, pos.unrealized(mark) + 0,  # a flat SHORT: not -0.00
                     int(values.get("leverage", 1)), lv.stop, lv.take,
-                    book.liq if pos.position_side == "BOTH" else getattr(lv, "liq", None), pos.position_side,
+                    lv.liq, pos.position_side,
                     lv.trail, lv.trail_act, margin=abs(pos.qty) * pos.entry / max(1, int(values.get("leverage", 1))),
                     funding=pos.funding,
                 )

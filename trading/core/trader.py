@@ -51,7 +51,7 @@ from trading.core.exchange_fills import ExchangeFills
 from trading.core.exits import Exits
 from trading.core.fill_keys import FillKeys
 from trading.core.futures_model import DEFAULT_MODEL, FuturesModel
-from trading.core.hedge import hedge_legs
+from trading.core.hedge import hedge_legs, legs_of
 from trading.core.intervals import utc_minute
 from trading.core.missed import MissedDecisions, missed_line
 from trading.core.numbers import dec
@@ -340,12 +340,16 @@ class Trader:
             # Its moment has passed: no order chases it, nobody is asked about old prices.
             self.missed.add(symbol, d, candle)
             return
-        basis = self.portfolio.positions[symbol].qty if symbol in self.portfolio.positions else Decimal(0)
-        why = None if self.approver is None or self.confirm_all else self.approver.four_eyes_why(basis, reqs, dec(candle.close))
+        # the net position, or (Hedge Mode) the leg the first order trades, the other leg apart
+        held = self.portfolio.held(symbol, reqs[0].position_side)
+        basis = held.qty if held is not None else Decimal(0)
+        apart = self.portfolio.exposure(symbol) - abs(basis)
+        why = None if self.approver is None or self.confirm_all else self.approver.four_eyes_why(basis, reqs, dec(candle.close), apart)
         if self.approver is not None and (self.confirm_all or why):  # off: only what four-eyes must approve
             self.approver.propose(
                 symbol=symbol, action="reverse" if len(reqs) == 2 and not reqs[1].closes else ("close" if reqs[0].closes else d.action), legs=reqs, ref_price=dec(candle.close), reason=d.reason + (f" · {why}" if why else ""),
                 source="strategy", requested_by=None, valid_until_open=candle.open_time + self.interval_ms, basis=basis,
+                legs_before=legs_of(self.portfolio, symbol) if self.hedge else None,
             )
             return
         book.pending = reqs

@@ -359,6 +359,13 @@ class BinanceBroker:
             for r in rows
         ]
 
+    def leg_margins(self, symbols: tuple[str, ...]) -> list[tuple[str, str, Decimal, Decimal | None]]:
+        """Hedge Mode: each open leg as Binance keeps it (positionRisk v3): (symbol, LONG|SHORT,
+        its margin: the isolated margin, else its initial margin; its liquidation price)."""
+        return sorted((str(r["symbol"]), r["positionSide"], dec(r.get("isolatedMargin")) or dec(r.get("positionInitialMargin")),
+                       dec(r.get("liquidationPrice")) or None) for r in self._call(self.client.futures_position_information)
+                      if r.get("positionSide") in ("LONG", "SHORT") and r.get("symbol") in symbols and dec(r.get("positionAmt")))  # fmt: skip
+
     def wallet(self) -> dict[str, Decimal]:
         """USDT wallet, available balance, initial margin and unrealized PnL (GET /fapi/v3/account
         through python-binance's futures_account)."""

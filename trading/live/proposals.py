@@ -212,9 +212,10 @@ class Confirmations:
         return Outcome(False, f"1 of 2 approvals (by {', '.join(names)}); a second admin's Confirm places it.", p,
                        tuple(names))  # fmt: skip
 
-    def four_eyes_why(self, before: Decimal, legs: Sequence[OrderRequest], price: Decimal) -> str | None:
+    def four_eyes_why(self, before: Decimal, legs: Sequence[OrderRequest], price: Decimal,
+                      apart: Decimal = Decimal(0)) -> str | None:  # fmt: skip
         """CONFIRM_ORDERS=off: why these orders are proposed instead of placed, or None."""
-        return four_eyes_line(before, legs, price, self.four_eyes_notional)
+        return four_eyes_line(before, legs, price, self.four_eyes_notional, apart)
 
     def approvals(self, proposal_id: int) -> list[str]:
         return ApprovalStore(self._store_db()).names(proposal_id)

@@ -18,6 +18,7 @@ from trading.core.brokers import Broker
 from trading.core.candles import Candle
 from trading.core.ledger import Ledger
 from trading.core.pnl import (
+    LegMargin,
     PeriodRow,
     PnlSummary,
     SymbolPerformance,
@@ -102,6 +103,12 @@ class Reports:
             return book
         ex = Wallet("Binance", w["wallet"], w["wallet"] + w["unrealized"], w["margin"], w["available"],
                     unrealized=w["unrealized"])  # fmt: skip
+        if self._trader.hedge:  # each leg as Binance keeps it: its margin and liquidation price
+            try:
+                rows = self._broker.leg_margins(self.settings.symbols)  # type: ignore[attr-defined]
+            except Exception:  # noqa: BLE001 (the wallet still answers without them)
+                rows = []
+            ex = replace(ex, legs=tuple(LegMargin(s, ps, m, Decimal(0), liq) for s, ps, m, liq in rows))
         other = sum((Decimal(r["fee_usdt"]) for r in self._journal.fee_assets()), Decimal(0))
         return replace(book, exchange=ex, other_fees=other)
 

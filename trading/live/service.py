@@ -93,6 +93,7 @@ class EngineStatus:
     strategy_check: str | None = None  # the start's strategy check while it runs, or its refusal
     locks: dict[str, dict[str, Any]] = field(default_factory=dict)  # symbol → {"until": ms, "why": name} (issue 29)
     proposals: list[Proposal] = field(default_factory=list)  # open proposals, waiting for Confirm
+    account_mode: str = ""  # the account's position mode is not the book's (issue 28): no order is sent
 
 
 class Engine:
@@ -275,6 +276,7 @@ class Engine:
             clock_offset_ms=self.clock_offset_ms(),
             strategy_check=self._start_check.status_line(self._params.strategy),
             locks=view.locks if (view := self.protections()) is not None else {},
+            account_mode=self._trader.position_mode.mismatch,
         )
 
     def clock_offset_ms(self) -> int | None:

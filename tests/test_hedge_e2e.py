@@ -104,8 +104,8 @@ def test_hedge_mode_legs_end_to_end(source, tmp_path) -> None:  # noqa: F811
         # funding is paid per leg (LONG 0.005 pays, SHORT 0.010 receives): each booked into its leg
         before, mark = w.engine.funding_booked(), w.api.mark()
         paid = w.ex.control("funding", rate="0.001")["paid"]
-        assert len(paid) == 2 and w.api.wait_for_text(GROUP, "funding BTCUSDT SHORT leg: received", start=mark, timeout=10)
-        assert w.api.wait_for_text(GROUP, "funding BTCUSDT LONG leg: paid", start=mark, timeout=10)
+        assert len(paid) == 2 and w.api.wait_for_text(GROUP, "funding BTCUSDT SHORT leg: received", start=mark, timeout=20)
+        assert w.api.wait_for_text(GROUP, "funding BTCUSDT LONG leg: paid", start=mark, timeout=20)
         assert w.engine.funding_booked() - before == sum(Decimal(p) for p in paid) > 0
         # /close short closes the SHORT leg only, then /close long the rest
         confirmed(w, "/close short", "filled: BUY 0.010 BTCUSDT")

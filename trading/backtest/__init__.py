@@ -38,37 +38,40 @@ class BacktestResult:
 
 
 class _Recorder:
-    """Sits between the feed and the trader to sample equity after every candle."""
+    """Sits between the feed and the trader to sample equity after every candle (the open
+    times and closes of the candles it saw are read off them afterwards)."""
 
     def __init__(self, trader: Trader, symbol: str, total: int, progress: Progress | None) -> None:
-        self.trader = trader
-        self.symbol = symbol
-        self.times: list[int] = []
         self.equity: list[float] = []
-        self.closes: list[float] = []
         self.exposed = 0
-        self.total = total
-        self.progress = progress
         self.cursor = trader.cursor
         self.warmup = trader.warmup
         self.warm = trader.warm
         self.on_forming = trader.on_forming
+        self.on_candle = self._sampler(trader, symbol, total, progress)
 
-    def on_candle(self, candle: Candle, backfilled: bool) -> None:
-        self.trader.on_candle(candle, backfilled)
-        pos = self.trader.portfolio.positions.get(self.symbol)
-        self.times.append(candle.open_time)
-        self.closes.append(candle.close)
-        if pos is not None and pos.qty_f:
-            self.exposed += 1
-            self.equity.append(self.trader.portfolio.balance_f + (candle.close - pos.entry_f) * pos.qty_f)
-        elif self.trader.hedge:  # the legs, marked at the close
-            self.exposed += bool(self.trader.portfolio.open_of(self.symbol))
-            self.equity.append(self.trader.portfolio.equity_f(self.symbol, candle.close))
-        else:
-            self.equity.append(self.trader.portfolio.balance_f)
-        if self.progress is not None and len(self.times) % 5000 == 0:
-            self.progress(len(self.times), self.total)
+    def _sampler(self, trader: Trader, symbol: str, total: int,
+                 progress: Progress | None) -> Callable[[Candle, bool], None]:
+        """The feed's on_candle: the trader's, then the equity at the close (the hot loop of
+        every backtest: its lookups bound once)."""
+        take, portfolio, equity = trader.on_candle, trader.portfolio, self.equity
+        positions, mark = portfolio.positions, equity.append
+
+        def on_candle(candle: Candle, backfilled: bool) -> None:
+            take(candle, backfilled)
+            pos = positions.get(symbol)
+            if pos is not None and pos.qty_f:
+                self.exposed += 1
+                mark(portfolio.balance_f + (candle.close - pos.entry_f) * pos.qty_f)
+            elif trader.hedge:  # the legs, marked at the close
+                self.exposed += bool(portfolio.open_of(symbol))
+                mark(portfolio.equity_f(symbol, candle.close))
+            else:
+                mark(portfolio.balance_f)
+            if progress is not None and len(equity) % 5000 == 0:
+                progress(len(equity), total)
+
+        return on_candle
 
 
 def split_warmup(candles: Sequence[Candle], warmup: int, start_ms: int | None) -> tuple[Sequence[Candle], int]:
@@ -120,6 +123,8 @@ def run_backtest(
             precompute(candles)
     rec = _Recorder(trader, symbol, len(candles) - warm, progress)
     replay(rec, candles, warmup=warm)
+    decided = candles[warm:]  # what replay handed to on_candle, in order
+    times, closes = [c.open_time for c in decided], [c.close for c in decided]
     if o.exit_at_end and len(candles) > warm:
         trader.exit_at_end(symbol, candles[-1])
         rec.equity[-1] = portfolio.balance_f
@@ -127,7 +132,7 @@ def run_backtest(
     stats = compute_stats(
         trades=portfolio.trades,
         equity=rec.equity,
-        closes=rec.closes,
+        closes=closes,
         exposed=rec.exposed,
         balance=o.balance,
         final_balance=portfolio.balance,
@@ -138,4 +143,4 @@ def run_backtest(
         notional=Decimal(repr(float(trader.values.get("stake_usdt", 0)))) * int(trader.values.get("leverage", 1)),
         trips=trader.protections.trips if trader.protections is not None else None,
     )
-    return BacktestResult(trader, list(portfolio.trades), rec.times, rec.equity, rec.closes, stats)
+    return BacktestResult(trader, list(portfolio.trades), times, rec.equity, closes, stats)

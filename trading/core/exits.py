@@ -44,6 +44,7 @@ from trading.core.strategies.ladder import Ladder
 from trading.core.symbols import SymbolFilters
 
 HUNDRED = Decimal(100)
+ZERO = Decimal(0)
 
 
 def exit_level(f: SymbolFilters, entry: Decimal, side: int, pct: Decimal, kind: str) -> Decimal:
@@ -80,15 +81,15 @@ class Exits:
         ladder that stays keeps the levels that have filled."""
         f = self.filters[book.symbol]
         lv = book.levels(position_side)
-        sl = Decimal(repr(float(values.get("stop_loss_pct", 0))))
-        tp = Decimal(repr(float(values.get("take_profit_pct", 0))))
+        sl = _pct(values, "stop_loss_pct")
+        tp = _pct(values, "take_profit_pct")
         ladder = Ladder.parse(str(values.get("take_profit", "0")))
         if len(ladder) == 1:  # one level: exactly take_profit_pct
             tp = ladder.levels[0][0]
         lv.stop = exit_level(f, entry, side, sl, "sl") if sl else None
         lv.take = exit_level(f, entry, side, tp, "tp") if tp else None
-        ts = Decimal(repr(float(values.get("trailing_stop_pct", 0))))
-        ta = Decimal(repr(float(values.get("trailing_activation_pct", 0))))
+        ts = _pct(values, "trailing_stop_pct")
+        ta = _pct(values, "trailing_activation_pct") if ts else ZERO
         act = f.round_price(entry * (1 + side * ta / HUNDRED)) if ts and ta else None
         if not (keep and lv.trail == (ts or None) and lv.trail_act == act and lv.trail_best is not None):
             lv.trail_best = entry if ts and not ta else None
@@ -258,6 +259,12 @@ def _nearer_stop(f: SymbolFilters, lv: Book | Levels, long: bool) -> tuple[str, 
     if trail is None or (lv.stop >= trail if long else lv.stop <= trail):
         return "stop_loss", lv.stop
     return "trailing_stop", trail
+
+def _pct(values: Values, name: str) -> Decimal:
+    """A percentage parameter as the Decimal its text says (0 when unset or off)."""
+    x = float(values.get(name, 0))
+    return Decimal(repr(x)) if x else ZERO
+
 
 def _trail_at(f: SymbolFilters, lv: Book | Levels, long: bool) -> Decimal | None:
     if lv.trail is None or lv.trail_best is None:

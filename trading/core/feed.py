@@ -85,6 +85,7 @@ def replay(sink: CandleSink, candles: Iterable[Candle], warmup: int | None = Non
     need: dict[str, int] = {}
     last: dict[str, int] = {}
     delivered = 0
+    deliver = sink.on_candle  # bound once: the backtest's every candle
     for c in candles:
         symbol = c.symbol
         prev = last.get(symbol)
@@ -94,7 +95,7 @@ def replay(sink: CandleSink, candles: Iterable[Candle], warmup: int | None = Non
         buffer = pending.get(symbol)
         if buffer is None:
             if symbol in need:  # warm already: a decision candle
-                sink.on_candle(c, False)
+                deliver(c, False)
                 delivered += 1
                 continue
             n = need[symbol] = sink.warmup(symbol) if warmup is None else warmup

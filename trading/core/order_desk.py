@@ -53,7 +53,8 @@ class OrderDesk:
             self.records.refused(req, e)
             self.records.say(OrderRefusedEvent(self.mode, req, str(e)))
             return None
-        self.records.say(OrderFilled(self.mode, fill, req, tuple(closed), self.filters.get(fill.symbol)))
+        if self.records.notifier is not None:  # the backtest tells nobody: no event to build
+            self.records.say(OrderFilled(self.mode, fill, req, tuple(closed), self.filters.get(fill.symbol)))
         return fill
 
     def place_one(self, book: Book, req: OrderRequest, price: Decimal, time: int) -> tuple[Fill, list[ClosedTrade]]:

@@ -51,9 +51,15 @@ EXIT_REASONS = {"-sl": "stop_loss", "-tp": "take_profit", "-liq": "liquidation",
                 **{f"-t{n}": f"take_profit_{n}" for n in range(1, 10)}}  # fmt: skip  (-t1…: a ladder's levels)
 
 
+_LEGS = tuple((leg, leg + "-", r) for leg, r in EXIT_REASONS.items())
+
+
 def exit_reason(order_id: str) -> str:
     """From `tg-<symbol>-<time>-<leg>` or, with an instance id, `tg-<instance>-<time>-<leg>-<symbol>`."""
-    return next((r for leg, r in EXIT_REASONS.items() if order_id.endswith(leg) or leg + "-" in order_id), "signal")
+    for leg, inner, r in _LEGS:
+        if order_id.endswith(leg) or inner in order_id:
+            return r
+    return "signal"
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +129,8 @@ class Position:
 
     @property
     def side(self) -> int:
-        return (self.qty > 0) - (self.qty < 0)
+        q = self.qty_f  # qty's float mirror, synced by every booking (Portfolio.apply): the same sign
+        return (q > 0) - (q < 0)
 
     @property
     def side_name(self) -> str:
@@ -177,7 +184,7 @@ class Portfolio:
         return pos if pos is not None and pos.qty else None
 
     def side(self, symbol: str, position_side: str = BOTH) -> int:
-        pos = self.positions.get(position_key(symbol, position_side))
+        pos = self.positions.get(symbol if position_side == BOTH else position_key(symbol, position_side))
         return pos.side if pos is not None else 0
 
     def open_of(self, symbol: str) -> list[Position]:

@@ -30,6 +30,7 @@ class StrategyHost:
         self.values: Values = dict(self._probe.values)
         self._next_name: str | None = None
         self._next_values: Values | None = None
+        self.due = False  # values or a strategy were set: applied at the next closed candle
 
     def make(self) -> Strategy:
         """A strategy for one more book (the first reuses the one that read the values)."""
@@ -46,20 +47,18 @@ class StrategyHost:
     def set_values(self, values: Values) -> None:
         """Validated values, applied from the next closed candle (all symbols at once)."""
         self._next_values = dict(values)
+        self.due = True
 
     def set_strategy(self, name: str, values: Values) -> None:
         """Another strategy (checked by the caller) from the next closed candle, with its
         validated values; an open position stays and the new strategy manages it."""
         self._next_name, self._next_values = name, dict(values)
-
-    @property
-    def due(self) -> bool:
-        return self._next_values is not None
+        self.due = True
 
     def apply(self, books: Iterable[Book]) -> None:
         """What was set takes effect: every book gets a new strategy, warmed on its history
         (more fetched when the new one needs a longer window)."""
-        values, self._next_values = self._next_values or {}, None
+        values, self._next_values, self.due = self._next_values or {}, None, False
         if self._next_name is not None:
             self.name, self._next_name = self._next_name, None
         self.values = values

@@ -74,6 +74,8 @@ __all__ = ["Journal", "RestingExits", "Trader", "TraderSnapshot"]
 log = logging.getLogger(__name__)
 
 NO_DECISION: list[Decision] = []  # shared, never appended to
+NO_FILLS: list[Fill] = []  # shared, never appended to (a candle's fills are added with +)
+NO_FUNDING: list[Funded] = []  # shared, never appended to
 
 
 class Trader:
@@ -223,25 +225,33 @@ class Trader:
             if self.strategies.due:
                 self._apply_values()
             book = self.books[candle.symbol]
-            if self.guard.on:
+            guarded = self.guard.on
+            if guarded:
                 self.guard.roll(candle.open_time)
-            funded = self._fund(book, candle) if self.funding is not None else []
-            fills = self._fill_pending(book, candle) if book.pending else []
+            funded = self._fund(book, candle) if self.funding is not None else NO_FUNDING
+            fills = self._fill_pending(book, candle) if book.pending else NO_FILLS  # shared: added to, never appended
             lf = book.liq_f  # the liquidation price is checked inline: it is set on every paper position
+            hedge = self.position_mode.hedge
             if self.exits is None and (book.stop_f or book.take_f or book.trail is not None or (
                     lf and (candle.low <= lf if book.liq_long else candle.high >= lf))):
-                fills += self.paper_exits.check(book, candle)
-            elif self.exits is None and self.position_mode.hedge:
-                fills += self.paper_exits.check_legs(book, candle)
+                fills = fills + self.paper_exits.check(book, candle)
+            elif hedge and self.exits is None:
+                fills = fills + self.paper_exits.check_legs(book, candle)
             book.history.append(candle)
             book.last_close = book.last_price = candle.close
-            if self.guard.on and (close := self.guard.judge(candle.open_time + self.interval_ms)) is not None:
-                fills += self._close_all(close, candle)
+            if guarded and (close := self.guard.judge(candle.open_time + self.interval_ms)) is not None:
+                fills = fills + self._close_all(close, candle)
             if not backfilled:  # it closed just now: the market's clock minus ours (proposal deadlines)
                 self.market_offset_ms = candle.open_time + self.interval_ms - int(time.time() * 1000)
             if self.approver is not None:
                 self.approver.expire_due(candle.open_time)
-            decisions = self._strategy_decides(book, candle)
+            if hedge:
+                decisions = self._strategy_decides(book, candle)
+            else:  # One-way, the backtest's every candle: the strategy host's decision inline
+                decision, failed = self.strategies.decide(book, candle, self.portfolio.side(candle.symbol))
+                if failed is not None:
+                    self._strategy_failed(book, candle, failed)
+                decisions = NO_DECISION if decision is None else [decision]
             book.cursor = candle.open_time
             book.decided += 1
             for decision in decisions:
@@ -278,18 +288,18 @@ class Trader:
                 self._levels_changed = True
 
     def _strategy_decides(self, book: Book, candle: Candle) -> list[Decision]:
-        if self.position_mode.hedge:  # the legs apart (core/hedge.py; a DataFrame strategy's four columns per leg)
-            p = self.portfolio
-            decisions, failed = self.strategies.decide_legs(
-                book, candle, p.held(book.symbol, "LONG") is not None, p.held(book.symbol, "SHORT") is not None)
-        else:
-            decision, failed = self.strategies.decide(book, candle, self.portfolio.side(candle.symbol))
-            decisions = NO_DECISION if decision is None else [decision]
+        """Hedge Mode: the legs apart (core/hedge.py; a DataFrame strategy's four columns per leg)."""
+        p = self.portfolio
+        decisions, failed = self.strategies.decide_legs(
+            book, candle, p.held(book.symbol, "LONG") is not None, p.held(book.symbol, "SHORT") is not None)
         if failed is not None:
-            log.warning("strategy %s failed on %s %s UTC: %s; no order", self.strategy_name, book.symbol,
-                        utc_minute(candle.open_time), failed)  # fmt: skip
-            self.records.say(StrategyFailed(self.strategy_name, book.symbol, candle.open_time, failed))
+            self._strategy_failed(book, candle, failed)
         return decisions
+
+    def _strategy_failed(self, book: Book, candle: Candle, failed: str) -> None:
+        log.warning("strategy %s failed on %s %s UTC: %s; no order", self.strategy_name, book.symbol,
+                    utc_minute(candle.open_time), failed)  # fmt: skip
+        self.records.say(StrategyFailed(self.strategy_name, book.symbol, candle.open_time, failed))
 
     # ------------------------------------------------------------- decisions → orders → fills
     def legs(self, symbol: str, want: int, reason: str, decided_at: int, qty: Decimal | None = None,

@@ -494,8 +494,9 @@ class Engine:
         the strategy's startup and live window need it)."""
         return self._trader.warmup(symbol)
 
-    def funding_payments(self) -> list[tuple[int, str, Any]]:
-        """Every funding payment booked in this mode (time, symbol, amount), oldest first."""
+    def funding_payments(self) -> list[tuple[int, str, Any, str]]:
+        """Every funding payment booked in this mode (time, symbol, amount, leg: LONG/SHORT in
+        Hedge Mode, BOTH in One-way Mode), oldest first: what Portfolio.replay takes."""
         return self._node.journal.funding()
 
     def stored_orders(self, limit: int = 50) -> list[dict[str, Any]]:

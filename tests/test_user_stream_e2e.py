@@ -198,7 +198,8 @@ def test_funding_on_the_exchange_is_booked_once_and_shown(source, tmp_path) -> N
         assert paid < 0
         w.engine.catch_up_account()  # the income history again: nothing booked twice
         assert w.engine.funding_booked() == paid
-        assert "The book matches Binance's wallet." in w.reply("/balance", "Binance")["text"]
+        balance = w.reply("/balance", "Binance")["text"]  # (a gap of two fees was seen once under load: say it all)
+        assert "The book matches Binance's wallet." in balance, (balance, w.engine.fills())
         next_candle(w)
         confirm(w, "close", None)
         # /pnl all's funding is every payment booked (a regular funding time may have passed

@@ -281,6 +281,8 @@ def position_line(p: PositionView, f: NumberFormat | None) -> str:
     exits = "".join(
         f" · {name} {price(level)}" for name, level in (("SL", p.stop), ("TP", p.take), ("liq", p.liq)) if level is not None
     )
+    if p.trail is not None:  # the trailing stop: its callback, and where it activates when not at once
+        exits += f" · trailing {p.trail.normalize():f}%" + (f" (activates at {price(p.trail_act)})" if p.trail_act else "")
     leg = f" ({p.position_side} leg)" if p.position_side != "BOTH" else ""
     # a Hedge Mode leg is a position of its own: its margin and the funding booked on it
     money = (f" · margin {p.margin.quantize(CENT)} USDT" + (f" · funding {p.funding.quantize(CENT):+} USDT" if p.funding else "")

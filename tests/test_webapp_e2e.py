@@ -10,10 +10,25 @@ import json
 import time
 
 from tests.dashboard import PUBLIC, base, dashboard_world, http, init_data, state
+from tests.helpers import observe
 from tests.test_bot_e2e import ADMIN, GROUP, GUEST, World, source  # noqa: F401  (fixture)
-from tests.test_orders_e2e import press, proposal_message
+from tests.test_orders_e2e import Seen, press, proposal_message
 
 STRANGER = 4242  # a Telegram user in no served chat
+
+
+def one_candle(w: World) -> None:
+    """Let the paused market close a candle or two live, then stand still again once the
+    trader has taken in every candle the exchange closed."""
+    seen = observe(w.engine, Seen)
+    w.ex.resume()
+    assert w.ex.wait_for_index(w.ex.current_index + 2, timeout=10)
+    w.ex.pause()
+    while True:
+        index = w.ex.current_index
+        assert seen.wait(w.source[index - 1].open_time)
+        if w.ex.current_index == index:
+            return
 
 
 def text_after(message: str, head: str) -> str:
@@ -231,21 +246,11 @@ def test_the_page_shows_the_account_protections_and_locks_as_protections_says(so
     """Issue 29's protections on the page (issue 30: "the day's net against any loss limit",
     "the active protections"): /protections' lines word for word, the loss limit on the
     account card, a cooldown's lock after a close, gone after /unlock."""
-    from tests.helpers import observe
     from tests.test_exits_e2e import confirm
-    from tests.test_orders_e2e import Seen
 
     w = dashboard_world(source, tmp_path, MAX_DAILY_LOSS="50", COOLDOWN_CANDLES="4", STOPLOSS_GUARD="2/10")
     try:
-        seen = observe(w.engine, Seen)  # one candle closes live, so the protections have measured
-        w.ex.resume()
-        assert w.ex.wait_for_index(w.ex.current_index + 2, timeout=10)
-        w.ex.pause()
-        while True:
-            index = w.ex.current_index
-            assert seen.wait(w.source[index - 1].open_time)
-            if w.ex.current_index == index:
-                break
+        one_candle(w)  # a candle closes live, so the protections have measured
         s = state(w)
         said = w.reply("/protections", "Protections")["text"].split("\n")[1:]
         assert said and all(line in s["protections"] for line in said), (said, s["protections"])
@@ -277,5 +282,32 @@ def test_the_page_says_when_no_account_protection_is_on(source, tmp_path):  # no
         s = state(w)
         assert s["account"]["loss_limit"] is None and s["locks"] == []
         assert s["protections"][-1].startswith("Account protections: all off")
+    finally:
+        w.close()
+
+
+def test_the_page_shows_a_trailing_stop_and_each_hedge_mode_leg_apart(source, tmp_path):  # noqa: F811
+    """Issue 30's "resting stop/take-profit/trailing levels", and a Hedge Mode account's two
+    legs of one symbol as two cards (each /status's own line), not one overwriting the other."""
+    from tests.test_exits_e2e import confirm
+
+    w = dashboard_world(source, tmp_path, PAPER_HEDGE_MODE="on", MAX_POSITION_NOTIONAL="5000",  # both legs count
+                        STRATEGY="ema_cross")  # (exits are strategy parameters)
+    try:
+        said = w.reply("/set trailing_stop_pct=1.5 trailing_activation_pct=0.5", "trailing_stop_pct")["text"]
+        assert "trailing_stop_pct: 0 → 1.5" in said, said
+        one_candle(w)  # parameters change from the next closed candle
+        assert confirm(w, "long").startswith("filled: BUY 0.010 BTCUSDT")
+        assert confirm(w, "short").startswith("filled: SELL 0.010 BTCUSDT")  # the SHORT leg, the LONG one stays
+        s = state(w)
+        status = w.reply("/status", "Position:")["text"]
+        legs = {p["key"]: p for p in s["positions"]}
+        assert set(legs) == {"BTCUSDT-LONG", "BTCUSDT-SHORT"}, legs
+        for key, side in (("BTCUSDT-LONG", "long"), ("BTCUSDT-SHORT", "short")):
+            p = legs[key]
+            assert p["side"] == side and p["leg"] == key.split("-")[1]
+            assert p["line"] in status, (p["line"], status)
+            assert p["trail"] is not None and p["trail"].startswith("1.5% · activates at "), p
+            assert " · trailing 1.5% (activates at " in p["line"], p
     finally:
         w.close()

@@ -73,11 +73,14 @@ async def build(engine: Any) -> dict[str, Any]:
         price, qty = fmt(p.symbol)
         line = position_line(p, formats.get(p.symbol))
         positions.append({
-            "symbol": p.symbol, "side": p.side, "qty": qty(p.qty), "entry": price(p.entry), "mark": price(p.mark),
+            "symbol": p.symbol, "leg": p.position_side,  # LONG / SHORT: a Hedge Mode leg, each its own card
+            "key": p.symbol if p.position_side == "BOTH" else f"{p.symbol}-{p.position_side}", "side": p.side, "qty": qty(p.qty), "entry": price(p.entry), "mark": price(p.mark),
             "upnl": f"{p.unrealized.quantize(CENT):+}", "leverage": p.leverage,
             "stop": price(p.stop) if p.stop is not None else None,
             "take": price(p.take) if p.take is not None else None,
             "liq": price(p.liq) if p.liq is not None else None,
+            "trail": (f"{p.trail.normalize():f}%" + (f" · activates at {price(p.trail_act)}" if p.trail_act else ""))
+                     if p.trail is not None else None,
             "line": line,  # exactly /status's "Position:" text
         })
     marks = {}

@@ -67,17 +67,18 @@ function put(id, ...nodes) {
 function renderPositions(s) {
   const nodes = [];
   for (const p of s.positions) {
-    nodes.push(el("div", { class: "pos", k: "pos-" + p.symbol },
+    nodes.push(el("div", { class: "pos", k: "pos-" + p.key },
       el("div", { class: "row" },
-        el("b", {}, p.symbol), el("span", { class: "badge " + (p.side === "long" ? "pos" : "neg"), k: "pos-" + p.symbol + "-side" }, p.side + " " + p.leverage + "x")),
-      kv("Size", p.qty, "pos-" + p.symbol + "-qty"),
-      kv("Entry", p.entry, "pos-" + p.symbol + "-entry"),
-      kv("Mark", p.mark, "pos-" + p.symbol + "-mark"),
-      kv("Unrealized", p.upnl + " USDT", "pos-" + p.symbol + "-upnl", tone(p.upnl)),
-      kv("Liquidation", p.liq, "pos-" + p.symbol + "-liq"),
-      kv("Stop-loss", p.stop, "pos-" + p.symbol + "-stop"),
-      kv("Take-profit", p.take, "pos-" + p.symbol + "-take"),
-      el("div", { class: "line", k: "pos-" + p.symbol + "-line" }, p.line)));
+        el("b", {}, p.symbol + (p.leg !== "BOTH" ? " · " + p.leg + " leg" : "")), el("span", { class: "badge " + (p.side === "long" ? "pos" : "neg"), k: "pos-" + p.key + "-side" }, p.side + " " + p.leverage + "x")),
+      kv("Size", p.qty, "pos-" + p.key + "-qty"),
+      kv("Entry", p.entry, "pos-" + p.key + "-entry"),
+      kv("Mark", p.mark, "pos-" + p.key + "-mark"),
+      kv("Unrealized", p.upnl + " USDT", "pos-" + p.key + "-upnl", tone(p.upnl)),
+      kv("Liquidation", p.liq, "pos-" + p.key + "-liq"),
+      kv("Stop-loss", p.stop, "pos-" + p.key + "-stop"),
+      kv("Take-profit", p.take, "pos-" + p.key + "-take"),
+      p.trail ? kv("Trailing stop", p.trail, "pos-" + p.key + "-trail") : null,
+      el("div", { class: "line", k: "pos-" + p.key + "-line" }, p.line)));
   }
   for (const sym of s.symbols) {
     if (s.positions.some((p) => p.symbol === sym)) continue;

@@ -89,7 +89,7 @@ def test_paper_long_funding_close_every_view_the_same_numbers(source, tmp_path):
 
         pnl = w.reply("/pnl all", "PnL · all")["text"]
         book = w.engine.ledger().between()  # (exact figures, for a failure's message: a cent apart was seen once under load)
-        assert realized(pnl) == want, (pnl, p.realized, p.fees, p.funding, book, w.engine.fills())
+        assert realized(pnl) == want, (pnl, p.realized, p.fees, funding, book, w.engine.fills())
         assert "Trades closed: 1" in pnl
         for cmd, title in (("/daily 3", "Daily PnL"), ("/weekly 2", "Weekly PnL"), ("/monthly 2", "Monthly PnL")):
             body = w.reply(cmd, title)["text"]

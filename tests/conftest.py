@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import decimal
 import os
 import re
 import signal
@@ -32,6 +33,17 @@ def _isolate_from_the_callers_environment() -> None:
 
 
 _isolate_from_the_callers_environment()
+
+
+
+@pytest.fixture(autouse=True)
+def _default_decimal_context() -> None:
+    """Each test starts in Python's default decimal context (ROUND_HALF_EVEN, no Underflow
+    trap). ccxt, the conformance tests' client, sets the main thread's for good
+    (tests/test_decimal_context.py): afterwards a test's own rounding of a tie differed from
+    the bot's, which runs on threads of its own, by a cent."""
+    decimal.setcontext(decimal.Context())  # built from decimal.DefaultContext
+
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 PERP_15M = "binance_perp_BTCUSDT_15m_nmtrong062000.csv.gz"

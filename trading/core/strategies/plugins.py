@@ -19,12 +19,15 @@ is one StrategyError line: loading a plugin never stops the bot.
 from __future__ import annotations
 
 import ast
+import decimal
 import hashlib
 import importlib
 import importlib.util
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from trading.core.strategies.contained import StrategyError, contained
 from trading.core.strategies.frame import adapter_for, is_frame_class
@@ -77,11 +80,23 @@ def load_plugin(spec: str) -> type:
     elif callable(getattr(cls, "on_candle", None)):
         if not isinstance(getattr(cls, "schema", None), Schema):
             raise StrategyError(f"strategy {spec!r}: the class needs a `schema = Schema((...))`")
-        strategy = type(cls.__name__, (cls,), {"name": spec, "__init__": _init_without_warmup(cls)})
+        strategy = type(cls.__name__, (cls,), {"name": spec, "__init__": _init_without_warmup(cls),
+                                                "on_candle": _in_own_decimal_context(cls.on_candle)})  # fmt: skip
     else:
         raise StrategyError(f"strategy {spec!r}: {cls_name} has neither populate(df, params) nor on_candle(candle, position)")
     _LOADED[spec] = strategy
     return strategy
+
+
+def _in_own_decimal_context(on_candle: Callable[..., Any]) -> Callable[..., Any]:
+    """A plugin's on_candle runs on the trader's thread, between two bookings: whatever it (or
+    a library it calls) sets on the decimal context stays inside the call (see contained.py)."""
+
+    def wrapped(self: object, *args: Any, **kwargs: Any) -> Any:
+        with decimal.localcontext():
+            return on_candle(self, *args, **kwargs)
+
+    return wrapped
 
 
 def _init_without_warmup(cls: type) -> object:

@@ -12,7 +12,7 @@ from html import escape
 from bot import views
 from bot.commands import Ctx, UsageError, command
 from bot.ratelimit import urgent
-from bot.texts import leg_words
+from bot.texts import leg_words, outcome_line
 from trading.core.numbers import NumberError, looks_numeric, parse_decimal, parse_whole
 from trading.core.pnl import PERIODS
 from trading.live.service import Outcome, Proposal
@@ -56,9 +56,10 @@ async def _order(ctx: Ctx, action: str, qty: Decimal | None, symbol: str | None,
         ctx.outcome = f"proposed #{result.id}"
         return  # the proposal message (with its buttons) comes from the notifier
     assert isinstance(result, Outcome)
-    ctx.outcome = ("placed: " if result.ok else "refused: ") + result.line
+    line = outcome_line(result)
+    ctx.outcome = ("placed: " if result.ok else "refused: ") + line
     with urgent():  # a refusal or an order placed at once goes before chatter
-        await ctx.reply(("✅ " if result.ok else "⚠️ ") + escape(result.line))
+        await ctx.reply(("✅ " if result.ok else "⚠️ ") + escape(line))
 
 
 @command("long", "propose a long: /long [qty] [symbol] (qty in the base asset; default: the strategy's stake)", admin=True)

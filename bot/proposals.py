@@ -27,11 +27,12 @@ from bot import chats, views
 from bot.buttons import PressResult, Signer, button, button_action
 from bot.commands import off_loop
 from bot.ratelimit import urgent
+from bot.texts import OLDER, outcome_line, result_line
 from trading.config import Settings
 from trading.core.events import Notice
 from trading.core.hedge import legs_after, sizes_text
 from trading.core.symbols import SymbolFilters
-from trading.live.service import OLDER, PLACING, Outcome, Proposal
+from trading.live.service import Kind, Outcome, Proposal
 
 log = logging.getLogger(__name__)
 
@@ -87,10 +88,10 @@ def proposal_html(p: Proposal, rules: SymbolFilters | None = None, approvals: tu
         lines.append(f"Confirm places it at the market (admins); it expires {until}.")
         if approvals:  # four-eyes: one admin has confirmed, a second must
             lines.append(f"<b>{len(approvals)} of 2 approvals</b> (by {escape(views.one_line(', '.join(approvals)))})")
-    elif p.status in ("confirmed", "placed") and p.result in (None, PLACING):
+    elif p.status in ("confirmed", "placed") and (p.result is None or p.result.kind == Kind.PLACING):
         lines.append("<b>placing…</b> the order is on its way to the exchange; this message shows the result")
     else:
-        result = views.one_line(p.result or "")  # may quote a name: never a line of its own
+        result = views.one_line(result_line(p, rules))  # may quote a name: never a line of its own
         if result.startswith(p.status):  # "filled: BUY …", "expired unanswered", "rejected by …"
             lines.append(f"<b>{escape(p.status)}</b>{escape(result[len(p.status):])}")
         else:
@@ -235,7 +236,7 @@ async def _answer(x: ProposalPress, outcome: Outcome, audit: str) -> PressResult
     what it shows changed (a storm of presses on a filled proposal edits nothing)."""
     if outcome.stale_button:
         return await _older(x, audit.split(":")[0])
-    result = PressResult(audit, outcome.line[:190], alert=not outcome.ok and not outcome.approvals)
+    result = PressResult(audit, outcome_line(outcome)[:190], alert=not outcome.ok and not outcome.approvals)
     if outcome.proposal is None or x.message_id is None:
         return result
     shown = outcome.proposal
@@ -309,7 +310,7 @@ async def press_confirm(x: ProposalPress, pid: int, instance: str) -> PressResul
     if outcome.approvals:
         audit = f"confirm #{pid}: approval {len(outcome.approvals)} of 2"
     elif not outcome.ok and outcome.proposal is not None and outcome.proposal.status in ("pending", "placed", "filled"):
-        audit = f"confirm #{pid}: refused ({outcome.line})"
+        audit = f"confirm #{pid}: refused ({outcome_line(outcome)})"
     return await _answer(x, outcome, audit)
 
 
@@ -317,7 +318,7 @@ async def press_reject(x: ProposalPress, pid: int, instance: str) -> PressResult
     if instance != x.engine.instance_id:
         return await _older(x, f"reject #{pid}")
     outcome: Outcome = await off_loop(x.engine.reject, pid, x.user_id, x.who, x.message)
-    return await _answer(x, outcome, f"reject #{pid}: " + ("rejected" if outcome.ok else f"refused ({outcome.line})"))
+    return await _answer(x, outcome, f"reject #{pid}: " + ("rejected" if outcome.ok else f"refused ({outcome_line(outcome)})"))
 
 
 @button_action("prop:confirm", admin=True)

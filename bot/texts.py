@@ -2,8 +2,12 @@
 
 The core emits typed events with numbers (trading/core/events.py); every line a person
 reads about them is written here, once, so a notice reads the same whichever path
-produced it (a paper fill, the exchange's answer, the account stream). The wording is a
-contract (docs, "Notices"): tests hold it.
+produced it (a paper fill, the exchange's answer, the account stream). The order path
+(trading/live/orders.py, proposals.py, recovery.py) answers with typed values too
+(trading/live/answers.py): `answer_line` words them, and a proposal's stored final state.
+The wording is a contract (docs, "Notices", "Orders"): tests hold it.
+It is over 400 lines because it is the one place every chat sentence of the trading side is
+written: one short renderer per event or answer kind, none of them sharing state.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from functools import singledispatch
 from typing import Any, Protocol
 
 from trading.core.book import Failing
-from trading.core.brokers.base import OrderRequest
+from trading.core.brokers.base import OrderRequest, Placement
 from trading.core.candles import ohlcv_line
 from trading.core.events import (
     CandleClosed,
@@ -39,7 +43,16 @@ from trading.core.intervals import utc_minute
 from trading.core.portfolio import ClosedTrade, Fill
 from trading.core.snapshot import PositionView
 from trading.core.symbols import SymbolFilters
-from trading.live.service import Proposal, fee_words
+from trading.live.service import (
+    Adopted,
+    Answer,
+    ForeignOrders,
+    Kind,
+    NotReconciled,
+    Outcome,
+    Proposal,
+    Settled,
+)
 
 CENT = Decimal("0.01")
 WHAT = {
@@ -84,7 +97,25 @@ def text(event: Event) -> str:
 
 @text.register
 def _(e: Notice) -> str:
+    """A notice worded where it happened; the order path's carry typed data, worded here."""
+    p = e.data.get("proposal")
+    if e.kind == "proposal" and isinstance(p, Proposal):
+        return proposal_text(p)
+    if e.kind == "proposal_update" and isinstance(p, Proposal):
+        return proposal_update_text(p)
+    if e.kind == "reconciled" and "reconciled" in e.data:
+        return "reconcile: " + reconciled_line(e.data["reconciled"])
     return e.text
+
+
+def fee_words(fill: Fill) -> str:
+    """`0.12 USDT`, or `0.00021 BNB = 0.13 USDT` (or `… no BNB price: booked as 0 USDT`)."""
+    if fill.fee_asset == "USDT" or fill.fee_amount is None:
+        return f"{fill.fee.quantize(CENT)} USDT"
+    amount = f"{fill.fee_amount.normalize():f} {fill.fee_asset}"
+    if not fill.fee and fill.fee_amount:
+        return f"{amount} (no {fill.fee_asset} price: booked as 0 USDT)"
+    return f"{amount} = {fill.fee.quantize(CENT)} USDT"
 
 
 def exit_words(kind: str) -> str:
@@ -298,3 +329,133 @@ def pending_lines(pending: Sequence[OrderRequest], proposals: Sequence[Proposal]
     return [f"{r.side} {r.symbol} ({r.kind}) at the next open" for r in pending] + [
         f"#{p.id} {p.action} {p.symbol} ({p.status})" for p in proposals
     ]
+
+
+# ------------------------------------------------------------- the order path's answers (trading/live/answers.py)
+OLDER = "This button belongs to an older proposal."
+PAUSED_LINE = "paused: no new entries (/resume to allow)"
+NO_LIVE_PRICE = "no live price (stream stopped/reconnecting); try again when it is back"
+BLOCKED = {  # why a protection refuses an entry now (closes always pass)
+    "daily_loss": "the daily loss limit is reached (MAX_DAILY_LOSS): no new entries until the next UTC day or an admin's /resume",
+    "drawdown": "the drawdown hard stop tripped (MAX_DRAWDOWN_PCT): no new entries until an admin's /resume",
+    "stoploss_guard": "{symbol} is locked after its stop-losses (STOPLOSS_GUARD): /protections says until when",
+    "cooldown": "{symbol} is cooling down after a close (COOLDOWN_CANDLES): /protections says until when",
+}
+
+
+def placement_line(placed: Placement, f: NumberFormat) -> str:
+    """The proposal message's final line: what was filled, at what price and fee, or why not."""
+    parts = [
+        f"{x.side} {f.fmt_qty(x.qty)} {x.symbol} at {f.fmt_price(x.price)} (fee {fee_words(x)})"
+        for x in placed.fills
+    ]
+    line = ("filled: " + "; ".join(parts)) if parts else ""
+    if placed.closed:
+        t = placed.closed[-1]
+        line += f" · closed {t.side}: PnL {t.pnl.quantize(CENT):+} USDT net of fees"
+    if placed.error:
+        why = f"failed: {placed.error}"
+        line = f"{line} · then {why}" if line else why
+    return line or "nothing to do: the position was already closed"
+
+
+_SAID: dict[Kind, str] = {  # the answers that need no field
+    Kind.PAUSED: PAUSED_LINE,
+    Kind.CONFIRMATIONS_OFF: "Confirmations are off (CONFIRM_ORDERS=off).",
+    Kind.OLDER: OLDER,
+    Kind.NO_SUCH: "No such proposal.",
+    Kind.NO_LIVE_PRICE: NO_LIVE_PRICE,
+    Kind.ADMIN_ONLY: "Only a known admin can approve this order.",
+    Kind.CONFIRMED: "confirmed",
+    Kind.PLACING: "placing",
+    Kind.EXPIRED_UNCONFIRMED: "expired before it was confirmed",
+    Kind.EXPIRED_UNANSWERED: "expired unanswered",
+    Kind.RESTART_NOT_SENT: "not placed: the bot restarted before the order was sent",
+    Kind.NOT_ON_EXCHANGE: "not placed: the exchange has no order for it (the bot restarted before sending)",
+}
+
+
+def answer_line(a: Answer, rules: NumberFormat | None = None) -> str:
+    """What an order request, a Confirm or a Reject did, or a proposal's final state (plain
+    text; the chat escapes it). `rules`: the symbol's number formats for a placement stored
+    earlier (one placed in this run carries its own)."""
+    k, n = a.kind, a.numbers
+    if k in _SAID:
+        return _SAID[k]
+    if k == Kind.PLACED:
+        assert a.placed is not None
+        placed = a.placed
+        line = placement_line(placed.placement, placed.rules or rules or _Plain())
+        if placed.positions:
+            line += f" · {'legs' if placed.legs else 'position'}: " + " → ".join(placed.positions)
+        return line
+    words = {
+        Kind.NOT_PROPOSED: lambda: f"Not proposed: {a.quoted}",
+        Kind.NOT_PLACED: lambda: f"Not placed: {a.quoted}",
+        Kind.NO_BROKER: lambda: f"{a.mode}: no broker places orders in this mode yet",
+        Kind.BLOCKED: lambda: "Not allowed: " + BLOCKED.get(a.quoted, a.quoted).format(symbol=a.symbol),
+        Kind.REFUSED: lambda: a.quoted,
+        Kind.NO_PRICE: lambda: f"No {a.symbol} price yet: /start the stream first.",
+        Kind.NO_CANDLE: lambda: f"No {a.symbol} candle yet: /start the stream first.",
+        Kind.BELOW_STEP: lambda: (f"Not proposed: quantity {n['qty'].normalize():f} is below {a.symbol}'s step "
+                                  f"{n['step'].normalize():f} (LOT_SIZE)"),  # fmt: skip
+        Kind.ALREADY: lambda: f"Already {a.action} {a.symbol}; give a quantity to add to it.",
+        Kind.APPROVAL: lambda: f"1 of 2 approvals (by {', '.join(a.names)}); a second admin's Confirm places it.",
+        Kind.NOT_PENDING: lambda: f"Proposal #{a.proposal} is {a.status}, no longer pending.",
+        Kind.GONE: lambda: f"Proposal #{a.proposal} is no longer pending.",
+        Kind.EXPIRED: lambda: f"Proposal #{a.proposal} has expired.",
+        Kind.LEG_REFUSED: lambda: f"refused: {a.quoted}",
+        Kind.DRIFT: lambda: (f"refused: the price moved {n['drift'].quantize(CENT)} % since the proposal "
+                             f"({n['ref'].normalize():f} → {n['price'].normalize():f}; "
+                             f"MAX_DRIFT_PCT {n['limit'].normalize():f})"),  # fmt: skip
+        Kind.REJECTED: lambda: f"rejected by {a.who}" + (" (Reject all)" if a.all else ""),
+        Kind.SUPERSEDED: lambda: f"superseded by proposal #{a.proposal}",
+        Kind.RESTART_BOOKED: lambda: f"filled before a restart ({int(n['done'])} of {int(n['total'])} orders booked)",
+        Kind.FOUND_ON_EXCHANGE: lambda: f"filled (found on the exchange after a restart: {', '.join(a.names)})",
+        Kind.SAID: lambda: a.quoted,
+    }
+    return words[k]()
+
+
+def outcome_line(o: Outcome) -> str:
+    """The answer to /long, /short, /close, a Confirm or a Reject (the alert, the reply)."""
+    return answer_line(o.answer)
+
+
+def result_line(p: Proposal, rules: NumberFormat | None = None) -> str:
+    """A proposal's final state as its message shows it (`filled: BUY …`, `rejected by …`)."""
+    return answer_line(p.result, rules) if p.result is not None else ""
+
+
+def proposal_text(p: Proposal) -> str:
+    """The proposal notice's plain line (its message is drawn by bot/proposals.py)."""
+    who = "strategy" if p.source == "strategy" else f"user {p.requested_by}"
+    legs = " then ".join(f"{leg.side} {leg.kind}" + (" (reduce-only)" if leg.reduce_only else "") for leg in p.legs)
+    return (
+        f"proposal #{p.id}: {p.action} {p.symbol} · {p.qty_text} · ref price {p.ref_price.normalize():f} · "
+        f"{legs} · asked by {who} · {p.reason}"
+    )
+
+
+def proposal_update_text(p: Proposal) -> str:
+    """`proposal #3 expired unanswered`, `proposal #3 rejected`, `proposal #3 superseded`,
+    `proposal #3 filled: …` (docs, "Notices")."""
+    kind = p.result.kind if p.result is not None else None
+    short = {Kind.SUPERSEDED: "superseded", Kind.REJECTED: "rejected", Kind.EXPIRED_UNANSWERED: "expired unanswered"}
+    if kind in short:
+        return f"proposal #{p.id} {short[kind]}"
+    return f"proposal #{p.id} {p.status}: {result_line(p)}"
+
+
+def reconciled_line(item: object) -> str:
+    """One thing a reconcile with the exchange settled or found (after `reconcile: `)."""
+    if isinstance(item, Settled):
+        return f"proposal #{item.proposal}: {answer_line(item.answer)}"
+    if isinstance(item, Adopted):
+        return f"{item.difference}; the book now follows the exchange"
+    if isinstance(item, ForeignOrders):
+        listed = ", ".join(f"{kind} {side} {cid}" for kind, side, cid in item.orders)
+        return f"{item.symbol}: {item.count} open order(s) on the exchange ({listed}); left as they are"
+    if isinstance(item, NotReconciled):
+        return f"could not reconcile with the exchange ({item.error}); check /status before trading"
+    return str(item)  # a line as the account follower or the resting exits word it

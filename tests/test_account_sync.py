@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from bot.texts import fee_words
 from tests.helpers import RecordingNotifier
 from trading.config import load_settings
 from trading.core.portfolio import Fill
@@ -13,7 +14,6 @@ from trading.exchange.account_sync import AccountFollower
 from trading.exchange.fees import fee_in_usdt
 from trading.exchange.protection import ExchangeExits
 from trading.exchange.user_stream import user_ws_base
-from trading.live.service import fee_words
 
 EXITS = ExchangeExits(broker=None, instance_id="abcd1234")  # type: ignore[arg-type]
 

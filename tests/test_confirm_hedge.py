@@ -13,6 +13,7 @@ from decimal import Decimal
 import pytest
 
 from bot.proposals import proposal_html
+from bot.texts import outcome_line
 from sim.binance import ReplayExchange, load_csv
 from tests.conftest import PERP_15M, shared_file
 from tests.helpers import RecordingNotifier, observe, replay_settings
@@ -119,16 +120,16 @@ def test_confirm_derives_each_leg_from_the_legs_at_the_press(engine, intent, bas
     want = expected(intent, basis, press)
     stored = engine.proposal(p.id)
     if want == REFUSED:
-        assert not outcome.ok and outcome.line.startswith("refused: the position changed since this proposal; propose again")
+        assert not outcome.ok and outcome_line(outcome).startswith("refused: the position changed since this proposal; propose again")
         assert stored.status == "failed" and after == press
     elif want == NOTHING:
-        assert not outcome.ok and outcome.line == "refused: nothing to close: the position is already flat"
+        assert not outcome.ok and outcome_line(outcome) == "refused: nothing to close: the position is already flat"
         assert stored.status == "failed" and after == press
     else:
-        assert outcome.ok, outcome.line
-        assert after == want, (outcome.line, after)
+        assert outcome.ok, outcome_line(outcome)
+        assert after == want, (outcome_line(outcome), after)
         assert stored.status == "filled"
         assert all(leg.position_side in ("LONG", "SHORT") and not leg.reduce_only for leg in stored.legs)
-        assert outcome.line.endswith(f"legs: {words(press)} → {words(after)}"), outcome.line
+        assert outcome_line(outcome).endswith(f"legs: {words(press)} → {words(after)}"), outcome_line(outcome)
     assert not engine.confirm(p.id, ADMIN).ok  # decided once
     hold(engine, (Decimal(0), Decimal(0)))

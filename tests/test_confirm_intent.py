@@ -16,6 +16,7 @@ from decimal import Decimal
 
 import pytest
 
+from bot.texts import outcome_line
 from sim.binance import ReplayExchange, load_csv
 from tests.conftest import PERP_15M, shared_file
 from tests.helpers import RecordingNotifier, observe, replay_settings
@@ -92,20 +93,20 @@ def test_confirm_derives_the_orders_from_the_position_at_the_press(engine, inten
     want = EXPECTED[(intent, basis, held)]
     stored = engine.proposal(p.id)
     if want == REFUSED:
-        assert not outcome.ok and outcome.line.startswith("refused: the position changed since this proposal; propose again")
+        assert not outcome.ok and outcome_line(outcome).startswith("refused: the position changed since this proposal; propose again")
         assert stored.status == "failed" and after == held
     elif want == NOTHING:
-        assert not outcome.ok and outcome.line == "refused: nothing to close: the position is already flat"
+        assert not outcome.ok and outcome_line(outcome) == "refused: nothing to close: the position is already flat"
         assert stored.status == "failed" and after == held
     else:
-        assert outcome.ok, outcome.line
-        assert after == want, (outcome.line, after)
+        assert outcome.ok, outcome_line(outcome)
+        assert after == want, (outcome_line(outcome), after)
         assert stored.status == "filled"
         # The message states what was placed and the position before and after, truthfully.
-        sides = re.findall(r"(BUY|SELL) ([\d.]+) BTCUSDT", outcome.line)
+        sides = re.findall(r"(BUY|SELL) ([\d.]+) BTCUSDT", outcome_line(outcome))
         assert sum((Decimal(q) if s == "BUY" else -Decimal(q)) for s, q in sides) == after - held
         assert [(leg.side, leg.qty) for leg in stored.legs] == [(s, Decimal(q)) for s, q in sides]
-        assert outcome.line.endswith(f"position: {word(held)} → {word(after)}"), outcome.line
+        assert outcome_line(outcome).endswith(f"position: {word(held)} → {word(after)}"), outcome_line(outcome)
     assert not engine.confirm(p.id, ADMIN).ok  # decided once
     hold(engine, 0)
 

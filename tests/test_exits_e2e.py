@@ -11,6 +11,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 import pytest
 
+from bot.texts import outcome_line
 from tests.helpers import exchange_client, observe
 from tests.test_bot_e2e import ADMIN, GROUP, World, source  # noqa: F401  (fixture)
 from tests.test_orders_e2e import Seen
@@ -51,8 +52,8 @@ def open_algo(w: World) -> list[dict]:
 def confirm(w: World, action: str, qty: str | None = "0.01") -> str:
     p = w.engine.propose_order(action, None, Decimal(qty) if qty else None, ADMIN)
     outcome = w.engine.confirm(p.id, ADMIN)
-    assert outcome.ok, outcome.line
-    return outcome.line
+    assert outcome.ok, outcome_line(outcome)
+    return outcome_line(outcome)
 
 
 @pytest.fixture

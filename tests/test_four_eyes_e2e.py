@@ -8,6 +8,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
+from bot.texts import outcome_line
 from tests.helpers import leg_id
 from tests.test_bot_e2e import ADMIN, GROUP, source  # noqa: F401  (fixture)
 from tests.test_orders_e2e import press, proposal_message, started
@@ -57,7 +58,7 @@ def test_two_admins_confirm_large_orders_one_is_enough_below(source, tmp_path): 
         before = len(w.engine.recent_fills(50))
         with ThreadPoolExecutor(max_workers=8) as pool:
             outcomes = list(pool.map(lambda i: w.engine.confirm(4, (ADMIN, SECOND)[i % 2], f"user {i % 2}"), range(40)))
-        assert sum(o.ok for o in outcomes) == 1, sorted({o.line for o in outcomes})
+        assert sum(o.ok for o in outcomes) == 1, sorted({outcome_line(o) for o in outcomes})
         assert w.engine.proposal(4).status == "filled"
         assert len(w.engine.recent_fills(50)) == before + 2  # the reversal's two legs, once
     finally:

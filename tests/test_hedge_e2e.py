@@ -253,7 +253,7 @@ def test_status_balance_and_pnl_show_each_legs_margin_and_funding_as_the_ledger(
 def test_a_pause_holds_for_the_account_both_legs(source, tmp_path) -> None:  # noqa: F811
     """/pause and the chat-unreachable pause hold per account in Hedge Mode: neither leg
     opens or adds while paused; closing a leg still works."""
-    from trading.core.pause import PAUSED_LINE
+    from bot.texts import PAUSED_LINE
 
     w = hedge_world(source, tmp_path)
     try:

@@ -7,6 +7,7 @@ Walks every module's imports with ast (including imports inside functions), so a
 from __future__ import annotations
 
 import ast
+from dataclasses import fields
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -389,3 +390,68 @@ def test_the_core_decides_by_what_it_is_given_not_by_probing() -> None:
         if 'mode != "paper"' in text or 'mode == "paper"' in text:
             probes.append(f"{rel}: a mode string compared")
     assert not probes, "probes in the core: " + ", ".join(probes)
+
+
+# The chat's words the order path used to write in trading/ (issue 27: they are bot/texts.py's).
+CHAT_WORDS_MOVED = {"placement_line", "fee_words", "blocked_line", "proposal_text", "PAUSED_LINE", "OLDER",
+                    "NO_LIVE_PRICE", "BLOCKED"}  # fmt: skip
+ANSWERING = {"Outcome", "Answer", "refused", "stale"}  # an answer to the chat is built by these
+
+
+def _words(node: ast.AST) -> bool:
+    """An expression that is a sentence: an f-string, a non-empty string literal, or one
+    joined (`+`), chosen (`a if c else b`) or defaulted (`a or b`) from them."""
+    if isinstance(node, ast.JoinedStr):
+        return True
+    if isinstance(node, ast.Constant):
+        return isinstance(node.value, str) and bool(node.value)
+    if isinstance(node, ast.BinOp):
+        return _words(node.left) or _words(node.right)
+    if isinstance(node, ast.IfExp):
+        return _words(node.body) or _words(node.orelse)
+    if isinstance(node, ast.BoolOp):
+        return any(_words(v) for v in node.values)
+    return False
+
+
+def _sentences_built(tree: ast.AST) -> list[str]:
+    """Where an answer for the chat is given words instead of a typed value: an Outcome, an
+    Answer (or its helpers) built with text, a proposal finished with a text result, or one of
+    the moved renderers defined again."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            name = getattr(node.func, "attr", getattr(node.func, "id", ""))
+            args = [*node.args, *(k.value for k in node.keywords)]
+            if name == "finish":  # finish(id, from, to, answer): the states are words of the machine
+                args = node.args[3:] + [k.value for k in node.keywords if k.arg in ("answer", "line")]
+            elif name not in ANSWERING:
+                continue
+            found += [f"{node.lineno}: {name}(…{ast.unparse(a)[:40]}…)" for a in args if _words(a)]
+        elif isinstance(node, ast.FunctionDef | ast.ClassDef) and node.name in CHAT_WORDS_MOVED:
+            found.append(f"{node.lineno}: def {node.name}")
+    for node in getattr(tree, "body", []):  # a module's own names (an enum member is not one)
+        if isinstance(node, ast.Assign):
+            found += [f"{node.lineno}: {t.id} =" for t in node.targets if isinstance(t, ast.Name) and t.id in CHAT_WORDS_MOVED]
+    return found
+
+
+def test_the_order_path_answers_with_typed_values_not_words() -> None:
+    """issue 27 (freqtrade's rpc/telegram split): /long, a Confirm, a Reject and a proposal's
+    final state are typed answers (trading/live/answers.py) that bot/texts.py words; no
+    module of trading/ writes those sentences (a new one belongs in bot/texts.answer_line)."""
+    from trading.live.proposals import Outcome
+
+    found = []
+    for path in sorted((ROOT / "trading").rglob("*.py")):
+        found += [f"{path.relative_to(ROOT).as_posix()}:{x}" for x in _sentences_built(ast.parse(path.read_text(encoding="utf-8")))]
+    found += [f"Outcome.{f.name}: str" for f in fields(Outcome) if f.type in ("str", str)]
+    assert not found, "chat sentences built in trading/: " + "; ".join(found)
+
+
+def test_the_sentence_finder_finds_one() -> None:
+    tree = ast.parse(
+        'Outcome(False, f"No {s} price yet")\nrefused(Kind.X, quoted=why)\nconf.finish(1, "placed", "filled", line + "!")\n'
+        'conf.finish(1, "placed", "filled", answer)\nOLDER = "x"\ndef fee_words(f): ...\nOutcome(False, Answer(Kind.X, who="me"))\n'
+    )
+    assert sorted({x.split(":")[0] for x in _sentences_built(tree)}) == ["1", "3", "5", "6", "7"]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.texts import result_line
 from tests.test_bot_e2e import ADMIN, GROUP, World, source  # noqa: F401  (fixture)
 from tests.test_orders_e2e import proposal_message, started
 from trading.logsafe import setup_logging
@@ -69,7 +70,7 @@ def run_echo(source, tmp_path: Path, status: int) -> None:  # noqa: F811
         if status == 400:
             assert "(-1100)" in edited.params["text"], edited.params["text"]
         assert "***" in edited.params["text"], edited.params["text"]
-        assert len(w.engine.proposal(1).result or "") < 400  # a bounded message, not the whole page
+        assert len(result_line(w.engine.proposal(1))) < 400  # a bounded message, not the whole page
         assert w.ex.orders() == []
 
         reply = w.reply("/logs 200", "log line")

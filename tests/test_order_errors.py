@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from bot.texts import outcome_line
 from tests.helpers import leg_id
 from tests.test_bot_e2e import ADMIN, GROUP, source  # noqa: F401  (fixture)
 from tests.test_orders_e2e import proposal_message, started
@@ -43,8 +44,8 @@ def test_each_exchange_error_gives_its_line_a_stored_refusal_and_no_second_order
         w.ex.faults.order_errors(code, retry_after=2 if code in (429, 418) else None)
         outcome = w.engine.confirm(proposal.id, ADMIN)
         assert not outcome.ok
-        assert words in outcome.line.lower(), (code, outcome.line)
-        lines.append(outcome.line)
+        assert words in outcome_line(outcome).lower(), (code, outcome_line(outcome))
+        lines.append(outcome_line(outcome))
         assert w.engine.proposal(proposal.id).status == "failed"
         assert w.ex.stats.order_posts.get(leg_id(w.db_path, n)) == 1, (code, w.ex.stats.order_posts)
         stored = {o["client_order_id"]: o for o in w.engine.stored_orders()}
@@ -58,7 +59,7 @@ def test_an_unclear_answer_is_settled_by_the_client_id_not_by_sending_again(demo
     proposal = w.engine.propose_order("long", None, Decimal("0.01"), ADMIN)
     w.ex.faults.order_errors(503, placed=True)  # Binance: "execution status unknown"
     outcome = w.engine.confirm(proposal.id, ADMIN)
-    assert outcome.ok and outcome.line.startswith("filled: BUY 0.010 BTCUSDT"), outcome.line
+    assert outcome.ok and outcome_line(outcome).startswith("filled: BUY 0.010 BTCUSDT"), outcome_line(outcome)
     assert w.ex.stats.order_posts == {leg_id(w.db_path, 1): 1}
     assert len(w.ex.orders()) == 1
 

@@ -9,6 +9,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
+from bot.texts import outcome_line
 from tests.helpers import exchange_client, leg_id, observe
 from tests.test_bot_e2e import ADMIN, GROUP, GUEST, World, source  # noqa: F401  (fixture)
 from trading.live.proposals import Proposal
@@ -166,7 +167,7 @@ def test_a_thousand_concurrent_confirms_place_exactly_one_order(source, tmp_path
             futures = [pool.submit(confirm, i) for i in range(1000)]
             go.set()
             outcomes = [f.result(timeout=60) for f in futures]
-        assert sum(o.ok for o in outcomes) == 1, (sorted({o.line for o in outcomes}), diag, w.engine.cursor("BTCUSDT"), w.ex.current_index, w.engine.proposal(proposal.id))
+        assert sum(o.ok for o in outcomes) == 1, (sorted({outcome_line(o) for o in outcomes}), diag, w.engine.cursor("BTCUSDT"), w.ex.current_index, w.engine.proposal(proposal.id))
         assert len(w.engine.recent_fills(10)) == 1
         assert w.engine.proposal(proposal.id).status == "filled"
     finally:

@@ -7,11 +7,11 @@ import logging
 from decimal import Decimal
 
 from bot.runner import BotThread
+from bot.texts import PAUSED_LINE
 from tests.helpers import leg_id
 from tests.test_bot_e2e import ADMIN, GROUP, GUEST, LOOSE, World, source  # noqa: F401  (fixture)
 from tests.test_orders_e2e import press, proposal_message, started
 from tests.test_strategy_proposals import START, proposals, replay  # noqa: F401  (fixture)
-from trading.core.pause import PAUSED_LINE
 
 
 def test_pause_refuses_entries_keeps_closes_and_survives_a_restart(source, tmp_path):  # noqa: F811

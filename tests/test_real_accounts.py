@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 
 from bot.runner import BotThread
+from bot.texts import outcome_line
 from sim.binance import ReplayExchange
 from sim.telegram.local_api import LocalBotApi
 from tests.helpers import leg_id, observe
@@ -93,7 +94,7 @@ def long_once(acc: Account) -> Decimal:
     proposal = engine.propose_order("long", None, Decimal("0.01"), ADMIN)
     assert isinstance(proposal, Proposal), proposal
     outcome = engine.confirm(proposal.id, ADMIN)
-    assert outcome.ok and outcome.line.startswith("filled: BUY 0.010 BTCUSDT"), outcome.line
+    assert outcome.ok and outcome_line(outcome).startswith("filled: BUY 0.010 BTCUSDT"), outcome_line(outcome)
     return proposal.legs[0].id
 
 
@@ -189,7 +190,7 @@ def test_an_account_switched_to_hedge_mode_while_running_gets_its_own_line(accou
     account.ex.set_account_modes(hedge=True)
     proposal = engine.propose_order("long", None, Decimal("0.01"), ADMIN)
     outcome = engine.confirm(proposal.id, ADMIN)
-    assert not outcome.ok and "Hedge Mode" in outcome.line and "One-way Mode" in outcome.line and "(-4061)" in outcome.line
+    assert not outcome.ok and "Hedge Mode" in outcome_line(outcome) and "One-way Mode" in outcome_line(outcome) and "(-4061)" in outcome_line(outcome)
     assert account.ex.orders() == []
 
 
@@ -199,8 +200,8 @@ def test_a_leverage_call_that_gets_no_clear_answer_is_the_orders_refusal(account
     account.ex.faults.rest_errors(504, route="POST /fapi/v1/leverage")
     proposal = engine.propose_order("long", None, Decimal("0.01"), ADMIN)
     outcome = engine.confirm(proposal.id, ADMIN)
-    assert not outcome.ok and outcome.line.startswith("failed: not placed: setting BTCUSDT leverage"), outcome.line
-    assert "propose again" in outcome.line and engine.proposal(proposal.id).status == "failed"
+    assert not outcome.ok and outcome_line(outcome).startswith("failed: not placed: setting BTCUSDT leverage"), outcome_line(outcome)
+    assert "propose again" in outcome_line(outcome) and engine.proposal(proposal.id).status == "failed"
     assert account.ex.stats.order_posts == {}
 
 
@@ -271,7 +272,7 @@ def test_a_manual_order_above_its_leverage_bracket_is_refused_when_proposed(sour
         assert acc.ex.advance(1) and acc.seen.wait(acc.ex.candles[acc.ex.current_index - 1].open_time)
         assert engine.snapshot().values["leverage"] == 20  # a candle closed: the new leverage is in force
         outcome = engine.propose_order("long", None, Decimal("0.1"), ADMIN)  # ~7,000 USDT at 20x
-        assert not isinstance(outcome, Proposal) and "limited to 10x by Binance's leverage brackets" in outcome.line
+        assert not isinstance(outcome, Proposal) and "limited to 10x by Binance's leverage brackets" in outcome_line(outcome)
         assert acc.ex.stats.order_posts == {}
     finally:
         acc.close()

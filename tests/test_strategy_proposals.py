@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from bot.texts import outcome_line, result_line
 from sim.binance import ReplayExchange, load_csv
 from tests.conftest import PERP_15M, shared_file
 from tests.helpers import RecordingNotifier, observe, replay_settings
@@ -51,7 +52,7 @@ def test_proposals_appear_where_the_backtest_decides_and_confirmed_ones_fill(rep
         for p in proposals(notifier):
             if p.status == "pending" and engine.proposal(p.id).status == "pending":
                 outcome = engine.confirm(p.id, ADMIN)
-                assert outcome.ok, outcome.line
+                assert outcome.ok, outcome_line(outcome)
                 confirmed += 1
     decided = sorted({p.valid_until_open - iv for p in proposals(notifier)})
     assert confirmed == len(decided) > 5
@@ -99,7 +100,7 @@ def test_confirm_refuses_a_price_that_drifted_too_far(db_path) -> None:
             ex.advance(1)  # the price moves; the proposal (TTL 600 s) stays valid
             assert seen.wait(candles[START].open_time)
             outcome = engine.confirm(p.id, ADMIN)
-            assert not outcome.ok and "the price moved" in outcome.line and "MAX_DRIFT_PCT" in outcome.line
+            assert not outcome.ok and "the price moved" in outcome_line(outcome) and "MAX_DRIFT_PCT" in outcome_line(outcome)
             assert engine.proposal(p.id).status == "failed"
             assert engine.recent_fills(10) == []
         finally:
@@ -119,7 +120,7 @@ def test_a_newer_strategy_proposal_supersedes_the_older_pending_one(db_path) -> 
     manual = conf.propose(action="long", source="manual", requested_by=ADMIN, **kw)
     first = conf.propose(action="long", source="strategy", requested_by=None, **kw)
     second = conf.propose(action="short", source="strategy", requested_by=None, **kw)
-    assert conf.get(first.id).status == "expired" and conf.get(first.id).result == f"superseded by proposal #{second.id}"
+    assert conf.get(first.id).status == "expired" and result_line(conf.get(first.id)) == f"superseded by proposal #{second.id}"
     assert conf.get(second.id).status == "pending" and conf.get(manual.id).status == "pending"
     assert [n.data["proposal"].id for n in notifier.notices if n.kind == "proposal_update"] == [first.id]
     from storage.state import instance_id

@@ -21,7 +21,6 @@ log = logging.getLogger(__name__)
 
 STATE_KEY = "paused"
 REASONS = ("admin", "chat_unreachable")
-PAUSED_LINE = "paused: no new entries (/resume to allow)"
 
 
 class PauseGate:

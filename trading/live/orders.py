@@ -16,26 +16,30 @@ from decimal import Decimal
 
 from trading.config import Settings
 from trading.core.brokers import Broker, OrderRefused, OrderRequest
+from trading.core.brokers.base import Placement
 from trading.core.hedge import legs_of, order_refusal, position_words, press_legs
 from trading.core.intents import intent_of
 from trading.core.limits import check_limits
-from trading.core.pause import PAUSED_LINE, PauseGate
-from trading.core.symbols import FilterError
+from trading.core.pause import PauseGate
+from trading.core.symbols import FilterError, SymbolFilters
 from trading.core.trader import Trader
 from trading.exchange.brackets import BracketCache
 from trading.exchange.rest import make_client
 from trading.exchange.stream import KlineStream
+from trading.live.answers import Answer, Kind, Placed
 from trading.live.guard import DatabaseGuard
 from trading.live.mode import Mode
-from trading.live.placing import placement_line
-from trading.live.proposals import OLDER, PLACING, Confirmations, Outcome, Proposal, four_eyes_line
-from trading.live.protections import blocked_line
+from trading.live.proposals import Confirmations, Outcome, Proposal, four_eyes_line, refused, stale
 from trading.live.store import Db
 
 log = logging.getLogger("trading.live.service")
 
-NO_LIVE_PRICE = "no live price (stream stopped/reconnecting); try again when it is back"
 OFFSET_RETRY_SECONDS = 60.0  # /time asked again at most this often while it does not answer
+
+
+def placed_now(placed: Placement, symbol: str, rules: SymbolFilters) -> Outcome:
+    """An order placed at once (CONFIRM_ORDERS=off): what filled, or why not."""
+    return Outcome(placed.error is None, Answer(Kind.PLACED, symbol=symbol, placed=Placed(placed, rules=rules)))
 
 
 class MarketClock:
@@ -89,41 +93,42 @@ class Orders:
     # ------------------------------------------------------------- /long, /short, /close
     def propose_order(self, action: str, symbol: str | None, qty: Decimal | None, user_id: int | None,
                       typed: str | None = None) -> Proposal | Outcome:  # fmt: skip
-        """A Proposal to confirm (CONFIRM_ORDERS=on), or an Outcome (placed at once, or why not).
+        """A Proposal to confirm (CONFIRM_ORDERS=on), or an Outcome (placed at once, or why not:
+        a typed answer, worded by bot/texts.answer_line).
         `action`: long, short, close, or (Hedge Mode) `close long` / `close short`: one leg;
         it quotes `typed` when that is what the person typed instead of this order's own (/close all)."""
         symbol = (symbol or self.settings.symbols[0]).upper()
         if symbol not in self.settings.symbols:
             raise ValueError(f"{symbol} is not traded (SYMBOLS={','.join(self.settings.symbols)})")
         if self._guard.check():
-            return Outcome(False, f"Not proposed: {self._guard.halted}")
+            return refused(Kind.NOT_PROPOSED, quoted=self._guard.halted or "")
         trader = self._trader
         if trader.broker is None:
-            return Outcome(False, f"{trader.mode}: no broker places orders in this mode yet")
+            return refused(Kind.NO_BROKER, mode=trader.mode)
         action, only = action.partition(" ")[0], action.partition(" ")[2].upper()
         want = {"long": 1, "short": -1, "close": 0}[action]
         if want and self._pause.paused():
-            return Outcome(False, PAUSED_LINE)
+            return refused(Kind.PAUSED)
         if want and (why := trader.guard.entry_blocked(symbol)) is not None:
-            return Outcome(False, blocked_line(why, symbol))
+            return refused(Kind.BLOCKED, quoted=why, symbol=symbol)
         if why := order_refusal(trader.portfolio, trader.hedge, trader.position_mode.mismatch, symbol, want, only):
-            return Outcome(False, why)
+            return refused(Kind.REFUSED, quoted=why)
         price = self.price(symbol)
         if price is None:
-            return Outcome(False, f"No {symbol} price yet: /start the stream first.")
+            return refused(Kind.NO_PRICE, symbol=symbol)
         last = trader.last_open(symbol)
         if last is None:  # right after a restart, before the feed's warm-up: what is stored
             stored = self._db.latest(symbol, self.settings.interval, 1)
             last = stored[0].open_time if stored else None
         if last is None:
-            return Outcome(False, f"No {symbol} candle yet: /start the stream first.")
+            return refused(Kind.NO_CANDLE, symbol=symbol)
         asked = qty  # the proposal quotes what was typed, and says when it was rounded
         if qty is not None:  # what will be sent: rounded down to the symbol's step, shown as such
             rules = trader.filters.get(symbol)
             if rules is not None:
                 stepped = rules.floor_qty(qty)
                 if not stepped:
-                    return Outcome(False, f"Not proposed: quantity {qty.normalize():f} is below {symbol}'s step {rules.market_step.normalize():f} (LOT_SIZE)")
+                    return refused(Kind.BELOW_STEP, symbol=symbol, numbers={"qty": qty, "step": rules.market_step})
                 qty = stepped
         reason = typed or f"/{action}" + (f" {only.lower()}" if only else "") + (f" {asked.normalize():f}" if asked is not None else "") + (f" {symbol}" if symbol != self.settings.symbols[0] else "")
         if asked is not None and qty is not None and qty != asked:
@@ -131,18 +136,17 @@ class Orders:
         # decided at the last candle's open (exchange clock: lookups accept orders after it)
         legs = trader.legs(symbol, want, reason, last, qty, stamp=int(time.time() * 1000), only=only)
         if not legs:
-            return Outcome(False, f"Already {action} {symbol}; give a quantity to add to it.")
+            return refused(Kind.ALREADY, action=action, symbol=symbol)
         problem = self._check_now(legs, price)
         if problem:
-            return Outcome(False, f"Not proposed: {problem}")
+            return refused(Kind.NOT_PROPOSED, quoted=problem)
         kind = "reverse" if len(legs) == 2 and not legs[1].closes else action
         held = self.held(symbol, legs[0].position_side)  # the net position, or the leg traded
         apart = trader.portfolio.exposure(symbol) - abs(held)  # Hedge Mode: the other leg counts too
         if self.confirmations is not None and not self.settings.confirm_orders:
             why = four_eyes_line(held, legs, price, self.settings.four_eyes_notional, apart)
             if why is None:
-                placed = trader.place(legs, price)
-                return Outcome(placed.error is None, placement_line(placed, trader.filters[symbol]))
+                return placed_now(trader.place(legs, price), symbol, trader.filters[symbol])
             reason += f" · {why}"
         if self.confirmations is not None:
             return self.confirmations.propose(
@@ -151,8 +155,7 @@ class Orders:
                 source="manual", requested_by=user_id, valid_until_open=last + 2 * self.settings.interval_ms,
                 basis=held, legs_before=legs_of(trader.portfolio, symbol) if trader.hedge else None,
             )
-        placed = trader.place(legs, price)
-        return Outcome(placed.error is None, placement_line(placed, trader.filters[symbol]))
+        return placed_now(trader.place(legs, price), symbol, trader.filters[symbol])
 
     # ------------------------------------------------------------- Confirm and Reject
     def confirm(
@@ -161,20 +164,20 @@ class Orders:
         """Exactly one of any number of presses places the orders; the others are told why not.
         `message`: the (chat, message id) pressed, which must be the proposal's own."""
         if self._guard.check():
-            return Outcome(False, f"Not placed: {self._guard.halted}")
+            return refused(Kind.NOT_PLACED, quoted=self._guard.halted or "")
         conf = self.confirmations
         if conf is None:
-            return Outcome(False, "Confirmations are off (CONFIRM_ORDERS=off).")
+            return refused(Kind.CONFIRMATIONS_OFF)
         p = conf.get(proposal_id)
         if p is None or not conf.owns(p, message):
-            return Outcome(False, OLDER, None, stale_button=True) if message else Outcome(False, "No such proposal.")
+            return stale(message)
         if p.action != "close" and p.status == "pending" and self._pause.paused():  # stays pending
-            return Outcome(False, PAUSED_LINE, p)
+            return refused(Kind.PAUSED, p)
         if p.action != "close" and p.status == "pending" and (why := self._trader.guard.entry_blocked(p.symbol)) is not None:
-            return Outcome(False, blocked_line(why, p.symbol), p)  # stays pending, like a pause
+            return refused(Kind.BLOCKED, p, quoted=why, symbol=p.symbol)  # stays pending, like a pause
         price = self.live_price(p.symbol)
         if price is None:  # checked before the claim: a press now changes nothing
-            return Outcome(False, NO_LIVE_PRICE, p)
+            return refused(Kind.NO_LIVE_PRICE, p)
         trader = self._trader
         rules = trader.filters.get(p.symbol)
         fmt = rules.fmt_qty if rules is not None else None
@@ -197,19 +200,19 @@ class Orders:
             if not claim.ok or claim.proposal is None:
                 return claim
             p = claim.proposal
-            conf.finish(p.id, "confirmed", "placed", PLACING)  # a crash from here on is reconciled, never re-sent
+            # a crash from here on is reconciled, never re-sent
+            conf.finish(p.id, "confirmed", "placed", Answer(Kind.PLACING))
             placed = trader.place(p.legs, price)
             words.append(position_words(trader.portfolio, p.symbol, ps, fmt))
-        line = placement_line(placed, trader.filters[p.symbol])
-        line += f" · {'legs' if ps != 'BOTH' else 'position'}: " + " → ".join(words)
+        answer = Answer(Kind.PLACED, symbol=p.symbol, placed=Placed(placed, tuple(words), ps != "BOTH", trader.filters[p.symbol]))
         if placed.unknown:
-            return Outcome(False, line, conf.finish(p.id, "placed", "placed", line))
+            return Outcome(False, answer, conf.finish(p.id, "placed", "placed", answer))
         status = "failed" if placed.error and not placed.fills else "filled"
-        return Outcome(status == "filled", line, conf.finish(p.id, "placed", status, line))
+        return Outcome(status == "filled", answer, conf.finish(p.id, "placed", status, answer))
 
     def reject(self, proposal_id: int, user_id: int | None, who: str, message: tuple[int, int] | None = None) -> Outcome:
         if self.confirmations is None:
-            return Outcome(False, "Confirmations are off (CONFIRM_ORDERS=off).")
+            return refused(Kind.CONFIRMATIONS_OFF)
         return self.confirmations.reject(proposal_id, user_id, who, message)
 
     def reject_all(self, up_to: int, user_id: int | None, who: str) -> list[Proposal]:

@@ -30,6 +30,7 @@ from storage.state import instance_id
 from trading.core.brokers.base import OrderRequest, client_order_id
 from trading.core.events import Notice, Notifier
 from trading.core.intents import intent_of
+from trading.live.answers import Answer, Kind
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class Proposal:
     source: str  # strategy | manual
     requested_by: int | None
     status: str
-    result: str | None
+    result: Answer | None  # its final state (bot/texts.answer_line words it)
     chat_id: int | None
     message_id: int | None
     valid_until_open: int | None
@@ -60,19 +61,25 @@ class Proposal:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a Confirm/Reject press did: `ok` for the alert, `line` for the edited message."""
+    """What an order request or a Confirm/Reject press did: `ok` for the alert, `answer` for
+    its words (bot/texts.answer_line)."""
 
     ok: bool
-    line: str
+    answer: Answer
     proposal: Proposal | None = None
     approvals: tuple[str, ...] = ()  # four-eyes: who has confirmed so far, while one more is needed
     stale_button: bool = False  # the press came from a message that is not this proposal's
 
 
-OLDER = "This button belongs to an older proposal."
+def refused(kind: Kind, shown: Proposal | None = None, /, **fields: object) -> Outcome:
+    """An Outcome that changed nothing: `kind` and the fields its words need; `shown`: the
+    proposal as it is now (its message is drawn from it)."""
+    return Outcome(False, Answer(kind, **fields), shown)  # type: ignore[arg-type]
 
 
-PLACING = "placing"  # the result while a confirmed proposal's orders are on their way
+def stale(message: tuple[int, int] | None) -> Outcome:
+    """The proposal is unknown: a press from another proposal's message, or a direct call."""
+    return Outcome(False, Answer(Kind.OLDER), None, stale_button=True) if message else refused(Kind.NO_SUCH)
 
 
 def leg_id(instance: str, proposal_id: int, n: int) -> str:
@@ -160,7 +167,7 @@ class Confirmations:
         if source == "strategy":
             self._supersede(symbol, pid)
         if self.notifier is not None:
-            self.notifier.notify(Notice("proposal", proposal_text(proposal), {"proposal": proposal}))
+            self.notifier.notify(Notice("proposal", f"proposal #{pid} pending", {"proposal": proposal}))
         return proposal
 
     def _supersede(self, symbol: str, newest: int) -> None:
@@ -169,7 +176,7 @@ class Confirmations:
         store = self._store()
         for row in store.with_status("pending"):
             mine = row["symbol"] == symbol and row["source"] == "strategy" and row["id"] != newest
-            if not mine or not store.transition(row["id"], "pending", "expired", result=f"superseded by proposal #{newest}"):
+            if not mine or not store.transition(row["id"], "pending", "expired", result=Answer(Kind.SUPERSEDED, proposal=newest).to_json()):
                 continue
             old = self.get(row["id"])
             if self.notifier is not None and old is not None:
@@ -205,12 +212,11 @@ class Confirmations:
         if limit is None or p.status != "pending" or not needs_two(before, legs, price, limit, apart):
             return None
         if user_id is None:
-            return Outcome(False, "Only a known admin can approve this order.", p)
+            return refused(Kind.ADMIN_ONLY, p)
         names = ApprovalStore(self._store_db()).add(p.id, user_id, who)
         if len(names) >= 2:
             return None
-        return Outcome(False, f"1 of 2 approvals (by {', '.join(names)}); a second admin's Confirm places it.", p,
-                       tuple(names))  # fmt: skip
+        return Outcome(False, Answer(Kind.APPROVAL, names=tuple(names)), p, tuple(names))
 
     def four_eyes_why(self, before: Decimal, legs: Sequence[OrderRequest], price: Decimal,
                       apart: Decimal = Decimal(0)) -> str | None:  # fmt: skip
@@ -233,60 +239,57 @@ class Confirmations:
         the legs only when `ok`; any other answer changed nothing it could double.
 
         `derive` gives the legs to place now (stored by the winning update itself, so a
-        crash after it is reconciled against exactly those), or the line refusing it: the
-        proposal then ends `failed` with `refused: <line>`, once, by a conditional update.
+        crash after it is reconciled against exactly those), or the core's line refusing it:
+        the proposal then ends `failed` (Kind.LEG_REFUSED), once, by a conditional update.
 
         `message` is the (chat id, message id) the press came from: a button acts only on
         the proposal posted in that very message (numbers restart with a new database)."""
         store = self._store()
         p = self.get(proposal_id)
         if p is None or not self.owns(p, message):
-            return Outcome(False, OLDER, None, stale_button=True) if message else Outcome(False, "No such proposal.")
+            return stale(message)
         if p.status != "pending":
-            return Outcome(False, f"Proposal #{p.id} is {p.status}, no longer pending.", p)
+            return refused(Kind.NOT_PENDING, p, proposal=p.id, status=p.status)
         if self._expired(p, cursor):
-            if store.transition(p.id, "pending", "expired", result="expired before it was confirmed"):
-                return Outcome(False, f"Proposal #{p.id} has expired.", self.get(p.id))
-            return Outcome(False, f"Proposal #{p.id} is no longer pending.", self.get(p.id))
+            if store.transition(p.id, "pending", "expired", result=Answer(Kind.EXPIRED_UNCONFIRMED).to_json()):
+                return refused(Kind.EXPIRED, self.get(p.id), proposal=p.id)
+            return refused(Kind.GONE, self.get(p.id), proposal=p.id)
         legs = derive(p) if derive is not None else list(p.legs)
         if isinstance(legs, str):
-            line = f"refused: {legs}"
-            if store.transition(p.id, "pending", "failed", by=user_id, result=line):
-                return Outcome(False, line, self.get(p.id))
-            return Outcome(False, f"Proposal #{p.id} is no longer pending.", self.get(p.id))
+            why = Answer(Kind.LEG_REFUSED, quoted=legs)
+            if store.transition(p.id, "pending", "failed", by=user_id, result=why.to_json()):
+                return Outcome(False, why, self.get(p.id))
+            return refused(Kind.GONE, self.get(p.id), proposal=p.id)
         stored = json.dumps([x.to_dict() for x in legs])
         if not store.transition(p.id, "pending", "confirmed", by=user_id, legs=stored):
-            return Outcome(False, f"Proposal #{p.id} is no longer pending.", self.get(p.id))
+            return refused(Kind.GONE, self.get(p.id), proposal=p.id)
         if price is not None and p.ref_price and self.max_drift_pct:
             drift = abs(price - p.ref_price) / p.ref_price * 100
             if drift > self.max_drift_pct:
-                line = (
-                    f"refused: the price moved {drift.quantize(Decimal('0.01'))} % since the proposal "
-                    f"({p.ref_price.normalize():f} → {price.normalize():f}; MAX_DRIFT_PCT {self.max_drift_pct.normalize():f})"
-                )
-                store.transition(p.id, "confirmed", "failed", result=line)
-                return Outcome(False, line, self.get(p.id))
-        return Outcome(True, "confirmed", self.get(p.id))
+                why = Answer(Kind.DRIFT, numbers={"drift": drift, "ref": p.ref_price, "price": price, "limit": self.max_drift_pct})
+                store.transition(p.id, "confirmed", "failed", result=why.to_json())
+                return Outcome(False, why, self.get(p.id))
+        return Outcome(True, Answer(Kind.CONFIRMED), self.get(p.id))
 
     def finish(
-        self, proposal_id: int, frm: str | tuple[str, ...], to: str, line: str, *, announce: bool = False
+        self, proposal_id: int, frm: str | tuple[str, ...], to: str, answer: Answer, *, announce: bool = False
     ) -> Proposal | None:
         """`announce`: also edit the proposal's message to this state (a press answers its own
         message; a placement in flight or a settlement at start has no press to do it)."""
-        self._store().transition(proposal_id, frm, to, result=line)
+        self._store().transition(proposal_id, frm, to, result=answer.to_json())
         p = self.get(proposal_id)
         if announce and p is not None and self.notifier is not None:
-            self.notifier.notify(Notice("proposal_update", f"proposal #{p.id} {p.status}: {line}", {"proposal": p}))
+            self.notifier.notify(Notice("proposal_update", f"proposal #{p.id} {p.status}", {"proposal": p}))
         return p
 
     def reject(self, proposal_id: int, user_id: int | None, who: str, message: tuple[int, int] | None = None) -> Outcome:
         p = self.get(proposal_id)
         if p is None or not self.owns(p, message):
-            return Outcome(False, OLDER, None, stale_button=True) if message else Outcome(False, "No such proposal.")
-        line = f"rejected by {who}"
-        if self._store().transition(proposal_id, "pending", "rejected", by=user_id, result=line):
-            return Outcome(True, line, self.get(proposal_id))
-        return Outcome(False, f"Proposal #{p.id} is {p.status}, no longer pending.", p)
+            return stale(message)
+        why = Answer(Kind.REJECTED, who=who)
+        if self._store().transition(proposal_id, "pending", "rejected", by=user_id, result=why.to_json()):
+            return Outcome(True, why, self.get(proposal_id))
+        return refused(Kind.NOT_PENDING, p, proposal=p.id, status=p.status)
 
     def reject_all(self, up_to: int, user_id: int | None, who: str) -> list[Proposal]:
         """/pending's Reject all: every proposal up to id `up_to` (those the list showed)
@@ -296,7 +299,7 @@ class Confirmations:
         for row in self._store().with_status("pending"):
             if row["id"] > up_to:
                 continue
-            if self._store().transition(row["id"], "pending", "rejected", by=user_id, result=f"rejected by {who} (Reject all)"):
+            if self._store().transition(row["id"], "pending", "rejected", by=user_id, result=Answer(Kind.REJECTED, who=who, all=True).to_json()):
                 p = self.get(row["id"])
                 if p is not None:
                     done.append(p)
@@ -313,12 +316,12 @@ class Confirmations:
         due += [r["id"] for r in store.with_status("pending") if r["id"] not in due and r["expires_at"] is None
                 and (d := self._deadline(_from_row(r))) is not None and d <= now]  # fmt: skip
         for pid in due:
-            if store.transition(pid, "pending", "expired", result="expired unanswered"):
+            if store.transition(pid, "pending", "expired", result=Answer(Kind.EXPIRED_UNANSWERED).to_json()):
                 p = self.get(pid)
                 if p is not None:
                     done.append(p)
                     if self.notifier is not None:
-                        self.notifier.notify(Notice("proposal_update", f"proposal #{pid} expired unanswered", {"proposal": p}))
+                        self.notifier.notify(Notice("proposal_update", f"proposal #{pid} expired", {"proposal": p}))
         return done
 
     def _deadline(self, p: Proposal) -> int | None:
@@ -379,21 +382,13 @@ def four_eyes_line(before: Decimal, legs: Sequence[OrderRequest], price: Decimal
     )
 
 
-def proposal_text(p: Proposal) -> str:
-    who = "strategy" if p.source == "strategy" else f"user {p.requested_by}"
-    legs = " then ".join(f"{leg.side} {leg.kind}" + (" (reduce-only)" if leg.reduce_only else "") for leg in p.legs)
-    return (
-        f"proposal #{p.id}: {p.action} {p.symbol} · {p.qty_text} · ref price {p.ref_price.normalize():f} · "
-        f"{legs} · asked by {who} · {p.reason}"
-    )
-
-
 def _from_row(r: dict[str, Any]) -> Proposal:
     return Proposal(
         id=r["id"], symbol=r["symbol"], action=r["action"],
         legs=tuple(OrderRequest.from_dict(d) for d in json.loads(r["legs"] or "[]")),
         ref_price=Decimal(r["ref_price"] or "0"), reason=r["reason"] or "", source=r["source"] or "",
-        requested_by=r["requested_by"], status=r["status"], result=r["result"], chat_id=r["chat_id"],
+        requested_by=r["requested_by"], status=r["status"], chat_id=r["chat_id"],
+        result=None if r["result"] is None else Answer.from_json(r["result"]),
         message_id=r["message_id"], valid_until_open=r["valid_until_open"], expires_at=r["expires_at"],
         intent=r.get("intent") or "", basis=None if r.get("basis") is None else Decimal(r["basis"]),
         legs_before=None if r.get("legs_before") is None else {k: Decimal(v) for k, v in json.loads(r["legs_before"]).items()},

@@ -7,7 +7,7 @@
   event as one audit row (action `protection`, the protection's name and symbol, its plain
   numbers: the chat's words are bot/texts.py's), then hands it on unchanged. A failure to
   write the row is logged and never stops the notice or the trading thread.
-- The line a refused entry gets (`blocked_line`).
+- The line a refused entry gets is bot/texts.py's (`BLOCKED`, by the protection's name).
 """
 
 from __future__ import annotations
@@ -29,19 +29,6 @@ from trading.core.events import (
 from trading.core.protections import STATE_KEY, Protections
 
 log = logging.getLogger(__name__)
-
-
-BLOCKED = {
-    "daily_loss": "the daily loss limit is reached (MAX_DAILY_LOSS): no new entries until the next UTC day or an admin's /resume",
-    "drawdown": "the drawdown hard stop tripped (MAX_DRAWDOWN_PCT): no new entries until an admin's /resume",
-    "stoploss_guard": "{symbol} is locked after its stop-losses (STOPLOSS_GUARD): /protections says until when",
-    "cooldown": "{symbol} is cooling down after a close (COOLDOWN_CANDLES): /protections says until when",
-}
-
-
-def blocked_line(why: str, symbol: str) -> str:
-    """Why a protection refuses an entry now; closes always pass."""
-    return "Not allowed: " + BLOCKED.get(why, why).format(symbol=symbol)
 
 
 def live_protections(settings: Settings, conn: Callable[[], Any]) -> Protections:

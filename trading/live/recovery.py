@@ -11,6 +11,7 @@ adopted wherever the book disagrees and the resting exits are checked.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from decimal import Decimal
 
 from storage.trades import TradeJournal
@@ -21,9 +22,47 @@ from trading.core.trader import Trader
 from trading.exchange.account_sync import AccountFollower
 from trading.exchange.protection import ExchangeExits
 from trading.exchange.reconcile import differences, hedged_lines, reconcile
+from trading.live.answers import Answer, Kind
 from trading.live.mode import Mode
 from trading.live.proposals import Confirmations
 from trading.live.store import stored_fills
+
+
+@dataclass(frozen=True)
+class Settled:
+    """A proposal a crash left confirmed or being placed, settled from the exchange's orders."""
+
+    proposal: int
+    answer: Answer
+
+
+@dataclass(frozen=True)
+class Adopted:
+    """The book now follows the exchange's position; `difference` as trading/exchange/reconcile.py says it."""
+
+    difference: str
+
+
+@dataclass(frozen=True)
+class ForeignOrders:
+    """Resting orders on the exchange the bot did not place in this run: left as they are.
+    `orders`: (type, side, client id) of the first five; `count`: all of them."""
+
+    symbol: str
+    count: int
+    orders: tuple[tuple[str, str, str], ...]
+
+
+@dataclass(frozen=True)
+class NotReconciled:
+    """The exchange could not be asked (`error`: the exception's name); streaming goes on."""
+
+    error: str
+
+
+# What a reconcile reports: typed, or a line as the exchange's account follower and the
+# trader's resting exits word it (trading/exchange, trading/core).
+Reconciled = Settled | Adopted | ForeignOrders | NotReconciled | str
 
 
 class Recovery:
@@ -52,14 +91,14 @@ class Recovery:
             if p.status == "pending":
                 continue
             done = [leg for leg in p.legs if leg.id in booked]
-            line = (
-                f"filled before a restart ({len(done)} of {len(p.legs)} orders booked)"
+            answer = (
+                Answer(Kind.RESTART_BOOKED, numbers={"done": Decimal(len(done)), "total": Decimal(len(p.legs))})
                 if done
-                else "not placed: the bot restarted before the order was sent"
+                else Answer(Kind.RESTART_NOT_SENT)
             )
-            self._confirmations.finish(p.id, p.status, "filled" if done else "failed", line, announce=True)
+            self._confirmations.finish(p.id, p.status, "filled" if done else "failed", answer, announce=True)
 
-    def reconcile(self) -> list[str]:
+    def reconcile(self) -> list[Reconciled]:
         """On an exchange, before streaming: settle every leftover proposal by asking for its
         orders' client ids (booking fills found there), then adopt the exchange's position
         wherever the book disagrees. Returns what it changed.
@@ -74,8 +113,8 @@ class Recovery:
                 said += self._follower.catch_up()
             return said + self._adopt_positions() + self._trader.protect_all(check=True)
 
-    def _settle_leftovers(self) -> list[str]:
-        said: list[str] = []
+    def _settle_leftovers(self) -> list[Reconciled]:
+        said: list[Reconciled] = []
         conf = self._confirmations
         booked = {f.order_id for f in stored_fills(self._journal)}
         for pid in sorted(self._leftovers):
@@ -84,28 +123,28 @@ class Recovery:
                 continue
             found = [f for leg in p.legs if leg.id not in booked and (f := self._broker.lookup(leg)) is not None]  # type: ignore[attr-defined]
             self._trader.exchange_fills.adopt(found)
-            line = (
-                f"filled (found on the exchange after a restart: {', '.join(f.order_id for f in found)})"
+            answer = (
+                Answer(Kind.FOUND_ON_EXCHANGE, names=tuple(f.order_id for f in found))
                 if found
-                else "not placed: the exchange has no order for it (the bot restarted before sending)"
+                else Answer(Kind.NOT_ON_EXCHANGE)
             )
-            conf.finish(p.id, p.status, "filled" if found else "failed", line, announce=True)
-            said.append(f"proposal #{p.id}: {line}")
+            conf.finish(p.id, p.status, "filled" if found else "failed", answer, announce=True)
+            said.append(Settled(p.id, answer))
         self._leftovers.clear()
         return said
 
-    def _adopt_positions(self) -> list[str]:
+    def _adopt_positions(self) -> list[Reconciled]:
         trader = self._trader
         hedge = trader.hedge  # Hedge Mode: each leg compared and adopted apart
         state = reconcile(self._broker, self.settings.symbols, hedge=hedge)
         book = {key: pos.qty for key, pos in trader.portfolio.positions.items()}
-        said = [f"{line}; the book now follows the exchange" for line in differences(state, book)] + hedged_lines(state)
+        said: list[Reconciled] = [Adopted(line) for line in differences(state, book)]
+        said += hedged_lines(state)
         keeper = self._exits
         for symbol, orders in state.orders.items():
             orders = [o for o in orders if keeper is None or not keeper.is_own(o.client_id)]
             if orders:  # resting orders the bot did not place in this run: say so, touch nothing
-                listed = ", ".join(f"{o.type} {o.side} {o.client_id}" for o in orders[:5])
-                said.append(f"{symbol}: {len(orders)} open order(s) on the exchange ({listed}); left as they are")
+                said.append(ForeignOrders(symbol, len(orders), tuple((o.type, o.side, o.client_id) for o in orders[:5])))
         for symbol in self.settings.symbols:
             for ps in ("LONG", "SHORT") if hedge else ("BOTH",):
                 key = position_key(symbol, ps)

@@ -36,12 +36,13 @@ from trading.exchange.account import AccountRefused, check_account, switch_to_on
 from trading.exchange.exchange_info import unknown_symbols
 from trading.exchange.rest import ExchangeUnavailable, make_client
 from trading.exchange.stream import StreamStatus
+from trading.live.answers import Answer, Kind, Placed
 from trading.live.feed import CandleWatcher
 from trading.live.health import Health, effective_settings, version
 from trading.live.node import build
 from trading.live.params import ParamChange, Switch, available
-from trading.live.placing import fee_words
-from trading.live.proposals import OLDER, PLACING, Outcome, Proposal
+from trading.live.proposals import Outcome, Proposal
+from trading.live.recovery import Adopted, ForeignOrders, NotReconciled, Settled
 from trading.live.store import stored_fills
 from trading.live.strategy_check import CheckReport
 from trading.live.whatif import Comparison, Optimization, end_words, stats_table
@@ -50,9 +51,9 @@ from trading.optimize.report import best_table, cell_label, summary_line
 
 # What bot/ may import from here besides the service itself (tests/test_layout.py holds it).
 __all__ = [
-    "METRICS", "OLDER", "PLACING", "Engine", "EngineStatus", "GridError", "Outcome", "ParamChange", "Proposal",
-    "StartRefused", "Switch", "available", "best_table", "cell_label", "effective_settings", "end_words", "fee_words",
-    "stats_table", "summary_line", "version",
+    "METRICS", "Adopted", "Answer", "Engine", "EngineStatus", "ForeignOrders", "GridError", "Kind", "NotReconciled",
+    "Outcome", "ParamChange", "Placed", "Proposal", "Settled", "StartRefused", "Switch", "available", "best_table",
+    "cell_label", "effective_settings", "end_words", "stats_table", "summary_line", "version",
 ]
 
 
@@ -206,11 +207,11 @@ class Engine:
         left unsettled; say what changed. If it cannot be asked, say so and go on streaming
         (placing stays safe: every order is keyed by its client id)."""
         try:
-            lines = self._node.recovery.reconcile()
+            said = self._node.recovery.reconcile()
         except Exception as e:  # noqa: BLE001 (any failure here is reported, never fatal)
-            lines = [f"could not reconcile with the exchange ({type(e).__name__}); check /status before trading"]
-        for line in lines:
-            self.notifier.notify(Notice("reconciled", f"reconcile: {line}"))
+            said = [NotReconciled(type(e).__name__)]
+        for item in said:  # bot/texts.py words each (a log without a chat shows its fields)
+            self.notifier.notify(Notice("reconciled", f"reconcile: {item}", {"reconciled": item}))
 
     def pause(self, reason: str, by: int | None) -> bool:
         """No new entries (strategy or manual) while any reason is set; closes, exits and the

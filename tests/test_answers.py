@@ -1,0 +1,95 @@
+"""The order path's typed answers (trading/live/answers.py) and their words (bot/texts.py):
+every kind is worded, a proposal's stored final state reads back to the very same line, and a
+row stored as text before answers were typed still shows its line (issue 27)."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+from bot.texts import answer_line, reconciled_line, result_line
+from storage.db import open_db
+from storage.proposals import ProposalStore
+from trading.core.brokers.base import OrderRequest, Placement
+from trading.core.portfolio import ClosedTrade, Fill
+from trading.core.symbols import SymbolFilters
+from trading.live.answers import Answer, Kind, Placed
+from trading.live.proposals import Confirmations, Proposal
+from trading.live.recovery import Adopted, ForeignOrders, NotReconciled, Settled
+
+BTC = SymbolFilters("BTCUSDT", D("0.1"), D("0.001"), D("0.001"), D("1000"), D("0.001"), D("0.001"), D("120"), D("100"))
+FILLS = [
+    Fill("tgp-a-1-1", "BTCUSDT", "SELL", D("0.01"), D("69590.1"), D("0.3479505"), 1, fee_asset="USDT"),
+    Fill("tgp-a-1-2", "BTCUSDT", "BUY", D("0.02"), D("69591"), D("0.41"), 2, keys=("BTCUSDT:t7",), fee_asset="BNB",
+         fee_amount=D("0.00068"), position_side="LONG"),  # fmt: skip
+]
+CLOSED = [ClosedTrade("BTCUSDT", "long", D("0.01"), D("68000"), D("69590.1"), D("0.7"), D("15.2012"), 0, 1)]
+PLACED = Placement(FILLS, CLOSED, "-2019 Margin is insufficient.", -2019)
+
+
+def test_every_kind_has_its_words() -> None:
+    numbers = {k: D("1.5") for k in ("qty", "step", "drift", "ref", "price", "limit", "done", "total")}
+    for kind in Kind:
+        a = Answer(kind, symbol="BTCUSDT", proposal=3, status="filled", action="long", mode="paper", who="@al",
+                   quoted="daily_loss", names=("@al",), numbers=numbers, placed=Placed(PLACED))  # fmt: skip
+        assert answer_line(a), kind
+
+
+def test_the_words_are_todays() -> None:
+    """The sentences docs/orders.md quotes, byte for byte."""
+    assert answer_line(Answer(Kind.NOT_PENDING, proposal=1, status="filled")) == "Proposal #1 is filled, no longer pending."
+    assert answer_line(Answer(Kind.APPROVAL, names=("@alice",))) == "1 of 2 approvals (by @alice); a second admin's Confirm places it."
+    assert answer_line(Answer(Kind.BELOW_STEP, symbol="BTCUSDT", numbers={"qty": D("1E-7"), "step": D("0.0010")})) == (
+        "Not proposed: quantity 0.0000001 is below BTCUSDT's step 0.001 (LOT_SIZE)")
+    assert answer_line(Answer(Kind.BLOCKED, symbol="ETHUSDT", quoted="cooldown")) == (
+        "Not allowed: ETHUSDT is cooling down after a close (COOLDOWN_CANDLES): /protections says until when")
+    assert answer_line(Answer(Kind.DRIFT, numbers={"drift": D("2.3456"), "ref": D("100.0"), "price": D("102.3456"),
+                                                   "limit": D("1.50")})) == (  # fmt: skip
+        "refused: the price moved 2.35 % since the proposal (100 → 102.3456; MAX_DRIFT_PCT 1.5)")
+    assert answer_line(Answer(Kind.REJECTED, who="@bo", all=True)) == "rejected by @bo (Reject all)"
+    line = answer_line(Answer(Kind.PLACED, placed=Placed(PLACED, ("long 0.010", "flat"), False, BTC)))
+    assert line == (
+        "filled: SELL 0.010 BTCUSDT at 69590.1 (fee 0.35 USDT); BUY 0.020 BTCUSDT at 69591.0 (fee 0.00068 BNB = 0.41 USDT)"
+        " · closed long: PnL +15.20 USDT net of fees · then failed: -2019 Margin is insufficient."
+        " · position: long 0.010 → flat"
+    ), line
+    nothing = Placement([], [], None, None)
+    assert answer_line(Answer(Kind.PLACED, placed=Placed(nothing))) == "nothing to do: the position was already closed"
+
+
+def test_a_stored_answer_reads_back_to_the_same_line() -> None:
+    """A proposal's final state is stored as JSON and worded when its message is drawn: the
+    same words as the press's answer (the rules come from whoever draws it)."""
+    answers = [
+        Answer(Kind.PLACED, symbol="BTCUSDT", placed=Placed(PLACED, ("LONG 0 · SHORT 0", "LONG 0.020 · SHORT 0"), True, BTC)),
+        Answer(Kind.DRIFT, numbers={"drift": D("1") / D("3"), "ref": D("69590.10"), "price": D("69822.0"), "limit": D("0.3")}),
+        Answer(Kind.FOUND_ON_EXCHANGE, names=("tgp-3f9a0c12-2-1", "tgp-3f9a0c12-2-2")),
+        Answer(Kind.RESTART_BOOKED, numbers={"done": D(1), "total": D(2)}),
+        Answer(Kind.LEG_REFUSED, quoted="nothing to close: the position is already flat"),
+        Answer(Kind.SUPERSEDED, proposal=12),
+    ]
+    for a in answers:
+        back = Answer.from_json(a.to_json())
+        assert back == a and answer_line(back, BTC) == answer_line(a), a.kind
+    assert back.placed is None and Answer.from_json(answers[0].to_json()).placed.placement == PLACED  # type: ignore[union-attr]
+
+
+def test_a_line_stored_before_answers_were_typed_still_shows(tmp_path) -> None:  # noqa: ANN001
+    conf = Confirmations(str(tmp_path / "p.db"), None, ttl_seconds=0, max_drift_pct=D(0))
+    leg = OrderRequest("", "BTCUSDT", "BUY", "open", "/long", 0, qty=D("0.01"))
+    p = conf.propose(symbol="BTCUSDT", action="long", legs=[leg], ref_price=D(1), reason="/long", source="manual",
+                     requested_by=1, valid_until_open=None)  # fmt: skip
+    old = "filled: BUY 0.010 BTCUSDT at 69590.0 (fee 0.35 USDT) · position: flat → long 0.010"
+    ProposalStore(open_db(str(tmp_path / "p.db"))).transition(p.id, "pending", "filled", result=old)  # as stored before
+    shown = conf.get(p.id)
+    assert isinstance(shown, Proposal) and shown.result == Answer(Kind.SAID, quoted=old) and result_line(shown) == old
+
+
+def test_a_reconcile_reports_in_todays_words() -> None:
+    assert reconciled_line(Settled(2, Answer(Kind.FOUND_ON_EXCHANGE, names=("tgp-3f9a0c12-2-1",)))) == (
+        "proposal #2: filled (found on the exchange after a restart: tgp-3f9a0c12-2-1)")
+    assert reconciled_line(Adopted("BTCUSDT: the exchange holds long 0.010")) == (
+        "BTCUSDT: the exchange holds long 0.010; the book now follows the exchange")
+    assert reconciled_line(ForeignOrders("BTCUSDT", 6, (("LIMIT", "BUY", "web_1"), ("STOP_MARKET", "SELL", "x")))) == (
+        "BTCUSDT: 6 open order(s) on the exchange (LIMIT BUY web_1, STOP_MARKET SELL x); left as they are")
+    assert reconciled_line(NotReconciled("ExchangeUnavailable")) == (
+        "could not reconcile with the exchange (ExchangeUnavailable); check /status before trading")

@@ -1,22 +1,26 @@
 """The backtest: the live bot's feed contract, trader, paper broker and portfolio over
-recorded candles, with nothing of its own but the loop that records equity.
+recorded candles, with nothing of its own.
 
 There is deliberately no second implementation of the rules here: `run_backtest` builds
-the same `Trader` the live engine builds and drives it through `trading.core.feed.replay`, so a
-backtest trade is what the live bot would have done on those candles.
+the same `Trader` the live engine builds and drives it by the feed's contract
+(trading/core/feed.py: warm, then each closed candle once, in order): the trader's
+`on_candles` is the loop the live bot's every `on_candle` runs, handed the whole run at once
+(and the list its equity curve is marked into), so a backtest trade is what the live bot
+would have done on those candles.
 """
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from itertools import islice
 
 from trading.backtest.options import DEFAULT_OPTIONS, BacktestOptions
 from trading.backtest.stats import Stats, compute_stats
 from trading.core.brokers import PaperBroker
 from trading.core.candles import Candle
-from trading.core.feed import replay
 from trading.core.portfolio import ClosedTrade, Portfolio
 from trading.core.protections import Protections
 from trading.core.trader import Trader
@@ -35,43 +39,6 @@ class BacktestResult:
     closes: list[float]
     stats: Stats
     seconds: float = 0.0  # the trading loop alone (the CLI prints it)
-
-
-class _Recorder:
-    """Sits between the feed and the trader to sample equity after every candle (the open
-    times and closes of the candles it saw are read off them afterwards)."""
-
-    def __init__(self, trader: Trader, symbol: str, total: int, progress: Progress | None) -> None:
-        self.equity: list[float] = []
-        self.exposed = 0
-        self.cursor = trader.cursor
-        self.warmup = trader.warmup
-        self.warm = trader.warm
-        self.on_forming = trader.on_forming
-        self.on_candle = self._sampler(trader, symbol, total, progress)
-
-    def _sampler(self, trader: Trader, symbol: str, total: int,
-                 progress: Progress | None) -> Callable[[Candle, bool], None]:
-        """The feed's on_candle: the trader's, then the equity at the close (the hot loop of
-        every backtest: its lookups bound once)."""
-        take, portfolio, equity = trader.on_candle, trader.portfolio, self.equity
-        positions, mark = portfolio.positions, equity.append
-
-        def on_candle(candle: Candle, backfilled: bool) -> None:
-            take(candle, backfilled)
-            pos = positions.get(symbol)
-            if pos is not None and pos.qty_f:
-                self.exposed += 1
-                mark(portfolio.balance_f + (candle.close - pos.entry_f) * pos.qty_f)
-            elif trader.hedge:  # the legs, marked at the close
-                self.exposed += bool(portfolio.open_of(symbol))
-                mark(portfolio.equity_f(symbol, candle.close))
-            else:
-                mark(portfolio.balance_f)
-            if progress is not None and len(equity) % 5000 == 0:
-                progress(len(equity), total)
-
-        return on_candle
 
 
 def split_warmup(candles: Sequence[Candle], warmup: int, start_ms: int | None) -> tuple[Sequence[Candle], int]:
@@ -121,19 +88,29 @@ def run_backtest(
         precompute = getattr(book.strategy, "precompute", None)
         if precompute is not None:
             precompute(candles)
-    rec = _Recorder(trader, symbol, len(candles) - warm, progress)
-    replay(rec, candles, warmup=warm)
-    decided = candles[warm:]  # what replay handed to on_candle, in order
-    times, closes = [c.open_time for c in decided], [c.close for c in decided]
+    opens = [c.open_time for c in candles]
+    if not all(map(operator.lt, opens, islice(opens, 1, None))):  # as the feed's contract (core/feed.py) demands
+        bad = next(i for i in range(1, len(opens)) if opens[i] <= opens[i - 1])
+        raise ValueError(f"{symbol}: candle {opens[bad]} does not follow {opens[bad - 1]}")
+    trader.warm(symbol, candles[:warm])  # the feed's contract, as replay (core/feed.py) drives it
+    decided = candles[warm:]  # each closed candle once, in order: the live bot's on_candle loop, in one call
+    equity: list[float] = []
+    exposed = 0
+    step = max(1, len(decided)) if progress is None else 5000
+    for i in range(0, len(decided), step):
+        exposed += trader.on_candles(decided[i : i + step], False, equity)
+        if progress is not None:
+            progress(len(equity), len(decided))
+    times, closes = opens[warm:], [c.close for c in decided]
     if o.exit_at_end and len(candles) > warm:
         trader.exit_at_end(symbol, candles[-1])
-        rec.equity[-1] = portfolio.balance_f
+        equity[-1] = portfolio.balance_f
     booked = portfolio.ledger.between()  # the run's ledger: what /pnl would say of it
     stats = compute_stats(
         trades=portfolio.trades,
-        equity=rec.equity,
+        equity=equity,
         closes=closes,
-        exposed=rec.exposed,
+        exposed=exposed,
         balance=o.balance,
         final_balance=portfolio.balance,
         fees=booked.fees,
@@ -143,4 +120,4 @@ def run_backtest(
         notional=Decimal(repr(float(trader.values.get("stake_usdt", 0)))) * int(trader.values.get("leverage", 1)),
         trips=trader.protections.trips if trader.protections is not None else None,
     )
-    return BacktestResult(trader, list(portfolio.trades), times, rec.equity, closes, stats)
+    return BacktestResult(trader, list(portfolio.trades), times, equity, closes, stats)

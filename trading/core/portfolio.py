@@ -51,15 +51,17 @@ EXIT_REASONS = {"-sl": "stop_loss", "-tp": "take_profit", "-liq": "liquidation",
                 **{f"-t{n}": f"take_profit_{n}" for n in range(1, 10)}}  # fmt: skip  (-t1…: a ladder's levels)
 
 
-_LEGS = tuple((leg, leg + "-", r) for leg, r in EXIT_REASONS.items())
+_ORDER = {leg[1:]: i for i, leg in enumerate(EXIT_REASONS)}  # a leg without its dash → its rank
+_BY_RANK = tuple(EXIT_REASONS.values())
 
 
 def exit_reason(order_id: str) -> str:
-    """From `tg-<symbol>-<time>-<leg>` or, with an instance id, `tg-<instance>-<time>-<leg>-<symbol>`."""
-    for leg, inner, r in _LEGS:
-        if order_id.endswith(leg) or inner in order_id:
-            return r
-    return "signal"
+    """From `tg-<symbol>-<time>-<leg>` or, with an instance id, `tg-<instance>-<time>-<leg>-<symbol>`:
+    the first of EXIT_REASONS whose leg ends the id (`…-sl`) or stands between two dashes
+    (`…-sl-…`), i.e. is one of the id's dash-separated words after the first."""
+    words = order_id.split("-")
+    ranks = [r for w in words[1:] if (r := _ORDER.get(w)) is not None]
+    return _BY_RANK[min(ranks)] if ranks else "signal"
 
 
 @dataclass(frozen=True, slots=True)

@@ -73,18 +73,6 @@ class StrategyHost:
             rewarm(book, history)
 
     # ------------------------------------------------------------- deciding
-    def decide(self, book: Book, candle: Candle, side: int) -> tuple[Decision | None, str | None]:
-        """The strategy's decision, and the failure to tell when a DataFrame strategy fails
-        (populate raising, NaN signals, wrong columns) in a new way: no order, the stream
-        goes on, and the same failure is told only once; `book.failing` says it while it lasts
-        (one candle decided again ends it)."""
-        try:  # the hot path of every backtest candle: no list, no closure
-            decision = book.strategy.on_candle(candle, side)
-        except StrategyError as e:
-            return None, failed(book, candle, e)
-        book.failing = None
-        return decision, None
-
     def decide_legs(self, book: Book, candle: Candle, long_held: bool, short_held: bool) -> tuple[list[Decision], str | None]:
         """Hedge Mode: a DataFrame strategy's decisions per leg (its four columns apart); an
         incremental strategy is told flat and its decision goes through core/hedge.py's rule."""
@@ -104,7 +92,10 @@ class StrategyHost:
 
 
 def failed(book: Book, candle: Candle, e: StrategyError) -> str | None:
-    """Kept on the book while it lasts (since its first candle, how many in a row); the
+    """A DataFrame strategy failed on this candle (populate raising, NaN signals, wrong
+    columns): no order, the stream goes on, and the same failure is told only once (the
+    trader asks the One-way strategy inline, Trader.on_candles, and calls this on a failure;
+    one candle decided again ends it: `book.failing = None`). Kept on the book while it lasts (since its first candle, how many in a row); the
     line to tell when the failure is new, else None (said once)."""
     was = book.failing
     book.failing = Failing(candle.open_time, 1, str(e)) if was is None else Failing(was.since, was.candles + 1, str(e))

@@ -65,8 +65,8 @@ from trading.core.protections import Protections
 from trading.core.records import Journal, Records
 from trading.core.resting import RestingExits, RestingKeeper
 from trading.core.snapshot import TraderSnapshot, snapshot_of
-from trading.core.strategies import CLOSE, LONG, Decision, Values
-from trading.core.strategy_host import HistoryLoader, StrategyHost, rewarm
+from trading.core.strategies import CLOSE, LONG, Decision, StrategyError, Values
+from trading.core.strategy_host import HistoryLoader, StrategyHost, failed, rewarm
 from trading.core.symbols import SymbolFilters
 
 __all__ = ["Journal", "RestingExits", "Trader", "TraderSnapshot"]
@@ -221,46 +221,89 @@ class Trader:
             self.resting.protect(book)
 
     def on_candle(self, candle: Candle, backfilled: bool) -> None:
+        """One closed candle (the live feed's every close): on_candles' loop with one candle."""
+        self.on_candles((candle,), backfilled)
+
+    def on_candles(self, candles: Sequence[Candle], backfilled: bool, curve: list[float] | None = None) -> int:
+        """Closed candles of one symbol, in order, each taken exactly as the module docstring
+        says (the live feed hands one at a time; the backtest its whole year at once: the same
+        loop, so the same code decides every candle). `curve`: the book's mark-to-market equity
+        at each candle's close is appended to it (the backtest's equity curve). Returns how many
+        candles closed with a position open.
+
+        The loop is every backtest's hot path: its parts' lookups are bound once per call, and
+        a candle on which nothing is due (no orders pending, no level, no liquidation reached,
+        no decision) costs the strategy's update and a few attribute reads."""
+        if not candles:
+            return 0
         with self.lock:
-            if self.strategies.due:
-                self._apply_values()
-            book = self.books[candle.symbol]
-            guarded = self.guard.on
-            if guarded:
-                self.guard.roll(candle.open_time)
-            funded = self._fund(book, candle) if self.funding is not None else NO_FUNDING
-            fills = self._fill_pending(book, candle) if book.pending else NO_FILLS  # shared: added to, never appended
-            lf = book.liq_f  # the liquidation price is checked inline: it is set on every paper position
-            hedge = self.position_mode.hedge
-            if self.exits is None and (book.stop_f or book.take_f or book.trail is not None or (
-                    lf and (candle.low <= lf if book.liq_long else candle.high >= lf))):
-                fills = fills + self.paper_exits.check(book, candle)
-            elif hedge and self.exits is None:
-                fills = fills + self.paper_exits.check_legs(book, candle)
-            book.history.append(candle)
-            book.last_close = book.last_price = candle.close
-            if guarded and (close := self.guard.judge(candle.open_time + self.interval_ms)) is not None:
-                fills = fills + self._close_all(close, candle)
-            if not backfilled:  # it closed just now: the market's clock minus ours (proposal deadlines)
-                self.market_offset_ms = candle.open_time + self.interval_ms - int(time.time() * 1000)
-            if self.approver is not None:
-                self.approver.expire_due(candle.open_time)
-            if hedge:
-                decisions = self._strategy_decides(book, candle)
-            else:  # One-way, the backtest's every candle: the strategy host's decision inline
-                decision, failed = self.strategies.decide(book, candle, self.portfolio.side(candle.symbol))
-                if failed is not None:
-                    self._strategy_failed(book, candle, failed)
-                decisions = NO_DECISION if decision is None else [decision]
-            book.cursor = candle.open_time
-            book.decided += 1
-            for decision in decisions:
-                self._decide(book, decision, candle, backfilled)
-            if self.records.journal is not None:
-                self.records.commit(book, fills, funded)
-            if fills or self._levels_changed:
-                self._levels_changed = False
-                self.resting.protect(book)
+            symbol = candles[0].symbol
+            book = self.books[symbol]
+            strategies, guard, records, position_mode = self.strategies, self.guard, self.records, self.position_mode
+            positions, portfolio, approver = self.portfolio.positions, self.portfolio, self.approver
+            guarded, funding, paper = guard.on, self.funding is not None, self.exits is None
+            journal = records.journal is not None
+            interval = self.interval_ms
+            exposed = 0
+            mark = curve.append if curve is not None else None
+            for candle in candles:
+                if strategies.due:
+                    self._apply_values()
+                if guarded:
+                    guard.roll(candle.open_time)
+                funded = self._fund(book, candle) if funding else NO_FUNDING
+                fills = self._fill_pending(book, candle) if book.pending else NO_FILLS  # shared: added to, never appended
+                lf = book.liq_f  # the liquidation price is checked inline: it is set on every paper position
+                hedge = position_mode.hedge
+                if paper and (book.stop_f or book.take_f or book.trail is not None or (
+                        lf and (candle.low <= lf if book.liq_long else candle.high >= lf))):
+                    fills = fills + self.paper_exits.check(book, candle)
+                elif hedge and paper:
+                    fills = fills + self.paper_exits.check_legs(book, candle)
+                book.history.append(candle)
+                book.last_close = book.last_price = candle.close
+                if guarded and (close := guard.judge(candle.open_time + interval)) is not None:
+                    fills = fills + self._close_all(close, candle)
+                if approver is not None:
+                    if not backfilled:  # it closed just now: the market's clock minus ours (proposal deadlines)
+                        self.market_offset_ms = candle.open_time + interval - int(time.time() * 1000)
+                    approver.expire_due(candle.open_time)
+                if hedge:
+                    decisions = self._strategy_decides(book, candle)
+                else:  # One-way, the backtest's every candle: the strategy asked inline (strategy_host.failed)
+                    pos = positions.get(symbol)
+                    q = pos.qty_f if pos is not None else 0.0  # qty's float mirror: the same sign
+                    try:
+                        decision = book.strategy.on_candle(candle, (q > 0) - (q < 0))
+                    except StrategyError as e:
+                        decision = None
+                        if (failed_now := failed(book, candle, e)) is not None:
+                            self._strategy_failed(book, candle, failed_now)
+                    else:
+                        book.failing = None  # one candle decided again ends a failure
+                    decisions = NO_DECISION if decision is None else [decision]
+                book.cursor = candle.open_time
+                book.decided += 1
+                for decision in decisions:
+                    self._decide(book, decision, candle, backfilled)
+                if journal:
+                    records.commit(book, fills, funded)
+                if fills or self._levels_changed:
+                    self._levels_changed = False
+                    self.resting.protect(book)
+                if mark is not None:  # the equity at the close (the One-way position's inline)
+                    pos = positions.get(symbol)
+                    if pos is not None and pos.qty_f:
+                        exposed += 1
+                        mark(portfolio.balance_f + (candle.close - pos.entry_f) * pos.qty_f)
+                    elif position_mode.hedge:  # the legs, marked at the close
+                        exposed += bool(portfolio.open_of(symbol))
+                        mark(portfolio.equity_f(symbol, candle.close))
+                    else:
+                        mark(portfolio.balance_f)
+            if not backfilled and approver is None:  # they closed just now (set per candle for the proposals)
+                self.market_offset_ms = candles[-1].open_time + interval - int(time.time() * 1000)
+            return exposed
 
     # ------------------------------------------------------------- the account's position mode
     def follow_mode(self, hedge: bool, *, running: bool) -> str | None:
@@ -350,28 +393,33 @@ class Trader:
             # Its moment has passed: no order chases it, nobody is asked about old prices.
             self.missed.add(symbol, d, candle)
             return
-        # the net position, or (Hedge Mode) the leg the first order trades, the other leg apart
-        held = self.portfolio.held(symbol, reqs[0].position_side)
-        basis = held.qty if held is not None else Decimal(0)
-        apart = self.portfolio.exposure(symbol) - abs(basis)
-        why = None if self.approver is None or self.confirm_all else self.approver.four_eyes_why(basis, reqs, dec(candle.close), apart)
-        if self.approver is not None and (self.confirm_all or why):  # off: only what four-eyes must approve
-            self.approver.propose(
-                symbol=symbol, action="reverse" if len(reqs) == 2 and not reqs[1].closes else ("close" if reqs[0].closes else d.action), legs=reqs, ref_price=dec(candle.close), reason=d.reason + (f" · {why}" if why else ""),
-                source="strategy", requested_by=None, valid_until_open=candle.open_time + self.interval_ms, basis=basis,
-                legs_before=legs_of(self.portfolio, symbol) if self.hedge else None,
-            )
-            return
+        approver = self.approver
+        if approver is not None:  # proposed: all (CONFIRM_ORDERS=on), or only what four-eyes must approve
+            # the net position, or (Hedge Mode) the leg the first order trades, the other leg apart
+            held = self.portfolio.held(symbol, reqs[0].position_side)
+            basis = held.qty if held is not None else Decimal(0)
+            apart = self.portfolio.exposure(symbol) - abs(basis)
+            why = None if self.confirm_all else approver.four_eyes_why(basis, reqs, dec(candle.close), apart)
+            if self.confirm_all or why:
+                approver.propose(
+                    symbol=symbol, action="reverse" if len(reqs) == 2 and not reqs[1].closes else ("close" if reqs[0].closes else d.action), legs=reqs, ref_price=dec(candle.close), reason=d.reason + (f" · {why}" if why else ""),
+                    source="strategy", requested_by=None, valid_until_open=candle.open_time + self.interval_ms, basis=basis,
+                    legs_before=legs_of(self.portfolio, symbol) if self.hedge else None,
+                )
+                return
         book.pending = reqs
-        self.records.say(Signal(self.mode, symbol, d, "orders", candle.open_time, candle.close, backfilled))
+        if self.records.notifier is not None:  # the backtest tells nobody: no event to build
+            self.records.say(Signal(self.mode, symbol, d, "orders", candle.open_time, candle.close, backfilled))
 
     def _fill_pending(self, book: Book, candle: Candle) -> list[Fill]:
         what = f"{book.symbol} orders decided before the pause"
         reqs, book.pending = entries_gated(self.pause, book.pending, what), []
         price = dec(candle.open)
         fills: list[Fill] = []
+        guard, execute = self.guard, self.desk.execute
         for r in reqs:  # one leg at a time: a reversal's close may lock the symbol for its open (cooldown)
-            if self.guard.gate([r], book.symbol, candle.open_time, what) and (f := self.desk.execute(book, r, price, candle.open_time)):
+            if (not guard.on or guard.gate([r], book.symbol, candle.open_time, what)) and (
+                    f := execute(book, r, price, candle.open_time)):
                 fills.append(f)
         return fills
 

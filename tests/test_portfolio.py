@@ -61,3 +61,26 @@ def test_replay_is_order_sensitive_and_deterministic() -> None:
     a = Portfolio.replay(D("10000"), FILLS)
     b = Portfolio.replay(D("10000"), list(FILLS))
     assert a.trades == b.trades and a.balance == b.balance
+
+
+def test_the_exit_reason_is_the_first_leg_the_order_id_names() -> None:
+    """exit_reason reads the id's dash-separated words once; it answers what the rule says (the
+    first of EXIT_REASONS whose leg ends the id or stands between two dashes) on every id."""
+    import itertools
+    import random
+
+    from trading.core.portfolio import EXIT_REASONS, exit_reason
+
+    def by_the_rule(order_id: str) -> str:
+        return next((r for leg, r in EXIT_REASONS.items() if order_id.endswith(leg) or leg + "-" in order_id), "signal")
+
+    assert exit_reason("tg-BTCUSDT-1729657800000-sl") == "stop_loss"
+    assert exit_reason("tg-ab12-kq3-t2-BTCUSDT") == "take_profit_2"
+    assert exit_reason("tg-BTCUSDT-1-liq-l") == "liquidation"
+    assert exit_reason("tg-BTCUSDT-1-c") == exit_reason("sl") == exit_reason("tg-BTCUSDT-1-t10") == "signal"
+    words = ["tg", "BTCUSDT", "1729657800000", "sl", "tp", "liq", "end", "dd", "dl", "ts", "t1", "t9", "t10", "c", "o",
+             "l", "", "slx"]  # fmt: skip
+    rnd = random.Random(31)
+    ids = ["-".join(p) for n in (1, 2, 3) for p in itertools.product(words, repeat=n)]
+    ids += ["-".join(rnd.choice(words) for _ in range(rnd.randint(4, 8))) for _ in range(20_000)]
+    assert [exit_reason(i) for i in ids] == [by_the_rule(i) for i in ids]

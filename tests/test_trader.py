@@ -148,3 +148,46 @@ def test_a_parameter_change_that_needs_more_history_loads_it_and_applies_from_th
     for c in candles[20:201]:
         fresh.on_candle(c, 0)
     assert (book.strategy.ema_fast, book.strategy.ema_slow) == (fresh.ema_fast, fresh.ema_slow)
+
+
+def test_a_run_taken_in_one_call_is_the_same_book_as_each_candle_on_its_own() -> None:
+    """Trader.on_candles is the loop every on_candle runs (the backtest hands it a year at once):
+    over real candles with stops, a take-profit, a trailing stop, funding and liquidations, the
+    fills, trades, ledger and levels are those of the candles taken one by one, and the equity
+    curve it marks is the wallet plus the open position at each close."""
+    from tests.conftest import PERP_15M, shared_file
+    from trading.backtest.data import load_csv_candles
+    from trading.core.futures import FundingRates
+    from trading.core.futures_model import FuturesModel
+
+    candles = load_csv_candles(shared_file(PERP_15M))[:6000]
+    model = FuturesModel(slippage_bps=D(1), funding=FundingRates({}, D("0.0001")))
+    seen: set[str] = set()
+    for values in ({"fast": 5, "slow": 13, "stake_usdt": 500, "leverage": 40, "stop_loss_pct": 1, "take_profit_pct": 2},
+                   {"fast": 9, "slow": 21, "stake_usdt": 500, "leverage": 60, "trailing_stop_pct": 0.5},
+                   {"fast": 9, "slow": 21, "stake_usdt": 200, "leverage": 100}):
+        def make(values: dict = values) -> Trader:
+            p = Portfolio(D(10000))
+            return Trader(symbols=["BTCUSDT"], interval_ms=IV, strategy="ema_cross", values=values,
+                          filters={"BTCUSDT": F}, portfolio=p, model=model,
+                          broker=PaperBroker({"BTCUSDT": F}, model.fee_rate, p, model.slippage_bps))  # fmt: skip
+        one, whole = make(), make()
+        one.warm("BTCUSDT", candles[:100])
+        whole.warm("BTCUSDT", candles[:100])
+        marks, held = [], 0
+        for c in candles[100:]:
+            one.on_candle(c, False)
+            pos = one.portfolio.positions.get("BTCUSDT")
+            open_ = pos is not None and bool(pos.qty_f)
+            held += open_
+            marks.append(one.portfolio.balance_f + (c.close - pos.entry_f) * pos.qty_f if open_ else one.portfolio.balance_f)
+        curve: list[float] = []
+        exposed = whole.on_candles(candles[100:], False, curve)
+        seen |= {t.exit_reason for t in whole.portfolio.trades}
+        assert whole.portfolio.ledger.entries == one.portfolio.ledger.entries and whole.portfolio.funding
+        assert whole.portfolio.trades == one.portfolio.trades and whole.portfolio.balance == one.portfolio.balance
+        a, b = whole.books["BTCUSDT"], one.books["BTCUSDT"]
+        assert (a.cursor, a.decided, a.stop, a.take, a.liq, a.trail_best, list(a.history)) == (
+            b.cursor, b.decided, b.stop, b.take, b.liq, b.trail_best, list(b.history))
+        assert curve == marks and exposed == held and 0 < held < len(curve)
+    assert {"signal", "liquidation", "stop_loss", "take_profit", "trailing_stop"} <= seen, seen

@@ -70,6 +70,7 @@ class Exits:
     def __init__(self, filters: Mapping[str, SymbolFilters], fee_rate: Decimal = Decimal("0.0005")) -> None:
         self.filters = filters
         self.fee_rate = fee_rate
+        self._read: tuple[dict[str, object], tuple[Decimal, Decimal, Ladder, Decimal, Decimal]] | None = None  # _params
 
     def set(
         self, book: Book, entry: Decimal, side: int, values: Values, position_side: str = "BOTH", *,
@@ -81,15 +82,9 @@ class Exits:
         ladder that stays keeps the levels that have filled."""
         f = self.filters[book.symbol]
         lv = book.levels(position_side)
-        sl = _pct(values, "stop_loss_pct")
-        tp = _pct(values, "take_profit_pct")
-        ladder = Ladder.parse(str(values.get("take_profit", "0")))
-        if len(ladder) == 1:  # one level: exactly take_profit_pct
-            tp = ladder.levels[0][0]
+        sl, tp, ladder, ts, ta = self._params(values)
         lv.stop = exit_level(f, entry, side, sl, "sl") if sl else None
         lv.take = exit_level(f, entry, side, tp, "tp") if tp else None
-        ts = _pct(values, "trailing_stop_pct")
-        ta = _pct(values, "trailing_activation_pct") if ts else ZERO
         act = f.round_price(entry * (1 + side * ta / HUNDRED)) if ts and ta else None
         if not (keep and lv.trail == (ts or None) and lv.trail_act == act and lv.trail_best is not None):
             lv.trail_best = entry if ts and not ta else None
@@ -102,6 +97,22 @@ class Exits:
             lv.rungs, lv.hit = rungs(f, entry, side, ladder, qty), 0
         lv.ladder, lv.be_after, lv.entry = text, int(values.get("breakeven_after", 0) or 0), entry
         self._ladder_levels(f, lv, side)
+
+    def _params(self, values: Values) -> tuple[Decimal, Decimal, Ladder, Decimal, Decimal]:
+        """The exit parameters values say: stop %, take %, the ladder, trailing callback and
+        activation % (0: off). Read again only when the values differ from the last ones read
+        (every opening fill asks; the values change by /set)."""
+        if self._read is not None and self._read[0] == values:
+            return self._read[1]
+        sl = _pct(values, "stop_loss_pct")
+        tp = _pct(values, "take_profit_pct")
+        ladder = Ladder.parse(str(values.get("take_profit", "0")))
+        if len(ladder) == 1:  # one level: exactly take_profit_pct
+            tp = ladder.levels[0][0]
+        ts = _pct(values, "trailing_stop_pct")
+        ta = _pct(values, "trailing_activation_pct") if ts else ZERO
+        self._read = (dict(values), (sl, tp, ladder, ts, ta))
+        return self._read[1]
 
     def _ladder_levels(self, f: SymbolFilters, lv: Book | Levels, side: int) -> Decimal | None:
         """A ladder's take is its next level; once `be_after` levels filled, the stop is at the

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol
 
+from trading.core.frozen import quick_init
+
 ZERO = Decimal(0)
 FILL, FUNDING, CHARGE = "fill", "funding", "charge"
 
@@ -38,6 +40,7 @@ class Trade(Protocol):
     def pnl(self) -> Decimal: ...
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Entry:
     time: int  # ms: the fill's time (its candle's open on paper), the funding time, the charge's time

@@ -69,7 +69,8 @@ class OrderDesk:
         if fill.keys and self.keys.seen(fill):  # already booked from the user data stream
             return fill, []
         closed = self.portfolio.apply(fill)
-        self.keys.add(fill.keys)
+        if fill.keys:
+            self.keys.add(fill.keys)
         pos = self.portfolio.position(book.symbol, fill.position_side)
         if closed:
             book.flat_side(fill.position_side)

@@ -25,6 +25,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
+from trading.core.frozen import quick_init
 from trading.core.ledger import CHARGE, FILL, FUNDING, Entry, Ledger
 
 ZERO = Decimal(0)
@@ -64,6 +65,7 @@ def exit_reason(order_id: str) -> str:
     return _BY_RANK[min(ranks)] if ranks else "signal"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Fill:
     order_id: str  # client order id: deterministic, so a replayed fill is recognised
@@ -90,6 +92,7 @@ class Fill:
         return position_key(self.symbol, self.position_side)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ClosedTrade:
     symbol: str
@@ -207,7 +210,10 @@ class Portfolio:
         return self.balance + self.unrealized(marks)
 
     def used_margin(self, leverage: int) -> Decimal:
-        return sum((abs(p.qty) * p.entry for p in self.positions.values()), ZERO) / max(1, leverage)
+        total = ZERO  # Σ |qty| × entry, in the positions' order
+        for p in self.positions.values():
+            total += abs(p.qty) * p.entry
+        return total / max(1, leverage)
 
     def equity_f(self, symbol: str, mark: float) -> float:
         """Float mark-to-market equity for one symbol's book (the backtest's curve), both legs."""
@@ -238,34 +244,37 @@ class Portfolio:
             self.ledger.add(Entry(fill.time, fill.symbol, CHARGE, charges=fill.fee, qty=pos.qty if pos else ZERO,
                                   entry=pos.entry if pos else ZERO, position_side=fill.position_side))  # fmt: skip
             return []
-        pos = self.position(fill.symbol, fill.position_side)
-        delta = fill.signed_qty
+        ps = fill.position_side
+        pos = self.positions.get(fill.symbol if ps == BOTH else position_key(fill.symbol, ps)) or self.position(fill.symbol, ps)
+        qty, price, fee = fill.qty, fill.price, fill.fee
+        delta = qty if fill.side == BUY else -qty
         closed: list[ClosedTrade] = []
-        self.fees += fill.fee
+        self.fees += fee
         self.fills += 1
         gross = ZERO
-        if pos.qty == 0 or (pos.qty > 0) == (delta > 0):
-            self._increase(pos, delta, fill.price, fill.fee, fill.time)
+        held = pos.qty
+        if held == 0 or (held > 0) == (delta > 0):
+            self._increase(pos, delta, price, fee, fill.time)
         else:
-            reducing = min(abs(delta), abs(pos.qty))
-            rest = abs(delta) - reducing
-            close_fee = fill.fee * reducing / abs(delta)
-            gross = pnl = (fill.price - pos.entry) * reducing * pos.side
+            size = abs(delta)
+            reducing = min(size, abs(held))
+            rest = size - reducing
+            close_fee = fee * reducing / size
+            gross = pnl = (price - pos.entry) * reducing * pos.side
             self.realized += pnl
             pos.realized += pnl
             pos.fees += close_fee
             pos.exit_qty += reducing
-            pos.exit_value += reducing * fill.price
-            pos.qty += reducing if pos.qty < 0 else -reducing
-            if pos.qty == 0:
+            pos.exit_value += reducing * price
+            pos.qty = held = held + reducing if held < 0 else held - reducing
+            if held == 0:
                 closed.append(self._close(pos, fill.time, exit_reason(fill.order_id)))
             if rest:
-                self._increase(pos, rest if delta > 0 else -rest, fill.price, fill.fee - close_fee, fill.time)
-        pos._sync()
-        self.balance_f = float(self.balance)
-        self.ledger.add(Entry(fill.time, fill.symbol, FILL, gross=gross, fees=fill.fee, closed=tuple(closed),
-                              qty=pos.qty, entry=pos.entry, fee_asset=fill.fee_asset,
-                              position_side=fill.position_side))  # fmt: skip
+                self._increase(pos, rest if delta > 0 else -rest, price, fee - close_fee, fill.time)
+        pos.qty_f, pos.entry_f = float(pos.qty), float(pos.entry)  # the float mirrors (Position._sync)
+        self.balance_f = float(self.initial + (self.realized - self.fees + self.funding - self.charges))  # balance
+        self.ledger.add(Entry(fill.time, fill.symbol, FILL, gross, fee, ZERO, ZERO, tuple(closed), pos.qty, pos.entry,
+                              fill.fee_asset, ps))  # fmt: skip
         return closed
 
     def _increase(self, pos: Position, delta: Decimal, price: Decimal, fee: Decimal, time: int) -> None:

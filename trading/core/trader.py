@@ -73,7 +73,7 @@ __all__ = ["Journal", "RestingExits", "Trader", "TraderSnapshot"]
 
 log = logging.getLogger(__name__)
 
-NO_DECISION: list[Decision] = []  # shared, never appended to
+NO_DECISION: tuple[Decision, ...] = ()
 NO_FILLS: list[Fill] = []  # shared, never appended to (a candle's fills are added with +)
 NO_FUNDING: list[Funded] = []  # shared, never appended to
 
@@ -269,6 +269,7 @@ class Trader:
                         self.market_offset_ms = candle.open_time + interval - int(time.time() * 1000)
                     approver.expire_due(candle.open_time)
                 if hedge:
+                    pos = None
                     decisions = self._strategy_decides(book, candle)
                 else:  # One-way, the backtest's every candle: the strategy asked inline (strategy_host.failed)
                     pos = positions.get(symbol)
@@ -281,7 +282,7 @@ class Trader:
                             self._strategy_failed(book, candle, failed_now)
                     else:
                         book.failing = None  # one candle decided again ends a failure
-                    decisions = NO_DECISION if decision is None else [decision]
+                    decisions = NO_DECISION if decision is None else (decision,)
                 book.cursor = candle.open_time
                 book.decided += 1
                 for decision in decisions:
@@ -292,7 +293,8 @@ class Trader:
                     self._levels_changed = False
                     self.resting.protect(book)
                 if mark is not None:  # the equity at the close (the One-way position's inline)
-                    pos = positions.get(symbol)
+                    if pos is None:  # (once there, a position is the same object for good)
+                        pos = positions.get(symbol)
                     if pos is not None and pos.qty_f:
                         exposed += 1
                         mark(portfolio.balance_f + (candle.close - pos.entry_f) * pos.qty_f)
@@ -382,8 +384,8 @@ class Trader:
         symbol = book.symbol
         want = 0 if d.action == CLOSE else (1 if d.action == LONG else -1)
         legs = self.legs(symbol, want, d.reason, candle.open_time, only=d.leg)
-        reqs = self.guard.gate(entries_gated(self.pause, legs, f"strategy {d.action} {symbol}"), symbol,
-                          candle.open_time + self.interval_ms, f"strategy {d.action} {symbol}")  # fmt: skip
+        what = f"strategy {d.action} {symbol}"
+        reqs = self.guard.gate(entries_gated(self.pause, legs, what), symbol, candle.open_time + self.interval_ms, what)
         if not reqs:
             return
         if self.broker is None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, Protocol
 
+from trading.core.frozen import quick_init
 from trading.core.portfolio import ClosedTrade, Fill
 
 
@@ -48,6 +49,7 @@ def _base36(n: int) -> str:
             return out
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class OrderRequest:
     id: str  # client order id, e.g. tg-BTCUSDT-1729657800000-o (≤ 36 chars, Binance's rule)

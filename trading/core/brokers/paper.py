@@ -54,13 +54,15 @@ class PaperBroker:
             f = self.filters[request.symbol]
         except KeyError:
             raise OrderRefused(f"{request.symbol}'s trading rules are unknown (exchangeInfo not reachable)") from None
-        qty = self.size(request, price)  # sized at the price the trader saw; the fill may slip
-        price = self.slipped(request, price)
+        qty = request.qty if request.qty is not None else self.size(request, price)  # at the price the trader saw
+        if self.slippage_bps:  # the fill may slip
+            price = self.slipped(request, price)
+        closes = request.closes
         try:
-            f.check_order(qty, price, reduce_only=request.closes)
+            f.check_order(qty, price, reduce_only=closes)
         except FilterError as e:
             raise OrderRefused(str(e)) from None
-        if not request.closes:
+        if not closes:
             free = self.portfolio.balance - self.portfolio.used_margin(request.leverage)
             if request.stake > free:
                 raise OrderRefused(

@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
 from trading.core.candles import Candle
+from trading.core.frozen import quick_init
 from trading.core.strategies.params import Schema, Values
 
 LONG, SHORT, CLOSE = "long", "short", "close"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Decision:
     action: str  # LONG | SHORT | CLOSE: the position wanted after the next candle's open

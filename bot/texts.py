@@ -46,6 +46,7 @@ from trading.core.symbols import SymbolFilters
 from trading.live.service import (
     Adopted,
     Answer,
+    CheckState,
     ForeignOrders,
     Kind,
     NotReconciled,
@@ -105,6 +106,11 @@ def _(e: Notice) -> str:
         return proposal_update_text(p)
     if e.kind == "reconciled" and "reconciled" in e.data:
         return "reconcile: " + reconciled_line(e.data["reconciled"])
+    if e.kind == "strategy_check" and "report" in e.data:  # the start's check failed after the bot began serving
+        return f"STRATEGY: {e.data['report'].line()}; not traded live: no strategy runs until /strategy chooses one"
+    if e.kind == "socket_started" and e.data.get("warmup"):  # a warm-up beyond WARMUP_CANDLES
+        used, keep = e.data["warmup"]
+        return e.text + f"; warm-up {used:,} candles (the strategy's startup and live window, above WARMUP_CANDLES {keep:,})"
     return e.text
 
 
@@ -459,3 +465,11 @@ def reconciled_line(item: object) -> str:
     if isinstance(item, NotReconciled):
         return f"could not reconcile with the exchange ({item.error}); check /status before trading"
     return str(item)  # a line as the account follower or the resting exits word it
+
+
+def check_line(c: CheckState) -> str:
+    """/status while the start's look-ahead check runs, or after it failed (no strategy runs)."""
+    if c.failed is None:
+        far = f"{c.done} of {c.planned} end candles compared" if c.planned else "the full history first"
+        return f"🔎 Checking {c.strategy} for look-ahead ({far}); the stream decides nothing until it passes"
+    return f"⛔ {c.failed.line()}; not traded live: no strategy runs (/strategy NAME)"

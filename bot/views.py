@@ -13,7 +13,7 @@ from decimal import Decimal
 from html import escape
 from typing import Any
 
-from bot.texts import NumberFormat, failing_line, pending_lines, position_line, text
+from bot.texts import NumberFormat, check_line, failing_line, pending_lines, position_line, text
 from trading.core.candles import Candle, fmt_num, ohlcv_line
 from trading.core.events import Event
 from trading.live.service import EngineStatus
@@ -155,8 +155,8 @@ def status_html(st: EngineStatus, formats: Mapping[str, NumberFormat] | None = N
     if getattr(st, "account_mode", ""):  # said once when found; shown here while it lasts
         lines.append(f"⛔ Orders stopped: {escape(st.account_mode)}")
     lines += failing_html(st.trader)
-    if getattr(st, "strategy_check", None):
-        lines.append(escape(st.strategy_check))
+    if st.strategy_check is not None:
+        lines.append(escape(check_line(st.strategy_check)))
     locks = getattr(st, "locks", None) or {}
     if locks:  # one line: every symbol whose entries a protection locks now (issue 29)
         lines.append("🔒 Locked: " + "; ".join(

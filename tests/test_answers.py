@@ -93,3 +93,19 @@ def test_a_reconcile_reports_in_todays_words() -> None:
         "BTCUSDT: 6 open order(s) on the exchange (LIMIT BUY web_1, STOP_MARKET SELL x); left as they are")
     assert reconciled_line(NotReconciled("ExchangeUnavailable")) == (
         "could not reconcile with the exchange (ExchangeUnavailable); check /status before trading")
+
+
+def test_the_start_check_and_the_warm_up_in_todays_words() -> None:
+    """/status's line while the start's look-ahead check runs, and the start line's warm-up
+    note: data from trading/live (CheckState, the socket_started notice's `warmup`), words here."""
+    from bot.texts import check_line, text
+    from trading.core.events import Notice
+    from trading.live.strategy_check import CheckState
+
+    assert check_line(CheckState("slow.py:Slow")) == (
+        "🔎 Checking slow.py:Slow for look-ahead (the full history first); the stream decides nothing until it passes")
+    assert check_line(CheckState("sma_cross", 3, 40)).startswith("🔎 Checking sma_cross for look-ahead (3 of 40 end candles compared)")
+    started = Notice("socket_started", "socket started: streaming BTCUSDT 15m", {"warmup": (1100, 500)})
+    assert text(started) == ("socket started: streaming BTCUSDT 15m; warm-up 1,100 candles (the strategy's startup and "
+                             "live window, above WARMUP_CANDLES 500)")  # fmt: skip
+    assert text(Notice("socket_started", "socket started: streaming BTCUSDT 15m", {"warmup": None})).endswith("15m")

@@ -269,9 +269,9 @@ class KlineStream:
                 "socket_started",
                 ("bot restarted; resumed streaming" if resumed else "socket started: streaming")
                 + f" {symbols} {self.settings.interval}"
-                + (f" (warm-up fetched {backfilled} candles)" if backfilled else "")
-                + self.feed.warmup_note(),
+                + (f" (warm-up fetched {backfilled} candles)" if backfilled else ""),
                 backfilled=backfilled,
+                warmup=self.feed.warmup_beyond(),  # (used, WARMUP_CANDLES): bot/texts.py adds its note
             )
         else:
             after = f" after {down_for:.1f}s" if down_for is not None else ""

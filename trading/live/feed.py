@@ -97,13 +97,12 @@ class LiveFeed:
     def end(self) -> None:
         self._klines = self._events = self._client = None
 
-    def warmup_note(self) -> str:
-        """For the start line: the warm-up actually used when the sink (the strategy's startup
-        and live window) needs more than WARMUP_CANDLES, else nothing (the usual line stays)."""
+    def warmup_beyond(self) -> tuple[int, int] | None:
+        """For the start line: (the warm-up actually used, WARMUP_CANDLES) when the sink (the
+        strategy's startup and live window) needs more than WARMUP_CANDLES, else None (the
+        usual line stays); bot/texts.py words it."""
         used = max((self.sink.warmup(s) for s in self.symbols), default=0)
-        if used <= self._keep:
-            return ""
-        return f"; warm-up {used:,} candles (the strategy's startup and live window, above WARMUP_CANDLES {self._keep:,})"
+        return (used, self._keep) if used > self._keep else None
 
     def catch_up(self) -> int:
         """A connection is open: store and hand on everything closed since the last stored

@@ -170,7 +170,7 @@ def build(settings: Settings, notifier: Notifier) -> Node:
     user_stream = UserStream(settings, notifier, follower) if follower is not None else NoUserStream()
     guard = DatabaseGuard(settings.db_path, identity, notifier, stream.stop)
     params = Params(settings, db, trader, strategy, values, brackets)
-    start_check.bind(lambda line: refuse_late(params, notifier, line))  # still running: refused later
+    start_check.bind(lambda report: refuse_late(params, notifier, report))  # still running: refused later
     recovery = Recovery(settings, mode, trader, broker, journal, confirmations, exits, follower)
     recovery.recover()  # paper: proposals a crash left confirmed or being placed, settled now
     return Node(

@@ -44,16 +44,16 @@ from trading.live.params import ParamChange, Switch, available
 from trading.live.proposals import Outcome, Proposal
 from trading.live.recovery import Adopted, ForeignOrders, NotReconciled, Settled
 from trading.live.store import stored_fills
-from trading.live.strategy_check import CheckReport
+from trading.live.strategy_check import CheckReport, CheckState
 from trading.live.whatif import Comparison, Optimization, end_words, stats_table
 from trading.optimize import METRICS, GridError
 from trading.optimize.report import best_table, cell_label, summary_line
 
 # What bot/ may import from here besides the service itself (tests/test_layout.py holds it).
 __all__ = [
-    "METRICS", "Adopted", "Answer", "Engine", "EngineStatus", "ForeignOrders", "GridError", "Kind", "NotReconciled",
-    "Outcome", "ParamChange", "Placed", "Proposal", "Settled", "StartRefused", "Switch", "available", "best_table",
-    "cell_label", "effective_settings", "end_words", "stats_table", "summary_line", "version",
+    "METRICS", "Adopted", "Answer", "CheckState", "Engine", "EngineStatus", "ForeignOrders", "GridError", "Kind",
+    "NotReconciled", "Outcome", "ParamChange", "Placed", "Proposal", "Settled", "StartRefused", "Switch", "available",
+    "best_table", "cell_label", "effective_settings", "end_words", "stats_table", "summary_line", "version",
 ]
 
 
@@ -91,7 +91,7 @@ class EngineStatus:
     trader: TraderSnapshot | None = None
     clock_offset_ms: int | None = None  # Binance's clock minus this host's (exchange modes)
     paused: frozenset[str] = frozenset()
-    strategy_check: str | None = None  # the start's strategy check while it runs, or its refusal
+    strategy_check: CheckState | None = None  # the start's strategy check while it runs, or its refusal
     locks: dict[str, dict[str, Any]] = field(default_factory=dict)  # symbol → {"until": ms, "why": name} (issue 29)
     proposals: list[Proposal] = field(default_factory=list)  # open proposals, waiting for Confirm
     account_mode: str = ""  # the account's position mode is not the book's (issue 28): no order is sent
@@ -275,7 +275,7 @@ class Engine:
             trader=snap,
             paused=self.paused_reasons(),
             clock_offset_ms=self.clock_offset_ms(),
-            strategy_check=self._start_check.status_line(self._params.strategy),
+            strategy_check=self._start_check.state(self._params.strategy),
             locks=view.locks if (view := self.protections()) is not None else {},
             account_mode=self._trader.position_mode.mismatch,
         )

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from trading.config import ConfigError
@@ -31,6 +32,17 @@ log = logging.getLogger(__name__)
 START_GRACE = 3.0  # seconds a start waits for the check before serving the chat
 
 
+@dataclass(frozen=True)
+class CheckState:
+    """The start's check as /status shows it (bot/texts.check_line words it): still running
+    (`failed` None: `done` of `planned` end candles compared), or failed while no strategy runs."""
+
+    strategy: str
+    done: int = 0
+    planned: int = 0
+    failed: CheckReport | None = None
+
+
 class StartCheck:
     def __init__(self, name: str, values: Values, stored: Sequence[Candle], grace: float = START_GRACE,
                  check: Callable[..., CheckReport] = live_check) -> None:  # fmt: skip
@@ -39,7 +51,7 @@ class StartCheck:
         self.progress = (0, 0)  # (end candles compared, planned)
         self._done = threading.Event()
         self._lock = threading.Lock()
-        self._on_refused: Callable[[str], None] | None = None
+        self._on_refused: Callable[[CheckReport], None] | None = None
         self._told = False
         self._thread = threading.Thread(target=self._run, args=(values, list(stored), check),
                                         name="strategy-check", daemon=True)  # fmt: skip
@@ -76,7 +88,7 @@ class StartCheck:
             raise ConfigError(f"STRATEGY: {self.refused}")
         return self
 
-    def bind(self, on_refused: Callable[[str], None]) -> None:
+    def bind(self, on_refused: Callable[[CheckReport], None]) -> None:
         """What to do when it fails after the start stopped waiting (at once if it has)."""
         with self._lock:
             self._on_refused = on_refused
@@ -84,26 +96,25 @@ class StartCheck:
 
     def _tell(self) -> None:
         with self._lock:
-            line, act = self.refused, self._on_refused
-            if line is None or act is None or self._told:
+            report, act = self.report, self._on_refused
+            if report is None or report.ok or act is None or self._told:
                 return
             self._told = True
-        act(line)
+        act(report)
 
-    def status_line(self, current: str) -> str | None:
-        """/status while it matters: running (how far), or refused while no strategy was chosen
+    def state(self, current: str) -> CheckState | None:
+        """/status while it matters: running (how far), or failed while no strategy was chosen
         since (`current` is what runs now); None once passed."""
         if not self._done.is_set():
-            done, planned = self.progress
-            far = f"{done} of {planned} end candles compared" if planned else "the full history first"
-            return f"🔎 Checking {self.name} for look-ahead ({far}); the stream decides nothing until it passes"
-        line = self.refused
-        return f"⛔ {line}: no strategy runs (/strategy NAME)" if line and current == "none" else None
+            return CheckState(self.name, *self.progress)
+        r = self.report
+        return CheckState(self.name, failed=r) if r is not None and not r.ok and current == "none" else None
 
 
-def refuse_late(params: Params, notifier: Notifier, line: str) -> None:
+def refuse_late(params: Params, notifier: Notifier, report: CheckReport) -> None:
     """A check that failed after the bot began serving: the trader runs no strategy from the
-    next candle (STRATEGY as written is kept for the next start), said once in the chat."""
-    log.warning("STRATEGY: %s: no strategy runs until /strategy chooses one", line)
+    next candle (STRATEGY as written is kept for the next start), said once in the chat
+    (bot/texts.py words the notice from its report)."""
+    log.warning("STRATEGY: %s; not traded live: no strategy runs until /strategy chooses one", report.line())
     params.run_none()
-    notifier.notify(Notice("strategy_check", f"STRATEGY: {line}: no strategy runs until /strategy chooses one"))
+    notifier.notify(Notice("strategy_check", report.line(), {"report": report}))

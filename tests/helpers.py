@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from trading.config import Settings, load_settings
@@ -71,6 +72,25 @@ def observe(engine: Any, make: Any) -> Any:
     watcher = make()
     engine.watch_candles(watcher)
     return watcher
+
+
+def price_taken_in(w: Any, symbol: str = "BTCUSDT", timeout: float = 10.0) -> bool:
+    """Whether the trader's latest price is the paused replay's own (the price a market order
+    fills at): the forming candle's update published just before the pause may still be on
+    its way to the bot, and a proposal priced before it arrives has drifted by the time it is
+    confirmed (MAX_DRIFT_PCT refused a Confirm under load). Before the forming candle's first
+    update (k = 0) nothing is on its way: the bot has the last close. Polled: the price has
+    no event of its own to wait on."""
+    price, k = w.ex.call(lambda: (w.ex.clock.price(symbol), w.ex.clock.k))
+    if k == 0:
+        return w.engine.last_price(symbol) is not None
+    want = Decimal(price)
+    deadline = time.monotonic() + timeout
+    while w.engine.last_price(symbol) != want:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
 
 
 def exchange_client(settings: Settings) -> Any:

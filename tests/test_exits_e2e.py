@@ -12,7 +12,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 import pytest
 
 from bot.texts import outcome_line
-from tests.helpers import exchange_client, observe
+from tests.helpers import exchange_client, observe, price_taken_in
 from tests.test_bot_e2e import ADMIN, GROUP, World, source  # noqa: F401  (fixture)
 from tests.test_orders_e2e import Seen
 
@@ -35,6 +35,7 @@ def settle(w: World) -> None:
         index = w.ex.current_index
         assert w.seen.wait(w.source[index - 1].open_time)
         if w.ex.current_index == index:
+            assert price_taken_in(w)  # and the forming candle's last update too
             return
 
 

@@ -78,15 +78,17 @@ def test_a_two_level_ladder_rests_fills_part_by_part_moves_the_stop_and_matches_
         assert w.engine.wait_account(lambda u: u.connected, timeout=10)
         f = w.engine.symbol_filters()
         # The market is wherever the start left it: walk it on (no trade yet) to a candle whose
-        # next hours rise far enough for some two-level ladder, judged from its open.
+        # next hours rise far enough for some two-level ladder, judged from the price a market
+        # order fills at now (the replay's last price: not always the forming candle's open).
         for _ in range(120):
             ahead = w.source[w.ex.current_index + 1 : w.ex.current_index + 43]
-            guess = D(str(w.source[w.ex.current_index].open))
+            guess = D(w.ex.call(lambda: w.ex.clock.price("BTCUSDT")))
             if max(float(r.high) for r in ahead[2:]) > float(guess) * 1.004 and has_ladder(f, ahead, guess):
                 break
             next_candle(w)
         assert confirm(w, "long").startswith("filled: BUY 0.010 BTCUSDT")
         entry = w.engine.position("BTCUSDT").entry
+        assert entry == guess, (entry, guess)  # the walk judged the ladder from this price
         start = w.ex.current_index + 1  # the levels apply when this candle closes; the next one's update can fill them
         ladder, expected = pick_ladder(f, w.source[start : start + 43], entry)
         w.engine.set_params({"take_profit": ladder, "breakeven_after": "1", "stop_loss_pct": "3"}, ADMIN)

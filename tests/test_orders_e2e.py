@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 from bot.texts import outcome_line
-from tests.helpers import exchange_client, leg_id, observe
+from tests.helpers import exchange_client, leg_id, observe, price_taken_in
 from tests.test_bot_e2e import ADMIN, GROUP, GUEST, World, source  # noqa: F401  (fixture)
 from trading.live.proposals import Proposal
 
@@ -68,7 +68,7 @@ def started(source, tmp_path, exchange=None, **env) -> World:  # type: ignore[no
         assert seen.wait(source[index - 1].open_time)
         if w.ex.current_index == index:
             break
-    assert w.engine.last_price("BTCUSDT") is not None
+    assert price_taken_in(w)  # and the forming candle's last update too
     return w
 
 

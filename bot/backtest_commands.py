@@ -22,10 +22,11 @@ from telegram.error import BadRequest
 
 from bot.buttons import PressResult, button, button_action
 from bot.commands import Ctx, UsageError, command, off_loop
+from bot.texts import step_line
 from bot.views import echo
 from trading.core.strategies import ParamError
 from trading.core.strategies.params import parse_assignments
-from trading.live.service import METRICS, GridError, ParamChange, cell_label
+from trading.live.service import METRICS, GridError, ParamChange, Step, cell_label
 
 DAYS_DEFAULT, DAYS_MAX = 30, 365
 MAX_CELLS = 10_000  # the compiled grid (trading/optimize/kernel.py) answers these within the chat's patience
@@ -44,7 +45,8 @@ class Progress:
         self.last_text, self.last_at = "", 0.0
         self.pending: list[asyncio.Future[object]] = []
 
-    def say(self, text: str) -> None:  # called in the worker thread
+    def say(self, step: Step) -> None:  # called in the worker thread
+        text = step_line(step)
         now = time.monotonic()
         phase_change = text.split(" ")[0] != self.last_text.split(" ")[0]
         if text == self.last_text or (now - self.last_at < EDIT_EVERY and not phase_change):

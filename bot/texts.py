@@ -53,6 +53,7 @@ from trading.live.service import (
     Outcome,
     Proposal,
     Settled,
+    Step,
 )
 
 CENT = Decimal("0.01")
@@ -473,3 +474,14 @@ def check_line(c: CheckState) -> str:
         far = f"{c.done} of {c.planned} end candles compared" if c.planned else "the full history first"
         return f"🔎 Checking {c.strategy} for look-ahead ({far}); the stream decides nothing until it passes"
     return f"⛔ {c.failed.line()}; not traded live: no strategy runs (/strategy NAME)"
+
+
+def step_line(step: Step) -> str:
+    """A what-if's progress (/backtest, /optimize), after the command's name."""
+    if step.stage == "candles":
+        return f"fetching {step.total:,} candles…" if step.done is None else f"fetching candles {step.done:,}/{step.total:,}…"
+    if step.stage == "funding":
+        return f"fetching funding rates… {step.done or 0:,}"
+    if step.stage == "grid":
+        return f"running {step.total:,} combinations…" if step.done is None else f"running {step.done:,}/{step.total:,} combinations…"
+    return {"check": "checking look-ahead…", "running": "running…"}.get(step.stage, step.stage)

@@ -109,3 +109,13 @@ def test_the_start_check_and_the_warm_up_in_todays_words() -> None:
     assert text(started) == ("socket started: streaming BTCUSDT 15m; warm-up 1,100 candles (the strategy's startup and "
                              "live window, above WARMUP_CANDLES 500)")  # fmt: skip
     assert text(Notice("socket_started", "socket started: streaming BTCUSDT 15m", {"warmup": None})).endswith("15m")
+
+
+def test_a_whatif_progress_in_todays_words() -> None:
+    from bot.texts import step_line
+    from trading.live.whatif import Step
+
+    assert [step_line(s) for s in (Step("candles", total=2880), Step("candles", 1000, 2880), Step("funding", 1000),
+                                   Step("check"), Step("running"), Step("grid", total=1200), Step("grid", 300, 1200))] == [
+        "fetching 2,880 candles…", "fetching candles 1,000/2,880…", "fetching funding rates… 1,000",
+        "checking look-ahead…", "running…", "running 1,200 combinations…", "running 300/1,200 combinations…"]  # fmt: skip

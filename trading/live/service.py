@@ -45,15 +45,16 @@ from trading.live.proposals import Outcome, Proposal
 from trading.live.recovery import Adopted, ForeignOrders, NotReconciled, Settled
 from trading.live.store import stored_fills
 from trading.live.strategy_check import CheckReport, CheckState
-from trading.live.whatif import Comparison, Optimization, end_words, stats_table
+from trading.live.whatif import Comparison, Optimization, Say, Step, end_words, stats_table
 from trading.optimize import METRICS, GridError
 from trading.optimize.report import best_table, cell_label, summary_line
 
 # What bot/ may import from here besides the service itself (tests/test_layout.py holds it).
 __all__ = [
     "METRICS", "Adopted", "Answer", "CheckState", "Engine", "EngineStatus", "ForeignOrders", "GridError", "Kind",
-    "NotReconciled", "Outcome", "ParamChange", "Placed", "Proposal", "Settled", "StartRefused", "Switch", "available",
-    "best_table", "cell_label", "effective_settings", "end_words", "stats_table", "summary_line", "version",
+    "NotReconciled", "Outcome", "ParamChange", "Placed", "Proposal", "Settled", "StartRefused", "Step", "Switch",
+    "available", "best_table", "cell_label", "effective_settings", "end_words", "stats_table", "summary_line",
+    "version",
 ]
 
 
@@ -383,14 +384,14 @@ class Engine:
         """/optimize's grid checked before anything is posted or fetched (GridError/ParamError)."""
         return self._whatif.check_grid(grid, max_cells, strategy)
 
-    def backtest(self, days: int, changes: dict[str, str], say: Callable[[str], None],
+    def backtest(self, days: int, changes: dict[str, str], say: Say,
                  strategy: str | None = None) -> Comparison:
         """Current vs given parameters (of `strategy`, default the current one) over the last
         `days` (missing candles fetched first)."""
         return self._whatif.backtest(days, changes, say, strategy=strategy)
 
     def optimize(
-        self, grid: list[str], days: int, metric: str, say: Callable[[str], None], *, max_cells: int,
+        self, grid: list[str], days: int, metric: str, say: Say, *, max_cells: int,
         strategy: str | None = None,
     ) -> Optimization:
         """A parameter grid over the last `days`; the best cells re-run through the backtest."""

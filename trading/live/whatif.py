@@ -51,7 +51,19 @@ if TYPE_CHECKING:
     from trading.charts.data import EquityCurve
 
 log = logging.getLogger(__name__)
-Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Step:
+    """How far a what-if got, for its progress message (bot/texts.step_line words it):
+    `stage` candles | funding | check | running | grid; `done` of `total` where counted."""
+
+    stage: str
+    done: int | None = None
+    total: int = 0
+
+
+Say = Callable[[Step], None]
 DAY_MS = 86_400_000
 PAGE = 1500
 MAX_CANDIDATES = 500
@@ -183,7 +195,7 @@ class WhatIf:
         warm = max(self._warmup([current], name), self._warmup([wanted], other or name) if wanted is not None else 0)
         candles, start, notes = self.candles(days, warm, say)
         check = self._check(other, wanted, candles, say) if other is not None else None
-        say("running…")
+        say(Step("running"))
         options = self._options(candles[0].symbol, warm, start, name, funding=not notes)
         ran = run_backtest(candles, options.with_values(current))
         if other is not None:
@@ -217,10 +229,10 @@ class WhatIf:
         warm = self._warmup([current, *_cells(grid, schema, current)], name)
         candles, start, notes = self.candles(days, warm, say)
         check = self._check(other, current, candles, say) if other is not None else None
-        say(f"running {grid.size:,} combinations…")
+        say(Step("grid", total=grid.size))
         options = self._options(candles[0].symbol, warm, start, name, funding=not notes).with_values(current)
         result = sweep(candles, grid, options, metric=metric,
-                       progress=lambda done, total: say(f"running {done:,}/{total:,} combinations…"))
+                       progress=lambda done, total: say(Step("grid", done, total)))
         keys = [] if other else [self.remember({k: fmt_value(v) for k, v in c.params.items()}) for c in result.ranked[:5]]
         from trading.charts.heatmap import render_heatmap
         from trading.optimize.report import heatmap_data
@@ -234,7 +246,7 @@ class WhatIf:
     @staticmethod
     def _check(name: str, values: Values | None, candles: Sequence[Candle], say: Say) -> str | None:
         """None, or the line of the check a switch to `name` would fail (on these candles)."""
-        say("checking look-ahead…")
+        say(Step("check"))
         report = live_check(strategy_class(name), values, candles)
         return None if report.ok else report.line()
 
@@ -271,14 +283,14 @@ class WhatIf:
                 else:
                     runs.append([t, t])
             total, got = len(missing), 0
-            say(f"fetching {total:,} candles…")
+            say(Step("candles", total=total))
             for lo, hi in runs:
                 cursor = lo
                 while cursor <= hi:
                     page_end = min(hi, cursor + (PAGE - 1) * step)
                     store.upsert_many(closed_candles(client, symbol, interval, cursor, page_end, now_ms=now))
                     got += (page_end - cursor) // step + 1
-                    say(f"fetching candles {got:,}/{total:,}…")
+                    say(Step("candles", got, total))
                     cursor = page_end + step
         notes = self._fetch_futures_terms(client, symbol, first, last, say)
         candles = load_stored_candles(store, symbol, interval, first, last)
@@ -308,7 +320,7 @@ class WhatIf:
                 return [f"without funding: the exchange did not answer GET /fapi/v1/fundingRate ({why})"]
             if not rows:
                 break
-            say(f"fetching funding rates… {len(rows):,}")
+            say(Step("funding", len(rows)))
             store.upsert_rates(symbol, [(int(r["fundingTime"]), str(r["fundingRate"]), r.get("markPrice"))
                                         for r in rows])
             since = int(rows[-1]["fundingTime"]) + 1

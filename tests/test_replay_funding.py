@@ -101,3 +101,30 @@ def test_rates_from_a_csv_and_an_isolated_short_receiving(tmp_path: Path) -> Non
         reader.close()
     finally:
         ex.stop()
+
+
+def test_a_funding_paid_by_control_at_a_funding_time_is_its_own_row_apart_from_the_scheduled_one() -> None:
+    """`/_sim/funding` while the market stands on a funding time that was just paid: Binance
+    pays a position once per funding time, so the replay's extra payment is its own row, a
+    millisecond later, never a second row at the same time (the bot books funding once per
+    symbol and funding time: a second row at the same time would be one it never books,
+    and its book would be a payment away from the wallet; seen as a flake of
+    test_user_stream_e2e's funding test whenever the market paused on a funding time)."""
+    ex = make(funding_rate="0.0005")
+    try:
+        client = client_for(ex)
+        client.futures_create_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.100")
+        due = (ex.market_time_ms() // FUNDING_PERIOD_MS + 1) * FUNDING_PERIOD_MS
+        interval = CANDLES[1].open_time - CANDLES[0].open_time
+        ex.advance((due - CANDLES[ex.current_index].open_time) // interval)  # to the candle opening at `due`
+        assert ex.market_time_ms() == due
+        scheduled = client.futures_income_history(incomeType="FUNDING_FEE")
+        assert [r["time"] for r in scheduled] == [due]
+        ex.control("funding", rate="0.001")  # (a ms ahead of the paused clock: read from a start, as the bot does)
+        rows = client.futures_income_history(incomeType="FUNDING_FEE", startTime=due)
+        assert len(rows) == 2 and len({r["time"] for r in rows}) == 2, rows
+        assert rows[1]["time"] == due + 1
+        ex.advance(1)  # the market moves on: no payment again at that time
+        assert len(client.futures_income_history(incomeType="FUNDING_FEE", startTime=due)) == 2
+    finally:
+        ex.stop()

@@ -106,6 +106,7 @@ class FundingPayer:
         self.watcher = watcher
         self.series = series
         self._last = start_ms
+        self._paid_at = -1  # the time of the latest payment made
         self.on_pay: list[Callable[[int], None]] = []
 
     async def ready(self) -> None:
@@ -114,7 +115,10 @@ class FundingPayer:
     def on_step(self, step: Step) -> None:
         if not step.items:
             return
-        now = step.items[0].update.event_time
+        self._pay_due(step.items[0].update.event_time)
+
+    def _pay_due(self, now: int) -> None:
+        """Every funding time up to `now` not yet paid, in order."""
         while (due := FundingRates.next_time(self._last)) <= now:
             self._last = due
             self.pay(due, self.rates.rate_at(due))
@@ -122,6 +126,7 @@ class FundingPayer:
 
     def pay(self, when: int, rate: Decimal) -> list[Decimal]:
         acc = self.account
+        self._paid_at = max(self._paid_at, when)
         paid = []
         for pos in acc.every_position():  # each Hedge Mode leg pays on its own notional
             sym = pos.symbol
@@ -149,4 +154,9 @@ class FundingPayer:
             rate = self.rates.rate_at(FundingRates.next_time(now))
         if abs(rate) > 1:
             raise BinanceError(-1100, "Illegal characters found in parameter 'rate'.")
-        return {"paid": [str(f) for f in self.pay(now, rate)], "rate": str(rate or ZERO)}
+        # Binance pays a position once per funding time, in time order: the funding times
+        # already due are paid first, and this extra payment gets a time of its own (a ms
+        # after a payment at the same time), never a second row at one symbol's funding time.
+        self._pay_due(now)
+        when = now if now > self._paid_at else self._paid_at + 1
+        return {"paid": [str(f) for f in self.pay(when, rate)], "rate": str(rate or ZERO)}

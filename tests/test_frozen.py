@@ -9,6 +9,7 @@ from decimal import Decimal as D
 import pytest
 
 from trading.core.brokers.base import OrderRequest
+from trading.core.candles import Candle
 from trading.core.frozen import quick_init
 from trading.core.ledger import Entry
 from trading.core.portfolio import ClosedTrade, Fill
@@ -50,7 +51,7 @@ def test_the_core_value_objects_use_it_and_keep_every_field() -> None:
     trade = ClosedTrade("BTCUSDT", "long", D(1), D(2), D(3), D(0), D(1), 1, 2)
     assert dataclasses.replace(trade, pnl=D(5)).pnl == D(5) and trade.exit_reason == "signal"
     assert Decision("long", "r").leg == ""
-    for cls in (Fill, Entry, OrderRequest, ClosedTrade, Decision):
+    for cls in (Fill, Entry, OrderRequest, ClosedTrade, Decision, Candle):
         init = cls.__init__
         assert init.__qualname__ == f"{cls.__name__}.__init__"
         assert {f"_s_{f.name}" for f in dataclasses.fields(cls)} <= set(init.__globals__)  # the quick one

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from trading.core.frozen import quick_init
+
 
 class MalformedFrame(ValueError):
     """A frame we cannot use; `kind` groups them so each kind is logged once."""
@@ -21,6 +23,7 @@ class MalformedFrame(ValueError):
         self.kind = kind
 
 
+@quick_init  # made per stream frame and per CSV row: a quicker constructor, the same frozen Candle
 @dataclass(slots=True, frozen=True)
 class Candle:
     symbol: str

@@ -3,6 +3,7 @@ flips, and a restart from the journal that resumes the same book."""
 
 from __future__ import annotations
 
+import itertools
 from decimal import Decimal as D
 
 from bot.texts import text
@@ -150,28 +151,46 @@ def test_a_parameter_change_that_needs_more_history_loads_it_and_applies_from_th
     assert (book.strategy.ema_fast, book.strategy.ema_slow) == (fresh.ema_fast, fresh.ema_slow)
 
 
+class Notebook:
+    """A journal that keeps nothing (the trader commits to it on every candle)."""
+
+    def load_state(self, symbol: str) -> None:
+        return None
+
+    def commit(self, symbol: str, state: dict, fills: object, funding: object = ()) -> None:
+        pass
+
+    def record_refusal(self, *args: object) -> None:
+        pass
+
+
 def test_a_run_taken_in_one_call_is_the_same_book_as_each_candle_on_its_own() -> None:
-    """Trader.on_candles is the loop every on_candle runs (the backtest hands it a year at once):
-    over real candles with stops, a take-profit, a trailing stop, funding and liquidations, the
-    fills, trades, ledger and levels are those of the candles taken one by one, and the equity
-    curve it marks is the wallet plus the open position at each close."""
+    """Trader.on_candles is the loop every on_candle runs (the backtest hands it a year at once,
+    and takes its quiet stretches, Trader._quiet, in one go): over real candles with stops, a
+    take-profit, a trailing stop, an RSI filter, with funding and without, liquidations, the
+    fills, trades, ledger and levels are those of the candles taken one by one through every
+    step, and the equity curve it marks is the wallet plus the open position at each close."""
     from tests.conftest import PERP_15M, shared_file
     from trading.backtest.data import load_csv_candles
     from trading.core.futures import FundingRates
     from trading.core.futures_model import FuturesModel
 
     candles = load_csv_candles(shared_file(PERP_15M))[:6000]
-    model = FuturesModel(slippage_bps=D(1), funding=FundingRates({}, D("0.0001")))
+    funded = FuturesModel(slippage_bps=D(1), funding=FundingRates({}, D("0.0001")))
     seen: set[str] = set()
-    for values in ({"fast": 5, "slow": 13, "stake_usdt": 500, "leverage": 40, "stop_loss_pct": 1, "take_profit_pct": 2},
-                   {"fast": 9, "slow": 21, "stake_usdt": 500, "leverage": 60, "trailing_stop_pct": 0.5},
-                   {"fast": 9, "slow": 21, "stake_usdt": 200, "leverage": 100}):
-        def make(values: dict = values) -> Trader:
+    cells = ({"fast": 5, "slow": 13, "stake_usdt": 500, "leverage": 40, "stop_loss_pct": 1, "take_profit_pct": 2},
+             {"fast": 9, "slow": 21, "stake_usdt": 500, "leverage": 60, "trailing_stop_pct": 0.5},
+             {"fast": 9, "slow": 21, "stake_usdt": 200, "leverage": 100},
+             {"fast": 9, "slow": 21, "stake_usdt": 1000, "leverage": 1, "rsi_period": 14})
+    for model, values in itertools.product((funded, FuturesModel()), cells):
+        def make(values: dict = values, journal: object = None, model: FuturesModel = model) -> Trader:
             p = Portfolio(D(10000))
             return Trader(symbols=["BTCUSDT"], interval_ms=IV, strategy="ema_cross", values=values,
-                          filters={"BTCUSDT": F}, portfolio=p, model=model,
+                          filters={"BTCUSDT": F}, portfolio=p, model=model, journal=journal,  # type: ignore[arg-type]
                           broker=PaperBroker({"BTCUSDT": F}, model.fee_rate, p, model.slippage_bps))  # fmt: skip
-        one, whole = make(), make()
+        # one by one through every step (a journal is told each candle: no quiet stretch), and the
+        # whole run in one call (its quiet stretches taken at once), with funding and without
+        one, whole = make(journal=Notebook()), make()
         one.warm("BTCUSDT", candles[:100])
         whole.warm("BTCUSDT", candles[:100])
         marks, held = [], 0
@@ -184,7 +203,8 @@ def test_a_run_taken_in_one_call_is_the_same_book_as_each_candle_on_its_own() ->
         curve: list[float] = []
         exposed = whole.on_candles(candles[100:], False, curve)
         seen |= {t.exit_reason for t in whole.portfolio.trades}
-        assert whole.portfolio.ledger.entries == one.portfolio.ledger.entries and whole.portfolio.funding
+        assert whole.portfolio.ledger.entries == one.portfolio.ledger.entries
+        assert whole.portfolio.funding == one.portfolio.funding and bool(whole.portfolio.funding) == (model is funded)
         assert whole.portfolio.trades == one.portfolio.trades and whole.portfolio.balance == one.portfolio.balance
         a, b = whole.books["BTCUSDT"], one.books["BTCUSDT"]
         assert (a.cursor, a.decided, a.stop, a.take, a.liq, a.trail_best, list(a.history)) == (

@@ -17,6 +17,8 @@ from trading.core.candles import Candle
 from trading.core.strategies import Decision, Strategy, StrategyError, Values, make_strategy
 
 HistoryLoader = Callable[[str, int, int], list[Candle]]  # (symbol, n, last open time) → candles
+# a strategy's optional run(candles, start, stop, position) → (index of the deciding candle or stop, decision)
+Runner = Callable[[Sequence[Candle], int, int, int], tuple[int, Decision | None]]
 
 
 class StrategyHost:
@@ -73,6 +75,13 @@ class StrategyHost:
             rewarm(book, history)
 
     # ------------------------------------------------------------- deciding
+    @staticmethod
+    def runner(strategy: Strategy) -> Runner | None:
+        """The strategy's `run(candles, start, stop, position)`, when it has one (optional,
+        base.Strategy: a built-in incremental strategy that cannot fail, ema_cross): many
+        candles taken at once, exactly as on_candle one by one, up to the first decision."""
+        return getattr(strategy, "run", None)  # optional (base.Strategy)
+
     def decide_legs(self, book: Book, candle: Candle, long_held: bool, short_held: bool) -> tuple[list[Decision], str | None]:
         """Hedge Mode: a DataFrame strategy's decisions per leg (its four columns apart); an
         incremental strategy is told flat and its decision goes through core/hedge.py's rule."""

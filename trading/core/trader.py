@@ -66,7 +66,7 @@ from trading.core.records import Journal, Records
 from trading.core.resting import RestingExits, RestingKeeper
 from trading.core.snapshot import TraderSnapshot, snapshot_of
 from trading.core.strategies import CLOSE, LONG, Decision, StrategyError, Values
-from trading.core.strategy_host import HistoryLoader, StrategyHost, failed, rewarm
+from trading.core.strategy_host import HistoryLoader, Runner, StrategyHost, failed, rewarm
 from trading.core.symbols import SymbolFilters
 
 __all__ = ["Journal", "RestingExits", "Trader", "TraderSnapshot"]
@@ -76,6 +76,7 @@ log = logging.getLogger(__name__)
 NO_DECISION: tuple[Decision, ...] = ()
 NO_FILLS: list[Fill] = []  # shared, never appended to (a candle's fills are added with +)
 NO_FUNDING: list[Funded] = []  # shared, never appended to
+QUIET = 48  # candles looked at a time for the liquidation price in a quiet stretch (Trader._quiet)
 
 
 class Trader:
@@ -246,7 +247,21 @@ class Trader:
             interval = self.interval_ms
             exposed = 0
             mark = curve.append if curve is not None else None
-            for candle in candles:
+            # a quiet stretch can be taken at once where this process is the exchange and nothing
+            # else is told or asked per candle (the backtest; paper without a journal)
+            stretches = paper and not guarded and not funding and approver is None and not journal
+            n, i = len(candles), 0
+            while i < n:
+                if stretches and not (book.pending or strategies.due or position_mode.hedge or self._levels_changed
+                                      or book.stop_f or book.take_f or book.trail is not None) and (
+                        run := strategies.runner(book.strategy)) is not None:  # fmt: skip
+                    j, held = self._quiet(book, candles, i, run, backfilled, curve)
+                    exposed += held
+                    if j > i:
+                        i = j
+                        continue  # else candles[i] reaches the liquidation price: the steps below book it
+                candle = candles[i]
+                i += 1
                 if strategies.due:
                     self._apply_values()
                 if guarded:
@@ -306,6 +321,51 @@ class Trader:
             if not backfilled and approver is None:  # they closed just now (set per candle for the proposals)
                 self.market_offset_ms = candles[-1].open_time + interval - int(time.time() * 1000)
             return exposed
+
+    def _quiet(self, book: Book, candles: Sequence[Candle], i: int, run: Runner, backfilled: bool,
+               curve: list[float] | None) -> tuple[int, int]:  # fmt: skip
+        """on_candles' loop over a quiet stretch from candles[i]: no order pending, no stop,
+        take or trailing stop, no funding, protections, journal or proposals, One-way. On such
+        candles the loop's steps do nothing but take the candle in (history, last close, cursor,
+        the strategy's update, the equity mark), so they are taken at once up to the first
+        candle that reaches the liquidation price (looked for QUIET candles at a time) or the
+        first that decides, whose decision is then made as on any candle. Returns the index to
+        go on from and how many of the candles closed with the position open."""
+        n = len(candles)
+        end = min(n, i + QUIET)
+        lf = book.liq_f
+        if lf:  # the first candle that reaches it is the loop's (the liquidation fills there)
+            if book.liq_long:
+                end = next((j for j in range(i, end) if candles[j].low <= lf), end)
+            else:
+                end = next((j for j in range(i, end) if candles[j].high >= lf), end)
+        else:
+            end = n  # nothing to look for: up to the first decision
+        if end == i:
+            return i, 0
+        pos = self.portfolio.positions.get(book.symbol)
+        q = pos.qty_f if pos is not None else 0.0
+        k, decision = run(candles, i, end, (q > 0) - (q < 0))
+        stop = k + 1 if decision is not None else k  # the candles taken in: [i, stop)
+        taken = candles[i:stop]
+        book.history.extend(taken)
+        last = taken[-1]
+        book.last_close = book.last_price = last.close
+        book.cursor = last.open_time
+        book.decided += stop - i
+        book.failing = None
+        held = 0
+        if curve is not None:  # the equity at each close, as the loop marks it
+            bf = self.portfolio.balance_f
+            if q:
+                ef = pos.entry_f  # type: ignore[union-attr]
+                curve += [bf + (c.close - ef) * q for c in taken]
+                held = stop - i
+            else:
+                curve += [bf] * (stop - i)
+        if decision is not None:
+            self._decide(book, decision, last, backfilled)
+        return stop, held
 
     # ------------------------------------------------------------- the account's position mode
     def follow_mode(self, hedge: bool, *, running: bool) -> str | None:

@@ -7,12 +7,13 @@ with the first close), updated once per candle and never recomputed. The RSI is 
 as `ewm(alpha=1/n, adjust=False)` of the gains and losses. Stops, take-profits, sizing
 and leverage are parameters here but are applied by the trader and the broker.
 
-This method runs on every closed candle of every backtest, so it is written for speed:
-locals, no allocation unless it decides.
+`run` takes every closed candle of every backtest (on_candle is `run` with one candle), so it
+is written for speed: locals, no allocation unless it decides.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 from trading.core.candles import Candle
@@ -100,27 +101,40 @@ class EmaCross:
         return out
 
     def on_candle(self, candle: Candle, position: int) -> Decision | None:
-        close = candle.close
-        ef = self.ema_fast
-        if ef is None:
-            ef = es = close
-        else:
-            es = self.ema_slow
-            ef += self._af * (close - ef)
-            es += self._as * (close - es)  # type: ignore[operator]
-        self.ema_fast, self.ema_slow = ef, es
-        if self._rsi_n:
-            self._update_rsi(close)
-        prev, diff = self._diff, ef - es  # type: ignore[operator]
-        self._diff = diff
-        self.seen += 1
-        if prev is None or self.seen <= self._warmup:
-            return None
-        if prev <= 0.0 < diff:
-            return self._cross(LONG, position, ef, es)  # type: ignore[arg-type]
-        if prev >= 0.0 > diff:
-            return self._cross(SHORT, position, ef, es)  # type: ignore[arg-type]
-        return None
+        return self.run((candle,), 0, 1, position)[1]
+
+    def run(self, candles: Sequence[Candle], start: int, stop: int, position: int) -> tuple[int, Decision | None]:
+        """Take candles[start:stop] in, in order, as on_candle would one at a time with
+        `position` held throughout, up to the first that decides: (its index, the decision),
+        or (stop, None). on_candle is this with one candle; the trader hands it a quiet
+        stretch of a backtest (no order pending, no level the candles reach) at once."""
+        af, as_, warmup, rsi_n = self._af, self._as, self._warmup, self._rsi_n
+        ef, es, diff, seen = self.ema_fast, self.ema_slow, self._diff, self.seen
+        decision = None
+        i = start
+        try:
+            while i < stop:
+                close = candles[i].close
+                if ef is None:
+                    ef = es = close
+                else:
+                    ef += af * (close - ef)
+                    es += as_ * (close - es)  # type: ignore[operator]
+                if rsi_n:
+                    self._update_rsi(close)
+                prev, diff = diff, ef - es  # type: ignore[operator]
+                seen += 1
+                if prev is not None and seen > warmup:
+                    if prev <= 0.0 < diff:
+                        decision = self._cross(LONG, position, ef, es)  # type: ignore[arg-type]
+                    elif prev >= 0.0 > diff:
+                        decision = self._cross(SHORT, position, ef, es)  # type: ignore[arg-type]
+                    if decision is not None:
+                        return i, decision
+                i += 1
+            return i, None
+        finally:
+            self.ema_fast, self.ema_slow, self._diff, self.seen = ef, es, diff, seen
 
     def _update_rsi(self, close: float) -> None:
         prev = self._prev_close

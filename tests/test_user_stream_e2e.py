@@ -217,16 +217,17 @@ def test_funding_paid_on_a_funding_time_beside_the_scheduled_payment_is_booked_t
     replay wrote the second at the same time as the first, which the bot (once per symbol
     and funding time) never booked: /balance was a payment away (0.72 USDT, seen under load
     in the test above whenever the market paused on a funding time)."""
-    w = demo_world(source, tmp_path, STRATEGY="none")
+    # one update per candle, the closing one: the paused market stands on a candle's open
+    w = demo_world(source, tmp_path, STRATEGY="none", exchange={"updates_per_candle": 1})
     try:
         assert w.engine.wait_account(lambda u: u.connected, timeout=10)
         confirm(w, "long")
         period = 8 * 3600 * 1000
-        for _ in range(40):  # to the candle opening at the next funding time (32 candles at most)
+        for _ in range(80):  # to the candle opening at a funding time (every 32 candles)
             next_candle(w)
-            if w.ex.market_time_ms() % period == 0:
+            if w.source[w.ex.current_index].open_time % period == 0:
                 break
-        assert w.ex.market_time_ms() % period == 0
+        assert w.ex.market_time_ms() % period == 0, (w.ex.market_time_ms(), w.ex.current_index)
         assert w.api.wait_for_text(GROUP, "funding BTCUSDT: paid", timeout=10)  # the scheduled one
         mark = w.api.mark()
         before = w.engine.funding_booked()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot import views
 from bot.commands import Ctx, UsageError, command
+from bot.texts import user_stream_line
 from trading.core.pause import describe
 
 
@@ -78,7 +79,7 @@ async def health(ctx: Ctx) -> None:
     await ctx.reply(
         "<b>Health</b>\n"
         f"Market stream: {views.escape(stream)}\n"
-        f"User stream: {views.escape(h.user_stream)}\n"
+        f"User stream: {views.escape(user_stream_line(h.user_stream))}\n"
         f"Last candle: {views.escape(candle)}\n"
         f"Last order: {views.escape(order)}\n"
         f"Clock offset (exchange − bot): {views.escape(offset)}\n"

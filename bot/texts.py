@@ -54,6 +54,7 @@ from trading.live.service import (
     Proposal,
     Settled,
     Step,
+    UserStreamState,
 )
 
 CENT = Decimal("0.01")
@@ -485,3 +486,13 @@ def step_line(step: Step) -> str:
     if step.stage == "grid":
         return f"running {step.total:,} combinations…" if step.done is None else f"running {step.done:,}/{step.total:,} combinations…"
     return {"check": "checking look-ahead…", "running": "running…"}.get(step.stage, step.stage)
+
+
+def user_stream_line(u: UserStreamState) -> str:
+    """/health's line for the account stream (demo/live); paper has none."""
+    if not u.exchange:
+        return "n/a (paper: no account stream)"
+    if not u.running:
+        return "🔴 stopped"
+    state = "🟢 connected" if u.connected else "🟡 reconnecting"
+    return f"{state} · {u.events} event{'s' if u.events != 1 else ''}"

@@ -109,18 +109,19 @@ def test_health_shows_the_account_stream_in_demo_and_na_in_paper(source, tmp_pat
     """/health said `User stream: n/a` in demo mode while the account stream ran."""
     import math
 
+    from bot.texts import user_stream_line
     from tests.test_exits_e2e import demo_world
     from trading.exchange.user_stream import NoUserStream
     from trading.live.health import user_stream_state
 
-    assert user_stream_state(NoUserStream(), exchange=False) == "n/a (paper: no account stream)"
+    assert user_stream_line(user_stream_state(NoUserStream(), exchange=False)) == "n/a (paper: no account stream)"
     w = demo_world(source, tmp_path)
     try:
         assert w.engine.wait_account(lambda u: u.connected, timeout=10)
-        assert w.engine.health().user_stream.startswith("🟢 connected · ")
+        assert user_stream_line(w.engine.health().user_stream).startswith("🟢 connected · ")
         w.ex.call(lambda: w.ex.user_stream.drop(down_seconds=math.inf))
         assert w.engine.wait_account(lambda u: not u.connected, timeout=10)
-        assert w.engine.health().user_stream.startswith("🟡 reconnecting")
+        assert user_stream_line(w.engine.health().user_stream).startswith("🟡 reconnecting")
     finally:
         w.close()
 

@@ -17,7 +17,7 @@ from bot import views
 from bot.commands import number_formats, off_loop
 from bot.proposals import proposal_html
 from bot.protection_commands import protections_html
-from bot.texts import position_line
+from bot.texts import position_line, user_stream_line
 from bot.views import pause_reasons
 from trading.core.strategies.params import fmt_value
 
@@ -169,7 +169,7 @@ async def build(engine: Any) -> dict[str, Any]:
         "stream": {
             "state": stream_state(s),
             "last_message": None if s.last_message_age is None else f"{views.duration(s.last_message_age)} ago",
-            "reconnects_today": st.reconnects_today, "account_stream": health.user_stream,
+            "reconnects_today": st.reconnects_today, "account_stream": user_stream_line(health.user_stream),
         },
         "markets": marks, "positions": positions, "account": account,
         "pnl": {"today": pnl(today), "all": pnl(alltime)},

@@ -25,7 +25,7 @@ ENV_NAMES = {"telegram_chat_ids": "TELEGRAM_CHAT_ID"}  # where the variable's na
 @dataclass(frozen=True)
 class Health:
     stream: StreamStatus
-    user_stream: str  # the account stream's state; "n/a (paper …)" where there is none
+    user_stream: UserStreamState  # the account stream's state (bot/texts.user_stream_line words it)
     last_candle_open: int | None  # ms, the newest closed candle of any symbol
     last_order: dict[str, Any] | None  # the newest order row (time, side, symbol, status)
     clock_offset_ms: int | None  # the exchange's clock minus ours, when measured
@@ -62,14 +62,21 @@ def version() -> tuple[str, str | None]:
     return ver, (commit[:12] if commit else None)
 
 
-def user_stream_state(stream: Any, exchange: bool) -> str:
-    """/health's line for the account stream (demo/live); paper has none (NoUserStream)."""
+@dataclass(frozen=True)
+class UserStreamState:
+    """/health's account stream (demo/live): running, connected, events received; `exchange`
+    False in paper mode, which has none (NoUserStream)."""
+
+    exchange: bool
+    running: bool = False
+    connected: bool = False
+    events: int = 0
+
+
+def user_stream_state(stream: Any, exchange: bool) -> UserStreamState:
     if not exchange:
-        return "n/a (paper: no account stream)"
-    if not stream.running:
-        return "🔴 stopped"
-    state = "🟢 connected" if stream.connected else "🟡 reconnecting"
-    return f"{state} · {stream.events} event{'s' if stream.events != 1 else ''}"
+        return UserStreamState(False)
+    return UserStreamState(True, bool(stream.running), bool(stream.connected), int(stream.events))
 
 
 def _protection_rows(r: Any) -> list[tuple[str, str]]:

@@ -38,7 +38,7 @@ from trading.exchange.rest import ExchangeUnavailable, make_client
 from trading.exchange.stream import StreamStatus
 from trading.live.answers import Answer, Kind, Placed
 from trading.live.feed import CandleWatcher
-from trading.live.health import Health, effective_settings, version
+from trading.live.health import Health, UserStreamState, effective_settings, version
 from trading.live.node import build
 from trading.live.params import ParamChange, Switch, available
 from trading.live.proposals import Outcome, Proposal
@@ -53,8 +53,8 @@ from trading.optimize.report import best_table, cell_label, summary_line
 __all__ = [
     "METRICS", "Adopted", "Answer", "CheckState", "Engine", "EngineStatus", "ForeignOrders", "GridError", "Kind",
     "NotReconciled", "Outcome", "ParamChange", "Placed", "Proposal", "Settled", "StartRefused", "Step", "Switch",
-    "available", "best_table", "cell_label", "effective_settings", "end_words", "stats_table", "summary_line",
-    "version",
+    "UserStreamState", "available", "best_table", "cell_label", "effective_settings", "end_words", "stats_table",
+    "summary_line", "version",
 ]
 
 

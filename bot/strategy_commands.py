@@ -51,7 +51,8 @@ async def strategy(ctx: Ctx) -> None:
         await progress.settled()
     ctx.outcome = f"switched {sw.old} → {sw.new}" + (" " + _values({k: sw.values[k] for k in changes}) if changes else "")
     held = (
-        f"The open position stays ({escape(', '.join(sw.positions))}); {escape(sw.new)} manages it from then."
+        f"The open position stays ({escape(', '.join(f'{p.symbol} {p.side} {p.qty.normalize():f}' for p in sw.positions))}); "
+        f"{escape(sw.new)} manages it from then."
         if sw.positions else "No position is open."
     )
     await ctx.reply(

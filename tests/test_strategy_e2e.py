@@ -81,7 +81,7 @@ def test_plugin_from_a_file_trades_live_as_in_the_backtest_and_charts_its_indica
     held = engine.snapshot().positions
     switched = engine.switch_strategy("rsi_reversion", {"low": "25"}, ADMIN)
     assert switched.old == spec and switched.new == "rsi_reversion" and switched.values["low"] == 25
-    assert len(switched.positions) == len(held)
+    assert switched.positions == list(held)  # the positions themselves (the chat words them)
 
 
 def test_plugin_decisions_become_proposals(db_path, tmp_path) -> None:

@@ -23,6 +23,7 @@ from storage.state import RuntimeState
 from trading.config import Settings
 from trading.core.candles import Candle
 from trading.core.limits import stake_problem
+from trading.core.snapshot import PositionView
 from trading.core.strategies import (
     STRATEGIES,
     ParamError,
@@ -52,12 +53,13 @@ class ParamChange:
 
 @dataclass(frozen=True)
 class Switch:
-    """What /strategy did: old and new names, the new values, the position kept (or None)."""
+    """What /strategy did: old and new names, the new values, the positions kept (the new
+    strategy manages them; bot/strategy_commands.py says which)."""
 
     old: str
     new: str
     values: Values
-    positions: list[str]
+    positions: list[PositionView]
 
 
 def chosen_strategy(state: RuntimeState, env_strategy: str, strategy_dir: str) -> str:
@@ -183,7 +185,7 @@ class Params:
             remember(self._db.state(), spec, settings.strategy)
             old, self.strategy, self.schema, self.values = self.strategy, spec, cls.schema, values
             self._trader.set_strategy(spec, values)
-            held = [f"{p.symbol} {p.side} {p.qty.normalize():f}" for p in self._trader.snapshot().positions]
+            held = list(self._trader.snapshot().positions)
             log.info("strategy %s → %s by %s: %s", old, spec, user_id, values)
             return Switch(old, spec, values, held)
 

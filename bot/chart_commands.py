@@ -82,12 +82,12 @@ async def equity(ctx: Ctx) -> None:
             "The curve appears after the first trade."
         )
         return
-    summary = await ctx.call(ctx.engine.pnl, "all")
-    await ctx.reply_photo(report.png, equity_caption(ctx.engine.settings.trading_mode, report, summary))
+    await ctx.reply_photo(report.png, equity_caption(ctx.engine.settings.trading_mode, report, report.summary))
 
 
 def equity_caption(mode: str, r: Any, s: Any) -> str:
-    """`s`: /pnl all's summary, so the two say PnL with the same numbers and words."""
+    """`s`: /pnl all's summary of the report's instant, so the two say PnL with the same
+    numbers and words, and equity = balance + unrealized in the caption itself."""
     return (
         f"<b>Equity · {escape(mode)}</b>\n"
         f"Balance {_usdt(r.balance)} USDT · equity {_usdt(r.equity)} USDT\n"

@@ -125,6 +125,51 @@ def test_paper_long_funding_close_every_view_the_same_numbers(source, tmp_path):
         w.close()
 
 
+def test_the_equity_caption_tells_one_instant_while_the_market_moves(source, tmp_path, monkeypatch):  # noqa: F811
+    """/equity with a position open while prices come in: the caption's balance, equity and
+    unrealized are of one instant. Its numbers were read twice, before and after drawing the
+    chart (~1 s), and a new-user trial saw `Balance 9,999.71 · equity 10,000.01` beside
+    `Unrealized -2.36`. Here the market moves while the chart is drawn."""
+    import trading.charts.equity as drawing
+
+    w = started(source, tmp_path)
+    try:
+        mark = w.api.mark()
+        w.say("/long 0.01")
+        assert press(w, ADMIN, proposal_message(w, mark, 1), 0).startswith("filled")
+        draw = drawing.render_equity
+        moved: list[bool] = []
+
+        def draw_while_the_market_moves(*a, **k):  # noqa: ANN002, ANN003
+            before = w.engine.last_price("BTCUSDT")
+            w.ex.resume()
+            for _ in range(50):  # a few candles: the price the book marks at changes
+                assert w.ex.wait_for_index(w.ex.current_index + 1, timeout=10)
+                assert w.seen.wait(w.source[w.ex.current_index - 1].open_time)
+                if w.engine.last_price("BTCUSDT") != before:
+                    break
+            w.ex.pause()
+            moved.append(w.engine.last_price("BTCUSDT") != before)
+            return draw(*a, **k)
+
+        monkeypatch.setattr(drawing, "render_equity", draw_while_the_market_moves)
+        mark = w.say("/equity")
+        sent = w.api.wait_for(lambda c: c.method == "sendPhoto", start=mark, timeout=30)
+        assert sent is not None and moved == [True]
+        caption = sent.params["caption"]
+        balance, equity = (num(x) for x in re.search(r"Balance " + MONEY + r" USDT · equity " + MONEY, caption).groups())
+        unrealized = num(re.search(r"Unrealized \(open position\): " + MONEY, caption).group(1))
+        assert abs(balance + unrealized - equity) <= CENT, caption  # each rounded to the cent
+        assert q(start_plus(w, caption)) == balance, caption
+    finally:
+        w.close()
+
+
+def start_plus(w, caption: str) -> Decimal:  # noqa: ANN001
+    """PAPER_BALANCE + the caption's own net: its balance."""
+    return w.engine.settings.paper_balance + realized(caption)["net"]
+
+
 def test_exchange_partial_reduce_adl_funding_realized_plus_unrealized_is_equity(source, tmp_path):  # noqa: F811
     w = demo_world(source, tmp_path, STRATEGY="none", MAX_POSITION_NOTIONAL="5000")
     hand, exchange = console_commands(w.ex)["/hand"], console_commands(w.ex)["/exchange"]

@@ -63,6 +63,7 @@ class EquityReport:
     trades: int
     max_drawdown_pct: float
     curve_end: float = 0.0  # the curve's last point (its end label): the book's equity now
+    summary: Any = None  # /pnl all's summary of the same instant (the caption's ledger line and unrealized)
 
 
 def equity_png(engine: Any) -> EquityReport | None:
@@ -70,7 +71,8 @@ def equity_png(engine: Any) -> EquityReport | None:
     the book's equity now; None before the first entry (nothing to draw)."""
     from trading.charts.equity import render_equity
 
-    ledger = engine.ledger()
+    moment = engine.moment()  # the snapshot and the ledger of one instant: the caption's numbers agree
+    snap, ledger = moment
     if not ledger.entries:
         return None
     settings = engine.settings
@@ -81,7 +83,6 @@ def equity_png(engine: Any) -> EquityReport | None:
         last = engine.klines(1, symbol)
         count = 1 if not last else (last[-1].open_time - first) // interval + 2
         candles[symbol] = engine.klines(max(1, min(count, EQUITY_MAX_CANDLES)), symbol)
-    snap = engine.snapshot()
     last_open = max((c[-1].open_time for c in candles.values() if c), default=0)
     curve = equity_curve(ledger, candles, now=(last_open + interval, {p.symbol: float(p.mark) for p in snap.positions}))
     if not curve.times:
@@ -90,7 +91,7 @@ def equity_png(engine: Any) -> EquityReport | None:
     title = f"Equity · {settings.trading_mode} · {', '.join(settings.symbols)}"
     png = render_equity(curve, title=title, subtitle=subtitle)
     return EquityReport(png, snap.balance, snap.equity, snap.realized, snap.fees, snap.trades,
-                        curve.max_drawdown_pct, curve.equity[-1])
+                        curve.max_drawdown_pct, curve.equity[-1], engine.pnl("all", moment))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -108,9 +109,9 @@ def daily_report(engine: Any, day: date) -> DailyReport:
     """The UTC day's trading, stream health and (if there are fills) the equity chart."""
     start = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)
     end = start + 86_400_000
-    summary = day_summary(engine.ledger(), day)
+    snap, ledger = engine.moment()  # the day's ledger line and the balance of one instant
+    summary = day_summary(ledger, day)
     events = engine.events(100_000)
-    snap = engine.snapshot()
     return DailyReport(
         day=day,
         summary=summary,

@@ -30,6 +30,7 @@ from trading.core.pnl import (
     pnl_summary,
 )
 from trading.core.portfolio import Fill
+from trading.core.snapshot import TraderSnapshot
 from trading.core.trader import Trader
 from trading.exchange.stream import KlineStream
 from trading.live.health import Health, db_size, user_stream_state
@@ -63,10 +64,18 @@ class Reports:
                     last[symbol] = stored[0]
         return last
 
-    def pnl(self, period: str) -> PnlSummary:
-        snap = self._trader.snapshot()
+    def moment(self) -> tuple[TraderSnapshot, Ledger]:
+        """The book's snapshot and its ledger read together, under the trader's lock: a view
+        made of both (a caption's balance, equity and unrealized beside its ledger line)
+        tells one instant, not a price or a fill apart."""
+        with self._trader.lock:
+            return self._trader.snapshot(), self._trader.portfolio.ledger.copy()
+
+    def pnl(self, period: str, moment: tuple[TraderSnapshot, Ledger] | None = None) -> PnlSummary:
+        """`moment`: of that instant (Reports.moment), else of now."""
+        snap, ledger = moment or self.moment()
         unrealized = sum((p.unrealized for p in snap.positions), Decimal(0))
-        return pnl_summary(period, self._market_now(), self.ledger(), unrealized)
+        return pnl_summary(period, self._market_now(), ledger, unrealized)
 
     def pnl_periods(self, unit: str, n: int) -> list[PeriodRow]:
         """/daily, /weekly, /monthly: the ledger per UTC period, newest first."""

@@ -443,8 +443,14 @@ class Engine:
         self._db.state().set(f"chat.{key}", value)
 
     # ------------------------------------------------------------- money views and /health (live/reports.py)
-    def pnl(self, period: str) -> Any:
-        return self._reports.pnl(period)
+    def pnl(self, period: str, moment: Any = None) -> Any:
+        """/pnl's summary of a period; `moment` (from `moment()`): of that instant."""
+        return self._reports.pnl(period, moment)
+
+    def moment(self) -> tuple[TraderSnapshot, Any]:
+        """The book's snapshot and its ledger read together (one instant: a view built of
+        both never shows a price or a fill apart)."""
+        return self._reports.moment()
 
     def pnl_periods(self, unit: str, n: int) -> list[Any]:
         """/daily, /weekly, /monthly: closed trades per UTC period, newest first."""

@@ -16,15 +16,17 @@ from telegram.error import BadRequest
 from bot import views
 from bot.buttons import PressResult, button, button_action
 from bot.commands import Ctx, UsageError, command, off_loop
+from bot.texts import proposal_size
+from trading.core.symbols import SymbolFilters
 from trading.live.service import Proposal
 
 
-def pending_line(p: Proposal) -> str:
+def pending_line(p: Proposal, rules: SymbolFilters | None = None) -> str:
     who = "the strategy" if p.source == "strategy" else f"user {p.requested_by}"
     until = "" if p.status != "pending" else (
         " · expires when the next candle closes" if p.expires_at is None else f" · expires {views.utc(p.expires_at, seconds=True)} UTC"
     )
-    return f"#{p.id} {p.action} {p.symbol} {p.qty_text} · {p.status} · by {who}{until}"
+    return f"#{p.id} {p.action} {p.symbol} {proposal_size(p, rules)} · {p.status} · by {who}{until}"
 
 
 @command("pending", "the open proposals, with a Reject-all button", admin=True)
@@ -42,7 +44,8 @@ async def pending(ctx: Ctx) -> None:
         label = f"✖️ Reject all ({len(waiting)})"
         markup = InlineKeyboardMarkup([[button(ctx.signer, ctx.chat_id, label, "prop:rejectall", str(max(waiting)))]])
     ctx.outcome = f"listed {len(props)}"
-    lines = "\n".join(escape(pending_line(p)) for p in props)
+    rules = {s: await ctx.call(ctx.engine.symbol_filters, s) for s in {p.symbol for p in props}}
+    lines = "\n".join(escape(pending_line(p, rules[p.symbol])) for p in props)
     await ctx.reply(f"<b>Open proposals ({len(props)})</b>\n{lines}", markup)
 
 

@@ -435,12 +435,28 @@ def result_line(p: Proposal, rules: NumberFormat | None = None) -> str:
     return answer_line(p.result, rules) if p.result is not None else ""
 
 
+def proposal_size(p: Proposal, rules: SymbolFilters | None = None) -> str:
+    """What the proposal opens or closes, as an amount, never the formula it is sized by: the
+    quantity asked; else (sized at the fill price from stake × leverage) about that much at
+    the reference price, floored to the symbol's step, or without the symbol's rules the
+    USDT it is worth; a close: all of the position."""
+    opening = next((leg for leg in p.legs if leg.kind == "open"), None)
+    if opening is None:
+        return "all" if p.legs[0].qty is None else f"{p.legs[0].qty.normalize():f}"
+    if opening.qty is not None:
+        return rules.fmt_qty(opening.qty) if rules else f"{opening.qty.normalize():f}"
+    worth = opening.stake * opening.leverage
+    if rules and p.ref_price:
+        return f"≈{rules.fmt_qty(rules.floor_qty(worth / p.ref_price))}"
+    return f"{worth.normalize():f} USDT worth"
+
+
 def proposal_text(p: Proposal) -> str:
     """The proposal notice's plain line (its message is drawn by bot/proposals.py)."""
     who = "strategy" if p.source == "strategy" else f"user {p.requested_by}"
     legs = " then ".join(f"{leg.side} {leg.kind}" + (" (reduce-only)" if leg.reduce_only else "") for leg in p.legs)
     return (
-        f"proposal #{p.id}: {p.action} {p.symbol} · {p.qty_text} · ref price {p.ref_price.normalize():f} · "
+        f"proposal #{p.id}: {p.action} {p.symbol} · {proposal_size(p)} · ref price {p.ref_price.normalize():f} · "
         f"{legs} · asked by {who} · {p.reason}"
     )
 

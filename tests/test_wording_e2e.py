@@ -26,6 +26,9 @@ def test_proposals_say_what_was_typed_the_turn_of_a_reverse_and_amounts(source, 
         text = proposal_message(w, mark, 1)["text"]
         assert re.search(r"\nOrders: BUY ≈0\.\d{3}\n", text), text  # an amount, not "stake × leverage"
         assert "stake × leverage" not in text
+        listed = w.reply("/pending", "Open proposals")["text"]  # the same amount, not the formula
+        about = re.search(r"\nOrders: BUY (≈0\.\d{3})\n", text).group(1)
+        assert f"#1 long BTCUSDT {about} · pending" in listed and "stake × leverage" not in listed, listed
         assert press(w, ADMIN, proposal_message(w, mark, 1), 0).startswith("filled: BUY")
 
         mark = w.api.mark()

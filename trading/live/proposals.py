@@ -53,11 +53,6 @@ class Proposal:
     basis: Decimal | None = None  # the signed position it was proposed on
     legs_before: dict[str, Decimal] | None = None  # Hedge Mode: the symbol's legs then (LONG/SHORT → signed size)
 
-    @property
-    def qty_text(self) -> str:
-        q = next((leg.qty for leg in self.legs if leg.kind == "open"), None) or self.legs[0].qty
-        return "stake × leverage" if q is None else f"{q.normalize():f}"
-
 
 @dataclass(frozen=True)
 class Outcome:

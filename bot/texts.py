@@ -444,7 +444,7 @@ def proposal_size(p: Proposal, rules: SymbolFilters | None = None) -> str:
     if opening is None:
         return "all" if p.legs[0].qty is None else f"{p.legs[0].qty.normalize():f}"
     if opening.qty is not None:
-        return rules.fmt_qty(opening.qty) if rules else f"{opening.qty.normalize():f}"
+        return f"{opening.qty.normalize():f}"
     worth = opening.stake * opening.leverage
     if rules and p.ref_price:
         return f"≈{rules.fmt_qty(rules.floor_qty(worth / p.ref_price))}"

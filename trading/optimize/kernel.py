@@ -196,6 +196,24 @@ def _liquidation(side, q_u, e_u, lev, mk, br_f, br_i):
 
 
 @njit(cache=True, nogil=True)
+def _book_close(price_u, pos, e_u, q_u, up, fee_num, places, up8, slip_num, S, tick_u,
+                bal, fees, gross_all, t_pnl, trades, wins, max_bal):
+    """The whole position closed by a market order at price_u (the open for the opposite
+    signal, a stop's or a take-profit's level or the open it gapped to), slipped against the
+    position, booked as the portfolio books it: the gross PnL and the taker fee (half-up to 8
+    decimals) into the wallet and the trade, one more trade and maybe a win. Returns the new
+    (bal, fees, gross_all, t_pnl, trades, wins, max_bal); the caller then marks the book flat."""
+    px = _slip(price_u, pos < 0, slip_num, S, tick_u)
+    g = (px - e_u) * q_u * pos * up
+    fee = _round8(q_u * px * fee_num, places) * up8
+    bal += g - fee
+    t_pnl += g - fee
+    if abs(bal) > max_bal:
+        max_bal = abs(bal)
+    return bal, fees + fee, gross_all + g, t_pnl, trades + 1, wins + (t_pnl > 0), max_bal
+
+
+@njit(cache=True, nogil=True)
 def run_cells(lo_cell, hi_cell, ci, cf, emas, rsis, sigs, open_u, close_u, open_f, high_f, low_f, close_f,
               fund, mk, br_f, br_i, out_i, out_f):
     n, warm = mk[MK_N], mk[MK_WARM]
@@ -267,23 +285,15 @@ def run_cells(lo_cell, hi_cell, ci, cf, emas, rsis, sigs, open_u, close_u, open_
                 want = pend
                 pend = NONE
                 if pos != 0 and pos != want:  # close (reduce-only: never refused)
-                    px = _slip(open_u[i], pos < 0, slip_num, S, tick_u)
-                    g = (px - e_u) * q_u * pos * up
-                    fee = _round8(q_u * px * fee_num, P + F) * up8
-                    bal += g - fee
-                    fees += fee
-                    gross_all += g
-                    t_pnl += g - fee
-                    trades += 1
-                    wins += t_pnl > 0
+                    bal, fees, gross_all, t_pnl, trades, wins, max_bal = _book_close(
+                        open_u[i], pos, e_u, q_u, up, fee_num, P + F, up8, slip_num, S, tick_u,
+                        bal, fees, gross_all, t_pnl, trades, wins, max_bal)
                     pos = 0
                     qty_f = 0.0
                     stop_u = take_u = liq_u = 0
                     stop_f = take_f = liq_f = 0.0
                     lo_trig, hi_trig = -np.inf, np.inf
                     bal_f = bal / mscale
-                    if abs(bal) > max_bal:
-                        max_bal = abs(bal)
                 if want != 0 and pos == 0:  # open, sized at the open, filled slipped
                     o = open_u[i]
                     if o * denf >= I64_SAFE:
@@ -376,23 +386,15 @@ def run_cells(lo_cell, hi_cell, ci, cf, emas, rsis, sigs, open_u, close_u, open_
                     elif take_u and (hg >= take_f if long else lw <= take_f):
                         exit_px = open_u[i] if (op >= take_f if long else op <= take_f) else take_u
                     if exit_px >= 0:
-                        px = _slip(exit_px, not long, slip_num, S, tick_u)
-                        g = (px - e_u) * q_u * pos * up
-                        fee = _round8(q_u * px * fee_num, P + F) * up8
-                        bal += g - fee
-                        fees += fee
-                        gross_all += g
-                        t_pnl += g - fee
-                        trades += 1
-                        wins += t_pnl > 0
+                        bal, fees, gross_all, t_pnl, trades, wins, max_bal = _book_close(
+                            exit_px, pos, e_u, q_u, up, fee_num, P + F, up8, slip_num, S, tick_u,
+                            bal, fees, gross_all, t_pnl, trades, wins, max_bal)
                         pos = 0
                         qty_f = 0.0
                         stop_u = take_u = liq_u = 0
                         stop_f = take_f = liq_f = 0.0
                         lo_trig, hi_trig = -np.inf, np.inf
                         bal_f = bal / mscale
-                        if abs(bal) > max_bal:
-                            max_bal = abs(bal)
             # 4. the equity mark at the close (the recorder), the drawdown as compute_stats walks it
             exposed += qty_f != 0.0
             eq = bal_f + (close_f[i] - entry_f) * qty_f  # flat: qty_f = 0.0 and eq = bal_f exactly

@@ -2,10 +2,11 @@
 
 Times `run_backtest` (the live bot's own trader, paper broker and portfolio driven by
 `trading.core.feed.replay`) over 35,039 BTCUSDT perpetual candles, excluding the file read,
-which is timed apart. Prints the best and median of several runs, the per-candle cost,
-the ratio to the target (0.2 s) and to freqtrade 2026.9's backtest phase of the same
-rules and data on this kind of machine (3.8 s, quoted from the issue; not re-measured
-here), and with --profile where the time goes.
+which is timed apart. Prints the best and median of several runs, wall clock and the CPU
+time of this process (the machine is shared: its load average is printed with them), the
+per-candle cost, the ratio to the target (60 ms, issue 31) and to freqtrade 2026.9's
+backtest phase of the same rules and data on this kind of machine (3.8 s, quoted from the
+issue; not re-measured here), and with --profile where the time goes.
 
     .venv/bin/python bench/backtest.py [--runs 7] [--data FILE] [--profile] [--funding-rate PCT] [--slippage-bps N]
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import os
 import pstats
 import statistics
 import sys
@@ -30,7 +32,7 @@ from trading.core.futures import FundingRates  # noqa: E402
 from trading.core.futures_model import FuturesModel  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "binance_perp_BTCUSDT_15m_nmtrong062000.csv.gz"
-TARGET_S = 0.2
+TARGET_S = 0.06  # issue 31: the shared backtest of the year in process
 FREQTRADE_S = 3.8
 
 
@@ -49,11 +51,12 @@ def main() -> int:
     options = BacktestOptions(model=FuturesModel(
         slippage_bps=args.slippage_bps,
         funding=FundingRates({}, args.funding_rate / 100) if args.funding_rate is not None else None))
-    times, result = [], None
+    times, cpu, result = [], [], None
     for _ in range(args.runs):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         result = run_backtest(candles, options)
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
     assert result is not None
     best, median = min(times), statistics.median(times)
     print(f"data: {Path(args.data).name}: {len(candles):,} candles (read + parse {load_s * 1000:.0f} ms, not counted)")
@@ -64,9 +67,11 @@ def main() -> int:
     print(f"trades: {s.trades:,} · net PnL {s.net_pnl:.2f} USDT · fees {s.fees:.2f} USDT · funding {s.funding:+.2f} USDT "
           f"· liquidations {s.liquidations}")
     print(f"backtest ({args.runs} runs): best {best * 1000:.1f} ms · median {median * 1000:.1f} ms · "
-          f"{median / len(candles) * 1e6:.2f} µs per candle")
-    print(f"target ≤ {TARGET_S * 1000:.0f} ms: {'met' if median <= TARGET_S else 'NOT met'} "
-          f"({TARGET_S / median:.1f}× under) · freqtrade's backtest phase {FREQTRADE_S:.1f} s → {FREQTRADE_S / median:.0f}× faster")
+          f"{median / len(candles) * 1e6:.2f} µs per candle · CPU best {min(cpu) * 1000:.1f} ms, "
+          f"median {statistics.median(cpu) * 1000:.1f} ms · load average {' / '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    ratio = f"{TARGET_S / median:.2f}× under" if median <= TARGET_S else f"{median / TARGET_S:.2f}× over"
+    print(f"target ≤ {TARGET_S * 1000:.0f} ms (the median, wall clock): {'met' if median <= TARGET_S else 'NOT met'} "
+          f"({ratio}) · freqtrade's backtest phase {FREQTRADE_S:.1f} s → {FREQTRADE_S / median:.0f}× faster")
     if args.profile:
         prof = cProfile.Profile()
         prof.enable()

@@ -87,8 +87,10 @@ def totals(entries: Iterable[Entry]) -> Totals:
     n = wins = fills = 0
     for e in entries:
         g, f, fu, c = g + e.gross, f + e.fees, fu + e.funding, c + e.charges
-        n += len(e.closed)
-        wins += sum(1 for t in e.closed if t.pnl > 0)
+        if e.closed:
+            n += len(e.closed)
+            for t in e.closed:
+                wins += t.pnl > 0
         fills += e.kind == FILL
     return Totals(g, f, fu, c, n, wins, fills)
 

@@ -302,19 +302,10 @@ class Portfolio:
                               entry=pos.entry if pos else ZERO, position_side=position_side))  # fmt: skip
 
     def _close(self, pos: Position, time: int, reason: str = "signal") -> ClosedTrade:
-        trade = ClosedTrade(
-            symbol=pos.symbol,
-            side="long" if pos.trade_side > 0 else "short",
-            qty=pos.peak_qty,
-            entry_price=pos.entry,
-            exit_price=pos.exit_value / pos.exit_qty,
-            fees=pos.fees,
-            pnl=pos.realized - pos.fees + pos.funding,
-            open_time=pos.opened_at,
-            close_time=time,
-            exit_reason=reason,
-            funding=pos.funding,
-            position_side=pos.position_side,
+        trade = ClosedTrade(  # symbol, side, qty, entry_price, exit_price, fees, pnl, open_time, close_time,
+            pos.symbol, "long" if pos.trade_side > 0 else "short", pos.peak_qty, pos.entry,  # exit_reason,
+            pos.exit_value / pos.exit_qty, pos.fees, pos.realized - pos.fees + pos.funding,  # funding,
+            pos.opened_at, time, reason, pos.funding, pos.position_side,  # position_side (in its field order)
         )
         self.trades.append(trade)
         pos.entry = ZERO

@@ -336,9 +336,15 @@ class Trader:
         lf = book.liq_f
         if lf:  # the first candle that reaches it is the loop's (the liquidation fills there)
             if book.liq_long:
-                end = next((j for j in range(i, end) if candles[j].low <= lf), end)
+                for j in range(i, end):
+                    if candles[j].low <= lf:
+                        end = j
+                        break
             else:
-                end = next((j for j in range(i, end) if candles[j].high >= lf), end)
+                for j in range(i, end):
+                    if candles[j].high >= lf:
+                        end = j
+                        break
         else:
             end = n  # nothing to look for: up to the first decision
         if end == i:

@@ -111,9 +111,8 @@ class EmaCross:
         af, as_, warmup, rsi_n = self._af, self._as, self._warmup, self._rsi_n
         ef, es, diff, seen = self.ema_fast, self.ema_slow, self._diff, self.seen
         decision = None
-        i = start
         try:
-            while i < stop:
+            for i in range(start, stop):
                 close = candles[i].close
                 if ef is None:
                     ef = es = close
@@ -131,8 +130,7 @@ class EmaCross:
                         decision = self._cross(SHORT, position, ef, es)  # type: ignore[arg-type]
                     if decision is not None:
                         return i, decision
-                i += 1
-            return i, None
+            return stop, None
         finally:
             self.ema_fast, self.ema_slow, self._diff, self.seen = ef, es, diff, seen
 

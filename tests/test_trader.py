@@ -211,3 +211,30 @@ def test_a_run_taken_in_one_call_is_the_same_book_as_each_candle_on_its_own() ->
             b.cursor, b.decided, b.stop, b.take, b.liq, b.trail_best, list(b.history))
         assert curve == marks and exposed == held and 0 < held < len(curve)
     assert {"signal", "liquidation", "stop_loss", "take_profit", "trailing_stop"} <= seen, seen
+
+
+def test_a_strategy_that_overrides_on_candle_is_asked_on_every_candle() -> None:
+    """Quiet stretches run ema_cross's on_candle_run only where it is the on_candle in effect: a
+    subclass that overrides on_candle (a plugin's; plugins.py's decimal-context wrapper is one
+    too) is asked on every candle, as on_candle says, and trades as the same rules would."""
+    from trading.core.strategy_host import StrategyHost
+
+    class Counting(EmaCross):
+        def __init__(self, values=None, warmup=None) -> None:  # type: ignore[no-untyped-def]
+            super().__init__(values, warmup)
+            self.calls = 0
+
+        def on_candle(self, candle: Candle, position: int):  # type: ignore[no-untyped-def]
+            self.calls += 1
+            return super().on_candle(candle, position)
+
+    values = {"fast": 2, "slow": 3, "stake_usdt": 100, "leverage": 5}
+    assert StrategyHost.runner(EmaCross(values)) is not None and StrategyHost.runner(Counting(values)) is None
+    closes = [100_000.0 + 400 * ((i // 7) % 2) + 10 * (i % 7) for i in range(300)]
+    candles = [candle(i, c, c + 5, c - 5, c) for i, c in enumerate(closes)]
+    plain, counted = make_trader(values), make_trader(values)
+    counting = counted.books["BTCUSDT"].strategy = Counting(values)
+    plain.on_candles(candles, False)
+    counted.on_candles(candles, False)
+    assert counting.calls == len(candles)
+    assert counted.portfolio.trades == plain.portfolio.trades and len(plain.portfolio.trades) > 5

@@ -19,6 +19,7 @@ from trading.core.strategies import Decision, Strategy, StrategyError, Values, m
 HistoryLoader = Callable[[str, int, int], list[Candle]]  # (symbol, n, last open time) → candles
 # a strategy's optional run(candles, start, stop, position) → (index of the deciding candle or stop, decision)
 Runner = Callable[[Sequence[Candle], int, int, int], tuple[int, Decision | None]]
+_RUNS: dict[type, bool] = {}  # per strategy class: its on_candle_run is the on_candle in effect (StrategyHost.runner)
 
 
 class StrategyHost:
@@ -77,10 +78,17 @@ class StrategyHost:
     # ------------------------------------------------------------- deciding
     @staticmethod
     def runner(strategy: Strategy) -> Runner | None:
-        """The strategy's `run(candles, start, stop, position)`, when it has one (optional,
-        base.Strategy: a built-in incremental strategy that cannot fail, ema_cross): many
-        candles taken at once, exactly as on_candle one by one, up to the first decision."""
-        return getattr(strategy, "run", None)  # optional (base.Strategy)
+        """The strategy's `on_candle_run(candles, start, stop, position)` (optional, base.Strategy:
+        ema_cross's): many candles taken at once, exactly as on_candle one by one, up to the
+        first decision. Only where the class that defines the strategy's on_candle defines it
+        too: a subclass that overrides on_candle (a plugin's, or plugins.py's own wrapper that
+        runs a plugin in its decimal context) is asked candle by candle, as it says."""
+        cls = type(strategy)
+        known = _RUNS.get(cls)
+        if known is None:
+            owner = next((k for k in cls.__mro__ if "on_candle" in vars(k)), None)
+            known = _RUNS[cls] = owner is not None and "on_candle_run" in vars(owner)
+        return strategy.on_candle_run if known else None  # type: ignore[attr-defined]
 
     def decide_legs(self, book: Book, candle: Candle, long_held: bool, short_held: bool) -> tuple[list[Decision], str | None]:
         """Hedge Mode: a DataFrame strategy's decisions per leg (its four columns apart); an

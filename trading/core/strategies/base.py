@@ -31,10 +31,10 @@ class Strategy(Protocol):
     """What every strategy has. Four members are optional, read with a default in one place
     (core/strategy_host.py): `window` (candles a decision reads, beyond `warmup`), `warm(candles)`
     (take the warm-up in at once), `on_candle_legs(candle, long_held, short_held)` (Hedge Mode,
-    per leg) and `run(candles, start, stop, position)` (candles[start:stop] taken in as on_candle
-    one by one, up to the first that decides: its index and the decision, or stop and None; only
-    for a strategy that never raises StrategyError: ema_cross, whose on_candle is it with one
-    candle). The DataFrame adapter (frame.py) has the first three; an incremental strategy from a
+    per leg) and `on_candle_run(candles, start, stop, position)` (candles[start:stop] taken in as
+    on_candle one by one, up to the first that decides: its index and the decision, or stop and
+    None; only for a strategy that never raises StrategyError, and used only where the class
+    defining the on_candle in effect defines it: ema_cross, whose on_candle is it with one candle). The DataFrame adapter (frame.py) has the first three; an incremental strategy from a
     plugin file is the user's own class (docs/strategies.md: `on_candle`, `warmup`, `indicators`,
     `schema`), which the bot must take as written, so they cannot be required of it."""
 

@@ -7,7 +7,7 @@ with the first close), updated once per candle and never recomputed. The RSI is 
 as `ewm(alpha=1/n, adjust=False)` of the gains and losses. Stops, take-profits, sizing
 and leverage are parameters here but are applied by the trader and the broker.
 
-`run` takes every closed candle of every backtest (on_candle is `run` with one candle), so it
+`on_candle_run` takes every closed candle of every backtest (on_candle is it with one candle), so it
 is written for speed: locals, no allocation unless it decides.
 """
 
@@ -101,9 +101,9 @@ class EmaCross:
         return out
 
     def on_candle(self, candle: Candle, position: int) -> Decision | None:
-        return self.run((candle,), 0, 1, position)[1]
+        return self.on_candle_run((candle,), 0, 1, position)[1]
 
-    def run(self, candles: Sequence[Candle], start: int, stop: int, position: int) -> tuple[int, Decision | None]:
+    def on_candle_run(self, candles: Sequence[Candle], start: int, stop: int, position: int) -> tuple[int, Decision | None]:
         """Take candles[start:stop] in, in order, as on_candle would one at a time with
         `position` held throughout, up to the first that decides: (its index, the decision),
         or (stop, None). on_candle is this with one candle; the trader hands it a quiet

@@ -13,6 +13,7 @@ from typing import TypeVar
 
 from telegram import BotCommand, CallbackQuery, Update
 from telegram.constants import ParseMode
+from telegram.error import Forbidden, TelegramError
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
@@ -232,6 +233,12 @@ async def on_shutdown(app: Application) -> None:
 AUDIT_DETAIL = 100  # characters of a command line or callback data kept in the audit
 
 
+def cannot_post(e: TelegramError) -> bool:
+    """Telegram refused the bot's message because of the chat's state, not the message:
+    removed (403), or restricted without the right to send (400 "not enough rights")."""
+    return isinstance(e, Forbidden) or "not enough rights" in str(e).lower()
+
+
 def _wrap(cmd: Command):  # type: ignore[no-untyped-def]
     async def handle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         engine: Engine = context.bot_data["engine"]
@@ -256,6 +263,14 @@ def _wrap(cmd: Command):  # type: ignore[no-untyped-def]
             outcome = f"usage: {e}"
             await ctx.reply(f"⚠️ {views.escape(str(e))}")
         except Exception as e:
+            if isinstance(e, TelegramError) and cannot_post(e):
+                # Restricted or removed (bot/reach.py pauses entries and says so once it can):
+                # the answer cannot be posted, nor a second one. One line, no traceback.
+                log.warning("/%s: no answer posted in chat %s: %s", cmd.name, chat.id, e)
+                outcome = "failed: the bot may not post in this chat"
+                if admin:
+                    await ctx.call(engine.audit, chat.id, user_id, f"/{cmd.name}", detail, outcome)
+                return
             # The exception text may quote a URL with the token or an exchange's error page:
             # it goes to the (redacted) log only; the chat gets our own words.
             log.exception("/%s failed", cmd.name)
@@ -385,4 +400,8 @@ async def _status_post(context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    log.error("update handling failed: %s", context.error, exc_info=context.error)
+    e = context.error
+    if isinstance(e, TelegramError) and cannot_post(e):  # an answer to a chat the bot may not post in
+        log.warning("update handling: no answer posted: %s", e)
+        return
+    log.error("update handling failed: %s", e, exc_info=e)

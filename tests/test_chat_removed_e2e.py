@@ -77,3 +77,31 @@ def test_restricted_by_an_admin_pauses_entries_until_lifted(source, tmp_path):  
         assert wait_until(lambda: "chat_unreachable" not in w.engine.paused_reasons(), timeout=10)
     finally:
         w.close()
+
+
+def test_a_command_in_a_chat_the_bot_may_not_post_in_is_one_log_line(source, tmp_path, caplog):  # noqa: F811
+    """Restricted by an admin, the bot still receives commands; its answer is refused (400
+    "not enough rights"). That was logged as `/status failed` with PTB's whole traceback,
+    then a second answer tried; now one warning line, no traceback, no second try."""
+    import logging
+
+    from tests.test_single_instance import wait_until
+
+    w = World(source, tmp_path, STRATEGY="none")
+    try:
+        w.reply("/status", "Status")
+        w.api.restrict(GROUP, ADMIN)
+        assert wait_until(lambda: "chat_unreachable" in w.engine.paused_reasons(), timeout=10)
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            mark = w.api.mark()
+            w.say("/status")
+            w.say("/set nonsense")  # a usage error's answer, and an unknown setting's
+            assert wait_until(lambda: len([r for r in caplog.records if "no answer posted" in r.getMessage()]) >= 2, timeout=10), [
+                r.getMessage() for r in caplog.records]
+            sends = [c for c in w.api.calls[mark:] if c.method == "sendMessage"]
+            assert len(sends) == 2, sends  # one answer each, refused; no "⚠️ /status failed" after it
+        assert not [r for r in caplog.records if r.exc_info or "failed" in r.getMessage()], [
+            (r.getMessage(), r.exc_info is not None) for r in caplog.records]
+    finally:
+        w.close()

@@ -19,12 +19,18 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from telegram.error import Forbidden
+from telegram.error import Forbidden, TelegramError
 
 from bot import views
 from bot.texts import position_line
 
 log = logging.getLogger(__name__)
+
+
+def cannot_post(e: TelegramError) -> bool:
+    """Telegram refused the bot's message because of the chat's state, not the message:
+    removed or blocked (403), or restricted without the right to send (400 "not enough rights")."""
+    return isinstance(e, Forbidden) or "not enough rights" in str(e).lower()
 
 REASON = "chat_unreachable"
 FIRST_RETRY, MAX_RETRY = 2.0, 300.0  # seconds; doubling in between

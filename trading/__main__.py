@@ -4,6 +4,10 @@ For operators: the same stream, backfill and storage the bot uses, without Teleg
 (configuration from the environment and .env, as for the bot). An operator tool should
 say at once when it cannot work, so an exchange that cannot be reached at start ends the
 run with one line; once streaming, drops are reconnected and backfilled as in the bot.
+
+It prints each notice in the chat's own words, so it imports bot/texts.py (the one place the
+core's typed events become sentences; it imports no Telegram): the one arrow from trading/
+up to bot/, kept so an operator reads exactly what the group would.
 """
 
 from __future__ import annotations

@@ -105,6 +105,7 @@ def test_a_bad_setting_is_one_config_line_and_exit_2(tmp_path: Path) -> None:
     assert not (tmp_path / "demo").exists()  # refused before touching anything
 
 
+@pytest.mark.slow  # a subprocess run of several seconds: make test-slow (CI runs it)
 def test_a_missing_script_is_one_line_and_exit_2(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "sim", "--script", str(tmp_path / "missing.txt")],

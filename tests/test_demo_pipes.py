@@ -93,6 +93,7 @@ def test_a_reader_that_leaves_early_ends_the_demo_quietly(tmp_path: Path) -> Non
     assert "Traceback" not in err and "BrokenPipe" not in err and "Exception ignored" not in err, err
 
 
+@pytest.mark.slow  # a subprocess run of several seconds: make test-slow (CI runs it)
 def test_child_processes_are_interruptible_when_the_caller_ignores_sigint() -> None:
     """A suite started by a script in the background (`make test &`, nohup, some CI runners)
     inherits SIGINT ignored; the tests that stop a CLI with SIGINT must not depend on that."""

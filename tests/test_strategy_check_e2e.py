@@ -55,6 +55,7 @@ def test_a_slow_populate_does_not_hold_the_first_command_and_the_stream_waits_fo
         w.close()
 
 
+@pytest.mark.slow  # a subprocess run of several seconds: make test-slow (CI runs it)
 def test_a_failure_found_after_the_start_is_refused_in_one_line_and_nothing_trades_it(source, tmp_path) -> None:  # noqa: F811
     w = World(source, tmp_path, STRATEGY=slow(tmp_path, 2.0, peek=-1, name="peeks_slowly.py"))
     try:

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.test_bot_e2e import ADMIN, World, source  # noqa: F401  (fixture)
 from tests.test_demo_env import ENV
 from tests.test_demo_pipes import lines_of, read_until
@@ -47,6 +49,7 @@ def test_proposals_say_what_was_typed_the_turn_of_a_reverse_and_amounts(source, 
         w.close()
 
 
+@pytest.mark.slow  # a subprocess run of several seconds: make test-slow (CI runs it)
 def test_a_bad_confirm_orders_is_answered_with_on_or_off_as_documented(tmp_path: Path) -> None:
     script = tmp_path / "script.txt"
     script.write_text("/help\n")
@@ -58,6 +61,7 @@ def test_a_bad_confirm_orders_is_answered_with_on_or_off_as_documented(tmp_path:
     assert "| `CONFIRM_ORDERS` | `on` | `on`: " in documented and "`off`: placed at once" in documented
 
 
+@pytest.mark.slow  # a subprocess run of several seconds: make test-slow (CI runs it)
 def test_ctrl_c_in_the_demo_posts_bot_stopping(tmp_path: Path) -> None:
     demo = subprocess.Popen(
         [sys.executable, "-m", "sim", "--speed", "0.05"], cwd=tmp_path, env={**ENV, "STRATEGY": "none"}, text=True,
@@ -102,6 +106,7 @@ class Warns(FrameStrategy):
 '''
 
 
+@pytest.mark.slow  # a subprocess run of several seconds: make test-slow (CI runs it)
 def test_logs_in_the_demo_shows_the_warnings_it_printed(tmp_path: Path) -> None:
     (tmp_path / "warns.py").write_text(WARNS)
     run_in = tmp_path / "here"

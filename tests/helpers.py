@@ -74,6 +74,16 @@ def observe(engine: Any, make: Any) -> Any:
     return watcher
 
 
+def past_connect(w: Any) -> None:
+    """Wait until the trader has taken in a candle that closed after its market socket opened
+    (call it once "socket started" is in the chat). A forming candle's updates sent before the
+    socket opened never reach the bot (Binance, and the replay, send a new connection the
+    next update, not the last one), so until a candle closes on the socket the bot's price
+    can be a candle behind the paused replay's: price_taken_in() would wait for an update
+    that is never coming (three e2e tests failed so under CI load, 2026-12-07)."""
+    assert w.seen.wait(w.source[w.ex.current_index].open_time, timeout=30)
+
+
 def price_taken_in(w: Any, symbol: str = "BTCUSDT", timeout: float = 10.0) -> bool:
     """Whether the trader's latest price is the paused replay's own (the price a market order
     fills at): the forming candle's update published just before the pause may still be on

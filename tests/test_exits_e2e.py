@@ -12,7 +12,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 import pytest
 
 from bot.texts import outcome_line
-from tests.helpers import exchange_client, observe, price_taken_in
+from tests.helpers import exchange_client, observe, past_connect, price_taken_in
 from tests.test_bot_e2e import ADMIN, GROUP, World, source  # noqa: F401  (fixture)
 from tests.test_orders_e2e import Seen
 
@@ -24,6 +24,7 @@ def demo_world(source, tmp_path, **env: str) -> World:  # noqa: F811
     w.seen = observe(w.engine, Seen)
     w.reply("/start", "Starting")
     assert w.api.wait_for_text(GROUP, "socket started", timeout=15)
+    past_connect(w)
     settle(w)
     return w
 

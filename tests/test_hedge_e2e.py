@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tests.helpers import exchange_client, observe
+from tests.helpers import exchange_client, observe, past_connect
 from tests.test_bot_e2e import ADMIN, GROUP, World, source  # noqa: F401  (fixture)
 from tests.test_exits_e2e import DEMO, next_candle, open_algo, settle
 from tests.test_orders_e2e import Seen, press
@@ -21,6 +21,7 @@ def hedge_world(source, tmp_path, **env: str) -> World:  # noqa: F811
     w.seen = observe(w.engine, Seen)
     w.reply("/start", "Starting")
     assert w.api.wait_for_text(GROUP, "socket started", timeout=15)
+    past_connect(w)
     settle(w)
     return w
 

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 from bot.texts import outcome_line
-from tests.helpers import exchange_client, leg_id, observe, price_taken_in
+from tests.helpers import exchange_client, leg_id, observe, past_connect, price_taken_in
 from tests.test_bot_e2e import ADMIN, GROUP, GUEST, World, source  # noqa: F401  (fixture)
 from trading.live.proposals import Proposal
 
@@ -60,6 +60,7 @@ def started(source, tmp_path, exchange=None, **env) -> World:  # type: ignore[no
     seen = w.seen = observe(w.engine, Seen)
     w.reply("/start", "Starting")
     assert w.api.wait_for_text(GROUP, "socket started", timeout=15)
+    past_connect(w)
     w.ex.pause()  # the market stands still while people press buttons…
     # …once the trader has taken in every candle the exchange closed (a step under way when
     # pause() was called may still close one more, so look again until it holds still).

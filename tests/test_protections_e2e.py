@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from bot.runner import BotThread
 from bot.views import utc
-from tests.helpers import exchange_client, observe
+from tests.helpers import exchange_client, observe, past_connect
 from tests.test_bot_e2e import ADMIN, GROUP, GUEST, LOOSE, World, source  # noqa: F401  (fixture)
 from tests.test_exits_e2e import DEMO, confirm, settle
 from tests.test_orders_e2e import Seen
@@ -25,6 +25,7 @@ def world(source, tmp_path, **env: str) -> World:  # noqa: F811
     w.seen = observe(w.engine, Seen)
     w.reply("/start", "Starting")
     assert w.api.wait_for_text(GROUP, "socket started", timeout=15)
+    past_connect(w)
     settle(w)
     return w
 

@@ -12,7 +12,7 @@ written: one short renderer per event or answer kind, none of them sharing state
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from functools import singledispatch
 from typing import Any, Protocol
@@ -351,6 +351,21 @@ BLOCKED = {  # why a protection refuses an entry now (closes always pass)
 }
 
 
+def sizes_words(sizes: Mapping[str, Decimal], fmt: Callable[[Decimal], str] | None = None,
+                about: frozenset[str] = frozenset()) -> str:  # fmt: skip
+    """A position in words: the net one (`BOTH`: `long 0.010`, `short 0.010`, `flat`), or
+    Hedge Mode's legs (`LONG 0.010 · SHORT 0.010`, LONG first, a flat leg left out, `flat`:
+    none open); a leg in `about` is sized at the fill price (≈ at the reference price)."""
+    def q(x: Decimal) -> str:
+        return fmt(abs(x)) if fmt else f"{abs(x).normalize():f}"
+
+    if "BOTH" in sizes:
+        net = sizes["BOTH"]
+        return f"{'long' if net > 0 else 'short'} {q(net)}" if net else "flat"
+    shown = [f"{ps} {'≈' if ps in about else ''}{q(x)}" for ps in ("LONG", "SHORT") if (x := sizes.get(ps))]
+    return " · ".join(shown) or "flat"
+
+
 def placement_line(placed: Placement, f: NumberFormat) -> str:
     """The proposal message's final line: what was filled, at what price and fee, or why not."""
     parts = [
@@ -394,15 +409,19 @@ def answer_line(a: Answer, rules: NumberFormat | None = None) -> str:
         assert a.placed is not None
         placed = a.placed
         line = placement_line(placed.placement, placed.rules or rules or _Plain())
-        if placed.positions:
-            line += f" · {'legs' if placed.legs else 'position'}: " + " → ".join(placed.positions)
+        f = placed.rules or rules or _Plain()
+        shown = [sizes_words(s, f.fmt_qty) for s in placed.sizes] or placed.positions  # a row stored as words
+        if shown:
+            line += f" · {'legs' if placed.legs else 'position'}: " + " → ".join(shown)
         return line
     words = {
         Kind.NOT_PROPOSED: lambda: f"Not proposed: {a.quoted}",
         Kind.NOT_PLACED: lambda: f"Not placed: {a.quoted}",
         Kind.NO_BROKER: lambda: f"{a.mode}: no broker places orders in this mode yet",
         Kind.BLOCKED: lambda: "Not allowed: " + BLOCKED.get(a.quoted, a.quoted).format(symbol=a.symbol),
-        Kind.REFUSED: lambda: a.quoted,
+        Kind.LEG_IN_ONE_WAY: lambda: (f"/close {a.leg.lower()}: the account is in One-way Mode, one position per symbol: "
+                                      f"/close {a.symbol}"),  # fmt: skip
+        Kind.NOTHING_TO_CLOSE: lambda: f"No {a.symbol} {a.leg + ' leg' if a.leg else 'position'} to close.",
         Kind.NO_PRICE: lambda: f"No {a.symbol} price yet: /start the stream first.",
         Kind.NO_CANDLE: lambda: f"No {a.symbol} candle yet: /start the stream first.",
         Kind.BELOW_STEP: lambda: (f"Not proposed: quantity {n['qty'].normalize():f} is below {a.symbol}'s step "

@@ -56,6 +56,26 @@ def test_the_words_are_todays() -> None:
     assert answer_line(Answer(Kind.PLACED, placed=Placed(nothing))) == "nothing to do: the position was already closed"
 
 
+def test_a_confirms_position_and_the_hedge_refusals_are_data_worded_here() -> None:
+    """issue 27: the core's hedge rules hand the position before and after a Confirm as sizes
+    (core/hedge.position_sizes) and why an order is not proposed as a kind; the words are the
+    ones core/hedge.py used to write, and a stored placement reads back to them."""
+    net = Placed(PLACED, (), False, BTC, ({"BOTH": D("0.01")}, {"BOTH": D(0)}))
+    legs = Placed(PLACED, (), True, BTC, ({"LONG": D("0.01"), "SHORT": D("-0.02")}, {"SHORT": D("-0.02")}))
+    assert answer_line(Answer(Kind.PLACED, placed=net)).endswith(" · position: long 0.010 → flat")
+    short = Placed(PLACED, (), False, None, ({"BOTH": D("-0.0100")}, {"BOTH": D("-0.02")}))
+    assert answer_line(Answer(Kind.PLACED, placed=short)).endswith(" · position: short 0.01 → short 0.02")
+    assert answer_line(Answer(Kind.PLACED, placed=legs)).endswith(" · legs: LONG 0.010 · SHORT 0.020 → SHORT 0.020")
+    for placed in (net, legs):
+        a = Answer(Kind.PLACED, symbol="BTCUSDT", placed=placed)
+        back = Answer.from_json(a.to_json())
+        assert back == a and answer_line(back, BTC) == answer_line(a)
+    assert answer_line(Answer(Kind.LEG_IN_ONE_WAY, symbol="BTCUSDT", leg="SHORT")) == (
+        "/close short: the account is in One-way Mode, one position per symbol: /close BTCUSDT")
+    assert answer_line(Answer(Kind.NOTHING_TO_CLOSE, symbol="ETHUSDT")) == "No ETHUSDT position to close."
+    assert answer_line(Answer(Kind.NOTHING_TO_CLOSE, symbol="ETHUSDT", leg="LONG")) == "No ETHUSDT LONG leg to close."
+
+
 def test_a_stored_answer_reads_back_to_the_same_line() -> None:
     """A proposal's final state is stored as JSON and worded when its message is drawn: the
     same words as the press's answer (the rules come from whoever draws it)."""

@@ -394,7 +394,12 @@ def test_the_core_decides_by_what_it_is_given_not_by_probing() -> None:
 
 # The chat's words the order path used to write in trading/ (issue 27: they are bot/texts.py's).
 CHAT_WORDS_MOVED = {"placement_line", "fee_words", "blocked_line", "proposal_text", "PAUSED_LINE", "OLDER",
-                    "NO_LIVE_PRICE", "BLOCKED"}  # fmt: skip
+                    "NO_LIVE_PRICE", "BLOCKED",
+                    # the core's hedge rules worded a refusal and a Confirm's position (core/hedge.py)
+                    "order_refusal", "position_words", "legs_text", "sizes_text"}  # fmt: skip
+# Sentences (or their telling part) that trading/ wrote for the chat and bot/texts.py writes now:
+# no string in trading/ may hold them again.
+SENTENCES_MOVED = ("one position per symbol", " to close.")
 ANSWERING = {"Outcome", "Answer", "refused", "stale"}  # an answer to the chat is built by these
 
 
@@ -417,8 +422,10 @@ def _words(node: ast.AST) -> bool:
 def _sentences_built(tree: ast.AST) -> list[str]:
     """Where an answer for the chat is given words instead of a typed value: an Outcome, an
     Answer (or its helpers) built with text, a proposal finished with a text result, or one of
-    the moved renderers defined again."""
+    the moved renderers defined again, or a moved sentence written again (docstrings aside)."""
     found = []
+    docs = {id(n.body[0].value) for n in ast.walk(tree) if isinstance(n, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+            and n.body and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}  # fmt: skip
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
             name = getattr(node.func, "attr", getattr(node.func, "id", ""))
@@ -430,6 +437,8 @@ def _sentences_built(tree: ast.AST) -> list[str]:
             found += [f"{node.lineno}: {name}(…{ast.unparse(a)[:40]}…)" for a in args if _words(a)]
         elif isinstance(node, ast.FunctionDef | ast.ClassDef) and node.name in CHAT_WORDS_MOVED:
             found.append(f"{node.lineno}: def {node.name}")
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs:
+            found += [f"{node.lineno}: {said!r}" for said in SENTENCES_MOVED if said in node.value]
     for node in getattr(tree, "body", []):  # a module's own names (an enum member is not one)
         if isinstance(node, ast.Assign):
             found += [f"{node.lineno}: {t.id} =" for t in node.targets if isinstance(t, ast.Name) and t.id in CHAT_WORDS_MOVED]
@@ -453,5 +462,6 @@ def test_the_sentence_finder_finds_one() -> None:
     tree = ast.parse(
         'Outcome(False, f"No {s} price yet")\nrefused(Kind.X, quoted=why)\nconf.finish(1, "placed", "filled", line + "!")\n'
         'conf.finish(1, "placed", "filled", answer)\nOLDER = "x"\ndef fee_words(f): ...\nOutcome(False, Answer(Kind.X, who="me"))\n'
+        'x = f"No {s} position to close."\n'
     )
-    assert sorted({x.split(":")[0] for x in _sentences_built(tree)}) == ["1", "3", "5", "6", "7"]
+    assert sorted({x.split(":")[0] for x in _sentences_built(tree)}) == ["1", "3", "5", "6", "7", "8"]

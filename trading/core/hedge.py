@@ -26,9 +26,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from decimal import Decimal
+from enum import StrEnum
 
 from trading.core.brokers.base import OrderRequest
-from trading.core.intents import legs_now, position_text
+from trading.core.intents import legs_now
 from trading.core.portfolio import BUY, LONG_LEG, SELL, SHORT_LEG, Portfolio, leg_of
 from trading.core.strategies import Values
 
@@ -90,22 +91,18 @@ def legs_at_press(
     return [opening.but(id=name(1))]
 
 
-def legs_text(portfolio: Portfolio, symbol: str, fmt: Callable[[Decimal], str] | None = None) -> str:
-    """`LONG 0.010 · SHORT 0.010`, `flat`: a symbol's legs as /status and a Confirm say them."""
-    return sizes_text(legs_of(portfolio, symbol), fmt)
-
-
 def legs_of(portfolio: Portfolio, symbol: str) -> dict[str, Decimal]:
     """A symbol's open legs now: LONG/SHORT → signed size (a proposal keeps them)."""
     return {p.position_side: p.qty for p in portfolio.open_of(symbol)}
 
 
-def sizes_text(sizes: Mapping[str, Decimal], fmt: Callable[[Decimal], str] | None = None, about: frozenset[str] = frozenset()) -> str:
-    """Legs' signed sizes in words, LONG first, a flat leg left out (`flat`: none open);
-    a leg in `about` is sized at the fill price (≈ at the reference price)."""
-    shown = [f"{ps} {'≈' if ps in about else ''}{fmt(abs(q)) if fmt else f'{abs(q).normalize():f}'}"
-             for ps in (LONG_LEG, SHORT_LEG) if (q := sizes.get(ps))]  # fmt: skip
-    return " · ".join(shown) or "flat"
+def position_sizes(portfolio: Portfolio, symbol: str, position_side: str) -> dict[str, Decimal]:
+    """The position a Confirm's answer shows (bot/texts.sizes_words words it): both open legs
+    in Hedge Mode (LONG/SHORT → signed size), else the net one (`BOTH` → signed size, 0: flat)."""
+    if position_side != "BOTH":
+        return legs_of(portfolio, symbol)
+    pos = portfolio.held(symbol)
+    return {"BOTH": pos.qty if pos is not None else Decimal(0)}
 
 
 def legs_after(
@@ -139,21 +136,21 @@ def press_legs(
     return legs_now(intent, basis, held, legs, name, fmt)
 
 
-def position_words(portfolio: Portfolio, symbol: str, position_side: str, fmt: Callable[[Decimal], str] | None = None) -> str:
-    """What a Confirm's answer says of the position: both legs in Hedge Mode, else the net one."""
-    if position_side != "BOTH":
-        return legs_text(portfolio, symbol, fmt)
-    pos = portfolio.held(symbol)
-    return position_text(pos.qty if pos is not None else Decimal(0), fmt)
+class Refusal(StrEnum):
+    """Why /long, /short or /close [long|short] is not even proposed (bot/texts.py words it)."""
+
+    MODE_MISMATCH = "mode_mismatch"  # the account's mode changed under the book: no order is sent
+    LEG_IN_ONE_WAY = "leg_in_one_way"  # /close long|short while the account is in One-way Mode
+    NOTHING_TO_CLOSE = "nothing_to_close"  # no position (or no such leg) to close
 
 
-def order_refusal(portfolio: Portfolio, hedge: bool, mismatch: str, symbol: str, want: int, only: str) -> str | None:
-    """Why /long, /short or /close [long|short] is not even proposed, or None: the account's
-    mode changed under the book (no order is sent), a leg named in One-way Mode, nothing to close."""
+def order_blocked(portfolio: Portfolio, hedge: bool, mismatch: bool, symbol: str, want: int, only: str) -> Refusal | None:
+    """Why an order from the chat is not even proposed, or None: the account's mode changed
+    under the book (`mismatch`), a leg named in One-way Mode, nothing to close."""
     if want and mismatch:
-        return f"Not proposed: {mismatch}"
+        return Refusal.MODE_MISMATCH
     if only and not hedge:
-        return f"/close {only.lower()}: the account is in One-way Mode, one position per symbol: /close {symbol}"
+        return Refusal.LEG_IN_ONE_WAY
     if want == 0 and not (portfolio.held(symbol, only) if only else portfolio.open_of(symbol)):
-        return f"No {symbol} {only + ' leg' if only else 'position'} to close."
+        return Refusal.NOTHING_TO_CLOSE
     return None

@@ -7,7 +7,7 @@ answers were typed holds its line as text and reads back as `Kind.SAID`.
 
 `quoted` carries a sentence made where the decision was taken and passed on as it came: the
 database guard's halt (live/guard.py), a symbol filter's, a hard limit's or Binance's refusal,
-the core's hedge rules (trading/core/hedge.py). Nothing in trading/live words an answer itself
+the account's mode switched under the book (core/position_mode.py). Nothing in trading/live words an answer itself
 (tests/test_layout.py holds it).
 """
 
@@ -31,7 +31,8 @@ class Kind(StrEnum):
     NO_BROKER = "no_broker"  # mode
     PAUSED = "paused"
     BLOCKED = "blocked"  # quoted: the protection's name (daily_loss, drawdown, stoploss_guard, cooldown); symbol
-    REFUSED = "refused"  # quoted: the core's hedge rules (nothing to close, a leg in One-way Mode, …)
+    LEG_IN_ONE_WAY = "leg_in_one_way"  # /close long|short in One-way Mode: leg, symbol
+    NOTHING_TO_CLOSE = "nothing_to_close"  # symbol; leg: the leg named (/close long|short), else ""
     NO_PRICE = "no_price"  # symbol
     NO_CANDLE = "no_candle"  # symbol
     BELOW_STEP = "below_step"  # symbol; numbers qty, step
@@ -67,14 +68,17 @@ class Kind(StrEnum):
 @dataclass(frozen=True)
 class Placed:
     """What placing did (the broker's Placement) and, for a Confirm, the position before and
-    after as the core's hedge rules write it (`legs`: Hedge Mode, both legs shown). `rules`:
-    how the symbol's numbers print, when placed in this run (not stored: a stored answer is
-    worded with the rules its reader has)."""
+    after (`sizes`: leg → signed size, core/hedge.position_sizes: `BOTH` the net position,
+    else Hedge Mode's open legs, both shown, `legs` True). `positions`: the same as words, in a
+    row stored before they were typed (read back as stored). `rules`: how the symbol's numbers
+    print, when placed in this run (not stored: a stored answer is worded with the rules its
+    reader has)."""
 
     placement: Placement
     positions: tuple[str, ...] = ()
     legs: bool = False
     rules: SymbolFilters | None = field(default=None, compare=False)
+    sizes: tuple[Mapping[str, Decimal], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,7 @@ class Answer:
     action: str = ""
     mode: str = ""
     who: str = ""
+    leg: str = ""  # LONG or SHORT: the leg an answer is about
     quoted: str = ""
     all: bool = False
     names: tuple[str, ...] = ()
@@ -155,6 +160,7 @@ def _placed_dict(p: Placed) -> dict[str, Any]:
     return {
         "fills": [_plain(f, _FILL_DECIMALS) for f in pl.fills], "closed": [_plain(t, _TRADE_DECIMALS) for t in pl.closed],
         "error": pl.error, "code": pl.code, "unknown": pl.unknown, "positions": list(p.positions), "legs": p.legs,
+        "sizes": [{k: str(v) for k, v in s.items()} for s in p.sizes],
     }
 
 
@@ -164,4 +170,5 @@ def _placed_of(d: dict[str, Any]) -> Placed:
         [ClosedTrade(**_typed(t, _TRADE_DECIMALS)) for t in d.get("closed", [])],
         d.get("error"), d.get("code"), bool(d.get("unknown", False)),
     )
-    return Placed(placement, tuple(d.get("positions", ())), bool(d.get("legs", False)))
+    sizes = tuple({k: Decimal(v) for k, v in s.items()} for s in d.get("sizes", ()))
+    return Placed(placement, tuple(d.get("positions", ())), bool(d.get("legs", False)), sizes=sizes)

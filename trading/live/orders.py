@@ -17,7 +17,7 @@ from decimal import Decimal
 from trading.config import Settings
 from trading.core.brokers import Broker, OrderRefused, OrderRequest
 from trading.core.brokers.base import Placement
-from trading.core.hedge import legs_of, order_refusal, position_words, press_legs
+from trading.core.hedge import Refusal, legs_of, order_blocked, position_sizes, press_legs
 from trading.core.intents import intent_of
 from trading.core.limits import check_limits
 from trading.core.pause import PauseGate
@@ -111,8 +111,13 @@ class Orders:
             return refused(Kind.PAUSED)
         if want and (why := trader.guard.entry_blocked(symbol)) is not None:
             return refused(Kind.BLOCKED, quoted=why, symbol=symbol)
-        if why := order_refusal(trader.portfolio, trader.hedge, trader.position_mode.mismatch, symbol, want, only):
-            return refused(Kind.REFUSED, quoted=why)
+        mismatch = trader.position_mode.mismatch  # the account's mode switched under the book: said as it was noticed
+        blocked = order_blocked(trader.portfolio, trader.hedge, bool(mismatch), symbol, want, only)
+        if blocked is Refusal.MODE_MISMATCH:
+            return refused(Kind.NOT_PROPOSED, quoted=mismatch)
+        if blocked is not None:
+            kind = Kind.LEG_IN_ONE_WAY if blocked is Refusal.LEG_IN_ONE_WAY else Kind.NOTHING_TO_CLOSE
+            return refused(kind, symbol=symbol, leg=only)
         price = self.price(symbol)
         if price is None:
             return refused(Kind.NO_PRICE, symbol=symbol)
@@ -185,7 +190,7 @@ class Orders:
         # the legs are derived from is the one they are placed on.
         with trader.lock:
             ps = p.legs[0].position_side  # a Hedge Mode leg, or BOTH
-            before, words = self.held(p.symbol, ps), [position_words(trader.portfolio, p.symbol, ps, fmt)]
+            before, sizes = self.held(p.symbol, ps), [position_sizes(trader.portfolio, p.symbol, ps)]
 
             def derive(q: Proposal) -> list[OrderRequest] | str:
                 return press_legs(q.intent or intent_of(q.legs), q.basis, q.legs, trader.portfolio, before,
@@ -203,8 +208,9 @@ class Orders:
             # a crash from here on is reconciled, never re-sent
             conf.finish(p.id, "confirmed", "placed", Answer(Kind.PLACING))
             placed = trader.place(p.legs, price)
-            words.append(position_words(trader.portfolio, p.symbol, ps, fmt))
-        answer = Answer(Kind.PLACED, symbol=p.symbol, placed=Placed(placed, tuple(words), ps != "BOTH", trader.filters[p.symbol]))
+            sizes.append(position_sizes(trader.portfolio, p.symbol, ps))
+        answer = Answer(Kind.PLACED, symbol=p.symbol,
+                        placed=Placed(placed, (), ps != "BOTH", trader.filters[p.symbol], tuple(sizes)))  # fmt: skip
         if placed.unknown:
             return Outcome(False, answer, conf.finish(p.id, "placed", "placed", answer))
         status = "failed" if placed.error and not placed.fills else "filled"

@@ -12,6 +12,7 @@ written: one short renderer per event or answer kind, none of them sharing state
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from functools import singledispatch
@@ -29,6 +30,7 @@ from trading.core.events import (
     ExternalFill,
     FundingBooked,
     Liquidated,
+    MissedSignals,
     Notice,
     OrderFilled,
     OrderRefusedEvent,
@@ -172,6 +174,24 @@ def _(e: Signal) -> str:
                 f"({utc_minute(e.candle_open)} UTC, close {e.candle_close:g}); not placed · {d.reason}")  # fmt: skip
     late = f" (decided on a backfilled candle, {utc_minute(e.candle_open)} UTC)" if e.backfilled else ""
     return f"signal {d.action} {e.symbol}: {d.reason}; orders at the next open{late}"
+
+
+@text.register
+def _(e: MissedSignals) -> str:
+    """One line for a symbol's decisions on candles that closed while the stream was down."""
+    missed, symbol = e.missed, e.symbol
+    what = "not proposed, not placed" if e.proposed else "not placed"
+    last = missed[-1]
+    close = f"close {last.candle.close:g}"
+    if len(missed) == 1:
+        return (f"missed: {last.decision.action} {symbol} was decided on a candle that closed while the stream "
+                f"was down ({utc_minute(last.candle.open_time)} UTC, {close}); {what} · {last.decision.reason}")
+    counts = Counter(m.decision.action for m in missed)
+    mix = ", ".join(f"{n} {action}" for action, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+    return (f"missed: {len(missed)} {symbol} decisions on candles that closed while the stream was down "
+            f"({utc_minute(missed[0].candle.open_time)} – {utc_minute(last.candle.open_time)} UTC: {mix}); "
+            f"none {'proposed or placed' if e.proposed else 'placed'} · the last: {last.decision.action} at "
+            f"{close} · {last.decision.reason}")
 
 
 @text.register

@@ -139,3 +139,24 @@ def test_a_whatif_progress_in_todays_words() -> None:
                                    Step("check"), Step("running"), Step("grid", total=1200), Step("grid", 300, 1200))] == [
         "fetching 2,880 candles…", "fetching candles 1,000/2,880…", "fetching funding rates… 1,000",
         "checking look-ahead…", "running…", "running 1,200 combinations…", "running 300/1,200 combinations…"]  # fmt: skip
+
+
+def test_missed_decisions_in_todays_words() -> None:
+    """The catch-up's summary (core/missed.py collects, events.MissedSignals carries, texts words it)."""
+    from bot.texts import text
+    from trading.core.candles import Candle
+    from trading.core.events import MissedSignals
+    from trading.core.missed import Missed
+    from trading.core.strategies import Decision
+
+    def m(action: str, t: int, close: str) -> Missed:
+        return Missed(Decision(action, f"{action} because"), Candle("BTCUSDT", "15m", t, t + 899_999, 1.0, 2.0, 0.5, float(close), 3.0))
+
+    one = (m("long", 1_700_000_100_000, "42000.5"),)
+    assert text(MissedSignals("BTCUSDT", one, proposed=False)) == (
+        "missed: long BTCUSDT was decided on a candle that closed while the stream was down (2023-11-14 22:15 UTC, "
+        "close 42000.5); not placed · long because")
+    three = (*one, m("close", 1_700_000_100_000 + 900_000, "41999"), m("long", 1_700_000_100_000 + 1_800_000, "42001"))
+    assert text(MissedSignals("BTCUSDT", three, proposed=True)) == (
+        "missed: 3 BTCUSDT decisions on candles that closed while the stream was down (2023-11-14 22:15 – "
+        "2023-11-14 22:45 UTC: 2 long, 1 close); none proposed or placed · the last: long at close 42001 · long because")

@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Protocol
 
 from trading.core.brokers.base import OrderRequest
 from trading.core.candles import Candle
+from trading.core.missed import Missed
 from trading.core.portfolio import ClosedTrade, Fill
 from trading.core.strategies import Decision
 from trading.core.symbols import SymbolFilters
@@ -55,6 +56,18 @@ class Signal(Event):
     candle_open: int
     candle_close: float
     backfilled: bool = False
+
+
+@dataclass(frozen=True)
+class MissedSignals(Event):
+    """A catch-up's decisions on candles that closed while the stream was down, for one symbol,
+    in order (core/missed.py): never proposed nor placed, said once. `proposed`: a person is
+    in the loop (CONFIRM_ORDERS=on), so they were not proposed either."""
+
+    kind: ClassVar[str] = "signal"
+    symbol: str
+    missed: tuple[Missed, ...]
+    proposed: bool
 
 
 @dataclass(frozen=True)
@@ -242,7 +255,7 @@ NOTICE_KINDS = {
     "strategy_check": "the start's strategy check failed after the bot began serving: no strategy runs",
     "storage_busy": "another process held the database's write lock; the stream retries the candle and goes on",
 }
-TYPED = (Signal, OrderFilled, OrderRefusedEvent, Liquidated, ExternalFill, FundingBooked, ChargeBooked,
+TYPED = (Signal, MissedSignals, OrderFilled, OrderRefusedEvent, Liquidated, ExternalFill, FundingBooked, ChargeBooked,
          ExitFailed, ExitWouldTrigger, StopMoved, StrategyFailed, ProtectionTripped, ProtectionWarning,
          ProtectionLifted, CandleClosed)  # fmt: skip
 EVENT_KINDS = frozenset(NOTICE_KINDS) | {t.kind for t in TYPED}

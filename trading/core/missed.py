@@ -4,18 +4,16 @@ A candle that reaches the trader by REST (the catch-up after a /start, a reconne
 restart) closed some time ago: its moment has passed. With a person in the loop
 (CONFIRM_ORDERS=on) or on a real exchange, a decision on it is never proposed and never
 placed; the trader hands it here instead, and when the feed has delivered the whole
-catch-up (`caught_up`), each symbol's decisions are one summary line: how many, on which
-candles, the last one with its close. (The paper broker with CONFIRM_ORDERS=off fills such
+catch-up (`caught_up`), each symbol's decisions are one summary (events.MissedSignals, which
+bot/texts.py words: how many, on which candles, the last one with its close). (The paper broker with CONFIRM_ORDERS=off fills such
 a decision at the next open like the backtest does, so parity holds through drops.)
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 
 from trading.core.candles import Candle
-from trading.core.intervals import utc_minute
 from trading.core.strategies import Decision
 
 
@@ -38,19 +36,3 @@ class MissedDecisions:
     def take(self) -> dict[str, list[Missed]]:
         taken, self._by_symbol = self._by_symbol, {}
         return taken
-
-
-def missed_line(symbol: str, missed: list[Missed], *, proposed: bool) -> str:
-    """One line for a symbol's decisions on candles that closed while the stream was down."""
-    what = "not proposed, not placed" if proposed else "not placed"
-    last = missed[-1]
-    close = f"close {last.candle.close:g}"
-    if len(missed) == 1:
-        return (f"missed: {last.decision.action} {symbol} was decided on a candle that closed while the stream "
-                f"was down ({utc_minute(last.candle.open_time)} UTC, {close}); {what} · {last.decision.reason}")
-    counts = Counter(m.decision.action for m in missed)
-    mix = ", ".join(f"{n} {action}" for action, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
-    return (f"missed: {len(missed)} {symbol} decisions on candles that closed while the stream was down "
-            f"({utc_minute(missed[0].candle.open_time)} – {utc_minute(last.candle.open_time)} UTC: {mix}); "
-            f"none {'proposed or placed' if proposed else 'placed'} · the last: {last.decision.action} at "
-            f"{close} · {last.decision.reason}")

@@ -46,14 +46,14 @@ from trading.core.account_guard import AccountGuard
 from trading.core.book import Book
 from trading.core.brokers.base import Broker, OrderRefused, OrderRequest, OrderUnknown, Placement
 from trading.core.candles import Candle
-from trading.core.events import Notice, Notifier, Signal, StrategyFailed
+from trading.core.events import MissedSignals, Notifier, Signal, StrategyFailed
 from trading.core.exchange_fills import ExchangeFills
 from trading.core.exits import Exits
 from trading.core.fill_keys import FillKeys
 from trading.core.futures_model import DEFAULT_MODEL, FuturesModel
 from trading.core.hedge import hedge_legs, legs_of
 from trading.core.intervals import utc_minute
-from trading.core.missed import MissedDecisions, missed_line
+from trading.core.missed import MissedDecisions
 from trading.core.numbers import dec
 from trading.core.order_desk import OrderDesk
 from trading.core.paper_exits import PaperExits
@@ -203,8 +203,7 @@ class Trader:
         with self.lock:
             taken = self.missed.take()
         for symbol, missed in taken.items():
-            self.records.say(Notice("signal", missed_line(symbol, missed, proposed=self.approver is not None),
-                                    {"missed": len(missed)}))  # fmt: skip
+            self.records.say(MissedSignals(symbol, tuple(missed), proposed=self.approver is not None))
 
     def on_forming(self, candle: Candle) -> None:
         book = self.books.get(candle.symbol)

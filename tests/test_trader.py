@@ -238,3 +238,41 @@ def test_a_strategy_that_overrides_on_candle_is_asked_on_every_candle() -> None:
     counted.on_candles(candles, False)
     assert counting.calls == len(candles)
     assert counted.portfolio.trades == plain.portfolio.trades and len(plain.portfolio.trades) > 5
+
+
+def test_the_candle_that_fills_a_decision_starts_the_next_quiet_stretch() -> None:
+    """In a backtest (no journal, no protections, no funding, no level to watch) the candle at
+    whose open a decision's orders fill is taken in by the quiet stretch that follows, not
+    candle by candle: the strategy is asked through on_candle_run only (issue 31). With a stop
+    the fill sets a level and that candle takes the steps one by one, as before. Either way the
+    book is the one the candles make one at a time (a journal's trader)."""
+
+    class Counting(EmaCross):
+        """ema_cross, counting the candles it was asked about one at a time."""
+
+        def __init__(self, values=None, warmup=None) -> None:  # type: ignore[no-untyped-def]
+            super().__init__(values, warmup)
+            self.singles = 0
+
+        def on_candle(self, candle: Candle, position: int):  # type: ignore[no-untyped-def]
+            self.singles += 1
+            return super().on_candle(candle, position)
+
+        def on_candle_run(self, candles, start, stop, position):  # type: ignore[no-untyped-def]
+            return super().on_candle_run(candles, start, stop, position)
+
+    closes = [100_000.0 + 400 * ((i // 7) % 2) + 10 * (i % 7) for i in range(300)]
+    candles = [candle(i, c, c + 5, c - 5, c) for i, c in enumerate(closes)]
+    for values, singles in (({"fast": 2, "slow": 3, "stake_usdt": 100, "leverage": 5}, 0),
+                            ({"fast": 2, "slow": 3, "stake_usdt": 100, "leverage": 5, "stop_loss_pct": 5}, None)):
+        whole, one = make_trader(values), make_trader(values, journal=Notebook())
+        counting = whole.books["BTCUSDT"].strategy = Counting(values)
+        whole.on_candles(candles, False)
+        for c in candles:
+            one.on_candle(c, False)
+        assert whole.portfolio.ledger.entries == one.portfolio.ledger.entries and len(whole.portfolio.trades) > 5
+        assert whole.portfolio.trades == one.portfolio.trades and whole.books["BTCUSDT"].cursor == candles[-1].open_time
+        if singles is None:  # each candle with the stop set, one at a time
+            assert counting.singles > len(whole.portfolio.trades)
+        else:
+            assert counting.singles == singles

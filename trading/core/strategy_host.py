@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
+from decimal import Decimal
 from typing import Any
 
 from trading.core.book import Book, Failing
@@ -22,6 +23,12 @@ Runner = Callable[[Sequence[Candle], int, int, int], tuple[int, Decision | None]
 _RUNS: dict[type, bool] = {}  # per strategy class: its on_candle_run is the on_candle in effect (StrategyHost.runner)
 
 
+def stake_of(values: Values) -> Decimal:
+    """The margin a stake-sized order asks for: stake_usdt as the decimal its float is written
+    as (0 without one). Read once per values (StrategyHost.stake), not once per order."""
+    return Decimal(repr(float(values.get("stake_usdt", 0))))
+
+
 class StrategyHost:
     def __init__(self, name: str, values: Values | None, strategy_warmup: int | None, min_warmup: int,
                  history_loader: HistoryLoader | None = None) -> None:  # fmt: skip
@@ -31,6 +38,7 @@ class StrategyHost:
         self.history_loader = history_loader
         self._probe: Strategy | None = make_strategy(name, values, strategy_warmup)
         self.values: Values = dict(self._probe.values)
+        self.stake = stake_of(self.values)
         self._next_name: str | None = None
         self._next_values: Values | None = None
         self.due = False  # values or a strategy were set: applied at the next closed candle
@@ -64,7 +72,7 @@ class StrategyHost:
         values, self._next_values, self.due = self._next_values or {}, None, False
         if self._next_name is not None:
             self.name, self._next_name = self._next_name, None
-        self.values = values
+        self.values, self.stake = values, stake_of(values)
         for book in books:
             strategy = make_strategy(self.name, values, self.strategy_warmup)
             need = self.window(strategy)

@@ -233,7 +233,11 @@ class Trader:
 
         The loop is every backtest's hot path: its parts' lookups are bound once per call, and
         a candle on which nothing is due (no orders pending, no level, no liquidation reached,
-        no decision) costs the strategy's update and a few attribute reads."""
+        no decision) costs the strategy's update and a few attribute reads. In a backtest
+        (`stretches`: no journal, protections, funding or proposals, the exits checked here) a
+        quiet stretch is taken at once (_quiet), and the candle that fills the orders decided on
+        the one before starts the next stretch: its fills are all that step 1 does there, and
+        nobody is told of them per candle (no journal to commit to, no exits resting)."""
         if not candles:
             return 0
         with self.lock:
@@ -251,10 +255,15 @@ class Trader:
             stretches = paper and not guarded and not funding and approver is None and not journal
             n, i = len(candles), 0
             while i < n:
-                if stretches and not (book.pending or strategies.due or position_mode.hedge or self._levels_changed
-                                      or book.stop_f or book.take_f or book.trail is not None) and (
+                if stretches and not (strategies.due or position_mode.hedge or self._levels_changed) and (
+                        book.pending or not (book.stop_f or book.take_f or book.trail is not None)) and (
                         run := strategies.runner(book.strategy)) is not None:  # fmt: skip
-                    j, held = self._quiet(book, candles, i, run, backfilled, curve)
+                    if book.pending:  # step 1 below, here: the orders fill at this open (there nothing is left)
+                        self._fill_pending(book, candles[i])  # (nothing to commit or protect without a journal)
+                    if book.stop_f or book.take_f or book.trail is not None:
+                        j, held = i, 0  # the fills set a level to watch: the steps below take this candle
+                    else:
+                        j, held = self._quiet(book, candles, i, run, backfilled, curve)
                     exposed += held
                     if j > i:
                         i = j
@@ -440,7 +449,7 @@ class Trader:
                 OrderRequest(
                     OrderRequest.client_id(symbol, stamp, "o", self.instance), symbol, BUY if want > 0 else SELL,
                     "open", reason, decided_at, qty=qty,
-                    stake=Decimal(repr(float(v.get("stake_usdt", 0)))), leverage=int(v.get("leverage", 1)),
+                    stake=self.strategies.stake, leverage=int(v.get("leverage", 1)),
                 )
             )
         return reqs
@@ -449,8 +458,10 @@ class Trader:
         symbol = book.symbol
         want = 0 if d.action == CLOSE else (1 if d.action == LONG else -1)
         legs = self.legs(symbol, want, d.reason, candle.open_time, only=d.leg)
-        what = f"strategy {d.action} {symbol}"
-        reqs = self.guard.gate(entries_gated(self.pause, legs, what), symbol, candle.open_time + self.interval_ms, what)
+        if self.pause is not None or self.guard.on:  # what a pause or a protection may hold back (logged)
+            what = f"strategy {d.action} {symbol}"
+            legs = self.guard.gate(entries_gated(self.pause, legs, what), symbol, candle.open_time + self.interval_ms, what)
+        reqs = legs
         if not reqs:
             return
         if self.broker is None:
@@ -479,11 +490,15 @@ class Trader:
             self.records.say(Signal(self.mode, symbol, d, "orders", candle.open_time, candle.close, backfilled))
 
     def _fill_pending(self, book: Book, candle: Candle) -> list[Fill]:
-        what = f"{book.symbol} orders decided before the pause"
-        reqs, book.pending = entries_gated(self.pause, book.pending, what), []
+        """The orders decided on the candle before fill at this one's open: those a pause
+        (live) or a protection still lets through (the words for the log made only then)."""
+        reqs, book.pending = book.pending, []
+        guard, execute = self.guard, self.desk.execute
+        what = f"{book.symbol} orders decided before the pause" if self.pause is not None or guard.on else ""
+        if self.pause is not None:
+            reqs = entries_gated(self.pause, reqs, what)
         price = dec(candle.open)
         fills: list[Fill] = []
-        guard, execute = self.guard, self.desk.execute
         for r in reqs:  # one leg at a time: a reversal's close may lock the symbol for its open (cooldown)
             if (not guard.on or guard.gate([r], book.symbol, candle.open_time, what)) and (
                     f := execute(book, r, price, candle.open_time)):

@@ -27,7 +27,7 @@ from bot import chats, views
 from bot.buttons import PressResult, Signer, button, button_action
 from bot.commands import off_loop
 from bot.ratelimit import urgent
-from bot.texts import OLDER, outcome_line, result_line, sizes_words
+from bot.texts import OLDER, outcome_line, reason_words, result_line, sizes_words
 from trading.config import Settings
 from trading.core.events import Notice
 from trading.core.hedge import legs_after
@@ -82,7 +82,7 @@ def proposal_html(p: Proposal, rules: SymbolFilters | None = None, approvals: tu
     if p.legs_before is not None:  # Hedge Mode: both legs when proposed, and once these orders fill
         after, about = legs_after(p.legs_before, p.legs, p.ref_price, rules.floor_qty if rules else None)
         lines.append(f"Legs: {escape(sizes_words(p.legs_before, qty))} → {escape(sizes_words(after, qty, about))}")
-    lines.append(f"Asked by {escape(who)}: {escape(views.one_line(p.reason[:300]))}")
+    lines.append(f"Asked by {escape(who)}: {escape(views.one_line(reason_words(p)[:300]))}")
     if p.status == "pending":
         until = "when the next candle closes" if p.expires_at is None else f"at {views.utc(p.expires_at, seconds=True)} UTC"
         lines.append(f"Confirm places it at the market (admins); it expires {until}.")

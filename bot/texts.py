@@ -50,6 +50,7 @@ from trading.live.service import (
     Answer,
     CheckState,
     ForeignOrders,
+    FourEyes,
     Kind,
     NotReconciled,
     Outcome,
@@ -496,8 +497,20 @@ def proposal_text(p: Proposal) -> str:
     legs = " then ".join(f"{leg.side} {leg.kind}" + (" (reduce-only)" if leg.reduce_only else "") for leg in p.legs)
     return (
         f"proposal #{p.id}: {p.action} {p.symbol} · {proposal_size(p)} · ref price {p.ref_price.normalize():f} · "
-        f"{legs} · asked by {who} · {p.reason}"
+        f"{legs} · asked by {who} · {reason_words(p)}"
     )
+
+
+def four_eyes_words(f: FourEyes) -> str:
+    """Why an order is proposed for two admins instead of placed (CONFIRM_ORDERS=off)."""
+    return (f"two admins must confirm: {'both legs' if f.legs else 'the position'} would be {f.worth.quantize(CENT):f} USDT, "
+            f"above FOUR_EYES_NOTIONAL {f.limit.normalize():f} (CONFIRM_ORDERS=off places only smaller orders at once)")  # fmt: skip
+
+
+def reason_words(p: Proposal) -> str:
+    """A proposal's reason as its message and notice say it: what was asked or decided, and
+    why two admins must confirm it (one stored before that was typed has it in its reason)."""
+    return p.reason + (f" · {four_eyes_words(p.four_eyes)}" if p.four_eyes is not None else "")
 
 
 def proposal_update_text(p: Proposal) -> str:

@@ -17,6 +17,7 @@ COLUMNS = (
     "id", "created_at", "symbol", "side", "action", "quantity", "ref_price", "reason",
     "requested_by", "source", "legs", "valid_until_open", "expires_at", "status",
     "decided_by", "decided_at", "result", "chat_id", "message_id", "intent", "basis", "legs_before",
+    "four_eyes",
 )
 
 

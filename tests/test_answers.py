@@ -4,6 +4,7 @@ row stored as text before answers were typed still shows its line (issue 27)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal as D
 
 from bot.texts import answer_line, reconciled_line, result_line
@@ -102,6 +103,35 @@ def test_a_line_stored_before_answers_were_typed_still_shows(tmp_path) -> None: 
     ProposalStore(open_db(str(tmp_path / "p.db"))).transition(p.id, "pending", "filled", result=old)  # as stored before
     shown = conf.get(p.id)
     assert isinstance(shown, Proposal) and shown.result == Answer(Kind.SAID, quoted=old) and result_line(shown) == old
+
+
+def test_why_two_admins_must_confirm_is_data_worded_after_the_reason(tmp_path) -> None:  # noqa: ANN001
+    """issue 27: CONFIRM_ORDERS=off's four-eyes reason is stored as numbers (proposals.four_eyes)
+    and worded after the proposal's reason as docs/orders.md and docs/binance.md quote it; a
+    proposal stored before, with those words in its reason, shows its reason as stored."""
+    from bot.texts import proposal_text, reason_words
+    from trading.live.four_eyes import FourEyes, four_eyes_over
+
+    conf = Confirmations(str(tmp_path / "p.db"), None, ttl_seconds=0, max_drift_pct=D(0), four_eyes_notional=D("500"))
+    leg = OrderRequest("", "BTCUSDT", "BUY", "open", "/long 0.008", 0, qty=D("0.008"))
+    why = four_eyes_over(D("0.005"), [leg], D("71890"), D("500"))
+    assert why == FourEyes(D("934.570"), D("500"))
+    assert conf.four_eyes_why(D("0.005"), [leg], D("71890")) == why
+    assert four_eyes_over(D("0.005"), [leg], D("71890"), D("1000")) is None
+    p = conf.propose(symbol="BTCUSDT", action="long", legs=[leg], ref_price=D("71890"), reason="/long 0.008",
+                     source="manual", requested_by=1, valid_until_open=None, four_eyes=why)  # fmt: skip
+    said = ("/long 0.008 · two admins must confirm: the position would be 934.57 USDT, above FOUR_EYES_NOTIONAL 500 "
+            "(CONFIRM_ORDERS=off places only smaller orders at once)")  # fmt: skip
+    back = conf.get(p.id)
+    assert back is not None and back.reason == "/long 0.008" and back.four_eyes == why
+    assert reason_words(back) == said and proposal_text(back).endswith(" · asked by user 1 · " + said)
+    both = FourEyes(D("1441.478"), D("1000"), legs=True)
+    assert reason_words(replace(back, four_eyes=both)) == (
+        "/long 0.008 · two admins must confirm: both legs would be 1441.48 USDT, above FOUR_EYES_NOTIONAL 1000 "
+        "(CONFIRM_ORDERS=off places only smaller orders at once)")
+    old = conf.propose(symbol="BTCUSDT", action="long", legs=[leg], ref_price=D("71890"), reason=said, source="manual",
+                       requested_by=1, valid_until_open=None)  # as a proposal was stored before  # fmt: skip
+    assert old.four_eyes is None and reason_words(old) == said
 
 
 def test_a_reconcile_reports_in_todays_words() -> None:

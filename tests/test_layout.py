@@ -396,10 +396,11 @@ def test_the_core_decides_by_what_it_is_given_not_by_probing() -> None:
 CHAT_WORDS_MOVED = {"placement_line", "fee_words", "blocked_line", "proposal_text", "PAUSED_LINE", "OLDER",
                     "NO_LIVE_PRICE", "BLOCKED",
                     # the core's hedge rules worded a refusal and a Confirm's position (core/hedge.py)
-                    "order_refusal", "position_words", "legs_text", "sizes_text"}  # fmt: skip
+                    "order_refusal", "position_words", "legs_text", "sizes_text",
+                    "four_eyes_line"}  # fmt: skip
 # Sentences (or their telling part) that trading/ wrote for the chat and bot/texts.py writes now:
 # no string in trading/ may hold them again.
-SENTENCES_MOVED = ("one position per symbol", " to close.")
+SENTENCES_MOVED = ("one position per symbol", " to close.", "two admins must confirm")
 ANSWERING = {"Outcome", "Answer", "refused", "stale"}  # an answer to the chat is built by these
 
 

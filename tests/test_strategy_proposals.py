@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from bot.texts import outcome_line, result_line
+from bot.texts import outcome_line, reason_words, result_line
 from sim.binance import ReplayExchange, load_csv
 from tests.conftest import PERP_15M, shared_file
 from tests.helpers import RecordingNotifier, observe, replay_settings
@@ -149,7 +149,8 @@ def test_confirm_orders_off_proposes_a_strategy_order_four_eyes_must_approve(db_
                     break
             found = proposals(notifier)
             assert found, "the strategy decided within the replay"
-            assert "two admins must confirm: the position would be" in found[0].reason, found[0].reason
+            said = reason_words(found[0])  # the proposal's reason and why it waits for two admins (bot/texts.py)
+            assert "two admins must confirm: the position would be" in said, said
             ex.advance(1)  # the next open: nothing placed unattended
             assert seen.wait(candles[i + 1].open_time)
             assert engine.recent_fills(10) == []

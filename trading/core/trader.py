@@ -480,9 +480,9 @@ class Trader:
             why = None if self.confirm_all else approver.four_eyes_why(basis, reqs, dec(candle.close), apart)
             if self.confirm_all or why:
                 approver.propose(
-                    symbol=symbol, action="reverse" if len(reqs) == 2 and not reqs[1].closes else ("close" if reqs[0].closes else d.action), legs=reqs, ref_price=dec(candle.close), reason=d.reason + (f" · {why}" if why else ""),
+                    symbol=symbol, action="reverse" if len(reqs) == 2 and not reqs[1].closes else ("close" if reqs[0].closes else d.action), legs=reqs, ref_price=dec(candle.close), reason=d.reason,
                     source="strategy", requested_by=None, valid_until_open=candle.open_time + self.interval_ms, basis=basis,
-                    legs_before=legs_of(self.portfolio, symbol) if self.hedge else None,
+                    legs_before=legs_of(self.portfolio, symbol) if self.hedge else None, four_eyes=why,
                 )
                 return
         book.pending = reqs

@@ -27,9 +27,10 @@ from trading.exchange.brackets import BracketCache
 from trading.exchange.rest import make_client
 from trading.exchange.stream import KlineStream
 from trading.live.answers import Answer, Kind, Placed
+from trading.live.four_eyes import four_eyes_over
 from trading.live.guard import DatabaseGuard
 from trading.live.mode import Mode
-from trading.live.proposals import Confirmations, Outcome, Proposal, four_eyes_line, refused, stale
+from trading.live.proposals import Confirmations, Outcome, Proposal, refused, stale
 from trading.live.store import Db
 
 log = logging.getLogger("trading.live.service")
@@ -149,16 +150,17 @@ class Orders:
         held = self.held(symbol, legs[0].position_side)  # the net position, or the leg traded
         apart = trader.portfolio.exposure(symbol) - abs(held)  # Hedge Mode: the other leg counts too
         if self.confirmations is not None and not self.settings.confirm_orders:
-            why = four_eyes_line(held, legs, price, self.settings.four_eyes_notional, apart)
+            why = four_eyes_over(held, legs, price, self.settings.four_eyes_notional, apart)
             if why is None:
                 return placed_now(trader.place(legs, price), symbol, trader.filters[symbol])
-            reason += f" · {why}"
+        else:
+            why = None
         if self.confirmations is not None:
             return self.confirmations.propose(
                 symbol=symbol, action=kind, legs=legs, ref_price=price, reason=reason,
                 # at least one whole candle to answer in: until the candle after the forming one closes
                 source="manual", requested_by=user_id, valid_until_open=last + 2 * self.settings.interval_ms,
-                basis=held, legs_before=legs_of(trader.portfolio, symbol) if trader.hedge else None,
+                basis=held, legs_before=legs_of(trader.portfolio, symbol) if trader.hedge else None, four_eyes=why,
             )
         return placed_now(trader.place(legs, price), symbol, trader.filters[symbol])
 

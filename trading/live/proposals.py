@@ -31,6 +31,7 @@ from trading.core.brokers.base import OrderRequest, client_order_id
 from trading.core.events import Notice, Notifier
 from trading.core.intents import intent_of
 from trading.live.answers import Answer, Kind
+from trading.live.four_eyes import FourEyes, four_eyes_over, needs_two
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class Proposal:
     intent: str = ""  # long | short | close (trading/core/intents.py)
     basis: Decimal | None = None  # the signed position it was proposed on
     legs_before: dict[str, Decimal] | None = None  # Hedge Mode: the symbol's legs then (LONG/SHORT → signed size)
+    four_eyes: FourEyes | None = None  # CONFIRM_ORDERS=off: why it was proposed instead of placed
 
 
 @dataclass(frozen=True)
@@ -126,11 +128,12 @@ class Confirmations:
         source: str,
         requested_by: int | None,
         valid_until_open: int | None,
-        basis: Decimal | None = None, legs_before: dict[str, Decimal] | None = None,
+        basis: Decimal | None = None, legs_before: dict[str, Decimal] | None = None, four_eyes: FourEyes | None = None,
     ) -> Proposal:
         """Store and announce it. `basis`: the signed position the legs were made from, so
         Confirm can tell whether the position moved since (trading/core/intents.py);
-        `legs_before`: Hedge Mode, both legs then, which its message shows before and after."""
+        `legs_before`: Hedge Mode, both legs then, which its message shows before and after;
+        `four_eyes`: CONFIRM_ORDERS=off, why it is proposed instead of placed."""
         now = int(self.clock() * 1000)
         store = self._store()
         if self.ttl_seconds:
@@ -148,6 +151,7 @@ class Confirmations:
                 "source": source, "legs": "[]", "intent": intent_of(legs),
                 "basis": None if basis is None else str(basis),
                 "legs_before": None if legs_before is None else json.dumps({k: str(v) for k, v in legs_before.items()}),
+                "four_eyes": None if four_eyes is None else four_eyes.to_json(),
                 # PROPOSAL_TTL replaces the default rule (valid until the next candle closes).
                 "valid_until_open": None if self.ttl_seconds else valid_until_open,
                 "expires_at": expires_at,
@@ -214,9 +218,9 @@ class Confirmations:
         return Outcome(False, Answer(Kind.APPROVAL, names=tuple(names)), p, tuple(names))
 
     def four_eyes_why(self, before: Decimal, legs: Sequence[OrderRequest], price: Decimal,
-                      apart: Decimal = Decimal(0)) -> str | None:  # fmt: skip
+                      apart: Decimal = Decimal(0)) -> FourEyes | None:  # fmt: skip
         """CONFIRM_ORDERS=off: why these orders are proposed instead of placed, or None."""
-        return four_eyes_line(before, legs, price, self.four_eyes_notional, apart)
+        return four_eyes_over(before, legs, price, self.four_eyes_notional, apart)
 
     def approvals(self, proposal_id: int) -> list[str]:
         return ApprovalStore(self._store_db()).names(proposal_id)
@@ -342,41 +346,6 @@ class Confirmations:
         return p.valid_until_open is not None and cursor is not None and cursor >= p.valid_until_open
 
 
-def position_after(before: Decimal, legs: Sequence[OrderRequest], price: Decimal) -> Decimal:
-    """The signed position once `legs` filled on `before` (a stake-sized leg at `price`)."""
-    after = before
-    for leg in legs:
-        qty = leg.qty if leg.qty is not None else (leg.stake or Decimal(0)) * (leg.leverage or 1) / price
-        after += qty if leg.side == "BUY" else -qty
-    return after
-
-
-def reduces(before: Decimal, after: Decimal) -> bool:
-    """Only lowers the position: to flat, or smaller on the same side."""
-    return after == 0 or (before * after > 0 and abs(after) <= abs(before))
-
-
-def needs_two(before: Decimal, legs: Sequence[OrderRequest], price: Decimal, limit: Decimal,
-              apart: Decimal = Decimal(0)) -> bool:  # fmt: skip
-    """Four-eyes: the position the order leads to is worth more than `limit` at `price`,
-    and the order is not one that only reduces the position (a close never waits). Hedge
-    Mode: `before` is the traded leg, `apart` the other's size; both legs' notional counts."""
-    after = position_after(before, legs, price)
-    return not reduces(before, after) and (abs(after) + apart) * price > limit
-
-
-def four_eyes_line(before: Decimal, legs: Sequence[OrderRequest], price: Decimal, limit: Decimal | None,
-                   apart: Decimal = Decimal(0)) -> str | None:  # fmt: skip
-    """CONFIRM_ORDERS=off: why these orders are proposed for two admins instead of placed, or None."""
-    if limit is None or not needs_two(before, legs, price, limit, apart):
-        return None
-    worth = ((abs(position_after(before, legs, price)) + apart) * price).quantize(Decimal("0.01"))
-    return (
-        f"two admins must confirm: {'both legs' if apart else 'the position'} would be {worth:f} USDT, above FOUR_EYES_NOTIONAL "
-        f"{limit.normalize():f} (CONFIRM_ORDERS=off places only smaller orders at once)"
-    )
-
-
 def _from_row(r: dict[str, Any]) -> Proposal:
     return Proposal(
         id=r["id"], symbol=r["symbol"], action=r["action"],
@@ -387,4 +356,5 @@ def _from_row(r: dict[str, Any]) -> Proposal:
         message_id=r["message_id"], valid_until_open=r["valid_until_open"], expires_at=r["expires_at"],
         intent=r.get("intent") or "", basis=None if r.get("basis") is None else Decimal(r["basis"]),
         legs_before=None if r.get("legs_before") is None else {k: Decimal(v) for k, v in json.loads(r["legs_before"]).items()},
+        four_eyes=None if r.get("four_eyes") is None else FourEyes.from_json(r["four_eyes"]),
     )

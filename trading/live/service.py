@@ -38,6 +38,7 @@ from trading.exchange.rest import ExchangeUnavailable, make_client
 from trading.exchange.stream import StreamStatus
 from trading.live.answers import Answer, Kind, Placed
 from trading.live.feed import CandleWatcher
+from trading.live.four_eyes import FourEyes
 from trading.live.health import Health, UserStreamState, effective_settings, version
 from trading.live.node import build
 from trading.live.params import ParamChange, Switch, available
@@ -51,7 +52,7 @@ from trading.optimize.report import best_table, cell_label, summary_line
 
 # What bot/ may import from here besides the service itself (tests/test_layout.py holds it).
 __all__ = [
-    "METRICS", "Adopted", "Answer", "CheckState", "Engine", "EngineStatus", "ForeignOrders", "GridError", "Kind",
+    "METRICS", "Adopted", "Answer", "CheckState", "Engine", "EngineStatus", "ForeignOrders", "FourEyes", "GridError", "Kind",
     "NotReconciled", "Outcome", "ParamChange", "Placed", "Proposal", "Settled", "StartRefused", "Step", "Switch",
     "UserStreamState", "available", "best_table", "cell_label", "effective_settings", "end_words", "stats_table",
     "summary_line", "version",

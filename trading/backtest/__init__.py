@@ -11,8 +11,10 @@ would have done on those candles.
 
 from __future__ import annotations
 
+import gc
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from itertools import islice
@@ -48,6 +50,23 @@ def split_warmup(candles: Sequence[Candle], warmup: int, start_ms: int | None) -
         first = next((i for i, c in enumerate(candles) if c.open_time >= start_ms), len(candles))
         return candles[max(0, first - warmup) :], min(warmup, first)
     return candles, min(warmup, len(candles))
+
+
+@contextmanager
+def no_cycle_collection() -> Iterator[None]:
+    """The cyclic garbage collector paused while the trading loop runs (reference counting
+    frees everything as usual). The loop makes no reference cycles (tests/test_backtest_gc.py
+    checks it), so the collector's passes there find nothing, yet each walks the run's young
+    objects and its year-long lists (candles, times, equity): ~4 ms of a ~55 ms year. Left
+    as it was found (a caller that paused it keeps it paused)."""
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
 
 
 def run_backtest(
@@ -98,7 +117,8 @@ def run_backtest(
     exposed = 0
     step = max(1, len(decided)) if progress is None else 5000
     for i in range(0, len(decided), step):
-        exposed += trader.on_candles(decided[i : i + step], False, equity)
+        with no_cycle_collection():
+            exposed += trader.on_candles(decided[i : i + step], False, equity)
         if progress is not None:
             progress(len(equity), len(decided))
     times, closes = opens[warm:], [c.close for c in decided]

@@ -16,6 +16,8 @@ from trading.core.candles import Candle
 from trading.core.numbers import dec
 from trading.core.strategies import Strategy
 
+ZERO = Decimal(0)
+
 
 @dataclass(frozen=True)
 class Failing:
@@ -57,7 +59,7 @@ class Levels:
         self.stop = self.take = self.trail = self.trail_act = self.trail_best = self.entry = self.liq = None
         self.stop_f = self.take_f = self.liq_f = 0.0
         self.rungs, self.hit, self.ladder, self.be_after = (), 0, "", 0
-        self.margin = Decimal(0)
+        self.margin = ZERO
 
 
 EXIT_STATE = ("stop", "take", "trail", "trail_act", "trail_best", "entry")  # what the journal keeps of a position's exits
@@ -124,7 +126,7 @@ class Book:
         self.trail = self.trail_act = self.trail_best = self.entry = None
         self.stop_f = self.take_f = self.liq_f = 0.0
         self.rungs, self.hit, self.ladder, self.be_after = (), 0, "", 0
-        self.margin = Decimal(0)
+        self.margin = ZERO
 
     def flat_side(self, position_side: str) -> None:
         """That side's position closed: its levels go (and, One-way, the book's margin)."""

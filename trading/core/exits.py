@@ -53,10 +53,13 @@ def exit_level(f: SymbolFilters, entry: Decimal, side: int, pct: Decimal, kind: 
     sign = -1 if kind == "sl" else 1
     raw = entry * (1 + sign * side * pct / HUNDRED)
     toward_entry = ROUND_CEILING if raw < entry else ROUND_FLOOR
-    return (raw / f.tick_size).to_integral_value(rounding=toward_entry) * f.tick_size
+    return (raw / f.tick_size).to_integral_value(toward_entry) * f.tick_size
 
 
 Hit = tuple[str, Decimal, Decimal | None]  # (exit reason, fill price, quantity; None: the rest of the position)
+# what _params reads from the values: stop %, take %, ladder, trailing %, activation %, ladder text, breakeven_after
+Params = tuple[Decimal, Decimal, Ladder, Decimal, Decimal, str, int]
+
 # an exit's client id leg (t1…: a ladder's levels); portfolio.EXIT_REASONS reads them back
 LEGS = {"stop_loss": "sl", "take_profit": "tp", "trailing_stop": "ts", **{f"take_profit_{n}": f"t{n}" for n in range(1, 10)}}
 
@@ -70,7 +73,7 @@ class Exits:
     def __init__(self, filters: Mapping[str, SymbolFilters], fee_rate: Decimal = Decimal("0.0005")) -> None:
         self.filters = filters
         self.fee_rate = fee_rate
-        self._read: tuple[dict[str, object], tuple[Decimal, Decimal, Ladder, Decimal, Decimal]] | None = None  # _params
+        self._read: tuple[dict[str, object], Params] | None = None  # _params
 
     def set(
         self, book: Book, entry: Decimal, side: int, values: Values, position_side: str = "BOTH", *,
@@ -82,26 +85,25 @@ class Exits:
         ladder that stays keeps the levels that have filled."""
         f = self.filters[book.symbol]
         lv = book.levels(position_side)
-        sl, tp, ladder, ts, ta = self._params(values)
+        sl, tp, ladder, ts, ta, text, be_after = self._params(values)
         lv.stop = exit_level(f, entry, side, sl, "sl") if sl else None
         lv.take = exit_level(f, entry, side, tp, "tp") if tp else None
         act = f.round_price(entry * (1 + side * ta / HUNDRED)) if ts and ta else None
         if not (keep and lv.trail == (ts or None) and lv.trail_act == act and lv.trail_best is not None):
             lv.trail_best = entry if ts and not ta else None
         lv.trail, lv.trail_act = ts or None, act
-        text = ladder.text()
-        if len(ladder) < 2:
+        if len(ladder.levels) < 2:
             lv.rungs, lv.hit = (), 0
         elif not (keep and lv.ladder == text and lv.rungs):
             assert qty is not None, "a ladder splits the position's quantity"
             lv.rungs, lv.hit = rungs(f, entry, side, ladder, qty), 0
-        lv.ladder, lv.be_after, lv.entry = text, int(values.get("breakeven_after", 0) or 0), entry
+        lv.ladder, lv.be_after, lv.entry = text, be_after, entry
         self._ladder_levels(f, lv, side)
 
-    def _params(self, values: Values) -> tuple[Decimal, Decimal, Ladder, Decimal, Decimal]:
+    def _params(self, values: Values) -> Params:
         """The exit parameters values say: stop %, take %, the ladder, trailing callback and
-        activation % (0: off). Read again only when the values differ from the last ones read
-        (every opening fill asks; the values change by /set)."""
+        activation % (0: off), the ladder's text and breakeven_after. Read again only when the
+        values differ from the last ones read (every opening fill asks; the values change by /set)."""
         if self._read is not None and self._read[0] == values:
             return self._read[1]
         sl = _pct(values, "stop_loss_pct")
@@ -111,7 +113,7 @@ class Exits:
             tp = ladder.levels[0][0]
         ts = _pct(values, "trailing_stop_pct")
         ta = _pct(values, "trailing_activation_pct") if ts else ZERO
-        self._read = (dict(values), (sl, tp, ladder, ts, ta))
+        self._read = (dict(values), (sl, tp, ladder, ts, ta, ladder.text(), int(values.get("breakeven_after", 0) or 0)))
         return self._read[1]
 
     def _ladder_levels(self, f: SymbolFilters, lv: Book | Levels, side: int) -> Decimal | None:
@@ -259,7 +261,7 @@ def breakeven(f: SymbolFilters, entry: Decimal, side: int, fee_rate: Decimal) ->
     position loses nothing to fees."""
     raw = entry * (1 + side * 2 * fee_rate)
     away = ROUND_CEILING if side > 0 else ROUND_FLOOR
-    return (raw / f.tick_size).to_integral_value(rounding=away) * f.tick_size
+    return (raw / f.tick_size).to_integral_value(away) * f.tick_size
 
 
 def _nearer_stop(f: SymbolFilters, lv: Book | Levels, long: bool) -> tuple[str, Decimal] | None:

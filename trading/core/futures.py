@@ -92,23 +92,25 @@ def liquidation_price(side: int, qty: Decimal, entry: Decimal, margin: Decimal,
     if not q or not brackets:
         return None
     chosen = None
+    sq = side * q  # the same products in every bracket (every paper opening fill asks): made once
+    sqe = sq * entry
     for b in brackets:
-        lp = (margin + b.cum - side * q * entry) / (q * b.mmr - side * q)
+        lp = (margin + b.cum - sqe) / (q * b.mmr - sq)
         if lp > 0 and b.floor <= q * lp < b.cap:
             chosen = lp
             break
     if chosen is None:  # the level at entry
         n = q * entry
         b = next((b for b in brackets if n < b.cap), brackets[-1])
-        chosen = (margin + b.cum - side * q * entry) / (q * b.mmr - side * q)
+        chosen = (margin + b.cum - sqe) / (q * b.mmr - sq)
     if chosen <= 0:
         return None
-    return (chosen / tick).to_integral_value(rounding=ROUND_CEILING if side > 0 else ROUND_FLOOR) * tick
+    return (chosen / tick).to_integral_value(ROUND_CEILING if side > 0 else ROUND_FLOOR) * tick
 
 
 def funding_amount(side: int, qty: Decimal, price: Decimal, rate: Decimal) -> Decimal:
     """+ received, − paid: a long pays a positive rate, a short receives it."""
-    return (-side * abs(qty) * price * rate).quantize(MONEY_QUANTUM, rounding=ROUND_HALF_UP)
+    return (-side * abs(qty) * price * rate).quantize(MONEY_QUANTUM, ROUND_HALF_UP)
 
 
 def funding_times(open_ms: int, step_ms: int) -> list[int]:

@@ -115,6 +115,8 @@ class Ledger:
                 position_side: str | None = None) -> Totals:  # fmt: skip
         """The period [start, end) (None: unbounded), of one symbol or all, of one Hedge Mode
         leg (LONG/SHORT) or every position."""
+        if start_ms is None and end_ms is None and symbol is None and position_side is None:
+            return totals(self.entries)  # all of it (a backtest's run): no entry to pass over
         return totals(
             e for e in self.entries
             if (start_ms is None or e.time >= start_ms) and (end_ms is None or e.time < end_ms)

@@ -62,9 +62,11 @@ class OrderDesk:
         assert self.broker is not None
         if self.position_mode.mismatch:  # Binance would refuse it (-4061): nothing is sent
             raise OrderRefused(self.position_mode.mismatch)
-        if not req.closes:
-            check_limits(req, price, self.portfolio, self.filters[req.symbol], self.max_leverage, self.max_notional)
-            self._ensure_leverage(req)
+        if not req.closes:  # (the calls skipped where there is nothing to check: every backtest fill)
+            if self.max_leverage is not None or self.max_notional is not None:
+                check_limits(req, price, self.portfolio, self.filters[req.symbol], self.max_leverage, self.max_notional)
+            if self._leverage.get(req.symbol) != req.leverage:
+                self._ensure_leverage(req)
         fill = self.broker.execute(req, price, time)
         if fill.keys and self.keys.seen(fill):  # already booked from the user data stream
             return fill, []
@@ -74,7 +76,8 @@ class OrderDesk:
         pos = self.portfolio.position(book.symbol, fill.position_side)
         if closed:
             book.flat_side(fill.position_side)
-            self.guard.closed(closed)
+            if self.guard.on:
+                self.guard.closed(closed)
         if pos.qty and req.kind == "open":
             self.levels.set(book, pos.entry if fill.position_side != "BOTH" else fill.price, pos.side,
                             self.strategies.values, fill.position_side, qty=abs(pos.qty))  # fmt: skip

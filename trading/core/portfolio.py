@@ -178,7 +178,7 @@ class Portfolio:
         return self.realized - self.fees + self.funding - self.charges
 
     def position(self, symbol: str, position_side: str = BOTH) -> Position:
-        key = position_key(symbol, position_side)
+        key = symbol if position_side == BOTH else position_key(symbol, position_side)  # every fill asks
         pos = self.positions.get(key)
         if pos is None:
             pos = self.positions[key] = Position(symbol, position_side=position_side)
@@ -261,7 +261,7 @@ class Portfolio:
             reducing = min(size, abs(held))
             rest = size - reducing
             close_fee = fee * reducing / size
-            gross = pnl = (price - pos.entry) * reducing * pos.side
+            gross = pnl = (price - pos.entry) * reducing * (1 if held > 0 else -1)  # × pos.side
             self.realized += pnl
             pos.realized += pnl
             pos.fees += close_fee

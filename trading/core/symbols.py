@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
+from functools import cached_property
 from typing import Any
 
 
@@ -85,7 +86,7 @@ class SymbolFilters:
         )
 
     # ------------------------------------------------------------- rounding
-    @property
+    @cached_property  # the filters are frozen: worked out once (every opening order asks)
     def market_step(self) -> Decimal:
         """A MARKET quantity must be a multiple of both steps; the coarser one wins."""
         return max(self.step_size, self.market_step_size)
@@ -93,13 +94,13 @@ class SymbolFilters:
     def floor_qty(self, qty: Decimal | float | str, *, market: bool = True) -> Decimal:
         """Round a quantity down to the step (never buy more than the stake pays for)."""
         step = self.market_step if market else self.step_size
-        q = _dec(qty)
-        return (q / step).to_integral_value(rounding=ROUND_DOWN) * step
+        q = qty if type(qty) is Decimal else _dec(qty)
+        return (q / step).to_integral_value(ROUND_DOWN) * step
 
     def round_price(self, price: Decimal | float | str) -> Decimal:
         """Nearest tick (stop and limit prices)."""
         p = _dec(price)
-        return (p / self.tick_size).to_integral_value(rounding=ROUND_HALF_EVEN) * self.tick_size
+        return (p / self.tick_size).to_integral_value(ROUND_HALF_EVEN) * self.tick_size
 
     def check_order(self, qty: Decimal, price: Decimal, *, market: bool = True, reduce_only: bool = False) -> None:
         """Raise FilterError naming the rule an order of qty at ~price breaks."""

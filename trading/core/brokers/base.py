@@ -67,7 +67,8 @@ class OrderRequest:
     @property
     def closes(self) -> bool:
         """It reduces a position: reduce-only (One-way), or SELL LONG / BUY SHORT (Hedge Mode)."""
-        return self.reduce_only or (self.position_side, self.side) in (("LONG", "SELL"), ("SHORT", "BUY"))
+        ps = self.position_side  # (compared as strings: every order asks twice)
+        return self.reduce_only or (ps == "LONG" and self.side == "SELL") or (ps == "SHORT" and self.side == "BUY")
 
     @staticmethod
     def client_id(symbol: str, decided_at: int, leg: str, instance: str = "") -> str:

@@ -42,7 +42,7 @@ class PaperBroker:
         tick = self.filters[request.symbol].tick_size
         buy = request.side == "BUY"
         raw = price * (1 + (self.slippage_bps if buy else -self.slippage_bps) / Decimal(10_000))
-        return (raw / tick).to_integral_value(rounding=ROUND_CEILING if buy else ROUND_FLOOR) * tick
+        return (raw / tick).to_integral_value(ROUND_CEILING if buy else ROUND_FLOOR) * tick
 
     def size(self, request: OrderRequest, price: Decimal) -> Decimal:
         if request.qty is not None:
@@ -54,7 +54,9 @@ class PaperBroker:
             f = self.filters[request.symbol]
         except KeyError:
             raise OrderRefused(f"{request.symbol}'s trading rules are unknown (exchangeInfo not reachable)") from None
-        qty = request.qty if request.qty is not None else self.size(request, price)  # at the price the trader saw
+        qty = request.qty
+        if qty is None:  # self.size: stake × leverage at the price the trader saw, down to the step
+            qty = f.floor_qty(request.stake * request.leverage / price)
         if self.slippage_bps:  # the fill may slip
             price = self.slipped(request, price)
         closes = request.closes
@@ -63,12 +65,13 @@ class PaperBroker:
         except FilterError as e:
             raise OrderRefused(str(e)) from None
         if not closes:
-            free = self.portfolio.balance - self.portfolio.used_margin(request.leverage)
+            portfolio = self.portfolio
+            free = portfolio.balance - portfolio.used_margin(request.leverage)
             if request.stake > free:
                 raise OrderRefused(
                     f"insufficient margin: {request.stake.normalize():f} USDT needed, "
                     f"{max(free, Decimal(0)).quantize(Decimal('0.01'))} USDT free in the paper wallet"
                 )
-        fee = (qty * price * self.fee_rate).quantize(FEE_QUANTUM, rounding=ROUND_HALF_UP)
-        return Fill(request.id, request.symbol, request.side, qty, price, fee, time, request.reason,
-                    position_side=request.position_side)
+        fee = (qty * price * self.fee_rate).quantize(FEE_QUANTUM, ROUND_HALF_UP)
+        return Fill(request.id, request.symbol, request.side, qty, price, fee, time, request.reason, (), "USDT", None,
+                    request.position_side)  # keys, fee_asset, fee_amount, position_side: Fill's field order

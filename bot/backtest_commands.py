@@ -22,7 +22,7 @@ from telegram.error import BadRequest
 
 from bot.buttons import PressResult, button, button_action
 from bot.commands import Ctx, UsageError, command, off_loop
-from bot.texts import step_line
+from bot.texts import backtest_chart_words, end_words, stats_table, step_line
 from bot.views import echo
 from trading.core.strategies import ParamError
 from trading.core.strategies.params import parse_assignments
@@ -151,8 +151,6 @@ async def backtest(ctx: Ctx) -> None:
     _check(ctx, "Backtest", ctx.engine.check_backtest, changes, strategy)
     run = functools.partial(ctx.engine.backtest, strategy=strategy)
     cmp, progress = await _run(ctx, "Backtest", run, days, changes)
-    from trading.live.service import stats_table
-
     period = cmp.period.describe() if cmp.period else f"last {cmp.days} days"
     await progress.done(
         f"Backtest · {escape(cmp.symbol)} {escape(cmp.interval)} · {escape(period)}"
@@ -166,8 +164,6 @@ async def backtest(ctx: Ctx) -> None:
     ctx.outcome = ("ran" + (f" strategy={cmp.strategy}" if cmp.strategy else "")
                    + (" " + " ".join(f"{k}={v}" for k, v in cmp.changes.items()) if cmp.changes else ""))
     # The chart says what it shows in the table's own words: the same window, the same net PnL and equity.
-    from trading.live.service import end_words
-
     shown = cmp.candidate or cmp.current
     column = "given" if cmp.candidate else "current"
     if cmp.check:  # a result the live bot would never trade: said in the picture's own words
@@ -178,7 +174,8 @@ async def backtest(ctx: Ctx) -> None:
         caption = "Equity with the " + column + " parameters."
     caption += f"\n{period} · {end_words(shown)}, the chart's last point (the table's {column} column)"
     caption += "".join(f"\n{note}" for note in cmp.notes)
-    await ctx.reply_photo(cmp.png, escape(caption), markup)
+    png = await off_loop(ctx.engine.backtest_chart, cmp, *backtest_chart_words(cmp))
+    await ctx.reply_photo(png, escape(caption), markup)
 
 
 @command("optimize", "what-if over a grid, as a heatmap: /optimize fast=5..20 slow=20..60 [days] [metric=net_pnl]",

@@ -49,6 +49,7 @@ from trading.live.service import (
     Adopted,
     Answer,
     CheckState,
+    Comparison,
     ForeignOrders,
     FourEyes,
     Kind,
@@ -58,6 +59,7 @@ from trading.live.service import (
     Settled,
     Step,
     UserStreamState,
+    fmt_value,
 )
 
 CENT = Decimal("0.01")
@@ -554,6 +556,51 @@ def step_line(step: Step) -> str:
     if step.stage == "grid":
         return f"running {step.total:,} combinations…" if step.done is None else f"running {step.done:,}/{step.total:,} combinations…"
     return {"check": "checking look-ahead…", "running": "running…"}.get(step.stage, step.stage)
+
+
+UNITS = {"gross": " USDT", "net PnL": " USDT", "fees": " USDT", "funding": " USDT", "unrealized": " USDT",
+         "equity": " USDT", "max drawdown": " USDT"}
+
+
+def stats_table(cmp: Comparison) -> str:
+    """/backtest's table, side by side, monospace: the changed parameters, then the stats."""
+    cols = [("current", cmp.current)] + ([("given", cmp.candidate)] if cmp.candidate else [])
+    rows: list[tuple[str, ...]] = [("", *(c[0] for c in cols))]
+    if cmp.strategy:
+        rows.append(("strategy", *(_short(r.trader.strategy_name)[:16] for _, r in cols)))  # type: ignore[union-attr]
+    if cmp.check:  # the given column's strategy fails the check the live bot runs
+        rows.append(("check", *(("FAILED" if r is cmp.candidate else "passed") for _, r in cols)))
+    for name in cmp.changes:
+        rows.append((name, *(fmt_value(r.trader.values[name]) if name in r.trader.values else "—"  # type: ignore[union-attr]
+                             for _, r in cols)))
+    for label in ("trades", "win rate", "gross", "fees", "funding", "net PnL", "unrealized", "equity",
+                  "liquidations", "max drawdown", "exposure", "buy and hold"):
+        shown = label + UNITS.get(label, "")  # the values are trimmed to fit a phone: the unit goes here
+        rows.append((shown, *(_short(dict(r.stats.rows())[label]) for _, r in cols)))  # type: ignore[union-attr]
+    w = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join([r[0].ljust(w[0])] + [r[i].rjust(w[i]) for i in range(1, len(r))]).rstrip()
+                     for r in rows)
+
+
+def end_words(result: Any) -> str:
+    """A backtest's net, unrealized and equity as its chart and caption say them (the table's
+    own numbers): the chart's last point is that equity. `result`: a BacktestResult."""
+    rows = dict(result.stats.rows())
+    return (f"net PnL {_short(rows['net PnL'])} USDT · unrealized {_short(rows['unrealized'])} USDT · "
+            f"equity {_short(rows['equity'])} USDT")
+
+
+def backtest_chart_words(cmp: Comparison) -> tuple[str, str]:
+    """/backtest's chart: its title and subtitle (what it shows, in the table's own numbers)."""
+    assert cmp.period is not None  # a /backtest's window (trading/live/whatif.py: Period)
+    title = f"Backtest · {cmp.symbol} {cmp.interval} · {cmp.period.title}"
+    shown = "the given parameters" if cmp.candidate else "the current parameters"
+    return title, f"{cmp.strategy or shown} · {end_words(cmp.candidate or cmp.current)}"
+
+
+def _short(text: str) -> str:
+    """Stats.rows() wording, trimmed to fit a phone: the part before the bracket."""
+    return text.split(" (")[0].replace(" USDT", "").replace(" of candles", "")
 
 
 def user_stream_line(u: UserStreamState) -> str:

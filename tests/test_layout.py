@@ -397,10 +397,13 @@ CHAT_WORDS_MOVED = {"placement_line", "fee_words", "blocked_line", "proposal_tex
                     "NO_LIVE_PRICE", "BLOCKED",
                     # the core's hedge rules worded a refusal and a Confirm's position (core/hedge.py)
                     "order_refusal", "position_words", "legs_text", "sizes_text",
-                    "four_eyes_line"}  # fmt: skip
+                    "four_eyes_line",
+                    # a what-if's table and the words its chart and caption share (live/whatif.py)
+                    "stats_table", "end_words", "UNITS"}  # fmt: skip
 # Sentences (or their telling part) that trading/ wrote for the chat and bot/texts.py writes now:
 # no string in trading/ may hold them again.
-SENTENCES_MOVED = ("one position per symbol", " to close.", "two admins must confirm")
+SENTENCES_MOVED = ("one position per symbol", " to close.", "two admins must confirm", "the given parameters",
+                   "the current parameters")  # fmt: skip
 ANSWERING = {"Outcome", "Answer", "refused", "stale"}  # an answer to the chat is built by these
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
+from bot.texts import backtest_chart_words, end_words
 from sim.demo_exchange import console_commands
 from tests.test_bot_e2e import ADMIN, GROUP, source  # noqa: F401  (fixture)
 from tests.test_exits_e2e import demo_world, next_candle
@@ -275,6 +276,11 @@ def test_backtest_table_chart_and_caption_say_the_same_end_and_window(source, tm
         assert curve.equity[0] == float(start)
         assert abs(sum(curve.daily.values()) - float(cmp.current.stats.net_pnl)) < 1e-6
         assert q(cmp.current.stats.net_pnl) == cell["net PnL"]
+        # the picture says it in the caption's words (bot/texts.py), drawn by the service when asked
+        title, subtitle = backtest_chart_words(cmp)
+        assert title.startswith("Backtest · BTCUSDT ") and subtitle == "the current parameters · " + end_words(cmp.current)
+        assert end_words(cmp.current) in photo["caption"], (photo["caption"], subtitle)
+        assert w.engine.backtest_chart(cmp, title, subtitle)[:8] == b"\x89PNG\r\n\x1a\n"
     finally:
         w.close()
 

@@ -46,15 +46,15 @@ from trading.live.proposals import Outcome, Proposal
 from trading.live.recovery import Adopted, ForeignOrders, NotReconciled, Settled
 from trading.live.store import stored_fills
 from trading.live.strategy_check import CheckReport, CheckState
-from trading.live.whatif import Comparison, Optimization, Say, Step, end_words, stats_table
+from trading.live.whatif import Comparison, Optimization, Say, Step
 from trading.optimize import METRICS, GridError
-from trading.optimize.report import best_table, cell_label, summary_line
+from trading.optimize.report import best_table, cell_label, fmt_value, summary_line
 
 # What bot/ may import from here besides the service itself (tests/test_layout.py holds it).
 __all__ = [
-    "METRICS", "Adopted", "Answer", "CheckState", "Engine", "EngineStatus", "ForeignOrders", "FourEyes", "GridError", "Kind",
+    "METRICS", "Adopted", "Answer", "CheckState", "Comparison", "Engine", "EngineStatus", "ForeignOrders", "FourEyes", "GridError", "Kind",
     "NotReconciled", "Outcome", "ParamChange", "Placed", "Proposal", "Settled", "StartRefused", "Step", "Switch",
-    "UserStreamState", "available", "best_table", "cell_label", "effective_settings", "end_words", "stats_table",
+    "UserStreamState", "available", "best_table", "cell_label", "effective_settings", "fmt_value",
     "summary_line", "version",
 ]
 
@@ -390,6 +390,10 @@ class Engine:
         """Current vs given parameters (of `strategy`, default the current one) over the last
         `days` (missing candles fetched first)."""
         return self._whatif.backtest(days, changes, say, strategy=strategy)
+
+    def backtest_chart(self, cmp: Comparison, title: str, subtitle: str) -> bytes:
+        """The PNG of a /backtest's shown column (its equity), titled in the chat's words."""
+        return self._whatif.chart(cmp, title, subtitle)
 
     def optimize(
         self, grid: list[str], days: int, metric: str, say: Say, *, max_cells: int,

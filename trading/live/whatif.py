@@ -108,7 +108,7 @@ class Comparison:
     candidate: BacktestResult | None
     changes: dict[str, str]
     key: str | None  # the Apply button's candidate id
-    png: bytes = b""
+    curve: EquityCurve | None = None  # the shown column's equity (the given one, else the current)
     period: Period | None = None
     strategy: str | None = None  # the candidate's strategy when it is not the current one
     check: str | None = None  # that strategy's failed look-ahead/window check: the live bot refuses it
@@ -202,20 +202,21 @@ class WhatIf:
             options = replace(options, strategy=other)
         given = run_backtest(candles, options.with_values(wanted)) if wanted is not None else None
         key = self.remember({k: str(v) for k, v in changes.items()}) if wanted is not None and other is None else None
+        period = self._period(days, candles, start, len(ran.times))
+        curve = equity_curve(given or ran, float(self.settings.paper_balance))  # drawn when asked (chart)
+        return Comparison(days, candles[0].symbol, candles[0].interval, ran, given,
+                          {k: str(v) for k, v in changes.items()}, key, curve, period, other, check, notes)
+
+    @staticmethod
+    def chart(cmp: Comparison, title: str, subtitle: str) -> bytes:
+        """The equity chart of a what-if's shown column (the given one, else the current), its
+        title and subtitle in the chat's words (bot/texts.py: the table's own numbers)."""
         from trading.charts.equity import (
             render_equity,  # matplotlib only when a picture is asked for
         )
 
-        period = self._period(days, candles, start, len(ran.times))
-        shown = given or ran
-        png = render_equity(
-            equity_curve(shown, float(self.settings.paper_balance)),
-            title=f"Backtest · {candles[0].symbol} {candles[0].interval} · {period.title}",
-            subtitle=(f"{other}" if other else ("the given parameters" if given else "the current parameters"))
-            + f" · {end_words(shown)}",  # the table's own words and numbers
-        )
-        return Comparison(days, candles[0].symbol, candles[0].interval, ran, given,
-                          {k: str(v) for k, v in changes.items()}, key, png, period, other, check, notes)
+        assert cmp.curve is not None
+        return render_equity(cmp.curve, title=title, subtitle=subtitle)
 
     def optimize(self, words: Sequence[str], days: int, metric: str, say: Say, *, max_cells: int,
                  strategy: str | None = None) -> Optimization:
@@ -388,43 +389,5 @@ def equity_curve(result: BacktestResult, initial: float) -> EquityCurve:
     return EquityCurve(times=times, equity=equity, peak=peak, daily=daily, initial=initial)
 
 
-UNITS = {"gross": " USDT", "net PnL": " USDT", "fees": " USDT", "funding": " USDT", "unrealized": " USDT",
-         "equity": " USDT", "max drawdown": " USDT"}
-
-
-def stats_table(cmp: Comparison) -> str:
-    """Side by side, monospace: the changed parameters, then the stats."""
-    cols = [("current", cmp.current)] + ([("given", cmp.candidate)] if cmp.candidate else [])
-    rows: list[tuple[str, ...]] = [("", *(c[0] for c in cols))]
-    if cmp.strategy:
-        rows.append(("strategy", *(_short(r.trader.strategy_name)[:16] for _, r in cols)))  # type: ignore[union-attr]
-    if cmp.check:  # the given column's strategy fails the check the live bot runs
-        rows.append(("check", *(("FAILED" if r is cmp.candidate else "passed") for _, r in cols)))
-    for name in cmp.changes:
-        rows.append((name, *(fmt_value(r.trader.values[name]) if name in r.trader.values else "—"  # type: ignore[union-attr]
-                             for _, r in cols)))
-    for label in ("trades", "win rate", "gross", "fees", "funding", "net PnL", "unrealized", "equity",
-                  "liquidations", "max drawdown", "exposure", "buy and hold"):
-        shown = label + UNITS.get(label, "")  # the values are trimmed to fit a phone: the unit goes here
-        rows.append((shown, *(_short(dict(r.stats.rows())[label]) for _, r in cols)))  # type: ignore[union-attr]
-    w = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join([r[0].ljust(w[0])] + [r[i].rjust(w[i]) for i in range(1, len(r))]).rstrip()
-                     for r in rows)
-
-
-def end_words(result: BacktestResult) -> str:
-    """The table's net, unrealized and equity, as the chart and its caption say them: the
-    chart's last point is that equity."""
-    rows = dict(result.stats.rows())
-    return (f"net PnL {_short(rows['net PnL'])} USDT · unrealized {_short(rows['unrealized'])} USDT · "
-            f"equity {_short(rows['equity'])} USDT")
-
-
 def _utc(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M")
-
-
-def _short(text: str) -> str:
-    """Stats.rows() wording, trimmed to fit a phone: the part before the bracket."""
-    return text.split(" (")[0].replace(" USDT", "").replace(" of candles", "")
-

@@ -76,9 +76,10 @@ class PaperMargin:
     def on_open(self, book: Book, fill: Fill, leverage: int) -> None:
         """The fill's initial margin joins its position's (the net one, or its leg's); its
         liquidation price follows."""
-        pos = self.portfolio.positions[position_key(book.symbol, fill.position_side)]
-        lv = book.levels(fill.position_side)
-        lv.margin += fill.qty * fill.price / max(1, leverage)
+        ps = fill.position_side
+        pos = self.portfolio.positions[book.symbol if ps == BOTH else position_key(book.symbol, ps)]
+        lv = book if ps == BOTH else book.legs[ps]  # book.levels(ps), inline: every paper opening fill asks
+        lv.margin += fill.qty * fill.price / (leverage if leverage > 1 else 1)
         lv.liq = liquidation_price(pos.side, pos.qty, pos.entry, lv.margin, self.brackets.get(book.symbol) or (),
                                    self.filters[book.symbol].tick_size)  # fmt: skip
         lv.liq_f = float(lv.liq) if lv.liq is not None else 0.0

@@ -257,8 +257,8 @@ class Portfolio:
         if held == 0 or (held > 0) == (delta > 0):
             self._increase(pos, delta, price, fee, fill.time)
         else:
-            size = abs(delta)
-            reducing = min(size, abs(held))
+            size, have = abs(delta), abs(held)
+            reducing = size if size <= have else have  # min(size, have), without the call
             rest = size - reducing
             close_fee = fee * reducing / size
             gross = pnl = (price - pos.entry) * reducing * (1 if held > 0 else -1)  # × pos.side
@@ -288,7 +288,9 @@ class Portfolio:
             pos.entry = (pos.entry * abs(pos.qty) + price * abs(delta)) / (abs(pos.qty) + abs(delta))
         pos.qty += delta
         pos.fees += fee
-        pos.peak_qty = max(pos.peak_qty, abs(pos.qty))
+        now = abs(pos.qty)
+        if now > pos.peak_qty:  # max(peak, now), without the call
+            pos.peak_qty = now
 
     def apply_funding(self, symbol: str, amount: Decimal, ts: int, position_side: str = BOTH) -> None:
         """Book one funding payment (+ received, − paid): into the wallet, and into the trade

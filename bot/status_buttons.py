@@ -10,7 +10,8 @@ from telegram.error import BadRequest
 from bot import views
 from bot.buttons import PressResult, button_action, status_keyboard
 from bot.commands import number_formats, off_loop
-from trading.live.service import StartRefused
+from bot.texts import switch_line
+from trading.live.service import StartRefused, SwitchResult
 
 
 async def show_status(p, result: PressResult) -> PressResult:  # type: ignore[no-untyped-def]
@@ -58,6 +59,7 @@ async def stop_stream(p, arg: str) -> PressResult:  # type: ignore[no-untyped-de
 @button_action("acct:oneway", admin=True)
 async def switch_to_one_way(p, arg: str) -> PressResult:  # type: ignore[no-untyped-def]
     """Offered by /start when the account is in Hedge Mode and holds nothing: switch it."""
-    line = await off_loop(p.engine.switch_to_one_way, p.user_id)
-    ok = line.startswith("switched") or "already" in line
+    done = await off_loop(p.engine.switch_to_one_way, p.user_id)
+    line = switch_line(done)
+    ok = done.result in (SwitchResult.SWITCHED, SwitchResult.ALREADY)
     return PressResult("switched" if ok else f"refused: {line}", line[:190], alert=True)

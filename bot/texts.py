@@ -40,6 +40,7 @@ from trading.core.events import (
     Signal,
     StopMoved,
     StrategyFailed,
+    StreamNotResumed,
 )
 from trading.core.intervals import utc_minute
 from trading.core.portfolio import ClosedTrade, Fill
@@ -53,11 +54,13 @@ from trading.live.service import (
     ForeignOrders,
     FourEyes,
     Kind,
+    ModeSwitch,
     NotReconciled,
     Outcome,
     Proposal,
     Settled,
     Step,
+    SwitchResult,
     UserStreamState,
     fmt_value,
 )
@@ -326,6 +329,11 @@ def _(e: ProtectionLifted) -> str:
     if e.name == "daily_loss":
         return "daily loss limit lifted: a new UTC day, new entries allowed again"
     return f"{e.name.replace('_', ' ')} lifted ({e.why}){f' for {e.symbol}' if e.symbol else ''}"
+
+
+@text.register
+def _(e: StreamNotResumed) -> str:
+    return f"stream not resumed: {e.why}"
 
 
 @text.register
@@ -601,6 +609,24 @@ def backtest_chart_words(cmp: Comparison) -> tuple[str, str]:
 def _short(text: str) -> str:
     """Stats.rows() wording, trimmed to fit a phone: the part before the bracket."""
     return text.split(" (")[0].replace(" USDT", "").replace(" of candles", "")
+
+
+SWITCHED = {  # the One-way switch's answer (/start's button in Hedge Mode)
+    SwitchResult.SWITCHED: "switched the account to One-way Mode; /start now",
+    SwitchResult.ALREADY: "the account is already in One-way Mode; /start",
+    SwitchResult.HAS_ORDERS: "not switched: the account has open orders now (Binance -4067); cancel them first",
+    SwitchResult.HAS_POSITION: "not switched: the account holds a position now (Binance -4068); close it first",
+    SwitchResult.PAPER: "paper mode has no account mode",
+}
+
+
+def switch_line(s: ModeSwitch) -> str:
+    """What the One-way switch did, for the press's alert."""
+    if s.result == SwitchResult.REFUSED:
+        return f"not switched: {s.error}"
+    if s.result == SwitchResult.NO_ANSWER:
+        return f"not switched: Binance did not answer ({s.error}); /start shows the mode"
+    return SWITCHED[s.result]
 
 
 def user_stream_line(u: UserStreamState) -> str:

@@ -190,3 +190,29 @@ def test_missed_decisions_in_todays_words() -> None:
     assert text(MissedSignals("BTCUSDT", three, proposed=True)) == (
         "missed: 3 BTCUSDT decisions on candles that closed while the stream was down (2023-11-14 22:15 – "
         "2023-11-14 22:45 UTC: 2 long, 1 close); none proposed or placed · the last: long at close 42001 · long because")
+
+
+def test_the_one_way_switch_and_a_start_not_resumed_in_todays_words() -> None:
+    """issue 27: the One-way switch returns what it did (exchange/account.ModeSwitch) and the
+    start that does not resume the stream is a typed event; the words are the ones
+    exchange/account.py and live/service.py wrote, byte for byte."""
+    from bot.texts import switch_line, text
+    from trading.core.events import StreamNotResumed
+    from trading.exchange.account import ModeSwitch, SwitchResult
+
+    said = {
+        ModeSwitch(SwitchResult.SWITCHED): "switched the account to One-way Mode; /start now",
+        ModeSwitch(SwitchResult.ALREADY): "the account is already in One-way Mode; /start",
+        ModeSwitch(SwitchResult.HAS_ORDERS): "not switched: the account has open orders now (Binance -4067); cancel them first",
+        ModeSwitch(SwitchResult.HAS_POSITION): "not switched: the account holds a position now (Binance -4068); close it first",
+        ModeSwitch(SwitchResult.REFUSED, "-1022 Signature for this request is not valid."):
+            "not switched: -1022 Signature for this request is not valid.",
+        ModeSwitch(SwitchResult.NO_ANSWER, "ReadTimeout"): "not switched: Binance did not answer (ReadTimeout); /start shows the mode",
+        ModeSwitch(SwitchResult.PAPER): "paper mode has no account mode",
+    }
+    assert {s: switch_line(s) for s in said} == said
+    assert {s.result for s in said} == set(SwitchResult)
+    assert ModeSwitch(SwitchResult.REFUSED, "-1022 x").outcome() == "refused: -1022 x"
+    e = StreamNotResumed("the Binance account is in Hedge Mode (LONG and SHORT positions apart); …")
+    assert e.kind == "account_mode" and text(e) == (
+        "stream not resumed: the Binance account is in Hedge Mode (LONG and SHORT positions apart); …")

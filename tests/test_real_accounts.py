@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from bot.runner import BotThread
-from bot.texts import outcome_line
+from bot.texts import outcome_line, switch_line
 from sim.binance import ReplayExchange
 from sim.telegram.local_api import LocalBotApi
 from tests.helpers import leg_id, observe
@@ -172,7 +172,24 @@ def test_a_busy_hedge_mode_account_gets_no_switch_button(account: Account, tmp_p
     account.start_bot(str(tmp_path / "bot.sqlite"), HEDGE_MODE="off")
     msg = account.say("/start", "cannot start")
     assert "Hedge Mode" in msg["text"] and "reply_markup" not in msg, msg
-    assert account.bot.engine.switch_to_one_way(ADMIN).endswith("cancel them first")  # type: ignore[union-attr]
+    done = account.bot.engine.switch_to_one_way(ADMIN)  # type: ignore[union-attr]
+    assert switch_line(done).endswith("cancel them first") and done.outcome() == "has_orders"  # the audit's outcome
+
+
+def test_a_restart_onto_an_account_switched_to_hedge_mode_says_the_stream_is_not_resumed(account: Account, tmp_path) -> None:
+    """The last request was /start; while the bot was down the account went to Hedge Mode
+    (HEDGE_MODE=off): the restart does not resume the stream and says why (docs/notices.md's
+    account_mode row: `stream not resumed: …`, a typed event worded by bot/texts.py)."""
+    db = str(tmp_path / "bot.sqlite")
+    account.start_bot(db)
+    account.say("/start", "socket started")
+    account.stop_bot()
+    account.ex.set_account_modes(hedge=True)
+    account.start_bot(db, HEDGE_MODE="off")
+    msg = account.api.wait_for_text(GROUP, "stream not resumed: ", timeout=15)
+    assert msg is not None, account.chat()[-600:]
+    assert "ℹ️ stream not resumed: the Binance account is in Hedge Mode (LONG and SHORT positions apart)" in msg["text"], msg
+    assert not account.bot.engine.stream_status().running  # type: ignore[union-attr]
 
 
 def test_multi_assets_mode_is_allowed_with_a_line_saying_what_it_changes(account: Account, tmp_path) -> None:

@@ -242,6 +242,15 @@ class CandleClosed(Event):
     rules: SymbolFilters | None = None
 
 
+@dataclass(frozen=True)
+class StreamNotResumed(Event):
+    """At the bot's start after a /start: the market stream is not resumed, the account's mode
+    rules out trading (`why`: the refusal as the account check gives it, exchange/account.py)."""
+
+    kind: ClassVar[str] = "account_mode"
+    why: str
+
+
 # Notice kinds worded where they happen (trading/exchange, trading/live): kind → meaning.
 NOTICE_KINDS = {
     "socket_started": "the stream's websocket opened (on_open)",
@@ -257,7 +266,7 @@ NOTICE_KINDS = {
 }
 TYPED = (Signal, MissedSignals, OrderFilled, OrderRefusedEvent, Liquidated, ExternalFill, FundingBooked, ChargeBooked,
          ExitFailed, ExitWouldTrigger, StopMoved, StrategyFailed, ProtectionTripped, ProtectionWarning,
-         ProtectionLifted, CandleClosed)  # fmt: skip
+         ProtectionLifted, CandleClosed, StreamNotResumed)  # fmt: skip
 EVENT_KINDS = frozenset(NOTICE_KINDS) | {t.kind for t in TYPED}
 
 

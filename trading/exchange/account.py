@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from binance.exceptions import BinanceAPIException
@@ -58,21 +59,38 @@ def read_modes(client: Any, timeout: float = 10.0) -> AccountModes:
     return AccountModes(hedge, multi, idle)
 
 
-def switch_to_one_way(client: Any, timeout: float = 10.0) -> str:
-    """POST positionSide/dual dualSidePosition=false; the line for the chat (either way)."""
+class SwitchResult(StrEnum):
+    """What the One-way switch did (bot/texts.switch_line words it)."""
+
+    SWITCHED = "switched"
+    ALREADY = "already"  # -4059: no need to change
+    HAS_ORDERS = "has_orders"  # -4067
+    HAS_POSITION = "has_position"  # -4068
+    REFUSED = "refused"  # another refusal of Binance's (error: its words)
+    NO_ANSWER = "no_answer"  # Binance did not answer (error: what failed)
+    PAPER = "paper"  # paper mode has no account mode
+
+
+@dataclass(frozen=True)
+class ModeSwitch:
+    result: SwitchResult
+    error: str = ""  # Binance's refusal or the failure, as python-binance gives it
+
+    def outcome(self) -> str:
+        """For the audit: the result, and Binance's words when it refused."""
+        return f"{self.result}: {self.error}" if self.error else str(self.result)
+
+
+def switch_to_one_way(client: Any, timeout: float = 10.0) -> ModeSwitch:
+    """POST positionSide/dual dualSidePosition=false: what it did (either way)."""
     try:
         client.futures_change_position_mode(dualSidePosition="false", requests_params={"timeout": timeout})
     except BinanceAPIException as e:
-        if e.code == NO_NEED:
-            return "the account is already in One-way Mode; /start"
-        if e.code == HAS_ORDERS:
-            return "not switched: the account has open orders now (Binance -4067); cancel them first"
-        if e.code == HAS_POSITION:
-            return "not switched: the account holds a position now (Binance -4068); close it first"
-        return f"not switched: {_what(e)}"
+        known = {NO_NEED: SwitchResult.ALREADY, HAS_ORDERS: SwitchResult.HAS_ORDERS, HAS_POSITION: SwitchResult.HAS_POSITION}
+        return ModeSwitch(known[e.code]) if e.code in known else ModeSwitch(SwitchResult.REFUSED, _what(e))
     except ANY_ERROR as e:
-        return f"not switched: Binance did not answer ({_what(e)}); /start shows the mode"
-    return "switched the account to One-way Mode; /start now"
+        return ModeSwitch(SwitchResult.NO_ANSWER, _what(e))
+    return ModeSwitch(SwitchResult.SWITCHED)
 
 
 class AccountRefused(ValueError):

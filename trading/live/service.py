@@ -26,13 +26,19 @@ from typing import Any
 from trading.config import Settings
 from trading.core.brokers.base import OrderRequest
 from trading.core.candles import Candle
-from trading.core.events import Notice, Notifier
+from trading.core.events import Notice, Notifier, StreamNotResumed
 from trading.core.portfolio import ClosedTrade, Fill, Position
 from trading.core.protections import ProtectionsView
 from trading.core.snapshot import PositionView
 from trading.core.symbols import SymbolFilters
 from trading.core.trader import TraderSnapshot
-from trading.exchange.account import AccountRefused, check_account, switch_to_one_way
+from trading.exchange.account import (
+    AccountRefused,
+    ModeSwitch,
+    SwitchResult,
+    check_account,
+    switch_to_one_way,
+)
 from trading.exchange.exchange_info import unknown_symbols
 from trading.exchange.rest import ExchangeUnavailable, make_client
 from trading.exchange.stream import StreamStatus
@@ -52,8 +58,8 @@ from trading.optimize.report import best_table, cell_label, fmt_value, summary_l
 
 # What bot/ may import from here besides the service itself (tests/test_layout.py holds it).
 __all__ = [
-    "METRICS", "Adopted", "Answer", "CheckState", "Comparison", "Engine", "EngineStatus", "ForeignOrders", "FourEyes", "GridError", "Kind",
-    "NotReconciled", "Outcome", "ParamChange", "Placed", "Proposal", "Settled", "StartRefused", "Step", "Switch",
+    "METRICS", "Adopted", "Answer", "CheckState", "Comparison", "Engine", "EngineStatus", "ForeignOrders", "FourEyes", "GridError", "Kind", "ModeSwitch",
+    "NotReconciled", "Outcome", "ParamChange", "Placed", "Proposal", "Settled", "StartRefused", "Step", "Switch", "SwitchResult",
     "UserStreamState", "available", "best_table", "cell_label", "effective_settings", "fmt_value",
     "summary_line", "version",
 ]
@@ -172,13 +178,13 @@ class Engine:
         follower.check_mode()
         return True
 
-    def switch_to_one_way(self, user_id: int | None) -> str:
+    def switch_to_one_way(self, user_id: int | None) -> ModeSwitch:
         """An admin's button: Hedge Mode → One-way (Binance refuses it with positions or
-        open orders); audited; the line says what happened."""
+        open orders); audited; what happened (bot/texts.switch_line words it)."""
         broker: Any = self._node.broker
-        line = switch_to_one_way(broker.client) if self.mode.exchange else "paper mode has no account mode"
-        self.audit(None, user_id, "position_mode", "one-way", line)
-        return line
+        done = switch_to_one_way(broker.client) if self.mode.exchange else ModeSwitch(SwitchResult.PAPER)
+        self.audit(None, user_id, "position_mode", "one-way", done.outcome())
+        return done
 
     def stop(self) -> bool:
         """True if it was running and is now stopped, False if it was not running. The
@@ -197,7 +203,7 @@ class Engine:
             try:
                 self._check_account()
             except StartRefused as e:
-                self.notifier.notify(Notice("account_mode", f"stream not resumed: {e}"))
+                self.notifier.notify(StreamNotResumed(str(e)))
                 return False
             self._reconcile()
             self._user_stream.start()

@@ -22,6 +22,7 @@ from trading.core.book import Failing
 from trading.core.brokers.base import OrderRequest, Placement
 from trading.core.candles import ohlcv_line
 from trading.core.events import (
+    AccountModeNote,
     CandleClosed,
     ChargeBooked,
     Event,
@@ -329,6 +330,19 @@ def _(e: ProtectionLifted) -> str:
     if e.name == "daily_loss":
         return "daily loss limit lifted: a new UTC day, new entries allowed again"
     return f"{e.name.replace('_', ' ')} lifted ({e.why}){f' for {e.symbol}' if e.symbol else ''}"
+
+
+MULTI_ASSETS_LINE = (
+    "the account is in Multi-Assets mode: every asset in it (not only USDT) margins the bot's "
+    "positions and can be sold to cover a loss; the bot's balance and margin figures count USDT only"
+)
+
+
+@text.register
+def _(e: AccountModeNote) -> str:
+    if e.what == "multi_assets":
+        return MULTI_ASSETS_LINE
+    return f"could not read the account's position mode ({e.error}); orders it refuses are shown as refusals"
 
 
 @text.register

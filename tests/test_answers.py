@@ -216,3 +216,17 @@ def test_the_one_way_switch_and_a_start_not_resumed_in_todays_words() -> None:
     e = StreamNotResumed("the Binance account is in Hedge Mode (LONG and SHORT positions apart); …")
     assert e.kind == "account_mode" and text(e) == (
         "stream not resumed: the Binance account is in Hedge Mode (LONG and SHORT positions apart); …")
+
+
+def test_what_the_accounts_modes_mean_in_todays_words() -> None:
+    """issue 27: /start's account check reports typed notes (core/events.AccountModeNote,
+    kind account_mode as before) that bot/texts.py words as exchange/account.py did."""
+    from bot.texts import text
+    from trading.core.events import AccountModeNote
+
+    assert text(AccountModeNote("multi_assets")) == (
+        "the account is in Multi-Assets mode: every asset in it (not only USDT) margins the bot's positions and can be "
+        "sold to cover a loss; the bot's balance and margin figures count USDT only")
+    assert text(AccountModeNote("unread", "ReadTimeout")) == (
+        "could not read the account's position mode (ReadTimeout); orders it refuses are shown as refusals")
+    assert AccountModeNote("unread").kind == "account_mode"

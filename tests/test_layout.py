@@ -404,7 +404,8 @@ CHAT_WORDS_MOVED = {"placement_line", "fee_words", "blocked_line", "proposal_tex
 # no string in trading/ may hold them again.
 SENTENCES_MOVED = ("one position per symbol", " to close.", "two admins must confirm", "the given parameters",
                    "the current parameters", "paper mode has no account mode", "stream not resumed",
-                   "not switched: ", "switched the account to One-way Mode")  # fmt: skip
+                   "not switched: ", "switched the account to One-way Mode", "every asset in it (not only USDT)",
+                   "could not read the account's position mode")  # fmt: skip
 ANSWERING = {"Outcome", "Answer", "refused", "stale"}  # an answer to the chat is built by these
 
 

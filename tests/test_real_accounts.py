@@ -196,7 +196,7 @@ def test_multi_assets_mode_is_allowed_with_a_line_saying_what_it_changes(account
     account.ex.set_account_modes(multi_assets=True)
     account.start_bot(str(tmp_path / "bot.sqlite"))
     long_once(account)
-    assert "Multi-Assets mode" in account.chat() and "not only USDT" in account.chat()
+    assert "ℹ️ the account is in Multi-Assets mode: every asset in it (not only USDT) margins" in account.chat(), account.chat()[-600:]
 
 
 def test_an_account_switched_to_hedge_mode_while_running_gets_its_own_line(account: Account, tmp_path) -> None:

@@ -251,6 +251,16 @@ class StreamNotResumed(Event):
     why: str
 
 
+@dataclass(frozen=True)
+class AccountModeNote(Event):
+    """At /start in demo/live, what the account's modes mean for the bot: `multi_assets` (every
+    asset margins the positions), or `unread` (the modes could not be read: `error`)."""
+
+    kind: ClassVar[str] = "account_mode"
+    what: str  # multi_assets | unread
+    error: str = ""
+
+
 # Notice kinds worded where they happen (trading/exchange, trading/live): kind → meaning.
 NOTICE_KINDS = {
     "socket_started": "the stream's websocket opened (on_open)",
@@ -266,7 +276,7 @@ NOTICE_KINDS = {
 }
 TYPED = (Signal, MissedSignals, OrderFilled, OrderRefusedEvent, Liquidated, ExternalFill, FundingBooked, ChargeBooked,
          ExitFailed, ExitWouldTrigger, StopMoved, StrategyFailed, ProtectionTripped, ProtectionWarning,
-         ProtectionLifted, CandleClosed, StreamNotResumed)  # fmt: skip
+         ProtectionLifted, CandleClosed, StreamNotResumed, AccountModeNote)  # fmt: skip
 EVENT_KINDS = frozenset(NOTICE_KINDS) | {t.kind for t in TYPED}
 
 

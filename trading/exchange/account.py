@@ -19,6 +19,7 @@ from typing import Any
 
 from binance.exceptions import BinanceAPIException
 
+from trading.core.events import AccountModeNote
 from trading.exchange.orders import ANY_ERROR, _what
 
 NO_NEED = -4059  # "No need to change position side."
@@ -31,12 +32,6 @@ HEDGE_LINE = (
     "(Binance Futures → Preferences → Position Mode) and /start again, or set HEDGE_MODE=auto"
 )
 SWITCH_OFFER = "; it holds no position and no open order, so an admin can switch it here"
-MULTI_ASSETS_LINE = (
-    "the account is in Multi-Assets mode: every asset in it (not only USDT) margins the bot's "
-    "positions and can be sold to cover a loss; the bot's balance and margin figures count USDT only"
-)
-
-
 @dataclass(frozen=True)
 class AccountModes:
     hedge: bool
@@ -101,7 +96,7 @@ class AccountRefused(ValueError):
         self.switchable = switchable
 
 
-def check_account(broker: Any, say: Callable[[str], None], *, hedge_mode: str = "off") -> bool | None:
+def check_account(broker: Any, say: Callable[[AccountModeNote], None], *, hedge_mode: str = "off") -> bool | None:
     """At /start in demo/live: measure the clock first (every signed call needs it), then
     read the position mode: Hedge Mode with HEDGE_MODE=off is refused (AccountRefused);
     say what Multi-Assets mode means. Returns whether the account is in Hedge Mode, or None
@@ -110,12 +105,12 @@ def check_account(broker: Any, say: Callable[[str], None], *, hedge_mode: str = 
     try:
         modes = read_modes(broker.client)
     except ANY_ERROR as e:
-        say(f"could not read the account's position mode ({_what(e)}); orders it refuses are shown as refusals")
+        say(AccountModeNote("unread", _what(e)))
         return None
     if modes.hedge and hedge_mode == "off":
         raise AccountRefused(HEDGE_LINE + (SWITCH_OFFER if modes.idle else ""), modes.idle)
     if modes.multi_assets:
-        say(MULTI_ASSETS_LINE)
+        say(AccountModeNote("multi_assets"))
     return modes.hedge
 
 

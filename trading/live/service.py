@@ -160,8 +160,7 @@ class Engine:
         """demo/live: the clock measured, Hedge Mode refused, Multi-Assets explained."""
         try:
             if self.mode.exchange:
-                hedge = check_account(self._node.broker, lambda line: self.notifier.notify(Notice("account_mode", line)),
-                                      hedge_mode=self.settings.hedge_mode)  # fmt: skip
+                hedge = check_account(self._node.broker, self.notifier.notify, hedge_mode=self.settings.hedge_mode)
                 if hedge is not None and (line := self._node.trader.follow_mode(hedge, running=False)):
                     raise StartRefused(line)
         except AccountRefused as e:

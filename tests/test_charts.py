@@ -269,3 +269,19 @@ def test_chart_lists_only_lines_it_draws_and_prices_keep_the_tick_decimal(candle
         assert f"{chart.last_price:,.1f}" in texts  # the tag: 48,774.0, not 48,774
         assert any(t.startswith(f"last {chart.last_price:,.1f} · 100 candles") for t in texts)
         fig.clear()
+
+
+def test_a_long_subtitle_stays_on_the_picture(candles):
+    """A /backtest's subtitle (its numbers, then its window) once ran past the right edge of the
+    1280 px picture (seen in the demo: the window's end time was cut off)."""
+    from trading.charts import equity, style
+
+    _, fills = traded(candles, VALUES)
+    curve = equity_curve(ledger_of(Decimal(10000), fills), {"BTCUSDT": candles[100:]})
+    words = ("the given parameters · net PnL -1.59 USDT · unrealized -0.69 USDT · equity 9,997.72 USDT")
+    with style.styled():
+        fig = equity._draw(curve, "Backtest · BTCUSDT 15m · 0.5 days (asked 7)", words)
+        renderer = fig.canvas.get_renderer()
+        line = next(t for t in fig.texts if t.get_text().startswith(words))
+        assert line.get_text().endswith("UTC")  # the window is still said in full
+        assert line.get_window_extent(renderer=renderer).x1 <= fig.bbox.width

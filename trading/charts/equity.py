@@ -92,13 +92,23 @@ def _draw(curve: EquityCurve, title: str, subtitle: str) -> Any:
 
     fig.text(0.02, 0.955, title, fontsize=style.TITLE_SIZE, fontweight="bold", color=style.TEXT, va="center")
     span = f"{t[0]:%Y-%m-%d %H:%M} → {t[-1]:%Y-%m-%d %H:%M} UTC"
-    fig.text(0.02, 0.915, f"{subtitle} · {span}" if subtitle else span, fontsize=style.FONT_SIZE,
-             color=style.MUTED, va="center")
+    line = fig.text(0.02, 0.915, f"{subtitle} · {span}" if subtitle else span, fontsize=style.FONT_SIZE,
+                    color=style.MUTED, va="center")
+    _fit_width(fig, line)
     color = style.UP if last >= curve.initial else style.DOWN
     eq.annotate(f"{last:,.2f}", xy=(1.0, last), xycoords=("axes fraction", "data"), xytext=(3, 0),
                 textcoords="offset points", va="center", ha="left", color="#ffffff", fontweight="bold",
                 bbox={"boxstyle": "square,pad=0.25", "facecolor": color, "edgecolor": color}, annotation_clip=False)
     return fig
+
+
+def _fit_width(fig: Any, text: Any, margin: float = 0.02) -> None:
+    """A subtitle that would run past the picture's right edge (a /backtest's numbers and its
+    window on one line) gets a smaller font, so every figure it names stays on the picture."""
+    width = text.get_window_extent(renderer=fig.canvas.get_renderer()).width
+    room = fig.bbox.width * (1 - 2 * margin)
+    if width > room:
+        text.set_fontsize(max(6.0, text.get_fontsize() * room / width))
 
 
 def _pad(ax: Any, lo: float, hi: float) -> None:

@@ -65,8 +65,7 @@ class OrderDesk:
         if not req.closes:  # (the calls skipped where there is nothing to check: every backtest fill)
             if self.max_leverage is not None or self.max_notional is not None:
                 check_limits(req, price, self.portfolio, self.filters[req.symbol], self.max_leverage, self.max_notional)
-            if self._leverage.get(req.symbol) != req.leverage:
-                self._ensure_leverage(req)
+            self._ensure_leverage(req)
         fill = self.broker.execute(req, price, time)
         if fill.keys and self.keys.seen(fill):  # already booked from the user data stream
             return fill, []

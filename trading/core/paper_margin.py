@@ -77,8 +77,8 @@ class PaperMargin:
         """The fill's initial margin joins its position's (the net one, or its leg's); its
         liquidation price follows."""
         ps = fill.position_side
-        pos = self.portfolio.positions[book.symbol if ps == BOTH else position_key(book.symbol, ps)]
-        lv = book if ps == BOTH else book.legs[ps]  # book.levels(ps), inline: every paper opening fill asks
+        pos = self.portfolio.positions[position_key(book.symbol, ps)]
+        lv = book.levels(ps)
         lv.margin += fill.qty * fill.price / (leverage if leverage > 1 else 1)
         lv.liq = liquidation_price(pos.side, pos.qty, pos.entry, lv.margin, self.brackets.get(book.symbol) or (),
                                    self.filters[book.symbol].tick_size)  # fmt: skip

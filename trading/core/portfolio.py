@@ -178,7 +178,7 @@ class Portfolio:
         return self.realized - self.fees + self.funding - self.charges
 
     def position(self, symbol: str, position_side: str = BOTH) -> Position:
-        key = symbol if position_side == BOTH else position_key(symbol, position_side)  # every fill asks
+        key = position_key(symbol, position_side)
         pos = self.positions.get(key)
         if pos is None:
             pos = self.positions[key] = Position(symbol, position_side=position_side)

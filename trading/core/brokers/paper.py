@@ -54,9 +54,7 @@ class PaperBroker:
             f = self.filters[request.symbol]
         except KeyError:
             raise OrderRefused(f"{request.symbol}'s trading rules are unknown (exchangeInfo not reachable)") from None
-        qty = request.qty
-        if qty is None:  # self.size: stake × leverage at the price the trader saw, down to the step
-            qty = f.floor_qty(request.stake * request.leverage / price)
+        qty = self.size(request, price)  # at the price the trader saw
         if self.slippage_bps:  # the fill may slip
             price = self.slipped(request, price)
         closes = request.closes

@@ -38,10 +38,17 @@ from trading.core.events import (
     ProtectionLifted,
     ProtectionTripped,
     ProtectionWarning,
+    Reconnected,
     Signal,
+    SocketError,
+    SocketStarted,
+    SocketStopped,
     StopMoved,
+    StorageBusy,
+    StorageFault,
     StrategyFailed,
     StreamNotResumed,
+    StreamStale,
 )
 from trading.core.intervals import utc_minute
 from trading.core.portfolio import ClosedTrade, Fill
@@ -119,9 +126,6 @@ def _(e: Notice) -> str:
         return "reconcile: " + reconciled_line(e.data["reconciled"])
     if e.kind == "strategy_check" and "report" in e.data:  # the start's check failed after the bot began serving
         return f"STRATEGY: {e.data['report'].line()}; not traded live: no strategy runs until /strategy chooses one"
-    if e.kind == "socket_started" and e.data.get("warmup"):  # a warm-up beyond WARMUP_CANDLES
-        used, keep = e.data["warmup"]
-        return e.text + f"; warm-up {used:,} candles (the strategy's startup and live window, above WARMUP_CANDLES {keep:,})"
     return e.text
 
 
@@ -355,6 +359,57 @@ def _(e: CandleClosed) -> str:
     c, f = e.candle, e.rules
     line = ohlcv_line(c, f.fmt_price, f.fmt_qty) if f else ohlcv_line(c)
     return f"{c.symbol} {c.interval} closed {c.opened_at:%Y-%m-%d %H:%M} UTC · " + line
+
+
+# ------------------------------------------------------------- the market stream and its storage
+@text.register
+def _(e: SocketStarted) -> str:
+    out = "bot restarted; resumed streaming" if e.resumed else "socket started: streaming"
+    out += f" {','.join(e.symbols)} {e.interval}" + (f" (warm-up fetched {e.backfilled} candles)" if e.backfilled else "")
+    if e.warmup:  # a warm-up beyond WARMUP_CANDLES
+        used, keep = e.warmup
+        out += f"; warm-up {used:,} candles (the strategy's startup and live window, above WARMUP_CANDLES {keep:,})"
+    return out
+
+
+@text.register
+def _(e: SocketStopped) -> str:
+    return "bot stopping: socket closed; streaming resumes when the bot starts again" if e.shutdown else "socket stopped"
+
+
+@text.register
+def _(e: SocketError) -> str:
+    if e.what == "dropped":
+        return f"socket error: {e.error}; reconnecting"
+    if e.what == "backfill":
+        return f"socket error: backfill failed, {e.error}"
+    if e.what == "cannot_connect":
+        return f"socket error: cannot connect ({e.error or 'no answer'}); retrying in {e.delay:.1f}s"
+    if e.what == "retry_failed":
+        return f"socket error: reconnect attempt {e.attempt} failed; retrying in {e.delay:.1f}s"
+    return f"socket error: {e.error}"
+
+
+@text.register
+def _(e: Reconnected) -> str:
+    after = f" after {e.after:.1f}s" if e.after is not None else ""
+    return f"reconnected{after}; backfilled {e.backfilled} candle{'s' if e.backfilled != 1 else ''}"
+
+
+@text.register
+def _(e: StreamStale) -> str:
+    return f"stream stale: no message for {e.quiet:.0f}s, forcing reconnect"
+
+
+@text.register
+def _(e: StorageBusy) -> str:
+    return f"storage: the database DB_PATH={e.db_path} is locked by another process ({e.error}); retrying, nothing is lost"
+
+
+@text.register
+def _(e: StorageFault) -> str:
+    return (f"storage: cannot write DB_PATH={e.db_path} ({e.detail}); the stream stopped; nothing is traded: "
+            "fix the disk, then /start")  # fmt: skip
 
 
 # ------------------------------------------------------------- /status (and the chat's summaries)

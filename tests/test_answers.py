@@ -149,16 +149,16 @@ def test_the_start_check_and_the_warm_up_in_todays_words() -> None:
     """/status's line while the start's look-ahead check runs, and the start line's warm-up
     note: data from trading/live (CheckState, the socket_started notice's `warmup`), words here."""
     from bot.texts import check_line, text
-    from trading.core.events import Notice
+    from trading.core.events import SocketStarted
     from trading.live.strategy_check import CheckState
 
     assert check_line(CheckState("slow.py:Slow")) == (
         "🔎 Checking slow.py:Slow for look-ahead (the full history first); the stream decides nothing until it passes")
     assert check_line(CheckState("sma_cross", 3, 40)).startswith("🔎 Checking sma_cross for look-ahead (3 of 40 end candles compared)")
-    started = Notice("socket_started", "socket started: streaming BTCUSDT 15m", {"warmup": (1100, 500)})
+    started = SocketStarted(("BTCUSDT",), "15m", warmup=(1100, 500))
     assert text(started) == ("socket started: streaming BTCUSDT 15m; warm-up 1,100 candles (the strategy's startup and "
                              "live window, above WARMUP_CANDLES 500)")  # fmt: skip
-    assert text(Notice("socket_started", "socket started: streaming BTCUSDT 15m", {"warmup": None})).endswith("15m")
+    assert text(SocketStarted(("BTCUSDT",), "15m", warmup=None)).endswith("15m")
 
 
 def test_a_whatif_progress_in_todays_words() -> None:
@@ -230,3 +230,41 @@ def test_what_the_accounts_modes_mean_in_todays_words() -> None:
     assert text(AccountModeNote("unread", "ReadTimeout")) == (
         "could not read the account's position mode (ReadTimeout); orders it refuses are shown as refusals")
     assert AccountModeNote("unread").kind == "account_mode"
+
+
+def test_the_market_streams_notices_in_todays_words() -> None:
+    """issue 27: the stream (exchange/stream.py, stream_faults.py) reports typed events; the
+    words are the ones it wrote itself, byte for byte (docs/notices.md quotes them)."""
+    from bot.texts import text
+    from trading.core.events import (
+        Reconnected,
+        SocketError,
+        SocketStarted,
+        SocketStopped,
+        StorageBusy,
+        StorageFault,
+        StreamStale,
+    )
+
+    said = {
+        SocketStarted(("BTCUSDT", "ETHUSDT"), "15m"): "socket started: streaming BTCUSDT,ETHUSDT 15m",
+        SocketStarted(("BTCUSDT",), "1m", resumed=True, backfilled=500):
+            "bot restarted; resumed streaming BTCUSDT 1m (warm-up fetched 500 candles)",
+        SocketStopped(): "socket stopped",
+        SocketStopped(shutdown=True, code=1000): "bot stopping: socket closed; streaming resumes when the bot starts again",
+        SocketError("boom"): "socket error: boom",
+        SocketError("close code 1001 (going away)", "dropped"): "socket error: close code 1001 (going away); reconnecting",
+        SocketError("HTTP 503", "backfill"): "socket error: backfill failed, HTTP 503",
+        SocketError(None, "cannot_connect", delay=1.04): "socket error: cannot connect (no answer); retrying in 1.0s",
+        SocketError("refused", "cannot_connect", delay=2.26): "socket error: cannot connect (refused); retrying in 2.3s",
+        SocketError("x", "retry_failed", delay=8.0, attempt=5): "socket error: reconnect attempt 5 failed; retrying in 8.0s",
+        Reconnected(1.23, 3): "reconnected after 1.2s; backfilled 3 candles",
+        Reconnected(None, 1): "reconnected; backfilled 1 candle",
+        StreamStale(60.4): "stream stale: no message for 60s, forcing reconnect",
+        StorageBusy("/data/bot.db", "database is locked"):
+            "storage: the database DB_PATH=/data/bot.db is locked by another process (database is locked); retrying, nothing is lost",
+        StorageFault("unwritable", "/data/bot.db", "database or disk is full"):
+            "storage: cannot write DB_PATH=/data/bot.db (database or disk is full); the stream stopped; nothing is traded: "
+            "fix the disk, then /start",
+    }  # fmt: skip
+    assert {e: text(e) for e in said} == said

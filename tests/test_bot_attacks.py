@@ -201,12 +201,12 @@ def test_any_callback_data_gets_the_not_valid_alert_and_an_audit_row(world):
 def test_a_notice_answered_after_the_timeout_is_not_sent_again(world, monkeypatch):
     monkeypatch.setattr(bot_app, "NOTICE_READ_TIMEOUT", 0.3)
     delivered = slow_once(world.api, "sendMessage", 1.5, lambda p: "slow notice" in str(p.get("text", "")))
-    from trading.core.events import Notice
+    from trading.core.events import SocketError
 
     mark = world.api.mark()
-    world.bot.notifier.notify(Notice("socket_error", "slow notice"))
+    world.bot.notifier.notify(SocketError("slow notice"))
     assert delivered.wait(10)
-    world.bot.notifier.notify(Notice("socket_error", "next notice"))
+    world.bot.notifier.notify(SocketError("next notice"))
     assert world.api.wait_for_text(GROUP, "next notice", start=mark, timeout=10)
     texts = [m.get("text", "") for m in world.api.sent(GROUP)]
     assert sum("slow notice" in t for t in texts) == 1, texts

@@ -17,7 +17,7 @@ from storage.events import EventLog
 from storage.klines import KlineStore
 from tests.test_stream_e2e import last_closed_at_least
 from trading.config import load_settings
-from trading.core.events import Notice
+from trading.core.events import SocketError
 
 GROUP = -1001000000001
 OTHER_CHAT = -1009999999999
@@ -217,7 +217,7 @@ def test_burst_of_200_notices_under_429_arrives_complete_and_in_order(world):
     world.api.flood(seconds=1.5, retry_after=1)
     mark = world.api.mark()
     for i in range(200):
-        world.bot.notifier.notify(Notice("socket_error", f"burst notice {i:03d}"))
+        world.bot.notifier.notify(SocketError(f"burst notice {i:03d}"))
     assert world.api.wait_for_text(GROUP, "burst notice 199", start=mark, timeout=30)
     sent = [
         c for c in world.api.calls[mark:]

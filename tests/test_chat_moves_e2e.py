@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from bot.runner import BotThread
 from tests.test_bot_e2e import ADMIN, LOOSE, World, source  # noqa: F401  (fixture)
-from trading.core.events import Notice
+from trading.core.events import SocketError
 
 OLD = -4000000042  # a basic group: ids without -100
 
@@ -34,7 +34,7 @@ def test_a_group_that_becomes_a_supergroup_is_followed_across_a_restart(source, 
         api.send_message(new, ADMIN, "/long 0.01", chat_type="supergroup")
         assert api.wait_for_text(new, "Order proposal #1", start=mark, timeout=10)
         # A notice goes to the new chat too (an old id would be refused with 400).
-        w.engine.notifier.notify(Notice("socket_error", "probe"))
+        w.engine.notifier.notify(SocketError("probe"))
         assert api.wait_for_text(new, "probe", start=mark, timeout=10)
 
         w.bot.stop()  # the .env still names the old group

@@ -405,7 +405,12 @@ CHAT_WORDS_MOVED = {"placement_line", "fee_words", "blocked_line", "proposal_tex
 SENTENCES_MOVED = ("one position per symbol", " to close.", "two admins must confirm", "the given parameters",
                    "the current parameters", "paper mode has no account mode", "stream not resumed",
                    "not switched: ", "switched the account to One-way Mode", "every asset in it (not only USDT)",
-                   "could not read the account's position mode")  # fmt: skip
+                   "could not read the account's position mode",
+                   # the market stream's notices and its storage faults (exchange/stream.py, stream_faults.py)
+                   "socket error: ", ", forcing reconnect", "stream stale", "resumed streaming",
+                   "socket started: streaming", "warm-up fetched", "; backfilled ", "socket stopped",
+                   "streaming resumes when the bot starts again", "cannot connect (", "; retrying in ",
+                   "backfill failed, ", "retrying, nothing is lost", "nothing is traded: fix the disk")  # fmt: skip
 ANSWERING = {"Outcome", "Answer", "refused", "stale"}  # an answer to the chat is built by these
 
 

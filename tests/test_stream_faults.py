@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from bot.texts import text
 from sim.binance import ReplayExchange
 from storage.db import open_db
 from storage.klines import KlineStore
@@ -101,7 +102,7 @@ def test_a_handshake_that_never_answers_times_out_and_retries_and_reads_as_down(
     assert stream.start()
     started = time.monotonic()
     assert silent.wait_for_connections(3), "no retry after a hung handshake"
-    assert notifier.wait_for(lambda ns: any("cannot connect" in n.text for n in ns), 5)
+    assert notifier.wait_for(lambda ns: any("cannot connect" in text(n) for n in ns), 5)
     st = stream.status()
     # What the bot's feed watch needs to call it down: running, not connected, and an age.
     assert st.running and not st.connected
@@ -145,7 +146,7 @@ def test_each_drop_reports_its_own_close_code(db_path):
         ex.faults.close_with(4002, "second reason")
         assert reconnects(3)
         stream.stop()
-    drops = [n.text for n in notifier.notices if n.kind == "socket_error"]
+    drops = [text(n) for n in notifier.notices if n.kind == "socket_error"]
     assert len(drops) == 3, drops
     assert "4001" in drops[1] and "first reason" in drops[1], drops
     assert "4002" in drops[2] and "second reason" in drops[2], drops

@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from bot.texts import text
 from sim.binance import ReplayExchange
 from storage.db import open_db
 from storage.events import EventLog
@@ -125,7 +126,7 @@ def test_server_close_code_is_reported(ex, db_path):
     ex.faults.close_with(1001, "going away")
     assert notifier.wait_for(lambda ns: any(n.kind == "reconnected" for n in ns), 10)
     stream.stop()
-    errors = [n.text for n in notifier.notices if n.kind == "socket_error"]
+    errors = [text(n) for n in notifier.notices if n.kind == "socket_error"]
     assert any("1001" in t and "going away" in t for t in errors), errors
 
 
@@ -152,7 +153,7 @@ def test_exchange_down_at_start_is_reported_and_retried(db_path):
     notifier = RecordingNotifier()
     stream = kline_stream(settings, notifier)
     stream.start()
-    assert notifier.wait_for(lambda ns: any("cannot connect" in n.text for n in ns), 10)
+    assert notifier.wait_for(lambda ns: any("cannot connect" in text(n) for n in ns), 10)
     t0 = time.monotonic()
     assert stream.stop() is True
     assert time.monotonic() - t0 < 5

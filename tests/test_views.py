@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 from bot.buttons import BadButton, Signer
 from bot.views import MAX_MESSAGE, klines_html, notice_html, num, split_html, status_html
 from trading.core.candles import Candle
-from trading.core.events import Notice
+from trading.core.events import SocketError
 from trading.exchange.stream import StreamStatus
 from trading.live.service import EngineStatus
 
@@ -18,7 +18,7 @@ def test_numbers_print_like_the_exchange_sends_them():
 
 
 def test_data_with_html_characters_is_escaped():
-    html = notice_html(Notice("socket_error", "socket error: <b>bad_frame*</b> & more"))
+    html = notice_html(SocketError("<b>bad_frame*</b> & more"))
     assert "<b>bad" not in html and "&lt;b&gt;bad_frame*&lt;/b&gt; &amp; more" in html
 
 

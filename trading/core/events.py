@@ -261,22 +261,96 @@ class AccountModeNote(Event):
     error: str = ""
 
 
+# ---------------------------------------------------------------- the market stream (exchange/stream.py)
+@dataclass(frozen=True)
+class SocketStarted(Event):
+    """The stream's first connection opened (on_open): `resumed` after a restart or redeploy
+    (not someone's /start); `backfilled` the warm-up candles fetched; `warmup` (used,
+    WARMUP_CANDLES) when the strategy needs more than WARMUP_CANDLES."""
+
+    kind: ClassVar[str] = "socket_started"
+    symbols: tuple[str, ...]
+    interval: str
+    resumed: bool = False
+    backfilled: int = 0
+    warmup: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True)
+class SocketStopped(Event):
+    """The stream closed for good (on_close): `shutdown` when the process is stopping
+    (SIGTERM, a redeploy), else a /stop; the close frame's `code` and `reason`."""
+
+    kind: ClassVar[str] = "socket_stopped"
+    shutdown: bool = False
+    code: int | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class SocketError(Event):
+    """The connection failed or dropped. `what`: error (the thread or a callback raised),
+    dropped (a connection ended: reconnecting), backfill (the catch-up over REST failed),
+    cannot_connect (the first connection, `delay` s to the retry; `error` None: no answer),
+    retry_failed (reconnect `attempt` failed, the next in `delay` s)."""
+
+    kind: ClassVar[str] = "socket_error"
+    error: str | None
+    what: str = "error"
+    delay: float = 0.0
+    attempt: int = 0
+
+
+@dataclass(frozen=True)
+class Reconnected(Event):
+    """A new connection after a drop, down for `after` s (None: unknown), the gap's
+    `backfilled` candles fetched over REST."""
+
+    kind: ClassVar[str] = "reconnected"
+    after: float | None
+    backfilled: int
+
+
+@dataclass(frozen=True)
+class StreamStale(Event):
+    """No message for `quiet` s: the watchdog forces a reconnect (said once per outage)."""
+
+    kind: ClassVar[str] = "stale"
+    quiet: float
+
+
+@dataclass(frozen=True)
+class StorageBusy(Event):
+    """Another process held the database's write lock (`error` as SQLite said it): the
+    stream writes the candle again with backoff and goes on, said once per lock."""
+
+    kind: ClassVar[str] = "storage_busy"
+    db_path: str
+    error: str
+
+
+@dataclass(frozen=True)
+class StorageFault(Event):
+    """The database failed the bot. `what`: unwritable (a write refused: the stream stopped,
+    `detail` the error)."""
+
+    kind: ClassVar[str] = "storage_fault"
+    what: str
+    db_path: str
+    detail: str = ""
+
+
 # Notice kinds worded where they happen (trading/exchange, trading/live): kind → meaning.
 NOTICE_KINDS = {
-    "socket_started": "the stream's websocket opened (on_open)",
-    "socket_stopped": "the stream closed for good (on_close)",
-    "socket_error": "the connection failed or dropped (on_error / drop)",
-    "reconnected": "a new connection after a drop, with the backfilled candle count",
-    "stale": "no message for too long; the watchdog forced a reconnect",
     "reconciled": "at start on an exchange: a proposal settled or a position adopted from the exchange",
     "proposal": "an order waiting for Confirm/Reject (carries the proposal; the chat adds the buttons)",
     "proposal_update": "a proposal reached its end without a press (expired); the chat edits its message",
     "strategy_check": "the start's strategy check failed after the bot began serving: no strategy runs",
-    "storage_busy": "another process held the database's write lock; the stream retries the candle and goes on",
 }
 TYPED = (Signal, MissedSignals, OrderFilled, OrderRefusedEvent, Liquidated, ExternalFill, FundingBooked, ChargeBooked,
          ExitFailed, ExitWouldTrigger, StopMoved, StrategyFailed, ProtectionTripped, ProtectionWarning,
-         ProtectionLifted, CandleClosed, StreamNotResumed, AccountModeNote)  # fmt: skip
+         ProtectionLifted, CandleClosed, StreamNotResumed, AccountModeNote, SocketStarted, SocketStopped, SocketError,
+         Reconnected, StreamStale, StorageBusy, StorageFault)  # fmt: skip
 EVENT_KINDS = frozenset(NOTICE_KINDS) | {t.kind for t in TYPED}
 
 

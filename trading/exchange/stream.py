@@ -35,7 +35,15 @@ from storage.events import EventLog
 from storage.klines import KlineStore
 from trading.config import Settings
 from trading.core.candles import Candle, MalformedFrame, parse_kline_message
-from trading.core.events import Notice, Notifier
+from trading.core.events import (
+    Event,
+    Notifier,
+    Reconnected,
+    SocketError,
+    SocketStarted,
+    SocketStopped,
+    StreamStale,
+)
 from trading.exchange.rest import ExchangeUnavailable, interruptible, make_client
 from trading.exchange.stream_faults import storage_guarded
 from trading.exchange.stream_status import StreamState
@@ -219,7 +227,7 @@ class KlineStream:
             ws.run_forever(reconnect=1, **self.run_options)
         except Exception as e:  # the thread must report, never die silently
             log.exception("stream thread failed")
-            self._notify("socket_error", f"socket error: {e}", error=str(e))
+            self._notify(SocketError(str(e)))
         finally:
             self._ws = None
             self.feed.end()
@@ -261,25 +269,13 @@ class KlineStream:
         try:
             backfilled = self.feed.catch_up()
         except ExchangeUnavailable as e:
-            self._notify("socket_error", f"socket error: backfill failed, {e}", error=str(e))
+            self._notify(SocketError(str(e), "backfill"))
         self._state.last_message = time.monotonic()  # the catch-up is not silence
         if first:
-            resumed = self._why == "resume"
-            self._notify(
-                "socket_started",
-                ("bot restarted; resumed streaming" if resumed else "socket started: streaming")
-                + f" {symbols} {self.settings.interval}"
-                + (f" (warm-up fetched {backfilled} candles)" if backfilled else ""),
-                backfilled=backfilled,
-                warmup=self.feed.warmup_beyond(),  # (used, WARMUP_CANDLES): bot/texts.py adds its note
-            )
+            self._notify(SocketStarted(self.settings.symbols, self.settings.interval, self._why == "resume", backfilled,
+                                       self.feed.warmup_beyond()))  # fmt: skip  (used, WARMUP_CANDLES) or None
         else:
-            after = f" after {down_for:.1f}s" if down_for is not None else ""
-            self._notify(
-                "reconnected",
-                f"reconnected{after}; backfilled {backfilled} candle{'s' if backfilled != 1 else ''}",
-                backfilled=backfilled,
-            )
+            self._notify(Reconnected(down_for, backfilled))
 
     def _on_message(self, ws: StreamApp, raw: str | bytes) -> None:
         t0 = time.perf_counter_ns()
@@ -307,7 +303,7 @@ class KlineStream:
         if self._events is not None:
             self._events.record("error", text)
         if connected:  # not a drop (those were reported by connection_lost)
-            self._notify("socket_error", f"socket error: {text}", error=text)
+            self._notify(SocketError(text))
 
     def _on_close(self, ws: StreamApp, code: int | None, reason: str | None) -> None:
         with self._state_lock:
@@ -315,11 +311,7 @@ class KlineStream:
             self._state_lock.notify_all()
         if self._events is not None:
             self._events.record("stop", f"code={code} reason={reason or ''}".strip())
-        if self._why == "shutdown":
-            text = "bot stopping: socket closed; streaming resumes when the bot starts again"
-        else:
-            text = "socket stopped"
-        self._notify("socket_stopped", text, code=code, reason=reason)
+        self._notify(SocketStopped(self._why == "shutdown", code, reason))
 
     # ------------------------------------------------------------------ drops, reconnects, watchdog
     def connection_lost(self, text: str) -> None:
@@ -335,7 +327,7 @@ class KlineStream:
             self._state_lock.notify_all()
         if self._events is not None:
             self._events.record("disconnect", text)
-        self._notify("socket_error", f"socket error: {text}; reconnecting", error=text)
+        self._notify(SocketError(text, "dropped"))
 
     def before_reconnect(self) -> bool:
         """ConnectionHooks: wait out the backoff; False if stop() was asked meanwhile."""
@@ -351,21 +343,13 @@ class KlineStream:
         delay = min(MAX_BACKOFF, base * (2 ** max(0, attempt - 1))) if attempt else base
         delay *= random.uniform(0.8, 1.2)
         if attempt == 0 and never_connected:
-            self._notify(
-                "socket_error",
-                f"socket error: cannot connect ({last_error or 'no answer'}); retrying in {delay:.1f}s",
-                error=last_error,
-            )
+            self._notify(SocketError(last_error, "cannot_connect", delay=delay))
         if attempt >= 1 and self._events is not None:
             self._events.record(
                 "error", f"reconnect attempt {attempt} failed; next in {delay:.1f}s"
             )
             if attempt in (1, 5) or attempt % 20 == 0:
-                self._notify(
-                    "socket_error",
-                    f"socket error: reconnect attempt {attempt} failed; retrying in {delay:.1f}s",
-                    attempt=attempt,
-                )
+                self._notify(SocketError(last_error, "retry_failed", delay=delay, attempt=attempt))
         return not self._stop.wait(delay)
 
     def _watch(self) -> None:
@@ -394,9 +378,7 @@ class KlineStream:
             EventLog(db).record("watchdog", f"no message for {quiet:.0f}s")
         finally:
             db.close()
-        self._notify(
-            "stale", f"stream stale: no message for {quiet:.0f}s, forcing reconnect", quiet=quiet
-        )
+        self._notify(StreamStale(quiet))
 
     def _malformed(self, e: MalformedFrame) -> None:
         counts = self._state.malformed
@@ -409,8 +391,9 @@ class KlineStream:
             if self._events is not None:
                 self._events.record("malformed", str(e)[:200], count=n)
 
-    def _notify(self, kind: str, text: str, **data: Any) -> None:
+    def _notify(self, event: Event) -> None:
+        """Hand a typed event to the notifier (bot/texts.py words it); never raises."""
         try:
-            self.notifier.notify(Notice(kind, text, data))
+            self.notifier.notify(event)
         except Exception:
-            log.exception("notifier failed on %s", kind)
+            log.exception("notifier failed on %s", event.kind)

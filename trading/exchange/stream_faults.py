@@ -21,6 +21,7 @@ from typing import Any
 
 from storage.db import StorageError, transient
 from trading.core.candles import Candle
+from trading.core.events import StorageBusy, StorageFault
 from trading.exchange.ws_app import describe
 
 log = logging.getLogger("trading.exchange.stream")
@@ -45,12 +46,9 @@ def storage_guarded(stream: Any, feed_candle: Callable[[Candle], None]) -> Calla
 
     def retried(candle: Candle, first: StorageError) -> None:
         """Feed `candle` again until the lock is gone (or the stream stops), said once."""
-        line = (
-            f"storage: the database DB_PATH={stream.settings.db_path} is locked by another process "
-            f"({describe(first)}); retrying, nothing is lost"
-        )
-        log.warning("%s", line)
-        stream._notify("storage_busy", line)  # noqa: SLF001
+        db_path, error = stream.settings.db_path, describe(first)
+        log.warning("storage: DB_PATH=%s is locked by another process (%s); writing the candle again", db_path, error)
+        stream._notify(StorageBusy(db_path, error))  # noqa: SLF001
         delay, tries = LOCK_BACKOFF, 1
         while not stream._stop.wait(delay):  # noqa: SLF001
             tries += 1
@@ -66,9 +64,9 @@ def storage_guarded(stream: Any, feed_candle: Callable[[Candle], None]) -> Calla
             return
 
     def guarded_fault(e: StorageError) -> None:
-        line = f"storage: cannot write DB_PATH={stream.settings.db_path} ({describe(e)}); the stream stopped"
-        log.error("%s", line)
-        stream._notify("storage_fault", line + "; nothing is traded: fix the disk, then /start", error=str(e))  # noqa: SLF001
+        db_path, error = stream.settings.db_path, describe(e)
+        log.error("storage: DB_PATH=%s refused a write (%s); the stream stops", db_path, error)
+        stream._notify(StorageFault("unwritable", db_path, error))  # noqa: SLF001
         stream._stop.set()  # noqa: SLF001
         ws = stream._ws  # noqa: SLF001
         if ws is not None:

@@ -22,7 +22,9 @@ from trading.core.book import Failing
 from trading.core.brokers.base import OrderRequest, Placement
 from trading.core.candles import ohlcv_line
 from trading.core.events import (
+    AccountModeChanged,
     AccountModeNote,
+    AccountStreamNote,
     CandleClosed,
     ChargeBooked,
     Event,
@@ -31,13 +33,16 @@ from trading.core.events import (
     ExternalFill,
     FundingBooked,
     Liquidated,
+    MarginCall,
     MissedSignals,
     Notice,
     OrderFilled,
     OrderRefusedEvent,
+    OtherModeFill,
     ProtectionLifted,
     ProtectionTripped,
     ProtectionWarning,
+    Reconciled,
     Reconnected,
     Signal,
     SocketError,
@@ -49,6 +54,14 @@ from trading.core.events import (
     StrategyFailed,
     StreamNotResumed,
     StreamStale,
+)
+from trading.core.findings import (
+    ExitsResynced,
+    FillsCaughtUp,
+    FundingCaughtUp,
+    HedgedPositions,
+    PositionDiffers,
+    TradesUnreadable,
 )
 from trading.core.intervals import utc_minute
 from trading.core.portfolio import ClosedTrade, Fill
@@ -122,8 +135,6 @@ def _(e: Notice) -> str:
         return proposal_text(p)
     if e.kind == "proposal_update" and isinstance(p, Proposal):
         return proposal_update_text(p)
-    if e.kind == "reconciled" and "reconciled" in e.data:
-        return "reconcile: " + reconciled_line(e.data["reconciled"])
     if e.kind == "strategy_check" and "report" in e.data:  # the start's check failed after the bot began serving
         return f"STRATEGY: {e.data['report'].line()}; not traded live: no strategy runs until /strategy chooses one"
     return e.text
@@ -412,6 +423,46 @@ def _(e: StorageFault) -> str:
             "fix the disk, then /start")  # fmt: skip
 
 
+# ------------------------------------------------------------- the account (demo/live)
+@text.register
+def _(e: AccountStreamNote) -> str:
+    if e.what == "lost":
+        return f"account stream lost ({e.error}); reconnecting"
+    if e.what == "reconnected":
+        return "account stream reconnected; checking fills and funding of the gap"
+    return f"account stream: reconciliation failed ({e.error})"
+
+
+@text.register
+def _(e: MarginCall) -> str:
+    ratio = f"{e.ratio.quantize(Decimal('0.1'))} %" if e.ratio is not None else "over 100 %"
+    parts = [f"{p.symbol} {'long' if p.qty > 0 else 'short'} {abs(p.qty).normalize():f} "
+             f"(mark {p.mark.normalize():f}, uPnL {p.upnl.quantize(CENT):+} USDT)" for p in e.positions]  # fmt: skip
+    return (f"MARGIN CALL: margin ratio {ratio} (maintenance {e.maintenance.quantize(CENT)} USDT of "
+            f"{e.balance.quantize(CENT)} USDT margin balance); {'; '.join(parts) or 'no position'}: "
+            "add margin or reduce the position before it is liquidated")  # fmt: skip
+
+
+@text.register
+def _(e: OtherModeFill) -> str:
+    leg = e.position_side != "BOTH"
+    what = f"{e.position_side} leg: " if leg else ""
+    book = "Hedge Mode legs" if e.book_hedge else "one net position per symbol (One-way Mode)"
+    return (f"{e.symbol}: a {'Hedge Mode' if leg else 'One-way Mode'} fill ({what}{e.side} {e.qty.normalize():f} at "
+            f"{e.price.normalize():f}) is not booked: the bot's book holds {book}, so it stays out of it (as at "
+            "/start); the account's position mode changed")  # fmt: skip
+
+
+@text.register
+def _(e: AccountModeChanged) -> str:
+    return e.why
+
+
+@text.register
+def _(e: Reconciled) -> str:
+    return "reconcile: " + reconciled_line(e.item)
+
+
 # ------------------------------------------------------------- /status (and the chat's summaries)
 def position_line(p: PositionView, f: NumberFormat | None) -> str:
     """One open position (a Hedge Mode leg names itself): size, entry, mark, uPnL, leverage, exits."""
@@ -602,18 +653,41 @@ def proposal_update_text(p: Proposal) -> str:
     return f"proposal #{p.id} {p.status}: {result_line(p)}"
 
 
+def _held(qty: Decimal) -> str:
+    return f"{'long' if qty > 0 else 'short'} {abs(qty).normalize():f}" if qty else "nothing"
+
+
 def reconciled_line(item: object) -> str:
     """One thing a reconcile with the exchange settled or found (after `reconcile: `)."""
     if isinstance(item, Settled):
         return f"proposal #{item.proposal}: {answer_line(item.answer)}"
     if isinstance(item, Adopted):
-        return f"{item.difference}; the book now follows the exchange"
+        return f"{reconciled_line(item.difference)}; the book now follows the exchange"
+    if isinstance(item, PositionDiffers):
+        name = item.symbol if item.position_side == "BOTH" else f"{item.symbol} {item.position_side}"
+        where = f" at {item.entry.normalize():f}" if item.entry is not None else ""
+        return f"{name}: the exchange holds {_held(item.exchange)}{where}, the bot's book {_held(item.book)}"
+    if isinstance(item, HedgedPositions):
+        legs = ", ".join(f"{ps} {abs(q).normalize():f} at {entry.normalize():f}" for ps, q, entry in item.legs)
+        return (f"{item.symbol}: the exchange holds Hedge Mode positions ({legs}); the bot adopts neither (it trades "
+                "one net position per symbol): switch the account to One-way Mode")  # fmt: skip
+    if isinstance(item, ExitsResynced):
+        name = item.symbol if item.position_side == "BOTH" else f"{item.symbol} {item.position_side}"
+        if item.what == "orphans":
+            return f"{name}: cancelled {item.count} exit order(s) of the bot with no position behind them"
+        return f"{name}: the position's exits were not all on the exchange; placed again"
+    if isinstance(item, FillsCaughtUp):
+        return f"{item.symbol}: {item.count} fill(s) made while the account stream was down, booked"
+    if isinstance(item, FundingCaughtUp):
+        return f"{item.count} funding payment(s) booked"
+    if isinstance(item, TradesUnreadable):
+        return f"{item.symbol}: account trades unreadable ({item.error}); retried on the next reconnect"
     if isinstance(item, ForeignOrders):
         listed = ", ".join(f"{kind} {side} {cid}" for kind, side, cid in item.orders)
         return f"{item.symbol}: {item.count} open order(s) on the exchange ({listed}); left as they are"
     if isinstance(item, NotReconciled):
         return f"could not reconcile with the exchange ({item.error}); check /status before trading"
-    return str(item)  # a line as the account follower or the resting exits word it
+    return str(item)
 
 
 def check_line(c: CheckState) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from bot.texts import fee_words
+from bot.texts import fee_words, text
 from tests.helpers import RecordingNotifier
 from trading.config import load_settings
 from trading.core.portfolio import Fill
@@ -52,7 +52,7 @@ def test_margin_call_warns_with_the_position_and_the_margin_ratio() -> None:
          "up": "-20", "mm": "64"}]})  # fmt: skip
     (n,) = notes.notices
     assert n.kind == "margin_call"
-    assert "margin ratio 80.0 %" in n.text and "BTCUSDT short 0.5" in n.text and "uPnL -20.00" in n.text
+    assert "margin ratio 80.0 %" in text(n) and "BTCUSDT short 0.5" in text(n) and "uPnL -20.00" in text(n)
 
 
 def test_an_isolated_margin_call_uses_the_positions_own_wallet() -> None:
@@ -63,7 +63,7 @@ def test_an_isolated_margin_call_uses_the_positions_own_wallet() -> None:
         {"s": "BTCUSDT", "ps": "BOTH", "pa": "0.1", "mt": "ISOLATED", "iw": "50", "mp": "65000",
          "up": "-30", "mm": "16"}]})  # fmt: skip
     (n,) = notes.notices
-    assert "margin ratio 80.0 %" in n.text and "of 20.00 USDT margin balance" in n.text
+    assert "margin ratio 80.0 %" in text(n) and "of 20.00 USDT margin balance" in text(n)
 
 
 def test_a_bnb_fee_is_booked_in_usdt_at_the_bnb_price_with_asset_and_amount() -> None:

@@ -11,6 +11,7 @@ from bot.texts import answer_line, reconciled_line, result_line
 from storage.db import open_db
 from storage.proposals import ProposalStore
 from trading.core.brokers.base import OrderRequest, Placement
+from trading.core.findings import PositionDiffers
 from trading.core.portfolio import ClosedTrade, Fill
 from trading.core.symbols import SymbolFilters
 from trading.live.answers import Answer, Kind, Placed
@@ -137,8 +138,10 @@ def test_why_two_admins_must_confirm_is_data_worded_after_the_reason(tmp_path) -
 def test_a_reconcile_reports_in_todays_words() -> None:
     assert reconciled_line(Settled(2, Answer(Kind.FOUND_ON_EXCHANGE, names=("tgp-3f9a0c12-2-1",)))) == (
         "proposal #2: filled (found on the exchange after a restart: tgp-3f9a0c12-2-1)")
-    assert reconciled_line(Adopted("BTCUSDT: the exchange holds long 0.010")) == (
-        "BTCUSDT: the exchange holds long 0.010; the book now follows the exchange")
+    assert reconciled_line(Adopted(PositionDiffers("BTCUSDT", "BOTH", D("0.010"), D("70000.5"), D(0)))) == (
+        "BTCUSDT: the exchange holds long 0.01 at 70000.5, the bot's book nothing; the book now follows the exchange")
+    assert reconciled_line(Adopted(PositionDiffers("BTCUSDT", "SHORT", D(0), None, D("-0.002")))) == (
+        "BTCUSDT SHORT: the exchange holds nothing, the bot's book short 0.002; the book now follows the exchange")
     assert reconciled_line(ForeignOrders("BTCUSDT", 6, (("LIMIT", "BUY", "web_1"), ("STOP_MARKET", "SELL", "x")))) == (
         "BTCUSDT: 6 open order(s) on the exchange (LIMIT BUY web_1, STOP_MARKET SELL x); left as they are")
     assert reconciled_line(NotReconciled("ExchangeUnavailable")) == (
@@ -266,5 +269,58 @@ def test_the_market_streams_notices_in_todays_words() -> None:
         StorageFault("unwritable", "/data/bot.db", "database or disk is full"):
             "storage: cannot write DB_PATH=/data/bot.db (database or disk is full); the stream stopped; nothing is traded: "
             "fix the disk, then /start",
+    }  # fmt: skip
+    assert {e: text(e) for e in said} == said
+
+
+def test_the_accounts_notices_and_a_reconciles_findings_in_todays_words() -> None:
+    """issue 27: the account stream, the account follower, the resting exits' check and the
+    exchange's positions report typed values (core/events.py); the words are the ones
+    exchange/user_stream.py, account_sync.py, protection.py and reconcile.py wrote, byte for byte."""
+    from bot.texts import text
+    from trading.core.events import (
+        AccountStreamNote,
+        MarginCall,
+        MarginPosition,
+        OtherModeFill,
+        Reconciled,
+    )
+    from trading.core.findings import (
+        ExitsResynced,
+        FillsCaughtUp,
+        FundingCaughtUp,
+        HedgedPositions,
+        TradesUnreadable,
+    )
+
+    said = {
+        AccountStreamNote("lost", "connection closed"): "account stream lost (connection closed); reconnecting",
+        AccountStreamNote("reconnected"): "account stream reconnected; checking fills and funding of the gap",
+        AccountStreamNote("catch_up_failed", "ValueError: x"): "account stream: reconciliation failed (ValueError: x)",
+        MarginCall(D("64") / D("80") * 100, D("64"), D("80"), (MarginPosition("BTCUSDT", D("-0.50"), D("70000.0"), D("-20")),)):
+            "MARGIN CALL: margin ratio 80.0 % (maintenance 64.00 USDT of 80.00 USDT margin balance); BTCUSDT short 0.5 "
+            "(mark 70000, uPnL -20.00 USDT): add margin or reduce the position before it is liquidated",
+        MarginCall(None, D("1.5"), D("0"), ()):
+            "MARGIN CALL: margin ratio over 100 % (maintenance 1.50 USDT of 0.00 USDT margin balance); no position: "
+            "add margin or reduce the position before it is liquidated",
+        OtherModeFill("BTCUSDT", "LONG", "BUY", D("0.004"), D("84200.0"), False):
+            "BTCUSDT: a Hedge Mode fill (LONG leg: BUY 0.004 at 84200) is not booked: the bot's book holds one net "
+            "position per symbol (One-way Mode), so it stays out of it (as at /start); the account's position mode changed",
+        OtherModeFill("BTCUSDT", "BOTH", "SELL", D("0.01"), D("84000"), True):
+            "BTCUSDT: a One-way Mode fill (SELL 0.01 at 84000) is not booked: the bot's book holds Hedge Mode legs, "
+            "so it stays out of it (as at /start); the account's position mode changed",
+        Reconciled(ExitsResynced("BTCUSDT", "BOTH", "orphans", 2)):
+            "reconcile: BTCUSDT: cancelled 2 exit order(s) of the bot with no position behind them",
+        Reconciled(ExitsResynced("BTCUSDT", "LONG", "replaced")):
+            "reconcile: BTCUSDT LONG: the position's exits were not all on the exchange; placed again",
+        Reconciled(FillsCaughtUp("BTCUSDT", 3)): "reconcile: BTCUSDT: 3 fill(s) made while the account stream was down, booked",
+        Reconciled(FundingCaughtUp(2)): "reconcile: 2 funding payment(s) booked",
+        Reconciled(TradesUnreadable("BTCUSDT", "ReadTimeout")):
+            "reconcile: BTCUSDT: account trades unreadable (ReadTimeout); retried on the next reconnect",
+        Reconciled(HedgedPositions("BTCUSDT", (("LONG", D("0.010"), D("70000")), ("SHORT", D("-0.020"), D("71000.0"))))):
+            "reconcile: BTCUSDT: the exchange holds Hedge Mode positions (LONG 0.01 at 70000, SHORT 0.02 at 71000); the "
+            "bot adopts neither (it trades one net position per symbol): switch the account to One-way Mode",
+        Reconciled(NotReconciled("ExchangeUnavailable")):
+            "reconcile: could not reconcile with the exchange (ExchangeUnavailable); check /status before trading",
     }  # fmt: skip
     assert {e: text(e) for e in said} == said

@@ -256,6 +256,7 @@ def test_a_stop_that_would_fire_at_once_is_refused(ex: ReplayExchange, broker: B
 def test_reconcile_reads_positions_and_orders_in_the_contract_types(
     ex: ReplayExchange, broker: BinanceBroker
 ) -> None:
+    from bot.texts import reconciled_line
     from trading.exchange.reconcile import differences, reconcile
 
     r = req()
@@ -266,6 +267,6 @@ def test_reconcile_reads_positions_and_orders_in_the_contract_types(
     (stop,) = state.orders["BTCUSDT"]
     assert stop.reduce_only and stop.qty == fill.qty and not stop.close_position
     assert differences(state, {"BTCUSDT": fill.qty}) == []
-    (line,) = differences(state, {})
+    (line,) = map(reconciled_line, differences(state, {}))
     assert line.startswith(f"BTCUSDT: the exchange holds long {fill.qty.normalize():f} at ")
     assert line.endswith("the bot's book nothing")

@@ -399,7 +399,9 @@ CHAT_WORDS_MOVED = {"placement_line", "fee_words", "blocked_line", "proposal_tex
                     "order_refusal", "position_words", "legs_text", "sizes_text",
                     "four_eyes_line",
                     # a what-if's table and the words its chart and caption share (live/whatif.py)
-                    "stats_table", "end_words", "UNITS"}  # fmt: skip
+                    "stats_table", "end_words", "UNITS",
+                    # the exchange's positions unlike the book's (exchange/reconcile.py)
+                    "hedged_lines"}  # fmt: skip
 # Sentences (or their telling part) that trading/ wrote for the chat and bot/texts.py writes now:
 # no string in trading/ may hold them again.
 SENTENCES_MOVED = ("one position per symbol", " to close.", "two admins must confirm", "the given parameters",
@@ -410,7 +412,13 @@ SENTENCES_MOVED = ("one position per symbol", " to close.", "two admins must con
                    "socket error: ", ", forcing reconnect", "stream stale", "resumed streaming",
                    "socket started: streaming", "warm-up fetched", "; backfilled ", "socket stopped",
                    "streaming resumes when the bot starts again", "cannot connect (", "; retrying in ",
-                   "backfill failed, ", "retrying, nothing is lost", "nothing is traded: fix the disk")  # fmt: skip
+                   "backfill failed, ", "retrying, nothing is lost", "nothing is traded: fix the disk",
+                   # the account stream, the account follower, the resting exits' check, the exchange's positions
+                   "account stream lost", "account stream reconnected", "reconciliation failed (", "MARGIN CALL",
+                   "add margin or reduce the position", "is not booked: the bot's book holds",
+                   "exit order(s) of the bot with no position", "exits were not all on the exchange",
+                   "made while the account stream was down", "funding payment(s) booked", "account trades unreadable",
+                   "the exchange holds ", "the bot adopts neither", "reconcile: ")  # fmt: skip
 ANSWERING = {"Outcome", "Answer", "refused", "stale"}  # an answer to the chat is built by these
 
 

@@ -239,8 +239,9 @@ def test_a_network_error_on_the_leverage_call_is_a_refusal_not_a_crash() -> None
 def test_hedge_mode_legs_are_kept_apart_and_never_adopted() -> None:
     """positionRisk of a Hedge Mode account has a LONG and a SHORT row per symbol; the book
     must not take either (or whichever came last) as the net position."""
+    from bot.texts import reconciled_line
     from trading.core.brokers.base import ExchangePosition
-    from trading.exchange.reconcile import differences, hedged_lines, reconcile
+    from trading.exchange.reconcile import differences, hedged, reconcile
 
     class Reader:
         def positions(self, symbols):  # type: ignore[no-untyped-def]
@@ -255,10 +256,10 @@ def test_hedge_mode_legs_are_kept_apart_and_never_adopted() -> None:
 
     state = reconcile(Reader(), ["BTCUSDT", "ETHUSDT"])
     assert state.qty("BTCUSDT") == 0 and [p.position_side for p in state.hedged["BTCUSDT"]] == ["LONG", "SHORT"]
-    assert differences(state, {"BTCUSDT": Decimal("0.010")}) == [
+    assert [reconciled_line(d) for d in differences(state, {"BTCUSDT": Decimal("0.010")})] == [
         "ETHUSDT: the exchange holds long 0.5 at 2500, the bot's book nothing"
     ]
-    (line,) = hedged_lines(state)
+    (line,) = map(reconciled_line, hedged(state))
     assert "LONG 0.01 at 70000" in line and "SHORT 0.02 at 71000" in line and "adopts neither" in line
 
 

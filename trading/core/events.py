@@ -7,6 +7,10 @@ numbers a person needs and no text (freqtrade's rpc/telegram split: data here, w
 chat). `Notice` carries a line already worded, for the stream's and the account's own
 reports (socket started, reconciled, …) that are not money events. Every kind and its
 wording is a user-facing contract (docs, "Notices"); `EVENT_KINDS` lists them all.
+
+It is over 400 lines because it is every event the trading side tells people, one small frozen
+dataclass each with what its fields mean: the one list EVENT_KINDS (and the docs' table) is
+made of, and what bot/texts.py words one renderer per class.
 """
 
 from __future__ import annotations
@@ -340,9 +344,76 @@ class StorageFault(Event):
     detail: str = ""
 
 
+# ---------------------------------------------------------------- the account (exchange/user_stream.py, account_sync.py)
+@dataclass(frozen=True)
+class AccountStreamNote(Event):
+    """The account's own websocket (demo/live). `what`: lost (dropped or cannot connect,
+    `error` why: reconnecting, said once per outage), reconnected (its gap is caught up over
+    REST), catch_up_failed (that catch-up raised: `error`; the next reconnect tries again)."""
+
+    kind: ClassVar[str] = "user_stream"
+    what: str
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class MarginPosition:
+    """One position of a margin call: signed `qty`, Binance's mark price, its uPnL."""
+
+    symbol: str
+    qty: Decimal
+    mark: Decimal
+    upnl: Decimal
+
+
+@dataclass(frozen=True)
+class MarginCall(Event):
+    """Binance's MARGIN_CALL: `ratio` the maintenance margin over the margin balance in %
+    (None: no balance left, over 100 %), both in USDT, and the positions it names."""
+
+    kind: ClassVar[str] = "margin_call"
+    ratio: Decimal | None
+    maintenance: Decimal
+    balance: Decimal
+    positions: tuple[MarginPosition, ...]
+
+
+@dataclass(frozen=True)
+class OtherModeFill(Event):
+    """A fill of the other position mode than the book's (`position_side` LONG/SHORT on a
+    One-way book, BOTH on a Hedge Mode one: the account was switched in Binance's app): not
+    booked, said once per symbol. `book_hedge`: the book trades Hedge Mode legs."""
+
+    kind: ClassVar[str] = "account_mode"
+    symbol: str
+    position_side: str
+    side: str
+    qty: Decimal
+    price: Decimal
+    book_hedge: bool
+
+
+@dataclass(frozen=True)
+class AccountModeChanged(Event):
+    """While running, the account's position mode as read is not the book's (no order is
+    sent), or is again: `why` as the trader's position mode says it (core/position_mode.py)."""
+
+    kind: ClassVar[str] = "account_mode"
+    why: str
+
+
+@dataclass(frozen=True)
+class Reconciled(Event):
+    """One thing a reconcile with the exchange (start, resume, an account-stream reconnect)
+    settled or found: a core/findings.py value, or trading/live/recovery.py's (Settled,
+    Adopted, ForeignOrders, NotReconciled)."""
+
+    kind: ClassVar[str] = "reconciled"
+    item: Any
+
+
 # Notice kinds worded where they happen (trading/exchange, trading/live): kind → meaning.
 NOTICE_KINDS = {
-    "reconciled": "at start on an exchange: a proposal settled or a position adopted from the exchange",
     "proposal": "an order waiting for Confirm/Reject (carries the proposal; the chat adds the buttons)",
     "proposal_update": "a proposal reached its end without a press (expired); the chat edits its message",
     "strategy_check": "the start's strategy check failed after the bot began serving: no strategy runs",
@@ -350,7 +421,8 @@ NOTICE_KINDS = {
 TYPED = (Signal, MissedSignals, OrderFilled, OrderRefusedEvent, Liquidated, ExternalFill, FundingBooked, ChargeBooked,
          ExitFailed, ExitWouldTrigger, StopMoved, StrategyFailed, ProtectionTripped, ProtectionWarning,
          ProtectionLifted, CandleClosed, StreamNotResumed, AccountModeNote, SocketStarted, SocketStopped, SocketError,
-         Reconnected, StreamStale, StorageBusy, StorageFault)  # fmt: skip
+         Reconnected, StreamStale, StorageBusy, StorageFault, AccountStreamNote, MarginCall, OtherModeFill,
+         AccountModeChanged, Reconciled)  # fmt: skip
 EVENT_KINDS = frozenset(NOTICE_KINDS) | {t.kind for t in TYPED}
 
 

@@ -16,6 +16,7 @@ from trading.core.book import Book
 from trading.core.brokers.base import OrderRefused, OrderRequest, OrderUnknown, WouldTrigger
 from trading.core.events import ExitFailed, ExitWouldTrigger
 from trading.core.exits import LEGS, Exits
+from trading.core.findings import ExitsResynced
 from trading.core.order_desk import OrderDesk
 from trading.core.portfolio import BUY, SELL, Portfolio
 from trading.core.position_mode import PositionMode
@@ -31,7 +32,7 @@ class RestingExits(Protocol):
 
     def sync(self, symbol: str, side: int, opened: int, stop: Decimal | None, take: Decimal | None, *,
              check: bool = False, position_side: str = "BOTH", trail: Any = None,
-             rungs: tuple[tuple[int, Decimal, Decimal], ...] = ()) -> list[str]: ...  # fmt: skip
+             rungs: tuple[tuple[int, Decimal, Decimal], ...] = ()) -> list[ExitsResynced]: ...  # fmt: skip
 
 
 class RestingKeeper:
@@ -50,24 +51,24 @@ class RestingKeeper:
         self.records = records
         self.levels = levels  # a take-profit ladder's levels still to fill, a part sold at once
 
-    def protect_all(self, books: Iterable[Book], *, check: bool = True) -> list[str]:
+    def protect_all(self, books: Iterable[Book], *, check: bool = True) -> list[ExitsResynced]:
         """Every symbol's exits as the book says, checked against the exchange (start,
         resume, user-stream reconnect): missing ones placed again, own orphans cancelled."""
-        said: list[str] = []
+        said: list[ExitsResynced] = []
         for book in books:
             said += self.protect(book, check=check)
         return said
 
-    def protect(self, book: Book, *, check: bool = False) -> list[str]:
+    def protect(self, book: Book, *, check: bool = False) -> list[ExitsResynced]:
         """Make the resting exits match the position and its levels (each leg in Hedge Mode)."""
         if self.exits is None:
             return []
-        said: list[str] = []
+        said: list[ExitsResynced] = []
         for ps in ("LONG", "SHORT") if self.position_mode.hedge else ("BOTH",):
             said += self._protect_one(book, ps, check)
         return said
 
-    def _protect_one(self, book: Book, ps: str, check: bool) -> list[str]:
+    def _protect_one(self, book: Book, ps: str, check: bool) -> list[ExitsResynced]:
         assert self.exits is not None
         pos = self.portfolio.held(book.symbol, ps)
         side = pos.side if pos is not None else 0

@@ -50,6 +50,7 @@ from trading.core.events import MissedSignals, Notifier, Signal, StrategyFailed
 from trading.core.exchange_fills import ExchangeFills
 from trading.core.exits import Exits
 from trading.core.fill_keys import FillKeys
+from trading.core.findings import ExitsResynced
 from trading.core.futures_model import DEFAULT_MODEL, FuturesModel
 from trading.core.hedge import hedge_legs, legs_of
 from trading.core.intervals import utc_minute
@@ -524,7 +525,7 @@ class Trader:
                            qty=abs(pos.qty), reduce_only=True)  # fmt: skip
         return self.desk.execute(self.books[symbol], req, dec(candle.close), candle.open_time)
 
-    def protect_all(self, *, check: bool = True) -> list[str]:
+    def protect_all(self, *, check: bool = True) -> list[ExitsResynced]:
         """Every symbol's resting exits checked against the exchange (resting.py), under the lock."""
         with self.lock:
             return self.resting.protect_all(self.books.values(), check=check)

@@ -39,7 +39,16 @@ from contextlib import AbstractContextManager
 from decimal import Decimal
 from typing import Any, Protocol
 
-from trading.core.events import Notice, Notifier
+from trading.core.events import (
+    AccountModeChanged,
+    Event,
+    MarginCall,
+    MarginPosition,
+    Notifier,
+    OtherModeFill,
+    Reconciled,
+)
+from trading.core.findings import ExitsResynced, FillsCaughtUp, FundingCaughtUp, TradesUnreadable
 from trading.core.portfolio import Fill
 from trading.exchange.fees import asset_price
 from trading.exchange.orders import ANY_ERROR, _what, dec
@@ -79,7 +88,7 @@ class AccountSink(Protocol):
     def held(self) -> AbstractContextManager[object]:
         """The book held still for a whole catch-up (no order placed meanwhile)."""
 
-    def synced(self) -> list[str]:
+    def synced(self) -> list[ExitsResynced]:
         """After a catch-up: the resting exits checked against the exchange; what it changed."""
 
     def last_trade(self, symbol: str) -> tuple[int | None, int | None]:
@@ -215,14 +224,7 @@ class AccountFollower:
             return False
         if symbol not in self._hedge_told:
             self._hedge_told.add(symbol)
-            what = f"{side} leg: " if side != "BOTH" else ""
-            book = "Hedge Mode legs" if hedge else "one net position per symbol (One-way Mode)"
-            self._notify(
-                "account_mode",
-                f"{symbol}: a {'Hedge Mode' if side != 'BOTH' else 'One-way Mode'} fill ({what}{order_side} "
-                f"{qty.normalize():f} at {price.normalize():f}) is not booked: the bot's book holds {book}, "
-                "so it stays out of it (as at /start); the account's position mode changed",
-            )
+            self._notify(OtherModeFill(symbol, side, order_side, qty, price, hedge))
         return True
 
     def _margin_call(self, event: Mapping[str, Any]) -> None:
@@ -235,18 +237,9 @@ class AccountFollower:
         if cross:
             balance += dec(event.get("cw")) + sum((dec(p.get("up")) for p in cross), ZERO)
         maint = sum((dec(p.get("mm")) for p in rows), ZERO)
-        ratio = f"{(maint / balance * 100).quantize(Decimal('0.1'))} %" if balance > 0 else "over 100 %"
-        parts = [
-            f"{p.get('s')} {'long' if dec(p.get('pa')) > 0 else 'short'} {abs(dec(p.get('pa'))).normalize():f} "
-            f"(mark {dec(p.get('mp')).normalize():f}, uPnL {dec(p.get('up')).quantize(Decimal('0.01')):+} USDT)"
-            for p in rows
-        ]
-        self._notify(
-            "margin_call",
-            f"MARGIN CALL: margin ratio {ratio} (maintenance {maint.quantize(Decimal('0.01'))} USDT of "
-            f"{balance.quantize(Decimal('0.01'))} USDT margin balance); {'; '.join(parts) or 'no position'}: "
-            "add margin or reduce the position before it is liquidated",
-        )
+        ratio = maint / balance * 100 if balance > 0 else None
+        positions = tuple(MarginPosition(str(p.get("s")), dec(p.get("pa")), dec(p.get("mp")), dec(p.get("up"))) for p in rows)
+        self._notify(MarginCall(ratio, maint, balance, positions))
 
     # ------------------------------------------------------------------ after a (re)connect
     def check_mode(self) -> None:
@@ -258,27 +251,27 @@ class AccountFollower:
             return
         line = self.sink.account_mode(hedge)
         if line:
-            self._notify("account_mode", line)
+            self._notify(AccountModeChanged(line))
 
     def on_connected(self) -> None:
         if self._keep_clock is not None:  # the account stream may connect before any /start measured it
             self._keep_clock()
         self.check_mode()
-        for line in self.catch_up():
-            self._notify("reconciled", f"reconcile: {line}")
+        for found in self.catch_up():
+            self._notify(Reconciled(found))
 
-    def catch_up(self) -> list[str]:
-        """Book every account trade of the traded symbols since the last one booked."""
-        said: list[str] = []
+    def catch_up(self) -> list[FillsCaughtUp | FundingCaughtUp | ExitsResynced]:
+        """Book every account trade of the traded symbols since the last one booked; what it did."""
+        said: list[FillsCaughtUp | FundingCaughtUp | ExitsResynced] = []
         with self.sink.held(), self._lock:  # the book's lock first, as the reconciliation takes it
             for symbol in self.symbols:
                 n = self._catch_up_symbol(symbol)
                 if n:
-                    said.append(f"{symbol}: {n} fill(s) made while the account stream was down, booked")
+                    said.append(FillsCaughtUp(symbol, n))
             self.catch_up_charges()
             n = self.catch_up_funding()
             if n:
-                said.append(f"{n} funding payment(s) booked")
+                said.append(FundingCaughtUp(n))
             said += self.sink.synced()
         return said
 
@@ -359,7 +352,7 @@ class AccountFollower:
             rows = self._call(self.client.futures_account_trades, **params)
         except ANY_ERROR as e:
             log.warning("account trades of %s unreadable: %s", symbol, _what(e))
-            self._notify("reconciled", f"reconcile: {symbol}: account trades unreadable ({_what(e)}); retried on the next reconnect")
+            self._notify(Reconciled(TradesUnreadable(symbol, _what(e))))
             return 0
         before = self.booked
         for t in sorted(rows, key=lambda r: (int(r.get("time") or 0), int(r.get("id") or 0))):
@@ -386,8 +379,8 @@ class AccountFollower:
                 return f"order-{order_id}"
         return self._client_ids[key]
 
-    def _notify(self, kind: str, text: str) -> None:
+    def _notify(self, event: Event) -> None:
         try:
-            self.notifier.notify(Notice(kind, text, {}))
+            self.notifier.notify(event)
         except Exception:
-            log.exception("notifier failed on %s", kind)
+            log.exception("notifier failed on %s", event.kind)

@@ -42,6 +42,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from trading.core.brokers.base import WOULD_TRIGGER, OrderRefused, WouldTrigger
+from trading.core.findings import ExitsResynced
 from trading.core.portfolio import position_key
 from trading.exchange.orders import ExchangeOrder
 
@@ -179,18 +180,17 @@ class ExchangeExits:
         position_side: str = "BOTH",
         trail: tuple[Decimal, Decimal | None, Decimal] | None = None,
         rungs: tuple[tuple[int, Decimal, Decimal], ...] = (),
-    ) -> list[str]:
+    ) -> list[ExitsResynced]:
         """Make the exchange hold exactly these exits for the position (none when flat), a
         Hedge Mode leg's when `position_side` is LONG/SHORT. `trail`: (callback, activation,
         quantity); `rungs`: a take-profit ladder's levels still to fill, (n, price, quantity),
         instead of `take`.
 
         check=True reads the exchange's open algo orders first (start, resume, reconnect);
-        otherwise what this process placed is trusted. Returns lines worth telling the
+        otherwise what this process placed is trusted. Returns what is worth telling the
         person (orphans cancelled, exits re-placed). Raises WouldTrigger or OrderRefused."""
         key = position_key(symbol, position_side)
-        name = symbol if position_side == "BOTH" else f"{symbol} {position_side}"
-        said: list[str] = []
+        said: list[ExitsResynced] = []
         want = wanted(stop, take, Trail(*trail) if trail is not None else None, rungs) if side else {}
         cur = self._resting.get(key)
         own = list(cur.ids) if cur is not None else []
@@ -204,13 +204,9 @@ class ExchangeExits:
             orphans = sorted(set(found) - keep)
             complete = cur is not None and len(cur.orders) == len(want)
             if orphans and (not want or complete):
-                said.append(
-                    f"{name}: cancelled {len(orphans)} exit order(s) of the bot with no position behind them"
-                )
+                said.append(ExitsResynced(symbol, position_side, "orphans", len(orphans)))
             elif want and not complete:
-                said.append(
-                    f"{name}: the position's exits were not all on the exchange; placed again"
-                )
+                said.append(ExitsResynced(symbol, position_side, "replaced"))
             own = sorted(found)
         same = cur is not None and (cur.opened_at, cur.side) == (opened_at, side)
         kept = tuple(o for o in cur.orders if want.get(o[0]) == o[2]) if cur is not None and same else ()

@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from trading.core.brokers.base import ExchangePosition
+from trading.core.findings import HedgedPositions, PositionDiffers
 from trading.core.portfolio import position_key
 from trading.exchange.orders import ExchangeOrder
 from trading.exchange.rest import with_retries
@@ -36,7 +37,7 @@ class ExchangeState:
     positions: dict[str, ExchangePosition] = field(default_factory=dict)  # open ones only, by position key
     orders: dict[str, list[ExchangeOrder]] = field(default_factory=dict)  # every symbol asked
     # Hedge Mode legs (positionSide LONG/SHORT) met by a book that trades One-way Mode: it
-    # adopts neither leg and leaves the symbol's book alone; hedged_lines() says so.
+    # adopts neither leg and leaves the symbol's book alone; hedged() says so.
     hedged: dict[str, list[ExchangePosition]] = field(default_factory=dict)
 
     def qty(self, key: str) -> Decimal:
@@ -69,31 +70,21 @@ def reconcile(broker: AccountReader, symbols: Iterable[str], *, hedge: bool = Fa
     return ExchangeState(one_way, orders, hedged)
 
 
-def differences(state: ExchangeState, book: Mapping[str, Decimal]) -> list[str]:
-    """One line per position (by key) whose exchange position differs from the bot's (signed qty)."""
-    lines = []
+def differences(state: ExchangeState, book: Mapping[str, Decimal]) -> list[PositionDiffers]:
+    """Each position (by key) whose exchange position differs from the bot's (signed qty)."""
+    found = []
     for key in sorted((set(book) | set(state.positions)) - set(state.hedged)):
         ours, theirs = book.get(key, ZERO), state.qty(key)
         if ours != theirs:
             pos = state.positions.get(key)
-            where = f" at {pos.entry.normalize():f}" if pos is not None else ""
-            lines.append(
-                f"{key.replace(':', ' ')}: the exchange holds {_side(theirs)}{where}, the bot's book {_side(ours)}"
-            )
-    return lines
+            symbol, _, leg = key.partition(":")
+            found.append(PositionDiffers(symbol, leg or "BOTH", theirs, pos.entry if pos is not None else None, ours))
+    return found
 
 
-def hedged_lines(state: ExchangeState) -> list[str]:
-    """One line per symbol with Hedge Mode legs: both shown, neither adopted."""
+def hedged(state: ExchangeState) -> list[HedgedPositions]:
+    """Each symbol with Hedge Mode legs: both shown, neither adopted."""
     return [
-        f"{symbol}: the exchange holds Hedge Mode positions ("
-        + ", ".join(f"{p.position_side} {abs(p.qty).normalize():f} at {p.entry.normalize():f}" for p in legs)
-        + "); the bot adopts neither (it trades one net position per symbol): switch the account to One-way Mode"
+        HedgedPositions(symbol, tuple((p.position_side, p.qty, p.entry) for p in legs))
         for symbol, legs in sorted(state.hedged.items())
     ]
-
-
-def _side(qty: Decimal) -> str:
-    if not qty:
-        return "nothing"
-    return f"{'long' if qty > 0 else 'short'} {abs(qty).normalize():f}"

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 from binance.exceptions import BinanceAPIException
 
 from trading.config import Settings
-from trading.core.events import Notice, Notifier
+from trading.core.events import AccountStreamNote, Notifier
 from trading.exchange.orders import ANY_ERROR, _what
 from trading.exchange.rest import make_client
 from trading.exchange.stream import HANDSHAKE_TIMEOUT, MAX_BACKOFF, PING_INTERVAL, PING_TIMEOUT
@@ -187,12 +187,12 @@ class UserStream:
             self._cond.notify_all()
         if self._told_outage:
             self._told_outage = False
-            self._notify("user_stream", "account stream reconnected; checking fills and funding of the gap")
+            self._notify(AccountStreamNote("reconnected"))
         try:
             self.handler.on_connected()
         except Exception as e:  # noqa: BLE001 (said; the next reconnect tries again)
             log.exception("reconciliation after connect")
-            self._notify("user_stream", f"account stream: reconciliation failed ({type(e).__name__}: {e})")
+            self._notify(AccountStreamNote("catch_up_failed", f"{type(e).__name__}: {e}"))
 
     def _on_message(self, ws: StreamApp, raw: str | bytes) -> None:
         try:
@@ -224,7 +224,7 @@ class UserStream:
             self._cond.notify_all()
         if not self._stop.is_set() and not self._told_outage and (was or self._attempt == 0):
             self._told_outage = True
-            self._notify("user_stream", f"account stream lost ({reason}); reconnecting")
+            self._notify(AccountStreamNote("lost", reason))
 
     def before_reconnect(self) -> bool:
         attempt, self._attempt = self._attempt, self._attempt + 1
@@ -232,11 +232,11 @@ class UserStream:
         delay = min(MAX_BACKOFF, base * (2 ** max(0, attempt - 1))) if attempt else base
         return not self._stop.wait(delay * random.uniform(0.8, 1.2))
 
-    def _notify(self, kind: str, text: str) -> None:
+    def _notify(self, event: AccountStreamNote) -> None:
         try:
-            self.notifier.notify(Notice(kind, text, {}))
+            self.notifier.notify(event)
         except Exception:
-            log.exception("notifier failed on %s", kind)
+            log.exception("notifier failed on %s", event.kind)
 
     def close_key(self) -> None:
         """On shutdown (after stop): tell Binance the key is no longer needed

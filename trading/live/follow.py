@@ -15,6 +15,7 @@ from contextlib import AbstractContextManager
 from decimal import Decimal
 
 from storage.trades import TradeJournal
+from trading.core.findings import ExitsResynced
 from trading.core.portfolio import Fill
 from trading.core.trader import Trader
 
@@ -48,7 +49,7 @@ class Follow:
     def held(self) -> AbstractContextManager[object]:
         return self._trader.lock  # the reconciliation at /start takes it first, too
 
-    def synced(self) -> list[str]:
+    def synced(self) -> list[ExitsResynced]:
         return self._trader.protect_all(check=True)
 
     def last_trade(self, symbol: str) -> tuple[int | None, int | None]:

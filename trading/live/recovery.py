@@ -17,11 +17,18 @@ from decimal import Decimal
 from storage.trades import TradeJournal
 from trading.config import Settings
 from trading.core.brokers import Broker
+from trading.core.findings import (
+    ExitsResynced,
+    FillsCaughtUp,
+    FundingCaughtUp,
+    HedgedPositions,
+    PositionDiffers,
+)
 from trading.core.portfolio import Fill, position_key
 from trading.core.trader import Trader
 from trading.exchange.account_sync import AccountFollower
 from trading.exchange.protection import ExchangeExits
-from trading.exchange.reconcile import differences, hedged_lines, reconcile
+from trading.exchange.reconcile import differences, hedged, reconcile
 from trading.live.answers import Answer, Kind
 from trading.live.mode import Mode
 from trading.live.proposals import Confirmations
@@ -38,9 +45,9 @@ class Settled:
 
 @dataclass(frozen=True)
 class Adopted:
-    """The book now follows the exchange's position; `difference` as trading/exchange/reconcile.py says it."""
+    """The book now follows the exchange's position; `difference` as trading/exchange/reconcile.py found it."""
 
-    difference: str
+    difference: PositionDiffers
 
 
 @dataclass(frozen=True)
@@ -60,9 +67,9 @@ class NotReconciled:
     error: str
 
 
-# What a reconcile reports: typed, or a line as the exchange's account follower and the
-# trader's resting exits word it (trading/exchange, trading/core).
-Reconciled = Settled | Adopted | ForeignOrders | NotReconciled | str
+# What a reconcile reports (each one told as an events.Reconciled, worded by bot/texts.py):
+# these, the account follower's catch-up and the resting exits' check (trading/core/events.py).
+Finding = Settled | Adopted | ForeignOrders | NotReconciled | HedgedPositions | FillsCaughtUp | FundingCaughtUp | ExitsResynced
 
 
 class Recovery:
@@ -98,7 +105,7 @@ class Recovery:
             )
             self._confirmations.finish(p.id, p.status, "filled" if done else "failed", answer, announce=True)
 
-    def reconcile(self) -> list[Reconciled]:
+    def reconcile(self) -> list[Finding]:
         """On an exchange, before streaming: settle every leftover proposal by asking for its
         orders' client ids (booking fills found there), then adopt the exchange's position
         wherever the book disagrees. Returns what it changed.
@@ -113,8 +120,8 @@ class Recovery:
                 said += self._follower.catch_up()
             return said + self._adopt_positions() + self._trader.protect_all(check=True)
 
-    def _settle_leftovers(self) -> list[Reconciled]:
-        said: list[Reconciled] = []
+    def _settle_leftovers(self) -> list[Finding]:
+        said: list[Finding] = []
         conf = self._confirmations
         booked = {f.order_id for f in stored_fills(self._journal)}
         for pid in sorted(self._leftovers):
@@ -133,13 +140,13 @@ class Recovery:
         self._leftovers.clear()
         return said
 
-    def _adopt_positions(self) -> list[Reconciled]:
+    def _adopt_positions(self) -> list[Finding]:
         trader = self._trader
         hedge = trader.hedge  # Hedge Mode: each leg compared and adopted apart
         state = reconcile(self._broker, self.settings.symbols, hedge=hedge)
         book = {key: pos.qty for key, pos in trader.portfolio.positions.items()}
-        said: list[Reconciled] = [Adopted(line) for line in differences(state, book)]
-        said += hedged_lines(state)
+        said: list[Finding] = [Adopted(d) for d in differences(state, book)]
+        said += hedged(state)
         keeper = self._exits
         for symbol, orders in state.orders.items():
             orders = [o for o in orders if keeper is None or not keeper.is_own(o.client_id)]

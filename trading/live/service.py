@@ -26,7 +26,7 @@ from typing import Any
 from trading.config import Settings
 from trading.core.brokers.base import OrderRequest
 from trading.core.candles import Candle
-from trading.core.events import Notice, Notifier, StreamNotResumed
+from trading.core.events import Notifier, Reconciled, StreamNotResumed
 from trading.core.portfolio import ClosedTrade, Fill, Position
 from trading.core.protections import ProtectionsView
 from trading.core.snapshot import PositionView
@@ -218,7 +218,7 @@ class Engine:
         except Exception as e:  # noqa: BLE001 (any failure here is reported, never fatal)
             said = [NotReconciled(type(e).__name__)]
         for item in said:  # bot/texts.py words each (a log without a chat shows its fields)
-            self.notifier.notify(Notice("reconciled", f"reconcile: {item}", {"reconciled": item}))
+            self.notifier.notify(Reconciled(item))
 
     def pause(self, reason: str, by: int | None) -> bool:
         """No new entries (strategy or manual) while any reason is set; closes, exits and the

@@ -19,6 +19,7 @@ from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
 
 from bot import buttons, views
+from bot.texts import reason_line
 from trading.core.numbers import NumberError, parse_whole
 from trading.live.service import Engine, StartRefused
 
@@ -132,12 +133,13 @@ async def start(ctx: Ctx) -> None:
     try:
         started = await ctx.call(ctx.engine.start)
     except StartRefused as e:
-        ctx.outcome = f"refused: {e}"
+        why = reason_line(e.reason)
+        ctx.outcome = f"refused: {why}"
         offer = (
             InlineKeyboardMarkup([[buttons.button(ctx.signer, ctx.chat_id, "Switch to One-way Mode", "acct:oneway")]])
             if e.switchable else None
         )  # fmt: skip
-        await ctx.reply(f"⚠️ cannot start: {views.escape(str(e))}", offer)
+        await ctx.reply(f"⚠️ cannot start: {views.escape(why)}", offer)
         return
     if started:
         ctx.outcome = "started"

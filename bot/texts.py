@@ -22,9 +22,9 @@ from trading.core.book import Failing
 from trading.core.brokers.base import OrderRequest, Placement
 from trading.core.candles import ohlcv_line
 from trading.core.events import (
-    AccountModeChanged,
     AccountModeNote,
     AccountStreamNote,
+    AccountModeSwitched,
     CandleClosed,
     ChargeBooked,
     Event,
@@ -65,6 +65,7 @@ from trading.core.findings import (
 )
 from trading.core.intervals import utc_minute
 from trading.core.portfolio import ClosedTrade, Fill
+from trading.core.reasons import Reason, What
 from trading.core.snapshot import PositionView
 from trading.core.symbols import SymbolFilters
 from trading.live.service import (
@@ -219,7 +220,7 @@ def _(e: MissedSignals) -> str:
 @text.register
 def _(e: OrderRefusedEvent) -> str:
     r = e.request
-    return f"{e.mode} order refused: {r.side} {r.symbol} ({r.kind}): {e.reason}"
+    return f"{e.mode} order refused: {r.side} {r.symbol} ({r.kind}): {reason_line(e.reason)}"
 
 
 @text.register
@@ -265,8 +266,8 @@ def _(e: ChargeBooked) -> str:
 @text.register
 def _(e: ExitFailed) -> str:
     if e.stage == "closing":
-        return f"{e.mode}: closing {e.symbol} by market: {e.error}"
-    return f"{e.mode}: exits for {e.symbol} not {e.stage} on the exchange: {e.error}"
+        return f"{e.mode}: closing {e.symbol} by market: {reason_line(e.error)}"
+    return f"{e.mode}: exits for {e.symbol} not {e.stage} on the exchange: {reason_line(e.error)}"
 
 
 @text.register
@@ -361,8 +362,15 @@ def _(e: AccountModeNote) -> str:
 
 
 @text.register
+def _(e: AccountModeSwitched) -> str:
+    if e.again:
+        return f"the account is in {mode_name(e.hedge)} again, as the bot's book: orders are sent again"
+    return reason_line(e.reason)
+
+
+@text.register
 def _(e: StreamNotResumed) -> str:
-    return f"stream not resumed: {e.why}"
+    return f"stream not resumed: {reason_line(e.why)}"
 
 
 @text.register
@@ -454,11 +462,6 @@ def _(e: OtherModeFill) -> str:
 
 
 @text.register
-def _(e: AccountModeChanged) -> str:
-    return e.why
-
-
-@text.register
 def _(e: Reconciled) -> str:
     return "reconcile: " + reconciled_line(e.item)
 
@@ -517,6 +520,56 @@ def sizes_words(sizes: Mapping[str, Decimal], fmt: Callable[[Decimal], str] | No
     return " · ".join(shown) or "flat"
 
 
+def _n(x: Decimal) -> str:
+    return f"{x.normalize():f}"
+
+
+def position_text(qty: Decimal, fmt: Callable[[Decimal], str] | None = None) -> str:
+    """`flat`, `long 0.010`, `short 0.005`: a signed position as people say it."""
+    if not qty:
+        return "flat"
+    shown = fmt(abs(qty)) if fmt else _n(abs(qty))
+    return f"{'long' if qty > 0 else 'short'} {shown}"
+
+
+def mode_name(hedge: bool) -> str:
+    return "Hedge Mode (LONG and SHORT legs)" if hedge else "One-way Mode"
+
+
+CHANGED = "the position changed since this proposal; propose again"
+
+
+def reason_line(r: Reason, rules: NumberFormat | None = None) -> str:
+    """Why it was refused (core/reasons.py), as docs/orders.md quotes it. `rules`: the symbol's
+    number formats (a position's size as the exchange writes it), when known."""
+    n, s, w = r.numbers, r.symbol, r.what
+    if w is What.CHANGED:
+        if "was" not in n:
+            return CHANGED
+        if r.leg:
+            return f"{CHANGED} (its {r.leg} leg was {_n(abs(n['was']))}, now {_n(abs(n['now']))})"
+        fmt = rules.fmt_qty if rules is not None else None
+        return f"{CHANGED} (it was {position_text(n['was'], fmt)}, now {position_text(n['now'], fmt)})"
+    words: dict[What, Callable[[], str]] = {
+        What.MAX_LEVERAGE: lambda: f"leverage {int(n['leverage'])}x is above MAX_LEVERAGE {int(n['limit'])}x",
+        What.MAX_NOTIONAL: lambda: (f"position would be {n['notional'].quantize(CENT)} USDT, above MAX_POSITION_NOTIONAL "
+                                    f"{_n(n['limit'])} USDT"),  # fmt: skip
+        What.BELOW_MIN_QTY: lambda: f"quantity {_n(n['qty'])} is below {s}'s minimum {_n(n['min'])} (LOT_SIZE)",
+        What.ABOVE_MAX_QTY: lambda: f"quantity {_n(n['qty'])} is above {s}'s maximum {_n(n['max'])} (LOT_SIZE)",
+        What.BELOW_MIN_NOTIONAL: lambda: (f"order value {n['notional'].quantize(CENT)} USDT is below {s}'s "
+                                          f"minimum {_n(n['min'])} USDT (MIN_NOTIONAL)"),  # fmt: skip
+        What.RULES_UNKNOWN: lambda: f"{s}'s trading rules are unknown (exchangeInfo not reachable)",
+        What.PAPER_MARGIN: lambda: (f"insufficient margin: {_n(n['needed'])} USDT needed, "
+                                    f"{n['free'].quantize(CENT)} USDT free in the paper wallet"),  # fmt: skip
+        What.FLAT: lambda: "nothing to close: the position is already flat",
+        What.MODE_SWITCHED: lambda: (f"the account was switched to {mode_name(r.text == 'hedge')} while the bot trades "
+                                     f"{mode_name(r.text != 'hedge')}: no order is sent (Binance would refuse them); "
+                                     "/stop and /start to trade the account's mode"),  # fmt: skip
+        What.SAID: lambda: r.text,
+    }
+    return words[w]()
+
+
 def placement_line(placed: Placement, f: NumberFormat) -> str:
     """The proposal message's final line: what was filled, at what price and fee, or why not."""
     parts = [
@@ -528,7 +581,7 @@ def placement_line(placed: Placement, f: NumberFormat) -> str:
         t = placed.closed[-1]
         line += f" · closed {t.side}: PnL {t.pnl.quantize(CENT):+} USDT net of fees"
     if placed.error:
-        why = f"failed: {placed.error}"
+        why = f"failed: {reason_line(placed.error, f)}"
         line = f"{line} · then {why}" if line else why
     return line or "nothing to do: the position was already closed"
 
@@ -566,8 +619,8 @@ def answer_line(a: Answer, rules: NumberFormat | None = None) -> str:
             line += f" · {'legs' if placed.legs else 'position'}: " + " → ".join(shown)
         return line
     words = {
-        Kind.NOT_PROPOSED: lambda: f"Not proposed: {a.quoted}",
-        Kind.NOT_PLACED: lambda: f"Not placed: {a.quoted}",
+        Kind.NOT_PROPOSED: lambda: f"Not proposed: {_why(a, rules)}",
+        Kind.NOT_PLACED: lambda: f"Not placed: {_why(a, rules)}",
         Kind.NO_BROKER: lambda: f"{a.mode}: no broker places orders in this mode yet",
         Kind.BLOCKED: lambda: "Not allowed: " + BLOCKED.get(a.quoted, a.quoted).format(symbol=a.symbol),
         Kind.LEG_IN_ONE_WAY: lambda: (f"/close {a.leg.lower()}: the account is in One-way Mode, one position per symbol: "
@@ -582,7 +635,7 @@ def answer_line(a: Answer, rules: NumberFormat | None = None) -> str:
         Kind.NOT_PENDING: lambda: f"Proposal #{a.proposal} is {a.status}, no longer pending.",
         Kind.GONE: lambda: f"Proposal #{a.proposal} is no longer pending.",
         Kind.EXPIRED: lambda: f"Proposal #{a.proposal} has expired.",
-        Kind.LEG_REFUSED: lambda: f"refused: {a.quoted}",
+        Kind.LEG_REFUSED: lambda: f"refused: {_why(a, rules)}",
         Kind.DRIFT: lambda: (f"refused: the price moved {n['drift'].quantize(CENT)} % since the proposal "
                              f"({n['ref'].normalize():f} → {n['price'].normalize():f}; "
                              f"MAX_DRIFT_PCT {n['limit'].normalize():f})"),  # fmt: skip
@@ -595,9 +648,14 @@ def answer_line(a: Answer, rules: NumberFormat | None = None) -> str:
     return words[k]()
 
 
-def outcome_line(o: Outcome) -> str:
-    """The answer to /long, /short, /close, a Confirm or a Reject (the alert, the reply)."""
-    return answer_line(o.answer)
+def _why(a: Answer, rules: NumberFormat | None) -> str:
+    return reason_line(a.why, rules) if a.why is not None else a.quoted
+
+
+def outcome_line(o: Outcome, rules: NumberFormat | None = None) -> str:
+    """The answer to /long, /short, /close, a Confirm or a Reject (the alert, the reply);
+    `rules`: the symbol's number formats, for a position it quotes."""
+    return answer_line(o.answer, rules)
 
 
 def result_line(p: Proposal, rules: NumberFormat | None = None) -> str:

@@ -13,7 +13,15 @@ from decimal import Decimal
 from html import escape
 from typing import Any
 
-from bot.texts import NumberFormat, check_line, failing_line, pending_lines, position_line, text
+from bot.texts import (
+    NumberFormat,
+    check_line,
+    failing_line,
+    pending_lines,
+    position_line,
+    reason_line,
+    text,
+)
 from trading.core.candles import Candle, fmt_num, ohlcv_line
 from trading.core.events import Event
 from trading.live.service import EngineStatus
@@ -152,8 +160,8 @@ def status_html(st: EngineStatus, formats: Mapping[str, NumberFormat] | None = N
         lines.append(f"🕒 Clock: Binance is {clock_gap(offset)} this host's clock; signed requests use Binance's time")
     if st.paused:
         lines.append(f"⏸ Paused: no new entries ({escape(pause_reasons(st.paused))}); closes and stops still run · /resume")
-    if getattr(st, "account_mode", ""):  # said once when found; shown here while it lasts
-        lines.append(f"⛔ Orders stopped: {escape(st.account_mode)}")
+    if getattr(st, "account_mode", None) is not None:  # said once when found; shown here while it lasts
+        lines.append(f"⛔ Orders stopped: {escape(reason_line(st.account_mode))}")
     lines += failing_html(st.trader)
     if st.strategy_check is not None:
         lines.append(escape(check_line(st.strategy_check)))

@@ -13,6 +13,7 @@ from storage.proposals import ProposalStore
 from trading.core.brokers.base import OrderRequest, Placement
 from trading.core.findings import PositionDiffers
 from trading.core.portfolio import ClosedTrade, Fill
+from trading.core.reasons import Reason
 from trading.core.symbols import SymbolFilters
 from trading.live.answers import Answer, Kind, Placed
 from trading.live.proposals import Confirmations, Proposal
@@ -25,7 +26,7 @@ FILLS = [
          fee_amount=D("0.00068"), position_side="LONG"),  # fmt: skip
 ]
 CLOSED = [ClosedTrade("BTCUSDT", "long", D("0.01"), D("68000"), D("69590.1"), D("0.7"), D("15.2012"), 0, 1)]
-PLACED = Placement(FILLS, CLOSED, "-2019 Margin is insufficient.", -2019)
+PLACED = Placement(FILLS, CLOSED, Reason.said("-2019 Margin is insufficient."), -2019)
 
 
 def test_every_kind_has_its_words() -> None:
@@ -216,7 +217,7 @@ def test_the_one_way_switch_and_a_start_not_resumed_in_todays_words() -> None:
     assert {s: switch_line(s) for s in said} == said
     assert {s.result for s in said} == set(SwitchResult)
     assert ModeSwitch(SwitchResult.REFUSED, "-1022 x").outcome() == "refused: -1022 x"
-    e = StreamNotResumed("the Binance account is in Hedge Mode (LONG and SHORT positions apart); …")
+    e = StreamNotResumed(Reason.said("the Binance account is in Hedge Mode (LONG and SHORT positions apart); …"))
     assert e.kind == "account_mode" and text(e) == (
         "stream not resumed: the Binance account is in Hedge Mode (LONG and SHORT positions apart); …")
 

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from binance.client import Client
 
+from bot.texts import reason_line
 from sim.binance import ReplayExchange, generate
 from trading.config import load_settings
 from trading.core.brokers.base import OrderRefused, OrderRequest, OrderUnknown
@@ -100,8 +101,9 @@ def test_market_order_fills_with_the_rounded_qty_and_the_proposal_id(
 
 
 def test_filters_refuse_before_anything_is_sent(ex: ReplayExchange, broker: BinanceBroker) -> None:
-    with pytest.raises(OrderRefused, match="MIN_NOTIONAL"):
+    with pytest.raises(OrderRefused) as refused:
         broker.execute(req(stake="10"), price_now(ex), 0)
+    assert "MIN_NOTIONAL" in reason_line(refused.value.reason)
     assert ex.stats.order_posts == {}
 
 

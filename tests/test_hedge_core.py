@@ -8,6 +8,7 @@ from decimal import Decimal as D
 
 import pytest
 
+from bot.texts import reason_line
 from trading.backtest import BacktestOptions, run_backtest
 from trading.core.brokers.base import OrderRefused, OrderRequest
 from trading.core.candles import Candle
@@ -119,7 +120,7 @@ def test_max_position_notional_counts_both_legs() -> None:
     t, _, _ = hedge_trader(max_notional=D("1500"))
     t.place(t.legs("BTCUSDT", 1, "asked", 0, D("0.010")), D("100000"))  # 1,000 USDT
     placed = t.place(t.legs("BTCUSDT", -1, "asked", 0, D("0.006")), D("100000"))  # +600: 1,600 > 1,500
-    assert placed.error is not None and "MAX_POSITION_NOTIONAL" in placed.error
+    assert placed.error is not None and "MAX_POSITION_NOTIONAL" in reason_line(placed.error)
     assert t.place(t.legs("BTCUSDT", -1, "asked", 0, D("0.005")), D("100000")).error is None  # 1,500: at the limit
 
 

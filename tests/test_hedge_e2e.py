@@ -142,6 +142,26 @@ def test_a_mode_switched_in_the_app_is_said_once_and_no_order_is_sent(source, tm
         w.close()
 
 
+def test_a_start_after_the_account_went_back_to_the_books_mode_starts(source, tmp_path) -> None:  # noqa: F811
+    """The mode switched under the running bot (orders stop), /stop, switched back in the
+    app, /start: the modes agree again, so the stream starts and the chat is told orders go
+    out again (it was refused once, with the good news as its reason)."""
+    w = hedge_world(source, tmp_path)
+    try:
+        mark = w.api.mark()
+        w.ex.switch_position_mode(False)
+        assert w.api.wait_for_text(GROUP, "was switched to One-way Mode", start=mark, timeout=10)
+        w.reply("/stop", "Stream stopped")
+        w.ex.switch_position_mode(True, event=False)
+        mark = w.api.mark()
+        assert "cannot start" not in w.reply("/start", "Starting")["text"]
+        assert w.api.wait_for_text(GROUP, "the account is in Hedge Mode (LONG and SHORT legs) again", start=mark, timeout=10)
+        assert w.api.wait_for_text(GROUP, "socket started", start=mark, timeout=15)
+        assert "Orders stopped" not in w.reply("/status", "Status")["text"]
+    finally:
+        w.close()
+
+
 def test_a_mode_switched_without_any_event_is_found_by_the_periodic_check(source, tmp_path) -> None:  # noqa: F811
     """Binance has been seen to send no ACCOUNT_CONFIG_UPDATE for a mode switched in its
     app: the periodic check (a JobQueue job, run here on the bot's loop at once, no

@@ -401,7 +401,9 @@ CHAT_WORDS_MOVED = {"placement_line", "fee_words", "blocked_line", "proposal_tex
                     # a what-if's table and the words its chart and caption share (live/whatif.py)
                     "stats_table", "end_words", "UNITS",
                     # the exchange's positions unlike the book's (exchange/reconcile.py)
-                    "hedged_lines"}  # fmt: skip
+                    "hedged_lines",
+                    # refusals are typed reasons (core/reasons.py) worded by bot/texts.reason_line
+                    "position_text", "mode_name", "CHANGED"}  # fmt: skip
 # Sentences (or their telling part) that trading/ wrote for the chat and bot/texts.py writes now:
 # no string in trading/ may hold them again.
 SENTENCES_MOVED = ("one position per symbol", " to close.", "two admins must confirm", "the given parameters",
@@ -418,7 +420,10 @@ SENTENCES_MOVED = ("one position per symbol", " to close.", "two admins must con
                    "add margin or reduce the position", "is not booked: the bot's book holds",
                    "exit order(s) of the bot with no position", "exits were not all on the exchange",
                    "made while the account stream was down", "funding payment(s) booked", "account trades unreadable",
-                   "the exchange holds ", "the bot adopts neither", "reconcile: ")  # fmt: skip
+                   "the exchange holds ", "the bot adopts neither", "reconcile: ",
+                   # a rule's refusal: core/limits, symbols, brokers/paper, intents, hedge, position_mode
+                   "already flat", "changed since this proposal", "free in the paper wallet", ", above MAX_POSITION_NOTIONAL",
+                   "(MIN_NOTIONAL)", "while the bot trades", "as the bot's book")  # fmt: skip
 ANSWERING = {"Outcome", "Answer", "refused", "stale"}  # an answer to the chat is built by these
 
 

@@ -24,6 +24,7 @@ from trading.core.brokers.base import OrderRequest
 from trading.core.candles import Candle
 from trading.core.missed import Missed
 from trading.core.portfolio import ClosedTrade, Fill
+from trading.core.reasons import Reason, What
 from trading.core.strategies import Decision
 from trading.core.symbols import SymbolFilters
 
@@ -92,7 +93,7 @@ class OrderRefusedEvent(Event):
     kind: ClassVar[str] = "order_refused"
     mode: str
     request: OrderRequest
-    reason: str
+    reason: Reason  # core/reasons.py: bot/texts.reason_line words it
 
 
 @dataclass(frozen=True)
@@ -156,7 +157,7 @@ class ExitFailed(Event):
     mode: str
     symbol: str
     stage: str
-    error: str
+    error: Reason
 
 
 @dataclass(frozen=True)
@@ -252,7 +253,23 @@ class StreamNotResumed(Event):
     rules out trading (`why`: the refusal as the account check gives it, exchange/account.py)."""
 
     kind: ClassVar[str] = "account_mode"
-    why: str
+    why: Reason
+
+
+@dataclass(frozen=True)
+class AccountModeSwitched(Event):
+    """The account's position mode, read at /start or while running, is not the book's (`again`
+    False: no order is sent until /stop and /start) or is the book's again (`again` True:
+    orders are sent again). `hedge`: the account is in Hedge Mode (core/position_mode.py)."""
+
+    kind: ClassVar[str] = "account_mode"
+    hedge: bool
+    again: bool = False
+
+    @property
+    def reason(self) -> Reason:
+        """Why orders stop, as a refusal quotes it."""
+        return Reason(What.MODE_SWITCHED, text="hedge" if self.hedge else "one_way")
 
 
 @dataclass(frozen=True)
@@ -394,15 +411,6 @@ class OtherModeFill(Event):
 
 
 @dataclass(frozen=True)
-class AccountModeChanged(Event):
-    """While running, the account's position mode as read is not the book's (no order is
-    sent), or is again: `why` as the trader's position mode says it (core/position_mode.py)."""
-
-    kind: ClassVar[str] = "account_mode"
-    why: str
-
-
-@dataclass(frozen=True)
 class Reconciled(Event):
     """One thing a reconcile with the exchange (start, resume, an account-stream reconnect)
     settled or found: a core/findings.py value, or trading/live/recovery.py's (Settled,
@@ -420,9 +428,9 @@ NOTICE_KINDS = {
 }
 TYPED = (Signal, MissedSignals, OrderFilled, OrderRefusedEvent, Liquidated, ExternalFill, FundingBooked, ChargeBooked,
          ExitFailed, ExitWouldTrigger, StopMoved, StrategyFailed, ProtectionTripped, ProtectionWarning,
-         ProtectionLifted, CandleClosed, StreamNotResumed, AccountModeNote, SocketStarted, SocketStopped, SocketError,
-         Reconnected, StreamStale, StorageBusy, StorageFault, AccountStreamNote, MarginCall, OtherModeFill,
-         AccountModeChanged, Reconciled)  # fmt: skip
+         ProtectionLifted, CandleClosed, StreamNotResumed, AccountModeNote, AccountModeSwitched, SocketStarted,
+         SocketStopped, SocketError, Reconnected, StreamStale, StorageBusy, StorageFault, AccountStreamNote, MarginCall,
+         OtherModeFill, Reconciled)  # fmt: skip
 EVENT_KINDS = frozenset(NOTICE_KINDS) | {t.kind for t in TYPED}
 
 

@@ -31,6 +31,7 @@ from enum import StrEnum
 from trading.core.brokers.base import OrderRequest
 from trading.core.intents import legs_now
 from trading.core.portfolio import BUY, LONG_LEG, SELL, SHORT_LEG, Portfolio, leg_of
+from trading.core.reasons import Reason, What
 from trading.core.strategies import Values
 
 LEG_TAG = {LONG_LEG: "cl", SHORT_LEG: "cs"}  # client-id legs of the two closes of one decision
@@ -65,12 +66,9 @@ def hedge_legs(
     )]  # fmt: skip
 
 
-CHANGED = "the position changed since this proposal; propose again"
-
-
 def legs_at_press(
     intent: str, basis: Decimal | None, portfolio: Portfolio, legs: tuple[OrderRequest, ...], name: Callable[[int], str],
-) -> list[OrderRequest] | str:  # fmt: skip
+) -> list[OrderRequest] | Reason:  # fmt: skip
     """Hedge Mode's Confirm: the orders of a proposal derived from the legs as they are at
     the press (core/intents.py's rule, leg by leg). A close closes what its legs hold now
     (resized; a leg gone flat is skipped; all flat: refused). A long/short opens or adds to
@@ -82,12 +80,12 @@ def legs_at_press(
             pos = portfolio.held(leg.symbol, leg.position_side)
             if pos is not None:
                 out.append(leg.but(id=name(len(out) + 1), qty=abs(pos.qty)))
-        return out or "nothing to close: the position is already flat"
+        return out or Reason(What.FLAT, legs[0].symbol)
     opening = legs[0]
     pos = portfolio.held(opening.symbol, opening.position_side)
     held = pos.qty if pos is not None else Decimal(0)
     if basis is not None and basis != held:
-        return f"{CHANGED} (its {opening.position_side} leg was {abs(basis).normalize():f}, now {abs(held).normalize():f})"
+        return Reason(What.CHANGED, opening.symbol, opening.position_side, {"was": basis, "now": held})
     return [opening.but(id=name(1))]
 
 
@@ -127,13 +125,13 @@ def legs_after(
 
 def press_legs(
     intent: str, basis: Decimal | None, legs: tuple[OrderRequest, ...], portfolio: Portfolio, held: Decimal,
-    name: Callable[[int], str], fmt: Callable[[Decimal], str] | None = None,
-) -> list[OrderRequest] | str:  # fmt: skip
+    name: Callable[[int], str],
+) -> list[OrderRequest] | Reason:  # fmt: skip
     """Confirm's orders in either mode: Hedge Mode's legs_at_press, or core/intents.py's
     legs_now on the net position `held`."""
     if legs and legs[0].position_side != "BOTH":
         return legs_at_press(intent, basis, portfolio, legs, name)
-    return legs_now(intent, basis, held, legs, name, fmt)
+    return legs_now(intent, basis, held, legs, name)
 
 
 class Refusal(StrEnum):

@@ -27,9 +27,9 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from trading.core.brokers.base import OrderRequest
+from trading.core.reasons import Reason, What
 
 ZERO = Decimal(0)
-CHANGED = "the position changed since this proposal; propose again"
 
 
 def intent_of(legs: tuple[OrderRequest, ...] | list[OrderRequest]) -> str:
@@ -41,23 +41,14 @@ def intent_of(legs: tuple[OrderRequest, ...] | list[OrderRequest]) -> str:
     return "long" if opening.side == "BUY" else "short"
 
 
-def position_text(qty: Decimal, fmt: Callable[[Decimal], str] | None = None) -> str:
-    """`flat`, `long 0.010`, `short 0.005`: a signed position as people say it."""
-    if not qty:
-        return "flat"
-    shown = fmt(abs(qty)) if fmt else f"{abs(qty).normalize():f}"
-    return f"{'long' if qty > 0 else 'short'} {shown}"
-
-
 def legs_now(
     intent: str,
     basis: Decimal | None,
     held: Decimal,
     legs: tuple[OrderRequest, ...],
     name: Callable[[int], str],
-    fmt: Callable[[Decimal], str] | None = None,
-) -> list[OrderRequest] | str:
-    """The orders to place now, named `name(1)`, `name(2)`, …; or the refusal line.
+) -> list[OrderRequest] | Reason:
+    """The orders to place now, named `name(1)`, `name(2)`, …; or why not (bot/texts.py words it).
 
     `basis` is the signed position the proposal was made on (None for a proposal stored
     before intents: its legs are placed as they were, the close resized, as before)."""
@@ -65,20 +56,20 @@ def legs_now(
     template = legs[0]
     if intent == "close":
         if not held:
-            return "nothing to close: the position is already flat"
+            return Reason(What.FLAT, symbol)
         return [_close(template, symbol, held, name(1))]
     opening = next((leg for leg in legs if not leg.reduce_only), None)
     if opening is None:  # cannot happen for a long/short intent; place nothing rather than guess
-        return CHANGED
+        return Reason(What.CHANGED, symbol)
     want = 1 if intent == "long" else -1
     side_now = (held > 0) - (held < 0)
     if basis is not None and side_now == want:
         if basis != held:  # already on that side, and not the position the add was made on
-            return f"{CHANGED} (it was {position_text(basis, fmt)}, now {position_text(held, fmt)})"
+            return Reason(What.CHANGED, symbol, numbers={"was": basis, "now": held})
         return [opening.but(id=name(1))]
     if basis is not None and ((basis > 0) - (basis < 0)) == want:
         # an add to a position that is gone or turned: nothing left to add to
-        return f"{CHANGED} (it was {position_text(basis, fmt)}, now {position_text(held, fmt)})"
+        return Reason(What.CHANGED, symbol, numbers={"was": basis, "now": held})
     out: list[OrderRequest] = []
     if side_now and side_now != want:
         out.append(_close(opening, symbol, held, name(1)))

@@ -11,6 +11,7 @@ from typing import Any
 
 from trading.core.brokers.base import OrderRefused, OrderRequest
 from trading.core.portfolio import BUY, Portfolio
+from trading.core.reasons import Reason, What
 from trading.core.symbols import SymbolFilters
 
 
@@ -24,7 +25,7 @@ def check_limits(
 ) -> None:
     """Raise OrderRefused naming the limit an opening order would break."""
     if max_leverage is not None and req.leverage > max_leverage:
-        raise OrderRefused(f"leverage {req.leverage}x is above MAX_LEVERAGE {max_leverage}x")
+        raise OrderRefused(Reason(What.MAX_LEVERAGE, req.symbol, numbers={"leverage": Decimal(req.leverage), "limit": Decimal(max_leverage)}))
     if max_notional is None:
         return
     qty = req.qty if req.qty is not None else filters.floor_qty(req.stake * req.leverage / price)
@@ -35,10 +36,7 @@ def check_limits(
         held = abs(pos.qty) if pos is not None and pos.qty and (pos.qty > 0) == (req.side == BUY) else Decimal(0)
     notional = (held + qty) * price
     if notional > max_notional:
-        raise OrderRefused(
-            f"position would be {notional.quantize(Decimal('0.01'))} USDT, above MAX_POSITION_NOTIONAL "
-            f"{max_notional.normalize():f} USDT"
-        )
+        raise OrderRefused(Reason(What.MAX_NOTIONAL, req.symbol, numbers={"notional": notional, "limit": max_notional}))
 
 
 def stake_problem(values: Mapping[str, Any] | None, max_notional: Decimal | None) -> str | None:

@@ -51,7 +51,7 @@ class OrderDesk:
             fill, closed = self.place_one(book, req, price, time)
         except OrderRefused as e:
             self.records.refused(req, e)
-            self.records.say(OrderRefusedEvent(self.mode, req, str(e)))
+            self.records.say(OrderRefusedEvent(self.mode, req, e.reason))
             return None
         if self.records.notifier is not None:  # the backtest tells nobody: no event to build
             self.records.say(OrderFilled(self.mode, fill, req, tuple(closed), self.filters.get(fill.symbol)))

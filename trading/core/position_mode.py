@@ -5,9 +5,8 @@ legs), and whether the account was switched to the other one under a book that h
 
 from __future__ import annotations
 
-
-def mode_name(hedge: bool) -> str:
-    return "Hedge Mode (LONG and SHORT legs)" if hedge else "One-way Mode"
+from trading.core.events import AccountModeSwitched
+from trading.core.reasons import Reason
 
 
 class PositionMode:
@@ -16,23 +15,22 @@ class PositionMode:
         book holds a position, which fixes it)."""
         self.hedge = hedge
         self.known = known
-        self.mismatch = ""  # the account's position mode is not the book's: no order is sent
+        self.mismatch: Reason | None = None  # the account's position mode is not the book's: no order is sent
 
-    def follow(self, hedge: bool, *, running: bool, holding: bool) -> str | None:
+    def follow(self, hedge: bool, *, running: bool, holding: bool) -> AccountModeSwitched | None:
         """The account's position mode as read (at /start; while running: its account stream's
         ACCOUNT_CONFIG_UPDATE, a reconnect). Not running, a book with no open position
         (`holding` False) takes the account's mode. Otherwise a mode unlike the book's stops
-        every order and returns the line to say, once; the same mode again clears it."""
+        every order and returns what to say, once; the same mode again clears it."""
         if hedge == self.hedge:
             self.known = True
-            was, self.mismatch = self.mismatch, ""
-            return f"the account is in {mode_name(hedge)} again, as the bot's book: orders are sent again" if was else None
+            was, self.mismatch = self.mismatch, None
+            return AccountModeSwitched(hedge, again=True) if was else None
         if (not running or not self.known) and not holding:
-            self.hedge, self.known, self.mismatch = hedge, True, ""
+            self.hedge, self.known, self.mismatch = hedge, True, None
             return None
-        line = (f"the account was switched to {mode_name(hedge)} while the bot trades {mode_name(self.hedge)}: "
-                "no order is sent (Binance would refuse them); /stop and /start to trade the account's mode")  # fmt: skip
-        if line == self.mismatch:
+        if self.mismatch is not None:
             return None
-        self.mismatch = line
-        return line
+        switched = AccountModeSwitched(hedge)
+        self.mismatch = switched.reason
+        return switched

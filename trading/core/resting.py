@@ -20,6 +20,7 @@ from trading.core.findings import ExitsResynced
 from trading.core.order_desk import OrderDesk
 from trading.core.portfolio import BUY, SELL, Portfolio
 from trading.core.position_mode import PositionMode
+from trading.core.reasons import Reason
 from trading.core.records import Records
 from trading.core.symbols import SymbolFilters
 
@@ -81,10 +82,10 @@ class RestingKeeper:
         except WouldTrigger as e:
             self._close_now(book, e, ps)
         except (OrderRefused, OrderUnknown) as e:
-            self.records.say(ExitFailed(self.mode, book.symbol, "placed", str(e)))
+            self.records.say(ExitFailed(self.mode, book.symbol, "placed", e.reason))
         except Exception as e:  # noqa: BLE001 (a read or a cancel failed: said, the next sync retries)
             log.exception("exits of %s", book.symbol)
-            self.records.say(ExitFailed(self.mode, book.symbol, "checked", str(e)))
+            self.records.say(ExitFailed(self.mode, book.symbol, "checked", Reason.said(str(e))))
         return []
 
     def _close_now(self, book: Book, e: WouldTrigger, ps: str = "BOTH") -> None:
@@ -102,7 +103,7 @@ class RestingKeeper:
         try:
             fill = self.desk.execute(book, req, price, time)
         except OrderUnknown as err:
-            self.records.say(ExitFailed(self.mode, book.symbol, "closing", str(err)))
+            self.records.say(ExitFailed(self.mode, book.symbol, "closing", err.reason))
             return
         if fill is not None:
             moved = self.levels.part_filled(book, e.kind, self.portfolio.held(book.symbol, ps), self.mode, ps)

@@ -13,9 +13,15 @@ from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 from functools import cached_property
 from typing import Any
 
+from trading.core.reasons import Reason, What
+
 
 class FilterError(ValueError):
-    """An order that breaks a symbol filter; the message names the filter, for the chat."""
+    """An order that breaks a symbol filter; `reason` names the filter, as data (bot/texts.py words it)."""
+
+    def __init__(self, reason: Reason) -> None:
+        self.reason = reason
+        super().__init__(str(reason))
 
 
 def _plain(x: Decimal) -> str:
@@ -107,15 +113,13 @@ class SymbolFilters:
         lo = self.market_min_qty if market else self.min_qty
         hi = self.market_max_qty if market else self.max_qty
         if qty <= 0 or qty < lo:
-            raise FilterError(f"quantity {_plain(qty)} is below {self.symbol}'s minimum {_plain(lo)} (LOT_SIZE)")
+            raise FilterError(Reason(What.BELOW_MIN_QTY, self.symbol, numbers={"qty": qty, "min": lo}))
         if qty > hi:
-            raise FilterError(f"quantity {_plain(qty)} is above {self.symbol}'s maximum {_plain(hi)} (LOT_SIZE)")
+            raise FilterError(Reason(What.ABOVE_MAX_QTY, self.symbol, numbers={"qty": qty, "max": hi}))
         notional = qty * price
         if not reduce_only and notional < self.min_notional:
-            raise FilterError(
-                f"order value {notional.quantize(Decimal('0.01'))} USDT is below {self.symbol}'s "
-                f"minimum {_plain(self.min_notional)} USDT (MIN_NOTIONAL)"
-            )
+            raise FilterError(Reason(What.BELOW_MIN_NOTIONAL, self.symbol,
+                                     numbers={"notional": notional, "min": self.min_notional}))  # fmt: skip
 
     # ------------------------------------------------------------- display
     @property

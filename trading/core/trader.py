@@ -46,7 +46,7 @@ from trading.core.account_guard import AccountGuard
 from trading.core.book import Book
 from trading.core.brokers.base import Broker, OrderRefused, OrderRequest, OrderUnknown, Placement
 from trading.core.candles import Candle
-from trading.core.events import MissedSignals, Notifier, Signal, StrategyFailed
+from trading.core.events import AccountModeSwitched, MissedSignals, Notifier, Signal, StrategyFailed
 from trading.core.exchange_fills import ExchangeFills
 from trading.core.exits import Exits
 from trading.core.fill_keys import FillKeys
@@ -383,8 +383,8 @@ class Trader:
         return stop, held
 
     # ------------------------------------------------------------- the account's position mode
-    def follow_mode(self, hedge: bool, *, running: bool) -> str | None:
-        """The account's position mode as read (position_mode.py): the line to say, or None."""
+    def follow_mode(self, hedge: bool, *, running: bool) -> AccountModeSwitched | None:
+        """The account's position mode as read (position_mode.py): what to say, or None."""
         with self.lock:
             return self.position_mode.follow(hedge, running=running,
                                              holding=any(p.qty for p in self.portfolio.positions.values()))  # fmt: skip
@@ -609,10 +609,10 @@ class Trader:
                     self.records.book(book, fills)
                     self.records.refused(leg, e)
                     self.resting.protect(book)
-                    return Placement(fills, closed, str(e), e.code)
+                    return Placement(fills, closed, e.reason, e.code)
                 except OrderUnknown as e:
                     self.records.book(book, fills)
-                    return Placement(fills, closed, f"outcome unknown: {e}", None, unknown=True)
+                    return Placement(fills, closed, e.reason, None, unknown=True)
                 fills.append(fill)
                 closed += done
             self.records.book(book, fills)

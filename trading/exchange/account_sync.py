@@ -40,7 +40,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from trading.core.events import (
-    AccountModeChanged,
+    AccountModeSwitched,
     Event,
     MarginCall,
     MarginPosition,
@@ -78,9 +78,9 @@ class AccountSink(Protocol):
     def hedge(self) -> bool:
         """The book trades Hedge Mode legs (positionSide LONG/SHORT), else One-way Mode."""
 
-    def account_mode(self, hedge: bool) -> str | None:
-        """The account's position mode as read while running; the line to say once when it
-        is not the book's (no order is sent then), else None."""
+    def account_mode(self, hedge: bool) -> AccountModeSwitched | None:
+        """The account's position mode as read while running; what to say once when it is
+        not the book's (no order is sent then) or is again, else None."""
 
     def charge(self, symbol: str, amount: Decimal, ts: int, key: str, what: str) -> bool:
         """Book a charge with no trade (an insurance clearance fee) once; True if booked now."""
@@ -249,9 +249,9 @@ class AccountFollower:
         except ANY_ERROR as e:
             log.warning("position mode unreadable: %s", _what(e))
             return
-        line = self.sink.account_mode(hedge)
-        if line:
-            self._notify(AccountModeChanged(line))
+        switched = self.sink.account_mode(hedge)
+        if switched is not None:
+            self._notify(switched)
 
     def on_connected(self) -> None:
         if self._keep_clock is not None:  # the account stream may connect before any /start measured it

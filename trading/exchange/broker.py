@@ -103,7 +103,7 @@ class BinanceBroker:
         try:
             f.check_order(qty, price, reduce_only=request.closes)
         except FilterError as e:
-            raise OrderRefused(str(e)) from None
+            raise OrderRefused(e.reason) from None
         params: dict[str, Any] = {
             "symbol": request.symbol,
             "side": request.side,

@@ -5,9 +5,11 @@ the chat words it). A proposal's final state is stored as one of these (JSON in 
 column: `to_json`/`from_json`) and worded when its message is drawn; a row written before
 answers were typed holds its line as text and reads back as `Kind.SAID`.
 
-`quoted` carries a sentence made where the decision was taken and passed on as it came: the
-database guard's halt (live/guard.py), a symbol filter's, a hard limit's or Binance's refusal,
-the account's mode switched under the book (core/position_mode.py). Nothing in trading/live words an answer itself
+`why` carries the reason a rule gave where the decision was taken (core/reasons.py: a symbol
+filter's, a hard limit's or Binance's refusal, the account's mode switched under the book, the
+position changed before a Confirm), worded by bot/texts.reason_line; `quoted` what an answer
+quotes as it came: the database guard's halt (live/guard.py), a protection's name, a line
+stored before answers were typed. Nothing in trading/live words an answer itself
 (tests/test_layout.py holds it).
 """
 
@@ -22,6 +24,7 @@ from typing import Any
 
 from trading.core.brokers.base import Placement
 from trading.core.portfolio import ClosedTrade, Fill
+from trading.core.reasons import Reason
 from trading.core.symbols import SymbolFilters
 
 
@@ -92,6 +95,7 @@ class Answer:
     who: str = ""
     leg: str = ""  # LONG or SHORT: the leg an answer is about
     quoted: str = ""
+    why: Reason | None = None  # why it was refused, as data (core/reasons.py): worded by bot/texts.reason_line
     all: bool = False
     names: tuple[str, ...] = ()
     numbers: Mapping[str, Decimal] = field(default_factory=dict)
@@ -109,6 +113,8 @@ class Answer:
                 value = list(value)
             elif f.name == "placed":
                 value = _placed_dict(value)
+            elif f.name == "why":
+                value = value.to_dict()
             out[f.name] = str(value) if f.name == "kind" else value
         return json.dumps(out, separators=(",", ":"))
 
@@ -127,6 +133,8 @@ class Answer:
         d["numbers"] = {k: Decimal(v) for k, v in d.get("numbers", {}).items()}
         if "placed" in d:
             d["placed"] = _placed_of(d["placed"])
+        if "why" in d:
+            d["why"] = Reason.of(d["why"])
         return Answer(**d)
 
 
@@ -159,7 +167,7 @@ def _placed_dict(p: Placed) -> dict[str, Any]:
     pl = p.placement
     return {
         "fills": [_plain(f, _FILL_DECIMALS) for f in pl.fills], "closed": [_plain(t, _TRADE_DECIMALS) for t in pl.closed],
-        "error": pl.error, "code": pl.code, "unknown": pl.unknown, "positions": list(p.positions), "legs": p.legs,
+        "error": None if pl.error is None else pl.error.to_dict(), "code": pl.code, "unknown": pl.unknown, "positions": list(p.positions), "legs": p.legs,
         "sizes": [{k: str(v) for k, v in s.items()} for s in p.sizes],
     }
 
@@ -168,7 +176,7 @@ def _placed_of(d: dict[str, Any]) -> Placed:
     placement = Placement(
         [Fill(**_typed(f, _FILL_DECIMALS)) for f in d.get("fills", [])],
         [ClosedTrade(**_typed(t, _TRADE_DECIMALS)) for t in d.get("closed", [])],
-        d.get("error"), d.get("code"), bool(d.get("unknown", False)),
+        None if d.get("error") is None else Reason.of(d["error"]), d.get("code"), bool(d.get("unknown", False)),
     )
     sizes = tuple({k: Decimal(v) for k, v in s.items()} for s in d.get("sizes", ()))
     return Placed(placement, tuple(d.get("positions", ())), bool(d.get("legs", False)), sizes=sizes)

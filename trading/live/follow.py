@@ -16,6 +16,7 @@ from decimal import Decimal
 
 from storage.trades import TradeJournal
 from trading.core.findings import ExitsResynced
+from trading.core.events import AccountModeSwitched
 from trading.core.portfolio import Fill
 from trading.core.trader import Trader
 
@@ -40,7 +41,7 @@ class Follow:
     def hedge(self) -> bool:
         return self._trader.hedge
 
-    def account_mode(self, hedge: bool) -> str | None:
+    def account_mode(self, hedge: bool) -> AccountModeSwitched | None:
         return self._trader.follow_mode(hedge, running=True)
 
     def charge(self, symbol: str, amount: Decimal, ts: int, key: str, what: str) -> bool:

@@ -21,6 +21,7 @@ from trading.core.hedge import Refusal, legs_of, order_blocked, position_sizes, 
 from trading.core.intents import intent_of
 from trading.core.limits import check_limits
 from trading.core.pause import PauseGate
+from trading.core.reasons import Reason
 from trading.core.symbols import FilterError, SymbolFilters
 from trading.core.trader import Trader
 from trading.exchange.brackets import BracketCache
@@ -115,7 +116,7 @@ class Orders:
         mismatch = trader.position_mode.mismatch  # the account's mode switched under the book: said as it was noticed
         blocked = order_blocked(trader.portfolio, trader.hedge, bool(mismatch), symbol, want, only)
         if blocked is Refusal.MODE_MISMATCH:
-            return refused(Kind.NOT_PROPOSED, quoted=mismatch)
+            return refused(Kind.NOT_PROPOSED, why=mismatch)
         if blocked is not None:
             kind = Kind.LEG_IN_ONE_WAY if blocked is Refusal.LEG_IN_ONE_WAY else Kind.NOTHING_TO_CLOSE
             return refused(kind, symbol=symbol, leg=only)
@@ -145,7 +146,7 @@ class Orders:
             return refused(Kind.ALREADY, action=action, symbol=symbol)
         problem = self._check_now(legs, price)
         if problem:
-            return refused(Kind.NOT_PROPOSED, quoted=problem)
+            return refused(Kind.NOT_PROPOSED, why=problem)
         kind = "reverse" if len(legs) == 2 and not legs[1].closes else action
         held = self.held(symbol, legs[0].position_side)  # the net position, or the leg traded
         apart = trader.portfolio.exposure(symbol) - abs(held)  # Hedge Mode: the other leg counts too
@@ -186,20 +187,18 @@ class Orders:
         if price is None:  # checked before the claim: a press now changes nothing
             return refused(Kind.NO_LIVE_PRICE, p)
         trader = self._trader
-        rules = trader.filters.get(p.symbol)
-        fmt = rules.fmt_qty if rules is not None else None
         # Under the trader's lock from deriving the legs to booking their fills: the position
         # the legs are derived from is the one they are placed on.
         with trader.lock:
             ps = p.legs[0].position_side  # a Hedge Mode leg, or BOTH
             before, sizes = self.held(p.symbol, ps), [position_sizes(trader.portfolio, p.symbol, ps)]
 
-            def derive(q: Proposal) -> list[OrderRequest] | str:
+            def derive(q: Proposal) -> list[OrderRequest] | Reason:
                 return press_legs(q.intent or intent_of(q.legs), q.basis, q.legs, trader.portfolio, before,
-                                  lambda n: conf.name_leg(q.id, n), fmt)  # fmt: skip
+                                  lambda n: conf.name_leg(q.id, n))  # fmt: skip
             planned = derive(p)  # four-eyes counts the position these orders lead to, at this price
             apart = trader.portfolio.exposure(p.symbol) - abs(before)  # Hedge Mode: the other leg counts too
-            waiting = None if isinstance(planned, str) else conf.approve(p, user_id, who or f"user {user_id}", before, planned,
+            waiting = None if isinstance(planned, Reason) else conf.approve(p, user_id, who or f"user {user_id}", before, planned,
                                                                           price, apart)  # fmt: skip
             if waiting is not None:
                 return waiting
@@ -285,7 +284,7 @@ class Orders:
         pos = self._trader.portfolio.held(symbol, position_side)
         return pos.qty if pos is not None else Decimal(0)
 
-    def _check_now(self, legs: list[OrderRequest], price: Decimal) -> str | None:
+    def _check_now(self, legs: list[OrderRequest], price: Decimal) -> Reason | None:
         """The symbol's filters and the hard limits, at today's price, before anyone is asked
         to confirm an order that could only fail (a silly size is refused here, in one line)."""
         trader = self._trader
@@ -301,8 +300,8 @@ class Orders:
                 f.check_order(qty, price)
                 check_limits(leg, price, trader.portfolio, f, trader.max_leverage, trader.max_notional)
             except (FilterError, OrderRefused) as e:
-                return str(e)
+                return e.reason
             held = abs(p.qty) if (p := trader.portfolio.held(leg.symbol, leg.position_side)) is not None else Decimal(0)
             if self._brackets is not None and (why := self._brackets.order_problem(leg.symbol, leg.leverage, (held + qty) * price)):
-                return why
+                return Reason.said(why)
         return None

@@ -30,6 +30,7 @@ from storage.state import instance_id
 from trading.core.brokers.base import OrderRequest, client_order_id
 from trading.core.events import Notice, Notifier
 from trading.core.intents import intent_of
+from trading.core.reasons import Reason
 from trading.live.answers import Answer, Kind
 from trading.live.four_eyes import FourEyes, four_eyes_over, needs_two
 
@@ -232,7 +233,7 @@ class Confirmations:
     def claim(
         self, proposal_id: int, user_id: int | None, cursor: int | None, price: Decimal | None,
         message: tuple[int, int] | None = None,
-        derive: Callable[[Proposal], list[OrderRequest] | str] | None = None,
+        derive: Callable[[Proposal], list[OrderRequest] | Reason] | None = None,
     ) -> Outcome:
         """Win the pending → confirmed race, then check expiry and drift. The caller places
         the legs only when `ok`; any other answer changed nothing it could double.
@@ -254,8 +255,8 @@ class Confirmations:
                 return refused(Kind.EXPIRED, self.get(p.id), proposal=p.id)
             return refused(Kind.GONE, self.get(p.id), proposal=p.id)
         legs = derive(p) if derive is not None else list(p.legs)
-        if isinstance(legs, str):
-            why = Answer(Kind.LEG_REFUSED, quoted=legs)
+        if isinstance(legs, Reason):
+            why = Answer(Kind.LEG_REFUSED, why=legs)
             if store.transition(p.id, "pending", "failed", by=user_id, result=why.to_json()):
                 return Outcome(False, why, self.get(p.id))
             return refused(Kind.GONE, self.get(p.id), proposal=p.id)

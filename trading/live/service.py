@@ -29,6 +29,7 @@ from trading.core.candles import Candle
 from trading.core.events import Notifier, Reconciled, StreamNotResumed
 from trading.core.portfolio import ClosedTrade, Fill, Position
 from trading.core.protections import ProtectionsView
+from trading.core.reasons import Reason
 from trading.core.snapshot import PositionView
 from trading.core.symbols import SymbolFilters
 from trading.core.trader import TraderSnapshot
@@ -78,11 +79,13 @@ class AccountStatus:
 
 
 class StartRefused(ValueError):
-    """The stream cannot start with this configuration; the message says why. `switchable`:
-    the account is in Hedge Mode and idle, so an admin may let the bot switch it."""
+    """The stream cannot start with this configuration; `reason` says why (core/reasons.py,
+    worded by bot/texts.reason_line). `switchable`: the account is in Hedge Mode and idle,
+    so an admin may let the bot switch it."""
 
-    def __init__(self, line: str, switchable: bool = False) -> None:
-        super().__init__(line)
+    def __init__(self, reason: Reason | str, switchable: bool = False) -> None:
+        self.reason = reason if isinstance(reason, Reason) else Reason.said(reason)
+        super().__init__(str(self.reason))
         self.switchable = switchable
 
 
@@ -102,7 +105,7 @@ class EngineStatus:
     strategy_check: CheckState | None = None  # the start's strategy check while it runs, or its refusal
     locks: dict[str, dict[str, Any]] = field(default_factory=dict)  # symbol → {"until": ms, "why": name} (issue 29)
     proposals: list[Proposal] = field(default_factory=list)  # open proposals, waiting for Confirm
-    account_mode: str = ""  # the account's position mode is not the book's (issue 28): no order is sent
+    account_mode: Reason | None = None  # the account's position mode is not the book's (issue 28): no order is sent
 
 
 class Engine:
@@ -161,8 +164,11 @@ class Engine:
         try:
             if self.mode.exchange:
                 hedge = check_account(self._node.broker, self.notifier.notify, hedge_mode=self.settings.hedge_mode)
-                if hedge is not None and (line := self._node.trader.follow_mode(hedge, running=False)):
-                    raise StartRefused(line)
+                switched = None if hedge is None else self._node.trader.follow_mode(hedge, running=False)
+                if switched is not None and not switched.again:
+                    raise StartRefused(switched.reason)
+                if switched is not None:  # the account is back in the book's mode: said, and trading goes on
+                    self.notifier.notify(switched)
         except AccountRefused as e:
             raise StartRefused(str(e), e.switchable) from None
 
@@ -202,7 +208,7 @@ class Engine:
             try:
                 self._check_account()
             except StartRefused as e:
-                self.notifier.notify(StreamNotResumed(str(e)))
+                self.notifier.notify(StreamNotResumed(e.reason))
                 return False
             self._reconcile()
             self._user_stream.start()

@@ -14,14 +14,17 @@ from typing import Any, Protocol
 
 from trading.core.frozen import quick_init
 from trading.core.portfolio import ClosedTrade, Fill
+from trading.core.reasons import Reason
 
 
 class OrderRefused(Exception):
-    """Definitely not placed (filters, margin, the exchange said no); the message is the
-    chat's line. `code` is the exchange's error code when it gave one (e.g. -2019)."""
+    """Definitely not placed (filters, margin, the exchange said no); `reason` says why, as
+    data (core/reasons.py; bot/texts.reason_line words it). `code` is the exchange's error
+    code when it gave one (e.g. -2019)."""
 
-    def __init__(self, reason: str, code: int | None = None) -> None:
-        super().__init__(reason)
+    def __init__(self, reason: Reason | str, code: int | None = None) -> None:
+        self.reason = reason if isinstance(reason, Reason) else Reason.said(reason)
+        super().__init__(str(self.reason))
         self.code = code
 
 
@@ -29,6 +32,10 @@ class OrderUnknown(Exception):
     """The order may or may not be on the exchange: it was sent, the answer never came, and
     asking for it by its client order id did not settle it either. Never retried blindly:
     the caller marks it unknown and reconciles (query by client id) before anything else."""
+
+    def __init__(self, reason: Reason | str) -> None:
+        self.reason = reason if isinstance(reason, Reason) else Reason.said(reason)
+        super().__init__(str(self.reason))
 
 
 def client_order_id(instance: str, kind: str, *parts: object) -> str:
@@ -143,10 +150,11 @@ class WouldTrigger(OrderRefused):
 @dataclass(frozen=True)
 class Placement:
     """What placing a confirmed proposal did: its fills, the trades they closed, and the
-    refusal that stopped it (None if every leg was placed)."""
+    refusal that stopped it (None if every leg was placed; `unknown`: the order's outcome is
+    not known, the reason says what was sent)."""
 
     fills: list[Fill]
     closed: list[ClosedTrade]
-    error: str | None
+    error: Reason | None
     code: int | None
     unknown: bool = False

@@ -15,6 +15,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 from trading.core.brokers.base import OrderRefused, OrderRequest
 from trading.core.portfolio import Fill, Portfolio
+from trading.core.reasons import Reason, What
 from trading.core.symbols import FilterError, SymbolFilters
 
 FEE_QUANTUM = Decimal("0.00000001")  # Binance reports commissions to 8 decimals
@@ -53,7 +54,7 @@ class PaperBroker:
         try:
             f = self.filters[request.symbol]
         except KeyError:
-            raise OrderRefused(f"{request.symbol}'s trading rules are unknown (exchangeInfo not reachable)") from None
+            raise OrderRefused(Reason(What.RULES_UNKNOWN, request.symbol)) from None
         qty = self.size(request, price)  # at the price the trader saw
         if self.slippage_bps:  # the fill may slip
             price = self.slipped(request, price)
@@ -61,15 +62,13 @@ class PaperBroker:
         try:
             f.check_order(qty, price, reduce_only=closes)
         except FilterError as e:
-            raise OrderRefused(str(e)) from None
+            raise OrderRefused(e.reason) from None
         if not closes:
             portfolio = self.portfolio
             free = portfolio.balance - portfolio.used_margin(request.leverage)
             if request.stake > free:
-                raise OrderRefused(
-                    f"insufficient margin: {request.stake.normalize():f} USDT needed, "
-                    f"{max(free, Decimal(0)).quantize(Decimal('0.01'))} USDT free in the paper wallet"
-                )
+                raise OrderRefused(Reason(What.PAPER_MARGIN, request.symbol,
+                                          numbers={"needed": request.stake, "free": max(free, Decimal(0))}))  # fmt: skip
         fee = (qty * price * self.fee_rate).quantize(FEE_QUANTUM, ROUND_HALF_UP)
         return Fill(request.id, request.symbol, request.side, qty, price, fee, time, request.reason, (), "USDT", None,
                     request.position_side)  # keys, fee_asset, fee_amount, position_side: Fill's field order

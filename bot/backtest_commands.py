@@ -22,11 +22,19 @@ from telegram.error import BadRequest
 
 from bot.buttons import PressResult, button, button_action
 from bot.commands import Ctx, UsageError, command, off_loop
-from bot.texts import backtest_chart_words, end_words, stats_table, step_line
+from bot.texts import (
+    backtest_chart_words,
+    end_words,
+    left_out_line,
+    optimize_chart_words,
+    period_words,
+    stats_table,
+    step_line,
+)
 from bot.views import echo
 from trading.core.strategies import ParamError
 from trading.core.strategies.params import parse_assignments
-from trading.live.service import METRICS, GridError, ParamChange, Step, cell_label
+from trading.live.service import METRICS, GridError, LeftOut, ParamChange, Step, cell_label
 
 DAYS_DEFAULT, DAYS_MAX = 30, 365
 MAX_CELLS = 10_000  # the compiled grid (trading/optimize/kernel.py) answers these within the chat's patience
@@ -151,7 +159,7 @@ async def backtest(ctx: Ctx) -> None:
     _check(ctx, "Backtest", ctx.engine.check_backtest, changes, strategy)
     run = functools.partial(ctx.engine.backtest, strategy=strategy)
     cmp, progress = await _run(ctx, "Backtest", run, days, changes)
-    period = cmp.period.describe() if cmp.period else f"last {cmp.days} days"
+    period = period_words(cmp.period, cmp.days)
     await progress.done(
         f"Backtest · {escape(cmp.symbol)} {escape(cmp.interval)} · {escape(period)}"
         f"\n<pre>{escape(stats_table(cmp))}</pre>" + _warnings(cmp.check, cmp.notes)
@@ -173,7 +181,7 @@ async def backtest(ctx: Ctx) -> None:
     else:
         caption = "Equity with the " + column + " parameters."
     caption += f"\n{period} · {end_words(shown)}, the chart's last point (the table's {column} column)"
-    caption += "".join(f"\n{note}" for note in cmp.notes)
+    caption += "".join(f"\n{left_out_line(note)}" for note in cmp.notes)
     png = await off_loop(ctx.engine.backtest_chart, cmp, *backtest_chart_words(cmp))
     await ctx.reply_photo(png, escape(caption), markup)
 
@@ -195,7 +203,7 @@ async def optimize(ctx: Ctx) -> None:
     m = METRICS[metric]
     await progress.done(
         f"Optimize · {escape(opt.symbol)} {escape(opt.interval)} · "
-        f"{escape(opt.period.describe() if opt.period else f'last {opt.days} days')} · best by {m.label}"
+        f"{escape(period_words(opt.period, opt.days))} · best by {m.label}"
         + (" (lower is better)" if not m.higher_is_better else "")
         + f"\n<pre>{escape(best_table(result, 5))}</pre>\n{escape(summary_line(result))}"
         + _warnings(opt.check, opt.notes)
@@ -203,24 +211,23 @@ async def optimize(ctx: Ctx) -> None:
     rows = [[button(ctx.signer, ctx.chat_id, f"✅ #{i} {cell_label(cell)}"[:60], "params:apply", key)]
             for i, (cell, key) in enumerate(zip(result.ranked, opt.keys, strict=False), 1)]
     ctx.outcome = f"ran {len(result.cells)} combinations" + (f" of {strategy}" if not opt.keys else "")
+    png = await off_loop(ctx.engine.optimize_chart, opt, *optimize_chart_words(opt))
+    notes = "".join(f"\n{left_out_line(note)}" for note in opt.notes)
     if opt.check:
-        await ctx.reply_photo(opt.png, escape(f"{strategy} fails the look-ahead/window check: the live bot refuses it."
-                                              + "".join(f"\n{note}" for note in opt.notes)))
+        await ctx.reply_photo(png, escape(f"{strategy} fails the look-ahead/window check: the live bot refuses it." + notes))
         return
     if not opt.keys:  # another strategy: applying it is a switch, not a /set
-        await ctx.reply_photo(opt.png, escape(f"Switch to a cell with /strategy {strategy} name=value … (admins)."
-                                              + "".join(f"\n{note}" for note in opt.notes)))
+        await ctx.reply_photo(png, escape(f"Switch to a cell with /strategy {strategy} name=value … (admins)." + notes))
         return
-    await ctx.reply_photo(opt.png, escape("Apply a best cell with its button (the same as /set; from the next closed "
-                                          "candle)." + "".join(f"\n{note}" for note in opt.notes)),
-                          InlineKeyboardMarkup(rows))
+    await ctx.reply_photo(png, escape("Apply a best cell with its button (the same as /set; from the next closed "
+                                      "candle)." + notes), InlineKeyboardMarkup(rows))
 
 
-def _warnings(check: str | None, notes: list[str]) -> str:
+def _warnings(check: str | None, notes: list[LeftOut]) -> str:
     """Below the table: a failed check (the result is not what the live bot would trade) and
     what the run left out."""
     lines = ([f"⚠️ {check}; the live bot refuses this strategy (/strategy would be refused)"] if check else [])
-    return "".join(f"\n{escape(line)}" for line in lines + [f"⚠️ {n}" for n in notes])
+    return "".join(f"\n{escape(line)}" for line in lines + [f"⚠️ {left_out_line(n)}" for n in notes])
 
 
 @button_action("params:apply", admin=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from decimal import Decimal
 from functools import singledispatch
 from typing import Any, Protocol
@@ -76,9 +77,12 @@ from trading.live.service import (
     ForeignOrders,
     FourEyes,
     Kind,
+    LeftOut,
     ModeSwitch,
     NotReconciled,
+    Optimization,
     Outcome,
+    Period,
     Proposal,
     Settled,
     Step,
@@ -799,10 +803,43 @@ def end_words(result: Any) -> str:
             f"equity {_short(rows['equity'])} USDT")
 
 
+def period_title(p: Period) -> str:
+    """For a chart title: 'last 30 days', or '5.2 days (asked 365)'."""
+    return f"{p.days:.1f} days (asked {p.asked_days})" if p.short else f"last {p.asked_days} days"
+
+
+def period_words(p: Period | None, days: int) -> str:
+    """The candles a what-if traded: 'last 30 days: 2024-… → … UTC · 2,880 candles', or what
+    the history left of the days asked."""
+    if p is None:
+        return f"last {days} days"
+    span = f"{_utc(p.first_ms)} → {_utc(p.last_ms)} UTC · {p.candles:,} candles"
+    if p.short:
+        return f"asked {p.asked_days} days; the history available leaves {p.days:.1f} days to trade after the warm-up: {span}"
+    return f"last {p.asked_days} days: {span}"
+
+
+def _utc(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def left_out_line(n: LeftOut) -> str:
+    """What a what-if ran without (below its table and in its caption)."""
+    assert n.what == "funding", n
+    return f"without funding: the exchange did not answer GET /fapi/v1/fundingRate ({n.why})"
+
+
+def optimize_chart_words(opt: Optimization) -> tuple[str, str]:
+    """/optimize's heatmap: its title and subtitle (the strategy, the market, the grid's axes)."""
+    grid = opt.result.grid
+    title = f"{opt.strategy} · {opt.symbol} {opt.interval}" + (f" · {period_title(opt.period)}" if opt.period else "")
+    return title, f"{grid.describe()} = {grid.size:,} combinations"
+
+
 def backtest_chart_words(cmp: Comparison) -> tuple[str, str]:
     """/backtest's chart: its title and subtitle (what it shows, in the table's own numbers)."""
     assert cmp.period is not None  # a /backtest's window (trading/live/whatif.py: Period)
-    title = f"Backtest · {cmp.symbol} {cmp.interval} · {cmp.period.title}"
+    title = f"Backtest · {cmp.symbol} {cmp.interval} · {period_title(cmp.period)}"
     shown = "the given parameters" if cmp.candidate else "the current parameters"
     return title, f"{cmp.strategy or shown} · {end_words(cmp.candidate or cmp.current)}"
 

@@ -53,14 +53,14 @@ from trading.live.proposals import Outcome, Proposal
 from trading.live.recovery import Adopted, ForeignOrders, NotReconciled, Settled
 from trading.live.store import stored_fills
 from trading.live.strategy_check import CheckReport, CheckState
-from trading.live.whatif import Comparison, Optimization, Say, Step
+from trading.live.whatif import Comparison, LeftOut, Optimization, Period, Say, Step
 from trading.optimize import METRICS, GridError
 from trading.optimize.report import best_table, cell_label, fmt_value, summary_line
 
 # What bot/ may import from here besides the service itself (tests/test_layout.py holds it).
 __all__ = [
-    "METRICS", "Adopted", "Answer", "CheckState", "Comparison", "Engine", "EngineStatus", "ForeignOrders", "FourEyes", "GridError", "Kind", "ModeSwitch",
-    "NotReconciled", "Outcome", "ParamChange", "Placed", "Proposal", "Settled", "StartRefused", "Step", "Switch", "SwitchResult",
+    "METRICS", "Adopted", "Answer", "CheckState", "Comparison", "Engine", "EngineStatus", "ForeignOrders", "FourEyes", "GridError", "Kind", "LeftOut", "ModeSwitch",
+    "NotReconciled", "Optimization", "Outcome", "ParamChange", "Period", "Placed", "Proposal", "Settled", "StartRefused", "Step", "Switch", "SwitchResult",
     "UserStreamState", "available", "best_table", "cell_label", "effective_settings", "fmt_value",
     "summary_line", "version",
 ]
@@ -405,6 +405,10 @@ class Engine:
     def backtest_chart(self, cmp: Comparison, title: str, subtitle: str) -> bytes:
         """The PNG of a /backtest's shown column (its equity), titled in the chat's words."""
         return self._whatif.chart(cmp, title, subtitle)
+
+    def optimize_chart(self, opt: Optimization, title: str, subtitle: str) -> bytes:
+        """The PNG of an /optimize grid (its heatmap), titled in the chat's words."""
+        return self._whatif.heatmap(opt, title, subtitle)
 
     def optimize(
         self, grid: list[str], days: int, metric: str, say: Say, *, max_cells: int,

@@ -84,19 +84,14 @@ class Period:
     def days(self) -> float:
         return self.candles * self.step_ms / DAY_MS
 
-    @property
-    def title(self) -> str:
-        """For a chart title: 'last 30 days', or '5.2 days (asked 365)'."""
-        return f"{self.days:.1f} days (asked {self.asked_days})" if self.short else f"last {self.asked_days} days"
 
-    def describe(self) -> str:
-        span = f"{_utc(self.first_ms)} → {_utc(self.last_ms)} UTC · {self.candles:,} candles"
-        if self.short:
-            return (
-                f"asked {self.asked_days} days; the history available leaves {self.days:.1f} days to trade "
-                f"after the warm-up: {span}"
-            )
-        return f"last {self.asked_days} days: {span}"
+@dataclass(frozen=True)
+class LeftOut:
+    """What a what-if ran without (bot/texts.left_out_line words it): `what` "funding" (the
+    exchange did not answer GET /fapi/v1/fundingRate: `why`, its HTTP status or error)."""
+
+    what: str
+    why: str
 
 
 @dataclass
@@ -112,7 +107,7 @@ class Comparison:
     period: Period | None = None
     strategy: str | None = None  # the candidate's strategy when it is not the current one
     check: str | None = None  # that strategy's failed look-ahead/window check: the live bot refuses it
-    notes: list[str] = field(default_factory=list)  # what the run left out (funding not answered, …)
+    notes: list[LeftOut] = field(default_factory=list)  # what the run left out (funding not answered, …)
 
 
 @dataclass
@@ -121,11 +116,11 @@ class Optimization:
     symbol: str
     interval: str
     result: SweepResult
-    png: bytes
+    strategy: str  # the strategy the grid ran (the current one, or another)
     keys: list[str] = field(default_factory=list)  # one per best cell, best first
     period: Period | None = None
     check: str | None = None  # another strategy's failed look-ahead/window check
-    notes: list[str] = field(default_factory=list)
+    notes: list[LeftOut] = field(default_factory=list)
 
 
 class WhatIf:
@@ -235,14 +230,17 @@ class WhatIf:
         result = sweep(candles, grid, options, metric=metric,
                        progress=lambda done, total: say(Step("grid", done, total)))
         keys = [] if other else [self.remember({k: fmt_value(v) for k, v in c.params.items()}) for c in result.ranked[:5]]
-        from trading.charts.heatmap import render_heatmap
-        from trading.optimize.report import heatmap_data
-
-        sym = f"{candles[0].symbol} {candles[0].interval}"
         period = self._period(days, candles, start, result.candles)
-        png = render_heatmap(heatmap_data(result, title=f"{name} · {sym} · {period.title}",
-                          subtitle=f"{grid.describe()} = {grid.size:,} combinations"))
-        return Optimization(days, candles[0].symbol, candles[0].interval, result, png, keys, period, check, notes)
+        return Optimization(days, candles[0].symbol, candles[0].interval, result, name, keys, period, check, notes)
+
+    @staticmethod
+    def heatmap(opt: Optimization, title: str, subtitle: str) -> bytes:
+        """The PNG of an /optimize grid, its title and subtitle in the chat's words (bot/texts.py)."""
+        from trading.optimize.report import (
+            heatmap_png,  # matplotlib only when a picture is asked for
+        )
+
+        return heatmap_png(opt.result, title=title, subtitle=subtitle)
 
     @staticmethod
     def _check(name: str, values: Values | None, candles: Sequence[Candle], say: Say) -> str | None:
@@ -258,7 +256,7 @@ class WhatIf:
         return Period(days, first, candles[-1].open_time, traded, step, short=first > asked)
 
     # ------------------------------------------------------------- candles
-    def candles(self, days: int, warm: int, say: Say) -> tuple[list[Candle], int, list[str]]:
+    def candles(self, days: int, warm: int, say: Say) -> tuple[list[Candle], int, list[LeftOut]]:
         """The stored closed candles of the last `days` (plus `warm` before them), fetching
         what is missing; returns them, the first traded open time and what is left out (the
         funding rates when the exchange does not answer for them: the run goes without)."""
@@ -304,7 +302,7 @@ class WhatIf:
             raise ValueError(f"not enough {symbol} {interval} candles for the last {days} days")
         return candles, start, notes
 
-    def _fetch_futures_terms(self, client: object, symbol: str, first: int, last: int, say: Say) -> list[str]:
+    def _fetch_futures_terms(self, client: object, symbol: str, first: int, last: int, say: Say) -> list[LeftOut]:
         """Funding rates (`GET /fapi/v1/fundingRate`, public) for the window, and the leverage
         brackets (`GET /fapi/v1/leverageBracket`, signed: only with an API key), into the store.
         Returns what is left out: funding when the exchange does not answer for it (said)."""
@@ -318,7 +316,7 @@ class WhatIf:
                 status = getattr(e, "status_code", None)
                 why = f"HTTP {status}" if status else type(e).__name__
                 log.warning("funding rates %s not fetched (%s): the what-if runs without funding", symbol, e)
-                return [f"without funding: the exchange did not answer GET /fapi/v1/fundingRate ({why})"]
+                return [LeftOut("funding", why)]
             if not rows:
                 break
             say(Step("funding", len(rows)))
@@ -388,6 +386,3 @@ def equity_curve(result: BacktestResult, initial: float) -> EquityCurve:
     daily = daily_net(result.trader.portfolio.ledger)
     return EquityCurve(times=times, equity=equity, peak=peak, daily=daily, initial=initial)
 
-
-def _utc(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M")

@@ -20,6 +20,7 @@ from telegram.error import BadRequest
 
 from bot.backtest_commands import EDIT_EVERY
 from bot.commands import Ctx, UsageError, command
+from bot.texts import strategy_summary
 from bot.views import failing_html
 from trading.core.strategies import ParamError
 from trading.core.strategies.params import fmt_value, parse_assignments
@@ -106,9 +107,9 @@ async def _show(ctx: Ctx) -> None:
     def spec(name: str) -> str:  # what a chat name stands for (trading.core.strategies.chat_strategy)
         return str(Path(folder) / name) if ":" in name else name
 
-    for name, summary in shown:
+    for name, plugin in shown:
         mark = "✓ " if spec(name) == current else ""
-        lines.append(f"• {mark}<code>{escape(name)}</code>: {escape(summary)}")
+        lines.append(f"• {mark}<code>{escape(name)}</code>: {escape(strategy_summary(name, plugin))}")
     if ":" in current and not any(spec(name) == current for name, _ in shown):
         lines.append(f"• ✓ <code>{escape(current)}</code>: a plugin (STRATEGY)")
     lines.append(f"• <code>file.py:ClassName</code>: your own, a file in STRATEGY_DIR ({escape(folder)}); "

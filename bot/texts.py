@@ -21,11 +21,11 @@ from typing import Any, Protocol
 
 from trading.core.book import Failing
 from trading.core.brokers.base import OrderRequest, Placement
-from trading.core.candles import ohlcv_line
+from trading.core.candles import Candle, fmt_num
 from trading.core.events import (
     AccountModeNote,
-    AccountStreamNote,
     AccountModeSwitched,
+    AccountStreamNote,
     CandleClosed,
     ChargeBooked,
     Event,
@@ -65,6 +65,7 @@ from trading.core.findings import (
     TradesUnreadable,
 )
 from trading.core.intervals import utc_minute
+from trading.core.pnl import Wallet
 from trading.core.portfolio import ClosedTrade, Fill
 from trading.core.reasons import Reason, What
 from trading.core.snapshot import PositionView
@@ -143,6 +144,29 @@ def _(e: Notice) -> str:
     if e.kind == "strategy_check" and "report" in e.data:  # the start's check failed after the bot began serving
         return f"STRATEGY: {e.data['report'].line()}; not traded live: no strategy runs until /strategy chooses one"
     return e.text
+
+
+def ohlcv_line(c: Candle, price: Callable[[float], str] = fmt_num, qty: Callable[[float], str] = fmt_num) -> str:
+    """A candle as /status and the dashboard show it; `price`/`qty` print the symbol's tick
+    and step decimals (SymbolFilters)."""
+    return f"O {price(c.open)}  H {price(c.high)}  L {price(c.low)}  C {price(c.close)}  V {qty(c.volume)}"
+
+
+def wallet_title(w: Wallet) -> str:
+    """/balance's heading: the mode, and in demo/live that it is the bot's book (Binance's wallet beside it)."""
+    return f"{w.mode} (the bot's book)" if w.exchange_account else w.mode
+
+
+SUMMARIES = {  # /strategy's list: what each built-in does
+    "ema_cross": "EMA(fast)/EMA(slow) cross, long and short (incremental)",
+    "rsi_reversion": "RSI under low: long, over high: short, exit at mid (DataFrame, TA-Lib)",
+    "bb_breakout": "a close beyond a Bollinger band: in that direction, exit at the middle band (DataFrame, TA-Lib)",
+    "none": "observe only: the stream runs, nothing is decided",
+}
+
+
+def strategy_summary(name: str, plugin: bool) -> str:
+    return "a plugin in STRATEGY_DIR" if plugin else SUMMARIES.get(name, "")
 
 
 def fee_words(fill: Fill) -> str:

@@ -17,12 +17,14 @@ from bot.texts import (
     NumberFormat,
     check_line,
     failing_line,
+    ohlcv_line,
     pending_lines,
     position_line,
     reason_line,
     text,
+    wallet_title,
 )
-from trading.core.candles import Candle, fmt_num, ohlcv_line
+from trading.core.candles import Candle, fmt_num
 from trading.core.events import Event
 from trading.live.service import EngineStatus
 
@@ -333,7 +335,7 @@ def wallet_html(w: Any) -> str:
     """/balance: the book's wallet; in demo/live Binance's beside it, and the difference."""
     cent = Decimal("0.01")
     lines = [
-        f"<b>Balance · {escape(w.mode)}</b>",
+        f"<b>Balance · {escape(wallet_title(w))}</b>",
         f"Wallet: {w.balance.quantize(cent)} USDT" + (f" ({'; '.join(extra)})" if (extra := [
             *([f"funding {w.funding.quantize(cent):+}"] if w.funding else []),
             *([f"other charges {w.charges.quantize(cent)}"] if getattr(w, "charges", 0) else [])]) else ""),
@@ -362,6 +364,6 @@ def wallet_html(w: Any) -> str:
                 f"The book differs from Binance's wallet by {gap.quantize(cent):+} USDT (funding, fees or trades "
                 "the book has not booked, or a deposit/transfer: the book starts from PAPER_BALANCE)"
             )
-    elif "book" in w.mode:
+    elif w.exchange_account:
         lines.append("Binance's wallet: unreadable right now")
     return "\n".join(lines)

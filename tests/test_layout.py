@@ -403,7 +403,9 @@ CHAT_WORDS_MOVED = {"placement_line", "fee_words", "blocked_line", "proposal_tex
                     # the exchange's positions unlike the book's (exchange/reconcile.py)
                     "hedged_lines",
                     # refusals are typed reasons (core/reasons.py) worded by bot/texts.reason_line
-                    "position_text", "mode_name", "CHANGED"}  # fmt: skip
+                    "position_text", "mode_name", "CHANGED",
+                    # a candle's line, /strategy's list (core/candles.py, live/params.py)
+                    "ohlcv_line", "SUMMARIES"}  # fmt: skip
 # Sentences (or their telling part) that trading/ wrote for the chat and bot/texts.py writes now:
 # no string in trading/ may hold them again.
 SENTENCES_MOVED = ("one position per symbol", " to close.", "two admins must confirm", "the given parameters",
@@ -425,7 +427,9 @@ SENTENCES_MOVED = ("one position per symbol", " to close.", "two admins must con
                    "already flat", "changed since this proposal", "free in the paper wallet", ", above MAX_POSITION_NOTIONAL",
                    "(MIN_NOTIONAL)", "while the bot trades", "as the bot's book",
                    # a what-if's window and what it ran without (live/whatif.py)
-                   "the history available leaves", "days (asked", "did not answer GET /fapi/v1/fundingRate")  # fmt: skip
+                   "the history available leaves", "days (asked", "did not answer GET /fapi/v1/fundingRate",
+                   # /balance's heading (live/reports.py), /strategy's list (live/params.py)
+                   "(the bot's book)", "a plugin in STRATEGY_DIR", "observe only: the stream runs")  # fmt: skip
 ANSWERING = {"Outcome", "Answer", "refused", "stale"}  # an answer to the chat is built by these
 
 

@@ -114,7 +114,7 @@ async def build(engine: Any) -> dict[str, Any]:
         })
     ex = wallet.exchange
     account = {
-        "mode": wallet.mode, "wallet": cent(wallet.balance), "equity": cent(wallet.equity),
+        "mode": views.wallet_title(wallet), "wallet": cent(wallet.balance), "equity": cent(wallet.equity),
         "margin": cent(wallet.margin_used), "available": cent(wallet.available),
         "funding": cent(wallet.funding) if wallet.funding else None,
         "exchange": {"wallet": cent(ex.balance), "available": cent(ex.available), "margin": cent(ex.margin_used),

@@ -7,7 +7,6 @@ plain json + a slotted dataclass, no validation library.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -70,16 +69,6 @@ def fmt_num(x: float) -> str:
     """Shortest exact-looking decimal: 67220.0 → 67220, 1091.014 → 1091.014."""
     text = f"{x:.8f}".rstrip("0").rstrip(".")
     return text if text not in ("", "-0") else "0"
-
-
-def ohlcv_line(
-    c: Candle, price: Callable[[float], str] = fmt_num, qty: Callable[[float], str] = fmt_num
-) -> str:
-    """`price`/`qty` let the chat print the symbol's tick and step decimals (SymbolFilters)."""
-    return (
-        f"O {price(c.open)}  H {price(c.high)}  L {price(c.low)}  "
-        f"C {price(c.close)}  V {qty(c.volume)}"
-    )
 
 
 _loads = json.loads

@@ -74,6 +74,7 @@ class Wallet:
     other_fees: Decimal = Decimal(0)  # fees paid in BNB (their USDT value): not from the USDT wallet
     charges: Decimal = Decimal(0)  # other charges booked (the clearance fee after a liquidation)
     legs: tuple[LegMargin, ...] = ()  # Hedge Mode: each open leg's margin and funding
+    exchange_account: bool = False  # demo/live: the bot's book of a Binance account (`exchange` beside it, if read)
 
 
 @dataclass(frozen=True)

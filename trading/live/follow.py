@@ -15,8 +15,8 @@ from contextlib import AbstractContextManager
 from decimal import Decimal
 
 from storage.trades import TradeJournal
-from trading.core.findings import ExitsResynced
 from trading.core.events import AccountModeSwitched
+from trading.core.findings import ExitsResynced
 from trading.core.portfolio import Fill
 from trading.core.trader import Trader
 

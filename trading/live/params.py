@@ -97,18 +97,10 @@ def refusal(name: str, values: Values, stored: Sequence[Candle], warn: bool = Tr
     return None if report.ok else report.line() + "; not traded live"
 
 
-SUMMARIES = {
-    "ema_cross": "EMA(fast)/EMA(slow) cross, long and short (incremental)",
-    "rsi_reversion": "RSI under low: long, over high: short, exit at mid (DataFrame, TA-Lib)",
-    "bb_breakout": "a close beyond a Bollinger band: in that direction, exit at the middle band (DataFrame, TA-Lib)",
-    "none": "observe only: the stream runs, nothing is decided",
-}
-
-
-def available(strategy_dir: str) -> list[tuple[str, str]]:
-    """(name, one line) of each built-in and each plugin class in STRATEGY_DIR, for /strategy."""
-    return [(name, SUMMARIES.get(name, "")) for name in STRATEGIES] + [
-        (name, "a plugin in STRATEGY_DIR") for name in chat_plugins(strategy_dir)]
+def available(strategy_dir: str) -> list[tuple[str, bool]]:
+    """(name, is a plugin) of each built-in and each plugin class in STRATEGY_DIR, for /strategy
+    (bot/texts.strategy_summary says what each one does)."""
+    return [(name, False) for name in STRATEGIES] + [(name, True) for name in chat_plugins(strategy_dir)]
 
 
 def stored_candles(db: Db, settings: Settings) -> list[Candle]:

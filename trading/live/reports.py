@@ -105,7 +105,7 @@ class Reports:
         book = paper_wallet(self._trader.portfolio, marks, int(snap.values.get("leverage", 1)))
         if not self.mode.exchange:
             return book
-        book = replace(book, exchange_account=True)
+        book = replace(book, mode=self.mode.name, exchange_account=True)
         try:
             w = self._broker.wallet()  # type: ignore[attr-defined]
         except Exception:  # noqa: BLE001 (shown as unreadable; the book still answers)

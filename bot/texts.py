@@ -593,6 +593,7 @@ def reason_line(r: Reason, rules: NumberFormat | None = None) -> str:
         What.MODE_SWITCHED: lambda: (f"the account was switched to {mode_name(r.text == 'hedge')} while the bot trades "
                                      f"{mode_name(r.text != 'hedge')}: no order is sent (Binance would refuse them); "
                                      "/stop and /start to trade the account's mode"),  # fmt: skip
+        What.UNLISTED: lambda: f"SYMBOLS: {', '.join(r.names)} not listed as a trading USDⓈ-M contract on {r.text}",
         What.SAID: lambda: r.text,
     }
     return words[w]()

@@ -425,7 +425,7 @@ SENTENCES_MOVED = ("one position per symbol", " to close.", "two admins must con
                    "the exchange holds ", "the bot adopts neither", "reconcile: ",
                    # a rule's refusal: core/limits, symbols, brokers/paper, intents, hedge, position_mode
                    "already flat", "changed since this proposal", "free in the paper wallet", ", above MAX_POSITION_NOTIONAL",
-                   "(MIN_NOTIONAL)", "while the bot trades", "as the bot's book",
+                   "(MIN_NOTIONAL)", "while the bot trades", "as the bot's book", "not listed as a trading",
                    # a what-if's window and what it ran without (live/whatif.py)
                    "the history available leaves", "days (asked", "did not answer GET /fapi/v1/fundingRate",
                    # /balance's heading (live/reports.py), /strategy's list (live/params.py)

@@ -55,6 +55,8 @@ def _req(**kw: object) -> OrderRequest:
         (Reason(What.MODE_SWITCHED, text="hedge"),
          "the account was switched to Hedge Mode (LONG and SHORT legs) while the bot trades One-way Mode: no order is "
          "sent (Binance would refuse them); /stop and /start to trade the account's mode"),
+        (Reason(What.UNLISTED, text="https://fapi.binance.com", names=("BTCUSDX", "FOOUSDT")),
+         "SYMBOLS: BTCUSDX, FOOUSDT not listed as a trading USDⓈ-M contract on https://fapi.binance.com"),
         (Reason.said("Binance refused: margin is insufficient (-2019)"), "Binance refused: margin is insufficient (-2019)"),
     ],
 )  # fmt: skip

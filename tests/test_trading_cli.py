@@ -76,3 +76,13 @@ def test_data_replays_candles_until_interrupted(tmp_path):
     assert any("socket started" in x for x in seen), seen
     assert "bot stopping: socket closed" in out and "socket stopped" not in out  # Ctrl-C is not a /stop
     assert not (tmp_path / "data").exists()  # the replay went to a temporary database
+
+
+def test_a_symbol_the_exchange_does_not_list_is_one_line_naming_it(tmp_path):
+    from sim.binance import ReplayExchange
+
+    with ReplayExchange(None, interval="15m", start_index=300, seconds_per_candle=60) as ex:
+        proc = trading(cwd=tmp_path, BINANCE_REST_URL=ex.rest_url, BINANCE_WS_URL=ex.ws_url, SYMBOLS="BTCUSDT,FOOUSDT",
+                       DB_PATH=str(tmp_path / "db.sqlite"))  # fmt: skip
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == f"SYMBOLS: FOOUSDT not listed as a trading USDⓈ-M contract on {ex.rest_url}"

@@ -25,6 +25,7 @@ from pathlib import Path
 from bot.texts import reason_line, text
 from trading.config import ConfigError, Settings, load_settings
 from trading.core.events import Event
+from trading.core.reasons import Reason, What
 from trading.exchange.rest import make_client
 from trading.live.service import Engine, StartRefused
 
@@ -133,7 +134,7 @@ def run(settings: Settings) -> int:
         say(f"cannot reach the exchange at {settings.binance_rest_url} ({e}): {UNREACHABLE_HINT}")
         return 1
     if bad:
-        say(f"SYMBOLS: {', '.join(bad)} not listed as a trading USDⓈ-M contract on {settings.binance_rest_url}")
+        say(reason_line(Reason(What.UNLISTED, text=settings.binance_rest_url, names=tuple(bad))))
         return 2
     engine = Engine(settings, PrintNotifier())
     stop = threading.Event()

@@ -37,6 +37,8 @@ class What(StrEnum):
     NO_STAKE = "no_stake"  # text: the strategy's name (no stake_usdt to size an order from)
     # the account's position mode switched under a book that holds a position (core/position_mode.py)
     MODE_SWITCHED = "mode_switched"  # text: the account's mode, leg: the book's ("hedge" / "one_way")
+    # /start: configured symbols the exchange does not list as trading USDⓈ-M contracts
+    UNLISTED = "unlisted"  # names: the symbols; text: the exchange's REST URL
     # a refusal stored before reasons were typed, or quoted as it came (an exception's message)
     SAID = "said"  # text
 
@@ -48,6 +50,7 @@ class Reason:
     leg: str = ""
     numbers: Mapping[str, Decimal] = field(default_factory=dict)
     text: str = ""  # a name or a message taken as it came (a strategy's name, Binance's msg)
+    names: tuple[str, ...] = ()  # several names (the symbols a rule refused)
 
     @staticmethod
     def said(text: str) -> Reason:
@@ -63,6 +66,8 @@ class Reason:
             out["numbers"] = {k: str(v) for k, v in self.numbers.items()}
         if self.text:
             out["text"] = self.text
+        if self.names:
+            out["names"] = list(self.names)
         return out
 
     def to_json(self) -> str:
@@ -82,14 +87,15 @@ class Reason:
         try:
             if isinstance(d, dict):
                 return Reason(What(d["what"]), d.get("symbol", ""), d.get("leg", ""),
-                              {k: Decimal(v) for k, v in d.get("numbers", {}).items()}, d.get("text", ""))  # fmt: skip
+                              {k: Decimal(v) for k, v in d.get("numbers", {}).items()}, d.get("text", ""),
+                              tuple(d.get("names", ())))  # fmt: skip
         except (KeyError, ValueError, TypeError, ArithmeticError):
             pass
         return Reason.said(str(raw))
 
     def __str__(self) -> str:
         """A plain form for logs and the audit, never the chat (bot/texts.reason_line words it)."""
-        parts = [p for p in (self.symbol, self.leg, self.text) if p]
+        parts = [p for p in (self.symbol, self.leg, self.text, *self.names) if p]
         parts += [f"{k}={v.normalize():f}" for k, v in self.numbers.items()]
         return f"{self.what}: {' '.join(parts)}" if self.what is not What.SAID else self.text
 

@@ -29,7 +29,7 @@ from trading.core.candles import Candle
 from trading.core.events import Notifier, Reconciled, StreamNotResumed
 from trading.core.portfolio import ClosedTrade, Fill, Position
 from trading.core.protections import ProtectionsView
-from trading.core.reasons import Reason
+from trading.core.reasons import Reason, What
 from trading.core.snapshot import PositionView
 from trading.core.symbols import SymbolFilters
 from trading.core.trader import TraderSnapshot
@@ -149,10 +149,7 @@ class Engine:
                 self._symbols_checked = True
             if bad:
                 self._symbols_checked = False
-                raise StartRefused(
-                    f"SYMBOLS: {', '.join(bad)} not listed as a trading USDⓈ-M contract on "
-                    f"{self.settings.binance_rest_url}"
-                )
+                raise StartRefused(Reason(What.UNLISTED, text=self.settings.binance_rest_url, names=tuple(bad)))
         self._check_account()
         self._db.state().set("stream", "on")
         self._reconcile()

@@ -55,7 +55,7 @@ from bot.notifier import TelegramNotifier
 from bot.ratelimit import PriorityRateLimiter
 from bot.stale import HEARTBEAT_SECONDS, StaleGate
 from bot.throttle import Throttle
-from trading.core.events import Notice
+from trading.core.events import Event, FeedBack, FeedDown, ProposalPending, ProposalUpdated
 from trading.live.service import Engine
 from trading.logsafe import LogRing
 
@@ -213,7 +213,8 @@ async def on_startup(app: Application) -> None:
             app, lambda chat_id: app.bot.send_message(chat_id, html, parse_mode=ParseMode.HTML, read_timeout=NOTICE_READ_TIMEOUT)
         )
 
-    async def deliver(notice: Notice) -> None:
+    async def deliver(notice: Event) -> None:  # the SOLO kinds: a proposal, or its end
+        assert isinstance(notice, ProposalPending | ProposalUpdated), notice
         await proposals.deliver(app, notice)
 
     notifier.bind(send, deliver, reach.make(app, notifier))
@@ -375,17 +376,11 @@ async def _feed_watch(context: ContextTypes.DEFAULT_TYPE) -> None:
     notifier: TelegramNotifier = context.bot_data["notifier"]
     if down and was_down is None:
         context.bot_data["feed_down_since"] = time.monotonic()
-        notifier.notify(
-            Notice(
-                "feed_down",
-                f"feed down: no market data for {views.duration(st.last_message_age)}"
-                + (f" (last error: {st.last_error})" if st.last_error else ""),
-            )
-        )
+        notifier.notify(FeedDown(st.last_message_age, st.last_error))
     elif not down and was_down is not None:
         context.bot_data.pop("feed_down_since", None)
         if st.running:
-            notifier.notify(Notice("feed_back", f"feed back after {views.duration(time.monotonic() - was_down)}"))
+            notifier.notify(FeedBack(time.monotonic() - was_down))
 
 
 async def _status_post(context: ContextTypes.DEFAULT_TYPE) -> None:

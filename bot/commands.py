@@ -19,7 +19,7 @@ from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
 
 from bot import buttons, views
-from bot.texts import reason_line
+from bot.texts import start_refusal
 from trading.core.numbers import NumberError, parse_whole
 from trading.live.service import Engine, StartRefused
 
@@ -133,7 +133,7 @@ async def start(ctx: Ctx) -> None:
     try:
         started = await ctx.call(ctx.engine.start)
     except StartRefused as e:
-        why = reason_line(e.reason)
+        why = start_refusal(e)
         ctx.outcome = f"refused: {why}"
         offer = (
             InlineKeyboardMarkup([[buttons.button(ctx.signer, ctx.chat_id, "Switch to One-way Mode", "acct:oneway")]])

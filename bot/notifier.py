@@ -34,12 +34,12 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from bot.ratelimit import PRIORITY, URGENT
 from bot.texts import text
 from bot.views import MAX_MESSAGE, notice_html
-from trading.core.events import Notice
+from trading.core.events import Event
 
 log = logging.getLogger(__name__)
 
 Send = Callable[[str], Awaitable[object]]
-Deliver = Callable[[Notice], Awaitable[object]]
+Deliver = Callable[[Event], Awaitable[object]]
 
 # Notices that carry buttons or edit an earlier message: rendered by their own deliverer,
 # always alone, never packed with others (a packed message could not keep their buttons).
@@ -52,7 +52,7 @@ AT_LEAST_ONCE: frozenset[str] = frozenset({"signal", "order_filled", "order_refu
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.WriteError, httpx.WriteTimeout)
 
 
-async def _render(deliver: Deliver, notice: Notice, _html: str) -> object:
+async def _render(deliver: Deliver, notice: Event, _html: str) -> object:
     return await deliver(notice)
 
 
@@ -70,7 +70,7 @@ def proven_undelivered(e: BaseException) -> bool:
 class _Queued:
     kind: str
     html: str
-    notice: Notice | None = None  # kept for SOLO kinds, whose deliverer renders them
+    notice: Event | None = None  # kept for SOLO kinds, whose deliverer renders them
 
 
 URGENT_KINDS: frozenset[str] = frozenset(
@@ -98,10 +98,10 @@ class TelegramNotifier:
         self._lanes = {"urgent": _Lane("urgent", True), "normal": _Lane("normal", False)}
         self._deliver: Deliver | None = None
         self._reach: Any = None  # bot.reach.ChatReach: what a 403 (bot removed) waits for
-        self._watchers: list[Callable[[Notice], None]] = []
+        self._watchers: list[Callable[[Event], None]] = []
         self.sent = 0
 
-    def watch(self, watcher: Callable[[Notice], None]) -> Callable[[], None]:
+    def watch(self, watcher: Callable[[Event], None]) -> Callable[[], None]:
         """Also hand every notice to `watcher` (the dashboard's live updates), on the thread
         that notified; it must return at once. The chat's delivery is not changed by it.
         Returns the function that stops the watching."""
@@ -121,7 +121,7 @@ class TelegramNotifier:
         return self._lanes["normal"].pending
 
     # ---------------------------------------------------------------- trading thread side
-    def notify(self, notice: Notice) -> None:
+    def notify(self, notice: Event) -> None:
         # deque.append is atomic; the loop is only poked to wake the consumer.
         solo = notice if notice.kind in SOLO else None
         lane = self._lanes["urgent" if notice.kind in URGENT_KINDS else "normal"]

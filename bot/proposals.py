@@ -29,7 +29,7 @@ from bot.commands import off_loop
 from bot.ratelimit import urgent
 from bot.texts import OLDER, outcome_line, reason_words, result_line, sizes_words
 from trading.config import Settings
-from trading.core.events import Notice
+from trading.core.events import ProposalPending, ProposalUpdated
 from trading.core.hedge import legs_after
 from trading.core.symbols import SymbolFilters
 from trading.live.service import Kind, Outcome, Proposal
@@ -106,14 +106,14 @@ def proposal_keyboard(signer: Signer, chat_id: int, proposal_id: int, instance: 
     )
 
 
-async def deliver(app: Application, notice: Notice) -> None:
+async def deliver(app: Application, notice: ProposalPending | ProposalUpdated) -> None:
     """The notifier's renderer for proposal notices: post with buttons, or edit to the end."""
     engine = app.bot_data["engine"]
     signer: Signer = app.bot_data["signer"]
-    p: Proposal = notice.data["proposal"]
+    p: Proposal = notice.proposal
     chat_id = engine.settings.notice_chat_id
     rules = await off_loop(engine.symbol_filters, p.symbol)
-    if notice.kind == "proposal":
+    if isinstance(notice, ProposalPending):
         html = proposal_html(p, rules)
 
         async def post(chat_id: int) -> Message:

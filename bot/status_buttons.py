@@ -10,7 +10,7 @@ from telegram.error import BadRequest
 from bot import views
 from bot.buttons import PressResult, button_action, status_keyboard
 from bot.commands import number_formats, off_loop
-from bot.texts import reason_line, switch_line
+from bot.texts import start_refusal, switch_line
 from trading.live.service import StartRefused, SwitchResult
 
 
@@ -44,7 +44,7 @@ async def start_stream(p, arg: str) -> PressResult:  # type: ignore[no-untyped-d
     try:
         started = await off_loop(p.engine.start)
     except StartRefused as e:
-        why = reason_line(e.reason)
+        why = start_refusal(e)
         return PressResult(f"refused: {why}", f"Cannot start: {why}"[:190], alert=True)
     result = PressResult("started", "Stream starting…") if started else PressResult("already_running", "Already running.")
     return await show_status(p, result)

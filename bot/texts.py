@@ -32,14 +32,17 @@ from trading.core.events import (
     ExitFailed,
     ExitWouldTrigger,
     ExternalFill,
+    FeedBack,
+    FeedDown,
     FundingBooked,
     Liquidated,
     MarginCall,
     MissedSignals,
-    Notice,
     OrderFilled,
     OrderRefusedEvent,
     OtherModeFill,
+    ProposalPending,
+    ProposalUpdated,
     ProtectionLifted,
     ProtectionTripped,
     ProtectionWarning,
@@ -52,9 +55,11 @@ from trading.core.events import (
     StopMoved,
     StorageBusy,
     StorageFault,
+    StrategyCheckFailed,
     StrategyFailed,
     StreamNotResumed,
     StreamStale,
+    describe,
 )
 from trading.core.findings import (
     ExitsResynced,
@@ -86,6 +91,7 @@ from trading.live.service import (
     Period,
     Proposal,
     Settled,
+    StartRefused,
     Step,
     SwitchResult,
     UserStreamState,
@@ -129,21 +135,9 @@ def _rules(e: Event) -> SymbolFilters:
 
 @singledispatch
 def text(event: Event) -> str:
-    """The notice's line (plain text; the chat escapes it)."""
-    return getattr(event, "text", event.kind)
-
-
-@text.register
-def _(e: Notice) -> str:
-    """A notice worded where it happened; the order path's carry typed data, worded here."""
-    p = e.data.get("proposal")
-    if e.kind == "proposal" and isinstance(p, Proposal):
-        return proposal_text(p)
-    if e.kind == "proposal_update" and isinstance(p, Proposal):
-        return proposal_update_text(p)
-    if e.kind == "strategy_check" and "report" in e.data:  # the start's check failed after the bot began serving
-        return f"STRATEGY: {e.data['report'].line()}; not traded live: no strategy runs until /strategy chooses one"
-    return e.text
+    """The notice's line (plain text; the chat escapes it); every event class has its renderer
+    below (an unknown one shows its fields, as the log does)."""
+    return describe(event)
 
 
 def ohlcv_line(c: Candle, price: Callable[[float], str] = fmt_num, qty: Callable[[float], str] = fmt_num) -> str:
@@ -455,6 +449,12 @@ def _(e: StorageBusy) -> str:
 
 @text.register
 def _(e: StorageFault) -> str:
+    if e.what == "changed":  # also quoted by every order's refusal and /start's afterwards
+        return (f"the database DB_PATH={e.db_path} was {e.detail} while the bot ran; trading stopped (stream closed, "
+                "no orders). Restore it and restart the bot")  # fmt: skip
+    if e.what == "damaged":
+        return (f"storage: DB_PATH={e.db_path} failed SQLite's quick_check at start: {e.detail[:300]}; stored rows "
+                "may be missing or wrong: stop the bot and restore a backup (or check the disk)")  # fmt: skip
     return (f"storage: cannot write DB_PATH={e.db_path} ({e.detail}); the stream stopped; nothing is traded: "
             "fix the disk, then /start")  # fmt: skip
 
@@ -492,6 +492,44 @@ def _(e: OtherModeFill) -> str:
 @text.register
 def _(e: Reconciled) -> str:
     return "reconcile: " + reconciled_line(e.item)
+
+
+# ------------------------------------------------------------- the live bot and the chat's feed watch
+@text.register
+def _(e: StrategyCheckFailed) -> str:
+    return f"STRATEGY: {e.report.line()}; not traded live: no strategy runs until /strategy chooses one"
+
+
+@text.register
+def _(e: ProposalPending) -> str:
+    return proposal_text(e.proposal)
+
+
+@text.register
+def _(e: ProposalUpdated) -> str:
+    return proposal_update_text(e.proposal)
+
+
+def duration(seconds: float | None) -> str:
+    """`4.2s`, `37s`, `3m05s`, `2h07m` (— when not known)."""
+    if seconds is None:
+        return "—"
+    s = int(seconds)
+    if s < 60:
+        return f"{seconds:.1f}s" if seconds < 10 else f"{s}s"
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    return f"{h}h{m:02d}m" if h else f"{m}m{sec:02d}s"
+
+
+@text.register
+def _(e: FeedDown) -> str:
+    return f"feed down: no market data for {duration(e.quiet)}" + (f" (last error: {e.last_error})" if e.last_error else "")
+
+
+@text.register
+def _(e: FeedBack) -> str:
+    return f"feed back after {duration(e.after)}"
 
 
 # ------------------------------------------------------------- /status (and the chat's summaries)
@@ -678,6 +716,9 @@ def answer_line(a: Answer, rules: NumberFormat | None = None) -> str:
 
 
 def _why(a: Answer, rules: NumberFormat | None) -> str:
+    """What a refusal quotes: the database guard's halt (in its notice's words), a rule's reason, or a line as it came."""
+    if a.halt is not None:
+        return text(a.halt)
     return reason_line(a.why, rules) if a.why is not None else a.quoted
 
 
@@ -881,6 +922,12 @@ SWITCHED = {  # the One-way switch's answer (/start's button in Hedge Mode)
     SwitchResult.HAS_POSITION: "not switched: the account holds a position now (Binance -4068); close it first",
     SwitchResult.PAPER: "paper mode has no account mode",
 }
+
+
+def start_refusal(e: StartRefused) -> str:
+    """Why /start (or its button, or the headless run) cannot start the stream: the database
+    guard's halt in its notice's words, else the refusal's own line."""
+    return text(e.halt) if e.halt is not None else reason_line(e.reason)
 
 
 def switch_line(s: ModeSwitch) -> str:

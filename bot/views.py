@@ -16,6 +16,7 @@ from typing import Any
 from bot.texts import (
     NumberFormat,
     check_line,
+    duration,
     failing_line,
     ohlcv_line,
     pending_lines,
@@ -97,17 +98,6 @@ def utc(ms: int, seconds: bool = False) -> str:
 
 def utc_fmt(ms: int, fmt: str) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime(fmt)
-
-
-def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    s = int(seconds)
-    if s < 60:
-        return f"{seconds:.1f}s" if seconds < 10 else f"{s}s"
-    h, rem = divmod(s, 3600)
-    m, sec = divmod(rem, 60)
-    return f"{h}h{m:02d}m" if h else f"{m}m{sec:02d}s"
 
 
 def clock_gap(offset_ms: int) -> str:

@@ -9,17 +9,17 @@ from decimal import Decimal
 from typing import Any
 
 from trading.config import Settings, load_settings
-from trading.core.events import Notice
+from trading.core.events import Event
 
 
 class RecordingNotifier:
     """Keeps every notice; wait_for blocks on a condition (no sleeps)."""
 
     def __init__(self) -> None:
-        self.notices: list[Notice] = []
+        self.notices: list[Event] = []
         self._cond = threading.Condition()
 
-    def notify(self, notice: Notice) -> None:
+    def notify(self, notice: Event) -> None:
         with self._cond:
             self.notices.append(notice)
             self._cond.notify_all()
@@ -28,7 +28,7 @@ class RecordingNotifier:
         with self._cond:
             return [n.kind for n in self.notices]
 
-    def wait_for(self, predicate: Callable[[list[Notice]], bool], timeout: float = 10.0) -> bool:
+    def wait_for(self, predicate: Callable[[list[Event]], bool], timeout: float = 10.0) -> bool:
         deadline = time.monotonic() + timeout
         with self._cond:
             while not predicate(self.notices):

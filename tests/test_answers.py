@@ -325,3 +325,35 @@ def test_the_accounts_notices_and_a_reconciles_findings_in_todays_words() -> Non
             "reconcile: could not reconcile with the exchange (ExchangeUnavailable); check /status before trading",
     }  # fmt: skip
     assert {e: text(e) for e in said} == said
+
+
+def test_the_database_guards_halt_and_the_live_bots_notices_in_todays_words() -> None:
+    """issue 27: the database guard's halt is a typed StorageFault (live/guard.py), worded by the
+    same bot/texts.py function in its notice, every order's refusal and /start's; the start's
+    failed strategy check and the feed watch are typed too. The words are the ones
+    live/guard.py, live/strategy_check.py and bot/app.py wrote, byte for byte."""
+    from bot.texts import start_refusal, text
+    from trading.core.events import FeedBack, FeedDown, StorageFault, StrategyCheckFailed
+    from trading.core.strategies.check import CheckReport
+    from trading.live.service import StartRefused
+
+    halt = StorageFault("changed", "/data/bot.db", "deleted")
+    line = ("the database DB_PATH=/data/bot.db was deleted while the bot ran; trading stopped (stream closed, no orders). "
+            "Restore it and restart the bot")  # fmt: skip
+    assert text(halt) == line
+    assert answer_line(Answer(Kind.NOT_PROPOSED, halt=halt)) == f"Not proposed: {line}"
+    assert answer_line(Answer(Kind.NOT_PLACED, halt=halt)) == f"Not placed: {line}"
+    assert Answer.from_json(Answer(Kind.NOT_PLACED, halt=halt).to_json()) == Answer(Kind.NOT_PLACED, halt=halt)
+    assert start_refusal(StartRefused("x", halt=halt)) == line and start_refusal(StartRefused("SYMBOLS: X")) == "SYMBOLS: X"
+    assert text(StorageFault("changed", "/d.db", "replaced by another file")).startswith(
+        "the database DB_PATH=/d.db was replaced by another file while the bot ran; trading stopped")
+    damage = "*** in database main ***\nPage 2: btreeInitPage() returns error code 11" + "x" * 400
+    assert text(StorageFault("damaged", "/d.db", damage)) == (
+        f"storage: DB_PATH=/d.db failed SQLite's quick_check at start: {damage[:300]}; stored rows may be missing or "
+        "wrong: stop the bot and restore a backup (or check the disk)")  # the finding cut at 300 characters, as before
+    report = CheckReport("peek", False, 0, 0, 0, 0.0, note="could not run: ValueError: no")
+    assert text(StrategyCheckFailed(report)) == (
+        "STRATEGY: check peek: could not run: ValueError: no; not traded live: no strategy runs until /strategy chooses one")
+    assert text(FeedDown(125.0, "close code 1006")) == "feed down: no market data for 2m05s (last error: close code 1006)"
+    assert text(FeedDown(None)) == "feed down: no market data for —"
+    assert text(FeedBack(4.25)) == "feed back after 4.2s"

@@ -405,7 +405,10 @@ CHAT_WORDS_MOVED = {"placement_line", "fee_words", "blocked_line", "proposal_tex
                     # refusals are typed reasons (core/reasons.py) worded by bot/texts.reason_line
                     "position_text", "mode_name", "CHANGED",
                     # a candle's line, /strategy's list (core/candles.py, live/params.py)
-                    "ohlcv_line", "SUMMARIES"}  # fmt: skip
+                    "ohlcv_line", "SUMMARIES",
+                    # a notice worded where it happened, and its kinds (core/events.py): every event is typed now
+                    "Notice", "NOTICE_KINDS"}  # fmt: skip
+
 # Sentences (or their telling part) that trading/ wrote for the chat and bot/texts.py writes now:
 # no string in trading/ may hold them again.
 SENTENCES_MOVED = ("one position per symbol", " to close.", "two admins must confirm", "the given parameters",
@@ -429,7 +432,11 @@ SENTENCES_MOVED = ("one position per symbol", " to close.", "two admins must con
                    # a what-if's window and what it ran without (live/whatif.py)
                    "the history available leaves", "days (asked", "did not answer GET /fapi/v1/fundingRate",
                    # /balance's heading (live/reports.py), /strategy's list (live/params.py)
-                   "(the bot's book)", "a plugin in STRATEGY_DIR", "observe only: the stream runs")  # fmt: skip
+                   "(the bot's book)", "a plugin in STRATEGY_DIR", "observe only: the stream runs",
+                   # the database guard's halt and quick_check (live/guard.py), a proposal's notices (live/proposals.py)
+                   "trading stopped (stream closed", "Restore it and restart the bot", "stored rows may be missing or wrong",
+                   "proposal #")  # fmt: skip
+
 ANSWERING = {"Outcome", "Answer", "refused", "stale"}  # an answer to the chat is built by these
 
 

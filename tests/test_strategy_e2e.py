@@ -98,7 +98,7 @@ def test_plugin_decisions_become_proposals(db_path, tmp_path) -> None:
         ex.advance(len(candles) - WARMUP, timeout=30)
         assert watch.wait_for(candles[-1].open_time)
         engine.stop()
-    made = [n.data["proposal"] for n in notifier.notices if n.kind == "proposal"]
+    made = [n.proposal for n in notifier.notices if n.kind == "proposal"]
     assert made and all(p.source == "strategy" and p.reason.startswith(f"{spec}: enter_") or
                         p.reason.startswith(f"{spec}: exit_") for p in made)
     assert not engine.closed_trades()  # nothing placed without a Confirm

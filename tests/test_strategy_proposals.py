@@ -23,7 +23,7 @@ ADMIN = 1001
 
 
 def proposals(notifier: RecordingNotifier) -> list:
-    return [n.data["proposal"] for n in notifier.notices if n.kind == "proposal"]
+    return [n.proposal for n in notifier.notices if n.kind == "proposal"]
 
 
 @pytest.fixture
@@ -80,7 +80,7 @@ def test_an_unanswered_strategy_proposal_expires_at_the_next_close(replay) -> No
     ex.advance(1)
     assert seen.wait(candles[i].open_time)
     assert engine.proposal(p.id).status == "expired"
-    assert any(n.kind == "proposal_update" and n.data["proposal"].id == p.id for n in notifier.notices)
+    assert any(n.kind == "proposal_update" and n.proposal.id == p.id for n in notifier.notices)
     assert not engine.confirm(p.id, ADMIN).ok
     assert engine.recent_fills(10) == []
 
@@ -122,7 +122,7 @@ def test_a_newer_strategy_proposal_supersedes_the_older_pending_one(db_path) -> 
     second = conf.propose(action="short", source="strategy", requested_by=None, **kw)
     assert conf.get(first.id).status == "expired" and result_line(conf.get(first.id)) == f"superseded by proposal #{second.id}"
     assert conf.get(second.id).status == "pending" and conf.get(manual.id).status == "pending"
-    assert [n.data["proposal"].id for n in notifier.notices if n.kind == "proposal_update"] == [first.id]
+    assert [n.proposal.id for n in notifier.notices if n.kind == "proposal_update"] == [first.id]
     from storage.state import instance_id
 
     assert [leg.id for leg in second.legs] == [f"tgp-{instance_id(open_db(db_path))}-{second.id}-1"]

@@ -22,7 +22,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from bot.texts import reason_line, text
+from bot.texts import reason_line, start_refusal, text
 from trading.config import ConfigError, Settings, load_settings
 from trading.core.events import Event
 from trading.core.reasons import Reason, What
@@ -143,7 +143,7 @@ def run(settings: Settings) -> int:
     try:
         engine.start()
     except StartRefused as e:
-        say(f"cannot start: {reason_line(e.reason)}")
+        say(f"cannot start: {start_refusal(e)}")
         return 2
     print(
         f"streaming {','.join(settings.symbols)} {settings.interval} from {settings.binance_ws_url} "

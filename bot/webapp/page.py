@@ -17,7 +17,7 @@ from bot import views
 from bot.commands import number_formats, off_loop
 from bot.proposals import proposal_html
 from bot.protection_commands import protections_html
-from bot.texts import position_line, user_stream_line
+from bot.texts import position_line, text, user_stream_line
 from bot.views import pause_reasons
 from trading.core.strategies.params import fmt_value
 
@@ -146,8 +146,8 @@ async def build(engine: Any) -> dict[str, Any]:
         protections.append(f"Two admins above {settings.four_eyes_notional.normalize():f} USDT")
     if st.paused:
         protections.append(f"Paused: no new entries ({pause_reasons(st.paused)})")
-    if engine.halted:
-        protections.append(f"Trading stopped: {engine.halted}")
+    if engine.halted is not None:
+        protections.append(f"Trading stopped: {text(engine.halted)}")
     # The account protections (issue 29) in /protections' own words, line for line, and the
     # day's net against the loss limit for the account card.
     protections += text_of(protections_html(guards)).split("\n")[1:] if guards is not None else [

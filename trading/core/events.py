@@ -4,9 +4,9 @@ The trading thread never awaits and never knows about Telegram: it hands an `Eve
 `Notifier`, whose implementation (bot.notifier for the chat, LoggingNotifier here) must
 return quickly and must not raise. The core emits only the typed events below, with the
 numbers a person needs and no text (freqtrade's rpc/telegram split: data here, words in the
-chat). `Notice` carries a line already worded, for the stream's and the account's own
-reports (socket started, reconciled, …) that are not money events. Every kind and its
-wording is a user-facing contract (docs, "Notices"); `EVENT_KINDS` lists them all.
+chat): the money events, the market stream's and the account's reports, a reconcile's
+findings (core/findings.py), the live bot's (a proposal, the start's strategy check). Every
+kind and its wording is a user-facing contract (docs, "Notices"); `EVENT_KINDS` lists them all.
 
 It is over 400 lines because it is every event the trading side tells people, one small frozen
 dataclass each with what its fields mean: the one list EVENT_KINDS (and the docs' table) is
@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from trading.core.brokers.base import OrderRequest
 from trading.core.candles import Candle
@@ -28,6 +28,9 @@ from trading.core.reasons import Reason, What
 from trading.core.strategies import Decision
 from trading.core.symbols import SymbolFilters
 
+if TYPE_CHECKING:  # its numpy and pandas are loaded only where a check runs (tests/test_startup.py)
+    from trading.core.strategies.check import CheckReport
+
 log = logging.getLogger("trading.notices")
 
 
@@ -35,16 +38,6 @@ class Event:
     """A thing that happened, for people; `kind` names its notice (docs, "Notices")."""
 
     kind: ClassVar[str]
-
-
-@dataclass(frozen=True)
-class Notice(Event):
-    """A report worded where it happens (the stream, the account, proposals): `kind` is one
-    of NOTICE_KINDS; `data` carries what the chat needs beside the text (a proposal)."""
-
-    kind: str  # type: ignore[misc]  (an instance field here: one class, many kinds)
-    text: str
-    data: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -353,7 +346,10 @@ class StorageBusy(Event):
 @dataclass(frozen=True)
 class StorageFault(Event):
     """The database failed the bot. `what`: unwritable (a write refused: the stream stopped,
-    `detail` the error)."""
+    `detail` the error), changed (DB_PATH no longer names the file the bot started on, `detail`
+    how, as storage/guard.py tells it: trading stopped for good in this run; also the refusal
+    of every order and /start then), damaged (SQLite's quick_check at start, `detail` what it
+    found)."""
 
     kind: ClassVar[str] = "storage_fault"
     what: str
@@ -420,24 +416,62 @@ class Reconciled(Event):
     item: Any
 
 
-# Notice kinds worded where they happen (trading/exchange, trading/live): kind → meaning.
-NOTICE_KINDS = {
-    "proposal": "an order waiting for Confirm/Reject (carries the proposal; the chat adds the buttons)",
-    "proposal_update": "a proposal reached its end without a press (expired); the chat edits its message",
-    "strategy_check": "the start's strategy check failed after the bot began serving: no strategy runs",
-}
+# ---------------------------------------------------------------- the live bot (trading/live)
+@dataclass(frozen=True)
+class StrategyCheckFailed(Event):
+    """The start's look-ahead check failed after the bot began serving the chat: no strategy
+    runs until /strategy chooses one (`report` the check's, core/strategies/check.py)."""
+
+    kind: ClassVar[str] = "strategy_check"
+    report: CheckReport
+
+
+@dataclass(frozen=True)
+class ProposalPending(Event):
+    """An order waiting for Confirm/Reject (CONFIRM_ORDERS=on): the chat posts it with its
+    buttons. `proposal`: a trading.live.proposals.Proposal (live/ is above the core)."""
+
+    kind: ClassVar[str] = "proposal"
+    proposal: Any
+
+
+@dataclass(frozen=True)
+class ProposalUpdated(Event):
+    """A proposal reached its end without a press on its message (expired, superseded, Reject
+    all, settled at start): the chat edits its message. `proposal` as in ProposalPending."""
+
+    kind: ClassVar[str] = "proposal_update"
+    proposal: Any
+
+
+@dataclass(frozen=True)
+class FeedDown(Event):
+    """The chat's feed watch: the running stream had no market data for `quiet` s (None: since
+    it started), the stream's `last_error` if any. Said once per outage."""
+
+    kind: ClassVar[str] = "feed_down"
+    quiet: float | None
+    last_error: str | None = None
+
+
+@dataclass(frozen=True)
+class FeedBack(Event):
+    """The feed watch: market data again after `after` s down."""
+
+    kind: ClassVar[str] = "feed_back"
+    after: float
+
+
 TYPED = (Signal, MissedSignals, OrderFilled, OrderRefusedEvent, Liquidated, ExternalFill, FundingBooked, ChargeBooked,
          ExitFailed, ExitWouldTrigger, StopMoved, StrategyFailed, ProtectionTripped, ProtectionWarning,
          ProtectionLifted, CandleClosed, StreamNotResumed, AccountModeNote, AccountModeSwitched, SocketStarted,
          SocketStopped, SocketError, Reconnected, StreamStale, StorageBusy, StorageFault, AccountStreamNote, MarginCall,
-         OtherModeFill, Reconciled)  # fmt: skip
-EVENT_KINDS = frozenset(NOTICE_KINDS) | {t.kind for t in TYPED}
+         OtherModeFill, Reconciled, StrategyCheckFailed, ProposalPending, ProposalUpdated, FeedDown, FeedBack)  # fmt: skip
+EVENT_KINDS = frozenset(t.kind for t in TYPED)
 
 
 def describe(event: Event) -> str:
     """A plain one-line form for logs with no chat attached (the words are the chat's)."""
-    if isinstance(event, Notice):
-        return event.text
     parts = ", ".join(f"{f.name}={getattr(event, f.name)}" for f in fields(event))  # type: ignore[arg-type]
     return f"{event.kind}: {parts}"
 

@@ -23,6 +23,7 @@ from enum import StrEnum
 from typing import Any
 
 from trading.core.brokers.base import Placement
+from trading.core.events import StorageFault
 from trading.core.portfolio import ClosedTrade, Fill
 from trading.core.reasons import Reason
 from trading.core.symbols import SymbolFilters
@@ -30,7 +31,7 @@ from trading.core.symbols import SymbolFilters
 
 class Kind(StrEnum):
     # /long, /short, /close refused before anything is proposed
-    NOT_PROPOSED = "not_proposed"  # quoted: the guard's halt, a filter's or a limit's refusal
+    NOT_PROPOSED = "not_proposed"  # halt: the database guard's; quoted: a filter's or a limit's refusal
     NO_BROKER = "no_broker"  # mode
     PAUSED = "paused"
     BLOCKED = "blocked"  # quoted: the protection's name (daily_loss, drawdown, stoploss_guard, cooldown); symbol
@@ -41,7 +42,7 @@ class Kind(StrEnum):
     BELOW_STEP = "below_step"  # symbol; numbers qty, step
     ALREADY = "already"  # action, symbol
     # a Confirm or a Reject refused
-    NOT_PLACED = "not_placed"  # quoted: the guard's halt
+    NOT_PLACED = "not_placed"  # halt: the database guard's
     CONFIRMATIONS_OFF = "confirmations_off"
     OLDER = "older"  # a button of another proposal's message
     NO_SUCH = "no_such"
@@ -100,6 +101,7 @@ class Answer:
     names: tuple[str, ...] = ()
     numbers: Mapping[str, Decimal] = field(default_factory=dict)
     placed: Placed | None = None
+    halt: StorageFault | None = None  # the database guard's halt (live/guard.py): why nothing is proposed or placed
 
     def to_json(self) -> str:
         out: dict[str, Any] = {}
@@ -115,6 +117,8 @@ class Answer:
                 value = _placed_dict(value)
             elif f.name == "why":
                 value = value.to_dict()
+            elif f.name == "halt":
+                value = {"what": value.what, "db_path": value.db_path, "detail": value.detail}
             out[f.name] = str(value) if f.name == "kind" else value
         return json.dumps(out, separators=(",", ":"))
 
@@ -135,6 +139,8 @@ class Answer:
             d["placed"] = _placed_of(d["placed"])
         if "why" in d:
             d["why"] = Reason.of(d["why"])
+        if "halt" in d:
+            d["halt"] = StorageFault(**d["halt"])
         return Answer(**d)
 
 

@@ -28,7 +28,7 @@ from storage.db import open_db
 from storage.proposals import ProposalStore
 from storage.state import instance_id
 from trading.core.brokers.base import OrderRequest, client_order_id
-from trading.core.events import Notice, Notifier
+from trading.core.events import Notifier, ProposalPending, ProposalUpdated
 from trading.core.intents import intent_of
 from trading.core.reasons import Reason
 from trading.live.answers import Answer, Kind
@@ -167,7 +167,7 @@ class Confirmations:
         if source == "strategy":
             self._supersede(symbol, pid)
         if self.notifier is not None:
-            self.notifier.notify(Notice("proposal", f"proposal #{pid} pending", {"proposal": proposal}))
+            self.notifier.notify(ProposalPending(proposal))
         return proposal
 
     def _supersede(self, symbol: str, newest: int) -> None:
@@ -180,7 +180,7 @@ class Confirmations:
                 continue
             old = self.get(row["id"])
             if self.notifier is not None and old is not None:
-                self.notifier.notify(Notice("proposal_update", f"proposal #{old.id} superseded", {"proposal": old}))
+                self.notifier.notify(ProposalUpdated(old))
 
     def name_leg(self, proposal_id: int, n: int) -> str:
         """The client order id of a proposal's n-th leg (legs derived again at Confirm)."""
@@ -279,7 +279,7 @@ class Confirmations:
         self._store().transition(proposal_id, frm, to, result=answer.to_json())
         p = self.get(proposal_id)
         if announce and p is not None and self.notifier is not None:
-            self.notifier.notify(Notice("proposal_update", f"proposal #{p.id} {p.status}", {"proposal": p}))
+            self.notifier.notify(ProposalUpdated(p))
         return p
 
     def reject(self, proposal_id: int, user_id: int | None, who: str, message: tuple[int, int] | None = None) -> Outcome:
@@ -304,7 +304,7 @@ class Confirmations:
                 if p is not None:
                     done.append(p)
                     if self.notifier is not None:
-                        self.notifier.notify(Notice("proposal_update", f"proposal #{p.id} rejected", {"proposal": p}))
+                        self.notifier.notify(ProposalUpdated(p))
         return done
 
     def expire_due(self, candle_open: int) -> list[Proposal]:
@@ -321,7 +321,7 @@ class Confirmations:
                 if p is not None:
                     done.append(p)
                     if self.notifier is not None:
-                        self.notifier.notify(Notice("proposal_update", f"proposal #{pid} expired", {"proposal": p}))
+                        self.notifier.notify(ProposalUpdated(p))
         return done
 
     def _deadline(self, p: Proposal) -> int | None:

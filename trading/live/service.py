@@ -26,7 +26,7 @@ from typing import Any
 from trading.config import Settings
 from trading.core.brokers.base import OrderRequest
 from trading.core.candles import Candle
-from trading.core.events import Notifier, Reconciled, StreamNotResumed
+from trading.core.events import Notifier, Reconciled, StorageFault, StreamNotResumed, describe
 from trading.core.portfolio import ClosedTrade, Fill, Position
 from trading.core.protections import ProtectionsView
 from trading.core.reasons import Reason, What
@@ -81,12 +81,14 @@ class AccountStatus:
 class StartRefused(ValueError):
     """The stream cannot start with this configuration; `reason` says why (core/reasons.py,
     worded by bot/texts.reason_line). `switchable`: the account is in Hedge Mode and idle,
-    so an admin may let the bot switch it."""
+    so an admin may let the bot switch it. `halt`: the database guard stopped trading in this
+    run (bot/texts.start_refusal words it in its notice's words)."""
 
-    def __init__(self, reason: Reason | str, switchable: bool = False) -> None:
+    def __init__(self, reason: Reason | str, switchable: bool = False, halt: StorageFault | None = None) -> None:
         self.reason = reason if isinstance(reason, Reason) else Reason.said(reason)
         super().__init__(str(self.reason))
         self.switchable = switchable
+        self.halt = halt
 
 
 @dataclass
@@ -135,8 +137,8 @@ class Engine:
         Raises StartRefused when the exchange says a configured symbol does not exist
         (checked once; if the exchange cannot be reached the stream starts and retries).
         """
-        if self.check_database():
-            raise StartRefused(self.halted or "")
+        if (halt := self.check_database()) is not None:
+            raise StartRefused(describe(halt), halt=halt)  # the words: bot/texts.start_refusal
         if self._stream.running:
             return False
         self._start_check.wait()  # the first decision waits for the start's strategy check (bounded)
@@ -354,13 +356,13 @@ class Engine:
         so a button made for another database's proposal #7 never acts on this one's #7."""
         return self._node.instance  # read at build, never on the chat's event loop
 
-    def check_database(self) -> str | None:
-        """The line saying trading stopped once DB_PATH no longer names the file the bot
-        started on (live/guard.py); None while it does."""
+    def check_database(self) -> StorageFault | None:
+        """Why trading stopped once DB_PATH no longer names the file the bot started on
+        (live/guard.py); None while it does."""
         return self._guard.check()
 
     @property
-    def halted(self) -> str | None:
+    def halted(self) -> StorageFault | None:
         """Why trading stopped for good in this run."""
         return self._guard.halted
 

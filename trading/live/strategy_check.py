@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from trading.config import ConfigError
 from trading.core.candles import Candle
-from trading.core.events import Notice, Notifier
+from trading.core.events import Notifier, StrategyCheckFailed
 from trading.core.strategies import Values, strategy_class
 from trading.core.strategies.check import CheckReport, live_check
 
@@ -117,4 +117,4 @@ def refuse_late(params: Params, notifier: Notifier, report: CheckReport) -> None
     (bot/texts.py words the notice from its report)."""
     log.warning("STRATEGY: %s; not traded live: no strategy runs until /strategy chooses one", report.line())
     params.run_none()
-    notifier.notify(Notice("strategy_check", report.line(), {"report": report}))
+    notifier.notify(StrategyCheckFailed(report))

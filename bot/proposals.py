@@ -236,11 +236,12 @@ async def _answer(x: ProposalPress, outcome: Outcome, audit: str) -> PressResult
     what it shows changed (a storm of presses on a filled proposal edits nothing)."""
     if outcome.stale_button:
         return await _older(x, audit.split(":")[0])
-    result = PressResult(audit, outcome_line(outcome)[:190], alert=not outcome.ok and not outcome.approvals)
-    if outcome.proposal is None or x.message_id is None:
-        return result
     shown = outcome.proposal
-    rules = await off_loop(x.engine.symbol_filters, shown.symbol)
+    rules = await off_loop(x.engine.symbol_filters, shown.symbol) if shown is not None else None
+    # the alert says a position in the symbol's own decimals, as the message does
+    result = PressResult(audit, outcome_line(outcome, rules)[:190], alert=not outcome.ok and not outcome.approvals)
+    if shown is None or x.message_id is None:
+        return result
     html = proposal_html(shown, rules, outcome.approvals)
     buttons = shown.status == "pending"
     message_id = x.message_id

@@ -165,6 +165,18 @@ def test_a_close_confirmed_after_a_reversal_closes_the_short(source, tmp_path) -
         assert press(w, ADMIN, first, 0).startswith("filled: BUY 0.002")
         assert press(w, ADMIN, second, 0).startswith("refused: the position changed since this proposal; propose again")
         assert w.engine.position("BTCUSDT").qty == Decimal("0.002")
+        # Two adds proposed on that long: the second is refused, the sizes in BTCUSDT's decimals (the alert as the message)
+        mark = w.api.mark()
+        w.say("/long 0.008")
+        first = proposal_message(w, mark, 6)
+        mark = w.api.mark()
+        w.say("/long 0.008")
+        second = proposal_message(w, mark, 7)
+        assert press(w, ADMIN, first, 0).startswith("filled: BUY 0.008")
+        assert press(w, ADMIN, second, 0) == (
+            "refused: the position changed since this proposal; propose again (it was long 0.002, now long 0.010)"
+        )
+        assert w.api.wait_for_text(GROUP, "(it was long 0.002, now long 0.010)")  # the message, edited
     finally:
         w.close()
 

@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 import talib  # noqa: E402
 
+from bot.texts import check_words  # noqa: E402
 from trading.backtest import BacktestOptions, run_backtest  # noqa: E402
 from trading.backtest.data import load_csv_candles  # noqa: E402
 from trading.core.strategies import FrameStrategy, Schema  # noqa: E402
@@ -91,7 +92,7 @@ def main() -> int:
     assert result is not None
     print(f"backtest of the year ({args.runs} runs): median {med:.2f} s · best {min(runs):.2f} s · "
           f"{result.stats.trades} trades · target ≤ {BACKTEST_TARGET_S:.0f} s: {'met' if med <= BACKTEST_TARGET_S else 'NOT met'}")
-    print(f"check: {check_s:.2f} s · {report.line()}")
+    print(f"check: {check_s:.2f} s · {check_words(report)}")
     return 0
 
 

@@ -76,7 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         run(settings)
     except ConfigError as e:  # found while building the engine (STRATEGY failing its check)
-        say(f"config error: {e}")
+        from bot.texts import config_error  # the chat's words for STRATEGY failing its check
+
+        say(f"config error: {config_error(e)}")
         return 2
     except InvalidToken:
         say("TELEGRAM_TOKEN: Telegram rejected the token (check it with @BotFather)")

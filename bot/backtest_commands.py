@@ -24,15 +24,18 @@ from bot.buttons import PressResult, button, button_action
 from bot.commands import Ctx, UsageError, command, off_loop
 from bot.texts import (
     backtest_chart_words,
+    check_words,
     end_words,
     left_out_line,
     optimize_chart_words,
+    param_refusal,
     period_words,
     stats_table,
     step_line,
 )
 from bot.views import echo
 from trading.core.strategies import ParamError
+from trading.core.strategies.check import CheckReport
 from trading.core.strategies.params import parse_assignments
 from trading.live.service import METRICS, GridError, LeftOut, ParamChange, Step, cell_label
 
@@ -223,10 +226,10 @@ async def optimize(ctx: Ctx) -> None:
                                       "candle)." + notes), InlineKeyboardMarkup(rows))
 
 
-def _warnings(check: str | None, notes: list[LeftOut]) -> str:
+def _warnings(check: CheckReport | None, notes: list[LeftOut]) -> str:
     """Below the table: a failed check (the result is not what the live bot would trade) and
     what the run left out."""
-    lines = ([f"⚠️ {check}; the live bot refuses this strategy (/strategy would be refused)"] if check else [])
+    lines = [f"⚠️ {check_words(check)}; the live bot refuses this strategy (/strategy would be refused)"] if check else []
     return "".join(f"\n{escape(line)}" for line in lines + [f"⚠️ {left_out_line(n)}" for n in notes])
 
 
@@ -237,7 +240,8 @@ async def apply(p, key: str) -> PressResult:  # type: ignore[no-untyped-def]
     except KeyError:
         return PressResult("refused: expired", "This set has expired; run /backtest or /optimize again.", alert=True)
     except ParamError as e:
-        return PressResult(f"refused: {e}", f"Not applied: {e}"[:190], alert=True)
+        why = param_refusal(e)
+        return PressResult(f"refused: {why}", f"Not applied: {why}"[:190], alert=True)
     if not done:
         return PressResult("unchanged", "Nothing changed: those are the current parameters.")
     changed = " ".join(f"{c.name}={c.new}" for c in done)

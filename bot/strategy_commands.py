@@ -20,7 +20,7 @@ from telegram.error import BadRequest
 
 from bot.backtest_commands import EDIT_EVERY
 from bot.commands import Ctx, UsageError, command
-from bot.texts import strategy_summary
+from bot.texts import param_refusal, strategy_summary
 from bot.views import failing_html
 from trading.core.strategies import ParamError
 from trading.core.strategies.params import fmt_value, parse_assignments
@@ -47,7 +47,7 @@ async def strategy(ctx: Ctx) -> None:
         changes = parse_assignments(words) if words else {}
         sw = await ctx.call(ctx.engine.switch_strategy, name, changes, ctx.user_id, progress.say)
     except ParamError as e:
-        raise UsageError(f"/strategy: {str(e)[:300]}; nothing changed") from None
+        raise UsageError(f"/strategy: {param_refusal(e)[:300]}; nothing changed") from None
     finally:
         await progress.settled()
     ctx.outcome = f"switched {sw.old} → {sw.new}" + (" " + _values({k: sw.values[k] for k in changes}) if changes else "")

@@ -12,6 +12,7 @@ written: one short renderer per event or answer kind, none of them sharing state
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ from decimal import Decimal
 from functools import singledispatch
 from typing import Any, Protocol
 
+from trading.config import ConfigError
 from trading.core.book import Failing
 from trading.core.brokers.base import OrderRequest, Placement
 from trading.core.candles import Candle, fmt_num
@@ -74,10 +76,14 @@ from trading.core.pnl import Wallet
 from trading.core.portfolio import ClosedTrade, Fill
 from trading.core.reasons import Reason, What
 from trading.core.snapshot import PositionView
+from trading.core.strategies import ParamError
+from trading.core.strategies.check import CheckReport
+from trading.core.strategies.frame import SIGNALS
 from trading.core.symbols import SymbolFilters
 from trading.live.service import (
     Adopted,
     Answer,
+    CheckRefused,
     CheckState,
     Comparison,
     ForeignOrders,
@@ -93,6 +99,7 @@ from trading.live.service import (
     Settled,
     StartRefused,
     Step,
+    StrategyRefused,
     SwitchResult,
     UserStreamState,
     fmt_value,
@@ -495,9 +502,53 @@ def _(e: Reconciled) -> str:
 
 
 # ------------------------------------------------------------- the live bot and the chat's feed watch
+def _v(x: float, column: str = "") -> str:
+    if math.isnan(x):
+        return "NaN"
+    return str(bool(x)) if column in SIGNALS else f"{x:.6g}"
+
+
+def check_words(r: CheckReport) -> str:
+    """The look-ahead and window check's line (core/strategies/check.py's report): the chat's
+    notices and refusals, /status, /backtest's warning and the backtest CLI all say it."""
+    if r.error:
+        return f"check {r.strategy}: could not run: {r.error}"
+    if r.note:
+        return f"check {r.strategy}: {r.note}"
+    if r.ok:
+        cut = f"; time budget reached after {r.ends} of {r.planned}" if r.planned > r.ends else ""
+        return (f"check {r.strategy}: passed ({r.ends} end candles: {r.ends - r.signal_ends} evenly "
+                f"spaced, {r.signal_ends} of the {r.signal_rows} where it signals{cut}; full vs cut "
+                f"history and {r.window}-candle live windows, {r.seconds:.2f}s)")  # fmt: skip
+    d = r.difference
+    assert d is not None
+    at = f"{utc_minute(d.time)} UTC"
+    if d.kind == "look-ahead":
+        return (f"check {r.strategy}: look-ahead: {d.column} at {at} is {_v(d.full, d.column)} with the full history "
+                f"but {_v(d.other, d.column)} with the history ending there (populate uses later candles)")  # fmt: skip
+    return (f"check {r.strategy}: startup too short: {d.column} at {at} is {_v(d.full, d.column)} with the full "
+            f"history but {_v(d.other, d.column)} in the {r.window}-candle live window (startup_candles "
+            f"{r.startup}: raise it)")  # fmt: skip
+
+
+def check_refusal(r: CheckReport) -> str:
+    """Why a strategy is not traded live: /strategy's refusal, the start's config error."""
+    return f"{check_words(r)}; not traded live"
+
+
+def param_refusal(e: ParamError) -> str:
+    """Why a parameter change or a switch was refused: a failed check in its words, else the error's line."""
+    return check_refusal(e.report) if isinstance(e, CheckRefused) else str(e)
+
+
+def config_error(e: ConfigError) -> str:
+    """The start's one config-error line: STRATEGY failing its check in its words, else the error's line."""
+    return f"STRATEGY: {check_refusal(e.report)}" if isinstance(e, StrategyRefused) else str(e)
+
+
 @text.register
 def _(e: StrategyCheckFailed) -> str:
-    return f"STRATEGY: {e.report.line()}; not traded live: no strategy runs until /strategy chooses one"
+    return f"STRATEGY: {check_words(e.report)}; not traded live: no strategy runs until /strategy chooses one"
 
 
 @text.register
@@ -823,7 +874,7 @@ def check_line(c: CheckState) -> str:
     if c.failed is None:
         far = f"{c.done} of {c.planned} end candles compared" if c.planned else "the full history first"
         return f"🔎 Checking {c.strategy} for look-ahead ({far}); the stream decides nothing until it passes"
-    return f"⛔ {c.failed.line()}; not traded live: no strategy runs (/strategy NAME)"
+    return f"⛔ {check_words(c.failed)}; not traded live: no strategy runs (/strategy NAME)"
 
 
 def step_line(step: Step) -> str:

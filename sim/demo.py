@@ -21,6 +21,7 @@ from typing import IO, Any
 
 from bot.app import RateLimits
 from bot.runner import BotThread
+from bot.texts import config_error
 from sim.binance import ReplayExchange, SourceCandle, generate, load_csv
 from sim.binance.server import GENERATED_CANDLES_AFTER_START
 from sim.demo_error import DemoError
@@ -307,7 +308,7 @@ def run_demo(
         except ConfigError as e:  # found while building the engine (STRATEGY failing its check)
             api.stop()
             ex.stop()
-            raise DemoError(f"config error: {e}") from None
+            raise DemoError(f"config error: {config_error(e)}") from None
         except BaseException:
             api.stop()
             ex.stop()

@@ -351,9 +351,33 @@ def test_the_database_guards_halt_and_the_live_bots_notices_in_todays_words() ->
     assert text(StorageFault("damaged", "/d.db", damage)) == (
         f"storage: DB_PATH=/d.db failed SQLite's quick_check at start: {damage[:300]}; stored rows may be missing or "
         "wrong: stop the bot and restore a backup (or check the disk)")  # the finding cut at 300 characters, as before
-    report = CheckReport("peek", False, 0, 0, 0, 0.0, note="could not run: ValueError: no")
+    report = CheckReport("peek", False, 0, 0, 0, 0.0, error="ValueError: no")
     assert text(StrategyCheckFailed(report)) == (
         "STRATEGY: check peek: could not run: ValueError: no; not traded live: no strategy runs until /strategy chooses one")
     assert text(FeedDown(125.0, "close code 1006")) == "feed down: no market data for 2m05s (last error: close code 1006)"
     assert text(FeedDown(None)) == "feed down: no market data for —"
     assert text(FeedBack(4.25)) == "feed back after 4.2s"
+
+
+def test_the_look_ahead_checks_line_in_todays_words() -> None:
+    """issue 27: the check returns its report (core/strategies/check.py); bot/texts.check_words
+    says it as CheckReport.line did, byte for byte (the chat, /status, /strategy, the CLI)."""
+    from bot.texts import check_refusal, check_words
+    from trading.core.strategies.check import CheckReport, Difference
+
+    t = 1_700_000_100_000  # 2023-11-14 22:15 UTC
+    said = {
+        CheckReport("rsi_reversion", True, 40, 105, 100, 1.234, signal_ends=12, signal_rows=30, planned=60):
+            "check rsi_reversion: passed (40 end candles: 28 evenly spaced, 12 of the 30 where it signals; time budget "
+            "reached after 40 of 60; full vs cut history and 105-candle live windows, 1.23s)",
+        CheckReport("p.py:P", False, 3, 105, 100, 0.5, Difference("look-ahead", t, "enter_long", 1.0, 0.0)):
+            "check p.py:P: look-ahead: enter_long at 2023-11-14 22:15 UTC is True with the full history but False with "
+            "the history ending there (populate uses later candles)",
+        CheckReport("p.py:P", False, 3, 105, 10, 0.5, Difference("startup", t, "rsi", 41.2345678, float("nan"))):
+            "check p.py:P: startup too short: rsi at 2023-11-14 22:15 UTC is 41.2346 with the full history but NaN in "
+            "the 105-candle live window (startup_candles 10: raise it)",
+        CheckReport("ema_cross", True, 0, 0, 0, 0.0, note="incremental (on_candle sees one candle at a time)"):
+            "check ema_cross: incremental (on_candle sees one candle at a time)",
+    }  # fmt: skip
+    assert {r: check_words(r) for r in said} == said
+    assert check_refusal(CheckReport("x", False, 0, 0, 0, 0.0, error="OSError: gone")) == "check x: could not run: OSError: gone; not traded live"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from bot.texts import check_words
 from tests.test_backtest_cli import env_file, walk_csv
 from tests.test_frame_strategy import write_plugin
 from trading.backtest.__main__ import main as cli
@@ -84,4 +85,4 @@ def test_the_check_is_bounded_in_time_and_says_how_far_it_got(tmp_path) -> None:
                             progress=lambda done, planned: seen.append((done, planned)))
     assert report.ok and 2 <= report.ends < report.planned == 40  # cut by the budget, not finished
     assert seen[-1] == (report.ends, 40)
-    assert f"time budget reached after {report.ends} of 40" in report.line()
+    assert f"time budget reached after {report.ends} of 40" in check_words(report)

@@ -9,7 +9,7 @@ from decimal import Decimal as D
 import numpy as np
 import pytest
 
-from bot.texts import text
+from bot.texts import check_words, text
 from tests.helpers import RecordingNotifier
 from trading.backtest import BacktestOptions, run_backtest
 from trading.config import ConfigError, load_settings
@@ -169,14 +169,14 @@ def test_look_ahead_is_caught_at_the_first_differing_candle(tmp_path) -> None:
     want = "enter_long" if candles[first + 1].close > candles[first].close else "enter_short"
     assert (report.difference.kind, report.difference.column) == ("look-ahead", want)
     assert report.difference.time == candles[first].open_time
-    assert "look-ahead" in report.line() and want in report.line() and "True" in report.line()
+    assert "look-ahead" in check_words(report) and want in check_words(report) and "True" in check_words(report)
 
 
 def test_too_short_startup_is_caught(tmp_path) -> None:
     spec = write_plugin(tmp_path, SHORT_STARTUP, "hasty.py") + ":Hasty"
     report = check_strategy(strategy_class(spec), None, synthetic(800), samples=20)
     assert not report.ok and report.difference is not None and report.difference.kind == "startup"
-    assert "startup too short" in report.line() and "startup_candles 10" in report.line()
+    assert "startup too short" in check_words(report) and "startup_candles 10" in check_words(report)
 
 
 @pytest.mark.parametrize("mode, words", [("raise", "populate raised ZeroDivisionError: my model divided by zero"),

@@ -70,7 +70,10 @@ def test_product_files_are_small_or_say_why() -> None:
 
 
 # The headless CLI (python -m trading) is a presenter too: it prints the chat's own words.
-CHAT_WORDS = {"trading/__main__.py": {"bot.texts"}}
+CHAT_WORDS = {"trading/__main__.py": {"bot.texts"},
+              # the backtest CLI says the look-ahead check's line as the chat does (bot/texts.check_words),
+              # imported only when a check runs (tests/test_startup.py holds the CLI's own imports light)
+              "trading/backtest/__main__.py": {"bot.texts"}}
 
 
 def test_trading_and_storage_never_import_the_chat_side() -> None:
@@ -435,7 +438,10 @@ SENTENCES_MOVED = ("one position per symbol", " to close.", "two admins must con
                    "(the bot's book)", "a plugin in STRATEGY_DIR", "observe only: the stream runs",
                    # the database guard's halt and quick_check (live/guard.py), a proposal's notices (live/proposals.py)
                    "trading stopped (stream closed", "Restore it and restart the bot", "stored rows may be missing or wrong",
-                   "proposal #")  # fmt: skip
+                   "proposal #",
+                   # the look-ahead/window check's line (was CheckReport.line, core/strategies/check.py)
+                   "with the full history", "startup too short: ", "populate uses later candles", "could not run: ",
+                   "; not traded live")  # fmt: skip
 
 ANSWERING = {"Outcome", "Answer", "refused", "stale"}  # an answer to the chat is built by these
 

@@ -22,7 +22,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from bot.texts import reason_line, start_refusal, text
+from bot.texts import config_error, reason_line, start_refusal, text
 from trading.config import ConfigError, Settings, load_settings
 from trading.core.events import Event
 from trading.core.reasons import Reason, What
@@ -112,8 +112,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.data:
                 settings = stack.enter_context(replay(settings, args.data, args.speed, args.db))
             return run(settings)
-    except ConfigError as e:
-        print(f"config error: {e}", file=sys.stderr)
+    except ConfigError as e:  # STRATEGY failing its check is worded as the chat words it
+        print(f"config error: {config_error(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -115,12 +115,13 @@ def _main(argv: list[str] | None) -> int:
             print(grid_cli.run_grid(args, candles, options))
             return 0
         if args.check:
-            # numpy and pandas: only to check
+            # numpy and pandas: only to check; the check's words are the chat's (bot/texts.check_words)
+            from bot.texts import check_words
             from trading.core.strategies.check import check_strategy
 
             candles, options, _ = _load(args)
             report = check_strategy(strategy_class(options.strategy), options.values, candles)
-            print(report.line())
+            print(check_words(report))
             return 0 if report.ok else 1
         result, warm, interval = _run(args)
     except (ConfigError, ParamError, ValueError, OSError) as e:
@@ -198,8 +199,10 @@ def _run(args: argparse.Namespace) -> tuple[BacktestResult, int, str]:
 
         report = check_strategy(strategy_class(options.strategy), options.values, candles)
         if not report.ok:
-            print(f"warning: {report.line()}; the live bot refuses it", file=sys.stderr)
-            args.failed_check = report.line()  # the report and the --trades-out line carry it too
+            from bot.texts import check_words  # the check's words are the chat's
+
+            print(f"warning: {check_words(report)}; the live bot refuses it", file=sys.stderr)
+            args.failed_check = check_words(report)  # the report and the --trades-out line carry it too
     t0 = time.perf_counter()
     result = run_backtest(
         candles, options, progress=_progress_bar if sys.stderr.isatty() and len(candles) > 100_000 else None

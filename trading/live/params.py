@@ -33,7 +33,7 @@ from trading.core.strategies import (
     chat_strategy,
     strategy_class,
 )
-from trading.core.strategies.check import live_check
+from trading.core.strategies.check import CheckReport, live_check
 from trading.core.strategies.params import check_leverage, fmt_value
 from trading.core.strategies.plugins import chat_plugins
 from trading.core.trader import Trader
@@ -87,14 +87,25 @@ def remember(state: RuntimeState, strategy: str, env_strategy: str) -> None:
     state.set(ENV_KEY, env_strategy)
 
 
+class CheckRefused(ParamError):
+    """/strategy NAME (or applying another strategy's set): NAME fails the look-ahead/window
+    check, nothing changed; `report` says why (bot/texts.param_refusal words it)."""
+
+    def __init__(self, report: CheckReport) -> None:
+        super().__init__(f"{report.strategy} fails the look-ahead/window check: {report}")
+        self.report = report
+
+
 def refusal(name: str, values: Values, stored: Sequence[Candle], warn: bool = True,
-            progress: Callable[[int, int], None] | None = None) -> str | None:  # fmt: skip
-    """None if `name` may trade live with `values`; else the check's line (logged as a
-    warning unless `warn` is off: the caller says it itself)."""
+            progress: Callable[[int, int], None] | None = None) -> CheckReport | None:  # fmt: skip
+    """None if `name` may trade live with `values`; else the failed check's report (logged
+    as a warning unless `warn` is off: the caller says it itself)."""
     report = live_check(strategy_class(name), values, stored, progress=progress)
-    if report.ok or warn:
-        (log.info if report.ok else log.warning)("%s", report.line())
-    return None if report.ok else report.line() + "; not traded live"
+    if report.ok:
+        log.info("strategy %s passed the look-ahead/window check (%d end candles)", name, report.ends)
+    elif warn:
+        log.warning("strategy %s fails the look-ahead/window check: %s", name, report)
+    return None if report.ok else report
 
 
 def available(strategy_dir: str) -> list[tuple[str, bool]]:
@@ -169,8 +180,8 @@ class Params:
             if spec == self.strategy and values == self.values:
                 raise ParamError(f"{spec} is already the strategy with these parameters")
             refused = refusal(spec, values, stored_candles(self._db, settings), progress=progress)
-            if refused:
-                raise ParamError(refused)
+            if refused is not None:
+                raise CheckRefused(refused)
             diff = {k: (fmt_value(stored[k]), fmt_value(values[k])) for k in changes if values[k] != stored[k]}
             if diff:
                 self._db.params().change(spec, diff, user_id)

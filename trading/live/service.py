@@ -48,19 +48,19 @@ from trading.live.feed import CandleWatcher
 from trading.live.four_eyes import FourEyes
 from trading.live.health import Health, UserStreamState, effective_settings, version
 from trading.live.node import build
-from trading.live.params import ParamChange, Switch, available
+from trading.live.params import CheckRefused, ParamChange, Switch, available
 from trading.live.proposals import Outcome, Proposal
 from trading.live.recovery import Adopted, ForeignOrders, NotReconciled, Settled
 from trading.live.store import stored_fills
-from trading.live.strategy_check import CheckReport, CheckState
+from trading.live.strategy_check import CheckReport, CheckState, StrategyRefused
 from trading.live.whatif import Comparison, LeftOut, Optimization, Period, Say, Step
 from trading.optimize import METRICS, GridError
 from trading.optimize.report import best_table, cell_label, fmt_value, summary_line
 
 # What bot/ may import from here besides the service itself (tests/test_layout.py holds it).
 __all__ = [
-    "METRICS", "Adopted", "Answer", "CheckState", "Comparison", "Engine", "EngineStatus", "ForeignOrders", "FourEyes", "GridError", "Kind", "LeftOut", "ModeSwitch",
-    "NotReconciled", "Optimization", "Outcome", "ParamChange", "Period", "Placed", "Proposal", "Settled", "StartRefused", "Step", "Switch", "SwitchResult",
+    "METRICS", "Adopted", "Answer", "CheckRefused", "CheckState", "Comparison", "Engine", "EngineStatus", "ForeignOrders", "FourEyes", "GridError", "Kind", "LeftOut", "ModeSwitch",
+    "NotReconciled", "Optimization", "Outcome", "ParamChange", "Period", "Placed", "Proposal", "Settled", "StartRefused", "Step", "StrategyRefused", "Switch", "SwitchResult",
     "UserStreamState", "available", "best_table", "cell_label", "effective_settings", "fmt_value",
     "summary_line", "version",
 ]

@@ -32,6 +32,15 @@ log = logging.getLogger(__name__)
 START_GRACE = 3.0  # seconds a start waits for the check before serving the chat
 
 
+class StrategyRefused(ConfigError):
+    """STRATEGY fails the look-ahead/window check at start: the bot does not start; `report`
+    says why (bot/texts.config_error words it, as the start's one line)."""
+
+    def __init__(self, report: CheckReport) -> None:
+        super().__init__(f"STRATEGY={report.strategy} fails the look-ahead/window check: {report}")
+        self.report = report
+
+
 @dataclass(frozen=True)
 class CheckState:
     """The start's check as /status shows it (bot/texts.check_line words it): still running
@@ -62,9 +71,9 @@ class StartCheck:
         try:
             report = check(strategy_class(self.name), values, stored, progress=self._tick)
         except Exception as e:  # noqa: BLE001 (a check that cannot run refuses, in one line)
-            report = CheckReport(self.name, False, 0, 0, 0, 0.0, note=f"could not run: {type(e).__name__}: {e}")
+            report = CheckReport(self.name, False, 0, 0, 0, 0.0, error=f"{type(e).__name__}: {e}")
         if report.ok:  # a failure is said by whoever acts on it (the start's config error, or refuse_late)
-            log.info("%s", report.line())
+            log.info("strategy %s passed the look-ahead/window check (%d end candles, %.2fs)", self.name, report.ends, report.seconds)
         with self._lock:
             self.report = report
             self._done.set()
@@ -77,15 +86,16 @@ class StartCheck:
         return self._done.wait(timeout)
 
     @property
-    def refused(self) -> str | None:
-        """The check's line when it is done and failed, else None."""
+    def refused(self) -> CheckReport | None:
+        """The check's report when it is done and failed, else None."""
         r = self.report
-        return None if r is None or r.ok else r.line() + "; not traded live"
+        return None if r is None or r.ok else r
 
     def or_refuse(self) -> StartCheck:
-        """ConfigError (the bot does not start, one line) when it is done within its grace and failed."""
-        if self.refused:
-            raise ConfigError(f"STRATEGY: {self.refused}")
+        """StrategyRefused (a ConfigError: the bot does not start, one line) when it is done
+        within its grace and failed."""
+        if self.refused is not None:
+            raise StrategyRefused(self.refused)
         return self
 
     def bind(self, on_refused: Callable[[CheckReport], None]) -> None:
@@ -115,6 +125,7 @@ def refuse_late(params: Params, notifier: Notifier, report: CheckReport) -> None
     """A check that failed after the bot began serving: the trader runs no strategy from the
     next candle (STRATEGY as written is kept for the next start), said once in the chat
     (bot/texts.py words the notice from its report)."""
-    log.warning("STRATEGY: %s; not traded live: no strategy runs until /strategy chooses one", report.line())
+    log.warning("STRATEGY=%s failed its look-ahead/window check after the start (%s): no strategy runs until /strategy "
+                "chooses one", report.strategy, report)
     params.run_none()
     notifier.notify(StrategyCheckFailed(report))

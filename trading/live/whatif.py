@@ -38,7 +38,7 @@ from trading.core.futures_model import FuturesModel
 from trading.core.intervals import interval_ms
 from trading.core.limits import stake_problem
 from trading.core.strategies import Schema, Values, chat_strategy, strategy_class
-from trading.core.strategies.check import live_check
+from trading.core.strategies.check import CheckReport, live_check
 from trading.core.strategies.params import ParamError, check_leverage
 from trading.core.symbols import SymbolFilters
 from trading.exchange.klines import closed_candles
@@ -106,7 +106,7 @@ class Comparison:
     curve: EquityCurve | None = None  # the shown column's equity (the given one, else the current)
     period: Period | None = None
     strategy: str | None = None  # the candidate's strategy when it is not the current one
-    check: str | None = None  # that strategy's failed look-ahead/window check: the live bot refuses it
+    check: CheckReport | None = None  # that strategy's failed look-ahead/window check: the live bot refuses it
     notes: list[LeftOut] = field(default_factory=list)  # what the run left out (funding not answered, …)
 
 
@@ -119,7 +119,7 @@ class Optimization:
     strategy: str  # the strategy the grid ran (the current one, or another)
     keys: list[str] = field(default_factory=list)  # one per best cell, best first
     period: Period | None = None
-    check: str | None = None  # another strategy's failed look-ahead/window check
+    check: CheckReport | None = None  # another strategy's failed look-ahead/window check
     notes: list[LeftOut] = field(default_factory=list)
 
 
@@ -243,11 +243,11 @@ class WhatIf:
         return heatmap_png(opt.result, title=title, subtitle=subtitle)
 
     @staticmethod
-    def _check(name: str, values: Values | None, candles: Sequence[Candle], say: Say) -> str | None:
-        """None, or the line of the check a switch to `name` would fail (on these candles)."""
+    def _check(name: str, values: Values | None, candles: Sequence[Candle], say: Say) -> CheckReport | None:
+        """None, or the failed report of the check a switch to `name` would fail (on these candles)."""
         say(Step("check"))
         report = live_check(strategy_class(name), values, candles)
-        return None if report.ok else report.line()
+        return None if report.ok else report
 
     def _period(self, days: int, candles: Sequence[Candle], start: int, traded: int) -> Period:
         step = interval_ms(candles[0].interval)

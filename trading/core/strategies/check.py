@@ -71,25 +71,8 @@ class CheckReport:
     signal_ends: int = 0  # of `ends`, candles where the full history signals
     signal_rows: int = 0  # candles where the full history signals, in all
     planned: int = 0  # end candles the check meant to compare (fewer when the budget ran out)
-
-    def line(self) -> str:
-        """One line for the chat, the log and the CLI."""
-        if self.note:
-            return f"check {self.strategy}: {self.note}"
-        if self.ok:
-            cut = f"; time budget reached after {self.ends} of {self.planned}" if self.planned > self.ends else ""
-            return (f"check {self.strategy}: passed ({self.ends} end candles: {self.ends - self.signal_ends} evenly "
-                    f"spaced, {self.signal_ends} of the {self.signal_rows} where it signals{cut}; full vs cut "
-                    f"history and {self.window}-candle live windows, {self.seconds:.2f}s)")
-        d = self.difference
-        assert d is not None
-        at = _utc(d.time)
-        if d.kind == "look-ahead":
-            return (f"check {self.strategy}: look-ahead: {d.column} at {at} is {_v(d.full, d.column)} with the full history "
-                    f"but {_v(d.other, d.column)} with the history ending there (populate uses later candles)")
-        return (f"check {self.strategy}: startup too short: {d.column} at {at} is {_v(d.full, d.column)} with the full "
-                f"history but {_v(d.other, d.column)} in the {self.window}-candle live window (startup_candles "
-                f"{self.startup}: raise it)")
+    error: str = ""  # the check could not run: what it raised
+    # bot/texts.check_words says it (the chat, the backtest CLI); a log shows its fields
 
 
 def check_strategy(cls: type, values: dict | None, candles: Sequence[Candle], samples: int = SAMPLES,
@@ -201,13 +184,3 @@ def synthetic(n: int, seed: int = 22, start: float = 30_000.0, interval_ms: int 
                           round(c, 2), round(rng.uniform(50, 500), 3)))
         price = c
     return out
-
-
-def _v(x: float, column: str = "") -> str:
-    if math.isnan(x):
-        return "NaN"
-    return str(bool(x)) if column in SIGNALS else f"{x:.6g}"
-
-
-def _utc(ms: int) -> str:
-    return pd.Timestamp(ms, unit="ms", tz="UTC").strftime("%Y-%m-%d %H:%M UTC")

@@ -685,7 +685,115 @@ def reason_line(r: Reason, rules: NumberFormat | None = None) -> str:
         What.UNLISTED: lambda: f"SYMBOLS: {', '.join(r.names)} not listed as a trading USDⓈ-M contract on {r.text}",
         What.SAID: lambda: r.text,
     }
-    return words[w]()
+    return words[w]() if w in words else exchange_line(r)
+
+
+# Binance's refusals (What.BINANCE): one line per code the order path can meet (Binance's USDⓈ-M
+# error-code list for POST /fapi/v1/order, /leverage, /algoOrder, positionSide/dual), {symbol} and
+# {leverage} filled in; a code without a line shows Binance's own message (masked and bounded by
+# trading/exchange/errors.py). Each line is what a trader needs to decide what to do next.
+HEDGE_FIX = "switch the account to One-way Mode (Binance Futures → Preferences → Position Mode), then /stop and /start"
+BINANCE_REFUSALS = {
+    -2019: "margin is insufficient",
+    -2018: "balance is insufficient",
+    -1111: "quantity or price has more decimals than {symbol} allows",
+    -1013: "the order breaks one of {symbol}'s trading rules (filter failure)",
+    -4003: "the quantity must be above zero",
+    -4004: "the quantity is below {symbol}'s minimum (LOT_SIZE)",
+    -4005: "the quantity is above {symbol}'s maximum for one order (MARKET_LOT_SIZE)",
+    -4023: "the quantity is not a multiple of {symbol}'s step (LOT_SIZE)",
+    -4164: "order value is below {symbol}'s minimum notional",
+    -4131: "the book's best price is outside {symbol}'s PERCENT_PRICE band; try again when the market is calmer",
+    -2020: "Binance could not fill it (no liquidity within its limits)",
+    -2022: "reduce-only order rejected: it would not reduce the position (already closed or on the other side)",
+    -4061: "the account is in Hedge Mode and the bot trades one-way only: " + HEDGE_FIX,
+    -1106: "a parameter Binance does not take here (in Hedge Mode: reduce-only): " + HEDGE_FIX,
+    -4059: "the account is already in that position mode",
+    -4067: "the position mode cannot change while the account has open orders",
+    -4068: "the position mode cannot change while the account holds a position",
+    -4046: "the margin type is already as asked",
+    -4047: "the margin type cannot change while {symbol} has open orders",
+    -4048: "the margin type cannot change while {symbol} holds a position",
+    -1021: "our clock was outside Binance's receive window; clock resynced, propose again",
+    -4028: "leverage {leverage}x is not valid for {symbol}",
+    -2027: "the position is too large for leverage {leverage}x (leverage bracket)",
+    -2028: "leverage {leverage}x is too low for the margin this position needs",
+    -4400: "the account is restricted to reducing positions by Binance's quantitative rules",
+    -4116: "an order with this client id is still open",
+    -4015: "the client order id is not valid",
+    -1008: "Binance is throttling requests; try again in a moment",
+    -1003: "too many requests to Binance; try again in a minute",
+    -1121: "{symbol} is not a valid symbol on this exchange",
+    -2015: "API key, IP or permissions rejected (check the key's futures permission and IP whitelist)",
+    -2014: "API key format invalid",
+    -1022: "signature rejected (check BINANCE_API_SECRET)",
+    -2021: "the stop would trigger immediately at the current price",
+}
+HEDGE_OFF_LINE = (
+    "the Binance account is in Hedge Mode (LONG and SHORT positions apart); with HEDGE_MODE=off the bot trades one "
+    "net position per symbol, so it does not start there: switch the account to One-way Mode "
+    "(Binance Futures → Preferences → Position Mode) and /start again, or set HEDGE_MODE=auto"
+)
+SWITCH_OFFER = "; it holds no position and no open order, so an admin can switch it here"
+
+
+def binance_line(r: Reason) -> str:
+    """`Binance refused: margin is insufficient (-2019)`: the code's line, else Binance's own message
+    (taken as it came: a brace in it is Binance's, never a placeholder), else the HTTP status."""
+    n = r.numbers
+    code = int(n["code"]) if "code" in n else None
+    line = BINANCE_REFUSALS.get(code) if code is not None else None
+    if line is not None:
+        said = line.format(symbol=r.symbol, leverage=_n(n["leverage"]) if "leverage" in n else "?")
+    else:
+        said = r.text or f"HTTP {int(n['status']) if 'status' in n else '?'}"
+    return f"Binance refused: {said} ({code})"
+
+
+def _unknown_why(r: Reason) -> str:
+    """Why a MARKET order's outcome is not known (What.UNKNOWN's stage)."""
+    status = r.details.get("status", "?")
+    return {"restart": lambda: "asked after a restart", "seen": lambda: f"order is {status}",
+            "stuck": lambda: f"order still {status} after {int(r.numbers.get('looks', 0))} looks",
+            }.get(r.details.get("stage", "sent"), lambda: r.text)()  # fmt: skip
+
+
+def exchange_line(r: Reason) -> str:
+    """The exchange adapter's refusals and unknown outcomes (exchange/broker.py, exits.py,
+    protection.py, brackets.py, account.py), in the words docs/orders.md and docs/binance.md quote."""
+    n, s, d = r.numbers, r.symbol, r.details
+
+    def lev() -> str:
+        return _n(n["leverage"])
+
+    def unknown() -> str:
+        query = d.get("query", "")
+        tail = f"; asking Binance for it failed too ({query})" if query else ""
+        return (f"outcome unknown: {d.get('side', '?')} {s} sent as {d.get('order', '?')} ({_unknown_why(r)}){tail}; "
+                "check the position before anything else")  # fmt: skip
+
+    retry = _n(n["retry_after"]) if "retry_after" in n else "?"
+    words: dict[What, Callable[[], str]] = {
+        What.BINANCE: lambda: binance_line(r),
+        What.RATE_LIMITED: lambda: (f"IP banned by Binance for too many requests; retry after {retry} s (HTTP 418)"
+                                    if n.get("status") == 418 else f"rate-limited by Binance; retry after {retry} s (HTTP 429)"),  # fmt: skip
+        What.NOT_FOUND: lambda: f"not placed: {r.text}, and Binance has no order {d.get('order', '?')}; propose again",
+        What.NOT_FILLED: lambda: (f"Binance did not fill it: order {d.get('order', '?')} is {d.get('status', '?')} "
+                                  "with nothing executed"),  # fmt: skip
+        What.LEVERAGE_UNCLEAR: lambda: (f"not placed: setting {s} leverage to {lev()}x got no clear answer ({r.text}); "
+                                        "no order was sent, propose again"),  # fmt: skip
+        What.LEVERAGE_FAILED: lambda: (f"not placed: setting {s} leverage to {lev()}x failed ({r.text}); no order was sent, "
+                                       "propose again"),  # fmt: skip
+        What.UNKNOWN: unknown,
+        What.EXIT_UNKNOWN: lambda: (f"outcome unknown: {d.get('type', '?')} {s} sent as {d.get('order', '?')} "
+                                    f"({r.text}); asking Binance for it: {d.get('query', '?')}"),  # fmt: skip
+        What.NO_FRESH_ID: lambda: f"{s}: no fresh client id for its exits after {int(n['generations'])} generations",
+        What.BRACKET: lambda: (f"a {n['notional'].quantize(Decimal(1))} USDT {s} position is limited to {int(n['max'])}x "
+                               f"by Binance's leverage brackets; leverage is {lev()}x (/set leverage=…)"),  # fmt: skip
+        What.HEDGE_OFF: lambda: HEDGE_OFF_LINE,
+        What.HEDGE_OFF_IDLE: lambda: HEDGE_OFF_LINE + SWITCH_OFFER,
+    }
+    return words[r.what]()
 
 
 def placement_line(placed: Placement, f: NumberFormat) -> str:

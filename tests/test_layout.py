@@ -441,9 +441,20 @@ SENTENCES_MOVED = ("one position per symbol", " to close.", "two admins must con
                    "proposal #",
                    # the look-ahead/window check's line (was CheckReport.line, core/strategies/check.py)
                    "with the full history", "startup too short: ", "populate uses later candles", "could not run: ",
-                   "; not traded live")  # fmt: skip
+                   "; not traded live",
+                   # the exchange adapter's refusals (exchange/errors.py, broker.py, exits.py, protection.py,
+                   # brackets.py, account.py): Binance's code and message are data, the lines bot/texts.py's
+                   "margin is insufficient", "Binance refused: ", "rate-limited by Binance", "IP banned by Binance",
+                   "and Binance has no order", "Binance did not fill it", "no order was sent, propose again",
+                   "outcome unknown: ", "check the position before anything else", "asking Binance for it failed too",
+                   "); asking Binance for it: ",
+                   "no fresh client id", "by Binance's leverage brackets; leverage is", "positions apart); with HEDGE_MODE=off",
+                   "so an admin can switch it here", "Position Mode), then /stop and /start")  # fmt: skip
 
 ANSWERING = {"Outcome", "Answer", "refused", "stale"}  # an answer to the chat is built by these
+# A refusal leaves trading/ as a typed reason (core/reasons.py), never as words: these are given
+# a Reason (or a name of one), so a sentence as their argument is one the chat would show.
+REFUSING = {"OrderRefused", "OrderUnknown", "AccountRefused", "WouldTrigger", "said"}
 
 
 def _words(node: ast.AST) -> bool:
@@ -475,6 +486,8 @@ def _sentences_built(tree: ast.AST) -> list[str]:
             args = [*node.args, *(k.value for k in node.keywords)]
             if name == "finish":  # finish(id, from, to, answer): the states are words of the machine
                 args = node.args[3:] + [k.value for k in node.keywords if k.arg in ("answer", "line")]
+            elif name in REFUSING:
+                args = node.args[:1] + [k.value for k in node.keywords if k.arg in ("reason", "line", "text")]
             elif name not in ANSWERING:
                 continue
             found += [f"{node.lineno}: {name}(…{ast.unparse(a)[:40]}…)" for a in args if _words(a)]
@@ -505,6 +518,8 @@ def test_the_sentence_finder_finds_one() -> None:
     tree = ast.parse(
         'Outcome(False, f"No {s} price yet")\nrefused(Kind.X, quoted=why)\nconf.finish(1, "placed", "filled", line + "!")\n'
         'conf.finish(1, "placed", "filled", answer)\nOLDER = "x"\ndef fee_words(f): ...\nOutcome(False, Answer(Kind.X, who="me"))\n'
-        'x = f"No {s} position to close."\n'
+        'x = f"No {s} position to close."\nraise OrderRefused(f"{symbol}: no rules", -1)\nOrderUnknown("lost: " + why)\n'
+        'OrderRefused(Reason(What.FLAT, s), code)\nraise AccountRefused(LINE if idle else "in Hedge Mode", idle)\n'
+        'Reason.said(f"{x} failed")\nOrderRefused(e.reason)\n'
     )
-    assert sorted({x.split(":")[0] for x in _sentences_built(tree)}) == ["1", "3", "5", "6", "7", "8"]
+    assert sorted({x.split(":")[0] for x in _sentences_built(tree)}, key=int) == ["1", "3", "5", "6", "7", "8", "9", "10", "12", "13"]

@@ -39,6 +39,22 @@ class What(StrEnum):
     MODE_SWITCHED = "mode_switched"  # text: the account's mode, leg: the book's ("hedge" / "one_way")
     # /start: configured symbols the exchange does not list as trading USDⓈ-M contracts
     UNLISTED = "unlisted"  # names: the symbols; text: the exchange's REST URL
+    # Binance's answer to an order, an exit or the leverage call (exchange/broker.py, exits.py, protection.py)
+    BINANCE = "binance"  # symbol; numbers code, status (HTTP), leverage (the leverage call's); text: Binance's msg
+    RATE_LIMITED = "rate_limited"  # numbers status (429: too many requests, 418: IP banned), retry_after (s; absent: not sent)
+    NOT_FOUND = "not_found"  # the answer was unclear and, past recvWindow, Binance has no such order: details order; text: the answer
+    NOT_FILLED = "not_filled"  # Binance holds it done with nothing executed: details order, status
+    LEVERAGE_UNCLEAR = "leverage_unclear"  # setting it got a 5xx or an unclear code: symbol; numbers leverage; text: the answer
+    LEVERAGE_FAILED = "leverage_failed"  # setting it failed on the way (no answer): symbol; numbers leverage; text: the error
+    UNKNOWN = "unknown"  # a MARKET order's outcome: symbol; details side, order, stage (sent / restart / seen / stuck),
+    #                      status (seen/stuck: as Binance last showed it), query (asking for it failed: how);
+    #                      numbers looks (stuck); text: the unclear answer (sent)
+    EXIT_UNKNOWN = "exit_unknown"  # a conditional (algo) order's outcome: symbol; details type, order, query; text: the answer
+    NO_FRESH_ID = "no_fresh_id"  # symbol; numbers generations: every client id for its exits is known to Binance
+    BRACKET = "bracket"  # symbol; numbers notional, max (the bracket's leverage), leverage: above its leverage bracket
+    # the account's position mode rules out trading (exchange/account.py)
+    HEDGE_OFF = "hedge_off"  # the account is in Hedge Mode and HEDGE_MODE=off
+    HEDGE_OFF_IDLE = "hedge_off_idle"  # the same, and it holds no position nor open order: an admin may switch it
     # a refusal stored before reasons were typed, or quoted as it came (an exception's message)
     SAID = "said"  # text
 
@@ -51,6 +67,7 @@ class Reason:
     numbers: Mapping[str, Decimal] = field(default_factory=dict)
     text: str = ""  # a name or a message taken as it came (a strategy's name, Binance's msg)
     names: tuple[str, ...] = ()  # several names (the symbols a rule refused)
+    details: Mapping[str, str] = field(default_factory=dict)  # other strings by role (an order's client id, its status)
 
     @staticmethod
     def said(text: str) -> Reason:
@@ -68,6 +85,8 @@ class Reason:
             out["text"] = self.text
         if self.names:
             out["names"] = list(self.names)
+        if self.details:
+            out["details"] = dict(self.details)
         return out
 
     def to_json(self) -> str:
@@ -88,14 +107,14 @@ class Reason:
             if isinstance(d, dict):
                 return Reason(What(d["what"]), d.get("symbol", ""), d.get("leg", ""),
                               {k: Decimal(v) for k, v in d.get("numbers", {}).items()}, d.get("text", ""),
-                              tuple(d.get("names", ())))  # fmt: skip
-        except (KeyError, ValueError, TypeError, ArithmeticError):
+                              tuple(d.get("names", ())), {str(k): str(v) for k, v in d.get("details", {}).items()})  # fmt: skip
+        except (KeyError, ValueError, TypeError, AttributeError, ArithmeticError):
             pass
         return Reason.said(str(raw))
 
     def __str__(self) -> str:
         """A plain form for logs and the audit, never the chat (bot/texts.reason_line words it)."""
-        parts = [p for p in (self.symbol, self.leg, self.text, *self.names) if p]
+        parts = [p for p in (self.symbol, self.leg, self.text, *self.names) if p] + [f"{k}={v}" for k, v in self.details.items()]
         parts += [f"{k}={v.normalize():f}" for k, v in self.numbers.items()]
         return f"{self.what}: {' '.join(parts)}" if self.what is not What.SAID else self.text
 

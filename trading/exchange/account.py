@@ -3,9 +3,9 @@
 HEDGE_MODE=auto (the default): the bot trades the mode the account is in, a net position
 per symbol in One-way Mode, a LONG and a SHORT leg in Hedge Mode (core/hedge.py);
 `check_account` returns the mode read. HEDGE_MODE=off: an account in Hedge Mode is not
-traded: the stream does not start there, one line says so and what to do, and while the
-account holds no position and no open order (plain or conditional) an admin can let the
-bot switch it to one-way (`POST /fapi/v1/positionSide/dual`, audited). Multi-Assets
+traded: the stream does not start there (AccountRefused, its reason worded in bot/texts.py
+with what to do), and while the account holds no position and no open order (plain or
+conditional) an admin can let the bot switch it to one-way (`POST /fapi/v1/positionSide/dual`, audited). Multi-Assets
 mode changes only what margins a position (every asset of the account, not only USDT),
 so it is allowed, with one line saying what that means for the bot's figures.
 """
@@ -20,18 +20,14 @@ from typing import Any
 from binance.exceptions import BinanceAPIException
 
 from trading.core.events import AccountModeNote
+from trading.core.reasons import Reason, What
 from trading.exchange.orders import ANY_ERROR, _what
 
 NO_NEED = -4059  # "No need to change position side."
 HAS_ORDERS = -4067  # "Position side cannot be changed if there exists open orders."
 HAS_POSITION = -4068  # "Position side cannot be changed if there exists position."
 
-HEDGE_LINE = (
-    "the Binance account is in Hedge Mode (LONG and SHORT positions apart); with HEDGE_MODE=off the bot trades one "
-    "net position per symbol, so it does not start there: switch the account to One-way Mode "
-    "(Binance Futures → Preferences → Position Mode) and /start again, or set HEDGE_MODE=auto"
-)
-SWITCH_OFFER = "; it holds no position and no open order, so an admin can switch it here"
+
 @dataclass(frozen=True)
 class AccountModes:
     hedge: bool
@@ -89,10 +85,12 @@ def switch_to_one_way(client: Any, timeout: float = 10.0) -> ModeSwitch:
 
 
 class AccountRefused(ValueError):
-    """The account's mode rules out trading; `switchable` when the bot may switch it."""
+    """The account's mode rules out trading; `reason` says why (core/reasons.py, worded by
+    bot/texts.reason_line), `switchable` when the bot may switch it."""
 
-    def __init__(self, line: str, switchable: bool) -> None:
-        super().__init__(line)
+    def __init__(self, reason: Reason, switchable: bool) -> None:
+        super().__init__(str(reason))
+        self.reason = reason
         self.switchable = switchable
 
 
@@ -108,7 +106,7 @@ def check_account(broker: Any, say: Callable[[AccountModeNote], None], *, hedge_
         say(AccountModeNote("unread", _what(e)))
         return None
     if modes.hedge and hedge_mode == "off":
-        raise AccountRefused(HEDGE_LINE + (SWITCH_OFFER if modes.idle else ""), modes.idle)
+        raise AccountRefused(Reason(What.HEDGE_OFF_IDLE if modes.idle else What.HEDGE_OFF), modes.idle)
     if modes.multi_assets:
         say(AccountModeNote("multi_assets"))
     return modes.hedge

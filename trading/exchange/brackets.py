@@ -13,6 +13,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, NamedTuple
 
+from trading.core.reasons import Reason, What
+
 
 class Bracket(NamedTuple):
     leverage: int  # initialLeverage: the highest allowed for notionals in [floor, cap)
@@ -87,17 +89,15 @@ class BracketCache:
                 self._tables[symbol] = parse_brackets(answer, symbol)
         return bracket_problem(self._tables, symbols, leverage, stake)
 
-    def order_problem(self, symbol: str, leverage: int, notional: Decimal) -> str | None:
+    def order_problem(self, symbol: str, leverage: int, notional: Decimal) -> Reason | None:
         """A manual order whose resulting position is above what `leverage` allows (-2027 at
-        Binance): refused when proposed, with the bracket's maximum."""
+        Binance): refused when proposed, with the bracket's maximum (bot/texts.py words it)."""
         self.problem((symbol,), 1, Decimal(0))  # reads the symbol's brackets once
         table = self._tables.get(symbol)
         if not table or leverage <= max_leverage(table, notional):
             return None
-        return (
-            f"a {notional.quantize(Decimal(1))} USDT {symbol} position is limited to {max_leverage(table, notional)}x "
-            f"by Binance's leverage brackets; leverage is {leverage}x (/set leverage=…)"
-        )
+        numbers = {"notional": notional, "max": Decimal(max_leverage(table, notional)), "leverage": Decimal(leverage)}
+        return Reason(What.BRACKET, symbol, numbers=numbers)
 
 
 def leverage_problem(

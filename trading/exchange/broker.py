@@ -6,8 +6,9 @@ order exists. When the answer to the one `POST /fapi/v1/order` is unclear (a tim
 dropped connection, a 5xx), the broker asks by that id instead of sending again:
 found → its fill; "does not exist" once the request can no longer arrive (older than
 recvWindow) → refused, so the person can propose again; the question itself failing →
-OrderUnknown, for reconciliation. A refusal is never retried: each code becomes the line
-a trader reads in the chat.
+OrderUnknown, for reconciliation. A refusal is never retried; it leaves as data
+(core/reasons.py: Binance's code and message, the order's id and status) that bot/texts.py
+words for the chat (issue 27).
 
 Fees come from the order's trades (USDT, or BNB with Binance's fee discount: converted at
 BNB's price at the fill time, trading/exchange/fees.py); the trade ids go with the fill so
@@ -29,8 +30,9 @@ from binance.exceptions import BinanceAPIException
 
 from trading.core.brokers.base import ExchangePosition, OrderRefused, OrderRequest, OrderUnknown
 from trading.core.portfolio import Fill
+from trading.core.reasons import Reason, What
 from trading.core.symbols import FilterError, SymbolFilters
-from trading.exchange.errors import REASONS, error_message
+from trading.exchange.errors import error_message
 from trading.exchange.exits import ExitOrders
 from trading.exchange.fees import fee_in_usdt
 from trading.exchange.orders import (
@@ -52,12 +54,17 @@ TIMESTAMP = -1021
 CLOCK_MARGIN_MS = 1000  # Binance also refuses timestamps more than 1 s ahead of its clock
 CLOCK_RESYNC_SECONDS = 600.0  # the offset is measured again before an order after this long
 DONE = {"FILLED", "CANCELED", "EXPIRED", "REJECTED", "EXPIRED_IN_MATCH"}
+LIMITED = (429, 418)  # HTTP: too many requests; the IP banned for them (Retry-After: seconds)
 
 
-
-def _retry_after(e: BinanceAPIException) -> str:
+def _retry_after(e: BinanceAPIException) -> dict[str, Decimal]:
+    """The Retry-After header's seconds, when Binance sent a number."""
     raw = e.response.headers.get("Retry-After") if e.response is not None else None
-    return raw or "?"
+    try:
+        seconds = Decimal(str(raw).strip()) if raw else None
+    except ArithmeticError:
+        seconds = None
+    return {"retry_after": seconds} if seconds is not None and seconds.is_finite() else {}
 
 
 class BinanceBroker:
@@ -137,9 +144,9 @@ class BinanceBroker:
         except BinanceAPIException as e:
             if e.code == NOT_FOUND:
                 return None
-            raise self._unknown(request, "asked after a restart", _what(e)) from None
+            raise self._unknown(request, "", _what(e), stage="restart") from None
         except NET_ERRORS as e:
-            raise self._unknown(request, "asked after a restart", _what(e)) from None
+            raise self._unknown(request, "", _what(e), stage="restart") from None
         if order.get("status") not in DONE:
             order = self._until_done(request, order)
         return self._fill(request, order)
@@ -169,9 +176,7 @@ class BinanceBroker:
                 raise self._unknown(request, why, _what(e)) from None
             left = sent_at + window_s - self._monotonic()
             if left <= 0:
-                raise OrderRefused(
-                    f"not placed: {why}, and Binance has no order {request.id}; propose again", code
-                )
+                raise OrderRefused(Reason(What.NOT_FOUND, request.symbol, text=why, details={"order": request.id}), code)
             self._sleep(left)
 
     def _until_done(self, request: OrderRequest, order: dict[str, Any]) -> dict[str, Any]:
@@ -181,12 +186,10 @@ class BinanceBroker:
             try:
                 order = self._get(request)
             except ANY_ERROR as e:
-                raise self._unknown(request, f"order is {order.get('status')}", _what(e)) from None
+                raise self._unknown(request, "", _what(e), stage="seen", status=str(order.get("status"))) from None
             if order.get("status") in DONE:
                 return order
-        raise self._unknown(
-            request, f"order still {order.get('status')} after {self.poll_attempts} looks", ""
-        )
+        raise self._unknown(request, "", "", stage="stuck", status=str(order.get("status")), looks=self.poll_attempts)
 
     def _get(self, request: OrderRequest) -> dict[str, Any]:
         """The order Binance holds under request.id, if it was made for this request: one
@@ -204,12 +207,16 @@ class BinanceBroker:
             raise _older()
         return order
 
-    def _unknown(self, request: OrderRequest, why: str, query: str) -> OrderUnknown:
-        tail = f"; asking Binance for it failed too ({query})" if query else ""
-        return OrderUnknown(
-            f"outcome unknown: {request.side} {request.symbol} sent as {request.id} ({why}){tail}; "
-            "check the position before anything else"
-        )
+    def _unknown(
+        self, request: OrderRequest, why: str, query: str, *, stage: str = "sent", status: str = "", looks: int = 0
+    ) -> OrderUnknown:
+        """`why`: the unclear answer (stage "sent"); `query`: how asking for the order failed, if it did;
+        "restart": asked after one; "seen": last seen at `status`; "stuck": still `status` after `looks`."""
+        details = {"side": request.side, "order": request.id, "stage": stage}
+        details |= {"status": status} if status else {}
+        details |= {"query": query} if query else {}
+        numbers = {"looks": Decimal(looks)} if looks else {}
+        return OrderUnknown(Reason(What.UNKNOWN, request.symbol, numbers=numbers, text=why, details=details))
 
     # ---- the fill --------------------------------------------------------------------
 
@@ -217,7 +224,7 @@ class BinanceBroker:
         qty = dec(order.get("executedQty"))
         if not qty:
             raise OrderRefused(
-                f"Binance did not fill it: order {request.id} is {order.get('status')} with nothing executed"
+                Reason(What.NOT_FILLED, request.symbol, details={"order": request.id, "status": str(order.get("status"))})
             )
         price = dec(order.get("avgPrice")) or dec(order.get("cumQuote")) / qty
         when = int(order.get("updateTime") or order.get("time") or 0)
@@ -260,25 +267,19 @@ class BinanceBroker:
     # ---- errors ----------------------------------------------------------------------
 
     def _refusal(
-        self, e: BinanceAPIException, request: OrderRequest | None = None, **fmt: object
+        self, e: BinanceAPIException, request: OrderRequest | None = None, *, symbol: str = "", leverage: int | None = None
     ) -> OrderRefused:
-        """The chat's line for a definite refusal (and the clock resync a -1021 needs)."""
-        symbol = request.symbol if request is not None else fmt.get("symbol", "")
-        if e.status_code == 429:
-            return OrderRefused(
-                f"rate-limited by Binance; retry after {_retry_after(e)} s (HTTP 429)", e.code
-            )
-        if e.status_code == 418:
-            return OrderRefused(
-                f"IP banned by Binance for too many requests; retry after {_retry_after(e)} s (HTTP 418)",
-                e.code,
-            )
+        """A definite refusal as data (and the clock resync a -1021 needs): Binance's code, its
+        HTTP status and its own message (masked, bounded); `leverage`: the leverage call's."""
+        symbol = request.symbol if request is not None else symbol
+        if e.status_code in LIMITED:
+            return OrderRefused(Reason(What.RATE_LIMITED, symbol, numbers={"status": Decimal(e.status_code)} | _retry_after(e)), e.code)
         if e.code == TIMESTAMP:
             self.resync_clock()
-        reason = REASONS.get(e.code) or error_message(e.message).rstrip(".") or f"HTTP {e.status_code}"
-        return OrderRefused(
-            f"Binance refused: {reason.format_map(_Blank(fmt, symbol=symbol))} ({e.code})", e.code
-        )
+        numbers = {"status": Decimal(e.status_code)}
+        numbers |= {"code": Decimal(e.code)} if isinstance(e.code, int) else {}
+        numbers |= {"leverage": Decimal(leverage)} if leverage is not None else {}
+        return OrderRefused(Reason(What.BINANCE, symbol, numbers=numbers, text=error_message(e.message).rstrip(".")), e.code)
 
     def resync_clock(self) -> int | None:
         """python-binance signs with local time + timestamp_offset; align it with Binance's
@@ -305,9 +306,7 @@ class BinanceBroker:
         try:
             return self.filters[symbol]
         except KeyError:
-            raise OrderRefused(
-                f"{symbol}'s trading rules are unknown (exchangeInfo not reachable)"
-            ) from None
+            raise OrderRefused(Reason(What.RULES_UNKNOWN, symbol)) from None
 
     def _call(self, fn: Callable[..., Any], **params: Any) -> Any:
         return fn(**params, requests_params={"timeout": self.timeout})
@@ -323,15 +322,12 @@ class BinanceBroker:
             )
         except BinanceAPIException as e:
             if e.status_code >= 500 or e.code in UNCLEAR_CODES:
-                raise OrderRefused(
-                    f"not placed: setting {symbol} leverage to {leverage}x got no clear answer ({_what(e)}); "
-                    "no order was sent, propose again", e.code
-                ) from None
+                unclear = Reason(What.LEVERAGE_UNCLEAR, symbol, numbers={"leverage": Decimal(leverage)}, text=_what(e))
+                raise OrderRefused(unclear, e.code) from None
             raise self._refusal(e, symbol=symbol, leverage=leverage) from None
         except NET_ERRORS as e:
-            raise OrderRefused(
-                f"not placed: setting {symbol} leverage to {leverage}x failed ({_what(e)}); no order was sent, propose again"
-            ) from None
+            failed = Reason(What.LEVERAGE_FAILED, symbol, numbers={"leverage": Decimal(leverage)}, text=_what(e))
+            raise OrderRefused(failed) from None
         return int(answer["leverage"])
 
     def positions(self, symbols: tuple[str, ...] | None = None) -> list[ExchangePosition]:
@@ -387,10 +383,3 @@ def _older() -> BinanceAPIException:
     response = requests.Response()
     response.status_code = 400
     return BinanceAPIException(response, 400, '{"code": -2013, "msg": "Order does not exist."}')
-
-
-class _Blank(dict[str, object]):
-    """Format values for a reason line; a missing one reads as "?" instead of failing."""
-
-    def __missing__(self, key: str) -> str:
-        return "?"

@@ -3,7 +3,7 @@
 Since 2025-12-09 Binance takes STOP_MARKET / TAKE_PROFIT_MARKET only as algo orders, with
 their own client ids (`clientAlgoId`); an unclear answer is settled by asking for that id,
 as for a MARKET order. A part the broker owns (`BinanceBroker.exits`), given the broker's
-signed call, its symbol rules and its refusal wording, so the order path reads alone.
+signed call, its symbol rules and its reading of a refusal, so the order path reads alone.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 from binance.exceptions import BinanceAPIException
 
 from trading.core.brokers.base import OrderRefused, OrderUnknown
+from trading.core.reasons import Reason, What
 from trading.core.symbols import SymbolFilters
 from trading.exchange.orders import (
     ANY_ERROR,
@@ -40,7 +41,7 @@ class ExitOrders:
         self.client = client
         self._filters = filters  # the broker's: a symbol without rules is that order's refusal
         self._call = call  # the broker's signed call (its timeout)
-        self._refusal = refusal  # the broker's wording of a definite refusal (and its clock resync)
+        self._refusal = refusal  # the broker's reading of a definite refusal (and its clock resync)
 
     def place_exits(
         self,
@@ -97,10 +98,8 @@ class ExitOrders:
                 self.client.futures_get_algo_order, clientAlgoId=params["clientAlgoId"]
             )
         except ANY_ERROR as e:
-            raise OrderUnknown(
-                f"outcome unknown: {params['type']} {symbol} sent as {params['clientAlgoId']} ({why}); "
-                f"asking Binance for it: {_what(e)}"
-            ) from None
+            details = {"type": params["type"], "order": params["clientAlgoId"], "query": _what(e)}
+            raise OrderUnknown(Reason(What.EXIT_UNKNOWN, symbol, text=why, details=details)) from None
 
     def place_exit(
         self, client_id: str, symbol: str, side: str, kind: str, trigger: Decimal, working_type: str,

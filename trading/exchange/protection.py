@@ -44,10 +44,12 @@ from typing import Protocol
 from trading.core.brokers.base import WOULD_TRIGGER, OrderRefused, WouldTrigger
 from trading.core.findings import ExitsResynced
 from trading.core.portfolio import position_key
+from trading.core.reasons import Reason, What
 from trading.exchange.orders import ExchangeOrder
 
 log = logging.getLogger(__name__)
 
+GENERATIONS = 8  # client ids tried for a position's exits before its placing is refused
 KINDS = {"sl": "STOP_MARKET", "tp": "TAKE_PROFIT_MARKET", "ts": "TRAILING_STOP_MARKET"}
 _B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 
@@ -280,7 +282,7 @@ class ExchangeExits:
         exit_side = "SELL" if side > 0 else "BUY"
         key = position_key(symbol, position_side)
         gkey = (key, opened_at)
-        for _ in range(8):  # a generation Binance already knows moves on to the next
+        for _ in range(GENERATIONS):  # a generation Binance already knows moves on to the next
             gen = self._gen.get(gkey, 0)
             self._gen[gkey] = gen + 1
             base = self._base(key, opened_at, gen)
@@ -294,7 +296,7 @@ class ExchangeExits:
                     for _, done, _ in placed:
                         self.broker.cancel_exit(symbol, done)
                     if e.code == WOULD_TRIGGER and w.callback is None and w.trigger is not None:
-                        raise WouldTrigger(str(e), exit_kind(suffix) or "take_profit", w.trigger, w.qty) from None
+                        raise WouldTrigger(e.reason, exit_kind(suffix) or "take_profit", w.trigger, w.qty) from None
                     raise
                 if order.status not in ("", "NEW"):
                     stale = True  # an old order under this id (the answer to -4116)
@@ -305,4 +307,4 @@ class ExchangeExits:
                     self.broker.cancel_exit(symbol, done)
                 continue
             return tuple(placed)
-        raise OrderRefused(f"{symbol}: no fresh client id for its exits after 8 generations")
+        raise OrderRefused(Reason(What.NO_FRESH_ID, symbol, numbers={"generations": Decimal(GENERATIONS)}))

@@ -303,5 +303,5 @@ class Orders:
                 return e.reason
             held = abs(p.qty) if (p := trader.portfolio.held(leg.symbol, leg.position_side)) is not None else Decimal(0)
             if self._brackets is not None and (why := self._brackets.order_problem(leg.symbol, leg.leverage, (held + qty) * price)):
-                return Reason.said(why)
+                return why
         return None

@@ -169,7 +169,7 @@ class Engine:
                 if switched is not None:  # the account is back in the book's mode: said, and trading goes on
                     self.notifier.notify(switched)
         except AccountRefused as e:
-            raise StartRefused(str(e), e.switchable) from None
+            raise StartRefused(e.reason, e.switchable) from None
 
     def check_position_mode(self) -> bool:
         """demo/live, while the account stream runs: the account's position mode read again

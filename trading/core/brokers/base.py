@@ -140,7 +140,7 @@ class WouldTrigger(OrderRefused):
     closes by market instead. `kind` is "stop_loss", "take_profit" or a ladder's
     "take_profit_N"; `qty`: a ladder level's quantity (None: the whole position)."""
 
-    def __init__(self, reason: str, kind: str, level: Decimal, qty: Decimal | None = None) -> None:
+    def __init__(self, reason: Reason | str, kind: str, level: Decimal, qty: Decimal | None = None) -> None:
         super().__init__(reason, WOULD_TRIGGER)
         self.kind = kind
         self.level = level

@@ -284,3 +284,15 @@ def test_an_order_left_new_and_one_unreadable_after_a_restart_are_unknown_with_t
         f"outcome unknown: BUY BTCUSDT sent as {r.id} (asked after a restart); asking Binance for it failed too "
         "(ConnectionError: connection reset); check the position before anything else"
     )
+
+
+def test_a_bracket_refusal_at_order_time_names_the_leverage_the_order_was_sent_at() -> None:
+    """-2027 on an opening order used to read 'leverage ?x': the leverage was only known to the
+    leverage call, though the order is sent at the one just set for it (request.leverage)."""
+    b = BinanceBroker(_Refusing(-2027, "Exceeded the maximum allowable position at current leverage."), {"BTCUSDT": F})  # type: ignore[arg-type]
+    with pytest.raises(OrderRefused) as refused:
+        b.execute(req(qty="0.01"), D(100_000), 0)  # an opening order at 5x
+    assert reason_line(refused.value.reason) == "Binance refused: the position is too large for leverage 5x (leverage bracket) (-2027)"
+    with pytest.raises(OrderRefused) as closing:
+        b.execute(req("c", side="SELL", qty="0.01", reduce_only=True), D(100_000), 0)
+    assert "leverage" not in closing.value.reason.numbers  # a close is not sent at a leverage of its own

@@ -128,7 +128,8 @@ class BinanceBroker:
             order = self._call(self.client.futures_create_order, **params)
         except BinanceAPIException as e:
             if e.status_code < 500 and e.code not in UNCLEAR_CODES:
-                raise self._refusal(e, request) from None
+                # an opening order is sent at the leverage just set for it (-2027, -2028 name it)
+                raise self._refusal(e, request, leverage=None if request.closes else request.leverage) from None
             order = self._settle(request, sent_at, _what(e), e.code)
         except NET_ERRORS as e:
             order = self._settle(request, sent_at, _what(e), None)

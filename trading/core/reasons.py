@@ -34,9 +34,8 @@ class What(StrEnum):
     # a Confirm's check of the position as it is at the press (core/intents.py, core/hedge.py)
     FLAT = "flat"  # nothing to close: the position is already flat
     CHANGED = "changed"  # numbers was, now (signed; absent: not known); leg: the Hedge Mode leg
-    NO_STAKE = "no_stake"  # text: the strategy's name (no stake_usdt to size an order from)
     # the account's position mode switched under a book that holds a position (core/position_mode.py)
-    MODE_SWITCHED = "mode_switched"  # text: the account's mode, leg: the book's ("hedge" / "one_way")
+    MODE_SWITCHED = "mode_switched"  # text: the account's mode now, "hedge" or "one_way" (the book's is the other)
     # /start: configured symbols the exchange does not list as trading USDⓈ-M contracts
     UNLISTED = "unlisted"  # names: the symbols; text: the exchange's REST URL
     # Binance's answer to an order, an exit or the leverage call (exchange/broker.py, exits.py, protection.py)

@@ -22,6 +22,7 @@ def candles():  # type: ignore[no-untyped-def]
     return load_csv_candles(shared_file(PERP_15M))[:8000]
 
 
+@pytest.mark.slow  # a multi-second end-to-end run: make test-slow (CI runs it)
 def test_the_trading_loop_makes_no_reference_cycles(candles) -> None:  # type: ignore[no-untyped-def]
     """What the collector would look for while the loop runs: nothing, whatever the run books
     (stops, a take-profit ladder, a trailing stop, liquidations, funding, slippage, Hedge Mode,

@@ -213,6 +213,7 @@ def test_status_buttons_refresh_and_are_admin_only_and_unforgeable(world):
     assert world.engine.stream_status().running
 
 
+@pytest.mark.slow  # a multi-second end-to-end run: make test-slow (CI runs it)
 def test_burst_of_200_notices_under_429_arrives_complete_and_in_order(world):
     world.api.flood(seconds=1.5, retry_after=1)
     mark = world.api.mark()

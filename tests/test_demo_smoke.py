@@ -12,6 +12,7 @@ from sim.binance import generate
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow  # a multi-second end-to-end run: make test-slow (CI runs it)
 def test_scripted_demo_conversation_runs_end_to_end(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "bot", "--demo", "--script", str(ROOT / "tests" / "demo_script.txt"), "--speed", "0.05"],

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from tests.helpers import exchange_client, observe, past_connect
 from tests.test_bot_e2e import ADMIN, GROUP, World, source  # noqa: F401  (fixture)
 from tests.test_exits_e2e import DEMO, next_candle, open_algo, settle
@@ -57,6 +59,7 @@ def stop_pct_long_first(w: World, long_entry: Decimal, short_entry: Decimal) -> 
     raise AssertionError("no stop distance the LONG leg meets first")
 
 
+@pytest.mark.slow  # a multi-second end-to-end run: make test-slow (CI runs it)
 def test_hedge_mode_legs_end_to_end(source, tmp_path) -> None:  # noqa: F811
     w = hedge_world(source, tmp_path)
     try:

@@ -11,6 +11,8 @@ import json
 import urllib.request
 from decimal import Decimal
 
+import pytest
+
 from tests.test_bot_e2e import ADMIN, GROUP, World, source  # noqa: F401  (fixture)
 from tests.test_orders_e2e import press, proposal_message, started
 
@@ -73,6 +75,7 @@ def test_no_live_price_refuses_and_keeps_the_proposal(source, tmp_path):  # noqa
         w.close()
 
 
+@pytest.mark.slow  # a multi-second end-to-end run: make test-slow (CI runs it)
 def test_proposal_ttl_expires_while_the_stream_is_stopped(source, tmp_path):  # noqa: F811
     w = started(source, tmp_path, PROPOSAL_TTL="1")
     try:

@@ -3,10 +3,13 @@ then the result: demo mode, through the local Bot API and the replay exchange.""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.test_bot_e2e import ADMIN, GROUP, source  # noqa: F401  (fixture)
 from tests.test_orders_e2e import proposal_message, started
 
 
+@pytest.mark.slow  # a multi-second end-to-end run: make test-slow (CI runs it)
 def test_a_slow_exchange_shows_placing_then_the_result(source, tmp_path):  # noqa: F811
     w = started(
         source, tmp_path, TRADING_MODE="testnet", BINANCE_API_KEY="replay-key", BINANCE_API_SECRET="replay-secret"

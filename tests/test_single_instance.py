@@ -149,6 +149,7 @@ def test_a_second_poller_on_the_token_is_one_clear_line_not_a_traceback_loop(sou
     assert "another bot is polling this token" in about[0].getMessage()
 
 
+@pytest.mark.slow  # a multi-second end-to-end run: make test-slow (CI runs it)
 def test_a_database_deleted_under_the_bot_stops_trading_and_says_so(source, tmp_path) -> None:  # noqa: F811
     w = started(source, tmp_path, PROPOSAL_TTL="600")
     try:

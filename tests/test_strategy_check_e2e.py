@@ -71,6 +71,7 @@ def test_a_failure_found_after_the_start_is_refused_in_one_line_and_nothing_trad
         w.close()
 
 
+@pytest.mark.slow  # a multi-second end-to-end run: make test-slow (CI runs it)
 def test_a_switch_shows_its_check_in_one_message_and_status_answers_meanwhile(source, tmp_path) -> None:  # noqa: F811
     spec = slow(tmp_path, 0.05)
     w = World(source, tmp_path, STRATEGY_DIR=str(tmp_path / "strategies"))

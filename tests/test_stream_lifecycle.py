@@ -130,6 +130,7 @@ def test_server_close_code_is_reported(ex, db_path):
     assert any("1001" in t and "going away" in t for t in errors), errors
 
 
+@pytest.mark.slow  # a multi-second end-to-end run: make test-slow (CI runs it)
 def test_backfill_rides_out_rest_errors(ex, db_path):
     notifier = RecordingNotifier()
     stream = kline_stream(replay_settings(ex, db_path), notifier)

@@ -683,6 +683,7 @@ def reason_line(r: Reason, rules: NumberFormat | None = None) -> str:
                                      f"{mode_name(r.text != 'hedge')}: no order is sent (Binance would refuse them); "
                                      "/stop and /start to trade the account's mode"),  # fmt: skip
         What.UNLISTED: lambda: f"SYMBOLS: {', '.join(r.names)} not listed as a trading USDⓈ-M contract on {r.text}",
+        What.HALTED: lambda: text(StorageFault(r.details["what"], r.details["db_path"], r.details.get("detail", ""))),
         What.SAID: lambda: r.text,
     }
     return words[w]() if w in words else exchange_line(r)
@@ -875,9 +876,7 @@ def answer_line(a: Answer, rules: NumberFormat | None = None) -> str:
 
 
 def _why(a: Answer, rules: NumberFormat | None) -> str:
-    """What a refusal quotes: the database guard's halt (in its notice's words), a rule's reason, or a line as it came."""
-    if a.halt is not None:
-        return text(a.halt)
+    """What a refusal quotes: a rule's reason (the database guard's halt among them), or a line as it came."""
     return reason_line(a.why, rules) if a.why is not None else a.quoted
 
 
@@ -1084,9 +1083,9 @@ SWITCHED = {  # the One-way switch's answer (/start's button in Hedge Mode)
 
 
 def start_refusal(e: StartRefused) -> str:
-    """Why /start (or its button, or the headless run) cannot start the stream: the database
-    guard's halt in its notice's words, else the refusal's own line."""
-    return text(e.halt) if e.halt is not None else reason_line(e.reason)
+    """Why /start (or its button, or the headless run) cannot start the stream (the database
+    guard's halt in its notice's words, as reason_line says it)."""
+    return reason_line(e.reason)
 
 
 def switch_line(s: ModeSwitch) -> str:

@@ -341,10 +341,10 @@ def test_the_database_guards_halt_and_the_live_bots_notices_in_todays_words() ->
     line = ("the database DB_PATH=/data/bot.db was deleted while the bot ran; trading stopped (stream closed, no orders). "
             "Restore it and restart the bot")  # fmt: skip
     assert text(halt) == line
-    assert answer_line(Answer(Kind.NOT_PROPOSED, halt=halt)) == f"Not proposed: {line}"
-    assert answer_line(Answer(Kind.NOT_PLACED, halt=halt)) == f"Not placed: {line}"
-    assert Answer.from_json(Answer(Kind.NOT_PLACED, halt=halt).to_json()) == Answer(Kind.NOT_PLACED, halt=halt)
-    assert start_refusal(StartRefused("x", halt=halt)) == line and start_refusal(StartRefused("SYMBOLS: X")) == "SYMBOLS: X"
+    assert answer_line(Answer(Kind.NOT_PROPOSED, why=halt.reason)) == f"Not proposed: {line}"
+    assert answer_line(Answer(Kind.NOT_PLACED, why=halt.reason)) == f"Not placed: {line}"
+    assert Answer.from_json(Answer(Kind.NOT_PLACED, why=halt.reason).to_json()) == Answer(Kind.NOT_PLACED, why=halt.reason)
+    assert start_refusal(StartRefused(halt.reason)) == line and start_refusal(StartRefused("SYMBOLS: X")) == "SYMBOLS: X"
     assert text(StorageFault("changed", "/d.db", "replaced by another file")).startswith(
         "the database DB_PATH=/d.db was replaced by another file while the bot ran; trading stopped")
     damage = "*** in database main ***\nPage 2: btreeInitPage() returns error code 11" + "x" * 400

@@ -144,3 +144,13 @@ def test_the_account_back_in_the_books_mode_is_news_not_a_refusal() -> None:
     again = mode.follow(False, running=False, holding=True)  # /stop, switched back in Binance's app, /start
     assert again == AccountModeSwitched(False, again=True) and mode.mismatch is None
     assert text(again) == "the account is in One-way Mode again, as the bot's book: orders are sent again"
+
+
+def test_the_database_guards_halt_is_a_reason_worded_as_its_notice() -> None:
+    from trading.core.events import StorageFault
+
+    halt = StorageFault("changed", "/data/bot.db", "deleted")
+    assert reason_line(halt.reason) == text(halt) and Reason.of(halt.reason.to_json()) == halt.reason
+    # an answer stored while the halt was a field of its own reads back to the same line
+    row = json.dumps({"kind": "not_placed", "halt": {"what": "changed", "db_path": "/data/bot.db", "detail": "deleted"}})
+    assert answer_line(Answer.from_json(row)) == f"Not placed: {text(halt)}"

@@ -356,6 +356,11 @@ class StorageFault(Event):
     db_path: str
     detail: str = ""
 
+    @property
+    def reason(self) -> Reason:
+        """The fault as every refusal it causes quotes it (worded as the notice is)."""
+        return Reason(What.HALTED, details={"what": self.what, "db_path": self.db_path, "detail": self.detail})
+
 
 # ---------------------------------------------------------------- the account (exchange/user_stream.py, account_sync.py)
 @dataclass(frozen=True)

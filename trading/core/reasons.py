@@ -54,6 +54,8 @@ class What(StrEnum):
     # the account's position mode rules out trading (exchange/account.py)
     HEDGE_OFF = "hedge_off"  # the account is in Hedge Mode and HEDGE_MODE=off
     HEDGE_OFF_IDLE = "hedge_off_idle"  # the same, and it holds no position nor open order: an admin may switch it
+    # the database guard stopped trading (live/guard.py): details what, db_path, detail, as its StorageFault says
+    HALTED = "halted"
     # a refusal stored before reasons were typed, or quoted as it came (an exception's message)
     SAID = "said"  # text
 

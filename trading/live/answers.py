@@ -31,7 +31,7 @@ from trading.core.symbols import SymbolFilters
 
 class Kind(StrEnum):
     # /long, /short, /close refused before anything is proposed
-    NOT_PROPOSED = "not_proposed"  # halt: the database guard's; quoted: a filter's or a limit's refusal
+    NOT_PROPOSED = "not_proposed"  # why: the database guard's halt, a filter's or a limit's refusal
     NO_BROKER = "no_broker"  # mode
     PAUSED = "paused"
     BLOCKED = "blocked"  # quoted: the protection's name (daily_loss, drawdown, stoploss_guard, cooldown); symbol
@@ -42,7 +42,7 @@ class Kind(StrEnum):
     BELOW_STEP = "below_step"  # symbol; numbers qty, step
     ALREADY = "already"  # action, symbol
     # a Confirm or a Reject refused
-    NOT_PLACED = "not_placed"  # halt: the database guard's
+    NOT_PLACED = "not_placed"  # why: the database guard's halt
     CONFIRMATIONS_OFF = "confirmations_off"
     OLDER = "older"  # a button of another proposal's message
     NO_SUCH = "no_such"
@@ -101,7 +101,6 @@ class Answer:
     names: tuple[str, ...] = ()
     numbers: Mapping[str, Decimal] = field(default_factory=dict)
     placed: Placed | None = None
-    halt: StorageFault | None = None  # the database guard's halt (live/guard.py): why nothing is proposed or placed
 
     def to_json(self) -> str:
         out: dict[str, Any] = {}
@@ -117,8 +116,6 @@ class Answer:
                 value = _placed_dict(value)
             elif f.name == "why":
                 value = value.to_dict()
-            elif f.name == "halt":
-                value = {"what": value.what, "db_path": value.db_path, "detail": value.detail}
             out[f.name] = str(value) if f.name == "kind" else value
         return json.dumps(out, separators=(",", ":"))
 
@@ -139,8 +136,8 @@ class Answer:
             d["placed"] = _placed_of(d["placed"])
         if "why" in d:
             d["why"] = Reason.of(d["why"])
-        if "halt" in d:
-            d["halt"] = StorageFault(**d["halt"])
+        if "halt" in d:  # a row stored while the halt had a field of its own
+            d["why"] = StorageFault(**d.pop("halt")).reason
         return Answer(**d)
 
 

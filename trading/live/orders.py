@@ -103,7 +103,7 @@ class Orders:
         if symbol not in self.settings.symbols:
             raise ValueError(f"{symbol} is not traded (SYMBOLS={','.join(self.settings.symbols)})")
         if self._guard.check():
-            return refused(Kind.NOT_PROPOSED, halt=self._guard.halted)
+            return refused(Kind.NOT_PROPOSED, why=self._guard.halted.reason)
         trader = self._trader
         if trader.broker is None:
             return refused(Kind.NO_BROKER, mode=trader.mode)
@@ -172,7 +172,7 @@ class Orders:
         """Exactly one of any number of presses places the orders; the others are told why not.
         `message`: the (chat, message id) pressed, which must be the proposal's own."""
         if self._guard.check():
-            return refused(Kind.NOT_PLACED, halt=self._guard.halted)
+            return refused(Kind.NOT_PLACED, why=self._guard.halted.reason)
         conf = self.confirmations
         if conf is None:
             return refused(Kind.CONFIRMATIONS_OFF)

@@ -26,7 +26,7 @@ from typing import Any
 from trading.config import Settings
 from trading.core.brokers.base import OrderRequest
 from trading.core.candles import Candle
-from trading.core.events import Notifier, Reconciled, StorageFault, StreamNotResumed, describe
+from trading.core.events import Notifier, Reconciled, StorageFault, StreamNotResumed
 from trading.core.portfolio import ClosedTrade, Fill, Position
 from trading.core.protections import ProtectionsView
 from trading.core.reasons import Reason, What
@@ -81,14 +81,12 @@ class AccountStatus:
 class StartRefused(ValueError):
     """The stream cannot start with this configuration; `reason` says why (core/reasons.py,
     worded by bot/texts.reason_line). `switchable`: the account is in Hedge Mode and idle,
-    so an admin may let the bot switch it. `halt`: the database guard stopped trading in this
-    run (bot/texts.start_refusal words it in its notice's words)."""
+    so an admin may let the bot switch it."""
 
-    def __init__(self, reason: Reason | str, switchable: bool = False, halt: StorageFault | None = None) -> None:
+    def __init__(self, reason: Reason | str, switchable: bool = False) -> None:
         self.reason = reason if isinstance(reason, Reason) else Reason.said(reason)
         super().__init__(str(self.reason))
         self.switchable = switchable
-        self.halt = halt
 
 
 @dataclass
@@ -138,7 +136,7 @@ class Engine:
         (checked once; if the exchange cannot be reached the stream starts and retries).
         """
         if (halt := self.check_database()) is not None:
-            raise StartRefused(describe(halt), halt=halt)  # the words: bot/texts.start_refusal
+            raise StartRefused(halt.reason)
         if self._stream.running:
             return False
         self._start_check.wait()  # the first decision waits for the start's strategy check (bounded)

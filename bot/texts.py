@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
 from decimal import Decimal
 from functools import singledispatch
 from typing import Any, Protocol
@@ -637,15 +636,11 @@ def sizes_words(sizes: Mapping[str, Decimal], fmt: Callable[[Decimal], str] | No
     return " · ".join(shown) or "flat"
 
 
-def _n(x: Decimal) -> str:
-    return f"{x.normalize():f}"
-
-
 def position_text(qty: Decimal, fmt: Callable[[Decimal], str] | None = None) -> str:
     """`flat`, `long 0.010`, `short 0.005`: a signed position as people say it."""
     if not qty:
         return "flat"
-    shown = fmt(abs(qty)) if fmt else _n(abs(qty))
+    shown = fmt(abs(qty)) if fmt else _plain(abs(qty))
     return f"{'long' if qty > 0 else 'short'} {shown}"
 
 
@@ -664,19 +659,19 @@ def reason_line(r: Reason, rules: NumberFormat | None = None) -> str:
         if "was" not in n:
             return CHANGED
         if r.leg:
-            return f"{CHANGED} (its {r.leg} leg was {_n(abs(n['was']))}, now {_n(abs(n['now']))})"
+            return f"{CHANGED} (its {r.leg} leg was {_plain(abs(n['was']))}, now {_plain(abs(n['now']))})"
         fmt = rules.fmt_qty if rules is not None else None
         return f"{CHANGED} (it was {position_text(n['was'], fmt)}, now {position_text(n['now'], fmt)})"
     words: dict[What, Callable[[], str]] = {
         What.MAX_LEVERAGE: lambda: f"leverage {int(n['leverage'])}x is above MAX_LEVERAGE {int(n['limit'])}x",
         What.MAX_NOTIONAL: lambda: (f"position would be {n['notional'].quantize(CENT)} USDT, above MAX_POSITION_NOTIONAL "
-                                    f"{_n(n['limit'])} USDT"),  # fmt: skip
-        What.BELOW_MIN_QTY: lambda: f"quantity {_n(n['qty'])} is below {s}'s minimum {_n(n['min'])} (LOT_SIZE)",
-        What.ABOVE_MAX_QTY: lambda: f"quantity {_n(n['qty'])} is above {s}'s maximum {_n(n['max'])} (LOT_SIZE)",
+                                    f"{_plain(n['limit'])} USDT"),  # fmt: skip
+        What.BELOW_MIN_QTY: lambda: f"quantity {_plain(n['qty'])} is below {s}'s minimum {_plain(n['min'])} (LOT_SIZE)",
+        What.ABOVE_MAX_QTY: lambda: f"quantity {_plain(n['qty'])} is above {s}'s maximum {_plain(n['max'])} (LOT_SIZE)",
         What.BELOW_MIN_NOTIONAL: lambda: (f"order value {n['notional'].quantize(CENT)} USDT is below {s}'s "
-                                          f"minimum {_n(n['min'])} USDT (MIN_NOTIONAL)"),  # fmt: skip
+                                          f"minimum {_plain(n['min'])} USDT (MIN_NOTIONAL)"),  # fmt: skip
         What.RULES_UNKNOWN: lambda: f"{s}'s trading rules are unknown (exchangeInfo not reachable)",
-        What.PAPER_MARGIN: lambda: (f"insufficient margin: {_n(n['needed'])} USDT needed, "
+        What.PAPER_MARGIN: lambda: (f"insufficient margin: {_plain(n['needed'])} USDT needed, "
                                     f"{n['free'].quantize(CENT)} USDT free in the paper wallet"),  # fmt: skip
         What.FLAT: lambda: "nothing to close: the position is already flat",
         What.MODE_SWITCHED: lambda: (f"the account was switched to {mode_name(r.text == 'hedge')} while the bot trades "
@@ -745,7 +740,7 @@ def binance_line(r: Reason) -> str:
     code = int(n["code"]) if "code" in n else None
     line = BINANCE_REFUSALS.get(code) if code is not None else None
     if line is not None:
-        said = line.format(symbol=r.symbol, leverage=_n(n["leverage"]) if "leverage" in n else "?")
+        said = line.format(symbol=r.symbol, leverage=_plain(n["leverage"]) if "leverage" in n else "?")
     else:
         said = r.text or f"HTTP {int(n['status']) if 'status' in n else '?'}"
     return f"Binance refused: {said} ({code})"
@@ -765,7 +760,7 @@ def exchange_line(r: Reason) -> str:
     n, s, d = r.numbers, r.symbol, r.details
 
     def lev() -> str:
-        return _n(n["leverage"])
+        return _plain(n["leverage"])
 
     def unknown() -> str:
         query = d.get("query", "")
@@ -773,7 +768,7 @@ def exchange_line(r: Reason) -> str:
         return (f"outcome unknown: {d.get('side', '?')} {s} sent as {d.get('order', '?')} ({_unknown_why(r)}){tail}; "
                 "check the position before anything else")  # fmt: skip
 
-    retry = _n(n["retry_after"]) if "retry_after" in n else "?"
+    retry = _plain(n["retry_after"]) if "retry_after" in n else "?"
     words: dict[What, Callable[[], str]] = {
         What.BINANCE: lambda: binance_line(r),
         What.RATE_LIMITED: lambda: (f"IP banned by Binance for too many requests; retry after {retry} s (HTTP 418)"
@@ -940,7 +935,7 @@ def proposal_update_text(p: Proposal) -> str:
 
 
 def _held(qty: Decimal) -> str:
-    return f"{'long' if qty > 0 else 'short'} {abs(qty).normalize():f}" if qty else "nothing"
+    return position_text(qty) if qty else "nothing"
 
 
 def reconciled_line(item: object) -> str:
@@ -1037,14 +1032,10 @@ def period_words(p: Period | None, days: int) -> str:
     the history left of the days asked."""
     if p is None:
         return f"last {days} days"
-    span = f"{_utc(p.first_ms)} → {_utc(p.last_ms)} UTC · {p.candles:,} candles"
+    span = f"{utc_minute(p.first_ms)} → {utc_minute(p.last_ms)} UTC · {p.candles:,} candles"
     if p.short:
         return f"asked {p.asked_days} days; the history available leaves {p.days:.1f} days to trade after the warm-up: {span}"
     return f"last {p.asked_days} days: {span}"
-
-
-def _utc(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M")
 
 
 def left_out_line(n: LeftOut) -> str:
